@@ -1,0 +1,25 @@
+# Image for the worker and the one-shot migrate job (see docker-compose.yml).
+
+# --- build: compile TypeScript into dist/ -----------------------------------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY . .
+# tsc only emits .js; copy any non-TypeScript assets (SQL, templates, ...) next to the output.
+RUN npm run build \
+ && for dir in src workflows activities workers migrations scripts; do \
+      if [ -d "$dir" ]; then \
+        find "$dir" -type f ! -name '*.ts' -exec cp --parents {} dist/ \; ; \
+      fi; \
+    done
+
+# --- runtime: production dependencies + compiled output, non-root ------------------------------
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+CMD ["node", "dist/workers/main.js"]

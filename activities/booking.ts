@@ -1,0 +1,56 @@
+import type { Db } from '../src/db/knex';
+import type { OrderFulfillmentInput } from '../src/domain/order';
+import { refuse } from './errors';
+import { recordOrderEvent, upsertContact } from './records';
+
+/** Writes the booked order, its lines and a "booked" event in one transaction; a retry writes nothing new. */
+export function createBookingActivities(db: Db) {
+  return {
+    async recordBooking(input: OrderFulfillmentInput, workflowId: string): Promise<void> {
+      await db.transaction(async (trx) => {
+        const partnerIds = [...new Set([input.bookedByPartnerId, input.partnerId])];
+        const partners = await trx('partners').whereIn('id', partnerIds).pluck('id');
+        for (const id of partnerIds) {
+          if (!partners.includes(id)) throw refuse('UnknownPartner', `partner "${id}" does not exist`, { partnerId: id });
+        }
+        const contactId = input.endCustomerContact ? await upsertContact(trx, input.endCustomerContact) : null;
+        await trx('orders')
+          .insert({
+            id: input.orderId,
+            external_reference: input.externalReference,
+            booked_by_partner_id: input.bookedByPartnerId,
+            partner_id: input.partnerId,
+            workflow_id: workflowId,
+            assignment_kind: input.assignment.kind,
+            customer_domain: input.assignment.kind === 'request_smart_account' ? input.assignment.domain : null,
+            end_customer_contact_id: contactId,
+            status: 'Booked',
+          })
+          .onConflict('id')
+          .ignore();
+        await trx('order_lines')
+          .insert(
+            input.lines.map((line) => ({
+              order_id: input.orderId,
+              line_number: line.lineNumber,
+              sku: line.sku,
+              quantity: line.quantity,
+              license_type: line.licenseType,
+              term_months: line.termMonths ?? null,
+              sa_mandatory: line.smartAccountMandatory,
+              state: 'booked',
+            })),
+          )
+          .onConflict(['order_id', 'line_number'])
+          .ignore();
+        await recordOrderEvent(trx, {
+          orderId: input.orderId,
+          type: 'booked',
+          idempotencyKey: `${workflowId}:booked`,
+          details: { externalReference: input.externalReference, assignment: input.assignment.kind, lines: input.lines.length },
+        });
+      });
+    },
+  };
+}
+

@@ -1,0 +1,139 @@
+/**
+ * The one place that reads the environment. Every process (worker, stack script, tests,
+ * later the API and CLI) calls `loadConfig()` and gets a validated, typed object, or a
+ * ConfigError that names each bad variable and why it is bad.
+ */
+
+export interface Config {
+  databaseUrl: string;
+  databasePoolMax: number;
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+  };
+  smtpUrl: string;
+  mailFrom: string;
+  publicBaseUrl: string;
+  /** How often a partner is reminded that a held order must be transferred (milliseconds). */
+  reminderIntervalMs: number;
+  /** How long an order may wait in a holding account before it is escalated (milliseconds). */
+  escalationAfterMs: number;
+  /** How long a delegation or activation link stays valid (milliseconds). */
+  delegationTokenTtlMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Every variable the product reads, with its default and what it means (README table, .env.example). */
+export const CONFIG_VARIABLES = {
+  DATABASE_URL: { default: 'postgres://postgres@127.0.0.1:5432/license_fulfillment', doc: 'Postgres connection URL (system of record).' },
+  DATABASE_POOL_MAX: { default: '10', doc: 'Largest number of Postgres connections one process opens.' },
+  TEMPORAL_ADDRESS: { default: '127.0.0.1:7233', doc: 'Temporal frontend host:port.' },
+  TEMPORAL_NAMESPACE: { default: 'default', doc: 'Temporal namespace the orders live in.' },
+  TEMPORAL_TASK_QUEUE: { default: 'order-fulfillment', doc: 'Task queue the order workers poll.' },
+  TEMPORAL_UI_URL: { default: 'http://localhost:8233', doc: 'Temporal Web UI base URL, used in printed links.' },
+  SMTP_URL: { default: 'smtp://127.0.0.1:1025', doc: 'SMTP server for outgoing mail (smtp:// or smtps://, credentials in the URL).' },
+  MAIL_FROM: { default: 'Smart Licensing Orders <orders@license-fulfillment.localhost>', doc: 'From address of every email.' },
+  PUBLIC_BASE_URL: { default: 'http://localhost:3000', doc: 'Public base URL of the API and customer pages, used in email links.' },
+  REMINDER_INTERVAL: { default: '3d', doc: 'Cadence of "transfer needed" and activation reminders (e.g. 500ms, 30s, 15m, 12h, 3d).' },
+  ESCALATION_AFTER: { default: '30d', doc: 'Time an order may wait in a holding account before it is escalated.' },
+  DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
+} as const;
+
+export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: Array<{ variable: ConfigVariable; reason: string }>) {
+    super(
+      'Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `30s`, `15m`, `12h`, `3d` into milliseconds; returns undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match) return undefined;
+  const ms = Number(match[1]) * DURATION_UNITS_MS[match[2]];
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: Array<{ variable: ConfigVariable; reason: string }> = [];
+  const raw = (name: ConfigVariable): string => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? CONFIG_VARIABLES[name].default : value.trim();
+  };
+  const fail = (variable: ConfigVariable, reason: string) => problems.push({ variable, reason });
+
+  const url = (name: ConfigVariable, protocols: string[]): string => {
+    const value = raw(name);
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        fail(name, `must use ${protocols.map((p) => p.replace(':', '://')).join(' or ')} (got "${parsed.protocol}//")`);
+      }
+    } catch {
+      fail(name, `must be a URL (got "${redact(value)}")`);
+    }
+    return value;
+  };
+  const duration = (name: ConfigVariable): number => {
+    const value = raw(name);
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(name, `must be a positive duration such as 500ms, 30s, 15m, 12h or 3d (got "${value}")`);
+    return ms ?? 0;
+  };
+  const positiveInt = (name: ConfigVariable): number => {
+    const value = raw(name);
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < 1) fail(name, `must be a whole number of at least 1 (got "${value}")`);
+    return n;
+  };
+  const hostPort = (name: ConfigVariable): string => {
+    const value = raw(name);
+    if (!/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(value)) fail(name, `must be host:port (got "${value}")`);
+    return value;
+  };
+  const name = (variable: ConfigVariable): string => {
+    const value = raw(variable);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._\-]*$/.test(value)) fail(variable, `must be letters, digits, ".", "_" or "-" (got "${value}")`);
+    return value;
+  };
+  const mailbox = (variable: ConfigVariable): string => {
+    const value = raw(variable);
+    if (!/^([^<>\r\n]*<)?[^\s@<>]+@[^\s@<>]+(>)?$/.test(value) || /[\r\n]/.test(value)) {
+      fail(variable, `must be an address such as "Orders <orders@example.com>" (got "${value}")`);
+    }
+    return value;
+  };
+
+  const config: Config = {
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databasePoolMax: positiveInt('DATABASE_POOL_MAX'),
+    temporal: {
+      address: hostPort('TEMPORAL_ADDRESS'),
+      namespace: name('TEMPORAL_NAMESPACE'),
+      taskQueue: name('TEMPORAL_TASK_QUEUE'),
+      uiUrl: url('TEMPORAL_UI_URL', ['http:', 'https:']).replace(/\/+$/, ''),
+    },
+    smtpUrl: url('SMTP_URL', ['smtp:', 'smtps:']),
+    mailFrom: mailbox('MAIL_FROM'),
+    publicBaseUrl: url('PUBLIC_BASE_URL', ['http:', 'https:']).replace(/\/+$/, ''),
+    reminderIntervalMs: duration('REMINDER_INTERVAL'),
+    escalationAfterMs: duration('ESCALATION_AFTER'),
+    delegationTokenTtlMs: duration('DELEGATION_TOKEN_TTL'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** Hides a password in a URL before it is printed. */
+export function redact(value: string): string {
+  return value.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

@@ -1,0 +1,26 @@
+import type { Knex } from 'knex';
+import * as coreSchema from '../../migrations/20261129_001_core_schema';
+
+/**
+ * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
+ * ts-jest and compiled JavaScript. Append new ones; never edit or reorder a released one.
+ */
+const MIGRATIONS: Record<string, Knex.Migration> = {
+  '20261129_001_core_schema': coreSchema,
+};
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name],
+};
+
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  const [, applied] = await db.migrate.latest({ migrationSource });
+  return applied as string[];
+}
+
+export async function rollbackAll(db: Knex): Promise<string[]> {
+  const [, reverted] = await db.migrate.rollback({ migrationSource }, true);
+  return reverted as string[];
+}

@@ -1,0 +1,90 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+/**
+ * A small in-process SMTP server for development and tests: it accepts every message and stores
+ * it under `dir` as the raw `.eml` plus a `.json` summary that tests and people can read.
+ * Not for production: no TLS, no authentication, listens on loopback only.
+ */
+export interface CaughtMail {
+  file: string;
+  receivedAt: string;
+  messageId: string;
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string;
+  headers: Record<string, string>;
+}
+
+export interface MailCatcher {
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startMailCatcher(options: { dir: string; port?: number }): Promise<MailCatcher> {
+  mkdirSync(options.dir, { recursive: true });
+  let sequence = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    size: 10 * 1024 * 1024,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', async () => {
+        try {
+          const raw = Buffer.concat(chunks);
+          const parsed = await simpleParser(raw);
+          const base = `${Date.now()}-${process.pid}-${++sequence}`;
+          const headers: Record<string, string> = {};
+          for (const [key, value] of parsed.headers) {
+            if (typeof value === 'string') headers[key] = value;
+          }
+          const mail: CaughtMail = {
+            file: `${base}.eml`,
+            receivedAt: new Date().toISOString(),
+            messageId: parsed.messageId ?? '',
+            from: parsed.from?.text ?? '',
+            to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+            subject: parsed.subject ?? '',
+            text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : '',
+            headers,
+          };
+          writeFileSync(join(options.dir, `${base}.eml`), raw);
+          writeFileSync(join(options.dir, `${base}.json`), JSON.stringify(mail, null, 2));
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      const address = server.server.address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
+    });
+  });
+  return { port, dir: options.dir, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** Every message stored in a mail catcher directory, oldest first. */
+export function readCaughtMail(dir: string): CaughtMail[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return files
+    .sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || a.localeCompare(b))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CaughtMail);
+}

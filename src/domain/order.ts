@@ -1,0 +1,178 @@
+/**
+ * Order domain types and booking validation. Pure: imported (as types, or for pure helpers)
+ * by workflows, activities, the client and tests alike.
+ */
+
+export type LicenseType = 'smart' | 'classic';
+
+export interface OrderLineInput {
+  /** 1-based, unique within the order. */
+  lineNumber: number;
+  sku: string;
+  quantity: number;
+  licenseType: LicenseType;
+  /** Subscription term in months; absent for a perpetual license. */
+  termMonths?: number;
+  /** The product is Smart License-enabled: the line must end in a customer Smart Account. */
+  smartAccountMandatory: boolean;
+}
+
+/** R1: the one assignment choice made at booking. */
+export type Assignment =
+  | { kind: 'smart_account'; accountId: string; virtualAccountPath?: string }
+  | { kind: 'holding_account'; accountId: string; virtualAccountPath?: string }
+  | { kind: 'request_smart_account'; domain: string }
+  | { kind: 'delegate' };
+
+export interface ContactInput {
+  email: string;
+  fullName?: string;
+  /** The contact's registered user ID (cisco.com-style ID), if they have one. */
+  registeredId?: string;
+}
+
+export interface BookOrderInput {
+  /** The ordering system's own reference; re-sending it books nothing new (S9). */
+  externalReference: string;
+  /** The partner (or distributor) that places the order. */
+  bookedByPartnerId: string;
+  /** The selling partner; defaults to bookedByPartnerId. A distributor names its reseller (R10). */
+  partnerId?: string;
+  assignment: Assignment;
+  endCustomerContact?: ContactInput;
+  lines: OrderLineInput[];
+}
+
+/** What the workflow is started with: the validated booking plus its derived identity. */
+export interface OrderFulfillmentInput extends Omit<BookOrderInput, 'partnerId'> {
+  orderId: string;
+  partnerId: string;
+}
+
+export type LineState = 'booked' | 'held' | 'deposited' | 'shipped' | 'provisioned' | 'cancelled';
+
+export interface FieldError {
+  field: string;
+  reason: string;
+}
+
+export class ValidationError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super('Invalid input: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '));
+    this.name = 'ValidationError';
+  }
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
+const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/+]{0,63}$/;
+const MAX_LINES = 500;
+const MAX_TERM_MONTHS = 120;
+
+export function isValidDomain(domain: string): boolean {
+  return DOMAIN_PATTERN.test(domain);
+}
+
+export function isValidEmail(email: string): boolean {
+  return EMAIL_PATTERN.test(email) && !/[\r\n]/.test(email);
+}
+
+export function emailDomain(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** Checks a booking before anything is started or written; every problem names its field. */
+export function validateBookOrderInput(input: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  const fail = (field: string, reason: string) => errors.push({ field, reason });
+  if (typeof input !== 'object' || input === null) return [{ field: '(body)', reason: 'must be an object' }];
+  const o = input as Record<string, unknown>;
+
+  const id = (field: string, value: unknown, required: boolean) => {
+    if (value === undefined && !required) return;
+    if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+      fail(field, 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit');
+    }
+  };
+  id('externalReference', o.externalReference, true);
+  id('bookedByPartnerId', o.bookedByPartnerId, true);
+  id('partnerId', o.partnerId, false);
+
+  const assignment = o.assignment as Record<string, unknown> | undefined;
+  if (typeof assignment !== 'object' || assignment === null) {
+    fail('assignment', 'is required');
+  } else {
+    switch (assignment.kind) {
+      case 'smart_account':
+      case 'holding_account':
+        id('assignment.accountId', assignment.accountId, true);
+        if (assignment.virtualAccountPath !== undefined) {
+          const path = assignment.virtualAccountPath;
+          if (typeof path !== 'string' || !/^[^/\r\n]{1,80}(\/[^/\r\n]{1,80}){0,15}$/.test(path)) {
+            fail('assignment.virtualAccountPath', 'must be names of 1-80 characters joined by "/", at most 16 deep');
+          }
+        }
+        break;
+      case 'request_smart_account':
+        if (typeof assignment.domain !== 'string' || !isValidDomain(assignment.domain)) {
+          fail('assignment.domain', 'must be a lower-case domain name such as acme.com');
+        }
+        if (o.endCustomerContact === undefined) fail('endCustomerContact', 'is required to request a Smart Account');
+        break;
+      case 'delegate':
+        if (o.endCustomerContact === undefined) fail('endCustomerContact', 'is required to delegate the choice');
+        break;
+      default:
+        fail('assignment.kind', 'must be one of smart_account, holding_account, request_smart_account, delegate');
+    }
+  }
+
+  if (o.endCustomerContact !== undefined) {
+    const c = o.endCustomerContact as Record<string, unknown>;
+    if (typeof c !== 'object' || c === null) {
+      fail('endCustomerContact', 'must be an object');
+    } else {
+      if (typeof c.email !== 'string' || !isValidEmail(c.email)) fail('endCustomerContact.email', 'must be an email address');
+      if (c.fullName !== undefined && (typeof c.fullName !== 'string' || c.fullName.length > 200 || /[\r\n]/.test(c.fullName))) {
+        fail('endCustomerContact.fullName', 'must be one line of at most 200 characters');
+      }
+      if (c.registeredId !== undefined) id('endCustomerContact.registeredId', c.registeredId, true);
+    }
+  }
+
+  if (!Array.isArray(o.lines) || o.lines.length === 0) {
+    fail('lines', 'must be a non-empty list');
+  } else if (o.lines.length > MAX_LINES) {
+    fail('lines', `must have at most ${MAX_LINES} lines`);
+  } else {
+    const seen = new Set<unknown>();
+    o.lines.forEach((raw, i) => {
+      const at = `lines[${i}]`;
+      if (typeof raw !== 'object' || raw === null) return fail(at, 'must be an object');
+      const line = raw as Record<string, unknown>;
+      if (!Number.isInteger(line.lineNumber) || (line.lineNumber as number) < 1) {
+        fail(`${at}.lineNumber`, 'must be a whole number of at least 1');
+      } else if (seen.has(line.lineNumber)) {
+        fail(`${at}.lineNumber`, `duplicates line ${line.lineNumber}`);
+      }
+      seen.add(line.lineNumber);
+      if (typeof line.sku !== 'string' || !SKU_PATTERN.test(line.sku)) fail(`${at}.sku`, 'must be 1-64 letters, digits or ._-/+');
+      if (!Number.isInteger(line.quantity) || (line.quantity as number) < 1 || (line.quantity as number) > 1_000_000) {
+        fail(`${at}.quantity`, 'must be a whole number from 1 to 1000000');
+      }
+      if (line.licenseType !== 'smart' && line.licenseType !== 'classic') fail(`${at}.licenseType`, 'must be smart or classic');
+      if (
+        line.termMonths !== undefined &&
+        (!Number.isInteger(line.termMonths) || (line.termMonths as number) < 1 || (line.termMonths as number) > MAX_TERM_MONTHS)
+      ) {
+        fail(`${at}.termMonths`, `must be a whole number of months from 1 to ${MAX_TERM_MONTHS}, or absent for perpetual`);
+      }
+      if (typeof line.smartAccountMandatory !== 'boolean') fail(`${at}.smartAccountMandatory`, 'must be true or false');
+      if (line.licenseType === 'classic' && line.smartAccountMandatory === true) {
+        fail(`${at}.smartAccountMandatory`, 'a classic license cannot be Smart Account mandatory');
+      }
+    });
+  }
+  return errors;
+}

@@ -1,0 +1,87 @@
+/**
+ * Starts the real stack once for all integration test files: a Temporal dev server (installed
+ * binary, in memory), an SMTP server that stores what it receives, and a fresh, migrated
+ * Postgres database. Test files read where they are from the environment set here.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createDb, ensureDatabase, dropDatabase, withDatabase } from '../../src/db/knex';
+import { migrateLatest } from '../../src/db/migrate';
+import { startMailCatcher } from '../../src/dev/mail-catcher';
+import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
+import { setStack } from './stack-handle';
+
+const ROOT = resolve(__dirname, '../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  const dataDir = join(ROOT, '.data', 'test');
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+
+  const binary = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+
+  const baseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const databaseUrl = withDatabase(baseUrl, `license_fulfillment_test_${process.pid}`);
+
+  const [temporal, mail, bundle] = await Promise.all([
+    freePort().then((port) => startTemporalDevServer({ binary, port, logFile: join(dataDir, 'temporal.log') })),
+    startMailCatcher({ dir: join(dataDir, 'mail') }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+    (async () => {
+      await dropDatabase(databaseUrl);
+      await ensureDatabase(databaseUrl);
+      const db = createDb(databaseUrl, 2);
+      try {
+        await migrateLatest(db);
+      } finally {
+        await db.destroy();
+      }
+    })(),
+  ]);
+  const bundlePath = join(dataDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, bundle.code);
+
+  setStack({ temporal, mail, databaseUrl });
+  Object.assign(process.env, {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    DATABASE_URL: databaseUrl,
+    SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
+    TEST_MAIL_DIR: mail.dir,
+    TEST_WORKFLOW_BUNDLE: bundlePath,
+    // Short durations so reminder and escalation paths run in seconds.
+    REMINDER_INTERVAL: process.env.REMINDER_INTERVAL ?? '2s',
+    ESCALATION_AFTER: process.env.ESCALATION_AFTER ?? '6s',
+  });
+  process.stderr.write(
+    `\n[test stack] Temporal ${temporal.address}, SMTP 127.0.0.1:${mail.port}, ` +
+      `database ${databaseUrl.replace(/^.*\//, '')}, ready in ${((Date.now() - started) / 1000).toFixed(1)}s\n`,
+  );
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
+};

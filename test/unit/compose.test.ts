@@ -1,0 +1,280 @@
+/**
+ * Keeps the deployment files in step with the code: docker-compose.yml, the search-attribute
+ * registration script and .env.example must agree with CONFIG_VARIABLES (src/config.ts) and the
+ * search-attribute definitions (src/temporal/search-attributes.ts).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parse } from 'yaml';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
+
+const ROOT = path.resolve(__dirname, '../..');
+const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
+const REGISTER_SCRIPT = path.join(ROOT, 'deploy/temporal/register-search-attributes.sh');
+const DYNAMIC_CONFIG = path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml');
+const ENV_EXAMPLE = path.join(ROOT, '.env.example');
+const SEARCH_ATTRIBUTES_MODULE = path.join(ROOT, 'src/temporal/search-attributes.ts');
+
+/** Used only while src/temporal/search-attributes.ts does not exist yet. */
+const FALLBACK_SEARCH_ATTRIBUTES = [
+  { name: 'OrderId', type: 'Keyword' },
+  { name: 'ExternalReference', type: 'Keyword' },
+  { name: 'PartnerId', type: 'Keyword' },
+  { name: 'CustomerDomain', type: 'Keyword' },
+  { name: 'OrderStatus', type: 'Keyword' },
+  { name: 'HoldingAccountId', type: 'Keyword' },
+  { name: 'WaitingFor', type: 'Keyword' },
+];
+
+const CONFIG_KEYS = Object.keys(CONFIG_VARIABLES).sort();
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string | string[];
+  entrypoint?: string | string[];
+  environment?: Record<string, unknown> | string[];
+  depends_on?: Record<string, { condition?: string }> | string[];
+  volumes?: Array<string | { type?: string; source?: string; target?: string }>;
+  ports?: Array<string | number>;
+}
+
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as ComposeFile;
+
+/** A service's environment as a name -> value map (compose accepts a map or a KEY=VALUE list). */
+function environmentOf(service: string): Record<string, string> {
+  const env = compose.services[service]?.environment;
+  if (env === undefined) return {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry) => {
+        const eq = entry.indexOf('=');
+        return eq < 0 ? [entry, ''] : [entry.slice(0, eq), entry.slice(eq + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+function dependsOn(service: string): Record<string, string> {
+  const deps = compose.services[service]?.depends_on ?? {};
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, 'service_started']));
+  return Object.fromEntries(Object.entries(deps).map(([k, v]) => [k, v?.condition ?? 'service_started']));
+}
+
+function commandOf(service: string, key: 'command' | 'entrypoint'): string {
+  const value = compose.services[service]?.[key];
+  return Array.isArray(value) ? value.join(' ') : (value ?? '');
+}
+
+/** "Keyword", "KEYWORD", "keyword_list", "KeywordList" all compare equal. */
+function normalizeType(type: string): string {
+  return type.replace(/[_\s-]/g, '').toLowerCase();
+}
+
+function normalizeAttributes(list: ReadonlyArray<{ name: string; type: string }>): string[] {
+  return list.map((a) => `${a.name}:${normalizeType(String(a.type))}`).sort();
+}
+
+/** The `<Name> <Type>` lines of the SEARCH_ATTRIBUTES here-document in the registration script. */
+function scriptSearchAttributes(): Array<{ name: string; type: string }> {
+  const script = fs.readFileSync(REGISTER_SCRIPT, 'utf8');
+  const match = /<<\s*'?SEARCH_ATTRIBUTES'?\s*\n([\s\S]*?)\nSEARCH_ATTRIBUTES\s*(\n|$)/.exec(script);
+  if (!match) throw new Error(`${REGISTER_SCRIPT} has no SEARCH_ATTRIBUTES here-document`);
+  return match[1]
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const [name, type, ...rest] = line.split(/\s+/);
+      if (!name || !type || rest.length > 0) throw new Error(`bad search attribute line: "${line}"`);
+      return { name, type };
+    });
+}
+
+/** SEARCH_ATTRIBUTE_DEFINITIONS from src/temporal/search-attributes.ts, or the fallback list. */
+function expectedSearchAttributes(): { source: string; list: ReadonlyArray<{ name: string; type: string }> } {
+  if (!fs.existsSync(SEARCH_ATTRIBUTES_MODULE)) {
+    return { source: 'fallback list (src/temporal/search-attributes.ts does not exist yet)', list: FALLBACK_SEARCH_ATTRIBUTES };
+  }
+  const mod = require(SEARCH_ATTRIBUTES_MODULE) as { SEARCH_ATTRIBUTE_DEFINITIONS?: unknown };
+  const definitions = mod.SEARCH_ATTRIBUTE_DEFINITIONS;
+  if (!Array.isArray(definitions)) {
+    throw new Error('src/temporal/search-attributes.ts exists but does not export an array SEARCH_ATTRIBUTE_DEFINITIONS');
+  }
+  return { source: 'src/temporal/search-attributes.ts', list: definitions as Array<{ name: string; type: string }> };
+}
+
+/** Parses .env.example into ordered entries, each with the comment line just above it. */
+function envExampleEntries(): Array<{ name: string; value: string; comment: string | undefined }> {
+  const lines = fs.readFileSync(ENV_EXAMPLE, 'utf8').split(/\r?\n/);
+  const entries: Array<{ name: string; value: string; comment: string | undefined }> = [];
+  lines.forEach((line, i) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(trimmed);
+    if (!match) throw new Error(`.env.example line ${i + 1} is not NAME=value: "${line}"`);
+    let value = match[2];
+    const quoted = /^"(.*)"$/.exec(value) ?? /^'(.*)'$/.exec(value);
+    if (quoted) value = quoted[1];
+    const previous = lines[i - 1];
+    entries.push({ name: match[1], value, comment: previous?.startsWith('# ') ? previous.slice(2) : undefined });
+  });
+  return entries;
+}
+
+describe('docker-compose.yml', () => {
+  test('defines the stack services', () => {
+    for (const service of ['postgres', 'temporal', 'temporal-ui', 'mailpit', 'migrate', 'worker']) {
+      expect(compose.services).toHaveProperty([service]);
+    }
+  });
+
+  test.each(['worker', 'migrate'])('%s environment has exactly the CONFIG_VARIABLES keys', (service) => {
+    const names = Object.keys(environmentOf(service)).sort();
+    const missing = CONFIG_KEYS.filter((k) => !names.includes(k));
+    const unknown = names.filter((k) => !CONFIG_KEYS.includes(k));
+    expect({ missing, unknown }).toEqual({ missing: [], unknown: [] });
+  });
+
+  test.each(['worker', 'migrate'])('%s environment passes loadConfig', (service) => {
+    const env = environmentOf(service);
+    expect(() => loadConfig(env)).not.toThrow();
+    // No value silently falls back to a default: each one is set explicitly.
+    for (const [name, value] of Object.entries(env)) {
+      expect([name, value.trim()]).not.toEqual([name, '']);
+    }
+  });
+
+  test('the app containers talk to the compose services, not to localhost', () => {
+    const config = loadConfig(environmentOf('worker'));
+    expect(new URL(config.databaseUrl).hostname).toBe('postgres');
+    expect(new URL(config.databaseUrl).pathname).toBe('/license_fulfillment');
+    expect(config.temporal.address).toBe('temporal:7233');
+    expect(new URL(config.smtpUrl).host).toBe('mailpit:1025');
+    expect(config.temporal.uiUrl).toBe('http://localhost:8233');
+    expect(environmentOf('migrate')).toEqual(environmentOf('worker'));
+  });
+
+  test('postgres has a healthcheck, a named volume and the app database', () => {
+    const postgres = compose.services.postgres as ComposeService & { healthcheck?: { test?: unknown } };
+    expect(postgres.image).toMatch(/^postgres:16(\.|$)/);
+    expect(JSON.stringify(postgres.healthcheck?.test)).toContain('pg_isready');
+    expect(environmentOf('postgres').POSTGRES_DB).toBe('license_fulfillment');
+    const namedVolumes = Object.keys(compose.volumes ?? {});
+    const mounted = (postgres.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0] : v.source));
+    expect(mounted.some((source) => source !== undefined && namedVolumes.includes(source))).toBe(true);
+  });
+
+  test('temporal uses Postgres persistence and the dynamic config', () => {
+    expect(compose.services.temporal.image).toMatch(/^temporalio\/auto-setup:1\.29\.\d+$/);
+    const env = environmentOf('temporal');
+    expect(env).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+    expect(env.DB_PORT).toBeDefined();
+    expect(env.POSTGRES_USER).toBeDefined();
+    expect(env.POSTGRES_PWD).toBeDefined();
+    expect(dependsOn('temporal')).toMatchObject({ postgres: 'service_healthy' });
+    const mounts = (compose.services.temporal.volumes ?? []).map(String);
+    const dynamicConfigMount = mounts.find((m) => m.startsWith('./deploy/temporal/dynamicconfig.yaml:'));
+    expect(dynamicConfigMount).toBeDefined();
+    // DYNAMIC_CONFIG_FILE_PATH is relative to /etc/temporal and must point at the mounted file.
+    expect(dynamicConfigMount!.split(':')[1]).toBe(`/etc/temporal/${env.DYNAMIC_CONFIG_FILE_PATH}`);
+  });
+
+  test('the dynamic config enables workflow updates', () => {
+    const dynamicConfig = parse(fs.readFileSync(DYNAMIC_CONFIG, 'utf8')) as Record<string, Array<{ value: unknown }>>;
+    for (const key of [
+      'frontend.enableUpdateWorkflowExecution',
+      'frontend.enableUpdateWorkflowExecutionAsyncAccepted',
+      'system.forceSearchAttributesCacheRefreshOnRead',
+    ]) {
+      expect([key, dynamicConfig[key]?.[0]?.value]).toEqual([key, true]);
+    }
+  });
+
+  test('temporal-admin-tools runs the search-attribute registration script', () => {
+    const adminTools = compose.services['temporal-admin-tools'];
+    expect(adminTools.image).toMatch(/^temporalio\/admin-tools:/);
+    const mounts = (adminTools.volumes ?? []).map(String);
+    const scriptMount = mounts.find((m) => m.startsWith('./deploy/temporal/register-search-attributes.sh:'));
+    expect(scriptMount).toBeDefined();
+    const target = scriptMount!.split(':')[1];
+    expect(`${commandOf('temporal-admin-tools', 'entrypoint')} ${commandOf('temporal-admin-tools', 'command')}`).toContain(target);
+  });
+
+  test('temporal-ui and mailpit are exposed on the documented ports', () => {
+    expect(compose.services['temporal-ui'].ports?.map(String)).toContain('8233:8080');
+    expect(environmentOf('temporal-ui').TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(compose.services.mailpit.ports?.map(String)).toEqual(expect.arrayContaining(['1025:1025', '8025:8025']));
+  });
+
+  test('migrate and worker are built from the Dockerfile and start in order', () => {
+    expect(compose.services.migrate.build).toBeDefined();
+    expect(compose.services.worker.build).toBeDefined();
+    expect(commandOf('migrate', 'command')).toBe('node dist/scripts/migrate.js');
+    expect(commandOf('worker', 'command')).toBe('node dist/workers/main.js');
+    expect(dependsOn('migrate')).toMatchObject({ postgres: 'service_healthy' });
+    expect(dependsOn('worker')).toMatchObject({
+      migrate: 'service_completed_successfully',
+      temporal: expect.any(String),
+      mailpit: expect.any(String),
+    });
+  });
+
+  test('every bind-mounted file exists', () => {
+    for (const service of Object.values(compose.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? volume.split(':')[0] : volume.source;
+        if (source?.startsWith('./')) expect(fs.existsSync(path.join(ROOT, source))).toBe(true);
+      }
+    }
+  });
+});
+
+describe('deploy/temporal/register-search-attributes.sh', () => {
+  test('registers exactly the project search attributes', () => {
+    const expected = expectedSearchAttributes();
+    const registered = scriptSearchAttributes();
+    expect(normalizeAttributes(registered)).toEqual(normalizeAttributes(expected.list));
+    // The CLI wants the type spelled as in `temporal operator search-attribute create --type`.
+    for (const { type } of registered) {
+      expect(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']).toContain(type);
+    }
+  });
+
+  test('waits for the server and tolerates attributes that already exist', () => {
+    const script = fs.readFileSync(REGISTER_SCRIPT, 'utf8');
+    expect(script).toMatch(/temporal operator cluster health/);
+    expect(script).toMatch(/already exists/);
+  });
+});
+
+describe('.env.example', () => {
+  const entries = envExampleEntries();
+
+  test('lists exactly the CONFIG_VARIABLES keys, once each', () => {
+    const names = entries.map((e) => e.name);
+    expect([...names].sort()).toEqual(CONFIG_KEYS);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  test('sets each variable to its default, below a comment with its doc', () => {
+    for (const entry of entries) {
+      const variable = CONFIG_VARIABLES[entry.name as keyof typeof CONFIG_VARIABLES];
+      expect({ name: entry.name, value: entry.value, comment: entry.comment }).toEqual({
+        name: entry.name,
+        value: variable.default,
+        comment: variable.doc,
+      });
+    }
+  });
+
+  test('its values pass loadConfig', () => {
+    expect(() => loadConfig(Object.fromEntries(entries.map((e) => [e.name, e.value])))).not.toThrow();
+  });
+});

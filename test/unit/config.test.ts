@@ -1,0 +1,235 @@
+import { CONFIG_VARIABLES, ConfigError, ConfigVariable, loadConfig, parseDuration, redact } from '../../src/config';
+
+const DAY = 86_400_000;
+
+/** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+/** Asserts that `env` is rejected with exactly one problem, on `variable`, whose reason matches. */
+function expectRejected(env: Record<string, string>, variable: ConfigVariable, reason: RegExp): ConfigError {
+  const error = configError(env);
+  expect(error.problems).toHaveLength(1);
+  expect(error.problems[0].variable).toBe(variable);
+  expect(error.problems[0].reason).toMatch(reason);
+  // The message names the variable and carries the reason.
+  expect(error.message).toContain(`${variable}: ${error.problems[0].reason}`);
+  return error;
+}
+
+describe('loadConfig', () => {
+  test('loads the defaults from an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/license_fulfillment',
+      databasePoolMax: 10,
+      temporal: {
+        address: '127.0.0.1:7233',
+        namespace: 'default',
+        taskQueue: 'order-fulfillment',
+        uiUrl: 'http://localhost:8233',
+      },
+      smtpUrl: 'smtp://127.0.0.1:1025',
+      mailFrom: 'Smart Licensing Orders <orders@license-fulfillment.localhost>',
+      publicBaseUrl: 'http://localhost:3000',
+      reminderIntervalMs: 3 * DAY,
+      escalationAfterMs: 30 * DAY,
+      delegationTokenTtlMs: 14 * DAY,
+    });
+  });
+
+  test('every documented default is valid and documented', () => {
+    const env = Object.fromEntries(Object.entries(CONFIG_VARIABLES).map(([name, v]) => [name, v.default]));
+    expect(loadConfig(env)).toEqual(loadConfig({}));
+    for (const variable of Object.values(CONFIG_VARIABLES)) expect(variable.doc.trim()).not.toBe('');
+  });
+
+  test('empty and blank values fall back to the default', () => {
+    expect(loadConfig({ DATABASE_POOL_MAX: '', TEMPORAL_NAMESPACE: '   ', REMINDER_INTERVAL: undefined })).toEqual(loadConfig({}));
+  });
+
+  test('reads process.env when no environment is given', () => {
+    const saved = process.env.TEMPORAL_TASK_QUEUE;
+    process.env.TEMPORAL_TASK_QUEUE = 'from-process-env';
+    try {
+      expect(loadConfig().temporal.taskQueue).toBe('from-process-env');
+    } finally {
+      if (saved === undefined) delete process.env.TEMPORAL_TASK_QUEUE;
+      else process.env.TEMPORAL_TASK_QUEUE = saved;
+    }
+  });
+
+  test('accepts and normalizes valid overrides', () => {
+    const config = loadConfig({
+      DATABASE_URL: '  postgresql://app:secret@db.internal:6432/orders  ',
+      DATABASE_POOL_MAX: '25',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      TEMPORAL_NAMESPACE: 'orders.prod',
+      TEMPORAL_TASK_QUEUE: 'order_fulfillment-2',
+      TEMPORAL_UI_URL: 'https://temporal.example.com/ui/',
+      SMTP_URL: 'smtps://user:pass@mail.example.com:465',
+      MAIL_FROM: 'orders@example.com',
+      PUBLIC_BASE_URL: 'https://licenses.example.com//',
+      REMINDER_INTERVAL: '500ms',
+      ESCALATION_AFTER: '12h',
+      DELEGATION_TOKEN_TTL: '15m',
+      UNRELATED_VARIABLE: 'ignored',
+    });
+    expect(config).toEqual({
+      databaseUrl: 'postgresql://app:secret@db.internal:6432/orders',
+      databasePoolMax: 25,
+      temporal: {
+        address: 'temporal:7233',
+        namespace: 'orders.prod',
+        taskQueue: 'order_fulfillment-2',
+        uiUrl: 'https://temporal.example.com/ui',
+      },
+      smtpUrl: 'smtps://user:pass@mail.example.com:465',
+      mailFrom: 'orders@example.com',
+      publicBaseUrl: 'https://licenses.example.com',
+      reminderIntervalMs: 500,
+      escalationAfterMs: 12 * 3_600_000,
+      delegationTokenTtlMs: 15 * 60_000,
+    });
+  });
+
+  test('accepts an IPv6 Temporal address', () => {
+    expect(loadConfig({ TEMPORAL_ADDRESS: '[::1]:7233' }).temporal.address).toBe('[::1]:7233');
+  });
+
+  describe('rejects', () => {
+    test('a value that is not a URL', () => {
+      expectRejected({ DATABASE_URL: 'not a url' }, 'DATABASE_URL', /must be a URL \(got "not a url"\)/);
+      expectRejected({ PUBLIC_BASE_URL: 'licenses.example.com' }, 'PUBLIC_BASE_URL', /must be a URL/);
+    });
+
+    test('a URL with the wrong protocol', () => {
+      expectRejected(
+        { DATABASE_URL: 'mysql://root@db:3306/orders' },
+        'DATABASE_URL',
+        /must use postgres:\/\/ or postgresql:\/\/ \(got "mysql:\/\/"\)/,
+      );
+      expectRejected({ SMTP_URL: 'http://mailpit:1025' }, 'SMTP_URL', /must use smtp:\/\/ or smtps:\/\//);
+      expectRejected({ TEMPORAL_UI_URL: 'ftp://localhost:8233' }, 'TEMPORAL_UI_URL', /must use http:\/\/ or https:\/\//);
+      expectRejected({ PUBLIC_BASE_URL: 'postgres://localhost' }, 'PUBLIC_BASE_URL', /must use http:\/\/ or https:\/\//);
+    });
+
+    test.each(['3 days', '0s', '0ms', '-1d', '1.5h', '3w', '3D', 'd', '30'])('the duration "%s"', (value) => {
+      expectRejected({ REMINDER_INTERVAL: value }, 'REMINDER_INTERVAL', /must be a positive duration such as 500ms, 30s, 15m, 12h or 3d/);
+      expectRejected({ ESCALATION_AFTER: value }, 'ESCALATION_AFTER', /must be a positive duration/);
+      expectRejected({ DELEGATION_TOKEN_TTL: value }, 'DELEGATION_TOKEN_TTL', /must be a positive duration/);
+    });
+
+    test('the duration in the message as given', () => {
+      expectRejected({ REMINDER_INTERVAL: '3 days' }, 'REMINDER_INTERVAL', /\(got "3 days"\)/);
+    });
+
+    test.each(['0', '-1', '2.5', 'ten', '1e3'])('DATABASE_POOL_MAX=%s', (value) => {
+      expectRejected({ DATABASE_POOL_MAX: value }, 'DATABASE_POOL_MAX', /must be a whole number of at least 1/);
+    });
+
+    test('a Temporal address without a port', () => {
+      expectRejected({ TEMPORAL_ADDRESS: 'temporal' }, 'TEMPORAL_ADDRESS', /must be host:port \(got "temporal"\)/);
+      expectRejected({ TEMPORAL_ADDRESS: '127.0.0.1:' }, 'TEMPORAL_ADDRESS', /must be host:port/);
+      expectRejected({ TEMPORAL_ADDRESS: 'http://temporal:7233' }, 'TEMPORAL_ADDRESS', /must be host:port/);
+    });
+
+    test('namespace and task queue names with invalid characters', () => {
+      expectRejected({ TEMPORAL_NAMESPACE: 'my namespace' }, 'TEMPORAL_NAMESPACE', /must be letters, digits/);
+      expectRejected({ TEMPORAL_TASK_QUEUE: '-queue' }, 'TEMPORAL_TASK_QUEUE', /must be letters, digits/);
+    });
+
+    test('a From address with a newline (header injection)', () => {
+      expectRejected(
+        { MAIL_FROM: 'Orders <orders@example.com>\nBcc: victim@example.com' },
+        'MAIL_FROM',
+        /must be an address such as "Orders <orders@example.com>"/,
+      );
+      expectRejected({ MAIL_FROM: 'Orders\r\n<orders@example.com>' }, 'MAIL_FROM', /must be an address/);
+    });
+
+    test('a From value that is not an address', () => {
+      expectRejected({ MAIL_FROM: 'Smart Licensing Orders' }, 'MAIL_FROM', /must be an address/);
+      expectRejected({ MAIL_FROM: 'orders @example.com' }, 'MAIL_FROM', /must be an address/);
+    });
+  });
+
+  test('reports every problem together, in one ConfigError', () => {
+    const error = configError({
+      DATABASE_URL: 'mysql://db/orders',
+      DATABASE_POOL_MAX: '0',
+      TEMPORAL_ADDRESS: 'temporal',
+      SMTP_URL: 'not a url',
+      MAIL_FROM: 'a@b.c\nBcc: x@y.z',
+      REMINDER_INTERVAL: '3 days',
+      DELEGATION_TOKEN_TTL: '0s',
+    });
+    expect(error.name).toBe('ConfigError');
+    expect(error).toBeInstanceOf(Error);
+    expect(error.problems.map((p) => p.variable)).toEqual([
+      'DATABASE_URL',
+      'DATABASE_POOL_MAX',
+      'TEMPORAL_ADDRESS',
+      'SMTP_URL',
+      'MAIL_FROM',
+      'REMINDER_INTERVAL',
+      'DELEGATION_TOKEN_TTL',
+    ]);
+    expect(error.message.startsWith('Invalid configuration:\n')).toBe(true);
+    for (const { variable, reason } of error.problems) {
+      expect(reason).not.toBe('');
+      expect(error.message).toContain(`  ${variable}: ${reason}`);
+    }
+  });
+
+  test('does not print the password of a URL it rejects', () => {
+    const error = expectRejected({ DATABASE_URL: 'postgres//app:s3cret@db:5432/orders' }, 'DATABASE_URL', /must be a URL/);
+    expect(error.message).not.toContain('s3cret');
+    expect(error.message).toContain('app:***@db');
+  });
+});
+
+describe('parseDuration', () => {
+  test.each([
+    ['500ms', 500],
+    ['1ms', 1],
+    ['30s', 30_000],
+    ['15m', 900_000],
+    ['12h', 43_200_000],
+    ['3d', 3 * DAY],
+    ['  3d  ', 3 * DAY],
+    ['007s', 7_000],
+  ])('%j is %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  test.each(['', '3', 'd', '3 days', '3 d', '0s', '0ms', '-1s', '+1s', '1.5h', '3w', '3D', '1h30m', '999999999999999999d'])(
+    '%j is malformed',
+    (text) => {
+      expect(parseDuration(text)).toBeUndefined();
+    },
+  );
+});
+
+describe('redact', () => {
+  test.each([
+    ['postgres://app:s3cret@db:5432/orders', 'postgres://app:***@db:5432/orders'],
+    ['smtps://mailer:p%40ss@mail.example.com:465', 'smtps://mailer:***@mail.example.com:465'],
+    ['postgres//app:s3cret@db', 'postgres//app:***@db'],
+  ])('hides the password in %s', (input, expected) => {
+    expect(redact(input)).toBe(expected);
+  });
+
+  test.each(['postgres://postgres@127.0.0.1:5432/license_fulfillment', 'smtp://127.0.0.1:1025', 'not a url', '3d'])(
+    'leaves %s unchanged',
+    (input) => {
+      expect(redact(input)).toBe(input);
+    },
+  );
+});
