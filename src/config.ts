@@ -22,7 +22,11 @@ export interface Config {
   escalationAfterMs: number;
   /** How long a delegation or activation link stays valid (milliseconds). */
   delegationTokenTtlMs: number;
+  logLevel: LogLevel;
 }
+
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 type Env = Record<string, string | undefined>;
 
@@ -40,6 +44,7 @@ export const CONFIG_VARIABLES = {
   REMINDER_INTERVAL: { default: '3d', doc: 'Cadence of "transfer needed" and activation reminders (e.g. 500ms, 30s, 15m, 12h, 3d).' },
   ESCALATION_AFTER: { default: '30d', doc: 'Time an order may wait in a holding account before it is escalated.' },
   DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
+  LOG_LEVEL: { default: 'INFO', doc: 'Least severe log level printed: TRACE, DEBUG, INFO, WARN or ERROR.' },
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -113,6 +118,12 @@ export function loadConfig(env: Env = process.env): Config {
     return value;
   };
 
+  const oneOf = <T extends string>(variable: ConfigVariable, allowed: readonly T[]): T => {
+    const value = raw(variable).toUpperCase();
+    if (!allowed.includes(value as T)) fail(variable, `must be one of ${allowed.join(', ')} (got "${raw(variable)}")`);
+    return value as T;
+  };
+
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolMax: positiveInt('DATABASE_POOL_MAX'),
@@ -128,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     reminderIntervalMs: duration('REMINDER_INTERVAL'),
     escalationAfterMs: duration('ESCALATION_AFTER'),
     delegationTokenTtlMs: duration('DELEGATION_TOKEN_TTL'),
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -3,7 +3,7 @@
  * Reads the configuration, connects to Temporal, Postgres and SMTP, and polls the order task
  * queue until SIGINT or SIGTERM, then drains and closes its connections.
  */
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig, redact } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { createSmtpMailer } from '../src/email/mailer';
@@ -11,6 +11,7 @@ import { createOrderWorker } from './order-worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  Runtime.install({ logger: new DefaultLogger(config.logLevel) });
   const db = createDb(config.databaseUrl, config.databasePoolMax);
   const mailer = createSmtpMailer(config.smtpUrl);
   const connection = await NativeConnection.connect({ address: config.temporal.address });

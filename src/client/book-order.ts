@@ -17,7 +17,8 @@ export interface BookedOrder {
  * the same workflow ID and Temporal's duplicate rejection guarantees one order, one workflow.
  */
 export function deriveOrderId(bookedByPartnerId: string, externalReference: string): string {
-  return createHash('sha256').update(`${bookedByPartnerId}\n${externalReference}`).digest('hex').slice(0, 20);
+  // JSON keeps the two parts apart whatever characters they contain.
+  return createHash('sha256').update(JSON.stringify([bookedByPartnerId, externalReference])).digest('hex').slice(0, 20);
 }
 
 /** Validates a booking and starts its workflow; bad input throws ValidationError and starts nothing. */

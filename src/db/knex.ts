@@ -18,12 +18,7 @@ export function createDb(databaseUrl: string, poolMax = 10): Db {
  */
 export async function ensureDatabase(databaseUrl: string): Promise<{ created: boolean }> {
   const name = databaseName(databaseUrl);
-  const admin = new Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
-  try {
-    await admin.connect();
-  } catch (err) {
-    throw new Error(`Cannot reach Postgres at ${redact(databaseUrl)}: ${(err as Error).message}`);
-  }
+  const admin = await connectAdmin(databaseUrl);
   try {
     const existing = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (existing.rowCount) return { created: false };
@@ -38,12 +33,25 @@ export async function ensureDatabase(databaseUrl: string): Promise<{ created: bo
 /** Drops the database named in the URL (tests only). */
 export async function dropDatabase(databaseUrl: string): Promise<void> {
   const name = databaseName(databaseUrl);
-  const admin = new Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
-  await admin.connect();
+  const admin = await connectAdmin(databaseUrl);
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   } finally {
     await admin.end();
+  }
+}
+
+/** Connects to the server's `postgres` maintenance database, with an error that says where and why. */
+async function connectAdmin(databaseUrl: string): Promise<Client> {
+  const admin = new Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
+  try {
+    await admin.connect();
+    return admin;
+  } catch (err) {
+    throw new Error(
+      `Cannot reach Postgres at ${redact(withDatabase(databaseUrl, 'postgres'))}: ${(err as Error).message}. ` +
+        'Start Postgres or set DATABASE_URL.',
+    );
   }
 }
 

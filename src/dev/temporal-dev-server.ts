@@ -13,6 +13,8 @@ export interface TemporalDevServerOptions {
   logFile: string;
   namespace?: string;
   readyTimeoutMs?: number;
+  /** Own process group: a terminal's Ctrl-C then reaches only the parent, which stops it in order. */
+  detached?: boolean;
 }
 
 export interface TemporalDevServer {
@@ -42,7 +44,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
   ];
   const log = openSync(options.logFile, 'a');
-  const child: ChildProcess = spawn(options.binary, args, { stdio: ['ignore', log, log], detached: false });
+  const child: ChildProcess = spawn(options.binary, args, { stdio: ['ignore', log, log], detached: options.detached ?? false });
   closeSync(log);
   const address = `127.0.0.1:${options.port}`;
   let exited: string | undefined;

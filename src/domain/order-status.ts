@@ -39,6 +39,7 @@ export function deriveOrderPhase(lines: ReadonlyArray<Pick<LineStatus, 'state'>>
   const states = new Set(lines.map((l) => l.state));
   if (states.size === 1 && states.has('cancelled')) return 'Cancelled';
   const live = lines.filter((l) => l.state !== 'cancelled');
+  if (live.length === 0) return 'Booked';
   if (live.every((l) => l.state === 'provisioned')) return 'Fulfilled';
   if (live.some((l) => l.state === 'booked')) return 'Booked';
   if (live.some((l) => l.state === 'held')) return 'AwaitingSmartAccount';

@@ -66,8 +66,12 @@ export class ValidationError extends Error {
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
 const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+// One name: 1-80 characters, no "/" or line breaks, no leading or trailing white space.
+const VIRTUAL_ACCOUNT_NAME = '[^/\\s](?:[^/\\r\\n]{0,78}[^/\\s])?';
+const VIRTUAL_ACCOUNT_PATH_PATTERN = new RegExp(`^${VIRTUAL_ACCOUNT_NAME}(?:/${VIRTUAL_ACCOUNT_NAME}){0,15}$`);
 const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/+]{0,63}$/;
 const MAX_LINES = 500;
+const MAX_LINE_NUMBER = 999_999;
 const MAX_TERM_MONTHS = 120;
 
 export function isValidDomain(domain: string): boolean {
@@ -78,8 +82,10 @@ export function isValidEmail(email: string): boolean {
   return EMAIL_PATTERN.test(email) && !/[\r\n]/.test(email);
 }
 
+/** The domain part of an address that isValidEmail accepted ("" when there is no "@"). */
 export function emailDomain(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+  const at = email.lastIndexOf('@');
+  return at < 0 ? '' : email.slice(at + 1).toLowerCase();
 }
 
 /** Checks a booking before anything is started or written; every problem names its field. */
@@ -109,8 +115,11 @@ export function validateBookOrderInput(input: unknown): FieldError[] {
         id('assignment.accountId', assignment.accountId, true);
         if (assignment.virtualAccountPath !== undefined) {
           const path = assignment.virtualAccountPath;
-          if (typeof path !== 'string' || !/^[^/\r\n]{1,80}(\/[^/\r\n]{1,80}){0,15}$/.test(path)) {
-            fail('assignment.virtualAccountPath', 'must be names of 1-80 characters joined by "/", at most 16 deep');
+          if (typeof path !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(path)) {
+            fail(
+              'assignment.virtualAccountPath',
+              'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep',
+            );
           }
         }
         break;
@@ -151,8 +160,8 @@ export function validateBookOrderInput(input: unknown): FieldError[] {
       const at = `lines[${i}]`;
       if (typeof raw !== 'object' || raw === null) return fail(at, 'must be an object');
       const line = raw as Record<string, unknown>;
-      if (!Number.isInteger(line.lineNumber) || (line.lineNumber as number) < 1) {
-        fail(`${at}.lineNumber`, 'must be a whole number of at least 1');
+      if (!Number.isInteger(line.lineNumber) || (line.lineNumber as number) < 1 || (line.lineNumber as number) > MAX_LINE_NUMBER) {
+        fail(`${at}.lineNumber`, `must be a whole number from 1 to ${MAX_LINE_NUMBER}`);
       } else if (seen.has(line.lineNumber)) {
         fail(`${at}.lineNumber`, `duplicates line ${line.lineNumber}`);
       }

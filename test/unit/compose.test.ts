@@ -7,24 +7,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const REGISTER_SCRIPT = path.join(ROOT, 'deploy/temporal/register-search-attributes.sh');
 const DYNAMIC_CONFIG = path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml');
 const ENV_EXAMPLE = path.join(ROOT, '.env.example');
-const SEARCH_ATTRIBUTES_MODULE = path.join(ROOT, 'src/temporal/search-attributes.ts');
-
-/** Used only while src/temporal/search-attributes.ts does not exist yet. */
-const FALLBACK_SEARCH_ATTRIBUTES = [
-  { name: 'OrderId', type: 'Keyword' },
-  { name: 'ExternalReference', type: 'Keyword' },
-  { name: 'PartnerId', type: 'Keyword' },
-  { name: 'CustomerDomain', type: 'Keyword' },
-  { name: 'OrderStatus', type: 'Keyword' },
-  { name: 'HoldingAccountId', type: 'Keyword' },
-  { name: 'WaitingFor', type: 'Keyword' },
-];
 
 const CONFIG_KEYS = Object.keys(CONFIG_VARIABLES).sort();
 
@@ -95,19 +84,6 @@ function scriptSearchAttributes(): Array<{ name: string; type: string }> {
       if (!name || !type || rest.length > 0) throw new Error(`bad search attribute line: "${line}"`);
       return { name, type };
     });
-}
-
-/** SEARCH_ATTRIBUTE_DEFINITIONS from src/temporal/search-attributes.ts, or the fallback list. */
-function expectedSearchAttributes(): { source: string; list: ReadonlyArray<{ name: string; type: string }> } {
-  if (!fs.existsSync(SEARCH_ATTRIBUTES_MODULE)) {
-    return { source: 'fallback list (src/temporal/search-attributes.ts does not exist yet)', list: FALLBACK_SEARCH_ATTRIBUTES };
-  }
-  const mod = require(SEARCH_ATTRIBUTES_MODULE) as { SEARCH_ATTRIBUTE_DEFINITIONS?: unknown };
-  const definitions = mod.SEARCH_ATTRIBUTE_DEFINITIONS;
-  if (!Array.isArray(definitions)) {
-    throw new Error('src/temporal/search-attributes.ts exists but does not export an array SEARCH_ATTRIBUTE_DEFINITIONS');
-  }
-  return { source: 'src/temporal/search-attributes.ts', list: definitions as Array<{ name: string; type: string }> };
 }
 
 /** Parses .env.example into ordered entries, each with the comment line just above it. */
@@ -238,9 +214,8 @@ describe('docker-compose.yml', () => {
 
 describe('deploy/temporal/register-search-attributes.sh', () => {
   test('registers exactly the project search attributes', () => {
-    const expected = expectedSearchAttributes();
     const registered = scriptSearchAttributes();
-    expect(normalizeAttributes(registered)).toEqual(normalizeAttributes(expected.list));
+    expect(normalizeAttributes(registered)).toEqual(normalizeAttributes(SEARCH_ATTRIBUTE_DEFINITIONS));
     // The CLI wants the type spelled as in `temporal operator search-attribute create --type`.
     for (const { type } of registered) {
       expect(['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList']).toContain(type);

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       reminderIntervalMs: 3 * DAY,
       escalationAfterMs: 30 * DAY,
       delegationTokenTtlMs: 14 * DAY,
+      logLevel: 'INFO',
     });
   });
 
@@ -79,6 +80,7 @@ describe('loadConfig', () => {
       REMINDER_INTERVAL: '500ms',
       ESCALATION_AFTER: '12h',
       DELEGATION_TOKEN_TTL: '15m',
+      LOG_LEVEL: 'warn',
       UNRELATED_VARIABLE: 'ignored',
     });
     expect(config).toEqual({
@@ -96,6 +98,7 @@ describe('loadConfig', () => {
       reminderIntervalMs: 500,
       escalationAfterMs: 12 * 3_600_000,
       delegationTokenTtlMs: 15 * 60_000,
+      logLevel: 'WARN',
     });
   });
 
@@ -124,6 +127,10 @@ describe('loadConfig', () => {
       expectRejected({ REMINDER_INTERVAL: value }, 'REMINDER_INTERVAL', /must be a positive duration such as 500ms, 30s, 15m, 12h or 3d/);
       expectRejected({ ESCALATION_AFTER: value }, 'ESCALATION_AFTER', /must be a positive duration/);
       expectRejected({ DELEGATION_TOKEN_TTL: value }, 'DELEGATION_TOKEN_TTL', /must be a positive duration/);
+    });
+
+    test.each(['verbose', 'WARNING', '1'])('the log level "%s"', (value) => {
+      expectRejected({ LOG_LEVEL: value }, 'LOG_LEVEL', /must be one of TRACE, DEBUG, INFO, WARN, ERROR/);
     });
 
     test('the duration in the message as given', () => {
