@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 
 /**
  * Business refusals: retrying cannot help, so they are non-retryable and carry a type the
- * workflow (and later the API) can map to a reason. Outages are plain errors and are retried.
+ * workflow, the API and tests can map to a reason. Outages are plain errors and are retried.
  */
 export type RefusalType =
   | 'UnknownPartner'
@@ -11,7 +11,11 @@ export type RefusalType =
   | 'AccountNotActive'
   | 'NotAConsumptionTarget'
   | 'NotAHoldingAccount'
-  | 'UnknownOrder';
+  | 'NotAuthorized'
+  | 'UnknownOrder'
+  | 'SmartAccountRequestRefused'
+  | 'InvalidLink'
+  | 'DomainMismatch';
 
 export function refuse(type: RefusalType, message: string, details?: Record<string, unknown>): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type, ...(details ? [details] : []));

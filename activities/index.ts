@@ -1,21 +1,56 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../src/config';
 import type { Db } from '../src/db/knex';
 import type { Mailer } from '../src/email/mailer';
+import { createAccountActivities } from './accounts';
 import { createBookingActivities } from './booking';
-import { createDepositActivities } from './deposit';
+import { createDelegationActivities } from './delegation';
 import { createEmailActivities } from './email';
+import { createFulfillmentActivities } from './fulfillment';
+import { createOutbox } from './outbox';
+import { createPlacementActivities } from './placement';
+import { createSecureLinkSender } from './secure-links';
+
+export type ActivityConfig = Pick<
+  Config,
+  'mailFrom' | 'operationsEmail' | 'publicBaseUrl' | 'delegationTokenTtlMs' | 'reminderIntervalMs' | 'escalationAfterMs' | 'historyEventLimit'
+>;
 
 export interface ActivityDependencies {
   db: Db;
   mailer: Mailer;
-  mailFrom: string;
+  /** For the activities that start or signal other workflows (Smart Account activation). */
+  temporal: Client;
+  config: ActivityConfig;
+}
+
+/** Durations and bounds the workflows read once per run (a local activity keeps them deterministic). */
+export interface FulfillmentSettings {
+  reminderIntervalMs: number;
+  escalationAfterMs: number;
+  historyEventLimit: number;
 }
 
 /** Every activity the order workers run, bound to the real dependencies the caller injects. */
 export function createActivities(deps: ActivityDependencies) {
+  const { db, config } = deps;
+  const outbox = createOutbox({ db, mailer: deps.mailer, mailFrom: config.mailFrom });
+  const sendLinkEmail = createSecureLinkSender({ db, outbox, config });
+  const { createPendingAccount, ...accounts } = createAccountActivities({ db, temporal: deps.temporal, sendLinkEmail });
   return {
-    ...createBookingActivities(deps.db),
-    ...createDepositActivities(deps.db),
-    ...createEmailActivities(deps),
+    async loadFulfillmentSettings(): Promise<FulfillmentSettings> {
+      return {
+        reminderIntervalMs: config.reminderIntervalMs,
+        escalationAfterMs: config.escalationAfterMs,
+        historyEventLimit: config.historyEventLimit,
+      };
+    },
+    ...createBookingActivities(db),
+    ...createPlacementActivities(db),
+    ...createFulfillmentActivities(db),
+    ...accounts,
+    ...createDelegationActivities({ db, sendLinkEmail, createPendingAccount }),
+    ...createEmailActivities({ db, outbox, config }),
   };
 }
 

@@ -1,9 +1,14 @@
 import type { Knex } from 'knex';
 import type { ContactInput } from '../src/domain/order';
-import { deriveOrderPhase } from '../src/domain/order-status';
-import type { LineState } from '../src/domain/order';
+import type { OrderPhase, WaitingFor } from '../src/domain/order-lifecycle';
 
 /** Small writes several activities share; each runs inside the caller's transaction. */
+
+/** The phase and wait the workflow derived for the state this write produces. */
+export interface ListStatus {
+  phase: OrderPhase;
+  waitingFor: WaitingFor;
+}
 
 export async function recordOrderEvent(
   trx: Knex.Transaction,
@@ -33,10 +38,14 @@ export async function upsertContact(trx: Knex.Transaction, contact: ContactInput
   return Number(inserted.rows[0].id);
 }
 
-/** Keeps orders.status (the read-your-writes list column) in step with the lines' states. */
-export async function refreshOrderStatus(trx: Knex.Transaction, orderId: string): Promise<string> {
-  const states: LineState[] = await trx('order_lines').where({ order_id: orderId }).pluck('state');
-  const phase = deriveOrderPhase(states.map((state) => ({ state })));
-  await trx('orders').where({ id: orderId }).update({ status: phase, updated_at: trx.fn.now() });
-  return phase;
+/** Keeps orders.status and waiting_for (the read-your-writes list columns) in step with the workflow. */
+export async function writeListStatus(
+  trx: Knex.Transaction,
+  orderId: string,
+  status: ListStatus,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await trx('orders')
+    .where({ id: orderId })
+    .update({ status: status.phase, waiting_for: status.waitingFor, updated_at: trx.fn.now(), ...extra });
 }

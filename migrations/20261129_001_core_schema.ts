@@ -113,8 +113,11 @@ export async function up(knex: Knex): Promise<void> {
     t.text('assignment_kind')
       .notNullable()
       .checkIn(['smart_account', 'holding_account', 'request_smart_account', 'delegate'], 'orders_assignment_kind_check');
+    // The customer's Smart Account (and virtual account) once assigned.
     t.text('account_id').references('accounts.id');
     t.bigInteger('virtual_account_id').references('virtual_accounts.id');
+    // The Partner Holding Account the licenses sit or sat in.
+    t.text('holding_account_id').references('accounts.id');
     t.text('customer_domain');
     t.bigInteger('end_customer_contact_id').references('users.id');
     // Mirrors of the workflow's derived phase for read-your-writes lists; the workflow owns them.
@@ -126,7 +129,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('cancelled_at', { useTz: true });
     t.unique(['booked_by_partner_id', 'external_reference']);
     t.index(['partner_id', 'status']);
-    t.index(['status']);
+    t.index(['status', 'waiting_for']);
+    t.index(['customer_domain']);
+    t.index(['holding_account_id']);
   });
 
   await knex.schema.createTable('order_lines', (t) => {
@@ -192,8 +197,11 @@ export async function up(knex: Knex): Promise<void> {
     t.specificType('token_hash', 'bytea').notNullable().unique();
     t.text('purpose').notNullable().checkIn(['delegation', 'activation'], 'access_tokens_purpose_check');
     t.text('order_id').references('orders.id');
-    t.bigInteger('smart_account_request_id').references('smart_account_requests.id');
+    t.text('account_id').references('accounts.id');
     t.bigInteger('contact_id').notNullable().references('users.id');
+    // The link email that carries it: a retried send replaces the hash with a fresh token's,
+    // so the raw token lives only in the sending activity's memory.
+    t.text('email_idempotency_key').notNullable().unique();
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.timestamp('used_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());

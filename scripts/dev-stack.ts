@@ -16,10 +16,11 @@ import { loadConfig, redact, type Config } from '../src/config';
 import { bookOrder } from '../src/client/book-order';
 import { createDb, ensureDatabase } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
-import { demoOrder, seedDemoData } from '../src/dev/demo-data';
+import { demoHeldOrder, demoOrder, seedDemoData } from '../src/dev/demo-data';
+import { getOrderStatus, reportShipment } from '../src/client/order-actions';
 import { startMailCatcher } from '../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
-import type { OrderStatus } from '../src/domain/order-status';
+import type { OrderStatus } from '../src/domain/order-lifecycle';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 
 const ROOT = resolve(__dirname, '..');
@@ -126,6 +127,15 @@ function spawnChild(name: string, command: string, args: string[], env?: NodeJS.
   return child;
 }
 
+async function waitUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function stopAll(): Promise<void> {
   for (const { name, stop } of stops.splice(0).reverse()) {
     process.stdout.write(`    stopping ${name}\n`);
@@ -177,24 +187,37 @@ async function main(): Promise<void> {
     });
 
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const reference = `DEMO-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`;
-    step(`Demo: booking order ${reference} (2 lines into Smart Account acme.com, virtual account Finance)`);
-    const booked = await bookOrder(client, config.temporal.taskQueue, demoOrder(reference));
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+    const today = new Date().toISOString().slice(0, 10);
+    const direct = demoOrder(`DEMO-${stamp}`);
+    step(`Demo: booking order ${direct.externalReference} (2 lines into Smart Account acme.com, virtual account Finance) and shipping it`);
+    const booked = await bookOrder(client, config.temporal.taskQueue, direct);
+    for (const line of direct.lines) await reportShipment(client, booked.orderId, { lineNumber: line.lineNumber, shippedOn: today });
     const result: OrderStatus = await Promise.race([
       client.workflow.getHandle(booked.workflowId).result(),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the demo order did not finish within 120 s')), 120_000)),
     ]);
-    const link = `${uiUrl}/namespaces/${config.temporal.namespace}/workflows/${booked.workflowId}`;
+    const held = demoHeldOrder(`DEMO-HELD-${stamp}`);
+    step(`Demo: booking order ${held.externalReference} into the partner's holding account (customer unknown)`);
+    const heldBooked = await bookOrder(client, config.temporal.taskQueue, held);
+    const heldStatus = await waitUntil(() => getOrderStatus(client, heldBooked.orderId), (s) => s.phase !== 'Booked');
+    const ui = `${uiUrl}/namespaces/${config.temporal.namespace}/workflows`;
+    const describe = (s: OrderStatus) =>
+      s.lines
+        .map((l) => `line ${l.lineNumber} ${l.state}${l.accountId ? ` in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}` : ''}`)
+        .join(', ');
     process.stdout.write(
       [
         '',
-        `Order ${reference} (ID ${booked.orderId}) is ${result.phase}: ` +
-          result.lines.map((l) => `line ${l.lineNumber} ${l.state} in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}`).join(', '),
+        `Order ${direct.externalReference} (ID ${booked.orderId}) is ${result.phase}: ${describe(result)}`,
+        `  Temporal UI   ${ui}/${booked.workflowId}`,
+        `Order ${held.externalReference} (ID ${heldBooked.orderId}) is ${heldStatus.phase}, waiting for ${heldStatus.waitingFor}: ${describe(heldStatus)}`,
+        `  Temporal UI   ${ui}/${heldBooked.workflowId}`,
         '',
-        `  Temporal UI   ${link}`,
-        `  All orders    ${uiUrl}/namespaces/${config.temporal.namespace}/workflows?query=${encodeURIComponent('WorkflowType="orderFulfillment"')}`,
+        `  All orders    ${ui}?query=${encodeURIComponent('WorkflowType="orderFulfillment"')}`,
+        `  Held orders   ${ui}?query=${encodeURIComponent('OrderStatus="AwaitingSmartAccount"')}`,
         `  Emails        ${inbox}`,
-        `  Database      psql ${redact(config.databaseUrl)} -c "select id, external_reference, status from orders"`,
+        `  Database      psql ${redact(config.databaseUrl)} -c "select id, external_reference, status, waiting_for from orders"`,
         '',
         once ? 'Done (--once).' : 'The stack is running. Press Ctrl-C to stop everything.',
         '',

@@ -15,6 +15,8 @@ export interface Config {
   };
   smtpUrl: string;
   mailFrom: string;
+  /** Where escalations go when the order has no distributor. */
+  operationsEmail: string;
   publicBaseUrl: string;
   /** How often a partner is reminded that a held order must be transferred (milliseconds). */
   reminderIntervalMs: number;
@@ -22,6 +24,8 @@ export interface Config {
   escalationAfterMs: number;
   /** How long a delegation or activation link stays valid (milliseconds). */
   delegationTokenTtlMs: number;
+  /** An order workflow continues as new once its history holds this many events. */
+  historyEventLimit: number;
   logLevel: LogLevel;
 }
 
@@ -40,10 +44,12 @@ export const CONFIG_VARIABLES = {
   TEMPORAL_UI_URL: { default: 'http://localhost:8233', doc: 'Temporal Web UI base URL, used in printed links.' },
   SMTP_URL: { default: 'smtp://127.0.0.1:1025', doc: 'SMTP server for outgoing mail (smtp:// or smtps://, credentials in the URL).' },
   MAIL_FROM: { default: 'Smart Licensing Orders <orders@license-fulfillment.localhost>', doc: 'From address of every email.' },
+  OPERATIONS_EMAIL: { default: 'operations@license-fulfillment.localhost', doc: 'Where escalations of long-held orders go when the order has no distributor.' },
   PUBLIC_BASE_URL: { default: 'http://localhost:3000', doc: 'Public base URL of the API and customer pages, used in email links.' },
   REMINDER_INTERVAL: { default: '3d', doc: 'Cadence of "transfer needed" and activation reminders (e.g. 500ms, 30s, 15m, 12h, 3d).' },
   ESCALATION_AFTER: { default: '30d', doc: 'Time an order may wait in a holding account before it is escalated.' },
   DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
+  HISTORY_EVENT_LIMIT: { default: '2000', doc: 'History length at which a long-waiting order workflow continues as new (the server also suggests it).' },
   LOG_LEVEL: { default: 'INFO', doc: 'Least severe log level printed: TRACE, DEBUG, INFO, WARN or ERROR.' },
 } as const;
 
@@ -135,10 +141,12 @@ export function loadConfig(env: Env = process.env): Config {
     },
     smtpUrl: url('SMTP_URL', ['smtp:', 'smtps:']),
     mailFrom: mailbox('MAIL_FROM'),
+    operationsEmail: mailbox('OPERATIONS_EMAIL'),
     publicBaseUrl: url('PUBLIC_BASE_URL', ['http:', 'https:']).replace(/\/+$/, ''),
     reminderIntervalMs: duration('REMINDER_INTERVAL'),
     escalationAfterMs: duration('ESCALATION_AFTER'),
     delegationTokenTtlMs: duration('DELEGATION_TOKEN_TTL'),
+    historyEventLimit: positiveInt('HISTORY_EVENT_LIMIT'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -3,6 +3,7 @@
  * Reads the configuration, connects to Temporal, Postgres and SMTP, and polls the order task
  * queue until SIGINT or SIGTERM, then drains and closes its connections.
  */
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig, redact } from '../src/config';
 import { createDb } from '../src/db/knex';
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl, config.databasePoolMax);
   const mailer = createSmtpMailer(config.smtpUrl);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
   try {
     const worker = await createOrderWorker({
       connection,
@@ -22,7 +24,8 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       db,
       mailer,
-      mailFrom: config.mailFrom,
+      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+      config,
     });
     console.log(
       `worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
@@ -30,6 +33,7 @@ async function main(): Promise<void> {
     );
     await worker.run();
   } finally {
+    await clientConnection.close();
     await connection.close();
     await db.destroy();
     mailer.close();

@@ -9,7 +9,7 @@ export interface OrderWorkerOptions extends ActivityDependencies {
   workflowBundle?: WorkflowBundleOption;
 }
 
-/** The order worker: the order workflows plus the activities bound to real Postgres and SMTP. */
+/** The order worker: the order and activation workflows plus the activities bound to real Postgres, SMTP and Temporal. */
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: options.connection,

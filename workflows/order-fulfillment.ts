@@ -1,94 +1,422 @@
 /**
- * orderFulfillment: one durable workflow per order (`order-<orderId>`). Deterministic code only:
- * every side effect is an activity, every business fact comes from the input or a message.
+ * orderFulfillment: one durable workflow per order (`order-<orderId>`), from booking until every
+ * line is provisioned or the order is cancelled — minutes, or many months. Deterministic code
+ * only: every side effect is an activity; business facts come from the input and messages.
  *
- * The order's lifecycle reads top to bottom here: record the booking, put the licenses where
- * the assignment says, tell the people concerned.
+ * The lifecycle, top to bottom:
+ *   1. record the booking;
+ *   2. place the licenses as the assignment says: the customer's Smart Account, a holding
+ *      account (partner reminded, then escalated), a Smart Account requested for the customer
+ *      (wait for its activation), or the customer's own choice through a delegation link;
+ *   3. then, as messages arrive: shipments fix subscription terms; assignments transfer held
+ *      licenses; shipped lines in an active customer account are provisioned;
+ *   4. tell partner, customer and holding-account members; finish when fulfilled or cancelled.
+ * State transitions and everything derived from them live in src/domain/order-lifecycle.ts.
  */
-import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { OrderActivities } from '../activities';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { FulfillmentSettings, OrderActivities } from '../activities';
+import type { Audience } from '../activities/email';
+import type { PlacementActor } from '../activities/placement';
+import { isIsoDate } from '../src/domain/dates';
 import type { OrderFulfillmentInput } from '../src/domain/order';
-import { deriveOrderPhase, type LineStatus, type OrderStatus } from '../src/domain/order-status';
-import { orderStatusQuery } from '../src/temporal/order-workflow-api';
-import { CustomerDomainKey, HoldingAccountIdKey, OrderStatusKey } from '../src/temporal/search-attributes';
+import { validateAssignmentRequest } from '../src/domain/order';
+import {
+  assignmentRefusal,
+  cancelOrder,
+  cancellationRefusal,
+  deriveOrderPhase,
+  deriveWaitingFor,
+  holdInHoldingAccount,
+  initialOrderState,
+  linesReadyToProvision,
+  listStatusOf,
+  markProvisioned,
+  orderStatusOf,
+  placeInCustomerAccount,
+  recordEmail,
+  shipLine,
+  shipmentRefusal,
+  waitFor,
+  type OrderState,
+  type OrderStatus,
+} from '../src/domain/order-lifecycle';
+import type { EmailTemplate } from '../src/email/templates';
+import {
+  assignSmartAccountUpdate,
+  cancelOrderUpdate,
+  lineShippedSignal,
+  orderStatusQuery,
+  smartAccountActivatedSignal,
+  submitCustomerChoiceUpdate,
+  type LineShipped,
+} from '../src/temporal/order-workflow-api';
+import {
+  CustomerDomainKey,
+  HoldingAccountIdKey,
+  OrderStatusKey,
+  WaitingForKey,
+} from '../src/temporal/search-attributes';
+import { Serializer } from './serializer';
 
-// Writes must eventually happen: retry outages without limit; refusals are non-retryable.
-const { recordBooking, depositLines } = proxyActivities<OrderActivities>({
+// Writes must eventually happen: outages are retried without limit; refusals are non-retryable.
+const activities = proxyActivities<OrderActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
-const { sendOrderEmail } = proxyActivities<OrderActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-});
+const { loadFulfillmentSettings } = proxyLocalActivities<OrderActivities>({ startToCloseTimeout: '5 seconds' });
 
-export async function orderFulfillment(input: OrderFulfillmentInput): Promise<OrderStatus> {
-  const { workflowId } = workflowInfo();
-  const lines: LineStatus[] = input.lines.map((line) => ({
-    lineNumber: line.lineNumber,
-    sku: line.sku,
-    quantity: line.quantity,
-    licenseType: line.licenseType,
-    ...(line.termMonths !== undefined ? { termMonths: line.termMonths } : {}),
-    smartAccountMandatory: line.smartAccountMandatory,
-    state: 'booked',
-  }));
-  const emailsSent: string[] = [];
-  const status = (): OrderStatus => ({
-    orderId: input.orderId,
-    externalReference: input.externalReference,
-    partnerId: input.partnerId,
-    assignment: input.assignment,
-    phase: deriveOrderPhase(lines),
-    lines: lines.map((line) => ({ ...line })),
-    emailsSent: [...emailsSent],
-  });
-  setHandler(orderStatusQuery, status);
-
-  await recordBooking(input, workflowId);
-
-  const assignment = input.assignment;
-  if (assignment.kind !== 'smart_account' && assignment.kind !== 'holding_account') {
-    throw ApplicationFailure.nonRetryable(
-      `assignment "${assignment.kind}" is not handled by this version of the workflow`,
-      'AssignmentNotSupported',
-    );
-  }
-
-  const deposit = await depositLines({
-    orderId: input.orderId,
-    target: assignment,
-    idempotencyKey: `${workflowId}:deposit:${assignment.accountId}`,
-  }).catch(surfaceRefusal);
-  for (const line of lines) {
-    const after = deposit.lines.find((l) => l.lineNumber === line.lineNumber);
-    if (after) {
-      line.state = after.state;
-      line.accountId = deposit.accountId;
-      if (deposit.virtualAccountPath) line.virtualAccountPath = deposit.virtualAccountPath;
-    }
-  }
-  upsertSearchAttributes([
-    { key: OrderStatusKey, value: deriveOrderPhase(lines) },
-    assignment.kind === 'holding_account'
-      ? { key: HoldingAccountIdKey, value: deposit.accountId }
-      : { key: CustomerDomainKey, value: deposit.accountDomain ?? null },
-  ]);
-
-  if (assignment.kind === 'smart_account') {
-    await sendOrderEmail({
-      orderId: input.orderId,
-      template: 'deposit-confirmation',
-      audiences: ['partner', 'customer'],
-      idempotencyKey: `${workflowId}:deposit-confirmation`,
-    });
-    emailsSent.push('deposit-confirmation');
-  }
-  return status();
+/** What a run hands to the next one when it continues as new. */
+export interface OrderCarryOver {
+  state: OrderState;
+  pendingShipments: LineShipped[];
+  activatedAccountId?: string;
 }
 
-/** A business refusal from an activity becomes the order's own failure, with the same type and reason. */
-function surfaceRefusal(err: unknown): never {
+export async function orderFulfillment(input: OrderFulfillmentInput, carried?: OrderCarryOver): Promise<OrderStatus> {
+  const { workflowId } = workflowInfo();
+  const key = (purpose: string) => `${workflowId}:${purpose}`;
+  let state: OrderState = carried?.state ?? initialOrderState(input);
+  const pendingShipments: LineShipped[] = [...(carried?.pendingShipments ?? [])];
+  let activatedAccountId = carried?.activatedAccountId;
+  // Bumped on every state change so the main loop wakes up for what a handler did.
+  let version = 0;
+  // Handlers and the main loop change the state one at a time, each change with its activity.
+  const serializer = new Serializer();
+
+  setHandler(orderStatusQuery, () => orderStatusOf(state));
+
+  setHandler(lineShippedSignal, (shipment) => {
+    const refusal = shipmentRefusal(state, shipment?.lineNumber, shipment?.shippedOn, isIsoDate);
+    if (refusal) {
+      log.warn('shipment ignored', { refusal, lineNumber: shipment?.lineNumber });
+      return;
+    }
+    pendingShipments.push({ lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn });
+    version++;
+  });
+
+  setHandler(smartAccountActivatedSignal, ({ accountId }) => {
+    if (state.waiting?.kind === 'activation' && state.waiting.accountId === accountId) {
+      activatedAccountId = accountId;
+      version++;
+    }
+  });
+
+  setHandler(
+    assignSmartAccountUpdate,
+    (request) =>
+      serializer.run(async () => {
+        const refusal = assignmentRefusal(state);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'InvalidState');
+        await placeInCustomerAccountWith(
+          { accountId: request.accountId, virtualAccountPath: request.virtualAccountPath },
+          { kind: 'partner', partnerId: request.actingPartnerId },
+          `assignment:${request.accountId}`,
+        );
+        return orderStatusOf(state);
+      }),
+    {
+      // Judged on the workflow's state alone: a rejection here writes nothing to history.
+      validator: (request) => {
+        const errors = validateAssignmentRequest(request);
+        if (errors.length) throw new Error(errors.map((e) => `${e.field}: ${e.reason}`).join('; '));
+        const refusal = assignmentRefusal(state);
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
+
+  setHandler(
+    cancelOrderUpdate,
+    (request) =>
+      serializer.run(async () => {
+        if (state.cancelled) return orderStatusOf(state);
+        const refusal = cancellationRefusal(state);
+        if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'InvalidState');
+        const next = cancelOrder(state);
+        await activities.withdrawOrder({
+          orderId: state.orderId,
+          reason: request?.reason,
+          idempotencyKey: key('cancelled'),
+          listStatus: listStatusOf(next),
+        });
+        setState(next);
+        await sendEmail('order-cancelled', ['partner'], 'order-cancelled');
+        return orderStatusOf(state);
+      }),
+    {
+      validator: (request) => {
+        if (request !== undefined && (typeof request !== 'object' || request === null)) throw new Error('the request must be an object');
+        if (request?.reason !== undefined && (typeof request.reason !== 'string' || request.reason.length > 500)) {
+          throw new Error('reason: must be text of at most 500 characters');
+        }
+        const refusal = cancellationRefusal(state);
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
+
+  setHandler(
+    submitCustomerChoiceUpdate,
+    (request) =>
+      serializer.run(async () => {
+        if (state.waiting?.kind !== 'customer-choice') throw ApplicationFailure.nonRetryable('the order no longer waits for a choice', 'InvalidState');
+        const chosen = await activities
+          .redeemCustomerChoice({ orderId: state.orderId, tokenHash: request.tokenHash, choice: request.choice })
+          .catch(asRefusal);
+        if (chosen.kind === 'active') {
+          await placeInCustomerAccountWith(
+            { accountId: chosen.accountId, virtualAccountPath: chosen.virtualAccountPath },
+            { kind: 'customer' },
+            `customer-choice:${chosen.accountId}`,
+          );
+        } else {
+          await awaitActivation(chosen.accountId, chosen.domain, chosen.virtualAccountPath);
+        }
+        return orderStatusOf(state);
+      }),
+    {
+      validator: (request) => {
+        if (typeof request?.tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(request.tokenHash)) throw new Error('tokenHash: must be 64 hex digits');
+        const choice = request.choice as { kind?: unknown; accountId?: unknown; accountName?: unknown } | undefined;
+        if (choice?.kind === 'existing' ? typeof choice.accountId !== 'string' : choice?.kind !== 'create' || typeof choice.accountName !== 'string') {
+          throw new Error('choice: must be {kind: "existing", accountId} or {kind: "create", accountName}');
+        }
+        if (state.waiting?.kind !== 'customer-choice') throw new Error('the order does not wait for the customer\'s choice');
+      },
+    },
+  );
+
+  function setState(next: OrderState): void {
+    state = next;
+    version++;
+  }
+
+  async function sendEmail(
+    template: EmailTemplate,
+    audiences: Audience[],
+    purpose: string,
+    extra: { reminderNumber?: number; heldSinceMs?: number; refusalReason?: string; requestedDomain?: string } = {},
+  ): Promise<void> {
+    await activities.sendOrderEmail({ orderId: state.orderId, template, audiences, idempotencyKey: key(purpose), ...extra });
+    setState(recordEmail(state, purpose));
+  }
+
+  /** Deposit into, or transfer to, the customer's active Smart Account (R6). Refusals reach the caller. */
+  async function placeInCustomerAccountWith(
+    target: { accountId: string; virtualAccountPath?: string },
+    actor: PlacementActor,
+    purpose: string,
+  ): Promise<void> {
+    const projected = placeInCustomerAccount(state, { ...target, domain: '' });
+    const placed = await activities
+      .placeLines({
+        orderId: state.orderId,
+        target: { kind: 'smart_account', ...target },
+        actor,
+        idempotencyKey: key(purpose),
+        listStatus: listStatusOf(projected),
+      })
+      .catch(asRefusal);
+    const wasHeld = state.holdingAccountId !== undefined;
+    setState(placeInCustomerAccount(state, { ...target, domain: placed.accountDomain ?? '' }));
+    await sendEmail('deposit-confirmation', ['partner', 'customer'], `deposit-confirmation:${placed.accountId}`);
+    if (wasHeld) log.info('licenses transferred from the holding account', { accountId: placed.accountId });
+  }
+
+  async function awaitActivation(accountId: string, domain: string, virtualAccountPath?: string): Promise<void> {
+    setState(waitFor(state, { kind: 'activation', accountId, domain, ...(virtualAccountPath ? { virtualAccountPath } : {}) }));
+    await activities.registerForActivation({ accountId, domain, orderWorkflowId: workflowId });
+  }
+
+  /** A refusal at booking does not drop the order: it waits for a valid assignment (S10). */
+  async function waitForAssignment(reason: string): Promise<void> {
+    setState(waitFor(state, { kind: 'assignment', reason }));
+    await sendEmail('assignment-refused', ['partner'], 'assignment-refused', { refusalReason: reason });
+  }
+
+  async function placeAsBooked(): Promise<void> {
+    const assignment = state.assignment;
+    const bookingPartner: PlacementActor = { kind: 'partner', partnerId: state.bookedByPartnerId };
+    try {
+      switch (assignment.kind) {
+        case 'smart_account':
+          await placeInCustomerAccountWith(assignment, bookingPartner, `deposit:${assignment.accountId}`);
+          return;
+        case 'holding_account': {
+          const projected = holdInHoldingAccount(state, assignment.accountId, assignment.virtualAccountPath, Date.now());
+          await activities
+            .placeLines({
+              orderId: state.orderId,
+              target: assignment,
+              actor: bookingPartner,
+              idempotencyKey: key(`hold:${assignment.accountId}`),
+              listStatus: listStatusOf(projected),
+            })
+            .catch(asRefusal);
+          setState(projected);
+          // R5: only Smart Account-mandatory orders must be moved; the partner is told so.
+          if (state.lines.some((line) => line.smartAccountMandatory)) {
+            await sendEmail('transfer-needed', ['partner'], 'transfer-needed');
+          }
+          return;
+        }
+        case 'request_smart_account': {
+          const requested = await activities.requestSmartAccount({ orderId: state.orderId, domain: assignment.domain }).catch(asRefusal);
+          await awaitActivation(requested.accountId, requested.domain);
+          return;
+        }
+        case 'delegate':
+          setState(waitFor(state, { kind: 'customer-choice', linkSent: false }));
+          await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request') });
+          setState(recordEmail(waitFor(state, { kind: 'customer-choice', linkSent: true }), 'delegation-request'));
+          return;
+      }
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.nonRetryable) return waitForAssignment(err.message);
+      throw err;
+    }
+  }
+
+  /** Shipments, an activated account, provisioning: whatever the latest messages made possible. */
+  async function advance(): Promise<void> {
+    while (pendingShipments.length > 0) {
+      const shipment = pendingShipments.shift()!;
+      const line = state.lines.find((l) => l.lineNumber === shipment.lineNumber)!;
+      if (line.shippedOn || line.cancelled) continue; // a repeated report of the same shipment
+      const next = shipLine(state, shipment.lineNumber, shipment.shippedOn);
+      const shipped = next.lines.find((l) => l.lineNumber === shipment.lineNumber)!;
+      await activities.recordShipment({
+        orderId: state.orderId,
+        lineNumber: shipment.lineNumber,
+        shippedOn: shipment.shippedOn,
+        ...(shipped.subscription ? { subscription: { termMonths: shipped.termMonths!, ...shipped.subscription } } : {}),
+        idempotencyKey: key(`shipped:${shipment.lineNumber}`),
+        listStatus: listStatusOf(next),
+      });
+      setState(next);
+    }
+
+    if (activatedAccountId && state.waiting?.kind === 'activation' && state.waiting.accountId === activatedAccountId) {
+      const { accountId, virtualAccountPath } = state.waiting;
+      activatedAccountId = undefined;
+      try {
+        await placeInCustomerAccountWith({ accountId, virtualAccountPath }, { kind: 'customer' }, `activated:${accountId}`);
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.nonRetryable) await waitForAssignment(err.message);
+        else throw err;
+      }
+    }
+
+    const ready = linesReadyToProvision(state);
+    if (ready.length > 0) {
+      const lineNumbers = ready.map((line) => line.lineNumber);
+      const next = markProvisioned(state, lineNumbers);
+      await activities.provisionLines({
+        orderId: state.orderId,
+        lineNumbers,
+        idempotencyKey: key(`provisioned:${lineNumbers.join(',')}`),
+        listStatus: listStatusOf(next),
+      });
+      setState(next);
+      if (deriveOrderPhase(state) === 'Fulfilled') {
+        await sendEmail('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled');
+      }
+    }
+  }
+
+  /** R5: reminders on the configured cadence while held, and one escalation after the configured time. */
+  async function remindIfDue(settings: FulfillmentSettings): Promise<void> {
+    const waiting = state.waiting;
+    if (waiting?.kind !== 'partner-transfer') return;
+    const now = Date.now();
+    if (!waiting.escalated && now >= waiting.heldSinceMs + settings.escalationAfterMs) {
+      await sendEmail('escalation', ['escalation'], 'escalation', { heldSinceMs: waiting.heldSinceMs });
+      setState(waitFor(state, { ...waiting, escalated: true }));
+    }
+    const current = state.waiting as typeof waiting;
+    const reminderNumber = current.remindersSent + 1;
+    if (now >= current.heldSinceMs + reminderNumber * settings.reminderIntervalMs) {
+      await sendEmail('transfer-reminder', ['partner'], `transfer-reminder:${reminderNumber}`, {
+        reminderNumber,
+        heldSinceMs: current.heldSinceMs,
+      });
+      setState(waitFor(state, { ...current, remindersSent: reminderNumber }));
+    }
+  }
+
+  /** When the next reminder or escalation of a held, Smart Account-mandatory order is due. */
+  function nextReminderAt(settings: FulfillmentSettings): number | undefined {
+    const waiting = state.waiting;
+    if (waiting?.kind !== 'partner-transfer' || !state.lines.some((l) => l.smartAccountMandatory && !l.cancelled)) return undefined;
+    const reminder = waiting.heldSinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
+    return waiting.escalated ? reminder : Math.min(reminder, waiting.heldSinceMs + settings.escalationAfterMs);
+  }
+
+  let published: Record<string, string | undefined> = {};
+  /** Keeps the search attributes operators filter on in step with the state (only what changed). */
+  function publishSearchAttributes(): void {
+    const current: Record<string, string | undefined> = {
+      OrderStatus: deriveOrderPhase(state),
+      WaitingFor: deriveWaitingFor(state),
+      CustomerDomain: state.customerAccount?.domain || (state.waiting?.kind === 'activation' ? state.waiting.domain : undefined),
+      HoldingAccountId: state.holdingAccountId,
+    };
+    const keys = { OrderStatus: OrderStatusKey, WaitingFor: WaitingForKey, CustomerDomain: CustomerDomainKey, HoldingAccountId: HoldingAccountIdKey };
+    const updates = (Object.keys(keys) as Array<keyof typeof keys>)
+      .filter((name) => current[name] !== published[name] && current[name] !== undefined)
+      .map((name) => ({ key: keys[name], value: current[name]! }));
+    if (updates.length > 0) upsertSearchAttributes(updates);
+    published = current;
+  }
+
+  // ---- the run ----
+  const settings = await loadFulfillmentSettings();
+  if (!carried) {
+    await activities.recordBooking(input, workflowId);
+    await serializer.run(placeAsBooked);
+  }
+
+  for (;;) {
+    await serializer.run(advance);
+    publishSearchAttributes();
+    const phase = deriveOrderPhase(state);
+    if (phase === 'Fulfilled' || phase === 'Cancelled') break;
+
+    const seen = version;
+    const changed = () => version !== seen;
+    const dueAt = nextReminderAt(settings);
+    if (dueAt === undefined) {
+      await condition(changed);
+    } else if (!(await condition(changed, Math.max(dueAt - Date.now(), 1)))) {
+      await serializer.run(() => remindIfDue(settings));
+    }
+
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit) {
+      // Keep the history bounded over months of waiting; the state travels whole.
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof orderFulfillment>(input, { state, pendingShipments, activatedAccountId });
+    }
+  }
+  await condition(allHandlersFinished);
+  return orderStatusOf(state);
+}
+
+/** A business refusal from an activity becomes the caller's own failure, with the same type and reason. */
+function asRefusal(err: unknown): never {
   if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
     throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type, ...(err.cause.details ?? []));
   }

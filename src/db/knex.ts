@@ -1,8 +1,12 @@
 import knex, { type Knex } from 'knex';
-import { Client } from 'pg';
+import { Client, types } from 'pg';
 import { redact } from '../config';
 
 export type Db = Knex;
+
+// Calendar dates (ship dates, subscription terms) stay "YYYY-MM-DD" strings: a JavaScript Date
+// would put them at local midnight and shift them by the server's time zone.
+types.setTypeParser(types.builtins.DATE, (value: string) => value);
 
 export function createDb(databaseUrl: string, poolMax = 10): Db {
   return knex({

@@ -83,3 +83,13 @@ export function demoOrder(externalReference: string): BookOrderInput {
     ],
   };
 }
+
+/** The demo order of a customer not known yet: held in the partner's holding account, virtual account EMEA. */
+export function demoHeldOrder(externalReference: string): BookOrderInput {
+  return {
+    externalReference,
+    bookedByPartnerId: DEMO.partnerId,
+    assignment: { kind: 'holding_account', accountId: DEMO.holdingAccountId, virtualAccountPath: 'EMEA' },
+    lines: [{ lineNumber: 1, sku: 'C9200-DNA-A-5Y', quantity: 24, licenseType: 'smart', termMonths: 60, smartAccountMandatory: true }],
+  };
+}

@@ -185,3 +185,19 @@ export function validateBookOrderInput(input: unknown): FieldError[] {
   }
   return errors;
 }
+
+/** Checks the shape of an assignment request (Update validator and API alike). */
+export function validateAssignmentRequest(input: unknown): FieldError[] {
+  if (typeof input !== 'object' || input === null) return [{ field: '(body)', reason: 'must be an object' }];
+  const o = input as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  for (const field of ['accountId', 'actingPartnerId'] as const) {
+    if (typeof o[field] !== 'string' || !ID_PATTERN.test(o[field] as string)) {
+      errors.push({ field, reason: 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' });
+    }
+  }
+  if (o.virtualAccountPath !== undefined && (typeof o.virtualAccountPath !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(o.virtualAccountPath))) {
+    errors.push({ field: 'virtualAccountPath', reason: 'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep' });
+  }
+  return errors;
+}

@@ -25,12 +25,12 @@ export interface TestStack {
  * Connects one test file to the stack global setup started, and runs a real worker (real
  * Postgres, real SMTP) on a task queue of its own.
  */
-export async function startTestStack(testFile: string): Promise<TestStack> {
+export async function startTestStack(testFile: string, overrides: Partial<Config> = {}): Promise<TestStack> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
-  const config = loadConfig();
+  const config = { ...loadConfig(), ...overrides };
   const taskQueue = `test-${basename(testFile).replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
   const db = createDb(config.databaseUrl, 5);
   const mailer = createSmtpMailer(config.smtpUrl);
@@ -43,7 +43,8 @@ export async function startTestStack(testFile: string): Promise<TestStack> {
     taskQueue,
     db,
     mailer,
-    mailFrom: config.mailFrom,
+    temporal: client,
+    config,
     workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
   });
   const running = worker.run();

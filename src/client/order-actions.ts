@@ -1,0 +1,33 @@
+import type { Client } from '@temporalio/client';
+import type { OrderStatus } from '../domain/order-lifecycle';
+import {
+  assignSmartAccountUpdate,
+  cancelOrderUpdate,
+  lineShippedSignal,
+  orderStatusQuery,
+  orderWorkflowId,
+  type AssignSmartAccountRequest,
+  type CancelOrderRequest,
+  type LineShipped,
+} from '../temporal/order-workflow-api';
+
+/** What ordering systems, the API and the CLI do to a booked order, by order ID. */
+
+export async function getOrderStatus(client: Client, orderId: string): Promise<OrderStatus> {
+  return client.workflow.getHandle(orderWorkflowId(orderId)).query(orderStatusQuery);
+}
+
+/** R7: a line shipped on a business date; fire and forget. */
+export async function reportShipment(client: Client, orderId: string, shipment: LineShipped): Promise<void> {
+  await client.workflow.getHandle(orderWorkflowId(orderId)).signal(lineShippedSignal, shipment);
+}
+
+/** R6: assigns the customer's active Smart Account; resolves with the new status or rejects with the reason. */
+export async function assignSmartAccount(client: Client, orderId: string, request: AssignSmartAccountRequest): Promise<OrderStatus> {
+  return client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(assignSmartAccountUpdate, { args: [request] });
+}
+
+/** R13: cancels before provisioning; resolves with the new status or rejects with the reason. */
+export async function cancelOrder(client: Client, orderId: string, request: CancelOrderRequest = {}): Promise<OrderStatus> {
+  return client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(cancelOrderUpdate, { args: [request] });
+}

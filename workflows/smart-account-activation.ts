@@ -1,0 +1,102 @@
+/**
+ * smartAccountActivation: one entity workflow per Smart Account awaiting activation
+ * (`smart-account-<accountId>`), started with signal-with-start by every order that needs it.
+ * It emails the account's contact an activation link and reminds them on the configured cadence;
+ * once the account is activated it tells every registered order, so two orders for the same new
+ * customer share one request and one set of emails.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { OrderActivities } from '../activities';
+import {
+  accountActivatedSignal,
+  activationStatusQuery,
+  registerWaitingOrderSignal,
+  smartAccountActivatedSignal,
+  type ActivationWorkflowInput,
+} from '../src/temporal/order-workflow-api';
+
+const activities = proxyActivities<OrderActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+const { loadFulfillmentSettings } = proxyLocalActivities<OrderActivities>({ startToCloseTimeout: '5 seconds' });
+
+export interface ActivationCarryOver {
+  waitingOrders: string[];
+  notifiedOrders: string[];
+  remindersSent: number;
+  requestSent: boolean;
+}
+
+export async function smartAccountActivation(input: ActivationWorkflowInput, carried?: ActivationCarryOver): Promise<void> {
+  const { workflowId } = workflowInfo();
+  const waitingOrders = new Set(carried?.waitingOrders ?? []);
+  const notified = new Set(carried?.notifiedOrders ?? []);
+  let remindersSent = carried?.remindersSent ?? 0;
+  let requestSent = carried?.requestSent ?? false;
+  let activated = false;
+
+  setHandler(registerWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => void waitingOrders.add(orderWorkflowId));
+  setHandler(accountActivatedSignal, () => void (activated = true));
+  setHandler(activationStatusQuery, () => ({
+    accountId: input.accountId,
+    activated,
+    waitingOrders: [...waitingOrders],
+    remindersSent,
+  }));
+
+  const settings = await loadFulfillmentSettings();
+  // The account may have been activated before this run started (a late order, a restart).
+  if ((await activities.getAccountStatus(input.accountId)) === 'active') activated = true;
+
+  if (!activated && !requestSent) {
+    await activities.sendActivationRequest({ accountId: input.accountId, idempotencyKey: `${workflowId}:activation-request` });
+    requestSent = true;
+  }
+  while (!activated) {
+    if (!(await condition(() => activated, settings.reminderIntervalMs))) {
+      remindersSent++;
+      await activities.sendActivationRequest({
+        accountId: input.accountId,
+        idempotencyKey: `${workflowId}:activation-reminder:${remindersSent}`,
+        reminderNumber: remindersSent,
+      });
+    }
+    const info = workflowInfo();
+    if (!activated && (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof smartAccountActivation>(input, {
+        waitingOrders: [...waitingOrders],
+        notifiedOrders: [...notified],
+        remindersSent,
+        requestSent,
+      });
+    }
+  }
+
+  // Tell every waiting order, including any that registers while we are telling the others.
+  for (;;) {
+    const pending = [...waitingOrders].filter((id) => !notified.has(id));
+    if (pending.length === 0) break;
+    for (const orderWorkflowId of pending) {
+      try {
+        await getExternalWorkflowHandle(orderWorkflowId).signal(smartAccountActivatedSignal, { accountId: input.accountId });
+      } catch (err) {
+        // A cancelled or finished order no longer needs the account.
+        log.info('order no longer waiting for the account', { orderWorkflowId, error: String(err) });
+      }
+      notified.add(orderWorkflowId);
+    }
+  }
+  await condition(allHandlersFinished);
+}
