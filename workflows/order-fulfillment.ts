@@ -337,6 +337,14 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     }
   }
 
+  function hasWork(): boolean {
+    return (
+      pendingShipments.length > 0 ||
+      (activatedAccountId !== undefined && state.waiting?.kind === 'activation') ||
+      linesReadyToProvision(state).length > 0
+    );
+  }
+
   /** R5: reminders on the configured cadence while held, and one escalation after the configured time. */
   async function remindIfDue(settings: FulfillmentSettings): Promise<void> {
     const waiting = state.waiting;
@@ -395,8 +403,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     const phase = deriveOrderPhase(state);
     if (phase === 'Fulfilled' || phase === 'Cancelled') break;
 
+    // Wake on any state change, and on work that arrived while the last step ran (a signal
+    // during an activity bumps the version before `seen` is taken, so check the work itself).
     const seen = version;
-    const changed = () => version !== seen;
+    const changed = () => version !== seen || hasWork();
     const dueAt = nextReminderAt(settings);
     if (dueAt === undefined) {
       await condition(changed);

@@ -115,7 +115,7 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
       return {
         subject: `Order ${ref}: licenses deposited in ${facts.account?.name ?? 'the Smart Account'}`,
         happened: [
-          `The licenses of order ${ref} (order ID ${facts.orderId}) have been deposited in the Smart Account ${facts.account ? accountWhere(facts.account) : ''}.`,
+          `The licenses of order ${ref} (order ID ${facts.orderId}) have been deposited in ${facts.account ? `the Smart Account ${accountWhere(facts.account)}` : "the customer's Smart Account"}.`,
           'Smart licenses are activated there when their lines ship; classic licenses then appear in the License Registration Portal.',
         ],
         todo: 'Nothing is needed from you.',
@@ -132,7 +132,7 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
       };
     case 'transfer-reminder':
       return {
-        subject: `Reminder ${facts.reminderNumber ?? ''}: order ${ref} is still in your holding account`.replace('  ', ' '),
+        subject: `Reminder${facts.reminderNumber ? ` ${facts.reminderNumber}` : ''}: order ${ref} is still in your holding account`,
         happened: [
           `Order ${ref} (order ID ${facts.orderId}) has been waiting in ${held} since ${facts.heldSince ?? 'it was booked'}.`,
         ],
@@ -224,7 +224,8 @@ function linesAsHtml(lines: OrderSummaryLine[]): string {
 
 export function renderOrderEmail(template: EmailTemplate, facts: OrderEmailFacts): RenderedEmail {
   const c = content(template, facts);
-  const greeting = facts.recipientName ? `Hello ${oneLine(facts.recipientName)},` : 'Hello,';
+  const name = facts.recipientName ? oneLine(facts.recipientName) : '';
+  const greeting = name ? `Hello ${name},` : 'Hello,';
   const subject = oneLine(c.subject);
   const text = [
     greeting,

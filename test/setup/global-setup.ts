@@ -29,7 +29,8 @@ async function freePort(): Promise<number> {
 
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
-  const dataDir = join(ROOT, '.data', 'test');
+  // Per run, so two test runs in one checkout never delete each other's mail or bundle.
+  const dataDir = join(ROOT, '.data', `test-${process.pid}`);
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
@@ -59,7 +60,7 @@ export default async function globalSetup(): Promise<void> {
   const bundlePath = join(dataDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
 
-  setStack({ temporal, mail, databaseUrl });
+  setStack({ temporal, mail, databaseUrl, dataDir });
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: 'default',

@@ -6,6 +6,7 @@ export interface StackHandle {
   temporal: TemporalDevServer;
   mail: MailCatcher;
   databaseUrl: string;
+  dataDir: string;
 }
 
 const KEY = Symbol.for('license-fulfillment.test-stack');

@@ -41,6 +41,8 @@ describe('loadConfig', () => {
       reminderIntervalMs: 3 * DAY,
       escalationAfterMs: 30 * DAY,
       delegationTokenTtlMs: 14 * DAY,
+      historyEventLimit: 2000,
+      operationsEmail: 'operations@license-fulfillment.localhost',
       logLevel: 'INFO',
     });
   });
@@ -98,6 +100,8 @@ describe('loadConfig', () => {
       reminderIntervalMs: 500,
       escalationAfterMs: 12 * 3_600_000,
       delegationTokenTtlMs: 15 * 60_000,
+      historyEventLimit: 2000,
+      operationsEmail: 'operations@license-fulfillment.localhost',
       logLevel: 'WARN',
     });
   });

@@ -6,6 +6,7 @@ import {
   emailDomain,
   isValidDomain,
   isValidEmail,
+  validateAssignmentRequest,
   validateBookOrderInput,
   ValidationError,
   type Assignment,
@@ -13,6 +14,7 @@ import {
   type FieldError,
   type OrderLineInput,
 } from '../../src/domain/order';
+import type { AssignSmartAccountRequest } from '../../src/temporal/order-workflow-api';
 
 function line(overrides: Partial<Record<keyof OrderLineInput, unknown>> = {}, lineNumber = 1): Record<string, unknown> {
   return {
@@ -454,5 +456,108 @@ describe('emailDomain', () => {
 
   test('the domain is what follows the last @', () => {
     expect(emailDomain('a@b@evil.com')).toBe('evil.com');
+  });
+});
+
+describe('validateAssignmentRequest', () => {
+  const ID_REASON = 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+  const VA_REASON = 'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep';
+
+  function request(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+    return { accountId: 'sa-acme', actingPartnerId: 'partner-1', ...overrides };
+  }
+
+  const fieldsOf = (input: unknown) => validateAssignmentRequest(input).map((e) => e.field);
+
+  test.each([
+    ['account and partner', request()],
+    ['with a virtual account', request({ virtualAccountPath: 'Finance' })],
+    ['with a nested virtual account', request({ virtualAccountPath: 'Region-US/Finance/Sacramento' })],
+    ['with a 16-deep virtual account', request({ virtualAccountPath: Array.from({ length: 16 }, (_, i) => `va${i}`).join('/') })],
+    ['with names containing spaces', request({ virtualAccountPath: 'Region US/Finance Dept' })],
+    ['with an 80-character name', request({ virtualAccountPath: 'v'.repeat(80) })],
+    ['with ids of 128 characters', request({ accountId: 'a'.repeat(128), actingPartnerId: 'p'.repeat(128) })],
+    ['with ids using . _ : -', request({ accountId: 'sa.acme_1:x-y', actingPartnerId: '7reseller' })],
+    ['with an explicitly undefined virtual account', request({ virtualAccountPath: undefined })],
+  ])('valid: %s', (_name, input) => {
+    expect(validateAssignmentRequest(input)).toEqual([]);
+  });
+
+  test('a typed AssignSmartAccountRequest passes', () => {
+    const typed: AssignSmartAccountRequest = { accountId: 'sa-acme', actingPartnerId: 'partner-1', virtualAccountPath: 'Finance' };
+    expect(validateAssignmentRequest(typed)).toEqual([]);
+  });
+
+  test.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['not a string', 42],
+    ['null', null],
+    ['starting with a dash', '-sa'],
+    ['starting with a dot', '.sa'],
+    ['containing a space', 'sa acme'],
+    ['containing a slash', 'sa/acme'],
+    ['containing a quote', 'sa"acme'],
+    ['with CR/LF', 'sa-acme\r\nX-Injected: yes'],
+    ['with a trailing newline', 'sa-acme\n'],
+    ['129 characters', 'a'.repeat(129)],
+  ])('accountId %s', (_name, accountId) => {
+    expect(validateAssignmentRequest(request({ accountId }))).toEqual([{ field: 'accountId', reason: ID_REASON }]);
+  });
+
+  test.each([
+    ['missing', undefined],
+    ['empty', ''],
+    ['not a string', 7],
+    ['null', null],
+    ['ill-formed', 'partner one'],
+    ['starting with an underscore', '_partner'],
+    ['with CR/LF', 'p1\r\nX-Injected: yes'],
+    ['129 characters', 'p'.repeat(129)],
+  ])('actingPartnerId %s', (_name, actingPartnerId) => {
+    expect(validateAssignmentRequest(request({ actingPartnerId }))).toEqual([{ field: 'actingPartnerId', reason: ID_REASON }]);
+  });
+
+  test.each([
+    ['empty', ''],
+    ['not a string', 42],
+    ['null', null],
+    ['an array of names', ['Finance']],
+    ['a leading slash', '/Finance'],
+    ['a trailing slash', 'Finance/'],
+    ['an empty name', 'Region-US//Finance'],
+    ['a name starting with a space', ' Finance'],
+    ['a name ending with a space', 'Region-US/Finance '],
+    ['a space before a slash', 'Region-US /Finance'],
+    ['an 81-character name', 'v'.repeat(81)],
+    ['17 deep', Array.from({ length: 17 }, (_, i) => `va${i}`).join('/')],
+    ['a line break', 'Finance\nX'],
+    ['a CR', 'Finance\rX'],
+    ['a tab at the start', '\tFinance'],
+  ])('virtualAccountPath %s', (_name, virtualAccountPath) => {
+    expect(validateAssignmentRequest(request({ virtualAccountPath }))).toEqual([{ field: 'virtualAccountPath', reason: VA_REASON }]);
+  });
+
+  test('all problems are reported together, in field order', () => {
+    expect(fieldsOf({ accountId: '', actingPartnerId: 'bad id', virtualAccountPath: '/x' })).toEqual(['accountId', 'actingPartnerId', 'virtualAccountPath']);
+    expect(fieldsOf({})).toEqual(['accountId', 'actingPartnerId']);
+    expect(fieldsOf({ virtualAccountPath: 'Finance' })).toEqual(['accountId', 'actingPartnerId']);
+  });
+
+  test.each([
+    ['null', null],
+    ['undefined', undefined],
+    ['a string', 'sa-acme'],
+    ['a number', 1],
+  ])('a body that is not an object: %s', (_name, input) => {
+    expect(validateAssignmentRequest(input)).toEqual([{ field: '(body)', reason: 'must be an object' }]);
+  });
+
+  test('unknown fields are ignored; the booking-style "assignment." prefix is not used', () => {
+    expect(validateAssignmentRequest(request({ kind: 'smart_account', extra: true }))).toEqual([]);
+    for (const e of validateAssignmentRequest({ accountId: 1, actingPartnerId: 2, virtualAccountPath: 3 })) {
+      expect(e.field).not.toMatch(/^assignment\./);
+      expect(e.reason.trim()).not.toBe('');
+    }
   });
 });

@@ -1,0 +1,143 @@
+/**
+ * Determinism guard. Every history committed under test/histories/ (recorded from the scenario
+ * flows below) must replay against the current workflow code: a change that would break orders
+ * already running fails here, and must go behind patched(). The flows are also run fresh and
+ * their new histories replayed; `RECORD_HISTORIES=1 npm test -- --testPathPattern replay`
+ * writes them to test/histories/ (do that only for a deliberate, patched change).
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { activateSmartAccount, submitCustomerChoice } from '../../src/accounts/customer-links';
+import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/client/order-actions';
+import { activationWorkflowId } from '../../src/temporal/order-workflow-api';
+import { createTestWorld } from '../helpers/fixtures';
+import { PERPETUAL_LINE, TERM_LINE, book, waitForPhase, waitForStatus } from '../helpers/orders';
+import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+
+const HISTORIES = join(__dirname, '..', 'histories');
+
+let stack: TestStack;
+beforeAll(async () => {
+  // Short cadences and a low history bound, so the held flow also records a continue-as-new.
+  stack = await startTestStack(__filename, { reminderIntervalMs: 400, escalationAfterMs: 1_200, historyEventLimit: 40 });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function replay(histories: Array<{ workflowId: string; history: unknown }>): Promise<void> {
+  const results = Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories);
+  const failures: string[] = [];
+  for await (const result of results) {
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  expect(failures).toEqual([]);
+}
+
+test('every committed history replays against the current workflow code', async () => {
+  const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
+  expect(files.length).toBeGreaterThanOrEqual(6);
+  await replay(
+    files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'))) })),
+  );
+});
+
+test('the scenario flows run now replay too (and are recorded on request)', async () => {
+  const recorded: Array<{ name: string; workflowId: string; runId?: string }> = [];
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const lines = [PERPETUAL_LINE, TERM_LINE];
+  const ship = async (orderId: string) => {
+    for (const line of lines) await reportShipment(stack.client, orderId, { lineNumber: line.lineNumber, shippedOn: '2026-04-15' });
+  };
+
+  // Direct (S1).
+  const direct = await book(stack.client, stack.taskQueue, {
+    externalReference: `R-DIRECT-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'smart_account', accountId: world.smartAccountId, virtualAccountPath: 'Finance' },
+    lines,
+  });
+  await waitForPhase(stack.client, direct.workflowId, 'AwaitingShipment');
+  await ship(direct.orderId);
+  await stack.client.workflow.getHandle(direct.workflowId).result();
+  recorded.push({ name: 'order-direct', workflowId: direct.workflowId });
+
+  // Held, reminded, escalated, continued as new, assigned, shipped (S2, S3, S10).
+  const held = await book(stack.client, stack.taskQueue, {
+    externalReference: `R-HELD-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'holding_account', accountId: world.holdingAccountId, virtualAccountPath: 'EMEA' },
+    lines,
+  });
+  const heldHandle = stack.client.workflow.getHandle(held.workflowId);
+  await reportShipment(stack.client, held.orderId, { lineNumber: 2, shippedOn: '2026-04-01' });
+  const firstRun = (await heldHandle.describe()).runId;
+  await waitForStatus(stack.client, held.workflowId, (s) => s.emailsSent.includes('escalation'), 30_000);
+  for (let i = 0; i < 100 && (await heldHandle.describe()).runId === firstRun; i++) await new Promise((r) => setTimeout(r, 200));
+  expect((await heldHandle.describe()).runId).not.toBe(firstRun);
+  recorded.push({ name: 'order-held-continued-as-new', workflowId: held.workflowId, runId: firstRun });
+  await assignSmartAccount(stack.client, held.orderId, { accountId: world.smartAccountId, actingPartnerId: world.partnerId });
+  await reportShipment(stack.client, held.orderId, { lineNumber: 1, shippedOn: '2026-04-20' });
+  await heldHandle.result();
+  recorded.push({ name: 'order-held-then-assigned', workflowId: held.workflowId });
+
+  // Cancelled while held (S9).
+  const cancelled = await book(stack.client, stack.taskQueue, {
+    externalReference: `R-CANCEL-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'holding_account', accountId: world.holdingAccountId },
+    lines,
+  });
+  await waitForPhase(stack.client, cancelled.workflowId, 'AwaitingSmartAccount');
+  await cancelOrder(stack.client, cancelled.orderId, { reason: 'customer withdrew' });
+  await stack.client.workflow.getHandle(cancelled.workflowId).result();
+  recorded.push({ name: 'order-cancelled', workflowId: cancelled.workflowId });
+
+  // Delegated: the contact picks the existing Smart Account (S4).
+  const delegated = await book(stack.client, stack.taskQueue, {
+    externalReference: `R-DELEGATE-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'delegate' },
+    endCustomerContact: { email: world.customerEmail, fullName: 'Casey Customer' },
+    lines,
+  });
+  const [delegation] = await waitForMail((m) => m.headers['x-order-id'] === delegated.orderId && m.headers['x-email-template'] === 'delegation-request');
+  const delegationToken = /\/delegations\/([A-Za-z0-9_-]{43})/.exec(delegation.text)![1];
+  await submitCustomerChoice({ db: stack.db, client: stack.client }, delegationToken, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
+  await ship(delegated.orderId);
+  await stack.client.workflow.getHandle(delegated.workflowId).result();
+  recorded.push({ name: 'order-delegated', workflowId: delegated.workflowId });
+
+  // Requested on the customer's behalf, activated (S5), with the activation entity workflow.
+  const domain = `new-${world.suffix}.test`;
+  const requested = await book(stack.client, stack.taskQueue, {
+    externalReference: `R-REQUEST-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'request_smart_account', domain },
+    endCustomerContact: { email: `it@${domain}`, fullName: 'Ira Admin', registeredId: `ira-${world.suffix}` },
+    lines,
+  });
+  const [activation] = await waitForMail((m) => m.to.includes(`it@${domain}`) && m.headers['x-email-template'] === 'activation-request');
+  const activationToken = /\/activations\/([A-Za-z0-9_-]{43})/.exec(activation.text)![1];
+  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken);
+  await waitForPhase(stack.client, requested.workflowId, 'AwaitingShipment');
+  await ship(requested.orderId);
+  await stack.client.workflow.getHandle(requested.workflowId).result();
+  await stack.client.workflow.getHandle(activationWorkflowId(accountId)).result();
+  recorded.push({ name: 'order-requested-account', workflowId: requested.workflowId });
+  recorded.push({ name: 'smart-account-activation', workflowId: activationWorkflowId(accountId) });
+
+
+  const histories = [];
+  for (const { name, workflowId, runId } of recorded) {
+    const history = await stack.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    histories.push({ name, workflowId: name, history });
+  }
+  await replay(histories);
+  if (process.env.RECORD_HISTORIES === '1') {
+    mkdirSync(HISTORIES, { recursive: true });
+    for (const { name, history } of histories) writeFileSync(join(HISTORIES, `${name}.json`), historyToJSON(history) + '\n');
+  }
+}, 120_000);

@@ -1,0 +1,359 @@
+/**
+ * S4 Delegation (R3): the partner delegates the choice of the Smart Account to the end-customer
+ * contact. The contact gets a single-use link (only its SHA-256 is stored), the page lists the
+ * Smart Accounts of their domain, and they either pick one (→ deposit, shipment, fulfilment) or
+ * create one (→ pending activation, activation link, activation → deposit → fulfilment).
+ * Also: an expired link and a Smart Account of another domain are refused and change nothing.
+ */
+import { createHash } from 'node:crypto';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { LinkError, activateSmartAccount, findSmartAccountsByDomain, openDelegation, submitCustomerChoice } from '../../src/accounts/customer-links';
+import { reportShipment } from '../../src/client/order-actions';
+import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import type { CaughtMail } from '../../src/dev/mail-catcher';
+import { hashToken, tokenHashHex } from '../../src/security/tokens';
+import { activationWorkflowId, orderStatusQuery, submitCustomerChoiceUpdate } from '../../src/temporal/order-workflow-api';
+import { createTestWorld, type TestWorld } from '../helpers/fixtures';
+import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, waitForPhase, waitForStatus } from '../helpers/orders';
+import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack(__filename);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The token of a `<base>/<path>/<token>` link in a received email's text (exactly one link). */
+function linkToken(mail: CaughtMail, path: 'delegations' | 'activations'): string {
+  const pattern = new RegExp(`${escapeRegExp(stack.config.publicBaseUrl)}/${path}/([^\\s"<>]+)`, 'g');
+  const tokens = [...mail.text.matchAll(pattern)].map((m) => m[1]);
+  expect(tokens).toHaveLength(1);
+  return tokens[0];
+}
+
+/** The single delegation-request email of an order, to the contact, and its token. */
+async function delegationLink(orderId: string, contactEmail: string): Promise<{ mail: CaughtMail; token: string }> {
+  const mails = await waitForMail((m) => m.headers['x-order-id'] === orderId && m.headers['x-email-template'] === 'delegation-request');
+  expect(mails).toHaveLength(1);
+  expect(mails[0].to).toEqual([contactEmail]);
+  return { mail: mails[0], token: linkToken(mails[0], 'delegations') };
+}
+
+async function bookDelegated(world: TestWorld, reference = `PO-${world.suffix}`) {
+  return book(stack.client, stack.taskQueue, {
+    externalReference: reference,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'delegate' },
+    endCustomerContact: { email: world.customerEmail, fullName: 'Casey Customer' },
+    lines: [PERPETUAL_LINE, TERM_LINE],
+  });
+}
+
+/** Everything a workflow's history carries, payloads decoded as text. */
+async function historyText(handle: WorkflowHandle): Promise<string> {
+  const history = await handle.fetchHistory();
+  // Payload bytes come as Uint8Array/Buffer, or already as base64 text under "data".
+  return JSON.stringify(history, (key, value) => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    if (value && value.type === 'Buffer' && Array.isArray(value.data)) return Buffer.from(value.data).toString('utf8');
+    if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8');
+    return value;
+  });
+}
+
+/** The tables (and rows) whose text contains `needle`: a raw token must be in none. */
+async function tablesContaining(needle: string): Promise<string[]> {
+  const tables: string[] = await stack.db('information_schema.tables')
+    .where({ table_schema: 'public', table_type: 'BASE TABLE' })
+    .pluck('table_name');
+  expect(tables).toEqual(expect.arrayContaining(['access_tokens', 'email_outbox', 'orders', 'order_events']));
+  const found: string[] = [];
+  for (const table of tables) {
+    const { rows } = await stack.db.raw(`SELECT count(*)::int AS n FROM ?? AS t WHERE strpos(t::text, ?) > 0`, [table, needle]);
+    if (rows[0].n > 0) found.push(table);
+  }
+  return found;
+}
+
+/** Why a rejected customer action was refused: the Update's cause, or the link check's own error. */
+function refusalOf(err: unknown): { message: string; type?: string } {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    return { message: cause?.message ?? err.message, ...(cause instanceof ApplicationFailure ? { type: cause.type ?? undefined } : {}) };
+  }
+  return { message: (err as Error).message };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection, but it resolved');
+}
+
+async function shipBoth(orderId: string, shippedOn: string): Promise<void> {
+  await reportShipment(stack.client, orderId, { lineNumber: 1, shippedOn });
+  await reportShipment(stack.client, orderId, { lineNumber: 2, shippedOn });
+}
+
+test('S4a: the contact gets a secure link, sees the Smart Accounts of their domain, picks one → deposit, shipment, fulfilment', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+
+  const waiting = await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
+  expect(waiting.phase).toBe('AwaitingSmartAccount');
+  expect(waiting.waitingFor).toBe('CustomerChoice');
+  expect(waiting.pendingAction).toMatch(/end-customer contact must pick or create/);
+  expect(waiting.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
+
+  // The email and its link.
+  const { mail, token } = await delegationLink(booked.orderId, world.customerEmail);
+  expect(mail.subject).toBe(`Choose the Smart Account for your order PO-${world.suffix}`);
+  expect(mail.text).toContain('Hello Casey Customer,');
+  expect(mail.text).toContain(`http://localhost:3000/delegations/${token}`);
+  expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(mail.html).toContain(`/delegations/${token}`);
+
+  // Postgres keeps only the SHA-256 of the token; the raw token is in no table and not in history.
+  const tokenRow = await stack.db('access_tokens').where({ order_id: booked.orderId, purpose: 'delegation' }).first();
+  expect(tokenRow).toMatchObject({ contact_id: String(world.customerContactId), used_at: null });
+  expect(Buffer.from(tokenRow.token_hash).equals(createHash('sha256').update(token).digest())).toBe(true);
+  expect(new Date(tokenRow.expires_at).getTime()).toBeGreaterThan(Date.now());
+  const outbox = await stack.db('email_outbox').where({ order_id: booked.orderId, template: 'delegation-request' });
+  expect(outbox).toHaveLength(1);
+  expect(outbox[0].text_body).not.toContain(token);
+  expect(outbox[0].html_body).not.toContain(token);
+  expect(JSON.stringify(await stack.db('access_tokens').where({ order_id: booked.orderId }))).not.toContain(token);
+  expect(await tablesContaining(token)).toEqual([]);
+
+  // The page: the Smart Accounts of the contact's domain, with their virtual accounts.
+  const opened = await openDelegation(stack.db, token);
+  expect(opened).toEqual({
+    orderId: booked.orderId,
+    workflowId: booked.workflowId,
+    domain: world.domain,
+    smartAccounts: [
+      {
+        accountId: world.smartAccountId,
+        name: world.smartAccountName,
+        status: 'active',
+        virtualAccounts: ['Finance', 'Region-US', 'Region-US/Finance', 'Region-US/Finance/Sacramento'],
+      },
+      { accountId: world.pendingSmartAccountId, name: `Pending ${world.suffix}`, status: 'pending_activation', virtualAccounts: [] },
+    ],
+  });
+
+  // The contact picks the active Smart Account, virtual account Finance.
+  const chosen = await submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
+  expect(chosen.phase).toBe('AwaitingShipment');
+  expect(chosen.waitingFor).toBe('Shipment');
+  expect(chosen.customerAccountId).toBe(world.smartAccountId);
+  expect(chosen.lines.map((l) => [l.lineNumber, l.state, l.accountId, l.virtualAccountPath])).toEqual([
+    [1, 'deposited', world.smartAccountId, 'Finance'],
+    [2, 'deposited', world.smartAccountId, 'Finance'],
+  ]);
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+    { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 2 },
+    { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 10 },
+  ]);
+
+  // The link is used up.
+  expect(await stack.db('access_tokens').where({ id: tokenRow.id }).first('used_at')).toEqual({ used_at: expect.any(Date) });
+  const reopened = await rejection(openDelegation(stack.db, token));
+  expect(reopened).toBeInstanceOf(LinkError);
+  expect((reopened as LinkError).reason).toBe('used');
+  const resubmitted = await rejection(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId }));
+  expect(resubmitted).toBeInstanceOf(LinkError);
+
+  const confirmations = await waitForMail(
+    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
+    2,
+  );
+  expect(confirmations.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
+
+  await shipBoth(booked.orderId, '2026-02-10');
+  const result: OrderStatus = await handle.result();
+  expect(result.phase).toBe('Fulfilled');
+  expect(result.lines).toEqual([
+    expect.objectContaining({ lineNumber: 1, state: 'provisioned', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }),
+    expect.objectContaining({ lineNumber: 2, state: 'provisioned', subscription: { startsOn: '2026-02-10', endsOn: '2029-02-10' } }),
+  ]);
+  expect(result.emailsSent).toEqual(['delegation-request', `deposit-confirmation:${world.smartAccountId}`, 'order-fulfilled']);
+  expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => [e.account_id, e.path, e.status])).toEqual([
+    [world.smartAccountId, 'Finance', 'active'],
+    [world.smartAccountId, 'Finance', 'active'],
+  ]);
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+    status: 'Fulfilled',
+    account_id: world.smartAccountId,
+    customer_domain: world.domain,
+  });
+  const events = await eventTypes(stack.db, booked.orderId);
+  expect(events[0]).toBe('booked');
+  expect(events).toContain('deposited');
+
+  // Neither the token nor anything that reveals it reached Temporal: the Update carried its hash.
+  const history = await historyText(handle);
+  expect(history).not.toContain(token);
+  expect(history).toContain(tokenHashHex(token));
+});
+
+test('S4b: the contact creates a Smart Account, activates it through the activation link → deposit, shipment, fulfilment', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  const { token } = await delegationLink(booked.orderId, world.customerEmail);
+
+  const accountName = `Acme New ${world.suffix}`;
+  const chosen = await submitCustomerChoice(stack, token, { kind: 'create', accountName });
+  expect(chosen.phase).toBe('AwaitingActivation');
+  expect(chosen.waitingFor).toBe('SmartAccountActivation');
+  expect(chosen.pendingAction).toContain(world.domain);
+  expect(chosen.customerAccountId).toBeUndefined();
+  expect(chosen.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
+
+  // A new Smart Account of the domain, pending activation, with the contact as its primary contact.
+  const accounts = await findSmartAccountsByDomain(stack.db, world.domain);
+  const created = accounts.filter((a) => a.accountId !== world.smartAccountId && a.accountId !== world.pendingSmartAccountId);
+  expect(created).toEqual([{ accountId: expect.any(String), name: accountName, status: 'pending_activation', virtualAccounts: [] }]);
+  const newAccountId = created[0].accountId;
+  expect(await stack.db('accounts').where({ id: newAccountId }).first()).toMatchObject({
+    kind: 'smart_account',
+    domain: world.domain,
+    status: 'pending_activation',
+    primary_contact_id: String(world.customerContactId),
+  });
+  expect(await stack.db('access_tokens').where({ order_id: booked.orderId, purpose: 'delegation' }).first('used_at')).toEqual({
+    used_at: expect.any(Date),
+  });
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
+
+  // The activation workflow emails the contact an activation link.
+  const activationWorkflow = stack.client.workflow.getHandle(activationWorkflowId(newAccountId));
+  expect((await activationWorkflow.describe()).status.name).toBe('RUNNING');
+  const requests = await waitForMail(
+    (m) => m.to.includes(world.customerEmail) && m.headers['x-email-template'] === 'activation-request' && !m.subject.startsWith('Reminder'),
+  );
+  expect(requests).toHaveLength(1);
+  expect(requests[0].subject).toBe(`Activate your new Smart Account ${world.domain}`);
+  const activationToken = linkToken(requests[0], 'activations');
+  expect(activationToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  const activationRow = await stack.db('access_tokens').where({ token_hash: hashToken(activationToken), purpose: 'activation' }).first();
+  expect(activationRow).toMatchObject({ account_id: newAccountId, used_at: null });
+  expect(await tablesContaining(activationToken)).toEqual([]);
+
+  // Still waiting: nothing is deposited before the account is active.
+  expect((await handle.query(orderStatusQuery)).phase).toBe('AwaitingActivation');
+
+  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken)).resolves.toEqual({
+    accountId: newAccountId,
+  });
+  expect(await stack.db('accounts').where({ id: newAccountId }).first('status')).toEqual({ status: 'active' });
+  await activationWorkflow.result();
+
+  const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
+  expect(deposited.customerAccountId).toBe(newAccountId);
+  expect(deposited.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['deposited', newAccountId],
+    ['deposited', newAccountId],
+  ]);
+  const confirmations = await waitForMail(
+    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
+    2,
+  );
+  expect(confirmations.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
+  expect(confirmations[0].subject).toBe(`Order PO-${world.suffix}: licenses deposited in ${accountName}`);
+
+  await shipBoth(booked.orderId, '2026-03-15');
+  const result: OrderStatus = await handle.result();
+  expect(result.phase).toBe('Fulfilled');
+  expect(result.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['provisioned', newAccountId],
+    ['provisioned', newAccountId],
+  ]);
+  expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([
+    [newAccountId, 'active'],
+    [newAccountId, 'active'],
+  ]);
+});
+
+test('S4: an expired delegation link is refused ("this link has expired") and changes nothing', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  const { token } = await delegationLink(booked.orderId, world.customerEmail);
+  await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
+
+  await stack.db('access_tokens').where({ token_hash: hashToken(token) }).update({ expires_at: new Date(Date.now() - 60_000) });
+  const before = {
+    status: await handle.query(orderStatusQuery),
+    token: await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at'),
+    entitlements: await entitlementsOf(stack.db, booked.orderId),
+    events: await eventTypes(stack.db, booked.orderId),
+    accounts: await findSmartAccountsByDomain(stack.db, world.domain),
+  };
+  expect(before.status.waitingFor).toBe('CustomerChoice');
+
+  // Through the customer page.
+  const viaPage = await rejection(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }));
+  expect(refusalOf(viaPage).message).toBe('this link has expired');
+  const viaPageCreate = await rejection(submitCustomerChoice(stack, token, { kind: 'create', accountName: 'Too Late' }));
+  expect(refusalOf(viaPageCreate).message).toBe('this link has expired');
+  // And the workflow itself, when the Update arrives directly with the link's hash.
+  const direct = await rejection(
+    handle.executeUpdate(submitCustomerChoiceUpdate, {
+      args: [{ tokenHash: tokenHashHex(token), choice: { kind: 'existing', accountId: world.smartAccountId } }],
+    }),
+  );
+  expect(direct).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect(refusalOf(direct)).toEqual({ message: 'this link has expired', type: 'InvalidLink' });
+
+  expect({
+    status: await handle.query(orderStatusQuery),
+    token: await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at'),
+    entitlements: await entitlementsOf(stack.db, booked.orderId),
+    events: await eventTypes(stack.db, booked.orderId),
+    accounts: await findSmartAccountsByDomain(stack.db, world.domain),
+  }).toEqual(before);
+  expect(await waitForMail((m) => m.headers['x-order-id'] === booked.orderId, 2, 500)).toHaveLength(1);
+  await handle.terminate('test done');
+});
+
+test('S4: choosing a Smart Account of another domain is refused (DomainMismatch); the link stays usable', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const stranger = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  const { token } = await delegationLink(booked.orderId, world.customerEmail);
+  await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
+  const before = await handle.query(orderStatusQuery);
+
+  const refused = await rejection(submitCustomerChoice(stack, token, { kind: 'existing', accountId: stranger.smartAccountId }));
+  expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+  const refusal = refusalOf(refused);
+  expect(refusal.type).toBe('DomainMismatch');
+  expect(refusal.message).toBe(`"${stranger.smartAccountId}" is not a Smart Account of ${world.domain}`);
+
+  // Nothing changed, and the link can still be opened and used.
+  expect(await handle.query(orderStatusQuery)).toEqual(before);
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
+  expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at')).toEqual({ used_at: null });
+  expect((await openDelegation(stack.db, token)).smartAccounts.map((a) => a.accountId)).toEqual([world.smartAccountId, world.pendingSmartAccountId]);
+
+  const chosen = await submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId });
+  expect(chosen.phase).toBe('AwaitingShipment');
+  expect(chosen.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['deposited', world.smartAccountId],
+    ['deposited', world.smartAccountId],
+  ]);
+  await shipBoth(booked.orderId, '2026-04-01');
+  expect((await handle.result()).phase).toBe('Fulfilled');
+});

@@ -1,0 +1,388 @@
+/**
+ * S5 Request on behalf (R2): the partner requests a new Smart Account for the end customer from
+ * a contact. A contact of another domain, or without a registered user ID, is refused with the
+ * reason (the order stays open, waiting for an assignment, and the partner is told). A valid
+ * request creates the account pending activation and one activation workflow per account, which
+ * emails and reminds the contact; activation through the link deposits every waiting order.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { requestedAccountId } from '../../activities/accounts';
+import { LinkError, activateSmartAccount } from '../../src/accounts/customer-links';
+import { assignSmartAccount, reportShipment } from '../../src/client/order-actions';
+import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import type { CaughtMail } from '../../src/dev/mail-catcher';
+import { hashToken } from '../../src/security/tokens';
+import { activationStatusQuery, activationWorkflowId, orderStatusQuery } from '../../src/temporal/order-workflow-api';
+import { createTestWorld, type TestWorld } from '../helpers/fixtures';
+import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, waitForPhase, waitForStatus } from '../helpers/orders';
+import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack(__filename);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function activationToken(mail: CaughtMail): string {
+  const pattern = new RegExp(`${escapeRegExp(stack.config.publicBaseUrl)}/activations/([^\\s"<>]+)`, 'g');
+  const tokens = [...mail.text.matchAll(pattern)].map((m) => m[1]);
+  expect(tokens).toHaveLength(1);
+  expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  return tokens[0];
+}
+
+const isActivationMail = (to: string) => (m: CaughtMail) => m.to.includes(to) && m.headers['x-email-template'] === 'activation-request';
+const isFirstRequest = (to: string) => (m: CaughtMail) => isActivationMail(to)(m) && !m.subject.startsWith('Reminder');
+const isReminder = (to: string) => (m: CaughtMail) => isActivationMail(to)(m) && m.subject.startsWith('Reminder');
+
+async function bookRequest(world: TestWorld, domain: string, contact: { email: string; fullName?: string; registeredId?: string }, reference = `PO-${world.suffix}`) {
+  return book(stack.client, stack.taskQueue, {
+    externalReference: reference,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'request_smart_account', domain },
+    endCustomerContact: contact,
+    lines: [PERPETUAL_LINE, TERM_LINE],
+  });
+}
+
+async function contactId(email: string): Promise<number> {
+  const row = await stack.db('users').whereRaw('lower(email) = lower(?)', [email]).first('id');
+  return Number(row.id);
+}
+
+async function shipBoth(orderId: string, shippedOn: string): Promise<void> {
+  await reportShipment(stack.client, orderId, { lineNumber: 1, shippedOn });
+  await reportShipment(stack.client, orderId, { lineNumber: 2, shippedOn });
+}
+
+/** The refused order waits for an assignment with the reason; the partner is told; nothing is created. */
+async function expectRefused(world: TestWorld, orderId: string, workflowId: string, domain: string, contactEmail: string, reason: string) {
+  const status = await waitForStatus(stack.client, workflowId, (s) => s.emailsSent.includes('assignment-refused'));
+  expect(status.phase).toBe('AwaitingSmartAccount');
+  expect(status.waitingFor).toBe('Assignment');
+  expect(status.pendingAction).toContain(reason);
+  expect(status.pendingAction).toContain(`Smart Account request for ${domain} refused`);
+  expect(status.customerAccountId).toBeUndefined();
+  expect(status.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
+  expect(status.emailsSent).toEqual(['assignment-refused']);
+
+  const mails = await waitForMail((m) => m.headers['x-order-id'] === orderId && m.headers['x-email-template'] === 'assignment-refused');
+  expect(mails).toHaveLength(1);
+  expect(mails[0].to).toEqual([world.partnerEmail]);
+  expect(mails[0].subject).toBe(`Action needed: order PO-${world.suffix} could not be assigned`);
+  expect(mails[0].text).toContain(reason);
+  expect(mails[0].text).toContain('The order is kept and waits for a valid assignment.');
+
+  const contact = await contactId(contactEmail);
+  expect(await stack.db('smart_account_requests').where({ contact_id: contact })).toEqual([
+    expect.objectContaining({ domain, status: 'refused', refusal_reason: reason, account_id: null, requested_by_partner_id: world.partnerId }),
+  ]);
+  // No account was created, no activation started, nothing was deposited, the contact got nothing.
+  expect(await stack.db('accounts').where({ primary_contact_id: contact }).whereNot({ id: world.smartAccountId })).toEqual([]);
+  expect(await stack.db('accounts').where({ domain }).orderBy('id').pluck('id')).toEqual(
+    domain === world.domain ? [world.pendingSmartAccountId, world.smartAccountId].sort() : [],
+  );
+  await expect(stack.client.workflow.getHandle(activationWorkflowId(requestedAccountId(domain, contact))).describe()).rejects.toBeInstanceOf(
+    WorkflowNotFoundError,
+  );
+  expect(await entitlementsOf(stack.db, orderId)).toEqual([]);
+  expect(await waitForMail((m) => m.to.includes(contactEmail.toLowerCase()), 1, 300)).toEqual([]);
+}
+
+test('S5(1): a contact of another domain → refused with both domains named; the order stays open, the partner is told', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const contactEmail = `buyer@elsewhere-${world.suffix}.test`;
+  const booked = await bookRequest(world, world.domain, { email: contactEmail, fullName: 'Bea Buyer', registeredId: `bea-${world.suffix}` });
+
+  const reason = `the contact's email domain "elsewhere-${world.suffix}.test" does not match the requested domain "${world.domain}"`;
+  await expectRefused(world, booked.orderId, booked.workflowId, world.domain, contactEmail, reason);
+  const description = await stack.client.workflow.getHandle(booked.workflowId).describe();
+  expect(description.status.name).toBe('RUNNING');
+  expect(description.searchAttributes).toMatchObject({ OrderStatus: ['AwaitingSmartAccount'], WaitingFor: ['Assignment'] });
+  await stack.client.workflow.getHandle(booked.workflowId).terminate('test done');
+});
+
+test('S5(2): a contact without a registered user ID → refused, the reason names the registered user ID', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const contactEmail = `noid@${world.domain}`;
+  await stack.db('users').insert({ email: contactEmail, full_name: 'Nora No-ID' });
+  const booked = await bookRequest(world, world.domain, { email: contactEmail, fullName: 'Nora No-ID' });
+
+  const reason = 'the contact has no registered user ID; they must register one first';
+  await expectRefused(world, booked.orderId, booked.workflowId, world.domain, contactEmail, reason);
+  expect(await stack.db('users').where({ email: contactEmail }).first('registered_id')).toEqual({ registered_id: null });
+  await stack.client.workflow.getHandle(booked.workflowId).terminate('test done');
+});
+
+test('S5(3): a valid request → Smart Account pending activation, contact emailed and reminded; activation → deposit → fulfilled', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const domain = `new-${world.suffix}.test`;
+  const contactEmail = `it@${domain}`;
+  const booked = await bookRequest(world, domain, { email: contactEmail, fullName: 'Ivy IT', registeredId: `ivy-${world.suffix}` });
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+
+  const waiting = await waitForPhase(stack.client, booked.workflowId, 'AwaitingActivation');
+  expect(waiting.waitingFor).toBe('SmartAccountActivation');
+  expect(waiting.pendingAction).toBe(`The end-customer contact must activate the new Smart Account ${domain}.`);
+  expect(waiting.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
+  expect(waiting.customerAccountId).toBeUndefined();
+
+  // The account, pending activation, and the recorded request.
+  const contact = await contactId(contactEmail);
+  const accountId = requestedAccountId(domain, contact);
+  expect(await stack.db('accounts').where({ domain })).toEqual([
+    expect.objectContaining({ id: accountId, kind: 'smart_account', status: 'pending_activation', primary_contact_id: String(contact) }),
+  ]);
+  expect(await stack.db('smart_account_requests').where({ domain })).toEqual([
+    expect.objectContaining({ contact_id: String(contact), account_id: accountId, status: 'pending_activation', requested_by_partner_id: world.partnerId }),
+  ]);
+
+  // One activation workflow for the account, which knows the order.
+  const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
+  expect(activation.workflowId).toBe(`smart-account-${accountId}`);
+  expect((await activation.describe()).status.name).toBe('RUNNING');
+  const activationState = await activation.query(activationStatusQuery);
+  expect(activationState).toMatchObject({ accountId, activated: false, waitingOrders: [booked.workflowId] });
+
+  // The contact is emailed an activation link, then reminded.
+  const [request] = await waitForMail(isFirstRequest(contactEmail));
+  expect(request).toBeDefined();
+  expect(request.subject).toBe(`Activate your new Smart Account ${domain}`);
+  expect(request.text).toContain('Hello Ivy IT,');
+  const token = activationToken(request);
+  expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first()).toMatchObject({
+    purpose: 'activation',
+    account_id: accountId,
+    contact_id: String(contact),
+    used_at: null,
+  });
+  const reminders = await waitForMail(isReminder(contactEmail), 1, 15_000);
+  expect(reminders.length).toBeGreaterThanOrEqual(1);
+  expect(reminders[0].subject).toBe(`Reminder 1: activate your new Smart Account ${domain}`);
+  expect(activationToken(reminders[0])).not.toBe(token);
+  expect((await activation.query(activationStatusQuery)).remindersSent).toBeGreaterThanOrEqual(1);
+  expect(await waitForMail(isFirstRequest(contactEmail), 2, 300)).toHaveLength(1);
+  // Still nothing deposited while the account is not active.
+  expect((await handle.query(orderStatusQuery)).phase).toBe('AwaitingActivation');
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
+
+  // Activation through the link.
+  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, token)).resolves.toEqual({ accountId });
+  expect(await stack.db('accounts').where({ id: accountId }).first('status', 'activated_at')).toEqual({ status: 'active', activated_at: expect.any(Date) });
+  expect(await stack.db('smart_account_requests').where({ account_id: accountId }).pluck('status')).toEqual(['activated']);
+  await activation.result();
+  const mailsAtActivation = (await waitForMail(isActivationMail(contactEmail), 0)).length;
+  const activatedAt = Date.now();
+  const reused = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, token).catch((err) => err);
+  expect(reused).toBeInstanceOf(LinkError);
+  expect((reused as LinkError).reason).toBe('used');
+
+  const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
+  expect(deposited.customerAccountId).toBe(accountId);
+  expect(deposited.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['deposited', accountId],
+    ['deposited', accountId],
+  ]);
+  const confirmations = await waitForMail(
+    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
+    2,
+  );
+  expect(confirmations.map((m) => m.to[0]).sort()).toEqual([contactEmail, world.partnerEmail].sort());
+
+  await shipBoth(booked.orderId, '2026-06-30');
+  const result: OrderStatus = await handle.result();
+  expect(result.phase).toBe('Fulfilled');
+  expect(result.lines).toEqual([
+    expect.objectContaining({ lineNumber: 1, state: 'provisioned', accountId }),
+    expect.objectContaining({ lineNumber: 2, state: 'provisioned', accountId, subscription: { startsOn: '2026-06-30', endsOn: '2029-06-30' } }),
+  ]);
+  expect(result.emailsSent).toEqual([`deposit-confirmation:${accountId}`, 'order-fulfilled']);
+  expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([
+    [accountId, 'active'],
+    [accountId, 'active'],
+  ]);
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', account_id: accountId, customer_domain: domain });
+
+  // No more reminders once the account is active (one reminder interval later).
+  const wait = stack.config.reminderIntervalMs + 500 - (Date.now() - activatedAt);
+  expect(await waitForMail(isActivationMail(contactEmail), mailsAtActivation + 1, Math.max(wait, 100))).toHaveLength(mailsAtActivation);
+});
+
+test('S5(4): two orders requesting the same domain with the same contact share one account, one activation workflow, one request email', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  console.log('DBG 1', Date.now());
+  const domain = `shared-${world.suffix}.test`;
+  console.log('DBG 2', Date.now());
+  const contactEmail = `it@${domain}`;
+  console.log('DBG 3', Date.now());
+  const contactInput = { email: contactEmail, fullName: 'Sam Shared', registeredId: `sam-${world.suffix}` };
+  console.log('DBG 4', Date.now());
+  const [first, second] = await Promise.all([
+    bookRequest(world, domain, contactInput, `PO-${world.suffix}-A`),
+    bookRequest(world, domain, contactInput, `PO-${world.suffix}-B`),
+  ]);
+  console.log('DBG 8', Date.now());
+  expect(first.workflowId).not.toBe(second.workflowId);
+  console.log('DBG 9', Date.now());
+  await waitForPhase(stack.client, first.workflowId, 'AwaitingActivation');
+  console.log('DBG 10', Date.now());
+  await waitForPhase(stack.client, second.workflowId, 'AwaitingActivation');
+  console.log('DBG 11', Date.now());
+
+  const contact = await contactId(contactEmail);
+  console.log('DBG 13', Date.now());
+  const accountId = requestedAccountId(domain, contact);
+  console.log('DBG 14', Date.now());
+  expect(await stack.db('accounts').where({ domain }).pluck('id')).toEqual([accountId]);
+  console.log('DBG 15', Date.now());
+  expect(await stack.db('smart_account_requests').where({ domain }).pluck('account_id')).toEqual([accountId]);
+  console.log('DBG 16', Date.now());
+
+  const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
+  console.log('DBG 18', Date.now());
+  const runId = (await activation.describe()).runId;
+  console.log('DBG 19', Date.now());
+  const deadline = Date.now() + 20_000;
+  console.log('DBG 20', Date.now());
+  let waitingOrders: string[] = [];
+  console.log('DBG 21', Date.now());
+  while (Date.now() < deadline) {
+    waitingOrders = (await activation.query(activationStatusQuery)).waitingOrders;
+    if (waitingOrders.length >= 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  expect([...waitingOrders].sort()).toEqual([first.workflowId, second.workflowId].sort());
+  console.log('DBG 27', Date.now());
+
+  // One first activation request (checked after a reminder proves the workflow is past sending it).
+  await waitForMail(isReminder(contactEmail), 1, 15_000);
+  console.log('DBG 30', Date.now());
+  const requests = await waitForMail(isFirstRequest(contactEmail), 2, 300);
+  console.log('DBG 31', Date.now());
+  expect(requests).toHaveLength(1);
+  console.log('DBG 32', Date.now());
+  expect(await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).whereRaw("subject NOT LIKE 'Reminder%'").count({ n: '*' })).toEqual([
+    { n: '1' },
+  ]);
+  console.log('DBG 35', Date.now());
+  expect((await activation.describe()).runId).toBe(runId);
+  console.log('DBG 36', Date.now());
+
+  await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(requests[0]));
+  console.log('DBG 38', Date.now());
+  await activation.result();
+  console.log('DBG 39', Date.now());
+  for (let k = 0; k < 8; k++) {
+    for (const o of [first, second]) {
+      const h = stack.client.workflow.getHandle(o.workflowId);
+      const d = await h.describe();
+      const raw: any = d.raw;
+      console.log('DBG WF', o.workflowId, d.status.name, JSON.stringify(raw.pendingActivities?.map((a: any) => [a.activityType?.name, a.attempt, a.lastFailure?.message])), JSON.stringify(raw.pendingWorkflowTask));
+      const q = await Promise.race([h.query(orderStatusQuery).then((x) => x.phase + '/' + x.emailsSent.join(',')), new Promise((r) => setTimeout(() => r('query timeout'), 2000))]);
+      console.log('DBG Q', o.workflowId, q);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  for (const order of [first, second]) {
+    const deposited = await waitForPhase(stack.client, order.workflowId, 'AwaitingShipment');
+    expect(deposited.customerAccountId).toBe(accountId);
+    expect(deposited.lines.map((l) => [l.state, l.accountId])).toEqual([
+      ['deposited', accountId],
+      ['deposited', accountId],
+    ]);
+    expect((await entitlementsOf(stack.db, order.orderId)).map((e) => [e.account_id, e.status])).toEqual([
+      [accountId, 'deposited'],
+      [accountId, 'deposited'],
+    ]);
+    await shipBoth(order.orderId, '2026-07-01');
+  }
+  for (let k = 0; k < 25; k++) {
+    let done = 0;
+    for (const o of [first, second]) {
+      const h = stack.client.workflow.getHandle(o.workflowId);
+      const d = await h.describe();
+      const raw: any = d.raw;
+      if (d.status.name === 'COMPLETED') { done++; continue; }
+      console.log('DBG2 WF', k, o.workflowId, d.status.name, JSON.stringify(raw.pendingActivities?.map((a: any) => [a.activityType?.name, a.attempt, a.lastFailure?.message])), JSON.stringify(raw.pendingWorkflowTask));
+      const q = await Promise.race([h.query(orderStatusQuery).then((x) => JSON.stringify(x)), new Promise((r) => setTimeout(() => r('query timeout'), 2000))]);
+      console.log('DBG2 Q', o.workflowId, q);
+    }
+    if (done === 2) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const results: OrderStatus[] = await Promise.all([first, second].map((o) => stack.client.workflow.getHandle(o.workflowId).result()));
+  console.log('DBG 53', Date.now());
+  expect(results.map((r) => r.phase)).toEqual(['Fulfilled', 'Fulfilled']);
+  console.log('DBG 54', Date.now());
+});
+
+test('S5(5): a refused order can still be assigned by the partner afterwards, and completes', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const contactEmail = `buyer@elsewhere-${world.suffix}.test`;
+  const booked = await bookRequest(world, world.domain, { email: contactEmail, fullName: 'Bea Buyer', registeredId: `bea-${world.suffix}` });
+  const refused = await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('assignment-refused'));
+  expect(refused.waitingFor).toBe('Assignment');
+
+  const assigned = await assignSmartAccount(stack.client, booked.orderId, {
+    accountId: world.smartAccountId,
+    virtualAccountPath: 'Finance',
+    actingPartnerId: world.partnerId,
+  });
+  expect(assigned.phase).toBe('AwaitingShipment');
+  expect(assigned.waitingFor).toBe('Shipment');
+  expect(assigned.customerAccountId).toBe(world.smartAccountId);
+  expect(assigned.pendingAction).not.toContain('refused');
+  expect(assigned.lines.map((l) => [l.state, l.accountId, l.virtualAccountPath])).toEqual([
+    ['deposited', world.smartAccountId, 'Finance'],
+    ['deposited', world.smartAccountId, 'Finance'],
+  ]);
+  const confirmations = await waitForMail(
+    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
+    2,
+  );
+  expect(confirmations.map((m) => m.to[0]).sort()).toEqual([contactEmail, world.partnerEmail].sort());
+
+  await shipBoth(booked.orderId, '2026-08-01');
+  const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
+  expect(result.phase).toBe('Fulfilled');
+  expect(result.emailsSent).toEqual(['assignment-refused', `deposit-confirmation:${world.smartAccountId}`, 'order-fulfilled']);
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+    { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 2 },
+    { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 10 },
+  ]);
+  // The refusal stays on record; no account was ever created for the mismatching contact.
+  expect(await stack.db('smart_account_requests').where({ contact_id: await contactId(contactEmail) }).pluck('status')).toEqual(['refused']);
+});
+
+// BUG (activities/records.ts writeListStatus is only called on placement, shipment, provisioning and
+// withdrawal): while an order waits for an assignment after a refusal, or for a Smart Account
+// activation, orders.status / waiting_for in Postgres still say "Booked" / NULL, so read-your-writes
+// lists disagree with the workflow. Remove `.failing` once the workflow writes the list status there.
+test.failing('S5: the Postgres list mirror (orders.status, waiting_for) follows the workflow while refused or awaiting activation', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const refused = await bookRequest(world, world.domain, { email: `buyer@elsewhere-${world.suffix}.test`, registeredId: `bea-${world.suffix}` }, `PO-${world.suffix}-R`);
+  const domain = `mirror-${world.suffix}.test`;
+  const requested = await bookRequest(world, domain, { email: `it@${domain}`, registeredId: `ivy-${world.suffix}` }, `PO-${world.suffix}-V`);
+  await waitForStatus(stack.client, refused.workflowId, (s) => s.waitingFor === 'Assignment');
+  await waitForStatus(stack.client, requested.workflowId, (s) => s.waitingFor === 'SmartAccountActivation');
+  const mirrorOf = async (orderId: string) => stack.db('orders').where({ id: orderId }).first('status', 'waiting_for');
+  try {
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline) {
+      const [r, v] = [await mirrorOf(refused.orderId), await mirrorOf(requested.orderId)];
+      if (r.waiting_for === 'Assignment' && v.waiting_for === 'SmartAccountActivation') break;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    expect(await mirrorOf(refused.orderId)).toEqual({ status: 'AwaitingSmartAccount', waiting_for: 'Assignment' });
+    expect(await mirrorOf(requested.orderId)).toEqual({ status: 'AwaitingActivation', waiting_for: 'SmartAccountActivation' });
+  } finally {
+    await stack.client.workflow.getHandle(refused.workflowId).terminate('test done');
+    await stack.client.workflow.getHandle(requested.workflowId).terminate('test done');
+    const accountId = requestedAccountId(domain, await contactId(`it@${domain}`));
+    await stack.client.workflow.getHandle(activationWorkflowId(accountId)).terminate('test done');
+  }
+});

@@ -1,0 +1,285 @@
+/**
+ * S6 Two-tier: a distributor books for its reseller and holds the order in the reseller's
+ * Partner Holding Account; the reseller is told a transfer is needed, transfers to the
+ * customer's Smart Account, and after shipment the holding account's members are told the
+ * order is fulfilled (R9, R10). A distributor cannot hold an order in the holding account of a
+ * partner that is not its reseller.
+ *
+ * S7 Mixed order: smart perpetual, smart 12-month term and classic lines on one order into the
+ * customer's Smart Account → smart entitlements active, the classic line gets an LRP record.
+ */
+import { assignSmartAccount, reportShipment } from '../../src/client/order-actions';
+import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import { createTestWorld } from '../helpers/fixtures';
+import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, waitForPhase, waitForStatus } from '../helpers/orders';
+import { mailFor, startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack(__filename);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const mailOf = (orderId: string, template: string) => (m: { headers: Record<string, string> }) =>
+  m.headers['x-order-id'] === orderId && m.headers['x-email-template'] === template;
+
+/** A partner that is not the distributor's reseller, with a holding account of its own. */
+async function createStrangerPartner(suffix: string) {
+  const stranger = {
+    partnerId: `stranger-${suffix}`,
+    partnerEmail: `orders@stranger-${suffix}.test`,
+    holdingAccountId: `pha-stranger-${suffix}`,
+  };
+  await stack.db('partners').insert({ id: stranger.partnerId, name: `Stranger ${suffix}`, kind: 'partner', notification_email: stranger.partnerEmail });
+  await stack.db('accounts').insert({
+    id: stranger.holdingAccountId,
+    kind: 'holding_account',
+    name: `Stranger Holding ${suffix}`,
+    status: 'active',
+    owner_partner_id: stranger.partnerId,
+  });
+  return stranger;
+}
+
+describe('S6 two-tier', () => {
+  test("S6: the distributor holds the order in its reseller's PHA; the reseller transfers it; the PHA members are told it is fulfilled", async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const booked = await book(stack.client, stack.taskQueue, {
+      externalReference: `PO-2T-${world.suffix}`,
+      bookedByPartnerId: world.distributorId,
+      partnerId: world.partnerId,
+      assignment: { kind: 'holding_account', accountId: world.holdingAccountId },
+      lines: [PERPETUAL_LINE, TERM_LINE],
+    });
+    expect(booked.alreadyBooked).toBe(false);
+
+    // Held in the reseller's holding account, waiting for the reseller's transfer (R4, R5, R10).
+    const held = await waitForStatus(stack.client, booked.workflowId, (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'));
+    expect(held).toMatchObject({ phase: 'AwaitingSmartAccount', partnerId: world.partnerId, holdingAccountId: world.holdingAccountId });
+    expect(held.customerAccountId).toBeUndefined();
+    expect(held.lines.map((l) => [l.lineNumber, l.state, l.accountId])).toEqual([
+      [1, 'held', world.holdingAccountId],
+      [2, 'held', world.holdingAccountId],
+    ]);
+    expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+      { line_number: 1, account_id: world.holdingAccountId, path: null, status: 'held', quantity: 2 },
+      { line_number: 2, account_id: world.holdingAccountId, path: null, status: 'held', quantity: 10 },
+    ]);
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+      booked_by_partner_id: world.distributorId,
+      partner_id: world.partnerId,
+      holding_account_id: world.holdingAccountId,
+      account_id: null,
+      status: 'AwaitingSmartAccount',
+      waiting_for: 'PartnerTransfer',
+    });
+    const heldEvent = await stack.db('order_events').where({ order_id: booked.orderId, type: 'held_in_holding_account' }).first('details');
+    expect(heldEvent.details).toMatchObject({ accountId: world.holdingAccountId, actor: { kind: 'partner', partnerId: world.distributorId } });
+
+    // The reseller (the order's partner), not the distributor, is told that a transfer is needed.
+    const transferNeeded = await waitForMail(mailOf(booked.orderId, 'transfer-needed'));
+    expect(transferNeeded.map((m) => m.to)).toEqual([[world.partnerEmail]]);
+    expect(transferNeeded[0].subject).toBe(
+      `Action needed: order PO-2T-${world.suffix} is in your holding account and must be moved to the customer's Smart Account`,
+    );
+    expect(transferNeeded[0].text).toContain(`Holding ${world.suffix}`);
+
+    // The reseller, which holds the Smart Account user role, transfers to the customer's Smart Account (R6, R11).
+    const assigned: OrderStatus = await assignSmartAccount(stack.client, booked.orderId, {
+      accountId: world.smartAccountId,
+      virtualAccountPath: 'Finance',
+      actingPartnerId: world.partnerId,
+    });
+    expect(assigned).toMatchObject({ phase: 'AwaitingShipment', waitingFor: 'Shipment', customerAccountId: world.smartAccountId });
+    expect(assigned.lines.map((l) => [l.lineNumber, l.state, l.accountId, l.virtualAccountPath])).toEqual([
+      [1, 'deposited', world.smartAccountId, 'Finance'],
+      [2, 'deposited', world.smartAccountId, 'Finance'],
+    ]);
+    expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+      { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 2 },
+      { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 10 },
+    ]);
+    const moved = await stack.db('order_events').where({ order_id: booked.orderId, type: 'transferred_to_customer_account' }).select('details');
+    expect(moved).toHaveLength(1);
+    expect(moved[0].details).toMatchObject({ accountId: world.smartAccountId, virtualAccountPath: 'Finance', lines: [1, 2], actor: { kind: 'partner', partnerId: world.partnerId } });
+
+    await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-04-30' });
+    await reportShipment(stack.client, booked.orderId, { lineNumber: 2, shippedOn: '2026-04-30' });
+    const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
+    expect(result.phase).toBe('Fulfilled');
+    expect(result.lines.map((l) => [l.lineNumber, l.state, l.accountId])).toEqual([
+      [1, 'provisioned', world.smartAccountId],
+      [2, 'provisioned', world.smartAccountId],
+    ]);
+    expect(result.lines[1].subscription).toEqual({ startsOn: '2026-04-30', endsOn: '2029-04-30' });
+    expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+      { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 2 },
+      { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 10 },
+    ]);
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+      status: 'Fulfilled',
+      account_id: world.smartAccountId,
+      holding_account_id: world.holdingAccountId,
+    });
+    expect(await eventTypes(stack.db, booked.orderId)).toEqual(
+      expect.arrayContaining(['booked', 'held_in_holding_account', 'transferred_to_customer_account', 'lines_provisioned']),
+    );
+
+    // R9: the reseller's holding-account member is told, with the reseller and the customer.
+    const fulfilled = await waitForMail(mailOf(booked.orderId, 'order-fulfilled'), 3);
+    expect(fulfilled.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.holdingMemberEmail, world.partnerEmail].sort());
+    const memberMail = fulfilled.find((m) => m.to.includes(world.holdingMemberEmail))!;
+    expect(memberMail.subject).toBe(`Order PO-2T-${world.suffix} is fulfilled`);
+    expect(memberMail.text).toContain('Hello Morgan Member,');
+    expect(memberMail.text).toContain(`in the Smart Account ${world.smartAccountName} (${world.domain}), virtual account Finance`);
+    // Exactly once per recipient (R12).
+    expect(mailFor(world.holdingMemberEmail).filter((m) => m.headers['x-order-id'] === booked.orderId)).toHaveLength(1);
+  });
+
+  /** The distributor books for its reseller but names the holding account of a partner that is not its reseller. */
+  async function bookIntoStrangersHoldingAccount() {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const stranger = await createStrangerPartner(world.suffix);
+    const booked = await book(stack.client, stack.taskQueue, {
+      externalReference: `PO-2T-X-${world.suffix}`,
+      bookedByPartnerId: world.distributorId,
+      partnerId: world.partnerId,
+      assignment: { kind: 'holding_account', accountId: stranger.holdingAccountId },
+      lines: [PERPETUAL_LINE],
+    });
+    const waiting = await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('assignment-refused'));
+    return { world, stranger, booked, waiting };
+  }
+
+  test("S6: a distributor cannot hold its reseller's order in the PHA of a partner that is not its reseller", async () => {
+    const { world, stranger, booked, waiting } = await bookIntoStrangersHoldingAccount();
+    expect(waiting).toMatchObject({ phase: 'AwaitingSmartAccount', waitingFor: 'Assignment' });
+    expect(waiting.holdingAccountId).toBeUndefined();
+    expect(waiting.pendingAction).toContain(`holding account "${stranger.holdingAccountId}" belongs to neither the order's partner nor the distributor`);
+    expect(waiting.lines.map((l) => l.state)).toEqual(['booked']);
+
+    // Nothing was held anywhere.
+    expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ holding_account_id: null, account_id: null });
+    expect(await eventTypes(stack.db, booked.orderId)).not.toContain('held_in_holding_account');
+    expect(await stack.db('order_lines').where({ order_id: booked.orderId }).pluck('state')).toEqual(['booked']);
+
+    // The order's partner is told why, with the reason; the stranger hears nothing.
+    const refused = await waitForMail(mailOf(booked.orderId, 'assignment-refused'));
+    expect(refused.map((m) => m.to)).toEqual([[world.partnerEmail]]);
+    expect(refused[0].subject).toBe(`Action needed: order PO-2T-X-${world.suffix} could not be assigned`);
+    expect(refused[0].text).toContain(`holding account "${stranger.holdingAccountId}" belongs to neither`);
+    expect(mailFor(stranger.partnerEmail)).toEqual([]);
+
+    // The order is kept: the reseller can still assign the customer's Smart Account.
+    const assigned = await assignSmartAccount(stack.client, booked.orderId, { accountId: world.smartAccountId, actingPartnerId: world.partnerId });
+    expect(assigned).toMatchObject({ phase: 'AwaitingShipment', customerAccountId: world.smartAccountId });
+  });
+
+  // Product bug (workflows/order-fulfillment.ts, waitForAssignment): when the booked assignment is
+  // refused the workflow waits for an assignment, but no activity writes the list status, so the
+  // orders row (the read-your-writes list operators and partners query) still says
+  // status 'Booked', waiting_for NULL while the workflow says AwaitingSmartAccount / Assignment.
+  test.failing('S6: the orders row mirrors an order that waits for an assignment after a refused holding account', async () => {
+    const { booked, waiting } = await bookIntoStrangersHoldingAccount();
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: waiting.phase, waiting_for: 'Assignment' });
+  });
+
+  // Product bug (activities/placement.ts, placeLines, holding-account branch): the holding account
+  // is authorised when its owner is the order's partner OR the booking distributor, but nothing
+  // checks that the order's partner is the distributor's reseller (distributor_resellers). A
+  // distributor that names any partner as the selling partner can therefore hold the order in that
+  // partner's holding account, contrary to R10 ("its own holding account or its reseller's").
+  test.failing("S6: a distributor cannot book for a partner that is not its reseller and hold the order in that partner's PHA", async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const stranger = await createStrangerPartner(world.suffix);
+    const booked = await book(stack.client, stack.taskQueue, {
+      externalReference: `PO-2T-S-${world.suffix}`,
+      bookedByPartnerId: world.distributorId,
+      partnerId: stranger.partnerId,
+      assignment: { kind: 'holding_account', accountId: stranger.holdingAccountId },
+      lines: [PERPETUAL_LINE],
+    });
+
+    const settled = await waitForStatus(
+      stack.client,
+      booked.workflowId,
+      (s) => s.emailsSent.includes('assignment-refused') || s.emailsSent.includes('transfer-needed'),
+    );
+    expect(settled.waitingFor).toBe('Assignment');
+    expect(settled.pendingAction).toContain('reseller');
+    expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
+    const refused = await waitForMail(mailOf(booked.orderId, 'assignment-refused'), 1, 5_000);
+    expect(refused.map((m) => m.to)).toEqual([[stranger.partnerEmail]]);
+  });
+});
+
+describe('S7 mixed order', () => {
+  test('S7: smart perpetual, smart 12-month term and classic lines → smart entitlements active, an LRP record for the classic line', async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const termLine = { ...TERM_LINE, sku: 'C9300-DNA-E-1Y', termMonths: 12 };
+    const booked = await book(stack.client, stack.taskQueue, {
+      externalReference: `PO-MIX-${world.suffix}`,
+      bookedByPartnerId: world.partnerId,
+      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
+      lines: [PERPETUAL_LINE, termLine, CLASSIC_LINE],
+    });
+
+    const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
+    expect(deposited.lines.map((l) => [l.lineNumber, l.licenseType, l.state, l.accountId])).toEqual([
+      [1, 'smart', 'deposited', world.smartAccountId],
+      [2, 'smart', 'deposited', world.smartAccountId],
+      [3, 'classic', 'deposited', world.smartAccountId],
+    ]);
+    expect(await stack.db('lrp_records').where({ account_id: world.smartAccountId })).toEqual([]);
+
+    for (const lineNumber of [1, 2, 3]) await reportShipment(stack.client, booked.orderId, { lineNumber, shippedOn: '2026-02-15' });
+    const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
+    expect(result.phase).toBe('Fulfilled');
+    expect(result.lines.map((l) => [l.lineNumber, l.state, l.accountId])).toEqual([
+      [1, 'provisioned', world.smartAccountId],
+      [2, 'provisioned', world.smartAccountId],
+      [3, 'provisioned', world.smartAccountId],
+    ]);
+    expect(result.lines[1].subscription).toEqual({ startsOn: '2026-02-15', endsOn: '2027-02-15' });
+    expect(result.lines[0].subscription).toBeUndefined();
+    expect(result.lines[2].subscription).toBeUndefined();
+
+    // Smart lines: entitlements active in the Smart Account.
+    const entitlements = await entitlementsOf(stack.db, booked.orderId);
+    expect(entitlements.filter((e) => e.line_number !== 3)).toEqual([
+      { line_number: 1, account_id: world.smartAccountId, path: null, status: 'active', quantity: 2 },
+      { line_number: 2, account_id: world.smartAccountId, path: null, status: 'active', quantity: 10 },
+    ]);
+
+    // The classic line: one LRP record in the customer's Smart Account, with a readable key; none for smart lines.
+    const lrp = await stack.db('lrp_records as r')
+      .join('order_lines as l', 'l.id', 'r.order_line_id')
+      .where('l.order_id', booked.orderId)
+      .select('l.line_number', 'r.account_id', 'r.license_key');
+    expect(lrp).toEqual([{ line_number: 3, account_id: world.smartAccountId, license_key: expect.stringMatching(/^LRP-[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/) }]);
+    const provisionedEvent = await stack.db('order_events').where({ order_id: booked.orderId, type: 'lines_provisioned' }).select('details');
+    expect(provisionedEvent.map((e) => e.details.lrpKeys)).toContainEqual({ 3: lrp[0].license_key });
+
+    expect(await stack.db('order_lines').where({ order_id: booked.orderId }).orderBy('line_number').select('line_number', 'license_type', 'state')).toEqual([
+      { line_number: 1, license_type: 'smart', state: 'provisioned' },
+      { line_number: 2, license_type: 'smart', state: 'provisioned' },
+      { line_number: 3, license_type: 'classic', state: 'provisioned' },
+    ]);
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', account_id: world.smartAccountId });
+
+    // The fulfilment email, to partner and customer, lists all three lines.
+    const fulfilled = await waitForMail(mailOf(booked.orderId, 'order-fulfilled'), 2);
+    expect(fulfilled.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
+    for (const mail of fulfilled) {
+      expect(mail.text).toContain('1. ISR4K-SEC-PERP x 2 (smart, perpetual), provisioned, shipped 2026-02-15');
+      expect(mail.text).toContain('2. C9300-DNA-E-1Y x 10 (smart, 12-month term), provisioned, subscription 2026-02-15 to 2027-02-15');
+      expect(mail.text).toContain('3. ASA5506-SEC-BUN x 1 (classic, perpetual), provisioned, shipped 2026-02-15');
+      expect(mail.html).toContain('<td>ISR4K-SEC-PERP</td>');
+      expect(mail.html).toContain('<td>C9300-DNA-E-1Y</td>');
+      expect(mail.html).toContain('<td>ASA5506-SEC-BUN</td>');
+    }
+  });
+});
