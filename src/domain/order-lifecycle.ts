@@ -10,17 +10,11 @@
  *   provisioned can be cancelled (R13).
  */
 import { addMonths } from './dates';
-import type { Assignment, LicenseType, LineState, OrderFulfillmentInput } from './order';
+import type { Assignment, LineState, OrderFulfillmentInput, OrderLineInput } from './order';
 
 export type Placement = 'none' | 'holding' | 'customer';
 
-export interface LineRecord {
-  lineNumber: number;
-  sku: string;
-  quantity: number;
-  licenseType: LicenseType;
-  termMonths?: number;
-  smartAccountMandatory: boolean;
+export interface LineRecord extends OrderLineInput {
   placement: Placement;
   accountId?: string;
   virtualAccountPath?: string;
@@ -75,13 +69,7 @@ export type WaitingFor =
   | 'Provisioning'
   | 'Nothing';
 
-export interface LineStatus {
-  lineNumber: number;
-  sku: string;
-  quantity: number;
-  licenseType: LicenseType;
-  termMonths?: number;
-  smartAccountMandatory: boolean;
+export interface LineStatus extends OrderLineInput {
   state: LineState;
   accountId?: string;
   virtualAccountPath?: string;
@@ -104,6 +92,18 @@ export interface OrderStatus {
   emailsSent: string[];
 }
 
+/** What was ordered on a line, as booked (the part of a line that never changes). */
+function productOf(line: OrderLineInput): OrderLineInput {
+  return {
+    lineNumber: line.lineNumber,
+    sku: line.sku,
+    quantity: line.quantity,
+    licenseType: line.licenseType,
+    ...(line.termMonths !== undefined ? { termMonths: line.termMonths } : {}),
+    smartAccountMandatory: line.smartAccountMandatory,
+  };
+}
+
 export function initialOrderState(input: OrderFulfillmentInput): OrderState {
   return {
     orderId: input.orderId,
@@ -112,12 +112,7 @@ export function initialOrderState(input: OrderFulfillmentInput): OrderState {
     bookedByPartnerId: input.bookedByPartnerId,
     assignment: input.assignment,
     lines: input.lines.map((line) => ({
-      lineNumber: line.lineNumber,
-      sku: line.sku,
-      quantity: line.quantity,
-      licenseType: line.licenseType,
-      ...(line.termMonths !== undefined ? { termMonths: line.termMonths } : {}),
-      smartAccountMandatory: line.smartAccountMandatory,
+      ...productOf(line),
       placement: 'none',
       provisioned: false,
       cancelled: false,
@@ -207,12 +202,7 @@ export function orderStatusOf(state: OrderState): OrderStatus {
     ...(state.customerAccount ? { customerAccountId: state.customerAccount.accountId } : {}),
     ...(state.holdingAccountId ? { holdingAccountId: state.holdingAccountId } : {}),
     lines: state.lines.map((line) => ({
-      lineNumber: line.lineNumber,
-      sku: line.sku,
-      quantity: line.quantity,
-      licenseType: line.licenseType,
-      ...(line.termMonths !== undefined ? { termMonths: line.termMonths } : {}),
-      smartAccountMandatory: line.smartAccountMandatory,
+      ...productOf(line),
       state: lineState(line),
       ...(line.accountId ? { accountId: line.accountId } : {}),
       ...(line.virtualAccountPath ? { virtualAccountPath: line.virtualAccountPath } : {}),

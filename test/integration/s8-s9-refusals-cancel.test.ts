@@ -103,8 +103,11 @@ describe('S8 bad assignment', () => {
 
     // Refused by the handler (the database knows why): each with its type and a clear reason.
     const unknownId = `sa-nobody-${world.suffix}`;
+    const eventsBeforeHandlerRefusal = await historyLength(handle);
     expectRefusal(await rejectionOf(assign({ accountId: unknownId, actingPartnerId: world.partnerId })), 'UnknownAccount', new RegExp(`"${unknownId}" does not exist`));
     await nothingChanged('unknown account');
+    // An accepted-then-refused update is recorded (with its activity): the history count does see changes.
+    expect(await historyLength(handle)).toBeGreaterThan(eventsBeforeHandlerRefusal);
 
     expectRefusal(
       await rejectionOf(assign({ accountId: world.pendingSmartAccountId, actingPartnerId: world.partnerId })),
@@ -306,11 +309,31 @@ describe('S9 cancellation and duplicate booking', () => {
     await reportShipment(stack.client, booked.orderId, { lineNumber: 2, shippedOn: '2026-06-01' });
     const fulfilled: OrderStatus = await handle.result();
     expect(fulfilled.phase).toBe('Fulfilled');
+    // (The reason given here is covered by the failing test below.)
     await rejectionOf(cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId }));
     expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => e.status)).toEqual(['active', 'active']);
     expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', cancelled_at: null });
     expect(await eventTypes(stack.db, booked.orderId)).not.toContain('cancelled');
     expect(await waitForMail(mailOf(booked.orderId, 'order-cancelled'), 1, 500)).toEqual([]);
+  });
+
+  // Product bug (src/client/order-actions.ts cancelOrder): a fulfilled order's workflow has
+  // completed, so the cancellation reaches no validator and the caller gets Temporal's
+  // WorkflowNotFoundError "workflow execution already completed" instead of the reason
+  // ("lines 1, 2 already provisioned; only orders before provisioning can be cancelled").
+  test.failing('S9: cancelling a fulfilled order is refused with the reason (already provisioned)', async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const booked = await book(stack.client, stack.taskQueue, {
+      externalReference: `PO-FUL-${world.suffix}`,
+      bookedByPartnerId: world.partnerId,
+      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
+      lines: [PERPETUAL_LINE],
+    });
+    await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
+    await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-06-02' });
+    expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Fulfilled');
+    const err = await rejectionOf(cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId }));
+    expect(`${err.message} ${(err as WorkflowUpdateFailedError).cause?.message ?? ''}`).toMatch(/already provisioned/);
   });
 
   test('S9: cancelling a delegation order kills its link', async () => {
