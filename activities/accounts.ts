@@ -11,6 +11,7 @@ import {
   type ActivationWorkflowInput,
 } from '../src/temporal/order-workflow-api';
 import { refuse } from './errors';
+import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 import type { createSecureLinkSender } from './secure-links';
 
 export interface RequestedAccount {
@@ -81,8 +82,26 @@ export function createAccountActivities(deps: {
       );
     },
 
-    /** Registers an order with the activation workflow of the account, starting it if needed. */
-    async registerForActivation(request: { accountId: string; domain: string; orderWorkflowId: string }): Promise<void> {
+    /**
+     * Marks the order as waiting for the account's activation and registers it with the
+     * account's activation workflow, starting that workflow if needed.
+     */
+    async registerForActivation(request: {
+      orderId: string;
+      accountId: string;
+      domain: string;
+      orderWorkflowId: string;
+      listStatus: ListStatus;
+    }): Promise<void> {
+      await db.transaction(async (trx) => {
+        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: request.domain });
+        await recordOrderEvent(trx, {
+          orderId: request.orderId,
+          type: 'awaiting_activation',
+          idempotencyKey: `${request.orderWorkflowId}:awaiting-activation:${request.accountId}`,
+          details: { accountId: request.accountId },
+        });
+      });
       const input: ActivationWorkflowInput = { accountId: request.accountId, domain: request.domain };
       await temporal.workflow.signalWithStart(ACTIVATION_WORKFLOW_TYPE, {
         workflowId: activationWorkflowId(request.accountId),

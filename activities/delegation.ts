@@ -3,6 +3,7 @@ import { emailDomain } from '../src/domain/order';
 import type { CustomerChoice } from '../src/temporal/order-workflow-api';
 import type { createAccountActivities, RequestedAccount } from './accounts';
 import { refuse } from './errors';
+import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 import { loadOrderFacts } from './order-facts';
 import type { createSecureLinkSender } from './secure-links';
 
@@ -18,10 +19,14 @@ export function createDelegationActivities(deps: {
   const { db, sendLinkEmail } = deps;
   return {
     /** R3: emails the end-customer contact a single-use link to pick or create their Smart Account. */
-    async sendDelegationRequest(request: { orderId: string; idempotencyKey: string }): Promise<void> {
+    async sendDelegationRequest(request: { orderId: string; idempotencyKey: string; listStatus: ListStatus }): Promise<void> {
       const { order, facts } = await loadOrderFacts(db, request.orderId);
       const contact = order.end_customer_contact_id ? await db('users').where({ id: order.end_customer_contact_id }).first() : null;
       if (!contact) throw refuse('UnknownOrder', `order "${request.orderId}" names no end-customer contact to delegate to`);
+      await db.transaction(async (trx) => {
+        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) });
+        await recordOrderEvent(trx, { orderId: request.orderId, type: 'delegated_to_customer', idempotencyKey: request.idempotencyKey });
+      });
       await sendLinkEmail({
         purpose: 'delegation',
         path: 'delegations',

@@ -237,14 +237,19 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   }
 
   async function awaitActivation(accountId: string, domain: string, virtualAccountPath?: string): Promise<void> {
-    setState(waitFor(state, { kind: 'activation', accountId, domain, ...(virtualAccountPath ? { virtualAccountPath } : {}) }));
-    await activities.registerForActivation({ accountId, domain, orderWorkflowId: workflowId });
+    const next = waitFor(state, { kind: 'activation', accountId, domain, ...(virtualAccountPath ? { virtualAccountPath } : {}) });
+    await activities.registerForActivation({ orderId: state.orderId, accountId, domain, orderWorkflowId: workflowId, listStatus: listStatusOf(next) });
+    setState(next);
   }
 
-  /** A refusal at booking does not drop the order: it waits for a valid assignment (S10). */
+  /** A refusal does not drop the order: it waits for a valid assignment (S10), and the partner is told why. */
   async function waitForAssignment(reason: string): Promise<void> {
-    setState(waitFor(state, { kind: 'assignment', reason }));
-    await sendEmail('assignment-refused', ['partner'], 'assignment-refused', { refusalReason: reason });
+    const earlier = state.emailsSent.filter((purpose) => purpose.startsWith('assignment-refused')).length;
+    const purpose = earlier === 0 ? 'assignment-refused' : `assignment-refused:${earlier + 1}`;
+    const next = waitFor(state, { kind: 'assignment', reason });
+    await activities.recordAssignmentRefused({ orderId: state.orderId, reason, idempotencyKey: key(purpose), listStatus: listStatusOf(next) });
+    setState(next);
+    await sendEmail('assignment-refused', ['partner'], purpose, { refusalReason: reason });
   }
 
   async function placeAsBooked(): Promise<void> {
@@ -278,11 +283,12 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           await awaitActivation(requested.accountId, requested.domain);
           return;
         }
-        case 'delegate':
-          setState(waitFor(state, { kind: 'customer-choice', linkSent: false }));
-          await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request') });
-          setState(recordEmail(waitFor(state, { kind: 'customer-choice', linkSent: true }), 'delegation-request'));
+        case 'delegate': {
+          const next = waitFor(state, { kind: 'customer-choice', linkSent: true });
+          await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request'), listStatus: listStatusOf(next) });
+          setState(recordEmail(next, 'delegation-request'));
           return;
+        }
       }
     } catch (err) {
       if (err instanceof ApplicationFailure && err.nonRetryable) return waitForAssignment(err.message);

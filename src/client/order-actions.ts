@@ -1,5 +1,6 @@
-import type { Client } from '@temporalio/client';
-import type { OrderStatus } from '../domain/order-lifecycle';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { provisionedRefusal, type OrderStatus } from '../domain/order-lifecycle';
 import {
   assignSmartAccountUpdate,
   cancelOrderUpdate,
@@ -29,5 +30,16 @@ export async function assignSmartAccount(client: Client, orderId: string, reques
 
 /** R13: cancels before provisioning; resolves with the new status or rejects with the reason. */
 export async function cancelOrder(client: Client, orderId: string, request: CancelOrderRequest = {}): Promise<OrderStatus> {
-  return client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(cancelOrderUpdate, { args: [request] });
+  const handle = client.workflow.getHandle(orderWorkflowId(orderId));
+  try {
+    return await handle.executeUpdate(cancelOrderUpdate, { args: [request] });
+  } catch (err) {
+    // A finished order takes no Update; answer from its final status as the workflow would have.
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const final = await handle.query(orderStatusQuery).catch(() => Promise.reject(err));
+    if (final.phase === 'Cancelled') return final;
+    const provisioned = final.lines.filter((l) => l.state === 'provisioned').map((l) => l.lineNumber);
+    const reason = provisionedRefusal(provisioned);
+    throw new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable(reason ?? 'the order is finished', 'InvalidState'));
+  }
 }

@@ -303,9 +303,14 @@ export function assignmentRefusal(state: OrderState): string | undefined {
 
 export function cancellationRefusal(state: OrderState): string | undefined {
   if (state.cancelled) return undefined; // cancelling twice answers the same (R12)
-  const provisioned = liveLines(state).filter((line) => line.provisioned).map((line) => line.lineNumber);
-  if (provisioned.length > 0) return `line${provisioned.length > 1 ? 's' : ''} ${provisioned.join(', ')} already provisioned; only orders before provisioning can be cancelled`;
-  return undefined;
+  return provisionedRefusal(liveLines(state).filter((line) => line.provisioned).map((line) => line.lineNumber));
+}
+
+/** R13: why an order with these provisioned lines cannot be cancelled, if it cannot. */
+export function provisionedRefusal(provisionedLineNumbers: number[]): string | undefined {
+  const n = provisionedLineNumbers;
+  if (n.length === 0) return undefined;
+  return `line${n.length > 1 ? 's' : ''} ${n.join(', ')} already provisioned; only orders before provisioning can be cancelled`;
 }
 
 export function shipmentRefusal(state: OrderState, lineNumber: unknown, shippedOn: unknown, isDate: (v: unknown) => boolean): string | undefined {

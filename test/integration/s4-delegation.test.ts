@@ -357,3 +357,29 @@ test('S4: choosing a Smart Account of another domain is refused (DomainMismatch)
   await shipBoth(booked.orderId, '2026-04-01');
   expect((await handle.result()).phase).toBe('Fulfilled');
 });
+
+// Regression: the workflow once wrote orders.status / waiting_for only on placement, shipment,
+// provisioning and withdrawal, so Postgres said "Booked" / NULL while the order waited for the
+// contact's choice or for the activation of the account the contact created.
+test('S4: the Postgres list mirror (orders.status, waiting_for) follows the workflow while it waits for the choice and the activation', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  const mirror = () => stack.db('orders').where({ id: booked.orderId }).first('status', 'waiting_for');
+  let activationId: string | undefined;
+  try {
+    const { token } = await delegationLink(booked.orderId, world.customerEmail);
+    await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
+    const whileChoosing = await mirror();
+    const chosen = await submitCustomerChoice(stack, token, { kind: 'create', accountName: `Mirror ${world.suffix}` });
+    expect(chosen.waitingFor).toBe('SmartAccountActivation');
+    activationId = (await findSmartAccountsByDomain(stack.db, world.domain)).find((a) => a.name === `Mirror ${world.suffix}`)?.accountId;
+    expect({ whileChoosing, whileActivating: await mirror() }).toEqual({
+      whileChoosing: { status: 'AwaitingSmartAccount', waiting_for: 'CustomerChoice' },
+      whileActivating: { status: 'AwaitingActivation', waiting_for: 'SmartAccountActivation' },
+    });
+  } finally {
+    await handle.terminate('test done');
+    if (activationId) await stack.client.workflow.getHandle(activationWorkflowId(activationId)).terminate('test done').catch(() => undefined);
+  }
+});

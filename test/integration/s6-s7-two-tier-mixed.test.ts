@@ -178,21 +178,12 @@ describe('S6 two-tier', () => {
     expect(assigned).toMatchObject({ phase: 'AwaitingShipment', customerAccountId: world.smartAccountId });
   });
 
-  // Product bug (workflows/order-fulfillment.ts, waitForAssignment): when the booked assignment is
-  // refused the workflow waits for an assignment, but no activity writes the list status, so the
-  // orders row (the read-your-writes list operators and partners query) still says
-  // status 'Booked', waiting_for NULL while the workflow says AwaitingSmartAccount / Assignment.
-  test.failing('S6: the orders row mirrors an order that waits for an assignment after a refused holding account', async () => {
+  test('S6: the orders row mirrors an order that waits for an assignment after a refused holding account', async () => {
     const { booked, waiting } = await bookIntoStrangersHoldingAccount();
     expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: waiting.phase, waiting_for: 'Assignment' });
   });
 
-  // Product bug (activities/placement.ts, placeLines, holding-account branch): the holding account
-  // is authorised when its owner is the order's partner OR the booking distributor, but nothing
-  // checks that the order's partner is the distributor's reseller (distributor_resellers). A
-  // distributor that names any partner as the selling partner can therefore hold the order in that
-  // partner's holding account, contrary to R10 ("its own holding account or its reseller's").
-  test.failing("S6: a distributor cannot book for a partner that is not its reseller and hold the order in that partner's PHA", async () => {
+  test("S6: a distributor cannot book for a partner that is not its reseller and hold the order in that partner's PHA", async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
     const stranger = await createStrangerPartner(world.suffix);
     const booked = await book(stack.client, stack.taskQueue, {

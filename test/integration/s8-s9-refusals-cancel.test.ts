@@ -254,11 +254,7 @@ describe('S9 cancellation and duplicate booking', () => {
     expect(await handle.query(orderStatusQuery)).toEqual(cancelled);
   });
 
-  // Product bug (src/client/order-actions.ts cancelOrder + workflows/order-fulfillment.ts): the
-  // workflow completes as soon as it is cancelled, so a repeated cancelOrder is sent to a closed
-  // workflow and rejects instead of answering the same Cancelled status (R12; the handler's own
-  // "cancelling twice answers the same" path is unreachable once the first cancel has finished).
-  test.failing('S9: cancelling a cancelled order again answers the same status (idempotent)', async () => {
+  test('S9: cancelling a cancelled order again answers the same status (idempotent)', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
     const { booked } = await bookHeld(stack, world, `PO-CXL2-${world.suffix}`);
     const first = await cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId });
@@ -317,11 +313,7 @@ describe('S9 cancellation and duplicate booking', () => {
     expect(await waitForMail(mailOf(booked.orderId, 'order-cancelled'), 1, 500)).toEqual([]);
   });
 
-  // Product bug (src/client/order-actions.ts cancelOrder): a fulfilled order's workflow has
-  // completed, so the cancellation reaches no validator and the caller gets Temporal's
-  // WorkflowNotFoundError "workflow execution already completed" instead of the reason
-  // ("lines 1, 2 already provisioned; only orders before provisioning can be cancelled").
-  test.failing('S9: cancelling a fulfilled order is refused with the reason (already provisioned)', async () => {
+  test('S9: cancelling a fulfilled order is refused with the reason (already provisioned)', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
     const booked = await book(stack.client, stack.taskQueue, {
       externalReference: `PO-FUL-${world.suffix}`,
