@@ -22,6 +22,7 @@ import {
   log,
   proxyActivities,
   proxyLocalActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -230,10 +231,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         listStatus: listStatusOf(projected),
       })
       .catch(asRefusal);
-    const wasHeld = state.holdingAccountId !== undefined;
     setState(placeInCustomerAccount(state, { ...target, domain: placed.accountDomain ?? '' }));
     await sendEmail('deposit-confirmation', ['partner', 'customer'], `deposit-confirmation:${placed.accountId}`);
-    if (wasHeld) log.info('licenses transferred from the holding account', { accountId: placed.accountId });
   }
 
   async function awaitActivation(accountId: string, domain: string, virtualAccountPath?: string): Promise<void> {
@@ -284,7 +283,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           return;
         }
         case 'delegate': {
-          const next = waitFor(state, { kind: 'customer-choice', linkSent: true });
+          const next = waitFor(state, { kind: 'customer-choice' });
           await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request'), listStatus: listStatusOf(next) });
           setState(recordEmail(next, 'delegation-request'));
           return;
@@ -394,6 +393,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       .map((name) => ({ key: keys[name], value: current[name]! }));
     if (updates.length > 0) upsertSearchAttributes(updates);
     published = current;
+    setCurrentDetails(describeForOperators(orderStatusOf(state)));
   }
 
   // ---- the run ----
@@ -437,4 +437,19 @@ function asRefusal(err: unknown): never {
     throw ApplicationFailure.nonRetryable(err.cause.message, err.cause.type, ...(err.cause.details ?? []));
   }
   throw err;
+}
+
+/** The "current details" the Temporal UI shows on the workflow page (no history events). */
+function describeForOperators(status: OrderStatus): string {
+  const lines = status.lines.map(
+    (l) =>
+      `- line ${l.lineNumber}: ${l.sku} x ${l.quantity}, **${l.state}**` +
+      (l.accountId ? ` in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}` : '') +
+      (l.subscription ? `, subscription ${l.subscription.startsOn} to ${l.subscription.endsOn}` : l.shippedOn ? `, shipped ${l.shippedOn}` : ''),
+  );
+  return [
+    `**${status.phase}** (waiting for ${status.waitingFor}) — order ${status.externalReference} of ${status.partnerId}`,
+    ...(status.pendingAction ? [`Next: ${status.pendingAction}`] : []),
+    ...lines,
+  ].join('\n');
 }
