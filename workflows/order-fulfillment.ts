@@ -236,9 +236,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   }
 
   async function awaitActivation(accountId: string, domain: string, virtualAccountPath?: string): Promise<void> {
-    const next = waitFor(state, { kind: 'activation', accountId, domain, ...(virtualAccountPath ? { virtualAccountPath } : {}) });
-    await activities.registerForActivation({ orderId: state.orderId, accountId, domain, orderWorkflowId: workflowId, listStatus: listStatusOf(next) });
-    setState(next);
+    // Wait first, register second: an account that is already active answers at once, and its
+    // signal must find the order waiting for it.
+    setState(waitFor(state, { kind: 'activation', accountId, domain, ...(virtualAccountPath ? { virtualAccountPath } : {}) }));
+    await activities.registerForActivation({ orderId: state.orderId, accountId, domain, orderWorkflowId: workflowId, listStatus: listStatusOf(state) });
   }
 
   /** A refusal does not drop the order: it waits for a valid assignment (S10), and the partner is told why. */
@@ -279,13 +280,19 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         }
         case 'request_smart_account': {
           const requested = await activities.requestSmartAccount({ orderId: state.orderId, domain: assignment.domain }).catch(asRefusal);
-          await awaitActivation(requested.accountId, requested.domain);
+          if (requested.status === 'active') {
+            // Requested and activated before, for an earlier order of the same contact.
+            await placeInCustomerAccountWith({ accountId: requested.accountId }, { kind: 'customer' }, `deposit:${requested.accountId}`);
+          } else {
+            await awaitActivation(requested.accountId, requested.domain);
+          }
           return;
         }
         case 'delegate': {
-          const next = waitFor(state, { kind: 'customer-choice' });
-          await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request'), listStatus: listStatusOf(next) });
-          setState(recordEmail(next, 'delegation-request'));
+          // Waiting before the link leaves, so a quick answer finds the order ready for it.
+          setState(waitFor(state, { kind: 'customer-choice' }));
+          await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request'), listStatus: listStatusOf(state) });
+          setState(recordEmail(state, 'delegation-request'));
           return;
         }
       }

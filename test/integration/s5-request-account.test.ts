@@ -269,6 +269,29 @@ test('S5(4): two orders requesting the same domain with the same contact share o
   expect(results.map((r) => r.phase)).toEqual(['Fulfilled', 'Fulfilled']);
 });
 
+test('S5(6): a later order requesting an account its contact has already activated deposits at once', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const domain = `repeat-${world.suffix}.test`;
+  const contact = { email: `it@${domain}`, fullName: 'Rae Repeat', registeredId: `rae-${world.suffix}` };
+  const first = await bookRequest(world, domain, contact, `PO-A-${world.suffix}`);
+  const [request] = await waitForMail(isFirstRequest(contact.email));
+  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(request));
+  await waitForPhase(stack.client, first.workflowId, 'AwaitingShipment');
+
+  const second = await bookRequest(world, domain, contact, `PO-B-${world.suffix}`);
+  const deposited = await waitForPhase(stack.client, second.workflowId, 'AwaitingShipment');
+  expect(deposited.customerAccountId).toBe(accountId);
+  expect(deposited.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['deposited', accountId],
+    ['deposited', accountId],
+  ]);
+  // No second activation request: the account was already active.
+  expect(await waitForMail(isActivationMail(contact.email), 2, 1_500)).toHaveLength(1);
+  expect(await stack.db('accounts').where({ domain }).pluck('id')).toEqual([accountId]);
+  await shipBoth(second.orderId, '2026-09-01');
+  expect((await stack.client.workflow.getHandle(second.workflowId).result()).phase).toBe('Fulfilled');
+});
+
 test('S5(5): a refused order can still be assigned by the partner afterwards, and completes', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const contactEmail = `buyer@elsewhere-${world.suffix}.test`;
