@@ -59,7 +59,12 @@ export function createAccountActivities(deps: {
      * must equal the requested domain and the contact must have a registered user ID; otherwise
      * the request is refused with the reason (and the refusal is recorded).
      */
-    async requestSmartAccount(request: { orderId: string; domain: string }): Promise<RequestedAccount> {
+    async requestSmartAccount(request: {
+      orderId: string;
+      domain: string;
+      /** The registered user ID the booking gave for the contact, if any: it must be theirs. */
+      claimedRegisteredId?: string;
+    }): Promise<RequestedAccount> {
       const order = await db('orders').where({ id: request.orderId }).first();
       if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
       const contact = order.end_customer_contact_id ? await db('users').where({ id: order.end_customer_contact_id }).first() : null;
@@ -67,7 +72,11 @@ export function createAccountActivities(deps: {
       if (!contact) reason = 'the order names no end-customer contact';
       else if (emailDomain(contact.email) !== request.domain) {
         reason = `the contact's email domain "${emailDomain(contact.email)}" does not match the requested domain "${request.domain}"`;
-      } else if (!contact.registered_id) reason = 'the contact has no registered user ID; they must register one first';
+      } else if (!contact.registered_id) {
+        reason = 'the contact has no registered user ID; they must register one first';
+      } else if (request.claimedRegisteredId && request.claimedRegisteredId !== contact.registered_id) {
+        reason = "the registered user ID given for the contact is not the contact's";
+      }
       if (reason) {
         if (contact) {
           await db('smart_account_requests')
@@ -120,9 +129,15 @@ export function createAccountActivities(deps: {
     },
 
     /** Emails the account's contact a single-use activation link (first request or reminder). */
-    async sendActivationRequest(request: { accountId: string; idempotencyKey: string; reminderNumber?: number }): Promise<void> {
+    async sendActivationRequest(request: {
+      accountId: string;
+      idempotencyKey: string;
+      reminderNumber?: number;
+    }): Promise<'sent' | 'already-active'> {
       const account = await db('accounts').where({ id: request.accountId }).first();
       if (!account) throw refuse('UnknownAccount', `account "${request.accountId}" does not exist`);
+      // Activated while we slept (and its signal lost or late): no reminder for an active account.
+      if (account.status === 'active') return 'already-active';
       const contact = account.primary_contact_id ? await db('users').where({ id: account.primary_contact_id }).first() : null;
       if (!contact) throw refuse('UnknownAccount', `account "${request.accountId}" has no contact to activate it`);
       await sendLinkEmail({
@@ -144,6 +159,7 @@ export function createAccountActivities(deps: {
         },
         idempotencyKey: request.idempotencyKey,
       });
+      return 'sent';
     },
   };
 }

@@ -13,6 +13,15 @@ export function createBookingActivities(db: Db) {
         for (const id of partnerIds) {
           if (!partners.includes(id)) throw refuse('UnknownPartner', `partner "${id}" does not exist`, { partnerId: id });
         }
+        // R10: only a distributor books for another partner, and only for its own resellers.
+        if (input.partnerId !== input.bookedByPartnerId) {
+          const link = await trx('distributor_resellers').where({ distributor_id: input.bookedByPartnerId, reseller_id: input.partnerId }).first();
+          if (!link) {
+            throw refuse('NotAuthorized', `partner "${input.partnerId}" is not a reseller of "${input.bookedByPartnerId}"`, {
+              partnerId: input.partnerId,
+            });
+          }
+        }
         const contactId = input.endCustomerContact ? await upsertContact(trx, input.endCustomerContact) : null;
         await trx('orders')
           .insert({

@@ -19,13 +19,22 @@ export function createDelegationActivities(deps: {
   const { db, sendLinkEmail } = deps;
   return {
     /** R3: emails the end-customer contact a single-use link to pick or create their Smart Account. */
-    async sendDelegationRequest(request: { orderId: string; idempotencyKey: string; listStatus: ListStatus }): Promise<void> {
+    async sendDelegationRequest(request: {
+      orderId: string;
+      idempotencyKey: string;
+      listStatus: ListStatus;
+      reminderNumber?: number;
+    }): Promise<void> {
       const { order, facts } = await loadOrderFacts(db, request.orderId);
       const contact = order.end_customer_contact_id ? await db('users').where({ id: order.end_customer_contact_id }).first() : null;
       if (!contact) throw refuse('UnknownOrder', `order "${request.orderId}" names no end-customer contact to delegate to`);
       await db.transaction(async (trx) => {
         await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) });
-        await recordOrderEvent(trx, { orderId: request.orderId, type: 'delegated_to_customer', idempotencyKey: request.idempotencyKey });
+        await recordOrderEvent(trx, {
+          orderId: request.orderId,
+          type: request.reminderNumber ? 'delegation_reminder' : 'delegated_to_customer',
+          idempotencyKey: request.idempotencyKey,
+        });
       });
       await sendLinkEmail({
         purpose: 'delegation',
@@ -34,7 +43,7 @@ export function createDelegationActivities(deps: {
         accountId: null,
         contact: { id: contact.id, email: contact.email, fullName: contact.full_name },
         template: 'delegation-request',
-        facts,
+        facts: { ...facts, ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}) },
         idempotencyKey: request.idempotencyKey,
       });
     },
@@ -68,6 +77,10 @@ export function createDelegationActivities(deps: {
           if (path && !(await trx('virtual_accounts').where({ account_id: account.id, path }).first('id'))) {
             throw refuse('UnknownVirtualAccount', `Smart Account "${account.id}" has no virtual account "${path}"`);
           }
+          if (account.status !== 'active' && !account.primary_contact_id) {
+            // The contact who chose it is who can activate it: the activation link goes to them.
+            await trx('accounts').where({ id: account.id }).whereNull('primary_contact_id').update({ primary_contact_id: contact.id });
+          }
           result =
             account.status === 'active'
               ? { kind: 'active', accountId: account.id, domain, ...(path ? { virtualAccountPath: path } : {}) }
@@ -78,7 +91,8 @@ export function createDelegationActivities(deps: {
           const created = await deps.createPendingAccount(trx, { domain, contactId: contact.id, name, requestedByPartnerId: order.partner_id });
           result = created.status === 'active' ? { kind: 'active', accountId: created.accountId, domain } : { kind: 'pending', ...created };
         }
-        await trx('access_tokens').where({ id: token.id }).update({ used_at: trx.fn.now() });
+        // Every link of this order's delegation (first email, reminders, retried sends) dies now.
+        await trx('access_tokens').where({ order_id: request.orderId, purpose: 'delegation' }).whereNull('used_at').update({ used_at: trx.fn.now() });
         return result;
       });
     },

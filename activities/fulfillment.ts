@@ -79,7 +79,7 @@ export function createFulfillmentActivities(db: Db) {
 
     /**
      * R8: smart lines' entitlements become active in the customer's Smart Account; classic
-     * lines get a License Registration Portal record. One transaction; a repeat is a no-op.
+     * lines get a License Registration Portal record instead. One transaction; a repeat is a no-op.
      */
     async provisionLines(request: ProvisioningRequest): Promise<ProvisioningResult> {
       return db.transaction(async (trx) => {
@@ -103,10 +103,8 @@ export function createFulfillmentActivities(db: Db) {
               .ignore();
             const record = await trx('lrp_records').where({ order_line_id: line.id }).first('license_key');
             lrpKeys[line.line_number] = record.license_key;
-            await trx('entitlements')
-              .where({ order_line_id: line.id })
-              .whereIn('status', ['deposited', 'active'])
-              .update({ status: 'active', activated_at: trx.raw('COALESCE(activated_at, now())'), updated_at: trx.fn.now() });
+            // A classic license stays deposited in the Smart Account: it is used through its LRP
+            // record, never activated as a smart license.
           }
         }
         await trx('order_lines').whereIn('id', lines.map((l) => l.id)).whereNot('state', 'cancelled').update({ state: 'provisioned' });

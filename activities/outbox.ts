@@ -44,13 +44,15 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
      * Sends one outbox row unless it was already sent. The row stays locked while SMTP talks,
      * so two overlapping attempts cannot both send. The one remaining duplicate window: SMTP
      * accepted the message and the commit then failed; the retry re-sends it with the same
-     * Message-ID, which mail clients use to drop the copy. `link` replaces LINK_PLACEHOLDER.
+     * Message-ID, which mail clients use to drop the copy. `makeLink` is called only when the email
+     * is really about to leave; its result replaces LINK_PLACEHOLDER.
      */
-    async deliver(idempotencyKey: string, link?: string): Promise<void> {
+    async deliver(idempotencyKey: string, makeLink?: () => Promise<string>): Promise<void> {
       try {
         await db.transaction(async (trx) => {
           const row = await trx('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
           if (!row || row.status === 'sent') return;
+          const link = makeLink ? await makeLink() : undefined;
           const fill = (body: string) => (link ? body.split(LINK_PLACEHOLDER).join(link) : body);
           await mailer.send({
             from: mailFrom,

@@ -86,10 +86,6 @@ async function partnersOfOrder(trx: Knex.Transaction, order: { partner_id: strin
   return new Set([order.partner_id, order.booked_by_partner_id, ...distributors]);
 }
 
-async function isResellerOf(trx: Knex.Transaction, distributorId: string, resellerId: string): Promise<boolean> {
-  return (await trx('distributor_resellers').where({ distributor_id: distributorId, reseller_id: resellerId }).first()) !== undefined;
-}
-
 /** R11: a role on the whole Smart Account, or on the target virtual account or one of its parents. */
 async function checkRole(trx: Knex.Transaction, partnerId: string, account: AccountRow, virtualAccountPath: string | undefined) {
   const grants: Array<{ role: string; path: string | null }> = await trx('role_grants as g')
@@ -153,19 +149,13 @@ export function createPlacementActivities(db: Db) {
           if (account.kind === 'smart_account') {
             await checkRole(trx, actor.partnerId, account, request.target.virtualAccountPath);
           } else {
-            // R10: a partner's own holding account; in two-tier, the distributor's or its reseller's.
+            // R10: a partner's own holding account; in two-tier, the distributor's or its reseller's
+            // (recordBooking has checked that the order's partner is the distributor's reseller).
             const owners = new Set([order.partner_id, order.booked_by_partner_id]);
             if (!owners.has(account.owner_partner_id)) {
               throw refuse(
                 'NotAuthorized',
                 `holding account "${account.id}" belongs to neither the order's partner nor the distributor that booked it`,
-                { accountId: account.id },
-              );
-            }
-            if (order.booked_by_partner_id !== order.partner_id && !(await isResellerOf(trx, order.booked_by_partner_id, order.partner_id))) {
-              throw refuse(
-                'NotAuthorized',
-                `partner "${order.partner_id}" is not a reseller of "${order.booked_by_partner_id}": a distributor may use only its own or its resellers' holding accounts`,
                 { accountId: account.id },
               );
             }

@@ -25,15 +25,17 @@ export async function recordOrderEvent(
     .ignore();
 }
 
-/** Finds a contact by email (case-insensitive) or creates it; returns its id. */
+/**
+ * Finds a contact by email (case-insensitive) or creates it; returns its id. A booking may name
+ * the contact but never vouch for their registered user ID: that comes only from the identity
+ * records (users.registered_id), so R2 cannot be satisfied by what a partner types.
+ */
 export async function upsertContact(trx: Knex.Transaction, contact: ContactInput): Promise<number> {
   const inserted = await trx.raw(
-    `INSERT INTO users (email, full_name, registered_id) VALUES (?, ?, ?)
-     ON CONFLICT ((lower(email))) DO UPDATE SET
-       full_name = COALESCE(users.full_name, EXCLUDED.full_name),
-       registered_id = COALESCE(users.registered_id, EXCLUDED.registered_id)
+    `INSERT INTO users (email, full_name) VALUES (?, ?)
+     ON CONFLICT ((lower(email))) DO UPDATE SET full_name = COALESCE(users.full_name, EXCLUDED.full_name)
      RETURNING id`,
-    [contact.email, contact.fullName ?? null, contact.registeredId ?? null],
+    [contact.email, contact.fullName ?? null],
   );
   return Number(inserted.rows[0].id);
 }

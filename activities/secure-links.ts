@@ -19,8 +19,8 @@ export interface LinkEmail {
 
 /**
  * Sends an email with a single-use, expiring link. The outbox keeps the email with a placeholder
- * and Postgres keeps only the token's SHA-256: each sending attempt makes a fresh token, stores
- * its hash in place of any earlier attempt's, and puts the link in the message as it leaves.
+ * and Postgres keeps only the token's SHA-256: the sending attempt makes a fresh token, stores
+ * its hash, and puts the link in the message as it leaves.
  */
 export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: Pick<Config, 'publicBaseUrl' | 'delegationTokenTtlMs'> }) {
   const { db, outbox, config } = deps;
@@ -40,9 +40,12 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
       to: email.contact.email,
     });
     if (!pending) return;
-    const token = generateToken();
-    await db('access_tokens')
-      .insert({
+    // Minted under the outbox row's lock, so overlapping attempts cannot mail a token whose hash
+    // another attempt replaced; stored outside that transaction, so a link SMTP already accepted
+    // stays valid even if marking the email sent then fails and the send is retried.
+    await outbox.deliver(email.idempotencyKey, async () => {
+      const token = generateToken();
+      await db('access_tokens').insert({
         token_hash: hashToken(token),
         purpose: email.purpose,
         order_id: email.orderId,
@@ -50,9 +53,8 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
         contact_id: email.contact.id,
         email_idempotency_key: email.idempotencyKey,
         expires_at: expiresAt,
-      })
-      .onConflict('email_idempotency_key')
-      .merge(['token_hash', 'expires_at']);
-    await outbox.deliver(email.idempotencyKey, `${config.publicBaseUrl}/${email.path}/${token}`);
+      });
+      return `${config.publicBaseUrl}/${email.path}/${token}`;
+    });
   };
 }

@@ -199,9 +199,9 @@ export async function up(knex: Knex): Promise<void> {
     t.text('order_id').references('orders.id');
     t.text('account_id').references('accounts.id');
     t.bigInteger('contact_id').notNullable().references('users.id');
-    // The link email that carries it: a retried send replaces the hash with a fresh token's,
-    // so the raw token lives only in the sending activity's memory.
-    t.text('email_idempotency_key').notNullable().unique();
+    // The link email that carries it. Each sending attempt mints its own token (the raw token
+    // lives only in that attempt's memory); every one stays valid until one of them is used.
+    t.text('email_idempotency_key').notNullable().index();
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.timestamp('used_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());

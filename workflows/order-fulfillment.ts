@@ -19,6 +19,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -61,6 +62,8 @@ import {
   orderStatusQuery,
   smartAccountActivatedSignal,
   submitCustomerChoiceUpdate,
+  activationWorkflowId,
+  withdrawWaitingOrderSignal,
   type LineShipped,
 } from '../src/temporal/order-workflow-api';
 import {
@@ -147,6 +150,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         const refusal = cancellationRefusal(state);
         if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'InvalidState');
         const next = cancelOrder(state);
+        await leaveActivationWait();
         await activities.withdrawOrder({
           orderId: state.orderId,
           reason: request?.reason,
@@ -215,6 +219,17 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     setState(recordEmail(state, purpose));
   }
 
+  /** An order that stops waiting for a Smart Account's activation tells that account's workflow. */
+  async function leaveActivationWait(): Promise<void> {
+    if (state.waiting?.kind !== 'activation') return;
+    try {
+      await getExternalWorkflowHandle(activationWorkflowId(state.waiting.accountId)).signal(withdrawWaitingOrderSignal, { workflowId });
+    } catch (err) {
+      // Already finished: nothing waits on our behalf any more.
+      log.info('activation workflow not running', { error: String(err) });
+    }
+  }
+
   /** Deposit into, or transfer to, the customer's active Smart Account (R6). Refusals reach the caller. */
   async function placeInCustomerAccountWith(
     target: { accountId: string; virtualAccountPath?: string },
@@ -231,6 +246,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         listStatus: listStatusOf(projected),
       })
       .catch(asRefusal);
+    if (state.waiting?.kind === 'activation' && state.waiting.accountId !== placed.accountId) await leaveActivationWait();
     setState(placeInCustomerAccount(state, { ...target, domain: placed.accountDomain ?? '' }));
     await sendEmail('deposit-confirmation', ['partner', 'customer'], `deposit-confirmation:${placed.accountId}`);
   }
@@ -279,7 +295,13 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           return;
         }
         case 'request_smart_account': {
-          const requested = await activities.requestSmartAccount({ orderId: state.orderId, domain: assignment.domain }).catch(asRefusal);
+          const requested = await activities
+            .requestSmartAccount({
+              orderId: state.orderId,
+              domain: assignment.domain,
+              ...(input.endCustomerContact?.registeredId ? { claimedRegisteredId: input.endCustomerContact.registeredId } : {}),
+            })
+            .catch(asRefusal);
           if (requested.status === 'active') {
             // Requested and activated before, for an earlier order of the same contact.
             await placeInCustomerAccountWith({ accountId: requested.accountId }, { kind: 'customer' }, `deposit:${requested.accountId}`);
@@ -290,7 +312,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         }
         case 'delegate': {
           // Waiting before the link leaves, so a quick answer finds the order ready for it.
-          setState(waitFor(state, { kind: 'customer-choice' }));
+          setState(waitFor(state, { kind: 'customer-choice', sinceMs: Date.now(), remindersSent: 0 }));
           await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request'), listStatus: listStatusOf(state) });
           setState(recordEmail(state, 'delegation-request'));
           return;
@@ -304,6 +326,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
 
   /** Shipments, an activated account, provisioning: whatever the latest messages made possible. */
   async function advance(): Promise<void> {
+    if (state.cancelled) return;
     while (pendingShipments.length > 0) {
       const shipment = pendingShipments.shift()!;
       const line = state.lines.find((l) => l.lineNumber === shipment.lineNumber)!;
@@ -360,8 +383,21 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   /** R5: reminders on the configured cadence while held, and one escalation after the configured time. */
   async function remindIfDue(settings: FulfillmentSettings): Promise<void> {
     const waiting = state.waiting;
-    if (waiting?.kind !== 'partner-transfer') return;
     const now = Date.now();
+    if (waiting?.kind === 'customer-choice') {
+      // A fresh link each time: an expired or lost one is never the end of the order.
+      const reminderNumber = waiting.remindersSent + 1;
+      if (now < waiting.sinceMs + reminderNumber * settings.reminderIntervalMs) return;
+      await activities.sendDelegationRequest({
+        orderId: state.orderId,
+        idempotencyKey: key(`delegation-reminder:${reminderNumber}`),
+        listStatus: listStatusOf(state),
+        reminderNumber,
+      });
+      setState(recordEmail(waitFor(state, { ...waiting, remindersSent: reminderNumber }), `delegation-reminder:${reminderNumber}`));
+      return;
+    }
+    if (waiting?.kind !== 'partner-transfer') return;
     if (!waiting.escalated && now >= waiting.heldSinceMs + settings.escalationAfterMs) {
       await sendEmail('escalation', ['escalation'], 'escalation', { heldSinceMs: waiting.heldSinceMs });
       setState(waitFor(state, { ...waiting, escalated: true }));
@@ -377,9 +413,13 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     }
   }
 
-  /** When the next reminder or escalation of a held, Smart Account-mandatory order is due. */
+  /**
+   * When the next reminder is due: to the partner for a held, Smart Account-mandatory order
+   * (then one escalation), or to the customer contact who has not chosen yet.
+   */
   function nextReminderAt(settings: FulfillmentSettings): number | undefined {
     const waiting = state.waiting;
+    if (waiting?.kind === 'customer-choice') return waiting.sinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
     if (waiting?.kind !== 'partner-transfer' || !state.lines.some((l) => l.smartAccountMandatory && !l.cancelled)) return undefined;
     const reminder = waiting.heldSinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
     return waiting.escalated ? reminder : Math.min(reminder, waiting.heldSinceMs + settings.escalationAfterMs);
@@ -406,8 +446,13 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   // ---- the run ----
   const settings = await loadFulfillmentSettings();
   if (!carried) {
-    await activities.recordBooking(input, workflowId);
-    await serializer.run(placeAsBooked);
+    // One step: a cancellation that arrives meanwhile waits for the booking to be written.
+    await serializer.run(async () => {
+      // A booking refused (unknown partner, not a reseller) fails the order with the reason;
+      // the same reference can then be booked again once corrected.
+      await activities.recordBooking(input, workflowId).catch(asRefusal);
+      await placeAsBooked();
+    });
   }
 
   for (;;) {

@@ -6,6 +6,7 @@
  * customer share one request and one set of emails.
  */
 import {
+  ActivityFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -22,6 +23,7 @@ import {
   activationStatusQuery,
   registerWaitingOrderSignal,
   smartAccountActivatedSignal,
+  withdrawWaitingOrderSignal,
   type ActivationWorkflowInput,
 } from '../src/temporal/order-workflow-api';
 
@@ -46,7 +48,13 @@ export async function smartAccountActivation(input: ActivationWorkflowInput, car
   let requestSent = carried?.requestSent ?? false;
   let activated = false;
 
+  let withdrawn = false;
   setHandler(registerWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => void waitingOrders.add(orderWorkflowId));
+  setHandler(withdrawWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => {
+    waitingOrders.delete(orderWorkflowId);
+    // Nobody waits any more: stop reminding the contact (a later order starts a new run).
+    if (waitingOrders.size === 0) withdrawn = true;
+  });
   setHandler(accountActivatedSignal, () => void (activated = true));
   setHandler(activationStatusQuery, () => ({
     accountId: input.accountId,
@@ -59,21 +67,29 @@ export async function smartAccountActivation(input: ActivationWorkflowInput, car
   // The account may have been activated before this run started (a late order, a restart).
   if ((await activities.getAccountStatus(input.accountId)) === 'active') activated = true;
 
+  /** Emails the contact (first request or reminder); the account found active counts as activated. */
+  async function requestActivation(idempotencyKey: string, reminderNumber?: number): Promise<void> {
+    try {
+      const outcome = await activities.sendActivationRequest({ accountId: input.accountId, idempotencyKey, ...(reminderNumber ? { reminderNumber } : {}) });
+      if (outcome === 'already-active') activated = true;
+    } catch (err) {
+      // A refusal (say, no contact to write to) must not end the wait: someone can still activate it.
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.warn('activation email not sent', { accountId: input.accountId, error: String(err.cause ?? err) });
+    }
+  }
+
   if (!activated && !requestSent) {
-    await activities.sendActivationRequest({ accountId: input.accountId, idempotencyKey: `${workflowId}:activation-request` });
+    await requestActivation(`${workflowId}:activation-request`);
     requestSent = true;
   }
-  while (!activated) {
-    if (!(await condition(() => activated, settings.reminderIntervalMs))) {
+  while (!activated && !withdrawn) {
+    if (!(await condition(() => activated || withdrawn, settings.reminderIntervalMs))) {
       remindersSent++;
-      await activities.sendActivationRequest({
-        accountId: input.accountId,
-        idempotencyKey: `${workflowId}:activation-reminder:${remindersSent}`,
-        reminderNumber: remindersSent,
-      });
+      await requestActivation(`${workflowId}:activation-reminder:${remindersSent}`, remindersSent);
     }
     const info = workflowInfo();
-    if (!activated && (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit)) {
+    if (!activated && !withdrawn && (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit)) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof smartAccountActivation>(input, {
         waitingOrders: [...waitingOrders],
@@ -82,6 +98,10 @@ export async function smartAccountActivation(input: ActivationWorkflowInput, car
         requestSent,
       });
     }
+  }
+  if (!activated) {
+    await condition(allHandlersFinished);
+    return;
   }
 
   // Tell every waiting order, including any that registers while we are telling the others.

@@ -90,6 +90,8 @@ export async function activateSmartAccount(deps: { db: Db; client: Client; taskQ
     const row = await openToken(trx, token, 'activation');
     const claimed = await trx('access_tokens').where({ id: row.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
     if (claimed !== 1) throw new LinkError('used');
+    // The account's other activation links (reminders, retried sends) die with it.
+    await trx('access_tokens').where({ account_id: row.account_id, purpose: 'activation' }).whereNull('used_at').update({ used_at: trx.fn.now() });
     await trx('accounts')
       .where({ id: row.account_id })
       .whereIn('status', ['requested', 'pending_activation'])

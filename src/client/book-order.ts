@@ -33,8 +33,9 @@ export async function bookOrder(client: Client, taskQueue: string, booking: Book
       workflowId,
       taskQueue,
       args: [input],
-      // Completed orders keep their ID too: re-sending an old reference must not book it again.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A booked order keeps its ID: re-sending its reference must not book it again. Only a
+      // booking that failed (say, an unknown partner, since fixed) may be sent again.
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
       workflowIdConflictPolicy: 'FAIL',
       typedSearchAttributes: new TypedSearchAttributes([
         { key: OrderIdKey, value: orderId },

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
@@ -58,7 +58,9 @@ export async function startMailCatcher(options: { dir: string; port?: number }):
             headers,
           };
           writeFileSync(join(options.dir, `${base}.eml`), raw);
-          writeFileSync(join(options.dir, `${base}.json`), JSON.stringify(mail, null, 2));
+          // Written aside and renamed: a reader never sees half a summary.
+          writeFileSync(join(options.dir, `${base}.json.tmp`), JSON.stringify(mail, null, 2));
+          renameSync(join(options.dir, `${base}.json.tmp`), join(options.dir, `${base}.json`));
           callback();
         } catch (err) {
           callback(err as Error);

@@ -166,7 +166,7 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
       };
     case 'delegation-request':
       return {
-        subject: `Choose the Smart Account for your order ${ref}`,
+        subject: `${facts.reminderNumber ? `Reminder ${facts.reminderNumber}: c` : 'C'}hoose the Smart Account for your order ${ref}`,
         happened: [
           `${facts.partnerName} has placed order ${ref} for you and asks you to choose the Smart Account that will receive its licenses.`,
         ],

@@ -68,6 +68,8 @@ export interface ActivationWorkflowInput {
 }
 /** An order that waits for this account to become active. */
 export const registerWaitingOrderSignal = defineSignal<[{ workflowId: string }]>('registerWaitingOrder');
+/** An order no longer waits (cancelled, or assigned another account). */
+export const withdrawWaitingOrderSignal = defineSignal<[{ workflowId: string }]>('withdrawWaitingOrder');
 /** The account was activated (by its contact through the activation link). */
 export const accountActivatedSignal = defineSignal<[]>('accountActivated');
 export const activationStatusQuery = defineQuery<{ accountId: string; activated: boolean; waitingOrders: string[]; remindersSent: number }>(

@@ -66,3 +66,13 @@ export async function createTestWorld(db: Db, suffix: string): Promise<TestWorld
   await db('holding_account_subscriptions').insert({ account_id: world.holdingAccountId, user_id: member.id });
   return world;
 }
+
+/** Puts a contact in the identity records with their registered user ID (what R2 checks). */
+export async function registerContact(db: Db, contact: { email: string; fullName?: string; registeredId: string }): Promise<number> {
+  const [row] = await db('users')
+    .insert({ email: contact.email, full_name: contact.fullName ?? null, registered_id: contact.registeredId })
+    .onConflict(db.raw('(lower(email))'))
+    .merge({ registered_id: contact.registeredId })
+    .returning('id');
+  return Number(row.id);
+}

@@ -1,6 +1,9 @@
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { bookOrder, type BookedOrder } from '../../src/client/book-order';
+import { reportShipment } from '../../src/client/order-actions';
 import type { Db } from '../../src/db/knex';
+import type { CaughtMail } from '../../src/dev/mail-catcher';
+import type { TestWorld } from './fixtures';
 import type { BookOrderInput, OrderLineInput } from '../../src/domain/order';
 import type { OrderPhase, OrderStatus } from '../../src/domain/order-lifecycle';
 import { orderStatusQuery } from '../../src/temporal/order-workflow-api';
@@ -11,6 +14,34 @@ export const CLASSIC_LINE: OrderLineInput = { lineNumber: 3, sku: 'ASA5506-SEC-B
 
 export async function book(client: Client, taskQueue: string, booking: BookOrderInput): Promise<BookedOrder> {
   return bookOrder(client, taskQueue, booking);
+}
+
+/**
+ * A booking by the world's partner, reference PO-<suffix>, a perpetual and a term line, held in
+ * the partner's holding account, virtual account EMEA; `overrides` replace any of these.
+ */
+export function heldBooking(world: TestWorld, overrides: Partial<BookOrderInput> = {}): BookOrderInput {
+  return {
+    externalReference: `PO-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'holding_account', accountId: world.holdingAccountId, virtualAccountPath: 'EMEA' },
+    lines: [PERPETUAL_LINE, TERM_LINE],
+    ...overrides,
+  };
+}
+
+/**
+ * A booking by the world's partner, reference PO-<suffix>, a perpetual and a term line, straight
+ * into the customer's active Smart Account (no virtual account); `overrides` replace any of these.
+ */
+export function directBooking(world: TestWorld, overrides: Partial<BookOrderInput> = {}): BookOrderInput {
+  return {
+    externalReference: `PO-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'smart_account', accountId: world.smartAccountId },
+    lines: [PERPETUAL_LINE, TERM_LINE],
+    ...overrides,
+  };
 }
 
 /** Polls the order's status query until `until` holds (or the time runs out), and returns the last status. */
@@ -50,4 +81,70 @@ export async function entitlementsOf(db: Db, orderId: string) {
 
 export async function eventTypes(db: Db, orderId: string): Promise<string[]> {
   return db('order_events').where({ order_id: orderId }).orderBy('id').pluck('type');
+}
+
+/** Reports the shipment of each of `lineNumbers` (one after the other) on `shippedOn`. */
+export async function shipLines(client: Client, orderId: string, shippedOn: string, lineNumbers: number[] = [1, 2]): Promise<void> {
+  for (const lineNumber of lineNumbers) await reportShipment(client, orderId, { lineNumber, shippedOn });
+}
+
+/** Calls `read` until `until` holds, and returns that value; throws with the last value and error when the time runs out. */
+export async function pollUntil<T>(read: () => Promise<T>, until: (value: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      last = await read();
+      if (until(last)) return last;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not happen in ${timeoutMs} ms; last value: ${JSON.stringify(last)}; last error: ${String(lastError)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The executions (every run) a visibility list query finds right now. */
+export async function listExecutions(client: Client, query: string): Promise<WorkflowExecutionInfo[]> {
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const execution of client.workflow.list({ query })) executions.push(execution);
+  return executions;
+}
+
+export async function listWorkflowIds(client: Client, query: string): Promise<string[]> {
+  return (await listExecutions(client, query)).map((execution) => execution.workflowId);
+}
+
+/** The idempotency keys of the order's email outbox rows (one per email and recipient) for a template, and status if given. */
+export async function outboxKeys(db: Db, orderId: string, template: string, status?: 'pending' | 'sent'): Promise<string[]> {
+  return db('email_outbox')
+    .where({ order_id: orderId, template, ...(status ? { status } : {}) })
+    .orderBy('id')
+    .pluck('idempotency_key');
+}
+
+/** The number N of a received transfer reminder, from its idempotency key `…:transfer-reminder:N:…`. */
+export function reminderNumberOf(mail: CaughtMail): number {
+  const match = /:transfer-reminder:(\d+):/.exec(mail.headers['x-idempotency-key'] ?? '');
+  if (!match) throw new Error(`not a reminder key: ${mail.headers['x-idempotency-key']}`);
+  return Number(match[1]);
+}
+
+/** The transfer reminders an order's status says it sent (`transfer-reminder:N`). */
+export function remindersIn(status: OrderStatus): string[] {
+  return status.emailsSent.filter((purpose) => purpose.startsWith('transfer-reminder:'));
+}
+
+/** The error a promise rejects with; fails the test if it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  try {
+    const value = await promise;
+    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('expected a rejection')) throw err;
+    return err as Error;
+  }
 }

@@ -66,9 +66,47 @@ export async function startTestStack(testFile: string, overrides: Partial<Config
   };
 }
 
+/**
+ * The stack of a test file: started (with `overrides`) before the file's tests, stopped after them.
+ * The object returned is filled in by the file's beforeAll, so use it only inside tests and hooks.
+ */
+export function useTestStack(testFile: string, overrides: Partial<Config> = {}): TestStack {
+  const stack = {} as TestStack;
+  beforeAll(async () => {
+    Object.assign(stack, await startTestStack(testFile, overrides));
+  });
+  afterAll(async () => {
+    await stack.stop?.();
+  });
+  return stack;
+}
+
 /** A short unique suffix for IDs, domains and references, so test files share one database safely. */
 export function uniqueSuffix(): string {
   return randomBytes(4).toString('hex');
+}
+
+/** Every message the SMTP catcher has received so far, oldest first. */
+export function caughtMail(): CaughtMail[] {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return readCaughtMail(process.env.TEST_MAIL_DIR!);
+    } catch (err) {
+      // The catcher writes each .json summary in place: one caught half-written does not parse yet.
+      if (!(err instanceof SyntaxError) || attempt >= 5) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+}
+
+/** Matches the mail of an order (the x-order-id header), and of one template if given. */
+export function mailOf(orderId: string, template?: string): (mail: CaughtMail) => boolean {
+  return (m) => m.headers['x-order-id'] === orderId && (template === undefined || m.headers['x-email-template'] === template);
+}
+
+/** Every message received so far that matches, without waiting. */
+export function receivedNow(match: (mail: CaughtMail) => boolean): CaughtMail[] {
+  return caughtMail().filter(match);
 }
 
 /** Waits until the SMTP server has received `count` messages matching `match`, and returns them. */
@@ -79,12 +117,12 @@ export async function waitForMail(
 ): Promise<CaughtMail[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = readCaughtMail(process.env.TEST_MAIL_DIR!).filter(match);
+    const found = receivedNow(match);
     if (found.length >= count || Date.now() > deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
-export function mailFor(address: string, mail = readCaughtMail(process.env.TEST_MAIL_DIR!)): CaughtMail[] {
+export function mailFor(address: string, mail = caughtMail()): CaughtMail[] {
   return mail.filter((m) => m.to.includes(address.toLowerCase()));
 }

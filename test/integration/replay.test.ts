@@ -12,20 +12,15 @@ import { Worker } from '@temporalio/worker';
 import { activateSmartAccount, submitCustomerChoice } from '../../src/accounts/customer-links';
 import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/client/order-actions';
 import { activationWorkflowId } from '../../src/temporal/order-workflow-api';
-import { createTestWorld } from '../helpers/fixtures';
-import { PERPETUAL_LINE, TERM_LINE, book, waitForPhase, waitForStatus } from '../helpers/orders';
-import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+import { createTestWorld, registerContact } from '../helpers/fixtures';
+import { activationToken, delegationLink, isActivationMail } from '../helpers/links';
+import { PERPETUAL_LINE, TERM_LINE, book, listExecutions, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import { uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 const HISTORIES = join(__dirname, '..', 'histories');
 
-let stack: TestStack;
-beforeAll(async () => {
-  // Short cadences and a low history bound, so the held flow also records a continue-as-new.
-  stack = await startTestStack(__filename, { reminderIntervalMs: 400, escalationAfterMs: 1_200, historyEventLimit: 40 });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+// Short cadences and a low history bound, so the held flow also records a continue-as-new.
+const stack = useTestStack(__filename, { reminderIntervalMs: 400, escalationAfterMs: 1_200, historyEventLimit: 40 });
 
 async function replay(histories: Array<{ workflowId: string; history: unknown }>): Promise<void> {
   const results = Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories);
@@ -48,9 +43,7 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
   const recorded: Array<{ name: string; workflowId: string }> = [];
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const lines = [PERPETUAL_LINE, TERM_LINE];
-  const ship = async (orderId: string) => {
-    for (const line of lines) await reportShipment(stack.client, orderId, { lineNumber: line.lineNumber, shippedOn: '2026-04-15' });
-  };
+  const ship = (orderId: string) => shipLines(stack.client, orderId, '2026-04-15', lines.map((line) => line.lineNumber));
 
   // Direct (S1).
   const direct = await book(stack.client, stack.taskQueue, {
@@ -102,8 +95,7 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
     endCustomerContact: { email: world.customerEmail, fullName: 'Casey Customer' },
     lines,
   });
-  const [delegation] = await waitForMail((m) => m.headers['x-order-id'] === delegated.orderId && m.headers['x-email-template'] === 'delegation-request');
-  const delegationToken = /\/delegations\/([A-Za-z0-9_-]{43})/.exec(delegation.text)![1];
+  const { token: delegationToken } = await delegationLink(stack, delegated.orderId, world.customerEmail);
   await submitCustomerChoice({ db: stack.db, client: stack.client }, delegationToken, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
   await ship(delegated.orderId);
   await stack.client.workflow.getHandle(delegated.workflowId).result();
@@ -111,16 +103,16 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
 
   // Requested on the customer's behalf, activated (S5), with the activation entity workflow.
   const domain = `new-${world.suffix}.test`;
+  await registerContact(stack.db, { email: `it@${domain}`, fullName: 'Ira Admin', registeredId: `ira-${world.suffix}` });
   const requested = await book(stack.client, stack.taskQueue, {
     externalReference: `R-REQUEST-${world.suffix}`,
     bookedByPartnerId: world.partnerId,
     assignment: { kind: 'request_smart_account', domain },
-    endCustomerContact: { email: `it@${domain}`, fullName: 'Ira Admin', registeredId: `ira-${world.suffix}` },
+    endCustomerContact: { email: `it@${domain}`, fullName: 'Ira Admin' },
     lines,
   });
-  const [activation] = await waitForMail((m) => m.to.includes(`it@${domain}`) && m.headers['x-email-template'] === 'activation-request');
-  const activationToken = /\/activations\/([A-Za-z0-9_-]{43})/.exec(activation.text)![1];
-  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken);
+  const [activation] = await waitForMail(isActivationMail(`it@${domain}`));
+  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(stack, activation));
   await waitForPhase(stack.client, requested.workflowId, 'AwaitingShipment');
   await ship(requested.orderId);
   await stack.client.workflow.getHandle(requested.workflowId).result();
@@ -132,8 +124,7 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
   // Every run of each workflow: the first one and those that continued as new with carried state.
   const histories = [];
   for (const { name, workflowId } of recorded) {
-    const runs = [];
-    for await (const run of stack.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(run);
+    const runs = await listExecutions(stack.client, `WorkflowId = '${workflowId}'`);
     runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
     for (const [index, run] of runs.entries()) {
       const history = await stack.client.workflow.getHandle(workflowId, run.runId).fetchHistory();

@@ -8,16 +8,10 @@ import { reportShipment } from '../../src/client/order-actions';
 import type { OrderStatus } from '../../src/domain/order-lifecycle';
 import { orderStatusQuery } from '../../src/temporal/order-workflow-api';
 import { createTestWorld } from '../helpers/fixtures';
-import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, waitForPhase } from '../helpers/orders';
-import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+import { PERPETUAL_LINE, TERM_LINE, book, directBooking, entitlementsOf, eventTypes, shipLines, waitForPhase } from '../helpers/orders';
+import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack(__filename);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack(__filename);
 
 test('S1: a direct order is deposited, ships, is provisioned in Finance, and partner and customer are told', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
@@ -35,12 +29,11 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
     [1, 'deposited', world.smartAccountId, 'Finance'],
     [2, 'deposited', world.smartAccountId, 'Finance'],
   ]);
-  const confirmations = await waitForMail((m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation', 2);
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
   expect(confirmations.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
   expect(confirmations[0].subject).toBe(`Order PO-${world.suffix}: licenses deposited in ${world.smartAccountName}`);
 
-  await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-01-31' });
-  await reportShipment(stack.client, booked.orderId, { lineNumber: 2, shippedOn: '2026-01-31' });
+  await shipLines(stack.client, booked.orderId, '2026-01-31');
   const result: OrderStatus = await handle.result();
 
   expect(result.phase).toBe('Fulfilled');
@@ -78,7 +71,7 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
   expect(await eventTypes(stack.db, booked.orderId)).toEqual(['booked', 'deposited', 'line_shipped', 'line_shipped', 'lines_provisioned']);
 
   // Mail actually received: fulfilment to partner and customer, with the subscription dates.
-  const fulfilled = await waitForMail((m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'order-fulfilled', 2);
+  const fulfilled = await waitForMail(mailOf(booked.orderId, 'order-fulfilled'), 2);
   expect(fulfilled.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
   expect(fulfilled[0].subject).toBe(`Order PO-${world.suffix} is fulfilled`);
   expect(fulfilled[0].text).toContain('C9300-DNA-E-3Y x 10 (smart, 36-month term), provisioned, subscription 2026-01-31 to 2029-01-31');
@@ -91,18 +84,13 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
 
 test('R12: repeating the placement, shipment, provisioning and email activities changes and sends nothing more', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
-  const booked = await book(stack.client, stack.taskQueue, {
-    externalReference: `PO-${world.suffix}`,
-    bookedByPartnerId: world.partnerId,
-    assignment: { kind: 'smart_account', accountId: world.smartAccountId },
-    lines: [PERPETUAL_LINE, TERM_LINE],
-  });
+  const booked = await book(stack.client, stack.taskQueue, directBooking(world));
   await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-03-01' });
   await reportShipment(stack.client, booked.orderId, { lineNumber: 2, shippedOn: '2026-03-01' });
   // A repeated shipment report of the same line changes nothing.
   await reportShipment(stack.client, booked.orderId, { lineNumber: 2, shippedOn: '2026-03-01' });
   await stack.client.workflow.getHandle(booked.workflowId).result();
-  await waitForMail((m) => m.headers['x-order-id'] === booked.orderId, 4);
+  await waitForMail(mailOf(booked.orderId), 4);
   const before = {
     entitlements: await entitlementsOf(stack.db, booked.orderId),
     events: await eventTypes(stack.db, booked.orderId),
@@ -137,7 +125,7 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
   });
   await new Promise((resolve) => setTimeout(resolve, 500));
 
-  expect(await waitForMail((m) => m.headers['x-order-id'] === booked.orderId, 5, 1_000)).toHaveLength(4);
+  expect(await waitForMail(mailOf(booked.orderId), 5, 1_000)).toHaveLength(4);
   expect({
     entitlements: await entitlementsOf(stack.db, booked.orderId),
     events: await eventTypes(stack.db, booked.orderId),
@@ -149,12 +137,7 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
 
 test('the status query answers at every step and matches the result', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
-  const booked = await book(stack.client, stack.taskQueue, {
-    externalReference: `PO-${world.suffix}`,
-    bookedByPartnerId: world.partnerId,
-    assignment: { kind: 'smart_account', accountId: world.smartAccountId },
-    lines: [PERPETUAL_LINE],
-  });
+  const booked = await book(stack.client, stack.taskQueue, directBooking(world, { lines: [PERPETUAL_LINE] }));
   const handle = stack.client.workflow.getHandle(booked.workflowId);
   await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
   await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-05-04' });

@@ -9,40 +9,15 @@ import { createHash } from 'node:crypto';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { LinkError, activateSmartAccount, findSmartAccountsByDomain, openDelegation, submitCustomerChoice } from '../../src/accounts/customer-links';
-import { reportShipment } from '../../src/client/order-actions';
 import type { OrderStatus } from '../../src/domain/order-lifecycle';
-import type { CaughtMail } from '../../src/dev/mail-catcher';
 import { hashToken, tokenHashHex } from '../../src/security/tokens';
 import { activationWorkflowId, orderStatusQuery, submitCustomerChoiceUpdate } from '../../src/temporal/order-workflow-api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, waitForPhase, waitForStatus } from '../helpers/orders';
-import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+import { TOKEN_PATTERN, delegationLink, isFirstRequest, linkToken } from '../helpers/links';
+import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, rejectionOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack(__filename);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** The token of a `<base>/<path>/<token>` link in a received email's text (exactly one link). */
-function linkToken(mail: CaughtMail, path: 'delegations' | 'activations'): string {
-  const pattern = new RegExp(`${escapeRegExp(stack.config.publicBaseUrl)}/${path}/([^\\s"<>]+)`, 'g');
-  const tokens = [...mail.text.matchAll(pattern)].map((m) => m[1]);
-  expect(tokens).toHaveLength(1);
-  return tokens[0];
-}
-
-/** The single delegation-request email of an order, to the contact, and its token. */
-async function delegationLink(orderId: string, contactEmail: string): Promise<{ mail: CaughtMail; token: string }> {
-  const mails = await waitForMail((m) => m.headers['x-order-id'] === orderId && m.headers['x-email-template'] === 'delegation-request');
-  expect(mails).toHaveLength(1);
-  expect(mails[0].to).toEqual([contactEmail]);
-  return { mail: mails[0], token: linkToken(mails[0], 'delegations') };
-}
+const stack = useTestStack(__filename);
 
 async function bookDelegated(world: TestWorld, reference = `PO-${world.suffix}`) {
   return book(stack.client, stack.taskQueue, {
@@ -89,20 +64,6 @@ function refusalOf(err: unknown): { message: string; type?: string } {
   return { message: (err as Error).message };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
-
-async function shipBoth(orderId: string, shippedOn: string): Promise<void> {
-  await reportShipment(stack.client, orderId, { lineNumber: 1, shippedOn });
-  await reportShipment(stack.client, orderId, { lineNumber: 2, shippedOn });
-}
-
 test('S4a: the contact gets a secure link, sees the Smart Accounts of their domain, picks one → deposit, shipment, fulfilment', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const booked = await bookDelegated(world);
@@ -115,11 +76,11 @@ test('S4a: the contact gets a secure link, sees the Smart Accounts of their doma
   expect(waiting.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
 
   // The email and its link.
-  const { mail, token } = await delegationLink(booked.orderId, world.customerEmail);
+  const { mail, token } = await delegationLink(stack, booked.orderId, world.customerEmail);
   expect(mail.subject).toBe(`Choose the Smart Account for your order PO-${world.suffix}`);
   expect(mail.text).toContain('Hello Casey Customer,');
   expect(mail.text).toContain(`http://localhost:3000/delegations/${token}`);
-  expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(token).toMatch(TOKEN_PATTERN);
   expect(mail.html).toContain(`/delegations/${token}`);
 
   // Postgres keeps only the SHA-256 of the token; the raw token is in no table and not in history.
@@ -167,19 +128,16 @@ test('S4a: the contact gets a secure link, sees the Smart Accounts of their doma
 
   // The link is used up.
   expect(await stack.db('access_tokens').where({ id: tokenRow.id }).first('used_at')).toEqual({ used_at: expect.any(Date) });
-  const reopened = await rejection(openDelegation(stack.db, token));
+  const reopened = await rejectionOf(openDelegation(stack.db, token));
   expect(reopened).toBeInstanceOf(LinkError);
   expect((reopened as LinkError).reason).toBe('used');
-  const resubmitted = await rejection(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId }));
+  const resubmitted = await rejectionOf(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId }));
   expect(resubmitted).toBeInstanceOf(LinkError);
 
-  const confirmations = await waitForMail(
-    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
-    2,
-  );
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
   expect(confirmations.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
 
-  await shipBoth(booked.orderId, '2026-02-10');
+  await shipLines(stack.client, booked.orderId, '2026-02-10');
   const result: OrderStatus = await handle.result();
   expect(result.phase).toBe('Fulfilled');
   expect(result.lines).toEqual([
@@ -210,7 +168,7 @@ test('S4b: the contact creates a Smart Account, activates it through the activat
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const booked = await bookDelegated(world);
   const handle = stack.client.workflow.getHandle(booked.workflowId);
-  const { token } = await delegationLink(booked.orderId, world.customerEmail);
+  const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
 
   const accountName = `Acme New ${world.suffix}`;
   const chosen = await submitCustomerChoice(stack, token, { kind: 'create', accountName });
@@ -239,13 +197,11 @@ test('S4b: the contact creates a Smart Account, activates it through the activat
   // The activation workflow emails the contact an activation link.
   const activationWorkflow = stack.client.workflow.getHandle(activationWorkflowId(newAccountId));
   expect((await activationWorkflow.describe()).status.name).toBe('RUNNING');
-  const requests = await waitForMail(
-    (m) => m.to.includes(world.customerEmail) && m.headers['x-email-template'] === 'activation-request' && !m.subject.startsWith('Reminder'),
-  );
+  const requests = await waitForMail(isFirstRequest(world.customerEmail));
   expect(requests).toHaveLength(1);
   expect(requests[0].subject).toBe(`Activate your new Smart Account ${world.domain}`);
-  const activationToken = linkToken(requests[0], 'activations');
-  expect(activationToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  const activationToken = linkToken(stack, requests[0], 'activations');
+  expect(activationToken).toMatch(TOKEN_PATTERN);
   const activationRow = await stack.db('access_tokens').where({ token_hash: hashToken(activationToken), purpose: 'activation' }).first();
   expect(activationRow).toMatchObject({ account_id: newAccountId, used_at: null });
   expect(await tablesContaining(activationToken)).toEqual([]);
@@ -265,14 +221,11 @@ test('S4b: the contact creates a Smart Account, activates it through the activat
     ['deposited', newAccountId],
     ['deposited', newAccountId],
   ]);
-  const confirmations = await waitForMail(
-    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
-    2,
-  );
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
   expect(confirmations.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
   expect(confirmations[0].subject).toBe(`Order PO-${world.suffix}: licenses deposited in ${accountName}`);
 
-  await shipBoth(booked.orderId, '2026-03-15');
+  await shipLines(stack.client, booked.orderId, '2026-03-15');
   const result: OrderStatus = await handle.result();
   expect(result.phase).toBe('Fulfilled');
   expect(result.lines.map((l) => [l.state, l.accountId])).toEqual([
@@ -289,7 +242,7 @@ test('S4: an expired delegation link is refused ("this link has expired") and ch
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const booked = await bookDelegated(world);
   const handle = stack.client.workflow.getHandle(booked.workflowId);
-  const { token } = await delegationLink(booked.orderId, world.customerEmail);
+  const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
   await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
 
   await stack.db('access_tokens').where({ token_hash: hashToken(token) }).update({ expires_at: new Date(Date.now() - 60_000) });
@@ -303,12 +256,12 @@ test('S4: an expired delegation link is refused ("this link has expired") and ch
   expect(before.status.waitingFor).toBe('CustomerChoice');
 
   // Through the customer page.
-  const viaPage = await rejection(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }));
+  const viaPage = await rejectionOf(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }));
   expect(refusalOf(viaPage).message).toBe('this link has expired');
-  const viaPageCreate = await rejection(submitCustomerChoice(stack, token, { kind: 'create', accountName: 'Too Late' }));
+  const viaPageCreate = await rejectionOf(submitCustomerChoice(stack, token, { kind: 'create', accountName: 'Too Late' }));
   expect(refusalOf(viaPageCreate).message).toBe('this link has expired');
   // And the workflow itself, when the Update arrives directly with the link's hash.
-  const direct = await rejection(
+  const direct = await rejectionOf(
     handle.executeUpdate(submitCustomerChoiceUpdate, {
       args: [{ tokenHash: tokenHashHex(token), choice: { kind: 'existing', accountId: world.smartAccountId } }],
     }),
@@ -323,7 +276,7 @@ test('S4: an expired delegation link is refused ("this link has expired") and ch
     events: await eventTypes(stack.db, booked.orderId),
     accounts: await findSmartAccountsByDomain(stack.db, world.domain),
   }).toEqual(before);
-  expect(await waitForMail((m) => m.headers['x-order-id'] === booked.orderId, 2, 500)).toHaveLength(1);
+  expect(await waitForMail(mailOf(booked.orderId), 2, 500)).toHaveLength(1);
   await handle.terminate('test done');
 });
 
@@ -332,11 +285,11 @@ test('S4: choosing a Smart Account of another domain is refused (DomainMismatch)
   const stranger = await createTestWorld(stack.db, uniqueSuffix());
   const booked = await bookDelegated(world);
   const handle = stack.client.workflow.getHandle(booked.workflowId);
-  const { token } = await delegationLink(booked.orderId, world.customerEmail);
+  const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
   await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
   const before = await handle.query(orderStatusQuery);
 
-  const refused = await rejection(submitCustomerChoice(stack, token, { kind: 'existing', accountId: stranger.smartAccountId }));
+  const refused = await rejectionOf(submitCustomerChoice(stack, token, { kind: 'existing', accountId: stranger.smartAccountId }));
   expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
   const refusal = refusalOf(refused);
   expect(refusal.type).toBe('DomainMismatch');
@@ -354,7 +307,7 @@ test('S4: choosing a Smart Account of another domain is refused (DomainMismatch)
     ['deposited', world.smartAccountId],
     ['deposited', world.smartAccountId],
   ]);
-  await shipBoth(booked.orderId, '2026-04-01');
+  await shipLines(stack.client, booked.orderId, '2026-04-01');
   expect((await handle.result()).phase).toBe('Fulfilled');
 });
 
@@ -368,7 +321,7 @@ test('S4: the Postgres list mirror (orders.status, waiting_for) follows the work
   const mirror = () => stack.db('orders').where({ id: booked.orderId }).first('status', 'waiting_for');
   let activationId: string | undefined;
   try {
-    const { token } = await delegationLink(booked.orderId, world.customerEmail);
+    const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
     await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
     const whileChoosing = await mirror();
     const chosen = await submitCustomerChoice(stack, token, { kind: 'create', accountName: `Mirror ${world.suffix}` });

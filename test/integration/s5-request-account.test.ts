@@ -8,38 +8,23 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { requestedAccountId } from '../../activities/accounts';
 import { LinkError, activateSmartAccount } from '../../src/accounts/customer-links';
-import { assignSmartAccount, reportShipment } from '../../src/client/order-actions';
+import { assignSmartAccount } from '../../src/client/order-actions';
 import type { OrderStatus } from '../../src/domain/order-lifecycle';
-import type { CaughtMail } from '../../src/dev/mail-catcher';
 import { hashToken } from '../../src/security/tokens';
 import { activationStatusQuery, activationWorkflowId, orderStatusQuery } from '../../src/temporal/order-workflow-api';
-import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, waitForPhase, waitForStatus } from '../helpers/orders';
-import { startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
+import { activationToken, isActivationMail, isFirstRequest, isReminder } from '../helpers/links';
+import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack(__filename);
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useTestStack(__filename);
 
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function activationToken(mail: CaughtMail): string {
-  const pattern = new RegExp(`${escapeRegExp(stack.config.publicBaseUrl)}/activations/([^\\s"<>]+)`, 'g');
-  const tokens = [...mail.text.matchAll(pattern)].map((m) => m[1]);
-  expect(tokens).toHaveLength(1);
-  expect(tokens[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  return tokens[0];
-}
-
-const isActivationMail = (to: string) => (m: CaughtMail) => m.to.includes(to) && m.headers['x-email-template'] === 'activation-request';
-const isFirstRequest = (to: string) => (m: CaughtMail) => isActivationMail(to)(m) && !m.subject.startsWith('Reminder');
-const isReminder = (to: string) => (m: CaughtMail) => isActivationMail(to)(m) && m.subject.startsWith('Reminder');
-
+/**
+ * Books a request on behalf of `contact`. A contact with a registeredId is first put in the
+ * identity records (users.registered_id): the booking itself can name an ID but never vouch for it.
+ */
 async function bookRequest(world: TestWorld, domain: string, contact: { email: string; fullName?: string; registeredId?: string }, reference = `PO-${world.suffix}`) {
+  if (contact.registeredId) await registerContact(stack.db, contact as Required<typeof contact>);
   return book(stack.client, stack.taskQueue, {
     externalReference: reference,
     bookedByPartnerId: world.partnerId,
@@ -54,11 +39,6 @@ async function contactId(email: string): Promise<number> {
   return Number(row.id);
 }
 
-async function shipBoth(orderId: string, shippedOn: string): Promise<void> {
-  await reportShipment(stack.client, orderId, { lineNumber: 1, shippedOn });
-  await reportShipment(stack.client, orderId, { lineNumber: 2, shippedOn });
-}
-
 /** The refused order waits for an assignment with the reason; the partner is told; nothing is created. */
 async function expectRefused(world: TestWorld, orderId: string, workflowId: string, domain: string, contactEmail: string, reason: string) {
   const status = await waitForStatus(stack.client, workflowId, (s) => s.emailsSent.includes('assignment-refused'));
@@ -70,7 +50,7 @@ async function expectRefused(world: TestWorld, orderId: string, workflowId: stri
   expect(status.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
   expect(status.emailsSent).toEqual(['assignment-refused']);
 
-  const mails = await waitForMail((m) => m.headers['x-order-id'] === orderId && m.headers['x-email-template'] === 'assignment-refused');
+  const mails = await waitForMail(mailOf(orderId, 'assignment-refused'));
   expect(mails).toHaveLength(1);
   expect(mails[0].to).toEqual([world.partnerEmail]);
   expect(mails[0].subject).toBe(`Action needed: order PO-${world.suffix} could not be assigned`);
@@ -118,6 +98,32 @@ test('S5(2): a contact without a registered user ID → refused, the reason name
   await stack.client.workflow.getHandle(booked.workflowId).terminate('test done');
 });
 
+test('S5(2b): a registered user ID typed into the booking does not count; a wrong one is refused', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const unknownEmail = `new@${world.domain}`;
+  const typed = await book(stack.client, stack.taskQueue, {
+    externalReference: `PO-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'request_smart_account', domain: world.domain },
+    endCustomerContact: { email: unknownEmail, fullName: 'Nat New', registeredId: 'made-up-id' },
+    lines: [PERPETUAL_LINE, TERM_LINE],
+  });
+  await expectRefused(world, typed.orderId, typed.workflowId, world.domain, unknownEmail, 'the contact has no registered user ID; they must register one first');
+  expect(await stack.db('users').whereRaw('lower(email) = ?', [unknownEmail]).first('registered_id')).toEqual({ registered_id: null });
+  await stack.client.workflow.getHandle(typed.workflowId).terminate('test done');
+
+  const other = await createTestWorld(stack.db, uniqueSuffix());
+  const wrong = await book(stack.client, stack.taskQueue, {
+    externalReference: `PO-${other.suffix}`,
+    bookedByPartnerId: other.partnerId,
+    assignment: { kind: 'request_smart_account', domain: other.domain },
+    endCustomerContact: { email: other.customerEmail, registeredId: 'someone-else' },
+    lines: [PERPETUAL_LINE, TERM_LINE],
+  });
+  await expectRefused(other, wrong.orderId, wrong.workflowId, other.domain, other.customerEmail, "the registered user ID given for the contact is not the contact's");
+  await stack.client.workflow.getHandle(wrong.workflowId).terminate('test done');
+});
+
 test('S5(3): a valid request → Smart Account pending activation, contact emailed and reminded; activation → deposit → fulfilled', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const domain = `new-${world.suffix}.test`;
@@ -153,7 +159,7 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
   expect(request).toBeDefined();
   expect(request.subject).toBe(`Activate your new Smart Account ${domain}`);
   expect(request.text).toContain('Hello Ivy IT,');
-  const token = activationToken(request);
+  const token = activationToken(stack, request);
   expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first()).toMatchObject({
     purpose: 'activation',
     account_id: accountId,
@@ -163,7 +169,7 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
   const reminders = await waitForMail(isReminder(contactEmail), 1, 15_000);
   expect(reminders.length).toBeGreaterThanOrEqual(1);
   expect(reminders[0].subject).toBe(`Reminder 1: activate your new Smart Account ${domain}`);
-  expect(activationToken(reminders[0])).not.toBe(token);
+  expect(activationToken(stack, reminders[0])).not.toBe(token);
   expect((await activation.query(activationStatusQuery)).remindersSent).toBeGreaterThanOrEqual(1);
   expect(await waitForMail(isFirstRequest(contactEmail), 2, 300)).toHaveLength(1);
   // Still nothing deposited while the account is not active.
@@ -187,13 +193,10 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
     ['deposited', accountId],
     ['deposited', accountId],
   ]);
-  const confirmations = await waitForMail(
-    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
-    2,
-  );
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
   expect(confirmations.map((m) => m.to[0]).sort()).toEqual([contactEmail, world.partnerEmail].sort());
 
-  await shipBoth(booked.orderId, '2026-06-30');
+  await shipLines(stack.client, booked.orderId, '2026-06-30');
   const result: OrderStatus = await handle.result();
   expect(result.phase).toBe('Fulfilled');
   expect(result.lines).toEqual([
@@ -250,7 +253,7 @@ test('S5(4): two orders requesting the same domain with the same contact share o
   ]);
   expect((await activation.describe()).runId).toBe(runId);
 
-  await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(requests[0]));
+  await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(stack, requests[0]));
   await activation.result();
   for (const order of [first, second]) {
     const deposited = await waitForPhase(stack.client, order.workflowId, 'AwaitingShipment');
@@ -263,7 +266,7 @@ test('S5(4): two orders requesting the same domain with the same contact share o
       [accountId, 'deposited'],
       [accountId, 'deposited'],
     ]);
-    await shipBoth(order.orderId, '2026-07-01');
+    await shipLines(stack.client, order.orderId, '2026-07-01');
   }
   const results: OrderStatus[] = await Promise.all([first, second].map((o) => stack.client.workflow.getHandle(o.workflowId).result()));
   expect(results.map((r) => r.phase)).toEqual(['Fulfilled', 'Fulfilled']);
@@ -275,7 +278,7 @@ test('S5(6): a later order requesting an account its contact has already activat
   const contact = { email: `it@${domain}`, fullName: 'Rae Repeat', registeredId: `rae-${world.suffix}` };
   const first = await bookRequest(world, domain, contact, `PO-A-${world.suffix}`);
   const [request] = await waitForMail(isFirstRequest(contact.email));
-  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(request));
+  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(stack, request));
   await waitForPhase(stack.client, first.workflowId, 'AwaitingShipment');
 
   const second = await bookRequest(world, domain, contact, `PO-B-${world.suffix}`);
@@ -288,7 +291,7 @@ test('S5(6): a later order requesting an account its contact has already activat
   // No second activation request: the account was already active.
   expect(await waitForMail(isActivationMail(contact.email), 2, 1_500)).toHaveLength(1);
   expect(await stack.db('accounts').where({ domain }).pluck('id')).toEqual([accountId]);
-  await shipBoth(second.orderId, '2026-09-01');
+  await shipLines(stack.client, second.orderId, '2026-09-01');
   expect((await stack.client.workflow.getHandle(second.workflowId).result()).phase).toBe('Fulfilled');
 });
 
@@ -312,13 +315,10 @@ test('S5(5): a refused order can still be assigned by the partner afterwards, an
     ['deposited', world.smartAccountId, 'Finance'],
     ['deposited', world.smartAccountId, 'Finance'],
   ]);
-  const confirmations = await waitForMail(
-    (m) => m.headers['x-order-id'] === booked.orderId && m.headers['x-email-template'] === 'deposit-confirmation',
-    2,
-  );
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
   expect(confirmations.map((m) => m.to[0]).sort()).toEqual([contactEmail, world.partnerEmail].sort());
 
-  await shipBoth(booked.orderId, '2026-08-01');
+  await shipLines(stack.client, booked.orderId, '2026-08-01');
   const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
   expect(result.phase).toBe('Fulfilled');
   expect(result.emailsSent).toEqual(['assignment-refused', `deposit-confirmation:${world.smartAccountId}`, 'order-fulfilled']);

@@ -16,35 +16,25 @@ import type { BookOrderInput } from '../../src/domain/order';
 import type { OrderStatus } from '../../src/domain/order-lifecycle';
 import { orderStatusQuery, type AssignSmartAccountRequest } from '../../src/temporal/order-workflow-api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, waitForPhase, waitForStatus } from '../helpers/orders';
-import { mailFor, startTestStack, uniqueSuffix, waitForMail, type TestStack } from '../helpers/stack';
+import { delegationLink } from '../helpers/links';
+import {
+  PERPETUAL_LINE,
+  TERM_LINE,
+  book,
+  directBooking,
+  entitlementsOf,
+  eventTypes,
+  listExecutions,
+  rejectionOf,
+  waitForPhase,
+  waitForStatus,
+} from '../helpers/orders';
+import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
 
 // S9 runs with the suite's short reminder cadence (REMINDER_INTERVAL=2s, ESCALATION_AFTER=6s).
-let stack: TestStack;
+const stack = useTestStack(__filename);
 // S8 compares whole statuses before and after each refusal: reminders must not interleave.
-let quiet: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack(__filename);
-  quiet = await startTestStack(__filename, { reminderIntervalMs: 600_000, escalationAfterMs: 1_200_000 });
-});
-afterAll(async () => {
-  await quiet?.stop();
-  await stack?.stop();
-});
-
-const mailOf = (orderId: string, template: string) => (m: { headers: Record<string, string> }) =>
-  m.headers['x-order-id'] === orderId && m.headers['x-email-template'] === template;
-
-/** The error a promise rejects with; fails the test if it resolves. */
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    const value = await promise;
-    throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith('expected a rejection')) throw err;
-    return err as Error;
-  }
-}
+const quiet = useTestStack(__filename, { reminderIntervalMs: 600_000, escalationAfterMs: 1_200_000 });
 
 /** A refusal from the update handler: an ApplicationFailure of the given type. */
 function expectRefusal(err: Error, type: string, message: string | RegExp): void {
@@ -247,9 +237,9 @@ describe('S9 cancellation and duplicate booking', () => {
     expect(told[0].text).toContain('licenses that were held or deposited have been withdrawn');
 
     // Reminders stop: past two more reminder intervals and the escalation time, nothing more arrives.
-    const sentAtCancel = mailFor(world.partnerEmail).filter((m) => m.headers['x-order-id'] === booked.orderId).length;
+    const sentAtCancel = mailFor(world.partnerEmail).filter(mailOf(booked.orderId)).length;
     await new Promise((resolve) => setTimeout(resolve, Math.max(2 * stack.config.reminderIntervalMs, bookedAt + stack.config.escalationAfterMs - Date.now()) + 1_000));
-    expect(mailFor(world.partnerEmail).filter((m) => m.headers['x-order-id'] === booked.orderId)).toHaveLength(sentAtCancel);
+    expect(mailFor(world.partnerEmail).filter(mailOf(booked.orderId))).toHaveLength(sentAtCancel);
     expect(await waitForMail(mailOf(booked.orderId, 'escalation'), 1, 0)).toEqual([]);
     expect(await handle.query(orderStatusQuery)).toEqual(cancelled);
   });
@@ -280,12 +270,7 @@ describe('S9 cancellation and duplicate booking', () => {
 
   test('S9: an order with a provisioned line cannot be cancelled (validator: already provisioned), nor can a fulfilled one', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
-    const booked = await book(stack.client, stack.taskQueue, {
-      externalReference: `PO-PROV-${world.suffix}`,
-      bookedByPartnerId: world.partnerId,
-      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
-      lines: [PERPETUAL_LINE, TERM_LINE],
-    });
+    const booked = await book(stack.client, stack.taskQueue, directBooking(world, { externalReference: `PO-PROV-${world.suffix}` }));
     const handle = stack.client.workflow.getHandle(booked.workflowId);
     await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
     await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-06-01' });
@@ -315,12 +300,7 @@ describe('S9 cancellation and duplicate booking', () => {
 
   test('S9: cancelling a fulfilled order is refused with the reason (already provisioned)', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
-    const booked = await book(stack.client, stack.taskQueue, {
-      externalReference: `PO-FUL-${world.suffix}`,
-      bookedByPartnerId: world.partnerId,
-      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
-      lines: [PERPETUAL_LINE],
-    });
+    const booked = await book(stack.client, stack.taskQueue, directBooking(world, { externalReference: `PO-FUL-${world.suffix}`, lines: [PERPETUAL_LINE] }));
     await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
     await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-06-02' });
     expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Fulfilled');
@@ -337,11 +317,8 @@ describe('S9 cancellation and duplicate booking', () => {
       endCustomerContact: { email: world.customerEmail, fullName: 'Casey Customer' },
       lines: [PERPETUAL_LINE],
     });
-    const [delegation] = await waitForMail(mailOf(booked.orderId, 'delegation-request'));
-    expect(delegation.to).toEqual([world.customerEmail]);
-    const token = /\/delegations\/([A-Za-z0-9_-]{43})/.exec(delegation.text)?.[1];
-    expect(token).toBeDefined();
-    const opened = await openDelegation(stack.db, token!);
+    const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
+    const opened = await openDelegation(stack.db, token);
     expect(opened.orderId).toBe(booked.orderId);
     expect(opened.smartAccounts.map((a) => a.accountId)).toContain(world.smartAccountId);
 
@@ -349,10 +326,10 @@ describe('S9 cancellation and duplicate booking', () => {
     expect(cancelled.phase).toBe('Cancelled');
     expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Cancelled');
 
-    const dead = await rejectionOf(openDelegation(stack.db, token!));
+    const dead = await rejectionOf(openDelegation(stack.db, token));
     expect(dead).toBeInstanceOf(LinkError);
     expect((dead as LinkError).reason).toBe('used');
-    expect(await rejectionOf(submitCustomerChoice({ db: stack.db, client: stack.client }, token!, { kind: 'existing', accountId: world.smartAccountId }))).toBeInstanceOf(
+    expect(await rejectionOf(submitCustomerChoice({ db: stack.db, client: stack.client }, token, { kind: 'existing', accountId: world.smartAccountId }))).toBeInstanceOf(
       LinkError,
     );
     expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
@@ -361,12 +338,7 @@ describe('S9 cancellation and duplicate booking', () => {
 
   test('S9: re-sending a booking with the same external reference books one order and one workflow, also after it completed', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
-    const booking: BookOrderInput = {
-      externalReference: `PO-DUP-${world.suffix}`,
-      bookedByPartnerId: world.partnerId,
-      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
-      lines: [PERPETUAL_LINE],
-    };
+    const booking = directBooking(world, { externalReference: `PO-DUP-${world.suffix}`, lines: [PERPETUAL_LINE] });
     const first = await book(stack.client, stack.taskQueue, booking);
     expect(first.alreadyBooked).toBe(false);
     const resent = await Promise.all([book(stack.client, stack.taskQueue, booking), book(stack.client, stack.taskQueue, booking)]);
@@ -380,11 +352,8 @@ describe('S9 cancellation and duplicate booking', () => {
     // Re-sent after the order completed: still the same order, nothing started.
     expect(await book(stack.client, stack.taskQueue, booking)).toEqual({ orderId: first.orderId, workflowId: first.workflowId, alreadyBooked: true });
 
-    const executions = async () => {
-      const found: Array<{ runId: string; status: string }> = [];
-      for await (const wf of stack.client.workflow.list({ query: `WorkflowId = '${first.workflowId}'` })) found.push({ runId: wf.runId, status: wf.status.name });
-      return found;
-    };
+    const executions = async () =>
+      (await listExecutions(stack.client, `WorkflowId = '${first.workflowId}'`)).map((wf) => ({ runId: wf.runId, status: wf.status.name }));
     const deadline = Date.now() + 20_000;
     let listed = await executions();
     while (!(listed.length > 0 && listed.every((e) => e.status === 'COMPLETED')) && Date.now() < deadline) {

@@ -198,7 +198,7 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
       'AwaitingSmartAccount',
       'PartnerTransfer',
     ],
-    ['nothing placed, link sent to the customer', stateWith([{}], { waiting: { kind: 'customer-choice' } }), 'AwaitingSmartAccount', 'CustomerChoice'],
+    ['nothing placed, link sent to the customer', stateWith([{}], { waiting: { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 } }), 'AwaitingSmartAccount', 'CustomerChoice'],
     ['held, no wait recorded', stateWith([{ placement: 'holding' }]), 'AwaitingSmartAccount', 'Assignment'],
     [
       'one line in the customer account, another held',
@@ -299,7 +299,7 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
   });
 
   test('cancelling from any phase gives Cancelled / Nothing', () => {
-    for (const s of [booked(), held(), waitFor(booked(), activationWait), waitFor(booked(), { kind: 'customer-choice' }), deposited(), shipLine(deposited(), 1, '2026-03-01')]) {
+    for (const s of [booked(), held(), waitFor(booked(), activationWait), waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 }), deposited(), shipLine(deposited(), 1, '2026-03-01')]) {
       expect(listStatusOf(cancelOrder(s))).toEqual({ phase: 'Cancelled', waitingFor: 'Nothing' });
     }
   });
@@ -517,7 +517,7 @@ describe('cancelOrder', () => {
     ['booked', booked],
     ['held', held],
     ['waiting for activation', () => waitFor(booked(), activationWait)],
-    ['waiting for the customer\'s choice', () => waitFor(booked(), { kind: 'customer-choice' })],
+    ['waiting for the customer\'s choice', () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 })],
     ['deposited', deposited],
     ['shipped', () => shipLine(held(), 2, '2026-03-02')],
   ])('from %s: every line cancelled, the order cancelled, no wait', (_name, make) => {
@@ -540,8 +540,8 @@ describe('cancelOrder', () => {
 describe('waitFor and recordEmail', () => {
   test('waitFor sets or clears the wait only', () => {
     const s = booked();
-    const next = pure(s, (x) => waitFor(x, { kind: 'customer-choice' }));
-    expect(next).toEqual({ ...s, waiting: { kind: 'customer-choice' } });
+    const next = pure(s, (x) => waitFor(x, { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 }));
+    expect(next).toEqual({ ...s, waiting: { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 } });
     expect(pure(next, (x) => waitFor(x, undefined)).waiting).toBeUndefined();
   });
 
@@ -659,7 +659,7 @@ describe('assignmentRefusal', () => {
   test.each<[string, () => OrderState]>([
     ['held in a holding account', held],
     ['waiting for an assignment', () => waitFor(booked(), { kind: 'assignment', reason: 'x' })],
-    ['waiting for the customer\'s choice', () => waitFor(booked(), { kind: 'customer-choice' })],
+    ['waiting for the customer\'s choice', () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 })],
     ['waiting for an activation', () => waitFor(booked(), activationWait)],
     ['held with a shipped line', () => shipLine(held(), 2, '2026-03-01')],
   ])('accepted when %s', (_name, make) => {
@@ -827,7 +827,7 @@ describe('orderStatusOf', () => {
       ['PartnerTransfer', held, "The partner must transfer the order from its holding account to the customer's active Smart Account."],
       [
         'CustomerChoice',
-        () => waitFor(booked(), { kind: 'customer-choice' }),
+        () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 }),
         'The end-customer contact must pick or create their Smart Account through the emailed link.',
       ],
       ['SmartAccountActivation', () => waitFor(booked(), activationWait), 'The end-customer contact must activate the new Smart Account newco.com.'],
