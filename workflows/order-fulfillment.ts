@@ -98,6 +98,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   let version = 0;
   // Handlers and the main loop change the state one at a time, each change with its activity.
   const serializer = new Serializer();
+  // A cancellation waits for the booking step, even one delivered with the very first task.
+  let booked = carried !== undefined;
 
   setHandler(orderStatusQuery, () => orderStatusOf(state));
 
@@ -144,8 +146,9 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
 
   setHandler(
     cancelOrderUpdate,
-    (request) =>
-      serializer.run(async () => {
+    async (request) => {
+      await condition(() => booked);
+      return serializer.run(async () => {
         if (state.cancelled) return orderStatusOf(state);
         const refusal = cancellationRefusal(state);
         if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'InvalidState');
@@ -160,7 +163,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         setState(next);
         await sendEmail('order-cancelled', ['partner'], 'order-cancelled');
         return orderStatusOf(state);
-      }),
+      });
+    },
     {
       validator: (request) => {
         if (request !== undefined && (typeof request !== 'object' || request === null)) throw new Error('the request must be an object');
@@ -453,6 +457,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       await activities.recordBooking(input, workflowId).catch(asRefusal);
       await placeAsBooked();
     });
+    booked = true;
   }
 
   for (;;) {

@@ -68,25 +68,28 @@ export async function smartAccountActivation(input: ActivationWorkflowInput, car
   if ((await activities.getAccountStatus(input.accountId)) === 'active') activated = true;
 
   /** Emails the contact (first request or reminder); the account found active counts as activated. */
-  async function requestActivation(idempotencyKey: string, reminderNumber?: number): Promise<void> {
+  /** Emails the contact (first request or reminder); returns whether an email went out. */
+  async function requestActivation(idempotencyKey: string, reminderNumber?: number): Promise<boolean> {
     try {
       const outcome = await activities.sendActivationRequest({ accountId: input.accountId, idempotencyKey, ...(reminderNumber ? { reminderNumber } : {}) });
+      // Found active (its signal lost or late): that counts as the activation.
       if (outcome === 'already-active') activated = true;
+      return outcome === 'sent';
     } catch (err) {
       // A refusal (say, no contact to write to) must not end the wait: someone can still activate it.
       if (!(err instanceof ActivityFailure)) throw err;
       log.warn('activation email not sent', { accountId: input.accountId, error: String(err.cause ?? err) });
+      return false;
     }
   }
 
-  if (!activated && !requestSent) {
+  if (!activated && !withdrawn && !requestSent) {
     await requestActivation(`${workflowId}:activation-request`);
     requestSent = true;
   }
   while (!activated && !withdrawn) {
     if (!(await condition(() => activated || withdrawn, settings.reminderIntervalMs))) {
-      remindersSent++;
-      await requestActivation(`${workflowId}:activation-reminder:${remindersSent}`, remindersSent);
+      if (await requestActivation(`${workflowId}:activation-reminder:${remindersSent + 1}`, remindersSent + 1)) remindersSent++;
     }
     const info = workflowInfo();
     if (!activated && !withdrawn && (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit)) {

@@ -15,12 +15,18 @@ import { activationWorkflowId, orderStatusQuery, submitCustomerChoiceUpdate } fr
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { TOKEN_PATTERN, delegationLink, isFirstRequest, linkToken } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, rejectionOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
-import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
+import { mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
+// For the regression tests at the end of the file.
+import { createActivities } from '../../activities';
+import { receivedNow } from '../helpers/stack';
 
-const stack = useTestStack(__filename);
+// Reminders far away for the scenarios, so none lands in the middle of their exact checks; the
+// reminder test has a worker of its own that reminds quickly.
+const stack = useTestStack(__filename, { reminderIntervalMs: 600_000 });
+const reminding = useTestStack(__filename, { reminderIntervalMs: 1_500 });
 
-async function bookDelegated(world: TestWorld, reference = `PO-${world.suffix}`) {
-  return book(stack.client, stack.taskQueue, {
+async function bookDelegated(world: TestWorld, reference = `PO-${world.suffix}`, on: TestStack = stack) {
+  return book(on.client, on.taskQueue, {
     externalReference: reference,
     bookedByPartnerId: world.partnerId,
     assignment: { kind: 'delegate' },
@@ -334,5 +340,175 @@ test('S4: the Postgres list mirror (orders.status, waiting_for) follows the work
   } finally {
     await handle.terminate('test done');
     if (activationId) await stack.client.workflow.getHandle(activationWorkflowId(activationId)).terminate('test done').catch(() => undefined);
+  }
+});
+
+// ---- Regressions from the code review ----
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The reason a dead link gives when opened. */
+async function linkRefusal(token: string): Promise<string> {
+  const err = await rejectionOf(openDelegation(stack.db, token));
+  expect(err).toBeInstanceOf(LinkError);
+  return (err as LinkError).reason;
+}
+
+test('S4 regression: an unanswered delegation is reminded with a fresh link; both links work until one is used, then both are dead', async () => {
+  const world = await createTestWorld(reminding.db, uniqueSuffix());
+  const booked = await bookDelegated(world, `PO-${world.suffix}`, reminding);
+  const handle = reminding.client.workflow.getHandle(booked.workflowId);
+  const { token: firstToken } = await delegationLink(reminding, booked.orderId, world.customerEmail);
+
+  // One reminder interval (1.5 s for this worker) later, without an answer: Reminder 1, with a new link.
+  const isReminder1 = (m: Parameters<ReturnType<typeof mailOf>>[0]) => mailOf(booked.orderId, 'delegation-request')(m) && m.subject.startsWith('Reminder 1:');
+  const [reminder] = await waitForMail(isReminder1, 1, 15_000);
+  expect(reminder).toBeDefined();
+  expect(reminder.headers['x-email-template']).toBe('delegation-request');
+  expect(reminder.subject).toBe(`Reminder 1: choose the Smart Account for your order PO-${world.suffix}`);
+  expect(reminder.to).toEqual([world.customerEmail]);
+  expect(reminder.headers['x-idempotency-key']).toBe(`${booked.workflowId}:delegation-reminder:1`);
+  const reminderToken = linkToken(reminding, reminder, 'delegations');
+  expect(reminderToken).not.toBe(firstToken);
+  const reminded = await waitForStatus(reminding.client, booked.workflowId, (st) => st.emailsSent.includes('delegation-reminder:1'));
+  expect(reminded.emailsSent.slice(0, 2)).toEqual(['delegation-request', 'delegation-reminder:1']);
+  expect(reminded.waitingFor).toBe('CustomerChoice');
+  expect(await eventTypes(reminding.db, booked.orderId)).toEqual(expect.arrayContaining(['delegated_to_customer', 'delegation_reminder']));
+
+  // Both links are stored (by hash) and both open the order's page.
+  for (const token of [firstToken, reminderToken]) {
+    expect(await reminding.db('access_tokens').where({ token_hash: hashToken(token) }).first('order_id', 'purpose', 'used_at')).toEqual({
+      order_id: booked.orderId,
+      purpose: 'delegation',
+      used_at: null,
+    });
+    expect(await openDelegation(reminding.db, token)).toMatchObject({ orderId: booked.orderId, domain: world.domain });
+  }
+
+  // The contact answers through the reminder's link.
+  const chosen = await submitCustomerChoice(reminding, reminderToken, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
+  expect(chosen).toMatchObject({ phase: 'AwaitingShipment', customerAccountId: world.smartAccountId });
+  expect(chosen.emailsSent).toEqual(expect.arrayContaining(['delegation-request', 'delegation-reminder:1', `deposit-confirmation:${world.smartAccountId}`]));
+  expect(await entitlementsOf(reminding.db, booked.orderId)).toEqual([
+    { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 2 },
+    { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 10 },
+  ]);
+
+  // Now both links (and any other of the order) are dead.
+  expect(await linkRefusal(reminderToken)).toBe('used');
+  expect(await linkRefusal(firstToken)).toBe('used');
+  expect(await reminding.db('access_tokens').where({ order_id: booked.orderId, purpose: 'delegation' }).whereNull('used_at')).toEqual([]);
+  const reused = await rejectionOf(submitCustomerChoice(reminding, firstToken, { kind: 'existing', accountId: world.smartAccountId }));
+  expect(reused).toBeInstanceOf(LinkError);
+
+  // And the reminders stop once the contact has chosen.
+  const delegationMails = receivedNow(mailOf(booked.orderId, 'delegation-request')).length;
+  await sleep(reminding.config.reminderIntervalMs + 1_000);
+  expect(receivedNow(mailOf(booked.orderId, 'delegation-request'))).toHaveLength(delegationMails);
+  expect((await handle.query(orderStatusQuery)).emailsSent.filter((p) => p.startsWith('delegation-reminder:'))).toEqual(
+    chosen.emailsSent.filter((p) => p.startsWith('delegation-reminder:')),
+  );
+  await shipLines(reminding.client, booked.orderId, '2026-05-05');
+  expect((await handle.result()).phase).toBe('Fulfilled');
+});
+
+test('S4 regression: picking a pending Smart Account of the domain without a primary contact makes the chooser its contact; activation → deposit', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const orphanId = `sa-orphan-${world.suffix}`;
+  await stack.db('accounts').insert({
+    id: orphanId,
+    kind: 'smart_account',
+    name: `Orphan ${world.suffix}`,
+    domain: world.domain,
+    status: 'pending_activation',
+    primary_contact_id: null,
+  });
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
+  expect((await openDelegation(stack.db, token)).smartAccounts).toContainEqual({
+    accountId: orphanId,
+    name: `Orphan ${world.suffix}`,
+    status: 'pending_activation',
+    virtualAccounts: [],
+  });
+
+  const chosen = await submitCustomerChoice(stack, token, { kind: 'existing', accountId: orphanId });
+  expect(chosen).toMatchObject({ phase: 'AwaitingActivation', waitingFor: 'SmartAccountActivation' });
+  expect(chosen.customerAccountId).toBeUndefined();
+  expect(chosen.lines.map((l) => l.state)).toEqual(['booked', 'booked']);
+  // The contact who chose it is now its primary contact; the account is still pending.
+  expect(await stack.db('accounts').where({ id: orphanId }).first('status', 'primary_contact_id')).toEqual({
+    status: 'pending_activation',
+    primary_contact_id: String(world.customerContactId),
+  });
+
+  // The activation workflow writes to that contact.
+  const activationWorkflow = stack.client.workflow.getHandle(activationWorkflowId(orphanId));
+  const [request] = await waitForMail(isFirstRequest(world.customerEmail));
+  expect(request).toBeDefined();
+  expect(request.to).toEqual([world.customerEmail]);
+  expect(request.subject).toBe(`Activate your new Smart Account ${world.domain}`);
+  const activation = linkToken(stack, request, 'activations');
+  expect(await stack.db('access_tokens').where({ token_hash: hashToken(activation), purpose: 'activation' }).first('account_id', 'contact_id', 'used_at')).toEqual({
+    account_id: orphanId,
+    contact_id: String(world.customerContactId),
+    used_at: null,
+  });
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
+
+  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activation)).resolves.toEqual({ accountId: orphanId });
+  await activationWorkflow.result();
+  const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
+  expect(deposited.customerAccountId).toBe(orphanId);
+  expect(deposited.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['deposited', orphanId],
+    ['deposited', orphanId],
+  ]);
+  expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([
+    [orphanId, 'deposited'],
+    [orphanId, 'deposited'],
+  ]);
+  expect(await stack.db('accounts').where({ id: orphanId }).first('status')).toEqual({ status: 'active' });
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
+  expect(confirmations.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.partnerEmail].sort());
+  await shipLines(stack.client, booked.orderId, '2026-05-06');
+  expect((await handle.result()).phase).toBe('Fulfilled');
+});
+
+test('S4 regression: two concurrent sends of the delegation email with one idempotency key mail once, with a valid link', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  try {
+    // The order is recorded and delegated (its own link is out) before the retried sends.
+    await delegationLink(stack, booked.orderId, world.customerEmail);
+    const activities = createActivities({ db: stack.db, mailer: stack.mailer, temporal: stack.client, config: stack.config });
+    // A race is a matter of luck: three rounds, each of two overlapping sends with one key.
+    for (const idempotencyKey of [`${booked.workflowId}:delegation-test`, `${booked.workflowId}:delegation-test-2`, `${booked.workflowId}:delegation-test-3`]) {
+      const send = () =>
+        activities.sendDelegationRequest({
+          orderId: booked.orderId,
+          idempotencyKey,
+          listStatus: { phase: 'AwaitingSmartAccount', waitingFor: 'CustomerChoice' },
+        });
+      await Promise.all([send(), send()]);
+
+      const withKey = (m: Parameters<ReturnType<typeof mailOf>>[0]) => m.headers['x-idempotency-key'] === idempotencyKey;
+      const mails = await waitForMail(withKey, 2, 1_500);
+      expect({ idempotencyKey, received: mails.length }).toEqual({ idempotencyKey, received: 1 });
+      expect(mails[0].to).toEqual([world.customerEmail]);
+      const token = linkToken(stack, mails[0], 'delegations');
+
+      // Exactly one link was minted for that email, and it is the one mailed.
+      const rows = await stack.db('access_tokens').where({ email_idempotency_key: idempotencyKey });
+      expect(rows).toHaveLength(1);
+      expect(Buffer.from(rows[0].token_hash).equals(createHash('sha256').update(token).digest())).toBe(true);
+      expect(rows[0]).toMatchObject({ order_id: booked.orderId, purpose: 'delegation', used_at: null });
+      expect(await openDelegation(stack.db, token)).toMatchObject({ orderId: booked.orderId, workflowId: booked.workflowId });
+      expect(await stack.db('email_outbox').where({ idempotency_key: idempotencyKey }).select('status')).toEqual([{ status: 'sent' }]);
+    }
+  } finally {
+    await handle.terminate('test done');
   }
 });

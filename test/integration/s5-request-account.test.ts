@@ -16,6 +16,9 @@ import { createTestWorld, registerContact, type TestWorld } from '../helpers/fix
 import { activationToken, isActivationMail, isFirstRequest, isReminder } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
 import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
+// For the regression tests at the end of the file.
+import { pollUntil } from '../helpers/orders';
+import { receivedNow } from '../helpers/stack';
 
 const stack = useTestStack(__filename);
 
@@ -358,4 +361,104 @@ test('S5: the Postgres list mirror (orders.status, waiting_for) follows the work
     const accountId = requestedAccountId(domain, await contactId(`it@${domain}`));
     await stack.client.workflow.getHandle(activationWorkflowId(accountId)).terminate('test done');
   }
+});
+
+// ---- Regressions from the code review: the activation workflow must stop when no order waits
+// for its account any more, and must notice an account activated without its signal. ----
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until the workflow's execution is COMPLETED (describe), for at most `timeoutMs`. */
+async function waitForCompletion(workflowId: string, timeoutMs: number): Promise<void> {
+  const handle = stack.client.workflow.getHandle(workflowId);
+  await pollUntil(() => handle.describe().then((d) => d.status.name), (name) => name === 'COMPLETED', `${workflowId} completing`, timeoutMs);
+}
+
+test('S5 regression: an order waiting for activation that the partner assigns to another Smart Account ends the activation workflow and its reminders', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const domain = `moved-${world.suffix}.test`;
+  const contactEmail = `it@${domain}`;
+  const booked = await bookRequest(world, domain, { email: contactEmail, fullName: 'Max Moved', registeredId: `max-${world.suffix}` });
+  await waitForPhase(stack.client, booked.workflowId, 'AwaitingActivation');
+  const accountId = requestedAccountId(domain, await contactId(contactEmail));
+  const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
+  await pollUntil(() => activation.query(activationStatusQuery), (s) => s.waitingOrders.includes(booked.workflowId), 'the order registering with the activation workflow');
+  expect((await activation.describe()).status.name).toBe('RUNNING');
+  expect(await waitForMail(isFirstRequest(contactEmail))).toHaveLength(1);
+
+  // The partner assigns the customer's existing, active Smart Account instead.
+  const assigned = await assignSmartAccount(stack.client, booked.orderId, {
+    accountId: world.smartAccountId,
+    virtualAccountPath: 'Finance',
+    actingPartnerId: world.partnerId,
+  });
+  expect(assigned).toMatchObject({ phase: 'AwaitingShipment', waitingFor: 'Shipment', customerAccountId: world.smartAccountId });
+  expect(assigned.lines.map((l) => [l.state, l.accountId, l.virtualAccountPath])).toEqual([
+    ['deposited', world.smartAccountId, 'Finance'],
+    ['deposited', world.smartAccountId, 'Finance'],
+  ]);
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+    { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 2 },
+    { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 10 },
+  ]);
+
+  // No order waits for the requested account any more: its activation workflow completes…
+  await waitForCompletion(activation.workflowId, 10_000);
+  expect(await activation.query(activationStatusQuery)).toMatchObject({ accountId, activated: false, waitingOrders: [] });
+  const remindersAtCompletion = receivedNow(isReminder(contactEmail)).length;
+  // …and stops reminding the contact (two reminder intervals later, nothing more arrived).
+  await sleep(2 * stack.config.reminderIntervalMs + 1_000);
+  expect(receivedNow(isReminder(contactEmail))).toHaveLength(remindersAtCompletion);
+  expect((await activation.describe()).status.name).toBe('COMPLETED');
+  // The requested account itself is left as it was, pending activation.
+  expect(await stack.db('accounts').where({ id: accountId }).first('status')).toEqual({ status: 'pending_activation' });
+
+  // The order goes on undisturbed.
+  expect((await stack.client.workflow.getHandle(booked.workflowId).query(orderStatusQuery)).phase).toBe('AwaitingShipment');
+  await shipLines(stack.client, booked.orderId, '2026-10-01');
+  const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
+  expect(result.phase).toBe('Fulfilled');
+  expect(result.customerAccountId).toBe(world.smartAccountId);
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', account_id: world.smartAccountId });
+});
+
+test('S5 regression: an account activated in Postgres only (no signal) is found active at the next reminder time: no reminder, the order deposits', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const domain = `quiet-${world.suffix}.test`;
+  const contactEmail = `it@${domain}`;
+  const booked = await bookRequest(world, domain, { email: contactEmail, fullName: 'Quinn Quiet', registeredId: `quinn-${world.suffix}` });
+  await waitForPhase(stack.client, booked.workflowId, 'AwaitingActivation');
+  const accountId = requestedAccountId(domain, await contactId(contactEmail));
+  const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
+  expect(await waitForMail(isFirstRequest(contactEmail))).toHaveLength(1);
+
+  // Activated behind the workflows' back: the row only, no accountActivated signal.
+  const remindersBefore = receivedNow(isReminder(contactEmail)).length;
+  const reminderRowsBefore = await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).count({ n: '*' });
+  expect(await stack.db('accounts').where({ id: accountId }).update({ status: 'active', activated_at: stack.db.fn.now() })).toBe(1);
+
+  // At its next reminder time the activation workflow finds the account active and ends, having told the order.
+  await waitForCompletion(activation.workflowId, 15_000);
+  expect(await activation.query(activationStatusQuery)).toMatchObject({ accountId, activated: true, waitingOrders: [booked.workflowId] });
+  const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
+  expect(deposited.customerAccountId).toBe(accountId);
+  expect(deposited.lines.map((l) => [l.state, l.accountId])).toEqual([
+    ['deposited', accountId],
+    ['deposited', accountId],
+  ]);
+  expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([
+    [accountId, 'deposited'],
+    [accountId, 'deposited'],
+  ]);
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'AwaitingShipment', account_id: accountId });
+  const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
+  expect(confirmations.map((m) => m.to[0]).sort()).toEqual([contactEmail, world.partnerEmail].sort());
+
+  // No reminder for the active account: none received, none even queued.
+  await sleep(stack.config.reminderIntervalMs + 500);
+  expect(receivedNow(isReminder(contactEmail))).toHaveLength(remindersBefore);
+  expect(await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).count({ n: '*' })).toEqual(reminderRowsBefore);
+
+  await shipLines(stack.client, booked.orderId, '2026-10-02');
+  expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Fulfilled');
 });

@@ -14,6 +14,9 @@ import type { OrderStatus } from '../../src/domain/order-lifecycle';
 import { createTestWorld } from '../helpers/fixtures';
 import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE, book, directBooking, entitlementsOf, eventTypes, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
 import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
+// For the regression test at the end of the file.
+import type { BookOrderInput } from '../../src/domain/order';
+import { listExecutions, pollUntil } from '../helpers/orders';
 
 const stack = useTestStack(__filename);
 
@@ -259,4 +262,78 @@ describe('S7 mixed order', () => {
       expect(mail.html).toContain('<td>ASA5506-SEC-BUN</td>');
     }
   });
+});
+
+// Regression from the code review: the order's workflow ID is derived from the booking partner
+// and the reference, and a refused booking once kept that ID forever (REJECT_DUPLICATE), so the
+// corrected booking could never be sent again.
+test('S6 regression: a booking refused for "not a reseller" is booked again with the same reference once the distributor-reseller link exists', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const stranger = await createStrangerPartner(world.suffix);
+  const booking: BookOrderInput = {
+    externalReference: `PO-2T-AGAIN-${world.suffix}`,
+    bookedByPartnerId: world.distributorId,
+    partnerId: stranger.partnerId,
+    assignment: { kind: 'holding_account', accountId: stranger.holdingAccountId },
+    lines: [PERPETUAL_LINE, TERM_LINE],
+  };
+  const first = await book(stack.client, stack.taskQueue, booking);
+  expect(first.alreadyBooked).toBe(false);
+  const handle = stack.client.workflow.getHandle(first.workflowId);
+  const failure = await handle.result().catch((err) => err);
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  expect(failure.cause).toMatchObject({ type: 'NotAuthorized' });
+  expect(failure.cause.message).toContain(`partner "${stranger.partnerId}" is not a reseller of "${world.distributorId}"`);
+  const refusedRun = await handle.describe();
+  expect(refusedRun.status.name).toBe('FAILED');
+  expect(await stack.db('orders').where({ id: first.orderId })).toEqual([]);
+
+  // The distributor signs the partner up as its reseller, and the ordering system sends the booking again.
+  await stack.db('distributor_resellers').insert({ distributor_id: world.distributorId, reseller_id: stranger.partnerId });
+  const again = await book(stack.client, stack.taskQueue, booking);
+  expect(again).toEqual({ orderId: first.orderId, workflowId: first.workflowId, alreadyBooked: false });
+
+  try {
+    // A new run of the same order proceeds: held in the (now) reseller's PHA, the reseller told a transfer is needed.
+    const held = await waitForStatus(stack.client, first.workflowId, (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'));
+    expect(held).toMatchObject({ phase: 'AwaitingSmartAccount', partnerId: stranger.partnerId, holdingAccountId: stranger.holdingAccountId });
+    expect(held.lines.map((l) => [l.lineNumber, l.state, l.accountId])).toEqual([
+      [1, 'held', stranger.holdingAccountId],
+      [2, 'held', stranger.holdingAccountId],
+    ]);
+    const newRun = await handle.describe();
+    expect(newRun.runId).not.toBe(refusedRun.runId);
+    expect(newRun.status.name).toBe('RUNNING');
+
+    expect(await entitlementsOf(stack.db, first.orderId)).toEqual([
+      { line_number: 1, account_id: stranger.holdingAccountId, path: null, status: 'held', quantity: 2 },
+      { line_number: 2, account_id: stranger.holdingAccountId, path: null, status: 'held', quantity: 10 },
+    ]);
+    expect(await stack.db('orders').where({ id: first.orderId }).first()).toMatchObject({
+      external_reference: booking.externalReference,
+      booked_by_partner_id: world.distributorId,
+      partner_id: stranger.partnerId,
+      holding_account_id: stranger.holdingAccountId,
+      status: 'AwaitingSmartAccount',
+      waiting_for: 'PartnerTransfer',
+    });
+    expect(await eventTypes(stack.db, first.orderId)).toEqual(['booked', 'held_in_holding_account']);
+    const transferNeeded = await waitForMail(mailOf(first.orderId, 'transfer-needed'));
+    expect(transferNeeded.map((m) => m.to)).toEqual([[stranger.partnerEmail]]);
+    expect(transferNeeded[0].subject).toBe(
+      `Action needed: order ${booking.externalReference} is in your holding account and must be moved to the customer's Smart Account`,
+    );
+
+    // The running order keeps its reference: sending it a third time books nothing.
+    expect(await book(stack.client, stack.taskQueue, booking)).toEqual({ orderId: first.orderId, workflowId: first.workflowId, alreadyBooked: true });
+    const runs = await pollUntil(
+      async () => (await listExecutions(stack.client, `WorkflowId = '${first.workflowId}'`)).map((e) => `${e.runId}:${e.status.name}`).sort(),
+      (listed) => listed.length === 2 && listed.includes(`${newRun.runId}:RUNNING`),
+      'both runs listed',
+    );
+    expect(runs).toEqual([`${newRun.runId}:RUNNING`, `${refusedRun.runId}:FAILED`].sort());
+    expect(await stack.db('orders').where({ external_reference: booking.externalReference }).pluck('id')).toEqual([first.orderId]);
+  } finally {
+    await handle.terminate('test done').catch(() => undefined);
+  }
 });

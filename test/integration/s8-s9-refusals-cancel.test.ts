@@ -30,6 +30,16 @@ import {
   waitForStatus,
 } from '../helpers/orders';
 import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
+// For the regression tests at the end of the file.
+import { temporal } from '@temporalio/proto';
+import { NativeConnection } from '@temporalio/worker';
+import { requestedAccountId } from '../../activities/accounts';
+import { activationStatusQuery, activationWorkflowId } from '../../src/temporal/order-workflow-api';
+import { createOrderWorker } from '../../workers/order-worker';
+import { registerContact } from '../helpers/fixtures';
+import { isReminder, linkToken } from '../helpers/links';
+import { pollUntil } from '../helpers/orders';
+import { receivedNow } from '../helpers/stack';
 
 // S9 runs with the suite's short reminder cadence (REMINDER_INTERVAL=2s, ESCALATION_AFTER=6s).
 const stack = useTestStack(__filename);
@@ -371,5 +381,157 @@ describe('S9 cancellation and duplicate booking', () => {
     const other = await book(stack.client, stack.taskQueue, { ...booking, bookedByPartnerId: world.otherPartnerId });
     expect(other.alreadyBooked).toBe(false);
     expect(other.orderId).not.toBe(first.orderId);
+  });
+});
+
+// Regressions from the code review: a cancellation that arrives right after the booking, while
+// the workflow is still recording it and placing the order, or even with the order's very first
+// workflow task, must wait for that step and then cancel everything it did (links, the
+// activation wait), not fail or leave anything live.
+describe('S9 regression: cancel right after booking', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Returns as soon as a worker has started the order's first workflow task (it then runs the booking step). */
+  async function pickedUp(s: TestStack, workflowId: string): Promise<void> {
+    const handle = s.client.workflow.getHandle(workflowId);
+    const started = temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED;
+    const deadline = Date.now() + 10_000;
+    while (!(await handle.fetchHistory()).events?.some((e) => e.eventType === started)) {
+      if (Date.now() > deadline) throw new Error(`no worker picked up ${workflowId}`);
+      await sleep(5);
+    }
+  }
+
+  function delegateBooking(world: TestWorld, reference: string): BookOrderInput {
+    return {
+      externalReference: reference,
+      bookedByPartnerId: world.partnerId,
+      assignment: { kind: 'delegate' },
+      endCustomerContact: { email: world.customerEmail, fullName: 'Casey Customer' },
+      lines: [PERPETUAL_LINE, TERM_LINE],
+    };
+  }
+
+  /** What a cancelled delegate order must look like once its cancellation has answered. */
+  async function expectDelegateOrderCancelled(s: TestStack, world: TestWorld, orderId: string, workflowId: string, cancelled: OrderStatus) {
+    expect(cancelled).toMatchObject({ phase: 'Cancelled', waitingFor: 'Nothing' });
+    expect(cancelled.lines.map((l) => l.state)).toEqual(['cancelled', 'cancelled']);
+    const result: OrderStatus = await s.client.workflow.getHandle(workflowId).result();
+    expect(result.phase).toBe('Cancelled');
+    expect(result).toEqual(cancelled);
+
+    // The booking step ran to its end before the cancellation: the contact got the link…
+    const [invitation] = await waitForMail(mailOf(orderId, 'delegation-request'));
+    const token = linkToken(s, invitation, 'delegations');
+    // …and the cancellation killed every link of the order.
+    const tokens = await s.db('access_tokens').where({ order_id: orderId });
+    expect(tokens.length).toBeGreaterThanOrEqual(1);
+    expect(tokens.map((t) => ({ id: t.id, usedAt: t.used_at instanceof Date }))).toEqual(tokens.map((t) => ({ id: t.id, usedAt: true })));
+    const dead = await rejectionOf(openDelegation(s.db, token));
+    expect(dead).toBeInstanceOf(LinkError);
+    expect((dead as LinkError).reason).toBe('used');
+
+    const row = await s.db('orders').where({ id: orderId }).first();
+    expect(row).toMatchObject({ status: 'Cancelled', waiting_for: 'Nothing', account_id: null });
+    expect(row.cancelled_at).toBeInstanceOf(Date);
+    expect(await s.db('order_lines').where({ order_id: orderId }).orderBy('line_number').pluck('state')).toEqual(['cancelled', 'cancelled']);
+    expect(await entitlementsOf(s.db, orderId)).toEqual([]);
+    expect(await eventTypes(s.db, orderId)).toEqual(['booked', 'delegated_to_customer', 'cancelled']);
+    const told = await waitForMail(mailOf(orderId, 'order-cancelled'));
+    expect(told.map((m) => m.to)).toEqual([[world.partnerEmail]]);
+
+    // No reminder (and so no fresh link) after the cancellation.
+    await sleep(s.config.reminderIntervalMs + 1_000);
+    expect(receivedNow(mailOf(orderId, 'delegation-request'))).toHaveLength(1);
+    expect(await s.db('access_tokens').where({ order_id: orderId }).whereNull('used_at')).toEqual([]);
+    expect(await s.db('access_tokens').where({ order_id: orderId }).count({ n: '*' })).toEqual([{ n: String(tokens.length) }]);
+  }
+
+  test('S9: a delegate order cancelled immediately after booking (as soon as a worker has it) ends Cancelled and leaves no live link', async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const booked = await book(stack.client, stack.taskQueue, delegateBooking(world, `PO-NOW-${world.suffix}`));
+    // No other wait: the cancellation races the booking step (record, then the delegation email).
+    await pickedUp(stack, booked.workflowId);
+    const cancelled = await cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId, reason: 'booked by mistake' });
+    await expectDelegateOrderCancelled(stack, world, booked.orderId, booked.workflowId, cancelled);
+    const events = await stack.db('order_events').where({ order_id: booked.orderId, type: 'cancelled' }).select('details');
+    expect(events.map((e) => e.details)).toEqual([{ reason: 'booked by mistake' }]);
+  });
+
+  // The same cancellation, delivered in the order's very first workflow task: the worker was
+  // down (a deploy, a restart) while the order was booked and cancelled, and comes back.
+  test('S9: a cancellation that reaches the worker together with the booking (worker down meanwhile) also cancels the order', async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const taskQueue = `${stack.taskQueue}-late-${world.suffix}`;
+    const booked = await book(stack.client, taskQueue, delegateBooking(world, `PO-LATE-${world.suffix}`));
+    const cancelling = cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId }).then(
+      (status) => ({ status }),
+      (error: unknown) => ({ error }),
+    );
+    // Let the Update reach the server before any worker polls this queue.
+    await sleep(1_000);
+    const connection = await NativeConnection.connect({ address: stack.config.temporal.address });
+    const worker = await createOrderWorker({
+      connection,
+      namespace: stack.config.temporal.namespace,
+      taskQueue,
+      db: stack.db,
+      mailer: stack.mailer,
+      temporal: stack.client,
+      config: stack.config,
+      workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
+    });
+    const running = worker.run();
+    try {
+      const outcome = await cancelling;
+      if ('error' in outcome) {
+        const err = outcome.error as WorkflowUpdateFailedError;
+        throw new Error(`the cancellation was refused: ${err.message}; cause: ${err.cause?.message}; root: ${(err.cause?.cause as Error | undefined)?.message}`);
+      }
+      await expectDelegateOrderCancelled(stack, world, booked.orderId, booked.workflowId, outcome.status);
+    } finally {
+      await stack.client.workflow.getHandle(booked.workflowId).terminate('test done').catch(() => undefined);
+      worker.shutdown();
+      await running;
+      await connection.close();
+    }
+  });
+
+  test('S9: a request for a new Smart Account cancelled immediately (as soon as a worker has it): the activation workflow completes soon and sends no reminder after', async () => {
+    const world = await createTestWorld(stack.db, uniqueSuffix());
+    const domain = `cxl-${world.suffix}.test`;
+    const contactEmail = `it@${domain}`;
+    const contactId = await registerContact(stack.db, { email: contactEmail, fullName: 'Ivy IT', registeredId: `ivy-${world.suffix}` });
+    const booked = await book(stack.client, stack.taskQueue, {
+      externalReference: `PO-REQ-NOW-${world.suffix}`,
+      bookedByPartnerId: world.partnerId,
+      assignment: { kind: 'request_smart_account', domain },
+      endCustomerContact: { email: contactEmail, fullName: 'Ivy IT' },
+      lines: [PERPETUAL_LINE],
+    });
+    await pickedUp(stack, booked.workflowId);
+    const cancelled = await cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId });
+    expect(cancelled).toMatchObject({ phase: 'Cancelled', waitingFor: 'Nothing' });
+    const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
+    expect(result.phase).toBe('Cancelled');
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Cancelled', waiting_for: 'Nothing' });
+
+    // The request was made (the booking step ran first), so the account exists, pending activation.
+    const accountId = requestedAccountId(domain, contactId);
+    expect(await stack.db('accounts').where({ id: accountId }).first('status', 'primary_contact_id')).toEqual({
+      status: 'pending_activation',
+      primary_contact_id: String(contactId),
+    });
+    // Nobody waits for it any more: its activation workflow completes soon after.
+    const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
+    await pollUntil(() => activation.describe().then((d) => d.status.name), (name) => name === 'COMPLETED', 'the activation workflow completing', 10_000);
+    const remindersAtCompletion = receivedNow(isReminder(contactEmail)).length;
+    expect(await activation.query(activationStatusQuery)).toMatchObject({ accountId, activated: false, waitingOrders: [] });
+
+    // Two reminder intervals later: no reminder was sent after it completed, and the workflow stayed completed.
+    await sleep(2 * stack.config.reminderIntervalMs + 1_000);
+    expect(receivedNow(isReminder(contactEmail))).toHaveLength(remindersAtCompletion);
+    expect((await activation.describe()).status.name).toBe('COMPLETED');
+    expect(await stack.db('orders').where({ id: booked.orderId }).first('status')).toEqual({ status: 'Cancelled' });
   });
 });
