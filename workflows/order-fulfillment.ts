@@ -21,14 +21,12 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { FulfillmentSettings, OrderActivities } from '../activities';
+import type { FulfillmentSettings } from '../activities';
 import type { Audience } from '../activities/email';
 import type { PlacementActor } from '../activities/placement';
 import { isIsoDate } from '../src/domain/dates';
@@ -72,14 +70,9 @@ import {
   OrderStatusKey,
   WaitingForKey,
 } from '../src/temporal/search-attributes';
+import { activities, loadFulfillmentSettings } from './activity-proxies';
 import { Serializer } from './serializer';
 
-// Writes must eventually happen: outages are retried without limit; refusals are non-retryable.
-const activities = proxyActivities<OrderActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const { loadFulfillmentSettings } = proxyLocalActivities<OrderActivities>({ startToCloseTimeout: '5 seconds' });
 
 /** What a run hands to the next one when it continues as new. */
 export interface OrderCarryOver {

@@ -12,12 +12,9 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { OrderActivities } from '../activities';
 import {
   accountActivatedSignal,
   activationStatusQuery,
@@ -26,12 +23,7 @@ import {
   withdrawWaitingOrderSignal,
   type ActivationWorkflowInput,
 } from '../src/temporal/order-workflow-api';
-
-const activities = proxyActivities<OrderActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-const { loadFulfillmentSettings } = proxyLocalActivities<OrderActivities>({ startToCloseTimeout: '5 seconds' });
+import { activities, loadFulfillmentSettings } from './activity-proxies';
 
 export interface ActivationCarryOver {
   waitingOrders: string[];
