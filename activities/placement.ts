@@ -1,7 +1,7 @@
-import type { Knex } from 'knex';
 import type { Db } from '../src/db/knex';
 import { emailDomain } from '../src/domain/order';
-import { refuse } from './errors';
+import { asRefusal, refuse } from './errors';
+import { checkRole, checkTarget, partnersOfOrder } from '../src/accounts/placement-rules';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 
 /** Who asks for the licenses to be placed; each is authorised differently. */
@@ -32,86 +32,6 @@ export interface PlacementResult {
   lineNumbers: number[];
 }
 
-interface AccountRow {
-  id: string;
-  kind: 'smart_account' | 'holding_account';
-  name: string;
-  domain: string | null;
-  status: string;
-  owner_partner_id: string | null;
-}
-
-const CUSTOMER_ROLES = ['sa_admin', 'sa_user'];
-const VIRTUAL_ACCOUNT_ROLES = ['va_admin', 'va_user'];
-
-/** Loads the target and refuses, with the reason, any account that cannot receive these licenses. */
-async function checkTarget(trx: Knex.Transaction, target: PlacementRequest['target']) {
-  const account: AccountRow | undefined = await trx('accounts').where({ id: target.accountId }).forShare().first();
-  if (!account) throw refuse('UnknownAccount', `account "${target.accountId}" does not exist`, { accountId: target.accountId });
-  if (target.kind === 'smart_account' && account.kind !== 'smart_account') {
-    throw refuse(
-      'NotAConsumptionTarget',
-      `account "${account.id}" is a Partner Holding Account: licenses there can be neither consumed nor activated; assign the customer's Smart Account`,
-      { accountId: account.id },
-    );
-  }
-  if (target.kind === 'holding_account' && account.kind !== 'holding_account') {
-    throw refuse('NotAHoldingAccount', `account "${account.id}" is a customer Smart Account, not a Partner Holding Account`, {
-      accountId: account.id,
-    });
-  }
-  if (account.status !== 'active') {
-    throw refuse('AccountNotActive', `account "${account.id}" is ${account.status.replace('_', ' ')}, not active`, {
-      accountId: account.id,
-      status: account.status,
-    });
-  }
-  let virtualAccountId: number | null = null;
-  if (target.virtualAccountPath) {
-    const va = await trx('virtual_accounts').where({ account_id: account.id, path: target.virtualAccountPath }).first('id');
-    if (!va) {
-      throw refuse('UnknownVirtualAccount', `account "${account.id}" has no virtual account "${target.virtualAccountPath}"`, {
-        accountId: account.id,
-        virtualAccountPath: target.virtualAccountPath,
-      });
-    }
-    virtualAccountId = Number(va.id);
-  }
-  return { account, virtualAccountId };
-}
-
-/** The partners entitled to act on an order: its partner, who booked it, and that partner's distributors (R10). */
-async function partnersOfOrder(trx: Knex.Transaction, order: { partner_id: string; booked_by_partner_id: string }): Promise<Set<string>> {
-  const distributors: string[] = await trx('distributor_resellers').where({ reseller_id: order.partner_id }).pluck('distributor_id');
-  return new Set([order.partner_id, order.booked_by_partner_id, ...distributors]);
-}
-
-/** R11: a role on the whole Smart Account, or on the target virtual account or one of its parents. */
-async function checkRole(trx: Knex.Transaction, partnerId: string, account: AccountRow, virtualAccountPath: string | undefined) {
-  const grants: Array<{ role: string; path: string | null }> = await trx('role_grants as g')
-    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
-    .where({ 'g.account_id': account.id, 'g.partner_id': partnerId })
-    .whereNull('g.revoked_at')
-    .select('g.role', 'va.path');
-  const allowed = grants.some(
-    (g) =>
-      CUSTOMER_ROLES.includes(g.role) ||
-      (VIRTUAL_ACCOUNT_ROLES.includes(g.role) &&
-        virtualAccountPath !== undefined &&
-        (virtualAccountPath === g.path || virtualAccountPath.startsWith(`${g.path}/`))),
-  );
-  if (!allowed) {
-    const vaOnly = grants.filter((g) => g.path).map((g) => g.path);
-    throw refuse(
-      'NotAuthorized',
-      `partner "${partnerId}" has no role on Smart Account "${account.id}"` +
-        (vaOnly.length ? ` for this target (its roles cover virtual accounts ${vaOnly.join(', ')} only)` : '') +
-        '; the customer must grant it a Smart Account or virtual account role',
-      { partnerId, accountId: account.id },
-    );
-  }
-}
-
 export function createPlacementActivities(db: Db) {
   return {
     /** An assignment was refused: the order now waits for a valid one (the list shows it). */
@@ -134,7 +54,7 @@ export function createPlacementActivities(db: Db) {
      * entitlement per line (unique order_line_id) makes a repeated placement a no-op.
      */
     async placeLines(request: PlacementRequest): Promise<PlacementResult> {
-      return db.transaction(async (trx) => {
+      return asRefusal(() => db.transaction(async (trx) => {
         const order = await trx('orders').where({ id: request.orderId }).forUpdate().first();
         if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
         const { account, virtualAccountId } = await checkTarget(trx, request.target);
@@ -218,7 +138,7 @@ export function createPlacementActivities(db: Db) {
           ...(request.target.virtualAccountPath ? { virtualAccountPath: request.target.virtualAccountPath } : {}),
           lineNumbers: lines.map((l) => l.line_number),
         };
-      });
+      }));
     },
   };
 }

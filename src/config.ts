@@ -27,6 +27,10 @@ export interface Config {
   /** An order workflow continues as new once its history holds this many events. */
   historyEventLimit: number;
   logLevel: LogLevel;
+  /** host:port the HTTP API and the customer pages listen on. */
+  apiListen: string;
+  /** host:port where the worker serves Prometheus metrics (/metrics). */
+  workerMetricsListen: string;
 }
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -51,6 +55,8 @@ export const CONFIG_VARIABLES = {
   DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
   HISTORY_EVENT_LIMIT: { default: '2000', doc: 'History length at which a long-waiting order workflow continues as new (the server also suggests it).' },
   LOG_LEVEL: { default: 'INFO', doc: 'Least severe log level printed: TRACE, DEBUG, INFO, WARN or ERROR.' },
+  API_LISTEN: { default: '127.0.0.1:3000', doc: 'host:port the HTTP API and customer pages listen on (0.0.0.0:3000 in a container).' },
+  WORKER_METRICS_LISTEN: { default: '127.0.0.1:9464', doc: 'host:port where the worker serves Prometheus metrics at /metrics.' },
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -148,6 +154,8 @@ export function loadConfig(env: Env = process.env): Config {
     delegationTokenTtlMs: duration('DELEGATION_TOKEN_TTL'),
     historyEventLimit: positiveInt('HISTORY_EVENT_LIMIT'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
+    apiListen: hostPort('API_LISTEN'),
+    workerMetricsListen: hostPort('WORKER_METRICS_LISTEN'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

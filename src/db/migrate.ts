@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as coreSchema from '../../migrations/20261129_001_core_schema';
+import * as apiAccess from '../../migrations/20261129_002_api_access';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -7,6 +8,7 @@ import * as coreSchema from '../../migrations/20261129_001_core_schema';
  */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261129_001_core_schema': coreSchema,
+  '20261129_002_api_access': apiAccess,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -50,24 +50,28 @@ export interface OrderState {
   emailsSent: string[];
 }
 
-export type OrderPhase =
-  | 'Booked'
-  | 'AwaitingSmartAccount'
-  | 'AwaitingActivation'
-  | 'AwaitingShipment'
-  | 'Provisioning'
-  | 'Fulfilled'
-  | 'Cancelled';
+export const ORDER_PHASES = [
+  'Booked',
+  'AwaitingSmartAccount',
+  'AwaitingActivation',
+  'AwaitingShipment',
+  'Provisioning',
+  'Fulfilled',
+  'Cancelled',
+] as const;
+export type OrderPhase = (typeof ORDER_PHASES)[number];
 
-export type WaitingFor =
-  | 'Booking'
-  | 'Assignment'
-  | 'PartnerTransfer'
-  | 'CustomerChoice'
-  | 'SmartAccountActivation'
-  | 'Shipment'
-  | 'Provisioning'
-  | 'Nothing';
+export const WAITING_FOR = [
+  'Booking',
+  'Assignment',
+  'PartnerTransfer',
+  'CustomerChoice',
+  'SmartAccountActivation',
+  'Shipment',
+  'Provisioning',
+  'Nothing',
+] as const;
+export type WaitingFor = (typeof WAITING_FOR)[number];
 
 export interface LineStatus extends OrderLineInput {
   state: LineState;
@@ -81,6 +85,8 @@ export interface OrderStatus {
   orderId: string;
   externalReference: string;
   partnerId: string;
+  /** Who booked it: the partner itself, or in two-tier its distributor (R10). */
+  bookedByPartnerId: string;
   assignment: Assignment;
   phase: OrderPhase;
   waitingFor: WaitingFor;
@@ -195,6 +201,7 @@ export function orderStatusOf(state: OrderState): OrderStatus {
     orderId: state.orderId,
     externalReference: state.externalReference,
     partnerId: state.partnerId,
+    bookedByPartnerId: state.bookedByPartnerId,
     assignment: state.assignment,
     phase: deriveOrderPhase(state),
     waitingFor: deriveWaitingFor(state),

@@ -63,16 +63,16 @@ export class ValidationError extends Error {
   }
 }
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
-const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
+export const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+export const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 // One name: 1-80 characters, no "/" or line breaks, no leading or trailing white space.
 const VIRTUAL_ACCOUNT_NAME = '[^/\\s](?:[^/\\r\\n]{0,78}[^/\\s])?';
-const VIRTUAL_ACCOUNT_PATH_PATTERN = new RegExp(`^${VIRTUAL_ACCOUNT_NAME}(?:/${VIRTUAL_ACCOUNT_NAME}){0,15}$`);
-const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/+]{0,63}$/;
-const MAX_LINES = 500;
-const MAX_LINE_NUMBER = 999_999;
-const MAX_TERM_MONTHS = 120;
+export const VIRTUAL_ACCOUNT_PATH_PATTERN = new RegExp(`^${VIRTUAL_ACCOUNT_NAME}(?:/${VIRTUAL_ACCOUNT_NAME}){0,15}$`);
+export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/+]{0,63}$/;
+export const MAX_LINES = 500;
+export const MAX_LINE_NUMBER = 999_999;
+export const MAX_TERM_MONTHS = 120;
 
 export function isValidDomain(domain: string): boolean {
   return DOMAIN_PATTERN.test(domain);

@@ -24,7 +24,11 @@ const SCHEMA_TABLES = [
   'access_tokens',
   'email_outbox',
   'order_events',
+  'api_keys',
+  'api_idempotency_keys',
 ].sort();
+
+const MIGRATIONS = ['20261129_001_core_schema', '20261129_002_api_access'];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
 
@@ -77,9 +81,9 @@ async function expectPgError(statement: Promise<unknown>, code: string, constrai
   expect(seen).toEqual({ code, ...(constraint !== undefined ? { constraint } : {}) });
 }
 
-describe('core schema migration', () => {
+describe('schema migrations', () => {
   test('migrates up: every table of the schema exists', async () => {
-    expect(await migrateLatest(db)).toEqual(['20261129_001_core_schema']);
+    expect(await migrateLatest(db)).toEqual(MIGRATIONS);
     expect(await publicTables()).toEqual([...SCHEMA_TABLES, ...KNEX_TABLES].sort());
   });
 
@@ -89,7 +93,7 @@ describe('core schema migration', () => {
   });
 
   test('rolls back all: only knex bookkeeping is left', async () => {
-    expect(await rollbackAll(db)).toEqual(['20261129_001_core_schema']);
+    expect(await rollbackAll(db)).toEqual([...MIGRATIONS].reverse());
     expect(await publicTables()).toEqual(KNEX_TABLES);
     // No orphaned index or sequence either (e.g. users_email_unique, role_grants_unique).
     for (const relation of await publicRelations()) expect(relation).toMatch(/^knex_migrations/);
@@ -98,7 +102,7 @@ describe('core schema migration', () => {
   });
 
   test('migrates up again after a full rollback', async () => {
-    expect(await migrateLatest(db)).toEqual(['20261129_001_core_schema']);
+    expect(await migrateLatest(db)).toEqual(MIGRATIONS);
     expect(await publicTables()).toEqual([...SCHEMA_TABLES, ...KNEX_TABLES].sort());
     // And the schema is usable.
     await db('partners').insert({ id: 'p-after-remigrate', name: 'P', kind: 'partner', notification_email: 'p@p.test' });

@@ -44,6 +44,8 @@ describe('loadConfig', () => {
       historyEventLimit: 2000,
       operationsEmail: 'operations@license-fulfillment.localhost',
       logLevel: 'INFO',
+      apiListen: '127.0.0.1:3000',
+      workerMetricsListen: '127.0.0.1:9464',
     });
   });
 
@@ -83,6 +85,8 @@ describe('loadConfig', () => {
       ESCALATION_AFTER: '12h',
       DELEGATION_TOKEN_TTL: '15m',
       LOG_LEVEL: 'warn',
+      API_LISTEN: '0.0.0.0:8080',
+      WORKER_METRICS_LISTEN: '[::]:9464',
       UNRELATED_VARIABLE: 'ignored',
     });
     expect(config).toEqual({
@@ -103,6 +107,8 @@ describe('loadConfig', () => {
       historyEventLimit: 2000,
       operationsEmail: 'operations@license-fulfillment.localhost',
       logLevel: 'WARN',
+      apiListen: '0.0.0.0:8080',
+      workerMetricsListen: '[::]:9464',
     });
   });
 

@@ -797,6 +797,7 @@ describe('orderStatusOf', () => {
       orderId: 'ord-1',
       externalReference: 'PO-2026-0001',
       partnerId: 'partner-1',
+      bookedByPartnerId: 'partner-1',
       assignment: { kind: 'holding_account', accountId: 'pha-partner-1' },
       phase: 'Booked',
       waitingFor: 'Booking',

@@ -1,0 +1,103 @@
+import type { Knex } from 'knex';
+import type { RefusalType } from '../domain/refusals';
+
+/**
+ * Who may place an order's licenses where (R2, R4, R6, R10, R11). The placement activity runs
+ * these inside its transaction, and the API runs the same checks before it sends an Update, so a
+ * caller gets the same answer either way and a refused assignment never reaches the workflow.
+ */
+
+export class PlacementRefusal extends Error {
+  constructor(
+    readonly type: RefusalType,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'PlacementRefusal';
+  }
+}
+
+export interface AccountRow {
+  id: string;
+  kind: 'smart_account' | 'holding_account';
+  name: string;
+  domain: string | null;
+  status: string;
+  owner_partner_id: string | null;
+}
+
+const CUSTOMER_ROLES = ['sa_admin', 'sa_user'];
+const VIRTUAL_ACCOUNT_ROLES = ['va_admin', 'va_user'];
+
+/** Loads the target and refuses, with the reason, any account that cannot receive these licenses. */
+export async function checkTarget(
+  q: Knex,
+  target: { kind: 'smart_account' | 'holding_account'; accountId: string; virtualAccountPath?: string },
+) {
+  const account: AccountRow | undefined = await q('accounts').where({ id: target.accountId }).forShare().first();
+  if (!account) throw new PlacementRefusal('UnknownAccount', `account "${target.accountId}" does not exist`, { accountId: target.accountId });
+  if (target.kind === 'smart_account' && account.kind !== 'smart_account') {
+    throw new PlacementRefusal(
+      'NotAConsumptionTarget',
+      `account "${account.id}" is a Partner Holding Account: licenses there can be neither consumed nor activated; assign the customer's Smart Account`,
+      { accountId: account.id },
+    );
+  }
+  if (target.kind === 'holding_account' && account.kind !== 'holding_account') {
+    throw new PlacementRefusal('NotAHoldingAccount', `account "${account.id}" is a customer Smart Account, not a Partner Holding Account`, {
+      accountId: account.id,
+    });
+  }
+  if (account.status !== 'active') {
+    throw new PlacementRefusal('AccountNotActive', `account "${account.id}" is ${account.status.replace('_', ' ')}, not active`, {
+      accountId: account.id,
+      status: account.status,
+    });
+  }
+  let virtualAccountId: number | null = null;
+  if (target.virtualAccountPath) {
+    const va = await q('virtual_accounts').where({ account_id: account.id, path: target.virtualAccountPath }).first('id');
+    if (!va) {
+      throw new PlacementRefusal('UnknownVirtualAccount', `account "${account.id}" has no virtual account "${target.virtualAccountPath}"`, {
+        accountId: account.id,
+        virtualAccountPath: target.virtualAccountPath,
+      });
+    }
+    virtualAccountId = Number(va.id);
+  }
+  return { account, virtualAccountId };
+}
+
+/** The partners entitled to act on an order: its partner, who booked it, and that partner's distributors (R10). */
+export async function partnersOfOrder(q: Knex, order: { partner_id: string; booked_by_partner_id: string }): Promise<Set<string>> {
+  const distributors: string[] = await q('distributor_resellers').where({ reseller_id: order.partner_id }).pluck('distributor_id');
+  return new Set([order.partner_id, order.booked_by_partner_id, ...distributors]);
+}
+
+/** R11: a role on the whole Smart Account, or on the target virtual account or one of its parents. */
+export async function checkRole(q: Knex, partnerId: string, account: AccountRow, virtualAccountPath: string | undefined) {
+  const grants: Array<{ role: string; path: string | null }> = await q('role_grants as g')
+    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
+    .where({ 'g.account_id': account.id, 'g.partner_id': partnerId })
+    .whereNull('g.revoked_at')
+    .select('g.role', 'va.path');
+  const allowed = grants.some(
+    (g) =>
+      CUSTOMER_ROLES.includes(g.role) ||
+      (VIRTUAL_ACCOUNT_ROLES.includes(g.role) &&
+        virtualAccountPath !== undefined &&
+        (virtualAccountPath === g.path || virtualAccountPath.startsWith(`${g.path}/`))),
+  );
+  if (!allowed) {
+    const vaOnly = grants.filter((g) => g.path).map((g) => g.path);
+    throw new PlacementRefusal(
+      'NotAuthorized',
+      `partner "${partnerId}" has no role on Smart Account "${account.id}"` +
+        (vaOnly.length ? ` for this target (its roles cover virtual accounts ${vaOnly.join(', ')} only)` : '') +
+        '; the customer must grant it a Smart Account or virtual account role',
+      { partnerId, accountId: account.id },
+    );
+  }
+}
+

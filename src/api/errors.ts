@@ -1,0 +1,123 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ErrorObject } from 'ajv';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { PlacementRefusal } from '../accounts/placement-rules';
+import { ValidationError, type FieldError } from '../domain/order';
+import type { RefusalType } from '../domain/refusals';
+import type { ErrorBody } from './schemas';
+
+/** An HTTP answer other than success, with a machine-readable error code. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly fieldErrors?: FieldError[],
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export const notFound = (what: string) => new HttpError(404, 'NotFound', `${what} does not exist`);
+export const forbidden = (message: string) => new HttpError(403, 'Forbidden', message);
+export const badRequest = (errors: FieldError[]) =>
+  new HttpError(400, 'ValidationFailed', 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '), errors);
+
+/** How each business refusal reads over HTTP: 404 unknown, 403 not allowed, 422 not usable. */
+const REFUSAL_STATUS: Record<RefusalType, number> = {
+  UnknownPartner: 422,
+  UnknownAccount: 422,
+  UnknownVirtualAccount: 422,
+  AccountNotActive: 422,
+  NotAConsumptionTarget: 422,
+  NotAHoldingAccount: 422,
+  NotAuthorized: 403,
+  UnknownOrder: 404,
+  SmartAccountRequestRefused: 422,
+  InvalidLink: 422,
+  DomainMismatch: 422,
+};
+
+/** "lines[0].quantity" from Ajv's "/lines/0/quantity" plus the property a keyword names. */
+function fieldOf(error: ErrorObject): string {
+  const parts = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const extra = (error.params as { missingProperty?: string; additionalProperty?: string }).missingProperty ??
+    (error.params as { additionalProperty?: string }).additionalProperty;
+  if (extra !== undefined) parts.push(extra);
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(body)';
+}
+
+function reasonOf(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not a known field';
+    case 'discriminator':
+      return (error.params as { error?: string }).error === 'mapping'
+        ? `must be one of the documented kinds`
+        : 'is required';
+    default: {
+      const description = (error.parentSchema as { description?: string } | undefined)?.description;
+      return description?.startsWith('must') ? description : (error.message ?? 'is invalid');
+    }
+  }
+}
+
+/** Ajv's errors as field errors, one per field, named the way the domain validators name them. */
+export function fieldErrorsOf(errors: ErrorObject[], part: string): FieldError[] {
+  const seen = new Map<string, FieldError>();
+  for (const error of errors) {
+    // A failed oneOf repeats each branch's complaint; the discriminator error says it better.
+    if (error.keyword === 'oneOf' || error.keyword === 'anyOf' || error.keyword === 'if') continue;
+    let field = fieldOf(error);
+    if (part === 'headers') field = `header ${field}`;
+    if (error.keyword === 'discriminator') field = field === '(body)' ? 'kind' : `${field}.kind`;
+    if (!seen.has(field)) seen.set(field, { field, reason: reasonOf(error) });
+  }
+  return [...seen.values()];
+}
+
+function send(reply: FastifyReply, status: number, body: ErrorBody) {
+  return reply.status(status).type('application/json').send(body);
+}
+
+/** The one error handler: every failure becomes a JSON body with a code and, for a 400, the fields. */
+export function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof HttpError) {
+    return send(reply, err.statusCode, { error: err.code, message: err.message, ...(err.fieldErrors ? { errors: err.fieldErrors } : {}) });
+  }
+  if (err instanceof ValidationError) {
+    return send(reply, 400, { error: 'ValidationFailed', message: err.message, errors: err.errors });
+  }
+  const fastifyError = err as FastifyError & { validation?: ErrorObject[]; validationContext?: string };
+  if (fastifyError.validation) {
+    const errors = fieldErrorsOf(fastifyError.validation, fastifyError.validationContext ?? 'body');
+    return send(reply, 400, { error: 'ValidationFailed', message: 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '), errors });
+  }
+  if (err instanceof PlacementRefusal) {
+    return send(reply, REFUSAL_STATUS[err.type] ?? 422, { error: err.type, message: err.message });
+  }
+  if (err instanceof WorkflowUpdateFailedError) {
+    // The validator or handler refused: the order's state does not allow it (409), or the
+    // request named something unusable (422).
+    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    const type = cause?.type ?? 'InvalidState';
+    const status = type in REFUSAL_STATUS ? REFUSAL_STATUS[type as RefusalType] : type === 'InvalidRequest' ? 422 : 409;
+    return send(reply, status, { error: type, message: cause?.message ?? err.message });
+  }
+  if (err instanceof WorkflowNotFoundError) {
+    return send(reply, 404, { error: 'NotFound', message: 'order does not exist' });
+  }
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return send(reply, 503, { error: 'Unavailable', message: 'the order did not answer in time; try again' });
+  }
+  if (fastifyError.statusCode && fastifyError.statusCode < 500) {
+    // Fastify's own 4xx: unparsable JSON, a body too large, an unsupported media type...
+    return send(reply, fastifyError.statusCode, { error: fastifyError.code ?? 'BadRequest', message: fastifyError.message });
+  }
+  request.log.error({ err }, 'request failed');
+  return send(reply, 500, { error: 'InternalError', message: 'something went wrong on our side; it has been logged' });
+}

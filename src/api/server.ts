@@ -1,0 +1,113 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Client } from '@temporalio/client';
+import Ajv, { type Options as AjvOptions } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Db } from '../db/knex';
+import { redactUrl } from '../logging';
+import { authenticate, type Principal } from './auth';
+import { handleError, HttpError } from './errors';
+import { registerAccountRoutes } from './routes/accounts';
+import { registerCustomerPages } from './routes/customer-pages';
+import { registerHealthRoutes } from './routes/health';
+import { registerOrderRoutes } from './routes/orders';
+import { SHARED_SCHEMAS } from './schemas';
+
+export interface ApiDependencies {
+  db: Db;
+  client: Client;
+  config: Config;
+  logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook on every /v1 route. */
+    principal: Principal;
+  }
+}
+
+export const API_VERSION = '1.0.0';
+
+/**
+ * Request bodies are validated strictly: no type coercion ("5" is not 5), no silently dropped
+ * unknown fields, and every error reported at once. Query strings and paths arrive as text, so
+ * they are coerced to the schema's types.
+ */
+function validatorCompiler(): (route: { schema: object; httpPart?: string }) => ReturnType<Ajv['compile']> {
+  const strict: AjvOptions = { allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes: false, discriminator: true, verbose: true, strict: false };
+  const bodyAjv = addFormats(new Ajv(strict));
+  const textAjv = addFormats(new Ajv({ ...strict, coerceTypes: 'array' }));
+  for (const schema of SHARED_SCHEMAS) {
+    bodyAjv.addSchema(schema);
+    textAjv.addSchema(schema);
+  }
+  return ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema);
+}
+
+/**
+ * The HTTP API: orders and accounts for ordering systems, partners and operators (API key),
+ * the customer pages behind the email links (the link's token), the OpenAPI document, and
+ * health endpoints. Built without listening, so tests use the same app through `inject` or a port.
+ */
+export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+  });
+  app.setValidatorCompiler(validatorCompiler());
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ error: 'NotFound', message: `no route ${request.method} ${redactUrl(request.url)}` });
+  });
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'License fulfillment API',
+        version: API_VERSION,
+        description:
+          'Book software-license orders and follow them until their licenses are provisioned in the customer\'s Smart Account. ' +
+          'Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers\', an operator key everything.',
+      },
+      servers: [{ url: deps.config.publicBaseUrl }],
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (lfk_...) issued by an operator' } } },
+      tags: [
+        { name: 'orders', description: 'Booking and following orders' },
+        { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
+        { name: 'health', description: 'Liveness and readiness' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: false } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  registerHealthRoutes(app, deps);
+
+  await app.register(async (v1) => {
+    // The API speaks JSON only: any other body is a 415, not a string that fails validation.
+    v1.removeContentTypeParser(['text/plain']);
+    v1.addHook('onRequest', async (request: FastifyRequest) => {
+      const principal = await authenticate(deps.db, request.headers.authorization);
+      if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
+      request.principal = principal;
+      request.log = request.log.child({ principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}` });
+    });
+    v1.addHook('onSend', async (_request, reply) => {
+      if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
+    });
+    registerOrderRoutes(v1, deps);
+    registerAccountRoutes(v1, deps);
+  }, { prefix: '/v1' });
+
+  await registerCustomerPages(app, deps);
+
+  return app;
+}

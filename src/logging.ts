@@ -1,0 +1,30 @@
+import pino, { type Logger } from 'pino';
+import type { LogLevel } from './config';
+
+/**
+ * Structured JSON logs, one line per event, for every process (API, worker, CLI). Each line
+ * names its service; request and workflow lines add the order and workflow IDs. Secrets never
+ * reach a log line: the Authorization header and link tokens are redacted.
+ */
+export function createLogger(service: string, level: LogLevel, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level: level.toLowerCase(),
+      base: { service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: {
+        // Fastify's request line, without the token of a customer link or any header.
+        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip }),
+        err: pino.stdSerializers.err,
+      },
+      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.token', 'token'], censor: '[redacted]' },
+    },
+    destination,
+  );
+}
+
+/** Hides the token of a customer link (/delegations/<token>, /activations/<token>). */
+export function redactUrl(url: string): string {
+  return url.replace(/\/(delegations|activations)\/[^/?#]+/g, '/$1/[token]');
+}

@@ -1,0 +1,47 @@
+/**
+ * API process entry point: `npm run api` (tsx) or `node dist/workers/api.js`.
+ * Serves the HTTP API, the OpenAPI document (/openapi.json, /docs), the customer pages behind the
+ * email links, and /healthz and /readyz, on API_LISTEN. Stops on SIGINT or SIGTERM after the
+ * requests in flight are answered.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { buildApi } from '../src/api/server';
+import { loadConfig } from '../src/config';
+import { createDb } from '../src/db/knex';
+import { createLogger } from '../src/logging';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger('api', config.logLevel);
+  const db = createDb(config.databaseUrl, config.databasePoolMax);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const app = await buildApi({ db, client, config, logger });
+  const [host, port] = splitHostPort(config.apiListen);
+  await app.listen({ host, port });
+  logger.info({ url: `http://${config.apiListen}`, openapi: `${config.publicBaseUrl}/openapi.json` }, 'API listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'API stopping');
+    await app.close();
+    await connection.close();
+    await db.destroy();
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+export function splitHostPort(listen: string): [string, number] {
+  const at = listen.lastIndexOf(':');
+  return [listen.slice(0, at).replace(/^\[|\]$/g, ''), Number(listen.slice(at + 1))];
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
