@@ -1,30 +1,21 @@
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { Db } from '../src/db/knex';
-import { emailDomain } from '../src/domain/order';
-import { isoDateOf } from '../src/domain/dates';
 import {
-  ACTIVATION_WORKFLOW_TYPE,
-  activationWorkflowId,
-  registerWaitingOrderSignal,
-  type ActivationWorkflowInput,
-} from '../src/temporal/order-workflow-api';
-import { refuse } from './errors';
+  createPendingAccount,
+  requestSmartAccountForContact,
+  smartAccountRequestRefused,
+  startActivationWorkflow,
+  type RequestedAccount,
+} from '../src/accounts/account-admin';
+import type { Db } from '../src/db/knex';
+import { isoDateOf } from '../src/domain/dates';
+import { asRefusal, refuse } from './errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 import type { createSecureLinkSender } from './secure-links';
 
-export interface RequestedAccount {
-  accountId: string;
-  domain: string;
-  status: 'pending_activation' | 'active';
-}
-
-/** A stable account ID for a request, so a retried request creates nothing new. */
-export function requestedAccountId(domain: string, contactId: number): string {
-  const digest = createHash('sha256').update(`${domain}\n${contactId}`).digest('hex').slice(0, 8);
-  return `sa-${domain.replace(/[^a-z0-9]+/g, '-')}-${digest}`;
-}
+// The request logic (R2) lives in src/accounts/account-admin.ts, shared with the API's standalone
+// request; these names stay importable from here.
+export { requestedAccountId, type RequestedAccount } from '../src/accounts/account-admin';
 
 export function createAccountActivities(deps: {
   db: Db;
@@ -32,24 +23,6 @@ export function createAccountActivities(deps: {
   sendLinkEmail: ReturnType<typeof createSecureLinkSender>;
 }) {
   const { db, temporal, sendLinkEmail } = deps;
-
-  /** Creates (or finds) a Smart Account pending activation for a contact and records the request. */
-  async function createPendingAccount(
-    trx: Db,
-    input: { domain: string; contactId: number; name: string; requestedByPartnerId: string },
-  ): Promise<RequestedAccount> {
-    const accountId = requestedAccountId(input.domain, input.contactId);
-    await trx('accounts')
-      .insert({ id: accountId, kind: 'smart_account', name: input.name, domain: input.domain, status: 'pending_activation', primary_contact_id: input.contactId })
-      .onConflict('id')
-      .ignore();
-    await trx('smart_account_requests')
-      .insert({ domain: input.domain, contact_id: input.contactId, requested_by_partner_id: input.requestedByPartnerId, account_id: accountId, status: 'pending_activation' })
-      .onConflict(['domain', 'contact_id'])
-      .merge({ account_id: accountId, status: trx.raw("CASE WHEN smart_account_requests.status = 'activated' THEN 'activated' ELSE 'pending_activation' END"), refusal_reason: null });
-    const account = await trx('accounts').where({ id: accountId }).first('status');
-    return { accountId, domain: input.domain, status: account.status === 'active' ? 'active' : 'pending_activation' };
-  }
 
   return {
     createPendingAccount,
@@ -68,27 +41,16 @@ export function createAccountActivities(deps: {
       const order = await db('orders').where({ id: request.orderId }).first();
       if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
       const contact = order.end_customer_contact_id ? await db('users').where({ id: order.end_customer_contact_id }).first() : null;
-      let reason: string | undefined;
-      if (!contact) reason = 'the order names no end-customer contact';
-      else if (emailDomain(contact.email) !== request.domain) {
-        reason = `the contact's email domain "${emailDomain(contact.email)}" does not match the requested domain "${request.domain}"`;
-      } else if (!contact.registered_id) {
-        reason = 'the contact has no registered user ID; they must register one first';
-      } else if (request.claimedRegisteredId && request.claimedRegisteredId !== contact.registered_id) {
-        reason = "the registered user ID given for the contact is not the contact's";
-      }
-      if (reason) {
-        if (contact) {
-          await db('smart_account_requests')
-            .insert({ domain: request.domain, contact_id: contact.id, requested_by_partner_id: order.partner_id, status: 'refused', refusal_reason: reason })
-            .onConflict(['domain', 'contact_id'])
-            .merge({ status: 'refused', refusal_reason: reason });
-        }
-        throw refuse('SmartAccountRequestRefused', `Smart Account request for ${request.domain} refused: ${reason}`, { reason });
-      }
-      return db.transaction((trx) =>
-        createPendingAccount(trx, { domain: request.domain, contactId: contact.id, name: request.domain, requestedByPartnerId: order.partner_id }),
-      );
+      return asRefusal(async () => {
+        if (!contact) throw smartAccountRequestRefused(request.domain, 'the order names no end-customer contact');
+        const { account } = await requestSmartAccountForContact(db, {
+          domain: request.domain,
+          contact: { id: Number(contact.id), email: contact.email, registered_id: contact.registered_id },
+          requestedByPartnerId: order.partner_id,
+          ...(request.claimedRegisteredId ? { claimedRegisteredId: request.claimedRegisteredId } : {}),
+        });
+        return account;
+      });
     },
 
     /**
@@ -111,14 +73,11 @@ export function createAccountActivities(deps: {
           details: { accountId: request.accountId },
         });
       });
-      const input: ActivationWorkflowInput = { accountId: request.accountId, domain: request.domain };
-      await temporal.workflow.signalWithStart(ACTIVATION_WORKFLOW_TYPE, {
-        workflowId: activationWorkflowId(request.accountId),
+      await startActivationWorkflow(temporal, {
+        accountId: request.accountId,
+        domain: request.domain,
         taskQueue: Context.current().info.taskQueue,
-        args: [input],
-        signal: registerWaitingOrderSignal,
-        signalArgs: [{ workflowId: request.orderWorkflowId }],
-        staticSummary: `Activation of Smart Account ${request.accountId} (${request.domain})`,
+        waitingOrderWorkflowId: request.orderWorkflowId,
       });
     },
 

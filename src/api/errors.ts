@@ -33,6 +33,7 @@ const REFUSAL_STATUS: Record<RefusalType, number> = {
   AccountNotActive: 422,
   NotAConsumptionTarget: 422,
   NotAHoldingAccount: 422,
+  NotASmartAccount: 422,
   NotAuthorized: 403,
   UnknownOrder: 404,
   SmartAccountRequestRefused: 422,

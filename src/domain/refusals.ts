@@ -9,6 +9,7 @@ export type RefusalType =
   | 'AccountNotActive'
   | 'NotAConsumptionTarget'
   | 'NotAHoldingAccount'
+  | 'NotASmartAccount'
   | 'NotAuthorized'
   | 'UnknownOrder'
   | 'SmartAccountRequestRefused'
