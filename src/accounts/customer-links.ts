@@ -34,6 +34,14 @@ async function openToken(db: Db, token: string, purpose: 'delegation' | 'activat
   return row;
 }
 
+/** The account an activation link activates, without using the link (the page shows it first). */
+export async function openActivation(db: Db, token: string): Promise<{ account: { id: string; name: string; domain: string; status: string } }> {
+  const row = await openToken(db, token, 'activation');
+  const account = await db('accounts').where({ id: row.account_id }).first('id', 'name', 'domain', 'status');
+  if (!account) throw new LinkError('unknown');
+  return { account };
+}
+
 export interface SmartAccountChoice {
   accountId: string;
   name: string;
