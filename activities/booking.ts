@@ -1,7 +1,9 @@
 import type { Db } from '../src/db/knex';
 import type { OrderFulfillmentInput } from '../src/domain/order';
+import { findOrCreateUser } from '../src/accounts/account-admin';
+import { countPhaseEnteredOnCommit } from '../src/observability/order-phase-metrics';
 import { refuse } from './errors';
-import { recordOrderEvent, upsertContact } from './records';
+import { recordOrderEvent } from './records';
 
 /** Writes the booked order, its lines and a "booked" event in one transaction; a retry writes nothing new. */
 export function createBookingActivities(db: Db) {
@@ -22,8 +24,8 @@ export function createBookingActivities(db: Db) {
             });
           }
         }
-        const contactId = input.endCustomerContact ? await upsertContact(trx, input.endCustomerContact) : null;
-        await trx('orders')
+        const contactId = input.endCustomerContact ? await findOrCreateUser(trx, input.endCustomerContact) : null;
+        const inserted = await trx('orders')
           .insert({
             id: input.orderId,
             external_reference: input.externalReference,
@@ -36,7 +38,10 @@ export function createBookingActivities(db: Db) {
             status: 'Booked',
           })
           .onConflict('id')
-          .ignore();
+          .ignore()
+          .returning('id');
+        // Only the attempt that creates the row counts the order as Booked: a retry inserts nothing.
+        if (inserted.length > 0) countPhaseEnteredOnCommit(trx, { orderId: input.orderId, phase: 'Booked', waitingFor: 'Booking' });
         await trx('order_lines')
           .insert(
             input.lines.map((line) => ({

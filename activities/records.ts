@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { ContactInput } from '../src/domain/order';
 import type { OrderPhase, WaitingFor } from '../src/domain/order-lifecycle';
+import { countPhaseEnteredOnCommit } from '../src/observability/order-phase-metrics';
 
 /** Small writes several activities share; each runs inside the caller's transaction. */
 
@@ -26,28 +26,22 @@ export async function recordOrderEvent(
 }
 
 /**
- * Finds a contact by email (case-insensitive) or creates it; returns its id. A booking may name
- * the contact but never vouch for their registered user ID: that comes only from the identity
- * records (users.registered_id), so R2 cannot be satisfied by what a partner types.
+ * Keeps orders.status and waiting_for (the read-your-writes list columns) in step with the
+ * workflow, and counts the order entering a phase when the status actually changes.
  */
-export async function upsertContact(trx: Knex.Transaction, contact: ContactInput): Promise<number> {
-  const inserted = await trx.raw(
-    `INSERT INTO users (email, full_name) VALUES (?, ?)
-     ON CONFLICT ((lower(email))) DO UPDATE SET full_name = COALESCE(users.full_name, EXCLUDED.full_name)
-     RETURNING id`,
-    [contact.email, contact.fullName ?? null],
-  );
-  return Number(inserted.rows[0].id);
-}
-
-/** Keeps orders.status and waiting_for (the read-your-writes list columns) in step with the workflow. */
 export async function writeListStatus(
   trx: Knex.Transaction,
   orderId: string,
   status: ListStatus,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
+  // Locked, so a retried or concurrent attempt waits and then reads the status already written:
+  // only the write that changes it counts (the order_phase_entered metric).
+  const previous: { status: string } | undefined = await trx('orders').where({ id: orderId }).forUpdate().first('status');
   await trx('orders')
     .where({ id: orderId })
     .update({ status: status.phase, waiting_for: status.waitingFor, updated_at: trx.fn.now(), ...extra });
+  if (previous && previous.status !== status.phase) {
+    countPhaseEnteredOnCommit(trx, { orderId, phase: status.phase, previousPhase: previous.status, waitingFor: status.waitingFor });
+  }
 }

@@ -2,22 +2,49 @@
  * Worker process entry point: `npm run worker` (tsx) or `node dist/workers/main.js`.
  * Reads the configuration, connects to Temporal, Postgres and SMTP, and polls the order task
  * queue until SIGINT or SIGTERM, then drains and closes its connections.
+ *
+ * Observability: every line on stdout is one JSON object (pino, src/logging.ts), including the
+ * SDK's own lines and the workflow and activity loggers; Prometheus metrics (the SDK's and
+ * order_phase_entered) are served at http://WORKER_METRICS_LISTEN/metrics.
  */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { loadConfig, redact } from '../src/config';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { loadConfig, redact, type Config } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { createSmtpMailer } from '../src/email/mailer';
+import { createLogger } from '../src/logging';
+import { PinoTemporalLogger } from '../src/observability/temporal-logger';
+import { workerTelemetryOptions } from '../src/observability/telemetry';
 import { createOrderWorker } from './order-worker';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  Runtime.install({ logger: new DefaultLogger(config.logLevel) });
+const SERVICE = 'worker';
+
+/**
+ * How long a stopping worker lets the activities it has started finish (a transaction and at
+ * most one SMTP send each) before it cancels them; below the 10 s a container gets after SIGTERM.
+ */
+const SHUTDOWN_GRACE_TIME = '8s';
+
+async function main(config: Config, logger: Logger): Promise<void> {
+  // The Runtime also turns SIGINT/SIGTERM into worker.shutdown(): run() below then resolves
+  // once the worker has drained, and the finally block closes the rest.
+  try {
+    Runtime.install({
+      logger: new PinoTemporalLogger(logger),
+      telemetryOptions: workerTelemetryOptions({ logLevel: config.logLevel, metricsListen: config.workerMetricsListen }),
+    });
+  } catch (err) {
+    // Most often the metrics port is taken (another worker on this host): name the variable.
+    throw new Error(`cannot start the Temporal runtime (WORKER_METRICS_LISTEN=${config.workerMetricsListen}): ${errorMessage(err)}`);
+  }
   const db = createDb(config.databaseUrl, config.databasePoolMax);
   const mailer = createSmtpMailer(config.smtpUrl);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  let connection: NativeConnection | undefined;
+  let clientConnection: Connection | undefined;
   try {
+    connection = await NativeConnection.connect({ address: config.temporal.address });
+    clientConnection = await Connection.connect({ address: config.temporal.address });
     const worker = await createOrderWorker({
       connection,
       namespace: config.temporal.namespace,
@@ -26,21 +53,48 @@ async function main(): Promise<void> {
       mailer,
       temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
       config,
+      shutdownGraceTime: SHUTDOWN_GRACE_TIME,
     });
-    console.log(
-      `worker: polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} ` +
-        `(namespace ${config.temporal.namespace}); Postgres ${redact(config.databaseUrl)}; SMTP ${redact(config.smtpUrl)}`,
+    logger.info(
+      {
+        taskQueue: config.temporal.taskQueue,
+        namespace: config.temporal.namespace,
+        temporalAddress: config.temporal.address,
+        database: redact(config.databaseUrl),
+        smtp: redact(config.smtpUrl),
+        metrics: `http://${config.workerMetricsListen}/metrics`,
+      },
+      'worker polling',
     );
     await worker.run();
+    logger.info({ taskQueue: config.temporal.taskQueue }, 'worker drained');
   } finally {
-    await clientConnection.close();
-    await connection.close();
+    await clientConnection?.close();
+    await connection?.close();
     await db.destroy();
     mailer.close();
   }
+  logger.info('worker stopped');
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+function start(): void {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    // No LOG_LEVEL to trust yet: say why at the default level, still as one JSON line.
+    createLogger(SERVICE, 'INFO').fatal(errorMessage(err));
+    process.exit(1);
+  }
+  const logger = createLogger(SERVICE, config.logLevel);
+  main(config, logger).catch((err) => {
+    logger.fatal({ err }, `worker failed: ${errorMessage(err)}`);
+    process.exit(1);
+  });
+}
+
+function errorMessage(err: unknown): string {
+  return redact(err instanceof Error ? err.message : String(err));
+}
+
+start();

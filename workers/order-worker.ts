@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
@@ -7,6 +7,11 @@ export interface OrderWorkerOptions extends ActivityDependencies {
   taskQueue: string;
   /** A pre-built bundle (tests build one for all files); otherwise the workflows are bundled now. */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * How long a stopping worker lets running activities finish before cancelling them. The process
+   * sets one so SIGTERM drains; tests keep the SDK default (0) so a file's worker stops at once.
+   */
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
 }
 
 /** The order worker: the order and activation workflows plus the activities bound to real Postgres, SMTP and Temporal. */
@@ -18,6 +23,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
     activities: createActivities(options),
   });
 }

@@ -1,0 +1,112 @@
+import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
+import type { Logger as PinoLogger } from 'pino';
+import { redactUrl } from '../logging';
+
+/**
+ * The Temporal SDK's `Logger` interface on top of the process's pino logger, so the SDK's own
+ * lines (worker lifecycle, forwarded Core logs) and the workflow and activity context loggers
+ * come out as the same one-line JSON as everything else the worker prints.
+ *
+ * The SDK hands each line its context as metadata (workflowId, runId, activityType, taskQueue,
+ * ...); this adapter keeps those fields, names them the same way for workflows and activities,
+ * adds the order ID the workflow ID carries, and drops what must not be logged.
+ */
+export class PinoTemporalLogger implements TemporalLogger {
+  constructor(private readonly pino: PinoLogger) {}
+
+  log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
+    const method = PINO_METHOD[level] ?? 'info';
+    // Cheap check first: pino would drop the line anyway, so skip building its fields.
+    if (!this.pino.isLevelEnabled(method)) return;
+    this.pino[method](logFields(meta), redactText(message));
+  }
+
+  trace(message: string, meta?: LogMetadata): void {
+    this.log('TRACE', message, meta);
+  }
+  debug(message: string, meta?: LogMetadata): void {
+    this.log('DEBUG', message, meta);
+  }
+  info(message: string, meta?: LogMetadata): void {
+    this.log('INFO', message, meta);
+  }
+  warn(message: string, meta?: LogMetadata): void {
+    this.log('WARN', message, meta);
+  }
+  error(message: string, meta?: LogMetadata): void {
+    this.log('ERROR', message, meta);
+  }
+}
+
+const PINO_METHOD: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'trace',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * Keys never written: an activity's task token is a bearer credential (whoever holds it can
+ * complete or fail the activity), and Core's span contexts are empty noise without tracing.
+ */
+const DROPPED_KEYS = new Set(['taskToken', 'spanContexts']);
+
+/** Keys pino writes itself; a metadata field of the same name would make a duplicate JSON key. */
+const RESERVED_KEYS = new Set(['level', 'time', 'msg', 'service']);
+
+/**
+ * One name per fact, whoever logs it: activities say `workflowRunId` where workflows say `runId`,
+ * and Core's forwarded lines use snake_case fields.
+ */
+const FIELD_ALIASES: Record<string, string> = {
+  workflowRunId: 'runId',
+  run_id: 'runId',
+  workflow_id: 'workflowId',
+  task_queue: 'taskQueue',
+  activity_type: 'activityType',
+  workflow_type: 'workflowType',
+};
+
+const ORDER_WORKFLOW_PREFIX = 'order-';
+const ACTIVATION_WORKFLOW_PREFIX = 'smart-account-';
+
+/**
+ * The JSON fields of one SDK log line. Symbol keys (the SDK's internal timestamp) are left out
+ * by construction; a field with another name for the same fact gets its one name (FIELD_ALIASES);
+ * an `error` becomes pino's `err` so its message and stack are serialized.
+ */
+export function logFields(meta: LogMetadata | undefined): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (!meta) return fields;
+  for (const [key, value] of Object.entries(meta)) {
+    if (value === undefined || DROPPED_KEYS.has(key)) continue;
+    const alias = FIELD_ALIASES[key];
+    if (alias) {
+      fields[alias] ??= value;
+    } else if (key === 'error' && value instanceof Error) {
+      fields.err = value;
+    } else {
+      fields[RESERVED_KEYS.has(key) ? `sdk_${key}` : key] = typeof value === 'string' ? redactText(value) : value;
+    }
+  }
+  // The order's workflow ID is order-<orderId> (src/temporal/order-workflow-api.ts): every line of
+  // an order's workflow and activities can then be found by the order ID operators know.
+  const workflowId = fields.workflowId;
+  if (typeof workflowId === 'string' && fields.orderId === undefined && workflowId.startsWith(ORDER_WORKFLOW_PREFIX)) {
+    fields.orderId = workflowId.slice(ORDER_WORKFLOW_PREFIX.length);
+  }
+  if (typeof workflowId === 'string' && fields.accountId === undefined && workflowId.startsWith(ACTIVATION_WORKFLOW_PREFIX)) {
+    fields.accountId = workflowId.slice(ACTIVATION_WORKFLOW_PREFIX.length);
+  }
+  return fields;
+}
+
+/**
+ * A password in a URL or the token of a customer link never reaches a log line, whoever wrote
+ * the text. Like `redact` in src/config.ts, but for free text: every URL in it, and a match
+ * never runs across whitespace (so `//host:7233 ... someone@example.com` is left alone).
+ */
+export function redactText(text: string): string {
+  return redactUrl(text.replace(/(\/\/[^:/@\s]+:)[^@\s]*@/g, '$1***@'));
+}
