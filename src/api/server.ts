@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import Ajv, { type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { Db } from '../db/knex';
@@ -94,11 +94,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   await app.register(async (v1) => {
     // The API speaks JSON only: any other body is a 415, not a string that fails validation.
     v1.removeContentTypeParser(['text/plain']);
-    v1.addHook('onRequest', async (request: FastifyRequest) => {
+    v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       const principal = await authenticate(deps.db, request.headers.authorization);
       if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
       request.principal = principal;
-      request.log = request.log.child({ principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}` });
+      const log = request.log.child({ principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}` });
+      request.log = log;
+      reply.log = log;
     });
     v1.addHook('onSend', async (_request, reply) => {
       if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');

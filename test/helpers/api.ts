@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { createApiKey, type ApiKeyRole } from '../../src/api/auth';
 import { buildApi } from '../../src/api/server';
 import { createLogger } from '../../src/logging';
@@ -19,9 +20,9 @@ export interface TestApi {
  * The real HTTP API over a test file's stack: its Postgres, its Temporal client and its own
  * task queue (so the orders it books run on this file's worker), listening on a free port.
  */
-export async function startTestApi(stack: TestStack, options: { port?: number } = {}): Promise<TestApi> {
+export async function startTestApi(stack: TestStack, options: { port?: number; logger?: Logger } = {}): Promise<TestApi> {
   const config = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue: stack.taskQueue } };
-  const app = await buildApi({ db: stack.db, client: stack.client, config, logger: createLogger('api-test', 'ERROR') });
+  const app = await buildApi({ db: stack.db, client: stack.client, config, logger: options.logger ?? createLogger('api-test', 'ERROR') });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

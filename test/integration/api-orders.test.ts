@@ -6,7 +6,8 @@
  */
 import { deriveOrderId } from '../../src/client/book-order';
 import { orderWorkflowId } from '../../src/temporal/order-workflow-api';
-import { useTestApi } from '../helpers/api';
+import { createLogger } from '../../src/logging';
+import { startTestApi, useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { directBooking, entitlementsOf, heldBooking, pollUntil, waitForPhase, waitForStatus } from '../helpers/orders';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
@@ -333,5 +334,27 @@ describe('health and the OpenAPI document', () => {
       .filter((route) => /^(GET|POST|PUT|PATCH|DELETE) \/(v1\/|healthz|readyz)/.test(route));
     expect(served.length).toBeGreaterThan(5);
     for (const route of served) expect(documented).toContain(route);
+  });
+});
+
+describe('logs', () => {
+  test('JSON lines: each request of an order names the order, the workflow and the caller, never the key', async () => {
+    const lines: string[] = [];
+    const logged = await startTestApi(stack, { logger: createLogger('api', 'INFO', { write: (line: string) => void lines.push(line) }) });
+    try {
+      const booking = directBooking(world, { externalReference: `API-LOG-${world.suffix}` });
+      const booked = await logged.call('POST', '/v1/orders', { key: partnerKey, body: body(booking) });
+      await logged.call('GET', `/v1/orders/${booked.body.orderId}`, { key: partnerKey });
+      const records = lines.map((line) => JSON.parse(line));
+      const completed = records.filter((r) => r.msg === 'request completed' && r.orderId === booked.body.orderId);
+      expect(completed).toHaveLength(2);
+      for (const r of completed) {
+        expect(r).toMatchObject({ service: 'api', level: 'info', workflowId: booked.body.workflowId, principal: `partner:${world.partnerId}` });
+      }
+      expect(records.some((r) => r.msg === 'order booked' && r.orderId === booked.body.orderId)).toBe(true);
+      expect(lines.join('\n')).not.toContain(partnerKey.slice(4));
+    } finally {
+      await logged.close();
+    }
   });
 });

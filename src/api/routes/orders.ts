@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkRole, checkTarget, partnersOfOrder } from '../../accounts/placement-rules';
 import { bookOrder, deriveOrderId } from '../../client/book-order';
 import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from '../../client/order-actions';
@@ -84,8 +84,11 @@ async function reserveIdempotencyKey(deps: ApiDependencies, principal: Principal
   return 'replay';
 }
 
-function withOrderLog(request: FastifyRequest, orderId: string) {
-  request.log = request.log.child({ orderId, workflowId: orderWorkflowId(orderId) });
+/** Every log line of an order's request, the response line included, names the order and its workflow. */
+function withOrderLog(request: FastifyRequest, reply: FastifyReply, orderId: string) {
+  const log = request.log.child({ orderId, workflowId: orderWorkflowId(orderId) });
+  request.log = log;
+  reply.log = log;
 }
 
 export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies): void {
@@ -113,7 +116,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       const errors = validateBookOrderInput(booking);
       if (errors.length > 0) throw new ValidationError(errors);
       const orderId = deriveOrderId(booking.bookedByPartnerId, booking.externalReference);
-      withOrderLog(request, orderId);
+      withOrderLog(request, reply, orderId);
       const key = request.headers['idempotency-key'];
       const reservation = key ? await reserveIdempotencyKey(deps, request.principal, key, orderId, fingerprint(booking)) : 'new';
       let booked;
@@ -207,8 +210,8 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      withOrderLog(request, request.params.orderId);
+    async (request, reply) => {
+      withOrderLog(request, reply, request.params.orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, request.params.orderId);
       return getOrderStatus(deps.client, request.params.orderId);
     },
@@ -230,9 +233,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404, 409, 422) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { orderId } = request.params;
-      withOrderLog(request, orderId);
+      withOrderLog(request, reply, orderId);
       const parties = await authorizedOrder(deps.db, deps.client, request.principal, orderId);
       const actingPartnerId = actingPartner(request.principal, request.body.actingPartnerId, 'actingPartnerId', parties.partnerId);
       // The same checks the placement activity makes, made first so a refusal never reaches the workflow.
@@ -266,7 +269,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
     },
     async (request, reply) => {
       const { orderId } = request.params;
-      withOrderLog(request, orderId);
+      withOrderLog(request, reply, orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, orderId);
       const { lineNumber, shippedOn } = request.body;
       if (Number.isNaN(Date.parse(`${shippedOn}T00:00:00Z`)) || new Date(`${shippedOn}T00:00:00Z`).toISOString().slice(0, 10) !== shippedOn) {
@@ -297,9 +300,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { orderId } = request.params;
-      withOrderLog(request, orderId);
+      withOrderLog(request, reply, orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, orderId);
       const actingPartnerId = request.principal.role === 'operator' ? undefined : request.principal.partnerId;
       return cancelOrder(deps.client, orderId, {
