@@ -1,4 +1,5 @@
-# Image for the worker and the one-shot migrate job (see docker-compose.yml).
+# Image for the worker, the HTTP API and the one-shot migrate job (see docker-compose.yml):
+#   node dist/workers/main.js   node dist/workers/api.js   node dist/scripts/migrate.js
 
 # --- build: compile TypeScript into dist/ -----------------------------------------------------
 FROM node:20-bookworm-slim AS build
@@ -22,4 +23,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 USER node
+# The API (API_LISTEN) and the worker's Prometheus metrics (WORKER_METRICS_LISTEN), as compose sets them.
+EXPOSE 3000 9464
 CMD ["node", "dist/workers/main.js"]

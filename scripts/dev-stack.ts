@@ -5,19 +5,25 @@
  *   2. Postgres: the database of DATABASE_URL created if missing, migrated, demo accounts seeded;
  *   3. SMTP: SMTP_URL if set, else Mailpit if installed, else an in-process SMTP server that
  *      stores mail under .data/mail/;
- *   4. the worker process; 5. a demo order, and where to look at it.
- * Ctrl-C (or SIGTERM) stops everything it started, in reverse order. `--once` stops after the demo.
+ *   4. the worker process (Prometheus metrics on WORKER_METRICS_LISTEN);
+ *   5. the API process (API_LISTEN), once /readyz answers 200; two fresh API keys (an operator's and
+ *      the demo partner's; only their SHA-256 is stored, the keys are printed once);
+ *   6. two demo orders booked through the HTTP API with the partner key, and where to look at them.
+ * Ctrl-C (or SIGTERM) stops everything it started, in reverse order. `--once` stops after the demo,
+ * having also checked that /readyz and /openapi.json answer (CI's smoke test of the API).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { createApiKey } from '../src/api/auth';
 import { loadConfig, redact, type Config } from '../src/config';
-import { bookOrder } from '../src/client/book-order';
-import { createDb, ensureDatabase } from '../src/db/knex';
+import { deriveOrderId } from '../src/client/book-order';
+import { createDb, ensureDatabase, type Db } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
-import { demoHeldOrder, demoOrder, seedDemoData } from '../src/dev/demo-data';
-import { getOrderStatus, reportShipment } from '../src/client/order-actions';
+import { DEMO, demoHeldOrder, demoOrder, seedDemoData } from '../src/dev/demo-data';
+import type { BookOrderInput } from '../src/domain/order';
 import { startMailCatcher } from '../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import type { OrderStatus } from '../src/domain/order-lifecycle';
@@ -41,6 +47,10 @@ process.on('exit', () => {
     }
   }
 });
+
+// A closed terminal or a dead pipe (`npm start | tee log` after Ctrl-C) must not turn the
+// shutdown's progress lines into an exception that leaves the children running: such writes are dropped.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
 function step(message: string): void {
   process.stdout.write(`\x1b[1m==>\x1b[0m ${message}\n`);
@@ -137,10 +147,116 @@ async function waitUntil<T>(read: () => Promise<T>, done: (value: T) => boolean,
 }
 
 async function stopAll(): Promise<void> {
-  for (const { name, stop } of stops.splice(0).reverse()) {
+  // One at a time off the end, so if this process dies mid-way the exit handler above still
+  // signals every child not stopped yet.
+  for (let entry = stops.pop(); entry; entry = stops.pop()) {
+    const { name, stop } = entry;
     process.stdout.write(`    stopping ${name}\n`);
     await stop().catch((err) => process.stderr.write(`    ${name}: ${(err as Error).message}\n`));
   }
+}
+
+/**
+ * True once a worker started at or after `since` polls the task queue for workflow tasks: only
+ * then can the API answer a query about a fresh order (a shipment report asks the workflow first).
+ */
+async function workerPolls(connection: Connection, namespace: string, taskQueue: string, since: number): Promise<boolean> {
+  const { pollers } = await connection.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  // Whole seconds: a poll that began in the same second as the spawn counts.
+  return (pollers ?? []).some((poller) => Number(poller.lastAccessTime?.seconds ?? 0) >= Math.floor(since / 1000));
+}
+
+/** Where this process reaches a server listening on `host:port` (a wildcard host means loopback). */
+function localUrl(listen: string): string {
+  const at = listen.lastIndexOf(':');
+  let host = listen.slice(0, at).replace(/^\[|\]$/g, '');
+  if (host === '' || host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${listen.slice(at + 1)}`;
+}
+
+/**
+ * The base URL to print for the API: PUBLIC_BASE_URL when it points at this machine's API_LISTEN
+ * port (so Swagger UI's "Try it out", which calls the OpenAPI document's server, is same-origin),
+ * else the listen address itself.
+ */
+function shownApiUrl(config: Config): string {
+  const listenPort = config.apiListen.slice(config.apiListen.lastIndexOf(':') + 1);
+  const pub = new URL(config.publicBaseUrl);
+  const pubPort = pub.port || (pub.protocol === 'https:' ? '443' : '80');
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(pub.hostname);
+  return local && pubPort === listenPort && pub.pathname.replace(/\/+$/, '') === '' ? config.publicBaseUrl : localUrl(config.apiListen);
+}
+
+interface ApiAnswer {
+  status: number;
+  body: any;
+}
+
+/** One JSON request to the API. No answer at all (refused, timed out) is status 0 with the reason as body. */
+async function callApi(base: string, method: string, path: string, options: { key?: string; body?: unknown; timeoutMs?: number } = {}): Promise<ApiAnswer> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  try {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // an HTML page (Swagger UI) or plain text: kept as text
+    }
+    return { status: response.status, body };
+  } catch (err) {
+    const cause = (err as Error & { cause?: Error }).cause;
+    return { status: 0, body: cause?.message ?? (err as Error).message };
+  }
+}
+
+/** The answer's body when its status is expected; otherwise stops the quick start with what the API said. */
+function expectStatus(answer: ApiAnswer, expected: number[], what: string): any {
+  if (expected.includes(answer.status)) return answer.body;
+  const said = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+  throw new Error(`API: ${what} answered ${answer.status === 0 ? 'nothing' : answer.status}${said ? `: ${said.slice(0, 600)}` : ''}`);
+}
+
+/**
+ * Quick-start keys are labelled "quick start ..." so that the next start can revoke any a crashed
+ * run left valid: a key printed on a terminal works only while the stack that printed it runs.
+ */
+const QUICK_START_LABEL = 'quick start';
+
+async function revokeLeftoverQuickStartKeys(db: Db): Promise<number> {
+  return db('api_keys').where('label', 'like', `${QUICK_START_LABEL} %`).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+}
+
+async function revokeKeys(db: Db, ids: string[]): Promise<void> {
+  await db('api_keys').whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+}
+
+/** The booking as an ordering system sends it: the partner comes from the API key, not the body. */
+function bookingBody(order: BookOrderInput): Omit<BookOrderInput, 'bookedByPartnerId'> {
+  const { bookedByPartnerId: _fromTheKey, ...body } = order;
+  return body;
+}
+
+/** A ready-to-paste example: the booking the reader can send themselves, with a reference of its own. */
+function tryItOrder(externalReference: string): Omit<BookOrderInput, 'bookedByPartnerId'> {
+  return {
+    externalReference,
+    assignment: { kind: 'smart_account', accountId: DEMO.smartAccountId, virtualAccountPath: 'Finance' },
+    lines: [{ lineNumber: 1, sku: 'C9300-DNA-E-1Y', quantity: 5, licenseType: 'smart', termMonths: 12, smartAccountMandatory: true }],
+  };
 }
 
 async function main(): Promise<void> {
@@ -155,6 +271,14 @@ async function main(): Promise<void> {
     process.exit(code);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
+  /** A child that dies on its own takes the stack down: a half-running quick start would mislead. */
+  const supervise = (name: string, child: ChildProcess) =>
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        process.stderr.write(`${name} exited unexpectedly (${signal ?? code})\n`);
+        void shutdown(1);
+      }
+    });
 
   try {
     const uiUrl = await startTemporal(config);
@@ -171,41 +295,109 @@ async function main(): Promise<void> {
     await seedDemoData(db);
     step(`Postgres: ${created ? 'database created, ' : ''}${applied.length ? `migrated (${applied.join(', ')})` : 'schema up to date'}, demo accounts seeded`);
 
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+    const leftover = await revokeLeftoverQuickStartKeys(db);
+    const operatorKey = await createApiKey(db, { role: 'operator', label: `${QUICK_START_LABEL} operator key (npm start ${stamp})` });
+    const partnerKey = await createApiKey(db, {
+      role: 'partner',
+      partnerId: DEMO.partnerId,
+      label: `${QUICK_START_LABEL} partner key ${DEMO.partnerId} (npm start ${stamp})`,
+    });
+    // Registered after the pool, so it runs before the pool closes.
+    stops.push({ name: 'quick-start API keys (revoking)', stop: () => revokeKeys(db, [operatorKey.id, partnerKey.id]) });
+    step(`API keys: minted an operator key and a ${DEMO.partnerId} key (stored as SHA-256 only)${leftover ? `; revoked ${leftover} from earlier starts` : ''}`);
+
     const { smtpUrl, inbox } = await startSmtp(config);
 
-    step(`Worker: starting (task queue "${config.temporal.taskQueue}")`);
-    const worker = spawnChild('worker', process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    // The worker and the API see the same environment; the listen addresses are passed explicitly
+    // so what is printed below is what they bind.
+    const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
       SMTP_URL: smtpUrl,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
-    });
-    worker.once('exit', (code, signal) => {
-      if (!stopping) {
-        process.stderr.write(`worker exited unexpectedly (${signal ?? code})\n`);
-        void shutdown(1);
-      }
-    });
+      API_LISTEN: config.apiListen,
+      WORKER_METRICS_LISTEN: config.workerMetricsListen,
+      PUBLIC_BASE_URL: config.publicBaseUrl,
+    };
+    step(`Worker: starting (task queue "${config.temporal.taskQueue}", metrics on ${config.workerMetricsListen})`);
+    const workerSpawnedAt = Date.now();
+    const worker = spawnChild('worker', process.execPath, ['--import', 'tsx', 'workers/main.ts'], childEnv);
+    supervise('worker', worker);
+
+    const apiBase = localUrl(config.apiListen);
+    step(`API: starting on ${config.apiListen}, waiting for GET /readyz to answer 200`);
+    const api = spawnChild('api', process.execPath, ['--import', 'tsx', 'workers/api.ts'], childEnv);
+    supervise('api', api);
+    const ready = await waitUntil(
+      () => callApi(apiBase, 'GET', '/readyz', { timeoutMs: 3_000 }),
+      (answer) => answer.status === 200 || api.exitCode !== null,
+      60_000,
+    );
+    if (api.exitCode !== null) throw new Error(`the API process exited (${api.exitCode}) before it was ready; see its output above`);
+    expectStatus(ready, [200], `GET ${apiBase}/readyz (waited 60 s)`);
+    // The OpenAPI document is what integrators start from: a quick start without it is broken.
+    const openapi = expectStatus(await callApi(apiBase, 'GET', '/openapi.json'), [200], `GET ${apiBase}/openapi.json`);
+    const paths = Object.keys(openapi?.paths ?? {});
+    if (typeof openapi?.openapi !== 'string' || !paths.includes('/v1/orders')) {
+      throw new Error(`API: ${apiBase}/openapi.json is not this API's OpenAPI document (no /v1/orders path)`);
+    }
+    expectStatus(await callApi(apiBase, 'GET', '/docs'), [200], `GET ${apiBase}/docs`);
+    const apiCheck = `/readyz 200, /openapi.json 200 (OpenAPI ${openapi.openapi}, ${paths.length} paths), /docs 200`;
+    step(`API: ready (${apiCheck})`);
+
+    // Bundling the workflow code takes the worker a while (longer on a busy machine); the demo
+    // needs it polling, or the API's first query about a new order would wait for it.
+    const polling = await waitUntil(
+      () => workerPolls(connection, config.temporal.namespace, config.temporal.taskQueue, workerSpawnedAt).catch(() => false),
+      (yes) => yes || worker.exitCode !== null,
+      180_000,
+    );
+    if (!polling) throw new Error(`the worker did not start polling task queue "${config.temporal.taskQueue}" within 180 s; see its output above`);
+    step(`Worker: polling after ${Math.round((Date.now() - workerSpawnedAt) / 1000)} s`);
 
     const client = new Client({ connection, namespace: config.temporal.namespace });
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
     const today = new Date().toISOString().slice(0, 10);
+    // Generous: the first workflow tasks of a fresh worker can be slow on a loaded machine.
+    const asPartner = { key: partnerKey.key, timeoutMs: 60_000 };
+    const book = async (order: BookOrderInput): Promise<{ orderId: string; workflowId: string }> =>
+      expectStatus(await callApi(apiBase, 'POST', '/v1/orders', { ...asPartner, body: bookingBody(order) }), [200, 201], `POST /v1/orders (${order.externalReference})`);
+
     const direct = demoOrder(`DEMO-${stamp}`);
-    step(`Demo: booking order ${direct.externalReference} (2 lines into Smart Account acme.com, virtual account Finance) and shipping it`);
-    const booked = await bookOrder(client, config.temporal.taskQueue, direct);
-    for (const line of direct.lines) await reportShipment(client, booked.orderId, { lineNumber: line.lineNumber, shippedOn: today });
+    step(`Demo: booking order ${direct.externalReference} through the API (2 lines into Smart Account acme.com, virtual account Finance) and shipping it`);
+    const booked = await book(direct);
+    for (const line of direct.lines) {
+      expectStatus(
+        await callApi(apiBase, 'POST', `/v1/orders/${booked.orderId}/shipments`, { ...asPartner, body: { lineNumber: line.lineNumber, shippedOn: today } }),
+        [202],
+        `POST /v1/orders/${booked.orderId}/shipments (line ${line.lineNumber})`,
+      );
+    }
     const result: OrderStatus = await Promise.race([
       client.workflow.getHandle(booked.workflowId).result(),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the demo order did not finish within 120 s')), 120_000)),
     ]);
     const held = demoHeldOrder(`DEMO-HELD-${stamp}`);
-    step(`Demo: booking order ${held.externalReference} into the partner's holding account (customer unknown)`);
-    const heldBooked = await bookOrder(client, config.temporal.taskQueue, held);
-    const heldStatus = await waitUntil(() => getOrderStatus(client, heldBooked.orderId), (s) => s.phase !== 'Booked');
+    step(`Demo: booking order ${held.externalReference} through the API into the partner's holding account (customer unknown)`);
+    const heldBooked = await book(held);
+    const heldAnswer = await waitUntil(
+      () => callApi(apiBase, 'GET', `/v1/orders/${heldBooked.orderId}`, asPartner),
+      (answer) => answer.status === 200 && answer.body.phase !== 'Booked',
+    );
+    const heldStatus: OrderStatus = expectStatus(heldAnswer, [200], `GET /v1/orders/${heldBooked.orderId}`);
+
+    const metricsUrl = `${localUrl(config.workerMetricsListen)}/metrics`;
+    const metrics = await callApi(localUrl(config.workerMetricsListen), 'GET', '/metrics', { timeoutMs: 3_000 });
+    const metricsNote = metrics.status === 200 ? 'worker, Prometheus text format' : `not answering yet (${metrics.status || metrics.body})`;
+
     const ui = `${uiUrl}/namespaces/${config.temporal.namespace}/workflows`;
     const describe = (s: OrderStatus) =>
       s.lines
         .map((l) => `line ${l.lineNumber} ${l.state}${l.accountId ? ` in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}` : ''}`)
         .join(', ');
+    const shown = shownApiUrl(config);
+    const tryRef = `TRY-${stamp}`;
+    const tryId = deriveOrderId(DEMO.partnerId, tryRef);
+    const bearer = (key: string) => `-H 'Authorization: Bearer ${key}'`;
     process.stdout.write(
       [
         '',
@@ -219,7 +411,22 @@ async function main(): Promise<void> {
         `  Emails        ${inbox}`,
         `  Database      psql ${redact(config.databaseUrl)} -c "select id, external_reference, status, waiting_for from orders"`,
         '',
-        once ? 'Done (--once).' : 'The stack is running. Press Ctrl-C to stop everything.',
+        `  API           ${shown}`,
+        ...(shown === config.publicBaseUrl ? [] : [`                (email links use PUBLIC_BASE_URL ${config.publicBaseUrl})`]),
+        `  OpenAPI       ${shown}/openapi.json`,
+        `  Swagger UI    ${shown}/docs`,
+        `  Metrics       ${metricsUrl}   (${metricsNote})`,
+        '',
+        `  API keys, shown only now (only their SHA-256 is stored; revoked when this stack stops):`,
+        `    operator              ${operatorKey.key}`,
+        `    ${DEMO.partnerId.padEnd(20)}  ${partnerKey.key}`,
+        '',
+        `  Book an order as ${DEMO.partnerId} (into ${DEMO.smartAccountId} / Finance), then read it back:`,
+        `    curl -sS -w '\\n' -X POST ${shown}/v1/orders ${bearer(partnerKey.key)} \\`,
+        `      -H 'Content-Type: application/json' -d '${JSON.stringify(tryItOrder(tryRef))}'`,
+        `    curl -sS -w '\\n' ${shown}/v1/orders/${tryId} ${bearer(partnerKey.key)}`,
+        '',
+        once ? `Done (--once; API checked: ${apiCheck}).` : 'The stack is running. Press Ctrl-C to stop everything.',
         '',
       ].join('\n'),
     );

@@ -3,8 +3,12 @@
  * registration script and .env.example must agree with CONFIG_VARIABLES (src/config.ts) and the
  * search-attribute definitions (src/temporal/search-attributes.ts).
  */
+import { execFile } from 'child_process';
 import * as fs from 'fs';
+import { createServer } from 'http';
+import type { AddressInfo } from 'net';
 import * as path from 'path';
+import { promisify } from 'util';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
@@ -14,6 +18,11 @@ const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 const REGISTER_SCRIPT = path.join(ROOT, 'deploy/temporal/register-search-attributes.sh');
 const DYNAMIC_CONFIG = path.join(ROOT, 'deploy/temporal/dynamicconfig.yaml');
 const ENV_EXAMPLE = path.join(ROOT, '.env.example');
+const DOCKERFILE = path.join(ROOT, 'Dockerfile');
+const BUILD_TSCONFIG = path.join(ROOT, 'tsconfig.build.json');
+
+/** The app services: built from the Dockerfile, configured only through CONFIG_VARIABLES. */
+const APP_SERVICES = ['worker', 'api', 'migrate'];
 
 const CONFIG_KEYS = Object.keys(CONFIG_VARIABLES).sort();
 
@@ -26,6 +35,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition?: string }> | string[];
   volumes?: Array<string | { type?: string; source?: string; target?: string }>;
   ports?: Array<string | number>;
+  healthcheck?: { test?: string | string[]; interval?: string; retries?: number };
 }
 
 interface ComposeFile {
@@ -106,19 +116,19 @@ function envExampleEntries(): Array<{ name: string; value: string; comment: stri
 
 describe('docker-compose.yml', () => {
   test('defines the stack services', () => {
-    for (const service of ['postgres', 'temporal', 'temporal-ui', 'mailpit', 'migrate', 'worker']) {
+    for (const service of ['postgres', 'temporal', 'temporal-ui', 'mailpit', 'migrate', 'worker', 'api']) {
       expect(compose.services).toHaveProperty([service]);
     }
   });
 
-  test.each(['worker', 'migrate'])('%s environment has exactly the CONFIG_VARIABLES keys', (service) => {
+  test.each(APP_SERVICES)('%s environment has exactly the CONFIG_VARIABLES keys', (service) => {
     const names = Object.keys(environmentOf(service)).sort();
     const missing = CONFIG_KEYS.filter((k) => !names.includes(k));
     const unknown = names.filter((k) => !CONFIG_KEYS.includes(k));
     expect({ missing, unknown }).toEqual({ missing: [], unknown: [] });
   });
 
-  test.each(['worker', 'migrate'])('%s environment passes loadConfig', (service) => {
+  test.each(APP_SERVICES)('%s environment passes loadConfig', (service) => {
     const env = environmentOf(service);
     expect(() => loadConfig(env)).not.toThrow();
     // No value silently falls back to a default: each one is set explicitly.
@@ -135,6 +145,7 @@ describe('docker-compose.yml', () => {
     expect(new URL(config.smtpUrl).host).toBe('mailpit:1025');
     expect(config.temporal.uiUrl).toBe('http://localhost:8233');
     expect(environmentOf('migrate')).toEqual(environmentOf('worker'));
+    expect(environmentOf('api')).toEqual(environmentOf('worker'));
   });
 
   test('postgres has a healthcheck, a named volume and the app database', () => {
@@ -200,6 +211,79 @@ describe('docker-compose.yml', () => {
       temporal: expect.any(String),
       mailpit: expect.any(String),
     });
+  });
+
+  test('api is built from the Dockerfile, runs the compiled API and starts after the migrations and search attributes', () => {
+    expect(compose.services.api.build).toBeDefined();
+    expect(commandOf('api', 'command')).toBe('node dist/workers/api.js');
+    expect(dependsOn('api')).toMatchObject({
+      migrate: 'service_completed_successfully',
+      'temporal-admin-tools': 'service_completed_successfully',
+      temporal: expect.any(String),
+    });
+  });
+
+  test('the API and the worker metrics listen on all interfaces and are published on their configured ports', () => {
+    const config = loadConfig(environmentOf('worker'));
+    const [apiHost, apiPort] = [config.apiListen.slice(0, config.apiListen.lastIndexOf(':')), config.apiListen.split(':').pop()];
+    const [metricsHost, metricsPort] = [config.workerMetricsListen.slice(0, config.workerMetricsListen.lastIndexOf(':')), config.workerMetricsListen.split(':').pop()];
+    // Inside a container, a loopback listener cannot be reached through a published port.
+    expect([apiHost, metricsHost]).toEqual(['0.0.0.0', '0.0.0.0']);
+    expect(compose.services.api.ports?.map(String)).toContain(`${apiPort}:${apiPort}`);
+    expect(compose.services.worker.ports?.map(String)).toContain(`${metricsPort}:${metricsPort}`);
+    // The links in emails point at the published API.
+    expect(new URL(config.publicBaseUrl).port).toBe(apiPort);
+  });
+
+  describe('the api healthcheck', () => {
+    const healthcheck = () => compose.services.api.healthcheck?.test;
+
+    test('asks /readyz on the API port with Node itself (the slim image has no curl or wget)', () => {
+      const test = healthcheck();
+      expect(Array.isArray(test)).toBe(true);
+      const [kind, binary, flag, script] = test as string[];
+      expect([kind, binary, flag]).toEqual(['CMD', 'node', '-e']);
+      const apiPort = loadConfig(environmentOf('api')).apiListen.split(':').pop();
+      expect(script).toContain(`http://127.0.0.1:${apiPort}/readyz`);
+      expect(fs.readFileSync(DOCKERFILE, 'utf8')).toMatch(/^FROM node:\d+-bookworm-slim AS runtime$/m);
+    });
+
+    // Runs the healthcheck's own script against a server standing in for the API: it must pass
+    // on 200, fail on 503 (not ready) and fail when nothing listens.
+    test.each([
+      [200, 0],
+      [503, 1],
+      [undefined, 1],
+    ])('exits %p -> %p', async (status, exitCode) => {
+      const script = (healthcheck() as string[])[3];
+      const server = createServer((request, response) => {
+        response.statusCode = request.url === '/readyz' && status !== undefined ? status : 404;
+        response.end('{}');
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      if (status === undefined) await new Promise((resolve) => server.close(resolve));
+      const apiPort = loadConfig(environmentOf('api')).apiListen.split(':').pop();
+      try {
+        const result = await promisify(execFile)(process.execPath, ['-e', script.replace(`:${apiPort}/`, `:${port}/`)], { timeout: 10_000 })
+          .then(() => 0)
+          .catch((err: { code?: number }) => err.code ?? -1);
+        expect(result).toBe(exitCode);
+      } finally {
+        if (status !== undefined) await new Promise((resolve) => server.close(resolve));
+      }
+    });
+  });
+
+  test('every compiled entry point a service runs is built by tsconfig.build.json', () => {
+    const include: string[] = JSON.parse(fs.readFileSync(BUILD_TSCONFIG, 'utf8')).include;
+    for (const service of APP_SERVICES) {
+      const match = /^node dist\/(.+)\.js$/.exec(commandOf(service, 'command'));
+      expect([service, match?.[1]]).toEqual([service, expect.any(String)]);
+      const source = `${match![1]}.ts`;
+      expect([service, fs.existsSync(path.join(ROOT, source))]).toEqual([service, true]);
+      expect([service, include.some((dir) => source.startsWith(`${dir}/`))]).toEqual([service, true]);
+    }
   });
 
   test('every bind-mounted file exists', () => {
