@@ -70,15 +70,22 @@ function reasonOf(error: ErrorObject): string {
 /** Ajv's errors as field errors, one per field, named the way the domain validators name them. */
 export function fieldErrorsOf(errors: ErrorObject[], part: string): FieldError[] {
   const seen = new Map<string, FieldError>();
+  // A union of literals (licenseType, status) fails in every branch with "must be equal to
+  // constant"; the union's own description says what is allowed, so it is the reason given.
+  const unionRules = new Map<string, string>();
   for (const error of errors) {
-    // A failed oneOf repeats each branch's complaint; the discriminator error says it better.
-    if (error.keyword === 'oneOf' || error.keyword === 'anyOf' || error.keyword === 'if') continue;
     let field = fieldOf(error);
     if (part === 'headers') field = `header ${field}`;
+    if (error.keyword === 'anyOf') {
+      const description = (error.parentSchema as { description?: string } | undefined)?.description;
+      if (description?.startsWith('must')) unionRules.set(field, description);
+    }
+    // A failed oneOf repeats each branch's complaint; the discriminator error says it better.
+    if (error.keyword === 'oneOf' || error.keyword === 'anyOf' || error.keyword === 'if') continue;
     if (error.keyword === 'discriminator') field = field === '(body)' ? 'kind' : `${field}.kind`;
     if (!seen.has(field)) seen.set(field, { field, reason: reasonOf(error) });
   }
-  return [...seen.values()];
+  return [...seen.values()].map((e) => (unionRules.has(e.field) ? { ...e, reason: unionRules.get(e.field)! } : e));
 }
 
 function send(reply: FastifyReply, status: number, body: ErrorBody) {

@@ -35,9 +35,13 @@ import type { ApiDependencies } from '../server';
 
 const security = [{ apiKey: [] }];
 
-/** Keyset pagination over (booked_at, id), newest first: stable while orders keep arriving. */
-function encodeCursor(bookedAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([bookedAt.toISOString(), id])).toString('base64url');
+/**
+ * Keyset pagination over (booked_at, id), newest first: stable while orders keep arriving. The
+ * cursor keeps Postgres' microseconds (`bookedAtText`): a JavaScript Date would cut them to
+ * milliseconds, and orders booked earlier in the same millisecond would fall between two pages.
+ */
+function encodeCursor(bookedAtText: string, id: string): string {
+  return Buffer.from(JSON.stringify([bookedAtText, id])).toString('base64url');
 }
 function decodeCursor(cursor: string): [string, string] {
   try {
@@ -166,6 +170,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         'customer_domain',
         'booked_at',
         'updated_at',
+        deps.db.raw(`to_char(booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS booked_at_cursor`),
       );
       query = scopeOrders(query, deps.db, request.principal);
       if (q.status) query = query.where('status', q.status);
@@ -194,7 +199,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         updatedAt: new Date(r.updated_at).toISOString(),
       }));
       const last = page[page.length - 1];
-      return { orders, nextCursor: rows.length > limit && last ? encodeCursor(new Date(last.booked_at), last.id) : null };
+      return { orders, nextCursor: rows.length > limit && last ? encodeCursor(last.booked_at_cursor, last.id) : null };
     },
   );
 
