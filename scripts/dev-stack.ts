@@ -13,12 +13,14 @@
  * having also checked that /readyz and /openapi.json answer (CI's smoke test of the API).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createApiKey } from '../src/api/auth';
 import { loadConfig, redact, type Config } from '../src/config';
+import { dataConverterFor } from '../src/temporal/connect';
+import { generateEncryptionKey } from '../src/temporal/payload-codec';
 import { deriveOrderId } from '../src/client/book-order';
 import { createDb, ensureDatabase, type Db } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
@@ -259,9 +261,22 @@ function tryItOrder(externalReference: string): Omit<BookOrderInput, 'bookedByPa
   };
 }
 
+/**
+ * R14: the quick start seals Temporal payloads like production. Its key lives in
+ * .data/payload-encryption-keys (0600, never committed), so a restarted stack still opens the
+ * workflows it started before; PAYLOAD_ENCRYPTION_KEYS in the environment wins.
+ */
+function payloadKeys(): string {
+  if (process.env.PAYLOAD_ENCRYPTION_KEYS) return process.env.PAYLOAD_ENCRYPTION_KEYS;
+  const file = join(DATA, 'payload-encryption-keys');
+  if (!existsSync(file)) writeFileSync(file, generateEncryptionKey('quickstart-1') + '\n', { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 async function main(): Promise<void> {
-  const config = loadConfig();
   mkdirSync(DATA, { recursive: true });
+  process.env.PAYLOAD_ENCRYPTION_KEYS = payloadKeys();
+  const config = loadConfig();
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
@@ -355,7 +370,7 @@ async function main(): Promise<void> {
     if (!polling) throw new Error(`the worker did not start polling task queue "${config.temporal.taskQueue}" within 180 s; see its output above`);
     step(`Worker: polling after ${Math.round((Date.now() - workerSpawnedAt) / 1000)} s`);
 
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
     const today = new Date().toISOString().slice(0, 10);
     // Generous: the first workflow tasks of a fresh worker can be slow on a loaded machine.
     const asPartner = { key: partnerKey.key, timeoutMs: 60_000 };

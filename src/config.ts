@@ -3,6 +3,7 @@
  * later the API and CLI) calls `loadConfig()` and gets a validated, typed object, or a
  * ConfigError that names each bad variable and why it is bad.
  */
+import { parseEncryptionKeys } from './temporal/payload-codec';
 
 export interface Config {
   databaseUrl: string;
@@ -31,6 +32,12 @@ export interface Config {
   apiListen: string;
   /** host:port where the worker serves Prometheus metrics (/metrics). */
   workerMetricsListen: string;
+  /**
+   * `id:base64key[,id:base64key...]`: AES-256 keys sealing Temporal payloads (R14), the first
+   * current, the others still opening what they sealed. Empty here; required by every process
+   * that talks to Temporal (src/temporal/connect.ts).
+   */
+  payloadEncryptionKeys: string;
 }
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -57,6 +64,11 @@ export const CONFIG_VARIABLES = {
   LOG_LEVEL: { default: 'INFO', doc: 'Least severe log level printed: TRACE, DEBUG, INFO, WARN or ERROR.' },
   API_LISTEN: { default: '127.0.0.1:3000', doc: 'host:port the HTTP API and customer pages listen on (0.0.0.0:3000 in a container).' },
   WORKER_METRICS_LISTEN: { default: '127.0.0.1:9464', doc: 'host:port where the worker serves Prometheus metrics at /metrics.' },
+  PAYLOAD_ENCRYPTION_KEYS: {
+    default: '',
+    secret: true,
+    doc: 'AES-256 keys sealing Temporal payloads (R14): id:base64key, comma-separated, current first. Required by the worker and the API; npm start and the tests generate one.',
+  },
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -130,6 +142,18 @@ export function loadConfig(env: Env = process.env): Config {
     return value;
   };
 
+  const encryptionKeys = (variable: ConfigVariable): string => {
+    const value = raw(variable);
+    if (value === '') return value;
+    try {
+      parseEncryptionKeys(value);
+    } catch (err) {
+      // Never echo the value: it is a secret.
+      fail(variable, err instanceof Error ? err.message : String(err));
+    }
+    return value;
+  };
+
   const oneOf = <T extends string>(variable: ConfigVariable, allowed: readonly T[]): T => {
     const value = raw(variable).toUpperCase();
     if (!allowed.includes(value as T)) fail(variable, `must be one of ${allowed.join(', ')} (got "${raw(variable)}")`);
@@ -156,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     apiListen: hostPort('API_LISTEN'),
     workerMetricsListen: hostPort('WORKER_METRICS_LISTEN'),
+    payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

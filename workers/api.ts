@@ -4,18 +4,17 @@
  * email links, and /healthz and /readyz, on API_LISTEN. Stops on SIGINT or SIGTERM after the
  * requests in flight are answered.
  */
-import { Client, Connection } from '@temporalio/client';
 import { buildApi } from '../src/api/server';
 import { loadConfig } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { createLogger } from '../src/logging';
+import { connectTemporalClient } from '../src/temporal/connect';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
   const db = createDb(config.databaseUrl, config.databasePoolMax);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const { client, connection } = await connectTemporalClient(config);
   const app = await buildApi({ db, client, config, logger });
   const [host, port] = splitHostPort(config.apiListen);
   await app.listen({ host, port });

@@ -16,6 +16,7 @@ import { createSmtpMailer } from '../src/email/mailer';
 import { createLogger } from '../src/logging';
 import { PinoTemporalLogger } from '../src/observability/temporal-logger';
 import { workerTelemetryOptions } from '../src/observability/telemetry';
+import { dataConverterFor } from '../src/temporal/connect';
 import { createOrderWorker } from './order-worker';
 
 const SERVICE = 'worker';
@@ -51,7 +52,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       db,
       mailer,
-      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace }),
+      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
     });

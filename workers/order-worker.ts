@@ -1,7 +1,10 @@
 import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
+import type { Config } from '../src/config';
+import { dataConverterFor } from '../src/temporal/connect';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
+  config: ActivityDependencies['config'] & Pick<Config, 'payloadEncryptionKeys'>;
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -24,6 +27,8 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
+    // R14: payloads are sealed before they reach Temporal (src/temporal/payload-codec.ts).
+    dataConverter: dataConverterFor(options.config),
     activities: createActivities(options),
   });
 }

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createDb, type Db } from '../../src/db/knex';
 import { createSmtpMailer, type Mailer } from '../../src/email/mailer';
 import { readCaughtMail, type CaughtMail } from '../../src/dev/mail-catcher';
+import { dataConverterFor } from '../../src/temporal/connect';
 import { createOrderWorker } from '../../workers/order-worker';
 
 let runtimeInstalled = false;
@@ -36,7 +37,7 @@ export async function startTestStack(testFile: string, overrides: Partial<Config
   const mailer = createSmtpMailer(config.smtpUrl);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
   const worker = await createOrderWorker({
     connection: nativeConnection,
     namespace: config.temporal.namespace,

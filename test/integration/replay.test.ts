@@ -11,10 +11,12 @@ import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-uti
 import { Worker } from '@temporalio/worker';
 import { activateSmartAccount, submitCustomerChoice } from '../../src/accounts/customer-links';
 import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/client/order-actions';
+import { dataConverterFor } from '../../src/temporal/connect';
 import { activationWorkflowId } from '../../src/temporal/order-workflow-api';
 import { createTestWorld, registerContact } from '../helpers/fixtures';
 import { activationToken, delegationLink, isActivationMail } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, listExecutions, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import { openHistory } from '../helpers/payloads';
 import { uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 const HISTORIES = join(__dirname, '..', 'histories');
@@ -23,7 +25,11 @@ const HISTORIES = join(__dirname, '..', 'histories');
 const stack = useTestStack(__filename, { reminderIntervalMs: 400, escalationAfterMs: 1_200, historyEventLimit: 40 });
 
 async function replay(histories: Array<{ workflowId: string; history: unknown }>): Promise<void> {
-  const results = Worker.runReplayHistories({ workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! } }, histories);
+  // The payload codec, as in production: new histories are sealed, committed ones were opened.
+  const results = Worker.runReplayHistories(
+    { workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter: dataConverterFor(stack.config) },
+    histories,
+  );
   const failures: string[] = [];
   for await (const result of results) {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
@@ -134,6 +140,9 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
   await replay(histories);
   if (process.env.RECORD_HISTORIES === '1') {
     mkdirSync(HISTORIES, { recursive: true });
-    for (const { name, history } of histories) writeFileSync(join(HISTORIES, `${name}.json`), historyToJSON(history) + '\n');
+    // Opened before writing: the key of this test run will not exist at the next one.
+    for (const { name, history } of histories) {
+      writeFileSync(join(HISTORIES, `${name}.json`), historyToJSON(await openHistory(history, stack.config.payloadEncryptionKeys)) + '\n');
+    }
   }
 }, 120_000);

@@ -15,6 +15,7 @@ import { activationWorkflowId, orderStatusQuery, submitCustomerChoiceUpdate } fr
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { TOKEN_PATTERN, delegationLink, isFirstRequest, linkToken } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, rejectionOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import { openHistory } from '../helpers/payloads';
 import { mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
 // For the regression tests at the end of the file.
 import { createActivities } from '../../activities';
@@ -36,8 +37,9 @@ async function bookDelegated(world: TestWorld, reference = `PO-${world.suffix}`,
 }
 
 /** Everything a workflow's history carries, payloads decoded as text. */
+/** The history's text with its payloads opened (they are sealed at rest, R14). */
 async function historyText(handle: WorkflowHandle): Promise<string> {
-  const history = await handle.fetchHistory();
+  const history = await openHistory(await handle.fetchHistory(), stack.config.payloadEncryptionKeys);
   // Payload bytes come as Uint8Array/Buffer, or already as base64 text under "data".
   return JSON.stringify(history, (key, value) => {
     if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');

@@ -15,6 +15,8 @@ import { noopMetricMeter, type LogLevel as TemporalLogLevel, type LogMetadata, t
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBookingActivities } from '../../activities/booking';
 import { writeListStatus } from '../../activities/records';
+import { loadConfig } from '../../src/config';
+import { dataConverterFor } from '../../src/temporal/connect';
 import { bookOrder, deriveOrderId } from '../../src/client/book-order';
 import { createDb, type Db } from '../../src/db/knex';
 import { ORDER_PHASES, type OrderStatus } from '../../src/domain/order-lifecycle';
@@ -47,7 +49,7 @@ describe('the worker process', () => {
     secret = decodeURIComponent(databaseUrl.password);
     db = createDb(process.env.DATABASE_URL!, 2);
     connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-    client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
+    client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', dataConverter: dataConverterFor(loadConfig()) });
 
     worker = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['workers/main.ts'], {
       cwd: ROOT,

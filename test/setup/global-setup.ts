@@ -12,6 +12,7 @@ import { createDb, ensureDatabase, dropDatabase, withDatabase } from '../../src/
 import { migrateLatest } from '../../src/db/migrate';
 import { startMailCatcher } from '../../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
+import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { setStack } from './stack-handle';
 
 const ROOT = resolve(__dirname, '../..');
@@ -71,6 +72,8 @@ export default async function globalSetup(): Promise<void> {
     // Short durations so reminder and escalation paths run in seconds.
     REMINDER_INTERVAL: process.env.REMINDER_INTERVAL ?? '2s',
     ESCALATION_AFTER: process.env.ESCALATION_AFTER ?? '6s',
+    // A key of this run only: every test client and worker seals payloads as production does (R14).
+    PAYLOAD_ENCRYPTION_KEYS: process.env.PAYLOAD_ENCRYPTION_KEYS ?? generateEncryptionKey(`test-${process.pid}`),
   });
   process.stderr.write(
     `\n[test stack] Temporal ${temporal.address}, SMTP 127.0.0.1:${mail.port}, ` +

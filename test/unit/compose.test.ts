@@ -45,6 +45,12 @@ interface ComposeFile {
 
 const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as ComposeFile;
 
+/** Secrets the operator supplies (`${NAME:?...}` in the file), replaced by a valid test value. */
+const SECRET_TEST_VALUES: Record<string, string> = { PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+const SECRET_NAMES = Object.entries(CONFIG_VARIABLES)
+  .filter(([, v]) => 'secret' in v && v.secret)
+  .map(([name]) => name);
+
 /** A service's environment as a name -> value map (compose accepts a map or a KEY=VALUE list). */
 function environmentOf(service: string): Record<string, string> {
   const env = compose.services[service]?.environment;
@@ -57,7 +63,12 @@ function environmentOf(service: string): Record<string, string> {
       }),
     );
   }
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => {
+      const value = v === null ? '' : String(v);
+      return [k, /^\$\{[A-Z_]+:\?/.test(value) && k in SECRET_TEST_VALUES ? SECRET_TEST_VALUES[k] : value];
+    }),
+  );
 }
 
 function dependsOn(service: string): Record<string, string> {
@@ -135,6 +146,12 @@ describe('docker-compose.yml', () => {
     for (const [name, value] of Object.entries(env)) {
       expect([name, value.trim()]).not.toEqual([name, '']);
     }
+  });
+
+  test('secrets are never in the file: each comes from the operator\'s environment and compose refuses to start without it', () => {
+    expect(SECRET_NAMES).toEqual(['PAYLOAD_ENCRYPTION_KEYS']);
+    const raw = (compose as unknown as { 'x-app-environment': Record<string, string> })['x-app-environment'];
+    for (const name of SECRET_NAMES) expect(raw[name]).toMatch(new RegExp(`^\\$\\{${name}:\\?.+\\}$`));
   });
 
   test('the app containers talk to the compose services, not to localhost', () => {

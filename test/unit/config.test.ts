@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       logLevel: 'INFO',
       apiListen: '127.0.0.1:3000',
       workerMetricsListen: '127.0.0.1:9464',
+      payloadEncryptionKeys: '',
     });
   });
 
@@ -109,6 +110,7 @@ describe('loadConfig', () => {
       logLevel: 'WARN',
       apiListen: '0.0.0.0:8080',
       workerMetricsListen: '[::]:9464',
+      payloadEncryptionKeys: '',
     });
   });
 
