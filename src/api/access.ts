@@ -1,9 +1,10 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { partnersOfOrder } from '../accounts/placement-rules';
 import type { Db } from '../db/knex';
 import { orderStatusQuery, orderWorkflowId } from '../temporal/order-workflow-api';
 import type { Principal } from './auth';
+import { QUERY_DEADLINE_MS, withinDeadline } from './deadline';
 import { badRequest, forbidden, notFound } from './errors';
 
 /**
@@ -28,10 +29,11 @@ export async function loadOrderParties(db: Db, client: Client, orderId: string):
   if (row) return { orderId, workflowId: row.workflow_id, partnerId: row.partner_id, bookedByPartnerId: row.booked_by_partner_id };
   const workflowId = orderWorkflowId(orderId);
   try {
-    const status = await client.workflow.getHandle(workflowId).query(orderStatusQuery);
+    const status = await withinDeadline(client, QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(orderStatusQuery));
     return { orderId, workflowId, partnerId: status.partnerId, bookedByPartnerId: status.bookedByPartnerId };
-  } catch {
-    throw notFound(`order ${orderId}`);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw notFound(`order ${orderId}`);
+    throw err;
   }
 }
 

@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { isGrpcDeadlineError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -119,7 +119,7 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
   if (err instanceof WorkflowNotFoundError) {
     return send(reply, 404, { error: 'NotFound', message: 'order does not exist' });
   }
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcDeadlineError((err as { cause?: unknown }).cause)) {
     return send(reply, 503, { error: 'Unavailable', message: 'the order did not answer in time; try again' });
   }
   if (fastifyError.statusCode && fastifyError.statusCode < 500) {

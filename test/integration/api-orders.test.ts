@@ -4,7 +4,8 @@
  * same refusals as the workflow), shipments and cancellation; every malformed request is a 400
  * naming the field, and nothing is started or written for it.
  */
-import { deriveOrderId } from '../../src/client/book-order';
+import { QUERY_DEADLINE_MS } from '../../src/api/deadline';
+import { bookOrder, deriveOrderId } from '../../src/client/book-order';
 import { orderWorkflowId } from '../../src/temporal/order-workflow-api';
 import { createLogger } from '../../src/logging';
 import { startTestApi, useTestApi } from '../helpers/api';
@@ -170,6 +171,21 @@ describe('malformed requests: a 400 naming each field, nothing started or writte
     expect(badKey.status).toBe(400);
     expect(badKey.body.errors[0].field).toBe('header idempotency-key');
   });
+
+  test('an order no worker answers for is a 503 within the deadline, not a hung request', async () => {
+    // Started on a task queue nobody polls: its workflow exists, but cannot answer a query.
+    const booking = directBooking(world, { externalReference: `API-NOWORKER-${world.suffix}` });
+    const booked = await bookOrder(stack.client, `nobody-polls-${world.suffix}`, booking);
+    try {
+      const started = Date.now();
+      const res = await api.call('GET', `/v1/orders/${booked.orderId}`, { key: partnerKey });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toBe('Unavailable');
+      expect(Date.now() - started).toBeLessThan(QUERY_DEADLINE_MS + 5_000);
+    } finally {
+      await stack.client.workflow.getHandle(booked.workflowId).terminate('test: nobody polls this queue');
+    }
+  }, 30_000);
 
   test('an unknown order is a 404', async () => {
     const res = await api.call('GET', `/v1/orders/${'0'.repeat(20)}`, { key: partnerKey });

@@ -7,6 +7,7 @@ import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from 
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from '../../domain/order';
 import { orderWorkflowId } from '../../temporal/order-workflow-api';
 import { actingPartner, authorizedOrder, scopeOrders } from '../access';
+import { QUERY_DEADLINE_MS, UPDATE_DEADLINE_MS, withinDeadline } from '../deadline';
 import type { Principal } from '../auth';
 import { badRequest, forbidden, HttpError } from '../errors';
 import {
@@ -218,7 +219,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
     async (request, reply) => {
       withOrderLog(request, reply, request.params.orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, request.params.orderId);
-      return getOrderStatus(deps.client, request.params.orderId);
+      return withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
     },
   );
 
@@ -250,11 +251,13 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         throw forbidden(`partner "${actingPartnerId}" may not act on order ${orderId}`);
       }
       await checkRole(deps.db, actingPartnerId, account, target.virtualAccountPath);
-      return assignSmartAccount(deps.client, orderId, {
-        accountId: target.accountId,
-        ...(target.virtualAccountPath ? { virtualAccountPath: target.virtualAccountPath } : {}),
-        actingPartnerId,
-      });
+      return withinDeadline(deps.client, UPDATE_DEADLINE_MS, () =>
+        assignSmartAccount(deps.client, orderId, {
+          accountId: target.accountId,
+          ...(target.virtualAccountPath ? { virtualAccountPath: target.virtualAccountPath } : {}),
+          actingPartnerId,
+        }),
+      );
     },
   );
 
@@ -280,7 +283,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       if (Number.isNaN(Date.parse(`${shippedOn}T00:00:00Z`)) || new Date(`${shippedOn}T00:00:00Z`).toISOString().slice(0, 10) !== shippedOn) {
         throw badRequest([{ field: 'shippedOn', reason: 'must be a real calendar date YYYY-MM-DD' }]);
       }
-      const status = await getOrderStatus(deps.client, orderId);
+      const status = await withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, orderId));
       const line = status.lines.find((l) => l.lineNumber === lineNumber);
       if (!line) throw badRequest([{ field: 'lineNumber', reason: `order ${orderId} has no line ${lineNumber}` }]);
       if (status.phase === 'Cancelled' || line.state === 'cancelled') {
@@ -310,10 +313,12 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       withOrderLog(request, reply, orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, orderId);
       const actingPartnerId = request.principal.role === 'operator' ? undefined : request.principal.partnerId;
-      return cancelOrder(deps.client, orderId, {
-        ...(actingPartnerId ? { actingPartnerId } : {}),
-        ...(request.body?.reason ? { reason: request.body.reason } : {}),
-      });
+      return withinDeadline(deps.client, UPDATE_DEADLINE_MS, () =>
+        cancelOrder(deps.client, orderId, {
+          ...(actingPartnerId ? { actingPartnerId } : {}),
+          ...(request.body?.reason ? { reason: request.body.reason } : {}),
+        }),
+      );
     },
   );
 }
