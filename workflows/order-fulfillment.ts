@@ -21,6 +21,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -53,6 +54,12 @@ import {
   type OrderStatus,
 } from '../src/domain/order-lifecycle';
 import type { EmailTemplate } from '../src/email/templates';
+
+/**
+ * Patch IDs: changes made after release, each guarded by patched() so the runs started before
+ * it replay unchanged. Listed here so deprecatePatched() can follow once no old run is left.
+ */
+const TELL_PARTNER_OF_UNANSWERED_DELEGATION = 'tell-partner-of-unanswered-delegation';
 import {
   assignSmartAccountUpdate,
   cancelOrderUpdate,
@@ -382,6 +389,17 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     const waiting = state.waiting;
     const now = Date.now();
     if (waiting?.kind === 'customer-choice') {
+      // Patched (added after release): the partner hears once that the customer has not chosen,
+      // so an unanswered delegation never waits unnoticed. Runs started before the change
+      // replay without it (docs/EVOLVING-WORKFLOWS.md).
+      if (!waiting.partnerTold && now >= waiting.sinceMs + settings.escalationAfterMs && patched(TELL_PARTNER_OF_UNANSWERED_DELEGATION)) {
+        await sendEmail('delegation-unanswered', ['partner'], 'delegation-unanswered', {
+          heldSinceMs: waiting.sinceMs,
+          ...(waiting.remindersSent ? { reminderNumber: waiting.remindersSent } : {}),
+        });
+        setState(waitFor(state, { ...waiting, partnerTold: true }));
+        return;
+      }
       // A fresh link each time: an expired or lost one is never the end of the order.
       const reminderNumber = waiting.remindersSent + 1;
       if (now < waiting.sinceMs + reminderNumber * settings.reminderIntervalMs) return;
@@ -416,7 +434,12 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
    */
   function nextReminderAt(settings: FulfillmentSettings): number | undefined {
     const waiting = state.waiting;
-    if (waiting?.kind === 'customer-choice') return waiting.sinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
+    if (waiting?.kind === 'customer-choice') {
+      const reminder = waiting.sinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
+      const tellPartner = waiting.sinceMs + settings.escalationAfterMs;
+      // Only a run that knows the patch wakes up for the partner notice (an old one keeps its timers).
+      return !waiting.partnerTold && tellPartner < reminder && patched(TELL_PARTNER_OF_UNANSWERED_DELEGATION) ? tellPartner : reminder;
+    }
     if (waiting?.kind !== 'partner-transfer' || !state.lines.some((l) => l.smartAccountMandatory && !l.cancelled)) return undefined;
     const reminder = waiting.heldSinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
     return waiting.escalated ? reminder : Math.min(reminder, waiting.heldSinceMs + settings.escalationAfterMs);

@@ -30,7 +30,7 @@ export interface LineRecord extends OrderLineInput {
 export type AccountWait =
   | { kind: 'assignment'; reason?: string }
   | { kind: 'partner-transfer'; holdingAccountId: string; heldSinceMs: number; remindersSent: number; escalated: boolean }
-  | { kind: 'customer-choice'; sinceMs: number; remindersSent: number }
+  | { kind: 'customer-choice'; sinceMs: number; remindersSent: number; partnerTold?: boolean }
   | { kind: 'activation'; accountId: string; domain: string; virtualAccountPath?: string };
 
 export interface OrderState {

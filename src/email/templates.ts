@@ -32,6 +32,7 @@ export const EMAIL_TEMPLATES = [
   'delegation-request',
   'assignment-refused',
   'activation-request',
+  'delegation-unanswered',
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
 
@@ -173,6 +174,17 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
         todo:
           'Open the secure link below to pick one of your company\'s Smart Accounts, or to create one if you have none' +
           (facts.linkExpiresOn ? ` (the link can be used once, until ${facts.linkExpiresOn}).` : '.'),
+        warnings: runningTermWarnings(facts),
+      };
+    case 'delegation-unanswered':
+      return {
+        subject: `Action needed: the customer has not chosen a Smart Account for order ${ref}`,
+        happened: [
+          `The end customer was asked on ${facts.heldSince ?? 'booking'} to choose the Smart Account for order ${ref} (order ID ${facts.orderId}) ` +
+            `and has not answered${facts.reminderNumber ? ` after ${facts.reminderNumber} reminder${facts.reminderNumber === 1 ? '' : 's'}` : ''}.`,
+          'The customer keeps getting reminders with a fresh link; the order is kept and never dropped.',
+        ],
+        todo: "Contact the customer, or assign the customer's active Smart Account to the order yourself (API or CLI: orders assign).",
         warnings: runningTermWarnings(facts),
       };
     case 'assignment-refused':

@@ -121,6 +121,16 @@ const EXPECTED: Record<EmailTemplate, Expected> = {
     todo: "Open the secure link below to pick one of your company's Smart Accounts, or to create one if you have none (the link can be used once, until 2026-03-25).",
     warns: true,
   },
+  'delegation-unanswered': {
+    subject: 'Action needed: the customer has not chosen a Smart Account for order PO-2026-0001',
+    happened: [
+      'The end customer was asked on 2026-03-01 to choose the Smart Account for order PO-2026-0001 (order ID ord-0123) and has not answered after 3 reminders.',
+      'The customer keeps getting reminders with a fresh link; the order is kept and never dropped.',
+    ],
+    todo: "Contact the customer, or assign the customer's active Smart Account to the order yourself (API or CLI: orders assign).",
+    warns: true,
+    overrides: { reminderNumber: 3 },
+  },
   'assignment-refused': {
     subject: 'Action needed: order PO-2026-0001 could not be assigned',
     happened: [
@@ -161,7 +171,7 @@ const withoutTemplateTags = (html: string) => html.replace(TEMPLATE_TAG, '');
 
 test('the expectations cover every template', () => {
   expect(Object.keys(EXPECTED).sort()).toEqual([...EMAIL_TEMPLATES].sort());
-  expect(EMAIL_TEMPLATES).toHaveLength(9);
+  expect(EMAIL_TEMPLATES).toHaveLength(10);
 });
 
 describe.each([...EMAIL_TEMPLATES])('renderOrderEmail(%s)', (template) => {
@@ -295,7 +305,7 @@ describe.each([...EMAIL_TEMPLATES])('renderOrderEmail(%s)', (template) => {
 });
 
 describe('the running-term warning', () => {
-  const warned: EmailTemplate[] = ['transfer-needed', 'transfer-reminder', 'escalation', 'delegation-request', 'assignment-refused'];
+  const warned: EmailTemplate[] = ['transfer-needed', 'transfer-reminder', 'escalation', 'delegation-request', 'assignment-refused', 'delegation-unanswered'];
   const daysIn = (text: string) => [...text.matchAll(/has been running for (\d+) days?\b/g)].map((m) => Number(m[1]));
 
   test('is carried by exactly the emails sent while the customer cannot use the licenses', () => {
@@ -466,6 +476,7 @@ describe('HTML escaping of every interpolated value', () => {
     'delegation-request': ['REF', 'PARTNER', 'EXPIRES'],
     'assignment-refused': ['REF', 'ORDERID', 'REASON'],
     'activation-request': ['REQDOMAIN', 'EXPIRES'],
+    'delegation-unanswered': ['REF', 'ORDERID', 'HELDSINCE'],
   };
 
   describe.each([...EMAIL_TEMPLATES])('%s', (template) => {
