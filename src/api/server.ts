@@ -11,6 +11,7 @@ import { redactUrl } from '../logging';
 import { authenticate, type Principal } from './auth';
 import { handleError, HttpError } from './errors';
 import { registerAccountRoutes } from './routes/accounts';
+import { registerCodecRoutes } from './routes/codec';
 import { registerCustomerPages } from './routes/customer-pages';
 import { registerHealthRoutes } from './routes/health';
 import { registerOrderRoutes } from './routes/orders';
@@ -82,6 +83,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         { name: 'orders', description: 'Booking and following orders' },
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
         { name: 'health', description: 'Liveness and readiness' },
+        { name: 'codec', description: 'The codec server: operators read the encrypted payloads in the Temporal UI and CLI (R14)' },
       ],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -110,6 +112,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   }, { prefix: '/v1' });
 
   await registerCustomerPages(app, deps);
+  await registerCodecRoutes(app, deps);
 
   return app;
 }

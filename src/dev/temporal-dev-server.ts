@@ -8,6 +8,8 @@ export interface TemporalDevServerOptions {
   port: number;
   /** Web UI port; omitted means headless. */
   uiPort?: number;
+  /** The codec server the Web UI asks to open sealed payloads (R14): `<API>/codec`. */
+  uiCodecEndpoint?: string;
   /** SQLite file for a persistent server; omitted means in memory. */
   dbFile?: string;
   logFile: string;
@@ -41,6 +43,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     '--dynamic-config-value', 'frontend.workerVersioningWorkflowAPIs=true',
     ...SEARCH_ATTRIBUTE_DEFINITIONS.flatMap((sa) => ['--search-attribute', `${sa.name}=${sa.type}`]),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.uiPort && options.uiCodecEndpoint ? ['--ui-codec-endpoint', options.uiCodecEndpoint] : []),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
   ];
   const log = openSync(options.logFile, 'a');

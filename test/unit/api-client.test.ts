@@ -46,6 +46,8 @@ beforeAll(async () => {
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       if (!operation?.operationId) continue;
+      // The codec server is for the Temporal UI and CLI (the Temporal codec protocol), not for ordering systems.
+      if (operation.tags?.includes('codec')) continue;
       const parameters: Array<{ in: string; name: string }> = operation.parameters ?? [];
       operations.push({
         operationId: operation.operationId,
