@@ -1,6 +1,8 @@
 /**
- * The license-fulfillment CLI as operators run it: a child process (tsx src/cli/main.ts) against
- * the real API on the real stack. Keys are created in Postgres and then work; bookings from a
+ * The license-fulfillment CLI as operators run it, against the real API on the real stack: most
+ * runs go through its entry function in this process (runCli, with the environment and the
+ * standard streams it would have); the ones marked `process: true` spawn the real binary
+ * (tsx src/cli/main.ts), so the process-level behaviour (exit codes, streams) is covered too. Keys are created in Postgres and then work; bookings from a
  * file become workflows and rows; lists, status, shipments and cancellations reach the orders;
  * refusals exit 1 with the reason on stderr, usage mistakes exit 2; --json output parses.
  */
@@ -9,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runCli } from '../../src/cli/main';
 import { deriveOrderId } from '../../src/client/book-order';
 import type { BookOrderInput } from '../../src/domain/order';
 import { orderStatusQuery, orderWorkflowId } from '../../src/temporal/order-workflow-api';
@@ -21,8 +24,7 @@ import { uniqueSuffix, useTestStack } from '../helpers/stack';
 const stack = useTestStack(__filename, { reminderIntervalMs: 10 * 60_000, escalationAfterMs: 60 * 60_000 });
 const api = useTestApi(stack);
 
-// Each CLI run is a new Node process compiling TypeScript (about a second, more on a busy machine),
-// and a test makes up to eight of them.
+// A spawned CLI run is a new Node process compiling TypeScript (a second or more on a busy machine).
 jest.setTimeout(120_000);
 
 const ROOT = resolve(__dirname, '../..');
@@ -52,17 +54,36 @@ interface CliRun {
 }
 
 /** Runs the CLI with the API's URL, a key (none when null) and the test database. */
-function cli(args: string[], options: { key?: string | null; env?: Record<string, string> } = {}): Promise<CliRun> {
+function cli(args: string[], options: { key?: string | null; env?: Record<string, string>; process?: boolean } = {}): Promise<CliRun> {
   const env: NodeJS.ProcessEnv = { ...process.env, LICENSE_API_URL: api.baseUrl, DATABASE_URL: stack.config.databaseUrl, ...options.env };
   const key = options.key === undefined ? partnerKey : options.key;
   if (key === null) delete env.LICENSE_API_KEY;
   else env.LICENSE_API_KEY = key;
+  if (!options.process) return cliInProcess(args, env);
   return new Promise((done) => {
     execFile(TSX, [MAIN, ...args], { cwd: ROOT, env, timeout: 45_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : -1) : 0;
       done({ code, stdout, stderr });
     });
   });
+}
+
+/** The same run through runCli in this process: its environment and standard streams swapped in. */
+async function cliInProcess(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
+  let stdout = '';
+  let stderr = '';
+  process.env = env;
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
+  try {
+    const code = await runCli(['node', 'license-fulfillment', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.env = saved.env;
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  }
 }
 
 /** A booking as an ordering system sends it with a partner key: the key says who books. */
@@ -79,7 +100,7 @@ async function writeJson(name: string, value: unknown): Promise<string> {
 
 describe('keys (Postgres directly)', () => {
   test('keys create prints a key once, stores only its hash, and the key then works; keys revoke stops it', async () => {
-    const created = await cli(['keys', 'create', '--role', 'partner', '--partner', world.partnerId, '--label', 'cli test ERP'], { key: null });
+    const created = await cli(['keys', 'create', '--role', 'partner', '--partner', world.partnerId, '--label', 'cli test ERP'], { key: null, process: true });
     expect(created.code).toBe(0);
     const key = created.stdout.trim();
     expect(key).toMatch(/^lfk_[A-Za-z0-9_-]{43}$/);
@@ -123,7 +144,7 @@ describe('keys (Postgres directly)', () => {
     expect(wrongKind.stderr).toContain(`role (--role): partner "${world.partnerId}" is a partner, so its key must have role partner`);
     expect(await stack.db('api_keys').count({ n: '*' }).first()).toEqual(before);
 
-    const badRole = await cli(['keys', 'create', '--role', 'admin', '--label', 'x'], { key: null });
+    const badRole = await cli(['keys', 'create', '--role', 'admin', '--label', 'x'], { key: null, process: true });
     expect(badRole.code).toBe(2);
     expect(badRole.stderr).toContain('Allowed choices are partner, distributor, operator');
   });
@@ -135,7 +156,7 @@ describe('orders', () => {
   test('orders book with a bulk file of 3: progress on stderr, a summary, 3 orders; re-running it books nothing new', async () => {
     const file = await writeJson('bulk.json', refs().map((externalReference) => bookingBody({ externalReference })));
     const prefix = `bulk-${world.suffix}`;
-    const run = await cli(['orders', 'book', file, '--idempotency-key-prefix', prefix]);
+    const run = await cli(['orders', 'book', file, '--idempotency-key-prefix', prefix], { process: true });
     expect(run.code).toBe(0);
     const orderIds = refs().map((ref) => deriveOrderId(world.partnerId, ref));
     expect(run.stderr).toContain('Booking 3 orders from');
@@ -291,7 +312,7 @@ describe('orders', () => {
     const noKey = await cli(['orders', 'list'], { key: null });
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain('LICENSE_API_KEY is not set');
-    const unknown = await cli(['orders', 'explode']);
+    const unknown = await cli(['orders', 'explode'], { process: true });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'explode'");
   });
