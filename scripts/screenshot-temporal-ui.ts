@@ -16,20 +16,9 @@ import { join, relative, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/config';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/dev/chromium';
 
 const ROOT = resolve(__dirname, '..');
-const CHROMIUM = '/usr/bin/chromium';
-// Headless, no sandbox (containers, root), and no background traffic: the machine may be offline.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const VIEWPORT = { width: 1440, height: 900 };
 
 /**
@@ -80,7 +69,7 @@ async function main(): Promise<void> {
   const url = `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows${query ? `?query=${encodeURIComponent(query)}` : ''}`;
   const profile = mkdtempSync(join(tmpdir(), 'temporal-ui-screenshot-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: VIEWPORT,

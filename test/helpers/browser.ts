@@ -3,36 +3,16 @@
  * download), and a test stack whose email links point at the test API, so a test can open the
  * very link a contact receives.
  */
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Config } from '../../src/config';
+import { launchChromium } from '../../src/dev/chromium';
+import { freePort } from '../../src/dev/free-port';
 import { startTestApi, type TestApi } from './api';
 import { useTestStack, type TestStack } from './stack';
 
-/** Debian's package (`apt-get install chromium`); CI installs it. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** Launches Chromium, or fails (never skips) with what to install when it is missing. */
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM_PATH}: the customer-page browser tests need it ` +
-        '(Debian/Ubuntu: apt-get install chromium; or set CHROMIUM_PATH). They fail rather than skip, so a missing browser is never mistaken for a pass.',
-    );
-  }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+/** Launches Chromium, or fails (never skips): a missing browser is never mistaken for a pass. */
+export function launchBrowserForTests(): Promise<Browser> {
+  return launchChromium('the customer-page browser tests (they fail rather than skip)');
 }
 
 export interface BrowserSession {
@@ -48,7 +28,7 @@ export interface BrowserSession {
  * closes the browser afterwards, whatever happens, so every test has a browser of its own.
  */
 export async function withBrowser<T>(work: (session: BrowserSession) => Promise<T>): Promise<T> {
-  const browser = await launchChromium();
+  const browser = await launchBrowserForTests();
   try {
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
@@ -63,17 +43,6 @@ export async function withBrowser<T>(work: (session: BrowserSession) => Promise<
   }
 }
 
-/** A TCP port free right now on 127.0.0.1 (the API listens on it a moment later). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /**
  * A test file's stack and API where the links in the emails lead to that API: a free port is

@@ -7,7 +7,6 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
@@ -16,6 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBookingActivities } from '../../activities/booking';
 import { writeListStatus } from '../../activities/records';
 import { loadConfig } from '../../src/config';
+import { freePort } from '../../src/dev/free-port';
 import { dataConverterFor } from '../../src/temporal/connect';
 import { bookOrder, deriveOrderId } from '../../src/client/book-order';
 import { createDb, type Db } from '../../src/db/knex';
@@ -291,16 +291,6 @@ function recordingLogger(into: Array<{ level: TemporalLogLevel; message: string;
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => done(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

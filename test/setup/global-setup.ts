@@ -5,11 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { createDb, ensureDatabase, dropDatabase, withDatabase } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
+import { freePort } from '../../src/dev/free-port';
 import { startMailCatcher } from '../../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
@@ -17,16 +17,6 @@ import { setStack } from './stack-handle';
 
 const ROOT = resolve(__dirname, '../..');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
