@@ -87,7 +87,7 @@ export function createDelegationActivities(deps: {
               : { kind: 'pending', accountId: account.id, domain, status: 'pending_activation', ...(path ? { virtualAccountPath: path } : {}) };
         } else {
           const name = request.choice.accountName.trim();
-          if (!name || name.length > 120 || /[\r\n]/.test(name)) throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
+          if (!name || name.length > 120 || /[\u0000-\u001f\u007f]/.test(name)) throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
           const created = await deps.createPendingAccount(trx, { domain, contactId: contact.id, name, requestedByPartnerId: order.partner_id });
           result = created.status === 'active' ? { kind: 'active', accountId: created.accountId, domain } : { kind: 'pending', ...created };
         }

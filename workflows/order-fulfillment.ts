@@ -168,7 +168,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     {
       validator: (request) => {
         if (request !== undefined && (typeof request !== 'object' || request === null)) throw new Error('the request must be an object');
-        if (request?.reason !== undefined && (typeof request.reason !== 'string' || request.reason.length > 500)) {
+        // Validators do not run on replay, so tightening one needs no patch.
+        if (request?.reason !== undefined && (typeof request.reason !== 'string' || request.reason.length > 500 || /[\u0000-\u001f\u007f]/.test(request.reason))) {
           throw new Error('reason: must be text of at most 500 characters');
         }
         const refusal = cancellationRefusal(state);

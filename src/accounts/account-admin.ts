@@ -7,6 +7,7 @@ import {
   DOMAIN_PATTERN,
   emailDomain,
   ID_PATTERN,
+  CONTROL_CHARACTERS,
   isValidEmail,
   ValidationError,
   VIRTUAL_ACCOUNT_PATH_PATTERN,
@@ -81,7 +82,7 @@ const PATH_REASON = 'must be names of 1-80 characters, not starting or ending wi
 const NAME_REASON = 'must be one line of 1-200 characters';
 
 function isOneLine(value: unknown, max: number): boolean {
-  return typeof value === 'string' && value.length >= 1 && value.length <= max && !/[\r\n]/.test(value);
+  return typeof value === 'string' && value.length >= 1 && value.length <= max && !CONTROL_CHARACTERS.test(value);
 }
 
 /** Finds a user by email (case-insensitive) or creates one; a name is filled in only where none is known. */

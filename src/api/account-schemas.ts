@@ -16,7 +16,7 @@ import { Domain, Id, VirtualAccountPath } from './schemas';
  */
 const EMAIL_PATTERN_ANY_CASE = EMAIL_PATTERN.source.replace(/a-z/g, 'a-zA-Z');
 export const EmailAddress = Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN_ANY_CASE, description: 'must be an email address' });
-const FullName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\r\\n]*$', description: 'must be one line of 1-200 characters' });
+const FullName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\x00-\\x1f\\x7f]*$', description: 'must be one line of 1-200 characters' });
 const Timestamp = Type.String({ format: 'date-time' });
 
 // ---------------------------------------------------------------- path and query parameters

@@ -28,7 +28,7 @@ export const VirtualAccountPath = Type.String({ pattern: VIRTUAL_ACCOUNT_PATH_PA
 export const Domain = Type.String({ pattern: DOMAIN_PATTERN.source, maxLength: 253, description: 'must be a lower-case domain name such as acme.com' });
 export const Email = Type.String({ minLength: 3, maxLength: 254, description: 'must be an email address' });
 export const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'must be a date YYYY-MM-DD' });
-const OneLine = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\r\\n]*$', description: `must be one line of 1-${max} characters` });
+const OneLine = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\x00-\\x1f\\x7f]*$', description: `must be one line of 1-${max} characters` });
 
 /** A refusal or a malformed request: what went wrong, and for a 400 every field at fault. */
 export const ErrorResponse = Type.Object(

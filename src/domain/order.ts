@@ -65,9 +65,14 @@ export class ValidationError extends Error {
 
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
 export const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-export const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+// The local part is a dot-atom (RFC 5321): no control characters (Postgres refuses NUL, and mail
+// libraries silently drop others), no leading, trailing or doubled dot (strict SMTP servers refuse it).
+const EMAIL_ATOM = '[^\\s\\x00-\\x1f\\x7f-\\x9f\\u200b\\u2060@<>()[\\]\\\\,;:".]+';
+export const EMAIL_PATTERN = new RegExp(`^(?=[^@]{1,64}@)${EMAIL_ATOM}(?:\\.${EMAIL_ATOM})*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$`, 'i');
+/** One line of text: no line break nor any other control character. */
+export const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 // One name: 1-80 characters, no "/" or line breaks, no leading or trailing white space.
-const VIRTUAL_ACCOUNT_NAME = '[^/\\s](?:[^/\\r\\n]{0,78}[^/\\s])?';
+const VIRTUAL_ACCOUNT_NAME = '[^/\\s\\x00-\\x1f\\x7f](?:[^/\\x00-\\x1f\\x7f]{0,78}[^/\\s\\x00-\\x1f\\x7f])?';
 export const VIRTUAL_ACCOUNT_PATH_PATTERN = new RegExp(`^${VIRTUAL_ACCOUNT_NAME}(?:/${VIRTUAL_ACCOUNT_NAME}){0,15}$`);
 export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/+]{0,63}$/;
 export const MAX_LINES = 500;
@@ -79,7 +84,7 @@ export function isValidDomain(domain: string): boolean {
 }
 
 export function isValidEmail(email: string): boolean {
-  return EMAIL_PATTERN.test(email) && !/[\r\n]/.test(email);
+  return EMAIL_PATTERN.test(email);
 }
 
 /** The domain part of an address that isValidEmail accepted ("" when there is no "@"). */
@@ -143,7 +148,7 @@ export function validateBookOrderInput(input: unknown): FieldError[] {
       fail('endCustomerContact', 'must be an object');
     } else {
       if (typeof c.email !== 'string' || !isValidEmail(c.email)) fail('endCustomerContact.email', 'must be an email address');
-      if (c.fullName !== undefined && (typeof c.fullName !== 'string' || c.fullName.length > 200 || /[\r\n]/.test(c.fullName))) {
+      if (c.fullName !== undefined && (typeof c.fullName !== 'string' || c.fullName.length > 200 || CONTROL_CHARACTERS.test(c.fullName))) {
         fail('endCustomerContact.fullName', 'must be one line of at most 200 characters');
       }
       if (c.registeredId !== undefined) id('endCustomerContact.registeredId', c.registeredId, true);

@@ -238,7 +238,8 @@ export function renderOrderEmail(template: EmailTemplate, facts: OrderEmailFacts
   const c = content(template, facts);
   const name = facts.recipientName ? oneLine(facts.recipientName) : '';
   const greeting = name ? `Hello ${name},` : 'Hello,';
-  const subject = oneLine(c.subject);
+  // "=?...?=" would be read as a MIME encoded word (RFC 2047) by the reader's client: break it up.
+  const subject = oneLine(c.subject).replace(/=\?/g, '=\u200b?');
   const text = [
     greeting,
     '',

@@ -47,7 +47,19 @@ function encodeCursor(bookedAtText: string, id: string): string {
 function decodeCursor(cursor: string): [string, string] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && !Number.isNaN(Date.parse(value[0])) && typeof value[1] === 'string') return [value[0], value[1]];
+    // Exactly what encodeCursor writes: a UTC time to the microsecond that Postgres accepts, an order ID.
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0]) &&
+      new Date(value[0].slice(0, 23) + 'Z').toISOString().slice(0, 23) === value[0].slice(0, 23) &&
+      Number(value[0].slice(0, 4)) >= 1 &&
+      typeof value[1] === 'string' &&
+      /^[0-9a-f]{20}$/.test(value[1])
+    ) {
+      return [value[0], value[1]];
+    }
   } catch {
     // fall through
   }
