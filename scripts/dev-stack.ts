@@ -86,6 +86,7 @@ async function startTemporal(config: Config): Promise<string> {
     uiPort,
     uiCodecEndpoint: `${config.publicBaseUrl}/codec`,
     dbFile: join(DATA, 'temporal.db'),
+    sqlitePragmas: ['journal_mode=wal', 'synchronous=normal'],
     logFile: join(DATA, 'temporal.log'),
     namespace: config.temporal.namespace,
     detached: true,

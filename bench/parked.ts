@@ -1,0 +1,215 @@
+/**
+ * Part 4: N orders parked in holding accounts. Per level, a fresh worker process (so its memory
+ * is that level's), N held orders booked with bounded concurrency, then:
+ *   - worker RSS (from /proc) and Postgres size once all are held;
+ *   - the first reminder of every order: when each was sent (the SMTP server's arrival times),
+ *     their spread and the most in one second, next to the same figures for the holds;
+ *   - the bulk transfer: one assignSmartAccount Update per order, bounded concurrency, timed.
+ * The reminder interval is set per level to a bit more than the time the level takes to park,
+ * so the first round of reminders begins after the last order is held (see chooseReminderInterval).
+ */
+import { bookOrder } from '../src/client/book-order';
+import { assignSmartAccount } from '../src/client/order-actions';
+import type { TestWorld } from '../test/helpers/fixtures';
+import { costOf } from './costs';
+import { cpuBetween, cpuSnapshot, perOrder } from './cpu';
+import { bookingFor, createWorlds, ENGINE_LIMIT_WORKFLOW_TYPE, runClosedLoop } from './scenarios';
+import type { BenchStack, BenchWorker } from './stack';
+import { spreadOf, type ParkedLevelResult } from './report';
+
+export interface ParkedOptions {
+  bookConcurrency: number;
+  transferConcurrency: number;
+  /** Fixed reminder interval (ms); otherwise chosen per level. */
+  reminderIntervalMs?: number;
+  minReminderIntervalMs: number;
+  /** Parking rate to plan the first level's reminder interval with (orders per second). */
+  expectedParkRate: number;
+  costSamples: number;
+  timeoutMs: number;
+  runId: string;
+  log: (line: string) => void;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * A reminder interval a little longer than parking is expected to take, so no order's first
+ * reminder fires while others are still being parked (which would measure two loads at once).
+ */
+export function chooseReminderInterval(orders: number, expectedParkRate: number, minimumMs: number): number {
+  const expectedParkMs = (orders / Math.max(expectedParkRate, 0.1)) * 1000;
+  return Math.max(minimumMs, Math.ceil((expectedParkMs * 1.25 + 5_000) / 1000) * 1000);
+}
+
+async function databaseSize(stack: BenchStack): Promise<number> {
+  const { rows } = await stack.db.raw('SELECT pg_database_size(current_database())::bigint AS bytes');
+  return Number(rows[0].bytes);
+}
+
+/** Samples the worker's RSS every second while a level runs. */
+function sampleRss(worker: BenchWorker): { stop(): number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(worker.rss()), 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}
+
+export async function runParkedLevel(stack: BenchStack, orders: number, options: ParkedOptions): Promise<ParkedLevelResult & { failures: string[] }> {
+  const failures: string[] = [];
+  const reminderIntervalMs = options.reminderIntervalMs ?? chooseReminderInterval(orders, options.expectedParkRate, options.minReminderIntervalMs);
+  const taskQueue = `bench-parked-${orders}-${options.runId}`;
+  const worlds: TestWorld[] = await createWorlds(stack.db, Math.min(10, Math.max(1, Math.ceil(orders / 100))), `pk${orders}-`);
+  const worker = await stack.startWorker({
+    kind: 'orders',
+    taskQueue,
+    env: { REMINDER_INTERVAL: `${Math.round(reminderIntervalMs / 1000)}s`, ESCALATION_AFTER: '30d' },
+  });
+  const sampler = sampleRss(worker);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const workerRssIdle = worker.rss();
+    const dbBytesBefore = await databaseSize(stack);
+    options.log(`  ${orders} parked: reminder interval ${reminderIntervalMs / 1000} s, idle worker RSS ${(workerRssIdle / MB).toFixed(0)} MB; parking...`);
+
+    const snapshot = () => cpuSnapshot({ worker: worker.pid, temporalServer: stack.temporal.pid }, stack.databaseName);
+    const beforePark = snapshot();
+    // Park: book held orders; an order counts as parked when its "transfer needed" email arrived.
+    const booked: Array<{ orderId: string; world: TestWorld }> = [];
+    const park = await runClosedLoop(orders, options.bookConcurrency, async (i) => {
+      const world = worlds[i % worlds.length];
+      const result = await bookOrder(stack.client, taskQueue, bookingFor('held', world, `PARK-${options.runId}-${orders}-${i}`));
+      booked.push({ orderId: result.orderId, world });
+      await stack.mail.next(result.orderId, 'transfer-needed', options.timeoutMs);
+      return result.orderId;
+    });
+    for (const f of park.failures.slice(0, 3)) failures.push(`parking order ${f.index}: ${f.error}`);
+    if (park.failures.length > 3) failures.push(`parking: ${park.failures.length} orders failed in all`);
+    if (park.results.length === 0) throw new Error(`${orders} parked: no order was parked (first error: ${park.failures[0]?.error})`);
+    const orderIds = new Set(park.results);
+    const parkCpu = perOrder(cpuBetween(beforePark, snapshot()), park.results.length);
+    const holdTimes = stack.mail.ofTemplate('transfer-needed').filter((m) => orderIds.has(m.orderId)).map((m) => m.receivedAt);
+    const parkS = (Math.max(...holdTimes) - park.startedAtMs) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const workerRssParked = worker.rss();
+    const statsParked = await worker.stats();
+    const dbBytesParked = await databaseSize(stack);
+    options.log(`  ${orders} parked in ${parkS.toFixed(1)} s (${(orders / parkS).toFixed(1)}/s): worker RSS ${(workerRssParked / MB).toFixed(0)} MB, ` +
+      `${statsParked.cachedWorkflows} workflows cached, Postgres +${((dbBytesParked - dbBytesBefore) / MB).toFixed(1)} MB; waiting for the first reminders...`);
+
+    // The first reminder of every parked order.
+    const isFirstReminder = (m: { orderId: string; idempotencyKey: string }) => orderIds.has(m.orderId) && m.idempotencyKey.includes(':transfer-reminder:1:');
+    const waitStart = Date.now();
+    const deadline = Math.max(...holdTimes) + reminderIntervalMs + Math.max(60_000, parkS * 1000);
+    let firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
+    while (firstReminders.length < orderIds.size && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
+    }
+    const waitedS = (Date.now() - waitStart) / 1000;
+    const missing = orderIds.size - new Set(firstReminders.map((m) => m.orderId)).size;
+    if (missing > 0) failures.push(`${orders} parked: ${missing} orders sent no first reminder within ${((deadline - waitStart) / 1000).toFixed(0)} s`);
+    const workerRssAfterReminders = worker.rss();
+
+    // The bulk transfer: every parked order assigned to its customer's account.
+    options.log(`  ${orders} parked: ${firstReminders.length} first reminders (spread ${spreadOf(firstReminders.map((m) => m.receivedAt)).spreadS.toFixed(1)} s); transferring...`);
+    const beforeTransfer = snapshot();
+    const transfer = await runClosedLoop(booked.length, options.transferConcurrency, async (i) => {
+      const { orderId, world } = booked[i];
+      await assignSmartAccount(stack.client, orderId, { accountId: world.smartAccountId, virtualAccountPath: 'Finance', actingPartnerId: world.partnerId });
+    });
+    const transferS = (transfer.finishedAtMs - transfer.startedAtMs) / 1000;
+    const transferCpu = perOrder(cpuBetween(beforeTransfer, snapshot()), transfer.results.length);
+    if (transfer.failures.length) failures.push(`${orders} parked: ${transfer.failures.length} transfers failed, first: ${transfer.failures[0].error}`);
+    options.log(`  ${orders} parked: transferred in ${transferS.toFixed(1)} s (${(booked.length / transferS).toFixed(1)}/s)`);
+
+    const samples = sampler.stop();
+    const sampleIds = [...orderIds].slice(0, options.costSamples).map((id) => `order-${id}`);
+    const cost = sampleIds.length ? (await costOf(stack.client, sampleIds)).cost : null;
+    return {
+      orders,
+      reminderIntervalS: reminderIntervalMs / 1000,
+      parkS,
+      parkPerSecond: park.results.length / parkS,
+      workerRssIdleMB: workerRssIdle / MB,
+      workerRssParkedMB: workerRssParked / MB,
+      workerRssAfterRemindersMB: workerRssAfterReminders / MB,
+      workerRssPeakMB: Math.max(worker.peakRss(), ...samples) / MB,
+      workerHeapUsedParkedMB: statsParked.heapUsed / MB,
+      cachedWorkflowsParked: statsParked.cachedWorkflows,
+      rssPerCachedWorkflowKB: statsParked.cachedWorkflows > 0 ? (workerRssParked - workerRssIdle) / 1024 / statsParked.cachedWorkflows : Number.NaN,
+      maxCachedWorkflows: worker.maxCachedWorkflows,
+      dbBytesBefore,
+      dbBytesParked,
+      dbBytesDelta: dbBytesParked - dbBytesBefore,
+      holds: spreadOf(holdTimes),
+      reminders: { ...spreadOf(firstReminders.map((m) => m.receivedAt)), expected: orderIds.size, missing, waitedS },
+      transfer: {
+        s: transferS,
+        perSecond: transfer.results.length / transferS,
+        concurrency: options.transferConcurrency,
+        failures: transfer.failures.length,
+        ...(transfer.failures[0] ? { firstError: transfer.failures[0].error } : {}),
+      },
+      costPerOrder: cost,
+      cpuMsPerOrder: { park: parkCpu, transfer: transferCpu },
+      failures,
+    };
+  } finally {
+    sampler.stop();
+    await worker.stop();
+  }
+}
+
+/** Idle RSS of a fresh order worker with the pre-built bundle and when it bundles at start. */
+export async function idleWorkerRss(stack: BenchStack, runId: string): Promise<{ prebuiltBundleMB: number; bundlingAtStartMB: number }> {
+  const measure = async (bundleAtStart: boolean) => {
+    const worker = await stack.startWorker({ kind: 'orders', taskQueue: `bench-idle-${bundleAtStart ? 'bundling' : 'prebuilt'}-${runId}`, bundleAtStart });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      return worker.rss() / MB;
+    } finally {
+      await worker.stop();
+    }
+  };
+  return { prebuiltBundleMB: await measure(false), bundlingAtStartMB: await measure(true) };
+}
+
+/**
+ * What one cached workflow costs a worker when the workflow is the engine-limit one (no product
+ * code): `count` of them started and left waiting for their signals, RSS above idle divided by
+ * the cached count. Compared with the parked orders' figure, it tells the SDK's share from ours.
+ */
+export async function engineLimitCachedWorkflowRss(stack: BenchStack, runId: string, count: number): Promise<{ workflows: number; rssPerCachedWorkflowKB: number }> {
+  const taskQueue = `bench-cache-${runId}`;
+  const worker = await stack.startWorker({ kind: 'engine-limit', taskQueue });
+  const shape = { localActivities: 1, startActivities: 3, updateActivities: 0, endActivities: 4, timers: 1, signals: 2, updates: 0 };
+  const ids: string[] = [];
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idle = worker.rss();
+    const started = await runClosedLoop(count, 20, async (i) => {
+      const handle = await stack.plainClient.workflow.start(ENGINE_LIMIT_WORKFLOW_TYPE, { taskQueue, workflowId: `cache-${runId}-${i}`, args: [shape] });
+      ids.push(handle.workflowId);
+      // Parked once its start activities ran and it waits for the signals (with a timer).
+      for (let tries = 0; tries < 600; tries++) {
+        const described = await handle.describe();
+        if ((described.historyLength ?? 0) >= 15) return;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      throw new Error(`${handle.workflowId} did not reach its wait`);
+    });
+    if (started.failures.length) throw new Error(`engine-limit cache measure: ${started.failures[0].error}`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const stats = await worker.stats();
+    return { workflows: stats.cachedWorkflows, rssPerCachedWorkflowKB: stats.cachedWorkflows > 0 ? (worker.rss() - idle) / 1024 / stats.cachedWorkflows : Number.NaN };
+  } finally {
+    await worker.stop();
+    // Nothing else needs them; closed, they cost the server nothing either.
+    await Promise.all(ids.map((id) => stack.plainClient.workflow.getHandle(id).terminate('benchmark measure done').catch(() => undefined)));
+  }
+}

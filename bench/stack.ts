@@ -1,0 +1,314 @@
+/**
+ * The benchmark's own real stack, apart from `npm start`'s and the tests': a Temporal dev server
+ * (the installed CLI, free ports, a fresh SQLite file under .data/bench/), a fresh migrated
+ * database `license_fulfillment_bench`, the benchmark's SMTP server (bench/mail.ts), the two
+ * workflow bundles (the product's and the engine-limit workflow's), and worker processes started
+ * as children so each one's memory can be read on its own.
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { loadConfig, type Config } from '../src/config';
+import { createDb, dropDatabase, ensureDatabase, withDatabase, type Db } from '../src/db/knex';
+import { migrateLatest } from '../src/db/migrate';
+import { dataConverterFor } from '../src/temporal/connect';
+import { generateEncryptionKey } from '../src/temporal/payload-codec';
+import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-dev-server';
+import { startBenchMailCatcher, type BenchMailCatcher } from './mail';
+import type { WorkerKind, WorkerStats } from './worker-process';
+
+export const ROOT = resolve(__dirname, '..');
+export type TemporalStore = 'wal' | 'file' | 'memory';
+
+function describeStore(store: TemporalStore, dbFile: string | undefined): string {
+  if (store === 'memory') return 'in memory';
+  const rel = dbFile ? dbFile.replace(`${ROOT}/`, '') : '';
+  return store === 'wal' ? `SQLite file ${rel}, journal_mode=WAL, synchronous=NORMAL` : `SQLite file ${rel}, the CLI's default journal`;
+}
+export const BENCH_DATABASE = 'license_fulfillment_bench';
+
+export interface BenchStack {
+  dataDir: string;
+  temporal: TemporalDevServer;
+  /** How the dev server stores its state, for the report. */
+  temporalStore: string;
+  temporalCli: string;
+  databaseUrl: string;
+  databaseName: string;
+  /** The driver's own connections (the worker processes open theirs). */
+  db: Db;
+  /** With the product's payload codec (R14), as the API and every product process. */
+  client: Client;
+  /** Without a codec: for the engine-limit workflow, which carries no customer data. */
+  plainClient: Client;
+  mail: BenchMailCatcher;
+  /** The product configuration pointed at this stack; `taskQueue` is set per part. */
+  config: Config;
+  bundles: { orders: string; engineLimit: string };
+  /** Environment every worker process gets (plus its own task queue and intervals). */
+  workerEnv: Record<string, string>;
+  startWorker(options: StartWorkerOptions): Promise<BenchWorker>;
+  stop(): Promise<void>;
+}
+
+export interface StartWorkerOptions {
+  kind: WorkerKind;
+  taskQueue: string;
+  /** Extra environment: REMINDER_INTERVAL, ESCALATION_AFTER, ... */
+  env?: Record<string, string>;
+  /** Let the worker bundle the product workflows at start, as workers/main.ts does. */
+  bundleAtStart?: boolean;
+}
+
+export interface BenchWorker {
+  pid: number;
+  maxCachedWorkflows: number;
+  /** The process's resident set now, from /proc (bytes). */
+  rss(): number;
+  /** The highest resident set since the process started (VmHWM, bytes). */
+  peakRss(): number;
+  /** Memory and cache figures from inside the process. */
+  stats(): Promise<WorkerStats>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A `VmRSS` / `VmHWM` line of /proc/<pid>/status, in bytes (0 once the process is gone). */
+export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const quietBundleLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
+};
+
+/**
+ * The worker process entry compiled to one plain JavaScript file (dependencies stay in
+ * node_modules), so the child runs on plain `node` like the production image, without the
+ * TypeScript loader's ~30 MB in its RSS. esbuild comes with tsx; without it, the child runs
+ * through tsx and the RSS figures include the loader.
+ */
+async function compileWorkerEntry(dataDir: string): Promise<{ path: string; execArgv: string[]; loader: string }> {
+  const entry = join(ROOT, 'bench', 'worker-process.ts');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const outfile = join(dataDir, 'worker-process.js');
+    await esbuild.build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'warning',
+      // workers/order-worker.ts resolves '../workflows' only when given no bundle; the bench
+      // always gives one (or bundles itself), so that path is never taken.
+      logOverride: { 'require-resolve-not-external': 'silent' },
+    });
+    return { path: outfile, execArgv: [], loader: `plain node (compiled with esbuild ${esbuild.version})` };
+  } catch (err) {
+    process.stderr.write(`[bench] esbuild unavailable (${(err as Error).message}); worker processes run through tsx\n`);
+    return { path: entry, execArgv: ['--import', 'tsx'], loader: 'tsx (RSS includes the TypeScript loader)' };
+  }
+}
+
+export async function startBenchStack(options: {
+  dataDir: string;
+  log: (line: string) => void;
+  /** The dev server's persistence: a SQLite file under dataDir in WAL mode (default), the CLI's default journal, or memory. */
+  temporalStore?: TemporalStore;
+}): Promise<BenchStack & { workerLoader: string }> {
+  const { dataDir, log } = options;
+  const store = options.temporalStore ?? 'wal';
+  const dbFile = store === 'memory' ? undefined : join(dataDir, 'temporal.db');
+  const sqlitePragmas = store === 'wal' ? ['journal_mode=wal', 'synchronous=normal'] : [];
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+  const started = Date.now();
+
+  const temporalCli = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const databaseUrl = withDatabase(baseUrl, BENCH_DATABASE);
+
+  const [temporal, mail, ordersBundle, engineLimitBundle, workerEntry] = await Promise.all([
+    freePort().then((port) =>
+      startTemporalDevServer({ binary: temporalCli, port, ...(dbFile ? { dbFile } : {}), sqlitePragmas, logFile: join(dataDir, 'temporal.log') }),
+    ),
+    startBenchMailCatcher(),
+    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundleLogger }),
+    bundleWorkflowCode({ workflowsPath: require.resolve('./baseline/workflows'), logger: quietBundleLogger }),
+    compileWorkerEntry(dataDir),
+    (async () => {
+      await dropDatabase(databaseUrl);
+      await ensureDatabase(databaseUrl);
+      const db = createDb(databaseUrl, 2);
+      try {
+        await migrateLatest(db);
+      } finally {
+        await db.destroy();
+      }
+    })(),
+  ]);
+  const bundles = { orders: join(dataDir, 'orders-workflows.js'), engineLimit: join(dataDir, 'engine-limit-workflows.js') };
+  writeFileSync(bundles.orders, ordersBundle.code);
+  writeFileSync(bundles.engineLimit, engineLimitBundle.code);
+
+  const workerEnv: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
+    LOG_LEVEL: 'WARN',
+    // R14: the product seals every payload; a key of the run's own, as the tests make one.
+    PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('bench'),
+  };
+  const config = loadConfig({ ...process.env, ...workerEnv });
+  const db = createDb(databaseUrl, 20);
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(config) });
+  const plainClient = new Client({ connection, namespace: 'default' });
+  const children = new Set<ChildProcess>();
+  // A crash of the driver must not leave worker processes or the dev server behind.
+  const killAll = () => {
+    for (const child of children) child.kill('SIGKILL');
+    try {
+      process.kill(temporal.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killAll);
+  log(`stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${temporal.address} (${describeStore(store, dbFile)}), ` +
+    `database ${BENCH_DATABASE}, SMTP 127.0.0.1:${mail.port}, workers on ${workerEntry.loader}`);
+
+  async function startWorker(worker: StartWorkerOptions): Promise<BenchWorker> {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...workerEnv,
+      TEMPORAL_TASK_QUEUE: worker.taskQueue,
+      BENCH_WORKER_KIND: worker.kind,
+      ...(worker.bundleAtStart
+        ? { BENCH_BUNDLE_AT_START: '1', BENCH_WORKFLOWS_PATH: require.resolve('../workflows') }
+        : { BENCH_WORKFLOW_BUNDLE: worker.kind === 'orders' ? bundles.orders : bundles.engineLimit }),
+      ...(worker.env ?? {}),
+    };
+    if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;
+    const child = fork(workerEntry.path, [], { execArgv: workerEntry.execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+    exited.then(() => children.delete(child));
+    const ready = await new Promise<{ maxCachedWorkflows: number }>((resolveReady, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${worker.kind} worker did not start in 120 s`)), 120_000);
+      child.on('message', function onMessage(message: { type: string; maxCachedWorkflows?: number; message?: string }) {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolveReady({ maxCachedWorkflows: message.maxCachedWorkflows ?? 0 });
+        } else if (message.type === 'error') {
+          clearTimeout(timer);
+          reject(new Error(`${worker.kind} worker failed: ${message.message}`));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${worker.kind} worker exited with ${code} before it was ready`));
+      });
+    });
+    const pid = child.pid!;
+    return {
+      pid,
+      maxCachedWorkflows: ready.maxCachedWorkflows,
+      rss: () => procMemory(pid, 'VmRSS'),
+      peakRss: () => procMemory(pid, 'VmHWM'),
+      stats: () =>
+        new Promise<WorkerStats>((resolveStats, reject) => {
+          const timer = setTimeout(() => reject(new Error('worker stats: no answer in 10 s')), 10_000);
+          child.on('message', function onMessage(message: WorkerStats) {
+            if (message.type !== 'stats') return;
+            clearTimeout(timer);
+            child.off('message', onMessage);
+            resolveStats(message);
+          });
+          child.send({ type: 'stats' });
+        }),
+      async stop() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.send({ type: 'stop' });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  return {
+    dataDir,
+    temporal,
+    temporalStore: describeStore(store, dbFile),
+    temporalCli,
+    databaseUrl,
+    databaseName: BENCH_DATABASE,
+    db,
+    client,
+    plainClient,
+    mail,
+    config,
+    bundles,
+    workerEnv,
+    workerLoader: workerEntry.loader,
+    startWorker,
+    async stop() {
+      for (const child of children) child.kill('SIGTERM');
+      await connection.close().catch(() => undefined);
+      await db.destroy().catch(() => undefined);
+      await mail.stop().catch(() => undefined);
+      await temporal.stop().catch(() => undefined);
+      process.off('exit', killAll);
+    },
+  };
+}
+
+/** The Temporal CLI's own version line (`temporal version 1.5.1 (Server 1.29.1, UI 2.41.0)`). */
+export function temporalVersion(binary: string): string {
+  // A CLI built with `go install` calls itself 0.0.0-DEV; the cache path names the release.
+  const release = /temporal-cli\/(v[0-9.]+)\//.exec(binary)?.[1];
+  try {
+    const reported = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim().replace(/^temporal version\s*/, '');
+    return release ? `${release} (${reported})` : reported;
+  } catch {
+    return release ?? 'unknown';
+  }
+}
+
+export function exists(path: string): boolean {
+  return existsSync(path);
+}

@@ -1,0 +1,121 @@
+/**
+ * One worker process of the benchmark, started by bench/stack.ts as a child so its memory is
+ * its own (RSS read from /proc by the parent). `BENCH_WORKER_KIND=orders` runs the product's
+ * order worker (workers/order-worker.ts, wired as workers/main.ts wires it: the configuration
+ * from the environment, DATABASE_POOL_MAX connections, SMTP, the payload codec, default worker
+ * options);
+ * `engine-limit` runs the engine-limit workflow with the same default worker options and no codec.
+ *
+ * Talks to the parent over IPC: sends `ready` once polling, answers `stats` (memory, cache),
+ * and drains and exits on `stop`.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { loadConfig } from '../src/config';
+import { createDb } from '../src/db/knex';
+import { createSmtpMailer } from '../src/email/mailer';
+import { dataConverterFor } from '../src/temporal/connect';
+import { createOrderWorker } from '../workers/order-worker';
+import * as engineLimitActivities from './baseline/activities';
+
+export type WorkerKind = 'orders' | 'engine-limit';
+
+export interface WorkerStats {
+  type: 'stats';
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  cachedWorkflows: number;
+  maxCachedWorkflows: number;
+}
+
+type ParentMessage = { type: 'stats' } | { type: 'stop' };
+
+function send(message: unknown): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  const kind = (process.env.BENCH_WORKER_KIND ?? 'orders') as WorkerKind;
+  const bundlePath = process.env.BENCH_WORKFLOW_BUNDLE;
+  const config = loadConfig();
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const closers: Array<() => Promise<void> | void> = [() => connection.close()];
+  let worker: Worker;
+  if (kind === 'orders') {
+    const db = createDb(config.databaseUrl, config.databasePoolMax);
+    const mailer = createSmtpMailer(config.smtpUrl);
+    const clientConnection = await Connection.connect({ address: config.temporal.address });
+    closers.push(() => clientConnection.close(), () => db.destroy(), () => mailer.close());
+    // BENCH_BUNDLE_AT_START: webpack runs in this process, as when workers/main.ts passes no
+    // bundle; otherwise the pre-built bundle is loaded.
+    let workflowBundle: WorkflowBundleOption | undefined;
+    if (process.env.BENCH_BUNDLE_AT_START === '1') {
+      const bundle = await bundleWorkflowCode({ workflowsPath: process.env.BENCH_WORKFLOWS_PATH!, logger: new DefaultLogger('WARN') });
+      workflowBundle = { code: bundle.code };
+    } else if (bundlePath) {
+      workflowBundle = { codePath: bundlePath };
+    }
+    worker = await createOrderWorker({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      db,
+      mailer,
+      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
+      config,
+      ...(workflowBundle ? { workflowBundle } : {}),
+    });
+  } else {
+    if (!bundlePath) throw new Error('BENCH_WORKFLOW_BUNDLE is required for the engine-limit worker');
+    worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowBundle: { codePath: bundlePath },
+      activities: engineLimitActivities,
+    });
+  }
+
+  process.on('message', (message: ParentMessage) => {
+    if (message?.type === 'stats') {
+      const memory = process.memoryUsage();
+      const stats: WorkerStats = {
+        type: 'stats',
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        heapTotal: memory.heapTotal,
+        external: memory.external,
+        arrayBuffers: memory.arrayBuffers,
+        cachedWorkflows: worker.getStatus().numCachedWorkflows,
+        maxCachedWorkflows: worker.options.maxCachedWorkflows,
+      };
+      send(stats);
+    } else if (message?.type === 'stop') {
+      worker.shutdown();
+    }
+  });
+  // The parent going away (Ctrl-C, a crash) stops this worker too.
+  process.on('disconnect', () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  });
+
+  const running = worker.run();
+  send({ type: 'ready', maxCachedWorkflows: worker.options.maxCachedWorkflows });
+  try {
+    await running;
+  } finally {
+    for (const close of closers) await close();
+  }
+  send({ type: 'stopped' });
+  process.exit(0);
+}
+
+main().catch((err) => {
+  send({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  process.stderr.write(`bench worker failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
