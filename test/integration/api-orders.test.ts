@@ -301,9 +301,10 @@ describe('lists', () => {
     }
     for (const id of ids) await waitForStatus(stack.client, orderWorkflowId(id), (s) => s.phase === 'AwaitingSmartAccount');
     const seen: string[] = [];
+    const times: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { status: number; body: { orders: Array<{ orderId: string; holdingAccountId: string }>; nextCursor: string | null } } = await api.call(
+      const res: { status: number; body: { orders: Array<{ orderId: string; holdingAccountId: string; bookedAt: string }>; nextCursor: string | null } } = await api.call(
         'GET',
         `/v1/orders?limit=2&waitingFor=PartnerTransfer${cursor ? `&cursor=${cursor}` : ''}`,
         { key },
@@ -311,9 +312,14 @@ describe('lists', () => {
       expect(res.status).toBe(200);
       expect(res.body.orders.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.orders.map((o) => o.orderId));
+      times.push(...res.body.orders.map((o) => o.bookedAt));
       cursor = res.body.nextCursor;
     } while (cursor);
-    expect(seen).toEqual([...ids].reverse());
+    // Every order exactly once across the pages, newest first. (booked_at is written by each
+    // workflow's first activity, so it need not follow the order of the HTTP requests.)
+    expect([...seen].sort()).toEqual([...ids].sort());
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(times).toEqual([...times].sort().reverse());
     const byHolding = await api.call('GET', `/v1/orders?holdingAccountId=${own.holdingAccountId}`, { key: operatorKey });
     expect(byHolding.body.orders.map((o: { orderId: string }) => o.orderId).sort()).toEqual([...ids].sort());
     // The first world's partner sees none of them.
