@@ -11,6 +11,7 @@ import type { Db } from '../src/db/knex';
 import { isoDateOf } from '../src/domain/dates';
 import { asRefusal, refuse } from './errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import type { Outbox } from './outbox';
 import type { createSecureLinkSender } from './secure-links';
 
 // The request logic (R2) lives in src/accounts/account-admin.ts, shared with the API's standalone
@@ -21,8 +22,9 @@ export function createAccountActivities(deps: {
   db: Db;
   temporal: Client;
   sendLinkEmail: ReturnType<typeof createSecureLinkSender>;
+  outbox: Pick<Outbox, 'withdraw'>;
 }) {
-  const { db, temporal, sendLinkEmail } = deps;
+  const { db, temporal, sendLinkEmail, outbox } = deps;
 
   return {
     createPendingAccount,
@@ -96,7 +98,12 @@ export function createAccountActivities(deps: {
       const account = await db('accounts').where({ id: request.accountId }).first();
       if (!account) throw refuse('UnknownAccount', `account "${request.accountId}" does not exist`);
       // Activated while we slept (and its signal lost or late): no reminder for an active account.
-      if (account.status === 'active') return 'already-active';
+      if (account.status === 'active') {
+        // An earlier attempt of this very email may have queued it (SMTP down, or Postgres gone
+        // after SMTP accepted it): settle that row, or it would stay pending forever.
+        await outbox.withdraw(request.idempotencyKey, 'not sent: the account was active at the next attempt');
+        return 'already-active';
+      }
       const contact = account.primary_contact_id ? await db('users').where({ id: account.primary_contact_id }).first() : null;
       if (!contact) throw refuse('UnknownAccount', `account "${request.accountId}" has no contact to activate it`);
       await sendLinkEmail({

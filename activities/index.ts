@@ -36,7 +36,7 @@ export function createActivities(deps: ActivityDependencies) {
   const { db, config } = deps;
   const outbox = createOutbox({ db, mailer: deps.mailer, mailFrom: config.mailFrom });
   const sendLinkEmail = createSecureLinkSender({ db, outbox, config });
-  const { createPendingAccount, ...accounts } = createAccountActivities({ db, temporal: deps.temporal, sendLinkEmail });
+  const { createPendingAccount, ...accounts } = createAccountActivities({ db, temporal: deps.temporal, sendLinkEmail, outbox });
   return {
     async loadFulfillmentSettings(): Promise<FulfillmentSettings> {
       return {

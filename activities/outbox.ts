@@ -37,7 +37,18 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
         .onConflict('idempotency_key')
         .ignore();
       const row = await trx('email_outbox').where({ idempotency_key: email.idempotencyKey }).first('status');
-      return { pending: row.status !== 'sent' };
+      return { pending: row.status === 'pending' };
+    },
+
+    /**
+     * Settles a row that must not be sent any more (its reason went away): `withdrawn`, so it does
+     * not stay pending forever. A row another attempt is sending right now is locked; this waits,
+     * then finds it sent and leaves it.
+     */
+    async withdraw(idempotencyKey: string, reason: string): Promise<void> {
+      await db('email_outbox')
+        .where({ idempotency_key: idempotencyKey, status: 'pending' })
+        .update({ status: 'withdrawn', last_error: reason.slice(0, 2000) });
     },
 
     /**
@@ -51,7 +62,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
       try {
         await db.transaction(async (trx) => {
           const row = await trx('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
-          if (!row || row.status === 'sent') return;
+          if (!row || row.status !== 'pending') return;
           const link = makeLink ? await makeLink() : undefined;
           const fill = (body: string) => (link ? body.split(LINK_PLACEHOLDER).join(link) : body);
           await mailer.send({

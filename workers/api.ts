@@ -13,7 +13,7 @@ import { connectTemporalClient } from '../src/temporal/connect';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
-  const db = createDb(config.databaseUrl, config.databasePoolMax);
+  const db = createDb(config.databaseUrl, config.databasePoolMax, logger);
   const { client, connection } = await connectTemporalClient(config);
   const app = await buildApi({ db, client, config, logger });
   const [host, port] = splitHostPort(config.apiListen);

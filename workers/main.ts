@@ -39,7 +39,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
     // Most often the metrics port is taken (another worker on this host): name the variable.
     throw new Error(`cannot start the Temporal runtime (WORKER_METRICS_LISTEN=${config.workerMetricsListen}): ${errorMessage(err)}`);
   }
-  const db = createDb(config.databaseUrl, config.databasePoolMax);
+  const db = createDb(config.databaseUrl, config.databasePoolMax, logger);
   const mailer = createSmtpMailer(config.smtpUrl);
   let connection: NativeConnection | undefined;
   let clientConnection: Connection | undefined;

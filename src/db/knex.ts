@@ -8,11 +8,30 @@ export type Db = Knex;
 // would put them at local midnight and shift them by the server's time zone.
 types.setTypeParser(types.builtins.DATE, (value: string) => value);
 
-export function createDb(databaseUrl: string, poolMax = 10): Db {
+/** Where knex's own messages go (a lost connection, a failed acquire); pino's logger fits. */
+export interface DbLogger {
+  warn(obj: object, message: string): void;
+  error(obj: object, message: string): void;
+}
+
+export function createDb(databaseUrl: string, poolMax = 10, logger?: DbLogger): Db {
+  const text = (message: unknown) => (message instanceof Error ? message.message : String(message));
   return knex({
     client: 'pg',
     connection: databaseUrl,
     pool: { min: 0, max: poolMax },
+    // Knex prints these with console.log by default, stack traces included; a process whose
+    // stdout is one JSON object per line (the worker, the API) hands over its logger instead.
+    ...(logger
+      ? {
+          log: {
+            warn: (message: unknown) => logger.warn({ component: 'knex' }, text(message)),
+            error: (message: unknown) => logger.error({ component: 'knex' }, text(message)),
+            deprecate: (method: string, alternative: string) => logger.warn({ component: 'knex' }, `${method} is deprecated; use ${alternative}`),
+            debug: () => undefined,
+          },
+        }
+      : {}),
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as coreSchema from '../../migrations/20261129_001_core_schema';
 import * as apiAccess from '../../migrations/20261129_002_api_access';
+import * as outboxWithdrawn from '../../migrations/20261130_003_outbox_withdrawn';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -9,6 +10,7 @@ import * as apiAccess from '../../migrations/20261129_002_api_access';
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261129_001_core_schema': coreSchema,
   '20261129_002_api_access': apiAccess,
+  '20261130_003_outbox_withdrawn': outboxWithdrawn,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -28,7 +28,7 @@ const SCHEMA_TABLES = [
   'api_idempotency_keys',
 ].sort();
 
-const MIGRATIONS = ['20261129_001_core_schema', '20261129_002_api_access'];
+const MIGRATIONS = ['20261129_001_core_schema', '20261129_002_api_access', '20261130_003_outbox_withdrawn'];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
 

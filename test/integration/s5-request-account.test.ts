@@ -17,6 +17,7 @@ import { activationToken, isActivationMail, isFirstRequest, isReminder } from '.
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
 import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 // For the regression tests at the end of the file.
+import { createActivities } from '../../activities';
 import { pollUntil } from '../helpers/orders';
 import { receivedNow } from '../helpers/stack';
 
@@ -462,4 +463,36 @@ test('S5 regression: an account activated in Postgres only (no signal) is found 
 
   await shipLines(stack.client, booked.orderId, '2026-10-02');
   expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Fulfilled');
+});
+
+test('S5 regression: an activation email queued while SMTP was down, for an account activated before the retry, is withdrawn, not left pending', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const domain = `late-${world.suffix}.test`;
+  const contactEmail = `it@${domain}`;
+  const contact = await registerContact(stack.db, { email: contactEmail, fullName: 'Lee Late', registeredId: `lee-${world.suffix}` });
+  const accountId = `sa-late-${world.suffix}`;
+  await stack.db('accounts').insert({ id: accountId, kind: 'smart_account', name: `Late ${world.suffix}`, domain, status: 'pending_activation', primary_contact_id: contact });
+  const key = `smart-account-${accountId}:activation-reminder:1`;
+
+  // The first attempt queues the reminder, then SMTP refuses the connection.
+  const smtpDown = createActivities({
+    db: stack.db,
+    mailer: { send: async () => Promise.reject(new Error('connect ECONNREFUSED (SMTP down)')), close: () => undefined },
+    temporal: stack.client,
+    config: stack.config,
+  });
+  await expect(smtpDown.sendActivationRequest({ accountId, idempotencyKey: key, reminderNumber: 1 })).rejects.toThrow('SMTP down');
+  expect(await stack.db('email_outbox').where({ idempotency_key: key }).first('status', 'attempts')).toEqual({ status: 'pending', attempts: 1 });
+
+  // The contact activates through an earlier link before the activity's retry runs.
+  await stack.db('accounts').where({ id: accountId }).update({ status: 'active', activated_at: stack.db.fn.now() });
+  const retry = createActivities({ db: stack.db, mailer: stack.mailer, temporal: stack.client, config: stack.config });
+  await expect(retry.sendActivationRequest({ accountId, idempotencyKey: key, reminderNumber: 1 })).resolves.toBe('already-active');
+
+  // Settled, not pending forever; and nothing was mailed for the active account.
+  expect(await stack.db('email_outbox').where({ idempotency_key: key }).first('status', 'last_error')).toEqual({
+    status: 'withdrawn',
+    last_error: 'not sent: the account was active at the next attempt',
+  });
+  expect(await waitForMail((m) => m.to.includes(contactEmail), 1, 1_000)).toEqual([]);
 });
