@@ -6,27 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { createDb, dropDatabase, ensureDatabase, withDatabase, type Db } from '../../src/db/knex';
 import { migrateLatest, rollbackAll } from '../../src/db/migrate';
+import { SCHEMA_TABLES as SCHEMA_TABLE_NAMES } from '../helpers/schema';
 
-const SCHEMA_TABLES = [
-  'partners',
-  'distributor_resellers',
-  'users',
-  'accounts',
-  'virtual_accounts',
-  'role_grants',
-  'holding_account_subscriptions',
-  'smart_account_requests',
-  'orders',
-  'order_lines',
-  'entitlements',
-  'lrp_records',
-  'subscriptions',
-  'access_tokens',
-  'email_outbox',
-  'order_events',
-  'api_keys',
-  'api_idempotency_keys',
-].sort();
+const SCHEMA_TABLES = [...SCHEMA_TABLE_NAMES].sort();
 
 const MIGRATIONS = ['20261129_001_core_schema', '20261129_002_api_access', '20261130_003_outbox_withdrawn'];
 

@@ -34,6 +34,7 @@ import { createTestWorld, registerContact, type TestWorld } from '../helpers/fix
 import { TOKEN_PATTERN, activationToken, isFirstRequest, linkToken } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, entitlementsOf, listWorkflowIds, pollUntil, waitForStatus } from '../helpers/orders';
 import { openHistory, payloadsOf } from '../helpers/payloads';
+import { SCHEMA_TABLES } from '../helpers/schema';
 import { caughtMail, mailOf, uniqueSuffix, waitForMail } from '../helpers/stack';
 
 jest.setTimeout(90_000);
@@ -51,26 +52,7 @@ const SQL_INJECTIONS = [
   "Robert'); DROP TABLE users;--",
 ];
 /** Every table of the schema: after the injections each must still be there and answer. */
-const TABLES = [
-  'partners',
-  'distributor_resellers',
-  'users',
-  'accounts',
-  'virtual_accounts',
-  'role_grants',
-  'holding_account_subscriptions',
-  'smart_account_requests',
-  'orders',
-  'order_lines',
-  'entitlements',
-  'lrp_records',
-  'subscriptions',
-  'access_tokens',
-  'email_outbox',
-  'order_events',
-  'api_keys',
-  'api_idempotency_keys',
-];
+const TABLES = SCHEMA_TABLES;
 
 let a: TestWorld;
 let b: TestWorld;

@@ -1,0 +1,21 @@
+/** Every table the migrations create (knex's own bookkeeping aside), in schema order. */
+export const SCHEMA_TABLES = [
+  'partners',
+  'distributor_resellers',
+  'users',
+  'accounts',
+  'virtual_accounts',
+  'role_grants',
+  'holding_account_subscriptions',
+  'smart_account_requests',
+  'orders',
+  'order_lines',
+  'entitlements',
+  'lrp_records',
+  'subscriptions',
+  'access_tokens',
+  'email_outbox',
+  'order_events',
+  'api_keys',
+  'api_idempotency_keys',
+] as const;
