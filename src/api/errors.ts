@@ -22,6 +22,8 @@ export class HttpError extends Error {
 
 export const notFound = (what: string) => new HttpError(404, 'NotFound', `${what} does not exist`);
 export const forbidden = (message: string) => new HttpError(403, 'Forbidden', message);
+/** The order's workflow did not answer within the API's deadline (no worker, or an outage). */
+export const unavailable = () => new HttpError(503, 'Unavailable', 'the order did not answer in time; try again');
 export const badRequest = (errors: FieldError[]) =>
   new HttpError(400, 'ValidationFailed', 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '), errors);
 
@@ -120,7 +122,8 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     return send(reply, 404, { error: 'NotFound', message: 'order does not exist' });
   }
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcDeadlineError((err as { cause?: unknown }).cause)) {
-    return send(reply, 503, { error: 'Unavailable', message: 'the order did not answer in time; try again' });
+    const { statusCode, code, message } = unavailable();
+    return send(reply, statusCode, { error: code, message });
   }
   if (fastifyError.statusCode && fastifyError.statusCode < 500) {
     // Fastify's own 4xx: unparsable JSON, a body too large, an unsupported media type...
