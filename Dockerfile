@@ -18,6 +18,8 @@ RUN npm run build \
 # --- runtime: production dependencies + compiled output, non-root ------------------------------
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# The workflow bundle npm run build wrote: the worker loads it instead of bundling at start.
+ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force

@@ -6,16 +6,16 @@
  * as children so each one's memory can be read on its own.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig, type Config } from '../src/config';
 import { createDb, dropDatabase, ensureDatabase, withDatabase, type Db } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { dataConverterFor } from '../src/temporal/connect';
 import { generateEncryptionKey } from '../src/temporal/payload-codec';
+import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-dev-server';
 import { startBenchMailCatcher, type BenchMailCatcher } from './mail';
 import type { WorkerKind, WorkerStats } from './worker-process';
@@ -97,14 +97,6 @@ export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-const quietBundleLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
-  error: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
-};
 
 /**
  * The worker process entry compiled to one plain JavaScript file (dependencies stay in
@@ -164,8 +156,8 @@ export async function startBenchStack(options: {
       startTemporalDevServer({ binary: temporalCli, port, ...(dbFile ? { dbFile } : {}), sqlitePragmas, logFile: join(dataDir, 'temporal.log') }),
     ),
     startBenchMailCatcher(),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundleLogger }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('./baseline/workflows'), logger: quietBundleLogger }),
+    writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
+    writeWorkflowBundle(join(dataDir, 'engine-limit-workflows.js'), require.resolve('./baseline/workflows')),
     compileWorkerEntry(dataDir),
     (async () => {
       await dropDatabase(databaseUrl);
@@ -178,9 +170,7 @@ export async function startBenchStack(options: {
       }
     })(),
   ]);
-  const bundles = { orders: join(dataDir, 'orders-workflows.js'), engineLimit: join(dataDir, 'engine-limit-workflows.js') };
-  writeFileSync(bundles.orders, ordersBundle.code);
-  writeFileSync(bundles.engineLimit, engineLimitBundle.code);
+  const bundles = { orders: ordersBundle, engineLimit: engineLimitBundle };
 
   const workerEnv: Record<string, string> = {
     DATABASE_URL: databaseUrl,

@@ -21,6 +21,12 @@ export interface Config {
   publicBaseUrl: string;
   /** How often a partner is reminded that a held order must be transferred (milliseconds). */
   reminderIntervalMs: number;
+  /**
+   * Most an order's reminders are moved past the cadence, by a fixed share of it derived from the
+   * order ID, so orders booked together are not all reminded in the same second (milliseconds;
+   * never more than a tenth of the interval; 0 turns it off).
+   */
+  reminderJitterMs: number;
   /** How long an order may wait in a holding account before it is escalated (milliseconds). */
   escalationAfterMs: number;
   /** How long a delegation or activation link stays valid (milliseconds). */
@@ -32,6 +38,10 @@ export interface Config {
   apiListen: string;
   /** host:port where the worker serves Prometheus metrics (/metrics). */
   workerMetricsListen: string;
+  /** Order workflows a worker keeps in memory; an evicted one replays its history when it next wakes. */
+  workerMaxCachedWorkflows: number;
+  /** A workflow bundle built by `npm run build` (`dist/workflow-bundle.js`); empty: the worker bundles at start. */
+  workflowBundlePath: string;
   /**
    * `id:base64key[,id:base64key...]`: AES-256 keys sealing Temporal payloads (R14), the first
    * current, the others still opening what they sealed. Empty here; required by every process
@@ -58,12 +68,24 @@ export const CONFIG_VARIABLES = {
   OPERATIONS_EMAIL: { default: 'operations@license-fulfillment.localhost', doc: 'Where escalations of long-held orders go when the order has no distributor.' },
   PUBLIC_BASE_URL: { default: 'http://localhost:3000', doc: 'Public base URL of the API and customer pages, used in email links.' },
   REMINDER_INTERVAL: { default: '3d', doc: 'Cadence of "transfer needed" and activation reminders (e.g. 500ms, 30s, 15m, 12h, 3d).' },
+  REMINDER_JITTER: {
+    default: '6h',
+    doc: 'Most an order\'s reminders come after the cadence, spread by order ID so a bulk import is not reminded all at once (at most a tenth of REMINDER_INTERVAL; 0 turns it off).',
+  },
   ESCALATION_AFTER: { default: '30d', doc: 'Time an order may wait in a holding account before it is escalated.' },
   DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
   HISTORY_EVENT_LIMIT: { default: '2000', doc: 'History length at which a long-waiting order workflow continues as new (the server also suggests it).' },
   LOG_LEVEL: { default: 'INFO', doc: 'Least severe log level printed: TRACE, DEBUG, INFO, WARN or ERROR.' },
   API_LISTEN: { default: '127.0.0.1:3000', doc: 'host:port the HTTP API and customer pages listen on (0.0.0.0:3000 in a container).' },
   WORKER_METRICS_LISTEN: { default: '127.0.0.1:9464', doc: 'host:port where the worker serves Prometheus metrics at /metrics.' },
+  WORKER_MAX_CACHED_WORKFLOWS: {
+    default: '250',
+    doc: 'Order workflows a worker keeps in memory (about 0.5 MB each); others replay their history when they next wake. Bounds worker memory however many orders are parked.',
+  },
+  WORKFLOW_BUNDLE_PATH: {
+    default: '',
+    doc: 'Pre-built workflow bundle (npm run build writes dist/workflow-bundle.js; the image sets it). Empty: the worker bundles the workflow code at start, which costs it about 140 MB.',
+  },
   PAYLOAD_ENCRYPTION_KEYS: {
     default: '',
     secret: true,
@@ -116,6 +138,14 @@ export function loadConfig(env: Env = process.env): Config {
     const value = raw(name);
     const ms = parseDuration(value);
     if (ms === undefined) fail(name, `must be a positive duration such as 500ms, 30s, 15m, 12h or 3d (got "${value}")`);
+    return ms ?? 0;
+  };
+  /** A duration, or 0 to turn the feature off. */
+  const durationOrOff = (name: ConfigVariable): number => {
+    const value = raw(name);
+    if (value === '0') return 0;
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(name, `must be 0 or a positive duration such as 500ms, 30s, 15m, 12h or 3d (got "${value}")`);
     return ms ?? 0;
   };
   const positiveInt = (name: ConfigVariable): number => {
@@ -174,12 +204,15 @@ export function loadConfig(env: Env = process.env): Config {
     operationsEmail: mailbox('OPERATIONS_EMAIL'),
     publicBaseUrl: url('PUBLIC_BASE_URL', ['http:', 'https:']).replace(/\/+$/, ''),
     reminderIntervalMs: duration('REMINDER_INTERVAL'),
+    reminderJitterMs: durationOrOff('REMINDER_JITTER'),
     escalationAfterMs: duration('ESCALATION_AFTER'),
     delegationTokenTtlMs: duration('DELEGATION_TOKEN_TTL'),
     historyEventLimit: positiveInt('HISTORY_EVENT_LIMIT'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     apiListen: hostPort('API_LISTEN'),
     workerMetricsListen: hostPort('WORKER_METRICS_LISTEN'),
+    workerMaxCachedWorkflows: positiveInt('WORKER_MAX_CACHED_WORKFLOWS'),
+    workflowBundlePath: raw('WORKFLOW_BUNDLE_PATH'),
     payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -7,6 +7,8 @@
  * SDK's own lines and the workflow and activity loggers; Prometheus metrics (the SDK's and
  * order_phase_entered) are served at http://WORKER_METRICS_LISTEN/metrics.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
@@ -55,6 +57,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
       temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      maxCachedWorkflows: config.workerMaxCachedWorkflows,
+      ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),
     });
     logger.info(
       {
@@ -64,6 +68,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
         database: redact(config.databaseUrl),
         smtp: redact(config.smtpUrl),
         metrics: `http://${config.workerMetricsListen}/metrics`,
+        maxCachedWorkflows: config.workerMaxCachedWorkflows,
+        workflowBundle: config.workflowBundlePath || 'bundled at start',
       },
       'worker polling',
     );
@@ -92,6 +98,15 @@ function start(): void {
     logger.fatal({ err }, `worker failed: ${errorMessage(err)}`);
     process.exit(1);
   });
+}
+
+/** The pre-built bundle's absolute path, or an error naming the variable when it is not there. */
+function prebuiltBundle(path: string): string {
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) {
+    throw new Error(`WORKFLOW_BUNDLE_PATH=${path}: no such file (npm run build writes dist/workflow-bundle.js; leave it empty to bundle at start)`);
+  }
+  return absolute;
 }
 
 function errorMessage(err: unknown): string {

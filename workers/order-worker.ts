@@ -15,6 +15,12 @@ export interface OrderWorkerOptions extends ActivityDependencies {
    * sets one so SIGTERM drains; tests keep the SDK default (0) so a file's worker stops at once.
    */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /**
+   * Workflows kept in memory (WORKER_MAX_CACHED_WORKFLOWS). The SDK's default grows with the heap
+   * (thousands), so a worker's memory would grow with every parked order; bounded, an evicted
+   * order replays its history when it next wakes (a reminder, a transfer).
+   */
+  maxCachedWorkflows?: number;
 }
 
 /** The order worker: the order and activation workflows plus the activities bound to real Postgres, SMTP and Temporal. */
@@ -27,6 +33,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
     // R14: payloads are sealed before they reach Temporal (src/temporal/payload-codec.ts).
     dataConverter: dataConverterFor(options.config),
     activities: createActivities(options),

@@ -59,6 +59,9 @@ describe('the worker process', () => {
         TEMPORAL_TASK_QUEUE: taskQueue,
         WORKER_METRICS_LISTEN: `127.0.0.1:${port}`,
         LOG_LEVEL: 'INFO',
+        // As in the image: the pre-built bundle, and a bounded workflow cache.
+        WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE!,
+        WORKER_MAX_CACHED_WORKFLOWS: '40',
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -66,7 +69,7 @@ describe('the worker process', () => {
     createInterface({ input: worker.stdout }).on('line', (line) => stdoutLines.push(line));
     worker.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 
-    // Ready once it says it polls (it bundles the workflows first) and /metrics answers.
+    // Ready once it says it polls and /metrics answers.
     await waitUntil(async () => {
       if (worker.exitCode !== null) throw new Error(`the worker exited (${worker.exitCode}):\n${stdoutLines.join('\n')}\n${stderr}`);
       return stdoutLines.some((line) => line.includes('"worker polling"')) && (await scrape().catch(() => undefined)) !== undefined;
@@ -142,6 +145,8 @@ describe('the worker process', () => {
       taskQueue,
       metrics: metricsUrl,
       database: expect.stringContaining('***@'),
+      workflowBundle: process.env.TEST_WORKFLOW_BUNDLE,
+      maxCachedWorkflows: 40,
     });
     expect(stdoutLines.join('\n') + stderr).not.toContain(secret);
   });
@@ -159,6 +164,20 @@ describe('the worker process', () => {
     await expect(scrape()).rejects.toThrow();
   }, 30_000);
 });
+
+test('a WORKFLOW_BUNDLE_PATH that is not there stops the worker at once, naming the variable', async () => {
+  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['workers/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, WORKFLOW_BUNDLE_PATH: 'dist/no-such-bundle.js', WORKER_METRICS_LISTEN: `127.0.0.1:${await freePort()}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise((done) => child.once('exit', done));
+  expect(code).toBe(1);
+  expect(output).toContain('WORKFLOW_BUNDLE_PATH=dist/no-such-bundle.js: no such file');
+}, 60_000);
 
 describe('counting phase changes (writeListStatus in an activity context)', () => {
   let db: Db;

@@ -4,15 +4,15 @@
  * Postgres database. Test files read where they are from the environment set here.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { createDb, ensureDatabase, dropDatabase, withDatabase } from '../../src/db/knex';
 import { migrateLatest } from '../../src/db/migrate';
 import { freePort } from '../../src/dev/free-port';
 import { startMailCatcher } from '../../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
+import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
 import { setStack } from './stack-handle';
 
 const ROOT = resolve(__dirname, '../..');
@@ -33,10 +33,10 @@ export default async function globalSetup(): Promise<void> {
   const baseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const databaseUrl = withDatabase(baseUrl, `license_fulfillment_test_${process.pid}`);
 
-  const [temporal, mail, bundle] = await Promise.all([
+  const [temporal, mail, bundlePath] = await Promise.all([
     freePort().then((port) => startTemporalDevServer({ binary, port, logFile: join(dataDir, 'temporal.log') })),
     startMailCatcher({ dir: join(dataDir, 'mail') }),
-    bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger }),
+    writeWorkflowBundle(join(dataDir, 'workflow-bundle.js')),
     (async () => {
       await dropDatabase(databaseUrl);
       await ensureDatabase(databaseUrl);
@@ -48,8 +48,6 @@ export default async function globalSetup(): Promise<void> {
       }
     })(),
   ]);
-  const bundlePath = join(dataDir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, bundle.code);
 
   setStack({ temporal, mail, databaseUrl, dataDir });
   Object.assign(process.env, {
@@ -70,12 +68,3 @@ export default async function globalSetup(): Promise<void> {
       `database ${databaseUrl.replace(/^.*\//, '')}, ready in ${((Date.now() - started) / 1000).toFixed(1)}s\n`,
   );
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
-  error: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
-};

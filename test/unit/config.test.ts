@@ -39,6 +39,7 @@ describe('loadConfig', () => {
       mailFrom: 'Smart Licensing Orders <orders@license-fulfillment.localhost>',
       publicBaseUrl: 'http://localhost:3000',
       reminderIntervalMs: 3 * DAY,
+      reminderJitterMs: 6 * 3_600_000,
       escalationAfterMs: 30 * DAY,
       delegationTokenTtlMs: 14 * DAY,
       historyEventLimit: 2000,
@@ -46,6 +47,8 @@ describe('loadConfig', () => {
       logLevel: 'INFO',
       apiListen: '127.0.0.1:3000',
       workerMetricsListen: '127.0.0.1:9464',
+      workerMaxCachedWorkflows: 250,
+      workflowBundlePath: '',
       payloadEncryptionKeys: '',
     });
   });
@@ -83,11 +86,14 @@ describe('loadConfig', () => {
       MAIL_FROM: 'orders@example.com',
       PUBLIC_BASE_URL: 'https://licenses.example.com//',
       REMINDER_INTERVAL: '500ms',
+      REMINDER_JITTER: '0',
       ESCALATION_AFTER: '12h',
       DELEGATION_TOKEN_TTL: '15m',
       LOG_LEVEL: 'warn',
       API_LISTEN: '0.0.0.0:8080',
       WORKER_METRICS_LISTEN: '[::]:9464',
+      WORKER_MAX_CACHED_WORKFLOWS: '40',
+      WORKFLOW_BUNDLE_PATH: ' dist/workflow-bundle.js ',
       UNRELATED_VARIABLE: 'ignored',
     });
     expect(config).toEqual({
@@ -103,6 +109,7 @@ describe('loadConfig', () => {
       mailFrom: 'orders@example.com',
       publicBaseUrl: 'https://licenses.example.com',
       reminderIntervalMs: 500,
+      reminderJitterMs: 0,
       escalationAfterMs: 12 * 3_600_000,
       delegationTokenTtlMs: 15 * 60_000,
       historyEventLimit: 2000,
@@ -110,6 +117,8 @@ describe('loadConfig', () => {
       logLevel: 'WARN',
       apiListen: '0.0.0.0:8080',
       workerMetricsListen: '[::]:9464',
+      workerMaxCachedWorkflows: 40,
+      workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
     });
   });
@@ -133,6 +142,14 @@ describe('loadConfig', () => {
       expectRejected({ SMTP_URL: 'http://mailpit:1025' }, 'SMTP_URL', /must use smtp:\/\/ or smtps:\/\//);
       expectRejected({ TEMPORAL_UI_URL: 'ftp://localhost:8233' }, 'TEMPORAL_UI_URL', /must use http:\/\/ or https:\/\//);
       expectRejected({ PUBLIC_BASE_URL: 'postgres://localhost' }, 'PUBLIC_BASE_URL', /must use http:\/\/ or https:\/\//);
+    });
+
+    test.each(['3 days', '0s', '-1d', '1.5h', 'off'])('the reminder jitter "%s" (only 0 turns it off)', (value) => {
+      expectRejected({ REMINDER_JITTER: value }, 'REMINDER_JITTER', /must be 0 or a positive duration/);
+    });
+
+    test.each(['0', '-5', '2.5', 'many'])('the workflow cache size "%s"', (value) => {
+      expectRejected({ WORKER_MAX_CACHED_WORKFLOWS: value }, 'WORKER_MAX_CACHED_WORKFLOWS', /must be a whole number of at least 1/);
     });
 
     test.each(['3 days', '0s', '0ms', '-1d', '1.5h', '3w', '3D', 'd', '30'])('the duration "%s"', (value) => {
