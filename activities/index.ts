@@ -13,7 +13,7 @@ import { createSecureLinkSender } from './secure-links';
 
 export type ActivityConfig = Pick<
   Config,
-  'mailFrom' | 'operationsEmail' | 'publicBaseUrl' | 'delegationTokenTtlMs' | 'reminderIntervalMs' | 'escalationAfterMs' | 'historyEventLimit'
+  'mailFrom' | 'operationsEmail' | 'publicBaseUrl' | 'delegationTokenTtlMs' | 'reminderIntervalMs' | 'reminderJitterMs' | 'escalationAfterMs' | 'historyEventLimit'
 >;
 
 export interface ActivityDependencies {
@@ -27,6 +27,8 @@ export interface ActivityDependencies {
 /** Durations and bounds the workflows read once per run (a local activity keeps them deterministic). */
 export interface FulfillmentSettings {
   reminderIntervalMs: number;
+  /** Absent from the settings recorded by runs started before reminders were spread. */
+  reminderJitterMs?: number;
   escalationAfterMs: number;
   historyEventLimit: number;
 }
@@ -41,6 +43,7 @@ export function createActivities(deps: ActivityDependencies) {
     async loadFulfillmentSettings(): Promise<FulfillmentSettings> {
       return {
         reminderIntervalMs: config.reminderIntervalMs,
+        reminderJitterMs: config.reminderJitterMs,
         escalationAfterMs: config.escalationAfterMs,
         historyEventLimit: config.historyEventLimit,
       };

@@ -60,6 +60,8 @@ import type { EmailTemplate } from '../src/email/templates';
  * it replay unchanged. Listed here so deprecatePatched() can follow once no old run is left.
  */
 const TELL_PARTNER_OF_UNANSWERED_DELEGATION = 'tell-partner-of-unanswered-delegation';
+/** Reminders moved past the cadence by the order's own offset (src/domain/reminder-schedule.ts). */
+const SPREAD_REMINDERS_BY_ORDER = 'spread-reminders-by-order';
 import {
   assignSmartAccountUpdate,
   cancelOrderUpdate,
@@ -77,6 +79,7 @@ import {
   OrderStatusKey,
   WaitingForKey,
 } from '../src/temporal/search-attributes';
+import { reminderDueAtMs, reminderOffsetMs } from '../src/domain/reminder-schedule';
 import { activities, loadFulfillmentSettings } from './activity-proxies';
 import { Serializer } from './serializer';
 
@@ -403,7 +406,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       }
       // A fresh link each time: an expired or lost one is never the end of the order.
       const reminderNumber = waiting.remindersSent + 1;
-      if (now < waiting.sinceMs + reminderNumber * settings.reminderIntervalMs) return;
+      if (now < reminderDueAt(waiting.sinceMs, reminderNumber, settings)) return;
       await activities.sendDelegationRequest({
         orderId: state.orderId,
         idempotencyKey: key(`delegation-reminder:${reminderNumber}`),
@@ -420,7 +423,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     }
     const current = state.waiting as typeof waiting;
     const reminderNumber = current.remindersSent + 1;
-    if (now >= current.heldSinceMs + reminderNumber * settings.reminderIntervalMs) {
+    if (now >= reminderDueAt(current.heldSinceMs, reminderNumber, settings)) {
       await sendEmail('transfer-reminder', ['partner'], `transfer-reminder:${reminderNumber}`, {
         reminderNumber,
         heldSinceMs: current.heldSinceMs,
@@ -430,19 +433,31 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   }
 
   /**
+   * When reminder `reminderNumber` of a wait that began at `sinceMs` is due. Patched (added after
+   * release): each order's reminders come at its own offset past the cadence, so orders booked
+   * together are not reminded together; runs started before keep their timers.
+   */
+  function reminderDueAt(sinceMs: number, reminderNumber: number, settings: FulfillmentSettings): number {
+    const offset = patched(SPREAD_REMINDERS_BY_ORDER)
+      ? reminderOffsetMs(state.orderId, settings.reminderIntervalMs, settings.reminderJitterMs ?? 0)
+      : 0;
+    return reminderDueAtMs(sinceMs, reminderNumber, settings.reminderIntervalMs, offset);
+  }
+
+  /**
    * When the next reminder is due: to the partner for a held, Smart Account-mandatory order
    * (then one escalation), or to the customer contact who has not chosen yet.
    */
   function nextReminderAt(settings: FulfillmentSettings): number | undefined {
     const waiting = state.waiting;
     if (waiting?.kind === 'customer-choice') {
-      const reminder = waiting.sinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
+      const reminder = reminderDueAt(waiting.sinceMs, waiting.remindersSent + 1, settings);
       const tellPartner = waiting.sinceMs + settings.escalationAfterMs;
       // Only a run that knows the patch wakes up for the partner notice (an old one keeps its timers).
       return !waiting.partnerTold && tellPartner < reminder && patched(TELL_PARTNER_OF_UNANSWERED_DELEGATION) ? tellPartner : reminder;
     }
     if (waiting?.kind !== 'partner-transfer' || !state.lines.some((l) => l.smartAccountMandatory && !l.cancelled)) return undefined;
-    const reminder = waiting.heldSinceMs + (waiting.remindersSent + 1) * settings.reminderIntervalMs;
+    const reminder = reminderDueAt(waiting.heldSinceMs, waiting.remindersSent + 1, settings);
     return waiting.escalated ? reminder : Math.min(reminder, waiting.heldSinceMs + settings.escalationAfterMs);
   }
 
