@@ -57,7 +57,6 @@ async function main(config: Config, logger: Logger): Promise<void> {
       temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
-      maxCachedWorkflows: config.workerMaxCachedWorkflows,
       ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),
     });
     logger.info(

@@ -4,7 +4,7 @@ import type { Config } from '../src/config';
 import { dataConverterFor } from '../src/temporal/connect';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
-  config: ActivityDependencies['config'] & Pick<Config, 'payloadEncryptionKeys'>;
+  config: ActivityDependencies['config'] & Pick<Config, 'payloadEncryptionKeys'> & Partial<Pick<Config, 'workerMaxCachedWorkflows'>>;
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -15,12 +15,6 @@ export interface OrderWorkerOptions extends ActivityDependencies {
    * sets one so SIGTERM drains; tests keep the SDK default (0) so a file's worker stops at once.
    */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
-  /**
-   * Workflows kept in memory (WORKER_MAX_CACHED_WORKFLOWS). The SDK's default grows with the heap
-   * (thousands), so a worker's memory would grow with every parked order; bounded, an evicted
-   * order replays its history when it next wakes (a reminder, a transfer).
-   */
-  maxCachedWorkflows?: number;
 }
 
 /** The order worker: the order and activation workflows plus the activities bound to real Postgres, SMTP and Temporal. */
@@ -33,7 +27,10 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
-    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
+    // WORKER_MAX_CACHED_WORKFLOWS: the SDK's default grows with the heap (thousands), so memory
+    // would grow with every parked order; bounded, an evicted order replays its history when it
+    // next wakes (a reminder, a transfer).
+    ...(options.config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.config.workerMaxCachedWorkflows } : {}),
     // R14: payloads are sealed before they reach Temporal (src/temporal/payload-codec.ts).
     dataConverter: dataConverterFor(options.config),
     activities: createActivities(options),
