@@ -8,6 +8,7 @@ import { createDelegationActivities } from './delegation';
 import { createEmailActivities } from './email';
 import { createFulfillmentActivities } from './fulfillment';
 import { createOutbox } from './outbox';
+import { createPhaseActivities } from './phases';
 import { createPlacementActivities } from './placement';
 import { createSecureLinkSender } from './secure-links';
 
@@ -39,6 +40,9 @@ export function createActivities(deps: ActivityDependencies) {
   const outbox = createOutbox({ db, mailer: deps.mailer, mailFrom: config.mailFrom });
   const sendLinkEmail = createSecureLinkSender({ db, outbox, config });
   const { createPendingAccount, ...accounts } = createAccountActivities({ db, temporal: deps.temporal, sendLinkEmail, outbox });
+  const placement = createPlacementActivities(db);
+  const fulfillment = createFulfillmentActivities(db);
+  const email = createEmailActivities({ db, outbox, config });
   return {
     async loadFulfillmentSettings(): Promise<FulfillmentSettings> {
       return {
@@ -49,11 +53,12 @@ export function createActivities(deps: ActivityDependencies) {
       };
     },
     ...createBookingActivities(db),
-    ...createPlacementActivities(db),
-    ...createFulfillmentActivities(db),
+    ...placement,
+    ...fulfillment,
     ...accounts,
     ...createDelegationActivities({ db, sendLinkEmail, createPendingAccount }),
-    ...createEmailActivities({ db, outbox, config }),
+    ...email,
+    ...createPhaseActivities({ ...placement, ...fulfillment, ...email }),
   };
 }
 

@@ -62,6 +62,8 @@ import type { EmailTemplate } from '../src/email/templates';
 const TELL_PARTNER_OF_UNANSWERED_DELEGATION = 'tell-partner-of-unanswered-delegation';
 /** Reminders moved past the cadence by the order's own offset (src/domain/reminder-schedule.ts). */
 const SPREAD_REMINDERS_BY_ORDER = 'spread-reminders-by-order';
+/** A placement or provisioning and the email announcing it in one activity (activities/phases.ts). */
+const ONE_ACTIVITY_PER_PHASE = 'one-activity-per-phase';
 import {
   assignSmartAccountUpdate,
   cancelOrderUpdate,
@@ -217,13 +219,14 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     version++;
   }
 
-  async function sendEmail(
-    template: EmailTemplate,
-    audiences: Audience[],
-    purpose: string,
-    extra: { reminderNumber?: number; heldSinceMs?: number; refusalReason?: string; requestedDomain?: string } = {},
-  ): Promise<void> {
-    await activities.sendOrderEmail({ orderId: state.orderId, template, audiences, idempotencyKey: key(purpose), ...extra });
+  type EmailExtras = { reminderNumber?: number; heldSinceMs?: number; refusalReason?: string; requestedDomain?: string };
+  /** The order email of `purpose` (its idempotency key) to `audiences`. */
+  function emailRequest(template: EmailTemplate, audiences: Audience[], purpose: string, extra: EmailExtras = {}) {
+    return { orderId: state.orderId, template, audiences, idempotencyKey: key(purpose), ...extra };
+  }
+
+  async function sendEmail(template: EmailTemplate, audiences: Audience[], purpose: string, extra: EmailExtras = {}): Promise<void> {
+    await activities.sendOrderEmail(emailRequest(template, audiences, purpose, extra));
     setState(recordEmail(state, purpose));
   }
 
@@ -245,18 +248,24 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     purpose: string,
   ): Promise<void> {
     const projected = placeInCustomerAccount(state, { ...target, domain: '' });
-    const placed = await activities
-      .placeLines({
-        orderId: state.orderId,
-        target: { kind: 'smart_account', ...target },
-        actor,
-        idempotencyKey: key(purpose),
-        listStatus: listStatusOf(projected),
-      })
-      .catch(asRefusal);
+    const placement = {
+      orderId: state.orderId,
+      target: { kind: 'smart_account' as const, ...target },
+      actor,
+      idempotencyKey: key(purpose),
+      listStatus: listStatusOf(projected),
+    };
+    // Patched (added after release): the deposit and its confirmation in one activity.
+    const confirmation = `deposit-confirmation:${target.accountId}`;
+    const together = patched(ONE_ACTIVITY_PER_PHASE);
+    const placed = await (together
+      ? activities.placeLinesAndAnnounce({ ...placement, email: emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation) })
+      : activities.placeLines(placement)
+    ).catch(asRefusal);
     if (state.waiting?.kind === 'activation' && state.waiting.accountId !== placed.accountId) await leaveActivationWait();
     setState(placeInCustomerAccount(state, { ...target, domain: placed.accountDomain ?? '' }));
-    await sendEmail('deposit-confirmation', ['partner', 'customer'], `deposit-confirmation:${placed.accountId}`);
+    if (together) setState(recordEmail(state, confirmation));
+    else await sendEmail('deposit-confirmation', ['partner', 'customer'], `deposit-confirmation:${placed.accountId}`);
   }
 
   async function awaitActivation(accountId: string, domain: string, virtualAccountPath?: string): Promise<void> {
@@ -286,20 +295,24 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           return;
         case 'holding_account': {
           const projected = holdInHoldingAccount(state, assignment.accountId, assignment.virtualAccountPath, Date.now());
-          await activities
-            .placeLines({
-              orderId: state.orderId,
-              target: assignment,
-              actor: bookingPartner,
-              idempotencyKey: key(`hold:${assignment.accountId}`),
-              listStatus: listStatusOf(projected),
-            })
-            .catch(asRefusal);
-          setState(projected);
+          const hold = {
+            orderId: state.orderId,
+            target: assignment,
+            actor: bookingPartner,
+            idempotencyKey: key(`hold:${assignment.accountId}`),
+            listStatus: listStatusOf(projected),
+          };
           // R5: only Smart Account-mandatory orders must be moved; the partner is told so.
-          if (state.lines.some((line) => line.smartAccountMandatory)) {
-            await sendEmail('transfer-needed', ['partner'], 'transfer-needed');
+          const mustMove = state.lines.some((line) => line.smartAccountMandatory);
+          if (mustMove && patched(ONE_ACTIVITY_PER_PHASE)) {
+            // Patched (added after release): the hold and "transfer needed" in one activity.
+            await activities.placeLinesAndAnnounce({ ...hold, email: emailRequest('transfer-needed', ['partner'], 'transfer-needed') }).catch(asRefusal);
+            setState(recordEmail(projected, 'transfer-needed'));
+            return;
           }
+          await activities.placeLines(hold).catch(asRefusal);
+          setState(projected);
+          if (mustMove) await sendEmail('transfer-needed', ['partner'], 'transfer-needed');
           return;
         }
         case 'request_smart_account': {
@@ -367,16 +380,23 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     if (ready.length > 0) {
       const lineNumbers = ready.map((line) => line.lineNumber);
       const next = markProvisioned(state, lineNumbers);
-      await activities.provisionLines({
+      const provisioning = {
         orderId: state.orderId,
         lineNumbers,
         idempotencyKey: key(`provisioned:${lineNumbers.join(',')}`),
         listStatus: listStatusOf(next),
-      });
-      setState(next);
-      if (deriveOrderPhase(state) === 'Fulfilled') {
-        await sendEmail('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled');
+      };
+      const fulfils = deriveOrderPhase(next) === 'Fulfilled';
+      if (fulfils && patched(ONE_ACTIVITY_PER_PHASE)) {
+        // Patched (added after release): the last provisioning and "fulfilled" in one activity.
+        const fulfilled = emailRequest('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled');
+        await activities.provisionLinesAndAnnounce({ ...provisioning, email: fulfilled });
+        setState(recordEmail(next, 'order-fulfilled'));
+        return;
       }
+      await activities.provisionLines(provisioning);
+      setState(next);
+      if (fulfils) await sendEmail('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled');
     }
   }
 

@@ -34,9 +34,14 @@ test('a delegated order\'s raw history holds no contact name or email; every pay
     for (const secret of [contact.email, contact.fullName, contact.email.split('@')[0]]) expect(text).not.toContain(secret);
 
     // Every payload is sealed, except two kinds that hold no personal data by design: search
-    // attributes (Temporal indexes them) and the SDK's own bookkeeping of a local activity
-    // (its sequence number, attempt and times; the activity's result itself is sealed).
-    const bookkeeping = history.events!.flatMap((e) => (e.markerRecordedEventAttributes?.details?.data?.payloads ?? []) as Payload[]);
+    // attributes (Temporal indexes them) and the SDK's own bookkeeping in markers: of a local
+    // activity (its sequence number, attempt and times; the activity's result itself is sealed)
+    // and of a patch (its ID, docs/EVOLVING-WORKFLOWS.md).
+    const bookkeeping = history.events!.flatMap((e) => {
+      const marker = e.markerRecordedEventAttributes;
+      if (marker?.markerName === 'core_patch') return Object.values(marker.details ?? {}).flatMap((d) => (d?.payloads ?? []) as Payload[]);
+      return (marker?.details?.data?.payloads ?? []) as Payload[];
+    });
     const payloads = payloadsOf(history.events).filter((p) => !bookkeeping.includes(p));
     expect(payloads.length).toBeGreaterThan(5);
     expect([...new Set(payloads.map(encodingOf))]).toEqual([ENCRYPTED_ENCODING]);

@@ -45,8 +45,8 @@ test('a held order is reminded at its own offset past the cadence, the same on e
   const history = await stack.client.workflow.getHandle(booked.workflowId).fetchHistory();
   const events = history.events!;
 
-  // heldSince: the workflow's clock when it scheduled the hold (placeLines into the holding account).
-  const hold = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'placeLines')!;
+  // heldSince: the workflow's clock when it scheduled the hold (with its "transfer needed" email).
+  const hold = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'placeLinesAndAnnounce')!;
   const heldSince = workflowClockAt(events, hold);
   // The first timer after the hold waits for reminder 1.
   const timer = events.find((e) => Number(e.eventId) > Number(hold.eventId) && e.timerStartedEventAttributes)!;

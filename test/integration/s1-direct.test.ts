@@ -123,6 +123,27 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
     audiences: ['partner', 'customer'],
     idempotencyKey: `${booked.workflowId}:order-fulfilled`,
   });
+  // The merged activities the workflow runs now (patch one-activity-per-phase), retried whole.
+  await activities.placeLinesAndAnnounce({
+    orderId: booked.orderId,
+    target: { kind: 'smart_account', accountId: world.smartAccountId },
+    actor: { kind: 'partner', partnerId: world.partnerId },
+    idempotencyKey: `${booked.workflowId}:deposit:${world.smartAccountId}`,
+    listStatus,
+    email: {
+      orderId: booked.orderId,
+      template: 'deposit-confirmation',
+      audiences: ['partner', 'customer'],
+      idempotencyKey: `${booked.workflowId}:deposit-confirmation:${world.smartAccountId}`,
+    },
+  });
+  await activities.provisionLinesAndAnnounce({
+    orderId: booked.orderId,
+    lineNumbers: [1, 2],
+    idempotencyKey: `${booked.workflowId}:provisioned:1,2`,
+    listStatus,
+    email: { orderId: booked.orderId, template: 'order-fulfilled', audiences: ['partner', 'customer', 'holding-members'], idempotencyKey: `${booked.workflowId}:order-fulfilled` },
+  });
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   expect(await waitForMail(mailOf(booked.orderId), 5, 1_000)).toHaveLength(4);
@@ -133,6 +154,20 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
     lrp: await stack.db('lrp_records').count({ n: '*' }),
   }).toEqual(before);
   expect(before.events.filter((e) => e === 'line_shipped')).toHaveLength(2);
+});
+
+test('cost: a direct order runs five activities, each deposit and provisioning together with the email announcing it', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await book(stack.client, stack.taskQueue, directBooking(world));
+  await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
+  await shipLines(stack.client, booked.orderId, '2026-03-01');
+  await stack.client.workflow.getHandle(booked.workflowId).result();
+  const history = await stack.client.workflow.getHandle(booked.workflowId).fetchHistory();
+  const scheduled = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+  expect(scheduled).toEqual(['recordBooking', 'placeLinesAndAnnounce', 'recordShipment', 'recordShipment', 'provisionLinesAndAnnounce']);
+  // Still every email, each once: deposit confirmation and fulfilled, to the partner and the customer.
+  const mail = await waitForMail(mailOf(booked.orderId), 4);
+  expect(mail.map((m) => m.headers['x-email-template']).sort()).toEqual(['deposit-confirmation', 'deposit-confirmation', 'order-fulfilled', 'order-fulfilled']);
 });
 
 test('the status query answers at every step and matches the result', async () => {

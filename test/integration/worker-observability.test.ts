@@ -120,7 +120,8 @@ describe('the worker process', () => {
     expect(sum(entered.filter((s) => s.labels.phase === 'Booked'))).toBe(1);
     expect(sum(entered.filter((s) => s.labels.phase === 'AwaitingShipment'))).toBe(1);
     expect(sum(entered.filter((s) => s.labels.phase === 'Fulfilled'))).toBe(1);
-    expect(entered.filter((s) => s.labels.phase === 'Fulfilled')[0].labels.activityType).toBe('provisionLines');
+    // The last provisioning and its "fulfilled" email are one activity (patch one-activity-per-phase).
+    expect(entered.filter((s) => s.labels.phase === 'Fulfilled')[0].labels.activityType).toBe('provisionLinesAndAnnounce');
 
     // Logs: every stdout line is one JSON object of this service, at INFO or above...
     await waitUntil(async () => logLines().some((l) => l.orderId === booked.orderId && l.phase === 'Fulfilled'), 5_000);
@@ -135,7 +136,7 @@ describe('the worker process', () => {
       orderId: booked.orderId,
       previousPhase: expect.stringMatching(/^(AwaitingShipment|Provisioning)$/),
       runId: expect.any(String),
-      activityType: 'provisionLines',
+      activityType: 'provisionLinesAndAnnounce',
       taskQueue,
       sdkComponent: 'activity',
     });
