@@ -184,12 +184,21 @@ export async function runClosedLoop<T>(
       try {
         results.push(await job(index));
       } catch (err) {
-        failures.push({ index, error: err instanceof Error ? err.message : String(err) });
+        failures.push({ index, error: describeError(err) });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, slot));
   return { results, failures, startedAtMs, finishedAtMs: Date.now() };
+}
+
+/** An error with its causes ("Workflow Update failed: NotAuthorized: ..."): the outer one alone says little. */
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+  }
+  return parts.join(': ');
 }
 
 export function workflowIdOf(orderId: string): string {

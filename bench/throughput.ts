@@ -97,7 +97,10 @@ export async function runThroughputAndEngineLimit(
   const warmKinds = kindSequence(warmCount, options.mix);
   const warm = await runClosedLoop(warmCount, options.concurrency, (i) => driveRealOrder(ours, warmKinds[i], roundRobin(worlds, i), `WARM-${options.runId}-${i}`));
   failures.push(...warm.failures.slice(0, 3).map((f) => `warm-up order ${f.index} (${warmKinds[f.index]}): ${f.error}`));
-  const shapes = await shapesFrom(stack, warm.results, options.mix);
+  const shapes = await shapesFrom(stack, warm.results, options.mix).catch((err: Error) => {
+    // Say why the warm-up orders failed: that is the actual problem.
+    throw new Error(`${err.message}; warm-up failures: ${warm.failures.slice(0, 3).map((f) => `order ${f.index} (${warmKinds[f.index]}): ${f.error}`).join('; ') || 'none'}`);
+  });
   if (limit) {
     const warmLimit = await runClosedLoop(warmCount, options.concurrency, (i) => driveEngineLimitOrder(limit, warmKinds[i], shapes[warmKinds[i]], `warm-${options.runId}-${i}`));
     failures.push(...warmLimit.failures.slice(0, 3).map((f) => `engine-limit warm-up ${f.index}: ${f.error}`));

@@ -107,6 +107,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   let booked = carried !== undefined;
 
   setHandler(orderStatusQuery, () => orderStatusOf(state));
+  /** In the booking step: nothing placed yet (an Update then waits for the step rather than failing). */
+  const stillBooking = () => !booked && deriveOrderPhase(state) === 'Booked';
 
   setHandler(lineShippedSignal, (shipment) => {
     const refusal = shipmentRefusal(state, shipment?.lineNumber, shipment?.shippedOn, isIsoDate);
@@ -127,8 +129,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
 
   setHandler(
     assignSmartAccountUpdate,
-    (request) =>
-      serializer.run(async () => {
+    async (request) => {
+      // Accepted while the booking step still runs (see the validator): judged once it is done.
+      if (stillBooking()) await condition(() => booked);
+      return serializer.run(async () => {
         const refusal = assignmentRefusal(state);
         if (refusal) throw ApplicationFailure.nonRetryable(refusal, 'InvalidState');
         await placeInCustomerAccountWith(
@@ -137,14 +141,18 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           `assignment:${request.accountId}`,
         );
         return orderStatusOf(state);
-      }),
+      });
+    },
     {
-      // Judged on the workflow's state alone: a rejection here writes nothing to history.
+      // Judged on the workflow's state alone: a rejection here writes nothing to history. An
+      // order still in its booking step is not refused: the "transfer needed" email leaves with
+      // the hold, so a quick partner can answer before the step has returned; the handler
+      // waits for it instead.
       validator: (request) => {
         const errors = validateAssignmentRequest(request);
         if (errors.length) throw new Error(errors.map((e) => `${e.field}: ${e.reason}`).join('; '));
         const refusal = assignmentRefusal(state);
-        if (refusal) throw new Error(refusal);
+        if (refusal && !stillBooking()) throw new Error(refusal);
       },
     },
   );

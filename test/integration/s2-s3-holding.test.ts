@@ -277,3 +277,27 @@ test('S3: a term line shipped while held starts its subscription on the ship dat
   expect(fulfilled.map((m) => m.to[0]).sort()).toEqual([world.customerEmail, world.holdingMemberEmail, world.partnerEmail].sort());
   expect(fulfilled[0].text).toContain(`C9300-DNA-E-3Y x 10 (smart, 36-month term), provisioned, subscription ${D} to 2029-02-10`);
 });
+
+test('a partner who answers "transfer needed" at once is not refused: an assignment sent while the booking step runs waits for it', async () => {
+  // The email leaves with the hold (one activity), so the partner can answer before the workflow
+  // has taken the activity's result. Several orders, each assigned the moment it is booked, so
+  // some assignments certainly arrive mid-step.
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const orders = await Promise.all(
+    [1, 2, 3, 4].map(async (n) => {
+      const booked = await book(stack.client, stack.taskQueue, heldBooking(world, { externalReference: `QUICK-${n}-${world.suffix}`, lines: [TERM_LINE] }));
+      const assigned = await assignSmartAccount(stack.client, booked.orderId, {
+        accountId: world.smartAccountId,
+        virtualAccountPath: 'Finance',
+        actingPartnerId: world.partnerId,
+      });
+      return { booked, assigned };
+    }),
+  );
+  for (const { booked, assigned } of orders) {
+    expect(assigned.customerAccountId).toBe(world.smartAccountId);
+    // Held first, then transferred: the partner was told, and the licenses went through the holding account.
+    expect(await eventTypes(stack.db, booked.orderId)).toEqual(['booked', 'held_in_holding_account', 'transferred_to_customer_account']);
+    await waitForMail(mailOf(booked.orderId, 'transfer-needed'), 1);
+  }
+});
