@@ -60,10 +60,13 @@ import type { EmailTemplate } from '../src/email/templates';
  * it replay unchanged. Listed here so deprecatePatched() can follow once no old run is left.
  */
 const TELL_PARTNER_OF_UNANSWERED_DELEGATION = 'tell-partner-of-unanswered-delegation';
-/** Reminders moved past the cadence by the order's own offset (src/domain/reminder-schedule.ts). */
-const SPREAD_REMINDERS_BY_ORDER = 'spread-reminders-by-order';
-/** A placement or provisioning and the email announcing it in one activity (activities/phases.ts). */
-const ONE_ACTIVITY_PER_PHASE = 'one-activity-per-phase';
+/**
+ * Two changes shipped together, so one ID: a placement or provisioning and the email announcing
+ * it in one activity (activities/phases.ts), and reminders moved past the cadence by the order's
+ * own offset (src/domain/reminder-schedule.ts). One ID because each patch ID costs every new run
+ * a TemporalChangeVersion search-attribute upsert, a billed action (docs/EVOLVING-WORKFLOWS.md).
+ */
+const ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS = 'one-activity-per-phase-and-spread-reminders';
 import {
   assignSmartAccountUpdate,
   cancelOrderUpdate,
@@ -265,7 +268,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     };
     // Patched (added after release): the deposit and its confirmation in one activity.
     const confirmation = `deposit-confirmation:${target.accountId}`;
-    const together = patched(ONE_ACTIVITY_PER_PHASE);
+    const together = patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS);
     const placed = await (together
       ? activities.placeLinesAndAnnounce({ ...placement, email: emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation) })
       : activities.placeLines(placement)
@@ -312,7 +315,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           };
           // R5: only Smart Account-mandatory orders must be moved; the partner is told so.
           const mustMove = state.lines.some((line) => line.smartAccountMandatory);
-          if (mustMove && patched(ONE_ACTIVITY_PER_PHASE)) {
+          if (mustMove && patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)) {
             // Patched (added after release): the hold and "transfer needed" in one activity.
             await activities.placeLinesAndAnnounce({ ...hold, email: emailRequest('transfer-needed', ['partner'], 'transfer-needed') }).catch(asRefusal);
             setState(recordEmail(projected, 'transfer-needed'));
@@ -395,7 +398,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         listStatus: listStatusOf(next),
       };
       const fulfils = deriveOrderPhase(next) === 'Fulfilled';
-      if (fulfils && patched(ONE_ACTIVITY_PER_PHASE)) {
+      if (fulfils && patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)) {
         // Patched (added after release): the last provisioning and "fulfilled" in one activity.
         const fulfilled = emailRequest('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled');
         await activities.provisionLinesAndAnnounce({ ...provisioning, email: fulfilled });
@@ -466,7 +469,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
    * together are not reminded together; runs started before keep their timers.
    */
   function reminderDueAt(sinceMs: number, reminderNumber: number, settings: FulfillmentSettings): number {
-    const offset = patched(SPREAD_REMINDERS_BY_ORDER)
+    const offset = patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)
       ? reminderOffsetMs(state.orderId, settings.reminderIntervalMs, settings.reminderJitterMs ?? 0)
       : 0;
     return reminderDueAtMs(sinceMs, reminderNumber, settings.reminderIntervalMs, offset);

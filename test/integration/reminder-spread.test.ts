@@ -1,5 +1,5 @@
 /**
- * Reminders spread by order (R5, patch `spread-reminders-by-order`, docs/EVOLVING-WORKFLOWS.md):
+ * Reminders spread by order (R5, patch `one-activity-per-phase-and-spread-reminders`, docs/EVOLVING-WORKFLOWS.md):
  * a held order's reminder falls due at its own fixed offset past the cadence, derived from its
  * order ID, so orders booked in one burst are not reminded in one burst. Checked on the real
  * history: the timer the workflow set for reminder 1 ends exactly at
@@ -54,7 +54,7 @@ test('a held order is reminded at its own offset past the cadence, the same on e
 
   expect(offset).toBeGreaterThanOrEqual(0.6 * JITTER_MS);
   expect(dueAt - heldSince).toBe(INTERVAL_MS + offset);
-  expect(patchIdsOf(history)).toContain('spread-reminders-by-order');
+  expect(patchIdsOf(history)).toEqual(['one-activity-per-phase-and-spread-reminders']);
 
   // The reminder email went out when the timer fired, not before.
   const reminderSent = events.find(

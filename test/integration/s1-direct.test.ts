@@ -123,7 +123,7 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
     audiences: ['partner', 'customer'],
     idempotencyKey: `${booked.workflowId}:order-fulfilled`,
   });
-  // The merged activities the workflow runs now (patch one-activity-per-phase), retried whole.
+  // The merged activities the workflow runs now (patch one-activity-per-phase-and-spread-reminders), retried whole.
   await activities.placeLinesAndAnnounce({
     orderId: booked.orderId,
     target: { kind: 'smart_account', accountId: world.smartAccountId },

@@ -120,7 +120,7 @@ describe('the worker process', () => {
     expect(sum(entered.filter((s) => s.labels.phase === 'Booked'))).toBe(1);
     expect(sum(entered.filter((s) => s.labels.phase === 'AwaitingShipment'))).toBe(1);
     expect(sum(entered.filter((s) => s.labels.phase === 'Fulfilled'))).toBe(1);
-    // The last provisioning and its "fulfilled" email are one activity (patch one-activity-per-phase).
+    // The last provisioning and its "fulfilled" email are one activity (patch one-activity-per-phase-and-spread-reminders).
     expect(entered.filter((s) => s.labels.phase === 'Fulfilled')[0].labels.activityType).toBe('provisionLinesAndAnnounce');
 
     // Logs: every stdout line is one JSON object of this service, at INFO or above...
