@@ -175,8 +175,9 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const notes: string[] = [
     `Temporal dev server store: ${stack.temporalStore}.`,
-    `Worker processes run ${stack.workerLoader}, with a pre-built workflow bundle and the SDK's default worker options ` +
-      '(as workers/order-worker.ts creates them; DATABASE_POOL_MAX default 10).',
+    `Worker processes run ${stack.workerLoader}, with a pre-built workflow bundle and the worker options workers/order-worker.ts ` +
+      `sets from the configuration (WORKER_MAX_CACHED_WORKFLOWS ${stack.config.workerMaxCachedWorkflows}, DATABASE_POOL_MAX ${stack.config.databasePoolMax}; ` +
+      'everything else the SDK default).',
     `Mix: ${SCENARIO_KINDS.map((k) => `${k} (${SCENARIO_DESCRIPTIONS[k]})`).join('; ')}.`,
   ];
   const results: BenchResults = {
