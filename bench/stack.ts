@@ -7,12 +7,12 @@
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../src/config';
-import { createDb, dropDatabase, ensureDatabase, withDatabase, type Db } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
+import { createDb, withDatabase, type Db } from '../src/db/knex';
+import { recreateMigratedDatabase } from '../src/db/migrate';
+import { freePort } from '../src/dev/free-port';
 import { dataConverterFor } from '../src/temporal/connect';
 import { generateEncryptionKey } from '../src/temporal/payload-codec';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
@@ -73,17 +73,6 @@ export interface BenchWorker {
   /** Memory and cache figures from inside the process. */
   stats(): Promise<WorkerStats>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** A `VmRSS` / `VmHWM` line of /proc/<pid>/status, in bytes (0 once the process is gone). */
@@ -159,16 +148,7 @@ export async function startBenchStack(options: {
     writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
     writeWorkflowBundle(join(dataDir, 'engine-limit-workflows.js'), require.resolve('./baseline/workflows')),
     compileWorkerEntry(dataDir),
-    (async () => {
-      await dropDatabase(databaseUrl);
-      await ensureDatabase(databaseUrl);
-      const db = createDb(databaseUrl, 2);
-      try {
-        await migrateLatest(db);
-      } finally {
-        await db.destroy();
-      }
-    })(),
+    recreateMigratedDatabase(databaseUrl),
   ]);
   const bundles = { orders: ordersBundle, engineLimit: engineLimitBundle };
 

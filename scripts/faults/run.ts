@@ -19,8 +19,9 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../../src/config';
 import knex from 'knex';
 // Also installs the DATE parser the product's connections use (calendar dates stay strings).
-import { createDb, dropDatabase, ensureDatabase, type Db } from '../../src/db/knex';
-import { migrateLatest } from '../../src/db/migrate';
+import '../../src/db/knex';
+import type { Db } from '../../src/db/knex';
+import { recreateMigratedDatabase } from '../../src/db/migrate';
 import { dataConverterFor } from '../../src/temporal/connect';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { paceRecoveryOf, recoveryOf, type StepRecord } from './accounting';
@@ -162,10 +163,7 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
   try {
     // A fresh database and a fresh Temporal file per fault: each run's figures are its own.
     const databaseUrl = shared.pg.urlFor(`faults_${fault.replace(/-/g, '_')}`);
-    await dropDatabase(databaseUrl);
-    await ensureDatabase(databaseUrl);
-    const migrator = createDb(databaseUrl, 2);
-    await migrateLatest(migrator).finally(() => migrator.destroy());
+    await recreateMigratedDatabase(databaseUrl);
 
     const temporal = await startPrivateTemporal({ binary: shared.binary, dbFile: join(dir, 'temporal.db'), logFile: join(dir, 'temporal.log'), registry: shared.registry });
     later('temporal', () => temporal.stop());

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createDb, dropDatabase, ensureDatabase } from './knex';
 import * as coreSchema from '../../migrations/20261129_001_core_schema';
 import * as apiAccess from '../../migrations/20261129_002_api_access';
 import * as outboxWithdrawn from '../../migrations/20261130_003_outbox_withdrawn';
@@ -27,4 +28,19 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
 export async function rollbackAll(db: Knex): Promise<string[]> {
   const [, reverted] = await db.migrate.rollback({ migrationSource }, true);
   return reverted as string[];
+}
+
+/**
+ * Drops the database at `databaseUrl` if it exists, creates it and migrates it: a clean schema
+ * for a test run, a benchmark or a fault run, so leftovers of an earlier run never count.
+ */
+export async function recreateMigratedDatabase(databaseUrl: string): Promise<void> {
+  await dropDatabase(databaseUrl);
+  await ensureDatabase(databaseUrl);
+  const db = createDb(databaseUrl, 2);
+  try {
+    await migrateLatest(db);
+  } finally {
+    await db.destroy();
+  }
 }

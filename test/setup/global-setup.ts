@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createDb, ensureDatabase, dropDatabase, withDatabase } from '../../src/db/knex';
-import { migrateLatest } from '../../src/db/migrate';
+import { withDatabase } from '../../src/db/knex';
+import { recreateMigratedDatabase } from '../../src/db/migrate';
 import { freePort } from '../../src/dev/free-port';
 import { startMailCatcher } from '../../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
@@ -37,16 +37,7 @@ export default async function globalSetup(): Promise<void> {
     freePort().then((port) => startTemporalDevServer({ binary, port, logFile: join(dataDir, 'temporal.log') })),
     startMailCatcher({ dir: join(dataDir, 'mail') }),
     writeWorkflowBundle(join(dataDir, 'workflow-bundle.js')),
-    (async () => {
-      await dropDatabase(databaseUrl);
-      await ensureDatabase(databaseUrl);
-      const db = createDb(databaseUrl, 2);
-      try {
-        await migrateLatest(db);
-      } finally {
-        await db.destroy();
-      }
-    })(),
+    recreateMigratedDatabase(databaseUrl),
   ]);
 
   setStack({ temporal, mail, databaseUrl, dataDir });
