@@ -6,8 +6,9 @@ import { bookOrder, deriveOrderId } from '../../client/book-order';
 import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from '../../client/order-actions';
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from '../../domain/order';
 import { orderWorkflowId } from '../../temporal/order-workflow-api';
-import { actingPartner, authorizedOrder, scopeOrders } from '../access';
+import { actingPartner, authorizedOrder } from '../access';
 import { QUERY_DEADLINE_MS, UPDATE_DEADLINE_MS, withinDeadline } from '../deadline';
+import { listOrdersQuery, type OrderListRow } from '../order-list-query';
 import type { Principal } from '../auth';
 import { badRequest, forbidden, HttpError } from '../errors';
 import {
@@ -170,32 +171,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
     async (request) => {
       const q = request.query;
       const limit = q.limit ?? 50;
-      let query = deps.db('orders').select(
-        'id',
-        'external_reference',
-        'partner_id',
-        'booked_by_partner_id',
-        'status',
-        'waiting_for',
-        'assignment_kind',
-        'account_id',
-        'holding_account_id',
-        'customer_domain',
-        'booked_at',
-        'updated_at',
-        deps.db.raw(`to_char(booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS booked_at_cursor`),
-      );
-      query = scopeOrders(query, deps.db, request.principal);
-      if (q.status) query = query.where('status', q.status);
-      if (q.waitingFor) query = query.where('waiting_for', q.waitingFor);
-      if (q.partnerId) query = query.where('partner_id', q.partnerId);
-      if (q.customerDomain) query = query.where('customer_domain', q.customerDomain);
-      if (q.holdingAccountId) query = query.where('holding_account_id', q.holdingAccountId);
-      if (q.cursor) {
-        const [bookedAt, id] = decodeCursor(q.cursor);
-        query = query.whereRaw('(booked_at, id) < (?::timestamptz, ?)', [bookedAt, id]);
-      }
-      const rows = await query.orderBy([{ column: 'booked_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit + 1);
+      const { cursor, limit: _limit, ...filters } = q;
+      const decoded = cursor ? decodeCursor(cursor) : undefined;
+      const rows: OrderListRow[] = await listOrdersQuery(deps.db, request.principal, filters, limit, decoded && { bookedAt: decoded[0], id: decoded[1] });
       const page = rows.slice(0, limit);
       const orders: OrderSummaryBody[] = page.map((r) => ({
         orderId: r.id,
