@@ -9,13 +9,12 @@
  * Talks to the parent over IPC: sends `ready` once polling, answers `stats` (memory, cache),
  * and drains and exits on `stop`.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { createSmtpMailer } from '../src/email/mailer';
-import { dataConverterFor } from '../src/temporal/connect';
-import { createOrderWorker } from '../workers/order-worker';
+import { createOrderWorker, temporalPartsFrom } from '../workers/order-worker';
 import * as engineLimitActivities from './baseline/activities';
 
 export type WorkerKind = 'orders' | 'engine-limit';
@@ -61,11 +60,9 @@ async function main(): Promise<void> {
     }
     worker = await createOrderWorker({
       connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      ...temporalPartsFrom(config, clientConnection),
       db,
       mailer,
-      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
       config,
       ...(workflowBundle ? { workflowBundle } : {}),
     });

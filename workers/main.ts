@@ -9,7 +9,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { loadConfig, redact, type Config } from '../src/config';
@@ -18,8 +18,7 @@ import { createSmtpMailer } from '../src/email/mailer';
 import { createLogger } from '../src/logging';
 import { PinoTemporalLogger } from '../src/observability/temporal-logger';
 import { workerTelemetryOptions } from '../src/observability/telemetry';
-import { dataConverterFor } from '../src/temporal/connect';
-import { createOrderWorker } from './order-worker';
+import { createOrderWorker, temporalPartsFrom } from './order-worker';
 
 const SERVICE = 'worker';
 
@@ -50,11 +49,9 @@ async function main(config: Config, logger: Logger): Promise<void> {
     clientConnection = await Connection.connect({ address: config.temporal.address });
     const worker = await createOrderWorker({
       connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
+      ...temporalPartsFrom(config, clientConnection),
       db,
       mailer,
-      temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
       ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),

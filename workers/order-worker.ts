@@ -1,3 +1,4 @@
+import { Client, type Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
 import type { Config } from '../src/config';
@@ -15,6 +16,18 @@ export interface OrderWorkerOptions extends ActivityDependencies {
    * sets one so SIGTERM drains; tests keep the SDK default (0) so a file's worker stops at once.
    */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+/**
+ * Where a worker process polls and the client its activities start and signal workflows with,
+ * both from the configuration (the worker process and the benchmark's workers).
+ */
+export function temporalPartsFrom(config: Config, clientConnection: Connection): Pick<OrderWorkerOptions, 'namespace' | 'taskQueue' | 'temporal'> {
+  return {
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
+  };
 }
 
 /** The order worker: the order and activation workflows plus the activities bound to real Postgres, SMTP and Temporal. */
