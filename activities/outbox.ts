@@ -52,18 +52,21 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
     },
 
     /**
-     * Sends one outbox row unless it was already sent. The row stays locked while SMTP talks,
-     * so two overlapping attempts cannot both send. The one remaining duplicate window: SMTP
-     * accepted the message and the commit then failed; the retry re-sends it with the same
-     * Message-ID, which mail clients use to drop the copy. `makeLink` is called only when the email
-     * is really about to leave; its result replaces LINK_PLACEHOLDER.
+     * Sends one outbox row unless it was already sent; true when this call sent it. The row stays
+     * locked while SMTP talks, so two overlapping attempts cannot both send. The one remaining
+     * duplicate window: SMTP accepted the message and the commit then failed; the retry re-sends
+     * it with the same Message-ID, which mail clients use to drop the copy. `link` replaces
+     * LINK_PLACEHOLDER in the bodies.
+     *
+     * A delivery holds one pool connection and never asks for a second while it holds the lock:
+     * with every connection held by a delivery waiting for another, the worker would stall until
+     * the pool's acquire timeout (DATABASE_POOL_MAX 1 showed it at once; any size under load).
      */
-    async deliver(idempotencyKey: string, makeLink?: () => Promise<string>): Promise<void> {
+    async deliver(idempotencyKey: string, link?: string): Promise<boolean> {
       try {
-        await db.transaction(async (trx) => {
+        return await db.transaction(async (trx) => {
           const row = await trx('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
-          if (!row || row.status !== 'pending') return;
-          const link = makeLink ? await makeLink() : undefined;
+          if (!row || row.status !== 'pending') return false;
           const fill = (body: string) => (link ? body.split(LINK_PLACEHOLDER).join(link) : body);
           await mailer.send({
             from: mailFrom,
@@ -81,6 +84,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
           await trx('email_outbox')
             .where({ id: row.id })
             .update({ status: 'sent', sent_at: trx.fn.now(), attempts: row.attempts + 1, last_error: null });
+          return true;
         });
       } catch (err) {
         await db('email_outbox')

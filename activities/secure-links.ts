@@ -40,12 +40,14 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
       to: email.contact.email,
     });
     if (!pending) return;
-    // Minted under the outbox row's lock, so overlapping attempts cannot mail a token whose hash
-    // another attempt replaced; stored outside that transaction, so a link SMTP already accepted
-    // stays valid even if marking the email sent then fails and the send is retried.
-    await outbox.deliver(email.idempotencyKey, async () => {
-      const token = generateToken();
-      await db('access_tokens').insert({
+    // Minted and stored before the outbox row is locked, on a connection of its own that is
+    // released before the lock is taken (a delivery never holds two; see outbox.deliver), and
+    // committed before SMTP sees the link, so a link SMTP accepted stays valid even if marking the
+    // email sent then fails and the send is retried. Tokens never replace one another; an attempt
+    // that finds the email already sent by another removes the token only it knows.
+    const token = generateToken();
+    const [{ id: tokenId }] = await db('access_tokens')
+      .insert({
         token_hash: hashToken(token),
         purpose: email.purpose,
         order_id: email.orderId,
@@ -53,8 +55,9 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
         contact_id: email.contact.id,
         email_idempotency_key: email.idempotencyKey,
         expires_at: expiresAt,
-      });
-      return `${config.publicBaseUrl}/${email.path}/${token}`;
-    });
+      })
+      .returning('id');
+    const sent = await outbox.deliver(email.idempotencyKey, `${config.publicBaseUrl}/${email.path}/${token}`);
+    if (!sent) await db('access_tokens').where({ id: tokenId }).del();
   };
 }

@@ -10,6 +10,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { LinkError, activateSmartAccount, findSmartAccountsByDomain, openDelegation, submitCustomerChoice } from '../../src/accounts/customer-links';
 import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import { createDb } from '../../src/db/knex';
 import { hashToken, tokenHashHex } from '../../src/security/tokens';
 import { activationWorkflowId, orderStatusQuery, submitCustomerChoiceUpdate } from '../../src/temporal/order-workflow-api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
@@ -477,6 +478,34 @@ test('S4 regression: picking a pending Smart Account of the domain without a pri
   await shipLines(stack.client, booked.orderId, '2026-05-06');
   expect((await handle.result()).phase).toBe('Fulfilled');
 });
+
+test('S4 regression: link emails never wait for a second connection while they hold one (a one-connection pool sends two at once)', async () => {
+  // Before the fix the link's token was stored on a second connection while the outbox row's
+  // transaction held the first: with every connection of the pool so held, the worker stalled
+  // until the pool's acquire timeout (60 s), far past this test's timeout.
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await bookDelegated(world);
+  const handle = stack.client.workflow.getHandle(booked.workflowId);
+  const oneConnection = createDb(stack.config.databaseUrl, 1);
+  try {
+    await delegationLink(stack, booked.orderId, world.customerEmail);
+    const activities = createActivities({ db: oneConnection, mailer: stack.mailer, temporal: stack.client, config: stack.config });
+    const keys = [`${booked.workflowId}:pool-one-a`, `${booked.workflowId}:pool-one-b`];
+    await Promise.all(
+      keys.map((idempotencyKey) =>
+        activities.sendDelegationRequest({ orderId: booked.orderId, idempotencyKey, listStatus: { phase: 'AwaitingSmartAccount', waitingFor: 'CustomerChoice' } }),
+      ),
+    );
+    for (const idempotencyKey of keys) {
+      const mails = await waitForMail((m) => m.headers['x-idempotency-key'] === idempotencyKey, 1);
+      const token = linkToken(stack, mails[0], 'delegations');
+      expect(await openDelegation(stack.db, token)).toMatchObject({ orderId: booked.orderId });
+    }
+  } finally {
+    await oneConnection.destroy();
+    await handle.terminate('test done');
+  }
+}, 20_000);
 
 test('S4 regression: two concurrent sends of the delegation email with one idempotency key mail once, with a valid link', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
