@@ -464,6 +464,26 @@ export interface ApiResult {
   status: ApiLoadResult;
 }
 
+export interface PoolLevelResult {
+  /** DATABASE_POOL_MAX of the order worker. */
+  poolMax: number;
+  orders: number;
+  concurrency: number;
+  ordersPerSecond: number;
+  provisionedLatencyMs: LatencySummary;
+  cpuMsPerOrder?: CpuPerOrder;
+  /** Most connections lent out at once (sampled every 100 ms, warm-up included). */
+  connectionsUsedMax: number;
+  /** Most callers waiting for a connection at once, and the mean over the samples. */
+  waitingForConnectionMax: number;
+  waitingForConnectionMean: number;
+  workerRssPeakMB: number;
+}
+
+export interface PoolResult {
+  levels: PoolLevelResult[];
+}
+
 export interface MachineInfo {
   cpus: number;
   cpuModel: string;
@@ -489,6 +509,7 @@ export interface BenchResults {
   cost?: CostResult;
   parked?: ParkedResult;
   api?: ApiResult;
+  pool?: PoolResult;
   /** Whatever went wrong: a non-empty list makes the run fail (exit 1). */
   failures: string[];
 }
@@ -571,6 +592,14 @@ export function summaryRows(results: BenchResults): string[][] {
     for (const load of [a.booking, a.status]) {
       rows.push([`API ${load.name}: req/s, p50 / p99 ms`, `${f(load.requestsPerSecond, 1)}, ${f(load.latencyMs.p50)} / ${f(load.latencyMs.p99)}`, '', load.non2xx + load.errors > 0 ? `${load.non2xx} non-2xx, ${load.errors} errors` : '']);
     }
+  }
+  for (const level of results.pool?.levels ?? []) {
+    rows.push([
+      `DATABASE_POOL_MAX ${level.poolMax}: orders/s, p50 ms; connections used max, waiting max`,
+      `${f(level.ordersPerSecond, 1)}, ${f(level.provisionedLatencyMs.p50)}; ${level.connectionsUsedMax}, ${level.waitingForConnectionMax}`,
+      '',
+      '',
+    ]);
   }
   return rows;
 }
@@ -786,6 +815,29 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push(markdownTable([
       ['route', 'connections', 'duration (s)', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
       ...[a.booking, a.status].map((l) => [l.name, String(l.connections), f(l.durationS), String(l.requests), f(l.requestsPerSecond, 1), f(l.latencyMs.p50), f(l.latencyMs.p90), f(l.latencyMs.p99), f(l.latencyMs.max), String(l.non2xx), String(l.errors)]),
+    ]));
+  }
+  const pool = results.pool;
+  if (pool?.levels.length) {
+    lines.push('');
+    lines.push('## 6. Postgres pool');
+    lines.push('');
+    lines.push(`The throughput mix (ours only, one round) on a fresh order worker per \`DATABASE_POOL_MAX\`; the worker's pool counters sampled every 100 ms.`);
+    lines.push('');
+    lines.push(markdownTable([
+      ['DATABASE_POOL_MAX', 'orders', 'in flight', 'orders/s', 'provisioned p50 / p95 / p99 ms', 'connections used, max', 'waiting for a connection, max / mean', 'worker CPU ms/order', 'Postgres CPU ms/order', 'worker RSS peak MB'],
+      ...pool.levels.map((l) => [
+        String(l.poolMax),
+        String(l.orders),
+        String(l.concurrency),
+        f(l.ordersPerSecond, 1),
+        `${f(l.provisionedLatencyMs.p50)} / ${f(l.provisionedLatencyMs.p95)} / ${f(l.provisionedLatencyMs.p99)}`,
+        String(l.connectionsUsedMax),
+        `${l.waitingForConnectionMax} / ${f(l.waitingForConnectionMean, 1)}`,
+        l.cpuMsPerOrder ? f(l.cpuMsPerOrder.worker, 1) : '',
+        l.cpuMsPerOrder ? f(l.cpuMsPerOrder.postgres, 1) : '',
+        f(l.workerRssPeakMB),
+      ]),
     ]));
   }
   if (extra.method) {

@@ -7,6 +7,7 @@
  *   npm run bench                          # defaults: 2,000 orders, parked 1,000 / 5,000 / 10,000
  *   npm run bench -- --smoke               # a handful of orders per part; CI runs it; exit 1 on any failure
  *   npm run bench -- --orders 500 --parked 1000,5000
+ *   npm run bench -- --pool-sizes 2,5,10,20 --skip throughput,engine-limit,cost,parked,api
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../src/config';
 import { runApi } from './api';
 import { costOf, samplePerGroup } from './costs';
+import { runPoolLevel } from './pool';
 import { chooseReminderInterval, engineLimitCachedWorkflowRss, idleWorkerRss, runParkedLevel, type ParkedOptions } from './parked';
 import {
   COUNTING_RULE,
@@ -25,13 +27,14 @@ import {
   type CostResult,
   type HistoryCost,
   type ParkedLevelResult,
+  type PoolLevelResult,
   type ScenarioKind,
 } from './report';
 import { createWorlds, DEFAULT_MIX, SCENARIO_DESCRIPTIONS, SCENARIO_KINDS } from './scenarios';
 import { ROOT, startBenchStack, temporalVersion, type BenchStack, type TemporalStore } from './stack';
 import { runThroughputAndEngineLimit, type ThroughputOptions } from './throughput';
 
-const PARTS = ['throughput', 'engine-limit', 'cost', 'parked', 'api'] as const;
+const PARTS = ['throughput', 'engine-limit', 'cost', 'parked', 'api', 'pool'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -48,6 +51,8 @@ interface Options {
   apiDuration: number;
   apiConnections: number;
   samples: number;
+  poolSizes: number[];
+  poolOrders: number;
   skip: Part[];
   out?: string;
   render?: string;
@@ -81,6 +86,8 @@ function parseArgs(argv: string[]): Options {
     .option('--api-duration <s>', 'seconds of load per API route', positiveInt('--api-duration'))
     .option('--api-connections <n>', 'autocannon connections', positiveInt('--api-connections'))
     .option('--samples <n>', 'histories fetched per scenario for the cost part', positiveInt('--samples'))
+    .option('--pool-sizes <list>', 'DATABASE_POOL_MAX values of the pool part, comma-separated', (v) => v.split(',').map((x) => positiveInt('--pool-sizes')(x.trim())))
+    .option('--pool-orders <n>', 'orders per pool size', positiveInt('--pool-orders'))
     .option('--skip <parts>', `parts to skip, comma-separated (${PARTS.join(', ')}); the docs are then not written`, (v) =>
       v.split(',').map((p) => {
         if (!PARTS.includes(p.trim() as Part)) throw new InvalidArgumentError(`--skip: unknown part "${p}"`);
@@ -110,6 +117,8 @@ function parseArgs(argv: string[]): Options {
     apiDuration: o.apiDuration ?? (smoke ? 1 : 10),
     apiConnections: o.apiConnections ?? (smoke ? 2 : 10),
     samples: o.samples ?? (smoke ? 2 : 10),
+    poolSizes: o.poolSizes ?? (smoke ? [1, 4] : [2, 5, 10, 20]),
+    poolOrders: o.poolOrders ?? (smoke ? 4 : 300),
     skip: o.skip ?? [],
     out: o.out,
     render: o.render,
@@ -256,6 +265,22 @@ async function main(): Promise<number> {
       }
     }
 
+    // ---- 6: the order worker's Postgres pool ----
+    if (!skipped('pool')) {
+      const worlds = await createWorlds(stack.db, Math.max(4, Math.min(20, Math.ceil(options.poolOrders / 100))), 'pool');
+      const levels: PoolLevelResult[] = [];
+      for (const poolMax of options.poolSizes) {
+        await attempt(`pool ${poolMax}`, async () => {
+          log(`6. Postgres pool: DATABASE_POOL_MAX ${poolMax}, ${options.poolOrders} orders, ${options.concurrency} in flight`);
+          const { failures: levelFailures, ...level } = await runPoolLevel(stack, worlds, poolMax, { ...throughputOptions, orders: options.poolOrders });
+          levels.push(level);
+          failures.push(...levelFailures.slice(0, 5));
+          log(`   ${level.ordersPerSecond.toFixed(1)} orders/s, p50 ${level.provisionedLatencyMs.p50} ms; connections used at most ${level.connectionsUsedMax}, ` +
+            `callers waiting at most ${level.waitingForConnectionMax} (mean ${level.waitingForConnectionMean.toFixed(1)})`);
+        });
+      }
+      if (levels.length) results.pool = { levels };
+    }
     // ---- 4: parked scale ----
     if (!skipped('parked')) {
       const levels: ParkedLevelResult[] = [];
@@ -315,7 +340,7 @@ async function main(): Promise<number> {
       '(the benchmark alone keeps about 2 busy; more means other processes on the machine competed for the CPU).');
   }
   // Every part asked for must have produced its figures (the smoke run in CI relies on it).
-  const produced: Record<Part, unknown> = { throughput: results.throughput, 'engine-limit': results.engineLimit, cost: results.cost, parked: results.parked, api: results.api };
+  const produced: Record<Part, unknown> = { throughput: results.throughput, 'engine-limit': results.engineLimit, cost: results.cost, parked: results.parked, api: results.api, pool: results.pool };
   for (const part of PARTS) if (!skipped(part) && !produced[part]) failures.push(`${part}: produced no figures`);
   const text = renderText(results);
   process.stdout.write(`\n${text}\n\n`);

@@ -28,6 +28,8 @@ export interface WorkerStats {
   arrayBuffers: number;
   cachedWorkflows: number;
   maxCachedWorkflows: number;
+  /** The order worker's Postgres pool (DATABASE_POOL_MAX): connections lent out and callers waiting for one. */
+  pool?: { max: number; used: number; pendingAcquires: number };
 }
 
 type ParentMessage = { type: 'stats' } | { type: 'stop' };
@@ -44,8 +46,12 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const closers: Array<() => Promise<void> | void> = [() => connection.close()];
   let worker: Worker;
+  let poolStats: (() => WorkerStats['pool']) | undefined;
   if (kind === 'orders') {
     const db = createDb(config.databaseUrl, config.databasePoolMax);
+    // knex's pool is tarn's: numUsed / numPendingAcquires are its public counters.
+    const pool = (db.client as { pool?: { numUsed(): number; numPendingAcquires(): number } }).pool;
+    poolStats = () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 });
     const mailer = createSmtpMailer(config.smtpUrl);
     const clientConnection = await Connection.connect({ address: config.temporal.address });
     closers.push(() => clientConnection.close(), () => db.destroy(), () => mailer.close());
@@ -89,6 +95,7 @@ async function main(): Promise<void> {
         arrayBuffers: memory.arrayBuffers,
         cachedWorkflows: worker.getStatus().numCachedWorkflows,
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
+        ...(poolStats ? { pool: poolStats() } : {}),
       };
       send(stats);
     } else if (message?.type === 'stop') {
