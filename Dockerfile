@@ -1,5 +1,5 @@
 # Image for the worker, the HTTP API and the one-shot migrate job (see docker-compose.yml):
-#   node dist/workers/main.js   node dist/workers/api.js   node dist/scripts/migrate.js
+#   node --max-semi-space-size=4 dist/workers/main.js   node dist/workers/api.js   node dist/scripts/migrate.js
 
 # --- build: compile TypeScript into dist/ -----------------------------------------------------
 FROM node:20-bookworm-slim AS build
@@ -20,6 +20,9 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # The workflow bundle npm run build wrote: the worker loads it instead of bundling at start.
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
+# The worker's memory settings (src/temporal/worker-memory.ts): fewer glibc arenas for the SDK's
+# threads; the V8 young generation bounded in the worker's CMD below.
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
@@ -27,4 +30,4 @@ COPY --from=build /app/dist ./dist
 USER node
 # The API (API_LISTEN) and the worker's Prometheus metrics (WORKER_METRICS_LISTEN), as compose sets them.
 EXPOSE 3000 9464
-CMD ["node", "dist/workers/main.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/workers/main.js"]

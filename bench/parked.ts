@@ -47,17 +47,25 @@ async function databaseSize(stack: BenchStack): Promise<number> {
   return Number(rows[0].bytes);
 }
 
-/** Samples the worker's RSS every second while a level runs. */
-function sampleRss(worker: BenchWorker): { stop(): number[] } {
-  const samples: number[] = [];
-  const timer = setInterval(() => samples.push(worker.rss()), 1000);
+/** Samples the worker's RSS every second while a level runs; `phase` labels the samples that follow. */
+function sampleRss(worker: BenchWorker): { phase(name: RssPhase): void; peakOf(name: RssPhase): number; stop(): number[] } {
+  const samples: Array<{ phase: RssPhase; rss: number }> = [];
+  let current: RssPhase = 'park';
+  const timer = setInterval(() => samples.push({ phase: current, rss: worker.rss() }), 1000);
   return {
+    phase(name) {
+      samples.push({ phase: current, rss: worker.rss() });
+      current = name;
+    },
+    peakOf: (name) => Math.max(0, ...samples.filter((x) => x.phase === name).map((x) => x.rss)),
     stop() {
       clearInterval(timer);
-      return samples;
+      return samples.map((x) => x.rss);
     },
   };
 }
+
+type RssPhase = 'park' | 'reminders' | 'transfer';
 
 export async function runParkedLevel(stack: BenchStack, orders: number, options: ParkedOptions): Promise<ParkedLevelResult & { failures: string[] }> {
   const failures: string[] = [];
@@ -96,6 +104,7 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
     const parkS = (Math.max(...holdTimes) - park.startedAtMs) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const workerRssParked = worker.rss();
+    sampler.phase('reminders');
     const statsParked = await worker.stats();
     const dbBytesParked = await databaseSize(stack);
     options.log(`  ${orders} parked in ${parkS.toFixed(1)} s (${(orders / parkS).toFixed(1)}/s): worker RSS ${(workerRssParked / MB).toFixed(0)} MB, ` +
@@ -117,6 +126,7 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
 
     // The bulk transfer: every parked order assigned to its customer's account.
     options.log(`  ${orders} parked: ${firstReminders.length} first reminders (spread ${spreadOf(firstReminders.map((m) => m.receivedAt)).spreadS.toFixed(1)} s); transferring...`);
+    sampler.phase('transfer');
     const beforeTransfer = snapshot();
     const transfer = await runClosedLoop(booked.length, options.transferConcurrency, async (i) => {
       const { orderId, world } = booked[i];
@@ -139,6 +149,7 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
       workerRssParkedMB: workerRssParked / MB,
       workerRssAfterRemindersMB: workerRssAfterReminders / MB,
       workerRssPeakMB: Math.max(worker.peakRss(), ...samples) / MB,
+      workerRssPeakByPhaseMB: { park: sampler.peakOf('park') / MB, reminders: sampler.peakOf('reminders') / MB, transfer: sampler.peakOf('transfer') / MB },
       workerHeapUsedParkedMB: statsParked.heapUsed / MB,
       cachedWorkflowsParked: statsParked.cachedWorkflows,
       rssPerCachedWorkflowKB: statsParked.cachedWorkflows > 0 ? (workerRssParked - workerRssIdle) / 1024 / statsParked.cachedWorkflows : Number.NaN,

@@ -417,6 +417,8 @@ export interface ParkedLevelResult {
   workerRssParkedMB: number;
   workerRssAfterRemindersMB: number;
   workerRssPeakMB: number;
+  /** Highest RSS sampled (every second) while parking, waiting for the first reminders and transferring. */
+  workerRssPeakByPhaseMB?: { park: number; reminders: number; transfer: number };
   /** The main thread's V8 heap only: cached workflows live in the workflow thread, not here. */
   workerHeapUsedParkedMB: number;
   cachedWorkflowsParked: number;
@@ -760,13 +762,14 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push('## 4. Parked scale');
     lines.push('');
     lines.push(markdownTable([
-      ['parked', 'reminder interval (s)', 'park (s)', 'parked/s', 'worker RSS idle / parked / after reminders / peak (MB)', 'cached workflows (max)', 'RSS per cached workflow (KB)', 'Postgres growth (MB)', 'holds max/s', 'first reminders: sent / expected, spread s, max/s', 'bulk transfer s (per s)'],
+      ['parked', 'reminder interval (s)', 'park (s)', 'parked/s', 'worker RSS idle / parked / after reminders / peak (MB)', 'RSS peak while parking / reminding / transferring (MB)', 'cached workflows (max)', 'RSS per cached workflow (KB)', 'Postgres growth (MB)', 'holds max/s', 'first reminders: sent / expected, spread s, max/s', 'bulk transfer s (per s)'],
       ...p.levels.map((l) => [
         String(l.orders),
         f(l.reminderIntervalS),
         f(l.parkS, 1),
         f(l.parkPerSecond, 1),
         `${f(l.workerRssIdleMB)} / ${f(l.workerRssParkedMB)} / ${f(l.workerRssAfterRemindersMB)} / ${f(l.workerRssPeakMB)}`,
+        l.workerRssPeakByPhaseMB ? `${f(l.workerRssPeakByPhaseMB.park)} / ${f(l.workerRssPeakByPhaseMB.reminders)} / ${f(l.workerRssPeakByPhaseMB.transfer)}` : '',
         `${l.cachedWorkflowsParked} (${l.maxCachedWorkflows ?? 'n/a'})`,
         f(l.rssPerCachedWorkflowKB),
         f(mb(l.dbBytesDelta), 1),

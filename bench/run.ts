@@ -16,6 +16,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../src/config';
 import { runApi } from './api';
 import { costOf, samplePerGroup } from './costs';
+import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { runPoolLevel } from './pool';
 import { chooseReminderInterval, engineLimitCachedWorkflowRss, idleWorkerRss, runParkedLevel, type ParkedOptions } from './parked';
 import {
@@ -184,7 +185,8 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const notes: string[] = [
     `Temporal dev server store: ${stack.temporalStore}.`,
-    `Worker processes run ${stack.workerLoader}, with a pre-built workflow bundle and the worker options workers/order-worker.ts ` +
+    `Worker processes run ${stack.workerLoader} (${WORKER_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${workerMemoryEnv().MALLOC_ARENA_MAX}, as the product starts them), ` +
+      'with a pre-built workflow bundle and the worker options workers/order-worker.ts ' +
       `sets from the configuration (WORKER_MAX_CACHED_WORKFLOWS ${stack.config.workerMaxCachedWorkflows}, DATABASE_POOL_MAX ${stack.config.databasePoolMax}; ` +
       'everything else the SDK default).',
     `Mix: ${SCENARIO_KINDS.map((k) => `${k} (${SCENARIO_DESCRIPTIONS[k]})`).join('; ')}.`,

@@ -16,6 +16,7 @@ import { freePort } from '../src/dev/free-port';
 import { dataConverterFor } from '../src/temporal/connect';
 import { generateEncryptionKey } from '../src/temporal/payload-codec';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
+import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-dev-server';
 import { startBenchMailCatcher, type BenchMailCatcher } from './mail';
 import type { WorkerKind, WorkerStats } from './worker-process';
@@ -189,10 +190,12 @@ export async function startBenchStack(options: {
       ...(worker.bundleAtStart
         ? { BENCH_BUNDLE_AT_START: '1', BENCH_WORKFLOWS_PATH: require.resolve('../workflows') }
         : { BENCH_WORKFLOW_BUNDLE: worker.kind === 'orders' ? bundles.orders : bundles.engineLimit }),
+      // Started as the product starts its worker (src/temporal/worker-memory.ts), for both kinds.
+      ...workerMemoryEnv(),
       ...(worker.env ?? {}),
     };
     if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;
-    const child = fork(workerEntry.path, [], { execArgv: workerEntry.execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(workerEntry.path, [], { execArgv: [...WORKER_NODE_FLAGS, ...workerEntry.execArgv], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.add(child);
     const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
     exited.then(() => children.delete(child));

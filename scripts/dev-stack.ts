@@ -31,6 +31,7 @@ import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import type { OrderStatus } from '../src/domain/order-lifecycle';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
+import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = join(ROOT, '.data');
@@ -349,7 +350,7 @@ async function main(): Promise<void> {
     };
     step(`Worker: starting (task queue "${config.temporal.taskQueue}", metrics on ${config.workerMetricsListen})`);
     const workerSpawnedAt = Date.now();
-    const worker = spawnChild('worker', process.execPath, ['--import', 'tsx', 'workers/main.ts'], childEnv);
+    const worker = spawnChild('worker', process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'workers/main.ts'], { ...childEnv, ...workerMemoryEnv() });
     supervise('worker', worker);
 
     const apiBase = localUrl(config.apiListen);

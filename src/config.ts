@@ -79,8 +79,8 @@ export const CONFIG_VARIABLES = {
   API_LISTEN: { default: '127.0.0.1:3000', doc: 'host:port the HTTP API and customer pages listen on (0.0.0.0:3000 in a container).' },
   WORKER_METRICS_LISTEN: { default: '127.0.0.1:9464', doc: 'host:port where the worker serves Prometheus metrics at /metrics.' },
   WORKER_MAX_CACHED_WORKFLOWS: {
-    default: '100',
-    doc: 'Order workflows a worker keeps in memory (about 0.7 MB each); others replay their history when they next wake. Bounds worker memory however many orders are parked.',
+    default: '50',
+    doc: 'Order workflows a worker keeps in memory (about 1 MB each); others replay their history when they next wake. Bounds worker memory however many orders are parked; keep it above the orders one worker has in flight at once.',
   },
   WORKFLOW_BUNDLE_PATH: {
     default: '',

@@ -12,6 +12,7 @@ import { promisify } from 'util';
 import { parse } from 'yaml';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
+import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../../src/temporal/worker-memory';
 
 const ROOT = path.resolve(__dirname, '../..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
@@ -221,7 +222,11 @@ describe('docker-compose.yml', () => {
     expect(compose.services.migrate.build).toBeDefined();
     expect(compose.services.worker.build).toBeDefined();
     expect(commandOf('migrate', 'command')).toBe('node dist/scripts/migrate.js');
-    expect(commandOf('worker', 'command')).toBe('node dist/workers/main.js');
+    // Started as src/temporal/worker-memory.ts says (the flag here, MALLOC_ARENA_MAX in the image).
+    expect(commandOf('worker', 'command')).toBe(`node ${WORKER_NODE_FLAGS.join(' ')} dist/workers/main.js`);
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain(`ENV MALLOC_ARENA_MAX=${workerMemoryEnv({}).MALLOC_ARENA_MAX}`);
+    expect(dockerfile).toContain(`CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, 'dist/workers/main.js']).replace(/,/g, ', ')}`);
     expect(dependsOn('migrate')).toMatchObject({ postgres: 'service_healthy' });
     expect(dependsOn('worker')).toMatchObject({
       migrate: 'service_completed_successfully',
@@ -295,7 +300,7 @@ describe('docker-compose.yml', () => {
   test('every compiled entry point a service runs is built by tsconfig.build.json', () => {
     const include: string[] = JSON.parse(fs.readFileSync(BUILD_TSCONFIG, 'utf8')).include;
     for (const service of APP_SERVICES) {
-      const match = /^node dist\/(.+)\.js$/.exec(commandOf(service, 'command'));
+      const match = /^node (?:--\S+ )*dist\/(.+)\.js$/.exec(commandOf(service, 'command'));
       expect([service, match?.[1]]).toEqual([service, expect.any(String)]);
       const source = `${match![1]}.ts`;
       expect([service, fs.existsSync(path.join(ROOT, source))]).toEqual([service, true]);

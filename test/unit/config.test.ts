@@ -47,7 +47,7 @@ describe('loadConfig', () => {
       logLevel: 'INFO',
       apiListen: '127.0.0.1:3000',
       workerMetricsListen: '127.0.0.1:9464',
-      workerMaxCachedWorkflows: 100,
+      workerMaxCachedWorkflows: 50,
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
     });
