@@ -2,8 +2,7 @@ import type { Config } from '../src/config';
 import type { Db } from '../src/db/knex';
 import { isoDateOf } from '../src/domain/dates';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../src/email/templates';
-import { refuse } from './errors';
-import { loadOrderFacts } from './order-facts';
+import { loadOrderFacts, type OrderFactsRow } from './order-facts';
 import type { Outbox } from './outbox';
 
 /**
@@ -40,21 +39,17 @@ interface Recipient {
 export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pick<Config, 'operationsEmail'> }) {
   const { db, outbox } = deps;
 
-  async function recipientsFor(order: any, audiences: Audience[]): Promise<Recipient[]> {
+  async function recipientsFor(order: OrderFactsRow, audiences: Audience[]): Promise<Recipient[]> {
     const recipients: Recipient[] = [];
     for (const audience of audiences) {
       switch (audience) {
+        // Partner and customer come with the order's facts (loadOrderFacts).
         case 'partner': {
-          const partner = await db('partners').where({ id: order.partner_id }).first('notification_email', 'name');
-          if (partner) recipients.push({ address: partner.notification_email, name: partner.name });
+          if (order.partner_email !== null) recipients.push({ address: order.partner_email, name: order.partner_name ?? undefined });
           break;
         }
         case 'customer': {
-          const contactId =
-            order.end_customer_contact_id ??
-            (order.account_id ? (await db('accounts').where({ id: order.account_id }).first('primary_contact_id'))?.primary_contact_id : null);
-          const user = contactId ? await db('users').where({ id: contactId }).first('email', 'full_name') : null;
-          if (user) recipients.push({ address: user.email, name: user.full_name ?? undefined });
+          if (order.customer_email !== null) recipients.push({ address: order.customer_email, name: order.customer_name ?? undefined });
           break;
         }
         case 'holding-members': {
@@ -86,8 +81,6 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
   return {
     /** Renders an order email for each recipient of the audiences and sends each once. */
     async sendOrderEmail(request: OrderEmailRequest): Promise<{ recipients: number }> {
-      const exists = await db('orders').where({ id: request.orderId }).first('id');
-      if (!exists) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
       const { order, facts } = await loadOrderFacts(db, request.orderId);
       const recipients = await recipientsFor(order, request.audiences);
       for (const recipient of recipients) {

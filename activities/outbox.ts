@@ -23,7 +23,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
   return {
     /** Inserts the email unless its key exists; returns whether it still has to be sent. */
     async queue(email: QueuedEmail, trx: Knex | Knex.Transaction = db): Promise<{ pending: boolean }> {
-      await trx('email_outbox')
+      const inserted: Array<{ status: string }> = await trx('email_outbox')
         .insert({
           idempotency_key: email.idempotencyKey,
           order_id: email.orderId,
@@ -35,7 +35,10 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
           message_id: messageIdFor(email.idempotencyKey, mailFrom),
         })
         .onConflict('idempotency_key')
-        .ignore();
+        .ignore()
+        .returning('status');
+      // A new row comes back (pending); a key already queued returns nothing, so read its status.
+      if (inserted.length > 0) return { pending: true };
       const row = await trx('email_outbox').where({ idempotency_key: email.idempotencyKey }).first('status');
       return { pending: row.status === 'pending' };
     },
