@@ -46,6 +46,9 @@ export async function runPoolLevel(
   try {
     const run = await runThroughputAndEngineLimit(stack, worlds, { orders: taskQueue }, { orders: worker.pid }, { ...options, rounds: 1, runId: `${options.runId}p${poolMax}` });
     const t = run.throughput;
+    // Every order the worker ran: the warm-up's and the measured ones.
+    const ordersRun = run.outcomes.length + run.warmupOrders;
+    const statements = (await worker.stats()).statements ?? 0;
     return {
       poolMax,
       orders: t.orders,
@@ -57,6 +60,7 @@ export async function runPoolLevel(
       waitingForConnectionMax: pendingMax,
       waitingForConnectionMean: samples ? pendingSum / samples : 0,
       workerRssPeakMB: worker.peakRss() / MB,
+      statementsPerOrder: ordersRun > 0 ? statements / ordersRun : 0,
       failures: run.failures,
     };
   } finally {

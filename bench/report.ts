@@ -480,6 +480,8 @@ export interface PoolLevelResult {
   waitingForConnectionMax: number;
   waitingForConnectionMean: number;
   workerRssPeakMB: number;
+  /** Postgres statements the worker sent per order (warm-up included; the mix's mean). */
+  statementsPerOrder?: number;
 }
 
 export interface PoolResult {
@@ -828,7 +830,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push(`The throughput mix (ours only, one round) on a fresh order worker per \`DATABASE_POOL_MAX\`; the worker's pool counters sampled every 100 ms.`);
     lines.push('');
     lines.push(markdownTable([
-      ['DATABASE_POOL_MAX', 'orders', 'in flight', 'orders/s', 'provisioned p50 / p95 / p99 ms', 'connections used, max', 'waiting for a connection, max / mean', 'worker CPU ms/order', 'Postgres CPU ms/order', 'worker RSS peak MB'],
+      ['DATABASE_POOL_MAX', 'orders', 'in flight', 'orders/s', 'provisioned p50 / p95 / p99 ms', 'connections used, max', 'waiting for a connection, max / mean', 'Postgres statements per order', 'worker CPU ms/order', 'Postgres CPU ms/order', 'worker RSS peak MB'],
       ...pool.levels.map((l) => [
         String(l.poolMax),
         String(l.orders),
@@ -837,6 +839,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
         `${f(l.provisionedLatencyMs.p50)} / ${f(l.provisionedLatencyMs.p95)} / ${f(l.provisionedLatencyMs.p99)}`,
         String(l.connectionsUsedMax),
         `${l.waitingForConnectionMax} / ${f(l.waitingForConnectionMean, 1)}`,
+        l.statementsPerOrder !== undefined ? f(l.statementsPerOrder, 1) : '',
         l.cpuMsPerOrder ? f(l.cpuMsPerOrder.worker, 1) : '',
         l.cpuMsPerOrder ? f(l.cpuMsPerOrder.postgres, 1) : '',
         f(l.workerRssPeakMB),

@@ -278,7 +278,7 @@ async function main(): Promise<number> {
           levels.push(level);
           failures.push(...levelFailures.slice(0, 5));
           log(`   ${level.ordersPerSecond.toFixed(1)} orders/s, p50 ${level.provisionedLatencyMs.p50} ms; connections used at most ${level.connectionsUsedMax}, ` +
-            `callers waiting at most ${level.waitingForConnectionMax} (mean ${level.waitingForConnectionMean.toFixed(1)})`);
+            `callers waiting at most ${level.waitingForConnectionMax} (mean ${level.waitingForConnectionMean.toFixed(1)}); ${(level.statementsPerOrder ?? 0).toFixed(1)} statements per order`);
         });
       }
       if (levels.length) results.pool = { levels };

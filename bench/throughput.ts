@@ -45,6 +45,8 @@ export interface ThroughputRun {
   engineLimit?: EngineLimitResult;
   engineLimitOutcomes: OrderOutcome[];
   shapes: Record<ScenarioKind, WorkflowShape>;
+  /** Warm-up orders completed (not counted in the figures). */
+  warmupOrders: number;
   failures: string[];
 }
 
@@ -187,5 +189,5 @@ export async function runThroughputAndEngineLimit(
       failures: limitFailureLines,
     };
   }
-  return { throughput, outcomes, engineLimit, engineLimitOutcomes: limitOutcomes, shapes, failures };
+  return { throughput, outcomes, engineLimit, engineLimitOutcomes: limitOutcomes, shapes, warmupOrders: warm.results.length, failures };
 }

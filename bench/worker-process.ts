@@ -30,6 +30,8 @@ export interface WorkerStats {
   maxCachedWorkflows: number;
   /** The order worker's Postgres pool (DATABASE_POOL_MAX): connections lent out and callers waiting for one. */
   pool?: { max: number; used: number; pendingAcquires: number };
+  /** Postgres statements the order worker has sent since it started (knex's query event). */
+  statements?: number;
 }
 
 type ParentMessage = { type: 'stats' } | { type: 'stop' };
@@ -47,10 +49,14 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<void> | void> = [() => connection.close()];
   let worker: Worker;
   let poolStats: (() => WorkerStats['pool']) | undefined;
+  let statementCount: (() => number) | undefined;
   if (kind === 'orders') {
     const db = createDb(config.databaseUrl, config.databasePoolMax);
     // knex's pool is tarn's: numUsed / numPendingAcquires are its public counters.
     const pool = (db.client as { pool?: { numUsed(): number; numPendingAcquires(): number } }).pool;
+    let statements = 0;
+    db.on('query', () => statements++);
+    statementCount = () => statements;
     poolStats = () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 });
     const mailer = createSmtpMailer(config.smtpUrl);
     const clientConnection = await Connection.connect({ address: config.temporal.address });
@@ -96,6 +102,7 @@ async function main(): Promise<void> {
         cachedWorkflows: worker.getStatus().numCachedWorkflows,
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
         ...(poolStats ? { pool: poolStats() } : {}),
+        ...(statementCount ? { statements: statementCount() } : {}),
       };
       send(stats);
     } else if (message?.type === 'stop') {
