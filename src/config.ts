@@ -40,6 +40,8 @@ export interface Config {
   workerMetricsListen: string;
   /** Order workflows a worker keeps in memory; an evicted one replays its history when it next wakes. */
   workerMaxCachedWorkflows: number;
+  workerMaxConcurrentWorkflowTasks: number;
+  workerMaxConcurrentActivities: number;
   /** A workflow bundle built by `npm run build` (`dist/workflow-bundle.js`); empty: the worker bundles at start. */
   workflowBundlePath: string;
   /**
@@ -81,6 +83,14 @@ export const CONFIG_VARIABLES = {
   WORKER_MAX_CACHED_WORKFLOWS: {
     default: '50',
     doc: 'Order workflows a worker keeps in memory (about 1 MB each); others replay their history when they next wake. Bounds worker memory however many orders are parked; keep it above the orders one worker has in flight at once.',
+  },
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: {
+    default: '8',
+    doc: 'Workflow tasks a worker works on at once (the SDK default is 40). Each may replay an evicted order\'s history; fewer bound the memory of a burst (a bulk transfer) at the same throughput.',
+  },
+  WORKER_MAX_CONCURRENT_ACTIVITIES: {
+    default: '20',
+    doc: 'Activities a worker runs at once (the SDK default is 100). About twice DATABASE_POOL_MAX: more only wait for a connection, holding their memory.',
   },
   WORKFLOW_BUNDLE_PATH: {
     default: '',
@@ -212,6 +222,8 @@ export function loadConfig(env: Env = process.env): Config {
     apiListen: hostPort('API_LISTEN'),
     workerMetricsListen: hostPort('WORKER_METRICS_LISTEN'),
     workerMaxCachedWorkflows: positiveInt('WORKER_MAX_CACHED_WORKFLOWS'),
+    workerMaxConcurrentWorkflowTasks: positiveInt('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'),
+    workerMaxConcurrentActivities: positiveInt('WORKER_MAX_CONCURRENT_ACTIVITIES'),
     workflowBundlePath: raw('WORKFLOW_BUNDLE_PATH'),
     payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
   };

@@ -65,6 +65,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
         smtp: redact(config.smtpUrl),
         metrics: `http://${config.workerMetricsListen}/metrics`,
         maxCachedWorkflows: config.workerMaxCachedWorkflows,
+        maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
+        maxConcurrentActivities: config.workerMaxConcurrentActivities,
         workflowBundle: config.workflowBundlePath || 'bundled at start',
       },
       'worker polling',

@@ -5,7 +5,7 @@ import type { Config } from '../src/config';
 import { dataConverterFor } from '../src/temporal/connect';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
-  config: ActivityDependencies['config'] & Pick<Config, 'payloadEncryptionKeys'> & Partial<Pick<Config, 'workerMaxCachedWorkflows'>>;
+  config: ActivityDependencies['config'] & Pick<Config, 'payloadEncryptionKeys'> & Partial<Pick<Config, 'workerMaxCachedWorkflows' | 'workerMaxConcurrentWorkflowTasks' | 'workerMaxConcurrentActivities'>>;
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -44,6 +44,11 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     // would grow with every parked order; bounded, an evicted order replays its history when it
     // next wakes (a reminder, a transfer).
     ...(options.config.workerMaxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.config.workerMaxCachedWorkflows } : {}),
+    // WORKER_MAX_CONCURRENT_WORKFLOW_TASKS / _ACTIVITIES: the SDK's 40 and 100 let a burst (a bulk
+    // transfer replaying evicted orders) hold that many at once in memory; the workflow code runs
+    // on one thread and activities share DATABASE_POOL_MAX connections, so more add no throughput.
+    ...(options.config.workerMaxConcurrentWorkflowTasks !== undefined ? { maxConcurrentWorkflowTaskExecutions: options.config.workerMaxConcurrentWorkflowTasks } : {}),
+    ...(options.config.workerMaxConcurrentActivities !== undefined ? { maxConcurrentActivityTaskExecutions: options.config.workerMaxConcurrentActivities } : {}),
     // R14: payloads are sealed before they reach Temporal (src/temporal/payload-codec.ts).
     dataConverter: dataConverterFor(options.config),
     activities: createActivities(options),

@@ -48,6 +48,8 @@ describe('loadConfig', () => {
       apiListen: '127.0.0.1:3000',
       workerMetricsListen: '127.0.0.1:9464',
       workerMaxCachedWorkflows: 50,
+      workerMaxConcurrentWorkflowTasks: 8,
+      workerMaxConcurrentActivities: 20,
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
     });
@@ -93,6 +95,8 @@ describe('loadConfig', () => {
       API_LISTEN: '0.0.0.0:8080',
       WORKER_METRICS_LISTEN: '[::]:9464',
       WORKER_MAX_CACHED_WORKFLOWS: '40',
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '4',
+      WORKER_MAX_CONCURRENT_ACTIVITIES: '30',
       WORKFLOW_BUNDLE_PATH: ' dist/workflow-bundle.js ',
       UNRELATED_VARIABLE: 'ignored',
     });
@@ -118,6 +122,8 @@ describe('loadConfig', () => {
       apiListen: '0.0.0.0:8080',
       workerMetricsListen: '[::]:9464',
       workerMaxCachedWorkflows: 40,
+      workerMaxConcurrentWorkflowTasks: 4,
+      workerMaxConcurrentActivities: 30,
       workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
     });
@@ -150,6 +156,10 @@ describe('loadConfig', () => {
 
     test.each(['0', '-5', '2.5', 'many'])('the workflow cache size "%s"', (value) => {
       expectRejected({ WORKER_MAX_CACHED_WORKFLOWS: value }, 'WORKER_MAX_CACHED_WORKFLOWS', /must be a whole number of at least 1/);
+    });
+
+    test.each(['WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 'WORKER_MAX_CONCURRENT_ACTIVITIES'] as const)('a concurrency of 0 (%s)', (name) => {
+      expectRejected({ [name]: '0' }, name, /must be a whole number of at least 1/);
     });
 
     test.each(['3 days', '0s', '0ms', '-1d', '1.5h', '3w', '3D', 'd', '30'])('the duration "%s"', (value) => {
