@@ -26,7 +26,11 @@ export function createDelegationActivities(deps: {
       reminderNumber?: number;
     }): Promise<void> {
       const { order, facts } = await loadOrderFacts(db, request.orderId);
-      const contact = order.end_customer_contact_id ? await db('users').where({ id: order.end_customer_contact_id }).first() : null;
+      // The customer contact loadOrderFacts joined is the end-customer contact whenever the order names one.
+      const contact =
+        order.end_customer_contact_id !== null && order.customer_email !== null
+          ? { id: order.end_customer_contact_id, email: order.customer_email, full_name: order.customer_name }
+          : null;
       if (!contact) throw refuse('UnknownOrder', `order "${request.orderId}" names no end-customer contact to delegate to`);
       await db.transaction(async (trx) => {
         await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) });
