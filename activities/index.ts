@@ -2,15 +2,15 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../src/config';
 import type { Db } from '../src/db/knex';
 import type { Mailer } from '../src/email/mailer';
-import { createAccountActivities } from './accounts';
-import { createBookingActivities } from './booking';
-import { createDelegationActivities } from './delegation';
-import { createEmailActivities } from './email';
-import { createFulfillmentActivities } from './fulfillment';
-import { createOutbox } from './outbox';
-import { createPhaseActivities } from './phases';
-import { createPlacementActivities } from './placement';
-import { createSecureLinkSender } from './secure-links';
+import { createAccountActivities } from './accounts/accounts';
+import { createBookingActivities } from './orders/booking';
+import { createDelegationActivities } from './orders/delegation';
+import { createEmailActivities } from './shared/email';
+import { createFulfillmentActivities } from './orders/fulfillment';
+import { createOutbox } from './shared/outbox';
+import { createPhaseActivities } from './orders/phases';
+import { createPlacementActivities } from './orders/placement';
+import { createSecureLinkSender } from './shared/secure-links';
 
 export type ActivityConfig = Pick<
   Config,

@@ -10,7 +10,7 @@
  * license_fulfillment_explain on DATABASE_URL's server, dropped and made again each run.
  */
 import type { Principal } from '../src/api/auth';
-import { listOrdersQuery, type ListCursor } from '../src/api/order-list-query';
+import { listOrdersQuery, type ListCursor } from '../src/orders/list-query';
 import type { ListOrdersQueryType } from '../src/api/schemas';
 import { createDb, withDatabase, type Db } from '../src/db/knex';
 import { recreateMigratedDatabase } from '../src/db/migrate';

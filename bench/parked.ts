@@ -8,8 +8,8 @@
  * The reminder interval is set per level to a bit more than the time the level takes to park,
  * so the first round of reminders begins after the last order is held (see chooseReminderInterval).
  */
-import { bookOrder } from '../src/client/book-order';
-import { assignSmartAccount } from '../src/client/order-actions';
+import { bookOrder } from '../src/orders/book-order';
+import { assignSmartAccount } from '../src/orders/order-actions';
 import type { TestWorld } from '../test/helpers/fixtures';
 import { costOf } from './costs';
 import { cpuBetween, cpuSnapshot, perOrder } from './cpu';

@@ -7,11 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { submitCustomerChoice } from '../src/accounts/customer-links';
-import { bookOrder } from '../src/client/book-order';
-import { assignSmartAccount, reportShipment } from '../src/client/order-actions';
+import { bookOrder } from '../src/orders/book-order';
+import { assignSmartAccount, reportShipment } from '../src/orders/order-actions';
 import type { Db } from '../src/db/knex';
-import type { BookOrderInput, OrderLineInput } from '../src/domain/order';
-import { orderWorkflowId } from '../src/temporal/order-workflow-api';
+import type { BookOrderInput, OrderLineInput } from '../src/orders/order';
+import { orderWorkflowId } from '../src/orders/workflow-api';
 import { createTestWorld, type TestWorld } from '../test/helpers/fixtures';
 import type { EngineLimitShape } from './baseline/workflows';
 import type { BenchMailCatcher } from './mail';

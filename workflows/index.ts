@@ -1,3 +1,3 @@
 // The worker bundles this module: it must export every workflow and import nothing Node-only.
-export { orderFulfillment } from './order-fulfillment';
-export { smartAccountActivation } from './smart-account-activation';
+export { orderFulfillment } from './orders/order-fulfillment';
+export { smartAccountActivation } from './accounts/smart-account-activation';

@@ -18,7 +18,7 @@ export interface EngineLimitShape {
   updates: number;
 }
 
-/** Same timeouts and retry policy as workflows/activity-proxies.ts, so the server does the same bookkeeping. */
+/** Same timeouts and retry policy as workflows/shared/activity-proxies.ts, so the server does the same bookkeeping. */
 const { nothing } = proxyActivities<typeof activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },

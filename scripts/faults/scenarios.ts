@@ -8,12 +8,12 @@
  */
 import type { Client } from '@temporalio/client';
 import { activateSmartAccount, submitCustomerChoice } from '../../src/accounts/customer-links';
-import { bookOrder } from '../../src/client/book-order';
-import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/client/order-actions';
+import { bookOrder } from '../../src/orders/book-order';
+import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/orders/order-actions';
 import type { Config } from '../../src/config';
 import type { Db } from '../../src/db/knex';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
-import type { BookOrderInput, OrderLineInput } from '../../src/domain/order';
+import type { BookOrderInput, OrderLineInput } from '../../src/orders/order';
 import { createTestWorld, registerContact, type TestWorld } from '../../test/helpers/fixtures';
 import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE } from '../../test/helpers/orders';
 import type { Observer, Snapshot } from './observer';

@@ -7,8 +7,8 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../../src/db/knex';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
-import { addMonths } from '../../src/domain/dates';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import { addMonths } from '../../src/common/dates';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { accountMail, extraCopies, type MailAccount } from './accounting';
 import type { Drive } from './scenarios';
 

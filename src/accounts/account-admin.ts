@@ -13,13 +13,13 @@ import {
   VIRTUAL_ACCOUNT_PATH_PATTERN,
   type ContactInput,
   type FieldError,
-} from '../domain/order';
+} from '../orders/order';
 import {
   ACTIVATION_WORKFLOW_TYPE,
   activationWorkflowId,
   registerWaitingOrderSignal,
   type ActivationWorkflowInput,
-} from '../temporal/order-workflow-api';
+} from '../orders/workflow-api';
 import { findSmartAccountsByDomain } from './customer-links';
 import { PlacementRefusal, type AccountRow } from './placement-rules';
 

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/knex';
-import { emailDomain } from '../domain/order';
-import type { OrderStatus } from '../domain/order-lifecycle';
+import { emailDomain } from '../orders/order';
+import type { OrderStatus } from '../orders/order-lifecycle';
 import { hashToken, isWellFormedToken, tokenHashHex } from '../security/tokens';
 import {
   accountActivatedSignal,
@@ -10,7 +10,7 @@ import {
   submitCustomerChoiceUpdate,
   type ActivationWorkflowInput,
   type CustomerChoice,
-} from '../temporal/order-workflow-api';
+} from '../orders/workflow-api';
 
 /**
  * What the customer page behind the email links does: open a delegation link (the order and the

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { RefusalType } from '../domain/refusals';
+import type { RefusalType } from '../common/refusals';
 
 /**
  * Who may place an order's licenses where (R2, R4, R6, R10, R11). The placement activity runs

@@ -25,7 +25,7 @@ import type {
   SmartAccountRequestResponseType,
   SmartAccountSearchResponseType,
   VirtualAccountListType,
-} from '../api/account-schemas';
+} from '../accounts/schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -55,7 +55,7 @@ export interface HealthStatus {
   checks?: Record<string, { ok: boolean; error?: string }>;
 }
 
-// Accounts (src/api/account-schemas.ts).
+// Accounts (src/accounts/schemas.ts).
 export type SmartAccountSearchResult = SmartAccountSearchResponseType;
 export type SmartAccountMatch = SmartAccountSearchResult['smartAccounts'][number];
 export type SmartAccountRequest = SmartAccountRequestBodyType;

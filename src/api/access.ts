@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { partnersOfOrder } from '../accounts/placement-rules';
 import type { Db } from '../db/knex';
-import { orderStatusQuery, orderWorkflowId } from '../temporal/order-workflow-api';
+import { orderStatusQuery, orderWorkflowId } from '../orders/workflow-api';
 import type { Principal } from './auth';
 import { QUERY_DEADLINE_MS, withinDeadline } from './deadline';
 import { badRequest, forbidden, notFound } from './errors';

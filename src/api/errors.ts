@@ -3,8 +3,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PlacementRefusal } from '../accounts/placement-rules';
-import { ValidationError, type FieldError } from '../domain/order';
-import type { RefusalType } from '../domain/refusals';
+import { ValidationError, type FieldError } from '../orders/order';
+import type { RefusalType } from '../common/refusals';
 import type { ErrorBody } from './schemas';
 
 /** An HTTP answer other than success, with a machine-readable error code. */

@@ -7,8 +7,8 @@ import {
   MAX_TERM_MONTHS,
   SKU_PATTERN,
   VIRTUAL_ACCOUNT_PATH_PATTERN,
-} from '../domain/order';
-import { ORDER_PHASES, WAITING_FOR } from '../domain/order-lifecycle';
+} from '../orders/order';
+import { ORDER_PHASES, WAITING_FOR } from '../orders/order-lifecycle';
 
 /**
  * The HTTP API's request and response schemas. Fastify validates every request against them,
@@ -16,7 +16,7 @@ import { ORDER_PHASES, WAITING_FOR } from '../domain/order-lifecycle';
  * one definition serves all three. Each field's `description` starts with "must be ..." where
  * it constrains the value, because a 400 quotes it as the reason.
  *
- * The domain validators (src/domain/order.ts) still run after these, inside bookOrder and the
+ * The domain validators (src/orders/order.ts) still run after these, inside bookOrder and the
  * Update validators, so a caller that bypasses the HTTP layer is held to the same rules.
  */
 

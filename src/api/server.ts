@@ -1,28 +1,20 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Client } from '@temporalio/client';
 import Ajv, { type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
-import type { Config } from '../config';
-import type { Db } from '../db/knex';
 import { redactUrl } from '../logging';
 import { authenticate, type Principal } from './auth';
+import type { ApiDependencies } from './dependencies';
 import { handleError, HttpError } from './errors';
-import { registerAccountRoutes } from './routes/accounts';
-import { registerCodecRoutes } from './routes/codec';
-import { registerCustomerPages } from './routes/customer-pages';
-import { registerHealthRoutes } from './routes/health';
-import { registerOrderRoutes } from './routes/orders';
+import { registerAccountRoutes } from '../accounts/routes';
+import { registerCodecRoutes } from './codec-routes';
+import { registerCustomerPages } from '../orders/customer-page-routes';
+import { registerHealthRoutes } from './health-routes';
+import { registerOrderRoutes } from '../orders/routes';
 import { SHARED_SCHEMAS } from './schemas';
 
-export interface ApiDependencies {
-  db: Db;
-  client: Client;
-  config: Config;
-  logger: Logger;
-}
+export type { ApiDependencies };
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { registerAccountCommands } from './accounts';
+import { registerAccountCommands } from '../accounts/cli';
 import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './context';
 import { registerKeyCommands } from './keys';
-import { registerOrderCommands } from './orders';
+import { registerOrderCommands } from '../orders/cli';
 
 /**
  * license-fulfillment: the CLI for operators and partners. `keys` talks to Postgres (that is how

@@ -1,5 +1,5 @@
 import type { Db } from '../db/knex';
-import type { BookOrderInput } from '../domain/order';
+import type { BookOrderInput } from '../orders/order';
 
 /**
  * Demo accounts for the quick start: a partner with a holding account, its distributor, and

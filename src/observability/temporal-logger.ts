@@ -90,7 +90,7 @@ export function logFields(meta: LogMetadata | undefined): Record<string, unknown
       fields[RESERVED_KEYS.has(key) ? `sdk_${key}` : key] = typeof value === 'string' ? redactText(value) : value;
     }
   }
-  // The order's workflow ID is order-<orderId> (src/temporal/order-workflow-api.ts): every line of
+  // The order's workflow ID is order-<orderId> (src/orders/workflow-api.ts): every line of
   // an order's workflow and activities can then be found by the order ID operators know.
   const workflowId = fields.workflowId;
   if (typeof workflowId === 'string' && fields.orderId === undefined && workflowId.startsWith(ORDER_WORKFLOW_PREFIX)) {

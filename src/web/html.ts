@@ -1,4 +1,4 @@
-import { escapeHtml } from '../email/templates';
+import { escapeHtml } from '../orders/email-templates';
 
 /**
  * HTML built by a tagged template that escapes every interpolated value unless it is already

@@ -1,12 +1,12 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { bookOrder, type BookedOrder } from '../../src/client/book-order';
-import { reportShipment } from '../../src/client/order-actions';
+import { bookOrder, type BookedOrder } from '../../src/orders/book-order';
+import { reportShipment } from '../../src/orders/order-actions';
 import type { Db } from '../../src/db/knex';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
 import type { TestWorld } from './fixtures';
-import type { BookOrderInput, OrderLineInput } from '../../src/domain/order';
-import type { OrderPhase, OrderStatus } from '../../src/domain/order-lifecycle';
-import { orderStatusQuery } from '../../src/temporal/order-workflow-api';
+import type { BookOrderInput, OrderLineInput } from '../../src/orders/order';
+import type { OrderPhase, OrderStatus } from '../../src/orders/order-lifecycle';
+import { orderStatusQuery } from '../../src/orders/workflow-api';
 
 export const PERPETUAL_LINE: OrderLineInput = { lineNumber: 1, sku: 'ISR4K-SEC-PERP', quantity: 2, licenseType: 'smart', smartAccountMandatory: true };
 export const TERM_LINE: OrderLineInput = { lineNumber: 2, sku: 'C9300-DNA-E-3Y', quantity: 10, licenseType: 'smart', termMonths: 36, smartAccountMandatory: true };

@@ -8,7 +8,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { activateSmartAccount } from '../../src/accounts/customer-links';
 import { requestedAccountId } from '../../src/accounts/account-admin';
-import { activationStatusQuery, activationWorkflowId } from '../../src/temporal/order-workflow-api';
+import { activationStatusQuery, activationWorkflowId } from '../../src/orders/workflow-api';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
 import { activationToken, isActivationMail, isFirstRequest } from '../helpers/links';

@@ -4,8 +4,8 @@
  * the code and every field at fault.
  */
 import { ApiError, LicenseFulfillmentClient, iterateOrders, type BookOrderRequest } from '../../src/api-client';
-import { deriveOrderId } from '../../src/client/book-order';
-import { orderWorkflowId } from '../../src/temporal/order-workflow-api';
+import { deriveOrderId } from '../../src/orders/book-order';
+import { orderWorkflowId } from '../../src/orders/workflow-api';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { PERPETUAL_LINE, TERM_LINE, pollUntil, waitForPhase, waitForStatus } from '../helpers/orders';

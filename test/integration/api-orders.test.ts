@@ -5,8 +5,8 @@
  * naming the field, and nothing is started or written for it.
  */
 import { QUERY_DEADLINE_MS } from '../../src/api/deadline';
-import { bookOrder, deriveOrderId } from '../../src/client/book-order';
-import { orderWorkflowId } from '../../src/temporal/order-workflow-api';
+import { bookOrder, deriveOrderId } from '../../src/orders/book-order';
+import { orderWorkflowId } from '../../src/orders/workflow-api';
 import { createLogger } from '../../src/logging';
 import { startTestApi, useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';

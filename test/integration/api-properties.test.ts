@@ -21,12 +21,12 @@
 import fc from 'fast-check';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApiError, LicenseFulfillmentClient } from '../../src/api-client';
-import { AddMemberBody, CreateVirtualAccountBody, GrantRoleBody, SmartAccountRequestBody } from '../../src/api/account-schemas';
+import { AddMemberBody, CreateVirtualAccountBody, GrantRoleBody, SmartAccountRequestBody } from '../../src/accounts/schemas';
 import { hashApiKey } from '../../src/api/auth';
 import { AssignBody, BookOrderBody, CancelBody, ShipmentBody } from '../../src/api/schemas';
-import { deriveOrderId } from '../../src/client/book-order';
-import { SKU_PATTERN } from '../../src/domain/order';
-import { assignSmartAccountUpdate, cancelOrderUpdate, orderWorkflowId, submitCustomerChoiceUpdate } from '../../src/temporal/order-workflow-api';
+import { deriveOrderId } from '../../src/orders/book-order';
+import { SKU_PATTERN } from '../../src/orders/order';
+import { assignSmartAccountUpdate, cancelOrderUpdate, orderWorkflowId, submitCustomerChoiceUpdate } from '../../src/orders/workflow-api';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { listWorkflowIds, pollUntil, waitForStatus } from '../helpers/orders';

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
 import type { Page, Response } from 'playwright-core';
-import { registerCustomerPages } from '../../src/api/routes/customer-pages';
+import { registerCustomerPages } from '../../src/orders/customer-page-routes';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
 import { createLogger } from '../../src/logging';
 import { hashToken } from '../../src/security/tokens';

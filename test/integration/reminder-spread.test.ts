@@ -10,8 +10,8 @@
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { deriveOrderId } from '../../src/client/book-order';
-import { reminderOffsetMs } from '../../src/domain/reminder-schedule';
+import { deriveOrderId } from '../../src/orders/book-order';
+import { reminderOffsetMs } from '../../src/orders/reminder-schedule';
 import { dataConverterFor } from '../../src/temporal/connect';
 import { createTestWorld } from '../helpers/fixtures';
 import { book, heldBooking } from '../helpers/orders';

@@ -4,9 +4,9 @@
  * and customer told. Plus the repeat-safety of the activities on that path (R12).
  */
 import { createActivities } from '../../activities';
-import { reportShipment } from '../../src/client/order-actions';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
-import { orderStatusQuery } from '../../src/temporal/order-workflow-api';
+import { reportShipment } from '../../src/orders/order-actions';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
+import { orderStatusQuery } from '../../src/orders/workflow-api';
 import { createTestWorld } from '../helpers/fixtures';
 import { PERPETUAL_LINE, TERM_LINE, book, directBooking, entitlementsOf, eventTypes, shipLines, waitForPhase } from '../helpers/orders';
 import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';

@@ -6,10 +6,10 @@
  * Also: a held order with no Smart Account-mandatory line gets no transfer mail but still waits.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { assignSmartAccount } from '../../src/client/order-actions';
-import type { OrderLineInput } from '../../src/domain/order';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
-import { orderStatusQuery } from '../../src/temporal/order-workflow-api';
+import { assignSmartAccount } from '../../src/orders/order-actions';
+import type { OrderLineInput } from '../../src/orders/order';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
+import { orderStatusQuery } from '../../src/orders/workflow-api';
 import { createTestWorld } from '../helpers/fixtures';
 import {
   CLASSIC_LINE,

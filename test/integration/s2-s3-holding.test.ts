@@ -8,11 +8,11 @@
  * warn that its subscription is running; the Smart Account is assigned later → provisioned at
  * once, the subscription still starts on D (R7).
  */
-import { assignSmartAccount, reportShipment } from '../../src/client/order-actions';
+import { assignSmartAccount, reportShipment } from '../../src/orders/order-actions';
 import type { Db } from '../../src/db/knex';
-import { daysBetween } from '../../src/domain/dates';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
-import { orderStatusQuery } from '../../src/temporal/order-workflow-api';
+import { daysBetween } from '../../src/common/dates';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
+import { orderStatusQuery } from '../../src/orders/workflow-api';
 import { createTestWorld } from '../helpers/fixtures';
 import {
   TERM_LINE,

@@ -6,12 +6,12 @@
  * emails and reminds the contact; activation through the link deposits every waiting order.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { requestedAccountId } from '../../activities/accounts';
+import { requestedAccountId } from '../../activities/accounts/accounts';
 import { LinkError, activateSmartAccount } from '../../src/accounts/customer-links';
-import { assignSmartAccount } from '../../src/client/order-actions';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import { assignSmartAccount } from '../../src/orders/order-actions';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { hashToken } from '../../src/security/tokens';
-import { activationStatusQuery, activationWorkflowId, orderStatusQuery } from '../../src/temporal/order-workflow-api';
+import { activationStatusQuery, activationWorkflowId, orderStatusQuery } from '../../src/orders/workflow-api';
 import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
 import { activationToken, isActivationMail, isFirstRequest, isReminder } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';

@@ -9,13 +9,13 @@
  * customer's Smart Account → smart entitlements active, the classic line gets an LRP record.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { assignSmartAccount } from '../../src/client/order-actions';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
+import { assignSmartAccount } from '../../src/orders/order-actions';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { createTestWorld } from '../helpers/fixtures';
 import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE, book, directBooking, entitlementsOf, eventTypes, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
 import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 // For the regression test at the end of the file.
-import type { BookOrderInput } from '../../src/domain/order';
+import type { BookOrderInput } from '../../src/orders/order';
 import { listExecutions, pollUntil } from '../helpers/orders';
 
 const stack = useTestStack(__filename);

@@ -11,10 +11,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { LinkError, openDelegation, submitCustomerChoice } from '../../src/accounts/customer-links';
-import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from '../../src/client/order-actions';
-import type { BookOrderInput } from '../../src/domain/order';
-import type { OrderStatus } from '../../src/domain/order-lifecycle';
-import { orderStatusQuery, type AssignSmartAccountRequest } from '../../src/temporal/order-workflow-api';
+import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from '../../src/orders/order-actions';
+import type { BookOrderInput } from '../../src/orders/order';
+import type { OrderStatus } from '../../src/orders/order-lifecycle';
+import { orderStatusQuery, type AssignSmartAccountRequest } from '../../src/orders/workflow-api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { delegationLink } from '../helpers/links';
 import {
@@ -33,8 +33,8 @@ import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStac
 // For the regression tests at the end of the file.
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
-import { requestedAccountId } from '../../activities/accounts';
-import { activationStatusQuery, activationWorkflowId } from '../../src/temporal/order-workflow-api';
+import { requestedAccountId } from '../../activities/accounts/accounts';
+import { activationStatusQuery, activationWorkflowId } from '../../src/orders/workflow-api';
 import { createOrderWorker } from '../../workers/order-worker';
 import { registerContact } from '../helpers/fixtures';
 import { isReminder, linkToken } from '../helpers/links';

@@ -1,9 +1,9 @@
 /**
- * Business dates (src/domain/dates.ts): calendar dates written YYYY-MM-DD, whole-month
+ * Business dates (src/common/dates.ts): calendar dates written YYYY-MM-DD, whole-month
  * arithmetic for subscription terms (a missing day becomes the month's last day), day counts
  * and the calendar date of an instant.
  */
-import { addMonths, daysBetween, daysInMonth, isIsoDate, isoDateOf } from '../../src/domain/dates';
+import { addMonths, daysBetween, daysInMonth, isIsoDate, isoDateOf } from '../../src/common/dates';
 
 describe('isIsoDate', () => {
   test.each([

@@ -1,11 +1,11 @@
 /**
- * Email templates (src/email/templates.ts): renderOrderEmail(template, facts) for every template
+ * Email templates (src/orders/email-templates.ts): renderOrderEmail(template, facts) for every template
  * in EMAIL_TEMPLATES. Each email greets the reader, says what happened, what to do (with the
  * link when there is one) and summarises the order; term lines that ship before the licenses
  * can be used carry a "running for N days" warning (S3). Every interpolated value is escaped
  * in the HTML, and no line break a name carries can split the subject (a mail header).
  */
-import { LINK_PLACEHOLDER } from '../../activities/outbox';
+import { LINK_PLACEHOLDER } from '../../activities/shared/outbox';
 import {
   EMAIL_TEMPLATES,
   escapeHtml,
@@ -13,7 +13,7 @@ import {
   type EmailTemplate,
   type OrderEmailFacts,
   type OrderSummaryLine,
-} from '../../src/email/templates';
+} from '../../src/orders/email-templates';
 
 const LINK = 'http://localhost:3000/delegations/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde';
 const SIGNATURE = 'Smart Licensing order fulfillment';

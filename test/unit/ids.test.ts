@@ -1,9 +1,9 @@
 /**
- * Derived identities: the order ID (src/client/book-order.ts) that makes a re-sent booking map
+ * Derived identities: the order ID (src/orders/book-order.ts) that makes a re-sent booking map
  * to the same workflow, and the Message-ID (src/email/mailer.ts) that makes a re-sent email
  * recognisable as the same message.
  */
-import { deriveOrderId } from '../../src/client/book-order';
+import { deriveOrderId } from '../../src/orders/book-order';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { messageIdFor } from '../../src/email/mailer';
 

@@ -1,11 +1,11 @@
 /**
- * The order's state machine (src/domain/order-lifecycle.ts): line states derived from facts,
+ * The order's state machine (src/orders/order-lifecycle.ts): line states derived from facts,
  * the order phase and what it waits for, the transitions (pure: they never touch their
  * argument), what is ready to provision, the refusals of the Update validators and the status
  * query's shape.
  */
-import type { LineState, OrderFulfillmentInput } from '../../src/domain/order';
-import { addMonths, isIsoDate } from '../../src/domain/dates';
+import type { LineState, OrderFulfillmentInput } from '../../src/orders/order';
+import { addMonths, isIsoDate } from '../../src/common/dates';
 import {
   assignmentRefusal,
   cancelOrder,
@@ -31,7 +31,7 @@ import {
   type OrderState,
   type Placement,
   type WaitingFor,
-} from '../../src/domain/order-lifecycle';
+} from '../../src/orders/order-lifecycle';
 
 // ---- builders ----
 

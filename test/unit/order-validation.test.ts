@@ -1,5 +1,5 @@
 /**
- * Booking validation (src/domain/order.ts): every problem is reported against the exact path of
+ * Booking validation (src/orders/order.ts): every problem is reported against the exact path of
  * the offending field, with a reason, and all problems of one booking are reported together.
  */
 import {
@@ -13,8 +13,8 @@ import {
   type BookOrderInput,
   type FieldError,
   type OrderLineInput,
-} from '../../src/domain/order';
-import type { AssignSmartAccountRequest } from '../../src/temporal/order-workflow-api';
+} from '../../src/orders/order';
+import type { AssignSmartAccountRequest } from '../../src/orders/workflow-api';
 
 function line(overrides: Partial<Record<keyof OrderLineInput, unknown>> = {}, lineNumber = 1): Record<string, unknown> {
   return {

@@ -1,5 +1,5 @@
 /**
- * Header injection, as properties over the real mail path: renderOrderEmail (src/email/templates.ts)
+ * Header injection, as properties over the real mail path: renderOrderEmail (src/orders/email-templates.ts)
  * → createSmtpMailer (src/email/mailer.ts, nodemailer) → a real SMTP conversation with an
  * in-process smtp-server (strict RFC 5321 address checks). Whatever the text in the facts (names, account names, references,
  * domains: any unicode, line breaks, "Bcc:" lines, encoded words), the message that arrives has
@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { createSmtpMailer, messageIdFor, type Mailer } from '../../src/email/mailer';
-import { EMAIL_TEMPLATES, renderOrderEmail, type OrderEmailFacts } from '../../src/email/templates';
+import { EMAIL_TEMPLATES, renderOrderEmail, type OrderEmailFacts } from '../../src/orders/email-templates';
 
 const FROM = 'Smart Licensing Orders <orders@license-fulfillment.localhost>';
 const OUR_HEADERS = ['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'x-order-id', 'x-email-template', 'x-idempotency-key'];

@@ -1,5 +1,5 @@
 /**
- * The domain validators (src/domain/order.ts) and the HTTP schemas (src/api/*schemas.ts) as
+ * The domain validators (src/orders/order.ts) and the HTTP schemas (src/api/*schemas.ts) as
  * properties, thousands of generated inputs each. The domain validators guard every door that
  * is not HTTP (the Temporal client's bookOrder, the CLI, the Update validators), so they must
  * refuse on their own what the schemas refuse at the edge:
@@ -16,7 +16,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import addressparser from 'nodemailer/lib/addressparser';
-import { AddMemberBody, CreateVirtualAccountBody, SmartAccountRequestBody } from '../../src/api/account-schemas';
+import { AddMemberBody, CreateVirtualAccountBody, SmartAccountRequestBody } from '../../src/accounts/schemas';
 import { CancelBody, SHARED_SCHEMAS } from '../../src/api/schemas';
 import {
   isValidEmail,
@@ -26,7 +26,7 @@ import {
   validateBookOrderInput,
   VIRTUAL_ACCOUNT_PATH_PATTERN,
   type FieldError,
-} from '../../src/domain/order';
+} from '../../src/orders/order';
 
 // ---------------------------------------------------------------- generators of valid input
 

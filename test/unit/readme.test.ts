@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_VARIABLES } from '../../src/config';
-import { ORDER_PHASES, WAITING_FOR } from '../../src/domain/order-lifecycle';
+import { ORDER_PHASES, WAITING_FOR } from '../../src/orders/order-lifecycle';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
 
 const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');

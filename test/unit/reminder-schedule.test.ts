@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MAX_JITTER_SHARE_OF_INTERVAL, reminderDueAtMs, reminderOffsetMs } from '../../src/domain/reminder-schedule';
+import { MAX_JITTER_SHARE_OF_INTERVAL, reminderDueAtMs, reminderOffsetMs } from '../../src/orders/reminder-schedule';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -1,0 +1,104 @@
+import type { Db } from '../../src/db/knex';
+import { emailDomain } from '../../src/orders/order';
+import type { CustomerChoice } from '../../src/orders/workflow-api';
+import type { createAccountActivities, RequestedAccount } from '../accounts/accounts';
+import { refuse } from '../shared/errors';
+import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import { loadOrderFacts } from './order-facts';
+import type { createSecureLinkSender } from '../shared/secure-links';
+
+export type RedeemedChoice =
+  | { kind: 'active'; accountId: string; domain: string; virtualAccountPath?: string }
+  | ({ kind: 'pending'; virtualAccountPath?: string } & RequestedAccount);
+
+export function createDelegationActivities(deps: {
+  db: Db;
+  sendLinkEmail: ReturnType<typeof createSecureLinkSender>;
+  createPendingAccount: ReturnType<typeof createAccountActivities>['createPendingAccount'];
+}) {
+  const { db, sendLinkEmail } = deps;
+  return {
+    /** R3: emails the end-customer contact a single-use link to pick or create their Smart Account. */
+    async sendDelegationRequest(request: {
+      orderId: string;
+      idempotencyKey: string;
+      listStatus: ListStatus;
+      reminderNumber?: number;
+    }): Promise<void> {
+      const { order, facts } = await loadOrderFacts(db, request.orderId);
+      // The customer contact loadOrderFacts joined is the end-customer contact whenever the order names one.
+      const contact =
+        order.end_customer_contact_id !== null && order.customer_email !== null
+          ? { id: order.end_customer_contact_id, email: order.customer_email, full_name: order.customer_name }
+          : null;
+      if (!contact) throw refuse('UnknownOrder', `order "${request.orderId}" names no end-customer contact to delegate to`);
+      await db.transaction(async (trx) => {
+        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) });
+        await recordOrderEvent(trx, {
+          orderId: request.orderId,
+          type: request.reminderNumber ? 'delegation_reminder' : 'delegated_to_customer',
+          idempotencyKey: request.idempotencyKey,
+        });
+      });
+      await sendLinkEmail({
+        purpose: 'delegation',
+        path: 'delegations',
+        orderId: order.id,
+        accountId: null,
+        contact: { id: contact.id, email: contact.email, fullName: contact.full_name },
+        template: 'delegation-request',
+        facts: { ...facts, ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}) },
+        idempotencyKey: request.idempotencyKey,
+      });
+    },
+
+    /**
+     * Checks the delegation link (known, for this order, unused, unexpired) and the contact's
+     * choice (an account of their own domain, or a new one), then uses the link up, in one
+     * transaction. A refused choice leaves the link usable.
+     */
+    async redeemCustomerChoice(request: { orderId: string; tokenHash: string; choice: CustomerChoice }): Promise<RedeemedChoice> {
+      return db.transaction(async (trx) => {
+        const token = await trx('access_tokens')
+          .where({ token_hash: Buffer.from(request.tokenHash, 'hex'), purpose: 'delegation' })
+          .forUpdate()
+          .first();
+        if (!token || token.order_id !== request.orderId) throw refuse('InvalidLink', 'this link is not valid for this order');
+        if (token.used_at) throw refuse('InvalidLink', 'this link has already been used');
+        if (new Date(token.expires_at).getTime() <= Date.now()) throw refuse('InvalidLink', 'this link has expired');
+        const contact = await trx('users').where({ id: token.contact_id }).first();
+        const domain = emailDomain(contact.email);
+        const order = await trx('orders').where({ id: request.orderId }).first('partner_id');
+
+        let result: RedeemedChoice;
+        if (request.choice.kind === 'existing') {
+          const account = await trx('accounts').where({ id: request.choice.accountId }).first();
+          if (!account || account.kind !== 'smart_account' || account.domain !== domain) {
+            throw refuse('DomainMismatch', `"${request.choice.accountId}" is not a Smart Account of ${domain}`);
+          }
+          if (account.status === 'closed') throw refuse('AccountNotActive', `Smart Account "${account.id}" is closed`);
+          const path = request.choice.virtualAccountPath;
+          if (path && !(await trx('virtual_accounts').where({ account_id: account.id, path }).first('id'))) {
+            throw refuse('UnknownVirtualAccount', `Smart Account "${account.id}" has no virtual account "${path}"`);
+          }
+          if (account.status !== 'active' && !account.primary_contact_id) {
+            // The contact who chose it is who can activate it: the activation link goes to them.
+            await trx('accounts').where({ id: account.id }).whereNull('primary_contact_id').update({ primary_contact_id: contact.id });
+          }
+          result =
+            account.status === 'active'
+              ? { kind: 'active', accountId: account.id, domain, ...(path ? { virtualAccountPath: path } : {}) }
+              : { kind: 'pending', accountId: account.id, domain, status: 'pending_activation', ...(path ? { virtualAccountPath: path } : {}) };
+        } else {
+          const name = request.choice.accountName.trim();
+          if (!name || name.length > 120 || /[\u0000-\u001f\u007f]/.test(name)) throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
+          const created = await deps.createPendingAccount(trx, { domain, contactId: contact.id, name, requestedByPartnerId: order.partner_id });
+          result = created.status === 'active' ? { kind: 'active', accountId: created.accountId, domain } : { kind: 'pending', ...created };
+        }
+        // Every link of this order's delegation (first email, reminders, retried sends) dies now.
+        await trx('access_tokens').where({ order_id: request.orderId, purpose: 'delegation' }).whereNull('used_at').update({ used_at: trx.fn.now() });
+        return result;
+      });
+    },
+  };
+}

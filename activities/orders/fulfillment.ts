@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../../src/db/knex';
+import { refuse } from '../shared/errors';
+import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+
+export interface ShipmentRecord {
+  orderId: string;
+  lineNumber: number;
+  shippedOn: string;
+  /** Term lines: the subscription the workflow fixed from the ship date (R7). */
+  subscription?: { termMonths: number; startsOn: string; endsOn: string };
+  idempotencyKey: string;
+  listStatus: ListStatus;
+}
+
+export interface ProvisioningRequest {
+  orderId: string;
+  lineNumbers: number[];
+  idempotencyKey: string;
+  listStatus: ListStatus;
+}
+
+export interface ProvisioningResult {
+  /** Classic lines: the License Registration Portal keys, by line number. */
+  lrpKeys: Record<number, string>;
+}
+
+export interface WithdrawalRequest {
+  orderId: string;
+  reason?: string;
+  idempotencyKey: string;
+  listStatus: ListStatus;
+}
+
+/** A readable LRP license key, e.g. LRP-7K2Q-9XMD-4HTA-B3VN. */
+function newLicenseKey(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  const bytes = randomBytes(16);
+  const chars = Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
+  return `LRP-${chars.slice(0, 4)}-${chars.slice(4, 8)}-${chars.slice(8, 12)}-${chars.slice(12, 16)}`;
+}
+
+async function orderLine(db: Db, orderId: string, lineNumber: number) {
+  const line = await db('order_lines').where({ order_id: orderId, line_number: lineNumber }).first();
+  if (!line) throw refuse('UnknownOrder', `order "${orderId}" has no line ${lineNumber}`);
+  return line;
+}
+
+export function createFulfillmentActivities(db: Db) {
+  return {
+    /** R7: the ship date, and for a term line its subscription, written once. */
+    async recordShipment(shipment: ShipmentRecord): Promise<void> {
+      await db.transaction(async (trx) => {
+        const line = await orderLine(trx as unknown as Db, shipment.orderId, shipment.lineNumber);
+        await trx('order_lines')
+          .where({ id: line.id })
+          .whereNull('shipped_on')
+          .update({ shipped_on: shipment.shippedOn, ...(line.state === 'deposited' || line.state === 'held' || line.state === 'booked' ? { state: 'shipped' } : {}) });
+        if (shipment.subscription) {
+          await trx('subscriptions')
+            .insert({
+              order_line_id: line.id,
+              term_months: shipment.subscription.termMonths,
+              starts_on: shipment.subscription.startsOn,
+              ends_on: shipment.subscription.endsOn,
+            })
+            .onConflict('order_line_id')
+            .ignore();
+        }
+        await writeListStatus(trx, shipment.orderId, shipment.listStatus);
+        await recordOrderEvent(trx, {
+          orderId: shipment.orderId,
+          type: 'line_shipped',
+          idempotencyKey: shipment.idempotencyKey,
+          details: { lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn, subscription: shipment.subscription ?? null },
+        });
+      });
+    },
+
+    /**
+     * R8: smart lines' entitlements become active in the customer's Smart Account; classic
+     * lines get a License Registration Portal record instead. One transaction; a repeat is a no-op.
+     */
+    async provisionLines(request: ProvisioningRequest): Promise<ProvisioningResult> {
+      return db.transaction(async (trx) => {
+        const order = await trx('orders').where({ id: request.orderId }).forUpdate().first('id', 'account_id');
+        if (!order?.account_id) throw refuse('UnknownOrder', `order "${request.orderId}" has no customer Smart Account to provision into`);
+        const lines = await trx('order_lines')
+          .where({ order_id: request.orderId })
+          .whereIn('line_number', request.lineNumbers)
+          .orderBy('line_number');
+        const lrpKeys: Record<number, string> = {};
+        for (const line of lines) {
+          if (line.license_type === 'smart') {
+            await trx('entitlements')
+              .where({ order_line_id: line.id })
+              .whereIn('status', ['deposited', 'active'])
+              .update({ status: 'active', activated_at: trx.raw('COALESCE(activated_at, now())'), updated_at: trx.fn.now() });
+          } else {
+            await trx('lrp_records')
+              .insert({ order_line_id: line.id, account_id: order.account_id, license_key: newLicenseKey() })
+              .onConflict('order_line_id')
+              .ignore();
+            const record = await trx('lrp_records').where({ order_line_id: line.id }).first('license_key');
+            lrpKeys[line.line_number] = record.license_key;
+            // A classic license stays deposited in the Smart Account: it is used through its LRP
+            // record, never activated as a smart license.
+          }
+        }
+        await trx('order_lines').whereIn('id', lines.map((l) => l.id)).whereNot('state', 'cancelled').update({ state: 'provisioned' });
+        const fulfilled = request.listStatus.phase === 'Fulfilled';
+        await writeListStatus(trx, request.orderId, request.listStatus, fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {});
+        await recordOrderEvent(trx, {
+          orderId: request.orderId,
+          type: 'lines_provisioned',
+          idempotencyKey: request.idempotencyKey,
+          details: { lines: request.lineNumbers, lrpKeys },
+        });
+        return { lrpKeys };
+      });
+    },
+
+    /** R13: cancels every line not provisioned and withdraws its held or deposited licenses. */
+    async withdrawOrder(request: WithdrawalRequest): Promise<void> {
+      await db.transaction(async (trx) => {
+        const order = await trx('orders').where({ id: request.orderId }).forUpdate().first('id');
+        if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
+        const lineIds = await trx('order_lines').where({ order_id: request.orderId }).whereNot('state', 'provisioned').pluck('id');
+        await trx('entitlements')
+          .whereIn('order_line_id', lineIds)
+          .whereIn('status', ['held', 'deposited'])
+          .update({ status: 'withdrawn', updated_at: trx.fn.now() });
+        await trx('order_lines').whereIn('id', lineIds).update({ state: 'cancelled' });
+        // Open links for this order die with it.
+        await trx('access_tokens').where({ order_id: request.orderId }).whereNull('used_at').update({ used_at: trx.fn.now() });
+        await writeListStatus(trx, request.orderId, request.listStatus, { cancelled_at: trx.raw('COALESCE(cancelled_at, now())') });
+        await recordOrderEvent(trx, {
+          orderId: request.orderId,
+          type: 'cancelled',
+          idempotencyKey: request.idempotencyKey,
+          details: { reason: request.reason ?? null },
+        });
+      });
+    },
+  };
+}

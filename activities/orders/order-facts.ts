@@ -1,0 +1,88 @@
+import type { Knex } from 'knex';
+import { isoDateOf } from '../../src/common/dates';
+import type { OrderEmailFacts } from '../../src/orders/email-templates';
+import { refuse } from '../shared/errors';
+
+/**
+ * The order row and what it names, as one row: the `orders` columns plus the selling partner, the
+ * Smart Account and its virtual account, the holding account, and the customer contact (the
+ * order's end-customer contact, else the account's primary contact).
+ */
+export interface OrderFactsRow {
+  id: string;
+  external_reference: string;
+  partner_id: string;
+  booked_by_partner_id: string;
+  account_id: string | null;
+  holding_account_id: string | null;
+  end_customer_contact_id: number | null;
+  partner_name: string | null;
+  partner_email: string | null;
+  account_name: string | null;
+  account_domain: string | null;
+  virtual_account_path: string | null;
+  holding_account_name: string | null;
+  holding_virtual_account_path: string | null;
+  customer_email: string | null;
+  customer_name: string | null;
+  [column: string]: unknown;
+}
+
+/**
+ * Everything an order email says about the order, read from Postgres (the system of record), in
+ * two statements: the order with what it names, then its lines. Every email of every order comes
+ * through here, so it was worth folding the six lookups it used to make into one
+ * (docs/BENCHMARKS.md). Throws UnknownOrder for an order that does not exist.
+ */
+export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order: OrderFactsRow; facts: OrderEmailFacts }> {
+  const order: OrderFactsRow | undefined = await db('orders as o')
+    .leftJoin('partners as p', 'p.id', 'o.partner_id')
+    .leftJoin('accounts as a', 'a.id', 'o.account_id')
+    .leftJoin('virtual_accounts as va', 'va.id', 'o.virtual_account_id')
+    .leftJoin('accounts as h', 'h.id', 'o.holding_account_id')
+    .leftJoin('users as cu', 'cu.id', db.raw('COALESCE(o.end_customer_contact_id, a.primary_contact_id)'))
+    .where('o.id', orderId)
+    .first(
+      'o.*',
+      'p.name as partner_name',
+      'p.notification_email as partner_email',
+      'a.name as account_name',
+      'a.domain as account_domain',
+      'va.path as virtual_account_path',
+      'h.name as holding_account_name',
+      // The holding account's virtual account the order's licenses sit in.
+      db.raw(
+        `(SELECT hva.path FROM entitlements e JOIN order_lines hl ON hl.id = e.order_line_id JOIN virtual_accounts hva ON hva.id = e.virtual_account_id
+          WHERE hl.order_id = o.id AND e.account_id = o.holding_account_id LIMIT 1) AS holding_virtual_account_path`,
+      ),
+      'cu.email as customer_email',
+      'cu.full_name as customer_name',
+    );
+  if (!order) throw refuse('UnknownOrder', `order "${orderId}" does not exist`);
+  const lines = await db('order_lines as l')
+    .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
+    .where('l.order_id', orderId)
+    .orderBy('l.line_number')
+    .select('l.line_number', 'l.sku', 'l.quantity', 'l.license_type', 'l.term_months', 'l.state', 'l.shipped_on', 's.starts_on', 's.ends_on');
+  return {
+    order,
+    facts: {
+      orderId,
+      externalReference: order.external_reference,
+      partnerName: order.partner_name ?? order.partner_id,
+      ...(order.account_name !== null ? { account: { name: order.account_name, domain: order.account_domain, virtualAccountPath: order.virtual_account_path } } : {}),
+      ...(order.holding_account_name !== null ? { holdingAccount: { name: order.holding_account_name, virtualAccountPath: order.holding_virtual_account_path } } : {}),
+      lines: lines.map((l) => ({
+        lineNumber: l.line_number,
+        sku: l.sku,
+        quantity: l.quantity,
+        licenseType: l.license_type,
+        termMonths: l.term_months,
+        state: l.state,
+        shippedOn: l.shipped_on,
+        subscription: l.starts_on ? { startsOn: l.starts_on, endsOn: l.ends_on } : null,
+      })),
+      today: isoDateOf(Date.now()),
+    },
+  };
+}

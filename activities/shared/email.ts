@@ -1,0 +1,103 @@
+import type { Config } from '../../src/config';
+import type { Db } from '../../src/db/knex';
+import { isoDateOf } from '../../src/common/dates';
+import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
+import { loadOrderFacts, type OrderFactsRow } from '../orders/order-facts';
+import type { Outbox } from './outbox';
+
+/**
+ * Who an order email is for. The activity resolves addresses from Postgres, so no address or
+ * name ever sits in workflow history (R14).
+ */
+export type Audience =
+  /** The order's (selling) partner. */
+  | 'partner'
+  /** The end-customer contact of the order, else the primary contact of its Smart Account. */
+  | 'customer'
+  /** Members who signed up for notifications on the holding account the order sat in (R9). */
+  | 'holding-members'
+  /** The distributors of the order's partner (two-tier), else operations. */
+  | 'escalation';
+
+export interface OrderEmailRequest {
+  orderId: string;
+  template: EmailTemplate;
+  audiences: Audience[];
+  /** Derived by the workflow (`order-42:transfer-reminder:3`); one email per key and recipient. */
+  idempotencyKey: string;
+  reminderNumber?: number;
+  heldSinceMs?: number;
+  refusalReason?: string;
+  requestedDomain?: string;
+}
+
+interface Recipient {
+  address: string;
+  name?: string;
+}
+
+export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pick<Config, 'operationsEmail'> }) {
+  const { db, outbox } = deps;
+
+  async function recipientsFor(order: OrderFactsRow, audiences: Audience[]): Promise<Recipient[]> {
+    const recipients: Recipient[] = [];
+    for (const audience of audiences) {
+      switch (audience) {
+        // Partner and customer come with the order's facts (loadOrderFacts).
+        case 'partner': {
+          if (order.partner_email !== null) recipients.push({ address: order.partner_email, name: order.partner_name ?? undefined });
+          break;
+        }
+        case 'customer': {
+          if (order.customer_email !== null) recipients.push({ address: order.customer_email, name: order.customer_name ?? undefined });
+          break;
+        }
+        case 'holding-members': {
+          if (!order.holding_account_id) break;
+          const members = await db('holding_account_subscriptions as s')
+            .join('users as u', 'u.id', 's.user_id')
+            .where('s.account_id', order.holding_account_id)
+            .orderBy('u.id')
+            .select('u.email', 'u.full_name');
+          for (const m of members) recipients.push({ address: m.email, name: m.full_name ?? undefined });
+          break;
+        }
+        case 'escalation': {
+          const distributors = await db('partners as p')
+            .whereIn('p.id', db('distributor_resellers').where({ reseller_id: order.partner_id }).select('distributor_id'))
+            .orWhere((q) => q.where('p.id', order.booked_by_partner_id).andWhere('p.kind', 'distributor'))
+            .orderBy('p.id')
+            .select('p.notification_email', 'p.name');
+          if (distributors.length === 0) recipients.push({ address: deps.config.operationsEmail, name: 'Operations' });
+          for (const d of distributors) recipients.push({ address: d.notification_email, name: d.name });
+          break;
+        }
+      }
+    }
+    const seen = new Set<string>();
+    return recipients.filter((r) => !seen.has(r.address.toLowerCase()) && seen.add(r.address.toLowerCase()));
+  }
+
+  return {
+    /** Renders an order email for each recipient of the audiences and sends each once. */
+    async sendOrderEmail(request: OrderEmailRequest): Promise<{ recipients: number }> {
+      const { order, facts } = await loadOrderFacts(db, request.orderId);
+      const recipients = await recipientsFor(order, request.audiences);
+      for (const recipient of recipients) {
+        const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
+        const emailFacts: OrderEmailFacts = {
+          ...facts,
+          recipientName: recipient.name,
+          ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
+          ...(request.heldSinceMs ? { heldSince: isoDateOf(request.heldSinceMs) } : {}),
+          ...(request.refusalReason ? { refusalReason: request.refusalReason } : {}),
+          ...(request.requestedDomain ? { requestedDomain: request.requestedDomain } : {}),
+        };
+        const rendered = renderOrderEmail(request.template, emailFacts);
+        const { pending } = await outbox.queue({ ...rendered, idempotencyKey: key, orderId: order.id, template: request.template, to: recipient.address });
+        if (pending) await outbox.deliver(key);
+      }
+      return { recipients: recipients.length };
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import type { Knex } from 'knex';
+import type { Db } from '../../src/db/knex';
+import { messageIdFor, type Mailer } from '../../src/email/mailer';
+import type { RenderedEmail } from '../../src/orders/email-templates';
+
+/** Placeholder for a secure link: the outbox stores it, the real link exists only while sending. */
+export const LINK_PLACEHOLDER = '{{secure-link}}';
+
+export interface QueuedEmail extends RenderedEmail {
+  idempotencyKey: string;
+  orderId: string | null;
+  template: string;
+  to: string;
+}
+
+/**
+ * The email outbox: every email is a row keyed by a deterministic idempotency key before it is
+ * sent, and is sent at most once per key.
+ */
+export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string }) {
+  const { db, mailer, mailFrom } = deps;
+
+  return {
+    /** Inserts the email unless its key exists; returns whether it still has to be sent. */
+    async queue(email: QueuedEmail, trx: Knex | Knex.Transaction = db): Promise<{ pending: boolean }> {
+      const inserted: Array<{ status: string }> = await trx('email_outbox')
+        .insert({
+          idempotency_key: email.idempotencyKey,
+          order_id: email.orderId,
+          template: email.template,
+          to_address: email.to,
+          subject: email.subject,
+          text_body: email.text,
+          html_body: email.html,
+          message_id: messageIdFor(email.idempotencyKey, mailFrom),
+        })
+        .onConflict('idempotency_key')
+        .ignore()
+        .returning('status');
+      // A new row comes back (pending); a key already queued returns nothing, so read its status.
+      if (inserted.length > 0) return { pending: true };
+      const row = await trx('email_outbox').where({ idempotency_key: email.idempotencyKey }).first('status');
+      return { pending: row.status === 'pending' };
+    },
+
+    /**
+     * Settles a row that must not be sent any more (its reason went away): `withdrawn`, so it does
+     * not stay pending forever. A row another attempt is sending right now is locked; this waits,
+     * then finds it sent and leaves it.
+     */
+    async withdraw(idempotencyKey: string, reason: string): Promise<void> {
+      await db('email_outbox')
+        .where({ idempotency_key: idempotencyKey, status: 'pending' })
+        .update({ status: 'withdrawn', last_error: reason.slice(0, 2000) });
+    },
+
+    /**
+     * Sends one outbox row unless it was already sent; true when this call sent it. The row stays
+     * locked while SMTP talks, so two overlapping attempts cannot both send. The one remaining
+     * duplicate window: SMTP accepted the message and the commit then failed; the retry re-sends
+     * it with the same Message-ID, which mail clients use to drop the copy. `link` replaces
+     * LINK_PLACEHOLDER in the bodies.
+     *
+     * A delivery holds one pool connection and never asks for a second while it holds the lock:
+     * with every connection held by a delivery waiting for another, the worker would stall until
+     * the pool's acquire timeout (DATABASE_POOL_MAX 1 showed it at once; any size under load).
+     */
+    async deliver(idempotencyKey: string, link?: string): Promise<boolean> {
+      try {
+        return await db.transaction(async (trx) => {
+          const row = await trx('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
+          if (!row || row.status !== 'pending') return false;
+          const fill = (body: string) => (link ? body.split(LINK_PLACEHOLDER).join(link) : body);
+          await mailer.send({
+            from: mailFrom,
+            to: row.to_address,
+            subject: row.subject,
+            text: fill(row.text_body),
+            html: fill(row.html_body),
+            messageId: row.message_id,
+            headers: {
+              'X-Order-Id': row.order_id ?? '',
+              'X-Email-Template': row.template,
+              'X-Idempotency-Key': idempotencyKey,
+            },
+          });
+          await trx('email_outbox')
+            .where({ id: row.id })
+            .update({ status: 'sent', sent_at: trx.fn.now(), attempts: row.attempts + 1, last_error: null });
+          return true;
+        });
+      } catch (err) {
+        await db('email_outbox')
+          .where({ idempotency_key: idempotencyKey })
+          .update({ attempts: db.raw('attempts + 1'), last_error: String((err as Error).message).slice(0, 2000) })
+          .catch(() => undefined);
+        throw err;
+      }
+    },
+  };
+}
+
+export type Outbox = ReturnType<typeof createOutbox>;

@@ -1,0 +1,12 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Db } from '../db/knex';
+
+/** What every route module is given: its own module, so routes need not import the server that registers them. */
+export interface ApiDependencies {
+  db: Db;
+  client: Client;
+  config: Config;
+  logger: Logger;
+}

@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { checkRole, checkTarget, partnersOfOrder } from '../accounts/placement-rules';
+import { bookOrder, deriveOrderId } from './book-order';
+import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from './order-actions';
+import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
+import { orderWorkflowId } from './workflow-api';
+import { actingPartner, authorizedOrder } from '../api/access';
+import { QUERY_DEADLINE_MS, UPDATE_DEADLINE_MS, withinDeadline } from '../api/deadline';
+import { listOrdersQuery, type OrderListRow } from './list-query';
+import type { Principal } from '../api/auth';
+import { badRequest, forbidden, HttpError } from '../api/errors';
+import {
+  AssignBody,
+  BookOrderBody,
+  BookedOrderResponse,
+  CancelBody,
+  errorResponses,
+  IdempotencyHeaders,
+  ListOrdersQuery,
+  OrderIdParams,
+  OrderListResponse,
+  OrderStatusResponse,
+  ShipmentAccepted,
+  ShipmentBody,
+  type AssignBodyType,
+  type BookedOrderBody,
+  type BookOrderRequest,
+  type CancelBodyType,
+  type ListOrdersQueryType,
+  type OrderIdParamsType,
+  type OrderSummaryBody,
+  type ShipmentBodyType,
+} from '../api/schemas';
+import type { ApiDependencies } from '../api/dependencies';
+
+const security = [{ apiKey: [] }];
+
+/**
+ * Keyset pagination over (booked_at, id), newest first: stable while orders keep arriving. The
+ * cursor keeps Postgres' microseconds (`bookedAtText`): a JavaScript Date would cut them to
+ * milliseconds, and orders booked earlier in the same millisecond would fall between two pages.
+ */
+function encodeCursor(bookedAtText: string, id: string): string {
+  return Buffer.from(JSON.stringify([bookedAtText, id])).toString('base64url');
+}
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    // Exactly what encodeCursor writes: a UTC time to the microsecond that Postgres accepts, an order ID.
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0]) &&
+      new Date(value[0].slice(0, 23) + 'Z').toISOString().slice(0, 23) === value[0].slice(0, 23) &&
+      Number(value[0].slice(0, 4)) >= 1 &&
+      typeof value[1] === 'string' &&
+      /^[0-9a-f]{20}$/.test(value[1])
+    ) {
+      return [value[0], value[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw badRequest([{ field: 'cursor', reason: 'must be the nextCursor of a previous page' }]);
+}
+
+/** R10: who an API key may book for. A partner books for itself; a distributor for itself or its resellers. */
+async function checkBookingParties(deps: ApiDependencies, principal: Principal, body: BookOrderRequest): Promise<BookOrderInput> {
+  const bookedByPartnerId = actingPartner(principal, body.bookedByPartnerId, 'bookedByPartnerId');
+  if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== principal.partnerId) {
+    const isReseller =
+      principal.role === 'distributor' &&
+      (await deps.db('distributor_resellers').where({ distributor_id: principal.partnerId, reseller_id: body.partnerId }).first());
+    if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${principal.partnerId}"`);
+  }
+  return { ...body, bookedByPartnerId } as BookOrderInput;
+}
+
+function fingerprint(booking: BookOrderInput): string {
+  return createHash('sha256').update(JSON.stringify(booking)).digest('hex');
+}
+
+/**
+ * Idempotency-Key: the first request with a key reserves it for its order; a replay with the same
+ * body gets that order back, the same key with another body is refused. The reservation is
+ * removed again if the booking fails, so a corrected request can reuse the key.
+ */
+async function reserveIdempotencyKey(deps: ApiDependencies, principal: Principal, key: string, orderId: string, print: string): Promise<'new' | 'replay'> {
+  const inserted = await deps.db('api_idempotency_keys')
+    .insert({ api_key_id: principal.keyId, idempotency_key: key, request_fingerprint: print, order_id: orderId })
+    .onConflict(['api_key_id', 'idempotency_key'])
+    .ignore()
+    .returning('order_id');
+  if (inserted.length > 0) return 'new';
+  const existing = await deps.db('api_idempotency_keys').where({ api_key_id: principal.keyId, idempotency_key: key }).first('request_fingerprint', 'order_id');
+  if (existing.request_fingerprint !== print || existing.order_id !== orderId) {
+    throw new HttpError(422, 'IdempotencyKeyReused', 'this Idempotency-Key was used with a different request; use a new key for a new order');
+  }
+  return 'replay';
+}
+
+/** Every log line of an order's request, the response line included, names the order and its workflow. */
+function withOrderLog(request: FastifyRequest, reply: FastifyReply, orderId: string) {
+  const log = request.log.child({ orderId, workflowId: orderWorkflowId(orderId) });
+  request.log = log;
+  reply.log = log;
+}
+
+export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies): void {
+  const uiLink = (workflowId: string) =>
+    `${deps.config.temporal.uiUrl}/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+  app.post<{ Body: BookOrderRequest; Headers: { 'idempotency-key'?: string } }>(
+    '/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'bookOrder',
+        summary: 'Book an order: starts its workflow',
+        description:
+          'Re-sending the same externalReference (or the same Idempotency-Key with the same body) returns the same order with 200 and starts nothing. ' +
+          'A partner key books for its own partner; a distributor key may name one of its resellers as partnerId; an operator key must give bookedByPartnerId.',
+        security,
+        headers: IdempotencyHeaders,
+        body: Type.Ref(BookOrderBody),
+        response: { 200: Type.Ref(BookedOrderResponse), 201: Type.Ref(BookedOrderResponse), ...errorResponses(400, 401, 403, 422) },
+      },
+    },
+    async (request, reply) => {
+      const booking = await checkBookingParties(deps, request.principal, request.body);
+      const errors = validateBookOrderInput(booking);
+      if (errors.length > 0) throw new ValidationError(errors);
+      const orderId = deriveOrderId(booking.bookedByPartnerId, booking.externalReference);
+      withOrderLog(request, reply, orderId);
+      const key = request.headers['idempotency-key'];
+      const reservation = key ? await reserveIdempotencyKey(deps, request.principal, key, orderId, fingerprint(booking)) : 'new';
+      let booked;
+      try {
+        booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
+      } catch (err) {
+        if (key && reservation === 'new') await deps.db('api_idempotency_keys').where({ api_key_id: request.principal.keyId, idempotency_key: key }).delete();
+        throw err;
+      }
+      const alreadyBooked = booked.alreadyBooked || reservation === 'replay';
+      request.log.info({ alreadyBooked }, alreadyBooked ? 'booking repeated: same order' : 'order booked');
+      const body: BookedOrderBody = {
+        orderId: booked.orderId,
+        workflowId: booked.workflowId,
+        alreadyBooked,
+        links: { self: `/v1/orders/${booked.orderId}`, temporalUi: uiLink(booked.workflowId) },
+      };
+      return reply.status(alreadyBooked ? 200 : 201).header('location', body.links.self).send(body);
+    },
+  );
+
+  app.get<{ Querystring: ListOrdersQueryType }>(
+    '/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'listOrders',
+        summary: 'List orders (from Postgres: reads your writes), newest first',
+        security,
+        querystring: ListOrdersQuery,
+        response: { 200: OrderListResponse, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = q.limit ?? 50;
+      const { cursor, limit: _limit, ...filters } = q;
+      const decoded = cursor ? decodeCursor(cursor) : undefined;
+      const rows: OrderListRow[] = await listOrdersQuery(deps.db, request.principal, filters, limit, decoded && { bookedAt: decoded[0], id: decoded[1] });
+      const page = rows.slice(0, limit);
+      const orders: OrderSummaryBody[] = page.map((r) => ({
+        orderId: r.id,
+        externalReference: r.external_reference,
+        partnerId: r.partner_id,
+        bookedByPartnerId: r.booked_by_partner_id,
+        status: r.status,
+        waitingFor: r.waiting_for,
+        assignmentKind: r.assignment_kind,
+        accountId: r.account_id,
+        holdingAccountId: r.holding_account_id,
+        customerDomain: r.customer_domain,
+        bookedAt: new Date(r.booked_at).toISOString(),
+        updatedAt: new Date(r.updated_at).toISOString(),
+      }));
+      const last = page[page.length - 1];
+      return { orders, nextCursor: rows.length > limit && last ? encodeCursor(last.booked_at_cursor, last.id) : null };
+    },
+  );
+
+  app.get<{ Params: OrderIdParamsType }>(
+    '/orders/:orderId',
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'getOrder',
+        summary: 'The live status of an order, from its workflow',
+        security,
+        params: OrderIdParams,
+        response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      withOrderLog(request, reply, request.params.orderId);
+      await authorizedOrder(deps.db, deps.client, request.principal, request.params.orderId);
+      return withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
+    },
+  );
+
+  app.post<{ Params: OrderIdParamsType; Body: AssignBodyType }>(
+    '/orders/:orderId/assignment',
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'assignSmartAccount',
+        summary: "Assign the customer's active Smart Account (R6): transfers held licenses",
+        description:
+          '200 with the new status. 403 without a role on the account (R11) or on someone else\'s order; ' +
+          '422 when the account is unknown, not active, a holding account or lacks the virtual account; 409 when the order no longer takes an assignment.',
+        security,
+        params: OrderIdParams,
+        body: AssignBody,
+        response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params;
+      withOrderLog(request, reply, orderId);
+      const parties = await authorizedOrder(deps.db, deps.client, request.principal, orderId);
+      const actingPartnerId = actingPartner(request.principal, request.body.actingPartnerId, 'actingPartnerId', parties.partnerId);
+      // The same checks the placement activity makes, made first so a refusal never reaches the workflow.
+      const target = { kind: 'smart_account' as const, accountId: request.body.accountId, virtualAccountPath: request.body.virtualAccountPath };
+      const { account } = await checkTarget(deps.db, target);
+      if (!(await partnersOfOrder(deps.db, { partner_id: parties.partnerId, booked_by_partner_id: parties.bookedByPartnerId })).has(actingPartnerId)) {
+        throw forbidden(`partner "${actingPartnerId}" may not act on order ${orderId}`);
+      }
+      await checkRole(deps.db, actingPartnerId, account, target.virtualAccountPath);
+      return withinDeadline(deps.client, UPDATE_DEADLINE_MS, () =>
+        assignSmartAccount(deps.client, orderId, {
+          accountId: target.accountId,
+          ...(target.virtualAccountPath ? { virtualAccountPath: target.virtualAccountPath } : {}),
+          actingPartnerId,
+        }),
+      );
+    },
+  );
+
+  app.post<{ Params: OrderIdParamsType; Body: ShipmentBodyType }>(
+    '/orders/:orderId/shipments',
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'reportShipment',
+        summary: 'Report that a line shipped on a business date (R7); accepted asynchronously',
+        description: 'Reporting the same line again is harmless: the first ship date counts.',
+        security,
+        params: OrderIdParams,
+        body: ShipmentBody,
+        response: { 202: ShipmentAccepted, ...errorResponses(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params;
+      withOrderLog(request, reply, orderId);
+      await authorizedOrder(deps.db, deps.client, request.principal, orderId);
+      const { lineNumber, shippedOn } = request.body;
+      if (Number.isNaN(Date.parse(`${shippedOn}T00:00:00Z`)) || new Date(`${shippedOn}T00:00:00Z`).toISOString().slice(0, 10) !== shippedOn) {
+        throw badRequest([{ field: 'shippedOn', reason: 'must be a real calendar date YYYY-MM-DD' }]);
+      }
+      const status = await withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, orderId));
+      const line = status.lines.find((l) => l.lineNumber === lineNumber);
+      if (!line) throw badRequest([{ field: 'lineNumber', reason: `order ${orderId} has no line ${lineNumber}` }]);
+      if (status.phase === 'Cancelled' || line.state === 'cancelled') {
+        throw new HttpError(409, 'InvalidState', `line ${lineNumber} is cancelled`);
+      }
+      await reportShipment(deps.client, orderId, { lineNumber, shippedOn });
+      return reply.status(202).send({ orderId, lineNumber, shippedOn, accepted: true as const });
+    },
+  );
+
+  app.post<{ Params: OrderIdParamsType; Body: CancelBodyType }>(
+    '/orders/:orderId/cancellation',
+    {
+      schema: {
+        tags: ['orders'],
+        operationId: 'cancelOrder',
+        summary: 'Cancel an order before provisioning (R13): withdraws its licenses',
+        description: '200 with the cancelled status (also when it was already cancelled); 409 once a line is provisioned.',
+        security,
+        params: OrderIdParams,
+        body: Type.Optional(CancelBody),
+        response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { orderId } = request.params;
+      withOrderLog(request, reply, orderId);
+      await authorizedOrder(deps.db, deps.client, request.principal, orderId);
+      const actingPartnerId = request.principal.role === 'operator' ? undefined : request.principal.partnerId;
+      return withinDeadline(deps.client, UPDATE_DEADLINE_MS, () =>
+        cancelOrder(deps.client, orderId, {
+          ...(actingPartnerId ? { actingPartnerId } : {}),
+          ...(request.body?.reason ? { reason: request.body.reason } : {}),
+        }),
+      );
+    },
+  );
+}
