@@ -14,7 +14,14 @@ import { createSecureLinkSender } from './shared/secure-links';
 
 export type ActivityConfig = Pick<
   Config,
-  'mailFrom' | 'operationsEmail' | 'publicBaseUrl' | 'delegationTokenTtlMs' | 'reminderIntervalMs' | 'reminderJitterMs' | 'escalationAfterMs' | 'historyEventLimit'
+  | 'mailFrom'
+  | 'operationsEmail'
+  | 'publicBaseUrl'
+  | 'delegationTokenTtlMs'
+  | 'reminderIntervalMs'
+  | 'reminderJitterMs'
+  | 'escalationAfterMs'
+  | 'historyEventLimit'
 >;
 
 export interface ActivityDependencies {

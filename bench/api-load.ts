@@ -44,7 +44,8 @@ async function run(job: LoadJob): Promise<AutocannonResult> {
       }
     : {
         method: 'GET',
-        setupRequest: (req: Record<string, unknown>) => Object.assign(req, { method: 'GET', path: job.paths![n++ % job.paths!.length], headers: job.headers }),
+        setupRequest: (req: Record<string, unknown>) =>
+          Object.assign(req, { method: 'GET', path: job.paths![n++ % job.paths!.length], headers: job.headers }),
       };
   return autocannon({ url: job.url, connections: job.connections, duration: job.durationS, requests: [request], timeout: 30 });
 }

@@ -26,7 +26,10 @@ export interface ApiOptions {
 
 function runLoad(job: LoadJob): Promise<AutocannonResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(join(ROOT, 'bench', 'api-load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(ROOT, 'bench', 'api-load.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     child.once('message', (message: { type: string; result?: AutocannonResult; message?: string }) => {
       if (message.type === 'result') resolve(message.result!);
       else reject(new Error(`autocannon failed: ${message.message}`));
@@ -45,14 +48,25 @@ function toResult(name: string, job: LoadJob, r: AutocannonResult): ApiLoadResul
     durationS: r.duration,
     requests: r.requests.total,
     requestsPerSecond: r.requests.total / r.duration,
-    latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.mean ?? r.latency.average },
+    latencyMs: {
+      p50: r.latency.p50,
+      p90: r.latency.p90,
+      p99: r.latency.p99,
+      max: r.latency.max,
+      mean: r.latency.mean ?? r.latency.average,
+    },
     non2xx: r.non2xx,
     errors: r.errors,
     statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, Number(s.count)])),
   };
 }
 
-export async function runApi(stack: BenchStack, taskQueue: string, world: TestWorld, options: ApiOptions): Promise<ApiResult & { failures: string[] }> {
+export async function runApi(
+  stack: BenchStack,
+  taskQueue: string,
+  world: TestWorld,
+  options: ApiOptions,
+): Promise<ApiResult & { failures: string[] }> {
   const config = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue } };
   const app = await buildApi({ db: stack.db, client: stack.client, config, logger: createLogger('bench-api', 'ERROR') });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -65,16 +79,27 @@ export async function runApi(stack: BenchStack, taskQueue: string, world: TestWo
     const { bookedByPartnerId: _ignored, externalReference: _reference, ...body } = bookingFor('direct', world, 'unused');
     const referencePrefix = `API-${options.runId}`;
 
-    const bookingJob: LoadJob = { name: 'POST /v1/orders', url, connections: options.connections, durationS: options.durationS, headers, booking: { body, referencePrefix } };
+    const bookingJob: LoadJob = {
+      name: 'POST /v1/orders',
+      url,
+      connections: options.connections,
+      durationS: options.durationS,
+      headers,
+      booking: { body, referencePrefix },
+    };
     const booking = toResult('POST /v1/orders (book)', bookingJob, await runLoad(bookingJob));
-    options.log(`  booking: ${booking.requestsPerSecond.toFixed(1)} req/s, p50 ${booking.latencyMs.p50} ms, p99 ${booking.latencyMs.p99} ms`);
-    if (booking.non2xx || booking.errors) failures.push(`API booking: ${booking.non2xx} non-2xx answers (${JSON.stringify(booking.statusCodes)}), ${booking.errors} errors`);
+    options.log(
+      `  booking: ${booking.requestsPerSecond.toFixed(1)} req/s, p50 ${booking.latencyMs.p50} ms, p99 ${booking.latencyMs.p99} ms`,
+    );
+    if (booking.non2xx || booking.errors)
+      failures.push(`API booking: ${booking.non2xx} non-2xx answers (${JSON.stringify(booking.statusCodes)}), ${booking.errors} errors`);
 
     // Read the orders just booked: their workflows are open (waiting for shipment). The API
     // checks the order's row first, which the worker writes shortly after the booking.
     const created = Number(booking.statusCodes['201'] ?? 0);
     const bookedIds = () =>
-      stack.db('orders')
+      stack
+        .db('orders')
         .where('booked_by_partner_id', world.partnerId)
         .andWhere('external_reference', 'like', `${referencePrefix}-%`)
         .limit(1000)
@@ -87,10 +112,20 @@ export async function runApi(stack: BenchStack, taskQueue: string, world: TestWo
       failures.push('API status: no booked order to read');
       return { booking, status: booking, failures };
     }
-    const statusJob: LoadJob = { name: 'GET /v1/orders/:id', url, connections: options.connections, durationS: options.durationS, headers, paths: ids.map((id) => `/v1/orders/${id}`) };
+    const statusJob: LoadJob = {
+      name: 'GET /v1/orders/:id',
+      url,
+      connections: options.connections,
+      durationS: options.durationS,
+      headers,
+      paths: ids.map((id) => `/v1/orders/${id}`),
+    };
     const status = toResult('GET /v1/orders/:id (status)', statusJob, await runLoad(statusJob));
-    options.log(`  status: ${status.requestsPerSecond.toFixed(1)} req/s over ${ids.length} orders, p50 ${status.latencyMs.p50} ms, p99 ${status.latencyMs.p99} ms`);
-    if (status.non2xx || status.errors) failures.push(`API status: ${status.non2xx} non-2xx answers (${JSON.stringify(status.statusCodes)}), ${status.errors} errors`);
+    options.log(
+      `  status: ${status.requestsPerSecond.toFixed(1)} req/s over ${ids.length} orders, p50 ${status.latencyMs.p50} ms, p99 ${status.latencyMs.p99} ms`,
+    );
+    if (status.non2xx || status.errors)
+      failures.push(`API status: ${status.non2xx} non-2xx answers (${JSON.stringify(status.statusCodes)}), ${status.errors} errors`);
     return { booking, status, failures };
   } finally {
     await app.close();

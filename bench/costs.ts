@@ -4,7 +4,16 @@
  * the counting rule in bench/report.ts reads.
  */
 import type { Client } from '@temporalio/client';
-import { countHistoryCost, meanCost, shapeOfHistory, toCostEvent, typicalShape, type CostEvent, type HistoryCost, type WorkflowShape } from './report';
+import {
+  countHistoryCost,
+  meanCost,
+  shapeOfHistory,
+  toCostEvent,
+  typicalShape,
+  type CostEvent,
+  type HistoryCost,
+  type WorkflowShape,
+} from './report';
 
 /** The events of every run of a workflow, oldest run first. */
 export async function fetchAllRunsEvents(client: Client, workflowId: string): Promise<CostEvent[]> {
@@ -22,7 +31,10 @@ export async function fetchAllRunsEvents(client: Client, workflowId: string): Pr
 }
 
 /** Mean cost and typical shape of a sample of workflows, a few fetched at a time. */
-export async function costOf(client: Client, workflowIds: readonly string[]): Promise<{ cost: HistoryCost; shape: WorkflowShape; samples: number }> {
+export async function costOf(
+  client: Client,
+  workflowIds: readonly string[],
+): Promise<{ cost: HistoryCost; shape: WorkflowShape; samples: number }> {
   const costs: HistoryCost[] = [];
   const shapes: WorkflowShape[] = [];
   const queue = [...workflowIds];
@@ -49,7 +61,10 @@ export function samplePerGroup<T>(items: readonly T[], groupOf: (item: T) => str
       continue;
     }
     const step = list.length / perGroup;
-    out.set(group, Array.from({ length: perGroup }, (_, i) => list[Math.floor(i * step)]));
+    out.set(
+      group,
+      Array.from({ length: perGroup }, (_, i) => list[Math.floor(i * step)]),
+    );
   }
   return out;
 }

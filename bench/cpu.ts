@@ -77,12 +77,22 @@ export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): CpuSpent {
 }
 
 export function addCpu(a: CpuSpent, b: CpuSpent): CpuSpent {
-  return { worker: a.worker + b.worker, temporalServer: a.temporalServer + b.temporalServer, postgres: a.postgres + b.postgres, driver: a.driver + b.driver };
+  return {
+    worker: a.worker + b.worker,
+    temporalServer: a.temporalServer + b.temporalServer,
+    postgres: a.postgres + b.postgres,
+    driver: a.driver + b.driver,
+  };
 }
 
 export function perOrder(spent: CpuSpent, orders: number): CpuSpent & { total: number } {
   const n = Math.max(1, orders);
-  const out = { worker: spent.worker / n, temporalServer: spent.temporalServer / n, postgres: spent.postgres / n, driver: spent.driver / n };
+  const out = {
+    worker: spent.worker / n,
+    temporalServer: spent.temporalServer / n,
+    postgres: spent.postgres / n,
+    driver: spent.driver / n,
+  };
   return { ...out, total: out.worker + out.temporalServer + out.postgres + out.driver };
 }
 

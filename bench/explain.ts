@@ -69,7 +69,10 @@ export async function explainListQueries(databaseUrl: string, orders: number): P
   try {
     await seed(db, orders);
     // Filter values taken from the data, so each variant finds rows (one more variant finds none).
-    const held = (await db('orders').where({ status: 'AwaitingSmartAccount' }).whereNotNull('holding_account_id').first('partner_id', 'holding_account_id', 'customer_domain')) as {
+    const held = (await db('orders')
+      .where({ status: 'AwaitingSmartAccount' })
+      .whereNotNull('holding_account_id')
+      .first('partner_id', 'holding_account_id', 'customer_domain')) as {
       partner_id: string;
       holding_account_id: string;
       customer_domain: string;
@@ -77,10 +80,13 @@ export async function explainListQueries(databaseUrl: string, orders: number): P
     const operator: Principal = { role: 'operator', keyId: 'explain' };
     const reseller: Principal = { role: 'partner', keyId: 'explain', partnerId: held.partner_id };
     const distributor: Principal = { role: 'distributor', keyId: 'explain', partnerId: 'p3' };
-    const secondPage: ListCursor = (await db('orders').orderBy([{ column: 'booked_at', order: 'desc' }, { column: 'id', order: 'desc' }]).offset(50).first(
-      db.raw(`to_char(booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "bookedAt"`),
-      'id',
-    )) as ListCursor;
+    const secondPage: ListCursor = (await db('orders')
+      .orderBy([
+        { column: 'booked_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .offset(50)
+      .first(db.raw(`to_char(booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "bookedAt"`), 'id')) as ListCursor;
     const variants: Array<[string, Principal, Omit<ListOrdersQueryType, 'cursor' | 'limit'>, ListCursor?]> = [
       ['operator, no filter', operator, {}],
       ['operator, next page (cursor)', operator, {}, secondPage],
@@ -118,7 +124,8 @@ export async function explainListQueries(databaseUrl: string, orders: number): P
 
 export function explainTable(results: readonly ExplainedQuery[]): string {
   const lines = ['| list query | plan (scans) | rows | execution ms | whole orders table read? |', '|---|---|---|---|---|'];
-  for (const r of results) lines.push(`| ${r.name} | ${r.scans.join(', ')} | ${r.rows} | ${r.executionMs.toFixed(2)} | ${r.seqScanOnOrders ? '**yes**' : 'no'} |`);
+  for (const r of results)
+    lines.push(`| ${r.name} | ${r.scans.join(', ')} | ${r.rows} | ${r.executionMs.toFixed(2)} | ${r.seqScanOnOrders ? '**yes**' : 'no'} |`);
   return lines.join('\n');
 }
 
@@ -133,7 +140,9 @@ if (require.main === module) {
   const started = Date.now();
   explainListQueries(withDatabase(base, 'license_fulfillment_explain'), orders).then(
     (results) => {
-      process.stdout.write(`${explainTable(results)}\n\n${orders.toLocaleString('en')} orders, ${PARTNERS} partners, ${DOMAINS} domains; ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(
+        `${explainTable(results)}\n\n${orders.toLocaleString('en')} orders, ${PARTNERS} partners, ${DOMAINS} domains; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
       process.exit(results.some((r) => r.seqScanOnOrders) ? 1 : 0);
     },
     (err) => {

@@ -140,7 +140,14 @@ export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
     whenCount(template, atLeast, timeoutMs) {
       if ((byTemplate.get(template)?.length ?? 0) >= atLeast) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const entry = { template, atLeast, resolve: () => { clearTimeout(timer); resolve(); } };
+        const entry = {
+          template,
+          atLeast,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
         const timer = setTimeout(() => {
           const i = countWaiters.indexOf(entry);
           if (i >= 0) countWaiters.splice(i, 1);

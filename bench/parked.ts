@@ -67,9 +67,14 @@ function sampleRss(worker: BenchWorker): { phase(name: RssPhase): void; peakOf(n
 
 type RssPhase = 'park' | 'reminders' | 'transfer';
 
-export async function runParkedLevel(stack: BenchStack, orders: number, options: ParkedOptions): Promise<ParkedLevelResult & { failures: string[] }> {
+export async function runParkedLevel(
+  stack: BenchStack,
+  orders: number,
+  options: ParkedOptions,
+): Promise<ParkedLevelResult & { failures: string[] }> {
   const failures: string[] = [];
-  const reminderIntervalMs = options.reminderIntervalMs ?? chooseReminderInterval(orders, options.expectedParkRate, options.minReminderIntervalMs);
+  const reminderIntervalMs =
+    options.reminderIntervalMs ?? chooseReminderInterval(orders, options.expectedParkRate, options.minReminderIntervalMs);
   const taskQueue = `bench-parked-${orders}-${options.runId}`;
   const worlds: TestWorld[] = await createWorlds(stack.db, Math.min(10, Math.max(1, Math.ceil(orders / 100))), `pk${orders}-`);
   const worker = await stack.startWorker({
@@ -82,7 +87,9 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const workerRssIdle = worker.rss();
     const dbBytesBefore = await databaseSize(stack);
-    options.log(`  ${orders} parked: reminder interval ${reminderIntervalMs / 1000} s, idle worker RSS ${(workerRssIdle / MB).toFixed(0)} MB; parking...`);
+    options.log(
+      `  ${orders} parked: reminder interval ${reminderIntervalMs / 1000} s, idle worker RSS ${(workerRssIdle / MB).toFixed(0)} MB; parking...`,
+    );
 
     const snapshot = () => cpuSnapshot({ worker: worker.pid, temporalServer: stack.temporal.pid }, stack.databaseName);
     const beforePark = snapshot();
@@ -100,18 +107,24 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
     if (park.results.length === 0) throw new Error(`${orders} parked: no order was parked (first error: ${park.failures[0]?.error})`);
     const orderIds = new Set(park.results);
     const parkCpu = perOrder(cpuBetween(beforePark, snapshot()), park.results.length);
-    const holdTimes = stack.mail.ofTemplate('transfer-needed').filter((m) => orderIds.has(m.orderId)).map((m) => m.receivedAt);
+    const holdTimes = stack.mail
+      .ofTemplate('transfer-needed')
+      .filter((m) => orderIds.has(m.orderId))
+      .map((m) => m.receivedAt);
     const parkS = (Math.max(...holdTimes) - park.startedAtMs) / 1000;
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const workerRssParked = worker.rss();
     sampler.phase('reminders');
     const statsParked = await worker.stats();
     const dbBytesParked = await databaseSize(stack);
-    options.log(`  ${orders} parked in ${parkS.toFixed(1)} s (${(orders / parkS).toFixed(1)}/s): worker RSS ${(workerRssParked / MB).toFixed(0)} MB, ` +
-      `${statsParked.cachedWorkflows} workflows cached, Postgres +${((dbBytesParked - dbBytesBefore) / MB).toFixed(1)} MB; waiting for the first reminders...`);
+    options.log(
+      `  ${orders} parked in ${parkS.toFixed(1)} s (${(orders / parkS).toFixed(1)}/s): worker RSS ${(workerRssParked / MB).toFixed(0)} MB, ` +
+        `${statsParked.cachedWorkflows} workflows cached, Postgres +${((dbBytesParked - dbBytesBefore) / MB).toFixed(1)} MB; waiting for the first reminders...`,
+    );
 
     // The first reminder of every parked order.
-    const isFirstReminder = (m: { orderId: string; idempotencyKey: string }) => orderIds.has(m.orderId) && m.idempotencyKey.includes(':transfer-reminder:1:');
+    const isFirstReminder = (m: { orderId: string; idempotencyKey: string }) =>
+      orderIds.has(m.orderId) && m.idempotencyKey.includes(':transfer-reminder:1:');
     const waitStart = Date.now();
     const deadline = Math.max(...holdTimes) + reminderIntervalMs + Math.max(60_000, parkS * 1000);
     let firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
@@ -121,20 +134,28 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
     }
     const waitedS = (Date.now() - waitStart) / 1000;
     const missing = orderIds.size - new Set(firstReminders.map((m) => m.orderId)).size;
-    if (missing > 0) failures.push(`${orders} parked: ${missing} orders sent no first reminder within ${((deadline - waitStart) / 1000).toFixed(0)} s`);
+    if (missing > 0)
+      failures.push(`${orders} parked: ${missing} orders sent no first reminder within ${((deadline - waitStart) / 1000).toFixed(0)} s`);
     const workerRssAfterReminders = worker.rss();
 
     // The bulk transfer: every parked order assigned to its customer's account.
-    options.log(`  ${orders} parked: ${firstReminders.length} first reminders (spread ${spreadOf(firstReminders.map((m) => m.receivedAt)).spreadS.toFixed(1)} s); transferring...`);
+    options.log(
+      `  ${orders} parked: ${firstReminders.length} first reminders (spread ${spreadOf(firstReminders.map((m) => m.receivedAt)).spreadS.toFixed(1)} s); transferring...`,
+    );
     sampler.phase('transfer');
     const beforeTransfer = snapshot();
     const transfer = await runClosedLoop(booked.length, options.transferConcurrency, async (i) => {
       const { orderId, world } = booked[i];
-      await assignSmartAccount(stack.client, orderId, { accountId: world.smartAccountId, virtualAccountPath: 'Finance', actingPartnerId: world.partnerId });
+      await assignSmartAccount(stack.client, orderId, {
+        accountId: world.smartAccountId,
+        virtualAccountPath: 'Finance',
+        actingPartnerId: world.partnerId,
+      });
     });
     const transferS = (transfer.finishedAtMs - transfer.startedAtMs) / 1000;
     const transferCpu = perOrder(cpuBetween(beforeTransfer, snapshot()), transfer.results.length);
-    if (transfer.failures.length) failures.push(`${orders} parked: ${transfer.failures.length} transfers failed, first: ${transfer.failures[0].error}`);
+    if (transfer.failures.length)
+      failures.push(`${orders} parked: ${transfer.failures.length} transfers failed, first: ${transfer.failures[0].error}`);
     options.log(`  ${orders} parked: transferred in ${transferS.toFixed(1)} s (${(booked.length / transferS).toFixed(1)}/s)`);
 
     const samples = sampler.stop();
@@ -149,10 +170,15 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
       workerRssParkedMB: workerRssParked / MB,
       workerRssAfterRemindersMB: workerRssAfterReminders / MB,
       workerRssPeakMB: Math.max(worker.peakRss(), ...samples) / MB,
-      workerRssPeakByPhaseMB: { park: sampler.peakOf('park') / MB, reminders: sampler.peakOf('reminders') / MB, transfer: sampler.peakOf('transfer') / MB },
+      workerRssPeakByPhaseMB: {
+        park: sampler.peakOf('park') / MB,
+        reminders: sampler.peakOf('reminders') / MB,
+        transfer: sampler.peakOf('transfer') / MB,
+      },
       workerHeapUsedParkedMB: statsParked.heapUsed / MB,
       cachedWorkflowsParked: statsParked.cachedWorkflows,
-      rssPerCachedWorkflowKB: statsParked.cachedWorkflows > 0 ? (workerRssParked - workerRssIdle) / 1024 / statsParked.cachedWorkflows : Number.NaN,
+      rssPerCachedWorkflowKB:
+        statsParked.cachedWorkflows > 0 ? (workerRssParked - workerRssIdle) / 1024 / statsParked.cachedWorkflows : Number.NaN,
       maxCachedWorkflows: worker.maxCachedWorkflows,
       dbBytesBefore,
       dbBytesParked,
@@ -179,7 +205,11 @@ export async function runParkedLevel(stack: BenchStack, orders: number, options:
 /** Idle RSS of a fresh order worker with the pre-built bundle and when it bundles at start. */
 export async function idleWorkerRss(stack: BenchStack, runId: string): Promise<{ prebuiltBundleMB: number; bundlingAtStartMB: number }> {
   const measure = async (bundleAtStart: boolean) => {
-    const worker = await stack.startWorker({ kind: 'orders', taskQueue: `bench-idle-${bundleAtStart ? 'bundling' : 'prebuilt'}-${runId}`, bundleAtStart });
+    const worker = await stack.startWorker({
+      kind: 'orders',
+      taskQueue: `bench-idle-${bundleAtStart ? 'bundling' : 'prebuilt'}-${runId}`,
+      bundleAtStart,
+    });
     try {
       await new Promise((resolve) => setTimeout(resolve, 3000));
       return worker.rss() / MB;
@@ -195,7 +225,11 @@ export async function idleWorkerRss(stack: BenchStack, runId: string): Promise<{
  * code): `count` of them started and left waiting for their signals, RSS above idle divided by
  * the cached count. Compared with the parked orders' figure, it tells the SDK's share from ours.
  */
-export async function engineLimitCachedWorkflowRss(stack: BenchStack, runId: string, count: number): Promise<{ workflows: number; rssPerCachedWorkflowKB: number }> {
+export async function engineLimitCachedWorkflowRss(
+  stack: BenchStack,
+  runId: string,
+  count: number,
+): Promise<{ workflows: number; rssPerCachedWorkflowKB: number }> {
   const taskQueue = `bench-cache-${runId}`;
   const worker = await stack.startWorker({ kind: 'engine-limit', taskQueue });
   const shape = { localActivities: 1, startActivities: 3, updateActivities: 0, endActivities: 4, timers: 1, signals: 2, updates: 0 };
@@ -204,7 +238,11 @@ export async function engineLimitCachedWorkflowRss(stack: BenchStack, runId: str
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idle = worker.rss();
     const started = await runClosedLoop(count, 20, async (i) => {
-      const handle = await stack.plainClient.workflow.start(ENGINE_LIMIT_WORKFLOW_TYPE, { taskQueue, workflowId: `cache-${runId}-${i}`, args: [shape] });
+      const handle = await stack.plainClient.workflow.start(ENGINE_LIMIT_WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: `cache-${runId}-${i}`,
+        args: [shape],
+      });
       ids.push(handle.workflowId);
       // Parked once its start activities ran and it waits for the signals (with a timer).
       for (let tries = 0; tries < 600; tries++) {
@@ -217,10 +255,20 @@ export async function engineLimitCachedWorkflowRss(stack: BenchStack, runId: str
     if (started.failures.length) throw new Error(`engine-limit cache measure: ${started.failures[0].error}`);
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const stats = await worker.stats();
-    return { workflows: stats.cachedWorkflows, rssPerCachedWorkflowKB: stats.cachedWorkflows > 0 ? (worker.rss() - idle) / 1024 / stats.cachedWorkflows : Number.NaN };
+    return {
+      workflows: stats.cachedWorkflows,
+      rssPerCachedWorkflowKB: stats.cachedWorkflows > 0 ? (worker.rss() - idle) / 1024 / stats.cachedWorkflows : Number.NaN,
+    };
   } finally {
     await worker.stop();
     // Nothing else needs them; closed, they cost the server nothing either.
-    await Promise.all(ids.map((id) => stack.plainClient.workflow.getHandle(id).terminate('benchmark measure done').catch(() => undefined)));
+    await Promise.all(
+      ids.map((id) =>
+        stack.plainClient.workflow
+          .getHandle(id)
+          .terminate('benchmark measure done')
+          .catch(() => undefined),
+      ),
+    );
   }
 }

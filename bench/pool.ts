@@ -44,7 +44,13 @@ export async function runPoolLevel(
     }
   })();
   try {
-    const run = await runThroughputAndEngineLimit(stack, worlds, { orders: taskQueue }, { orders: worker.pid }, { ...options, rounds: 1, runId: `${options.runId}p${poolMax}` });
+    const run = await runThroughputAndEngineLimit(
+      stack,
+      worlds,
+      { orders: taskQueue },
+      { orders: worker.pid },
+      { ...options, rounds: 1, runId: `${options.runId}p${poolMax}` },
+    );
     const t = run.throughput;
     // Every order the worker ran: the warm-up's and the measured ones.
     const ordersRun = run.outcomes.length + run.warmupOrders;

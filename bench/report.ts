@@ -234,7 +234,15 @@ export interface WorkflowShape {
 }
 
 export function shapeOfHistory(events: readonly CostEvent[]): WorkflowShape {
-  const shape: WorkflowShape = { localActivities: 0, startActivities: 0, updateActivities: 0, endActivities: 0, timers: 0, signals: 0, updates: 0 };
+  const shape: WorkflowShape = {
+    localActivities: 0,
+    startActivities: 0,
+    updateActivities: 0,
+    endActivities: 0,
+    timers: 0,
+    signals: 0,
+    updates: 0,
+  };
   let messageSeen = false;
   let openUpdates = 0;
   const localActivityTasks = new Set<string>();
@@ -256,7 +264,8 @@ export function shapeOfHistory(events: readonly CostEvent[]): WorkflowShape {
         shape.timers++;
         break;
       case 'MarkerRecorded':
-        if (event.markerName === LOCAL_ACTIVITY_MARKER) localActivityTasks.add(String(event.workflowTaskCompletedEventId ?? localActivityTasks.size));
+        if (event.markerName === LOCAL_ACTIVITY_MARKER)
+          localActivityTasks.add(String(event.workflowTaskCompletedEventId ?? localActivityTasks.size));
         break;
       case 'ActivityTaskScheduled':
         if (openUpdates > 0) shape.updateActivities++;
@@ -277,7 +286,8 @@ export function shapeOfHistory(events: readonly CostEvent[]): WorkflowShape {
  * the rounded mean total (rounding three parts separately could add or lose one).
  */
 export function typicalShape(shapes: readonly WorkflowShape[]): WorkflowShape {
-  const mean = (pick: (s: WorkflowShape) => number) => (shapes.length === 0 ? 0 : Math.round(shapes.reduce((sum, s) => sum + pick(s), 0) / shapes.length));
+  const mean = (pick: (s: WorkflowShape) => number) =>
+    shapes.length === 0 ? 0 : Math.round(shapes.reduce((sum, s) => sum + pick(s), 0) / shapes.length);
   const totalActivities = mean((s) => s.startActivities + s.updateActivities + s.endActivities);
   const startActivities = mean((s) => s.startActivities);
   const updateActivities = mean((s) => s.updateActivities);
@@ -531,10 +541,15 @@ const mb = (bytes: number): number => bytes / (1024 * 1024);
 /** A plain-text table: the first row is the header; columns padded to their widest cell. */
 export function formatTable(rows: ReadonlyArray<readonly string[]>): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r, rowIndex) => {
-    const line = r.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd();
-    return rowIndex === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-  }).join('\n');
+  return rows
+    .map((r, rowIndex) => {
+      const line = r
+        .map((cell, i) => (cell ?? '').padEnd(widths[i]))
+        .join('  ')
+        .trimEnd();
+      return rowIndex === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+    })
+    .join('\n');
 }
 
 /** A Markdown table: the first row is the header. */
@@ -550,11 +565,21 @@ export function summaryRows(results: BenchResults): string[][] {
   const e = results.engineLimit;
   if (t) {
     rows.push(['orders fulfilled per second (mix)', f(t.ordersPerSecond, 1), '', '']);
-    rows.push(['booking -> provisioned p50 / p95 / p99 (ms)', `${f(t.provisionedLatencyMs.p50)} / ${f(t.provisionedLatencyMs.p95)} / ${f(t.provisionedLatencyMs.p99)}`, '', '']);
+    rows.push([
+      'booking -> provisioned p50 / p95 / p99 (ms)',
+      `${f(t.provisionedLatencyMs.p50)} / ${f(t.provisionedLatencyMs.p95)} / ${f(t.provisionedLatencyMs.p99)}`,
+      '',
+      '',
+    ]);
   }
   if (e) {
     rows.push(['engine-limit workflow, orders per second', f(e.ordersPerSecond, 1), '', '']);
-    rows.push(['ours / engine limit', f(e.ratio, 2), `>= ${TARGETS.engineLimitRatio}`, e.ratio >= TARGETS.engineLimitRatio ? 'met' : `gap ${f(TARGETS.engineLimitRatio - e.ratio, 2)}`]);
+    rows.push([
+      'ours / engine limit',
+      f(e.ratio, 2),
+      `>= ${TARGETS.engineLimitRatio}`,
+      e.ratio >= TARGETS.engineLimitRatio ? 'met' : `gap ${f(TARGETS.engineLimitRatio - e.ratio, 2)}`,
+    ]);
   }
   if (results.cost) {
     for (const [kind, cost] of Object.entries(results.cost.perKind)) {
@@ -570,7 +595,13 @@ export function summaryRows(results: BenchResults): string[][] {
         `${level.orders} parked: worker RSS peak (MB)`,
         f(level.workerRssPeakMB),
         atTen ? `<= ${TARGETS.workerRssMBAt10000}` : '',
-        atTen ? (level.workerRssPeakMB <= TARGETS.workerRssMBAt10000 ? 'met' : `gap ${f(level.workerRssPeakMB - TARGETS.workerRssMBAt10000)} MB`) : largest ? 'no 10,000 level run' : '',
+        atTen
+          ? level.workerRssPeakMB <= TARGETS.workerRssMBAt10000
+            ? 'met'
+            : `gap ${f(level.workerRssPeakMB - TARGETS.workerRssMBAt10000)} MB`
+          : largest
+            ? 'no 10,000 level run'
+            : '',
       ]);
       rows.push([`${level.orders} parked: Postgres growth (MB)`, f(mb(level.dbBytesDelta), 1), '', '']);
       rows.push([
@@ -583,18 +614,48 @@ export function summaryRows(results: BenchResults): string[][] {
         `${level.orders} parked: bulk transfer (s)`,
         f(level.transfer.s, 1),
         atTen ? `<= ${TARGETS.bulkTransferSAt10000}` : '',
-        atTen ? (level.transfer.s <= TARGETS.bulkTransferSAt10000 ? 'met' : `gap ${f(level.transfer.s - TARGETS.bulkTransferSAt10000)} s`) : '',
+        atTen
+          ? level.transfer.s <= TARGETS.bulkTransferSAt10000
+            ? 'met'
+            : `gap ${f(level.transfer.s - TARGETS.bulkTransferSAt10000)} s`
+          : '',
       ]);
     }
-    rows.push(['parked slope: worker RSS (MB per 1,000)', `${f(p.slopes.rssMBPer1000.slope, 1)} (r2 ${f(p.slopes.rssMBPer1000.r2, 2)})`, 'linear', '']);
-    rows.push(['parked slope: Postgres (MB per 1,000)', `${f(p.slopes.dbMBPer1000.slope, 2)} (r2 ${f(p.slopes.dbMBPer1000.r2, 2)})`, 'linear', '']);
-    rows.push(['parked slope: transfer (s per 1,000)', `${f(p.slopes.transferSPer1000.slope, 1)} (r2 ${f(p.slopes.transferSPer1000.r2, 2)})`, 'linear', '']);
-    if (p.slopes.actionsPer1000) rows.push(['parked slope: actions (per 1,000)', `${f(p.slopes.actionsPer1000.slope)} (r2 ${f(p.slopes.actionsPer1000.r2, 2)})`, 'linear', '']);
+    rows.push([
+      'parked slope: worker RSS (MB per 1,000)',
+      `${f(p.slopes.rssMBPer1000.slope, 1)} (r2 ${f(p.slopes.rssMBPer1000.r2, 2)})`,
+      'linear',
+      '',
+    ]);
+    rows.push([
+      'parked slope: Postgres (MB per 1,000)',
+      `${f(p.slopes.dbMBPer1000.slope, 2)} (r2 ${f(p.slopes.dbMBPer1000.r2, 2)})`,
+      'linear',
+      '',
+    ]);
+    rows.push([
+      'parked slope: transfer (s per 1,000)',
+      `${f(p.slopes.transferSPer1000.slope, 1)} (r2 ${f(p.slopes.transferSPer1000.r2, 2)})`,
+      'linear',
+      '',
+    ]);
+    if (p.slopes.actionsPer1000)
+      rows.push([
+        'parked slope: actions (per 1,000)',
+        `${f(p.slopes.actionsPer1000.slope)} (r2 ${f(p.slopes.actionsPer1000.r2, 2)})`,
+        'linear',
+        '',
+      ]);
   }
   const a = results.api;
   if (a) {
     for (const load of [a.booking, a.status]) {
-      rows.push([`API ${load.name}: req/s, p50 / p99 ms`, `${f(load.requestsPerSecond, 1)}, ${f(load.latencyMs.p50)} / ${f(load.latencyMs.p99)}`, '', load.non2xx + load.errors > 0 ? `${load.non2xx} non-2xx, ${load.errors} errors` : '']);
+      rows.push([
+        `API ${load.name}: req/s, p50 / p99 ms`,
+        `${f(load.requestsPerSecond, 1)}, ${f(load.latencyMs.p50)} / ${f(load.latencyMs.p99)}`,
+        '',
+        load.non2xx + load.errors > 0 ? `${load.non2xx} non-2xx, ${load.errors} errors` : '',
+      ]);
     }
   }
   for (const level of results.pool?.levels ?? []) {
@@ -609,9 +670,25 @@ export function summaryRows(results: BenchResults): string[][] {
 }
 
 function costRows(costs: Record<string, HistoryCost>): string[][] {
-  const rows: string[][] = [[
-    'scenario', 'history events', 'workflow tasks', 'actions', 'started', 'activities scheduled', 'activity attempts', 'local act.', 'timers', 'signals in', 'signals out', 'updates', 'SA upserts', 'children', 'continue-as-new',
-  ]];
+  const rows: string[][] = [
+    [
+      'scenario',
+      'history events',
+      'workflow tasks',
+      'actions',
+      'started',
+      'activities scheduled',
+      'activity attempts',
+      'local act.',
+      'timers',
+      'signals in',
+      'signals out',
+      'updates',
+      'SA upserts',
+      'children',
+      'continue-as-new',
+    ],
+  ];
   for (const [kind, c] of Object.entries(costs)) {
     rows.push([
       kind,
@@ -643,7 +720,17 @@ export function renderText(results: BenchResults): string {
   const out: string[] = [];
   out.push(formatTable(summaryRows(results)));
   if (results.cost) {
-    out.push('', 'Cost per order (mean of the sampled histories):', formatTable(costRows({ ...results.cost.perKind, ...prefixed('engine limit ', results.cost.engineLimit), ...prefixed('parked ', results.cost.parked) })));
+    out.push(
+      '',
+      'Cost per order (mean of the sampled histories):',
+      formatTable(
+        costRows({
+          ...results.cost.perKind,
+          ...prefixed('engine limit ', results.cost.engineLimit),
+          ...prefixed('parked ', results.cost.parked),
+        }),
+      ),
+    );
   }
   if (results.failures.length) out.push('', `FAILURES (${results.failures.length}):`, ...results.failures.map((x) => `  - ${x}`));
   return out.join('\n');
@@ -666,15 +753,17 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
   lines.push('');
   lines.push('## This run');
   lines.push('');
-  lines.push(markdownTable([
-    ['', ''],
-    ['date', m.date],
-    ['command', `\`${m.command}\``],
-    ['duration', `${f(m.durationS)} s`],
-    ['machine', `${m.machine.cpus} × ${m.machine.cpuModel}, ${f(m.machine.ramGiB, 1)} GiB RAM, ${m.machine.os}`],
-    ['software', `Node.js ${m.machine.node}, Temporal CLI ${m.machine.temporalCli} (dev server), ${m.machine.postgres}`],
-    ['options', `\`${JSON.stringify(m.options)}\``],
-  ]));
+  lines.push(
+    markdownTable([
+      ['', ''],
+      ['date', m.date],
+      ['command', `\`${m.command}\``],
+      ['duration', `${f(m.durationS)} s`],
+      ['machine', `${m.machine.cpus} × ${m.machine.cpuModel}, ${f(m.machine.ramGiB, 1)} GiB RAM, ${m.machine.os}`],
+      ['software', `Node.js ${m.machine.node}, Temporal CLI ${m.machine.temporalCli} (dev server), ${m.machine.postgres}`],
+      ['options', `\`${JSON.stringify(m.options)}\``],
+    ]),
+  );
   if (m.notes.length) {
     lines.push('');
     for (const note of m.notes) lines.push(`- ${note}`);
@@ -692,47 +781,82 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push('');
     lines.push('## 1. Throughput and latency');
     lines.push('');
-    lines.push(`${t.orders} orders, at most ${t.concurrency} in flight (closed loop: a slot books its next order when its last one is fulfilled), ` +
-      `mix ${Object.entries(t.mix).map(([k, v]) => `${v} ${k}`).join(', ')}` +
-      (t.rounds && t.rounds > 1 ? `, in ${t.rounds} rounds alternating with the engine-limit workflow` : '') +
-      `: ${f(t.durationS, 1)} s, **${f(t.ordersPerSecond, 1)} orders fulfilled per second**.`);
+    lines.push(
+      `${t.orders} orders, at most ${t.concurrency} in flight (closed loop: a slot books its next order when its last one is fulfilled), ` +
+        `mix ${Object.entries(t.mix)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}` +
+        (t.rounds && t.rounds > 1 ? `, in ${t.rounds} rounds alternating with the engine-limit workflow` : '') +
+        `: ${f(t.durationS, 1)} s, **${f(t.ordersPerSecond, 1)} orders fulfilled per second**.`,
+    );
     lines.push('');
-    lines.push(markdownTable([
-      ['latency (ms)', 'orders', 'p50', 'p95', 'p99', 'max'],
-      latencyRow('booking -> provisioned, all', t.provisionedLatencyMs),
-      ...Object.entries(t.perKind).map(([kind, k]) => latencyRow(`booking -> provisioned, ${kind}`, k.provisionedLatencyMs)),
-      latencyRow('booking -> workflow completed, all', t.completedLatencyMs),
-    ]));
+    lines.push(
+      markdownTable([
+        ['latency (ms)', 'orders', 'p50', 'p95', 'p99', 'max'],
+        latencyRow('booking -> provisioned, all', t.provisionedLatencyMs),
+        ...Object.entries(t.perKind).map(([kind, k]) => latencyRow(`booking -> provisioned, ${kind}`, k.provisionedLatencyMs)),
+        latencyRow('booking -> workflow completed, all', t.completedLatencyMs),
+      ]),
+    );
   }
   const e = results.engineLimit;
   if (e) {
     lines.push('');
     lines.push('## 2. Engine limit');
     lines.push('');
-    lines.push(`The same mix and driver against \`bench/baseline/workflows.ts\`: per scenario, the same number of activities (doing nothing), ` +
-      `local activities, signals, Updates and timer waits as the real orders' histories (shapes below). ` +
-      `${e.orders} orders, ${e.concurrency} in flight, in the rounds between ours: ${f(e.durationS, 1)} s, **${f(e.ordersPerSecond, 1)} orders per second**; ` +
-      `ours is **${f(e.ratio, 2)}** of it (target >= ${TARGETS.engineLimitRatio}).`);
+    lines.push(
+      `The same mix and driver against \`bench/baseline/workflows.ts\`: per scenario, the same number of activities (doing nothing), ` +
+        `local activities, signals, Updates and timer waits as the real orders' histories (shapes below). ` +
+        `${e.orders} orders, ${e.concurrency} in flight, in the rounds between ours: ${f(e.durationS, 1)} s, **${f(e.ordersPerSecond, 1)} orders per second**; ` +
+        `ours is **${f(e.ratio, 2)}** of it (target >= ${TARGETS.engineLimitRatio}).`,
+    );
     const ourCpu = results.throughput?.cpuMsPerOrder;
     if (ourCpu && e.cpuMsPerOrder) {
-      const cpuRow = (name: string, c: CpuPerOrder) => [name, f(c.worker, 1), f(c.temporalServer, 1), f(c.postgres, 1), f(c.driver, 1), f(c.total, 1)];
+      const cpuRow = (name: string, c: CpuPerOrder) => [
+        name,
+        f(c.worker, 1),
+        f(c.temporalServer, 1),
+        f(c.postgres, 1),
+        f(c.driver, 1),
+        f(c.total, 1),
+      ];
       lines.push('');
-      lines.push('Where an order\'s CPU goes (ms per order, user + system, from /proc; the machine\'s cores are shared by all of these):');
+      lines.push("Where an order's CPU goes (ms per order, user + system, from /proc; the machine's cores are shared by all of these):");
       lines.push('');
-      lines.push(markdownTable([
-        ['', 'worker process', 'Temporal server', 'Postgres (bench database)', 'driver', 'total'],
-        cpuRow('ours', ourCpu),
-        cpuRow('engine limit', e.cpuMsPerOrder),
-        ['ours - engine limit', f(ourCpu.worker - e.cpuMsPerOrder.worker, 1), f(ourCpu.temporalServer - e.cpuMsPerOrder.temporalServer, 1), f(ourCpu.postgres - e.cpuMsPerOrder.postgres, 1), f(ourCpu.driver - e.cpuMsPerOrder.driver, 1), f(ourCpu.total - e.cpuMsPerOrder.total, 1)],
-      ]));
+      lines.push(
+        markdownTable([
+          ['', 'worker process', 'Temporal server', 'Postgres (bench database)', 'driver', 'total'],
+          cpuRow('ours', ourCpu),
+          cpuRow('engine limit', e.cpuMsPerOrder),
+          [
+            'ours - engine limit',
+            f(ourCpu.worker - e.cpuMsPerOrder.worker, 1),
+            f(ourCpu.temporalServer - e.cpuMsPerOrder.temporalServer, 1),
+            f(ourCpu.postgres - e.cpuMsPerOrder.postgres, 1),
+            f(ourCpu.driver - e.cpuMsPerOrder.driver, 1),
+            f(ourCpu.total - e.cpuMsPerOrder.total, 1),
+          ],
+        ]),
+      );
     }
     lines.push('');
     lines.push('Shapes copied from the real histories:');
     lines.push('');
-    lines.push(markdownTable([
-      ['scenario', 'local activities', 'activities at start', 'in the Update', 'after the messages', 'timers', 'signals', 'Updates'],
-      ...Object.entries(e.shapes).map(([kind, s]) => [kind, String(s.localActivities), String(s.startActivities), String(s.updateActivities), String(s.endActivities), String(s.timers), String(s.signals), String(s.updates)]),
-    ]));
+    lines.push(
+      markdownTable([
+        ['scenario', 'local activities', 'activities at start', 'in the Update', 'after the messages', 'timers', 'signals', 'Updates'],
+        ...Object.entries(e.shapes).map(([kind, s]) => [
+          kind,
+          String(s.localActivities),
+          String(s.startActivities),
+          String(s.updateActivities),
+          String(s.endActivities),
+          String(s.timers),
+          String(s.signals),
+          String(s.updates),
+        ]),
+      ]),
+    );
   }
   if (results.cost) {
     lines.push('');
@@ -763,53 +887,81 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push('');
     lines.push('## 4. Parked scale');
     lines.push('');
-    lines.push(markdownTable([
-      ['parked', 'reminder interval (s)', 'park (s)', 'parked/s', 'worker RSS idle / parked / after reminders / peak (MB)', 'RSS peak while parking / reminding / transferring (MB)', 'cached workflows (max)', 'RSS per cached workflow (KB)', 'Postgres growth (MB)', 'holds max/s', 'first reminders: sent / expected, spread s, max/s', 'bulk transfer s (per s)'],
-      ...p.levels.map((l) => [
-        String(l.orders),
-        f(l.reminderIntervalS),
-        f(l.parkS, 1),
-        f(l.parkPerSecond, 1),
-        `${f(l.workerRssIdleMB)} / ${f(l.workerRssParkedMB)} / ${f(l.workerRssAfterRemindersMB)} / ${f(l.workerRssPeakMB)}`,
-        l.workerRssPeakByPhaseMB ? `${f(l.workerRssPeakByPhaseMB.park)} / ${f(l.workerRssPeakByPhaseMB.reminders)} / ${f(l.workerRssPeakByPhaseMB.transfer)}` : '',
-        `${l.cachedWorkflowsParked} (${l.maxCachedWorkflows ?? 'n/a'})`,
-        f(l.rssPerCachedWorkflowKB),
-        f(mb(l.dbBytesDelta), 1),
-        String(l.holds.maxPerSecond),
-        `${l.reminders.count} / ${l.reminders.expected}, ${f(l.reminders.spreadS, 1)}, ${l.reminders.maxPerSecond}`,
-        `${f(l.transfer.s, 1)} (${f(l.transfer.perSecond, 1)})${l.transfer.failures ? `, ${l.transfer.failures} failed` : ''}`,
+    lines.push(
+      markdownTable([
+        [
+          'parked',
+          'reminder interval (s)',
+          'park (s)',
+          'parked/s',
+          'worker RSS idle / parked / after reminders / peak (MB)',
+          'RSS peak while parking / reminding / transferring (MB)',
+          'cached workflows (max)',
+          'RSS per cached workflow (KB)',
+          'Postgres growth (MB)',
+          'holds max/s',
+          'first reminders: sent / expected, spread s, max/s',
+          'bulk transfer s (per s)',
+        ],
+        ...p.levels.map((l) => [
+          String(l.orders),
+          f(l.reminderIntervalS),
+          f(l.parkS, 1),
+          f(l.parkPerSecond, 1),
+          `${f(l.workerRssIdleMB)} / ${f(l.workerRssParkedMB)} / ${f(l.workerRssAfterRemindersMB)} / ${f(l.workerRssPeakMB)}`,
+          l.workerRssPeakByPhaseMB
+            ? `${f(l.workerRssPeakByPhaseMB.park)} / ${f(l.workerRssPeakByPhaseMB.reminders)} / ${f(l.workerRssPeakByPhaseMB.transfer)}`
+            : '',
+          `${l.cachedWorkflowsParked} (${l.maxCachedWorkflows ?? 'n/a'})`,
+          f(l.rssPerCachedWorkflowKB),
+          f(mb(l.dbBytesDelta), 1),
+          String(l.holds.maxPerSecond),
+          `${l.reminders.count} / ${l.reminders.expected}, ${f(l.reminders.spreadS, 1)}, ${l.reminders.maxPerSecond}`,
+          `${f(l.transfer.s, 1)} (${f(l.transfer.perSecond, 1)})${l.transfer.failures ? `, ${l.transfer.failures} failed` : ''}`,
+        ]),
       ]),
-    ]));
+    );
     if (p.levels.some((l) => l.cpuMsPerOrder)) {
       lines.push('');
       lines.push('CPU per order (ms, user + system) while parking and while transferring:');
       lines.push('');
-      lines.push(markdownTable([
-        ['parked', 'phase', 'worker process', 'Temporal server', 'Postgres', 'driver', 'total'],
-        ...p.levels.flatMap((l) =>
-          l.cpuMsPerOrder
-            ? (['park', 'transfer'] as const).map((phase) => {
-                const c = l.cpuMsPerOrder![phase];
-                return [String(l.orders), phase, f(c.worker, 1), f(c.temporalServer, 1), f(c.postgres, 1), f(c.driver, 1), f(c.total, 1)];
-              })
-            : [],
-        ),
-      ]));
+      lines.push(
+        markdownTable([
+          ['parked', 'phase', 'worker process', 'Temporal server', 'Postgres', 'driver', 'total'],
+          ...p.levels.flatMap((l) =>
+            l.cpuMsPerOrder
+              ? (['park', 'transfer'] as const).map((phase) => {
+                  const c = l.cpuMsPerOrder![phase];
+                  return [String(l.orders), phase, f(c.worker, 1), f(c.temporalServer, 1), f(c.postgres, 1), f(c.driver, 1), f(c.total, 1)];
+                })
+              : [],
+          ),
+        ]),
+      );
     }
     lines.push('');
-    lines.push(`Slopes (least squares over the levels): worker RSS ${f(p.slopes.rssMBPer1000.slope, 1)} MB per 1,000 parked orders (r2 ${f(p.slopes.rssMBPer1000.r2, 3)}), ` +
-      `Postgres ${f(p.slopes.dbMBPer1000.slope, 2)} MB per 1,000 (r2 ${f(p.slopes.dbMBPer1000.r2, 3)}), ` +
-      `bulk transfer ${f(p.slopes.transferSPer1000.slope, 1)} s per 1,000 (r2 ${f(p.slopes.transferSPer1000.r2, 3)})` +
-      (p.slopes.actionsPer1000 ? `, billable actions ${f(p.slopes.actionsPer1000.slope)} per 1,000 parked orders (r2 ${f(p.slopes.actionsPer1000.r2, 3)})` : '') + '.');
+    lines.push(
+      `Slopes (least squares over the levels): worker RSS ${f(p.slopes.rssMBPer1000.slope, 1)} MB per 1,000 parked orders (r2 ${f(p.slopes.rssMBPer1000.r2, 3)}), ` +
+        `Postgres ${f(p.slopes.dbMBPer1000.slope, 2)} MB per 1,000 (r2 ${f(p.slopes.dbMBPer1000.r2, 3)}), ` +
+        `bulk transfer ${f(p.slopes.transferSPer1000.slope, 1)} s per 1,000 (r2 ${f(p.slopes.transferSPer1000.r2, 3)})` +
+        (p.slopes.actionsPer1000
+          ? `, billable actions ${f(p.slopes.actionsPer1000.slope)} per 1,000 parked orders (r2 ${f(p.slopes.actionsPer1000.r2, 3)})`
+          : '') +
+        '.',
+    );
     if (p.engineLimitCache) {
       lines.push('');
-      lines.push(`For comparison, ${p.engineLimitCache.workflows} cached engine-limit workflows (no product code) cost ` +
-        `${f(p.engineLimitCache.rssPerCachedWorkflowKB)} KB of worker RSS each: that much of a parked order's share is the SDK's own.`);
+      lines.push(
+        `For comparison, ${p.engineLimitCache.workflows} cached engine-limit workflows (no product code) cost ` +
+          `${f(p.engineLimitCache.rssPerCachedWorkflowKB)} KB of worker RSS each: that much of a parked order's share is the SDK's own.`,
+      );
     }
     if (p.idleRss) {
       lines.push('');
-      lines.push(`Idle worker RSS: ${f(p.idleRss.prebuiltBundleMB)} MB with a pre-built workflow bundle (what the bench runs), ` +
-        `${f(p.idleRss.bundlingAtStartMB)} MB when the worker bundles the workflows at start (what \`workers/main.ts\` does today).`);
+      lines.push(
+        `Idle worker RSS: ${f(p.idleRss.prebuiltBundleMB)} MB with a pre-built workflow bundle (what the bench runs), ` +
+          `${f(p.idleRss.bundlingAtStartMB)} MB when the worker bundles the workflows at start (what \`workers/main.ts\` does today).`,
+      );
     }
   }
   const a = results.api;
@@ -817,34 +969,64 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push('');
     lines.push('## 5. API');
     lines.push('');
-    lines.push(markdownTable([
-      ['route', 'connections', 'duration (s)', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
-      ...[a.booking, a.status].map((l) => [l.name, String(l.connections), f(l.durationS), String(l.requests), f(l.requestsPerSecond, 1), f(l.latencyMs.p50), f(l.latencyMs.p90), f(l.latencyMs.p99), f(l.latencyMs.max), String(l.non2xx), String(l.errors)]),
-    ]));
+    lines.push(
+      markdownTable([
+        ['route', 'connections', 'duration (s)', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
+        ...[a.booking, a.status].map((l) => [
+          l.name,
+          String(l.connections),
+          f(l.durationS),
+          String(l.requests),
+          f(l.requestsPerSecond, 1),
+          f(l.latencyMs.p50),
+          f(l.latencyMs.p90),
+          f(l.latencyMs.p99),
+          f(l.latencyMs.max),
+          String(l.non2xx),
+          String(l.errors),
+        ]),
+      ]),
+    );
   }
   const pool = results.pool;
   if (pool?.levels.length) {
     lines.push('');
     lines.push('## 6. Postgres pool');
     lines.push('');
-    lines.push(`The throughput mix (ours only, one round) on a fresh order worker per \`DATABASE_POOL_MAX\`; the worker's pool counters sampled every 100 ms.`);
+    lines.push(
+      `The throughput mix (ours only, one round) on a fresh order worker per \`DATABASE_POOL_MAX\`; the worker's pool counters sampled every 100 ms.`,
+    );
     lines.push('');
-    lines.push(markdownTable([
-      ['DATABASE_POOL_MAX', 'orders', 'in flight', 'orders/s', 'provisioned p50 / p95 / p99 ms', 'connections used, max', 'waiting for a connection, max / mean', 'Postgres statements per order', 'worker CPU ms/order', 'Postgres CPU ms/order', 'worker RSS peak MB'],
-      ...pool.levels.map((l) => [
-        String(l.poolMax),
-        String(l.orders),
-        String(l.concurrency),
-        f(l.ordersPerSecond, 1),
-        `${f(l.provisionedLatencyMs.p50)} / ${f(l.provisionedLatencyMs.p95)} / ${f(l.provisionedLatencyMs.p99)}`,
-        String(l.connectionsUsedMax),
-        `${l.waitingForConnectionMax} / ${f(l.waitingForConnectionMean, 1)}`,
-        l.statementsPerOrder !== undefined ? f(l.statementsPerOrder, 1) : '',
-        l.cpuMsPerOrder ? f(l.cpuMsPerOrder.worker, 1) : '',
-        l.cpuMsPerOrder ? f(l.cpuMsPerOrder.postgres, 1) : '',
-        f(l.workerRssPeakMB),
+    lines.push(
+      markdownTable([
+        [
+          'DATABASE_POOL_MAX',
+          'orders',
+          'in flight',
+          'orders/s',
+          'provisioned p50 / p95 / p99 ms',
+          'connections used, max',
+          'waiting for a connection, max / mean',
+          'Postgres statements per order',
+          'worker CPU ms/order',
+          'Postgres CPU ms/order',
+          'worker RSS peak MB',
+        ],
+        ...pool.levels.map((l) => [
+          String(l.poolMax),
+          String(l.orders),
+          String(l.concurrency),
+          f(l.ordersPerSecond, 1),
+          `${f(l.provisionedLatencyMs.p50)} / ${f(l.provisionedLatencyMs.p95)} / ${f(l.provisionedLatencyMs.p99)}`,
+          String(l.connectionsUsedMax),
+          `${l.waitingForConnectionMax} / ${f(l.waitingForConnectionMean, 1)}`,
+          l.statementsPerOrder !== undefined ? f(l.statementsPerOrder, 1) : '',
+          l.cpuMsPerOrder ? f(l.cpuMsPerOrder.worker, 1) : '',
+          l.cpuMsPerOrder ? f(l.cpuMsPerOrder.postgres, 1) : '',
+          f(l.workerRssPeakMB),
+        ]),
       ]),
-    ]));
+    );
   }
   if (extra.method) {
     lines.push('');

@@ -77,17 +77,27 @@ function parseArgs(argv: string[]): Options {
     .option('--rounds <n>', 'alternating rounds of ours and the engine-limit workflow', positiveInt('--rounds'))
     .option('--parked <list>', 'parked-scale levels, comma-separated', (v) => v.split(',').map((x) => positiveInt('--parked')(x.trim())))
     .option('--mix <list>', 'the mix in percent, e.g. direct=40,held=25,delegated=15,classic=20', parseMix)
-    .option('--reminder-interval <duration>', 'REMINDER_INTERVAL of the parked workers (default: a bit more than each level takes to park)', (v) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) throw new InvalidArgumentError('--reminder-interval must be a duration such as 30s or 5m');
-      return ms;
-    })
+    .option(
+      '--reminder-interval <duration>',
+      'REMINDER_INTERVAL of the parked workers (default: a bit more than each level takes to park)',
+      (v) => {
+        const ms = parseDuration(v);
+        if (ms === undefined) throw new InvalidArgumentError('--reminder-interval must be a duration such as 30s or 5m');
+        return ms;
+      },
+    )
     .option('--book-concurrency <n>', 'bookings in flight while parking', positiveInt('--book-concurrency'))
-    .option('--transfer-concurrency <n>', 'assignSmartAccount Updates in flight in the bulk transfer', positiveInt('--transfer-concurrency'))
+    .option(
+      '--transfer-concurrency <n>',
+      'assignSmartAccount Updates in flight in the bulk transfer',
+      positiveInt('--transfer-concurrency'),
+    )
     .option('--api-duration <s>', 'seconds of load per API route', positiveInt('--api-duration'))
     .option('--api-connections <n>', 'autocannon connections', positiveInt('--api-connections'))
     .option('--samples <n>', 'histories fetched per scenario for the cost part', positiveInt('--samples'))
-    .option('--pool-sizes <list>', 'DATABASE_POOL_MAX values of the pool part, comma-separated', (v) => v.split(',').map((x) => positiveInt('--pool-sizes')(x.trim())))
+    .option('--pool-sizes <list>', 'DATABASE_POOL_MAX values of the pool part, comma-separated', (v) =>
+      v.split(',').map((x) => positiveInt('--pool-sizes')(x.trim())),
+    )
     .option('--pool-orders <n>', 'orders per pool size', positiveInt('--pool-orders'))
     .option('--skip <parts>', `parts to skip, comma-separated (${PARTS.join(', ')}); the docs are then not written`, (v) =>
       v.split(',').map((p) => {
@@ -96,11 +106,18 @@ function parseArgs(argv: string[]): Options {
       }),
     )
     .option('--out <dir>', 'write BENCHMARKS.md and latest.json here instead')
-    .option('--render <json>', 'run nothing: write BENCHMARKS.md again from a latest.json (after editing bench/findings.md or bench/method.md)')
-    .option('--temporal-store <store>', "the dev server's store: wal (SQLite file, WAL), file (SQLite file, the CLI's default journal) or memory", (v) => {
-      if (!['wal', 'file', 'memory'].includes(v)) throw new InvalidArgumentError('--temporal-store must be wal, file or memory');
-      return v as TemporalStore;
-    })
+    .option(
+      '--render <json>',
+      'run nothing: write BENCHMARKS.md again from a latest.json (after editing bench/findings.md or bench/method.md)',
+    )
+    .option(
+      '--temporal-store <store>',
+      "the dev server's store: wal (SQLite file, WAL), file (SQLite file, the CLI's default journal) or memory",
+      (v) => {
+        if (!['wal', 'file', 'memory'].includes(v)) throw new InvalidArgumentError('--temporal-store must be wal, file or memory');
+        return v as TemporalStore;
+      },
+    )
     .parse(argv, { from: 'user' });
   const o = program.opts();
   const smoke = Boolean(o.smoke);
@@ -142,7 +159,9 @@ function parseMix(value: string): Record<ScenarioKind, number> {
 
 function commandLine(): string {
   const args = process.argv.slice(2).join(' ');
-  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `tsx bench/run.ts${args ? ` ${args}` : ''}`;
+  return process.env.npm_lifecycle_event === 'bench'
+    ? `npm run bench${args ? ` -- ${args}` : ''}`
+    : `tsx bench/run.ts${args ? ` ${args}` : ''}`;
 }
 
 async function machineInfo(stack: BenchStack) {
@@ -167,7 +186,11 @@ async function main(): Promise<number> {
   if (options.render) {
     const results = JSON.parse(readFileSync(options.render, 'utf8')) as BenchResults;
     const mdPath = join(options.render, '..', '..', 'BENCHMARKS.md');
-    const target = options.out ? join(options.out, 'BENCHMARKS.md') : results.meta.smoke ? join(options.render, '..', 'BENCHMARKS.smoke.md') : mdPath;
+    const target = options.out
+      ? join(options.out, 'BENCHMARKS.md')
+      : results.meta.smoke
+        ? join(options.render, '..', 'BENCHMARKS.smoke.md')
+        : mdPath;
     writeFileSync(target, renderMarkdown(results, readAnalysis(results.meta.smoke)));
     log(`wrote ${target} from ${options.render}`);
     return 0;
@@ -192,7 +215,15 @@ async function main(): Promise<number> {
     `Mix: ${SCENARIO_KINDS.map((k) => `${k} (${SCENARIO_DESCRIPTIONS[k]})`).join('; ')}.`,
   ];
   const results: BenchResults = {
-    meta: { date: new Date().toISOString(), command: commandLine(), smoke: options.smoke, durationS: 0, machine: await machineInfo(stack), options: { ...options }, notes },
+    meta: {
+      date: new Date().toISOString(),
+      command: commandLine(),
+      smoke: options.smoke,
+      durationS: 0,
+      machine: await machineInfo(stack),
+      options: { ...options },
+      notes,
+    },
     failures,
   };
   const attempt = async (part: string, step: () => Promise<void>) => {
@@ -219,23 +250,42 @@ async function main(): Promise<number> {
   try {
     // ---- 1, 2 and 5: the real mix and the engine limit in alternating rounds, then the API ----
     if (!skipped('throughput') || !skipped('api')) {
-      const queues = { orders: `bench-orders-${runId}`, ...(!skipped('engine-limit') && !skipped('throughput') ? { engineLimit: `bench-engine-limit-${runId}` } : {}) };
+      const queues = {
+        orders: `bench-orders-${runId}`,
+        ...(!skipped('engine-limit') && !skipped('throughput') ? { engineLimit: `bench-engine-limit-${runId}` } : {}),
+      };
       // Reminders far away: throughput orders are assigned within seconds, not reminded.
-      const worker = await stack.startWorker({ kind: 'orders', taskQueue: queues.orders, env: { REMINDER_INTERVAL: '1h', ESCALATION_AFTER: '30d' } });
+      const worker = await stack.startWorker({
+        kind: 'orders',
+        taskQueue: queues.orders,
+        env: { REMINDER_INTERVAL: '1h', ESCALATION_AFTER: '30d' },
+      });
       const limitWorker = queues.engineLimit ? await stack.startWorker({ kind: 'engine-limit', taskQueue: queues.engineLimit }) : undefined;
       const worlds = await createWorlds(stack.db, Math.max(4, Math.min(20, Math.ceil(options.orders / 100))), 'tp');
       try {
         if (!skipped('throughput')) {
           await attempt('throughput', async () => {
-            log(`1+2. throughput${queues.engineLimit ? ' and engine limit' : ''}: ${options.orders} orders each, ${options.concurrency} in flight, ${options.rounds} alternating rounds`);
-            const run = await runThroughputAndEngineLimit(stack, worlds, queues, { orders: worker.pid, engineLimit: limitWorker?.pid }, throughputOptions);
+            log(
+              `1+2. throughput${queues.engineLimit ? ' and engine limit' : ''}: ${options.orders} orders each, ${options.concurrency} in flight, ${options.rounds} alternating rounds`,
+            );
+            const run = await runThroughputAndEngineLimit(
+              stack,
+              worlds,
+              queues,
+              { orders: worker.pid, engineLimit: limitWorker?.pid },
+              throughputOptions,
+            );
             results.throughput = run.throughput;
             results.engineLimit = run.engineLimit;
             failures.push(...run.failures.slice(0, 10));
             if (run.failures.length > 10) failures.push(`throughput: ${run.failures.length} failures in all`);
             const t = run.throughput;
-            log(`   ours ${t.ordersPerSecond.toFixed(1)} orders/s; booking -> provisioned p50 ${t.provisionedLatencyMs.p50} ms, p95 ${t.provisionedLatencyMs.p95} ms, p99 ${t.provisionedLatencyMs.p99} ms` +
-              (run.engineLimit ? `; engine limit ${run.engineLimit.ordersPerSecond.toFixed(1)} orders/s; ratio ${run.engineLimit.ratio.toFixed(2)}` : ''));
+            log(
+              `   ours ${t.ordersPerSecond.toFixed(1)} orders/s; booking -> provisioned p50 ${t.provisionedLatencyMs.p50} ms, p95 ${t.provisionedLatencyMs.p95} ms, p99 ${t.provisionedLatencyMs.p99} ms` +
+                (run.engineLimit
+                  ? `; engine limit ${run.engineLimit.ordersPerSecond.toFixed(1)} orders/s; ratio ${run.engineLimit.ratio.toFixed(2)}`
+                  : ''),
+            );
 
             // ---- 3: cost per scenario, from the histories of the measured orders ----
             const samples = samplePerGroup(run.outcomes, (o) => o.kind, options.samples);
@@ -256,7 +306,12 @@ async function main(): Promise<number> {
         if (!skipped('api')) {
           await attempt('api', async () => {
             log(`5. API: ${options.apiConnections} connections, ${options.apiDuration} s per route`);
-            const api = await runApi(stack, queues.orders, worlds[0], { connections: options.apiConnections, durationS: options.apiDuration, runId, log });
+            const api = await runApi(stack, queues.orders, worlds[0], {
+              connections: options.apiConnections,
+              durationS: options.apiDuration,
+              runId,
+              log,
+            });
             results.api = { booking: api.booking, status: api.status };
             failures.push(...api.failures);
           });
@@ -274,11 +329,16 @@ async function main(): Promise<number> {
       for (const poolMax of options.poolSizes) {
         await attempt(`pool ${poolMax}`, async () => {
           log(`6. Postgres pool: DATABASE_POOL_MAX ${poolMax}, ${options.poolOrders} orders, ${options.concurrency} in flight`);
-          const { failures: levelFailures, ...level } = await runPoolLevel(stack, worlds, poolMax, { ...throughputOptions, orders: options.poolOrders });
+          const { failures: levelFailures, ...level } = await runPoolLevel(stack, worlds, poolMax, {
+            ...throughputOptions,
+            orders: options.poolOrders,
+          });
           levels.push(level);
           failures.push(...levelFailures.slice(0, 5));
-          log(`   ${level.ordersPerSecond.toFixed(1)} orders/s, p50 ${level.provisionedLatencyMs.p50} ms; connections used at most ${level.connectionsUsedMax}, ` +
-            `callers waiting at most ${level.waitingForConnectionMax} (mean ${level.waitingForConnectionMean.toFixed(1)}); ${(level.statementsPerOrder ?? 0).toFixed(1)} statements per order`);
+          log(
+            `   ${level.ordersPerSecond.toFixed(1)} orders/s, p50 ${level.provisionedLatencyMs.p50} ms; connections used at most ${level.connectionsUsedMax}, ` +
+              `callers waiting at most ${level.waitingForConnectionMax} (mean ${level.waitingForConnectionMean.toFixed(1)}); ${(level.statementsPerOrder ?? 0).toFixed(1)} statements per order`,
+          );
         });
       }
       if (levels.length) results.pool = { levels };
@@ -300,7 +360,9 @@ async function main(): Promise<number> {
             runId,
             log,
           };
-          log(`4. parked scale: ${orders} orders (reminder interval ${(parkedOptions.reminderIntervalMs ?? chooseReminderInterval(orders, expectedParkRate, parkedOptions.minReminderIntervalMs)) / 1000} s)`);
+          log(
+            `4. parked scale: ${orders} orders (reminder interval ${(parkedOptions.reminderIntervalMs ?? chooseReminderInterval(orders, expectedParkRate, parkedOptions.minReminderIntervalMs)) / 1000} s)`,
+          );
           const { failures: levelFailures, ...level } = await runParkedLevel(stack, orders, parkedOptions);
           levels.push(level);
           failures.push(...levelFailures);
@@ -316,7 +378,9 @@ async function main(): Promise<number> {
             rssMBPer1000: per1000((l) => l.workerRssPeakMB),
             dbMBPer1000: per1000((l) => l.dbBytesDelta / (1024 * 1024)),
             transferSPer1000: per1000((l) => l.transfer.s),
-            actionsPer1000: levels.every((l) => l.costPerOrder) ? per1000((l) => (l.costPerOrder as HistoryCost).actions.total * l.orders) : null,
+            actionsPer1000: levels.every((l) => l.costPerOrder)
+              ? per1000((l) => (l.costPerOrder as HistoryCost).actions.total * l.orders)
+              : null,
           },
         };
         await attempt('engine-limit cached workflow RSS', async () => {
@@ -338,18 +402,29 @@ async function main(): Promise<number> {
   clearInterval(loadSampler);
   if (loadSamples.length) {
     const meanLoad = loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length;
-    notes.push(`1-minute load average during the run: mean ${meanLoad.toFixed(1)}, max ${Math.max(...loadSamples).toFixed(1)} on ${os.cpus().length} cores ` +
-      '(the benchmark alone keeps about 2 busy; more means other processes on the machine competed for the CPU).');
+    notes.push(
+      `1-minute load average during the run: mean ${meanLoad.toFixed(1)}, max ${Math.max(...loadSamples).toFixed(1)} on ${os.cpus().length} cores ` +
+        '(the benchmark alone keeps about 2 busy; more means other processes on the machine competed for the CPU).',
+    );
   }
   // Every part asked for must have produced its figures (the smoke run in CI relies on it).
-  const produced: Record<Part, unknown> = { throughput: results.throughput, 'engine-limit': results.engineLimit, cost: results.cost, parked: results.parked, api: results.api, pool: results.pool };
+  const produced: Record<Part, unknown> = {
+    throughput: results.throughput,
+    'engine-limit': results.engineLimit,
+    cost: results.cost,
+    parked: results.parked,
+    api: results.api,
+    pool: results.pool,
+  };
   for (const part of PARTS) if (!skipped(part) && !produced[part]) failures.push(`${part}: produced no figures`);
   const text = renderText(results);
   process.stdout.write(`\n${text}\n\n`);
 
   const writeDocs = !options.out && !options.smoke && options.skip.length === 0;
   const outDir = options.out ?? (writeDocs ? join(ROOT, 'docs') : join(ROOT, '.data', 'bench'));
-  const jsonPath = writeDocs ? join(outDir, 'benchmarks', 'latest.json') : join(outDir, options.smoke ? 'latest.smoke.json' : 'latest.json');
+  const jsonPath = writeDocs
+    ? join(outDir, 'benchmarks', 'latest.json')
+    : join(outDir, options.smoke ? 'latest.smoke.json' : 'latest.json');
   const mdPath = writeDocs ? join(outDir, 'BENCHMARKS.md') : join(outDir, options.smoke ? 'BENCHMARKS.smoke.md' : 'BENCHMARKS.md');
   mkdirSync(join(jsonPath, '..'), { recursive: true });
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);

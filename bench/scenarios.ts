@@ -25,13 +25,28 @@ export const DEFAULT_MIX: Record<ScenarioKind, number> = { direct: 40, held: 25,
 export const SCENARIO_DESCRIPTIONS: Record<ScenarioKind, string> = {
   direct: "into the customer's active Smart Account (virtual account Finance): a perpetual and a 36-month term line, both shipped",
   held: "into the partner's holding account (EMEA): both lines shipped while held; the partner assigns the customer's account on the 'transfer needed' email (assignSmartAccount Update)",
-  delegated: "delegated to the end-customer contact: both lines shipped; the contact picks the existing account through the link in the delegation email (submitCustomerChoice Update, token read from the received email)",
-  classic: "a mixed order (S7) into the customer's account: a classic line (License Registration Portal record) and a perpetual smart line, both shipped",
+  delegated:
+    'delegated to the end-customer contact: both lines shipped; the contact picks the existing account through the link in the delegation email (submitCustomerChoice Update, token read from the received email)',
+  classic:
+    "a mixed order (S7) into the customer's account: a classic line (License Registration Portal record) and a perpetual smart line, both shipped",
 };
 
 const PERPETUAL: OrderLineInput = { lineNumber: 1, sku: 'ISR4K-SEC-PERP', quantity: 2, licenseType: 'smart', smartAccountMandatory: true };
-const TERM: OrderLineInput = { lineNumber: 2, sku: 'C9300-DNA-E-3Y', quantity: 10, licenseType: 'smart', termMonths: 36, smartAccountMandatory: true };
-const CLASSIC: OrderLineInput = { lineNumber: 1, sku: 'ASA5506-SEC-BUN', quantity: 1, licenseType: 'classic', smartAccountMandatory: false };
+const TERM: OrderLineInput = {
+  lineNumber: 2,
+  sku: 'C9300-DNA-E-3Y',
+  quantity: 10,
+  licenseType: 'smart',
+  termMonths: 36,
+  smartAccountMandatory: true,
+};
+const CLASSIC: OrderLineInput = {
+  lineNumber: 1,
+  sku: 'ASA5506-SEC-BUN',
+  quantity: 1,
+  licenseType: 'classic',
+  smartAccountMandatory: false,
+};
 
 export function linesOf(kind: ScenarioKind): OrderLineInput[] {
   return kind === 'classic' ? [CLASSIC, { ...PERPETUAL, lineNumber: 2 }] : [PERPETUAL, TERM];
@@ -55,7 +70,10 @@ export function kindSequence(count: number, mix: Record<ScenarioKind, number>): 
   }
   for (const k of kinds) {
     if (count >= kinds.length && !out.includes(k)) {
-      const most = kinds.reduce((best, x) => (out.filter((o) => o === x).length > out.filter((o) => o === best).length ? x : best), kinds[0]);
+      const most = kinds.reduce(
+        (best, x) => (out.filter((o) => o === x).length > out.filter((o) => o === best).length ? x : best),
+        kinds[0],
+      );
       out[out.lastIndexOf(most)] = k;
     }
   }
@@ -119,16 +137,26 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /** One real order, start to finish, as the people around it would drive it. */
-export async function driveRealOrder(ctx: DriverContext, kind: ScenarioKind, world: TestWorld, externalReference: string): Promise<OrderOutcome> {
+export async function driveRealOrder(
+  ctx: DriverContext,
+  kind: ScenarioKind,
+  world: TestWorld,
+  externalReference: string,
+): Promise<OrderOutcome> {
   const bookedAtMs = Date.now();
   const booked = await bookOrder(ctx.client, ctx.taskQueue, bookingFor(kind, world, externalReference));
   if (booked.alreadyBooked) throw new Error(`order ${externalReference} was already booked`);
   // The ordering system reports both shipments at once; a held order keeps them (S3).
-  for (const line of linesOf(kind)) await reportShipment(ctx.client, booked.orderId, { lineNumber: line.lineNumber, shippedOn: ctx.shippedOn });
+  for (const line of linesOf(kind))
+    await reportShipment(ctx.client, booked.orderId, { lineNumber: line.lineNumber, shippedOn: ctx.shippedOn });
   if (kind === 'held') {
     await ctx.mail.next(booked.orderId, 'transfer-needed', ctx.timeoutMs);
     await withTimeout(
-      assignSmartAccount(ctx.client, booked.orderId, { accountId: world.smartAccountId, virtualAccountPath: 'Finance', actingPartnerId: world.partnerId }),
+      assignSmartAccount(ctx.client, booked.orderId, {
+        accountId: world.smartAccountId,
+        virtualAccountPath: 'Finance',
+        actingPartnerId: world.partnerId,
+      }),
       ctx.timeoutMs,
       `assignSmartAccount ${booked.orderId}`,
     );
@@ -137,12 +165,20 @@ export async function driveRealOrder(ctx: DriverContext, kind: ScenarioKind, wor
     if (!mail.token) throw new Error(`the delegation email of order ${booked.orderId} has no link token`);
     // What the customer page does: open the link, then send the choice as an Update.
     await withTimeout(
-      submitCustomerChoice({ db: ctx.db, client: ctx.client }, mail.token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }),
+      submitCustomerChoice({ db: ctx.db, client: ctx.client }, mail.token, {
+        kind: 'existing',
+        accountId: world.smartAccountId,
+        virtualAccountPath: 'Finance',
+      }),
       ctx.timeoutMs,
       `submitCustomerChoice ${booked.orderId}`,
     );
   }
-  const status = await withTimeout(ctx.client.workflow.getHandle(booked.workflowId).result(), ctx.timeoutMs, `workflow ${booked.workflowId}`);
+  const status = await withTimeout(
+    ctx.client.workflow.getHandle(booked.workflowId).result(),
+    ctx.timeoutMs,
+    `workflow ${booked.workflowId}`,
+  );
   const phase = (status as { phase?: string } | undefined)?.phase;
   if (phase !== 'Fulfilled') throw new Error(`order ${booked.orderId} (${kind}) ended ${phase ?? 'without a status'}`);
   return { orderId: booked.orderId, workflowId: booked.workflowId, kind, bookedAtMs, completedAtMs: Date.now() };
@@ -151,7 +187,12 @@ export async function driveRealOrder(ctx: DriverContext, kind: ScenarioKind, wor
 export const ENGINE_LIMIT_WORKFLOW_TYPE = 'engineLimitOrder';
 
 /** One engine-limit order: the same messages from the driver, no emails to wait for. */
-export async function driveEngineLimitOrder(ctx: DriverContext, kind: ScenarioKind, shape: EngineLimitShape, id: string): Promise<OrderOutcome> {
+export async function driveEngineLimitOrder(
+  ctx: DriverContext,
+  kind: ScenarioKind,
+  shape: EngineLimitShape,
+  id: string,
+): Promise<OrderOutcome> {
   const bookedAtMs = Date.now();
   const workflowId = `engine-limit-${id}`;
   const handle = await ctx.client.workflow.start(ENGINE_LIMIT_WORKFLOW_TYPE, { workflowId, taskQueue: ctx.taskQueue, args: [shape] });

@@ -87,7 +87,6 @@ export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-
 /**
  * The worker process entry compiled to one plain JavaScript file (dependencies stay in
  * node_modules), so the child runs on plain `node` like the production image, without the
@@ -143,7 +142,13 @@ export async function startBenchStack(options: {
 
   const [temporal, mail, ordersBundle, engineLimitBundle, workerEntry] = await Promise.all([
     freePort().then((port) =>
-      startTemporalDevServer({ binary: temporalCli, port, ...(dbFile ? { dbFile } : {}), sqlitePragmas, logFile: join(dataDir, 'temporal.log') }),
+      startTemporalDevServer({
+        binary: temporalCli,
+        port,
+        ...(dbFile ? { dbFile } : {}),
+        sqlitePragmas,
+        logFile: join(dataDir, 'temporal.log'),
+      }),
     ),
     startBenchMailCatcher(),
     writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
@@ -178,8 +183,10 @@ export async function startBenchStack(options: {
     }
   };
   process.once('exit', killAll);
-  log(`stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${temporal.address} (${describeStore(store, dbFile)}), ` +
-    `database ${BENCH_DATABASE}, SMTP 127.0.0.1:${mail.port}, workers on ${workerEntry.loader}`);
+  log(
+    `stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${temporal.address} (${describeStore(store, dbFile)}), ` +
+      `database ${BENCH_DATABASE}, SMTP 127.0.0.1:${mail.port}, workers on ${workerEntry.loader}`,
+  );
 
   async function startWorker(worker: StartWorkerOptions): Promise<BenchWorker> {
     const env: NodeJS.ProcessEnv = {
@@ -195,7 +202,11 @@ export async function startBenchStack(options: {
       ...(worker.env ?? {}),
     };
     if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;
-    const child = fork(workerEntry.path, [], { execArgv: [...WORKER_NODE_FLAGS, ...workerEntry.execArgv], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(workerEntry.path, [], {
+      execArgv: [...WORKER_NODE_FLAGS, ...workerEntry.execArgv],
+      env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     children.add(child);
     const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
     exited.then(() => children.delete(child));
@@ -275,7 +286,9 @@ export function temporalVersion(binary: string): string {
   // A CLI built with `go install` calls itself 0.0.0-DEV; the cache path names the release.
   const release = /temporal-cli\/(v[0-9.]+)\//.exec(binary)?.[1];
   try {
-    const reported = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim().replace(/^temporal version\s*/, '');
+    const reported = execFileSync(binary, ['--version'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^temporal version\s*/, '');
     return release ? `${release} (${reported})` : reported;
   } catch {
     return release ?? 'unknown';

@@ -24,7 +24,14 @@ import {
   type OrderOutcome,
 } from './scenarios';
 import type { BenchStack } from './stack';
-import { summarize, type EngineLimitResult, type LatencySummary, type ScenarioKind, type ThroughputResult, type WorkflowShape } from './report';
+import {
+  summarize,
+  type EngineLimitResult,
+  type LatencySummary,
+  type ScenarioKind,
+  type ThroughputResult,
+  type WorkflowShape,
+} from './report';
 
 export interface ThroughputOptions {
   orders: number;
@@ -57,14 +64,21 @@ function roundRobin<T>(items: readonly T[], index: number): T {
 async function fulfilledAt(stack: BenchStack, orderIds: readonly string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (let i = 0; i < orderIds.length; i += 1000) {
-    const rows: Array<{ id: string; fulfilled_at: Date | null }> = await stack.db('orders').whereIn('id', orderIds.slice(i, i + 1000)).select('id', 'fulfilled_at');
+    const rows: Array<{ id: string; fulfilled_at: Date | null }> = await stack
+      .db('orders')
+      .whereIn('id', orderIds.slice(i, i + 1000))
+      .select('id', 'fulfilled_at');
     for (const row of rows) if (row.fulfilled_at) out.set(row.id, new Date(row.fulfilled_at).getTime());
   }
   return out;
 }
 
 /** The engine-limit shape of each kind, from the histories of a few real orders. */
-async function shapesFrom(stack: BenchStack, outcomes: readonly OrderOutcome[], mix: Record<ScenarioKind, number>): Promise<Record<ScenarioKind, WorkflowShape>> {
+async function shapesFrom(
+  stack: BenchStack,
+  outcomes: readonly OrderOutcome[],
+  mix: Record<ScenarioKind, number>,
+): Promise<Record<ScenarioKind, WorkflowShape>> {
   const samples = samplePerGroup(outcomes, (o) => o.kind, 5);
   const shapes: Partial<Record<ScenarioKind, WorkflowShape>> = {};
   for (const kind of SCENARIO_KINDS) {
@@ -88,7 +102,14 @@ export async function runThroughputAndEngineLimit(
   let ourCpu: CpuSpent = NO_CPU;
   let limitCpu: CpuSpent = NO_CPU;
   const shippedOn = todayIso();
-  const ours: DriverContext = { client: stack.client, db: stack.db, mail: stack.mail, taskQueue: queues.orders, shippedOn, timeoutMs: options.timeoutMs };
+  const ours: DriverContext = {
+    client: stack.client,
+    db: stack.db,
+    mail: stack.mail,
+    taskQueue: queues.orders,
+    shippedOn,
+    timeoutMs: options.timeoutMs,
+  };
   const limit: DriverContext | undefined = queues.engineLimit
     ? { client: stack.plainClient, db: stack.db, mail: stack.mail, taskQueue: queues.engineLimit, shippedOn, timeoutMs: options.timeoutMs }
     : undefined;
@@ -97,17 +118,30 @@ export async function runThroughputAndEngineLimit(
   // Warm-up (JIT, connections, caches), and the shapes the engine-limit workflow copies.
   const warmCount = Math.max(options.warmup, SCENARIO_KINDS.filter((k) => options.mix[k] > 0).length);
   const warmKinds = kindSequence(warmCount, options.mix);
-  const warm = await runClosedLoop(warmCount, options.concurrency, (i) => driveRealOrder(ours, warmKinds[i], roundRobin(worlds, i), `WARM-${options.runId}-${i}`));
+  const warm = await runClosedLoop(warmCount, options.concurrency, (i) =>
+    driveRealOrder(ours, warmKinds[i], roundRobin(worlds, i), `WARM-${options.runId}-${i}`),
+  );
   failures.push(...warm.failures.slice(0, 3).map((f) => `warm-up order ${f.index} (${warmKinds[f.index]}): ${f.error}`));
   const shapes = await shapesFrom(stack, warm.results, options.mix).catch((err: Error) => {
     // Say why the warm-up orders failed: that is the actual problem.
-    throw new Error(`${err.message}; warm-up failures: ${warm.failures.slice(0, 3).map((f) => `order ${f.index} (${warmKinds[f.index]}): ${f.error}`).join('; ') || 'none'}`);
+    throw new Error(
+      `${err.message}; warm-up failures: ${
+        warm.failures
+          .slice(0, 3)
+          .map((f) => `order ${f.index} (${warmKinds[f.index]}): ${f.error}`)
+          .join('; ') || 'none'
+      }`,
+    );
   });
   if (limit) {
-    const warmLimit = await runClosedLoop(warmCount, options.concurrency, (i) => driveEngineLimitOrder(limit, warmKinds[i], shapes[warmKinds[i]], `warm-${options.runId}-${i}`));
+    const warmLimit = await runClosedLoop(warmCount, options.concurrency, (i) =>
+      driveEngineLimitOrder(limit, warmKinds[i], shapes[warmKinds[i]], `warm-${options.runId}-${i}`),
+    );
     failures.push(...warmLimit.failures.slice(0, 3).map((f) => `engine-limit warm-up ${f.index}: ${f.error}`));
   }
-  options.log(`  warm-up: ${warm.results.length} orders in ${((warm.finishedAtMs - warm.startedAtMs) / 1000).toFixed(1)} s; shapes ${JSON.stringify(shapes)}`);
+  options.log(
+    `  warm-up: ${warm.results.length} orders in ${((warm.finishedAtMs - warm.startedAtMs) / 1000).toFixed(1)} s; shapes ${JSON.stringify(shapes)}`,
+  );
 
   const kinds = kindSequence(options.orders, options.mix);
   const rounds = Math.max(1, Math.min(options.rounds, options.orders));
@@ -121,7 +155,9 @@ export async function runThroughputAndEngineLimit(
     const from = Math.floor((round * options.orders) / rounds);
     const to = Math.floor(((round + 1) * options.orders) / rounds);
     const ourBefore = snapshot(workerPids.orders);
-    const a = await runClosedLoop(to - from, options.concurrency, (i) => driveRealOrder(ours, kinds[from + i], roundRobin(worlds, from + i), `BENCH-${options.runId}-${from + i}`));
+    const a = await runClosedLoop(to - from, options.concurrency, (i) =>
+      driveRealOrder(ours, kinds[from + i], roundRobin(worlds, from + i), `BENCH-${options.runId}-${from + i}`),
+    );
     ourCpu = addCpu(ourCpu, cpuBetween(ourBefore, snapshot(workerPids.orders)));
     ourSeconds += (a.finishedAtMs - a.startedAtMs) / 1000;
     outcomes.push(...a.results);
@@ -129,7 +165,9 @@ export async function runThroughputAndEngineLimit(
     let line = `  round ${round + 1}/${rounds}: ours ${((to - from) / ((a.finishedAtMs - a.startedAtMs) / 1000)).toFixed(1)} orders/s`;
     if (limit) {
       const limitBefore = snapshot(workerPids.engineLimit ?? 0);
-      const b = await runClosedLoop(to - from, options.concurrency, (i) => driveEngineLimitOrder(limit, kinds[from + i], shapes[kinds[from + i]], `${options.runId}-${from + i}`));
+      const b = await runClosedLoop(to - from, options.concurrency, (i) =>
+        driveEngineLimitOrder(limit, kinds[from + i], shapes[kinds[from + i]], `${options.runId}-${from + i}`),
+      );
       limitCpu = addCpu(limitCpu, cpuBetween(limitBefore, snapshot(workerPids.engineLimit ?? 0)));
       limitSeconds += (b.finishedAtMs - b.startedAtMs) / 1000;
       limitOutcomes.push(...b.results);
@@ -139,7 +177,10 @@ export async function runThroughputAndEngineLimit(
     options.log(line);
   }
 
-  const fulfilled = await fulfilledAt(stack, outcomes.map((o) => o.orderId));
+  const fulfilled = await fulfilledAt(
+    stack,
+    outcomes.map((o) => o.orderId),
+  );
   failures.push(...ourFailures.map((f) => `throughput order ${f.index} (${kinds[f.index]}): ${f.error}`));
   const provisioned: number[] = [];
   const perKindLatency = new Map<string, number[]>();

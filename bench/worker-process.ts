@@ -60,7 +60,11 @@ async function main(): Promise<void> {
     poolStats = () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 });
     const mailer = createSmtpMailer(config.smtpUrl);
     const clientConnection = await Connection.connect({ address: config.temporal.address });
-    closers.push(() => clientConnection.close(), () => db.destroy(), () => mailer.close());
+    closers.push(
+      () => clientConnection.close(),
+      () => db.destroy(),
+      () => mailer.close(),
+    );
     // BENCH_BUNDLE_AT_START: webpack runs in this process, as when workers/main.ts passes no
     // bundle; otherwise the pre-built bundle is loaded.
     let workflowBundle: WorkflowBundleOption | undefined;
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  send({ type: 'error', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  send({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   process.stderr.write(`bench worker failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });

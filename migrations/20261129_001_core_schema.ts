@@ -42,9 +42,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('kind').notNullable().checkIn(['smart_account', 'holding_account'], 'accounts_kind_check');
     t.text('name').notNullable();
     t.text('domain');
-    t.text('status')
-      .notNullable()
-      .checkIn(['requested', 'pending_activation', 'active', 'closed'], 'accounts_status_check');
+    t.text('status').notNullable().checkIn(['requested', 'pending_activation', 'active', 'closed'], 'accounts_status_check');
     t.text('owner_partner_id').references('partners.id');
     t.bigInteger('primary_contact_id').references('users.id');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
@@ -53,7 +51,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`ALTER TABLE accounts ADD CONSTRAINT accounts_kind_fields_check CHECK (
     (kind = 'smart_account' AND domain IS NOT NULL AND domain = lower(domain))
     OR (kind = 'holding_account' AND owner_partner_id IS NOT NULL))`);
-  await knex.raw('CREATE INDEX accounts_domain_idx ON accounts (domain) WHERE kind = \'smart_account\'');
+  await knex.raw("CREATE INDEX accounts_domain_idx ON accounts (domain) WHERE kind = 'smart_account'");
 
   // Nested virtual accounts: path is the full "Region-US/Finance/Sacramento" for lookups.
   await knex.schema.createTable('virtual_accounts', (t) => {
@@ -151,9 +149,7 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['order_id', 'line_number']);
   });
   await knex.raw('ALTER TABLE order_lines ADD CONSTRAINT order_lines_quantity_check CHECK (quantity > 0)');
-  await knex.raw(
-    'ALTER TABLE order_lines ADD CONSTRAINT order_lines_term_check CHECK (term_months IS NULL OR term_months > 0)',
-  );
+  await knex.raw('ALTER TABLE order_lines ADD CONSTRAINT order_lines_term_check CHECK (term_months IS NULL OR term_months > 0)');
 
   // One entitlement per order line: a deposit is an insert that conflicts on a retry, a transfer
   // is an update of where it sits. "held" licenses (R4) can be neither consumed nor activated.

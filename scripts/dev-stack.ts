@@ -78,7 +78,9 @@ async function startTemporal(config: Config): Promise<string> {
   }
   const [host, port] = [config.temporal.address.replace(/:\d+$/, ''), Number(config.temporal.address.split(':').pop())];
   if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
-    throw new Error(`TEMPORAL_ADDRESS: nothing answers at ${config.temporal.address}, and a dev server can only be started on this machine`);
+    throw new Error(
+      `TEMPORAL_ADDRESS: nothing answers at ${config.temporal.address}, and a dev server can only be started on this machine`,
+    );
   }
   const uiPort = Number(new URL(config.temporal.uiUrl).port || 8233);
   step(`Temporal: starting the dev server on :${port} (Web UI :${uiPort}, data .data/temporal.db, log .data/temporal.log)`);
@@ -107,9 +109,12 @@ async function startSmtp(config: Config): Promise<{ smtpUrl: string; inbox: stri
   if (mailpit) {
     step(`SMTP: starting Mailpit (${mailpit}) on :${smtpPort}, web inbox on :8025`);
     const child = spawnChild('mailpit', mailpit, [
-      '--smtp', `127.0.0.1:${smtpPort}`,
-      '--listen', '127.0.0.1:8025',
-      '--database', join(DATA, 'mailpit.db'),
+      '--smtp',
+      `127.0.0.1:${smtpPort}`,
+      '--listen',
+      '127.0.0.1:8025',
+      '--database',
+      join(DATA, 'mailpit.db'),
     ]);
     await new Promise((r) => setTimeout(r, 1_000));
     if (child.exitCode !== null) throw new Error('Mailpit exited at start; see its output above');
@@ -126,7 +131,12 @@ async function startSmtp(config: Config): Promise<{ smtpUrl: string; inbox: stri
 function spawnChild(name: string, command: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(command, args, { cwd: ROOT, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = (chunk: Buffer) =>
-    chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => `[${name}] ${line}\n`)
+      .join('');
   child.stdout!.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
   stops.push({
@@ -204,7 +214,12 @@ interface ApiAnswer {
 }
 
 /** One JSON request to the API. No answer at all (refused, timed out) is status 0 with the reason as body. */
-async function callApi(base: string, method: string, path: string, options: { key?: string; body?: unknown; timeoutMs?: number } = {}): Promise<ApiAnswer> {
+async function callApi(
+  base: string,
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; timeoutMs?: number } = {},
+): Promise<ApiAnswer> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -319,7 +334,9 @@ async function main(): Promise<void> {
     stops.push({ name: 'Postgres pool', stop: () => db.destroy() });
     const applied = await migrateLatest(db);
     await seedDemoData(db);
-    step(`Postgres: ${created ? 'database created, ' : ''}${applied.length ? `migrated (${applied.join(', ')})` : 'schema up to date'}, demo accounts seeded`);
+    step(
+      `Postgres: ${created ? 'database created, ' : ''}${applied.length ? `migrated (${applied.join(', ')})` : 'schema up to date'}, demo accounts seeded`,
+    );
 
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
     const leftover = await revokeLeftoverQuickStartKeys(db);
@@ -331,14 +348,18 @@ async function main(): Promise<void> {
     });
     // Registered after the pool, so it runs before the pool closes.
     stops.push({ name: 'quick-start API keys (revoking)', stop: () => revokeKeys(db, [operatorKey.id, partnerKey.id]) });
-    step(`API keys: minted an operator key and a ${DEMO.partnerId} key (stored as SHA-256 only)${leftover ? `; revoked ${leftover} from earlier starts` : ''}`);
+    step(
+      `API keys: minted an operator key and a ${DEMO.partnerId} key (stored as SHA-256 only)${leftover ? `; revoked ${leftover} from earlier starts` : ''}`,
+    );
 
     const { smtpUrl, inbox } = await startSmtp(config);
 
     // The worker and the API see the same environment; the listen addresses are passed explicitly
     // so what is printed below is what they bind.
     const bundlePath = await workflowBundle;
-    step(`Worker: workflow code ${config.workflowBundlePath ? 'pre-built' : `bundled in ${((Date.now() - bundleStarted) / 1000).toFixed(1)} s`} (${bundlePath.replace(ROOT + '/', '')})`);
+    step(
+      `Worker: workflow code ${config.workflowBundlePath ? 'pre-built' : `bundled in ${((Date.now() - bundleStarted) / 1000).toFixed(1)} s`} (${bundlePath.replace(ROOT + '/', '')})`,
+    );
     const childEnv: NodeJS.ProcessEnv = {
       ...process.env,
       WORKFLOW_BUNDLE_PATH: bundlePath,
@@ -350,7 +371,10 @@ async function main(): Promise<void> {
     };
     step(`Worker: starting (task queue "${config.temporal.taskQueue}", metrics on ${config.workerMetricsListen})`);
     const workerSpawnedAt = Date.now();
-    const worker = spawnChild('worker', process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'workers/main.ts'], { ...childEnv, ...workerMemoryEnv() });
+    const worker = spawnChild('worker', process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'workers/main.ts'], {
+      ...childEnv,
+      ...workerMemoryEnv(),
+    });
     supervise('worker', worker);
 
     const apiBase = localUrl(config.apiListen);
@@ -380,7 +404,8 @@ async function main(): Promise<void> {
       (yes) => yes || worker.exitCode !== null,
       180_000,
     );
-    if (!polling) throw new Error(`the worker did not start polling task queue "${config.temporal.taskQueue}" within 180 s; see its output above`);
+    if (!polling)
+      throw new Error(`the worker did not start polling task queue "${config.temporal.taskQueue}" within 180 s; see its output above`);
     step(`Worker: polling after ${Math.round((Date.now() - workerSpawnedAt) / 1000)} s`);
 
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
@@ -388,14 +413,23 @@ async function main(): Promise<void> {
     // Generous: the first workflow tasks of a fresh worker can be slow on a loaded machine.
     const asPartner = { key: partnerKey.key, timeoutMs: 60_000 };
     const book = async (order: BookOrderInput): Promise<{ orderId: string; workflowId: string }> =>
-      expectStatus(await callApi(apiBase, 'POST', '/v1/orders', { ...asPartner, body: bookingBody(order) }), [200, 201], `POST /v1/orders (${order.externalReference})`);
+      expectStatus(
+        await callApi(apiBase, 'POST', '/v1/orders', { ...asPartner, body: bookingBody(order) }),
+        [200, 201],
+        `POST /v1/orders (${order.externalReference})`,
+      );
 
     const direct = demoOrder(`DEMO-${stamp}`);
-    step(`Demo: booking order ${direct.externalReference} through the API (2 lines into Smart Account acme.com, virtual account Finance) and shipping it`);
+    step(
+      `Demo: booking order ${direct.externalReference} through the API (2 lines into Smart Account acme.com, virtual account Finance) and shipping it`,
+    );
     const booked = await book(direct);
     for (const line of direct.lines) {
       expectStatus(
-        await callApi(apiBase, 'POST', `/v1/orders/${booked.orderId}/shipments`, { ...asPartner, body: { lineNumber: line.lineNumber, shippedOn: today } }),
+        await callApi(apiBase, 'POST', `/v1/orders/${booked.orderId}/shipments`, {
+          ...asPartner,
+          body: { lineNumber: line.lineNumber, shippedOn: today },
+        }),
         [202],
         `POST /v1/orders/${booked.orderId}/shipments (line ${line.lineNumber})`,
       );
@@ -420,7 +454,10 @@ async function main(): Promise<void> {
     const ui = `${uiUrl}/namespaces/${config.temporal.namespace}/workflows`;
     const describe = (s: OrderStatus) =>
       s.lines
-        .map((l) => `line ${l.lineNumber} ${l.state}${l.accountId ? ` in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}` : ''}`)
+        .map(
+          (l) =>
+            `line ${l.lineNumber} ${l.state}${l.accountId ? ` in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}` : ''}`,
+        )
         .join(', ');
     const shown = shownApiUrl(config);
     const tryRef = `TRY-${stamp}`;

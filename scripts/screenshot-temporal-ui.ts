@@ -80,7 +80,10 @@ async function main(): Promise<void> {
     const settings: Record<string, string> = { 'namespace-workflow-table-columns': JSON.stringify({ [namespace]: COLUMNS }) };
     await context.addInitScript({
       content: Object.entries(settings)
-        .map(([key, value]) => `if (!localStorage.getItem(${JSON.stringify(key)})) localStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(value)});`)
+        .map(
+          ([key, value]) =>
+            `if (!localStorage.getItem(${JSON.stringify(key)})) localStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(value)});`,
+        )
         .join('\n'),
     });
     const page = context.pages()[0] ?? (await context.newPage());
@@ -100,7 +103,9 @@ async function main(): Promise<void> {
       await page.waitForTimeout(600); // its 300 ms slide
     }
     await page.screenshot({ path: out });
-    process.stdout.write(`${relative(process.cwd(), out) || out}: ${url} (${VIEWPORT.width}x${VIEWPORT.height}), showing ${expected.join(', ')}\n`);
+    process.stdout.write(
+      `${relative(process.cwd(), out) || out}: ${url} (${VIEWPORT.width}x${VIEWPORT.height}), showing ${expected.join(', ')}\n`,
+    );
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });

@@ -67,16 +67,22 @@ export const CONFIG_VARIABLES = {
   TEMPORAL_UI_URL: { default: 'http://localhost:8233', doc: 'Temporal Web UI base URL, used in printed links.' },
   SMTP_URL: { default: 'smtp://127.0.0.1:1025', doc: 'SMTP server for outgoing mail (smtp:// or smtps://, credentials in the URL).' },
   MAIL_FROM: { default: 'Smart Licensing Orders <orders@license-fulfillment.localhost>', doc: 'From address of every email.' },
-  OPERATIONS_EMAIL: { default: 'operations@license-fulfillment.localhost', doc: 'Where escalations of long-held orders go when the order has no distributor.' },
+  OPERATIONS_EMAIL: {
+    default: 'operations@license-fulfillment.localhost',
+    doc: 'Where escalations of long-held orders go when the order has no distributor.',
+  },
   PUBLIC_BASE_URL: { default: 'http://localhost:3000', doc: 'Public base URL of the API and customer pages, used in email links.' },
   REMINDER_INTERVAL: { default: '3d', doc: 'Cadence of "transfer needed" and activation reminders (e.g. 500ms, 30s, 15m, 12h, 3d).' },
   REMINDER_JITTER: {
     default: '6h',
-    doc: 'Most an order\'s reminders come after the cadence, spread by order ID so a bulk import is not reminded all at once (at most a tenth of REMINDER_INTERVAL; 0 turns it off).',
+    doc: "Most an order's reminders come after the cadence, spread by order ID so a bulk import is not reminded all at once (at most a tenth of REMINDER_INTERVAL; 0 turns it off).",
   },
   ESCALATION_AFTER: { default: '30d', doc: 'Time an order may wait in a holding account before it is escalated.' },
   DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
-  HISTORY_EVENT_LIMIT: { default: '2000', doc: 'History length at which a long-waiting order workflow continues as new (the server also suggests it).' },
+  HISTORY_EVENT_LIMIT: {
+    default: '2000',
+    doc: 'History length at which a long-waiting order workflow continues as new (the server also suggests it).',
+  },
   LOG_LEVEL: { default: 'INFO', doc: 'Least severe log level printed: TRACE, DEBUG, INFO, WARN or ERROR.' },
   API_LISTEN: { default: '127.0.0.1:3000', doc: 'host:port the HTTP API and customer pages listen on (0.0.0.0:3000 in a container).' },
   WORKER_METRICS_LISTEN: { default: '127.0.0.1:9464', doc: 'host:port where the worker serves Prometheus metrics at /metrics.' },
@@ -86,7 +92,7 @@ export const CONFIG_VARIABLES = {
   },
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: {
     default: '8',
-    doc: 'Workflow tasks a worker works on at once (the SDK default is 40). Each may replay an evicted order\'s history; fewer bound the memory of a burst (a bulk transfer) at the same throughput.',
+    doc: "Workflow tasks a worker works on at once (the SDK default is 40). Each may replay an evicted order's history; fewer bound the memory of a burst (a bulk transfer) at the same throughput.",
   },
   WORKER_MAX_CONCURRENT_ACTIVITIES: {
     default: '20',
@@ -107,9 +113,7 @@ export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
 
 export class ConfigError extends Error {
   constructor(readonly problems: Array<{ variable: ConfigVariable; reason: string }>) {
-    super(
-      'Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'),
-    );
+    super('Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'));
     this.name = 'ConfigError';
   }
 }

@@ -15,10 +15,17 @@ export function createLogger(service: string, level: LogLevel, destination?: pin
       formatters: { level: (label) => ({ level: label }) },
       serializers: {
         // Fastify's request line, without the token of a customer link or any header.
-        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip }),
+        req: (req: { method?: string; url?: string; ip?: string }) => ({
+          method: req.method,
+          url: redactUrl(req.url ?? ''),
+          remoteAddress: req.ip,
+        }),
         err: pino.stdSerializers.err,
       },
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.token', 'token'], censor: '[redacted]' },
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.token', 'token'],
+        censor: '[redacted]',
+      },
     },
     destination,
   );

@@ -102,7 +102,9 @@ function start(): void {
 function prebuiltBundle(path: string): string {
   const absolute = resolve(path);
   if (!existsSync(absolute)) {
-    throw new Error(`WORKFLOW_BUNDLE_PATH=${path}: no such file (npm run build writes dist/workflow-bundle.js; leave it empty to bundle at start)`);
+    throw new Error(
+      `WORKFLOW_BUNDLE_PATH=${path}: no such file (npm run build writes dist/workflow-bundle.js; leave it empty to bundle at start)`,
+    );
   }
   return absolute;
 }

@@ -5,7 +5,9 @@ import type { Config } from '../src/config';
 import { dataConverterFor } from '../src/temporal/connect';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
-  config: ActivityDependencies['config'] & Pick<Config, 'payloadEncryptionKeys'> & Partial<Pick<Config, 'workerMaxCachedWorkflows' | 'workerMaxConcurrentWorkflowTasks' | 'workerMaxConcurrentActivities'>>;
+  config: ActivityDependencies['config'] &
+    Pick<Config, 'payloadEncryptionKeys'> &
+    Partial<Pick<Config, 'workerMaxCachedWorkflows' | 'workerMaxConcurrentWorkflowTasks' | 'workerMaxConcurrentActivities'>>;
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
@@ -22,7 +24,10 @@ export interface OrderWorkerOptions extends ActivityDependencies {
  * Where a worker process polls and the client its activities start and signal workflows with,
  * both from the configuration (the worker process and the benchmark's workers).
  */
-export function temporalPartsFrom(config: Config, clientConnection: Connection): Pick<OrderWorkerOptions, 'namespace' | 'taskQueue' | 'temporal'> {
+export function temporalPartsFrom(
+  config: Config,
+  clientConnection: Connection,
+): Pick<OrderWorkerOptions, 'namespace' | 'taskQueue' | 'temporal'> {
   return {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
@@ -36,9 +41,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
     // WORKER_MAX_CACHED_WORKFLOWS: the SDK's default grows with the heap (thousands), so memory
     // would grow with every parked order; bounded, an evicted order replays its history when it
@@ -47,8 +50,12 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     // WORKER_MAX_CONCURRENT_WORKFLOW_TASKS / _ACTIVITIES: the SDK's 40 and 100 let a burst (a bulk
     // transfer replaying evicted orders) hold that many at once in memory; the workflow code runs
     // on one thread and activities share DATABASE_POOL_MAX connections, so more add no throughput.
-    ...(options.config.workerMaxConcurrentWorkflowTasks !== undefined ? { maxConcurrentWorkflowTaskExecutions: options.config.workerMaxConcurrentWorkflowTasks } : {}),
-    ...(options.config.workerMaxConcurrentActivities !== undefined ? { maxConcurrentActivityTaskExecutions: options.config.workerMaxConcurrentActivities } : {}),
+    ...(options.config.workerMaxConcurrentWorkflowTasks !== undefined
+      ? { maxConcurrentWorkflowTaskExecutions: options.config.workerMaxConcurrentWorkflowTasks }
+      : {}),
+    ...(options.config.workerMaxConcurrentActivities !== undefined
+      ? { maxConcurrentActivityTaskExecutions: options.config.workerMaxConcurrentActivities }
+      : {}),
     // R14: payloads are sealed before they reach Temporal (src/temporal/payload-codec.ts).
     dataConverter: dataConverterFor(options.config),
     activities: createActivities(options),

@@ -17,7 +17,9 @@ export function createBookingActivities(db: Db) {
         }
         // R10: only a distributor books for another partner, and only for its own resellers.
         if (input.partnerId !== input.bookedByPartnerId) {
-          const link = await trx('distributor_resellers').where({ distributor_id: input.bookedByPartnerId, reseller_id: input.partnerId }).first();
+          const link = await trx('distributor_resellers')
+            .where({ distributor_id: input.bookedByPartnerId, reseller_id: input.partnerId })
+            .first();
           if (!link) {
             throw refuse('NotAuthorized', `partner "${input.partnerId}" is not a reseller of "${input.bookedByPartnerId}"`, {
               partnerId: input.partnerId,
@@ -67,4 +69,3 @@ export function createBookingActivities(db: Db) {
     },
   };
 }
-

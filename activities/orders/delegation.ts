@@ -88,15 +88,30 @@ export function createDelegationActivities(deps: {
           result =
             account.status === 'active'
               ? { kind: 'active', accountId: account.id, domain, ...(path ? { virtualAccountPath: path } : {}) }
-              : { kind: 'pending', accountId: account.id, domain, status: 'pending_activation', ...(path ? { virtualAccountPath: path } : {}) };
+              : {
+                  kind: 'pending',
+                  accountId: account.id,
+                  domain,
+                  status: 'pending_activation',
+                  ...(path ? { virtualAccountPath: path } : {}),
+                };
         } else {
           const name = request.choice.accountName.trim();
-          if (!name || name.length > 120 || /[\u0000-\u001f\u007f]/.test(name)) throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
-          const created = await deps.createPendingAccount(trx, { domain, contactId: contact.id, name, requestedByPartnerId: order.partner_id });
+          if (!name || name.length > 120 || /[\u0000-\u001f\u007f]/.test(name))
+            throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
+          const created = await deps.createPendingAccount(trx, {
+            domain,
+            contactId: contact.id,
+            name,
+            requestedByPartnerId: order.partner_id,
+          });
           result = created.status === 'active' ? { kind: 'active', accountId: created.accountId, domain } : { kind: 'pending', ...created };
         }
         // Every link of this order's delegation (first email, reminders, retried sends) dies now.
-        await trx('access_tokens').where({ order_id: request.orderId, purpose: 'delegation' }).whereNull('used_at').update({ used_at: trx.fn.now() });
+        await trx('access_tokens')
+          .where({ order_id: request.orderId, purpose: 'delegation' })
+          .whereNull('used_at')
+          .update({ used_at: trx.fn.now() });
         return result;
       });
     },

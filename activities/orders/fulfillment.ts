@@ -55,7 +55,10 @@ export function createFulfillmentActivities(db: Db) {
         await trx('order_lines')
           .where({ id: line.id })
           .whereNull('shipped_on')
-          .update({ shipped_on: shipment.shippedOn, ...(line.state === 'deposited' || line.state === 'held' || line.state === 'booked' ? { state: 'shipped' } : {}) });
+          .update({
+            shipped_on: shipment.shippedOn,
+            ...(line.state === 'deposited' || line.state === 'held' || line.state === 'booked' ? { state: 'shipped' } : {}),
+          });
         if (shipment.subscription) {
           await trx('subscriptions')
             .insert({
@@ -107,9 +110,20 @@ export function createFulfillmentActivities(db: Db) {
             // record, never activated as a smart license.
           }
         }
-        await trx('order_lines').whereIn('id', lines.map((l) => l.id)).whereNot('state', 'cancelled').update({ state: 'provisioned' });
+        await trx('order_lines')
+          .whereIn(
+            'id',
+            lines.map((l) => l.id),
+          )
+          .whereNot('state', 'cancelled')
+          .update({ state: 'provisioned' });
         const fulfilled = request.listStatus.phase === 'Fulfilled';
-        await writeListStatus(trx, request.orderId, request.listStatus, fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {});
+        await writeListStatus(
+          trx,
+          request.orderId,
+          request.listStatus,
+          fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {},
+        );
         await recordOrderEvent(trx, {
           orderId: request.orderId,
           type: 'lines_provisioned',

@@ -63,15 +63,29 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
     .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
     .where('l.order_id', orderId)
     .orderBy('l.line_number')
-    .select('l.line_number', 'l.sku', 'l.quantity', 'l.license_type', 'l.term_months', 'l.state', 'l.shipped_on', 's.starts_on', 's.ends_on');
+    .select(
+      'l.line_number',
+      'l.sku',
+      'l.quantity',
+      'l.license_type',
+      'l.term_months',
+      'l.state',
+      'l.shipped_on',
+      's.starts_on',
+      's.ends_on',
+    );
   return {
     order,
     facts: {
       orderId,
       externalReference: order.external_reference,
       partnerName: order.partner_name ?? order.partner_id,
-      ...(order.account_name !== null ? { account: { name: order.account_name, domain: order.account_domain, virtualAccountPath: order.virtual_account_path } } : {}),
-      ...(order.holding_account_name !== null ? { holdingAccount: { name: order.holding_account_name, virtualAccountPath: order.holding_virtual_account_path } } : {}),
+      ...(order.account_name !== null
+        ? { account: { name: order.account_name, domain: order.account_domain, virtualAccountPath: order.virtual_account_path } }
+        : {}),
+      ...(order.holding_account_name !== null
+        ? { holdingAccount: { name: order.holding_account_name, virtualAccountPath: order.holding_virtual_account_path } }
+        : {}),
       lines: lines.map((l) => ({
         lineNumber: l.line_number,
         sku: l.sku,

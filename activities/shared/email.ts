@@ -94,7 +94,13 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
           ...(request.requestedDomain ? { requestedDomain: request.requestedDomain } : {}),
         };
         const rendered = renderOrderEmail(request.template, emailFacts);
-        const { pending } = await outbox.queue({ ...rendered, idempotencyKey: key, orderId: order.id, template: request.template, to: recipient.address });
+        const { pending } = await outbox.queue({
+          ...rendered,
+          idempotencyKey: key,
+          orderId: order.id,
+          template: request.template,
+          to: recipient.address,
+        });
         if (pending) await outbox.deliver(key);
       }
       return { recipients: recipients.length };

@@ -157,7 +157,7 @@ export function paceRecoveryOf(
   const span = window.injectedAt - from;
   const before = endTimes.filter((t) => t >= from && t < window.injectedAt).length;
   // Steps per windowMs that count as "at pace again"; at least one step.
-  const needed = span > 0 && before > 0 ? Math.max(1, Math.ceil(((before / span) * windowMs * fraction) - 1e-9)) : 1;
+  const needed = span > 0 && before > 0 ? Math.max(1, Math.ceil((before / span) * windowMs * fraction - 1e-9)) : 1;
   const after = endTimes.filter((t) => t >= window.clearedAt).sort((a, b) => a - b);
   if (after.length === 0) return null;
   const last = after[after.length - 1];

@@ -74,7 +74,11 @@ export class Observer {
       return;
     }
     // Oldest first: the catcher names files <ms>-<pid>-<sequence>.json.
-    files.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || Number(a.split('-')[2]?.split('.')[0]) - Number(b.split('-')[2]?.split('.')[0]));
+    files.sort(
+      (a, b) =>
+        Number(a.split('-')[0]) - Number(b.split('-')[0]) ||
+        Number(a.split('-')[2]?.split('.')[0]) - Number(b.split('-')[2]?.split('.')[0]),
+    );
     for (const file of files) {
       let mail: CaughtMail;
       try {

@@ -91,14 +91,18 @@ export function parseFaultArgs(argv: string[], now: () => number = Date.now): Fa
   const duration = (flag: string, fallback: string): string => {
     const value = given.get(flag);
     if (value === undefined) return fallback;
-    if (typeof value !== 'string' || !DURATION.test(value)) throw new UsageError(`${flag} must be a duration such as 500ms, 8s or 2m (got "${String(value)}")`);
+    if (typeof value !== 'string' || !DURATION.test(value))
+      throw new UsageError(`${flag} must be a duration such as 500ms, 8s or 2m (got "${String(value)}")`);
     return value;
   };
 
   let faults: FaultKind[] = [...FAULTS];
   const faultList = given.get('--faults');
   if (typeof faultList === 'string') {
-    const names = faultList.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = faultList
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = names.filter((n) => !(FAULTS as readonly string[]).includes(n));
     if (names.length === 0 || unknown.length > 0) {
       throw new UsageError(`--faults must list some of ${FAULTS.join(', ')} (unknown: ${unknown.join(', ') || 'none given'})`);

@@ -91,7 +91,14 @@ export const SECTION_START = '<!-- fault-run:start (written by scripts/faults/ru
 export const SECTION_END = '<!-- fault-run:end -->';
 
 /** The results section: the command, when and where it ran, the table and the notes. */
-export function formatSection(input: { command: string; finishedAt: Date; durationSeconds: number; machine: string; settings: string; results: FaultResult[] }): string {
+export function formatSection(input: {
+  command: string;
+  finishedAt: Date;
+  durationSeconds: number;
+  machine: string;
+  settings: string;
+  results: FaultResult[];
+}): string {
   const notes = input.results.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`));
   return [
     SECTION_START,

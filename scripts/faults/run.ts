@@ -90,7 +90,10 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
-  const binary = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const binary = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
   const plan = planOrders(options.orders, options.rampSeconds * 1000, 'x');
   say(
     `Fault runs: ${options.faults.join(', ')}; ${options.orders} orders each (${Object.entries(kindCounts(plan))
@@ -165,11 +168,18 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
     const databaseUrl = shared.pg.urlFor(`faults_${fault.replace(/-/g, '_')}`);
     await recreateMigratedDatabase(databaseUrl);
 
-    const temporal = await startPrivateTemporal({ binary: shared.binary, dbFile: join(dir, 'temporal.db'), logFile: join(dir, 'temporal.log'), registry: shared.registry });
+    const temporal = await startPrivateTemporal({
+      binary: shared.binary,
+      dbFile: join(dir, 'temporal.db'),
+      logFile: join(dir, 'temporal.log'),
+      registry: shared.registry,
+    });
     later('temporal', () => temporal.stop());
     const mail = await startPrivateMail(join(dir, 'mail'));
     later('smtp', () => mail.stop());
-    say(`  Temporal ${temporal.address} (${join(dir, 'temporal.db')}), SMTP 127.0.0.1:${mail.port}, database ${databaseUrl.replace(/^.*\//, '')}`);
+    say(
+      `  Temporal ${temporal.address} (${join(dir, 'temporal.db')}), SMTP 127.0.0.1:${mail.port}, database ${databaseUrl.replace(/^.*\//, '')}`,
+    );
 
     const env: Record<string, string> = {
       DATABASE_URL: databaseUrl,
@@ -208,7 +218,9 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
       });
       void w.exited.then(({ code, signal }) => {
         if (expectingExit || worker !== w) return;
-        notes.push(`the worker exited by itself (${signal ?? `code ${code}`}) at +${Math.round((Date.now() - runStartedAt) / 1000)} s; restarted (see worker.log)`);
+        notes.push(
+          `the worker exited by itself (${signal ?? `code ${code}`}) at +${Math.round((Date.now() - runStartedAt) / 1000)} s; restarted (see worker.log)`,
+        );
         startWorker().catch((err: Error) => notes.push(`the worker could not be restarted: ${err.message}`));
       });
       worker = w;
@@ -219,7 +231,9 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
       await worker?.stop();
     });
     const firstWorkerAt = Date.now();
-    await (await startWorker()).ready;
+    await (
+      await startWorker()
+    ).ready;
     say(`  worker polling after ${((Date.now() - firstWorkerAt) / 1000).toFixed(1)} s (pid ${worker!.pid})`);
 
     const plan = planOrders(options.orders, options.rampSeconds * 1000, TAGS[fault]);
@@ -264,7 +278,10 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
         const next = await startWorker();
         say(`  SIGKILLed worker ${killed}; new worker ${next.pid} started`);
         void next.ready.then(
-          () => notes.push(`the new worker polled ${((Date.now() - clearedAt) / 1000).toFixed(1)} s after it was started (it bundles the workflow code first)`),
+          () =>
+            notes.push(
+              `the new worker polled ${((Date.now() - clearedAt) / 1000).toFixed(1)} s after it was started (it bundles the workflow code first)`,
+            ),
           (err: Error) => notes.push(`the new worker did not poll: ${err.message}`),
         );
         break;
@@ -309,7 +326,11 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
     if (running !== 0) notes.push(`${running} workflows still running at the end`);
     // Nothing runs any more, so nothing will send a row still pending; a few seconds for an activity's last commit.
     for (const settledBy = Date.now() + 10_000; Date.now() < settledBy; await sleep(500)) {
-      const pending = await db('email_outbox').where({ status: 'pending' }).count({ n: '*' }).then(([r]) => Number(r.n)).catch(() => -1);
+      const pending = await db('email_outbox')
+        .where({ status: 'pending' })
+        .count({ n: '*' })
+        .then(([r]) => Number(r.n))
+        .catch(() => -1);
       if (pending === 0) break;
     }
     // The catcher stores a message before it answers 250: a short pause, then the last read.
@@ -321,7 +342,9 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
     const figures = summarize(verification);
     // Emails are steps too: one queued before the fault was cleared and sent after it started was
     // held up by it (the last mails of an order go out after its status already says Fulfilled).
-    const emailSteps: StepRecord[] = (await db('email_outbox').whereNotNull('sent_at').select('id', 'template', 'created_at', 'sent_at')).map((r) => ({
+    const emailSteps: StepRecord[] = (
+      await db('email_outbox').whereNotNull('sent_at').select('id', 'template', 'created_at', 'sent_at')
+    ).map((r) => ({
       order: -1,
       label: `email ${r.template}`,
       kind: 'outcome',
@@ -344,15 +367,21 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
         ...o.halfWritten,
         ...o.missingEmails,
       ];
-      if (issues.length > 0 && notes.length < 25) notes.push(`order #${o.drive.plan.index} ${o.drive.plan.kind} ${o.drive.orderId ?? ''}: ${issues.join('; ')}`);
+      if (issues.length > 0 && notes.length < 25)
+        notes.push(`order #${o.drive.plan.index} ${o.drive.plan.kind} ${o.drive.orderId ?? ''}: ${issues.join('; ')}`);
     }
-    for (const r of verification.mail.redeliveries) notes.push(`SMTP re-delivery, same Message-ID: ${r.idempotencyKey} received ${r.copies} times`);
-    for (const d of verification.mail.duplicates) notes.push(`duplicate email: ${d.idempotencyKey} received ${d.copies} times with Message-IDs ${d.messageIds.join(', ')}`);
-    for (const u of verification.mail.unexpected.slice(0, 5)) notes.push(`unexpected email: key ${u.idempotencyKey ?? '(none)'}, Message-ID ${u.messageId}`);
+    for (const r of verification.mail.redeliveries)
+      notes.push(`SMTP re-delivery, same Message-ID: ${r.idempotencyKey} received ${r.copies} times`);
+    for (const d of verification.mail.duplicates)
+      notes.push(`duplicate email: ${d.idempotencyKey} received ${d.copies} times with Message-IDs ${d.messageIds.join(', ')}`);
+    for (const u of verification.mail.unexpected.slice(0, 5))
+      notes.push(`unexpected email: key ${u.idempotencyKey ?? '(none)'}, Message-ID ${u.messageId}`);
     for (const h of verification.halfWritten.slice(0, 10)) notes.push(`half-written: ${h}`);
     if (recovery.unfinished > 0) notes.push(`${recovery.unfinished} of the ${recovery.caught} steps caught by the fault never finished`);
     if (loads.length > 0) {
-      notes.push(`machine load during the run (1-minute load average, ${cpus().length} cores): ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`);
+      notes.push(
+        `machine load during the run (1-minute load average, ${cpus().length} cores): ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`,
+      );
     }
     const lostAnswers = drives.flatMap((d) => d.lostAnswers.map((a) => ({ ...a, order: d.plan.index, kind: d.plan.kind })));
     if (lostAnswers.length > 0) {
@@ -395,7 +424,12 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
  */
 function quietDb(databaseUrl: string): Db {
   const silent = () => undefined;
-  return knex({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 }, log: { warn: silent, error: silent, deprecate: silent, debug: silent } });
+  return knex({
+    client: 'pg',
+    connection: databaseUrl,
+    pool: { min: 0, max: 10 },
+    log: { warn: silent, error: silent, deprecate: silent, debug: silent },
+  });
 }
 
 function progressLine(observer: Observer, drives: Drive[], runStartedAt: number): string {

@@ -160,7 +160,10 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
   },
 
   async 'delegated-chosen'(ctx, d) {
-    await book(ctx, d, { assignment: { kind: 'delegate' }, endCustomerContact: { email: d.world.customerEmail, fullName: 'Casey Customer' } });
+    await book(ctx, d, {
+      assignment: { kind: 'delegate' },
+      endCustomerContact: { email: d.world.customerEmail, fullName: 'Casey Customer' },
+    });
     const mail = await untilMail(ctx, d, 'delegation-request');
     const token = linkToken(ctx, mail, 'delegations');
     await human(ctx, ctx.humanDelayMs);
@@ -168,7 +171,12 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
       ctx,
       d,
       'customer choice',
-      () => submitCustomerChoice({ db: ctx.db, client: ctx.client }, token, { kind: 'existing', accountId: d.world.smartAccountId, virtualAccountPath: 'Finance' }),
+      () =>
+        submitCustomerChoice({ db: ctx.db, client: ctx.client }, token, {
+          kind: 'existing',
+          accountId: d.world.smartAccountId,
+          virtualAccountPath: 'Finance',
+        }),
       async () => (await ctx.db('orders').where({ id: d.orderId }).first('account_id'))?.account_id === d.world.smartAccountId,
     );
     await untilDeposited(ctx, d);
@@ -222,7 +230,10 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
   },
 
   async 'mixed-classic'(ctx, d) {
-    await book(ctx, d, { assignment: { kind: 'smart_account', accountId: d.world.smartAccountId }, lines: [PERPETUAL_LINE, TERM_LINE, CLASSIC_LINE] });
+    await book(ctx, d, {
+      assignment: { kind: 'smart_account', accountId: d.world.smartAccountId },
+      lines: [PERPETUAL_LINE, TERM_LINE, CLASSIC_LINE],
+    });
     await untilDeposited(ctx, d);
     await human(ctx, 2_000);
     await ship(ctx, d, [1, 2, 3]);
@@ -326,7 +337,13 @@ const MAX_ATTEMPTS = 80;
  * call changes) tells whether an earlier attempt took effect although its answer was lost; then
  * the call is not repeated.
  */
-async function act<T>(ctx: DriveContext, d: Drive, label: string, call: () => Promise<T>, done?: () => Promise<boolean>): Promise<T | 'done'> {
+async function act<T>(
+  ctx: DriveContext,
+  d: Drive,
+  label: string,
+  call: () => Promise<T>,
+  done?: () => Promise<boolean>,
+): Promise<T | 'done'> {
   return ctx.observer.step(d.plan.index, label, async () => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -338,7 +355,8 @@ async function act<T>(ctx: DriveContext, d: Drive, label: string, call: () => Pr
           d.lostAnswers.push({ label, error: (err as Error).message });
           return 'done' as const;
         }
-        if (Date.now() > ctx.deadline || attempt >= MAX_ATTEMPTS) throw new Error(`${label} failed ${attempt} times; last: ${(err as Error).message}`);
+        if (Date.now() > ctx.deadline || attempt >= MAX_ATTEMPTS)
+          throw new Error(`${label} failed ${attempt} times; last: ${(err as Error).message}`);
         await sleep(Math.min(5_000, 250 * attempt));
       }
     }

@@ -214,7 +214,12 @@ export interface PrivateTemporal {
 }
 
 /** A dev server on a free port with a persistent SQLite file: a restart keeps every workflow. */
-export async function startPrivateTemporal(options: { binary: string; dbFile: string; logFile: string; registry: ProcessRegistry }): Promise<PrivateTemporal> {
+export async function startPrivateTemporal(options: {
+  binary: string;
+  dbFile: string;
+  logFile: string;
+  registry: ProcessRegistry;
+}): Promise<PrivateTemporal> {
   // The dev server also listens on port+1000 (HTTP API); both must be free, now and at every restart.
   let port = 0;
   for (let attempt = 0; attempt < 20 && !port; attempt++) {
@@ -224,7 +229,13 @@ export async function startPrivateTemporal(options: { binary: string; dbFile: st
   if (!port) throw new Error('no free port pair for the Temporal dev server');
   let server: TemporalDevServer | undefined;
   const start = async () => {
-    server = await startTemporalDevServer({ binary: options.binary, port, dbFile: options.dbFile, logFile: options.logFile, detached: true });
+    server = await startTemporalDevServer({
+      binary: options.binary,
+      port,
+      dbFile: options.dbFile,
+      logFile: options.logFile,
+      detached: true,
+    });
     options.registry.add({ name: 'temporal', pid: server.pid, group: true, mark: options.dbFile });
   };
   await start();

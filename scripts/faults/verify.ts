@@ -102,7 +102,9 @@ export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]
     problems.reached = result?.phase === expected.phase && order.status === expected.phase;
 
     const expectedAccount =
-      expected.accountId ?? accounts.find((a) => a.domain === expected.requestedDomain && a.status === 'active')?.id ?? '(no active requested account)';
+      expected.accountId ??
+      accounts.find((a) => a.domain === expected.requestedDomain && a.status === 'active')?.id ??
+      '(no active requested account)';
     const orderLines = linesByOrder.get(drive.orderId) ?? [];
     if (orderLines.length === 0) problems.halfWritten.push('order without lines');
     for (const want of expected.lines) {
@@ -116,17 +118,20 @@ export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]
       if (ents.length > 1) problems.duplicateDeposits.push(`line ${want.lineNumber}: ${ents.length} entitlements`);
       const ent = ents[0];
       if (expected.phase === 'Cancelled') {
-        if (ent && ent.status !== 'withdrawn') problems.lostLicenses.push(`line ${want.lineNumber}: entitlement ${ent.status}, not withdrawn`);
+        if (ent && ent.status !== 'withdrawn')
+          problems.lostLicenses.push(`line ${want.lineNumber}: entitlement ${ent.status}, not withdrawn`);
         if (line.state !== 'cancelled') problems.lostLicenses.push(`line ${want.lineNumber}: state ${line.state}`);
         continue;
       }
       if (line.state !== 'provisioned') problems.lostLicenses.push(`line ${want.lineNumber}: state ${line.state}`);
       if (ent) {
         const wantStatus = want.licenseType === 'smart' ? 'active' : 'deposited';
-        if (ent.account_id !== expectedAccount) problems.lostLicenses.push(`line ${want.lineNumber}: in ${ent.account_id}, not ${expectedAccount}`);
+        if (ent.account_id !== expectedAccount)
+          problems.lostLicenses.push(`line ${want.lineNumber}: in ${ent.account_id}, not ${expectedAccount}`);
         if (ent.status !== wantStatus) problems.lostLicenses.push(`line ${want.lineNumber}: entitlement ${ent.status}, not ${wantStatus}`);
         const path = ent.virtual_account_id ? vaPath.get(String(ent.virtual_account_id)) : null;
-        if ((path ?? null) !== expected.virtualAccountPath) problems.lostLicenses.push(`line ${want.lineNumber}: virtual account ${path}, not ${expected.virtualAccountPath}`);
+        if ((path ?? null) !== expected.virtualAccountPath)
+          problems.lostLicenses.push(`line ${want.lineNumber}: virtual account ${path}, not ${expected.virtualAccountPath}`);
       }
       if (want.licenseType === 'classic') {
         const lrp = lrpByLine.get(String(line.id)) ?? [];
@@ -148,10 +153,12 @@ export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]
     // One event per step of the order: a second placement or provisioning of a line is a duplicate deposit.
     const orderEvents = eventsByOrder.get(drive.orderId) ?? [];
     const count = (type: string) => orderEvents.filter((e) => e.type === type).length;
-    if (count('booked') !== 1) (count('booked') > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${count('booked')} booked events`);
+    if (count('booked') !== 1)
+      (count('booked') > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${count('booked')} booked events`);
     const placements = count('deposited') + count('transferred_to_customer_account');
     if (expected.phase === 'Fulfilled') {
-      if (placements !== 1) (placements > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${placements} deposit/transfer events`);
+      if (placements !== 1)
+        (placements > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${placements} deposit/transfer events`);
       const provisioned = orderEvents.filter((e) => e.type === 'lines_provisioned').flatMap((e) => (e.details?.lines as number[]) ?? []);
       for (const want of expected.lines) {
         const n = provisioned.filter((l) => l === want.lineNumber).length;
@@ -159,7 +166,8 @@ export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]
       }
     } else {
       if (placements !== 0) problems.lostLicenses.push(`${placements} deposits into a customer account of a cancelled order`);
-      if (count('cancelled') !== 1) (count('cancelled') > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${count('cancelled')} cancelled events`);
+      if (count('cancelled') !== 1)
+        (count('cancelled') > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${count('cancelled')} cancelled events`);
     }
     if (count('held_in_holding_account') > 1) problems.duplicateDeposits.push(`${count('held_in_holding_account')} hold events`);
 
@@ -190,7 +198,8 @@ export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]
   const placed = (order: { status: string; holding_account_id: string | null } | undefined) =>
     !!order && (['AwaitingShipment', 'Provisioning', 'Fulfilled'].includes(order.status) || order.holding_account_id !== null);
   for (const line of lines) {
-    if (placed(orderById.get(line.order_id)) && !entitlementsByLine.has(String(line.id))) halfWritten.push(`line ${line.order_id}/${line.line_number} has no entitlement`);
+    if (placed(orderById.get(line.order_id)) && !entitlementsByLine.has(String(line.id)))
+      halfWritten.push(`line ${line.order_id}/${line.line_number} has no entitlement`);
   }
   for (const key of mail.pending) {
     halfWritten.push(

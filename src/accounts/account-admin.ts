@@ -120,7 +120,10 @@ export async function searchSmartAccounts(db: Db, domain: string, viewerPartnerI
       ? new Set(accounts.map((a) => a.accountId))
       : new Set<string>(
           await db('role_grants')
-            .whereIn('account_id', accounts.map((a) => a.accountId))
+            .whereIn(
+              'account_id',
+              accounts.map((a) => a.accountId),
+            )
             .where({ partner_id: viewerPartnerId })
             .whereNull('revoked_at')
             .distinct()
@@ -160,18 +163,34 @@ export async function openSmartAccountRequest(
 ): Promise<{ account: RequestedAccount; alreadyRequested: boolean }> {
   const accountId = requestedAccountId(input.domain, input.contactId);
   await trx('accounts')
-    .insert({ id: accountId, kind: 'smart_account', name: input.name, domain: input.domain, status: 'pending_activation', primary_contact_id: input.contactId })
+    .insert({
+      id: accountId,
+      kind: 'smart_account',
+      name: input.name,
+      domain: input.domain,
+      status: 'pending_activation',
+      primary_contact_id: input.contactId,
+    })
     .onConflict('id')
     .ignore();
   const inserted = await trx('smart_account_requests')
-    .insert({ domain: input.domain, contact_id: input.contactId, requested_by_partner_id: input.requestedByPartnerId, account_id: accountId, status: 'pending_activation' })
+    .insert({
+      domain: input.domain,
+      contact_id: input.contactId,
+      requested_by_partner_id: input.requestedByPartnerId,
+      account_id: accountId,
+      status: 'pending_activation',
+    })
     .onConflict(['domain', 'contact_id'])
     .ignore()
     .returning('id');
   let alreadyRequested = false;
   if (inserted.length === 0) {
     // Locked, so two requests for the same contact agree on which of them was the first.
-    const existing = await trx('smart_account_requests').where({ domain: input.domain, contact_id: input.contactId }).forUpdate().first('status', 'account_id');
+    const existing = await trx('smart_account_requests')
+      .where({ domain: input.domain, contact_id: input.contactId })
+      .forUpdate()
+      .first('status', 'account_id');
     alreadyRequested = existing.status !== 'refused' && existing.account_id === accountId;
     if (!alreadyRequested) {
       // A refused request the contact now qualifies for (say, they registered an ID since).
@@ -185,7 +204,10 @@ export async function openSmartAccountRequest(
     }
   }
   const account = await trx('accounts').where({ id: accountId }).first('status');
-  return { account: { accountId, domain: input.domain, status: account.status === 'active' ? 'active' : 'pending_activation' }, alreadyRequested };
+  return {
+    account: { accountId, domain: input.domain, status: account.status === 'active' ? 'active' : 'pending_activation' },
+    alreadyRequested,
+  };
 }
 
 /** The same, for callers that do not care whether it was new (delegation: the contact creates their account). */
@@ -229,13 +251,24 @@ export async function requestSmartAccountForContact(
   }
   if (reason) {
     await db('smart_account_requests')
-      .insert({ domain, contact_id: contact.id, requested_by_partner_id: request.requestedByPartnerId, status: 'refused', refusal_reason: reason })
+      .insert({
+        domain,
+        contact_id: contact.id,
+        requested_by_partner_id: request.requestedByPartnerId,
+        status: 'refused',
+        refusal_reason: reason,
+      })
       .onConflict(['domain', 'contact_id'])
       .merge({ status: 'refused', refusal_reason: reason });
     throw smartAccountRequestRefused(domain, reason);
   }
   return db.transaction((trx) =>
-    openSmartAccountRequest(trx, { domain, contactId: contact.id, name: request.accountName ?? domain, requestedByPartnerId: request.requestedByPartnerId }),
+    openSmartAccountRequest(trx, {
+      domain,
+      contactId: contact.id,
+      name: request.accountName ?? domain,
+      requestedByPartnerId: request.requestedByPartnerId,
+    }),
   );
 }
 
@@ -285,8 +318,10 @@ export async function requestSmartAccount(
   if (typeof request.domain !== 'string' || !DOMAIN_PATTERN.test(request.domain)) {
     errors.push({ field: 'domain', reason: 'must be a lower-case domain name such as acme.com' });
   }
-  if (typeof request.contact?.email !== 'string' || !isValidEmail(request.contact.email)) errors.push({ field: 'contact.email', reason: 'must be an email address' });
-  if (request.contact?.fullName !== undefined && !isOneLine(request.contact.fullName, 200)) errors.push({ field: 'contact.fullName', reason: NAME_REASON });
+  if (typeof request.contact?.email !== 'string' || !isValidEmail(request.contact.email))
+    errors.push({ field: 'contact.email', reason: 'must be an email address' });
+  if (request.contact?.fullName !== undefined && !isOneLine(request.contact.fullName, 200))
+    errors.push({ field: 'contact.fullName', reason: NAME_REASON });
   if (request.contact?.registeredId !== undefined && !ID_PATTERN.test(request.contact.registeredId)) {
     errors.push({ field: 'contact.registeredId', reason: ID_REASON });
   }
@@ -296,7 +331,9 @@ export async function requestSmartAccount(
   check(errors);
   const { db } = deps;
   if (!(await db('partners').where({ id: request.requestedByPartnerId }).first('id'))) {
-    throw new PlacementRefusal('UnknownPartner', `partner "${request.requestedByPartnerId}" does not exist`, { partnerId: request.requestedByPartnerId });
+    throw new PlacementRefusal('UnknownPartner', `partner "${request.requestedByPartnerId}" does not exist`, {
+      partnerId: request.requestedByPartnerId,
+    });
   }
   const contactId = await findOrCreateUser(db, request.contact);
   const contact: RequestContact = await db('users').where({ id: contactId }).first('id', 'email', 'registered_id');
@@ -400,7 +437,11 @@ export async function addHoldingAccountMember(
     const account = await requireHoldingAccount(trx, accountId);
     assertNotClosed(account);
     const userId = await findOrCreateUser(trx, member);
-    const inserted = await trx('holding_account_subscriptions').insert({ account_id: accountId, user_id: userId }).onConflict(['account_id', 'user_id']).ignore().returning('user_id');
+    const inserted = await trx('holding_account_subscriptions')
+      .insert({ account_id: accountId, user_id: userId })
+      .onConflict(['account_id', 'user_id'])
+      .ignore()
+      .returning('user_id');
     const row = await memberQuery(trx, accountId).where('u.id', userId).first();
     return { member: memberView(row), added: inserted.length > 0 };
   });
@@ -440,7 +481,13 @@ function grantQuery(q: Knex, accountId: string) {
 }
 
 function grantView(row: { id: string | number; partner_id: string; role: Role; path: string | null; created_at: Date }): RoleGrantView {
-  return { grantId: String(row.id), partnerId: row.partner_id, role: row.role, virtualAccountPath: row.path, grantedAt: new Date(row.created_at).toISOString() };
+  return {
+    grantId: String(row.id),
+    partnerId: row.partner_id,
+    role: row.role,
+    virtualAccountPath: row.path,
+    grantedAt: new Date(row.created_at).toISOString(),
+  };
 }
 
 /** The live role grants on a Smart Account, all of them or one partner's. */
@@ -468,7 +515,8 @@ export async function grantRole(
   const path = grant.virtualAccountPath;
   if (VIRTUAL_ACCOUNT_ROLES.includes(grant.role)) {
     if (path === undefined) errors.push({ field: 'virtualAccountPath', reason: `is required for a ${grant.role} role` });
-    else if (typeof path !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(path)) errors.push({ field: 'virtualAccountPath', reason: PATH_REASON });
+    else if (typeof path !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(path))
+      errors.push({ field: 'virtualAccountPath', reason: PATH_REASON });
   } else if (ROLES.includes(grant.role) && path !== undefined) {
     errors.push({ field: 'virtualAccountPath', reason: `must be absent for an ${grant.role} role: it covers the whole Smart Account` });
   }
@@ -484,7 +532,10 @@ export async function grantRole(
     if (path !== undefined) {
       const va = await trx('virtual_accounts').where({ account_id: accountId, path }).first('id');
       if (!va) {
-        throw new PlacementRefusal('UnknownVirtualAccount', `account "${accountId}" has no virtual account "${path}"`, { accountId, virtualAccountPath: path });
+        throw new PlacementRefusal('UnknownVirtualAccount', `account "${accountId}" has no virtual account "${path}"`, {
+          accountId,
+          virtualAccountPath: path,
+        });
       }
       virtualAccountId = Number(va.id);
     }
@@ -507,7 +558,10 @@ export async function grantRole(
 export async function revokeRole(db: Db, accountId: string, grantId: string): Promise<'revoked' | 'already-revoked' | 'unknown'> {
   check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
   assertAccountKind(await requireAccount(db, accountId), 'smart_account');
-  const updated = await db('role_grants').where({ id: grantId, account_id: accountId }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  const updated = await db('role_grants')
+    .where({ id: grantId, account_id: accountId })
+    .whereNull('revoked_at')
+    .update({ revoked_at: db.fn.now() });
   if (updated > 0) return 'revoked';
   return (await db('role_grants').where({ id: grantId, account_id: accountId }).first('id')) ? 'already-revoked' : 'unknown';
 }

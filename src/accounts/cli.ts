@@ -7,7 +7,9 @@ import { formatKeyValues, formatTable } from '../cli/table';
 const ROLE_NAMES = ['sa_admin', 'sa_user', 'va_admin', 'va_user'] as const;
 
 export function registerAccountCommands(program: Command): void {
-  const accounts = program.command('accounts').description('Smart Accounts, virtual accounts, holding-account members and role grants (HTTP API)');
+  const accounts = program
+    .command('accounts')
+    .description('Smart Accounts, virtual accounts, holding-account members and role grants (HTTP API)');
 
   accounts
     .command('search')
@@ -37,7 +39,13 @@ export function registerAccountCommands(program: Command): void {
     .option('--partner <partnerId>', 'the requesting partner (required with an operator key)')
     .action(
       withHints(
-        { domain: '--domain', 'contact.email': '--email', 'contact.fullName': '--name', 'contact.registeredId': '--registered-id', requestedByPartnerId: '--partner' },
+        {
+          domain: '--domain',
+          'contact.email': '--email',
+          'contact.fullName': '--name',
+          'contact.registeredId': '--registered-id',
+          requestedByPartnerId: '--partner',
+        },
         async (opts: { domain: string; email: string; name?: string; registeredId?: string; partner?: string }, command: Command) => {
           const result = await apiClient().requestSmartAccount({
             domain: opts.domain,
@@ -53,14 +61,21 @@ export function registerAccountCommands(program: Command): void {
               ['Smart Account', r.accountId],
               ['Domain', r.domain],
               ['Status', r.status],
-              ['Result', r.alreadyRequested ? 'already requested: nothing new was written or mailed' : 'requested: the contact is emailed an activation link'],
+              [
+                'Result',
+                r.alreadyRequested
+                  ? 'already requested: nothing new was written or mailed'
+                  : 'requested: the contact is emailed an activation link',
+              ],
             ]),
           );
         },
       ),
     );
 
-  const virtualAccounts = accounts.command('virtual-accounts').description('the virtual accounts (folders) of a Smart Account or holding account');
+  const virtualAccounts = accounts
+    .command('virtual-accounts')
+    .description('the virtual accounts (folders) of a Smart Account or holding account');
   virtualAccounts
     .command('list')
     .argument('<accountId>')
@@ -70,7 +85,10 @@ export function registerAccountCommands(program: Command): void {
         printResult(command, result, (r) =>
           r.virtualAccounts.length === 0
             ? `${accountId} has no virtual accounts.`
-            : formatTable(['PATH', 'NAME', 'PARENT'], r.virtualAccounts.map((v) => [v.path, v.name, v.parentPath])),
+            : formatTable(
+                ['PATH', 'NAME', 'PARENT'],
+                r.virtualAccounts.map((v) => [v.path, v.name, v.parentPath]),
+              ),
         );
       }),
     );
@@ -86,7 +104,7 @@ export function registerAccountCommands(program: Command): void {
       }),
     );
 
-  const members = accounts.command('members').description("members of a holding account, told when its orders are fulfilled (R9)");
+  const members = accounts.command('members').description('members of a holding account, told when its orders are fulfilled (R9)');
   members
     .command('list')
     .argument('<holdingAccountId>')
@@ -94,7 +112,12 @@ export function registerAccountCommands(program: Command): void {
       withHints({}, async (accountId: string, _opts: unknown, command: Command) => {
         const result = await apiClient().listHoldingAccountMembers(accountId);
         printResult(command, result, (r) =>
-          r.members.length === 0 ? `${accountId} has no members.` : formatTable(['EMAIL', 'NAME', 'SUBSCRIBED AT'], r.members.map((m) => [m.email, m.fullName, m.subscribedAt])),
+          r.members.length === 0
+            ? `${accountId} has no members.`
+            : formatTable(
+                ['EMAIL', 'NAME', 'SUBSCRIBED AT'],
+                r.members.map((m) => [m.email, m.fullName, m.subscribedAt]),
+              ),
         );
       }),
     );
@@ -104,10 +127,16 @@ export function registerAccountCommands(program: Command): void {
     .argument('<email>')
     .option('--name <fullName>', "the member's full name")
     .action(
-      withHints({ email: '<email>', fullName: '--name' }, async (accountId: string, email: string, opts: { name?: string }, command: Command) => {
-        const member = await apiClient().addHoldingAccountMember(accountId, { email, ...(opts.name !== undefined ? { fullName: opts.name } : {}) });
-        printResult(command, member, (m) => `${m.email} is a member of ${accountId} (since ${m.subscribedAt}).`);
-      }),
+      withHints(
+        { email: '<email>', fullName: '--name' },
+        async (accountId: string, email: string, opts: { name?: string }, command: Command) => {
+          const member = await apiClient().addHoldingAccountMember(accountId, {
+            email,
+            ...(opts.name !== undefined ? { fullName: opts.name } : {}),
+          });
+          printResult(command, member, (m) => `${m.email} is a member of ${accountId} (since ${m.subscribedAt}).`);
+        },
+      ),
     );
   members
     .command('remove')
@@ -141,19 +170,28 @@ export function registerAccountCommands(program: Command): void {
     .command('add')
     .argument('<accountId>')
     .requiredOption('--partner <partnerId>', 'the partner receiving the role')
-    .addOption(new Option('--role <role>', 'sa_* covers the whole account; va_* one virtual account').choices(ROLE_NAMES).makeOptionMandatory())
+    .addOption(
+      new Option('--role <role>', 'sa_* covers the whole account; va_* one virtual account').choices(ROLE_NAMES).makeOptionMandatory(),
+    )
     .option('--virtual-account <path>', 'the virtual account a va_* role covers')
     .action(
       withHints(
         { partnerId: '--partner', role: '--role', virtualAccountPath: '--virtual-account' },
-        async (accountId: string, opts: { partner: string; role: (typeof ROLE_NAMES)[number]; virtualAccount?: string }, command: Command) => {
+        async (
+          accountId: string,
+          opts: { partner: string; role: (typeof ROLE_NAMES)[number]; virtualAccount?: string },
+          command: Command,
+        ) => {
           const grant = await apiClient().grantRole(accountId, {
             partnerId: opts.partner,
             role: opts.role,
             ...(opts.virtualAccount !== undefined ? { virtualAccountPath: opts.virtualAccount } : {}),
           });
-          printResult(command, grant, (g) =>
-            `Grant ${g.grantId}: ${g.partnerId} is ${g.role} on ${accountId}${g.virtualAccountPath ? `/${g.virtualAccountPath}` : ''} (since ${g.grantedAt}).`,
+          printResult(
+            command,
+            grant,
+            (g) =>
+              `Grant ${g.grantId}: ${g.partnerId} is ${g.role} on ${accountId}${g.virtualAccountPath ? `/${g.virtualAccountPath}` : ''} (since ${g.grantedAt}).`,
           );
         },
       ),

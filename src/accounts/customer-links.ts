@@ -20,14 +20,18 @@ import {
 
 export class LinkError extends Error {
   constructor(readonly reason: 'unknown' | 'used' | 'expired') {
-    super(reason === 'unknown' ? 'this link is not valid' : reason === 'used' ? 'this link has already been used' : 'this link has expired');
+    super(
+      reason === 'unknown' ? 'this link is not valid' : reason === 'used' ? 'this link has already been used' : 'this link has expired',
+    );
     this.name = 'LinkError';
   }
 }
 
 async function openToken(db: Db, token: string, purpose: 'delegation' | 'activation') {
   if (!isWellFormedToken(token)) throw new LinkError('unknown');
-  const row = await db('access_tokens').where({ token_hash: hashToken(token), purpose }).first();
+  const row = await db('access_tokens')
+    .where({ token_hash: hashToken(token), purpose })
+    .first();
   if (!row) throw new LinkError('unknown');
   if (row.used_at) throw new LinkError('used');
   if (new Date(row.expires_at).getTime() <= Date.now()) throw new LinkError('expired');
@@ -35,7 +39,10 @@ async function openToken(db: Db, token: string, purpose: 'delegation' | 'activat
 }
 
 /** The account an activation link activates, without using the link (the page shows it first). */
-export async function openActivation(db: Db, token: string): Promise<{ account: { id: string; name: string; domain: string; status: string } }> {
+export async function openActivation(
+  db: Db,
+  token: string,
+): Promise<{ account: { id: string; name: string; domain: string; status: string } }> {
   const row = await openToken(db, token, 'activation');
   const account = await db('accounts').where({ id: row.account_id }).first('id', 'name', 'domain', 'status');
   if (!account) throw new LinkError('unknown');
@@ -56,7 +63,13 @@ export async function findSmartAccountsByDomain(db: Db, domain: string): Promise
     .whereNot('status', 'closed')
     .orderBy('name')
     .select('id', 'name', 'status');
-  const vas = await db('virtual_accounts').whereIn('account_id', accounts.map((a) => a.id)).orderBy('path').select('account_id', 'path');
+  const vas = await db('virtual_accounts')
+    .whereIn(
+      'account_id',
+      accounts.map((a) => a.id),
+    )
+    .orderBy('path')
+    .select('account_id', 'path');
   return accounts.map((a) => ({
     accountId: a.id,
     name: a.name,
@@ -93,20 +106,26 @@ export async function submitCustomerChoice(deps: { db: Db; client: Client }, tok
  * becomes active in Postgres, the link is used up, and the account's activation workflow is told,
  * which tells every order waiting for it.
  */
-export async function activateSmartAccount(deps: { db: Db; client: Client; taskQueue: string }, token: string): Promise<{ accountId: string }> {
-  const account = await deps.db.transaction(async (trx): Promise<{ id: string; domain: string }> => {
+export async function activateSmartAccount(
+  deps: { db: Db; client: Client; taskQueue: string },
+  token: string,
+): Promise<{ accountId: string }> {
+  const account = (await deps.db.transaction(async (trx): Promise<{ id: string; domain: string }> => {
     const row = await openToken(trx, token, 'activation');
     const claimed = await trx('access_tokens').where({ id: row.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
     if (claimed !== 1) throw new LinkError('used');
     // The account's other activation links (reminders, retried sends) die with it.
-    await trx('access_tokens').where({ account_id: row.account_id, purpose: 'activation' }).whereNull('used_at').update({ used_at: trx.fn.now() });
+    await trx('access_tokens')
+      .where({ account_id: row.account_id, purpose: 'activation' })
+      .whereNull('used_at')
+      .update({ used_at: trx.fn.now() });
     await trx('accounts')
       .where({ id: row.account_id })
       .whereIn('status', ['requested', 'pending_activation'])
       .update({ status: 'active', activated_at: trx.fn.now() });
     await trx('smart_account_requests').where({ account_id: row.account_id }).update({ status: 'activated' });
     return trx('accounts').where({ id: row.account_id }).first('id', 'domain');
-  }) as { id: string; domain: string };
+  })) as { id: string; domain: string };
   const input: ActivationWorkflowInput = { accountId: account.id, domain: account.domain };
   await deps.client.workflow.signalWithStart(ACTIVATION_WORKFLOW_TYPE, {
     workflowId: activationWorkflowId(account.id),

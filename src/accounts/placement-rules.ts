@@ -36,7 +36,8 @@ export async function checkTarget(
   target: { kind: 'smart_account' | 'holding_account'; accountId: string; virtualAccountPath?: string },
 ) {
   const account: AccountRow | undefined = await q('accounts').where({ id: target.accountId }).forShare().first();
-  if (!account) throw new PlacementRefusal('UnknownAccount', `account "${target.accountId}" does not exist`, { accountId: target.accountId });
+  if (!account)
+    throw new PlacementRefusal('UnknownAccount', `account "${target.accountId}" does not exist`, { accountId: target.accountId });
   if (target.kind === 'smart_account' && account.kind !== 'smart_account') {
     throw new PlacementRefusal(
       'NotAConsumptionTarget',
@@ -100,4 +101,3 @@ export async function checkRole(q: Knex, partnerId: string, account: AccountRow,
     );
   }
 }
-

@@ -67,7 +67,9 @@ async function accountOr404(db: Db, accountId: string): Promise<AccountRow> {
 async function ownsOrDistributes(db: Db, partnerId: string, account: AccountRow): Promise<boolean> {
   if (!account.owner_partner_id) return false;
   if (account.owner_partner_id === partnerId) return true;
-  return Boolean(await db('distributor_resellers').where({ distributor_id: partnerId, reseller_id: account.owner_partner_id }).first('reseller_id'));
+  return Boolean(
+    await db('distributor_resellers').where({ distributor_id: partnerId, reseller_id: account.owner_partner_id }).first('reseller_id'),
+  );
 }
 
 async function liveRoles(db: Db, partnerId: string, accountId: string): Promise<Array<{ role: string; path: string | null }>> {
@@ -97,7 +99,8 @@ async function authorizeVirtualAccountRead(db: Db, principal: Principal, account
 async function authorizeVirtualAccountCreate(db: Db, principal: Principal, account: AccountRow, path: string): Promise<void> {
   if (principal.role === 'operator') return;
   if (account.kind === 'holding_account') {
-    if (!(await ownsOrDistributes(db, principal.partnerId, account))) throw forbidden(`holding account ${account.id} belongs to another partner`);
+    if (!(await ownsOrDistributes(db, principal.partnerId, account)))
+      throw forbidden(`holding account ${account.id} belongs to another partner`);
     return;
   }
   const roles = await liveRoles(db, principal.partnerId, account.id);
@@ -114,7 +117,8 @@ async function authorizeVirtualAccountCreate(db: Db, principal: Principal, accou
 async function authorizeHoldingAccount(db: Db, principal: Principal, account: AccountRow): Promise<void> {
   assertAccountKind(account, 'holding_account');
   if (principal.role === 'operator') return;
-  if (!(await ownsOrDistributes(db, principal.partnerId, account))) throw forbidden(`holding account ${account.id} belongs to another partner`);
+  if (!(await ownsOrDistributes(db, principal.partnerId, account)))
+    throw forbidden(`holding account ${account.id} belongs to another partner`);
 }
 
 /** Accounts: Smart Account search and requests, virtual accounts, holding-account members, role grants. */
@@ -128,7 +132,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
         tags,
         operationId: 'searchSmartAccounts',
         summary: 'Find the Smart Accounts of a domain (R2): check before requesting a new one',
-        description: 'Any key may search. Virtual accounts are listed only for an operator, or for a partner holding a role on that account.',
+        description:
+          'Any key may search. Virtual accounts are listed only for an operator, or for a partner holding a role on that account.',
         security,
         querystring: SearchSmartAccountsQuery,
         response: { 200: SmartAccountSearchResponse, ...errorResponses(400, 401) },
@@ -146,11 +151,11 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'requestSmartAccount',
-        summary: 'Request a Smart Account on the end customer\'s behalf (R2); the contact is emailed an activation link',
+        summary: "Request a Smart Account on the end customer's behalf (R2); the contact is emailed an activation link",
         description:
           '202: the account is created pending activation and its contact receives an activation email (and reminders). ' +
           'Repeating the request for the same domain and contact answers 200 with alreadyRequested: true and writes and mails nothing new. ' +
-          '422 SmartAccountRequestRefused when the contact\'s email domain is not the requested domain or the contact has no registered user ID. ' +
+          "422 SmartAccountRequestRefused when the contact's email domain is not the requested domain or the contact has no registered user ID. " +
           'A partner key requests for its own partner; an operator key must give requestedByPartnerId.',
         security,
         body: SmartAccountRequestBody,
@@ -219,7 +224,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'listHoldingAccountMembers',
-        summary: 'The members signed up for a holding account\'s notifications (R9)',
+        summary: "The members signed up for a holding account's notifications (R9)",
         description: 'Operator; the owning partner; its distributor. 422 when the account is not a holding account.',
         security,
         params: AccountIdParams,
@@ -239,7 +244,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'addHoldingAccountMember',
-        summary: 'Sign a member up: they are told when the holding account\'s orders are fulfilled (R9)',
+        summary: "Sign a member up: they are told when the holding account's orders are fulfilled (R9)",
         description: '201 added; 200 when already a member (nothing written). Operator; the owning partner; its distributor.',
         security,
         params: AccountIdParams,
@@ -261,7 +266,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'removeHoldingAccountMember',
-        summary: 'Remove a member\'s sign-up; the user stays known',
+        summary: "Remove a member's sign-up; the user stays known",
         description: '204 removed; 404 when the email is not a member. Operator; the owning partner; its distributor.',
         security,
         params: MemberParams,
@@ -319,7 +324,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       requireOperator(request.principal, 'grant roles on a Smart Account');
       const account = await accountOr404(db, request.params.accountId);
       const { grant, created } = await grantRole(db, account.id, request.body);
-      return reply.status(created ? 201 : 200).header('location', `/v1/accounts/${encodeURIComponent(account.id)}/role-grants/${grant.grantId}`).send(grant);
+      return reply
+        .status(created ? 201 : 200)
+        .header('location', `/v1/accounts/${encodeURIComponent(account.id)}/role-grants/${grant.grantId}`)
+        .send(grant);
     },
   );
 

@@ -15,13 +15,26 @@ import { Domain, Id, VirtualAccountPath } from '../api/schemas';
  * patterns without the "i" flag, so the lower-case letter ranges also admit upper case here.
  */
 const EMAIL_PATTERN_ANY_CASE = EMAIL_PATTERN.source.replace(/a-z/g, 'a-zA-Z');
-export const EmailAddress = Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN_ANY_CASE, description: 'must be an email address' });
-const FullName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\x00-\\x1f\\x7f]*$', description: 'must be one line of 1-200 characters' });
+export const EmailAddress = Type.String({
+  minLength: 3,
+  maxLength: 254,
+  pattern: EMAIL_PATTERN_ANY_CASE,
+  description: 'must be an email address',
+});
+const FullName = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[^\\x00-\\x1f\\x7f]*$',
+  description: 'must be one line of 1-200 characters',
+});
 const Timestamp = Type.String({ format: 'date-time' });
 
 // ---------------------------------------------------------------- path and query parameters
 
-export const AccountIdParams = Type.Object({ accountId: Id('must be an account ID: 1-128 letters, digits, ".", "_", ":" or "-"') }, { additionalProperties: false });
+export const AccountIdParams = Type.Object(
+  { accountId: Id('must be an account ID: 1-128 letters, digits, ".", "_", ":" or "-"') },
+  { additionalProperties: false },
+);
 export type AccountIdParamsType = Static<typeof AccountIdParams>;
 
 export const MemberParams = Type.Object(
@@ -52,7 +65,9 @@ export const SmartAccountSearchResponse = Type.Object({
       domain: Type.String(),
       status: Type.String({ description: 'requested, pending_activation or active' }),
       virtualAccounts: Type.Optional(
-        Type.Array(Type.String(), { description: 'virtual account paths; only for an operator or a partner holding a role on this account' }),
+        Type.Array(Type.String(), {
+          description: 'virtual account paths; only for an operator or a partner holding a role on this account',
+        }),
       ),
     }),
   ),
@@ -67,12 +82,17 @@ export const SmartAccountRequestBody = Type.Object(
         email: EmailAddress,
         fullName: Type.Optional(FullName),
         registeredId: Type.Optional(
-          Id('must be the contact\'s registered user ID (letters, digits, ".", "_", ":" or "-"); it must match the identity records, it never replaces them'),
+          Id(
+            'must be the contact\'s registered user ID (letters, digits, ".", "_", ":" or "-"); it must match the identity records, it never replaces them',
+          ),
         ),
       },
-      { additionalProperties: false, description: 'must be the end-customer contact: an email of the requested domain, with a registered user ID' },
+      {
+        additionalProperties: false,
+        description: 'must be the end-customer contact: an email of the requested domain, with a registered user ID',
+      },
     ),
-    requestedByPartnerId: Type.Optional(Id('must be the requesting partner; required with an operator key, else the API key\'s partner')),
+    requestedByPartnerId: Type.Optional(Id("must be the requesting partner; required with an operator key, else the API key's partner")),
   },
   { additionalProperties: false, description: 'must be a JSON object: domain and contact' },
 );
@@ -82,9 +102,12 @@ export const SmartAccountRequestResponse = Type.Object({
   accountId: Type.String(),
   domain: Type.String(),
   status: Type.Union([Type.Literal('pending_activation'), Type.Literal('active')], {
-    description: 'pending_activation until the contact activates it through the emailed link; active when a repeated request finds it activated',
+    description:
+      'pending_activation until the contact activates it through the emailed link; active when a repeated request finds it activated',
   }),
-  alreadyRequested: Type.Boolean({ description: 'true when this domain and contact were requested before: nothing new was written or mailed' }),
+  alreadyRequested: Type.Boolean({
+    description: 'true when this domain and contact were requested before: nothing new was written or mailed',
+  }),
 });
 export type SmartAccountRequestResponseType = Static<typeof SmartAccountRequestResponse>;
 
@@ -99,7 +122,10 @@ const VirtualAccountView = Type.Object({
 export const VirtualAccountList = Type.Object({ virtualAccounts: Type.Array(VirtualAccountView) });
 export type VirtualAccountListType = Static<typeof VirtualAccountList>;
 
-export const CreateVirtualAccountBody = Type.Object({ path: VirtualAccountPath }, { additionalProperties: false, description: 'must be a JSON object with the path' });
+export const CreateVirtualAccountBody = Type.Object(
+  { path: VirtualAccountPath },
+  { additionalProperties: false, description: 'must be a JSON object with the path' },
+);
 export type CreateVirtualAccountBodyType = Static<typeof CreateVirtualAccountBody>;
 
 export const CreatedVirtualAccount = Type.Object({
@@ -122,7 +148,7 @@ export type HoldingAccountMemberListType = Static<typeof HoldingAccountMemberLis
 
 export const AddMemberBody = Type.Object(
   { email: EmailAddress, fullName: Type.Optional(FullName) },
-  { additionalProperties: false, description: 'must be a JSON object with the member\'s email' },
+  { additionalProperties: false, description: "must be a JSON object with the member's email" },
 );
 export type AddMemberBodyType = Static<typeof AddMemberBody>;
 
@@ -134,7 +160,9 @@ export const RoleGrant = Type.Object({
   grantId: Type.String(),
   partnerId: Type.String(),
   role: RoleSchema,
-  virtualAccountPath: Type.Union([Type.String(), Type.Null()], { description: 'the virtual account a va_* role covers (and its children); null for sa_* roles' }),
+  virtualAccountPath: Type.Union([Type.String(), Type.Null()], {
+    description: 'the virtual account a va_* role covers (and its children); null for sa_* roles',
+  }),
   grantedAt: Timestamp,
 });
 export type RoleGrantType = Static<typeof RoleGrant>;

@@ -158,7 +158,8 @@ export class LicenseFulfillmentClient {
     } catch {
       throw new TypeError(`baseUrl must be an absolute URL such as http://localhost:3000 (got "${options.baseUrl}")`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`baseUrl must be http:// or https:// (got "${url.protocol}")`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new TypeError(`baseUrl must be http:// or https:// (got "${url.protocol}")`);
     if (!options.apiKey) throw new TypeError('apiKey is required: an operator issues keys with `license-fulfillment keys create`');
     this.#baseUrl = url.toString().replace(/\/+$/, '');
     this.#apiKey = options.apiKey;
@@ -301,7 +302,14 @@ export class LicenseFulfillmentClient {
     }
     if (response.ok || request.acceptStatuses?.includes(response.status)) {
       if (response.status === 204 || !text) return undefined as T;
-      if (!isJson) throw new ApiError(response.status, 'UnexpectedResponse', `${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`, [], operationId);
+      if (!isJson)
+        throw new ApiError(
+          response.status,
+          'UnexpectedResponse',
+          `${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+          [],
+          operationId,
+        );
       return parsed as T;
     }
     if (isJson && isErrorBody(parsed)) {
@@ -327,14 +335,22 @@ export function expandPath(path: string, params: PathParams): string {
 }
 
 function isErrorBody(value: unknown): value is ErrorBody {
-  return typeof value === 'object' && value !== null && typeof (value as ErrorBody).error === 'string' && typeof (value as ErrorBody).message === 'string';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorBody).error === 'string' &&
+    typeof (value as ErrorBody).message === 'string'
+  );
 }
 
 /**
  * Every order matching `query`, page after page (the client follows `nextCursor`). `limit` is
  * the page size. Not a method: the client's methods are exactly the API's operations.
  */
-export async function* iterateOrders(client: LicenseFulfillmentClient, query: Omit<ListOrdersParams, 'cursor'> = {}): AsyncGenerator<OrderListItem> {
+export async function* iterateOrders(
+  client: LicenseFulfillmentClient,
+  query: Omit<ListOrdersParams, 'cursor'> = {},
+): AsyncGenerator<OrderListItem> {
   let cursor: string | undefined;
   do {
     const page = await client.listOrders({ ...query, ...(cursor ? { cursor } : {}) });

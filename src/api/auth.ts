@@ -7,9 +7,7 @@ import type { Db } from '../db/knex';
  * database dump reveals no usable key; the key itself is shown once, when it is created.
  */
 
-export type Principal =
-  | { role: 'operator'; keyId: string }
-  | { role: 'partner' | 'distributor'; keyId: string; partnerId: string };
+export type Principal = { role: 'operator'; keyId: string } | { role: 'partner' | 'distributor'; keyId: string; partnerId: string };
 
 export type ApiKeyRole = Principal['role'];
 export const API_KEY_ROLES: readonly ApiKeyRole[] = ['partner', 'distributor', 'operator'];
@@ -71,7 +69,10 @@ export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
 export async function authenticate(db: Db, authorization: string | undefined): Promise<Principal | undefined> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
   if (!match || !API_KEY_PATTERN.test(match[1])) return undefined;
-  const row = await db('api_keys').where({ key_hash: hashApiKey(match[1]) }).whereNull('revoked_at').first('id', 'role', 'partner_id');
+  const row = await db('api_keys')
+    .where({ key_hash: hashApiKey(match[1]) })
+    .whereNull('revoked_at')
+    .first('id', 'role', 'partner_id');
   if (!row) return undefined;
   const keyId = String(row.id);
   return row.role === 'operator' ? { role: 'operator', keyId } : { role: row.role, keyId, partnerId: row.partner_id };

@@ -25,7 +25,10 @@ const COOKIE = 'lf_codec';
 const SESSION_SECONDS = 8 * 3600;
 
 const PayloadJson = Type.Object(
-  { metadata: Type.Optional(Type.Record(Type.String(), Type.String({ description: 'base64' }))), data: Type.Optional(Type.String({ description: 'base64' })) },
+  {
+    metadata: Type.Optional(Type.Record(Type.String(), Type.String({ description: 'base64' }))),
+    data: Type.Optional(Type.String({ description: 'base64' })),
+  },
   { additionalProperties: false },
 );
 const PayloadsBody = Type.Object({ payloads: Type.Array(PayloadJson, { maxItems: 1000 }) }, { additionalProperties: false });
@@ -39,7 +42,9 @@ function fromJson(p: Static<typeof PayloadJson>): Payload {
 }
 function toJson(p: Payload): Static<typeof PayloadJson> {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+    ),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   };
 }
@@ -56,7 +61,9 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
   const keys = deps.config.payloadEncryptionKeys ? parseEncryptionKeys(deps.config.payloadEncryptionKeys) : [];
   const codec = keys.length ? new AesGcmPayloadCodec(keys) : undefined;
   // A key of its own for signing sessions, derived from the current payload key.
-  const sessionKey = keys.length ? Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'license-fulfillment codec session', 32)) : undefined;
+  const sessionKey = keys.length
+    ? Buffer.from(hkdfSync('sha256', keys[0].key, Buffer.alloc(0), 'license-fulfillment codec session', 32))
+    : undefined;
   const uiOrigin = new URL(deps.config.temporal.uiUrl).origin;
   const secure = deps.config.publicBaseUrl.startsWith('https:');
 
@@ -116,13 +123,18 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
             },
           },
           async (request) => {
-            const principal = (await authenticate(deps.db, request.headers.authorization)) ?? (await sessionPrincipal(deps.db, cookieOf(request, COOKIE)));
-            if (!principal) throw new HttpError(401, 'Unauthorized', 'an operator API key (Bearer) or a codec session (/codec/session) is required');
+            const principal =
+              (await authenticate(deps.db, request.headers.authorization)) ?? (await sessionPrincipal(deps.db, cookieOf(request, COOKIE)));
+            if (!principal)
+              throw new HttpError(401, 'Unauthorized', 'an operator API key (Bearer) or a codec session (/codec/session) is required');
             if (principal.role !== 'operator') throw forbidden('only operators may read or write sealed payloads');
             if (!codec) throw new HttpError(503, 'Unavailable', 'this API has no PAYLOAD_ENCRYPTION_KEYS');
             const payloads = request.body.payloads.map(fromJson);
             const result = operation === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
-            request.log.info({ operation, payloads: payloads.length, principal: principal.keyId, namespace: request.headers['x-namespace'] }, 'codec');
+            request.log.info(
+              { operation, payloads: payloads.length, principal: principal.keyId, namespace: request.headers['x-namespace'] },
+              'codec',
+            );
             return { payloads: result.map(toJson) };
           },
         );
@@ -130,10 +142,26 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
 
       /** The operators' sign-in page: no script, its stylesheet by hash, framed by nobody. */
       const page = (title: string, body: SafeHtml): string =>
-        html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} – License fulfillment</title><style>${trusted(STYLESHEET)}</style></head><body>${body}</body></html>`.toString();
+        html`<!doctype html>
+          <html lang="en">
+            <head>
+              <meta charset="utf-8" />
+              <meta name="viewport" content="width=device-width, initial-scale=1" />
+              <title>${title} – License fulfillment</title>
+              <style>
+                ${trusted(STYLESHEET)}
+              </style>
+            </head>
+            <body>
+              ${body}
+            </body>
+          </html>`.toString();
       scope.addHook('onSend', async (request, reply) => {
         if (request.url.startsWith('/codec/session')) {
-          reply.header('content-security-policy', `default-src 'none'; style-src ${STYLE_SOURCE}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`);
+          reply.header(
+            'content-security-policy',
+            `default-src 'none'; style-src ${STYLE_SOURCE}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+          );
           reply.header('referrer-policy', 'no-referrer');
           reply.header('x-frame-options', 'DENY');
         }
@@ -143,14 +171,22 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
         reply.type('text/html; charset=utf-8').send(
           page(
             'Sign in to read payloads',
-            html`<main><h1>Read encrypted payloads in the Temporal UI</h1>
-<p>Order data is stored encrypted in Temporal. Sign in with an <strong>operator</strong> API key to let the Temporal UI at <a href="${deps.config.temporal.uiUrl}">${deps.config.temporal.uiUrl}</a> open it for ${SESSION_SECONDS / 3600} hours.</p>
-<form method="post" action="/codec/session">
-<label for="apiKey">Operator API key</label>
-<input id="apiKey" name="apiKey" type="password" autocomplete="off" required>
-<button type="submit">Sign in</button>
-</form>
-<p>In the UI, open the codec settings, set the endpoint <code>${deps.config.publicBaseUrl}/codec</code> and tick <em>Include cross-origin credentials</em>.</p></main>`,
+            html`<main>
+              <h1>Read encrypted payloads in the Temporal UI</h1>
+              <p>
+                Order data is stored encrypted in Temporal. Sign in with an <strong>operator</strong> API key to let the Temporal UI at
+                <a href="${deps.config.temporal.uiUrl}">${deps.config.temporal.uiUrl}</a> open it for ${SESSION_SECONDS / 3600} hours.
+              </p>
+              <form method="post" action="/codec/session">
+                <label for="apiKey">Operator API key</label>
+                <input id="apiKey" name="apiKey" type="password" autocomplete="off" required />
+                <button type="submit">Sign in</button>
+              </form>
+              <p>
+                In the UI, open the codec settings, set the endpoint <code>${deps.config.publicBaseUrl}/codec</code> and tick
+                <em>Include cross-origin credentials</em>.
+              </p>
+            </main>`,
           ),
         );
       });
@@ -161,15 +197,34 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
           return reply
             .status(principal ? 403 : 401)
             .type('text/html; charset=utf-8')
-            .send(page('Not signed in', html`<main><h1>Not signed in</h1><p>That is not a valid operator API key.</p><p><a href="/codec/session">Try again</a></p></main>`));
+            .send(
+              page(
+                'Not signed in',
+                html`<main>
+                  <h1>Not signed in</h1>
+                  <p>That is not a valid operator API key.</p>
+                  <p><a href="/codec/session">Try again</a></p>
+                </main>`,
+              ),
+            );
         }
         const expires = Math.floor(Date.now() / 1000) + SESSION_SECONDS;
         const value = `${principal.keyId}.${expires}.${sign(`${principal.keyId}.${expires}`)}`;
-        reply.header('set-cookie', `${COOKIE}=${value}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure ? '; Secure' : ''}`);
+        reply.header(
+          'set-cookie',
+          `${COOKIE}=${value}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure ? '; Secure' : ''}`,
+        );
         request.log.info({ principal: principal.keyId }, 'codec session opened');
-        return reply
-          .type('text/html; charset=utf-8')
-          .send(page('Signed in', html`<main><h1>Signed in</h1><p>The Temporal UI can now show order data for the next ${SESSION_SECONDS / 3600} hours.</p><p><a href="${deps.config.temporal.uiUrl}">Open the Temporal UI</a></p></main>`));
+        return reply.type('text/html; charset=utf-8').send(
+          page(
+            'Signed in',
+            html`<main>
+              <h1>Signed in</h1>
+              <p>The Temporal UI can now show order data for the next ${SESSION_SECONDS / 3600} hours.</p>
+              <p><a href="${deps.config.temporal.uiUrl}">Open the Temporal UI</a></p>
+            </main>`,
+          ),
+        );
       });
     },
     { prefix: '/codec' },

@@ -1,4 +1,9 @@
-import { isGrpcDeadlineError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
@@ -45,8 +50,12 @@ const REFUSAL_STATUS: Record<RefusalType, number> = {
 
 /** "lines[0].quantity" from Ajv's "/lines/0/quantity" plus the property a keyword names. */
 function fieldOf(error: ErrorObject): string {
-  const parts = error.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const extra = (error.params as { missingProperty?: string; additionalProperty?: string }).missingProperty ??
+  const parts = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const extra =
+    (error.params as { missingProperty?: string; additionalProperty?: string }).missingProperty ??
     (error.params as { additionalProperty?: string }).additionalProperty;
   if (extra !== undefined) parts.push(extra);
   return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(body)';
@@ -59,9 +68,7 @@ function reasonOf(error: ErrorObject): string {
     case 'additionalProperties':
       return 'is not a known field';
     case 'discriminator':
-      return (error.params as { error?: string }).error === 'mapping'
-        ? `must be one of the documented kinds`
-        : 'is required';
+      return (error.params as { error?: string }).error === 'mapping' ? `must be one of the documented kinds` : 'is required';
     default: {
       const description = (error.parentSchema as { description?: string } | undefined)?.description;
       return description?.startsWith('must') ? description : (error.message ?? 'is invalid');
@@ -105,7 +112,11 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
   const fastifyError = err as FastifyError & { validation?: ErrorObject[]; validationContext?: string };
   if (fastifyError.validation) {
     const errors = fieldErrorsOf(fastifyError.validation, fastifyError.validationContext ?? 'body');
-    return send(reply, 400, { error: 'ValidationFailed', message: 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '), errors });
+    return send(reply, 400, {
+      error: 'ValidationFailed',
+      message: 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '),
+      errors,
+    });
   }
   if (err instanceof PlacementRefusal) {
     return send(reply, REFUSAL_STATUS[err.type] ?? 422, { error: err.type, message: err.message });
@@ -121,7 +132,11 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
   if (err instanceof WorkflowNotFoundError) {
     return send(reply, 404, { error: 'NotFound', message: 'order does not exist' });
   }
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) || isGrpcDeadlineError((err as { cause?: unknown }).cause)) {
+  if (
+    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+    isGrpcDeadlineError(err) ||
+    isGrpcDeadlineError((err as { cause?: unknown }).cause)
+  ) {
     const { statusCode, code, message } = unavailable();
     return send(reply, statusCode, { error: code, message });
   }

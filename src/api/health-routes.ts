@@ -38,7 +38,12 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ApiDependencies
     '/readyz',
     {
       logLevel: 'warn',
-      schema: { tags: ['health'], operationId: 'ready', summary: 'Readiness: Postgres and Temporal answer', response: { 200: HealthResponse, 503: HealthResponse } },
+      schema: {
+        tags: ['health'],
+        operationId: 'ready',
+        summary: 'Readiness: Postgres and Temporal answer',
+        response: { 200: HealthResponse, 503: HealthResponse },
+      },
     },
     async (_request, reply) => {
       const [postgres, temporal] = await Promise.all([

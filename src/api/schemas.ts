@@ -25,10 +25,15 @@ const PATH_RULE = 'must be names of 1-80 characters, not starting or ending with
 
 export const Id = (description = ID_RULE) => Type.String({ pattern: ID_PATTERN.source, description });
 export const VirtualAccountPath = Type.String({ pattern: VIRTUAL_ACCOUNT_PATH_PATTERN.source, description: PATH_RULE });
-export const Domain = Type.String({ pattern: DOMAIN_PATTERN.source, maxLength: 253, description: 'must be a lower-case domain name such as acme.com' });
+export const Domain = Type.String({
+  pattern: DOMAIN_PATTERN.source,
+  maxLength: 253,
+  description: 'must be a lower-case domain name such as acme.com',
+});
 export const Email = Type.String({ minLength: 3, maxLength: 254, description: 'must be an email address' });
 export const IsoDate = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'must be a date YYYY-MM-DD' });
-const OneLine = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\x00-\\x1f\\x7f]*$', description: `must be one line of 1-${max} characters` });
+const OneLine = (max: number) =>
+  Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\x00-\\x1f\\x7f]*$', description: `must be one line of 1-${max} characters` });
 
 /** A refusal or a malformed request: what went wrong, and for a 400 every field at fault. */
 export const ErrorResponse = Type.Object(
@@ -79,12 +84,20 @@ export const ContactSchema = Type.Object(
 
 export const OrderLineSchema = Type.Object(
   {
-    lineNumber: Type.Integer({ minimum: 1, maximum: MAX_LINE_NUMBER, description: `must be a whole number from 1 to ${MAX_LINE_NUMBER}, unique in the order` }),
+    lineNumber: Type.Integer({
+      minimum: 1,
+      maximum: MAX_LINE_NUMBER,
+      description: `must be a whole number from 1 to ${MAX_LINE_NUMBER}, unique in the order`,
+    }),
     sku: Type.String({ pattern: SKU_PATTERN.source, description: 'must be 1-64 letters, digits or ._-/+' }),
     quantity: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'must be a whole number from 1 to 1000000' }),
     licenseType: Type.Union([Type.Literal('smart'), Type.Literal('classic')], { description: 'must be smart or classic' }),
     termMonths: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: MAX_TERM_MONTHS, description: `must be a whole number of months from 1 to ${MAX_TERM_MONTHS}; absent for perpetual` }),
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_TERM_MONTHS,
+        description: `must be a whole number of months from 1 to ${MAX_TERM_MONTHS}; absent for perpetual`,
+      }),
     ),
     smartAccountMandatory: Type.Boolean({ description: 'must be true or false: the product is Smart License-enabled' }),
   },
@@ -94,7 +107,7 @@ export const OrderLineSchema = Type.Object(
 export const BookOrderBody = Type.Object(
   {
     externalReference: Id('must be the ordering system\'s reference: 1-128 letters, digits, ".", "_", ":" or "-"'),
-    bookedByPartnerId: Type.Optional(Id('must be the booking partner; defaults to the API key\'s partner')),
+    bookedByPartnerId: Type.Optional(Id("must be the booking partner; defaults to the API key's partner")),
     partnerId: Type.Optional(Id('must be the selling partner; a distributor names its reseller (R10)')),
     assignment: AssignmentSchema,
     endCustomerContact: Type.Optional(ContactSchema),
@@ -155,8 +168,18 @@ export type OrderIdParamsType = Static<typeof OrderIdParams>;
 
 export const ListOrdersQuery = Type.Object(
   {
-    status: Type.Optional(Type.Union(ORDER_PHASES.map((p) => Type.Literal(p)), { description: `must be one of ${ORDER_PHASES.join(', ')}` })),
-    waitingFor: Type.Optional(Type.Union(WAITING_FOR.map((w) => Type.Literal(w)), { description: `must be one of ${WAITING_FOR.join(', ')}` })),
+    status: Type.Optional(
+      Type.Union(
+        ORDER_PHASES.map((p) => Type.Literal(p)),
+        { description: `must be one of ${ORDER_PHASES.join(', ')}` },
+      ),
+    ),
+    waitingFor: Type.Optional(
+      Type.Union(
+        WAITING_FOR.map((w) => Type.Literal(w)),
+        { description: `must be one of ${WAITING_FOR.join(', ')}` },
+      ),
+    ),
     partnerId: Type.Optional(Id()),
     customerDomain: Type.Optional(Domain),
     holdingAccountId: Type.Optional(Id()),
@@ -193,21 +216,31 @@ export const OrderListResponse = Type.Object({
 
 export const AssignBody = Type.Object(
   {
-    accountId: Id('must be the customer\'s active Smart Account ID'),
+    accountId: Id("must be the customer's active Smart Account ID"),
     virtualAccountPath: Type.Optional(VirtualAccountPath),
-    actingPartnerId: Type.Optional(Id('must be the partner acting; defaults to the API key\'s partner, or the order\'s partner for an operator')),
+    actingPartnerId: Type.Optional(
+      Id("must be the partner acting; defaults to the API key's partner, or the order's partner for an operator"),
+    ),
   },
   { additionalProperties: false },
 );
 export type AssignBodyType = Static<typeof AssignBody>;
 
 export const ShipmentBody = Type.Object(
-  { lineNumber: Type.Integer({ minimum: 1, maximum: MAX_LINE_NUMBER, description: 'must be a line number of the order' }), shippedOn: IsoDate },
+  {
+    lineNumber: Type.Integer({ minimum: 1, maximum: MAX_LINE_NUMBER, description: 'must be a line number of the order' }),
+    shippedOn: IsoDate,
+  },
   { additionalProperties: false },
 );
 export type ShipmentBodyType = Static<typeof ShipmentBody>;
 
-export const ShipmentAccepted = Type.Object({ orderId: Type.String(), lineNumber: Type.Integer(), shippedOn: Type.String(), accepted: Type.Literal(true) });
+export const ShipmentAccepted = Type.Object({
+  orderId: Type.String(),
+  lineNumber: Type.Integer(),
+  shippedOn: Type.String(),
+  accepted: Type.Literal(true),
+});
 
 export const CancelBody = Type.Object({ reason: Type.Optional(OneLine(500)) }, { additionalProperties: false });
 export type CancelBodyType = Static<typeof CancelBody>;

@@ -31,7 +31,15 @@ export const API_VERSION = '1.0.0';
  * they are coerced to the schema's types.
  */
 function validatorCompiler(): (route: { schema: object; httpPart?: string }) => ReturnType<Ajv['compile']> {
-  const strict: AjvOptions = { allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes: false, discriminator: true, verbose: true, strict: false };
+  const strict: AjvOptions = {
+    allErrors: true,
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes: false,
+    discriminator: true,
+    verbose: true,
+    strict: false,
+  };
   const bodyAjv = addFormats(new Ajv(strict));
   const textAjv = addFormats(new Ajv({ ...strict, coerceTypes: 'array' }));
   for (const schema of SHARED_SCHEMAS) {
@@ -66,11 +74,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         title: 'License fulfillment API',
         version: API_VERSION,
         description:
-          'Book software-license orders and follow them until their licenses are provisioned in the customer\'s Smart Account. ' +
-          'Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers\', an operator key everything.',
+          "Book software-license orders and follow them until their licenses are provisioned in the customer's Smart Account. " +
+          "Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers', an operator key everything.",
       },
       servers: [{ url: deps.config.publicBaseUrl }],
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (lfk_...) issued by an operator' } } },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (lfk_...) issued by an operator' } },
+      },
       tags: [
         { name: 'orders', description: 'Booking and following orders' },
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
@@ -85,23 +95,28 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 
   registerHealthRoutes(app, deps);
 
-  await app.register(async (v1) => {
-    // The API speaks JSON only: any other body is a 415, not a string that fails validation.
-    v1.removeContentTypeParser(['text/plain']);
-    v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      const principal = await authenticate(deps.db, request.headers.authorization);
-      if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
-      request.principal = principal;
-      const log = request.log.child({ principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}` });
-      request.log = log;
-      reply.log = log;
-    });
-    v1.addHook('onSend', async (_request, reply) => {
-      if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
-    });
-    registerOrderRoutes(v1, deps);
-    registerAccountRoutes(v1, deps);
-  }, { prefix: '/v1' });
+  await app.register(
+    async (v1) => {
+      // The API speaks JSON only: any other body is a 415, not a string that fails validation.
+      v1.removeContentTypeParser(['text/plain']);
+      v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+        const principal = await authenticate(deps.db, request.headers.authorization);
+        if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
+        request.principal = principal;
+        const log = request.log.child({
+          principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}`,
+        });
+        request.log = log;
+        reply.log = log;
+      });
+      v1.addHook('onSend', async (_request, reply) => {
+        if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
+      });
+      registerOrderRoutes(v1, deps);
+      registerAccountRoutes(v1, deps);
+    },
+    { prefix: '/v1' },
+  );
 
   await registerCustomerPages(app, deps);
   await registerCodecRoutes(app, deps);

@@ -117,7 +117,8 @@ export function describeFailure(err: unknown, hints: FieldHints = {}): string {
   if (err instanceof TypeError && err.message === 'fetch failed') {
     return `error: cannot reach the API at ${apiSettings().baseUrl}: ${cause?.code ?? cause?.message ?? 'no answer'} (set LICENSE_API_URL)`;
   }
-  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `error: the API did not answer in time (${err.message})`;
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'))
+    return `error: the API did not answer in time (${err.message})`;
   return `error: ${err instanceof Error ? err.message : String(err)}`;
 }
 

@@ -27,7 +27,8 @@ async function withDb<T>(work: (db: Db) => Promise<T>): Promise<T> {
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '3D000' || code === '28P01' || code === '28000') {
       throw new CliFailure(`cannot use Postgres at ${redact(databaseUrl)}: ${(err as Error).message} (set DATABASE_URL)`);
     }
-    if (code === '42P01') throw new CliFailure(`the database at ${redact(databaseUrl)} has no api_keys table: run the migrations first (npm run migrate)`);
+    if (code === '42P01')
+      throw new CliFailure(`the database at ${redact(databaseUrl)} has no api_keys table: run the migrations first (npm run migrate)`);
     throw err;
   } finally {
     await db.destroy();
@@ -44,22 +45,32 @@ export function registerKeyCommands(program: Command): void {
     .option('--partner <partnerId>', 'the partner a partner or distributor key acts for')
     .requiredOption('--label <text>', 'what the key is for, e.g. "ERP integration"')
     .action(
-      withHints({ partnerId: '--partner', role: '--role', label: '--label' }, async (opts: { role: ApiKeyRole; partner?: string; label: string }, command: Command) => {
-        const created = await withDb(async (db) => {
-          try {
-            return await createApiKey(db, { role: opts.role, label: opts.label, ...(opts.partner !== undefined ? { partnerId: opts.partner } : {}) });
-          } catch (err) {
-            if (err instanceof ApiKeyError) throw new CliFailure('the key was not created', [{ field: err.field, reason: err.message.slice(err.field.length + 2) }]);
-            throw err;
+      withHints(
+        { partnerId: '--partner', role: '--role', label: '--label' },
+        async (opts: { role: ApiKeyRole; partner?: string; label: string }, command: Command) => {
+          const created = await withDb(async (db) => {
+            try {
+              return await createApiKey(db, {
+                role: opts.role,
+                label: opts.label,
+                ...(opts.partner !== undefined ? { partnerId: opts.partner } : {}),
+              });
+            } catch (err) {
+              if (err instanceof ApiKeyError)
+                throw new CliFailure('the key was not created', [{ field: err.field, reason: err.message.slice(err.field.length + 2) }]);
+              throw err;
+            }
+          });
+          const result = { id: created.id, key: created.key, role: opts.role, partnerId: opts.partner ?? null, label: opts.label };
+          // The key alone on stdout, so `KEY=$(license-fulfillment keys create ...)` works; the rest is for the person.
+          printResult(command, result, (r) => r.key);
+          if (!command.optsWithGlobals().json) {
+            note(
+              `Created ${opts.role} key ${created.id}${opts.partner ? ` for ${opts.partner}` : ''} ("${opts.label}"). It is shown only this once: store it now.`,
+            );
           }
-        });
-        const result = { id: created.id, key: created.key, role: opts.role, partnerId: opts.partner ?? null, label: opts.label };
-        // The key alone on stdout, so `KEY=$(license-fulfillment keys create ...)` works; the rest is for the person.
-        printResult(command, result, (r) => r.key);
-        if (!command.optsWithGlobals().json) {
-          note(`Created ${opts.role} key ${created.id}${opts.partner ? ` for ${opts.partner}` : ''} ("${opts.label}"). It is shown only this once: store it now.`);
-        }
-      }),
+        },
+      ),
     );
 
   keys

@@ -19,7 +19,9 @@ export function cellText(value: Cell): string {
 /** Columns padded to their widest cell, two spaces apart; numbers right-aligned. */
 export function formatTable(headers: string[], rows: Cell[][]): string {
   const text = rows.map((row) => headers.map((_, i) => cellText(row[i])));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number' || row[i] === null || row[i] === undefined));
+  const numeric = headers.map(
+    (_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number' || row[i] === null || row[i] === undefined),
+  );
   const widths = headers.map((header, i) => Math.max(header.length, ...text.map((row) => row[i].length)));
   const line = (cells: string[]) =>
     cells

@@ -27,7 +27,8 @@ export function createDb(databaseUrl: string, poolMax = 10, logger?: DbLogger): 
           log: {
             warn: (message: unknown) => logger.warn({ component: 'knex' }, text(message)),
             error: (message: unknown) => logger.error({ component: 'knex' }, text(message)),
-            deprecate: (method: string, alternative: string) => logger.warn({ component: 'knex' }, `${method} is deprecated; use ${alternative}`),
+            deprecate: (method: string, alternative: string) =>
+              logger.warn({ component: 'knex' }, `${method} is deprecated; use ${alternative}`),
             debug: () => undefined,
           },
         }

@@ -19,7 +19,12 @@ export async function seedDemoData(db: Db): Promise<void> {
     await trx('partners')
       .insert([
         { id: DEMO.partnerId, name: 'Northwind Partners', kind: 'partner', notification_email: 'orders@northwind-partners.example' },
-        { id: DEMO.distributorId, name: 'Contoso Distribution', kind: 'distributor', notification_email: 'ops@contoso-distribution.example' },
+        {
+          id: DEMO.distributorId,
+          name: 'Contoso Distribution',
+          kind: 'distributor',
+          notification_email: 'ops@contoso-distribution.example',
+        },
       ])
       .onConflict('id')
       .ignore();
@@ -27,14 +32,30 @@ export async function seedDemoData(db: Db): Promise<void> {
       .insert({ distributor_id: DEMO.distributorId, reseller_id: DEMO.partnerId })
       .onConflict(['distributor_id', 'reseller_id'])
       .ignore();
-    const [contact] = await trx.raw(
-      `INSERT INTO users (email, full_name, registered_id) VALUES ('it-admin@acme.com', 'Ada Admin', 'ada.admin')
+    const [contact] = await trx
+      .raw(
+        `INSERT INTO users (email, full_name, registered_id) VALUES ('it-admin@acme.com', 'Ada Admin', 'ada.admin')
        ON CONFLICT ((lower(email))) DO UPDATE SET email = users.email RETURNING id`,
-    ).then((r: { rows: Array<{ id: string }> }) => r.rows);
+      )
+      .then((r: { rows: Array<{ id: string }> }) => r.rows);
     await trx('accounts')
       .insert([
-        { id: DEMO.holdingAccountId, kind: 'holding_account', name: 'Northwind Holding', status: 'active', owner_partner_id: DEMO.partnerId },
-        { id: DEMO.smartAccountId, kind: 'smart_account', name: 'Acme Corp', domain: 'acme.com', status: 'active', primary_contact_id: contact.id, activated_at: trx.fn.now() },
+        {
+          id: DEMO.holdingAccountId,
+          kind: 'holding_account',
+          name: 'Northwind Holding',
+          status: 'active',
+          owner_partner_id: DEMO.partnerId,
+        },
+        {
+          id: DEMO.smartAccountId,
+          kind: 'smart_account',
+          name: 'Acme Corp',
+          domain: 'acme.com',
+          status: 'active',
+          primary_contact_id: contact.id,
+          activated_at: trx.fn.now(),
+        },
         { id: DEMO.pendingSmartAccountId, kind: 'smart_account', name: 'Initech', domain: 'initech.com', status: 'pending_activation' },
       ])
       .onConflict('id')
@@ -48,10 +69,10 @@ export async function seedDemoData(db: Db): Promise<void> {
     ] as const) {
       await createVirtualAccountPath(trx, accountId, path);
     }
-    await trx.raw(
-      `INSERT INTO role_grants (account_id, partner_id, role) VALUES (?, ?, 'sa_user') ON CONFLICT DO NOTHING`,
-      [DEMO.smartAccountId, DEMO.partnerId],
-    );
+    await trx.raw(`INSERT INTO role_grants (account_id, partner_id, role) VALUES (?, ?, 'sa_user') ON CONFLICT DO NOTHING`, [
+      DEMO.smartAccountId,
+      DEMO.partnerId,
+    ]);
   });
 }
 

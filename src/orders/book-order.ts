@@ -18,7 +18,10 @@ export interface BookedOrder {
  */
 export function deriveOrderId(bookedByPartnerId: string, externalReference: string): string {
   // JSON keeps the two parts apart whatever characters they contain.
-  return createHash('sha256').update(JSON.stringify([bookedByPartnerId, externalReference])).digest('hex').slice(0, 20);
+  return createHash('sha256')
+    .update(JSON.stringify([bookedByPartnerId, externalReference]))
+    .digest('hex')
+    .slice(0, 20);
 }
 
 /** Validates a booking and starts its workflow; bad input throws ValidationError and starts nothing. */

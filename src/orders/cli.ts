@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ApiError, type BookedOrder, type BookOrderRequest, type ListOrdersParams, type OrderListItem, type OrderStatus } from '../api-client';
+import {
+  ApiError,
+  type BookedOrder,
+  type BookOrderRequest,
+  type ListOrdersParams,
+  type OrderListItem,
+  type OrderStatus,
+} from '../api-client';
 import {
   apiClient,
   CliExit,
@@ -24,7 +31,10 @@ export function renderOrderStatus(status: OrderStatus): string {
   const header = formatKeyValues([
     ['Order', status.orderId],
     ['Reference', status.externalReference],
-    ['Partner', status.partnerId === status.bookedByPartnerId ? status.partnerId : `${status.partnerId} (booked by ${status.bookedByPartnerId})`],
+    [
+      'Partner',
+      status.partnerId === status.bookedByPartnerId ? status.partnerId : `${status.partnerId} (booked by ${status.bookedByPartnerId})`,
+    ],
     ['Phase', status.phase],
     ['Waiting for', status.waitingFor],
     ['Next action', status.pendingAction],
@@ -54,7 +64,17 @@ function renderOrderList(orders: OrderListItem[]): string {
   if (orders.length === 0) return 'No orders match.';
   return formatTable(
     ['ORDER ID', 'REFERENCE', 'PARTNER', 'STATUS', 'WAITING FOR', 'ASSIGNMENT', 'ACCOUNT', 'HOLDING ACCOUNT', 'BOOKED AT'],
-    orders.map((o) => [o.orderId, o.externalReference, o.partnerId, o.status, o.waitingFor, o.assignmentKind, o.accountId, o.holdingAccountId, o.bookedAt]),
+    orders.map((o) => [
+      o.orderId,
+      o.externalReference,
+      o.partnerId,
+      o.status,
+      o.waitingFor,
+      o.assignmentKind,
+      o.accountId,
+      o.holdingAccountId,
+      o.bookedAt,
+    ]),
   );
 }
 
@@ -161,8 +181,15 @@ async function bookAll(
       const result = results[i];
       try {
         // The file is sent as written: the API validates it and names every field at fault.
-        const booked: BookedOrder = await client.bookOrder(bookings[i] as BookOrderRequest, result.idempotencyKey ? { idempotencyKey: result.idempotencyKey } : {});
-        Object.assign(result, { outcome: booked.alreadyBooked ? 'alreadyBooked' : 'booked', orderId: booked.orderId, workflowId: booked.workflowId });
+        const booked: BookedOrder = await client.bookOrder(
+          bookings[i] as BookOrderRequest,
+          result.idempotencyKey ? { idempotencyKey: result.idempotencyKey } : {},
+        );
+        Object.assign(result, {
+          outcome: booked.alreadyBooked ? 'alreadyBooked' : 'booked',
+          orderId: booked.orderId,
+          workflowId: booked.workflowId,
+        });
       } catch (err) {
         const refused = err instanceof ApiError && err.status < 500;
         Object.assign(result, { outcome: refused ? 'refused' : 'failed', error: errorOf(err) });
@@ -172,7 +199,8 @@ async function bookAll(
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, bookings.length) }, work));
-  for (const result of results) if (result.outcome === 'notSent') result.error = { code: 'NotSent', message: 'not sent: an earlier booking failed' };
+  for (const result of results)
+    if (result.outcome === 'notSent') result.error = { code: 'NotSent', message: 'not sent: an earlier booking failed' };
   return results;
 }
 
@@ -180,7 +208,13 @@ function renderBulkSummary(results: BookingResult[]): string {
   const count = (outcome: BookingOutcome) => results.filter((r) => r.outcome === outcome).length;
   const table = formatTable(
     ['#', 'REFERENCE', 'RESULT', 'ORDER ID', 'DETAIL'],
-    results.map((r) => [r.index, r.externalReference, outcomeLabel(r), r.orderId, r.error ? `${r.error.message}${r.error.status ? ` [${r.error.status} ${r.error.code}]` : ''}` : undefined]),
+    results.map((r) => [
+      r.index,
+      r.externalReference,
+      outcomeLabel(r),
+      r.orderId,
+      r.error ? `${r.error.message}${r.error.status ? ` [${r.error.status} ${r.error.code}]` : ''}` : undefined,
+    ]),
   );
   const parts = [`${count('booked')} booked`, `${count('alreadyBooked')} already booked`, `${count('refused')} refused`];
   if (count('failed') > 0) parts.push(`${count('failed')} failed`);
@@ -195,9 +229,14 @@ export function registerOrderCommands(program: Command): void {
 
   orders
     .command('book')
-    .description('book the order in <file> (a JSON booking), or every booking of a JSON array (bulk: progress on stderr, then a summary); "-" reads stdin')
+    .description(
+      'book the order in <file> (a JSON booking), or every booking of a JSON array (bulk: progress on stderr, then a summary); "-" reads stdin',
+    )
     .argument('<file>', 'JSON file: one booking object or an array of them')
-    .option('--idempotency-key-prefix <prefix>', 'send the n-th booking with Idempotency-Key <prefix>-<n>, so re-running the file books nothing twice')
+    .option(
+      '--idempotency-key-prefix <prefix>',
+      'send the n-th booking with Idempotency-Key <prefix>-<n>, so re-running the file books nothing twice',
+    )
     .option('--concurrency <n>', 'bookings sent at a time (bulk)', integerOption('--concurrency', 1, 16), 4)
     .action(
       withHints({}, async (file: string, opts: { idempotencyKeyPrefix?: string; concurrency: number }, command: Command) => {
@@ -209,10 +248,18 @@ export function registerOrderCommands(program: Command): void {
           const [result] = await bookAll(bookings, opts, () => undefined);
           if (result.outcome !== 'booked' && result.outcome !== 'alreadyBooked') {
             const error = result.error!;
-            throw new CliFailure(`booking ${result.externalReference ?? ''} ${result.outcome}: ${error.message}${error.status ? ` [${error.status} ${error.code}]` : ''}`.replace(/ +/g, ' '), error.errors);
+            throw new CliFailure(
+              `booking ${result.externalReference ?? ''} ${result.outcome}: ${error.message}${error.status ? ` [${error.status} ${error.code}]` : ''}`.replace(
+                / +/g,
+                ' ',
+              ),
+              error.errors,
+            );
           }
-          printResult(command, { orderId: result.orderId, workflowId: result.workflowId, alreadyBooked: result.outcome === 'alreadyBooked' }, (r) =>
-            `${r.alreadyBooked ? 'Already booked' : 'Booked'}: order ${r.orderId} (workflow ${r.workflowId})`,
+          printResult(
+            command,
+            { orderId: result.orderId, workflowId: result.workflowId, alreadyBooked: result.outcome === 'alreadyBooked' },
+            (r) => `${r.alreadyBooked ? 'Already booked' : 'Booked'}: order ${r.orderId} (workflow ${r.workflowId})`,
           );
           return;
         }
@@ -237,7 +284,10 @@ export function registerOrderCommands(program: Command): void {
     .command('list')
     .description('orders, newest first')
     .option('--status <phase>', 'Booked, AwaitingSmartAccount, AwaitingActivation, AwaitingShipment, Provisioning, Fulfilled or Cancelled')
-    .option('--waiting-for <what>', 'Booking, Assignment, PartnerTransfer, CustomerChoice, SmartAccountActivation, Shipment, Provisioning or Nothing')
+    .option(
+      '--waiting-for <what>',
+      'Booking, Assignment, PartnerTransfer, CustomerChoice, SmartAccountActivation, Shipment, Provisioning or Nothing',
+    )
     .option('--partner <partnerId>', 'the selling partner')
     .option('--domain <domain>', "the customer's account domain")
     .option('--holding-account <accountId>', 'orders held in this holding account')
@@ -246,9 +296,26 @@ export function registerOrderCommands(program: Command): void {
     .option('--all', 'every matching order, page after page')
     .action(
       withHints(
-        { status: '--status', waitingFor: '--waiting-for', partnerId: '--partner', customerDomain: '--domain', holdingAccountId: '--holding-account', limit: '--limit', cursor: '--cursor' },
+        {
+          status: '--status',
+          waitingFor: '--waiting-for',
+          partnerId: '--partner',
+          customerDomain: '--domain',
+          holdingAccountId: '--holding-account',
+          limit: '--limit',
+          cursor: '--cursor',
+        },
         async (
-          opts: { status?: string; waitingFor?: string; partner?: string; domain?: string; holdingAccount?: string; limit?: number; cursor?: string; all?: boolean },
+          opts: {
+            status?: string;
+            waitingFor?: string;
+            partner?: string;
+            domain?: string;
+            holdingAccount?: string;
+            limit?: number;
+            cursor?: string;
+            all?: boolean;
+          },
           command: Command,
         ) => {
           const client = apiClient();
@@ -304,10 +371,13 @@ export function registerOrderCommands(program: Command): void {
     .requiredOption('--line <n>', 'the line number', integerOption('--line', 1, 1_000_000))
     .requiredOption('--date <YYYY-MM-DD>', 'the ship date')
     .action(
-      withHints({ lineNumber: '--line', shippedOn: '--date' }, async (orderId: string, opts: { line: number; date: string }, command: Command) => {
-        const accepted = await apiClient().reportShipment(orderId, { lineNumber: opts.line, shippedOn: opts.date });
-        printResult(command, accepted, (a) => `Shipment of line ${a.lineNumber} on ${a.shippedOn} accepted for order ${a.orderId}.`);
-      }),
+      withHints(
+        { lineNumber: '--line', shippedOn: '--date' },
+        async (orderId: string, opts: { line: number; date: string }, command: Command) => {
+          const accepted = await apiClient().reportShipment(orderId, { lineNumber: opts.line, shippedOn: opts.date });
+          printResult(command, accepted, (a) => `Shipment of line ${a.lineNumber} on ${a.shippedOn} accepted for order ${a.orderId}.`);
+        },
+      ),
     );
 
   orders

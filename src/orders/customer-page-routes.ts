@@ -143,7 +143,10 @@ function choiceFrom(
           errors: [
             {
               field: 'destination',
-              reason: raw === undefined ? 'Choose the Smart Account (and, if you want, a virtual account) for the licenses' : 'Choose one of the Smart Accounts listed',
+              reason:
+                raw === undefined
+                  ? 'Choose the Smart Account (and, if you want, a virtual account) for the licenses'
+                  : 'Choose one of the Smart Accounts listed',
             },
           ],
         };
@@ -179,9 +182,14 @@ function refusalOf(err: WorkflowUpdateFailedError): { status: number; message: s
 
 function problemOf(err: FastifyError | Error): Page | undefined {
   const statusCode = (err as FastifyError).statusCode;
-  if (statusCode === 413) return problemPage(413, 'The form is too large', 'The form sent was larger than these pages ever send. Nothing has been changed.');
+  if (statusCode === 413)
+    return problemPage(413, 'The form is too large', 'The form sent was larger than these pages ever send. Nothing has been changed.');
   if (statusCode === 415) {
-    return problemPage(415, 'The form could not be read', 'These pages accept only web forms (application/x-www-form-urlencoded). Nothing has been changed.');
+    return problemPage(
+      415,
+      'The form could not be read',
+      'These pages accept only web forms (application/x-www-form-urlencoded). Nothing has been changed.',
+    );
   }
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
     return problemPage(statusCode, 'The request could not be read', 'Open the link from the email again. Nothing has been changed.');
@@ -221,7 +229,11 @@ export async function registerCustomerPages(app: FastifyInstance, deps: ApiDepen
       timeWindow: limit.timeWindowMs,
       errorResponseBuilder: (_request, context) =>
         new PageResponse(
-          problemPage(429, 'Too many requests', `Too many requests came from your network in a short time. Wait ${context.after} and open the link again.`),
+          problemPage(
+            429,
+            'Too many requests',
+            `Too many requests came from your network in a short time. Wait ${context.after} and open the link again.`,
+          ),
         ),
     });
     pages.addHook('onSend', async (_request, reply) => {
@@ -238,12 +250,18 @@ export async function registerCustomerPages(app: FastifyInstance, deps: ApiDepen
         return sendPage(reply, linkProblemPage(err.reason, kind));
       }
       if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-        return sendPage(reply, problemPage(503, 'Please try again', 'The order did not answer in time. Nothing has been changed; please try again in a moment.'));
+        return sendPage(
+          reply,
+          problemPage(503, 'Please try again', 'The order did not answer in time. Nothing has been changed; please try again in a moment.'),
+        );
       }
       const problem = problemOf(err);
       if (problem) return sendPage(reply, problem);
       request.log.error({ err }, 'customer page failed');
-      return sendPage(reply, problemPage(500, 'Something went wrong', 'Something went wrong on our side; it has been logged. Please try again later.'));
+      return sendPage(
+        reply,
+        problemPage(500, 'Something went wrong', 'Something went wrong on our side; it has been logged. Please try again later.'),
+      );
     });
 
     /** A POST must carry the cookie the page set and the same value in its hidden field; 403 before anything is read or written. */
@@ -310,7 +328,10 @@ export async function registerCustomerPages(app: FastifyInstance, deps: ApiDepen
           const again = await openDelegationPage(token);
           return sendPage(
             reply,
-            delegationFormPage({ ...formView, order: again.order, smartAccounts: again.opened.smartAccounts, refusal: refusal.message }, refusal.status),
+            delegationFormPage(
+              { ...formView, order: again.order, smartAccounts: again.opened.smartAccounts, refusal: refusal.message },
+              refusal.status,
+            ),
           );
         }
         if (err instanceof WorkflowNotFoundError) {
@@ -332,7 +353,9 @@ export async function registerCustomerPages(app: FastifyInstance, deps: ApiDepen
           : {
               kind: 'deposited' as const,
               accountName,
-              ...(parsed.choice.kind === 'existing' && parsed.choice.virtualAccountPath ? { virtualAccountPath: parsed.choice.virtualAccountPath } : {}),
+              ...(parsed.choice.kind === 'existing' && parsed.choice.virtualAccountPath
+                ? { virtualAccountPath: parsed.choice.virtualAccountPath }
+                : {}),
             };
       return sendPage(reply, delegationDonePage(order, opened.domain, outcome));
     });

@@ -134,9 +134,7 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
     case 'transfer-reminder':
       return {
         subject: `Reminder${facts.reminderNumber ? ` ${facts.reminderNumber}` : ''}: order ${ref} is still in your holding account`,
-        happened: [
-          `Order ${ref} (order ID ${facts.orderId}) has been waiting in ${held} since ${facts.heldSince ?? 'it was booked'}.`,
-        ],
+        happened: [`Order ${ref} (order ID ${facts.orderId}) has been waiting in ${held} since ${facts.heldSince ?? 'it was booked'}.`],
         todo: "Assign the customer's active Smart Account to transfer and activate the licenses.",
         warnings: runningTermWarnings(facts),
       };
@@ -145,7 +143,7 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
         subject: `Escalation: order ${ref} of ${facts.partnerName} has waited in a holding account since ${facts.heldSince ?? 'booking'}`,
         happened: [
           `Order ${ref} (order ID ${facts.orderId}) of ${facts.partnerName} has sat in ${held} since ${facts.heldSince ?? 'booking'}, ` +
-            'and the customer\'s Smart Account has still not been assigned despite the reminders.',
+            "and the customer's Smart Account has still not been assigned despite the reminders.",
         ],
         todo: "Please follow up with the partner so that the customer's Smart Account is assigned. The order is kept; it is never dropped.",
         warnings: runningTermWarnings(facts),
@@ -163,7 +161,9 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
     case 'order-cancelled':
       return {
         subject: `Order ${ref} is cancelled`,
-        happened: [`Order ${ref} (order ID ${facts.orderId}) has been cancelled; licenses that were held or deposited have been withdrawn.`],
+        happened: [
+          `Order ${ref} (order ID ${facts.orderId}) has been cancelled; licenses that were held or deposited have been withdrawn.`,
+        ],
       };
     case 'delegation-request':
       return {
@@ -172,7 +172,7 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
           `${facts.partnerName} has placed order ${ref} for you and asks you to choose the Smart Account that will receive its licenses.`,
         ],
         todo:
-          'Open the secure link below to pick one of your company\'s Smart Accounts, or to create one if you have none' +
+          "Open the secure link below to pick one of your company's Smart Accounts, or to create one if you have none" +
           (facts.linkExpiresOn ? ` (the link can be used once, until ${facts.linkExpiresOn}).` : '.'),
         warnings: runningTermWarnings(facts),
       };
@@ -199,10 +199,9 @@ function content(template: EmailTemplate, facts: OrderEmailFacts): Content {
       };
     case 'activation-request':
       return {
-        subject:
-          facts.reminderNumber
-            ? `Reminder ${facts.reminderNumber}: activate your new Smart Account ${facts.requestedDomain ?? ''}`.trim()
-            : `Activate your new Smart Account ${facts.requestedDomain ?? ''}`.trim(),
+        subject: facts.reminderNumber
+          ? `Reminder ${facts.reminderNumber}: activate your new Smart Account ${facts.requestedDomain ?? ''}`.trim()
+          : `Activate your new Smart Account ${facts.requestedDomain ?? ''}`.trim(),
         happened: [
           `A Smart Account for ${facts.requestedDomain ?? 'your company'} has been requested for you. ` +
             'Orders placed for you wait until it is active.',

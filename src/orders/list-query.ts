@@ -61,5 +61,10 @@ export function listOrdersQuery(
   if (filters.customerDomain) query = query.where('customer_domain', filters.customerDomain);
   if (filters.holdingAccountId) query = query.where('holding_account_id', filters.holdingAccountId);
   if (cursor) query = query.whereRaw('(booked_at, id) < (?::timestamptz, ?)', [cursor.bookedAt, cursor.id]);
-  return query.orderBy([{ column: 'booked_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit + 1);
+  return query
+    .orderBy([
+      { column: 'booked_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(limit + 1);
 }

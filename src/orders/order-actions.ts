@@ -40,6 +40,9 @@ export async function cancelOrder(client: Client, orderId: string, request: Canc
     if (final.phase === 'Cancelled') return final;
     const provisioned = final.lines.filter((l) => l.state === 'provisioned').map((l) => l.lineNumber);
     const reason = provisionedRefusal(provisioned);
-    throw new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable(reason ?? 'the order is finished', 'InvalidState'));
+    throw new WorkflowUpdateFailedError(
+      'Workflow Update failed',
+      ApplicationFailure.nonRetryable(reason ?? 'the order is finished', 'InvalidState'),
+    );
   }
 }

@@ -187,7 +187,10 @@ function pendingAction(state: OrderState): string | undefined {
     case 'CustomerChoice':
       return 'The end-customer contact must pick or create their Smart Account through the emailed link.';
     case 'SmartAccountActivation':
-      return `The end-customer contact must activate the new Smart Account ${state.waiting?.kind === 'activation' ? state.waiting.domain : ''}.`.replace(' .', '.');
+      return `The end-customer contact must activate the new Smart Account ${state.waiting?.kind === 'activation' ? state.waiting.domain : ''}.`.replace(
+        ' .',
+        '.',
+      );
     case 'Shipment':
       return 'The ordering system must report the shipment of the remaining lines.';
     default:
@@ -232,10 +235,20 @@ function withLines(state: OrderState, change: (line: LineRecord) => LineRecord):
 }
 
 /** Lines not yet in the customer's account go to the holding account (R4). */
-export function holdInHoldingAccount(state: OrderState, holdingAccountId: string, virtualAccountPath: string | undefined, nowMs: number): OrderState {
+export function holdInHoldingAccount(
+  state: OrderState,
+  holdingAccountId: string,
+  virtualAccountPath: string | undefined,
+  nowMs: number,
+): OrderState {
   const next = withLines(state, (line) =>
     line.placement === 'none'
-      ? { ...line, placement: 'holding', accountId: holdingAccountId, ...(virtualAccountPath ? { virtualAccountPath } : { virtualAccountPath: undefined }) }
+      ? {
+          ...line,
+          placement: 'holding',
+          accountId: holdingAccountId,
+          ...(virtualAccountPath ? { virtualAccountPath } : { virtualAccountPath: undefined }),
+        }
       : line,
   );
   return {
@@ -310,7 +323,11 @@ export function assignmentRefusal(state: OrderState): string | undefined {
 
 export function cancellationRefusal(state: OrderState): string | undefined {
   if (state.cancelled) return undefined; // cancelling twice answers the same (R12)
-  return provisionedRefusal(liveLines(state).filter((line) => line.provisioned).map((line) => line.lineNumber));
+  return provisionedRefusal(
+    liveLines(state)
+      .filter((line) => line.provisioned)
+      .map((line) => line.lineNumber),
+  );
 }
 
 /** R13: why an order with these provisioned lines cannot be cancelled, if it cannot. */
@@ -320,7 +337,12 @@ export function provisionedRefusal(provisionedLineNumbers: number[]): string | u
   return `line${n.length > 1 ? 's' : ''} ${n.join(', ')} already provisioned; only orders before provisioning can be cancelled`;
 }
 
-export function shipmentRefusal(state: OrderState, lineNumber: unknown, shippedOn: unknown, isDate: (v: unknown) => boolean): string | undefined {
+export function shipmentRefusal(
+  state: OrderState,
+  lineNumber: unknown,
+  shippedOn: unknown,
+  isDate: (v: unknown) => boolean,
+): string | undefined {
   const line = state.lines.find((l) => l.lineNumber === lineNumber);
   if (!line) return `the order has no line ${String(lineNumber)}`;
   if (!isDate(shippedOn)) return 'shippedOn must be a calendar date YYYY-MM-DD';

@@ -68,7 +68,10 @@ export const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?
 // The local part is a dot-atom (RFC 5321): no control characters (Postgres refuses NUL, and mail
 // libraries silently drop others), no leading, trailing or doubled dot (strict SMTP servers refuse it).
 const EMAIL_ATOM = '[^\\s\\x00-\\x1f\\x7f-\\x9f\\u200b\\u2060@<>()[\\]\\\\,;:".]+';
-export const EMAIL_PATTERN = new RegExp(`^(?=[^@]{1,64}@)${EMAIL_ATOM}(?:\\.${EMAIL_ATOM})*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$`, 'i');
+export const EMAIL_PATTERN = new RegExp(
+  `^(?=[^@]{1,64}@)${EMAIL_ATOM}(?:\\.${EMAIL_ATOM})*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$`,
+  'i',
+);
 /** One line of text: no line break nor any other control character. */
 export const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/;
 // One name: 1-80 characters, no "/" or line breaks, no leading or trailing white space.
@@ -201,8 +204,14 @@ export function validateAssignmentRequest(input: unknown): FieldError[] {
       errors.push({ field, reason: 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' });
     }
   }
-  if (o.virtualAccountPath !== undefined && (typeof o.virtualAccountPath !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(o.virtualAccountPath))) {
-    errors.push({ field: 'virtualAccountPath', reason: 'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep' });
+  if (
+    o.virtualAccountPath !== undefined &&
+    (typeof o.virtualAccountPath !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(o.virtualAccountPath))
+  ) {
+    errors.push({
+      field: 'virtualAccountPath',
+      reason: 'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep',
+    });
   }
   return errors;
 }

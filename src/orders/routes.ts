@@ -88,16 +88,30 @@ function fingerprint(booking: BookOrderInput): string {
  * body gets that order back, the same key with another body is refused. The reservation is
  * removed again if the booking fails, so a corrected request can reuse the key.
  */
-async function reserveIdempotencyKey(deps: ApiDependencies, principal: Principal, key: string, orderId: string, print: string): Promise<'new' | 'replay'> {
-  const inserted = await deps.db('api_idempotency_keys')
+async function reserveIdempotencyKey(
+  deps: ApiDependencies,
+  principal: Principal,
+  key: string,
+  orderId: string,
+  print: string,
+): Promise<'new' | 'replay'> {
+  const inserted = await deps
+    .db('api_idempotency_keys')
     .insert({ api_key_id: principal.keyId, idempotency_key: key, request_fingerprint: print, order_id: orderId })
     .onConflict(['api_key_id', 'idempotency_key'])
     .ignore()
     .returning('order_id');
   if (inserted.length > 0) return 'new';
-  const existing = await deps.db('api_idempotency_keys').where({ api_key_id: principal.keyId, idempotency_key: key }).first('request_fingerprint', 'order_id');
+  const existing = await deps
+    .db('api_idempotency_keys')
+    .where({ api_key_id: principal.keyId, idempotency_key: key })
+    .first('request_fingerprint', 'order_id');
   if (existing.request_fingerprint !== print || existing.order_id !== orderId) {
-    throw new HttpError(422, 'IdempotencyKeyReused', 'this Idempotency-Key was used with a different request; use a new key for a new order');
+    throw new HttpError(
+      422,
+      'IdempotencyKeyReused',
+      'this Idempotency-Key was used with a different request; use a new key for a new order',
+    );
   }
   return 'replay';
 }
@@ -141,7 +155,8 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       try {
         booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
       } catch (err) {
-        if (key && reservation === 'new') await deps.db('api_idempotency_keys').where({ api_key_id: request.principal.keyId, idempotency_key: key }).delete();
+        if (key && reservation === 'new')
+          await deps.db('api_idempotency_keys').where({ api_key_id: request.principal.keyId, idempotency_key: key }).delete();
         throw err;
       }
       const alreadyBooked = booked.alreadyBooked || reservation === 'replay';
@@ -152,7 +167,10 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         alreadyBooked,
         links: { self: `/v1/orders/${booked.orderId}`, temporalUi: uiLink(booked.workflowId) },
       };
-      return reply.status(alreadyBooked ? 200 : 201).header('location', body.links.self).send(body);
+      return reply
+        .status(alreadyBooked ? 200 : 201)
+        .header('location', body.links.self)
+        .send(body);
     },
   );
 
@@ -173,7 +191,13 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       const limit = q.limit ?? 50;
       const { cursor, limit: _limit, ...filters } = q;
       const decoded = cursor ? decodeCursor(cursor) : undefined;
-      const rows: OrderListRow[] = await listOrdersQuery(deps.db, request.principal, filters, limit, decoded && { bookedAt: decoded[0], id: decoded[1] });
+      const rows: OrderListRow[] = await listOrdersQuery(
+        deps.db,
+        request.principal,
+        filters,
+        limit,
+        decoded && { bookedAt: decoded[0], id: decoded[1] },
+      );
       const page = rows.slice(0, limit);
       const orders: OrderSummaryBody[] = page.map((r) => ({
         orderId: r.id,
@@ -221,7 +245,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         operationId: 'assignSmartAccount',
         summary: "Assign the customer's active Smart Account (R6): transfers held licenses",
         description:
-          '200 with the new status. 403 without a role on the account (R11) or on someone else\'s order; ' +
+          "200 with the new status. 403 without a role on the account (R11) or on someone else's order; " +
           '422 when the account is unknown, not active, a holding account or lacks the virtual account; 409 when the order no longer takes an assignment.',
         security,
         params: OrderIdParams,
@@ -235,9 +259,17 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       const parties = await authorizedOrder(deps.db, deps.client, request.principal, orderId);
       const actingPartnerId = actingPartner(request.principal, request.body.actingPartnerId, 'actingPartnerId', parties.partnerId);
       // The same checks the placement activity makes, made first so a refusal never reaches the workflow.
-      const target = { kind: 'smart_account' as const, accountId: request.body.accountId, virtualAccountPath: request.body.virtualAccountPath };
+      const target = {
+        kind: 'smart_account' as const,
+        accountId: request.body.accountId,
+        virtualAccountPath: request.body.virtualAccountPath,
+      };
       const { account } = await checkTarget(deps.db, target);
-      if (!(await partnersOfOrder(deps.db, { partner_id: parties.partnerId, booked_by_partner_id: parties.bookedByPartnerId })).has(actingPartnerId)) {
+      if (
+        !(await partnersOfOrder(deps.db, { partner_id: parties.partnerId, booked_by_partner_id: parties.bookedByPartnerId })).has(
+          actingPartnerId,
+        )
+      ) {
         throw forbidden(`partner "${actingPartnerId}" may not act on order ${orderId}`);
       }
       await checkRole(deps.db, actingPartnerId, account, target.virtualAccountPath);
@@ -270,7 +302,10 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       withOrderLog(request, reply, orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, orderId);
       const { lineNumber, shippedOn } = request.body;
-      if (Number.isNaN(Date.parse(`${shippedOn}T00:00:00Z`)) || new Date(`${shippedOn}T00:00:00Z`).toISOString().slice(0, 10) !== shippedOn) {
+      if (
+        Number.isNaN(Date.parse(`${shippedOn}T00:00:00Z`)) ||
+        new Date(`${shippedOn}T00:00:00Z`).toISOString().slice(0, 10) !== shippedOn
+      ) {
         throw badRequest([{ field: 'shippedOn', reason: 'must be a real calendar date YYYY-MM-DD' }]);
       }
       const status = await withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, orderId));

@@ -46,9 +46,7 @@ export interface CancelOrderRequest {
 /** R13: cancels an order before provisioning and withdraws its licenses. */
 export const cancelOrderUpdate = defineUpdate<OrderStatus, [CancelOrderRequest]>('cancelOrder');
 
-export type CustomerChoice =
-  | { kind: 'existing'; accountId: string; virtualAccountPath?: string }
-  | { kind: 'create'; accountName: string };
+export type CustomerChoice = { kind: 'existing'; accountId: string; virtualAccountPath?: string } | { kind: 'create'; accountName: string };
 export interface SubmitCustomerChoiceRequest {
   /** SHA-256 (hex) of the delegation link's token; the token itself never enters history. */
   tokenHash: string;

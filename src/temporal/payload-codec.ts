@@ -45,7 +45,8 @@ export function parseEncryptionKeys(text: string): EncryptionKey[] {
     .map((entry) => {
       const colon = entry.indexOf(':');
       const id = colon > 0 ? entry.slice(0, colon) : '';
-      if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new PayloadKeyError('each key must be written id:base64key, the id 1-64 letters, digits, ".", "_" or "-"');
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(id))
+        throw new PayloadKeyError('each key must be written id:base64key, the id 1-64 letters, digits, ".", "_" or "-"');
       const key = Buffer.from(entry.slice(colon + 1), 'base64');
       if (key.length !== 32) throw new PayloadKeyError(`key "${id}" must be 32 bytes of base64 (got ${key.length})`);
       return { id, key };

@@ -13,10 +13,9 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   if (missing.length > 0) {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((key) => [
-        key.name,
-        temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`],
-      ])),
+      searchAttributes: Object.fromEntries(
+        missing.map((key) => [key.name, temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
+      ),
     });
   }
   return missing.map((key) => key.name);

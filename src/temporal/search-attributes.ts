@@ -34,6 +34,7 @@ const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {
 };
 
 /** Name and type as the Temporal CLI spells them (`--search-attribute OrderId=Keyword`). */
-export const SEARCH_ATTRIBUTE_DEFINITIONS: ReadonlyArray<{ name: string; type: string }> = SEARCH_ATTRIBUTE_KEYS.map(
-  (key) => ({ name: key.name, type: CLI_TYPE_NAMES[key.type] }),
-);
+export const SEARCH_ATTRIBUTE_DEFINITIONS: ReadonlyArray<{ name: string; type: string }> = SEARCH_ATTRIBUTE_KEYS.map((key) => ({
+  name: key.name,
+  type: CLI_TYPE_NAMES[key.type],
+}));

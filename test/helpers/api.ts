@@ -12,7 +12,11 @@ export interface TestApi {
   /** Creates an API key (stored hashed, like any other) and returns it in clear. */
   keyFor(role: ApiKeyRole, partnerId?: string): Promise<string>;
   /** fetch() against the API with a key; a JSON body is sent as JSON. */
-  call(method: string, path: string, options?: { key?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 

@@ -43,7 +43,6 @@ export async function withBrowser<T>(work: (session: BrowserSession) => Promise<
   }
 }
 
-
 /**
  * A test file's stack and API where the links in the emails lead to that API: a free port is
  * picked first, the stack (and so its worker, which writes the links) gets

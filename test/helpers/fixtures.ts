@@ -53,10 +53,25 @@ export async function createTestWorld(db: Db, suffix: string): Promise<TestWorld
     .insert({ email: world.customerEmail, full_name: 'Casey Customer', registered_id: `casey-${suffix}` })
     .returning('id');
   world.customerContactId = Number(contact.id);
-  const [member] = await db('users').insert({ email: world.holdingMemberEmail, full_name: 'Morgan Member', partner_id: world.partnerId }).returning('id');
+  const [member] = await db('users')
+    .insert({ email: world.holdingMemberEmail, full_name: 'Morgan Member', partner_id: world.partnerId })
+    .returning('id');
   await db('accounts').insert([
-    { id: world.smartAccountId, kind: 'smart_account', name: world.smartAccountName, domain: world.domain, status: 'active', primary_contact_id: contact.id },
-    { id: world.pendingSmartAccountId, kind: 'smart_account', name: `Pending ${suffix}`, domain: world.domain, status: 'pending_activation' },
+    {
+      id: world.smartAccountId,
+      kind: 'smart_account',
+      name: world.smartAccountName,
+      domain: world.domain,
+      status: 'active',
+      primary_contact_id: contact.id,
+    },
+    {
+      id: world.pendingSmartAccountId,
+      kind: 'smart_account',
+      name: `Pending ${suffix}`,
+      domain: world.domain,
+      status: 'pending_activation',
+    },
     { id: world.holdingAccountId, kind: 'holding_account', name: `Holding ${suffix}`, status: 'active', owner_partner_id: world.partnerId },
   ]);
   await createVirtualAccountPath(db, world.smartAccountId, 'Finance');

@@ -38,7 +38,8 @@ export async function delegationLink(
 }
 
 /** Activation mail (the request and its reminders) to `to`. */
-export const isActivationMail = (to: string) => (m: CaughtMail) => m.to.includes(to) && m.headers['x-email-template'] === 'activation-request';
+export const isActivationMail = (to: string) => (m: CaughtMail) =>
+  m.to.includes(to) && m.headers['x-email-template'] === 'activation-request';
 /** The first activation request to `to`, not a reminder. */
 export const isFirstRequest = (to: string) => (m: CaughtMail) => isActivationMail(to)(m) && !m.subject.startsWith('Reminder');
 /** An activation reminder to `to`. */

@@ -8,9 +8,28 @@ import type { BookOrderInput, OrderLineInput } from '../../src/orders/order';
 import type { OrderPhase, OrderStatus } from '../../src/orders/order-lifecycle';
 import { orderStatusQuery } from '../../src/orders/workflow-api';
 
-export const PERPETUAL_LINE: OrderLineInput = { lineNumber: 1, sku: 'ISR4K-SEC-PERP', quantity: 2, licenseType: 'smart', smartAccountMandatory: true };
-export const TERM_LINE: OrderLineInput = { lineNumber: 2, sku: 'C9300-DNA-E-3Y', quantity: 10, licenseType: 'smart', termMonths: 36, smartAccountMandatory: true };
-export const CLASSIC_LINE: OrderLineInput = { lineNumber: 3, sku: 'ASA5506-SEC-BUN', quantity: 1, licenseType: 'classic', smartAccountMandatory: false };
+export const PERPETUAL_LINE: OrderLineInput = {
+  lineNumber: 1,
+  sku: 'ISR4K-SEC-PERP',
+  quantity: 2,
+  licenseType: 'smart',
+  smartAccountMandatory: true,
+};
+export const TERM_LINE: OrderLineInput = {
+  lineNumber: 2,
+  sku: 'C9300-DNA-E-3Y',
+  quantity: 10,
+  licenseType: 'smart',
+  termMonths: 36,
+  smartAccountMandatory: true,
+};
+export const CLASSIC_LINE: OrderLineInput = {
+  lineNumber: 3,
+  sku: 'ASA5506-SEC-BUN',
+  quantity: 1,
+  licenseType: 'classic',
+  smartAccountMandatory: false,
+};
 
 export async function book(client: Client, taskQueue: string, booking: BookOrderInput): Promise<BookedOrder> {
   return bookOrder(client, taskQueue, booking);
@@ -60,7 +79,8 @@ export async function waitForStatus(
     } catch (err) {
       if (Date.now() > deadline) throw err;
     }
-    if (Date.now() > deadline) throw new Error(`order ${workflowId} did not reach the expected state; last status: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`order ${workflowId} did not reach the expected state; last status: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }

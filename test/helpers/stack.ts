@@ -111,11 +111,7 @@ export function receivedNow(match: (mail: CaughtMail) => boolean): CaughtMail[] 
 }
 
 /** Waits until the SMTP server has received `count` messages matching `match`, and returns them. */
-export async function waitForMail(
-  match: (mail: CaughtMail) => boolean,
-  count = 1,
-  timeoutMs = 20_000,
-): Promise<CaughtMail[]> {
+export async function waitForMail(match: (mail: CaughtMail) => boolean, count = 1, timeoutMs = 20_000): Promise<CaughtMail[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = receivedNow(match);

@@ -42,7 +42,10 @@ async function worldWithKeys(): Promise<{ world: TestWorld; keys: Record<Who, st
 const activationWorkflows = new Set<string>();
 afterAll(async () => {
   for (const workflowId of activationWorkflows) {
-    await stack.client.workflow.getHandle(workflowId).terminate('test done').catch(() => undefined);
+    await stack.client.workflow
+      .getHandle(workflowId)
+      .terminate('test done')
+      .catch(() => undefined);
   }
 });
 
@@ -107,7 +110,7 @@ describe('GET /v1/smart-accounts (search by domain)', () => {
   let keys: Record<Who, string>;
   beforeAll(async () => ({ world, keys } = await worldWithKeys()));
 
-  test('any key finds the domain\'s accounts; virtual accounts only for an operator or a role holder on that account', async () => {
+  test("any key finds the domain's accounts; virtual accounts only for an operator or a role holder on that account", async () => {
     const seen: Record<string, unknown> = {};
     for (const who of WHO) {
       const res = await api.call('GET', `/v1/smart-accounts?domain=${world.domain}`, { key: keys[who] });
@@ -115,9 +118,17 @@ describe('GET /v1/smart-accounts (search by domain)', () => {
       seen[who] = res.body.smartAccounts;
     }
     const active = { accountId: world.smartAccountId, name: world.smartAccountName, domain: world.domain, status: 'active' };
-    const pending = { accountId: world.pendingSmartAccountId, name: `Pending ${world.suffix}`, domain: world.domain, status: 'pending_activation' };
+    const pending = {
+      accountId: world.pendingSmartAccountId,
+      name: `Pending ${world.suffix}`,
+      domain: world.domain,
+      status: 'pending_activation',
+    };
     const vas = ['Finance', 'Region-US', 'Region-US/Finance', 'Region-US/Finance/Sacramento'];
-    expect(seen.operator).toEqual([{ ...active, virtualAccounts: vas }, { ...pending, virtualAccounts: [] }]);
+    expect(seen.operator).toEqual([
+      { ...active, virtualAccounts: vas },
+      { ...pending, virtualAccounts: [] },
+    ]);
     // The partner holds sa_user on the active account only.
     expect(seen.partner).toEqual([{ ...active, virtualAccounts: vas }, pending]);
     expect(seen.distributor).toEqual([active, pending]);
@@ -125,7 +136,10 @@ describe('GET /v1/smart-accounts (search by domain)', () => {
   });
 
   test('a revoked role no longer shows the virtual accounts; an unknown domain finds nothing', async () => {
-    await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.partnerId }).update({ revoked_at: stack.db.fn.now() });
+    await stack
+      .db('role_grants')
+      .where({ account_id: world.smartAccountId, partner_id: world.partnerId })
+      .update({ revoked_at: stack.db.fn.now() });
     const res = await api.call('GET', `/v1/smart-accounts?domain=${world.domain}`, { key: keys.partner });
     expect(res.body.smartAccounts[0]).not.toHaveProperty('virtualAccounts');
     const none = await api.call('GET', `/v1/smart-accounts?domain=nobody-${world.suffix}.test`, { key: keys.partner });
@@ -162,10 +176,22 @@ describe('POST /v1/smart-account-requests (R2)', () => {
     expect(res.body).toEqual({ accountId, domain, status: 'pending_activation', alreadyRequested: false });
 
     expect(await stack.db('accounts').where({ domain })).toEqual([
-      expect.objectContaining({ id: accountId, kind: 'smart_account', status: 'pending_activation', name: domain, primary_contact_id: String(contactId) }),
+      expect.objectContaining({
+        id: accountId,
+        kind: 'smart_account',
+        status: 'pending_activation',
+        name: domain,
+        primary_contact_id: String(contactId),
+      }),
     ]);
     expect(await stack.db('smart_account_requests').where({ domain })).toEqual([
-      expect.objectContaining({ contact_id: String(contactId), requested_by_partner_id: world.partnerId, account_id: accountId, status: 'pending_activation', refusal_reason: null }),
+      expect.objectContaining({
+        contact_id: String(contactId),
+        requested_by_partner_id: world.partnerId,
+        account_id: accountId,
+        status: 'pending_activation',
+        refusal_reason: null,
+      }),
     ]);
     // The activation workflow of the account runs and the contact receives the activation email.
     const [mail] = await waitForMail(isFirstRequest(contact.email));
@@ -184,7 +210,9 @@ describe('POST /v1/smart-account-requests (R2)', () => {
     expect(again.body).toEqual({ accountId, domain, status: 'pending_activation', alreadyRequested: true });
     expect(await stack.db('accounts').where({ domain }).count({ n: '*' })).toEqual([{ n: '1' }]);
     expect(await stack.db('smart_account_requests').where({ domain }).count({ n: '*' })).toEqual([{ n: '1' }]);
-    expect(await stack.db('email_outbox').where({ to_address: contact.email, template: 'activation-request' }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    expect(await stack.db('email_outbox').where({ to_address: contact.email, template: 'activation-request' }).count({ n: '*' })).toEqual([
+      { n: '1' },
+    ]);
     expect(await waitForMail(isActivationMail(contact.email), 2, 1_500)).toHaveLength(1);
     expect(await stack.db('users').whereRaw('lower(email) = ?', [contact.email]).count({ n: '*' })).toEqual([{ n: '1' }]);
 
@@ -207,16 +235,25 @@ describe('POST /v1/smart-account-requests (R2)', () => {
     expect(unnamed.status).toBe(400);
     expect(fields(unnamed.body)).toEqual([{ field: 'requestedByPartnerId', reason: 'is required with an operator key' }]);
 
-    const forOther = await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact, requestedByPartnerId: world.otherPartnerId } });
+    const forOther = await api.call('POST', '/v1/smart-account-requests', {
+      key: keys.partner,
+      body: { domain, contact, requestedByPartnerId: world.otherPartnerId },
+    });
     expect(forOther.status).toBe(403);
     expect(forOther.body.message).toContain('requestedByPartnerId');
 
-    const unknownPartner = await api.call('POST', '/v1/smart-account-requests', { key: keys.operator, body: { domain, contact, requestedByPartnerId: `ghost-${world.suffix}` } });
+    const unknownPartner = await api.call('POST', '/v1/smart-account-requests', {
+      key: keys.operator,
+      body: { domain, contact, requestedByPartnerId: `ghost-${world.suffix}` },
+    });
     expect(unknownPartner.status).toBe(422);
     expect(unknownPartner.body.error).toBe('UnknownPartner');
     expect(await stack.db('smart_account_requests').where({ domain })).toEqual([]);
 
-    const named = await api.call('POST', '/v1/smart-account-requests', { key: keys.operator, body: { domain, contact, requestedByPartnerId: world.otherPartnerId } });
+    const named = await api.call('POST', '/v1/smart-account-requests', {
+      key: keys.operator,
+      body: { domain, contact, requestedByPartnerId: world.otherPartnerId },
+    });
     expect(named.status).toBe(202);
     activationWorkflows.add(activationWorkflowId(named.body.accountId));
     expect(await stack.db('smart_account_requests').where({ domain }).pluck('requested_by_partner_id')).toEqual([world.otherPartnerId]);
@@ -233,12 +270,18 @@ describe('POST /v1/smart-account-requests (R2)', () => {
     expect(res.body).toEqual({ error: 'SmartAccountRequestRefused', message: `Smart Account request for ${domain} refused: ${reason}` });
     const contactId = await contactIdOf(contactEmail);
     expect(await stack.db('smart_account_requests').where({ contact_id: contactId })).toEqual([
-      expect.objectContaining({ domain, status: 'refused', refusal_reason: reason, account_id: null, requested_by_partner_id: world.partnerId }),
+      expect.objectContaining({
+        domain,
+        status: 'refused',
+        refusal_reason: reason,
+        account_id: null,
+        requested_by_partner_id: world.partnerId,
+      }),
     ]);
     expect(await stack.db('accounts').where({ primary_contact_id: contactId })).toEqual([]);
-    await expect(stack.client.workflow.getHandle(activationWorkflowId(requestedAccountId(domain, contactId))).describe()).rejects.toBeInstanceOf(
-      WorkflowNotFoundError,
-    );
+    await expect(
+      stack.client.workflow.getHandle(activationWorkflowId(requestedAccountId(domain, contactId))).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
     expect(await waitForMail((m) => m.to.includes(contactEmail.toLowerCase()), 1, 500)).toEqual([]);
   }
 
@@ -247,29 +290,55 @@ describe('POST /v1/smart-account-requests (R2)', () => {
     const contact = { email: `buyer@elsewhere-${world.suffix}.test`, registeredId: `bea-${world.suffix}` };
     await registerContact(stack.db, contact);
     const reason = `the contact's email domain "elsewhere-${world.suffix}.test" does not match the requested domain "${domain}"`;
-    await expectRefused(await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact } }), domain, contact.email, reason);
-    await expectRefused(await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact } }), domain, contact.email, reason);
+    await expectRefused(
+      await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact } }),
+      domain,
+      contact.email,
+      reason,
+    );
+    await expectRefused(
+      await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact } }),
+      domain,
+      contact.email,
+      reason,
+    );
   });
 
   test('R2: a contact without a registered user ID is refused, even when the request types one', async () => {
     const domain = `noid-${world.suffix}.test`;
     const email = `new@${domain}`;
-    const res = await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact: { email, fullName: 'Nat New', registeredId: 'made-up-id' } } });
+    const res = await api.call('POST', '/v1/smart-account-requests', {
+      key: keys.partner,
+      body: { domain, contact: { email, fullName: 'Nat New', registeredId: 'made-up-id' } },
+    });
     await expectRefused(res, domain, email, 'the contact has no registered user ID; they must register one first');
-    expect(await stack.db('users').whereRaw('lower(email) = ?', [email]).first('registered_id', 'full_name')).toEqual({ registered_id: null, full_name: 'Nat New' });
+    expect(await stack.db('users').whereRaw('lower(email) = ?', [email]).first('registered_id', 'full_name')).toEqual({
+      registered_id: null,
+      full_name: 'Nat New',
+    });
   });
 
-  test('R2: a registered user ID that is not the contact\'s is refused', async () => {
+  test("R2: a registered user ID that is not the contact's is refused", async () => {
     const domain = `wrongid-${world.suffix}.test`;
     const contact = { email: `it@${domain}`, registeredId: `real-${world.suffix}` };
     await registerContact(stack.db, contact);
-    const res = await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, body: { domain, contact: { ...contact, registeredId: 'someone-else' } } });
+    const res = await api.call('POST', '/v1/smart-account-requests', {
+      key: keys.partner,
+      body: { domain, contact: { ...contact, registeredId: 'someone-else' } },
+    });
     await expectRefused(res, domain, contact.email, "the registered user ID given for the contact is not the contact's");
   });
 
   test.each([
     ['no body', undefined, [{ field: '(body)', reason: 'must be a JSON object: domain and contact' }]],
-    ['nothing in it', {}, [{ field: 'domain', reason: 'is required' }, { field: 'contact', reason: 'is required' }]],
+    [
+      'nothing in it',
+      {},
+      [
+        { field: 'domain', reason: 'is required' },
+        { field: 'contact', reason: 'is required' },
+      ],
+    ],
     [
       'bad values',
       { domain: 'Not A Domain', contact: { email: 'not-an-email', registeredId: '-x' } },
@@ -279,8 +348,19 @@ describe('POST /v1/smart-account-requests (R2)', () => {
         { field: 'contact.registeredId', reason: expect.stringMatching(/^must be the contact's registered user ID/) },
       ],
     ],
-    ['an unknown field', { domain: 'ok.test', contact: { email: 'a@ok.test', phone: '1' }, priority: 'high' }, [{ field: 'contact.phone', reason: 'is not a known field' }, { field: 'priority', reason: 'is not a known field' }]],
-    ['a two-line name', { domain: 'ok.test', contact: { email: 'a@ok.test', fullName: 'A\nB' } }, [{ field: 'contact.fullName', reason: 'must be one line of 1-200 characters' }]],
+    [
+      'an unknown field',
+      { domain: 'ok.test', contact: { email: 'a@ok.test', phone: '1' }, priority: 'high' },
+      [
+        { field: 'contact.phone', reason: 'is not a known field' },
+        { field: 'priority', reason: 'is not a known field' },
+      ],
+    ],
+    [
+      'a two-line name',
+      { domain: 'ok.test', contact: { email: 'a@ok.test', fullName: 'A\nB' } },
+      [{ field: 'contact.fullName', reason: 'must be one line of 1-200 characters' }],
+    ],
   ])('400 with %s, naming every field; nothing written', async (_what, body, expected) => {
     const res = await api.call('POST', '/v1/smart-account-requests', { key: keys.partner, ...(body === undefined ? {} : { body }) });
     expect(res.status).toBe(400);
@@ -310,7 +390,7 @@ describe('virtual accounts', () => {
     ['partner', 200], // sa_user on the Smart Account
     ['distributor', 403], // resells for the partner but holds no role on the customer's account
     ['otherPartner', 403],
-  ] as Array<[Who, number]>)('GET a Smart Account\'s virtual accounts as %s: %d', async (who, status) => {
+  ] as Array<[Who, number]>)("GET a Smart Account's virtual accounts as %s: %d", async (who, status) => {
     const res = await api.call('GET', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys[who] });
     expect(res.status).toBe(status);
     if (status === 200) expect(res.body).toEqual({ virtualAccounts: SA_TREE });
@@ -322,7 +402,7 @@ describe('virtual accounts', () => {
     ['partner', 200], // owner
     ['distributor', 200], // the owner's distributor (R10)
     ['otherPartner', 403],
-  ] as Array<[Who, number]>)('GET a holding account\'s virtual accounts as %s: %d', async (who, status) => {
+  ] as Array<[Who, number]>)("GET a holding account's virtual accounts as %s: %d", async (who, status) => {
     const res = await api.call('GET', `/v1/accounts/${world.holdingAccountId}/virtual-accounts`, { key: keys[who] });
     expect(res.status).toBe(status);
     if (status === 200) expect(res.body).toEqual({ virtualAccounts: [{ path: 'EMEA', name: 'EMEA', parentPath: null }] });
@@ -331,7 +411,10 @@ describe('virtual accounts', () => {
   test('an unknown account is 404, a malformed account ID 400', async () => {
     const unknown = await api.call('GET', `/v1/accounts/sa-nothing-${world.suffix}/virtual-accounts`, { key: keys.operator });
     expect(unknown).toMatchObject({ status: 404, body: { error: 'NotFound' } });
-    const bad = await api.call('POST', `/v1/accounts/${encodeURIComponent('-bad id')}/virtual-accounts`, { key: keys.operator, body: { path: 'X' } });
+    const bad = await api.call('POST', `/v1/accounts/${encodeURIComponent('-bad id')}/virtual-accounts`, {
+      key: keys.operator,
+      body: { path: 'X' },
+    });
     expect(bad.status).toBe(400);
     expect(fields(bad.body)).toEqual([{ field: 'accountId', reason: expect.stringMatching(/^must be an account ID/) }]);
   });
@@ -345,7 +428,8 @@ describe('virtual accounts', () => {
     expect(again.status).toBe(200);
     expect(again.body).toEqual({ path, name: 'Paris', parentPath: 'Region-EU/France', created: false });
 
-    const rows = await stack.db('virtual_accounts as va')
+    const rows = await stack
+      .db('virtual_accounts as va')
       .leftJoin('virtual_accounts as p', 'p.id', 'va.parent_id')
       .where('va.account_id', world.smartAccountId)
       .where('va.path', 'like', 'Region-EU%')
@@ -357,12 +441,16 @@ describe('virtual accounts', () => {
       { path: 'Region-EU/France/Paris', name: 'Paris', parent: 'Region-EU/France' },
     ]);
     // A parent that existed already is reported as existing.
-    const parent = await api.call('POST', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys.operator, body: { path: 'Region-EU' } });
+    const parent = await api.call('POST', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, {
+      key: keys.operator,
+      body: { path: 'Region-EU' },
+    });
     expect(parent).toMatchObject({ status: 200, body: { created: false, parentPath: null } });
   });
 
   test('in a Smart Account a partner needs sa_admin, or va_admin on a parent of the path (R11)', async () => {
-    const create = (who: Who, path: string) => api.call('POST', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys[who], body: { path } });
+    const create = (who: Who, path: string) =>
+      api.call('POST', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys[who], body: { path } });
     // sa_user is not enough; the distributor and the unrelated partner hold nothing.
     for (const who of ['partner', 'distributor', 'otherPartner'] as Who[]) {
       const res = await create(who, 'Marketing');
@@ -383,12 +471,17 @@ describe('virtual accounts', () => {
     expect((await create('otherPartner', 'Region-US/Finance/Fresno')).status).toBe(403); // another "Finance"
     expect((await create('otherPartner', 'Finance')).status).toBe(403); // the granted one itself is not below it
 
-    const saAdmin = await api.call('POST', `/v1/accounts/${world.smartAccountId}/role-grants`, { key: keys.operator, body: { partnerId: world.partnerId, role: 'sa_admin' } });
+    const saAdmin = await api.call('POST', `/v1/accounts/${world.smartAccountId}/role-grants`, {
+      key: keys.operator,
+      body: { partnerId: world.partnerId, role: 'sa_admin' },
+    });
     expect(saAdmin.status).toBe(201);
     expect(await create('partner', 'Marketing')).toMatchObject({ status: 201, body: { path: 'Marketing', created: true } });
 
     // Revoked, the role no longer allows it.
-    expect((await api.call('DELETE', `/v1/accounts/${world.smartAccountId}/role-grants/${vaAdmin.body.grantId}`, { key: keys.operator })).status).toBe(204);
+    expect(
+      (await api.call('DELETE', `/v1/accounts/${world.smartAccountId}/role-grants/${vaAdmin.body.grantId}`, { key: keys.operator })).status,
+    ).toBe(204);
     expect((await create('otherPartner', 'Finance/Audit')).status).toBe(403);
   });
 
@@ -401,7 +494,9 @@ describe('virtual accounts', () => {
     const path = `EMEA/${who}`;
     const res = await api.call('POST', `/v1/accounts/${world.holdingAccountId}/virtual-accounts`, { key: keys[who], body: { path } });
     expect(res.status).toBe(status);
-    expect(await stack.db('virtual_accounts').where({ account_id: world.holdingAccountId, path }).count({ n: '*' })).toEqual([{ n: status === 201 ? '1' : '0' }]);
+    expect(await stack.db('virtual_accounts').where({ account_id: world.holdingAccountId, path }).count({ n: '*' })).toEqual([
+      { n: status === 201 ? '1' : '0' },
+    ]);
   });
 
   test.each([
@@ -414,7 +509,10 @@ describe('virtual accounts', () => {
     ['an unknown field', { path: 'X', parent: 'Y' }, 'parent', 'is not a known field'],
   ])('400 for %s, naming the field; nothing written', async (_what, body, field, reason) => {
     const before = await stack.db('virtual_accounts').where({ account_id: world.smartAccountId }).count({ n: '*' });
-    const res = await api.call('POST', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys.operator, ...(body === undefined ? {} : { body }) });
+    const res = await api.call('POST', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, {
+      key: keys.operator,
+      ...(body === undefined ? {} : { body }),
+    });
     expect(res.status).toBe(400);
     expect(fields(res.body)).toEqual([{ field, reason }]);
     expect(await stack.db('virtual_accounts').where({ account_id: world.smartAccountId }).count({ n: '*' })).toEqual(before);
@@ -444,7 +542,9 @@ describe('holding-account members (R9)', () => {
     const res = await api.call('GET', membersPath(), { key: keys[who] });
     expect(res.status).toBe(status);
     if (status === 200) {
-      expect(res.body).toEqual({ members: [{ email: world.holdingMemberEmail, fullName: 'Morgan Member', subscribedAt: expect.any(String) }] });
+      expect(res.body).toEqual({
+        members: [{ email: world.holdingMemberEmail, fullName: 'Morgan Member', subscribedAt: expect.any(String) }],
+      });
       expect(Number.isNaN(Date.parse(res.body.members[0].subscribedAt))).toBe(false);
     } else {
       expect(res.body).toEqual({ error: 'Forbidden', message: `holding account ${world.holdingAccountId} belongs to another partner` });
@@ -475,7 +575,9 @@ describe('holding-account members (R9)', () => {
     expect(again.body).toEqual(first.body);
     const userIds = await stack.db('users').whereRaw('lower(email) = ?', [email]).pluck('id');
     expect(userIds).toHaveLength(1);
-    expect(await stack.db('holding_account_subscriptions').where({ account_id: world.holdingAccountId, user_id: userIds[0] }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    expect(
+      await stack.db('holding_account_subscriptions').where({ account_id: world.holdingAccountId, user_id: userIds[0] }).count({ n: '*' }),
+    ).toEqual([{ n: '1' }]);
     const list = await api.call('GET', membersPath(), { key: keys.partner });
     expect(list.body.members.map((m: { email: string }) => m.email)).toEqual([world.holdingMemberEmail, email]);
   });
@@ -488,7 +590,8 @@ describe('holding-account members (R9)', () => {
     const email = `by-${who.toLowerCase()}@partner-${world.suffix}.test`;
     const res = await api.call('POST', membersPath(), { key: keys[who], body: { email } });
     expect(res.status).toBe(status);
-    const subscribed = await stack.db('holding_account_subscriptions as s')
+    const subscribed = await stack
+      .db('holding_account_subscriptions as s')
       .join('users as u', 'u.id', 's.user_id')
       .where('s.account_id', world.holdingAccountId)
       .where('u.email', email);
@@ -501,11 +604,16 @@ describe('holding-account members (R9)', () => {
 
     const refused = await api.call('DELETE', `${membersPath()}/${encodeURIComponent(email)}`, { key: keys.otherPartner });
     expect(refused.status).toBe(403);
-    const byDistributor = await api.call('DELETE', `${membersPath()}/${encodeURIComponent(email.toUpperCase())}`, { key: keys.distributor });
+    const byDistributor = await api.call('DELETE', `${membersPath()}/${encodeURIComponent(email.toUpperCase())}`, {
+      key: keys.distributor,
+    });
     expect(byDistributor.status).toBe(204);
     expect(byDistributor.body).toBeUndefined();
     const again = await api.call('DELETE', `${membersPath()}/${encodeURIComponent(email)}`, { key: keys.partner });
-    expect(again).toMatchObject({ status: 404, body: { error: 'NotFound', message: `member ${email} of holding account ${world.holdingAccountId} does not exist` } });
+    expect(again).toMatchObject({
+      status: 404,
+      body: { error: 'NotFound', message: `member ${email} of holding account ${world.holdingAccountId} does not exist` },
+    });
 
     const list = await api.call('GET', membersPath(), { key: keys.partner });
     expect(list.body.members.map((m: { email: string }) => m.email)).not.toContain(email);
@@ -542,7 +650,13 @@ describe('role grants (R11)', () => {
   test('the operator sees every live grant; a partner or distributor sees its own only', async () => {
     const operator = await api.call('GET', grantsPath(), { key: keys.operator });
     expect(operator.status).toBe(200);
-    const partnerGrant = { grantId: expect.stringMatching(/^\d+$/), partnerId: world.partnerId, role: 'sa_user', virtualAccountPath: null, grantedAt: expect.any(String) };
+    const partnerGrant = {
+      grantId: expect.stringMatching(/^\d+$/),
+      partnerId: world.partnerId,
+      role: 'sa_user',
+      virtualAccountPath: null,
+      grantedAt: expect.any(String),
+    };
     expect(operator.body).toEqual({ roleGrants: [partnerGrant] });
     expect(await api.call('GET', grantsPath(), { key: keys.partner })).toMatchObject({ status: 200, body: { roleGrants: [partnerGrant] } });
     expect(await api.call('GET', grantsPath(), { key: keys.distributor })).toMatchObject({ status: 200, body: { roleGrants: [] } });
@@ -558,9 +672,13 @@ describe('role grants (R11)', () => {
     const again = await api.call('POST', grantsPath(), { key: keys.operator, body });
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
-    expect(await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.otherPartnerId }).whereNull('revoked_at').count({ n: '*' })).toEqual([
-      { n: '1' },
-    ]);
+    expect(
+      await stack
+        .db('role_grants')
+        .where({ account_id: world.smartAccountId, partner_id: world.otherPartnerId })
+        .whereNull('revoked_at')
+        .count({ n: '*' }),
+    ).toEqual([{ n: '1' }]);
     // The grantee now sees its grant, and the account's virtual accounts.
     expect((await api.call('GET', grantsPath(), { key: keys.otherPartner })).body.roleGrants).toEqual([first.body]);
     expect((await api.call('GET', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys.otherPartner })).status).toBe(200);
@@ -568,7 +686,10 @@ describe('role grants (R11)', () => {
 
   test.each(['partner', 'distributor', 'otherPartner'] as Who[])('%s may not grant or revoke (403); nothing changes', async (who) => {
     const grant = await api.call('POST', grantsPath(), { key: keys[who], body: { partnerId: world.distributorId, role: 'sa_admin' } });
-    expect(grant).toMatchObject({ status: 403, body: { error: 'Forbidden', message: 'only an operator key may grant roles on a Smart Account' } });
+    expect(grant).toMatchObject({
+      status: 403,
+      body: { error: 'Forbidden', message: 'only an operator key may grant roles on a Smart Account' },
+    });
     const [existing] = await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.partnerId }).pluck('id');
     const revoke = await api.call('DELETE', `${grantsPath()}/${existing}`, { key: keys[who] });
     expect(revoke.status).toBe(403);
@@ -577,7 +698,10 @@ describe('role grants (R11)', () => {
   });
 
   test('revoking: 204, again 204 (already revoked), a grant of another account or none at all 404', async () => {
-    const granted = await api.call('POST', grantsPath(), { key: keys.operator, body: { partnerId: world.distributorId, role: 'sa_admin' } });
+    const granted = await api.call('POST', grantsPath(), {
+      key: keys.operator,
+      body: { partnerId: world.distributorId, role: 'sa_admin' },
+    });
     expect(granted.status).toBe(201);
     const path = `${grantsPath()}/${granted.body.grantId}`;
     expect((await api.call('DELETE', path, { key: keys.operator })).status).toBe(204);
@@ -588,26 +712,50 @@ describe('role grants (R11)', () => {
     expect((await api.call('GET', grantsPath(), { key: keys.distributor })).body.roleGrants).toEqual([]);
 
     // Granting it again after the revocation is a new grant.
-    const regranted = await api.call('POST', grantsPath(), { key: keys.operator, body: { partnerId: world.distributorId, role: 'sa_admin' } });
+    const regranted = await api.call('POST', grantsPath(), {
+      key: keys.operator,
+      body: { partnerId: world.distributorId, role: 'sa_admin' },
+    });
     expect(regranted.status).toBe(201);
     expect(regranted.body.grantId).not.toBe(granted.body.grantId);
 
-    const elsewhere = await api.call('DELETE', `/v1/accounts/${world.pendingSmartAccountId}/role-grants/${granted.body.grantId}`, { key: keys.operator });
+    const elsewhere = await api.call('DELETE', `/v1/accounts/${world.pendingSmartAccountId}/role-grants/${granted.body.grantId}`, {
+      key: keys.operator,
+    });
     expect(elsewhere).toMatchObject({ status: 404, body: { error: 'NotFound' } });
     expect((await api.call('DELETE', `${grantsPath()}/999999999999`, { key: keys.operator })).status).toBe(404);
     expect((await api.call('DELETE', `/v1/accounts/sa-nothing-${world.suffix}/role-grants/1`, { key: keys.operator })).status).toBe(404);
   });
 
   test.each([
-    ['a va role without a virtual account', { partnerId: 'p', role: 'va_admin' }, [{ field: 'virtualAccountPath', reason: 'is required for a va_admin role' }]],
+    [
+      'a va role without a virtual account',
+      { partnerId: 'p', role: 'va_admin' },
+      [{ field: 'virtualAccountPath', reason: 'is required for a va_admin role' }],
+    ],
     [
       'an sa role with a virtual account',
       { partnerId: 'p', role: 'sa_user', virtualAccountPath: 'Finance' },
       [{ field: 'virtualAccountPath', reason: 'must be absent for an sa_user role: it covers the whole Smart Account' }],
     ],
-    ['an unknown role', { partnerId: 'p', role: 'owner' }, [{ field: 'role', reason: 'must be one of sa_admin, sa_user, va_admin, va_user' }]],
-    ['nothing', {}, [{ field: 'partnerId', reason: 'is required' }, { field: 'role', reason: 'is required' }]],
-    ['an unknown field', { partnerId: 'p', role: 'sa_user', expires: '2027-01-01' }, [{ field: 'expires', reason: 'is not a known field' }]],
+    [
+      'an unknown role',
+      { partnerId: 'p', role: 'owner' },
+      [{ field: 'role', reason: 'must be one of sa_admin, sa_user, va_admin, va_user' }],
+    ],
+    [
+      'nothing',
+      {},
+      [
+        { field: 'partnerId', reason: 'is required' },
+        { field: 'role', reason: 'is required' },
+      ],
+    ],
+    [
+      'an unknown field',
+      { partnerId: 'p', role: 'sa_user', expires: '2027-01-01' },
+      [{ field: 'expires', reason: 'is not a known field' }],
+    ],
   ])('400 for %s, naming the field; nothing written', async (_what, body, expected) => {
     const before = await stack.db('role_grants').where({ account_id: world.smartAccountId }).count({ n: '*' });
     const res = await api.call('POST', grantsPath(), { key: keys.operator, body });
@@ -617,16 +765,36 @@ describe('role grants (R11)', () => {
   });
 
   test('422 for an unknown partner, an unknown virtual account or a holding account; 404 for an unknown account; 400 for a bad grant ID', async () => {
-    const unknownPartner = await api.call('POST', grantsPath(), { key: keys.operator, body: { partnerId: `ghost-${world.suffix}`, role: 'sa_user' } });
+    const unknownPartner = await api.call('POST', grantsPath(), {
+      key: keys.operator,
+      body: { partnerId: `ghost-${world.suffix}`, role: 'sa_user' },
+    });
     expect(unknownPartner).toMatchObject({ status: 422, body: { error: 'UnknownPartner' } });
-    const unknownVa = await api.call('POST', grantsPath(), { key: keys.operator, body: { partnerId: world.otherPartnerId, role: 'va_admin', virtualAccountPath: 'Nowhere' } });
-    expect(unknownVa).toMatchObject({ status: 422, body: { error: 'UnknownVirtualAccount', message: expect.stringContaining('"Nowhere"') } });
-    const holding = await api.call('POST', `/v1/accounts/${world.holdingAccountId}/role-grants`, { key: keys.operator, body: { partnerId: world.otherPartnerId, role: 'sa_user' } });
+    const unknownVa = await api.call('POST', grantsPath(), {
+      key: keys.operator,
+      body: { partnerId: world.otherPartnerId, role: 'va_admin', virtualAccountPath: 'Nowhere' },
+    });
+    expect(unknownVa).toMatchObject({
+      status: 422,
+      body: { error: 'UnknownVirtualAccount', message: expect.stringContaining('"Nowhere"') },
+    });
+    const holding = await api.call('POST', `/v1/accounts/${world.holdingAccountId}/role-grants`, {
+      key: keys.operator,
+      body: { partnerId: world.otherPartnerId, role: 'sa_user' },
+    });
     expect(holding).toMatchObject({ status: 422, body: { message: expect.stringContaining('roles are granted on Smart Accounts only') } });
     expect((await api.call('GET', `/v1/accounts/${world.holdingAccountId}/role-grants`, { key: keys.operator })).status).toBe(422);
-    expect(await stack.db('role_grants').whereIn('partner_id', [`ghost-${world.suffix}`]).orWhere({ account_id: world.holdingAccountId })).toEqual([]);
+    expect(
+      await stack
+        .db('role_grants')
+        .whereIn('partner_id', [`ghost-${world.suffix}`])
+        .orWhere({ account_id: world.holdingAccountId }),
+    ).toEqual([]);
 
-    const unknownAccount = await api.call('POST', `/v1/accounts/sa-nothing-${world.suffix}/role-grants`, { key: keys.operator, body: { partnerId: world.partnerId, role: 'sa_user' } });
+    const unknownAccount = await api.call('POST', `/v1/accounts/sa-nothing-${world.suffix}/role-grants`, {
+      key: keys.operator,
+      body: { partnerId: world.partnerId, role: 'sa_user' },
+    });
     expect(unknownAccount).toMatchObject({ status: 404, body: { error: 'NotFound' } });
     const badId = await api.call('DELETE', `${grantsPath()}/abc`, { key: keys.operator });
     expect(badId.status).toBe(400);

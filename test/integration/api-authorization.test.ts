@@ -24,7 +24,14 @@ let workflowId: string;
 beforeAll(async () => {
   world = await createTestWorld(stack.db, uniqueSuffix());
   const otherDistributorId = `other-distributor-${world.suffix}`;
-  await stack.db('partners').insert({ id: otherDistributorId, name: 'Other distributor', kind: 'distributor', notification_email: `ops@${otherDistributorId}.test` });
+  await stack
+    .db('partners')
+    .insert({
+      id: otherDistributorId,
+      name: 'Other distributor',
+      kind: 'distributor',
+      notification_email: `ops@${otherDistributorId}.test`,
+    });
   keys.partner = await api.keyFor('partner', world.partnerId);
   keys.distributor = await api.keyFor('distributor', world.distributorId);
   keys.otherPartner = await api.keyFor('partner', world.otherPartnerId);
@@ -54,10 +61,16 @@ describe('reading an order', () => {
   });
 });
 
-describe('acting on someone else\'s order is refused and changes nothing', () => {
+describe("acting on someone else's order is refused and changes nothing", () => {
   test.each(['otherPartner', 'otherDistributor'] as Who[])('%s: assign, ship and cancel are 403', async (who) => {
-    const assign = await api.call('POST', `/v1/orders/${orderId}/assignment`, { key: keys[who], body: { accountId: world.smartAccountId } });
-    const ship = await api.call('POST', `/v1/orders/${orderId}/shipments`, { key: keys[who], body: { lineNumber: 1, shippedOn: '2026-11-20' } });
+    const assign = await api.call('POST', `/v1/orders/${orderId}/assignment`, {
+      key: keys[who],
+      body: { accountId: world.smartAccountId },
+    });
+    const ship = await api.call('POST', `/v1/orders/${orderId}/shipments`, {
+      key: keys[who],
+      body: { lineNumber: 1, shippedOn: '2026-11-20' },
+    });
     const cancel = await api.call('POST', `/v1/orders/${orderId}/cancellation`, { key: keys[who], body: {} });
     expect([assign.status, ship.status, cancel.status]).toEqual([403, 403, 403]);
     const status = await api.call('GET', `/v1/orders/${orderId}`, { key: keys.operator });
@@ -66,8 +79,11 @@ describe('acting on someone else\'s order is refused and changes nothing', () =>
     expect((await entitlementsOf(stack.db, orderId)).map((e) => e.account_id)).toEqual([world.holdingAccountId, world.holdingAccountId]);
   });
 
-  test('the distributor may act on its reseller\'s order, but needs its own role on the customer account (R11)', async () => {
-    const res = await api.call('POST', `/v1/orders/${orderId}/assignment`, { key: keys.distributor, body: { accountId: world.smartAccountId } });
+  test("the distributor may act on its reseller's order, but needs its own role on the customer account (R11)", async () => {
+    const res = await api.call('POST', `/v1/orders/${orderId}/assignment`, {
+      key: keys.distributor,
+      body: { accountId: world.smartAccountId },
+    });
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('NotAuthorized');
     expect(res.body.message).toContain(world.distributorId);
@@ -89,18 +105,30 @@ describe('booking for whom', () => {
   };
 
   test('a partner books for itself only', async () => {
-    const asOther = await api.call('POST', '/v1/orders', { key: keys.partner, body: booking(`AUTHZ-P1-${world.suffix}`, { bookedByPartnerId: world.otherPartnerId }) });
+    const asOther = await api.call('POST', '/v1/orders', {
+      key: keys.partner,
+      body: booking(`AUTHZ-P1-${world.suffix}`, { bookedByPartnerId: world.otherPartnerId }),
+    });
     expect(asOther.status).toBe(403);
-    const forOther = await api.call('POST', '/v1/orders', { key: keys.partner, body: booking(`AUTHZ-P2-${world.suffix}`, { partnerId: world.otherPartnerId }) });
+    const forOther = await api.call('POST', '/v1/orders', {
+      key: keys.partner,
+      body: booking(`AUTHZ-P2-${world.suffix}`, { partnerId: world.otherPartnerId }),
+    });
     expect(forOther.status).toBe(403);
   });
 
   test('a distributor books for its reseller, not for another partner (R10)', async () => {
-    const forReseller = await api.call('POST', '/v1/orders', { key: keys.distributor, body: booking(`AUTHZ-D1-${world.suffix}`, { partnerId: world.partnerId }) });
+    const forReseller = await api.call('POST', '/v1/orders', {
+      key: keys.distributor,
+      body: booking(`AUTHZ-D1-${world.suffix}`, { partnerId: world.partnerId }),
+    });
     expect(forReseller.status).toBe(201);
     const status = await waitForPhase(stack.client, forReseller.body.workflowId, 'AwaitingSmartAccount');
     expect(status).toMatchObject({ partnerId: world.partnerId, bookedByPartnerId: world.distributorId });
-    const forStranger = await api.call('POST', '/v1/orders', { key: keys.distributor, body: booking(`AUTHZ-D2-${world.suffix}`, { partnerId: world.otherPartnerId }) });
+    const forStranger = await api.call('POST', '/v1/orders', {
+      key: keys.distributor,
+      body: booking(`AUTHZ-D2-${world.suffix}`, { partnerId: world.otherPartnerId }),
+    });
     expect(forStranger.status).toBe(403);
     // The reseller sees the order its distributor booked for it.
     expect((await api.call('GET', `/v1/orders/${forReseller.body.orderId}`, { key: keys.partner })).status).toBe(200);
@@ -140,9 +168,11 @@ describe('keys', () => {
     expect(Buffer.isBuffer(row.key_hash) && row.key_hash.length).toBe(32);
   });
 
-  test('a key\'s role must match its partner\'s kind', async () => {
+  test("a key's role must match its partner's kind", async () => {
     await expect(createApiKey(stack.db, { role: 'distributor', partnerId: world.partnerId, label: 'x' })).rejects.toThrow(/role/);
     await expect(createApiKey(stack.db, { role: 'operator', partnerId: world.partnerId, label: 'x' })).rejects.toThrow(/partnerId/);
-    await expect(createApiKey(stack.db, { role: 'partner', partnerId: `nobody-${world.suffix}`, label: 'x' })).rejects.toThrow(/does not exist/);
+    await expect(createApiKey(stack.db, { role: 'partner', partnerId: `nobody-${world.suffix}`, label: 'x' })).rejects.toThrow(
+      /does not exist/,
+    );
   });
 });

@@ -48,7 +48,12 @@ describe('booking', () => {
     const res = await api.call('POST', '/v1/orders', { key: partnerKey, body: body(booking) });
     expect(res.status).toBe(201);
     const orderId = deriveOrderId(world.partnerId, booking.externalReference);
-    expect(res.body).toMatchObject({ orderId, workflowId: orderWorkflowId(orderId), alreadyBooked: false, links: { self: `/v1/orders/${orderId}` } });
+    expect(res.body).toMatchObject({
+      orderId,
+      workflowId: orderWorkflowId(orderId),
+      alreadyBooked: false,
+      links: { self: `/v1/orders/${orderId}` },
+    });
     expect(res.body.links.temporalUi).toContain(encodeURIComponent(orderWorkflowId(orderId)));
     expect(res.headers.get('location')).toBe(`/v1/orders/${orderId}`);
 
@@ -69,7 +74,12 @@ describe('booking', () => {
     expect(list.status).toBe(200);
     expect(list.body.orders.map((o: { orderId: string }) => o.orderId)).toContain(orderId);
     const row = list.body.orders.find((o: { orderId: string }) => o.orderId === orderId);
-    expect(row).toMatchObject({ externalReference: booking.externalReference, status: 'AwaitingShipment', waitingFor: 'Shipment', accountId: world.smartAccountId });
+    expect(row).toMatchObject({
+      externalReference: booking.externalReference,
+      status: 'AwaitingShipment',
+      waitingFor: 'Shipment',
+      accountId: world.smartAccountId,
+    });
   });
 
   test('re-sending the same external reference returns the same order (200) and starts nothing new', async () => {
@@ -118,14 +128,30 @@ describe('booking', () => {
 describe('malformed requests: a 400 naming each field, nothing started or written', () => {
   const cases: Array<[string, (b: Record<string, unknown>) => unknown, Array<{ field: string; reason?: RegExp }>]> = [
     ['no lines', (b) => ({ ...b, lines: [] }), [{ field: 'lines', reason: /1-500 order lines/ }]],
-    ['a quantity sent as text', (b) => ({ ...b, lines: [{ ...(b.lines as object[])[0], quantity: '2' }] }), [{ field: 'lines[0].quantity', reason: /whole number/ }]],
+    [
+      'a quantity sent as text',
+      (b) => ({ ...b, lines: [{ ...(b.lines as object[])[0], quantity: '2' }] }),
+      [{ field: 'lines[0].quantity', reason: /whole number/ }],
+    ],
     ['a negative quantity', (b) => ({ ...b, lines: [{ ...(b.lines as object[])[0], quantity: -1 }] }), [{ field: 'lines[0].quantity' }]],
     ['an unknown field', (b) => ({ ...b, priority: 'high' }), [{ field: 'priority', reason: /not a known field/ }]],
     ['a missing assignment', (b) => ({ ...b, assignment: undefined }), [{ field: 'assignment', reason: /required/ }]],
     ['an unknown assignment kind', (b) => ({ ...b, assignment: { kind: 'teleport' } }), [{ field: 'assignment.kind' }]],
-    ['a bad virtual account path', (b) => ({ ...b, assignment: { kind: 'smart_account', accountId: world.smartAccountId, virtualAccountPath: 'a//b' } }), [{ field: 'assignment.virtualAccountPath' }]],
-    ['a bad external reference', (b) => ({ ...b, externalReference: ' spaces not allowed ' }), [{ field: 'externalReference', reason: /letters, digits/ }]],
-    ['a delegation without a contact', (b) => ({ ...b, assignment: { kind: 'delegate' } }), [{ field: 'endCustomerContact', reason: /required/ }]],
+    [
+      'a bad virtual account path',
+      (b) => ({ ...b, assignment: { kind: 'smart_account', accountId: world.smartAccountId, virtualAccountPath: 'a//b' } }),
+      [{ field: 'assignment.virtualAccountPath' }],
+    ],
+    [
+      'a bad external reference',
+      (b) => ({ ...b, externalReference: ' spaces not allowed ' }),
+      [{ field: 'externalReference', reason: /letters, digits/ }],
+    ],
+    [
+      'a delegation without a contact',
+      (b) => ({ ...b, assignment: { kind: 'delegate' } }),
+      [{ field: 'endCustomerContact', reason: /required/ }],
+    ],
   ];
 
   test.each(cases)('%s', async (_name, mutate, expected) => {
@@ -147,7 +173,11 @@ describe('malformed requests: a 400 naming each field, nothing started or writte
   test('a body that is not JSON, and a body of the wrong media type', async () => {
     const notJson = await api.call('POST', '/v1/orders', { key: partnerKey, body: '{"externalReference": ', headers: {} });
     expect(notJson.status).toBe(400);
-    const text = await fetch(`${api.baseUrl}/v1/orders`, { method: 'POST', headers: { authorization: `Bearer ${partnerKey}`, 'content-type': 'text/plain' }, body: 'hello' });
+    const text = await fetch(`${api.baseUrl}/v1/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${partnerKey}`, 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(text.status).toBe(415);
   });
 
@@ -211,7 +241,9 @@ describe('assignment, shipment and cancellation', () => {
     expect([noVa.status, noVa.body.error]).toEqual([422, 'UnknownVirtualAccount']);
     // An active Smart Account of a customer that granted this partner no role (R11).
     const strangerId = `sa-stranger-${world.suffix}`;
-    await stack.db('accounts').insert({ id: strangerId, kind: 'smart_account', name: 'Stranger', domain: `stranger-${world.suffix}.test`, status: 'active' });
+    await stack
+      .db('accounts')
+      .insert({ id: strangerId, kind: 'smart_account', name: 'Stranger', domain: `stranger-${world.suffix}.test`, status: 'active' });
     const noRole = await assign({ accountId: strangerId });
     expect([noRole.status, noRole.body.error]).toEqual([403, 'NotAuthorized']);
     const malformed = await assign({ accountId: world.smartAccountId, extra: 1 });
@@ -269,19 +301,26 @@ describe('assignment, shipment and cancellation', () => {
     const booking = heldBooking(world, { externalReference: `API-CANCEL-${world.suffix}` });
     const booked = await api.call('POST', '/v1/orders', { key: partnerKey, body: body(booking) });
     await waitForPhase(stack.client, booked.body.workflowId, 'AwaitingSmartAccount');
-    const cancel = () => api.call('POST', `/v1/orders/${booked.body.orderId}/cancellation`, { key: partnerKey, body: { reason: 'customer withdrew' } });
+    const cancel = () =>
+      api.call('POST', `/v1/orders/${booked.body.orderId}/cancellation`, { key: partnerKey, body: { reason: 'customer withdrew' } });
     const first = await cancel();
     expect(first.status).toBe(200);
     expect(first.body.phase).toBe('Cancelled');
     expect((await cancel()).status).toBe(200);
     expect((await entitlementsOf(stack.db, booked.body.orderId)).map((e) => e.status)).toEqual(['withdrawn', 'withdrawn']);
-    const shipCancelled = await api.call('POST', `/v1/orders/${booked.body.orderId}/shipments`, { key: partnerKey, body: { lineNumber: 1, shippedOn: '2026-11-20' } });
+    const shipCancelled = await api.call('POST', `/v1/orders/${booked.body.orderId}/shipments`, {
+      key: partnerKey,
+      body: { lineNumber: 1, shippedOn: '2026-11-20' },
+    });
     expect(shipCancelled.status).toBe(409);
 
     const direct = directBooking(world, { externalReference: `API-CANCEL-LATE-${world.suffix}` });
     const done = await api.call('POST', '/v1/orders', { key: partnerKey, body: body(direct) });
     for (const lineNumber of [1, 2]) {
-      await api.call('POST', `/v1/orders/${done.body.orderId}/shipments`, { key: partnerKey, body: { lineNumber, shippedOn: '2026-11-21' } });
+      await api.call('POST', `/v1/orders/${done.body.orderId}/shipments`, {
+        key: partnerKey,
+        body: { lineNumber, shippedOn: '2026-11-21' },
+      });
     }
     await waitForPhase(stack.client, done.body.workflowId, 'Fulfilled');
     const late = await api.call('POST', `/v1/orders/${done.body.orderId}/cancellation`, { key: partnerKey, body: {} });
@@ -296,7 +335,10 @@ describe('lists', () => {
     const key = await api.keyFor('partner', own.partnerId);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await api.call('POST', '/v1/orders', { key, body: body(heldBooking(own, { externalReference: `API-PAGE-${i}-${own.suffix}` })) });
+      const res = await api.call('POST', '/v1/orders', {
+        key,
+        body: body(heldBooking(own, { externalReference: `API-PAGE-${i}-${own.suffix}` })),
+      });
       ids.push(res.body.orderId);
     }
     for (const id of ids) await waitForStatus(stack.client, orderWorkflowId(id), (s) => s.phase === 'AwaitingSmartAccount');
@@ -304,11 +346,10 @@ describe('lists', () => {
     const times: string[] = [];
     let cursor: string | null = null;
     do {
-      const res: { status: number; body: { orders: Array<{ orderId: string; holdingAccountId: string; bookedAt: string }>; nextCursor: string | null } } = await api.call(
-        'GET',
-        `/v1/orders?limit=2&waitingFor=PartnerTransfer${cursor ? `&cursor=${cursor}` : ''}`,
-        { key },
-      );
+      const res: {
+        status: number;
+        body: { orders: Array<{ orderId: string; holdingAccountId: string; bookedAt: string }>; nextCursor: string | null };
+      } = await api.call('GET', `/v1/orders?limit=2&waitingFor=PartnerTransfer${cursor ? `&cursor=${cursor}` : ''}`, { key });
       expect(res.status).toBe(200);
       expect(res.body.orders.length).toBeLessThanOrEqual(2);
       seen.push(...res.body.orders.map((o) => o.orderId));
@@ -371,7 +412,12 @@ describe('logs', () => {
       const completed = records.filter((r) => r.msg === 'request completed' && r.orderId === booked.body.orderId);
       expect(completed).toHaveLength(2);
       for (const r of completed) {
-        expect(r).toMatchObject({ service: 'api', level: 'info', workflowId: booked.body.workflowId, principal: `partner:${world.partnerId}` });
+        expect(r).toMatchObject({
+          service: 'api',
+          level: 'info',
+          workflowId: booked.body.workflowId,
+          principal: `partner:${world.partnerId}`,
+        });
       }
       expect(records.some((r) => r.msg === 'order booked' && r.orderId === booked.body.orderId)).toBe(true);
       expect(lines.join('\n')).not.toContain(partnerKey.slice(4));

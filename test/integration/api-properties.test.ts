@@ -116,12 +116,17 @@ const SQL_INJECTIONS = [
   "' OR 1=1 --",
   "'; DROP TABLE orders; --",
   '" OR ""="',
-  "1; SELECT pg_sleep(5); --",
+  '1; SELECT pg_sleep(5); --',
   "' UNION SELECT key_hash FROM api_keys --",
   "\\'; DELETE FROM users; --",
   '%27%20OR%201%3D1',
 ];
-const HEADER_TRICKS = ['Bcc: evil@evil.test', 'x@y.test>\r\nBcc: evil@evil.test', '=?UTF-8?Q?=0D=0ABcc:evil@evil.test?=', 'a@b.test, evil@evil.test'];
+const HEADER_TRICKS = [
+  'Bcc: evil@evil.test',
+  'x@y.test>\r\nBcc: evil@evil.test',
+  '=?UTF-8?Q?=0D=0ABcc:evil@evil.test?=',
+  'a@b.test, evil@evil.test',
+];
 const CONTROL_CHARACTERS = [...Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)), '\u007f'];
 
 /** Text of every kind: any unicode, graphemes, SQL, header tricks, control characters. */
@@ -140,7 +145,10 @@ const unacceptableString: fc.Arbitrary<string> = fc.oneof(
   fc.constant(''),
   fc.tuple(anyText, fc.constantFrom('\r', '\n', '\r\n'), anyText).map(([a, br, b]) => a + br + b),
   fc
-    .tuple(anyText.filter((t) => t.length > 0), fc.integer({ min: 2_000, max: 20_000 }))
+    .tuple(
+      anyText.filter((t) => t.length > 0),
+      fc.integer({ min: 2_000, max: 20_000 }),
+    )
     .map(([t, n]) => t.repeat(Math.ceil(n / t.length)).slice(0, n)),
 );
 
@@ -158,12 +166,18 @@ const deepGarbage: fc.Arbitrary<Json> = fc.integer({ min: 50, max: 400 }).map((d
   for (let i = 0; i < depth; i++) value = i % 2 ? [value] : { a: value };
   return value;
 });
-const anyJson: fc.Arbitrary<Json> = fc.oneof({ weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json> }, { weight: 1, arbitrary: deepGarbage });
+const anyJson: fc.Arbitrary<Json> = fc.oneof(
+  { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json> },
+  { weight: 1, arbitrary: deepGarbage },
+);
 const otherTypeThan = (value: Json) => anyJson.filter((v) => jsonType(v) !== jsonType(value));
 
 const unknownKey = (schema: Schema) =>
   fc
-    .oneof(fc.string({ maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'toString', '$where', "'; DROP TABLE orders; --", 'Bcc', 'admin', 'partnerId', 'role'))
+    .oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('__proto__', 'constructor', 'toString', '$where', "'; DROP TABLE orders; --", 'Bcc', 'admin', 'partnerId', 'role'),
+    )
     .filter((key) => !Object.hasOwn(schema.properties ?? {}, key));
 
 type MutationKind = 'wrongType' | 'badString' | 'badNumber' | 'extraKey' | 'dropRequired' | 'arrayBounds';
@@ -179,7 +193,11 @@ interface Malformed {
 /** The mutations possible at one site. */
 function mutationsAt(root: Json, site: Site, kinds: MutationKind[]): Array<fc.Arbitrary<Malformed>> {
   const { path, schema, value } = site;
-  const at = (mutation: MutationKind, p: Segment[], v: Json | typeof REMOVE): Malformed => ({ body: withValueAt(root, p, v), field: fieldName(p), mutation });
+  const at = (mutation: MutationKind, p: Segment[], v: Json | typeof REMOVE): Malformed => ({
+    body: withValueAt(root, p, v),
+    field: fieldName(p),
+    mutation,
+  });
   const options: Array<fc.Arbitrary<Malformed>> = [];
   if (kinds.includes('wrongType')) options.push(otherTypeThan(value).map((v) => at('wrongType', path, v)));
   if (kinds.includes('badString') && typeof value === 'string') options.push(unacceptableString.map((v) => at('badString', path, v)));
@@ -189,11 +207,21 @@ function mutationsAt(root: Json, site: Site, kinds: MutationKind[]): Array<fc.Ar
       options.push(fc.tuple(unknownKey(schema), anyJson).map(([key, v]) => at('extraKey', [...path, key], v)));
     }
     const present = (schema.required ?? []).filter((key) => Object.hasOwn(value, key));
-    if (kinds.includes('dropRequired') && present.length > 0) options.push(fc.constantFrom(...present).map((key) => at('dropRequired', [...path, key], REMOVE)));
+    if (kinds.includes('dropRequired') && present.length > 0)
+      options.push(fc.constantFrom(...present).map((key) => at('dropRequired', [...path, key], REMOVE)));
   }
   if (kinds.includes('arrayBounds') && Array.isArray(value) && value.length > 0) {
     if (schema.minItems) options.push(fc.constant(at('arrayBounds', path, [])));
-    if (schema.maxItems) options.push(fc.constant(at('arrayBounds', path, Array.from({ length: schema.maxItems + 1 }, () => value[0]))));
+    if (schema.maxItems)
+      options.push(
+        fc.constant(
+          at(
+            'arrayBounds',
+            path,
+            Array.from({ length: schema.maxItems + 1 }, () => value[0]),
+          ),
+        ),
+      );
   }
   return options;
 }
@@ -235,7 +263,11 @@ beforeAll(async () => {
   const line = { lineNumber: 1, sku: 'C9300-DNA-E-3Y', quantity: 3, licenseType: 'smart', termMonths: 36, smartAccountMandatory: true };
   const heldRes = await api.call('POST', '/v1/orders', {
     key: partnerKey,
-    body: { externalReference: `PROP-HELD-${world.suffix}`, assignment: { kind: 'holding_account', accountId: world.holdingAccountId }, lines: [line] },
+    body: {
+      externalReference: `PROP-HELD-${world.suffix}`,
+      assignment: { kind: 'holding_account', accountId: world.holdingAccountId },
+      lines: [line],
+    },
   });
   const delegatedRes = await api.call('POST', '/v1/orders', {
     key: partnerKey,
@@ -251,13 +283,22 @@ beforeAll(async () => {
   delegated = delegatedRes.body;
   startedOnPurpose.add(held.workflowId).add(delegated.workflowId);
   await waitForStatus(stack.client, held.workflowId, (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'));
-  await waitForStatus(stack.client, delegated.workflowId, (s) => s.waitingFor === 'CustomerChoice' && s.emailsSent.includes('delegation-request'));
+  await waitForStatus(
+    stack.client,
+    delegated.workflowId,
+    (s) => s.waitingFor === 'CustomerChoice' && s.emailsSent.includes('delegation-request'),
+  );
 });
 
 afterAll(async () => {
   // Nothing of this file keeps running (held orders remind, some known-bug bookings retry forever).
-  for (const workflowId of await listWorkflowIds(stack.client, `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"`).catch(() => [])) {
-    await stack.client.workflow.getHandle(workflowId).terminate('api-properties test done').catch(() => undefined);
+  for (const workflowId of await listWorkflowIds(stack.client, `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"`).catch(
+    () => [],
+  )) {
+    await stack.client.workflow
+      .getHandle(workflowId)
+      .terminate('api-properties test done')
+      .catch(() => undefined);
   }
 });
 
@@ -272,7 +313,10 @@ async function footprint(): Promise<Record<string, number>> {
   const accounts = () => db('accounts').where('id', 'like', like).orWhere('domain', 'like', like).select('id');
   const orders = () => db('orders').whereIn('partner_id', partners).orWhereIn('booked_by_partner_id', partners).select('id');
   const lines = () => db('order_lines').whereIn('order_id', orders()).select('id');
-  const keyIds = () => db('api_keys').whereIn('key_hash', [hashApiKey(partnerKey), hashApiKey(operatorKey)]).select('id');
+  const keyIds = () =>
+    db('api_keys')
+      .whereIn('key_hash', [hashApiKey(partnerKey), hashApiKey(operatorKey)])
+      .select('id');
   const count = async (query: ReturnType<typeof db>) => Number(((await query.count({ n: '*' })) as Array<{ n: string }>)[0].n);
   const entries = await Promise.all(
     Object.entries({
@@ -289,7 +333,8 @@ async function footprint(): Promise<Record<string, number>> {
       role_grants: () => db('role_grants').whereIn('account_id', accounts()).orWhereIn('partner_id', partners),
       holding_account_subscriptions: () => db('holding_account_subscriptions').whereIn('account_id', accounts()),
       users: () => db('users').where('email', 'like', like),
-      smart_account_requests: () => db('smart_account_requests').where('domain', 'like', like).orWhereIn('requested_by_partner_id', partners),
+      smart_account_requests: () =>
+        db('smart_account_requests').where('domain', 'like', like).orWhereIn('requested_by_partner_id', partners),
       api_idempotency_keys: () => db('api_idempotency_keys').whereIn('api_key_id', keyIds()),
     }).map(async ([table, query]) => [table, await count(query())] as const),
   );
@@ -318,7 +363,10 @@ const humanName = fc
   .string({ unit: 'grapheme', minLength: 1, maxLength: 12 })
   .filter((name) => !/[\u0000-\u001f\u007f]/.test(name) && name.length <= 200);
 /** Legal, if unusual, local parts: quotes, plus, unicode, SQL-looking ones. */
-const localPart = fc.oneof(fc.stringMatching(/^[a-z0-9_%+-]{1,16}(\.[a-z0-9_%+-]{1,8}){0,2}$/), fc.constantFrom("o'brien", 'x+tag', 'élodie', "a'OR'1'='1", 'ünal.çelik', 'dash-and_underscore'));
+const localPart = fc.oneof(
+  fc.stringMatching(/^[a-z0-9_%+-]{1,16}(\.[a-z0-9_%+-]{1,8}){0,2}$/),
+  fc.constantFrom("o'brien", 'x+tag', 'élodie', "a'OR'1'='1", 'ünal.çelik', 'dash-and_underscore'),
+);
 const virtualAccountName = fc
   .string({ unit: 'grapheme', minLength: 1, maxLength: 12 })
   .filter((name) => /^[^/\s](?:[^/]*[^/\s])?$/.test(name) && !/[\u0000-\u001f\u007f]/.test(name) && name.length <= 80);
@@ -346,10 +394,7 @@ const validLines = fc.uniqueArray(fc.integer({ min: 1, max: 999_999 }), { minLen
 );
 
 const contactOf = (domain: () => string) =>
-  fc.record(
-    { email: localPart.map((l) => `${l}@${domain()}`), fullName: humanName, registeredId: idText },
-    { requiredKeys: ['email'] },
-  );
+  fc.record({ email: localPart.map((l) => `${l}@${domain()}`), fullName: humanName, registeredId: idText }, { requiredKeys: ['email'] });
 
 /** A booking body as a partner key sends it, valid by the schema and by the domain rules (built inside a test, once the world exists). */
 const validBooking = (reference: fc.Arbitrary<string>) =>
@@ -377,20 +422,34 @@ const validBooking = (reference: fc.Arbitrary<string>) =>
     .map(asJson);
 
 const validAssignment = () =>
-  fc.record({ accountId: fc.constant(world.smartAccountId), virtualAccountPath: fc.constantFrom('Finance', 'Region-US/Finance') }, { requiredKeys: ['accountId'] }).map(asJson);
-const validShipment = () => fc.record({ lineNumber: fc.constant(1), shippedOn: fc.constantFrom('2026-01-31', '2026-02-28', '2027-12-01') }).map(asJson);
-const validCancellation = () => fc.record({ reason: fc.constantFrom('customer withdrew', 'duplicate order') }, { requiredKeys: [] }).map(asJson);
+  fc
+    .record(
+      { accountId: fc.constant(world.smartAccountId), virtualAccountPath: fc.constantFrom('Finance', 'Region-US/Finance') },
+      { requiredKeys: ['accountId'] },
+    )
+    .map(asJson);
+const validShipment = () =>
+  fc.record({ lineNumber: fc.constant(1), shippedOn: fc.constantFrom('2026-01-31', '2026-02-28', '2027-12-01') }).map(asJson);
+const validCancellation = () =>
+  fc.record({ reason: fc.constantFrom('customer withdrew', 'duplicate order') }, { requiredKeys: [] }).map(asJson);
 const validRequest = () =>
   fc
     .record({ domain: fc.constant(''), contact: contactOf(() => `req-${world.suffix}.test`) })
     .map((r) => asJson({ ...r, domain: `req-${world.suffix}.test` }));
-const validVirtualAccount = () => fc.array(virtualAccountName, { minLength: 1, maxLength: 3 }).map((names) => asJson({ path: names.join('/') }));
+const validVirtualAccount = () =>
+  fc.array(virtualAccountName, { minLength: 1, maxLength: 3 }).map((names) => asJson({ path: names.join('/') }));
 const validMember = () => contactOf(() => world.domain).map(({ email, fullName }) => asJson({ email, ...(fullName ? { fullName } : {}) }));
 const validGrant = () =>
-  fc.oneof(
-    fc.record({ partnerId: fc.constant(world.otherPartnerId), role: fc.constantFrom('sa_admin', 'sa_user') }),
-    fc.record({ partnerId: fc.constant(world.otherPartnerId), role: fc.constantFrom('va_admin', 'va_user'), virtualAccountPath: fc.constant('Finance') }),
-  ).map(asJson);
+  fc
+    .oneof(
+      fc.record({ partnerId: fc.constant(world.otherPartnerId), role: fc.constantFrom('sa_admin', 'sa_user') }),
+      fc.record({
+        partnerId: fc.constant(world.otherPartnerId),
+        role: fc.constantFrom('va_admin', 'va_user'),
+        virtualAccountPath: fc.constant('Finance'),
+      }),
+    )
+    .map(asJson);
 
 interface Route {
   name: string;
@@ -470,12 +529,18 @@ const ROUTES: Route[] = [
 ];
 
 /** A 400 that names the mutated field (or, for a prototype-poisoning key, Fastify's own JSON refusal). */
-function expectNamedRefusal(input: Malformed, status: number, body: { error?: string; errors?: Array<{ field: string; reason: string }> }): void {
+function expectNamedRefusal(
+  input: Malformed,
+  status: number,
+  body: { error?: string; errors?: Array<{ field: string; reason: string }> },
+): void {
   const summary = { mutation: input.mutation, field: input.field, status, error: body?.error, errors: body?.errors };
   expect(summary).toEqual(expect.objectContaining({ status: 400 }));
   if (poisonsPrototype(input.body) && body.error !== 'ValidationFailed') return;
   expect(summary).toEqual(expect.objectContaining({ error: 'ValidationFailed' }));
-  expect({ ...summary, named: (body.errors ?? []).some((e) => namesField(e.field, input.field)) }).toEqual(expect.objectContaining({ named: true }));
+  expect({ ...summary, named: (body.errors ?? []).some((e) => namesField(e.field, input.field)) }).toEqual(
+    expect.objectContaining({ named: true }),
+  );
   for (const e of body.errors ?? []) expect(e.reason).toEqual(expect.any(String));
 }
 
@@ -528,8 +593,15 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
         fc.constantFrom(...ROUTES),
         fc.oneof(
           fc.uint8Array({ maxLength: 300 }).map((bytes) => ({ contentType: 'application/json', body: Buffer.from(bytes) })),
-          fc.string({ unit: 'binary', maxLength: 100 }).map((text) => ({ contentType: 'application/json', body: Buffer.from(`{"externalReference": ${text}`) })),
-          fc.string({ maxLength: 100 }).map((text) => ({ contentType: 'application/x-www-form-urlencoded', body: Buffer.from(`externalReference=${encodeURIComponent(text)}`) })),
+          fc
+            .string({ unit: 'binary', maxLength: 100 })
+            .map((text) => ({ contentType: 'application/json', body: Buffer.from(`{"externalReference": ${text}`) })),
+          fc
+            .string({ maxLength: 100 })
+            .map((text) => ({
+              contentType: 'application/x-www-form-urlencoded',
+              body: Buffer.from(`externalReference=${encodeURIComponent(text)}`),
+            })),
           fc.string({ maxLength: 100 }).map((text) => ({ contentType: 'text/plain', body: Buffer.from(text) })),
         ),
         async (route, { contentType, body }) => {
@@ -539,7 +611,11 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
             body,
           });
           await res.arrayBuffer();
-          expect({ route: route.name, contentType, status: res.status }).toEqual({ route: route.name, contentType, status: expect.any(Number) });
+          expect({ route: route.name, contentType, status: res.status }).toEqual({
+            route: route.name,
+            contentType,
+            status: expect.any(Number),
+          });
           expect(res.status >= 400 && res.status < 500).toBe(true);
         },
       ),
@@ -549,13 +625,20 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
   });
 
   test('a body over the 1 MiB limit is a 413, not a 500', async () => {
-    const res = await api.call('POST', '/v1/orders', { key: partnerKey, body: JSON.stringify({ externalReference: 'x'.repeat(1_100_000) }) });
+    const res = await api.call('POST', '/v1/orders', {
+      key: partnerKey,
+      body: JSON.stringify({ externalReference: 'x'.repeat(1_100_000) }),
+    });
     expect(res.status).toBe(413);
     expect(await footprint()).toEqual(before);
   });
 
   test('path parameters of any text: a 4xx, never a 2xx or a 5xx, also through the typed client', async () => {
-    const pathText = fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }), fc.constantFrom('..', '.', '%2e%2e', '../orders', ...SQL_INJECTIONS), idText);
+    const pathText = fc.oneof(
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
+      fc.constantFrom('..', '.', '%2e%2e', '../orders', ...SQL_INJECTIONS),
+      idText,
+    );
     await fc.assert(
       fc.asyncProperty(pathText, fc.constantFrom('order', 'account', 'member', 'grant'), async (text, where) => {
         const p = encodeURIComponent(text);
@@ -569,22 +652,33 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
                 : // An account without grants: a digit string can never revoke a real grant here.
                   ['DELETE', `/v1/accounts/${world.pendingSmartAccountId}/role-grants/${p}`];
         const res = await api.call(method, path, { key: where === 'grant' ? operatorKey : partnerKey });
-        expect({ text, where, status: res.status, ok: res.status >= 400 && res.status < 500 }).toEqual({ text, where, status: res.status, ok: true });
+        expect({ text, where, status: res.status, ok: res.status >= 400 && res.status < 500 }).toEqual({
+          text,
+          where,
+          status: res.status,
+          ok: true,
+        });
 
         // The typed client encodes the same text; it must end in a refusal too (an ApiError, or a
         // TypeError before anything is sent for a value it cannot put in a path).
-        const viaClient = await (where === 'order'
-          ? partnerClient.getOrder(text)
-          : where === 'account'
-            ? partnerClient.listVirtualAccounts(text)
-            : where === 'member'
-              ? partnerClient.removeHoldingAccountMember(world.holdingAccountId, text)
-              : operatorClient.revokeRole(world.pendingSmartAccountId, text)
+        const viaClient = await (
+          where === 'order'
+            ? partnerClient.getOrder(text)
+            : where === 'account'
+              ? partnerClient.listVirtualAccounts(text)
+              : where === 'member'
+                ? partnerClient.removeHoldingAccountMember(world.holdingAccountId, text)
+                : operatorClient.revokeRole(world.pendingSmartAccountId, text)
         ).then(
           () => 'accepted',
           (e: unknown) => (e instanceof ApiError ? e.status : e instanceof TypeError ? 'TypeError' : String(e)),
         );
-        expect({ text, where, viaClient, ok: viaClient === 'TypeError' || (typeof viaClient === 'number' && viaClient >= 400 && viaClient < 500) }).toEqual({
+        expect({
+          text,
+          where,
+          viaClient,
+          ok: viaClient === 'TypeError' || (typeof viaClient === 'number' && viaClient >= 400 && viaClient < 500),
+        }).toEqual({
           text,
           where,
           viaClient,
@@ -596,7 +690,7 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
     expect(await footprint()).toEqual(before);
   });
 
-  test('query strings of any text: 200 or 400, and a partner never sees another partner\'s orders whatever the filters', async () => {
+  test("query strings of any text: 200 or 400, and a partner never sees another partner's orders whatever the filters", async () => {
     // Another partner's order in the same database, with the same customer domain.
     const stranger = await createTestWorld(stack.db, uniqueSuffix());
     const strangerKey = await api.keyFor('partner', stranger.partnerId);
@@ -614,9 +708,29 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
 
     const queryValue = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 30 }),
-      fc.constantFrom(stranger.partnerId, stranger.holdingAccountId, world.domain, 'AwaitingSmartAccount', 'PartnerTransfer', '0', '501', '-1', ...SQL_INJECTIONS),
+      fc.constantFrom(
+        stranger.partnerId,
+        stranger.holdingAccountId,
+        world.domain,
+        'AwaitingSmartAccount',
+        'PartnerTransfer',
+        '0',
+        '501',
+        '-1',
+        ...SQL_INJECTIONS,
+      ),
     );
-    const queryKey = fc.constantFrom('status', 'waitingFor', 'partnerId', 'customerDomain', 'holdingAccountId', 'limit', 'cursor', 'unknown', 'partnerId[]');
+    const queryKey = fc.constantFrom(
+      'status',
+      'waitingFor',
+      'partnerId',
+      'customerDomain',
+      'holdingAccountId',
+      'limit',
+      'cursor',
+      'unknown',
+      'partnerId[]',
+    );
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(queryKey, queryValue), { maxLength: 4 }), queryValue, async (pairs, domain) => {
         const query = new URLSearchParams(pairs).toString();
@@ -659,7 +773,10 @@ describe('valid input', () => {
           const body = { ...booking, externalReference: `PROP-OK-${world.suffix}-${++run}` };
           const headers = { 'idempotency-key': `prop-${world.suffix}-${run}` };
           const first = await api.call('POST', '/v1/orders', { key: partnerKey, body, headers });
-          expect({ status: first.status, body: first.body }).toEqual({ status: 201, body: expect.objectContaining({ alreadyBooked: false }) });
+          expect({ status: first.status, body: first.body }).toEqual({
+            status: 201,
+            body: expect.objectContaining({ alreadyBooked: false }),
+          });
           const orderId = deriveOrderId(world.partnerId, body.externalReference);
           expect(first.body).toMatchObject({ orderId, workflowId: orderWorkflowId(orderId) });
           startedOnPurpose.add(first.body.workflowId);
@@ -667,7 +784,8 @@ describe('valid input', () => {
           const again = await api.call('POST', '/v1/orders', { key: partnerKey, body });
           const replay = await api.call('POST', '/v1/orders', { key: partnerKey, body, headers });
           const viaClient = await partnerClient.bookOrder(body as never);
-          for (const repeated of [again, replay]) expect({ status: repeated.status, body: repeated.body }).toEqual({ status: 200, body: { ...first.body, alreadyBooked: true } });
+          for (const repeated of [again, replay])
+            expect({ status: repeated.status, body: repeated.body }).toEqual({ status: 200, body: { ...first.body, alreadyBooked: true } });
           expect(viaClient).toEqual({ ...first.body, alreadyBooked: true });
           expect(await workflowExists(first.body.workflowId)).toBe(true);
           const runs = await listWorkflowIds(stack.client, `WorkflowId = "${first.body.workflowId}"`);
@@ -682,12 +800,17 @@ describe('valid input', () => {
     await fc.assert(
       fc.asyncProperty(validVirtualAccount(), async (body) => {
         const path = `/v1/accounts/${world.holdingAccountId}/virtual-accounts`;
-        const exists = await stack.db('virtual_accounts').where({ account_id: world.holdingAccountId, path: (body as JsonObject).path as string }).first('id');
+        const exists = await stack
+          .db('virtual_accounts')
+          .where({ account_id: world.holdingAccountId, path: (body as JsonObject).path as string })
+          .first('id');
         const first = await api.call('POST', path, { key: partnerKey, body });
         expect(first.status).toBe(exists ? 200 : 201);
         const again = await api.call('POST', path, { key: partnerKey, body });
         expect({ status: again.status, body: again.body }).toEqual({ status: 200, body: { ...first.body, created: false } });
-        expect(await stack.db('virtual_accounts').where({ account_id: world.holdingAccountId, path: first.body.path }).count({ n: '*' })).toEqual([{ n: '1' }]);
+        expect(
+          await stack.db('virtual_accounts').where({ account_id: world.holdingAccountId, path: first.body.path }).count({ n: '*' }),
+        ).toEqual([{ n: '1' }]);
         // Stored verbatim: the path comes back exactly as sent.
         expect(first.body.path).toBe((body as JsonObject).path);
       }),
@@ -710,7 +833,14 @@ describe('Update validators: a malformed Update sent straight to the workflow is
     const statusBefore = await waitForStatus(stack.client, held.workflowId, (s) => s.waitingFor === 'PartnerTransfer');
     // Valid, this would really transfer the order: a validator that let a mutation through would show.
     const valid = fc
-      .record({ accountId: fc.constant(world.smartAccountId), virtualAccountPath: fc.constantFrom('Finance', 'Region-US'), actingPartnerId: fc.constant(world.partnerId) }, { requiredKeys: ['accountId', 'actingPartnerId'] })
+      .record(
+        {
+          accountId: fc.constant(world.smartAccountId),
+          virtualAccountPath: fc.constantFrom('Finance', 'Region-US'),
+          actingPartnerId: fc.constant(world.partnerId),
+        },
+        { requiredKeys: ['accountId', 'actingPartnerId'] },
+      )
       .map(asJson);
     // The validator ignores unknown fields (the handler reads only the three it knows), so no extraKey here.
     await fc.assert(
@@ -760,7 +890,11 @@ describe('Update validators: a malformed Update sent straight to the workflow is
       fc.record({ kind: fc.constant('existing'), accountId: fc.constant(world.smartAccountId) }),
       fc.record({ kind: fc.constant('create'), accountName: humanName }),
     );
-    const badTokenHash = fc.oneof(otherTypeThan('text'), fc.string({ maxLength: 80 }).filter((s) => !/^[0-9a-f]{64}$/.test(s)), hexHash.map((h) => h.toUpperCase()).filter((h) => /[A-F]/.test(h)));
+    const badTokenHash = fc.oneof(
+      otherTypeThan('text'),
+      fc.string({ maxLength: 80 }).filter((s) => !/^[0-9a-f]{64}$/.test(s)),
+      hexHash.map((h) => h.toUpperCase()).filter((h) => /[A-F]/.test(h)),
+    );
     const badChoice = fc.oneof(
       otherTypeThan({}),
       fc.record({ kind: anyJson.filter((k) => k !== 'existing' && k !== 'create') }),
@@ -821,7 +955,10 @@ describe('found by these properties', () => {
   test('a list cursor whose time JavaScript parses but Postgres refuses is a 400, not a 500', async () => {
     const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const craftedCursor = fc.tuple(
-      fc.oneof(fc.constantFrom('1', '2020-02-30', '0000-01-01T00:00:00.000000Z', '2026-11-29T00:00:00.000000Z'), fc.string({ maxLength: 30 })),
+      fc.oneof(
+        fc.constantFrom('1', '2020-02-30', '0000-01-01T00:00:00.000000Z', '2026-11-29T00:00:00.000000Z'),
+        fc.string({ maxLength: 30 }),
+      ),
       fc.oneof(fc.constantFrom('0'.repeat(20), `a${NUL}`), fc.string({ maxLength: 25 })),
     );
     await fc.assert(
@@ -849,28 +986,96 @@ describe('found by these properties', () => {
     } as JsonObject,
   });
   const CASES: Array<[string, string, () => { method: string; path: string; body: JsonObject; operator?: boolean }]> = [
-    ['member email with NUL', 'email', () => ({ method: 'POST', path: `/v1/holding-accounts/${world.holdingAccountId}/members`, body: { email: `a${NUL}b@${world.domain}` } })],
-    ['member email with ESC', 'email', () => ({ method: 'POST', path: `/v1/holding-accounts/${world.holdingAccountId}/members`, body: { email: `a${ESC}b@${world.domain}` } })],
-    ['member name with NUL', 'fullName', () => ({ method: 'POST', path: `/v1/holding-accounts/${world.holdingAccountId}/members`, body: { email: `nul-name@${world.domain}`, fullName: `Nul${NUL}Name` } })],
+    [
+      'member email with NUL',
+      'email',
+      () => ({
+        method: 'POST',
+        path: `/v1/holding-accounts/${world.holdingAccountId}/members`,
+        body: { email: `a${NUL}b@${world.domain}` },
+      }),
+    ],
+    [
+      'member email with ESC',
+      'email',
+      () => ({
+        method: 'POST',
+        path: `/v1/holding-accounts/${world.holdingAccountId}/members`,
+        body: { email: `a${ESC}b@${world.domain}` },
+      }),
+    ],
+    [
+      'member name with NUL',
+      'fullName',
+      () => ({
+        method: 'POST',
+        path: `/v1/holding-accounts/${world.holdingAccountId}/members`,
+        body: { email: `nul-name@${world.domain}`, fullName: `Nul${NUL}Name` },
+      }),
+    ],
     [
       'request contact name with NUL',
       'contact.fullName',
-      () => ({ method: 'POST', path: '/v1/smart-account-requests', body: { domain: `req-${world.suffix}.test`, contact: { email: `x@req-${world.suffix}.test`, fullName: `A${NUL}`, registeredId: 'r1' } } }),
+      () => ({
+        method: 'POST',
+        path: '/v1/smart-account-requests',
+        body: {
+          domain: `req-${world.suffix}.test`,
+          contact: { email: `x@req-${world.suffix}.test`, fullName: `A${NUL}`, registeredId: 'r1' },
+        },
+      }),
     ],
-    ['virtual account with NUL', 'path', () => ({ method: 'POST', path: `/v1/accounts/${world.holdingAccountId}/virtual-accounts`, body: { path: `EMEA/Nul${NUL}` } })],
-    ['virtual account with ESC', 'path', () => ({ method: 'POST', path: `/v1/accounts/${world.holdingAccountId}/virtual-accounts`, body: { path: `EMEA/Esc${ESC}` } })],
+    [
+      'virtual account with NUL',
+      'path',
+      () => ({ method: 'POST', path: `/v1/accounts/${world.holdingAccountId}/virtual-accounts`, body: { path: `EMEA/Nul${NUL}` } }),
+    ],
+    [
+      'virtual account with ESC',
+      'path',
+      () => ({ method: 'POST', path: `/v1/accounts/${world.holdingAccountId}/virtual-accounts`, body: { path: `EMEA/Esc${ESC}` } }),
+    ],
     [
       'role grant with a NUL virtual account',
       'virtualAccountPath',
-      () => ({ method: 'POST', path: `/v1/accounts/${world.smartAccountId}/role-grants`, body: { partnerId: world.otherPartnerId, role: 'va_user', virtualAccountPath: `F${NUL}` }, operator: true }),
+      () => ({
+        method: 'POST',
+        path: `/v1/accounts/${world.smartAccountId}/role-grants`,
+        body: { partnerId: world.otherPartnerId, role: 'va_user', virtualAccountPath: `F${NUL}` },
+        operator: true,
+      }),
     ],
-    ['assignment with a NUL virtual account', 'virtualAccountPath', () => ({ method: 'POST', path: `/v1/orders/${held.orderId}/assignment`, body: { accountId: world.smartAccountId, virtualAccountPath: `F${NUL}` } })],
-    ['booking contact email with NUL', 'endCustomerContact.email', bookingWith(() => ({ endCustomerContact: { email: `a${NUL}@${world.domain}` } }))],
-    ['booking contact name with NUL', 'endCustomerContact.fullName', bookingWith(() => ({ endCustomerContact: { email: world.customerEmail, fullName: `A${NUL}` } }))],
+    [
+      'assignment with a NUL virtual account',
+      'virtualAccountPath',
+      () => ({
+        method: 'POST',
+        path: `/v1/orders/${held.orderId}/assignment`,
+        body: { accountId: world.smartAccountId, virtualAccountPath: `F${NUL}` },
+      }),
+    ],
+    [
+      'booking contact email with NUL',
+      'endCustomerContact.email',
+      bookingWith(() => ({ endCustomerContact: { email: `a${NUL}@${world.domain}` } })),
+    ],
+    [
+      'booking contact name with NUL',
+      'endCustomerContact.fullName',
+      bookingWith(() => ({ endCustomerContact: { email: world.customerEmail, fullName: `A${NUL}` } })),
+    ],
     // Not a control character, but the same story: a strict SMTP server refuses "john.@…" (RFC 5321),
     // so the delegation e-mail of this booking could never be sent; its activity would retry forever.
-    ['booking contact email with a trailing dot', 'endCustomerContact.email', bookingWith(() => ({ endCustomerContact: { email: `john.@${world.domain}` } }))],
-    ['member email with two dots in a row', 'email', () => ({ method: 'POST', path: `/v1/holding-accounts/${world.holdingAccountId}/members`, body: { email: `jo..hn@${world.domain}` } })],
+    [
+      'booking contact email with a trailing dot',
+      'endCustomerContact.email',
+      bookingWith(() => ({ endCustomerContact: { email: `john.@${world.domain}` } })),
+    ],
+    [
+      'member email with two dots in a row',
+      'email',
+      () => ({ method: 'POST', path: `/v1/holding-accounts/${world.holdingAccountId}/members`, body: { email: `jo..hn@${world.domain}` } }),
+    ],
     [
       'booking virtual account with NUL',
       'assignment.virtualAccountPath',
@@ -878,10 +1083,16 @@ describe('found by these properties', () => {
     ],
   ];
 
-  async function expectRefusedAndNothingWritten(field: string, request: { method: string; path: string; body: JsonObject; operator?: boolean }) {
+  async function expectRefusedAndNothingWritten(
+    field: string,
+    request: { method: string; path: string; body: JsonObject; operator?: boolean },
+  ) {
     const before = await footprint();
     const res = await api.call(request.method, request.path, { key: request.operator ? operatorKey : partnerKey, body: request.body });
-    expect({ status: res.status, errors: res.body?.errors }).toEqual({ status: 400, errors: expect.arrayContaining([expect.objectContaining({ field })]) });
+    expect({ status: res.status, errors: res.body?.errors }).toEqual({
+      status: 400,
+      errors: expect.arrayContaining([expect.objectContaining({ field })]),
+    });
     expect(await footprint()).toEqual(before);
     if (request.path === '/v1/orders') {
       expect(await workflowExists(orderWorkflowId(deriveOrderId(world.partnerId, request.body.externalReference as string)))).toBe(false);
@@ -912,7 +1123,10 @@ describe('found by these properties', () => {
     // A deadline: accepted, this Update would wait on its activity for good.
     const err = await stack.client
       .withDeadline(Date.now() + 5_000, () => handle.executeUpdate(cancelOrderUpdate, { args: [{ reason: `late${NUL}` }] }))
-      .then(() => new Error('accepted'), (e: unknown) => e);
+      .then(
+        () => new Error('accepted'),
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(await historyLength(handle)).toBe(before);
   });

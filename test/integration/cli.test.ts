@@ -100,7 +100,10 @@ async function writeJson(name: string, value: unknown): Promise<string> {
 
 describe('keys (Postgres directly)', () => {
   test('keys create prints a key once, stores only its hash, and the key then works; keys revoke stops it', async () => {
-    const created = await cli(['keys', 'create', '--role', 'partner', '--partner', world.partnerId, '--label', 'cli test ERP'], { key: null, process: true });
+    const created = await cli(['keys', 'create', '--role', 'partner', '--partner', world.partnerId, '--label', 'cli test ERP'], {
+      key: null,
+      process: true,
+    });
     expect(created.code).toBe(0);
     const key = created.stdout.trim();
     expect(key).toMatch(/^lfk_[A-Za-z0-9_-]{43}$/);
@@ -134,11 +137,19 @@ describe('keys (Postgres directly)', () => {
     const created = await cli(['--json', 'keys', 'create', '--role', 'operator', '--label', 'cli test ops'], { key: null });
     expect(created.code).toBe(0);
     const parsed = JSON.parse(created.stdout);
-    expect(parsed).toEqual({ id: expect.stringMatching(/^\d+$/), key: expect.stringMatching(/^lfk_/), role: 'operator', partnerId: null, label: 'cli test ops' });
+    expect(parsed).toEqual({
+      id: expect.stringMatching(/^\d+$/),
+      key: expect.stringMatching(/^lfk_/),
+      role: 'operator',
+      partnerId: null,
+      label: 'cli test ops',
+    });
     expect(await stack.db('api_keys').where({ id: parsed.id }).first('role', 'partner_id')).toEqual({ role: 'operator', partner_id: null });
 
     const before = await stack.db('api_keys').count({ n: '*' }).first();
-    const wrongKind = await cli(['keys', 'create', '--role', 'distributor', '--partner', world.partnerId, '--label', 'wrong'], { key: null });
+    const wrongKind = await cli(['keys', 'create', '--role', 'distributor', '--partner', world.partnerId, '--label', 'wrong'], {
+      key: null,
+    });
     expect(wrongKind.code).toBe(1);
     expect(wrongKind.stdout).toBe('');
     expect(wrongKind.stderr).toContain(`role (--role): partner "${world.partnerId}" is a partner, so its key must have role partner`);
@@ -154,7 +165,10 @@ describe('orders', () => {
   const refs = () => [1, 2, 3].map((n) => `CLI-BULK-${world.suffix}-${n}`);
 
   test('orders book with a bulk file of 3: progress on stderr, a summary, 3 orders; re-running it books nothing new', async () => {
-    const file = await writeJson('bulk.json', refs().map((externalReference) => bookingBody({ externalReference })));
+    const file = await writeJson(
+      'bulk.json',
+      refs().map((externalReference) => bookingBody({ externalReference })),
+    );
     const prefix = `bulk-${world.suffix}`;
     const run = await cli(['orders', 'book', file, '--idempotency-key-prefix', prefix], { process: true });
     expect(run.code).toBe(0);
@@ -171,7 +185,13 @@ describe('orders', () => {
     for (const orderId of orderIds) await waitForPhase(stack.client, orderWorkflowId(orderId), 'AwaitingShipment');
     expect((await stack.db('orders').whereIn('id', orderIds).pluck('external_reference')).sort()).toEqual(refs());
     expect(
-      (await stack.db('api_idempotency_keys').whereIn('order_id', orderIds).orderBy('idempotency_key').select('idempotency_key', 'order_id')).map((r) => [r.idempotency_key, r.order_id]),
+      (
+        await stack
+          .db('api_idempotency_keys')
+          .whereIn('order_id', orderIds)
+          .orderBy('idempotency_key')
+          .select('idempotency_key', 'order_id')
+      ).map((r) => [r.idempotency_key, r.order_id]),
     ).toEqual([1, 2, 3].map((n) => [`${prefix}-${n}`, orderIds[n - 1]]));
 
     const rerun = await cli(['orders', 'book', file, '--idempotency-key-prefix', prefix, '--json']);
@@ -191,11 +211,17 @@ describe('orders', () => {
 
   test('orders list: a table by default, --json parses, filters and --all pages through', async () => {
     const orderIds = refs().map((ref) => deriveOrderId(world.partnerId, ref));
-    await pollUntil(() => stack.db('orders').whereIn('id', orderIds).where({ status: 'AwaitingShipment' }).count({ n: '*' }).first(), (r) => r?.n === '3', 'three orders awaiting shipment');
+    await pollUntil(
+      () => stack.db('orders').whereIn('id', orderIds).where({ status: 'AwaitingShipment' }).count({ n: '*' }).first(),
+      (r) => r?.n === '3',
+      'three orders awaiting shipment',
+    );
 
     const text = await cli(['orders', 'list', '--status', 'AwaitingShipment']);
     expect(text.code).toBe(0);
-    expect(text.stdout.split('\n')[0]).toMatch(/^ORDER ID\s+REFERENCE\s+PARTNER\s+STATUS\s+WAITING FOR\s+ASSIGNMENT\s+ACCOUNT\s+HOLDING ACCOUNT\s+BOOKED AT$/);
+    expect(text.stdout.split('\n')[0]).toMatch(
+      /^ORDER ID\s+REFERENCE\s+PARTNER\s+STATUS\s+WAITING FOR\s+ASSIGNMENT\s+ACCOUNT\s+HOLDING ACCOUNT\s+BOOKED AT$/,
+    );
     for (const ref of refs()) expect(text.stdout).toContain(ref);
 
     const json = await cli(['orders', 'list', '--json', '--status', 'AwaitingShipment', '--partner', world.partnerId]);
@@ -207,7 +233,10 @@ describe('orders', () => {
     // Bulk bookings land within the same millisecond; make that certain, a microsecond apart,
     // so paging one order at a time must not lose any of them between pages.
     for (const [i, orderId] of orderIds.entries()) {
-      await stack.db('orders').where({ id: orderId }).update({ booked_at: stack.db.raw(`timestamptz '2026-01-02T03:04:05.678Z' + ? * interval '1 microsecond'`, [i + 1]) });
+      await stack
+        .db('orders')
+        .where({ id: orderId })
+        .update({ booked_at: stack.db.raw(`timestamptz '2026-01-02T03:04:05.678Z' + ? * interval '1 microsecond'`, [i + 1]) });
     }
     const onePage = await cli(['orders', 'list', '--json', '--limit', '1']);
     expect(JSON.parse(onePage.stdout)).toEqual({ orders: [expect.any(Object)], nextCursor: expect.any(String) });
@@ -272,7 +301,11 @@ describe('orders', () => {
     expect(cancelled.code).toBe(0);
     expect(JSON.parse(cancelled.stdout)).toMatchObject({ orderId, phase: 'Cancelled' });
     await waitForPhase(stack.client, orderWorkflowId(orderId), 'Cancelled');
-    await pollUntil(() => stack.db('orders').where({ id: orderId }).first('status'), (r) => r?.status === 'Cancelled', 'the order row cancelled');
+    await pollUntil(
+      () => stack.db('orders').where({ id: orderId }).first('status'),
+      (r) => r?.status === 'Cancelled',
+      'the order row cancelled',
+    );
   });
 
   test('a refused booking exits 1 with every field at fault; a bulk file with a refusal books the rest and exits 1', async () => {
@@ -283,7 +316,12 @@ describe('orders', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('[400 ValidationFailed]');
     expect(run.stderr).toContain('  lines[0].quantity: must be a whole number from 1 to 1000000');
-    expect(await stack.db('orders').where({ external_reference: `CLI-BAD-${world.suffix}` }).first()).toBeUndefined();
+    expect(
+      await stack
+        .db('orders')
+        .where({ external_reference: `CLI-BAD-${world.suffix}` })
+        .first(),
+    ).toBeUndefined();
 
     const mixedRef = `CLI-MIXED-${world.suffix}`;
     const mixed = await writeJson('mixed.json', [
@@ -296,7 +334,15 @@ describe('orders', () => {
     expect(bulk.stderr).toContain('lines[0].quantity: must be a whole number from 1 to 1000000');
     const results = JSON.parse(bulk.stdout);
     expect(results).toEqual([
-      expect.objectContaining({ index: 1, outcome: 'refused', error: expect.objectContaining({ status: 400, code: 'ValidationFailed', errors: [{ field: 'lines[0].quantity', reason: 'must be a whole number from 1 to 1000000' }] }) }),
+      expect.objectContaining({
+        index: 1,
+        outcome: 'refused',
+        error: expect.objectContaining({
+          status: 400,
+          code: 'ValidationFailed',
+          errors: [{ field: 'lines[0].quantity', reason: 'must be a whole number from 1 to 1000000' }],
+        }),
+      }),
       expect.objectContaining({ index: 2, outcome: 'booked', orderId: deriveOrderId(world.partnerId, `${mixedRef}-good`) }),
     ]);
     await waitForPhase(stack.client, orderWorkflowId(results[1].orderId), 'AwaitingShipment');
@@ -323,7 +369,9 @@ describe('accounts', () => {
     const text = await cli(['accounts', 'search', world.domain]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^ACCOUNT ID\s+NAME\s+DOMAIN\s+STATUS\s+VIRTUAL ACCOUNTS$/m);
-    expect(text.stdout).toMatch(new RegExp(`^${world.smartAccountId}\\s+${world.smartAccountName}\\s+${world.domain.replace(/\./g, '\\.')}\\s+active\\s+`, 'm'));
+    expect(text.stdout).toMatch(
+      new RegExp(`^${world.smartAccountId}\\s+${world.smartAccountName}\\s+${world.domain.replace(/\./g, '\\.')}\\s+active\\s+`, 'm'),
+    );
     const json = await cli(['accounts', 'search', world.domain, '--json']);
     const ids = JSON.parse(json.stdout).smartAccounts.map((a: { accountId: string }) => a.accountId);
     expect(ids).toEqual(expect.arrayContaining([world.smartAccountId, world.pendingSmartAccountId]));
@@ -331,18 +379,42 @@ describe('accounts', () => {
 
   test('accounts request: a domain mismatch is refused with the reason; a valid request creates a pending Smart Account once', async () => {
     const domain = `newco-${world.suffix}.test`;
-    const mismatch = await cli(['accounts', 'request', '--domain', domain, '--email', `it@elsewhere-${world.suffix}.test`, '--registered-id', 'x-1']);
+    const mismatch = await cli([
+      'accounts',
+      'request',
+      '--domain',
+      domain,
+      '--email',
+      `it@elsewhere-${world.suffix}.test`,
+      '--registered-id',
+      'x-1',
+    ]);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toContain('[422 ');
     expect(await stack.db('accounts').where({ domain }).first()).toBeUndefined();
 
     const email = `it@${domain}`;
     await registerContact(stack.db, { email, registeredId: `it-${world.suffix}` });
-    const requested = await cli(['accounts', 'request', '--domain', domain, '--email', email, '--name', 'Ida IT', '--registered-id', `it-${world.suffix}`, '--json']);
+    const requested = await cli([
+      'accounts',
+      'request',
+      '--domain',
+      domain,
+      '--email',
+      email,
+      '--name',
+      'Ida IT',
+      '--registered-id',
+      `it-${world.suffix}`,
+      '--json',
+    ]);
     expect(requested.code).toBe(0);
     const body = JSON.parse(requested.stdout);
     expect(body).toMatchObject({ domain, status: 'pending_activation', alreadyRequested: false });
-    expect(await stack.db('accounts').where({ id: body.accountId }).first('status', 'domain')).toEqual({ status: 'pending_activation', domain });
+    expect(await stack.db('accounts').where({ id: body.accountId }).first('status', 'domain')).toEqual({
+      status: 'pending_activation',
+      domain,
+    });
 
     const again = await cli(['accounts', 'request', '--domain', domain, '--email', email, '--registered-id', `it-${world.suffix}`]);
     expect(again.code).toBe(0);
@@ -362,19 +434,30 @@ describe('accounts', () => {
 
     const created = await cli(['accounts', 'virtual-accounts', 'create', world.smartAccountId, 'Region-EU/Legal'], { key: operatorKey });
     expect(created).toMatchObject({ code: 0, stdout: `Created: ${world.smartAccountId}/Region-EU/Legal\n` });
-    const repeated = await cli(['accounts', 'virtual-accounts', 'create', world.smartAccountId, 'Region-EU/Legal', '--json'], { key: operatorKey });
+    const repeated = await cli(['accounts', 'virtual-accounts', 'create', world.smartAccountId, 'Region-EU/Legal', '--json'], {
+      key: operatorKey,
+    });
     expect(JSON.parse(repeated.stdout)).toEqual({ path: 'Region-EU/Legal', name: 'Legal', parentPath: 'Region-EU', created: false });
-    expect(await stack.db('virtual_accounts').where({ account_id: world.smartAccountId }).whereIn('path', ['Region-EU', 'Region-EU/Legal']).count({ n: '*' }).first()).toEqual({ n: '2' });
+    expect(
+      await stack
+        .db('virtual_accounts')
+        .where({ account_id: world.smartAccountId })
+        .whereIn('path', ['Region-EU', 'Region-EU/Legal'])
+        .count({ n: '*' })
+        .first(),
+    ).toEqual({ n: '2' });
   });
 
-  test('accounts members list, add and remove on the partner\'s holding account', async () => {
+  test("accounts members list, add and remove on the partner's holding account", async () => {
     const email = `new-member@partner-${world.suffix}.test`;
     const added = await cli(['accounts', 'members', 'add', world.holdingAccountId, email, '--name', 'Nia New']);
     expect(added.code).toBe(0);
     expect(added.stdout).toContain(`${email} is a member of ${world.holdingAccountId}`);
 
     const listed = await cli(['accounts', 'members', 'list', world.holdingAccountId, '--json']);
-    expect(JSON.parse(listed.stdout).members.map((m: { email: string }) => m.email)).toEqual(expect.arrayContaining([world.holdingMemberEmail, email]));
+    expect(JSON.parse(listed.stdout).members.map((m: { email: string }) => m.email)).toEqual(
+      expect.arrayContaining([world.holdingMemberEmail, email]),
+    );
 
     const removed = await cli(['accounts', 'members', 'remove', world.holdingAccountId, email]);
     expect(removed).toMatchObject({ code: 0, stdout: `${email} is no longer a member of ${world.holdingAccountId}.\n` });
@@ -392,14 +475,37 @@ describe('accounts', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('[403 Forbidden]');
 
-    const missingPath = await cli(['accounts', 'grants', 'add', world.smartAccountId, '--partner', world.otherPartnerId, '--role', 'va_user'], { key: operatorKey });
+    const missingPath = await cli(
+      ['accounts', 'grants', 'add', world.smartAccountId, '--partner', world.otherPartnerId, '--role', 'va_user'],
+      { key: operatorKey },
+    );
     expect(missingPath.code).toBe(1);
     expect(missingPath.stderr).toMatch(/virtualAccountPath \(--virtual-account\): /);
 
-    const added = await cli(['accounts', 'grants', 'add', world.smartAccountId, '--partner', world.otherPartnerId, '--role', 'va_user', '--virtual-account', 'Finance', '--json'], { key: operatorKey });
+    const added = await cli(
+      [
+        'accounts',
+        'grants',
+        'add',
+        world.smartAccountId,
+        '--partner',
+        world.otherPartnerId,
+        '--role',
+        'va_user',
+        '--virtual-account',
+        'Finance',
+        '--json',
+      ],
+      { key: operatorKey },
+    );
     expect(added.code).toBe(0);
     const grant = JSON.parse(added.stdout);
-    expect(grant).toMatchObject({ grantId: expect.any(String), partnerId: world.otherPartnerId, role: 'va_user', virtualAccountPath: 'Finance' });
+    expect(grant).toMatchObject({
+      grantId: expect.any(String),
+      partnerId: world.otherPartnerId,
+      role: 'va_user',
+      virtualAccountPath: 'Finance',
+    });
 
     const listed = await cli(['accounts', 'grants', 'list', world.smartAccountId], { key: operatorKey });
     expect(listed.stdout).toMatch(new RegExp(`^${grant.grantId}\\s+${world.otherPartnerId}\\s+va_user\\s+Finance\\s+`, 'm'));

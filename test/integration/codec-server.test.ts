@@ -112,7 +112,12 @@ test('the UI session: an operator signs in once; the cookie opens payloads; tamp
   expect(await form.text()).toContain('<label for="apiKey">');
 
   const signIn = (apiKey: string) =>
-    fetch(`${api.baseUrl}/codec/session`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `apiKey=${encodeURIComponent(apiKey)}`, redirect: 'manual' });
+    fetch(`${api.baseUrl}/codec/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `apiKey=${encodeURIComponent(apiKey)}`,
+      redirect: 'manual',
+    });
   expect((await signIn('lfk_not-a-key')).status).toBe(401);
   expect((await signIn(await api.keyFor('partner', world.partnerId))).status).toBe(403);
 
@@ -136,8 +141,16 @@ test('the Temporal CLI shows the contact only through the codec server', async (
   const cli = process.env.TEMPORAL_CLI;
   if (!cli) throw new Error('TEMPORAL_CLI is not set: run the tests with npm test (scripts/test.sh sets it)');
   const base = [
-    'workflow', 'show', '--workflow-id', workflowId, '--address', stack.config.temporal.address,
-    '--namespace', stack.config.temporal.namespace, '--output', 'json',
+    'workflow',
+    'show',
+    '--workflow-id',
+    workflowId,
+    '--address',
+    stack.config.temporal.address,
+    '--namespace',
+    stack.config.temporal.namespace,
+    '--output',
+    'json',
   ];
   // The JSON output keeps each payload's data in base64: read them all as text.
   const payloadTexts = (stdout: string) =>

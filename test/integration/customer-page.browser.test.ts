@@ -66,7 +66,11 @@ async function delegationMailLink(booked: BookedThroughApi, world: TestWorld): P
 
 /** GET /v1/orders/:id (the workflow's live status) until `until` holds. */
 async function orderThroughApi(booked: BookedThroughApi, until: (status: any) => boolean, what: string): Promise<any> {
-  const res = await pollUntil(() => api.call('GET', `/v1/orders/${booked.orderId}`, { key: booked.key }), (r) => r.status === 200 && until(r.body), what);
+  const res = await pollUntil(
+    () => api.call('GET', `/v1/orders/${booked.orderId}`, { key: booked.key }),
+    (r) => r.status === 200 && until(r.body),
+    what,
+  );
   return res.body;
 }
 
@@ -100,7 +104,9 @@ function headersOf(response: { headers: Headers }): Record<string, string> {
  * label, radios outside a fieldset with a legend, and scripts (there must be none). A string, as
  * the TypeScript project has no DOM types.
  */
-async function pageStructure(page: Page): Promise<{ lang: string; h1: string[]; unlabelled: string[]; radiosWithoutLegend: number; scripts: number }> {
+async function pageStructure(
+  page: Page,
+): Promise<{ lang: string; h1: string[]; unlabelled: string[]; radiosWithoutLegend: number; scripts: number }> {
   return page.evaluate(`(() => {
     const controls = [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')];
     return {
@@ -150,7 +156,13 @@ test('delegation in the browser: the mailed link lists the Smart Accounts of the
 
     // The CSRF cookie: HttpOnly, SameSite=Strict, for this link's path only.
     expect(await context.cookies(url)).toEqual([
-      expect.objectContaining({ name: 'lf_csrf', path: `/delegations/${token}`, httpOnly: true, sameSite: 'Strict', value: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) }),
+      expect.objectContaining({
+        name: 'lf_csrf',
+        path: `/delegations/${token}`,
+        httpOnly: true,
+        sameSite: 'Strict',
+        value: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      }),
     ]);
     expect(await context.cookies(`${api.baseUrl}/delegations/other`)).toEqual([]);
 
@@ -177,10 +189,16 @@ test('delegation in the browser: the mailed link lists the Smart Accounts of the
 
     // The Smart Accounts of the contact's domain, each a group of its virtual accounts.
     const choices = page.getByRole('group', { name: 'Where should the licenses go?' });
-    const accountGroups = await choices.getByRole('group').evaluateAll((groups) => groups.map((g) => (g.querySelector('legend')?.textContent ?? '').replace(/\s+/g, ' ').trim()));
+    const accountGroups = await choices
+      .getByRole('group')
+      .evaluateAll((groups) => groups.map((g) => (g.querySelector('legend')?.textContent ?? '').replace(/\s+/g, ' ').trim()));
     expect(accountGroups).toEqual([`${world.smartAccountName} (active)`, `Pending ${world.suffix} (pending activation)`]);
     const acme = page.getByRole('group', { name: world.smartAccountName });
-    const acmeRadios = await acme.getByRole('radio').evaluateAll((radios) => radios.map((r) => (r as unknown as { labels: Array<{ textContent: string }> }).labels[0].textContent.trim()));
+    const acmeRadios = await acme
+      .getByRole('radio')
+      .evaluateAll((radios) =>
+        radios.map((r) => (r as unknown as { labels: Array<{ textContent: string }> }).labels[0].textContent.trim()),
+      );
     expect(acmeRadios).toEqual([
       'The whole account, no virtual account',
       'Finance',
@@ -219,7 +237,14 @@ test('delegation in the browser: the mailed link lists the Smart Accounts of the
     ['deposited', world.smartAccountId, 'Finance'],
     ['deposited', world.smartAccountId, 'Finance'],
   ]);
-  expect((await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at')).used_at).toEqual(expect.any(Date));
+  expect(
+    (
+      await stack
+        .db('access_tokens')
+        .where({ token_hash: hashToken(token) })
+        .first('used_at')
+    ).used_at,
+  ).toEqual(expect.any(Date));
 
   // Shipment through the API → provisioned.
   await shipThroughApi(booked, '2026-04-01');
@@ -250,7 +275,11 @@ test('create a new account in the browser: delegation page → new account name 
     const created = await submitWith(page, 'Enter');
     expect(created.status()).toBe(200);
     expect(await heading(page)).toBe('Your new Smart Account has been requested');
-    await expect(page.getByText(`will go to the Smart Account ${accountName} of ${world.domain}, which is pending activation`, { exact: false }).count()).resolves.toBe(1);
+    await expect(
+      page
+        .getByText(`will go to the Smart Account ${accountName} of ${world.domain}, which is pending activation`, { exact: false })
+        .count(),
+    ).resolves.toBe(1);
 
     const waiting = await orderThroughApi(booked, (s) => s.phase === 'AwaitingActivation', 'the order waiting for activation');
     expect(waiting.waitingFor).toBe('SmartAccountActivation');
@@ -317,14 +346,25 @@ async function openForm(url: string): Promise<{ cookie: string; csrf: string; se
 
 async function postForm(url: string, fields: Record<string, string>, cookie?: string, contentType = 'application/x-www-form-urlencoded') {
   const body = contentType.includes('json') ? JSON.stringify(fields) : new URLSearchParams(fields).toString();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...(cookie ? { cookie } : {}) }, body, redirect: 'manual' });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...(cookie ? { cookie } : {}) },
+    body,
+    redirect: 'manual',
+  });
   return { status: res.status, html: await res.text(), headers: headersOf(res) };
 }
 
 /** What a refused or invalid post must leave as it was. */
 async function untouched(booked: BookedThroughApi, token: string) {
   return {
-    tokenUsed: (await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at')).used_at !== null,
+    tokenUsed:
+      (
+        await stack
+          .db('access_tokens')
+          .where({ token_hash: hashToken(token) })
+          .first('used_at')
+      ).used_at !== null,
     entitlements: await entitlementsOf(stack.db, booked.orderId),
     order: await api.call('GET', `/v1/orders/${booked.orderId}`, { key: booked.key }).then(({ body }) => ({
       phase: body.phase,
@@ -374,7 +414,10 @@ test('a POST without the CSRF cookie (or with another value) is refused 403 and 
   // An expired link of another order.
   const expiring = await bookDelegated(world, `WEB-EXP-${world.suffix}`);
   const expired = await delegationMailLink(expiring, world);
-  await stack.db('access_tokens').where({ token_hash: hashToken(expired.token) }).update({ expires_at: new Date(Date.now() - 60_000) });
+  await stack
+    .db('access_tokens')
+    .where({ token_hash: hashToken(expired.token) })
+    .update({ expires_at: new Date(Date.now() - 60_000) });
 
   await withBrowser(async ({ page, cspViolations }) => {
     const used = await page.goto(url);
@@ -387,7 +430,11 @@ test('a POST without the CSRF cookie (or with another value) is refused 403 and 
     expect(reposted.status).toBe(410);
     expect(reposted.html).toContain('<h1>This link has already been used</h1>');
 
-    for (const unknown of [`/delegations/${randomBytes(32).toString('base64url')}`, '/delegations/not-a-token', `/activations/${randomBytes(32).toString('base64url')}`]) {
+    for (const unknown of [
+      `/delegations/${randomBytes(32).toString('base64url')}`,
+      '/delegations/not-a-token',
+      `/activations/${randomBytes(32).toString('base64url')}`,
+    ]) {
       const res = await page.goto(`${api.baseUrl}${unknown}`);
       expect({ unknown, status: res!.status() }).toEqual({ unknown, status: 404 });
       expectSecurityHeaders(await res!.allHeaders());
@@ -401,10 +448,17 @@ test('a POST without the CSRF cookie (or with another value) is refused 403 and 
     expect(cspViolations).toEqual([]);
   });
   // Opening the expired link changed nothing.
-  expect((await stack.db('access_tokens').where({ token_hash: hashToken(expired.token) }).first('used_at')).used_at).toBeNull();
+  expect(
+    (
+      await stack
+        .db('access_tokens')
+        .where({ token_hash: hashToken(expired.token) })
+        .first('used_at')
+    ).used_at,
+  ).toBeNull();
 });
 
-test('bad form input shows the form again with the field\'s error (400); a choice the workflow refuses shows its reason on the form (409); nothing changes', async () => {
+test("bad form input shows the form again with the field's error (400); a choice the workflow refuses shows its reason on the form (409); nothing changes", async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const booked = await bookDelegated(world);
   const { url, token } = await delegationMailLink(booked, world);
@@ -414,8 +468,16 @@ test('bad form input shows the form again with the field\'s error (400); a choic
 
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['no destination', { choice: 'existing' }, /Choose the Smart Account \(and, if you want, a virtual account\) for the licenses/],
-    ['an account not of the domain', { choice: 'existing', destination: encodeURIComponent(world.holdingAccountId) }, /Choose one of the Smart Accounts listed/],
-    ['a virtual account the account lacks', { choice: 'existing', destination: `${encodeURIComponent(world.smartAccountId)}/Nowhere` }, /Choose one of the Smart Accounts listed/],
+    [
+      'an account not of the domain',
+      { choice: 'existing', destination: encodeURIComponent(world.holdingAccountId) },
+      /Choose one of the Smart Accounts listed/,
+    ],
+    [
+      'a virtual account the account lacks',
+      { choice: 'existing', destination: `${encodeURIComponent(world.smartAccountId)}/Nowhere` },
+      /Choose one of the Smart Accounts listed/,
+    ],
     ['no name for a new account', { choice: 'create', accountName: '   ' }, /Enter a name for the new Smart Account/],
     ['a name too long', { choice: 'create', accountName: 'x'.repeat(121) }, /The name must be at most 120 characters/],
     ['no choice', {}, /Choose an existing Smart Account or create a new one/],
@@ -430,7 +492,9 @@ test('bad form input shows the form again with the field\'s error (400); a choic
     expect(res.html).toContain('<title>Error: Choose the Smart Account');
   }
   const named = await postForm(url, { choice: 'create', accountName: '', csrf: form.csrf }, form.cookie);
-  expect(named.html).toMatch(/<input type="text" id="accountName"[^>]*aria-describedby="accountName-hint accountName-error"[^>]*aria-invalid="true"/);
+  expect(named.html).toMatch(
+    /<input type="text" id="accountName"[^>]*aria-describedby="accountName-hint accountName-error"[^>]*aria-invalid="true"/,
+  );
   expect(await untouched(booked, token)).toEqual(before);
 
   // The partner assigns the account itself meanwhile; the contact's choice then comes too late.
@@ -442,7 +506,11 @@ test('bad form input shows the form again with the field\'s error (400); a choic
   expect(assigned.body.phase).toBe('AwaitingShipment');
   const afterAssignment = await untouched(booked, token);
 
-  const refused = await postForm(url, { choice: 'existing', destination: `${encodeURIComponent(world.smartAccountId)}/Region-US`, csrf: form.csrf }, form.cookie);
+  const refused = await postForm(
+    url,
+    { choice: 'existing', destination: `${encodeURIComponent(world.smartAccountId)}/Region-US`, csrf: form.csrf },
+    form.cookie,
+  );
   expect(refused.status).toBe(409);
   expect(refused.html).toContain('<h2 id="refusal-heading">Your choice could not be recorded</h2>');
   expect(refused.html).toMatch(/does not wait for the customer(&#39;|')s choice/);
@@ -456,9 +524,13 @@ test('the link routes are rate limited per client (429 page), and their plugins 
   const app = Fastify({ loggerInstance: createLogger('pages-test', 'ERROR') as any });
   app.get('/outside', async () => ({ ok: true }));
   app.post('/outside', async () => ({ ok: true }));
-  await registerCustomerPages(app, { db: stack.db, client: stack.client, config: stack.config, logger: createLogger('pages-test', 'ERROR') }, {
-    rateLimit: { max: 3, timeWindowMs: 60_000 },
-  });
+  await registerCustomerPages(
+    app,
+    { db: stack.db, client: stack.client, config: stack.config, logger: createLogger('pages-test', 'ERROR') },
+    {
+      rateLimit: { max: 3, timeWindowMs: 60_000 },
+    },
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -483,7 +555,11 @@ test('the link routes are rate limited per client (429 page), and their plugins 
       expect(res.headers.get('x-ratelimit-limit')).toBeNull();
       expect(res.headers.get('content-security-policy')).toBeNull();
     }
-    const form = await fetch(`${base}/outside`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+    const form = await fetch(`${base}/outside`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1',
+    });
     expect(form.status).toBe(415);
   } finally {
     await app.close();

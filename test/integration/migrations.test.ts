@@ -115,7 +115,9 @@ describe('constraints that make double side effects impossible', () => {
     const [va] = await db('virtual_accounts').insert({ account_id: smartAccountId, name: 'Finance', path: 'Finance' }).returning('id');
     virtualAccountId = Number(va.id);
     await db('orders').insert(order(orderId, `PO-${s}`, partnerId));
-    const lines = await db('order_lines').insert([orderLine(orderId, 1), orderLine(orderId, 2)]).returning('id');
+    const lines = await db('order_lines')
+      .insert([orderLine(orderId, 1), orderLine(orderId, 2)])
+      .returning('id');
     lineIds = lines.map((l: { id: string | number }) => Number(l.id));
   });
 
@@ -174,7 +176,9 @@ describe('constraints that make double side effects impossible', () => {
     );
     // Another line is fine, and the first line still has exactly one.
     await db('entitlements').insert(entitlement(lineIds[1]));
-    expect(Number((await db('entitlements').where({ order_line_id: lineIds[0] }).count<{ count: string }[]>('* as count'))[0].count)).toBe(1);
+    expect(Number((await db('entitlements').where({ order_line_id: lineIds[0] }).count<{ count: string }[]>('* as count'))[0].count)).toBe(
+      1,
+    );
   });
 
   test('a second email_outbox row with the same idempotency_key is a unique violation', async () => {
@@ -191,7 +195,9 @@ describe('constraints that make double side effects impossible', () => {
       UNIQUE_VIOLATION,
       'email_outbox_message_id_unique',
     );
-    expect(await db('email_outbox').where({ idempotency_key: key }).pluck('message_id')).toEqual([`<a-${s}@license-fulfillment.localhost>`]);
+    expect(await db('email_outbox').where({ idempotency_key: key }).pluck('message_id')).toEqual([
+      `<a-${s}@license-fulfillment.localhost>`,
+    ]);
   });
 
   test('a second order with the same (booked_by_partner_id, external_reference) is a unique violation', async () => {
@@ -262,7 +268,11 @@ describe('constraints that make double side effects impossible', () => {
           'role_grants_scope_check',
         );
       }
-      await expectPgError(db('role_grants').insert(grant({ partner_id: otherPartnerId, role: 'owner' })), CHECK_VIOLATION, 'role_grants_role_check');
+      await expectPgError(
+        db('role_grants').insert(grant({ partner_id: otherPartnerId, role: 'owner' })),
+        CHECK_VIOLATION,
+        'role_grants_role_check',
+      );
     });
   });
 
@@ -281,7 +291,13 @@ describe('constraints that make double side effects impossible', () => {
         CHECK_VIOLATION,
         'accounts_kind_fields_check',
       );
-      await db('accounts').insert({ id: `sa-lower-${s}`, kind: 'smart_account', name: 'Lower', domain: `lower-${s}.test`, status: 'active' });
+      await db('accounts').insert({
+        id: `sa-lower-${s}`,
+        kind: 'smart_account',
+        name: 'Lower',
+        domain: `lower-${s}.test`,
+        status: 'active',
+      });
     });
 
     test('a holding account needs an owner partner', async () => {

@@ -49,7 +49,11 @@ test('new: an unanswered delegation tells the partner once (the patched path), a
   const booked = await book(
     stack.client,
     stack.taskQueue,
-    directBooking(world, { externalReference: `PATCH-${world.suffix}`, assignment: { kind: 'delegate' }, endCustomerContact: { email: world.customerEmail } }),
+    directBooking(world, {
+      externalReference: `PATCH-${world.suffix}`,
+      assignment: { kind: 'delegate' },
+      endCustomerContact: { email: world.customerEmail },
+    }),
   );
   await delegationLink(stack, booked.orderId, world.customerEmail);
 

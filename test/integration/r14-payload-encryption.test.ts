@@ -14,7 +14,7 @@ import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stac
 
 const stack = useTestStack(__filename);
 
-test('a delegated order\'s raw history holds no contact name or email; every payload is sealed; the key opens it', async () => {
+test("a delegated order's raw history holds no contact name or email; every payload is sealed; the key opens it", async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const contact = { email: `jordan.privacy-${world.suffix}@${world.domain}`, fullName: `Jordan Private ${world.suffix}` };
   const booked = await book(

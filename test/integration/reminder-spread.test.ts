@@ -27,7 +27,10 @@ const stack = useTestStack(__filename, { reminderIntervalMs: INTERVAL_MS, remind
 /** The workflow clock of the task that produced `event`: the WorkflowTaskStarted before it. */
 function workflowClockAt(events: HistoryEvent[], event: HistoryEvent): number {
   const index = events.indexOf(event);
-  const started = events.slice(0, index).reverse().find((e) => e.workflowTaskStartedEventAttributes);
+  const started = events
+    .slice(0, index)
+    .reverse()
+    .find((e) => e.workflowTaskStartedEventAttributes);
   return tsToMs(started!.eventTime!);
 }
 

@@ -41,7 +41,10 @@ test('every committed history replays against the current workflow code', async 
   const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.json'));
   expect(files.length).toBeGreaterThanOrEqual(7);
   await replay(
-    files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'))) })),
+    files.map((file) => ({
+      workflowId: file.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES, file), 'utf8'))),
+    })),
   );
 });
 
@@ -49,7 +52,13 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
   const recorded: Array<{ name: string; workflowId: string }> = [];
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const lines = [PERPETUAL_LINE, TERM_LINE];
-  const ship = (orderId: string) => shipLines(stack.client, orderId, '2026-04-15', lines.map((line) => line.lineNumber));
+  const ship = (orderId: string) =>
+    shipLines(
+      stack.client,
+      orderId,
+      '2026-04-15',
+      lines.map((line) => line.lineNumber),
+    );
 
   // Direct (S1).
   const direct = await book(stack.client, stack.taskQueue, {
@@ -102,7 +111,11 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
     lines,
   });
   const { token: delegationToken } = await delegationLink(stack, delegated.orderId, world.customerEmail);
-  await submitCustomerChoice({ db: stack.db, client: stack.client }, delegationToken, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
+  await submitCustomerChoice({ db: stack.db, client: stack.client }, delegationToken, {
+    kind: 'existing',
+    accountId: world.smartAccountId,
+    virtualAccountPath: 'Finance',
+  });
   await ship(delegated.orderId);
   await stack.client.workflow.getHandle(delegated.workflowId).result();
   recorded.push({ name: 'order-delegated', workflowId: delegated.workflowId });
@@ -118,14 +131,16 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
     lines,
   });
   const [activation] = await waitForMail(isActivationMail(`it@${domain}`));
-  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(stack, activation));
+  const { accountId } = await activateSmartAccount(
+    { db: stack.db, client: stack.client, taskQueue: stack.taskQueue },
+    activationToken(stack, activation),
+  );
   await waitForPhase(stack.client, requested.workflowId, 'AwaitingShipment');
   await ship(requested.orderId);
   await stack.client.workflow.getHandle(requested.workflowId).result();
   await stack.client.workflow.getHandle(activationWorkflowId(accountId)).result();
   recorded.push({ name: 'order-requested-account', workflowId: requested.workflowId });
   recorded.push({ name: 'smart-account-activation', workflowId: activationWorkflowId(accountId) });
-
 
   // Every run of each workflow: the first one and those that continued as new with carried state.
   const histories = [];

@@ -39,7 +39,13 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
   expect(result.phase).toBe('Fulfilled');
   expect(result.waitingFor).toBe('Nothing');
   expect(result.lines).toEqual([
-    expect.objectContaining({ lineNumber: 1, state: 'provisioned', accountId: world.smartAccountId, virtualAccountPath: 'Finance', shippedOn: '2026-01-31' }),
+    expect.objectContaining({
+      lineNumber: 1,
+      state: 'provisioned',
+      accountId: world.smartAccountId,
+      virtualAccountPath: 'Finance',
+      shippedOn: '2026-01-31',
+    }),
     expect.objectContaining({
       lineNumber: 2,
       state: 'provisioned',
@@ -56,7 +62,8 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
     { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 2 },
     { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 10 },
   ]);
-  const subscriptions = await stack.db('subscriptions as s')
+  const subscriptions = await stack
+    .db('subscriptions as s')
     .join('order_lines as l', 'l.id', 's.order_line_id')
     .where('l.order_id', booked.orderId)
     .select('l.line_number', 's.term_months', 's.starts_on', 's.ends_on');
@@ -67,7 +74,10 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
     account_id: world.smartAccountId,
     customer_domain: world.domain,
   });
-  expect(await stack.db('order_lines').where({ order_id: booked.orderId }).orderBy('line_number').pluck('state')).toEqual(['provisioned', 'provisioned']);
+  expect(await stack.db('order_lines').where({ order_id: booked.orderId }).orderBy('line_number').pluck('state')).toEqual([
+    'provisioned',
+    'provisioned',
+  ]);
   expect(await eventTypes(stack.db, booked.orderId)).toEqual(['booked', 'deposited', 'line_shipped', 'line_shipped', 'lines_provisioned']);
 
   // Mail actually received: fulfilment to partner and customer, with the subscription dates.
@@ -79,7 +89,11 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
 
   // Search attributes as operators see them.
   const description = await handle.describe();
-  expect(description.searchAttributes).toMatchObject({ OrderStatus: ['Fulfilled'], CustomerDomain: [world.domain], PartnerId: [world.partnerId] });
+  expect(description.searchAttributes).toMatchObject({
+    OrderStatus: ['Fulfilled'],
+    CustomerDomain: [world.domain],
+    PartnerId: [world.partnerId],
+  });
 });
 
 test('R12: repeating the placement, shipment, provisioning and email activities changes and sends nothing more', async () => {
@@ -116,7 +130,12 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
     idempotencyKey: `${booked.workflowId}:shipped:2`,
     listStatus,
   });
-  await activities.provisionLines({ orderId: booked.orderId, lineNumbers: [1, 2], idempotencyKey: `${booked.workflowId}:provisioned:1,2`, listStatus });
+  await activities.provisionLines({
+    orderId: booked.orderId,
+    lineNumbers: [1, 2],
+    idempotencyKey: `${booked.workflowId}:provisioned:1,2`,
+    listStatus,
+  });
   await activities.sendOrderEmail({
     orderId: booked.orderId,
     template: 'order-fulfilled',
@@ -142,7 +161,12 @@ test('R12: repeating the placement, shipment, provisioning and email activities 
     lineNumbers: [1, 2],
     idempotencyKey: `${booked.workflowId}:provisioned:1,2`,
     listStatus,
-    email: { orderId: booked.orderId, template: 'order-fulfilled', audiences: ['partner', 'customer', 'holding-members'], idempotencyKey: `${booked.workflowId}:order-fulfilled` },
+    email: {
+      orderId: booked.orderId,
+      template: 'order-fulfilled',
+      audiences: ['partner', 'customer', 'holding-members'],
+      idempotencyKey: `${booked.workflowId}:order-fulfilled`,
+    },
   });
   await new Promise((resolve) => setTimeout(resolve, 500));
 
@@ -167,7 +191,12 @@ test('cost: a direct order runs five activities, each deposit and provisioning t
   expect(scheduled).toEqual(['recordBooking', 'placeLinesAndAnnounce', 'recordShipment', 'recordShipment', 'provisionLinesAndAnnounce']);
   // Still every email, each once: deposit confirmation and fulfilled, to the partner and the customer.
   const mail = await waitForMail(mailOf(booked.orderId), 4);
-  expect(mail.map((m) => m.headers['x-email-template']).sort()).toEqual(['deposit-confirmation', 'deposit-confirmation', 'order-fulfilled', 'order-fulfilled']);
+  expect(mail.map((m) => m.headers['x-email-template']).sort()).toEqual([
+    'deposit-confirmation',
+    'deposit-confirmation',
+    'order-fulfilled',
+    'order-fulfilled',
+  ]);
 });
 
 test('the status query answers at every step and matches the result', async () => {

@@ -62,7 +62,9 @@ test('S10: nobody assigns → numbered reminders, one escalation to the distribu
   expect(reminders.length).toBeGreaterThanOrEqual(3);
   const firstThree = [...reminders].sort((a, b) => reminderNumberOf(a) - reminderNumberOf(b)).slice(0, 3);
   expect(firstThree.map(reminderNumberOf)).toEqual([1, 2, 3]);
-  expect(firstThree.map((m) => m.subject)).toEqual([1, 2, 3].map((n) => `Reminder ${n}: order PO-${world.suffix} is still in your holding account`));
+  expect(firstThree.map((m) => m.subject)).toEqual(
+    [1, 2, 3].map((n) => `Reminder ${n}: order PO-${world.suffix} is still in your holding account`),
+  );
   expect(new Set(reminders.map((m) => m.headers['x-idempotency-key'])).size).toBe(reminders.length);
   for (const m of reminders) expect(m.to).toEqual([world.partnerEmail]);
 
@@ -70,11 +72,20 @@ test('S10: nobody assigns → numbered reminders, one escalation to the distribu
   const escalations = await waitForMail(mailOf(booked.orderId, 'escalation'), 1, 20_000);
   expect(escalations).toHaveLength(1);
   expect(escalations[0].to).toEqual([world.distributorEmail]);
-  expect(escalations[0].subject).toMatch(new RegExp(`^Escalation: order PO-${world.suffix} of Partner ${world.suffix} has waited in a holding account since \\d{4}-\\d{2}-\\d{2}$`));
+  expect(escalations[0].subject).toMatch(
+    new RegExp(
+      `^Escalation: order PO-${world.suffix} of Partner ${world.suffix} has waited in a holding account since \\d{4}-\\d{2}-\\d{2}$`,
+    ),
+  );
   expect(escalations[0].text).toContain('The order is kept; it is never dropped.');
 
   // The workflow continues as new (at least once) and stays running.
-  const continued = await pollUntil(() => handle.describe(), (d) => d.runId !== firstRunId, 'continue-as-new', 30_000);
+  const continued = await pollUntil(
+    () => handle.describe(),
+    (d) => d.runId !== firstRunId,
+    'continue-as-new',
+    30_000,
+  );
   expect(continued.status.name).toBe('RUNNING');
   const firstRun = await historyLengthOf(handle, firstRunId);
   expect(firstRun.lastEvent).toBe('workflowExecutionContinuedAsNewEventAttributes');
@@ -109,7 +120,9 @@ test('S10: nobody assigns → numbered reminders, one escalation to the distribu
   expect(laterStatus.emailsSent.filter((p) => p === 'transfer-needed')).toHaveLength(1);
   expect(new Set(laterStatus.emailsSent).size).toBe(laterStatus.emailsSent.length);
   // The mail that arrived matches: each reminder number once, received as numbered.
-  const receivedNumbers = receivedNow(mailOf(booked.orderId, 'transfer-reminder')).map(reminderNumberOf).sort((a, b) => a - b);
+  const receivedNumbers = receivedNow(mailOf(booked.orderId, 'transfer-reminder'))
+    .map(reminderNumberOf)
+    .sort((a, b) => a - b);
   expect(receivedNumbers.slice(0, numbers.length)).toEqual(numbers);
   expect(new Set(receivedNumbers).size).toBe(receivedNumbers.length);
   expect(await outboxKeys(stack.db, booked.orderId, 'escalation', 'sent')).toHaveLength(1);
@@ -173,7 +186,13 @@ test('S10: nobody assigns → numbered reminders, one escalation to the distribu
 test('a held order with no Smart Account-mandatory line gets no transfer mail and no reminders, and still waits for an assignment', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const pha = world.holdingAccountId;
-  const optionalSmartLine: OrderLineInput = { lineNumber: 1, sku: 'ISR4K-APP-PERP', quantity: 3, licenseType: 'smart', smartAccountMandatory: false };
+  const optionalSmartLine: OrderLineInput = {
+    lineNumber: 1,
+    sku: 'ISR4K-APP-PERP',
+    quantity: 3,
+    licenseType: 'smart',
+    smartAccountMandatory: false,
+  };
   const booked = await book(stack.client, stack.taskQueue, heldBooking(world, { lines: [optionalSmartLine, CLASSIC_LINE] }));
   const handle = stack.client.workflow.getHandle(booked.workflowId);
   const held = await waitForStatus(stack.client, booked.workflowId, (s) => s.phase === 'AwaitingSmartAccount');

@@ -60,7 +60,11 @@ test('S2: a held order reminds the partner until the Smart Account is assigned, 
   const handle = stack.client.workflow.getHandle(booked.workflowId);
 
   // R4: held in the partner's holding account, virtual account EMEA, waiting for the partner.
-  const held = await waitForStatus(stack.client, booked.workflowId, (s) => s.phase === 'AwaitingSmartAccount' && s.emailsSent.includes('transfer-needed'));
+  const held = await waitForStatus(
+    stack.client,
+    booked.workflowId,
+    (s) => s.phase === 'AwaitingSmartAccount' && s.emailsSent.includes('transfer-needed'),
+  );
   expect(held.waitingFor).toBe('PartnerTransfer');
   expect(held.holdingAccountId).toBe(pha);
   expect(held.customerAccountId).toBeUndefined();
@@ -84,7 +88,9 @@ test('S2: a held order reminds the partner until the Smart Account is assigned, 
   const needed = await waitForMail(mailOf(booked.orderId, 'transfer-needed'), 1);
   expect(needed).toHaveLength(1);
   expect(needed[0].to).toEqual([world.partnerEmail]);
-  expect(needed[0].subject).toBe(`Action needed: order PO-${world.suffix} is in your holding account and must be moved to the customer's Smart Account`);
+  expect(needed[0].subject).toBe(
+    `Action needed: order PO-${world.suffix} is in your holding account and must be moved to the customer's Smart Account`,
+  );
   expect(needed[0].text).toContain(`deposited in Holding ${world.suffix}, virtual account EMEA`);
   const reminders = await waitForMail(mailOf(booked.orderId, 'transfer-reminder'), 1);
   expect(reminders.length).toBeGreaterThanOrEqual(1);
@@ -200,7 +206,11 @@ test('S3: a term line shipped while held starts its subscription on the ship dat
   const pha = world.holdingAccountId;
   const booked = await book(stack.client, stack.taskQueue, heldBooking(world, { lines: [TERM_LINE] }));
   const handle = stack.client.workflow.getHandle(booked.workflowId);
-  await waitForStatus(stack.client, booked.workflowId, (s) => s.phase === 'AwaitingSmartAccount' && s.emailsSent.includes('transfer-needed'));
+  await waitForStatus(
+    stack.client,
+    booked.workflowId,
+    (s) => s.phase === 'AwaitingSmartAccount' && s.emailsSent.includes('transfer-needed'),
+  );
 
   // Day D: the term line ships while its licenses sit in the holding account.
   await reportShipment(stack.client, booked.orderId, { lineNumber: 2, shippedOn: D });
@@ -215,9 +225,13 @@ test('S3: a term line shipped while held starts its subscription on the ship dat
     shippedOn: D,
     subscription: { startsOn: D, endsOn: '2029-02-10' },
   });
-  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([{ line_number: 2, account_id: pha, path: 'EMEA', status: 'held', quantity: 10 }]);
+  expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
+    { line_number: 2, account_id: pha, path: 'EMEA', status: 'held', quantity: 10 },
+  ]);
   const subscriptionAtShipment = await subscriptionsOf(stack.db, booked.orderId);
-  expect(subscriptionAtShipment).toEqual([expect.objectContaining({ line_number: 2, term_months: 36, starts_on: D, ends_on: '2029-02-10' })]);
+  expect(subscriptionAtShipment).toEqual([
+    expect.objectContaining({ line_number: 2, term_months: 36, starts_on: D, ends_on: '2029-02-10' }),
+  ]);
   const remindersBeforeShipment = remindersIn(shipped).length;
 
   // A reminder written after the shipment warns that the subscription is running.
@@ -245,7 +259,11 @@ test('S3: a term line shipped while held starts its subscription on the ship dat
     actingPartnerId: world.partnerId,
   });
   expect(assigned.customerAccountId).toBe(world.smartAccountId);
-  expect(assigned.lines[0]).toMatchObject({ accountId: world.smartAccountId, virtualAccountPath: 'Finance', subscription: { startsOn: D, endsOn: '2029-02-10' } });
+  expect(assigned.lines[0]).toMatchObject({
+    accountId: world.smartAccountId,
+    virtualAccountPath: 'Finance',
+    subscription: { startsOn: D, endsOn: '2029-02-10' },
+  });
   await waitForPhase(stack.client, booked.workflowId, 'Fulfilled', 15_000);
   const result: OrderStatus = await handle.result();
   expect(result.phase).toBe('Fulfilled');
@@ -265,7 +283,10 @@ test('S3: a term line shipped while held starts its subscription on the ship dat
   expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([
     { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 10 },
   ]);
-  expect(await stack.db('order_lines').where({ order_id: booked.orderId }).first('state', 'shipped_on')).toEqual({ state: 'provisioned', shipped_on: D });
+  expect(await stack.db('order_lines').where({ order_id: booked.orderId }).first('state', 'shipped_on')).toEqual({
+    state: 'provisioned',
+    shipped_on: D,
+  });
   expect(await eventTypes(stack.db, booked.orderId)).toEqual([
     'booked',
     'held_in_holding_account',
@@ -285,7 +306,11 @@ test('a partner who answers "transfer needed" at once is not refused: an assignm
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const orders = await Promise.all(
     [1, 2, 3, 4].map(async (n) => {
-      const booked = await book(stack.client, stack.taskQueue, heldBooking(world, { externalReference: `QUICK-${n}-${world.suffix}`, lines: [TERM_LINE] }));
+      const booked = await book(
+        stack.client,
+        stack.taskQueue,
+        heldBooking(world, { externalReference: `QUICK-${n}-${world.suffix}`, lines: [TERM_LINE] }),
+      );
       const assigned = await assignSmartAccount(stack.client, booked.orderId, {
         accountId: world.smartAccountId,
         virtualAccountPath: 'Finance',

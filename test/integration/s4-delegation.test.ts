@@ -8,14 +8,30 @@
 import { createHash } from 'node:crypto';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { LinkError, activateSmartAccount, findSmartAccountsByDomain, openDelegation, submitCustomerChoice } from '../../src/accounts/customer-links';
+import {
+  LinkError,
+  activateSmartAccount,
+  findSmartAccountsByDomain,
+  openDelegation,
+  submitCustomerChoice,
+} from '../../src/accounts/customer-links';
 import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { createDb } from '../../src/db/knex';
 import { hashToken, tokenHashHex } from '../../src/security/tokens';
 import { activationWorkflowId, orderStatusQuery, submitCustomerChoiceUpdate } from '../../src/orders/workflow-api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { TOKEN_PATTERN, delegationLink, isFirstRequest, linkToken } from '../helpers/links';
-import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, eventTypes, rejectionOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import {
+  PERPETUAL_LINE,
+  TERM_LINE,
+  book,
+  entitlementsOf,
+  eventTypes,
+  rejectionOf,
+  shipLines,
+  waitForPhase,
+  waitForStatus,
+} from '../helpers/orders';
 import { openHistory } from '../helpers/payloads';
 import { mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
 // For the regression tests at the end of the file.
@@ -52,7 +68,8 @@ async function historyText(handle: WorkflowHandle): Promise<string> {
 
 /** The tables (and rows) whose text contains `needle`: a raw token must be in none. */
 async function tablesContaining(needle: string): Promise<string[]> {
-  const tables: string[] = await stack.db('information_schema.tables')
+  const tables: string[] = await stack
+    .db('information_schema.tables')
     .where({ table_schema: 'public', table_type: 'BASE TABLE' })
     .pluck('table_name');
   expect(tables).toEqual(expect.arrayContaining(['access_tokens', 'email_outbox', 'orders', 'order_events']));
@@ -122,7 +139,11 @@ test('S4a: the contact gets a secure link, sees the Smart Accounts of their doma
   });
 
   // The contact picks the active Smart Account, virtual account Finance.
-  const chosen = await submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
+  const chosen = await submitCustomerChoice(stack, token, {
+    kind: 'existing',
+    accountId: world.smartAccountId,
+    virtualAccountPath: 'Finance',
+  });
   expect(chosen.phase).toBe('AwaitingShipment');
   expect(chosen.waitingFor).toBe('Shipment');
   expect(chosen.customerAccountId).toBe(world.smartAccountId);
@@ -211,7 +232,10 @@ test('S4b: the contact creates a Smart Account, activates it through the activat
   expect(requests[0].subject).toBe(`Activate your new Smart Account ${world.domain}`);
   const activationToken = linkToken(stack, requests[0], 'activations');
   expect(activationToken).toMatch(TOKEN_PATTERN);
-  const activationRow = await stack.db('access_tokens').where({ token_hash: hashToken(activationToken), purpose: 'activation' }).first();
+  const activationRow = await stack
+    .db('access_tokens')
+    .where({ token_hash: hashToken(activationToken), purpose: 'activation' })
+    .first();
   expect(activationRow).toMatchObject({ account_id: newAccountId, used_at: null });
   expect(await tablesContaining(activationToken)).toEqual([]);
 
@@ -254,10 +278,16 @@ test('S4: an expired delegation link is refused ("this link has expired") and ch
   const { token } = await delegationLink(stack, booked.orderId, world.customerEmail);
   await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
 
-  await stack.db('access_tokens').where({ token_hash: hashToken(token) }).update({ expires_at: new Date(Date.now() - 60_000) });
+  await stack
+    .db('access_tokens')
+    .where({ token_hash: hashToken(token) })
+    .update({ expires_at: new Date(Date.now() - 60_000) });
   const before = {
     status: await handle.query(orderStatusQuery),
-    token: await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at'),
+    token: await stack
+      .db('access_tokens')
+      .where({ token_hash: hashToken(token) })
+      .first('used_at'),
     entitlements: await entitlementsOf(stack.db, booked.orderId),
     events: await eventTypes(stack.db, booked.orderId),
     accounts: await findSmartAccountsByDomain(stack.db, world.domain),
@@ -265,7 +295,9 @@ test('S4: an expired delegation link is refused ("this link has expired") and ch
   expect(before.status.waitingFor).toBe('CustomerChoice');
 
   // Through the customer page.
-  const viaPage = await rejectionOf(submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }));
+  const viaPage = await rejectionOf(
+    submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' }),
+  );
   expect(refusalOf(viaPage).message).toBe('this link has expired');
   const viaPageCreate = await rejectionOf(submitCustomerChoice(stack, token, { kind: 'create', accountName: 'Too Late' }));
   expect(refusalOf(viaPageCreate).message).toBe('this link has expired');
@@ -280,7 +312,10 @@ test('S4: an expired delegation link is refused ("this link has expired") and ch
 
   expect({
     status: await handle.query(orderStatusQuery),
-    token: await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at'),
+    token: await stack
+      .db('access_tokens')
+      .where({ token_hash: hashToken(token) })
+      .first('used_at'),
     entitlements: await entitlementsOf(stack.db, booked.orderId),
     events: await eventTypes(stack.db, booked.orderId),
     accounts: await findSmartAccountsByDomain(stack.db, world.domain),
@@ -307,8 +342,16 @@ test('S4: choosing a Smart Account of another domain is refused (DomainMismatch)
   // Nothing changed, and the link can still be opened and used.
   expect(await handle.query(orderStatusQuery)).toEqual(before);
   expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
-  expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at')).toEqual({ used_at: null });
-  expect((await openDelegation(stack.db, token)).smartAccounts.map((a) => a.accountId)).toEqual([world.smartAccountId, world.pendingSmartAccountId]);
+  expect(
+    await stack
+      .db('access_tokens')
+      .where({ token_hash: hashToken(token) })
+      .first('used_at'),
+  ).toEqual({ used_at: null });
+  expect((await openDelegation(stack.db, token)).smartAccounts.map((a) => a.accountId)).toEqual([
+    world.smartAccountId,
+    world.pendingSmartAccountId,
+  ]);
 
   const chosen = await submitCustomerChoice(stack, token, { kind: 'existing', accountId: world.smartAccountId });
   expect(chosen.phase).toBe('AwaitingShipment');
@@ -342,7 +385,11 @@ test('S4: the Postgres list mirror (orders.status, waiting_for) follows the work
     });
   } finally {
     await handle.terminate('test done');
-    if (activationId) await stack.client.workflow.getHandle(activationWorkflowId(activationId)).terminate('test done').catch(() => undefined);
+    if (activationId)
+      await stack.client.workflow
+        .getHandle(activationWorkflowId(activationId))
+        .terminate('test done')
+        .catch(() => undefined);
   }
 });
 
@@ -364,7 +411,8 @@ test('S4 regression: an unanswered delegation is reminded with a fresh link; bot
   const { token: firstToken } = await delegationLink(reminding, booked.orderId, world.customerEmail);
 
   // One reminder interval (1.5 s for this worker) later, without an answer: Reminder 1, with a new link.
-  const isReminder1 = (m: Parameters<ReturnType<typeof mailOf>>[0]) => mailOf(booked.orderId, 'delegation-request')(m) && m.subject.startsWith('Reminder 1:');
+  const isReminder1 = (m: Parameters<ReturnType<typeof mailOf>>[0]) =>
+    mailOf(booked.orderId, 'delegation-request')(m) && m.subject.startsWith('Reminder 1:');
   const [reminder] = await waitForMail(isReminder1, 1, 15_000);
   expect(reminder).toBeDefined();
   expect(reminder.headers['x-email-template']).toBe('delegation-request');
@@ -380,7 +428,12 @@ test('S4 regression: an unanswered delegation is reminded with a fresh link; bot
 
   // Both links are stored (by hash) and both open the order's page.
   for (const token of [firstToken, reminderToken]) {
-    expect(await reminding.db('access_tokens').where({ token_hash: hashToken(token) }).first('order_id', 'purpose', 'used_at')).toEqual({
+    expect(
+      await reminding
+        .db('access_tokens')
+        .where({ token_hash: hashToken(token) })
+        .first('order_id', 'purpose', 'used_at'),
+    ).toEqual({
       order_id: booked.orderId,
       purpose: 'delegation',
       used_at: null,
@@ -389,9 +442,15 @@ test('S4 regression: an unanswered delegation is reminded with a fresh link; bot
   }
 
   // The contact answers through the reminder's link.
-  const chosen = await submitCustomerChoice(reminding, reminderToken, { kind: 'existing', accountId: world.smartAccountId, virtualAccountPath: 'Finance' });
+  const chosen = await submitCustomerChoice(reminding, reminderToken, {
+    kind: 'existing',
+    accountId: world.smartAccountId,
+    virtualAccountPath: 'Finance',
+  });
   expect(chosen).toMatchObject({ phase: 'AwaitingShipment', customerAccountId: world.smartAccountId });
-  expect(chosen.emailsSent).toEqual(expect.arrayContaining(['delegation-request', 'delegation-reminder:1', `deposit-confirmation:${world.smartAccountId}`]));
+  expect(chosen.emailsSent).toEqual(
+    expect.arrayContaining(['delegation-request', 'delegation-reminder:1', `deposit-confirmation:${world.smartAccountId}`]),
+  );
   expect(await entitlementsOf(reminding.db, booked.orderId)).toEqual([
     { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 2 },
     { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 10 },
@@ -453,14 +512,21 @@ test('S4 regression: picking a pending Smart Account of the domain without a pri
   expect(request.to).toEqual([world.customerEmail]);
   expect(request.subject).toBe(`Activate your new Smart Account ${world.domain}`);
   const activation = linkToken(stack, request, 'activations');
-  expect(await stack.db('access_tokens').where({ token_hash: hashToken(activation), purpose: 'activation' }).first('account_id', 'contact_id', 'used_at')).toEqual({
+  expect(
+    await stack
+      .db('access_tokens')
+      .where({ token_hash: hashToken(activation), purpose: 'activation' })
+      .first('account_id', 'contact_id', 'used_at'),
+  ).toEqual({
     account_id: orphanId,
     contact_id: String(world.customerContactId),
     used_at: null,
   });
   expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
 
-  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activation)).resolves.toEqual({ accountId: orphanId });
+  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activation)).resolves.toEqual({
+    accountId: orphanId,
+  });
   await activationWorkflow.result();
   const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
   expect(deposited.customerAccountId).toBe(orphanId);
@@ -493,7 +559,11 @@ test('S4 regression: link emails never wait for a second connection while they h
     const keys = [`${booked.workflowId}:pool-one-a`, `${booked.workflowId}:pool-one-b`];
     await Promise.all(
       keys.map((idempotencyKey) =>
-        activities.sendDelegationRequest({ orderId: booked.orderId, idempotencyKey, listStatus: { phase: 'AwaitingSmartAccount', waitingFor: 'CustomerChoice' } }),
+        activities.sendDelegationRequest({
+          orderId: booked.orderId,
+          idempotencyKey,
+          listStatus: { phase: 'AwaitingSmartAccount', waitingFor: 'CustomerChoice' },
+        }),
       ),
     );
     for (const idempotencyKey of keys) {
@@ -516,7 +586,11 @@ test('S4 regression: two concurrent sends of the delegation email with one idemp
     await delegationLink(stack, booked.orderId, world.customerEmail);
     const activities = createActivities({ db: stack.db, mailer: stack.mailer, temporal: stack.client, config: stack.config });
     // A race is a matter of luck: three rounds, each of two overlapping sends with one key.
-    for (const idempotencyKey of [`${booked.workflowId}:delegation-test`, `${booked.workflowId}:delegation-test-2`, `${booked.workflowId}:delegation-test-3`]) {
+    for (const idempotencyKey of [
+      `${booked.workflowId}:delegation-test`,
+      `${booked.workflowId}:delegation-test-2`,
+      `${booked.workflowId}:delegation-test-3`,
+    ]) {
       const send = () =>
         activities.sendDelegationRequest({
           orderId: booked.orderId,

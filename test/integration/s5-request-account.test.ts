@@ -27,7 +27,12 @@ const stack = useTestStack(__filename);
  * Books a request on behalf of `contact`. A contact with a registeredId is first put in the
  * identity records (users.registered_id): the booking itself can name an ID but never vouch for it.
  */
-async function bookRequest(world: TestWorld, domain: string, contact: { email: string; fullName?: string; registeredId?: string }, reference = `PO-${world.suffix}`) {
+async function bookRequest(
+  world: TestWorld,
+  domain: string,
+  contact: { email: string; fullName?: string; registeredId?: string },
+  reference = `PO-${world.suffix}`,
+) {
   if (contact.registeredId) await registerContact(stack.db, contact as Required<typeof contact>);
   return book(stack.client, stack.taskQueue, {
     externalReference: reference,
@@ -63,16 +68,22 @@ async function expectRefused(world: TestWorld, orderId: string, workflowId: stri
 
   const contact = await contactId(contactEmail);
   expect(await stack.db('smart_account_requests').where({ contact_id: contact })).toEqual([
-    expect.objectContaining({ domain, status: 'refused', refusal_reason: reason, account_id: null, requested_by_partner_id: world.partnerId }),
+    expect.objectContaining({
+      domain,
+      status: 'refused',
+      refusal_reason: reason,
+      account_id: null,
+      requested_by_partner_id: world.partnerId,
+    }),
   ]);
   // No account was created, no activation started, nothing was deposited, the contact got nothing.
   expect(await stack.db('accounts').where({ primary_contact_id: contact }).whereNot({ id: world.smartAccountId })).toEqual([]);
   expect(await stack.db('accounts').where({ domain }).orderBy('id').pluck('id')).toEqual(
     domain === world.domain ? [world.pendingSmartAccountId, world.smartAccountId].sort() : [],
   );
-  await expect(stack.client.workflow.getHandle(activationWorkflowId(requestedAccountId(domain, contact))).describe()).rejects.toBeInstanceOf(
-    WorkflowNotFoundError,
-  );
+  await expect(
+    stack.client.workflow.getHandle(activationWorkflowId(requestedAccountId(domain, contact))).describe(),
+  ).rejects.toBeInstanceOf(WorkflowNotFoundError);
   expect(await entitlementsOf(stack.db, orderId)).toEqual([]);
   expect(await waitForMail((m) => m.to.includes(contactEmail.toLowerCase()), 1, 300)).toEqual([]);
 }
@@ -80,7 +91,11 @@ async function expectRefused(world: TestWorld, orderId: string, workflowId: stri
 test('S5(1): a contact of another domain → refused with both domains named; the order stays open, the partner is told', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const contactEmail = `buyer@elsewhere-${world.suffix}.test`;
-  const booked = await bookRequest(world, world.domain, { email: contactEmail, fullName: 'Bea Buyer', registeredId: `bea-${world.suffix}` });
+  const booked = await bookRequest(world, world.domain, {
+    email: contactEmail,
+    fullName: 'Bea Buyer',
+    registeredId: `bea-${world.suffix}`,
+  });
 
   const reason = `the contact's email domain "elsewhere-${world.suffix}.test" does not match the requested domain "${world.domain}"`;
   await expectRefused(world, booked.orderId, booked.workflowId, world.domain, contactEmail, reason);
@@ -112,7 +127,14 @@ test('S5(2b): a registered user ID typed into the booking does not count; a wron
     endCustomerContact: { email: unknownEmail, fullName: 'Nat New', registeredId: 'made-up-id' },
     lines: [PERPETUAL_LINE, TERM_LINE],
   });
-  await expectRefused(world, typed.orderId, typed.workflowId, world.domain, unknownEmail, 'the contact has no registered user ID; they must register one first');
+  await expectRefused(
+    world,
+    typed.orderId,
+    typed.workflowId,
+    world.domain,
+    unknownEmail,
+    'the contact has no registered user ID; they must register one first',
+  );
   expect(await stack.db('users').whereRaw('lower(email) = ?', [unknownEmail]).first('registered_id')).toEqual({ registered_id: null });
   await stack.client.workflow.getHandle(typed.workflowId).terminate('test done');
 
@@ -124,7 +146,14 @@ test('S5(2b): a registered user ID typed into the booking does not count; a wron
     endCustomerContact: { email: other.customerEmail, registeredId: 'someone-else' },
     lines: [PERPETUAL_LINE, TERM_LINE],
   });
-  await expectRefused(other, wrong.orderId, wrong.workflowId, other.domain, other.customerEmail, "the registered user ID given for the contact is not the contact's");
+  await expectRefused(
+    other,
+    wrong.orderId,
+    wrong.workflowId,
+    other.domain,
+    other.customerEmail,
+    "the registered user ID given for the contact is not the contact's",
+  );
   await stack.client.workflow.getHandle(wrong.workflowId).terminate('test done');
 });
 
@@ -148,7 +177,12 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
     expect.objectContaining({ id: accountId, kind: 'smart_account', status: 'pending_activation', primary_contact_id: String(contact) }),
   ]);
   expect(await stack.db('smart_account_requests').where({ domain })).toEqual([
-    expect.objectContaining({ contact_id: String(contact), account_id: accountId, status: 'pending_activation', requested_by_partner_id: world.partnerId }),
+    expect.objectContaining({
+      contact_id: String(contact),
+      account_id: accountId,
+      status: 'pending_activation',
+      requested_by_partner_id: world.partnerId,
+    }),
   ]);
 
   // One activation workflow for the account, which knows the order.
@@ -164,7 +198,12 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
   expect(request.subject).toBe(`Activate your new Smart Account ${domain}`);
   expect(request.text).toContain('Hello Ivy IT,');
   const token = activationToken(stack, request);
-  expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first()).toMatchObject({
+  expect(
+    await stack
+      .db('access_tokens')
+      .where({ token_hash: hashToken(token) })
+      .first(),
+  ).toMatchObject({
     purpose: 'activation',
     account_id: accountId,
     contact_id: String(contact),
@@ -175,15 +214,24 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
   expect(reminders[0].subject).toBe(`Reminder 1: activate your new Smart Account ${domain}`);
   expect(activationToken(stack, reminders[0])).not.toBe(token);
   // The mail can arrive before the workflow has recorded the activity's result: wait for the count.
-  await pollUntil(() => activation.query(activationStatusQuery), (s) => s.remindersSent >= 1, 'the reminder being counted');
+  await pollUntil(
+    () => activation.query(activationStatusQuery),
+    (s) => s.remindersSent >= 1,
+    'the reminder being counted',
+  );
   expect(await waitForMail(isFirstRequest(contactEmail), 2, 300)).toHaveLength(1);
   // Still nothing deposited while the account is not active.
   expect((await handle.query(orderStatusQuery)).phase).toBe('AwaitingActivation');
   expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
 
   // Activation through the link.
-  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, token)).resolves.toEqual({ accountId });
-  expect(await stack.db('accounts').where({ id: accountId }).first('status', 'activated_at')).toEqual({ status: 'active', activated_at: expect.any(Date) });
+  await expect(activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, token)).resolves.toEqual({
+    accountId,
+  });
+  expect(await stack.db('accounts').where({ id: accountId }).first('status', 'activated_at')).toEqual({
+    status: 'active',
+    activated_at: expect.any(Date),
+  });
   expect(await stack.db('smart_account_requests').where({ account_id: accountId }).pluck('status')).toEqual(['activated']);
   await activation.result();
   const mailsAtActivation = (await waitForMail(isActivationMail(contactEmail), 0)).length;
@@ -206,14 +254,23 @@ test('S5(3): a valid request → Smart Account pending activation, contact email
   expect(result.phase).toBe('Fulfilled');
   expect(result.lines).toEqual([
     expect.objectContaining({ lineNumber: 1, state: 'provisioned', accountId }),
-    expect.objectContaining({ lineNumber: 2, state: 'provisioned', accountId, subscription: { startsOn: '2026-06-30', endsOn: '2029-06-30' } }),
+    expect.objectContaining({
+      lineNumber: 2,
+      state: 'provisioned',
+      accountId,
+      subscription: { startsOn: '2026-06-30', endsOn: '2029-06-30' },
+    }),
   ]);
   expect(result.emailsSent).toEqual([`deposit-confirmation:${accountId}`, 'order-fulfilled']);
   expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([
     [accountId, 'active'],
     [accountId, 'active'],
   ]);
-  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', account_id: accountId, customer_domain: domain });
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+    status: 'Fulfilled',
+    account_id: accountId,
+    customer_domain: domain,
+  });
 
   // No more reminders once the account is active (one reminder interval later).
   const wait = stack.config.reminderIntervalMs + 500 - (Date.now() - activatedAt);
@@ -253,9 +310,13 @@ test('S5(4): two orders requesting the same domain with the same contact share o
   await waitForMail(isReminder(contactEmail), 1, 15_000);
   const requests = await waitForMail(isFirstRequest(contactEmail), 2, 300);
   expect(requests).toHaveLength(1);
-  expect(await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).whereRaw("subject NOT LIKE 'Reminder%'").count({ n: '*' })).toEqual([
-    { n: '1' },
-  ]);
+  expect(
+    await stack
+      .db('email_outbox')
+      .where({ to_address: contactEmail, template: 'activation-request' })
+      .whereRaw("subject NOT LIKE 'Reminder%'")
+      .count({ n: '*' }),
+  ).toEqual([{ n: '1' }]);
   expect((await activation.describe()).runId).toBe(runId);
 
   await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(stack, requests[0]));
@@ -283,7 +344,10 @@ test('S5(6): a later order requesting an account its contact has already activat
   const contact = { email: `it@${domain}`, fullName: 'Rae Repeat', registeredId: `rae-${world.suffix}` };
   const first = await bookRequest(world, domain, contact, `PO-A-${world.suffix}`);
   const [request] = await waitForMail(isFirstRequest(contact.email));
-  const { accountId } = await activateSmartAccount({ db: stack.db, client: stack.client, taskQueue: stack.taskQueue }, activationToken(stack, request));
+  const { accountId } = await activateSmartAccount(
+    { db: stack.db, client: stack.client, taskQueue: stack.taskQueue },
+    activationToken(stack, request),
+  );
   await waitForPhase(stack.client, first.workflowId, 'AwaitingShipment');
 
   const second = await bookRequest(world, domain, contact, `PO-B-${world.suffix}`);
@@ -303,7 +367,11 @@ test('S5(6): a later order requesting an account its contact has already activat
 test('S5(5): a refused order can still be assigned by the partner afterwards, and completes', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const contactEmail = `buyer@elsewhere-${world.suffix}.test`;
-  const booked = await bookRequest(world, world.domain, { email: contactEmail, fullName: 'Bea Buyer', registeredId: `bea-${world.suffix}` });
+  const booked = await bookRequest(world, world.domain, {
+    email: contactEmail,
+    fullName: 'Bea Buyer',
+    registeredId: `bea-${world.suffix}`,
+  });
   const refused = await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('assignment-refused'));
   expect(refused.waitingFor).toBe('Assignment');
 
@@ -332,7 +400,12 @@ test('S5(5): a refused order can still be assigned by the partner afterwards, an
     { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'active', quantity: 10 },
   ]);
   // The refusal stays on record; no account was ever created for the mismatching contact.
-  expect(await stack.db('smart_account_requests').where({ contact_id: await contactId(contactEmail) }).pluck('status')).toEqual(['refused']);
+  expect(
+    await stack
+      .db('smart_account_requests')
+      .where({ contact_id: await contactId(contactEmail) })
+      .pluck('status'),
+  ).toEqual(['refused']);
 });
 
 // Regression: the workflow once wrote orders.status / waiting_for only on placement, shipment,
@@ -340,9 +413,19 @@ test('S5(5): a refused order can still be assigned by the partner afterwards, an
 // assignment after a refusal, or for a Smart Account activation.
 test('S5: the Postgres list mirror (orders.status, waiting_for) follows the workflow while refused or awaiting activation', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
-  const refused = await bookRequest(world, world.domain, { email: `buyer@elsewhere-${world.suffix}.test`, registeredId: `bea-${world.suffix}` }, `PO-${world.suffix}-R`);
+  const refused = await bookRequest(
+    world,
+    world.domain,
+    { email: `buyer@elsewhere-${world.suffix}.test`, registeredId: `bea-${world.suffix}` },
+    `PO-${world.suffix}-R`,
+  );
   const domain = `mirror-${world.suffix}.test`;
-  const requested = await bookRequest(world, domain, { email: `it@${domain}`, registeredId: `ivy-${world.suffix}` }, `PO-${world.suffix}-V`);
+  const requested = await bookRequest(
+    world,
+    domain,
+    { email: `it@${domain}`, registeredId: `ivy-${world.suffix}` },
+    `PO-${world.suffix}-V`,
+  );
   await waitForStatus(stack.client, refused.workflowId, (s) => s.waitingFor === 'Assignment');
   await waitForStatus(stack.client, requested.workflowId, (s) => s.waitingFor === 'SmartAccountActivation');
   const mirrorOf = async (orderId: string) => stack.db('orders').where({ id: orderId }).first('status', 'waiting_for');
@@ -373,7 +456,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Waits until the workflow's execution is COMPLETED (describe), for at most `timeoutMs`. */
 async function waitForCompletion(workflowId: string, timeoutMs: number): Promise<void> {
   const handle = stack.client.workflow.getHandle(workflowId);
-  await pollUntil(() => handle.describe().then((d) => d.status.name), (name) => name === 'COMPLETED', `${workflowId} completing`, timeoutMs);
+  await pollUntil(
+    () => handle.describe().then((d) => d.status.name),
+    (name) => name === 'COMPLETED',
+    `${workflowId} completing`,
+    timeoutMs,
+  );
 }
 
 test('S5 regression: an order waiting for activation that the partner assigns to another Smart Account ends the activation workflow and its reminders', async () => {
@@ -384,7 +472,11 @@ test('S5 regression: an order waiting for activation that the partner assigns to
   await waitForPhase(stack.client, booked.workflowId, 'AwaitingActivation');
   const accountId = requestedAccountId(domain, await contactId(contactEmail));
   const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
-  await pollUntil(() => activation.query(activationStatusQuery), (s) => s.waitingOrders.includes(booked.workflowId), 'the order registering with the activation workflow');
+  await pollUntil(
+    () => activation.query(activationStatusQuery),
+    (s) => s.waitingOrders.includes(booked.workflowId),
+    'the order registering with the activation workflow',
+  );
   expect((await activation.describe()).status.name).toBe('RUNNING');
   expect(await waitForMail(isFirstRequest(contactEmail))).toHaveLength(1);
 
@@ -421,7 +513,10 @@ test('S5 regression: an order waiting for activation that the partner assigns to
   const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
   expect(result.phase).toBe('Fulfilled');
   expect(result.customerAccountId).toBe(world.smartAccountId);
-  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', account_id: world.smartAccountId });
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+    status: 'Fulfilled',
+    account_id: world.smartAccountId,
+  });
 });
 
 test('S5 regression: an account activated in Postgres only (no signal) is found active at the next reminder time: no reminder, the order deposits', async () => {
@@ -436,7 +531,10 @@ test('S5 regression: an account activated in Postgres only (no signal) is found 
 
   // Activated behind the workflows' back: the row only, no accountActivated signal.
   const remindersBefore = receivedNow(isReminder(contactEmail)).length;
-  const reminderRowsBefore = await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).count({ n: '*' });
+  const reminderRowsBefore = await stack
+    .db('email_outbox')
+    .where({ to_address: contactEmail, template: 'activation-request' })
+    .count({ n: '*' });
   expect(await stack.db('accounts').where({ id: accountId }).update({ status: 'active', activated_at: stack.db.fn.now() })).toBe(1);
 
   // At its next reminder time the activation workflow finds the account active and ends, having told the order.
@@ -452,14 +550,19 @@ test('S5 regression: an account activated in Postgres only (no signal) is found 
     [accountId, 'deposited'],
     [accountId, 'deposited'],
   ]);
-  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'AwaitingShipment', account_id: accountId });
+  expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+    status: 'AwaitingShipment',
+    account_id: accountId,
+  });
   const confirmations = await waitForMail(mailOf(booked.orderId, 'deposit-confirmation'), 2);
   expect(confirmations.map((m) => m.to[0]).sort()).toEqual([contactEmail, world.partnerEmail].sort());
 
   // No reminder for the active account: none received, none even queued.
   await sleep(stack.config.reminderIntervalMs + 500);
   expect(receivedNow(isReminder(contactEmail))).toHaveLength(remindersBefore);
-  expect(await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).count({ n: '*' })).toEqual(reminderRowsBefore);
+  expect(await stack.db('email_outbox').where({ to_address: contactEmail, template: 'activation-request' }).count({ n: '*' })).toEqual(
+    reminderRowsBefore,
+  );
 
   await shipLines(stack.client, booked.orderId, '2026-10-02');
   expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Fulfilled');
@@ -471,7 +574,16 @@ test('S5 regression: an activation email queued while SMTP was down, for an acco
   const contactEmail = `it@${domain}`;
   const contact = await registerContact(stack.db, { email: contactEmail, fullName: 'Lee Late', registeredId: `lee-${world.suffix}` });
   const accountId = `sa-late-${world.suffix}`;
-  await stack.db('accounts').insert({ id: accountId, kind: 'smart_account', name: `Late ${world.suffix}`, domain, status: 'pending_activation', primary_contact_id: contact });
+  await stack
+    .db('accounts')
+    .insert({
+      id: accountId,
+      kind: 'smart_account',
+      name: `Late ${world.suffix}`,
+      domain,
+      status: 'pending_activation',
+      primary_contact_id: contact,
+    });
   const key = `smart-account-${accountId}:activation-reminder:1`;
 
   // The first attempt queues the reminder, then SMTP refuses the connection.
@@ -482,7 +594,10 @@ test('S5 regression: an activation email queued while SMTP was down, for an acco
     config: stack.config,
   });
   await expect(smtpDown.sendActivationRequest({ accountId, idempotencyKey: key, reminderNumber: 1 })).rejects.toThrow('SMTP down');
-  expect(await stack.db('email_outbox').where({ idempotency_key: key }).first('status', 'attempts')).toEqual({ status: 'pending', attempts: 1 });
+  expect(await stack.db('email_outbox').where({ idempotency_key: key }).first('status', 'attempts')).toEqual({
+    status: 'pending',
+    attempts: 1,
+  });
 
   // The contact activates through an earlier link before the activity's retry runs.
   await stack.db('accounts').where({ id: accountId }).update({ status: 'active', activated_at: stack.db.fn.now() });

@@ -12,7 +12,18 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { assignSmartAccount } from '../../src/orders/order-actions';
 import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { createTestWorld } from '../helpers/fixtures';
-import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE, book, directBooking, entitlementsOf, eventTypes, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import {
+  CLASSIC_LINE,
+  PERPETUAL_LINE,
+  TERM_LINE,
+  book,
+  directBooking,
+  entitlementsOf,
+  eventTypes,
+  shipLines,
+  waitForPhase,
+  waitForStatus,
+} from '../helpers/orders';
 import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 // For the regression test at the end of the file.
 import type { BookOrderInput } from '../../src/orders/order';
@@ -27,7 +38,9 @@ async function createStrangerPartner(suffix: string) {
     partnerEmail: `orders@stranger-${suffix}.test`,
     holdingAccountId: `pha-stranger-${suffix}`,
   };
-  await stack.db('partners').insert({ id: stranger.partnerId, name: `Stranger ${suffix}`, kind: 'partner', notification_email: stranger.partnerEmail });
+  await stack
+    .db('partners')
+    .insert({ id: stranger.partnerId, name: `Stranger ${suffix}`, kind: 'partner', notification_email: stranger.partnerEmail });
   await stack.db('accounts').insert({
     id: stranger.holdingAccountId,
     kind: 'holding_account',
@@ -51,7 +64,11 @@ describe('S6 two-tier', () => {
     expect(booked.alreadyBooked).toBe(false);
 
     // Held in the reseller's holding account, waiting for the reseller's transfer (R4, R5, R10).
-    const held = await waitForStatus(stack.client, booked.workflowId, (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'));
+    const held = await waitForStatus(
+      stack.client,
+      booked.workflowId,
+      (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'),
+    );
     expect(held).toMatchObject({ phase: 'AwaitingSmartAccount', partnerId: world.partnerId, holdingAccountId: world.holdingAccountId });
     expect(held.customerAccountId).toBeUndefined();
     expect(held.lines.map((l) => [l.lineNumber, l.state, l.accountId])).toEqual([
@@ -71,7 +88,10 @@ describe('S6 two-tier', () => {
       waiting_for: 'PartnerTransfer',
     });
     const heldEvent = await stack.db('order_events').where({ order_id: booked.orderId, type: 'held_in_holding_account' }).first('details');
-    expect(heldEvent.details).toMatchObject({ accountId: world.holdingAccountId, actor: { kind: 'partner', partnerId: world.distributorId } });
+    expect(heldEvent.details).toMatchObject({
+      accountId: world.holdingAccountId,
+      actor: { kind: 'partner', partnerId: world.distributorId },
+    });
 
     // The reseller (the order's partner), not the distributor, is told that a transfer is needed.
     const transferNeeded = await waitForMail(mailOf(booked.orderId, 'transfer-needed'));
@@ -96,9 +116,17 @@ describe('S6 two-tier', () => {
       { line_number: 1, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 2 },
       { line_number: 2, account_id: world.smartAccountId, path: 'Finance', status: 'deposited', quantity: 10 },
     ]);
-    const moved = await stack.db('order_events').where({ order_id: booked.orderId, type: 'transferred_to_customer_account' }).select('details');
+    const moved = await stack
+      .db('order_events')
+      .where({ order_id: booked.orderId, type: 'transferred_to_customer_account' })
+      .select('details');
     expect(moved).toHaveLength(1);
-    expect(moved[0].details).toMatchObject({ accountId: world.smartAccountId, virtualAccountPath: 'Finance', lines: [1, 2], actor: { kind: 'partner', partnerId: world.partnerId } });
+    expect(moved[0].details).toMatchObject({
+      accountId: world.smartAccountId,
+      virtualAccountPath: 'Finance',
+      lines: [1, 2],
+      actor: { kind: 'partner', partnerId: world.partnerId },
+    });
 
     await shipLines(stack.client, booked.orderId, '2026-04-30');
     const result: OrderStatus = await stack.client.workflow.getHandle(booked.workflowId).result();
@@ -160,7 +188,9 @@ describe('S6 two-tier', () => {
     const { world, stranger, booked, waiting } = await bookIntoStrangersHoldingAccount();
     expect(waiting).toMatchObject({ phase: 'AwaitingSmartAccount', waitingFor: 'Assignment' });
     expect(waiting.holdingAccountId).toBeUndefined();
-    expect(waiting.pendingAction).toContain(`holding account "${stranger.holdingAccountId}" belongs to neither the order's partner nor the distributor`);
+    expect(waiting.pendingAction).toContain(
+      `holding account "${stranger.holdingAccountId}" belongs to neither the order's partner nor the distributor`,
+    );
     expect(waiting.lines.map((l) => l.state)).toEqual(['booked']);
 
     // Nothing was held anywhere.
@@ -177,19 +207,28 @@ describe('S6 two-tier', () => {
     expect(mailFor(stranger.partnerEmail)).toEqual([]);
 
     // The order is kept: the reseller can still assign the customer's Smart Account.
-    const assigned = await assignSmartAccount(stack.client, booked.orderId, { accountId: world.smartAccountId, actingPartnerId: world.partnerId });
+    const assigned = await assignSmartAccount(stack.client, booked.orderId, {
+      accountId: world.smartAccountId,
+      actingPartnerId: world.partnerId,
+    });
     expect(assigned).toMatchObject({ phase: 'AwaitingShipment', customerAccountId: world.smartAccountId });
   });
 
   test('S6: the orders row mirrors an order that waits for an assignment after a refused holding account', async () => {
     const { booked, waiting } = await bookIntoStrangersHoldingAccount();
-    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: waiting.phase, waiting_for: 'Assignment' });
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+      status: waiting.phase,
+      waiting_for: 'Assignment',
+    });
   });
 
   test('S6: a distributor cannot book for a partner that is not its reseller: the booking is refused with the reason, nothing is written', async () => {
     const { stranger, booked } = await bookIntoStrangersHoldingAccountFor('stranger');
 
-    const failure = await stack.client.workflow.getHandle(booked.workflowId).result().catch((err) => err);
+    const failure = await stack.client.workflow
+      .getHandle(booked.workflowId)
+      .result()
+      .catch((err) => err);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect(failure.cause).toMatchObject({ type: 'NotAuthorized' });
     expect(failure.cause.message).toContain(`partner "${stranger.partnerId}" is not a reseller of`);
@@ -203,7 +242,11 @@ describe('S7 mixed order', () => {
   test('S7: smart perpetual, smart 12-month term and classic lines → smart entitlements active, an LRP record for the classic line', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
     const termLine = { ...TERM_LINE, sku: 'C9300-DNA-E-1Y', termMonths: 12 };
-    const booked = await book(stack.client, stack.taskQueue, directBooking(world, { externalReference: `PO-MIX-${world.suffix}`, lines: [PERPETUAL_LINE, termLine, CLASSIC_LINE] }));
+    const booked = await book(
+      stack.client,
+      stack.taskQueue,
+      directBooking(world, { externalReference: `PO-MIX-${world.suffix}`, lines: [PERPETUAL_LINE, termLine, CLASSIC_LINE] }),
+    );
 
     const deposited = await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
     expect(deposited.lines.map((l) => [l.lineNumber, l.licenseType, l.state, l.accountId])).toEqual([
@@ -235,20 +278,35 @@ describe('S7 mixed order', () => {
     ]);
 
     // The classic line: one LRP record in the customer's Smart Account, with a readable key; none for smart lines.
-    const lrp = await stack.db('lrp_records as r')
+    const lrp = await stack
+      .db('lrp_records as r')
       .join('order_lines as l', 'l.id', 'r.order_line_id')
       .where('l.order_id', booked.orderId)
       .select('l.line_number', 'r.account_id', 'r.license_key');
-    expect(lrp).toEqual([{ line_number: 3, account_id: world.smartAccountId, license_key: expect.stringMatching(/^LRP-[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/) }]);
-    const provisionedEvent = await stack.db('order_events').where({ order_id: booked.orderId, type: 'lines_provisioned' }).select('details');
+    expect(lrp).toEqual([
+      { line_number: 3, account_id: world.smartAccountId, license_key: expect.stringMatching(/^LRP-[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/) },
+    ]);
+    const provisionedEvent = await stack
+      .db('order_events')
+      .where({ order_id: booked.orderId, type: 'lines_provisioned' })
+      .select('details');
     expect(provisionedEvent.map((e) => e.details.lrpKeys)).toContainEqual({ 3: lrp[0].license_key });
 
-    expect(await stack.db('order_lines').where({ order_id: booked.orderId }).orderBy('line_number').select('line_number', 'license_type', 'state')).toEqual([
+    expect(
+      await stack
+        .db('order_lines')
+        .where({ order_id: booked.orderId })
+        .orderBy('line_number')
+        .select('line_number', 'license_type', 'state'),
+    ).toEqual([
       { line_number: 1, license_type: 'smart', state: 'provisioned' },
       { line_number: 2, license_type: 'smart', state: 'provisioned' },
       { line_number: 3, license_type: 'classic', state: 'provisioned' },
     ]);
-    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Fulfilled', account_id: world.smartAccountId });
+    expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({
+      status: 'Fulfilled',
+      account_id: world.smartAccountId,
+    });
 
     // The fulfilment email, to partner and customer, lists all three lines.
     const fulfilled = await waitForMail(mailOf(booked.orderId, 'order-fulfilled'), 2);
@@ -295,8 +353,16 @@ test('S6 regression: a booking refused for "not a reseller" is booked again with
 
   try {
     // A new run of the same order proceeds: held in the (now) reseller's PHA, the reseller told a transfer is needed.
-    const held = await waitForStatus(stack.client, first.workflowId, (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'));
-    expect(held).toMatchObject({ phase: 'AwaitingSmartAccount', partnerId: stranger.partnerId, holdingAccountId: stranger.holdingAccountId });
+    const held = await waitForStatus(
+      stack.client,
+      first.workflowId,
+      (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'),
+    );
+    expect(held).toMatchObject({
+      phase: 'AwaitingSmartAccount',
+      partnerId: stranger.partnerId,
+      holdingAccountId: stranger.holdingAccountId,
+    });
     expect(held.lines.map((l) => [l.lineNumber, l.state, l.accountId])).toEqual([
       [1, 'held', stranger.holdingAccountId],
       [2, 'held', stranger.holdingAccountId],
@@ -325,9 +391,14 @@ test('S6 regression: a booking refused for "not a reseller" is booked again with
     );
 
     // The running order keeps its reference: sending it a third time books nothing.
-    expect(await book(stack.client, stack.taskQueue, booking)).toEqual({ orderId: first.orderId, workflowId: first.workflowId, alreadyBooked: true });
+    expect(await book(stack.client, stack.taskQueue, booking)).toEqual({
+      orderId: first.orderId,
+      workflowId: first.workflowId,
+      alreadyBooked: true,
+    });
     const runs = await pollUntil(
-      async () => (await listExecutions(stack.client, `WorkflowId = '${first.workflowId}'`)).map((e) => `${e.runId}:${e.status.name}`).sort(),
+      async () =>
+        (await listExecutions(stack.client, `WorkflowId = '${first.workflowId}'`)).map((e) => `${e.runId}:${e.status.name}`).sort(),
       (listed) => listed.length === 2 && listed.includes(`${newRun.runId}:RUNNING`),
       'both runs listed',
     );

@@ -67,7 +67,11 @@ async function bookHeld(s: TestStack, world: TestWorld, reference: string, extra
     lines: [PERPETUAL_LINE, TERM_LINE],
     ...extra,
   });
-  const held = await waitForStatus(s.client, booked.workflowId, (st) => st.waitingFor === 'PartnerTransfer' && st.emailsSent.includes('transfer-needed'));
+  const held = await waitForStatus(
+    s.client,
+    booked.workflowId,
+    (st) => st.waitingFor === 'PartnerTransfer' && st.emailsSent.includes('transfer-needed'),
+  );
   return { booked, held };
 }
 
@@ -89,7 +93,9 @@ describe('S8 bad assignment', () => {
 
     // A Smart Account of the customer's domain on which the order's partner holds no role.
     const roleless = `sa-roleless-${world.suffix}`;
-    await quiet.db('accounts').insert({ id: roleless, kind: 'smart_account', name: `Roleless ${world.suffix}`, domain: world.domain, status: 'active' });
+    await quiet
+      .db('accounts')
+      .insert({ id: roleless, kind: 'smart_account', name: `Roleless ${world.suffix}`, domain: world.domain, status: 'active' });
 
     const assign = (request: AssignSmartAccountRequest) => assignSmartAccount(quiet.client, booked.orderId, request);
     const nothingChanged = async (what: string) => {
@@ -97,14 +103,20 @@ describe('S8 bad assignment', () => {
       expect(await entitlementsOf(quiet.db, booked.orderId)).toEqual(heldEntitlements);
       expect(await eventTypes(quiet.db, booked.orderId)).not.toContain('transferred_to_customer_account');
       expect(await eventTypes(quiet.db, booked.orderId)).not.toContain('deposited');
-      expect(await quiet.db('email_outbox').where({ order_id: booked.orderId }).orderBy('id').pluck('idempotency_key')).toEqual(outboxBefore);
+      expect(await quiet.db('email_outbox').where({ order_id: booked.orderId }).orderBy('id').pluck('idempotency_key')).toEqual(
+        outboxBefore,
+      );
       expect(await quiet.db('orders').where({ id: booked.orderId }).first()).toEqual(orderRowBefore);
     };
 
     // Refused by the handler (the database knows why): each with its type and a clear reason.
     const unknownId = `sa-nobody-${world.suffix}`;
     const eventsBeforeHandlerRefusal = await historyLength(handle);
-    expectRefusal(await rejectionOf(assign({ accountId: unknownId, actingPartnerId: world.partnerId })), 'UnknownAccount', new RegExp(`"${unknownId}" does not exist`));
+    expectRefusal(
+      await rejectionOf(assign({ accountId: unknownId, actingPartnerId: world.partnerId })),
+      'UnknownAccount',
+      new RegExp(`"${unknownId}" does not exist`),
+    );
     await nothingChanged('unknown account');
     // An accepted-then-refused update is recorded (with its activity): the history count does see changes.
     expect(await historyLength(handle)).toBeGreaterThan(eventsBeforeHandlerRefusal);
@@ -132,7 +144,11 @@ describe('S8 bad assignment', () => {
 
     // A role on the customer's account is not enough for a partner that has nothing to do with the order.
     await quiet.db('role_grants').insert({ account_id: world.smartAccountId, partner_id: world.otherPartnerId, role: 'sa_admin' });
-    expectRefusal(await rejectionOf(assign({ accountId: world.smartAccountId, actingPartnerId: world.otherPartnerId })), 'NotAuthorized', /may not act on order/);
+    expectRefusal(
+      await rejectionOf(assign({ accountId: world.smartAccountId, actingPartnerId: world.otherPartnerId })),
+      'NotAuthorized',
+      /may not act on order/,
+    );
     await nothingChanged('unrelated partner with a role');
 
     expectRefusal(
@@ -152,8 +168,16 @@ describe('S8 bad assignment', () => {
     // Refused by the validator (malformed): not a single event is added to the workflow's history.
     for (const [what, request, reason] of [
       ['empty account ID', { accountId: '', actingPartnerId: world.partnerId }, /^accountId: must be 1-128 letters/],
-      ['empty VA name', { accountId: world.smartAccountId, virtualAccountPath: 'a//b', actingPartnerId: world.partnerId }, /^virtualAccountPath: must be names of 1-80 characters/],
-      ['missing acting partner', { accountId: world.smartAccountId } as AssignSmartAccountRequest, /^actingPartnerId: must be 1-128 letters/],
+      [
+        'empty VA name',
+        { accountId: world.smartAccountId, virtualAccountPath: 'a//b', actingPartnerId: world.partnerId },
+        /^virtualAccountPath: must be names of 1-80 characters/,
+      ],
+      [
+        'missing acting partner',
+        { accountId: world.smartAccountId } as AssignSmartAccountRequest,
+        /^actingPartnerId: must be 1-128 letters/,
+      ],
     ] as Array<[string, AssignSmartAccountRequest, RegExp]>) {
       const before = await historyLength(handle);
       const err = await rejectionOf(assign(request));
@@ -175,7 +199,9 @@ describe('S8 bad assignment', () => {
     // Once assigned, another assignment is refused by the validator, also without history events.
     const before = await historyLength(handle);
     const again = await rejectionOf(assign({ accountId: roleless, actingPartnerId: world.partnerId }));
-    expect((again as WorkflowUpdateFailedError).cause?.message).toBe(`the order is already assigned to Smart Account "${world.smartAccountId}"`);
+    expect((again as WorkflowUpdateFailedError).cause?.message).toBe(
+      `the order is already assigned to Smart Account "${world.smartAccountId}"`,
+    );
     expect(await historyLength(handle)).toBe(before);
   });
 
@@ -183,23 +209,42 @@ describe('S8 bad assignment', () => {
     const world = await createTestWorld(quiet.db, uniqueSuffix());
     // The distributor is related to the reseller's orders (R10); the customer grants it a role on Region-US only.
     const regionUs = await quiet.db('virtual_accounts').where({ account_id: world.smartAccountId, path: 'Region-US' }).first('id');
-    await quiet.db('role_grants').insert({ account_id: world.smartAccountId, virtual_account_id: regionUs.id, partner_id: world.distributorId, role: 'va_user' });
+    await quiet
+      .db('role_grants')
+      .insert({ account_id: world.smartAccountId, virtual_account_id: regionUs.id, partner_id: world.distributorId, role: 'va_user' });
     const { booked, held } = await bookHeld(quiet, world, `PO-VA-${world.suffix}`, { lines: [PERPETUAL_LINE] });
     const assign = (virtualAccountPath?: string) =>
-      assignSmartAccount(quiet.client, booked.orderId, { accountId: world.smartAccountId, actingPartnerId: world.distributorId, ...(virtualAccountPath ? { virtualAccountPath } : {}) });
+      assignSmartAccount(quiet.client, booked.orderId, {
+        accountId: world.smartAccountId,
+        actingPartnerId: world.distributorId,
+        ...(virtualAccountPath ? { virtualAccountPath } : {}),
+      });
 
     expectRefusal(await rejectionOf(assign('Finance')), 'NotAuthorized', /its roles cover virtual accounts Region-US only/);
-    expectRefusal(await rejectionOf(assign()), 'NotAuthorized', new RegExp(`partner "${world.distributorId}" has no role on Smart Account "${world.smartAccountId}"`));
+    expectRefusal(
+      await rejectionOf(assign()),
+      'NotAuthorized',
+      new RegExp(`partner "${world.distributorId}" has no role on Smart Account "${world.smartAccountId}"`),
+    );
     expect(await getOrderStatus(quiet.client, booked.orderId)).toEqual(held);
-    expect((await entitlementsOf(quiet.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([[world.holdingAccountId, 'held']]);
+    expect((await entitlementsOf(quiet.db, booked.orderId)).map((e) => [e.account_id, e.status])).toEqual([
+      [world.holdingAccountId, 'held'],
+    ]);
 
     const assigned = await assign('Region-US/Finance/Sacramento');
     expect(assigned).toMatchObject({ phase: 'AwaitingShipment', customerAccountId: world.smartAccountId });
-    expect(assigned.lines[0]).toMatchObject({ state: 'deposited', accountId: world.smartAccountId, virtualAccountPath: 'Region-US/Finance/Sacramento' });
+    expect(assigned.lines[0]).toMatchObject({
+      state: 'deposited',
+      accountId: world.smartAccountId,
+      virtualAccountPath: 'Region-US/Finance/Sacramento',
+    });
     expect(await entitlementsOf(quiet.db, booked.orderId)).toEqual([
       { line_number: 1, account_id: world.smartAccountId, path: 'Region-US/Finance/Sacramento', status: 'deposited', quantity: 2 },
     ]);
-    const moved = await quiet.db('order_events').where({ order_id: booked.orderId, type: 'transferred_to_customer_account' }).select('details');
+    const moved = await quiet
+      .db('order_events')
+      .where({ order_id: booked.orderId, type: 'transferred_to_customer_account' })
+      .select('details');
     expect(moved.map((e) => e.details.actor)).toEqual([{ kind: 'partner', partnerId: world.distributorId }]);
   });
 });
@@ -233,7 +278,10 @@ describe('S9 cancellation and duplicate booking', () => {
       [1, world.holdingAccountId, 'withdrawn'],
       [2, world.holdingAccountId, 'withdrawn'],
     ]);
-    expect(await stack.db('order_lines').where({ order_id: booked.orderId }).orderBy('line_number').pluck('state')).toEqual(['cancelled', 'cancelled']);
+    expect(await stack.db('order_lines').where({ order_id: booked.orderId }).orderBy('line_number').pluck('state')).toEqual([
+      'cancelled',
+      'cancelled',
+    ]);
     const row = await stack.db('orders').where({ id: booked.orderId }).first();
     expect(row).toMatchObject({ status: 'Cancelled', waiting_for: 'Nothing', fulfilled_at: null });
     expect(row.cancelled_at).toBeInstanceOf(Date);
@@ -248,7 +296,9 @@ describe('S9 cancellation and duplicate booking', () => {
 
     // Reminders stop: past two more reminder intervals and the escalation time, nothing more arrives.
     const sentAtCancel = mailFor(world.partnerEmail).filter(mailOf(booked.orderId)).length;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(2 * stack.config.reminderIntervalMs, bookedAt + stack.config.escalationAfterMs - Date.now()) + 1_000));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(2 * stack.config.reminderIntervalMs, bookedAt + stack.config.escalationAfterMs - Date.now()) + 1_000),
+    );
     expect(mailFor(world.partnerEmail).filter(mailOf(booked.orderId))).toHaveLength(sentAtCancel);
     expect(await waitForMail(mailOf(booked.orderId, 'escalation'), 1, 0)).toEqual([]);
     expect(await handle.query(orderStatusQuery)).toEqual(cancelled);
@@ -290,7 +340,9 @@ describe('S9 cancellation and duplicate booking', () => {
     const eventsBefore = await historyLength(handle);
     const err = await rejectionOf(cancelOrder(stack.client, booked.orderId, { actingPartnerId: world.partnerId }));
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect((err as WorkflowUpdateFailedError).cause?.message).toBe('line 1 already provisioned; only orders before provisioning can be cancelled');
+    expect((err as WorkflowUpdateFailedError).cause?.message).toBe(
+      'line 1 already provisioned; only orders before provisioning can be cancelled',
+    );
     expect(await historyLength(handle)).toBe(eventsBefore);
     expect(await getOrderStatus(stack.client, booked.orderId)).toEqual(partly);
     expect((await entitlementsOf(stack.db, booked.orderId)).map((e) => e.status)).toEqual(['active', 'deposited']);
@@ -310,7 +362,11 @@ describe('S9 cancellation and duplicate booking', () => {
 
   test('S9: cancelling a fulfilled order is refused with the reason (already provisioned)', async () => {
     const world = await createTestWorld(stack.db, uniqueSuffix());
-    const booked = await book(stack.client, stack.taskQueue, directBooking(world, { externalReference: `PO-FUL-${world.suffix}`, lines: [PERPETUAL_LINE] }));
+    const booked = await book(
+      stack.client,
+      stack.taskQueue,
+      directBooking(world, { externalReference: `PO-FUL-${world.suffix}`, lines: [PERPETUAL_LINE] }),
+    );
     await waitForPhase(stack.client, booked.workflowId, 'AwaitingShipment');
     await reportShipment(stack.client, booked.orderId, { lineNumber: 1, shippedOn: '2026-06-02' });
     expect((await stack.client.workflow.getHandle(booked.workflowId).result()).phase).toBe('Fulfilled');
@@ -339,9 +395,11 @@ describe('S9 cancellation and duplicate booking', () => {
     const dead = await rejectionOf(openDelegation(stack.db, token));
     expect(dead).toBeInstanceOf(LinkError);
     expect((dead as LinkError).reason).toBe('used');
-    expect(await rejectionOf(submitCustomerChoice({ db: stack.db, client: stack.client }, token, { kind: 'existing', accountId: world.smartAccountId }))).toBeInstanceOf(
-      LinkError,
-    );
+    expect(
+      await rejectionOf(
+        submitCustomerChoice({ db: stack.db, client: stack.client }, token, { kind: 'existing', accountId: world.smartAccountId }),
+      ),
+    ).toBeInstanceOf(LinkError);
     expect(await entitlementsOf(stack.db, booked.orderId)).toEqual([]);
     expect(await stack.db('orders').where({ id: booked.orderId }).first()).toMatchObject({ status: 'Cancelled', account_id: null });
   });
@@ -360,7 +418,11 @@ describe('S9 cancellation and duplicate booking', () => {
     expect((await handle.result()).phase).toBe('Fulfilled');
 
     // Re-sent after the order completed: still the same order, nothing started.
-    expect(await book(stack.client, stack.taskQueue, booking)).toEqual({ orderId: first.orderId, workflowId: first.workflowId, alreadyBooked: true });
+    expect(await book(stack.client, stack.taskQueue, booking)).toEqual({
+      orderId: first.orderId,
+      workflowId: first.workflowId,
+      alreadyBooked: true,
+    });
 
     const executions = async () =>
       (await listExecutions(stack.client, `WorkflowId = '${first.workflowId}'`)).map((wf) => ({ runId: wf.runId, status: wf.status.name }));
@@ -434,7 +496,10 @@ describe('S9 regression: cancel right after booking', () => {
     const row = await s.db('orders').where({ id: orderId }).first();
     expect(row).toMatchObject({ status: 'Cancelled', waiting_for: 'Nothing', account_id: null });
     expect(row.cancelled_at).toBeInstanceOf(Date);
-    expect(await s.db('order_lines').where({ order_id: orderId }).orderBy('line_number').pluck('state')).toEqual(['cancelled', 'cancelled']);
+    expect(await s.db('order_lines').where({ order_id: orderId }).orderBy('line_number').pluck('state')).toEqual([
+      'cancelled',
+      'cancelled',
+    ]);
     expect(await entitlementsOf(s.db, orderId)).toEqual([]);
     expect(await eventTypes(s.db, orderId)).toEqual(['booked', 'delegated_to_customer', 'cancelled']);
     const told = await waitForMail(mailOf(orderId, 'order-cancelled'));
@@ -486,11 +551,16 @@ describe('S9 regression: cancel right after booking', () => {
       const outcome = await cancelling;
       if ('error' in outcome) {
         const err = outcome.error as WorkflowUpdateFailedError;
-        throw new Error(`the cancellation was refused: ${err.message}; cause: ${err.cause?.message}; root: ${(err.cause?.cause as Error | undefined)?.message}`);
+        throw new Error(
+          `the cancellation was refused: ${err.message}; cause: ${err.cause?.message}; root: ${(err.cause?.cause as Error | undefined)?.message}`,
+        );
       }
       await expectDelegateOrderCancelled(stack, world, booked.orderId, booked.workflowId, outcome.status);
     } finally {
-      await stack.client.workflow.getHandle(booked.workflowId).terminate('test done').catch(() => undefined);
+      await stack.client.workflow
+        .getHandle(booked.workflowId)
+        .terminate('test done')
+        .catch(() => undefined);
       worker.shutdown();
       await running;
       await connection.close();
@@ -524,7 +594,12 @@ describe('S9 regression: cancel right after booking', () => {
     });
     // Nobody waits for it any more: its activation workflow completes soon after.
     const activation = stack.client.workflow.getHandle(activationWorkflowId(accountId));
-    await pollUntil(() => activation.describe().then((d) => d.status.name), (name) => name === 'COMPLETED', 'the activation workflow completing', 10_000);
+    await pollUntil(
+      () => activation.describe().then((d) => d.status.name),
+      (name) => name === 'COMPLETED',
+      'the activation workflow completing',
+      10_000,
+    );
     const remindersAtCompletion = receivedNow(isReminder(contactEmail)).length;
     expect(await activation.query(activationStatusQuery)).toMatchObject({ accountId, activated: false, waitingOrders: [] });
 

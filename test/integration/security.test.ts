@@ -46,7 +46,7 @@ const SQL_INJECTIONS = [
   "' OR 1=1 --",
   "'; DROP TABLE orders; --",
   '" OR ""="',
-  "1; SELECT pg_sleep(5); --",
+  '1; SELECT pg_sleep(5); --',
   "' UNION SELECT key_hash FROM api_keys --",
   "\\'; DELETE FROM users; --",
   "Robert'); DROP TABLE users;--",
@@ -83,8 +83,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Held and delegated orders would remind for as long as the dev server lives.
-  for (const workflowId of await listWorkflowIds(stack.client, `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"`).catch(() => [])) {
-    await stack.client.workflow.getHandle(workflowId).terminate('security test done').catch(() => undefined);
+  for (const workflowId of await listWorkflowIds(stack.client, `TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"`).catch(
+    () => [],
+  )) {
+    await stack.client.workflow
+      .getHandle(workflowId)
+      .terminate('security test done')
+      .catch(() => undefined);
   }
 });
 
@@ -96,8 +101,12 @@ async function worldSnapshot(world: TestWorld, orderId?: string) {
   const orders = () => db('orders').where('partner_id', world.partnerId).select('id');
   const rows = async (query: ReturnType<typeof db>) => query.orderByRaw('1');
   return {
-    orders: await rows(db('orders').whereIn('id', orders()).select('id', 'status', 'waiting_for', 'account_id', 'holding_account_id', 'cancelled_at')),
-    entitlements: await rows(db('entitlements').whereIn('account_id', accounts()).select('id', 'account_id', 'virtual_account_id', 'status')),
+    orders: await rows(
+      db('orders').whereIn('id', orders()).select('id', 'status', 'waiting_for', 'account_id', 'holding_account_id', 'cancelled_at'),
+    ),
+    entitlements: await rows(
+      db('entitlements').whereIn('account_id', accounts()).select('id', 'account_id', 'virtual_account_id', 'status'),
+    ),
     virtualAccounts: await rows(db('virtual_accounts').whereIn('account_id', accounts()).select('id', 'path')),
     members: await rows(db('holding_account_subscriptions').whereIn('account_id', accounts()).select('account_id', 'user_id')),
     grants: await rows(db('role_grants').whereIn('account_id', accounts()).select('id', 'partner_id', 'role', 'revoked_at')),
@@ -108,67 +117,129 @@ async function worldSnapshot(world: TestWorld, orderId?: string) {
 
 // ---------------------------------------------------------------- authorisation matrix
 
-describe('partner B and B\'s distributor against everything of partner A', () => {
+describe("partner B and B's distributor against everything of partner A", () => {
   let aOrder: { orderId: string; workflowId: string };
   let aGrantId: string;
   let before: Awaited<ReturnType<typeof worldSnapshot>>;
 
   beforeAll(async () => {
     aOrder = await bookThroughApi(keys.aPartner, booking(a, `SEC-A-${a.suffix}`));
-    await waitForStatus(stack.client, aOrder.workflowId, (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'));
+    await waitForStatus(
+      stack.client,
+      aOrder.workflowId,
+      (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'),
+    );
     aGrantId = String((await stack.db('role_grants').where({ account_id: a.smartAccountId, partner_id: a.partnerId }).first('id')).id);
     before = await worldSnapshot(a, aOrder.orderId);
   });
 
   type Call = { method: string; path: string; body?: unknown };
   type Check = (res: { status: number; body: any }) => void;
-  const forbidden: Check = (res) => expect({ status: res.status, error: res.body?.error }).toEqual({ status: 403, error: expect.stringMatching(/^(Forbidden|NotAuthorized)$/) });
+  const forbidden: Check = (res) =>
+    expect({ status: res.status, error: res.body?.error }).toEqual({
+      status: 403,
+      error: expect.stringMatching(/^(Forbidden|NotAuthorized)$/),
+    });
 
   /** Every /v1 operation, aimed at partner A's order and accounts, with what an outsider must get. */
   const MATRIX: Array<[string, () => Call, Check]> = [
-    ['bookOrder', () => ({ method: 'POST', path: '/v1/orders', body: booking(a, `SEC-B-FOR-A-${a.suffix}`, { partnerId: a.partnerId }) }), forbidden],
+    [
+      'bookOrder',
+      () => ({ method: 'POST', path: '/v1/orders', body: booking(a, `SEC-B-FOR-A-${a.suffix}`, { partnerId: a.partnerId }) }),
+      forbidden,
+    ],
     [
       'listOrders',
       () => ({ method: 'GET', path: `/v1/orders?partnerId=${a.partnerId}&holdingAccountId=${a.holdingAccountId}` }),
       (res) => expect({ status: res.status, orders: res.body.orders }).toEqual({ status: 200, orders: [] }),
     ],
     ['getOrder', () => ({ method: 'GET', path: `/v1/orders/${aOrder.orderId}` }), forbidden],
-    ['assignSmartAccount', () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/assignment`, body: { accountId: a.smartAccountId } }), forbidden],
-    ['reportShipment', () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/shipments`, body: { lineNumber: 1, shippedOn: '2026-11-20' } }), forbidden],
-    ['cancelOrder', () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/cancellation`, body: { reason: 'not yours' } }), forbidden],
+    [
+      'assignSmartAccount',
+      () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/assignment`, body: { accountId: a.smartAccountId } }),
+      forbidden,
+    ],
+    [
+      'reportShipment',
+      () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/shipments`, body: { lineNumber: 1, shippedOn: '2026-11-20' } }),
+      forbidden,
+    ],
+    [
+      'cancelOrder',
+      () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/cancellation`, body: { reason: 'not yours' } }),
+      forbidden,
+    ],
     [
       'searchSmartAccounts',
       () => ({ method: 'GET', path: `/v1/smart-accounts?domain=${a.domain}` }),
       (res) => {
         // Anyone may learn that an account exists (R2); what is inside needs a role (R11).
         expect(res.status).toBe(200);
-        expect(res.body.smartAccounts.map((sa: { accountId: string }) => sa.accountId).sort()).toEqual([a.pendingSmartAccountId, a.smartAccountId].sort());
+        expect(res.body.smartAccounts.map((sa: { accountId: string }) => sa.accountId).sort()).toEqual(
+          [a.pendingSmartAccountId, a.smartAccountId].sort(),
+        );
         for (const sa of res.body.smartAccounts) expect(sa.virtualAccounts).toBeUndefined();
       },
     ],
     [
       'requestSmartAccount',
-      () => ({ method: 'POST', path: '/v1/smart-account-requests', body: { domain: a.domain, contact: { email: a.customerEmail, registeredId: `casey-${a.suffix}` }, requestedByPartnerId: a.partnerId } }),
+      () => ({
+        method: 'POST',
+        path: '/v1/smart-account-requests',
+        body: {
+          domain: a.domain,
+          contact: { email: a.customerEmail, registeredId: `casey-${a.suffix}` },
+          requestedByPartnerId: a.partnerId,
+        },
+      }),
       forbidden,
     ],
     ['listVirtualAccounts', () => ({ method: 'GET', path: `/v1/accounts/${a.holdingAccountId}/virtual-accounts` }), forbidden],
-    ['createVirtualAccount', () => ({ method: 'POST', path: `/v1/accounts/${a.holdingAccountId}/virtual-accounts`, body: { path: 'EMEA/Intruder' } }), forbidden],
+    [
+      'createVirtualAccount',
+      () => ({ method: 'POST', path: `/v1/accounts/${a.holdingAccountId}/virtual-accounts`, body: { path: 'EMEA/Intruder' } }),
+      forbidden,
+    ],
     ['listHoldingAccountMembers', () => ({ method: 'GET', path: `/v1/holding-accounts/${a.holdingAccountId}/members` }), forbidden],
-    ['addHoldingAccountMember', () => ({ method: 'POST', path: `/v1/holding-accounts/${a.holdingAccountId}/members`, body: { email: `spy@${b.domain}` } }), forbidden],
-    ['removeHoldingAccountMember', () => ({ method: 'DELETE', path: `/v1/holding-accounts/${a.holdingAccountId}/members/${encodeURIComponent(a.holdingMemberEmail)}` }), forbidden],
+    [
+      'addHoldingAccountMember',
+      () => ({ method: 'POST', path: `/v1/holding-accounts/${a.holdingAccountId}/members`, body: { email: `spy@${b.domain}` } }),
+      forbidden,
+    ],
+    [
+      'removeHoldingAccountMember',
+      () => ({ method: 'DELETE', path: `/v1/holding-accounts/${a.holdingAccountId}/members/${encodeURIComponent(a.holdingMemberEmail)}` }),
+      forbidden,
+    ],
     [
       'listRoleGrants',
       () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/role-grants` }),
       (res) => expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { roleGrants: [] } }),
     ],
-    ['grantRole', () => ({ method: 'POST', path: `/v1/accounts/${a.smartAccountId}/role-grants`, body: { partnerId: b.partnerId, role: 'sa_admin' } }), forbidden],
+    [
+      'grantRole',
+      () => ({ method: 'POST', path: `/v1/accounts/${a.smartAccountId}/role-grants`, body: { partnerId: b.partnerId, role: 'sa_admin' } }),
+      forbidden,
+    ],
     ['revokeRole', () => ({ method: 'DELETE', path: `/v1/accounts/${a.smartAccountId}/role-grants/${aGrantId}` }), forbidden],
   ];
   // The Smart Account's virtual accounts too (a role, not ownership, decides there).
   const SMART_ACCOUNT_ROWS: Array<[string, () => Call, Check]> = [
-    ['listVirtualAccounts (Smart Account)', () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/virtual-accounts` }), forbidden],
-    ['createVirtualAccount (Smart Account)', () => ({ method: 'POST', path: `/v1/accounts/${a.smartAccountId}/virtual-accounts`, body: { path: 'Intruder' } }), forbidden],
-    ['bookOrder (booked by A)', () => ({ method: 'POST', path: '/v1/orders', body: booking(a, `SEC-B-AS-A-${a.suffix}`, { bookedByPartnerId: a.partnerId }) }), forbidden],
+    [
+      'listVirtualAccounts (Smart Account)',
+      () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/virtual-accounts` }),
+      forbidden,
+    ],
+    [
+      'createVirtualAccount (Smart Account)',
+      () => ({ method: 'POST', path: `/v1/accounts/${a.smartAccountId}/virtual-accounts`, body: { path: 'Intruder' } }),
+      forbidden,
+    ],
+    [
+      'bookOrder (booked by A)',
+      () => ({ method: 'POST', path: '/v1/orders', body: booking(a, `SEC-B-AS-A-${a.suffix}`, { bookedByPartnerId: a.partnerId }) }),
+      forbidden,
+    ],
   ];
 
   test('the matrix names every /v1 operation of the OpenAPI document', async () => {
@@ -180,18 +251,20 @@ describe('partner B and B\'s distributor against everything of partner A', () =>
   });
 
   test.each(
-    (['bPartner', 'bDistributor'] as const).flatMap((who) => [...MATRIX, ...SMART_ACCOUNT_ROWS].map(([operation, call, check]) => [who, operation, call, check] as const)),
-  )('%s → %s: refused, or nothing of A\'s', async (who, _operation, call, check) => {
+    (['bPartner', 'bDistributor'] as const).flatMap((who) =>
+      [...MATRIX, ...SMART_ACCOUNT_ROWS].map(([operation, call, check]) => [who, operation, call, check] as const),
+    ),
+  )("%s → %s: refused, or nothing of A's", async (who, _operation, call, check) => {
     const { method, path, body } = call();
     const res = await api.call(method, path, { key: keys[who], ...(body === undefined ? {} : { body }) });
     check(res);
   });
 
-  test('after every outsider call, partner A\'s rows and order are exactly as they were', async () => {
+  test("after every outsider call, partner A's rows and order are exactly as they were", async () => {
     expect(await worldSnapshot(a, aOrder.orderId)).toEqual(before);
   });
 
-  test('a reference or an Idempotency-Key that partner A used gives partner B its own order, never A\'s', async () => {
+  test("a reference or an Idempotency-Key that partner A used gives partner B its own order, never A's", async () => {
     const reference = `SEC-SHARED-${a.suffix}`;
     const headers = { 'idempotency-key': `shared-${a.suffix}` };
     const ofA = await api.call('POST', '/v1/orders', { key: keys.aPartner, body: booking(a, reference), headers });
@@ -206,7 +279,7 @@ describe('partner B and B\'s distributor against everything of partner A', () =>
     expect((await api.call('GET', `/v1/orders/${ofA.body.orderId}`, { key: keys.bPartner })).status).toBe(403);
   });
 
-  test('a list cursor taken from partner A\'s pages shows partner B nothing of A\'s', async () => {
+  test("a list cursor taken from partner A's pages shows partner B nothing of A's", async () => {
     // A needs two listed orders for a first page with a cursor. An order's row is written by its
     // workflow's first activity, so the list is read until the second one is there.
     await bookThroughApi(keys.aPartner, booking(a, `SEC-CURSOR-${a.suffix}`));
@@ -220,7 +293,7 @@ describe('partner B and B\'s distributor against everything of partner A', () =>
     for (const order of asB.body.orders) expect(order.partnerId).toBe(b.partnerId);
   });
 
-  test('an operator acting for an outsider on A\'s order is refused; A\'s distributor ships and cancels A\'s order (R10)', async () => {
+  test("an operator acting for an outsider on A's order is refused; A's distributor ships and cancels A's order (R10)", async () => {
     const asOutsider = await api.call('POST', `/v1/orders/${aOrder.orderId}/assignment`, {
       key: keys.operator,
       body: { accountId: a.smartAccountId, actingPartnerId: b.partnerId },
@@ -229,15 +302,24 @@ describe('partner B and B\'s distributor against everything of partner A', () =>
 
     const order = await bookThroughApi(keys.aPartner, booking(a, `SEC-DIST-${a.suffix}`));
     await waitForStatus(stack.client, order.workflowId, (s) => s.waitingFor === 'PartnerTransfer');
-    const shipped = await api.call('POST', `/v1/orders/${order.orderId}/shipments`, { key: keys.aDistributor, body: { lineNumber: 2, shippedOn: '2026-11-20' } });
+    const shipped = await api.call('POST', `/v1/orders/${order.orderId}/shipments`, {
+      key: keys.aDistributor,
+      body: { lineNumber: 2, shippedOn: '2026-11-20' },
+    });
     expect(shipped.status).toBe(202);
     await waitForStatus(stack.client, order.workflowId, (s) => s.lines[1].shippedOn === '2026-11-20');
-    const cancelled = await api.call('POST', `/v1/orders/${order.orderId}/cancellation`, { key: keys.aDistributor, body: { reason: 'distributor cancels' } });
+    const cancelled = await api.call('POST', `/v1/orders/${order.orderId}/cancellation`, {
+      key: keys.aDistributor,
+      body: { reason: 'distributor cancels' },
+    });
     expect({ status: cancelled.status, phase: cancelled.body.phase }).toEqual({ status: 200, phase: 'Cancelled' });
   });
 
-  test('a distributor speaks only for itself: no booking as its reseller, no Smart Account request in its reseller\'s name', async () => {
-    const asReseller = await api.call('POST', '/v1/orders', { key: keys.aDistributor, body: booking(a, `SEC-DIST-AS-${a.suffix}`, { bookedByPartnerId: a.partnerId }) });
+  test("a distributor speaks only for itself: no booking as its reseller, no Smart Account request in its reseller's name", async () => {
+    const asReseller = await api.call('POST', '/v1/orders', {
+      key: keys.aDistributor,
+      body: booking(a, `SEC-DIST-AS-${a.suffix}`, { bookedByPartnerId: a.partnerId }),
+    });
     expect(asReseller.status).toBe(403);
     const request = await api.call('POST', '/v1/smart-account-requests', {
       key: keys.aDistributor,
@@ -250,7 +332,10 @@ describe('partner B and B\'s distributor against everything of partner A', () =>
   test('a revoked key stops working on the accounts routes too', async () => {
     const key = await api.keyFor('partner', a.partnerId);
     expect((await api.call('GET', `/v1/holding-accounts/${a.holdingAccountId}/members`, { key })).status).toBe(200);
-    await stack.db('api_keys').where({ key_hash: hashApiKey(key) }).update({ revoked_at: stack.db.fn.now() });
+    await stack
+      .db('api_keys')
+      .where({ key_hash: hashApiKey(key) })
+      .update({ revoked_at: stack.db.fn.now() });
     const res = await api.call('GET', `/v1/holding-accounts/${a.holdingAccountId}/members`, { key });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -293,14 +378,17 @@ async function requestedAccount(world: TestWorld, label: string) {
   const domain = `${label}-${world.suffix}.test`;
   const email = `admin@${domain}`;
   await registerContact(stack.db, { email, registeredId: `${label}-${world.suffix}` });
-  const res = await api.call('POST', '/v1/smart-account-requests', { key: keys.aPartner, body: { domain, contact: { email, registeredId: `${label}-${world.suffix}` } } });
+  const res = await api.call('POST', '/v1/smart-account-requests', {
+    key: keys.aPartner,
+    body: { domain, contact: { email, registeredId: `${label}-${world.suffix}` } },
+  });
   expect(res.status).toBe(202);
   const [mail] = await waitForMail(isFirstRequest(email));
   return { accountId: res.body.accountId as string, domain, email, token: activationToken(stack, mail) };
 }
 
 describe('customer links: scope, single use, expiry, hashed at rest', () => {
-  test('a delegation token acts only on its own order: sent to another order\'s workflow it is refused, and both orders are untouched', async () => {
+  test("a delegation token acts only on its own order: sent to another order's workflow it is refused, and both orders are untouched", async () => {
     const ofA = await delegatedOrder(a, `SEC-DEL-A-${a.suffix}`, { email: a.customerEmail });
     const ofB = await delegatedOrder(b, `SEC-DEL-B-${b.suffix}`, { email: b.customerEmail });
     const handleB = stack.client.workflow.getHandle(ofB.workflowId);
@@ -308,8 +396,13 @@ describe('customer links: scope, single use, expiry, hashed at rest', () => {
 
     // Even an account of B's own domain (a choice B's contact could make) is refused with A's link.
     const err = await handleB
-      .executeUpdate(submitCustomerChoiceUpdate, { args: [{ tokenHash: tokenHashHex(ofA.token), choice: { kind: 'existing', accountId: b.smartAccountId } }] })
-      .then(() => new Error('accepted'), (e: unknown) => e);
+      .executeUpdate(submitCustomerChoiceUpdate, {
+        args: [{ tokenHash: tokenHashHex(ofA.token), choice: { kind: 'existing', accountId: b.smartAccountId } }],
+      })
+      .then(
+        () => new Error('accepted'),
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
     const cause = (err as WorkflowUpdateFailedError).cause as ApplicationFailure;
     expect({ type: cause.type, message: cause.message }).toEqual({ type: 'InvalidLink', message: 'this link is not valid for this order' });
@@ -317,7 +410,12 @@ describe('customer links: scope, single use, expiry, hashed at rest', () => {
     expect(await handleB.query('orderStatus')).toEqual(statusB);
     expect(await entitlementsOf(stack.db, ofB.orderId)).toEqual([]);
     for (const token of [ofA.token, ofB.token]) {
-      expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at')).toEqual({ used_at: null });
+      expect(
+        await stack
+          .db('access_tokens')
+          .where({ token_hash: hashToken(token) })
+          .first('used_at'),
+      ).toEqual({ used_at: null });
     }
 
     // At rest and in flight only the hash exists: not in Postgres, not in the outbox, not in the history.
@@ -350,7 +448,12 @@ describe('customer links: scope, single use, expiry, hashed at rest', () => {
     }
     // Neither link was used up by the attempt.
     for (const token of [delegation.token, activation.token]) {
-      expect(await stack.db('access_tokens').where({ token_hash: hashToken(token) }).first('used_at')).toEqual({ used_at: null });
+      expect(
+        await stack
+          .db('access_tokens')
+          .where({ token_hash: hashToken(token) })
+          .first('used_at'),
+      ).toEqual({ used_at: null });
     }
     expect((await stack.db('accounts').where({ id: activation.accountId }).first('status')).status).toBe('pending_activation');
   });
@@ -361,29 +464,52 @@ describe('customer links: scope, single use, expiry, hashed at rest', () => {
     const form = await openForm(url);
     const first = await postForm(url, { csrf: form.csrf }, form.cookie);
     expect(first.status).toBe(200);
-    const activatedAt = (await stack.db('accounts').where({ id: activation.accountId }).first('status', 'activated_at')) as { status: string; activated_at: Date };
+    const activatedAt = (await stack.db('accounts').where({ id: activation.accountId }).first('status', 'activated_at')) as {
+      status: string;
+      activated_at: Date;
+    };
     expect(activatedAt.status).toBe('active');
-    const usedAt = (await stack.db('access_tokens').where({ token_hash: hashToken(activation.token) }).first('used_at')).used_at;
+    const usedAt = (
+      await stack
+        .db('access_tokens')
+        .where({ token_hash: hashToken(activation.token) })
+        .first('used_at')
+    ).used_at;
     expect(usedAt).toEqual(expect.any(Date));
 
     const second = await postForm(url, { csrf: form.csrf }, form.cookie);
     expect(second.status).toBe(410);
     expect(second.html).toContain('<h1>This link has already been used</h1>');
     expect(await stack.db('accounts').where({ id: activation.accountId }).first('status', 'activated_at')).toEqual(activatedAt);
-    expect((await stack.db('access_tokens').where({ token_hash: hashToken(activation.token) }).first('used_at')).used_at).toEqual(usedAt);
+    expect(
+      (
+        await stack
+          .db('access_tokens')
+          .where({ token_hash: hashToken(activation.token) })
+          .first('used_at')
+      ).used_at,
+    ).toEqual(usedAt);
   });
 
   test('an expired activation link is a 410, even with a valid form; the account stays pending', async () => {
     const activation = await requestedAccount(a, 'late');
     const url = `${api.baseUrl}/activations/${activation.token}`;
     const form = await openForm(url);
-    await stack.db('access_tokens').where({ token_hash: hashToken(activation.token) }).update({ expires_at: new Date(Date.now() - 1_000) });
+    await stack
+      .db('access_tokens')
+      .where({ token_hash: hashToken(activation.token) })
+      .update({ expires_at: new Date(Date.now() - 1_000) });
     expect((await fetch(url)).status).toBe(410);
     const posted = await postForm(url, { csrf: form.csrf }, form.cookie);
     expect(posted.status).toBe(410);
     expect(posted.html).toContain('<h1>This link has expired</h1>');
     expect((await stack.db('accounts').where({ id: activation.accountId }).first('status')).status).toBe('pending_activation');
-    expect(await stack.db('access_tokens').where({ token_hash: hashToken(activation.token) }).first('used_at')).toEqual({ used_at: null });
+    expect(
+      await stack
+        .db('access_tokens')
+        .where({ token_hash: hashToken(activation.token) })
+        .first('used_at'),
+    ).toEqual({ used_at: null });
   });
 });
 
@@ -396,13 +522,18 @@ describe('the customer pages of the real app', () => {
     try {
       const unknown = () => `${own.baseUrl}/delegations/${randomBytes(32).toString('base64url')}`;
       for (let i = 1; i <= 30; i++) {
-        const res = i % 2 ? await fetch(unknown()) : await fetch(unknown(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x' });
+        const res =
+          i % 2
+            ? await fetch(unknown())
+            : await fetch(unknown(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=x' });
         await res.arrayBuffer();
         expect({ i, status: res.status }).toEqual({ i, status: i % 2 ? 404 : 403 });
         expect(res.headers.get('x-ratelimit-limit')).toBe('30');
       }
       for (const forwardedFor of ['203.0.113.7', '198.51.100.1, 127.0.0.1', '::1']) {
-        const res = await fetch(`${own.baseUrl}/activations/${randomBytes(32).toString('base64url')}`, { headers: { 'x-forwarded-for': forwardedFor, 'x-real-ip': forwardedFor } });
+        const res = await fetch(`${own.baseUrl}/activations/${randomBytes(32).toString('base64url')}`, {
+          headers: { 'x-forwarded-for': forwardedFor, 'x-real-ip': forwardedFor },
+        });
         expect({ forwardedFor, status: res.status }).toEqual({ forwardedFor, status: 429 });
         expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
         expect(await res.text()).toContain('<h1>Too many requests</h1>');
@@ -421,7 +552,12 @@ describe('the customer pages of the real app', () => {
     const logger = createLogger('security-test', 'ERROR');
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const app = Fastify({ loggerInstance: logger as any });
-    await registerCustomerPages(app, { db: stack.db, client: stack.client, config: { ...stack.config, publicBaseUrl: 'https://licenses.example.test' }, logger });
+    await registerCustomerPages(app, {
+      db: stack.db,
+      client: stack.client,
+      config: { ...stack.config, publicBaseUrl: 'https://licenses.example.test' },
+      logger,
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -430,7 +566,9 @@ describe('the customer pages of the real app', () => {
       await res.arrayBuffer();
       expect(res.status).toBe(200);
       expect(res.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
-      expect(res.headers.get('set-cookie')).toMatch(new RegExp(`^lf_csrf=[A-Za-z0-9_-]{43}; Path=/delegations/${delegation.token}; HttpOnly; SameSite=Strict; Secure$`));
+      expect(res.headers.get('set-cookie')).toMatch(
+        new RegExp(`^lf_csrf=[A-Za-z0-9_-]{43}; Path=/delegations/${delegation.token}; HttpOnly; SameSite=Strict; Secure$`),
+      );
       expect(res.headers.get('content-security-policy')).toMatch(/default-src 'none'/);
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
       // Over plain HTTP (the test app) there is no HSTS: it would pin a host that has no HTTPS.
@@ -446,22 +584,46 @@ describe('the customer pages of the real app', () => {
 describe('SQL injection in every text field: refused or stored verbatim, never a 500, tables intact', () => {
   let tablesBefore: Record<string, number>;
   beforeAll(async () => {
-    tablesBefore = Object.fromEntries(await Promise.all(TABLES.map(async (t) => [t, Number((await stack.db(t).count({ n: '*' }))[0].n)] as const)));
+    tablesBefore = Object.fromEntries(
+      await Promise.all(TABLES.map(async (t) => [t, Number((await stack.db(t).count({ n: '*' }))[0].n)] as const)),
+    );
   });
 
   test.each(SQL_INJECTIONS)('refused with a 400 naming the field where the syntax does not allow it: %s', async (payload) => {
     const refusals: Array<[string, string, string, unknown, string]> = [
       ['POST', '/v1/orders', keys.aPartner, booking(a, payload), 'externalReference'],
-      ['POST', '/v1/orders', keys.aPartner, { ...booking(a, `SQLI-${uniqueSuffix()}`), assignment: { kind: 'smart_account', accountId: payload } }, 'assignment.accountId'],
-      ['POST', '/v1/orders', keys.aPartner, { ...booking(a, `SQLI-${uniqueSuffix()}`), lines: [{ ...PERPETUAL_LINE, sku: payload }] }, 'lines[0].sku'],
       [
         'POST',
         '/v1/orders',
         keys.aPartner,
-        { ...booking(a, `SQLI-${uniqueSuffix()}`), assignment: { kind: 'delegate' }, endCustomerContact: { email: `${payload}@${a.domain}` } },
+        { ...booking(a, `SQLI-${uniqueSuffix()}`), assignment: { kind: 'smart_account', accountId: payload } },
+        'assignment.accountId',
+      ],
+      [
+        'POST',
+        '/v1/orders',
+        keys.aPartner,
+        { ...booking(a, `SQLI-${uniqueSuffix()}`), lines: [{ ...PERPETUAL_LINE, sku: payload }] },
+        'lines[0].sku',
+      ],
+      [
+        'POST',
+        '/v1/orders',
+        keys.aPartner,
+        {
+          ...booking(a, `SQLI-${uniqueSuffix()}`),
+          assignment: { kind: 'delegate' },
+          endCustomerContact: { email: `${payload}@${a.domain}` },
+        },
         'endCustomerContact.email',
       ],
-      ['POST', '/v1/smart-account-requests', keys.aPartner, { domain: payload, contact: { email: `x@${a.domain}`, registeredId: 'r' } }, 'domain'],
+      [
+        'POST',
+        '/v1/smart-account-requests',
+        keys.aPartner,
+        { domain: payload, contact: { email: `x@${a.domain}`, registeredId: 'r' } },
+        'domain',
+      ],
       ['POST', `/v1/holding-accounts/${a.holdingAccountId}/members`, keys.aPartner, { email: payload }, 'email'],
       ['POST', `/v1/accounts/${a.smartAccountId}/role-grants`, keys.operator, { partnerId: payload, role: 'sa_user' }, 'partnerId'],
       ['POST', `/v1/accounts/${a.smartAccountId}/role-grants`, keys.operator, { partnerId: a.otherPartnerId, role: payload }, 'role'],
@@ -484,7 +646,11 @@ describe('SQL injection in every text field: refused or stored verbatim, never a
         fields: expect.arrayContaining([field]),
       });
     }
-    const idempotency = await api.call('POST', '/v1/orders', { key: keys.aPartner, body: booking(a, `SQLI-IDEM-${uniqueSuffix()}`), headers: { 'idempotency-key': payload } });
+    const idempotency = await api.call('POST', '/v1/orders', {
+      key: keys.aPartner,
+      body: booking(a, `SQLI-IDEM-${uniqueSuffix()}`),
+      headers: { 'idempotency-key': payload },
+    });
     expect(idempotency.status).toBe(400);
   });
 
@@ -493,16 +659,35 @@ describe('SQL injection in every text field: refused or stored verbatim, never a
     for (const [i, payload] of SQL_INJECTIONS.entries()) {
       // A member's name, and an address whose local part is an injection without spaces.
       const email = `x'or'${i}'='${i}--@${a.domain}`;
-      const member = await api.call('POST', `/v1/holding-accounts/${a.holdingAccountId}/members`, { key: keys.aPartner, body: { email, fullName: payload } });
-      expect({ payload, status: member.status, body: member.body }).toEqual({ payload, status: 201, body: expect.objectContaining({ email, fullName: payload }) });
+      const member = await api.call('POST', `/v1/holding-accounts/${a.holdingAccountId}/members`, {
+        key: keys.aPartner,
+        body: { email, fullName: payload },
+      });
+      expect({ payload, status: member.status, body: member.body }).toEqual({
+        payload,
+        status: 201,
+        body: expect.objectContaining({ email, fullName: payload }),
+      });
       expect(await stack.db('users').where({ email }).first('email', 'full_name')).toEqual({ email, full_name: payload });
 
       // A virtual account named like an injection, in the Smart Account (the operator creates it) and the holding account.
-      const created = await api.call('POST', `/v1/accounts/${a.smartAccountId}/virtual-accounts`, { key: keys.operator, body: { path: `SQLi/${payload}` } });
+      const created = await api.call('POST', `/v1/accounts/${a.smartAccountId}/virtual-accounts`, {
+        key: keys.operator,
+        body: { path: `SQLi/${payload}` },
+      });
       expect({ payload, status: created.status, path: created.body.path }).toEqual({ payload, status: 201, path: `SQLi/${payload}` });
       stored.push(`SQLi/${payload}`);
     }
-    expect((await stack.db('virtual_accounts').where({ account_id: a.smartAccountId }).where('path', 'like', 'SQLi/%').orderBy('path').pluck('path')).sort()).toEqual(stored.sort());
+    expect(
+      (
+        await stack
+          .db('virtual_accounts')
+          .where({ account_id: a.smartAccountId })
+          .where('path', 'like', 'SQLi/%')
+          .orderBy('path')
+          .pluck('path')
+      ).sort(),
+    ).toEqual(stored.sort());
 
     // A contact's name in a booking, an order assigned into an injection-named virtual account, and a cancellation reason.
     const [payload] = SQL_INJECTIONS;
@@ -510,15 +695,25 @@ describe('SQL injection in every text field: refused or stored verbatim, never a
     const held = await bookThroughApi(keys.aPartner, booking(a, `SQLI-HELD-${a.suffix}`, { endCustomerContact: contact }));
     await waitForStatus(stack.client, held.workflowId, (s) => s.waitingFor === 'PartnerTransfer');
     expect(await stack.db('users').where({ email: contact.email }).first('full_name')).toEqual({ full_name: contact.fullName });
-    const assigned = await api.call('POST', `/v1/orders/${held.orderId}/assignment`, { key: keys.aPartner, body: { accountId: a.smartAccountId, virtualAccountPath: `SQLi/${payload}` } });
+    const assigned = await api.call('POST', `/v1/orders/${held.orderId}/assignment`, {
+      key: keys.aPartner,
+      body: { accountId: a.smartAccountId, virtualAccountPath: `SQLi/${payload}` },
+    });
     expect({ status: assigned.status, phase: assigned.body.phase }).toEqual({ status: 200, phase: 'AwaitingShipment' });
     expect((await entitlementsOf(stack.db, held.orderId)).map((e) => e.path)).toEqual([`SQLi/${payload}`, `SQLi/${payload}`]);
 
     const toCancel = await bookThroughApi(keys.aPartner, booking(a, `SQLI-CANCEL-${a.suffix}`));
     await waitForStatus(stack.client, toCancel.workflowId, (s) => s.waitingFor === 'PartnerTransfer');
-    const cancelled = await api.call('POST', `/v1/orders/${toCancel.orderId}/cancellation`, { key: keys.aPartner, body: { reason: SQL_INJECTIONS[1] } });
+    const cancelled = await api.call('POST', `/v1/orders/${toCancel.orderId}/cancellation`, {
+      key: keys.aPartner,
+      body: { reason: SQL_INJECTIONS[1] },
+    });
     expect({ status: cancelled.status, phase: cancelled.body.phase }).toEqual({ status: 200, phase: 'Cancelled' });
-    const event = await stack.db('order_events').where({ order_id: toCancel.orderId }).whereRaw("details->>'reason' = ?", [SQL_INJECTIONS[1]]).first('type');
+    const event = await stack
+      .db('order_events')
+      .where({ order_id: toCancel.orderId })
+      .whereRaw("details->>'reason' = ?", [SQL_INJECTIONS[1]])
+      .first('type');
     expect(event).toBeDefined();
 
     // A crafted cursor (a real time, an injection as the order ID): a bound parameter (a page of the
@@ -541,7 +736,10 @@ describe('SQL injection in every text field: refused or stored verbatim, never a
 
   test('afterwards every table is there, answers, and has lost no row', async () => {
     for (const table of TABLES) {
-      expect({ table, exists: (await stack.db.raw('select to_regclass(?) as t', [`public.${table}`])).rows[0].t !== null }).toEqual({ table, exists: true });
+      expect({ table, exists: (await stack.db.raw('select to_regclass(?) as t', [`public.${table}`])).rows[0].t !== null }).toEqual({
+        table,
+        exists: true,
+      });
       const count = Number((await stack.db(table).count({ n: '*' }))[0].n);
       expect({ table, grewOrKept: count >= tablesBefore[table] }).toEqual({ table, grewOrKept: true });
     }
@@ -561,13 +759,27 @@ function receivedHeaders(mail: CaughtMail): Array<[string, string]> {
 }
 
 /** The headers our mail carries; anything else would have been injected. */
-const OUR_HEADERS = ['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'x-order-id', 'x-email-template', 'x-idempotency-key'];
+const OUR_HEADERS = [
+  'from',
+  'to',
+  'subject',
+  'message-id',
+  'date',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'x-order-id',
+  'x-email-template',
+  'x-idempotency-key',
+];
 
 function expectNoInjectedHeader(mail: CaughtMail, to: string): void {
   const headers = receivedHeaders(mail);
-  for (const [name] of headers) expect({ file: mail.file, name, ours: OUR_HEADERS.includes(name) }).toEqual({ file: mail.file, name, ours: true });
+  for (const [name] of headers)
+    expect({ file: mail.file, name, ours: OUR_HEADERS.includes(name) }).toEqual({ file: mail.file, name, ours: true });
   // One of each: a second To or Subject would be an injected one.
-  for (const name of ['from', 'to', 'subject', 'message-id']) expect({ name, count: headers.filter(([n]) => n === name).length }).toEqual({ name, count: 1 });
+  for (const name of ['from', 'to', 'subject', 'message-id'])
+    expect({ name, count: headers.filter(([n]) => n === name).length }).toEqual({ name, count: 1 });
   expect(mail.to).toEqual([to]);
   expect(headers.find(([n]) => n === 'to')![1]).toBe(to);
 }
@@ -575,22 +787,67 @@ function expectNoInjectedHeader(mail: CaughtMail, to: string): void {
 describe('header injection: refused, or neutralised in the mail actually received', () => {
   const CRLF_TRICKS = ['\r\nBcc: evil@evil.test', '\nBcc: evil@evil.test', '\rBcc: evil@evil.test', '\r\n\r\nInjected body'];
 
-  test.each(CRLF_TRICKS.map((t) => [JSON.stringify(t), t]))('a line break in a name or an address is a 400 naming the field: %s', async (_shown, trick) => {
-    const cases: Array<[string, string, string, unknown, string]> = [
-      ['POST', '/v1/orders', keys.aPartner, { ...booking(a, `HDR-${uniqueSuffix()}`), assignment: { kind: 'delegate' }, endCustomerContact: { email: `${a.customerEmail}${trick}` } }, 'endCustomerContact.email'],
-      ['POST', '/v1/orders', keys.aPartner, { ...booking(a, `HDR-${uniqueSuffix()}`), assignment: { kind: 'delegate' }, endCustomerContact: { email: a.customerEmail, fullName: `Casey${trick}` } }, 'endCustomerContact.fullName'],
-      ['POST', `/v1/holding-accounts/${a.holdingAccountId}/members`, keys.aPartner, { email: `m@${a.domain}${trick}` }, 'email'],
-      ['POST', `/v1/holding-accounts/${a.holdingAccountId}/members`, keys.aPartner, { email: `m@${a.domain}`, fullName: `Morgan${trick}` }, 'fullName'],
-      ['POST', '/v1/smart-account-requests', keys.aPartner, { domain: a.domain, contact: { email: `${a.customerEmail}${trick}`, registeredId: 'r' } }, 'contact.email'],
-      ['POST', '/v1/smart-account-requests', keys.aPartner, { domain: a.domain, contact: { email: a.customerEmail, fullName: `Casey${trick}`, registeredId: 'r' } }, 'contact.fullName'],
-      ['POST', `/v1/orders`, keys.aPartner, booking(a, `HDR${trick}`), 'externalReference'],
-    ];
-    for (const [method, path, key, body, field] of cases) {
-      const res = await api.call(method, path, { key, body });
-      expect({ field, status: res.status, fields: (res.body?.errors ?? []).map((e: { field: string }) => e.field) }).toEqual({ field, status: 400, fields: expect.arrayContaining([field]) });
-    }
-    expect(await stack.db('users').whereRaw('lower(email) like ?', ['m@%']).where('email', 'like', `%${a.suffix}%`)).toEqual([]);
-  });
+  test.each(CRLF_TRICKS.map((t) => [JSON.stringify(t), t]))(
+    'a line break in a name or an address is a 400 naming the field: %s',
+    async (_shown, trick) => {
+      const cases: Array<[string, string, string, unknown, string]> = [
+        [
+          'POST',
+          '/v1/orders',
+          keys.aPartner,
+          {
+            ...booking(a, `HDR-${uniqueSuffix()}`),
+            assignment: { kind: 'delegate' },
+            endCustomerContact: { email: `${a.customerEmail}${trick}` },
+          },
+          'endCustomerContact.email',
+        ],
+        [
+          'POST',
+          '/v1/orders',
+          keys.aPartner,
+          {
+            ...booking(a, `HDR-${uniqueSuffix()}`),
+            assignment: { kind: 'delegate' },
+            endCustomerContact: { email: a.customerEmail, fullName: `Casey${trick}` },
+          },
+          'endCustomerContact.fullName',
+        ],
+        ['POST', `/v1/holding-accounts/${a.holdingAccountId}/members`, keys.aPartner, { email: `m@${a.domain}${trick}` }, 'email'],
+        [
+          'POST',
+          `/v1/holding-accounts/${a.holdingAccountId}/members`,
+          keys.aPartner,
+          { email: `m@${a.domain}`, fullName: `Morgan${trick}` },
+          'fullName',
+        ],
+        [
+          'POST',
+          '/v1/smart-account-requests',
+          keys.aPartner,
+          { domain: a.domain, contact: { email: `${a.customerEmail}${trick}`, registeredId: 'r' } },
+          'contact.email',
+        ],
+        [
+          'POST',
+          '/v1/smart-account-requests',
+          keys.aPartner,
+          { domain: a.domain, contact: { email: a.customerEmail, fullName: `Casey${trick}`, registeredId: 'r' } },
+          'contact.fullName',
+        ],
+        ['POST', `/v1/orders`, keys.aPartner, booking(a, `HDR${trick}`), 'externalReference'],
+      ];
+      for (const [method, path, key, body, field] of cases) {
+        const res = await api.call(method, path, { key, body });
+        expect({ field, status: res.status, fields: (res.body?.errors ?? []).map((e: { field: string }) => e.field) }).toEqual({
+          field,
+          status: 400,
+          fields: expect.arrayContaining([field]),
+        });
+      }
+      expect(await stack.db('users').whereRaw('lower(email) like ?', ['m@%']).where('email', 'like', `%${a.suffix}%`)).toEqual([]);
+    },
+  );
 
   // Valid on one line, yet shaped like headers: the name lands in the body only, the subject is encoded.
   const ONE_LINE_TRICKS = [
@@ -601,13 +858,18 @@ describe('header injection: refused, or neutralised in the mail actually receive
     `Casey <${EVIL}>, ${EVIL}`,
   ];
 
-  test.each(ONE_LINE_TRICKS.map((t) => [JSON.stringify(t), t]))('a contact named %s gets one mail, to them only, with no header of ours added', async (_shown, name) => {
-    const email = `contact-${uniqueSuffix()}@${a.domain}`;
-    const delegation = await delegatedOrder(a, `HDR-NAME-${uniqueSuffix()}`, { email, fullName: name });
-    expectNoInjectedHeader(delegation.mail, email);
-    expect(delegation.mail.text.startsWith(`Hello ${name},`)).toBe(true);
-    expect(delegation.mail.subject).toBe(`Choose the Smart Account for your order ${(await stack.db('orders').where({ id: delegation.orderId }).first('external_reference')).external_reference}`);
-  });
+  test.each(ONE_LINE_TRICKS.map((t) => [JSON.stringify(t), t]))(
+    'a contact named %s gets one mail, to them only, with no header of ours added',
+    async (_shown, name) => {
+      const email = `contact-${uniqueSuffix()}@${a.domain}`;
+      const delegation = await delegatedOrder(a, `HDR-NAME-${uniqueSuffix()}`, { email, fullName: name });
+      expectNoInjectedHeader(delegation.mail, email);
+      expect(delegation.mail.text.startsWith(`Hello ${name},`)).toBe(true);
+      expect(delegation.mail.subject).toBe(
+        `Choose the Smart Account for your order ${(await stack.db('orders').where({ id: delegation.orderId }).first('external_reference')).external_reference}`,
+      );
+    },
+  );
 
   test('an account name shaped like a header, typed on the delegation page, reaches a subject encoded: one recipient each, no extra header', async () => {
     const name = `Acme\u2028Bcc: ${EVIL} =?UTF-8?Q?=0D=0ABcc:${EVIL}?=`;
@@ -625,7 +887,10 @@ describe('header injection: refused, or neutralised in the mail actually receive
     expect((await postForm(activation, { csrf: activationForm.csrf }, activationForm.cookie)).status).toBe(200);
 
     const deposits = await pollUntil(
-      async () => caughtMail().filter(mailOf(delegation.orderId)).filter((m) => m.headers['x-email-template'] === 'deposit-confirmation'),
+      async () =>
+        caughtMail()
+          .filter(mailOf(delegation.orderId))
+          .filter((m) => m.headers['x-email-template'] === 'deposit-confirmation'),
       (mails) => mails.length >= 2,
       'the deposit confirmations',
     );
@@ -640,7 +905,7 @@ describe('header injection: refused, or neutralised in the mail actually receive
     }
   });
 
-  test('no message the SMTP server received in this run went to the attacker\'s address, nor carried a Cc or Bcc', async () => {
+  test("no message the SMTP server received in this run went to the attacker's address, nor carried a Cc or Bcc", async () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     const all = caughtMail();
     expect(all.length).toBeGreaterThan(10);
@@ -651,8 +916,13 @@ describe('header injection: refused, or neutralised in the mail actually receive
 });
 
 test('every link token this file received is 43 base64url characters (256 bits)', () => {
-  const links = caughtMail()
-    .flatMap((m) => [...m.text.matchAll(new RegExp(`${stack.config.publicBaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(?:delegations|activations)/(\\S+)`, 'g'))].map((x) => x[1]));
+  const links = caughtMail().flatMap((m) =>
+    [
+      ...m.text.matchAll(
+        new RegExp(`${stack.config.publicBaseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(?:delegations|activations)/(\\S+)`, 'g'),
+      ),
+    ].map((x) => x[1]),
+  );
   expect(links.length).toBeGreaterThan(5);
   for (const token of links) {
     expect(token).toMatch(TOKEN_PATTERN);

@@ -10,7 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
-import { noopMetricMeter, type LogLevel as TemporalLogLevel, type LogMetadata, type MetricMeter, type MetricTags } from '@temporalio/common';
+import {
+  noopMetricMeter,
+  type LogLevel as TemporalLogLevel,
+  type LogMetadata,
+  type MetricMeter,
+  type MetricTags,
+} from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createBookingActivities } from '../../activities/orders/booking';
 import { writeListStatus } from '../../activities/orders/records';
@@ -49,7 +55,11 @@ describe('the worker process', () => {
     secret = decodeURIComponent(databaseUrl.password);
     db = createDb(process.env.DATABASE_URL!, 2);
     connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-    client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', dataConverter: dataConverterFor(loadConfig()) });
+    client = new Client({
+      connection,
+      namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+      dataConverter: dataConverterFor(loadConfig()),
+    });
 
     worker = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['workers/main.ts'], {
       cwd: ROOT,
@@ -250,7 +260,10 @@ describe('counting phase changes (writeListStatus in an activity context)', () =
     const orderId = deriveOrderId(booking.bookedByPartnerId, booking.externalReference);
     await createBookingActivities(db).recordBooking({ ...booking, orderId, partnerId: world.partnerId }, orderWorkflowId(orderId));
     await db.transaction((trx) => writeListStatus(trx, orderId, { phase: 'AwaitingShipment', waitingFor: 'Shipment' }));
-    expect(await db('orders').where({ id: orderId }).first('status', 'waiting_for')).toEqual({ status: 'AwaitingShipment', waiting_for: 'Shipment' });
+    expect(await db('orders').where({ id: orderId }).first('status', 'waiting_for')).toEqual({
+      status: 'AwaitingShipment',
+      waiting_for: 'Shipment',
+    });
   });
 });
 
@@ -310,7 +323,6 @@ function recordingLogger(into: Array<{ level: TemporalLogLevel; message: string;
     error: (message: string, meta?: LogMetadata) => log('ERROR', message, meta),
   };
 }
-
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -17,7 +17,6 @@ import { setStack } from './stack-handle';
 
 const ROOT = resolve(__dirname, '../..');
 
-
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   // Per run, so two test runs in one checkout never delete each other's mail or bundle.

@@ -69,7 +69,10 @@ afterAll(async () => {
 });
 
 /** A client whose fetch records each request and answers with `respond`. */
-function recordingClient(respond: (request: RecordedRequest) => Response = () => new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } })) {
+function recordingClient(
+  respond: (request: RecordedRequest) => Response = () =>
+    new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } }),
+) {
   const requests: RecordedRequest[] = [];
   const fakeFetch = async (input: string | URL | Request, init: RequestInit = {}) => {
     const request: RecordedRequest = {
@@ -81,7 +84,11 @@ function recordingClient(respond: (request: RecordedRequest) => Response = () =>
     requests.push(request);
     return respond(request);
   };
-  const client = new LicenseFulfillmentClient({ baseUrl: 'http://api.test:8080/prefix/', apiKey: 'lfk_test', fetch: fakeFetch as typeof fetch });
+  const client = new LicenseFulfillmentClient({
+    baseUrl: 'http://api.test:8080/prefix/',
+    apiKey: 'lfk_test',
+    fetch: fakeFetch as typeof fetch,
+  });
   return { client, requests };
 }
 
@@ -103,13 +110,26 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
       { idempotencyKey: 'key-1' },
     ),
   listOrders: (c) =>
-    c.listOrders({ status: 'AwaitingShipment', waitingFor: 'Shipment', partnerId: 'p1', customerDomain: 'acme.com', holdingAccountId: 'pha-1', limit: 5, cursor: 'abc' }),
+    c.listOrders({
+      status: 'AwaitingShipment',
+      waitingFor: 'Shipment',
+      partnerId: 'p1',
+      customerDomain: 'acme.com',
+      holdingAccountId: 'pha-1',
+      limit: 5,
+      cursor: 'abc',
+    }),
   getOrder: (c) => c.getOrder(ORDER_ID),
   assignSmartAccount: (c) => c.assignSmartAccount(ORDER_ID, { accountId: 'sa-acme', virtualAccountPath: 'Finance', actingPartnerId: 'p1' }),
   reportShipment: (c) => c.reportShipment(ORDER_ID, { lineNumber: 1, shippedOn: '2026-01-31' }),
   cancelOrder: (c) => c.cancelOrder(ORDER_ID, { reason: 'customer withdrew' }),
   searchSmartAccounts: (c) => c.searchSmartAccounts('acme.com'),
-  requestSmartAccount: (c) => c.requestSmartAccount({ domain: 'acme.com', contact: { email: 'it@acme.com', fullName: 'Ida', registeredId: 'ida-1' }, requestedByPartnerId: 'p1' }),
+  requestSmartAccount: (c) =>
+    c.requestSmartAccount({
+      domain: 'acme.com',
+      contact: { email: 'it@acme.com', fullName: 'Ida', registeredId: 'ida-1' },
+      requestedByPartnerId: 'p1',
+    }),
   listVirtualAccounts: (c) => c.listVirtualAccounts('sa-acme'),
   createVirtualAccount: (c) => c.createVirtualAccount('sa-acme', { path: 'Region-US/Finance' }),
   listHoldingAccountMembers: (c) => c.listHoldingAccountMembers('sa-acme'),
@@ -122,7 +142,8 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
 
 function clientMethodNames(): string[] {
   return Object.getOwnPropertyNames(LicenseFulfillmentClient.prototype).filter(
-    (name) => name !== 'constructor' && typeof (LicenseFulfillmentClient.prototype as unknown as Record<string, unknown>)[name] === 'function',
+    (name) =>
+      name !== 'constructor' && typeof (LicenseFulfillmentClient.prototype as unknown as Record<string, unknown>)[name] === 'function',
   );
 }
 
@@ -131,7 +152,11 @@ test('every operation in the OpenAPI document has a client method with the same 
   const missing = operations.filter((op) => !clientMethodNames().includes(op.operationId)).map((op) => op.operationId);
   expect(missing).toEqual([]);
   for (const op of operations) {
-    expect({ operationId: op.operationId, ...OPERATIONS[op.operationId as OperationId] }).toEqual({ operationId: op.operationId, method: op.method, path: op.path });
+    expect({ operationId: op.operationId, ...OPERATIONS[op.operationId as OperationId] }).toEqual({
+      operationId: op.operationId,
+      method: op.method,
+      path: op.path,
+    });
   }
 });
 
@@ -149,13 +174,27 @@ test('each method sends the documented method, path, parameters, headers and bod
     expect(requests).toHaveLength(1);
     const [request] = requests;
     const expectedPath = '/prefix' + op.path.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(SAMPLE_PARAMS[name]));
-    expect({ operationId: op.operationId, method: request.method, path: request.url.pathname }).toEqual({ operationId: op.operationId, method: op.method, path: expectedPath });
-    expect({ operationId: op.operationId, query: [...request.url.searchParams.keys()].sort() }).toEqual({ operationId: op.operationId, query: [...op.queryParams].sort() });
-    expect({ operationId: op.operationId, hasBody: request.body !== undefined }).toEqual({ operationId: op.operationId, hasBody: op.hasBody });
+    expect({ operationId: op.operationId, method: request.method, path: request.url.pathname }).toEqual({
+      operationId: op.operationId,
+      method: op.method,
+      path: expectedPath,
+    });
+    expect({ operationId: op.operationId, query: [...request.url.searchParams.keys()].sort() }).toEqual({
+      operationId: op.operationId,
+      query: [...op.queryParams].sort(),
+    });
+    expect({ operationId: op.operationId, hasBody: request.body !== undefined }).toEqual({
+      operationId: op.operationId,
+      hasBody: op.hasBody,
+    });
     expect(request.headers.authorization).toBe('Bearer lfk_test');
     for (const header of Object.keys(request.headers)) {
       if (['authorization', 'accept', 'content-type'].includes(header)) continue;
-      expect({ operationId: op.operationId, header, documented: op.headerParams.includes(header) }).toEqual({ operationId: op.operationId, header, documented: true });
+      expect({ operationId: op.operationId, header, documented: op.headerParams.includes(header) }).toEqual({
+        operationId: op.operationId,
+        header,
+        documented: true,
+      });
     }
   }
 });
@@ -169,16 +208,32 @@ test('bookOrder sends the Idempotency-Key header only when given one', async () 
 });
 
 test('a refusal becomes an ApiError with status, code, message and field errors', async () => {
-  const body = { error: 'ValidationFailed', message: 'Invalid request: lines[0].quantity: must be a whole number from 1 to 1000000', errors: [{ field: 'lines[0].quantity', reason: 'must be a whole number from 1 to 1000000' }] };
-  const { client } = recordingClient(() => new Response(JSON.stringify(body), { status: 400, headers: { 'content-type': 'application/json' } }));
+  const body = {
+    error: 'ValidationFailed',
+    message: 'Invalid request: lines[0].quantity: must be a whole number from 1 to 1000000',
+    errors: [{ field: 'lines[0].quantity', reason: 'must be a whole number from 1 to 1000000' }],
+  };
+  const { client } = recordingClient(
+    () => new Response(JSON.stringify(body), { status: 400, headers: { 'content-type': 'application/json' } }),
+  );
   const error = await client.getOrder(ORDER_ID).catch((err: unknown) => err);
   expect(error).toBeInstanceOf(ApiError);
-  expect(error).toMatchObject({ status: 400, code: 'ValidationFailed', message: body.message, fieldErrors: body.errors, operationId: 'getOrder' });
+  expect(error).toMatchObject({
+    status: 400,
+    code: 'ValidationFailed',
+    message: body.message,
+    fieldErrors: body.errors,
+    operationId: 'getOrder',
+  });
 });
 
-test('an answer that is not the API\'s JSON becomes an ApiError UnexpectedResponse', async () => {
+test("an answer that is not the API's JSON becomes an ApiError UnexpectedResponse", async () => {
   const { client } = recordingClient(() => new Response('<html>Bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
-  await expect(client.listOrders()).rejects.toMatchObject({ status: 502, code: 'UnexpectedResponse', message: expect.stringContaining('Bad gateway') });
+  await expect(client.listOrders()).rejects.toMatchObject({
+    status: 502,
+    code: 'UnexpectedResponse',
+    message: expect.stringContaining('Bad gateway'),
+  });
 });
 
 test('ready() resolves with the failed checks on 503; a 204 resolves with nothing', async () => {
@@ -195,7 +250,9 @@ test('iterateOrders follows nextCursor until the last page', async () => {
     first: { orders: [{ orderId: 'a' }, { orderId: 'b' }], nextCursor: 'c2' },
     c2: { orders: [{ orderId: 'c' }], nextCursor: null },
   };
-  const { client, requests } = recordingClient((r) => new Response(JSON.stringify(pages[r.url.searchParams.get('cursor') ?? 'first']), { status: 200 }));
+  const { client, requests } = recordingClient(
+    (r) => new Response(JSON.stringify(pages[r.url.searchParams.get('cursor') ?? 'first']), { status: 200 }),
+  );
   const ids: string[] = [];
   for await (const order of iterateOrders(client, { status: 'Booked', limit: 2 })) ids.push(order.orderId);
   expect(ids).toEqual(['a', 'b', 'c']);

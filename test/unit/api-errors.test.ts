@@ -16,13 +16,15 @@ function errorsFor(value: unknown) {
 const line = { lineNumber: 1, sku: 'SKU-1', quantity: 1, licenseType: 'smart', smartAccountMandatory: true };
 const valid = { externalReference: 'PO-1', assignment: { kind: 'delegate' }, endCustomerContact: { email: 'a@b.com' }, lines: [line] };
 
-describe('API field errors: each names the field the way the domain validators do, with the schema\'s reason', () => {
+describe("API field errors: each names the field the way the domain validators do, with the schema's reason", () => {
   test('a valid booking passes', () => {
     expect(validateBooking(valid)).toBe(true);
   });
 
   test('nested array fields read lines[0].quantity; the reason is the field\'s "must" description', () => {
-    expect(errorsFor({ ...valid, lines: [{ ...line, quantity: 0 }] })).toEqual([{ field: 'lines[0].quantity', reason: 'must be a whole number from 1 to 1000000' }]);
+    expect(errorsFor({ ...valid, lines: [{ ...line, quantity: 0 }] })).toEqual([
+      { field: 'lines[0].quantity', reason: 'must be a whole number from 1 to 1000000' },
+    ]);
   });
 
   test('missing and unknown fields name the property itself', () => {

@@ -45,7 +45,7 @@ describe('percentile (nearest rank)', () => {
     expect(percentile([42], 50)).toBe(42);
   });
 
-  test('does not reorder the caller\'s array, refuses a percentile outside (0, 100], is NaN for no values', () => {
+  test("does not reorder the caller's array, refuses a percentile outside (0, 100], is NaN for no values", () => {
     const values = [3, 1, 2];
     percentile(values, 50);
     expect(values).toEqual([3, 1, 2]);
@@ -106,12 +106,18 @@ describe('billable actions from a history', () => {
   });
 
   test('local activities recorded by one workflow task are one action; by two tasks, two', () => {
-    const oneTask = [E('WorkflowExecutionStarted'), E('MarkerRecorded', { markerName: 'core_local_activity', workflowTaskCompletedEventId: 4 }), E('MarkerRecorded', { markerName: 'core_local_activity', workflowTaskCompletedEventId: 4 })];
+    const oneTask = [
+      E('WorkflowExecutionStarted'),
+      E('MarkerRecorded', { markerName: 'core_local_activity', workflowTaskCompletedEventId: 4 }),
+      E('MarkerRecorded', { markerName: 'core_local_activity', workflowTaskCompletedEventId: 4 }),
+    ];
     expect(countHistoryCost(oneTask).actions.localActivities).toBe(1);
     const twoTasks = [...oneTask, E('MarkerRecorded', { markerName: 'core_local_activity', workflowTaskCompletedEventId: 9 })];
     expect(countHistoryCost(twoTasks).actions.localActivities).toBe(2);
     // A patch marker is not a local activity.
-    expect(countHistoryCost([E('MarkerRecorded', { markerName: 'core_patch', workflowTaskCompletedEventId: 4 })]).actions.localActivities).toBe(0);
+    expect(
+      countHistoryCost([E('MarkerRecorded', { markerName: 'core_patch', workflowTaskCompletedEventId: 4 })]).actions.localActivities,
+    ).toBe(0);
   });
 
   test('timers (also cancelled ones), Updates, signals sent and child workflows are actions; a continue-as-new run is a new start', () => {
@@ -130,24 +136,41 @@ describe('billable actions from a history', () => {
       E('MarkerRecorded', { markerName: 'core_local_activity', workflowTaskCompletedEventId: 4 }),
     ]);
     expect(cost.continueAsNew).toBe(1);
-    expect(cost.actions).toMatchObject({ workflowStarted: 2, timers: 1, updates: 1, signalsSent: 1, childWorkflows: 1, localActivities: 1 });
+    expect(cost.actions).toMatchObject({
+      workflowStarted: 2,
+      timers: 1,
+      updates: 1,
+      signalsSent: 1,
+      childWorkflows: 1,
+      localActivities: 1,
+    });
     expect(cost.actions.total).toBe(2 + 1 + 1 + 1 + 1 + 1);
   });
 
   test('an activity scheduled but never started costs nothing; events that are not actions cost nothing', () => {
-    const cost = countHistoryCost([E('ActivityTaskScheduled'), E('ActivityTaskCanceled'), E('WorkflowTaskScheduled'), E('WorkflowExecutionCompleted')]);
+    const cost = countHistoryCost([
+      E('ActivityTaskScheduled'),
+      E('ActivityTaskCanceled'),
+      E('WorkflowTaskScheduled'),
+      E('WorkflowExecutionCompleted'),
+    ]);
     expect(cost.actions.total).toBe(0);
     expect(cost.historyEvents).toBe(4);
   });
 
-  test('reads the SDK\'s history events: enum numbers, attempts, marker names', () => {
+  test("reads the SDK's history events: enum numbers, attempts, marker names", () => {
     const { EventType } = temporal.api.enums.v1;
     expect(eventTypeName(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toBe('ActivityTaskScheduled');
     expect(eventTypeName('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED')).toBe('WorkflowExecutionUpdateAccepted');
     expect(eventTypeName(undefined)).toBe('Unspecified');
-    expect(toCostEvent({ eventType: EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, activityTaskStartedEventAttributes: { attempt: 2 } })).toEqual({ type: 'ActivityTaskStarted', attempt: 2 });
     expect(
-      toCostEvent({ eventType: EventType.EVENT_TYPE_MARKER_RECORDED, markerRecordedEventAttributes: { markerName: 'core_local_activity', workflowTaskCompletedEventId: 7 as never } }),
+      toCostEvent({ eventType: EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED, activityTaskStartedEventAttributes: { attempt: 2 } }),
+    ).toEqual({ type: 'ActivityTaskStarted', attempt: 2 });
+    expect(
+      toCostEvent({
+        eventType: EventType.EVENT_TYPE_MARKER_RECORDED,
+        markerRecordedEventAttributes: { markerName: 'core_local_activity', workflowTaskCompletedEventId: 7 as never },
+      }),
     ).toEqual({ type: 'MarkerRecorded', markerName: 'core_local_activity', workflowTaskCompletedEventId: 7 });
   });
 
@@ -178,7 +201,15 @@ describe('the shape the engine-limit workflow copies', () => {
       E('ActivityTaskScheduled'), // shipment 1
       E('ActivityTaskScheduled'), // provisioning
     ];
-    expect(shapeOfHistory(held)).toEqual({ localActivities: 1, startActivities: 2, updateActivities: 2, endActivities: 2, timers: 1, signals: 2, updates: 1 });
+    expect(shapeOfHistory(held)).toEqual({
+      localActivities: 1,
+      startActivities: 2,
+      updateActivities: 2,
+      endActivities: 2,
+      timers: 1,
+      signals: 2,
+      updates: 1,
+    });
   });
 
   test('typicalShape rounds the mean of each field', () => {
@@ -209,17 +240,43 @@ describe('spreads, slopes and tables', () => {
   });
 
   test('linearFit: exact line, noisy line, and too few distinct x', () => {
-    expect(linearFit([[1, 3], [5, 11], [10, 21]])).toEqual({ slope: 2, intercept: 1, r2: 1 });
-    const noisy = linearFit([[1, 10], [2, 21], [3, 29], [4, 41]]);
+    expect(
+      linearFit([
+        [1, 3],
+        [5, 11],
+        [10, 21],
+      ]),
+    ).toEqual({ slope: 2, intercept: 1, r2: 1 });
+    const noisy = linearFit([
+      [1, 10],
+      [2, 21],
+      [3, 29],
+      [4, 41],
+    ]);
     expect(noisy.slope).toBeCloseTo(10.1, 5);
     expect(noisy.r2).toBeGreaterThan(0.98);
     expect(noisy.r2).toBeLessThan(1);
-    expect(linearFit([[5, 1], [5, 2]]).slope).toBeNaN();
+    expect(
+      linearFit([
+        [5, 1],
+        [5, 2],
+      ]).slope,
+    ).toBeNaN();
   });
 
   test('formatTable pads columns and underlines the header; markdownTable writes a Markdown table', () => {
-    expect(formatTable([['a', 'bb'], ['ccc', 'd']])).toBe('a    bb\n---  --\nccc  d');
-    expect(markdownTable([['x', 'y'], ['1', '2']])).toBe('| x | y |\n|---|---|\n| 1 | 2 |');
+    expect(
+      formatTable([
+        ['a', 'bb'],
+        ['ccc', 'd'],
+      ]),
+    ).toBe('a    bb\n---  --\nccc  d');
+    expect(
+      markdownTable([
+        ['x', 'y'],
+        ['1', '2'],
+      ]),
+    ).toBe('| x | y |\n|---|---|\n| 1 | 2 |');
   });
 });
 
@@ -253,7 +310,12 @@ describe('parked scale and mail helpers', () => {
   });
 
   test('parseHeaders unfolds continuation lines and lower-cases names', () => {
-    const raw = 'X-Order-Id: abc\r\nX-Idempotency-Key: order-abc:transfer-reminder:1:\r\n orders@p.test\r\nSubject: Hi\r\n\r\nbody: not a header';
-    expect(parseHeaders(raw)).toEqual({ 'x-order-id': 'abc', 'x-idempotency-key': 'order-abc:transfer-reminder:1: orders@p.test', subject: 'Hi' });
+    const raw =
+      'X-Order-Id: abc\r\nX-Idempotency-Key: order-abc:transfer-reminder:1:\r\n orders@p.test\r\nSubject: Hi\r\n\r\nbody: not a header';
+    expect(parseHeaders(raw)).toEqual({
+      'x-order-id': 'abc',
+      'x-idempotency-key': 'order-abc:transfer-reminder:1: orders@p.test',
+      subject: 'Hi',
+    });
   });
 });

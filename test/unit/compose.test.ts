@@ -149,7 +149,7 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  test('secrets are never in the file: each comes from the operator\'s environment and compose refuses to start without it', () => {
+  test("secrets are never in the file: each comes from the operator's environment and compose refuses to start without it", () => {
     expect(SECRET_NAMES).toEqual(['PAYLOAD_ENCRYPTION_KEYS']);
     const raw = (compose as unknown as { 'x-app-environment': Record<string, string> })['x-app-environment'];
     for (const name of SECRET_NAMES) expect(raw[name]).toMatch(new RegExp(`^\\$\\{${name}:\\?.+\\}$`));
@@ -248,7 +248,10 @@ describe('docker-compose.yml', () => {
   test('the API and the worker metrics listen on all interfaces and are published on their configured ports', () => {
     const config = loadConfig(environmentOf('worker'));
     const [apiHost, apiPort] = [config.apiListen.slice(0, config.apiListen.lastIndexOf(':')), config.apiListen.split(':').pop()];
-    const [metricsHost, metricsPort] = [config.workerMetricsListen.slice(0, config.workerMetricsListen.lastIndexOf(':')), config.workerMetricsListen.split(':').pop()];
+    const [metricsHost, metricsPort] = [
+      config.workerMetricsListen.slice(0, config.workerMetricsListen.lastIndexOf(':')),
+      config.workerMetricsListen.split(':').pop(),
+    ];
     // Inside a container, a loopback listener cannot be reached through a published port.
     expect([apiHost, metricsHost]).toEqual(['0.0.0.0', '0.0.0.0']);
     expect(compose.services.api.ports?.map(String)).toContain(`${apiPort}:${apiPort}`);

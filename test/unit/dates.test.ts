@@ -185,10 +185,13 @@ describe('addMonths', () => {
       },
     );
 
-    test.each([1.5, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])('a month count that is not whole: %p', (months) => {
-      expect(() => addMonths('2026-01-31', months)).toThrow(RangeError);
-      expect(() => addMonths('2026-01-31', months)).toThrow(/months must be a whole number/);
-    });
+    test.each([1.5, -0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY])(
+      'a month count that is not whole: %p',
+      (months) => {
+        expect(() => addMonths('2026-01-31', months)).toThrow(RangeError);
+        expect(() => addMonths('2026-01-31', months)).toThrow(/months must be a whole number/);
+      },
+    );
 
     test('a value that is not a string', () => {
       expect(() => addMonths(20260131 as unknown as string, 1)).toThrow(RangeError);

@@ -18,7 +18,16 @@ import {
 const LINK = 'http://localhost:3000/delegations/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde';
 const SIGNATURE = 'Smart Licensing order fulfillment';
 
-const PERPETUAL: OrderSummaryLine = { lineNumber: 1, sku: 'L-PERP', quantity: 5, licenseType: 'smart', termMonths: null, state: 'held', shippedOn: null, subscription: null };
+const PERPETUAL: OrderSummaryLine = {
+  lineNumber: 1,
+  sku: 'L-PERP',
+  quantity: 5,
+  licenseType: 'smart',
+  termMonths: null,
+  state: 'held',
+  shippedOn: null,
+  subscription: null,
+};
 const TERM_SHIPPED: OrderSummaryLine = {
   lineNumber: 2,
   sku: 'C9300-DNA-E-24-3Y',
@@ -29,7 +38,14 @@ const TERM_SHIPPED: OrderSummaryLine = {
   shippedOn: '2026-03-01',
   subscription: { startsOn: '2026-03-01', endsOn: '2029-03-01' },
 };
-const CLASSIC: OrderSummaryLine = { lineNumber: 3, sku: 'L-CLASSIC-1Y', quantity: 1, licenseType: 'classic', termMonths: 12, state: 'booked' };
+const CLASSIC: OrderSummaryLine = {
+  lineNumber: 3,
+  sku: 'L-CLASSIC-1Y',
+  quantity: 1,
+  licenseType: 'classic',
+  termMonths: 12,
+  state: 'booked',
+};
 
 function facts(overrides: Partial<OrderEmailFacts> = {}): OrderEmailFacts {
   return {
@@ -117,7 +133,9 @@ const EXPECTED: Record<EmailTemplate, Expected> = {
   },
   'delegation-request': {
     subject: 'Choose the Smart Account for your order PO-2026-0001',
-    happened: ['Partner One has placed order PO-2026-0001 for you and asks you to choose the Smart Account that will receive its licenses.'],
+    happened: [
+      'Partner One has placed order PO-2026-0001 for you and asks you to choose the Smart Account that will receive its licenses.',
+    ],
     todo: "Open the secure link below to pick one of your company's Smart Accounts, or to create one if you have none (the link can be used once, until 2026-03-25).",
     warns: true,
   },
@@ -246,12 +264,16 @@ describe.each([...EMAIL_TEMPLATES])('renderOrderEmail(%s)', (template) => {
     expect(textLines).toContain('  2. C9300-DNA-E-24-3Y x 10 (smart, 36-month term), shipped, subscription 2026-03-01 to 2029-03-01');
     expect(textLines).toContain('  3. L-CLASSIC-1Y x 1 (classic, 12-month term), booked');
     expect(email.html).toContain('<h2>Order PO-2026-0001</h2><table role="presentation"');
-    expect(email.html).toContain('<th>Line</th><th>SKU</th><th>Quantity</th><th>License</th><th>Term</th><th>State</th><th>Shipped / subscription</th>');
+    expect(email.html).toContain(
+      '<th>Line</th><th>SKU</th><th>Quantity</th><th>License</th><th>Term</th><th>State</th><th>Shipped / subscription</th>',
+    );
     expect(email.html).toContain('<tr><td>1</td><td>L-PERP</td><td>5</td><td>smart</td><td>perpetual</td><td>held</td><td></td></tr>');
     expect(email.html).toContain(
       '<tr><td>2</td><td>C9300-DNA-E-24-3Y</td><td>10</td><td>smart</td><td>36-month term</td><td>shipped</td><td>2026-03-01 to 2029-03-01</td></tr>',
     );
-    expect(email.html).toContain('<tr><td>3</td><td>L-CLASSIC-1Y</td><td>1</td><td>classic</td><td>12-month term</td><td>booked</td><td></td></tr>');
+    expect(email.html).toContain(
+      '<tr><td>3</td><td>L-CLASSIC-1Y</td><td>1</td><td>classic</td><td>12-month term</td><td>booked</td><td></td></tr>',
+    );
     expect(email.html.match(/<tr><td>/g)).toHaveLength(3);
   });
 
@@ -297,7 +319,7 @@ describe.each([...EMAIL_TEMPLATES])('renderOrderEmail(%s)', (template) => {
     expect(email.text.endsWith(`\n${SIGNATURE}`)).toBe(true);
   });
 
-  test('the HTML is one document with only the template\'s own tags', () => {
+  test("the HTML is one document with only the template's own tags", () => {
     expect(email.html.startsWith('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>')).toBe(true);
     expect(email.html.endsWith('</body></html>')).toBe(true);
     expect(withoutTemplateTags(email.html)).not.toMatch(/[<>"]/);
@@ -305,7 +327,14 @@ describe.each([...EMAIL_TEMPLATES])('renderOrderEmail(%s)', (template) => {
 });
 
 describe('the running-term warning', () => {
-  const warned: EmailTemplate[] = ['transfer-needed', 'transfer-reminder', 'escalation', 'delegation-request', 'assignment-refused', 'delegation-unanswered'];
+  const warned: EmailTemplate[] = [
+    'transfer-needed',
+    'transfer-reminder',
+    'escalation',
+    'delegation-request',
+    'assignment-refused',
+    'delegation-unanswered',
+  ];
   const daysIn = (text: string) => [...text.matchAll(/has been running for (\d+) days?\b/g)].map((m) => Number(m[1]));
 
   test('is carried by exactly the emails sent while the customer cannot use the licenses', () => {
@@ -330,7 +359,13 @@ describe('the running-term warning', () => {
   });
 
   test('only for shipped term lines not yet provisioned (or cancelled)', () => {
-    const shippedPerpetual: OrderSummaryLine = { ...PERPETUAL, lineNumber: 4, state: 'shipped', shippedOn: '2026-03-01', subscription: null };
+    const shippedPerpetual: OrderSummaryLine = {
+      ...PERPETUAL,
+      lineNumber: 4,
+      state: 'shipped',
+      shippedOn: '2026-03-01',
+      subscription: null,
+    };
     const cases: Array<[OrderSummaryLine, number]> = [
       [TERM_SHIPPED, 1],
       [{ ...TERM_SHIPPED, state: 'held' }, 1],
@@ -372,7 +407,9 @@ describe('the running-term warning', () => {
 describe('facts that vary the wording', () => {
   test('activation-request: first request and reminder', () => {
     expect(renderOrderEmail('activation-request', facts()).subject).toBe('Activate your new Smart Account newco.com');
-    expect(renderOrderEmail('activation-request', facts({ reminderNumber: 3 })).subject).toBe('Reminder 3: activate your new Smart Account newco.com');
+    expect(renderOrderEmail('activation-request', facts({ reminderNumber: 3 })).subject).toBe(
+      'Reminder 3: activate your new Smart Account newco.com',
+    );
   });
 
   test('activation-request as the activity sends it: about the account only, no order, no lines', () => {
@@ -421,8 +458,12 @@ describe('facts that vary the wording', () => {
     expect(render('transfer-needed', { holdingAccount: { name: 'PHA One', virtualAccountPath: null } }).text).toContain(
       'have been deposited in PHA One. Licenses in a Partner Holding Account',
     );
-    expect(render('transfer-reminder', { holdingAccount: undefined }).text).toContain('has been waiting in the Partner Holding Account since 2026-03-01.');
-    expect(render('escalation', { heldSince: undefined }).subject).toBe('Escalation: order PO-2026-0001 of Partner One has waited in a holding account since booking');
+    expect(render('transfer-reminder', { holdingAccount: undefined }).text).toContain(
+      'has been waiting in the Partner Holding Account since 2026-03-01.',
+    );
+    expect(render('escalation', { heldSince: undefined }).subject).toBe(
+      'Escalation: order PO-2026-0001 of Partner One has waited in a holding account since booking',
+    );
   });
 
   test('a shipped perpetual line shows its ship date', () => {
@@ -444,7 +485,15 @@ describe('HTML escaping of every interpolated value', () => {
     account: { name: hostile('ACCOUNT'), domain: hostile('DOMAIN'), virtualAccountPath: hostile('VA') },
     holdingAccount: { name: hostile('HOLDING'), virtualAccountPath: hostile('HOLDINGVA') },
     lines: [
-      { lineNumber: 1, sku: hostile('SKU'), quantity: 1, licenseType: 'smart', termMonths: null, state: hostile('STATE'), shippedOn: hostile('SHIPPED') },
+      {
+        lineNumber: 1,
+        sku: hostile('SKU'),
+        quantity: 1,
+        licenseType: 'smart',
+        termMonths: null,
+        state: hostile('STATE'),
+        shippedOn: hostile('SHIPPED'),
+      },
       {
         lineNumber: 2,
         sku: 'TERM-1',
@@ -502,7 +551,9 @@ describe('HTML escaping of every interpolated value', () => {
 
     test('the link is escaped inside href and as the anchor text', () => {
       const escaped = escapeHtml(hostileFacts.link!);
-      expect(escaped).toBe('https://licenses.example.com/delegations/x&quot;&gt;&lt;script&gt;alert(&quot;LINK&quot;)&lt;/script&gt;&amp;a=&#39;b&#39;');
+      expect(escaped).toBe(
+        'https://licenses.example.com/delegations/x&quot;&gt;&lt;script&gt;alert(&quot;LINK&quot;)&lt;/script&gt;&amp;a=&#39;b&#39;',
+      );
       expect(email.html).toContain(`<p><a href="${escaped}">${escaped}</a></p>`);
       expect(email.text.split('\n')).toContain(hostileFacts.link);
     });
@@ -526,7 +577,9 @@ describe('HTML escaping of every interpolated value', () => {
     expect(renderOrderEmail('escalation', hostileFacts).subject).toBe(
       `Escalation: order ${hostile('REF')} of ${hostile('PARTNER')} has waited in a holding account since ${hostile('HELDSINCE')}`,
     );
-    expect(renderOrderEmail('activation-request', hostileFacts).subject).toBe(`Reminder 2: activate your new Smart Account ${hostile('REQDOMAIN')}`);
+    expect(renderOrderEmail('activation-request', hostileFacts).subject).toBe(
+      `Reminder 2: activate your new Smart Account ${hostile('REQDOMAIN')}`,
+    );
   });
 });
 
@@ -563,10 +616,13 @@ describe('line breaks in names never split the subject or the greeting', () => {
 
   test('the names are joined with a space where the break was', () => {
     const broken = facts({ partnerName: 'Partner One\r\nBcc: victim@evil.com', externalReference: 'PO-1\nX' });
-    expect(renderOrderEmail('escalation', broken).subject).toBe('Escalation: order PO-1 X of Partner One Bcc: victim@evil.com has waited in a holding account since 2026-03-01');
-    expect(renderOrderEmail('deposit-confirmation', facts({ account: { name: 'Acme\r\nCorp', domain: null, virtualAccountPath: null } })).subject).toBe(
-      'Order PO-2026-0001: licenses deposited in Acme Corp',
+    expect(renderOrderEmail('escalation', broken).subject).toBe(
+      'Escalation: order PO-1 X of Partner One Bcc: victim@evil.com has waited in a holding account since 2026-03-01',
     );
+    expect(
+      renderOrderEmail('deposit-confirmation', facts({ account: { name: 'Acme\r\nCorp', domain: null, virtualAccountPath: null } }))
+        .subject,
+    ).toBe('Order PO-2026-0001: licenses deposited in Acme Corp');
   });
 
   test('a name of only white space or line breaks gives the plain greeting', () => {

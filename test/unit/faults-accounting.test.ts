@@ -3,7 +3,15 @@
  * outbox, and the recovery time. A real run produces re-deliveries, lost and stray messages
  * only by chance, so each case is fed here on purpose.
  */
-import { accountMail, extraCopies, normalizeMessageId, paceRecoveryOf, recoveryOf, type OutboxEntry, type StepRecord } from '../../scripts/faults/accounting';
+import {
+  accountMail,
+  extraCopies,
+  normalizeMessageId,
+  paceRecoveryOf,
+  recoveryOf,
+  type OutboxEntry,
+  type StepRecord,
+} from '../../scripts/faults/accounting';
 
 const row = (key: string, status = 'sent'): OutboxEntry => ({ idempotencyKey: key, messageId: `<${key}@orders.test>`, status });
 const got = (key: string | undefined, messageId = `<${key}@orders.test>`) => ({ idempotencyKey: key, messageId });
@@ -71,7 +79,13 @@ describe('accountMail', () => {
 
 describe('recoveryOf', () => {
   const window = { injectedAt: 10_000, clearedAt: 30_000 };
-  const step = (startedAt: number, endedAt?: number): StepRecord => ({ order: 0, label: 'x', kind: 'outcome', startedAt, ...(endedAt !== undefined ? { endedAt } : {}) });
+  const step = (startedAt: number, endedAt?: number): StepRecord => ({
+    order: 0,
+    label: 'x',
+    kind: 'outcome',
+    startedAt,
+    ...(endedAt !== undefined ? { endedAt } : {}),
+  });
 
   test('the last step caught by the fault decides: seconds after the fault was cleared', () => {
     const recovery = recoveryOf([step(5_000, 31_000), step(20_000, 42_500), step(29_000, 33_000)], window);

@@ -25,11 +25,20 @@ describe('parseFaultArgs', () => {
   });
 
   test('--smoke: 21 orders, a shorter ramp and deadline, and never the docs', () => {
-    expect(parseFaultArgs(['--smoke'], now)).toMatchObject({ smoke: true, orders: 21, rampSeconds: 12, deadlineSeconds: 300, writeDocs: false, outageSeconds: 20 });
+    expect(parseFaultArgs(['--smoke'], now)).toMatchObject({
+      smoke: true,
+      orders: 21,
+      rampSeconds: 12,
+      deadlineSeconds: 300,
+      writeDocs: false,
+      outageSeconds: 20,
+    });
   });
 
   test('flags take a value after a space or an equals sign; faults run in their fixed order', () => {
-    expect(parseFaultArgs(['--orders=70', '--faults', 'smtp-stop,worker-kill', '--outage', '5', '--seed=7', '--no-docs'], now)).toMatchObject({
+    expect(
+      parseFaultArgs(['--orders=70', '--faults', 'smtp-stop,worker-kill', '--outage', '5', '--seed=7', '--no-docs'], now),
+    ).toMatchObject({
       orders: 70,
       faults: ['worker-kill', 'smtp-stop'],
       outageSeconds: 5,

@@ -3,7 +3,15 @@
  * (scripts/faults/report.ts): a failed figure makes the row FAIL, re-deliveries alone do not,
  * and rewriting the section keeps the prose around it.
  */
-import { SECTION_END, SECTION_START, formatSection, formatTable, passed, replaceSection, type FaultResult } from '../../scripts/faults/report';
+import {
+  SECTION_END,
+  SECTION_START,
+  formatSection,
+  formatTable,
+  passed,
+  replaceSection,
+  type FaultResult,
+} from '../../scripts/faults/report';
 
 const clean: FaultResult = {
   fault: 'worker-kill',
@@ -40,13 +48,56 @@ describe('passed', () => {
 });
 
 test('formatTable: one aligned Markdown row per fault with every figure', () => {
-  const table = formatTable([clean, { ...clean, fault: 'smtp-stop', completed: 199, lost: { orders: 1, licenses: 2, emails: 3 }, smtpRedeliveries: 1, recoverySeconds: null, backlogSeconds: null }]);
+  const table = formatTable([
+    clean,
+    {
+      ...clean,
+      fault: 'smtp-stop',
+      completed: 199,
+      lost: { orders: 1, licenses: 2, emails: 3 },
+      smtpRedeliveries: 1,
+      recoverySeconds: null,
+      backlogSeconds: null,
+    },
+  ]);
   const lines = table.split('\n');
   expect(lines).toHaveLength(4);
-  expect(lines[0]).toMatch(/^\| fault +\| orders \| completed \| duplicates \(deposits \/ emails\) \| lost \(orders \/ licenses \/ emails\) \| SMTP re-deliveries \(same Message-ID\) \|/);
+  expect(lines[0]).toMatch(
+    /^\| fault +\| orders \| completed \| duplicates \(deposits \/ emails\) \| lost \(orders \/ licenses \/ emails\) \| SMTP re-deliveries \(same Message-ID\) \|/,
+  );
   expect(lines[1]).toMatch(/^\|-+\|/);
-  expect(lines[2].split('|').map((c) => c.trim())).toEqual(['', 'worker-kill', '200', '200', '0 / 0', '0 / 0 / 0', '0', '0', '0.2 s', '12.3 s', '41.3 s', '1234', 'pass', '']);
-  expect(lines[3].split('|').map((c) => c.trim())).toEqual(['', 'smtp-stop', '200', '199', '0 / 0', '1 / 2 / 3', '1', '0', '0.2 s', 'n/a', 'n/a', '1234', 'FAIL', '']);
+  expect(lines[2].split('|').map((c) => c.trim())).toEqual([
+    '',
+    'worker-kill',
+    '200',
+    '200',
+    '0 / 0',
+    '0 / 0 / 0',
+    '0',
+    '0',
+    '0.2 s',
+    '12.3 s',
+    '41.3 s',
+    '1234',
+    'pass',
+    '',
+  ]);
+  expect(lines[3].split('|').map((c) => c.trim())).toEqual([
+    '',
+    'smtp-stop',
+    '200',
+    '199',
+    '0 / 0',
+    '1 / 2 / 3',
+    '1',
+    '0',
+    '0.2 s',
+    'n/a',
+    'n/a',
+    '1234',
+    'FAIL',
+    '',
+  ]);
   expect(new Set(lines.map((l) => l.length)).size).toBe(1);
 });
 

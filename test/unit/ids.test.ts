@@ -84,7 +84,12 @@ describe('messageIdFor', () => {
   });
 
   test('differs per key', () => {
-    const keys = ['order-1:deposit-confirmation:customer', 'order-1:deposit-confirmation:partner', 'order-2:deposit-confirmation:customer', ''];
+    const keys = [
+      'order-1:deposit-confirmation:customer',
+      'order-1:deposit-confirmation:partner',
+      'order-2:deposit-confirmation:customer',
+      '',
+    ];
     const ids = keys.map((k) => messageIdFor(k, MAIL_FROM));
     expect(new Set(ids).size).toBe(keys.length);
   });

@@ -67,7 +67,9 @@ describe('PinoTemporalLogger (the SDK Logger on pino)', () => {
   });
 
   test("Core's snake_case fields get the names workflow and activity lines use", () => {
-    expect(logFields({ sdkComponent: 'core', target: 'temporalio_sdk_core::worker', task_queue: 'q', workflow_id: 'order-abc', run_id: 'r' })).toEqual({
+    expect(
+      logFields({ sdkComponent: 'core', target: 'temporalio_sdk_core::worker', task_queue: 'q', workflow_id: 'order-abc', run_id: 'r' }),
+    ).toEqual({
       sdkComponent: 'core',
       target: 'temporalio_sdk_core::worker',
       taskQueue: 'q',
@@ -91,7 +93,12 @@ describe('PinoTemporalLogger (the SDK Logger on pino)', () => {
   test('an error is serialized with its message and stack', () => {
     const { lines, logger } = capture('INFO');
     logger.warn('Activity failed', { error: new Error('connection refused'), durationMs: 12 });
-    expect(lines[0]).toMatchObject({ level: 'warn', msg: 'Activity failed', durationMs: 12, err: { message: 'connection refused', stack: expect.any(String) } });
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'Activity failed',
+      durationMs: 12,
+      err: { message: 'connection refused', stack: expect.any(String) },
+    });
   });
 
   test('LOG_LEVEL filters: below it nothing is written', () => {

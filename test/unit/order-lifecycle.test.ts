@@ -108,7 +108,13 @@ function pure<T>(state: OrderState, transition: (s: OrderState) => T): T {
 }
 
 const activationWait: AccountWait = { kind: 'activation', accountId: 'sa-new', domain: 'newco.com' };
-const transferWait: AccountWait = { kind: 'partner-transfer', holdingAccountId: 'pha-partner-1', heldSinceMs: NOW, remindersSent: 0, escalated: false };
+const transferWait: AccountWait = {
+  kind: 'partner-transfer',
+  holdingAccountId: 'pha-partner-1',
+  heldSinceMs: NOW,
+  remindersSent: 0,
+  escalated: false,
+};
 
 // ---- line states ----
 
@@ -117,11 +123,18 @@ describe('lineState', () => {
   const combos: Array<[Placement, boolean, boolean, boolean]> = [];
   for (const placement of placements)
     for (const shipped of [false, true])
-      for (const provisioned of [false, true]) for (const cancelled of [false, true]) combos.push([placement, shipped, provisioned, cancelled]);
+      for (const provisioned of [false, true])
+        for (const cancelled of [false, true]) combos.push([placement, shipped, provisioned, cancelled]);
 
   /** Cancelled wins, then provisioned, then shipped, then where the licenses sit. */
   const expected = (placement: Placement, shipped: boolean, provisioned: boolean, cancelled: boolean): LineState =>
-    cancelled ? 'cancelled' : provisioned ? 'provisioned' : shipped ? 'shipped' : ({ none: 'booked', holding: 'held', customer: 'deposited' } as const)[placement];
+    cancelled
+      ? 'cancelled'
+      : provisioned
+        ? 'provisioned'
+        : shipped
+          ? 'shipped'
+          : ({ none: 'booked', holding: 'held', customer: 'deposited' } as const)[placement];
 
   test('covers all 24 combinations', () => expect(combos).toHaveLength(24));
 
@@ -155,9 +168,38 @@ describe('initialOrderState', () => {
       bookedByPartnerId: 'partner-1',
       assignment: { kind: 'holding_account', accountId: 'pha-partner-1' },
       lines: [
-        { lineNumber: 1, sku: 'L-PERP', quantity: 5, licenseType: 'smart', smartAccountMandatory: true, placement: 'none', provisioned: false, cancelled: false },
-        { lineNumber: 2, sku: 'C9300-DNA-E-24-3Y', quantity: 10, licenseType: 'smart', termMonths: 36, smartAccountMandatory: true, placement: 'none', provisioned: false, cancelled: false },
-        { lineNumber: 3, sku: 'L-CLASSIC-1Y', quantity: 1, licenseType: 'classic', termMonths: 12, smartAccountMandatory: false, placement: 'none', provisioned: false, cancelled: false },
+        {
+          lineNumber: 1,
+          sku: 'L-PERP',
+          quantity: 5,
+          licenseType: 'smart',
+          smartAccountMandatory: true,
+          placement: 'none',
+          provisioned: false,
+          cancelled: false,
+        },
+        {
+          lineNumber: 2,
+          sku: 'C9300-DNA-E-24-3Y',
+          quantity: 10,
+          licenseType: 'smart',
+          termMonths: 36,
+          smartAccountMandatory: true,
+          placement: 'none',
+          provisioned: false,
+          cancelled: false,
+        },
+        {
+          lineNumber: 3,
+          sku: 'L-CLASSIC-1Y',
+          quantity: 1,
+          licenseType: 'classic',
+          termMonths: 12,
+          smartAccountMandatory: false,
+          placement: 'none',
+          provisioned: false,
+          cancelled: false,
+        },
       ],
       cancelled: false,
       emailsSent: [],
@@ -184,21 +226,38 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
     ['nothing placed, shipped before any placement', stateWith([shipped, {}]), 'Booked', 'Booking'],
     ['a cancelled line and a booked one', stateWith([{ cancelled: true }, {}]), 'Booked', 'Booking'],
     // AwaitingSmartAccount, one per wait kind.
-    ['nothing placed, waiting for an assignment', stateWith([{}], { waiting: { kind: 'assignment' } }), 'AwaitingSmartAccount', 'Assignment'],
+    [
+      'nothing placed, waiting for an assignment',
+      stateWith([{}], { waiting: { kind: 'assignment' } }),
+      'AwaitingSmartAccount',
+      'Assignment',
+    ],
     [
       'nothing placed, assignment refused with a reason',
       stateWith([{}], { waiting: { kind: 'assignment', reason: 'Smart Account "sa-x" is not active' } }),
       'AwaitingSmartAccount',
       'Assignment',
     ],
-    ['held, waiting for the partner to transfer', stateWith([{ placement: 'holding' }], { waiting: transferWait }), 'AwaitingSmartAccount', 'PartnerTransfer'],
     [
-      'held and shipped, waiting for the partner',
-      stateWith([{ placement: 'holding', ...shipped }, { placement: 'holding' }], { waiting: { ...transferWait, remindersSent: 3, escalated: true } }),
+      'held, waiting for the partner to transfer',
+      stateWith([{ placement: 'holding' }], { waiting: transferWait }),
       'AwaitingSmartAccount',
       'PartnerTransfer',
     ],
-    ['nothing placed, link sent to the customer', stateWith([{}], { waiting: { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 } }), 'AwaitingSmartAccount', 'CustomerChoice'],
+    [
+      'held and shipped, waiting for the partner',
+      stateWith([{ placement: 'holding', ...shipped }, { placement: 'holding' }], {
+        waiting: { ...transferWait, remindersSent: 3, escalated: true },
+      }),
+      'AwaitingSmartAccount',
+      'PartnerTransfer',
+    ],
+    [
+      'nothing placed, link sent to the customer',
+      stateWith([{}], { waiting: { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 } }),
+      'AwaitingSmartAccount',
+      'CustomerChoice',
+    ],
     ['held, no wait recorded', stateWith([{ placement: 'holding' }]), 'AwaitingSmartAccount', 'Assignment'],
     [
       'one line in the customer account, another held',
@@ -215,7 +274,12 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
       'SmartAccountActivation',
     ],
     // AwaitingShipment.
-    ['all deposited, none shipped', stateWith([{ placement: 'customer' }, { placement: 'customer' }], { customerAccount: ACME }), 'AwaitingShipment', 'Shipment'],
+    [
+      'all deposited, none shipped',
+      stateWith([{ placement: 'customer' }, { placement: 'customer' }], { customerAccount: ACME }),
+      'AwaitingShipment',
+      'Shipment',
+    ],
     [
       'one shipped, one not',
       stateWith([{ placement: 'customer', ...shipped }, { placement: 'customer' }], { customerAccount: ACME }),
@@ -235,15 +299,31 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
       'Shipment',
     ],
     // Provisioning.
-    ['all shipped in the customer account', stateWith([{ placement: 'customer', ...shipped }], { customerAccount: ACME }), 'Provisioning', 'Provisioning'],
+    [
+      'all shipped in the customer account',
+      stateWith([{ placement: 'customer', ...shipped }], { customerAccount: ACME }),
+      'Provisioning',
+      'Provisioning',
+    ],
     [
       'one provisioned, the other shipped',
-      stateWith([{ placement: 'customer', ...shipped, provisioned: true }, { placement: 'customer', ...shipped }], { customerAccount: ACME }),
+      stateWith(
+        [
+          { placement: 'customer', ...shipped, provisioned: true },
+          { placement: 'customer', ...shipped },
+        ],
+        { customerAccount: ACME },
+      ),
       'Provisioning',
       'Provisioning',
     ],
     // Fulfilled.
-    ['every line provisioned', stateWith([{ placement: 'customer', ...shipped, provisioned: true }], { customerAccount: ACME }), 'Fulfilled', 'Nothing'],
+    [
+      'every line provisioned',
+      stateWith([{ placement: 'customer', ...shipped, provisioned: true }], { customerAccount: ACME }),
+      'Fulfilled',
+      'Nothing',
+    ],
     [
       'every live line provisioned, one cancelled',
       stateWith([{ placement: 'customer', ...shipped, provisioned: true }, { cancelled: true }], { customerAccount: ACME }),
@@ -253,15 +333,23 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
     // Cancelled.
     ['the order is cancelled', stateWith([{ cancelled: true }, { cancelled: true }], { cancelled: true }), 'Cancelled', 'Nothing'],
     ['the order flag alone', stateWith([{ placement: 'holding' }], { cancelled: true, waiting: transferWait }), 'Cancelled', 'Nothing'],
-    ['every line cancelled, without the order flag', stateWith([{ cancelled: true }, { placement: 'holding', cancelled: true }], { waiting: transferWait }), 'Cancelled', 'Nothing'],
+    [
+      'every line cancelled, without the order flag',
+      stateWith([{ cancelled: true }, { placement: 'holding', cancelled: true }], { waiting: transferWait }),
+      'Cancelled',
+      'Nothing',
+    ],
   ];
 
-  test.each(cases.map(([name, state, phase, waitingFor]) => ({ name, state, phase, waitingFor })))('$name: $phase / $waitingFor', ({ state, phase, waitingFor }) => {
-    expect(deriveOrderPhase(state)).toBe(phase);
-    expect(deriveWaitingFor(state)).toBe(waitingFor);
-    expect(listStatusOf(state)).toEqual({ phase, waitingFor });
-    expect(orderStatusOf(state)).toMatchObject({ phase, waitingFor });
-  });
+  test.each(cases.map(([name, state, phase, waitingFor]) => ({ name, state, phase, waitingFor })))(
+    '$name: $phase / $waitingFor',
+    ({ state, phase, waitingFor }) => {
+      expect(deriveOrderPhase(state)).toBe(phase);
+      expect(deriveWaitingFor(state)).toBe(waitingFor);
+      expect(listStatusOf(state)).toEqual({ phase, waitingFor });
+      expect(orderStatusOf(state)).toMatchObject({ phase, waitingFor });
+    },
+  );
 
   test('every phase and every wait appears in the table', () => {
     const phases = new Set(cases.map((c) => c[2]));
@@ -270,7 +358,16 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
       ['AwaitingActivation', 'AwaitingShipment', 'AwaitingSmartAccount', 'Booked', 'Cancelled', 'Fulfilled', 'Provisioning'].sort(),
     );
     expect([...waits].sort()).toEqual(
-      ['Assignment', 'Booking', 'CustomerChoice', 'Nothing', 'PartnerTransfer', 'Provisioning', 'Shipment', 'SmartAccountActivation'].sort(),
+      [
+        'Assignment',
+        'Booking',
+        'CustomerChoice',
+        'Nothing',
+        'PartnerTransfer',
+        'Provisioning',
+        'Shipment',
+        'SmartAccountActivation',
+      ].sort(),
     );
   });
 
@@ -299,7 +396,14 @@ describe('deriveOrderPhase and deriveWaitingFor', () => {
   });
 
   test('cancelling from any phase gives Cancelled / Nothing', () => {
-    for (const s of [booked(), held(), waitFor(booked(), activationWait), waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 }), deposited(), shipLine(deposited(), 1, '2026-03-01')]) {
+    for (const s of [
+      booked(),
+      held(),
+      waitFor(booked(), activationWait),
+      waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 }),
+      deposited(),
+      shipLine(deposited(), 1, '2026-03-01'),
+    ]) {
       expect(listStatusOf(cancelOrder(s))).toEqual({ phase: 'Cancelled', waitingFor: 'Nothing' });
     }
   });
@@ -317,7 +421,13 @@ describe('holdInHoldingAccount', () => {
       expect(line.virtualAccountPath).toBe('Default');
     }
     expect(next.holdingAccountId).toBe('pha-partner-1');
-    expect(next.waiting).toEqual({ kind: 'partner-transfer', holdingAccountId: 'pha-partner-1', heldSinceMs: NOW, remindersSent: 0, escalated: false });
+    expect(next.waiting).toEqual({
+      kind: 'partner-transfer',
+      holdingAccountId: 'pha-partner-1',
+      heldSinceMs: NOW,
+      remindersSent: 0,
+      escalated: false,
+    });
     expect(next.customerAccount).toBeUndefined();
   });
 
@@ -330,7 +440,11 @@ describe('holdInHoldingAccount', () => {
   test('a line shipped before placement keeps its ship date and subscription', () => {
     const shipped = shipLine(booked(), 2, '2026-02-20');
     const next = pure(shipped, (s) => holdInHoldingAccount(s, 'pha-partner-1', undefined, NOW));
-    expect(next.lines[1]).toMatchObject({ placement: 'holding', shippedOn: '2026-02-20', subscription: { startsOn: '2026-02-20', endsOn: '2029-02-20' } });
+    expect(next.lines[1]).toMatchObject({
+      placement: 'holding',
+      shippedOn: '2026-02-20',
+      subscription: { startsOn: '2026-02-20', endsOn: '2029-02-20' },
+    });
     expect(lineState(next.lines[1])).toBe('shipped');
   });
 
@@ -345,7 +459,13 @@ describe('holdInHoldingAccount', () => {
   test('keeps the rest of the state', () => {
     const s = recordEmail(booked(), 'booking');
     const next = pure(s, (x) => holdInHoldingAccount(x, 'pha-partner-1', undefined, NOW));
-    expect(next).toMatchObject({ orderId: 'ord-1', externalReference: 'PO-2026-0001', partnerId: 'partner-1', emailsSent: ['booking'], cancelled: false });
+    expect(next).toMatchObject({
+      orderId: 'ord-1',
+      externalReference: 'PO-2026-0001',
+      partnerId: 'partner-1',
+      emailsSent: ['booking'],
+      cancelled: false,
+    });
   });
 });
 
@@ -354,7 +474,8 @@ describe('placeInCustomerAccount', () => {
     const s = waitFor(booked(), { kind: 'assignment', reason: 'x' });
     const next = pure(s, (x) => placeInCustomerAccount(x, ACME));
     expect(next.lines.map(lineState)).toEqual(['deposited', 'deposited', 'deposited']);
-    for (const line of next.lines) expect(line).toMatchObject({ placement: 'customer', accountId: 'sa-acme', virtualAccountPath: 'Finance' });
+    for (const line of next.lines)
+      expect(line).toMatchObject({ placement: 'customer', accountId: 'sa-acme', virtualAccountPath: 'Finance' });
     expect(next.customerAccount).toEqual(ACME);
     expect(next.waiting).toBeUndefined();
   });
@@ -403,7 +524,7 @@ describe('placeInCustomerAccount', () => {
     expect(next.lines[2]).toMatchObject({ placement: 'customer', accountId: 'sa-acme' });
   });
 
-  test('copies the account rather than keeping the caller\'s object', () => {
+  test("copies the account rather than keeping the caller's object", () => {
     const account = { ...ACME };
     const next = placeInCustomerAccount(booked(), account);
     account.accountId = 'changed';
@@ -447,12 +568,20 @@ describe('shipLine', () => {
 
   test('a held line ships and stays held in place; its term runs (S3)', () => {
     const next = pure(held(), (s) => shipLine(s, 2, '2026-03-02'));
-    expect(next.lines[1]).toMatchObject({ placement: 'holding', shippedOn: '2026-03-02', subscription: { startsOn: '2026-03-02', endsOn: '2029-03-02' } });
+    expect(next.lines[1]).toMatchObject({
+      placement: 'holding',
+      shippedOn: '2026-03-02',
+      subscription: { startsOn: '2026-03-02', endsOn: '2029-03-02' },
+    });
   });
 
   test('a booked (unplaced) line can ship', () => {
     const next = shipLine(booked(), 3, '2026-03-02');
-    expect(next.lines[2]).toMatchObject({ placement: 'none', shippedOn: '2026-03-02', subscription: { startsOn: '2026-03-02', endsOn: '2027-03-02' } });
+    expect(next.lines[2]).toMatchObject({
+      placement: 'none',
+      shippedOn: '2026-03-02',
+      subscription: { startsOn: '2026-03-02', endsOn: '2027-03-02' },
+    });
   });
 
   test('a second shipment of the same line is ignored, whatever its date', () => {
@@ -517,7 +646,7 @@ describe('cancelOrder', () => {
     ['booked', booked],
     ['held', held],
     ['waiting for activation', () => waitFor(booked(), activationWait)],
-    ['waiting for the customer\'s choice', () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 })],
+    ["waiting for the customer's choice", () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 })],
     ['deposited', deposited],
     ['shipped', () => shipLine(held(), 2, '2026-03-02')],
   ])('from %s: every line cancelled, the order cancelled, no wait', (_name, make) => {
@@ -659,7 +788,7 @@ describe('assignmentRefusal', () => {
   test.each<[string, () => OrderState]>([
     ['held in a holding account', held],
     ['waiting for an assignment', () => waitFor(booked(), { kind: 'assignment', reason: 'x' })],
-    ['waiting for the customer\'s choice', () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 })],
+    ["waiting for the customer's choice", () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 })],
     ['waiting for an activation', () => waitFor(booked(), activationWait)],
     ['held with a shipped line', () => shipLine(held(), 2, '2026-03-01')],
   ])('accepted when %s', (_name, make) => {
@@ -672,7 +801,9 @@ describe('assignmentRefusal', () => {
 
   test('refused once cancelled (flag or all lines)', () => {
     expect(assignmentRefusal(cancelOrder(held()))).toBe('the order is cancelled');
-    expect(assignmentRefusal(stateWith([{ cancelled: true, placement: 'holding' }], { waiting: transferWait }))).toBe('the order is cancelled');
+    expect(assignmentRefusal(stateWith([{ cancelled: true, placement: 'holding' }], { waiting: transferWait }))).toBe(
+      'the order is cancelled',
+    );
   });
 
   test('refused once fulfilled', () => {
@@ -803,8 +934,24 @@ describe('orderStatusOf', () => {
       waitingFor: 'Booking',
       lines: [
         { lineNumber: 1, sku: 'L-PERP', quantity: 5, licenseType: 'smart', smartAccountMandatory: true, state: 'booked' },
-        { lineNumber: 2, sku: 'C9300-DNA-E-24-3Y', quantity: 10, licenseType: 'smart', termMonths: 36, smartAccountMandatory: true, state: 'booked' },
-        { lineNumber: 3, sku: 'L-CLASSIC-1Y', quantity: 1, licenseType: 'classic', termMonths: 12, smartAccountMandatory: false, state: 'booked' },
+        {
+          lineNumber: 2,
+          sku: 'C9300-DNA-E-24-3Y',
+          quantity: 10,
+          licenseType: 'smart',
+          termMonths: 36,
+          smartAccountMandatory: true,
+          state: 'booked',
+        },
+        {
+          lineNumber: 3,
+          sku: 'L-CLASSIC-1Y',
+          quantity: 1,
+          licenseType: 'classic',
+          termMonths: 12,
+          smartAccountMandatory: false,
+          state: 'booked',
+        },
       ],
       emailsSent: [],
     });
@@ -824,14 +971,22 @@ describe('orderStatusOf', () => {
         () => waitFor(booked(), { kind: 'assignment', reason: 'Smart Account "sa-x" is pending activation' }),
         'The partner must assign the customer\'s Smart Account (Smart Account "sa-x" is pending activation).',
       ],
-      ['Assignment (held, no wait recorded)', () => stateWith([{ placement: 'holding' }]), "The partner must assign the customer's Smart Account."],
+      [
+        'Assignment (held, no wait recorded)',
+        () => stateWith([{ placement: 'holding' }]),
+        "The partner must assign the customer's Smart Account.",
+      ],
       ['PartnerTransfer', held, "The partner must transfer the order from its holding account to the customer's active Smart Account."],
       [
         'CustomerChoice',
         () => waitFor(booked(), { kind: 'customer-choice', sinceMs: 0, remindersSent: 0 }),
         'The end-customer contact must pick or create their Smart Account through the emailed link.',
       ],
-      ['SmartAccountActivation', () => waitFor(booked(), activationWait), 'The end-customer contact must activate the new Smart Account newco.com.'],
+      [
+        'SmartAccountActivation',
+        () => waitFor(booked(), activationWait),
+        'The end-customer contact must activate the new Smart Account newco.com.',
+      ],
       [
         'SmartAccountActivation without a domain',
         () => waitFor(booked(), { kind: 'activation', accountId: 'sa-new', domain: '' }),
@@ -848,15 +1003,19 @@ describe('orderStatusOf', () => {
     });
   });
 
-  test('a held order names its holding account and each line\'s place', () => {
+  test("a held order names its holding account and each line's place", () => {
     const status = orderStatusOf(held());
     expect(status.holdingAccountId).toBe('pha-partner-1');
     expect(status).not.toHaveProperty('customerAccountId');
-    for (const line of status.lines) expect(line).toMatchObject({ state: 'held', accountId: 'pha-partner-1', virtualAccountPath: 'Default' });
+    for (const line of status.lines)
+      expect(line).toMatchObject({ state: 'held', accountId: 'pha-partner-1', virtualAccountPath: 'Default' });
   });
 
   test('a transferred order names both accounts; shipped lines carry date and subscription', () => {
-    const s = recordEmail(recordEmail(placeInCustomerAccount(shipLine(held(), 2, '2026-03-02'), ACME), 'transfer-needed'), 'deposit-confirmation');
+    const s = recordEmail(
+      recordEmail(placeInCustomerAccount(shipLine(held(), 2, '2026-03-02'), ACME), 'transfer-needed'),
+      'deposit-confirmation',
+    );
     const status = orderStatusOf(s);
     expect(status.customerAccountId).toBe('sa-acme');
     expect(status.holdingAccountId).toBe('pha-partner-1');
@@ -901,7 +1060,14 @@ describe('orderStatusOf', () => {
 
   test('line states in the status match lineState', () => {
     const s = stateWith(
-      [{}, { placement: 'holding' }, { placement: 'customer' }, { placement: 'customer', shippedOn: '2026-03-01' }, { placement: 'customer', shippedOn: '2026-03-01', provisioned: true }, { cancelled: true }],
+      [
+        {},
+        { placement: 'holding' },
+        { placement: 'customer' },
+        { placement: 'customer', shippedOn: '2026-03-01' },
+        { placement: 'customer', shippedOn: '2026-03-01', provisioned: true },
+        { cancelled: true },
+      ],
       { waiting: transferWait },
     );
     expect(orderStatusOf(s).lines.map((l) => l.state)).toEqual(['booked', 'held', 'deposited', 'shipped', 'provisioned', 'cancelled']);

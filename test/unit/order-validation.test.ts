@@ -55,7 +55,10 @@ function withLines(...lines: unknown[]): Record<string, unknown> {
 describe('validateBookOrderInput: valid bookings', () => {
   const assignments: Array<[string, Assignment]> = [
     ['smart_account', { kind: 'smart_account', accountId: 'sa-acme' }],
-    ['smart_account with virtual account', { kind: 'smart_account', accountId: 'sa-acme', virtualAccountPath: 'Region-US/Finance/Sacramento' }],
+    [
+      'smart_account with virtual account',
+      { kind: 'smart_account', accountId: 'sa-acme', virtualAccountPath: 'Region-US/Finance/Sacramento' },
+    ],
     ['holding_account', { kind: 'holding_account', accountId: 'pha-partner-1' }],
     ['holding_account with virtual account', { kind: 'holding_account', accountId: 'pha-partner-1', virtualAccountPath: 'Default' }],
     ['request_smart_account', { kind: 'request_smart_account', domain: 'acme.com' }],
@@ -72,7 +75,9 @@ describe('validateBookOrderInput: valid bookings', () => {
       bookedByPartnerId: 'dist-1',
       partnerId: 'reseller-7',
       assignment: { kind: 'holding_account', accountId: 'pha-reseller-7' },
-      lines: [{ lineNumber: 1, sku: 'A/B+C_D.E-F', quantity: 1_000_000, licenseType: 'smart', termMonths: 120, smartAccountMandatory: false }],
+      lines: [
+        { lineNumber: 1, sku: 'A/B+C_D.E-F', quantity: 1_000_000, licenseType: 'smart', termMonths: 120, smartAccountMandatory: false },
+      ],
     };
     expect(validateBookOrderInput(input)).toEqual([]);
   });
@@ -91,7 +96,9 @@ describe('validateBookOrderInput: valid bookings', () => {
     expect(validateBookOrderInput(withLines(line({ termMonths: 120 })))).toEqual([]);
     expect(validateBookOrderInput(withLines(line({ termMonths: undefined })))).toEqual([]);
     const sixteenDeep = Array.from({ length: 16 }, (_, i) => `va${i}`).join('/');
-    expect(validateBookOrderInput(booking({ assignment: { kind: 'smart_account', accountId: 'sa-1', virtualAccountPath: sixteenDeep } }))).toEqual([]);
+    expect(
+      validateBookOrderInput(booking({ assignment: { kind: 'smart_account', accountId: 'sa-1', virtualAccountPath: sixteenDeep } })),
+    ).toEqual([]);
     expect(validateBookOrderInput(booking({ externalReference: 'x'.repeat(128) }))).toEqual([]);
     expect(validateBookOrderInput(booking({ endCustomerContact: { email: 'a@b.co', fullName: 'n'.repeat(200) } }))).toEqual([]);
   });
@@ -408,7 +415,7 @@ describe('isValidDomain', () => {
 });
 
 describe('isValidEmail', () => {
-  test.each(['admin@acme.com', 'first.last+tag@sub.acme.co.uk', 'Admin@ACME.com', 'o\'brien@acme.ie'])('accepts %s', (e) => {
+  test.each(['admin@acme.com', 'first.last+tag@sub.acme.co.uk', 'Admin@ACME.com', "o'brien@acme.ie"])('accepts %s', (e) => {
     expect(isValidEmail(e)).toBe(true);
   });
 
@@ -539,7 +546,11 @@ describe('validateAssignmentRequest', () => {
   });
 
   test('all problems are reported together, in field order', () => {
-    expect(fieldsOf({ accountId: '', actingPartnerId: 'bad id', virtualAccountPath: '/x' })).toEqual(['accountId', 'actingPartnerId', 'virtualAccountPath']);
+    expect(fieldsOf({ accountId: '', actingPartnerId: 'bad id', virtualAccountPath: '/x' })).toEqual([
+      'accountId',
+      'actingPartnerId',
+      'virtualAccountPath',
+    ]);
     expect(fieldsOf({})).toEqual(['accountId', 'actingPartnerId']);
     expect(fieldsOf({ virtualAccountPath: 'Finance' })).toEqual(['accountId', 'actingPartnerId']);
   });

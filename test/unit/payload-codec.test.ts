@@ -1,5 +1,11 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, generateEncryptionKey, parseEncryptionKeys, PayloadKeyError } from '../../src/temporal/payload-codec';
+import {
+  AesGcmPayloadCodec,
+  ENCRYPTED_ENCODING,
+  generateEncryptionKey,
+  parseEncryptionKeys,
+  PayloadKeyError,
+} from '../../src/temporal/payload-codec';
 
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? []).toString('utf8');
 const contact = { email: 'ada.admin@acme.com', fullName: 'Ada Admin' };

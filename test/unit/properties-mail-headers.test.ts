@@ -15,7 +15,19 @@ import { createSmtpMailer, messageIdFor, type Mailer } from '../../src/email/mai
 import { EMAIL_TEMPLATES, renderOrderEmail, type OrderEmailFacts } from '../../src/orders/email-templates';
 
 const FROM = 'Smart Licensing Orders <orders@license-fulfillment.localhost>';
-const OUR_HEADERS = ['from', 'to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'x-order-id', 'x-email-template', 'x-idempotency-key'];
+const OUR_HEADERS = [
+  'from',
+  'to',
+  'subject',
+  'message-id',
+  'date',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'x-order-id',
+  'x-email-template',
+  'x-idempotency-key',
+];
 
 const HEADER_TRICKS = [
   '\r\nBcc: evil@evil.test',
@@ -37,14 +49,32 @@ const address = fc
   .tuple(fc.stringMatching(/^[a-z0-9+'-]{1,12}(\.[a-z0-9+'-]{1,6}){0,2}$/), fc.stringMatching(/^[a-z0-9]{1,10}\.(test|example)$/))
   .map(([l, d]) => `${l}@${d}`);
 
-const facts = (strings: { name: string; partner: string; account: string; reference: string; domain: string; reason: string }): OrderEmailFacts => ({
+const facts = (strings: {
+  name: string;
+  partner: string;
+  account: string;
+  reference: string;
+  domain: string;
+  reason: string;
+}): OrderEmailFacts => ({
   orderId: '0123456789abcdef0123',
   externalReference: strings.reference,
   recipientName: strings.name,
   partnerName: strings.partner,
   account: { name: strings.account, domain: strings.domain, virtualAccountPath: strings.account },
   holdingAccount: { name: strings.account, virtualAccountPath: strings.account },
-  lines: [{ lineNumber: 1, sku: 'X', quantity: 1, licenseType: 'smart', termMonths: 12, state: 'shipped', shippedOn: '2026-01-01', subscription: { startsOn: '2026-01-01', endsOn: '2027-01-01' } }],
+  lines: [
+    {
+      lineNumber: 1,
+      sku: 'X',
+      quantity: 1,
+      licenseType: 'smart',
+      termMonths: 12,
+      state: 'shipped',
+      shippedOn: '2026-01-01',
+      subscription: { startsOn: '2026-01-01', endsOn: '2027-01-01' },
+    },
+  ],
   today: '2026-02-01',
   link: 'http://localhost:3000/delegations/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
   linkExpiresOn: '2026-02-14',
@@ -53,7 +83,9 @@ const facts = (strings: { name: string; partner: string; account: string; refere
   refusalReason: strings.reason,
   requestedDomain: strings.domain,
 });
-const hostileFacts = fc.record({ name: hostile, partner: hostile, account: hostile, reference: hostile, domain: hostile, reason: hostile }).map(facts);
+const hostileFacts = fc
+  .record({ name: hostile, partner: hostile, account: hostile, reference: hostile, domain: hostile, reason: hostile })
+  .map(facts);
 
 describe('renderOrderEmail', () => {
   test('every subject is one line, whatever the facts hold', () => {
@@ -68,10 +100,14 @@ describe('renderOrderEmail', () => {
   test('no text from the facts becomes markup in the HTML', () => {
     const marked = hostile.map((s) => `${s}<x-injected a="1">'&`);
     fc.assert(
-      fc.property(fc.constantFrom(...EMAIL_TEMPLATES), fc.record({ name: marked, partner: marked, account: marked, reference: marked, domain: marked, reason: marked }), (template, strings) => {
-        const { html } = renderOrderEmail(template, facts(strings));
-        expect(html).not.toContain('<x-injected');
-      }),
+      fc.property(
+        fc.constantFrom(...EMAIL_TEMPLATES),
+        fc.record({ name: marked, partner: marked, account: marked, reference: marked, domain: marked, reason: marked }),
+        (template, strings) => {
+          const { html } = renderOrderEmail(template, facts(strings));
+          expect(html).not.toContain('<x-injected');
+        },
+      ),
       { numRuns: 1_000 },
     );
   });
@@ -188,7 +224,19 @@ describe('a message sent through the mailer', () => {
       }),
       {
         numRuns: 20,
-        examples: [['deposit-confirmation', facts({ name: 'x', partner: 'x', account: '=?UTF-8?Q?=0D=0ABcc:evil@evil.test?=', reference: 'PO-1', domain: 'acme.test', reason: 'x' })]],
+        examples: [
+          [
+            'deposit-confirmation',
+            facts({
+              name: 'x',
+              partner: 'x',
+              account: '=?UTF-8?Q?=0D=0ABcc:evil@evil.test?=',
+              reference: 'PO-1',
+              domain: 'acme.test',
+              reason: 'x',
+            }),
+          ],
+        ],
       },
     );
   });

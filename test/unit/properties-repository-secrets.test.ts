@@ -16,7 +16,11 @@ const ROOT = resolve(__dirname, '../..');
 /** What git would commit: tracked files and new ones not ignored (so a developer's .env is not read). */
 function committableFiles(): string[] {
   try {
-    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return [...new Set(out.split('\0').filter(Boolean))].filter((f) => existsSync(join(ROOT, f)) && statSync(join(ROOT, f)).isFile());
   } catch {
     // No git (an unpacked tarball): walk the tree, leaving out what .gitignore leaves out.
@@ -44,9 +48,21 @@ const SECRET_PATTERNS: Array<[kind: string, pattern: RegExp]> = [
 
 /** Shown on purpose, each with the reason it is not a secret. */
 const DOCUMENTED: Array<{ file: string; match: string; why: string }> = [
-  { file: 'README.md', match: 'lfk_WYDIBBfa9gfgnN4A0w8FMWYmJSgJF0LKvQ98FztQ3EM', why: 'the quick start output of a stopped run: keys are revoked when the stack stops' },
-  { file: 'README.md', match: 'lfk_d86aeb4qkckCnjIth0Z1G9tMzWC-VHYsVabgh2R6I1Q', why: 'the quick start output of a stopped run: keys are revoked when the stack stops' },
-  { file: 'docker-compose.yml', match: 'postgres://postgres:postgres@', why: 'the throw-away Postgres of the local compose stack, not published on a host port' },
+  {
+    file: 'README.md',
+    match: 'lfk_WYDIBBfa9gfgnN4A0w8FMWYmJSgJF0LKvQ98FztQ3EM',
+    why: 'the quick start output of a stopped run: keys are revoked when the stack stops',
+  },
+  {
+    file: 'README.md',
+    match: 'lfk_d86aeb4qkckCnjIth0Z1G9tMzWC-VHYsVabgh2R6I1Q',
+    why: 'the quick start output of a stopped run: keys are revoked when the stack stops',
+  },
+  {
+    file: 'docker-compose.yml',
+    match: 'postgres://postgres:postgres@',
+    why: 'the throw-away Postgres of the local compose stack, not published on a host port',
+  },
   { file: 'test/unit/config.test.ts', match: 'postgresql://app:secret@', why: 'test input of the configuration parser' },
   { file: 'test/unit/config.test.ts', match: 'smtps://user:pass@', why: 'test input of the configuration parser' },
   { file: 'test/unit/config.test.ts', match: 'postgres://app:s3cret@', why: 'test input of the URL redaction' },
@@ -82,7 +98,14 @@ describe('the repository holds no secret', () => {
 
   test('the search sees the whole repository (source, tests, docs, compose, scripts)', () => {
     expect(files.length).toBeGreaterThan(100);
-    for (const file of ['src/config.ts', 'README.md', 'docker-compose.yml', '.env.example', 'test/unit/properties-repository-secrets.test.ts']) expect(files).toContain(file);
+    for (const file of [
+      'src/config.ts',
+      'README.md',
+      'docker-compose.yml',
+      '.env.example',
+      'test/unit/properties-repository-secrets.test.ts',
+    ])
+      expect(files).toContain(file);
     expect(files.some((f) => f.startsWith('node_modules/'))).toBe(false);
   });
 
@@ -94,7 +117,10 @@ describe('the repository holds no secret', () => {
   test('each documented example is still where it is documented (a stale entry would hide nothing, but says something untrue)', () => {
     const all = findings(files);
     for (const documented of DOCUMENTED) {
-      expect({ ...documented, found: all.some((f) => f.file === documented.file && f.match.startsWith(documented.match)) }).toEqual({ ...documented, found: true });
+      expect({ ...documented, found: all.some((f) => f.file === documented.file && f.match.startsWith(documented.match)) }).toEqual({
+        ...documented,
+        found: true,
+      });
     }
   });
 
@@ -103,7 +129,10 @@ describe('the repository holds no secret', () => {
     const aes = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
     const samples = [key, aes, 'smtps://mailer:hunter2@smtp.example.com', `-----BEGIN ${'PRIVATE'} KEY-----`];
     for (const sample of samples) {
-      expect({ sample, found: SECRET_PATTERNS.some(([, pattern]) => new RegExp(pattern.source, pattern.flags).test(sample)) }).toEqual({ sample, found: true });
+      expect({ sample, found: SECRET_PATTERNS.some(([, pattern]) => new RegExp(pattern.source, pattern.flags).test(sample)) }).toEqual({
+        sample,
+        found: true,
+      });
     }
     expect(PLACEHOLDER_PASSWORD.test('postgres://app:***@')).toBe(true);
     expect(PLACEHOLDER_PASSWORD.test('postgres://app:s3cret@')).toBe(false);

@@ -60,13 +60,28 @@ describe('CSRF double submit', () => {
   });
 
   test('the cookie is read only when exactly one well-formed lf_csrf is sent, whatever else the header holds', () => {
-    const otherCookie = fc.tuple(fc.stringMatching(/^[a-z_]{1,8}$/).filter((n) => n !== CSRF_COOKIE), fc.stringMatching(/^[A-Za-z0-9_=-]{0,20}$/)).map(([n, v]) => `${n}=${v}`);
+    const otherCookie = fc
+      .tuple(
+        fc.stringMatching(/^[a-z_]{1,8}$/).filter((n) => n !== CSRF_COOKIE),
+        fc.stringMatching(/^[A-Za-z0-9_=-]{0,20}$/),
+      )
+      .map(([n, v]) => `${n}=${v}`);
     fc.assert(
-      fc.property(fc.array(otherCookie, { maxLength: 3 }), fc.array(fc.oneof(wellFormed, fc.string({ maxLength: 50 }).filter((v) => !/[;\s]/.test(v))), { maxLength: 2 }), (others, ours) => {
-        const header = [...others, ...ours.map((v) => `${CSRF_COOKIE}=${v}`)].join('; ');
-        const expected = ours.length === 1 && WELL_FORMED.test(ours[0]) ? ours[0] : undefined;
-        expect(csrfCookieOf(header)).toBe(expected);
-      }),
+      fc.property(
+        fc.array(otherCookie, { maxLength: 3 }),
+        fc.array(
+          fc.oneof(
+            wellFormed,
+            fc.string({ maxLength: 50 }).filter((v) => !/[;\s]/.test(v)),
+          ),
+          { maxLength: 2 },
+        ),
+        (others, ours) => {
+          const header = [...others, ...ours.map((v) => `${CSRF_COOKIE}=${v}`)].join('; ');
+          const expected = ours.length === 1 && WELL_FORMED.test(ours[0]) ? ours[0] : undefined;
+          expect(csrfCookieOf(header)).toBe(expected);
+        },
+      ),
       { numRuns: 2_000 },
     );
   });

@@ -32,7 +32,9 @@ import {
 
 const idText = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,40}$/);
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$/);
-const domain = fc.tuple(fc.array(label, { minLength: 1, maxLength: 3 }), fc.stringMatching(/^[a-z]{2,8}$/)).map(([labels, tld]) => [...labels, tld].join('.'));
+const domain = fc
+  .tuple(fc.array(label, { minLength: 1, maxLength: 3 }), fc.stringMatching(/^[a-z]{2,8}$/))
+  .map(([labels, tld]) => [...labels, tld].join('.'));
 /** Local parts as people have them: dots (between atoms), plus, quotes, unicode, SQL-looking. */
 const localPart = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9_%+'-]{1,20}(\.[A-Za-z0-9_%+'-]{1,10}){0,2}$/),
@@ -60,12 +62,17 @@ const line = (lineNumber: number) =>
       ...(termMonths === undefined ? {} : { termMonths }),
       smartAccountMandatory: l.licenseType === 'classic' ? false : l.smartAccountMandatory,
     }));
-const lines = fc.uniqueArray(fc.integer({ min: 1, max: 999_999 }), { minLength: 1, maxLength: 6 }).chain((numbers) => fc.tuple(...numbers.map(line)));
+const lines = fc
+  .uniqueArray(fc.integer({ min: 1, max: 999_999 }), { minLength: 1, maxLength: 6 })
+  .chain((numbers) => fc.tuple(...numbers.map(line)));
 const contact = fc.record({ email, fullName: oneLine(200), registeredId: idText }, { requiredKeys: ['email'] });
 
 const assignment = fc.oneof(
   fc.record({ kind: fc.constant('smart_account'), accountId: idText, virtualAccountPath: vaPath }, { requiredKeys: ['kind', 'accountId'] }),
-  fc.record({ kind: fc.constant('holding_account'), accountId: idText, virtualAccountPath: vaPath }, { requiredKeys: ['kind', 'accountId'] }),
+  fc.record(
+    { kind: fc.constant('holding_account'), accountId: idText, virtualAccountPath: vaPath },
+    { requiredKeys: ['kind', 'accountId'] },
+  ),
   fc.record({ kind: fc.constant('request_smart_account'), domain }),
   fc.record({ kind: fc.constant('delegate') }),
 );
@@ -81,14 +88,25 @@ const validBooking: fc.Arbitrary<Booking> = fc
     const booking = b as unknown as Booking;
     // A delegation and a request need the contact (the domain rule); give it one.
     const kind = booking.assignment.kind;
-    if ((kind === 'delegate' || kind === 'request_smart_account') && !booking.endCustomerContact) return { ...booking, endCustomerContact: { email: 'contact@example.com' } };
+    if ((kind === 'delegate' || kind === 'request_smart_account') && !booking.endCustomerContact)
+      return { ...booking, endCustomerContact: { email: 'contact@example.com' } };
     return booking;
   });
 
 // ---------------------------------------------------------------- the server's schema validation
 
 /** Ajv as src/api/server.ts sets it up for bodies: strict types, no coercion, every error, discriminator. */
-const ajv = addFormats(new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes: false, discriminator: true, verbose: true, strict: false }));
+const ajv = addFormats(
+  new Ajv({
+    allErrors: true,
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes: false,
+    discriminator: true,
+    verbose: true,
+    strict: false,
+  }),
+);
 for (const schema of SHARED_SCHEMAS) ajv.addSchema(schema);
 const bookingSchema = ajv.getSchema('BookOrderRequest')!;
 
@@ -117,9 +135,21 @@ describe('valid bookings', () => {
 
 const CRLF = fc.constantFrom('\r', '\n', '\r\n');
 const withLineBreak = (base: fc.Arbitrary<string>) => fc.tuple(base, CRLF, base).map(([a, br, b]) => `${a}${br}${b}`);
-const notText = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }));
+const notText = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 2 }),
+  fc.object({ maxDepth: 1 }),
+);
 const notWholeNumberIn = (min: number, max: number) =>
-  fc.oneof(fc.integer({ min: -1_000, max: min - 1 }), fc.integer({ min: max + 1, max: max + 1_000_000 }), fc.double({ min, max, noInteger: true, noNaN: true }), fc.string(), fc.constant(null));
+  fc.oneof(
+    fc.integer({ min: -1_000, max: min - 1 }),
+    fc.integer({ min: max + 1, max: max + 1_000_000 }),
+    fc.double({ min, max, noInteger: true, noNaN: true }),
+    fc.string(),
+    fc.constant(null),
+  );
 const badId = fc.oneof(
   notText,
   fc.constant(''),
@@ -130,13 +160,37 @@ const badId = fc.oneof(
 );
 const badVaPath = fc.oneof(
   notText,
-  fc.constantFrom('', ' Finance', 'Finance ', '/Finance', 'Finance/', 'a//b', 'x'.repeat(81), Array.from({ length: 17 }, () => 'v').join('/')),
+  fc.constantFrom(
+    '',
+    ' Finance',
+    'Finance ',
+    '/Finance',
+    'Finance/',
+    'a//b',
+    'x'.repeat(81),
+    Array.from({ length: 17 }, () => 'v').join('/'),
+  ),
   withLineBreak(vaName),
 );
-const badDomain = fc.oneof(notText, fc.constantFrom('', 'ACME.com', 'acme', 'acme_corp.com', '-acme.com', 'acme.c', `${'a'.repeat(64)}.com`, 'acme.com.'), withLineBreak(domain));
+const badDomain = fc.oneof(
+  notText,
+  fc.constantFrom('', 'ACME.com', 'acme', 'acme_corp.com', '-acme.com', 'acme.c', `${'a'.repeat(64)}.com`, 'acme.com.'),
+  withLineBreak(domain),
+);
 const badEmail = fc.oneof(
   notText,
-  fc.constantFrom('', 'no-at-sign', '@acme.com', 'a@', 'a b@acme.com', 'a@acme', '"x"@acme.com', 'Name <a@acme.com>', 'a@acme.com, evil@evil.test', `${'a'.repeat(65)}@acme.com`),
+  fc.constantFrom(
+    '',
+    'no-at-sign',
+    '@acme.com',
+    'a@',
+    'a b@acme.com',
+    'a@acme',
+    '"x"@acme.com',
+    'Name <a@acme.com>',
+    'a@acme.com, evil@evil.test',
+    `${'a'.repeat(65)}@acme.com`,
+  ),
   withLineBreak(email),
   email.map((e) => `${e}\r\nBcc: evil@evil.test`),
 );
@@ -158,27 +212,58 @@ const corrupted: fc.Arbitrary<Corruption> = validBooking.chain((b) => {
     badId.map((v) => at('externalReference', (c) => (c.externalReference = v))),
     badId.map((v) => at('bookedByPartnerId', (c) => (c.bookedByPartnerId = v))),
     badId.filter((v) => v !== undefined).map((v) => at('partnerId', (c) => (c.partnerId = v))),
-    fc.oneof(fc.constant(undefined), fc.constant(null), fc.integer(), fc.string()).map((v) => at('assignment', (c) => (c.assignment = v as never))),
-    fc.oneof(notText, fc.string().filter((k) => !['smart_account', 'holding_account', 'request_smart_account', 'delegate'].includes(k))).map((v) =>
-      at('assignment.kind', (c) => (c.assignment = { ...c.assignment, kind: v })),
-    ),
-    fc.oneof(fc.constant(undefined), fc.integer(), fc.boolean(), fc.constant([]), CRLF).map((v) => at('lines', (c) => (c.lines = v as never))),
+    fc
+      .oneof(fc.constant(undefined), fc.constant(null), fc.integer(), fc.string())
+      .map((v) => at('assignment', (c) => (c.assignment = v as never))),
+    fc
+      .oneof(
+        notText,
+        fc.string().filter((k) => !['smart_account', 'holding_account', 'request_smart_account', 'delegate'].includes(k)),
+      )
+      .map((v) => at('assignment.kind', (c) => (c.assignment = { ...c.assignment, kind: v }))),
+    fc
+      .oneof(fc.constant(undefined), fc.integer(), fc.boolean(), fc.constant([]), CRLF)
+      .map((v) => at('lines', (c) => (c.lines = v as never))),
     fc.constant(at('lines', (c) => (c.lines = Array.from({ length: MAX_LINES + 1 }, (_, n) => ({ ...b.lines[0], lineNumber: n + 1 }))))),
     fc.oneof(fc.constant(null), fc.integer(), fc.string()).map((v) => at(`lines[${i}]`, (c) => (c.lines[i] = v as never))),
     notWholeNumberIn(1, 999_999).map((v) => at(`lines[${i}].lineNumber`, (c) => (c.lines[i].lineNumber = v))),
     // An SKU may hold "/" and "+", so not every bad ID is a bad SKU.
     badId.filter((v) => typeof v !== 'string' || !SKU_PATTERN.test(v)).map((v) => at(`lines[${i}].sku`, (c) => (c.lines[i].sku = v))),
     notWholeNumberIn(1, 1_000_000).map((v) => at(`lines[${i}].quantity`, (c) => (c.lines[i].quantity = v))),
-    fc.oneof(notText, fc.constantFrom('Smart', 'SMART', 'perpetual', '')).map((v) => at(`lines[${i}].licenseType`, (c) => (c.lines[i].licenseType = v))),
-    notWholeNumberIn(1, 120).filter((v) => v !== undefined).map((v) => at(`lines[${i}].termMonths`, (c) => (c.lines[i].termMonths = v))),
-    fc.oneof(fc.constant(undefined), fc.constant(null), fc.constantFrom('true', 1, 0)).map((v) => at(`lines[${i}].smartAccountMandatory`, (c) => (c.lines[i].smartAccountMandatory = v))),
-    fc.constant(at(`lines[${i}].smartAccountMandatory`, (c) => Object.assign(c.lines[i], { licenseType: 'classic', smartAccountMandatory: true }))),
+    fc
+      .oneof(notText, fc.constantFrom('Smart', 'SMART', 'perpetual', ''))
+      .map((v) => at(`lines[${i}].licenseType`, (c) => (c.lines[i].licenseType = v))),
+    notWholeNumberIn(1, 120)
+      .filter((v) => v !== undefined)
+      .map((v) => at(`lines[${i}].termMonths`, (c) => (c.lines[i].termMonths = v))),
+    fc
+      .oneof(fc.constant(undefined), fc.constant(null), fc.constantFrom('true', 1, 0))
+      .map((v) => at(`lines[${i}].smartAccountMandatory`, (c) => (c.lines[i].smartAccountMandatory = v))),
+    fc.constant(
+      at(`lines[${i}].smartAccountMandatory`, (c) => Object.assign(c.lines[i], { licenseType: 'classic', smartAccountMandatory: true })),
+    ),
     fc.oneof(fc.constant(null), fc.integer(), fc.string()).map((v) => at('endCustomerContact', (c) => (c.endCustomerContact = v))),
     badEmail.map((v) => at('endCustomerContact.email', (c) => (c.endCustomerContact = { ...(c.endCustomerContact as object), email: v }))),
     fc
-      .oneof(notText.filter((v) => v !== undefined), fc.constant('x'.repeat(201)), withLineBreak(oneLine(50)))
-      .map((v) => at('endCustomerContact.fullName', (c) => (c.endCustomerContact = { email: 'a@example.com', ...(c.endCustomerContact as object), fullName: v }))),
-    badId.filter((v) => v !== undefined).map((v) => at('endCustomerContact.registeredId', (c) => (c.endCustomerContact = { email: 'a@example.com', ...(c.endCustomerContact as object), registeredId: v }))),
+      .oneof(
+        notText.filter((v) => v !== undefined),
+        fc.constant('x'.repeat(201)),
+        withLineBreak(oneLine(50)),
+      )
+      .map((v) =>
+        at(
+          'endCustomerContact.fullName',
+          (c) => (c.endCustomerContact = { email: 'a@example.com', ...(c.endCustomerContact as object), fullName: v }),
+        ),
+      ),
+    badId
+      .filter((v) => v !== undefined)
+      .map((v) =>
+        at(
+          'endCustomerContact.registeredId',
+          (c) => (c.endCustomerContact = { email: 'a@example.com', ...(c.endCustomerContact as object), registeredId: v }),
+        ),
+      ),
   ];
   if (b.lines.length > 1) {
     options.push(fc.constant(at(`lines[${i}].lineNumber`, (c) => (c.lines[i].lineNumber = c.lines[0].lineNumber))));
@@ -186,10 +271,15 @@ const corrupted: fc.Arbitrary<Corruption> = validBooking.chain((b) => {
   const kind = b.assignment.kind;
   if (kind === 'smart_account' || kind === 'holding_account') {
     options.push(badId.map((v) => at('assignment.accountId', (c) => (c.assignment.accountId = v))));
-    options.push(badVaPath.filter((v) => v !== undefined).map((v) => at('assignment.virtualAccountPath', (c) => (c.assignment.virtualAccountPath = v))));
+    options.push(
+      badVaPath
+        .filter((v) => v !== undefined)
+        .map((v) => at('assignment.virtualAccountPath', (c) => (c.assignment.virtualAccountPath = v))),
+    );
   }
   if (kind === 'request_smart_account') options.push(badDomain.map((v) => at('assignment.domain', (c) => (c.assignment.domain = v))));
-  if (kind === 'request_smart_account' || kind === 'delegate') options.push(fc.constant(at('endCustomerContact', (c) => delete c.endCustomerContact)));
+  if (kind === 'request_smart_account' || kind === 'delegate')
+    options.push(fc.constant(at('endCustomerContact', (c) => delete c.endCustomerContact)));
   return fc.oneof(...options);
 });
 
@@ -228,7 +318,10 @@ describe('a booking with one corrupted field', () => {
 });
 
 describe('validateAssignmentRequest (the assignSmartAccount Update validator and the API)', () => {
-  const validRequest = fc.record({ accountId: idText, actingPartnerId: idText, virtualAccountPath: vaPath }, { requiredKeys: ['accountId', 'actingPartnerId'] });
+  const validRequest = fc.record(
+    { accountId: idText, actingPartnerId: idText, virtualAccountPath: vaPath },
+    { requiredKeys: ['accountId', 'actingPartnerId'] },
+  );
 
   test('accepts every valid request, whatever else it carries', () => {
     fc.assert(
@@ -243,7 +336,12 @@ describe('validateAssignmentRequest (the assignSmartAccount Update validator and
     const bad = fc.oneof(
       fc.tuple(validRequest, badId).map(([r, v]) => ({ field: 'accountId', request: { ...r, accountId: v } })),
       fc.tuple(validRequest, badId).map(([r, v]) => ({ field: 'actingPartnerId', request: { ...r, actingPartnerId: v } })),
-      fc.tuple(validRequest, badVaPath.filter((v) => v !== undefined)).map(([r, v]) => ({ field: 'virtualAccountPath', request: { ...r, virtualAccountPath: v } })),
+      fc
+        .tuple(
+          validRequest,
+          badVaPath.filter((v) => v !== undefined),
+        )
+        .map(([r, v]) => ({ field: 'virtualAccountPath', request: { ...r, virtualAccountPath: v } })),
       fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.string()).map((v) => ({ field: '(body)', request: v })),
     );
     fc.assert(
@@ -268,7 +366,9 @@ describe('addresses the validator accepts', () => {
   });
 
   test('refuses every address with a list separator, a display name or a line break', () => {
-    const smuggled = fc.tuple(email, fc.constantFrom(',', ';', ' ', '<', '>', '"', '\r\n', '\n', '(', ')', ':'), email).map(([a, sep, b]) => `${a}${sep}${b}`);
+    const smuggled = fc
+      .tuple(email, fc.constantFrom(',', ';', ' ', '<', '>', '"', '\r\n', '\n', '(', ')', ':'), email)
+      .map(([a, sep, b]) => `${a}${sep}${b}`);
     fc.assert(
       fc.property(smuggled, (address) => {
         expect(isValidEmail(address)).toBe(false);
@@ -297,7 +397,12 @@ describe('control characters in free text, and addresses no SMTP server takes', 
       fc.property(localPart, control, domain, (local, c, d) => {
         expect(isValidEmail(`${local}${c}@${d}`)).toBe(false);
       }),
-      { examples: [['a', '\u0000', 'acme.com'], ['a', '\u001b', 'acme.com']] },
+      {
+        examples: [
+          ['a', '\u0000', 'acme.com'],
+          ['a', '\u001b', 'acme.com'],
+        ],
+      },
     );
   });
 
@@ -311,7 +416,13 @@ describe('control characters in free text, and addresses no SMTP server takes', 
       fc.property(dotted, domain, (local, d) => {
         expect(isValidEmail(`${local}@${d}`)).toBe(false);
       }),
-      { examples: [['john.', 'acme.com'], ['.john', 'acme.com'], ['jo..hn', 'acme.com']] },
+      {
+        examples: [
+          ['john.', 'acme.com'],
+          ['.john', 'acme.com'],
+          ['jo..hn', 'acme.com'],
+        ],
+      },
     );
   });
 
@@ -348,7 +459,11 @@ describe('control characters in free text, and addresses no SMTP server takes', 
   test.each([
     ['a member name', AddMemberBody, (c: string) => ({ email: 'a@example.com', fullName: `A${c}B` })],
     ['a member email', AddMemberBody, (c: string) => ({ email: `a${c}b@example.com` })],
-    ['a requested contact name', SmartAccountRequestBody, (c: string) => ({ domain: 'example.com', contact: { email: 'a@example.com', fullName: `A${c}` } })],
+    [
+      'a requested contact name',
+      SmartAccountRequestBody,
+      (c: string) => ({ domain: 'example.com', contact: { email: 'a@example.com', fullName: `A${c}` } }),
+    ],
     ['a virtual account path', CreateVirtualAccountBody, (c: string) => ({ path: `Finance${c}` })],
     ['a cancellation reason', CancelBody, (c: string) => ({ reason: `late${c}` })],
   ] as Array<[string, object, (c: string) => object]>)('the HTTP schema refuses %s with a control character', (_what, schema, body) => {

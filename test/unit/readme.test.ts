@@ -42,9 +42,14 @@ describe('Quick start', () => {
     expect(quickStart).toMatch(/^ {4}northwind-partners {2,}lfk_[A-Za-z0-9_-]{43}$/m);
     const partnerKey = /^ {4}northwind-partners {2,}(lfk_\S+)$/m.exec(quickStart)![1];
     expect(quickStart).toContain(`curl -sS -w '\\n' -X POST http://localhost:3000/v1/orders -H 'Authorization: Bearer ${partnerKey}'`);
-    expect(quickStart).toMatch(new RegExp(`curl -sS -w '\\\\n' http://localhost:3000/v1/orders/[0-9a-f]{20} -H 'Authorization: Bearer ${partnerKey}'`));
+    expect(quickStart).toMatch(
+      new RegExp(`curl -sS -w '\\\\n' http://localhost:3000/v1/orders/[0-9a-f]{20} -H 'Authorization: Bearer ${partnerKey}'`),
+    );
     const body = /-d '(\{.*\})'$/m.exec(quickStart)![1];
-    expect(JSON.parse(body)).toMatchObject({ externalReference: expect.stringMatching(/^TRY-/), assignment: { kind: 'smart_account', accountId: 'sa-acme', virtualAccountPath: 'Finance' } });
+    expect(JSON.parse(body)).toMatchObject({
+      externalReference: expect.stringMatching(/^TRY-/),
+      assignment: { kind: 'smart_account', accountId: 'sa-acme', virtualAccountPath: 'Finance' },
+    });
   });
 });
 
@@ -69,7 +74,13 @@ describe("Operators' view (Temporal UI)", () => {
 
   test('lists ready-to-paste queries for held, waiting, old, referenced and failed orders', () => {
     expect(queries.length).toBeGreaterThanOrEqual(6);
-    for (const needle of ['OrderStatus = "AwaitingSmartAccount"', 'WaitingFor = "SmartAccountActivation"', 'StartTime <', 'ExternalReference = ', 'ExecutionStatus IN ("Failed"']) {
+    for (const needle of [
+      'OrderStatus = "AwaitingSmartAccount"',
+      'WaitingFor = "SmartAccountActivation"',
+      'StartTime <',
+      'ExternalReference = ',
+      'ExecutionStatus IN ("Failed"',
+    ]) {
       expect([needle, queries.some((q) => q.includes(needle))]).toEqual([needle, true]);
     }
   });
@@ -80,8 +91,12 @@ describe("Operators' view (Temporal UI)", () => {
       for (const [, attribute] of query.matchAll(/\b([A-Z][A-Za-z]+)\s*(?:=|<|>|IN\b)/g)) {
         expect([query, attribute, [...custom, ...SYSTEM_ATTRIBUTES].includes(attribute)]).toEqual([query, attribute, true]);
       }
-      const values = (name: string) => [...query.matchAll(new RegExp(`${name}\\s*(?:=\\s*["']([^"']+)["']|IN\\s*\\(([^)]*)\\))`, 'g'))].flatMap((m) => (m[1] ? [m[1]] : m[2].split(',').map((v) => v.trim().replace(/^["']|["']$/g, ''))));
-      for (const value of values('OrderStatus')) expect([query, (ORDER_PHASES as readonly string[]).includes(value)]).toEqual([query, true]);
+      const values = (name: string) =>
+        [...query.matchAll(new RegExp(`${name}\\s*(?:=\\s*["']([^"']+)["']|IN\\s*\\(([^)]*)\\))`, 'g'))].flatMap((m) =>
+          m[1] ? [m[1]] : m[2].split(',').map((v) => v.trim().replace(/^["']|["']$/g, '')),
+        );
+      for (const value of values('OrderStatus'))
+        expect([query, (ORDER_PHASES as readonly string[]).includes(value)]).toEqual([query, true]);
       for (const value of values('WaitingFor')) expect([query, (WAITING_FOR as readonly string[]).includes(value)]).toEqual([query, true]);
       for (const value of values('ExecutionStatus')) expect([query, EXECUTION_STATUSES.includes(value)]).toEqual([query, true]);
     }

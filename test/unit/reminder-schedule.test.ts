@@ -9,19 +9,28 @@ describe('reminder schedule (R5, spread by order)', () => {
     const offset = reminderOffsetMs('ORD-2026-000123', 3 * DAY, 6 * HOUR);
     expect(reminderOffsetMs('ORD-2026-000123', 3 * DAY, 6 * HOUR)).toBe(offset);
     const since = Date.UTC(2026, 10, 1);
-    expect([1, 2, 3].map((n) => reminderDueAtMs(since, n, 3 * DAY, offset) - since)).toEqual([3 * DAY + offset, 6 * DAY + offset, 9 * DAY + offset]);
+    expect([1, 2, 3].map((n) => reminderDueAtMs(since, n, 3 * DAY, offset) - since)).toEqual([
+      3 * DAY + offset,
+      6 * DAY + offset,
+      9 * DAY + offset,
+    ]);
   });
 
   test('the offset stays inside the jitter window and never beyond a tenth of the interval', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 30 * DAY }), fc.integer({ min: 0, max: 30 * DAY }), (id, interval, jitter) => {
-        const offset = reminderOffsetMs(id, interval, jitter);
-        expect(Number.isInteger(offset)).toBe(true);
-        expect(offset).toBeGreaterThanOrEqual(0);
-        const window = Math.min(jitter, Math.floor(interval * MAX_JITTER_SHARE_OF_INTERVAL));
-        // Below the window (or exactly 0 when there is none).
-        expect(offset).toBeLessThan(Math.max(window, 1));
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 30 * DAY }),
+        fc.integer({ min: 0, max: 30 * DAY }),
+        (id, interval, jitter) => {
+          const offset = reminderOffsetMs(id, interval, jitter);
+          expect(Number.isInteger(offset)).toBe(true);
+          expect(offset).toBeGreaterThanOrEqual(0);
+          const window = Math.min(jitter, Math.floor(interval * MAX_JITTER_SHARE_OF_INTERVAL));
+          // Below the window (or exactly 0 when there is none).
+          expect(offset).toBeLessThan(Math.max(window, 1));
+        },
+      ),
     );
   });
 

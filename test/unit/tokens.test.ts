@@ -53,7 +53,13 @@ describe('hashToken', () => {
   });
 
   test('hashes the UTF-8 bytes of the token', () => {
-    expect(hashToken('é').equals(createHash('sha256').update(Buffer.from([0xc3, 0xa9])).digest())).toBe(true);
+    expect(
+      hashToken('é').equals(
+        createHash('sha256')
+          .update(Buffer.from([0xc3, 0xa9]))
+          .digest(),
+      ),
+    ).toBe(true);
   });
 
   test('agrees with node:crypto for generated tokens, and is deterministic', () => {

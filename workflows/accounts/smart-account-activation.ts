@@ -63,7 +63,11 @@ export async function smartAccountActivation(input: ActivationWorkflowInput, car
   /** Emails the contact (first request or reminder); returns whether an email went out. */
   async function requestActivation(idempotencyKey: string, reminderNumber?: number): Promise<boolean> {
     try {
-      const outcome = await activities.sendActivationRequest({ accountId: input.accountId, idempotencyKey, ...(reminderNumber ? { reminderNumber } : {}) });
+      const outcome = await activities.sendActivationRequest({
+        accountId: input.accountId,
+        idempotencyKey,
+        ...(reminderNumber ? { reminderNumber } : {}),
+      });
       // Found active (its signal lost or late): that counts as the activation.
       if (outcome === 'already-active') activated = true;
       return outcome === 'sent';

@@ -78,16 +78,10 @@ import {
   withdrawWaitingOrderSignal,
   type LineShipped,
 } from '../../src/orders/workflow-api';
-import {
-  CustomerDomainKey,
-  HoldingAccountIdKey,
-  OrderStatusKey,
-  WaitingForKey,
-} from '../../src/temporal/search-attributes';
+import { CustomerDomainKey, HoldingAccountIdKey, OrderStatusKey, WaitingForKey } from '../../src/temporal/search-attributes';
 import { reminderDueAtMs, reminderOffsetMs } from '../../src/orders/reminder-schedule';
 import { activities, loadFulfillmentSettings } from '../shared/activity-proxies';
 import { Serializer } from '../shared/serializer';
-
 
 /** What a run hands to the next one when it continues as new. */
 export interface OrderCarryOver {
@@ -185,7 +179,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       validator: (request) => {
         if (request !== undefined && (typeof request !== 'object' || request === null)) throw new Error('the request must be an object');
         // Validators do not run on replay, so tightening one needs no patch.
-        if (request?.reason !== undefined && (typeof request.reason !== 'string' || request.reason.length > 500 || /[\u0000-\u001f\u007f]/.test(request.reason))) {
+        if (
+          request?.reason !== undefined &&
+          (typeof request.reason !== 'string' || request.reason.length > 500 || /[\u0000-\u001f\u007f]/.test(request.reason))
+        ) {
           throw new Error('reason: must be text of at most 500 characters');
         }
         const refusal = cancellationRefusal(state);
@@ -198,7 +195,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     submitCustomerChoiceUpdate,
     (request) =>
       serializer.run(async () => {
-        if (state.waiting?.kind !== 'customer-choice') throw ApplicationFailure.nonRetryable('the order no longer waits for a choice', 'InvalidState');
+        if (state.waiting?.kind !== 'customer-choice')
+          throw ApplicationFailure.nonRetryable('the order no longer waits for a choice', 'InvalidState');
         const chosen = await activities
           .redeemCustomerChoice({ orderId: state.orderId, tokenHash: request.tokenHash, choice: request.choice })
           .catch(asRefusal);
@@ -215,12 +213,17 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       }),
     {
       validator: (request) => {
-        if (typeof request?.tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(request.tokenHash)) throw new Error('tokenHash: must be 64 hex digits');
+        if (typeof request?.tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(request.tokenHash))
+          throw new Error('tokenHash: must be 64 hex digits');
         const choice = request.choice as { kind?: unknown; accountId?: unknown; accountName?: unknown } | undefined;
-        if (choice?.kind === 'existing' ? typeof choice.accountId !== 'string' : choice?.kind !== 'create' || typeof choice.accountName !== 'string') {
+        if (
+          choice?.kind === 'existing'
+            ? typeof choice.accountId !== 'string'
+            : choice?.kind !== 'create' || typeof choice.accountName !== 'string'
+        ) {
           throw new Error('choice: must be {kind: "existing", accountId} or {kind: "create", accountName}');
         }
-        if (state.waiting?.kind !== 'customer-choice') throw new Error('the order does not wait for the customer\'s choice');
+        if (state.waiting?.kind !== 'customer-choice') throw new Error("the order does not wait for the customer's choice");
       },
     },
   );
@@ -269,9 +272,13 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     // Patched (added after release): the deposit and its confirmation in one activity.
     const confirmation = `deposit-confirmation:${target.accountId}`;
     const together = patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS);
-    const placed = await (together
-      ? activities.placeLinesAndAnnounce({ ...placement, email: emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation) })
-      : activities.placeLines(placement)
+    const placed = await (
+      together
+        ? activities.placeLinesAndAnnounce({
+            ...placement,
+            email: emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation),
+          })
+        : activities.placeLines(placement)
     ).catch(asRefusal);
     if (state.waiting?.kind === 'activation' && state.waiting.accountId !== placed.accountId) await leaveActivationWait();
     setState(placeInCustomerAccount(state, { ...target, domain: placed.accountDomain ?? '' }));
@@ -283,7 +290,13 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     // Wait first, register second: an account that is already active answers at once, and its
     // signal must find the order waiting for it.
     setState(waitFor(state, { kind: 'activation', accountId, domain, ...(virtualAccountPath ? { virtualAccountPath } : {}) }));
-    await activities.registerForActivation({ orderId: state.orderId, accountId, domain, orderWorkflowId: workflowId, listStatus: listStatusOf(state) });
+    await activities.registerForActivation({
+      orderId: state.orderId,
+      accountId,
+      domain,
+      orderWorkflowId: workflowId,
+      listStatus: listStatusOf(state),
+    });
   }
 
   /** A refusal does not drop the order: it waits for a valid assignment (S10), and the partner is told why. */
@@ -291,7 +304,12 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
     const earlier = state.emailsSent.filter((purpose) => purpose.startsWith('assignment-refused')).length;
     const purpose = earlier === 0 ? 'assignment-refused' : `assignment-refused:${earlier + 1}`;
     const next = waitFor(state, { kind: 'assignment', reason });
-    await activities.recordAssignmentRefused({ orderId: state.orderId, reason, idempotencyKey: key(purpose), listStatus: listStatusOf(next) });
+    await activities.recordAssignmentRefused({
+      orderId: state.orderId,
+      reason,
+      idempotencyKey: key(purpose),
+      listStatus: listStatusOf(next),
+    });
     setState(next);
     await sendEmail('assignment-refused', ['partner'], purpose, { refusalReason: reason });
   }
@@ -317,7 +335,9 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
           const mustMove = state.lines.some((line) => line.smartAccountMandatory);
           if (mustMove && patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)) {
             // Patched (added after release): the hold and "transfer needed" in one activity.
-            await activities.placeLinesAndAnnounce({ ...hold, email: emailRequest('transfer-needed', ['partner'], 'transfer-needed') }).catch(asRefusal);
+            await activities
+              .placeLinesAndAnnounce({ ...hold, email: emailRequest('transfer-needed', ['partner'], 'transfer-needed') })
+              .catch(asRefusal);
             setState(recordEmail(projected, 'transfer-needed'));
             return;
           }
@@ -345,7 +365,11 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         case 'delegate': {
           // Waiting before the link leaves, so a quick answer finds the order ready for it.
           setState(waitFor(state, { kind: 'customer-choice', sinceMs: Date.now(), remindersSent: 0 }));
-          await activities.sendDelegationRequest({ orderId: state.orderId, idempotencyKey: key('delegation-request'), listStatus: listStatusOf(state) });
+          await activities.sendDelegationRequest({
+            orderId: state.orderId,
+            idempotencyKey: key('delegation-request'),
+            listStatus: listStatusOf(state),
+          });
           setState(recordEmail(state, 'delegation-request'));
           return;
         }
@@ -501,7 +525,12 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       CustomerDomain: state.customerAccount?.domain || (state.waiting?.kind === 'activation' ? state.waiting.domain : undefined),
       HoldingAccountId: state.holdingAccountId,
     };
-    const keys = { OrderStatus: OrderStatusKey, WaitingFor: WaitingForKey, CustomerDomain: CustomerDomainKey, HoldingAccountId: HoldingAccountIdKey };
+    const keys = {
+      OrderStatus: OrderStatusKey,
+      WaitingFor: WaitingForKey,
+      CustomerDomain: CustomerDomainKey,
+      HoldingAccountId: HoldingAccountIdKey,
+    };
     const updates = (Object.keys(keys) as Array<keyof typeof keys>)
       .filter((name) => current[name] !== published[name] && current[name] !== undefined)
       .map((name) => ({ key: keys[name], value: current[name]! }));
@@ -565,7 +594,11 @@ function describeForOperators(status: OrderStatus): string {
     (l) =>
       `- line ${l.lineNumber}: ${l.sku} x ${l.quantity}, **${l.state}**` +
       (l.accountId ? ` in ${l.accountId}${l.virtualAccountPath ? `/${l.virtualAccountPath}` : ''}` : '') +
-      (l.subscription ? `, subscription ${l.subscription.startsOn} to ${l.subscription.endsOn}` : l.shippedOn ? `, shipped ${l.shippedOn}` : ''),
+      (l.subscription
+        ? `, subscription ${l.subscription.startsOn} to ${l.subscription.endsOn}`
+        : l.shippedOn
+          ? `, shipped ${l.shippedOn}`
+          : ''),
   );
   return [
     `**${status.phase}** (waiting for ${status.waitingFor}) — order ${status.externalReference} of ${status.partnerId}`,
