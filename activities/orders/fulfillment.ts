@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
+import { allocateActivatedEntitlements } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 
@@ -93,12 +94,15 @@ export function createFulfillmentActivities(db: Db) {
           .whereIn('line_number', request.lineNumbers)
           .orderBy('line_number');
         const lrpKeys: Record<number, string> = {};
+        const activatedEntitlements: string[] = [];
         for (const line of lines) {
           if (line.license_type === 'smart') {
-            await trx('entitlements')
+            const activated: Array<{ id: string }> = await trx('entitlements')
               .where({ order_line_id: line.id })
               .whereIn('status', ['deposited', 'active'])
-              .update({ status: 'active', activated_at: trx.raw('COALESCE(activated_at, now())'), updated_at: trx.fn.now() });
+              .update({ status: 'active', activated_at: trx.raw('COALESCE(activated_at, now())'), updated_at: trx.fn.now() })
+              .returning('id');
+            activatedEntitlements.push(...activated.map((e) => String(e.id)));
           } else {
             await trx('lrp_records')
               .insert({ order_line_id: line.id, account_id: order.account_id, license_key: newLicenseKey() })
@@ -117,6 +121,8 @@ export function createFulfillmentActivities(db: Db) {
           )
           .whereNot('state', 'cancelled')
           .update({ state: 'provisioned' });
+        // R18: the licenses join their pool now, and its devices are re-judged in this transaction.
+        await allocateActivatedEntitlements(trx, activatedEntitlements);
         const fulfilled = request.listStatus.phase === 'Fulfilled';
         await writeListStatus(
           trx,

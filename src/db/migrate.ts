@@ -3,6 +3,7 @@ import { createDb, dropDatabase, ensureDatabase } from './knex';
 import * as coreSchema from '../../migrations/20261129_001_core_schema';
 import * as apiAccess from '../../migrations/20261129_002_api_access';
 import * as outboxWithdrawn from '../../migrations/20261130_003_outbox_withdrawn';
+import * as peopleAndLicenseUse from '../../migrations/20261206_004_people_and_license_use';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261129_001_core_schema': coreSchema,
   '20261129_002_api_access': apiAccess,
   '20261130_003_outbox_withdrawn': outboxWithdrawn,
+  '20261206_004_people_and_license_use': peopleAndLicenseUse,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

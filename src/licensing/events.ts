@@ -1,0 +1,31 @@
+import type { Knex } from 'knex';
+
+/** R23: one row per change to what an account holds or runs; the event log and its CSV read them. */
+export interface LicenseEvent {
+  accountId: string;
+  virtualAccountId?: string | null;
+  /** e.g. instance_registered, usage_reported, licenses_moved, instance_moved, token_created, licenses_expired */
+  type: string;
+  /** What it is about: "instance:pi-...", "pool:<vaId>:<sku>", "token:<id>". */
+  subject: string;
+  /** Who did it: "user:<id>", "partner:<id>", "operator", "device:<instanceId>", "system". */
+  actor: string;
+  details?: Record<string, unknown>;
+  /** Set when a retry could write the same event twice. */
+  idempotencyKey?: string;
+}
+
+export async function recordLicenseEvent(q: Knex, event: LicenseEvent): Promise<void> {
+  await q('license_events')
+    .insert({
+      account_id: event.accountId,
+      virtual_account_id: event.virtualAccountId ?? null,
+      type: event.type,
+      subject: event.subject,
+      actor: event.actor,
+      details: JSON.stringify(event.details ?? {}),
+      idempotency_key: event.idempotencyKey ?? null,
+    })
+    .onConflict('idempotency_key')
+    .ignore();
+}

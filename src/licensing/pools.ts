@@ -1,0 +1,204 @@
+import type { Knex } from 'knex';
+import { isoDateOf } from '../common/dates';
+import { raiseAlert } from './alerts';
+import { NO_ALLOWANCE, overageOf, rejudgePool, statePriority, type Allowance, type PoolCounts, type UseState } from './compliance';
+
+/**
+ * The pool of (virtual account, SKU) in Postgres. Every change to what a pool holds (a
+ * provisioning, a move, a term end, a true-up) or to an account's agreement calls
+ * `recomputePool` inside the transaction that made the change, so compliance is right at once
+ * (R18) without waiting for the next report. The pool row is locked first: concurrent reports
+ * and recomputes of one pool run one after the other, never losing an update.
+ */
+
+/** Where licenses of an order line with no virtual account go: the Smart Account's default VA. */
+export const DEFAULT_VIRTUAL_ACCOUNT = 'Default';
+
+export interface PoolKey {
+  virtualAccountId: string;
+  sku: string;
+}
+
+export interface PoolRow extends PoolCounts {
+  virtualAccountId: string;
+  accountId: string;
+  sku: string;
+}
+
+/** The account's overage agreement as an Allowance (none when it has no agreement). */
+export async function allowanceOf(q: Knex, accountId: string): Promise<Allowance> {
+  const row = await q('overage_agreements').where({ account_id: accountId }).first('kind', 'allowance_factor');
+  if (!row || row.kind === 'none') return NO_ALLOWANCE;
+  if (row.kind === 'unlimited') return { kind: 'unlimited' };
+  return { kind: 'factor', factor: Number(row.allowance_factor) };
+}
+
+/** Creates the pool row if missing and locks it for the rest of the transaction. */
+export async function lockPool(q: Knex.Transaction, accountId: string, key: PoolKey): Promise<PoolRow> {
+  await q('license_pools')
+    .insert({ virtual_account_id: key.virtualAccountId, sku: key.sku, account_id: accountId })
+    .onConflict(['virtual_account_id', 'sku'])
+    .ignore();
+  const row = await q('license_pools').where({ virtual_account_id: key.virtualAccountId, sku: key.sku }).forUpdate().first();
+  return poolRowOf(row);
+}
+
+export function poolRowOf(row: Record<string, unknown>): PoolRow {
+  return {
+    virtualAccountId: String(row.virtual_account_id),
+    accountId: String(row.account_id),
+    sku: String(row.sku),
+    purchased: Number(row.purchased),
+    authorized: Number(row.authorized),
+    overage: Number(row.overage),
+    unserved: Number(row.unserved),
+  };
+}
+
+/** Licenses the pool holds today: allocations of active entitlements whose term has not ended. */
+async function purchasedOf(q: Knex.Transaction, key: PoolKey, today: string): Promise<{ purchased: number; nextExpiryOn: string | null }> {
+  const row = await q('license_allocations as a')
+    .join('entitlements as e', 'e.id', 'a.entitlement_id')
+    .where({ 'a.virtual_account_id': key.virtualAccountId, 'a.sku': key.sku, 'e.status': 'active' })
+    .andWhere((w) => w.whereNull('a.ends_on').orWhere('a.ends_on', '>', today))
+    .first(q.raw('COALESCE(SUM(a.quantity), 0)::int AS purchased'), q.raw(`to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on`));
+  return { purchased: Number(row?.purchased ?? 0), nextExpiryOn: (row?.next_expiry_on as string | null) ?? null };
+}
+
+/**
+ * Re-derives the pool's purchase and re-judges every live use of it in priority order (the
+ * served stay served first, then by report time). Returns the pool after the change and the
+ * instances whose state changed, so callers can log events and raise alerts.
+ */
+export async function recomputePool(
+  q: Knex.Transaction,
+  accountId: string,
+  key: PoolKey,
+  today: string = isoDateOf(Date.now()),
+): Promise<{ pool: PoolRow; changed: Array<{ instanceId: string; from: string; to: UseState }> }> {
+  await lockPool(q, accountId, key);
+  const { purchased, nextExpiryOn } = await purchasedOf(q, key, today);
+  const uses: Array<{ instance_id: string; count: number; state: string; reported_at: Date }> = await q('instance_usage')
+    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
+    .whereNot('state', 'AuthorizationExpired')
+    .select('instance_id', 'count', 'state', 'reported_at');
+  uses.sort(
+    (a, b) =>
+      statePriority(a.state) - statePriority(b.state) ||
+      a.reported_at.getTime() - b.reported_at.getTime() ||
+      a.instance_id.localeCompare(b.instance_id),
+  );
+  const { states, counts } = rejudgePool(purchased, uses, await allowanceOf(q, accountId));
+  const changed = uses.flatMap((use, i) =>
+    use.state === states[i] ? [] : [{ instanceId: use.instance_id, from: use.state, to: states[i] }],
+  );
+  for (const change of changed) {
+    await q('instance_usage').where({ instance_id: change.instanceId, sku: key.sku }).update({ state: change.to });
+  }
+  const pool = await writePoolCounts(q, accountId, key, counts, nextExpiryOn);
+  return { pool, changed };
+}
+
+/** Writes the pool's counters, its "insufficient since" mark and today's point of the use chart. */
+export async function writePoolCounts(
+  q: Knex.Transaction,
+  accountId: string,
+  key: PoolKey,
+  counts: PoolCounts,
+  nextExpiryOn?: string | null,
+): Promise<PoolRow> {
+  const insufficient = counts.unserved > 0;
+  await q('license_pools')
+    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
+    .update({
+      purchased: counts.purchased,
+      authorized: counts.authorized,
+      overage: counts.overage,
+      unserved: counts.unserved,
+      ...(nextExpiryOn !== undefined ? { next_expiry_on: nextExpiryOn } : {}),
+      insufficient_since: insufficient ? q.raw('COALESCE(insufficient_since, now())') : null,
+      updated_at: q.fn.now(),
+    });
+  await recordDailyUse(q, key, counts);
+  if (insufficient) {
+    await raiseAlert(q, {
+      accountId,
+      virtualAccountId: key.virtualAccountId,
+      kind: 'insufficient_licenses',
+      subject: `pool:${key.virtualAccountId}:${key.sku}`,
+      message: `insufficient licenses: ${key.sku} is used ${counts.authorized + counts.overage + counts.unserved} times, ${counts.purchased} purchased`,
+      details: { sku: key.sku, ...counts },
+    });
+  }
+  return { ...counts, virtualAccountId: key.virtualAccountId, accountId, sku: key.sku };
+}
+
+/** The chart's point for today: the day's highest purchase and use. */
+async function recordDailyUse(q: Knex.Transaction, key: PoolKey, counts: PoolCounts): Promise<void> {
+  const inUse = counts.authorized + counts.overage + counts.unserved;
+  await q.raw(
+    `INSERT INTO pool_daily_use (virtual_account_id, sku, day, purchased, in_use) VALUES (?, ?, current_date, ?, ?)
+     ON CONFLICT (virtual_account_id, sku, day) DO UPDATE
+     SET purchased = GREATEST(pool_daily_use.purchased, EXCLUDED.purchased), in_use = GREATEST(pool_daily_use.in_use, EXCLUDED.in_use)
+     WHERE pool_daily_use.purchased < EXCLUDED.purchased OR pool_daily_use.in_use < EXCLUDED.in_use`,
+    [key.virtualAccountId, key.sku, counts.purchased, inUse],
+  );
+}
+
+/** The overage this pool shows now, as the true-up counts it. */
+export { overageOf };
+
+/** The virtual account licenses of an order go to when the order names none. */
+export async function defaultVirtualAccount(q: Knex.Transaction, accountId: string): Promise<string> {
+  await q('virtual_accounts')
+    .insert({ account_id: accountId, name: DEFAULT_VIRTUAL_ACCOUNT, path: DEFAULT_VIRTUAL_ACCOUNT, parent_id: null })
+    .onConflict(['account_id', 'path'])
+    .ignore();
+  const row = await q('virtual_accounts').where({ account_id: accountId, path: DEFAULT_VIRTUAL_ACCOUNT }).first('id');
+  return String(row.id);
+}
+
+/**
+ * R8 -> R18: smart entitlements just activated join their virtual account's pool (the default VA
+ * when the order named none), and each pool touched is re-judged at once. Idempotent: an
+ * allocation exists once per entitlement and VA.
+ */
+export async function allocateActivatedEntitlements(q: Knex.Transaction, entitlementIds: string[]): Promise<PoolRow[]> {
+  if (entitlementIds.length === 0) return [];
+  const rows: Array<{
+    id: string;
+    account_id: string;
+    virtual_account_id: string | null;
+    sku: string;
+    quantity: number;
+    ends_on: string | null;
+  }> = await q('entitlements as e')
+    .join('order_lines as l', 'l.id', 'e.order_line_id')
+    .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
+    .whereIn('e.id', entitlementIds)
+    .where('e.status', 'active')
+    .whereNotExists(q('license_allocations as a').whereRaw('a.entitlement_id = e.id'))
+    .select('e.id', 'e.account_id', 'e.virtual_account_id', 'e.sku', 'e.quantity', q.raw(`to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on`));
+  const touched = new Map<string, { accountId: string; key: PoolKey }>();
+  for (const row of rows) {
+    const virtualAccountId = row.virtual_account_id ? String(row.virtual_account_id) : await defaultVirtualAccount(q, row.account_id);
+    await q('license_allocations')
+      .insert({
+        entitlement_id: row.id,
+        account_id: row.account_id,
+        virtual_account_id: virtualAccountId,
+        sku: row.sku,
+        quantity: row.quantity,
+        ends_on: row.ends_on,
+      })
+      .onConflict(['entitlement_id', 'virtual_account_id'])
+      .ignore();
+    touched.set(`${virtualAccountId}\u0000${row.sku}`, { accountId: row.account_id, key: { virtualAccountId, sku: row.sku } });
+  }
+  const pools: PoolRow[] = [];
+  // A fixed order, so two transactions touching the same pools lock them in the same order.
+  for (const [, { accountId, key }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {
+    pools.push((await recomputePool(q, accountId, key)).pool);
+  }
+  return pools;
+}
