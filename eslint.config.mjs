@@ -2,7 +2,23 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const NODE_ONLY = ['knex', 'pg', 'nodemailer', 'fs', 'path', 'crypto', 'child_process', 'os', 'net', 'http', 'https', 'stream', 'util', 'zlib', 'worker_threads'];
+const NODE_ONLY = [
+  'knex',
+  'pg',
+  'nodemailer',
+  'fs',
+  'path',
+  'crypto',
+  'child_process',
+  'os',
+  'net',
+  'http',
+  'https',
+  'stream',
+  'util',
+  'zlib',
+  'worker_threads',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/', '**/*.js', '**/*.mjs'] },

@@ -596,12 +596,10 @@ describe('malformed payloads: a 400 naming the field, nothing started, nothing w
           fc
             .string({ unit: 'binary', maxLength: 100 })
             .map((text) => ({ contentType: 'application/json', body: Buffer.from(`{"externalReference": ${text}`) })),
-          fc
-            .string({ maxLength: 100 })
-            .map((text) => ({
-              contentType: 'application/x-www-form-urlencoded',
-              body: Buffer.from(`externalReference=${encodeURIComponent(text)}`),
-            })),
+          fc.string({ maxLength: 100 }).map((text) => ({
+            contentType: 'application/x-www-form-urlencoded',
+            body: Buffer.from(`externalReference=${encodeURIComponent(text)}`),
+          })),
           fc.string({ maxLength: 100 }).map((text) => ({ contentType: 'text/plain', body: Buffer.from(text) })),
         ),
         async (route, { contentType, body }) => {
