@@ -112,7 +112,7 @@ export function eventTypeName(eventType: number | string | null | undefined): st
 
 /** A history event as the SDK returns it (fetchHistory), reduced to a CostEvent. */
 export function toCostEvent(event: temporal.api.history.v1.IHistoryEvent): CostEvent {
-  const type = eventTypeName(event.eventType as number | null | undefined);
+  const type = eventTypeName(event.eventType);
   const cost: CostEvent = { type };
   if (event.activityTaskStartedEventAttributes) cost.attempt = event.activityTaskStartedEventAttributes.attempt ?? 1;
   if (event.markerRecordedEventAttributes) {

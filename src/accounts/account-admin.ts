@@ -22,6 +22,15 @@ import {
 } from '../orders/workflow-api';
 import { findSmartAccountsByDomain } from './customer-links';
 import { PlacementRefusal, type AccountRow } from './placement-rules';
+import type {
+  AccountRow as AccountTableRow,
+  HoldingAccountSubscriptionRow,
+  PartnerRow,
+  RoleGrantRow,
+  SmartAccountRequestRow,
+  UserRow,
+  VirtualAccountRow,
+} from '../db/rows';
 
 /**
  * Account administration: Smart Account search and requests (R2), virtual accounts, holding-account
@@ -34,12 +43,12 @@ import { PlacementRefusal, type AccountRow } from './placement-rules';
 // ---------------------------------------------------------------- accounts
 
 export async function loadAccount(q: Knex, accountId: string): Promise<AccountRow | undefined> {
-  return q('accounts').where({ id: accountId }).first('id', 'kind', 'name', 'domain', 'status', 'owner_partner_id');
+  return q<AccountRow>('accounts').where({ id: accountId }).first('id', 'kind', 'name', 'domain', 'status', 'owner_partner_id');
 }
 
 /** The account, or a refusal naming it (for callers that did not load it themselves). */
 async function requireAccount(q: Knex, accountId: string, forUpdate = false): Promise<AccountRow> {
-  const query = q('accounts').where({ id: accountId });
+  const query = q<AccountRow>('accounts').where({ id: accountId });
   const account: AccountRow | undefined = await (forUpdate ? query.forUpdate() : query).first(
     'id',
     'kind',
@@ -87,7 +96,7 @@ function isOneLine(value: unknown, max: number): boolean {
 
 /** Finds a user by email (case-insensitive) or creates one; a name is filled in only where none is known. */
 export async function findOrCreateUser(q: Knex, user: { email: string; fullName?: string }): Promise<number> {
-  const result = await q.raw(
+  const result = await q.raw<{ rows: { id: string }[] }>(
     `INSERT INTO users (email, full_name) VALUES (?, ?)
      ON CONFLICT ((lower(email))) DO UPDATE SET full_name = COALESCE(users.full_name, EXCLUDED.full_name)
      RETURNING id`,
@@ -119,7 +128,7 @@ export async function searchSmartAccounts(db: Db, domain: string, viewerPartnerI
     viewerPartnerId === undefined
       ? new Set(accounts.map((a) => a.accountId))
       : new Set<string>(
-          await db('role_grants')
+          await db<RoleGrantRow>('role_grants')
             .whereIn(
               'account_id',
               accounts.map((a) => a.accountId),
@@ -147,7 +156,7 @@ export interface RequestedAccount {
 }
 
 /** A stable account ID for a request, so a retried request creates nothing new. */
-export function requestedAccountId(domain: string, contactId: number): string {
+export function requestedAccountId(domain: string, contactId: string | number): string {
   const digest = createHash('sha256').update(`${domain}\n${contactId}`).digest('hex').slice(0, 8);
   return `sa-${domain.replace(/[^a-z0-9]+/g, '-')}-${digest}`;
 }
@@ -159,10 +168,10 @@ export function requestedAccountId(domain: string, contactId: number): string {
  */
 export async function openSmartAccountRequest(
   trx: Knex,
-  input: { domain: string; contactId: number; name: string; requestedByPartnerId: string },
+  input: { domain: string; contactId: string | number; name: string; requestedByPartnerId: string },
 ): Promise<{ account: RequestedAccount; alreadyRequested: boolean }> {
   const accountId = requestedAccountId(input.domain, input.contactId);
-  await trx('accounts')
+  await trx<AccountTableRow>('accounts')
     .insert({
       id: accountId,
       kind: 'smart_account',
@@ -173,7 +182,7 @@ export async function openSmartAccountRequest(
     })
     .onConflict('id')
     .ignore();
-  const inserted = await trx('smart_account_requests')
+  const inserted = await trx<SmartAccountRequestRow>('smart_account_requests')
     .insert({
       domain: input.domain,
       contact_id: input.contactId,
@@ -187,14 +196,14 @@ export async function openSmartAccountRequest(
   let alreadyRequested = false;
   if (inserted.length === 0) {
     // Locked, so two requests for the same contact agree on which of them was the first.
-    const existing = await trx('smart_account_requests')
+    const existing = (await trx<SmartAccountRequestRow>('smart_account_requests')
       .where({ domain: input.domain, contact_id: input.contactId })
       .forUpdate()
-      .first('status', 'account_id');
+      .first('status', 'account_id'))!;
     alreadyRequested = existing.status !== 'refused' && existing.account_id === accountId;
     if (!alreadyRequested) {
       // A refused request the contact now qualifies for (say, they registered an ID since).
-      await trx('smart_account_requests')
+      await trx<SmartAccountRequestRow>('smart_account_requests')
         .where({ domain: input.domain, contact_id: input.contactId })
         .update({
           account_id: accountId,
@@ -203,7 +212,7 @@ export async function openSmartAccountRequest(
         });
     }
   }
-  const account = await trx('accounts').where({ id: accountId }).first('status');
+  const account = (await trx<AccountRow>('accounts').where({ id: accountId }).first('status'))!;
   return {
     account: { accountId, domain: input.domain, status: account.status === 'active' ? 'active' : 'pending_activation' },
     alreadyRequested,
@@ -213,7 +222,7 @@ export async function openSmartAccountRequest(
 /** The same, for callers that do not care whether it was new (delegation: the contact creates their account). */
 export async function createPendingAccount(
   trx: Knex,
-  input: { domain: string; contactId: number; name: string; requestedByPartnerId: string },
+  input: { domain: string; contactId: string | number; name: string; requestedByPartnerId: string },
 ): Promise<RequestedAccount> {
   return (await openSmartAccountRequest(trx, input)).account;
 }
@@ -250,7 +259,7 @@ export async function requestSmartAccountForContact(
     reason = "the registered user ID given for the contact is not the contact's";
   }
   if (reason) {
-    await db('smart_account_requests')
+    await db<SmartAccountRequestRow>('smart_account_requests')
       .insert({
         domain,
         contact_id: contact.id,
@@ -330,13 +339,13 @@ export async function requestSmartAccount(
   }
   check(errors);
   const { db } = deps;
-  if (!(await db('partners').where({ id: request.requestedByPartnerId }).first('id'))) {
+  if (!(await db<PartnerRow>('partners').where({ id: request.requestedByPartnerId }).first('id'))) {
     throw new PlacementRefusal('UnknownPartner', `partner "${request.requestedByPartnerId}" does not exist`, {
       partnerId: request.requestedByPartnerId,
     });
   }
   const contactId = await findOrCreateUser(db, request.contact);
-  const contact: RequestContact = await db('users').where({ id: contactId }).first('id', 'email', 'registered_id');
+  const contact = (await db<UserRow>('users').where({ id: contactId }).first('id', 'email', 'registered_id'))!;
   const { account, alreadyRequested } = await requestSmartAccountForContact(db, {
     domain: request.domain,
     contact: { ...contact, id: Number(contact.id) },
@@ -385,7 +394,7 @@ export async function createVirtualAccount(db: Db, accountId: string, path: stri
   return db.transaction(async (trx) => {
     const account = await requireAccount(trx, accountId, true);
     assertNotClosed(account);
-    const existed = await trx('virtual_accounts').where({ account_id: accountId, path }).first('id');
+    const existed = await trx<VirtualAccountRow>('virtual_accounts').where({ account_id: accountId, path }).first('id');
     if (!existed) await createVirtualAccountPath(trx, accountId, path);
     return { ...viewOfPath(path), created: !existed };
   });
@@ -405,11 +414,18 @@ async function requireHoldingAccount(q: Knex, accountId: string): Promise<Accoun
   return account;
 }
 
+/** A holding-account member as memberQuery selects it. */
+interface MemberRow {
+  email: string;
+  full_name: string | null;
+  created_at: Date;
+}
+
 function memberQuery(q: Knex, accountId: string) {
   return q('holding_account_subscriptions as s')
     .join('users as u', 'u.id', 's.user_id')
     .where('s.account_id', accountId)
-    .select('u.email', 'u.full_name', 's.created_at');
+    .select<MemberRow[]>('u.email', 'u.full_name', 's.created_at');
 }
 
 function memberView(row: { email: string; full_name: string | null; created_at: Date }): MemberView {
@@ -437,13 +453,13 @@ export async function addHoldingAccountMember(
     const account = await requireHoldingAccount(trx, accountId);
     assertNotClosed(account);
     const userId = await findOrCreateUser(trx, member);
-    const inserted = await trx('holding_account_subscriptions')
+    const inserted = await trx<HoldingAccountSubscriptionRow>('holding_account_subscriptions')
       .insert({ account_id: accountId, user_id: userId })
       .onConflict(['account_id', 'user_id'])
       .ignore()
       .returning('user_id');
     const row = await memberQuery(trx, accountId).where('u.id', userId).first();
-    return { member: memberView(row), added: inserted.length > 0 };
+    return { member: memberView(row!), added: inserted.length > 0 };
   });
 }
 
@@ -451,9 +467,9 @@ export async function addHoldingAccountMember(
 export async function removeHoldingAccountMember(db: Db, accountId: string, email: string): Promise<boolean> {
   check(typeof email === 'string' && isValidEmail(email) ? [] : [{ field: 'email', reason: 'must be an email address' }]);
   await requireHoldingAccount(db, accountId);
-  const removed = await db('holding_account_subscriptions')
+  const removed = await db<HoldingAccountSubscriptionRow>('holding_account_subscriptions')
     .where({ account_id: accountId })
-    .whereIn('user_id', db('users').whereRaw('lower(email) = lower(?)', [email]).select('id'))
+    .whereIn('user_id', db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).select('id'))
     .delete();
   return removed > 0;
 }
@@ -472,12 +488,21 @@ export interface RoleGrantView {
   grantedAt: string;
 }
 
+/** A live role grant as grantQuery selects it. */
+interface GrantRow {
+  id: string | number;
+  partner_id: string;
+  role: Role;
+  path: string | null;
+  created_at: Date;
+}
+
 function grantQuery(q: Knex, accountId: string) {
   return q('role_grants as g')
     .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
     .where('g.account_id', accountId)
     .whereNull('g.revoked_at')
-    .select('g.id', 'g.partner_id', 'g.role', 'va.path', 'g.created_at');
+    .select<GrantRow[]>('g.id', 'g.partner_id', 'g.role', 'va.path', 'g.created_at');
 }
 
 function grantView(row: { id: string | number; partner_id: string; role: Role; path: string | null; created_at: Date }): RoleGrantView {
@@ -525,12 +550,12 @@ export async function grantRole(
     const account = await requireAccount(trx, accountId);
     assertAccountKind(account, 'smart_account');
     assertNotClosed(account);
-    if (!(await trx('partners').where({ id: grant.partnerId }).first('id'))) {
+    if (!(await trx<PartnerRow>('partners').where({ id: grant.partnerId }).first('id'))) {
       throw new PlacementRefusal('UnknownPartner', `partner "${grant.partnerId}" does not exist`, { partnerId: grant.partnerId });
     }
     let virtualAccountId: number | null = null;
     if (path !== undefined) {
-      const va = await trx('virtual_accounts').where({ account_id: accountId, path }).first('id');
+      const va = await trx<VirtualAccountRow>('virtual_accounts').where({ account_id: accountId, path }).first('id');
       if (!va) {
         throw new PlacementRefusal('UnknownVirtualAccount', `account "${accountId}" has no virtual account "${path}"`, {
           accountId,
@@ -540,7 +565,7 @@ export async function grantRole(
       virtualAccountId = Number(va.id);
     }
     // The partial unique index on live grants makes a repeated grant a no-op, even when concurrent.
-    const inserted = await trx.raw(
+    const inserted = await trx.raw<{ rows: { id: string }[] }>(
       `INSERT INTO role_grants (account_id, virtual_account_id, partner_id, role) VALUES (?, ?, ?, ?)
        ON CONFLICT (account_id, virtual_account_id, partner_id, role) WHERE revoked_at IS NULL DO NOTHING
        RETURNING id`,
@@ -548,9 +573,12 @@ export async function grantRole(
     );
     const row = await grantQuery(trx, accountId)
       .where({ 'g.partner_id': grant.partnerId, 'g.role': grant.role })
-      .where((w) => (virtualAccountId === null ? w.whereNull('g.virtual_account_id') : w.where('g.virtual_account_id', virtualAccountId)))
+      .where((w) => {
+        if (virtualAccountId === null) w.whereNull('g.virtual_account_id');
+        else w.where('g.virtual_account_id', virtualAccountId);
+      })
       .first();
-    return { grant: grantView(row), created: inserted.rows.length > 0 };
+    return { grant: grantView(row!), created: inserted.rows.length > 0 };
   });
 }
 
@@ -558,10 +586,10 @@ export async function grantRole(
 export async function revokeRole(db: Db, accountId: string, grantId: string): Promise<'revoked' | 'already-revoked' | 'unknown'> {
   check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
   assertAccountKind(await requireAccount(db, accountId), 'smart_account');
-  const updated = await db('role_grants')
+  const updated = await db<RoleGrantRow>('role_grants')
     .where({ id: grantId, account_id: accountId })
     .whereNull('revoked_at')
     .update({ revoked_at: db.fn.now() });
   if (updated > 0) return 'revoked';
-  return (await db('role_grants').where({ id: grantId, account_id: accountId }).first('id')) ? 'already-revoked' : 'unknown';
+  return (await db<RoleGrantRow>('role_grants').where({ id: grantId, account_id: accountId }).first('id')) ? 'already-revoked' : 'unknown';
 }

@@ -46,6 +46,7 @@ import type { Principal } from '../api/auth';
 import { forbidden, notFound } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import type { ApiDependencies } from '../api/dependencies';
+import type { DistributorResellerRow } from '../db/rows';
 
 const security = [{ apiKey: [] }];
 const tags = ['accounts'];
@@ -68,7 +69,9 @@ async function ownsOrDistributes(db: Db, partnerId: string, account: AccountRow)
   if (!account.owner_partner_id) return false;
   if (account.owner_partner_id === partnerId) return true;
   return Boolean(
-    await db('distributor_resellers').where({ distributor_id: partnerId, reseller_id: account.owner_partner_id }).first('reseller_id'),
+    await db<DistributorResellerRow>('distributor_resellers')
+      .where({ distributor_id: partnerId, reseller_id: account.owner_partner_id })
+      .first('reseller_id'),
   );
 }
 

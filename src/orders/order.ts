@@ -63,7 +63,7 @@ export class ValidationError extends Error {
   }
 }
 
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 // The local part is a dot-atom (RFC 5321): no control characters (Postgres refuses NUL, and mail
 // libraries silently drop others), no leading, trailing or doubled dot (strict SMTP servers refuse it).
@@ -171,7 +171,7 @@ export function validateBookOrderInput(input: unknown): FieldError[] {
       if (!Number.isInteger(line.lineNumber) || (line.lineNumber as number) < 1 || (line.lineNumber as number) > MAX_LINE_NUMBER) {
         fail(`${at}.lineNumber`, `must be a whole number from 1 to ${MAX_LINE_NUMBER}`);
       } else if (seen.has(line.lineNumber)) {
-        fail(`${at}.lineNumber`, `duplicates line ${line.lineNumber}`);
+        fail(`${at}.lineNumber`, `duplicates line ${String(line.lineNumber)}`);
       }
       seen.add(line.lineNumber);
       if (typeof line.sku !== 'string' || !SKU_PATTERN.test(line.sku)) fail(`${at}.sku`, 'must be 1-64 letters, digits or ._-/+');
@@ -200,7 +200,7 @@ export function validateAssignmentRequest(input: unknown): FieldError[] {
   const o = input as Record<string, unknown>;
   const errors: FieldError[] = [];
   for (const field of ['accountId', 'actingPartnerId'] as const) {
-    if (typeof o[field] !== 'string' || !ID_PATTERN.test(o[field] as string)) {
+    if (typeof o[field] !== 'string' || !ID_PATTERN.test(o[field])) {
       errors.push({ field, reason: 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' });
     }
   }

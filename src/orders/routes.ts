@@ -34,6 +34,7 @@ import {
   type ShipmentBodyType,
 } from '../api/schemas';
 import type { ApiDependencies } from '../api/dependencies';
+import type { ApiIdempotencyKeyRow, DistributorResellerRow } from '../db/rows';
 
 const security = [{ apiKey: [] }];
 
@@ -47,7 +48,7 @@ function encodeCursor(bookedAtText: string, id: string): string {
 }
 function decodeCursor(cursor: string): [string, string] {
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     // Exactly what encodeCursor writes: a UTC time to the microsecond that Postgres accepts, an order ID.
     if (
       Array.isArray(value) &&
@@ -73,10 +74,13 @@ async function checkBookingParties(deps: ApiDependencies, principal: Principal, 
   if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== principal.partnerId) {
     const isReseller =
       principal.role === 'distributor' &&
-      (await deps.db('distributor_resellers').where({ distributor_id: principal.partnerId, reseller_id: body.partnerId }).first());
+      (await deps
+        .db<DistributorResellerRow>('distributor_resellers')
+        .where({ distributor_id: principal.partnerId, reseller_id: body.partnerId })
+        .first());
     if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${principal.partnerId}"`);
   }
-  return { ...body, bookedByPartnerId } as BookOrderInput;
+  return { ...body, bookedByPartnerId };
 }
 
 function fingerprint(booking: BookOrderInput): string {
@@ -96,16 +100,16 @@ async function reserveIdempotencyKey(
   print: string,
 ): Promise<'new' | 'replay'> {
   const inserted = await deps
-    .db('api_idempotency_keys')
+    .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
     .insert({ api_key_id: principal.keyId, idempotency_key: key, request_fingerprint: print, order_id: orderId })
     .onConflict(['api_key_id', 'idempotency_key'])
     .ignore()
     .returning('order_id');
   if (inserted.length > 0) return 'new';
-  const existing = await deps
-    .db('api_idempotency_keys')
+  const existing = (await deps
+    .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
     .where({ api_key_id: principal.keyId, idempotency_key: key })
-    .first('request_fingerprint', 'order_id');
+    .first('request_fingerprint', 'order_id'))!;
   if (existing.request_fingerprint !== print || existing.order_id !== orderId) {
     throw new HttpError(
       422,
@@ -156,7 +160,10 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
       } catch (err) {
         if (key && reservation === 'new')
-          await deps.db('api_idempotency_keys').where({ api_key_id: request.principal.keyId, idempotency_key: key }).delete();
+          await deps
+            .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
+            .where({ api_key_id: request.principal.keyId, idempotency_key: key })
+            .delete();
         throw err;
       }
       const alreadyBooked = booked.alreadyBooked || reservation === 'replay';

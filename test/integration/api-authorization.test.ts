@@ -24,14 +24,12 @@ let workflowId: string;
 beforeAll(async () => {
   world = await createTestWorld(stack.db, uniqueSuffix());
   const otherDistributorId = `other-distributor-${world.suffix}`;
-  await stack
-    .db('partners')
-    .insert({
-      id: otherDistributorId,
-      name: 'Other distributor',
-      kind: 'distributor',
-      notification_email: `ops@${otherDistributorId}.test`,
-    });
+  await stack.db('partners').insert({
+    id: otherDistributorId,
+    name: 'Other distributor',
+    kind: 'distributor',
+    notification_email: `ops@${otherDistributorId}.test`,
+  });
   keys.partner = await api.keyFor('partner', world.partnerId);
   keys.distributor = await api.keyFor('distributor', world.distributorId);
   keys.otherPartner = await api.keyFor('partner', world.otherPartnerId);

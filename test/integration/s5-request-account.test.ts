@@ -574,16 +574,14 @@ test('S5 regression: an activation email queued while SMTP was down, for an acco
   const contactEmail = `it@${domain}`;
   const contact = await registerContact(stack.db, { email: contactEmail, fullName: 'Lee Late', registeredId: `lee-${world.suffix}` });
   const accountId = `sa-late-${world.suffix}`;
-  await stack
-    .db('accounts')
-    .insert({
-      id: accountId,
-      kind: 'smart_account',
-      name: `Late ${world.suffix}`,
-      domain,
-      status: 'pending_activation',
-      primary_contact_id: contact,
-    });
+  await stack.db('accounts').insert({
+    id: accountId,
+    kind: 'smart_account',
+    name: `Late ${world.suffix}`,
+    domain,
+    status: 'pending_activation',
+    primary_contact_id: contact,
+  });
   const key = `smart-account-${accountId}:activation-reminder:1`;
 
   // The first attempt queues the reminder, then SMTP refuses the connection.
