@@ -40,6 +40,48 @@ export default tseslint.config(
     },
   },
   {
+    // Small files and functions in product code (tests are exempt: a scenario reads top to bottom).
+    // Migrations are exempt: a schema reads best as one list of tables.
+    files: ['workflows/**/*.ts', 'activities/**/*.ts', 'workers/**/*.ts', 'src/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: false, skipComments: false, IIFEs: true }],
+    },
+  },
+  {
+    // NOT YET SPLIT: these break the size rules today. Each is to be split by responsibility (the
+    // workflow only where the sequence of commands stays the same) and then struck off this list;
+    // nothing new may join it.
+    files: [
+      'activities/accounts/accounts.ts',
+      'activities/orders/delegation.ts',
+      'activities/orders/fulfillment.ts',
+      'activities/orders/placement.ts',
+      'activities/shared/outbox.ts',
+      'bench/mail.ts',
+      'bench/parked.ts',
+      'bench/report.ts',
+      'bench/run.ts',
+      'bench/stack.ts',
+      'bench/throughput.ts',
+      'bench/worker-process.ts',
+      'scripts/dev-stack.ts',
+      'scripts/faults/run.ts',
+      'scripts/faults/verify.ts',
+      'src/accounts/cli.ts',
+      'src/api/codec-routes.ts',
+      'src/config.ts',
+      'src/orders/cli.ts',
+      'src/orders/customer-page-routes.ts',
+      'src/orders/customer-pages.ts',
+      'src/orders/email-templates.ts',
+      'src/orders/order.ts',
+      'workflows/accounts/smart-account-activation.ts',
+      'workflows/orders/order-fulfillment.ts',
+    ],
+    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
+  },
+  {
     // Tests and the benchmark assert on parsed JSON bodies, mail and workflow results whose shape is
     // the thing under test; typing every response only to read one field adds noise, not safety.
     files: ['test/**/*.ts', 'bench/**/*.ts'],

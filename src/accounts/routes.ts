@@ -124,10 +124,22 @@ async function authorizeHoldingAccount(db: Db, principal: Principal, account: Ac
     throw forbidden(`holding account ${account.id} belongs to another partner`);
 }
 
-/** Accounts: Smart Account search and requests, virtual accounts, holding-account members, role grants. */
+/** Accounts: Smart Account search and requests, virtual accounts, holding-account members, role grants; one function per route. */
 export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const { db } = deps;
+  registerSearchSmartAccountsRoute(app, deps);
+  registerRequestSmartAccountRoute(app, deps);
+  registerListVirtualAccountsRoute(app, deps);
+  registerCreateVirtualAccountRoute(app, deps);
+  registerListHoldingAccountMembersRoute(app, deps);
+  registerAddHoldingAccountMemberRoute(app, deps);
+  registerRemoveHoldingAccountMemberRoute(app, deps);
+  registerListRoleGrantsRoute(app, deps);
+  registerGrantRoleRoute(app, deps);
+  registerRevokeRoleRoute(app, deps);
+}
 
+function registerSearchSmartAccountsRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Querystring: SearchSmartAccountsQueryType }>(
     '/smart-accounts',
     {
@@ -147,7 +159,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { smartAccounts: await searchSmartAccounts(db, request.query.domain, viewer) };
     },
   );
+}
 
+function registerRequestSmartAccountRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Body: SmartAccountRequestBodyType }>(
     '/smart-account-requests',
     {
@@ -175,7 +190,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(result.alreadyRequested ? 200 : 202).send(result);
     },
   );
+}
 
+function registerListVirtualAccountsRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountIdParamsType }>(
     '/accounts/:accountId/virtual-accounts',
     {
@@ -196,7 +214,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { virtualAccounts: await listVirtualAccounts(db, account.id) };
     },
   );
+}
 
+function registerCreateVirtualAccountRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Params: AccountIdParamsType; Body: CreateVirtualAccountBodyType }>(
     '/accounts/:accountId/virtual-accounts',
     {
@@ -220,7 +241,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(result.created ? 201 : 200).send(result);
     },
   );
+}
 
+function registerListHoldingAccountMembersRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountIdParamsType }>(
     '/holding-accounts/:accountId/members',
     {
@@ -240,7 +264,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { members: await listHoldingAccountMembers(db, account.id) };
     },
   );
+}
 
+function registerAddHoldingAccountMemberRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Params: AccountIdParamsType; Body: AddMemberBodyType }>(
     '/holding-accounts/:accountId/members',
     {
@@ -262,7 +289,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(added ? 201 : 200).send(member);
     },
   );
+}
 
+function registerRemoveHoldingAccountMemberRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.delete<{ Params: MemberParamsType }>(
     '/holding-accounts/:accountId/members/:email',
     {
@@ -285,7 +315,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(204).send();
     },
   );
+}
 
+function registerListRoleGrantsRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountIdParamsType }>(
     '/accounts/:accountId/role-grants',
     {
@@ -305,7 +338,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { roleGrants: await listRoleGrants(db, account.id, filter) };
     },
   );
+}
 
+function registerGrantRoleRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Params: AccountIdParamsType; Body: GrantRoleBodyType }>(
     '/accounts/:accountId/role-grants',
     {
@@ -333,7 +369,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
         .send(grant);
     },
   );
+}
 
+function registerRevokeRoleRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.delete<{ Params: GrantParamsType }>(
     '/accounts/:accountId/role-grants/:grantId',
     {

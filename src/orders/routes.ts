@@ -127,10 +127,22 @@ function withOrderLog(request: FastifyRequest, reply: FastifyReply, orderId: str
   reply.log = log;
 }
 
+/** The order routes, one function each, registered in this order. */
 export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const uiLink = (workflowId: string) =>
-    `${deps.config.temporal.uiUrl}/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  registerBookOrderRoute(app, deps);
+  registerListOrdersRoute(app, deps);
+  registerGetOrderRoute(app, deps);
+  registerAssignSmartAccountRoute(app, deps);
+  registerReportShipmentRoute(app, deps);
+  registerCancelOrderRoute(app, deps);
+}
 
+/** The order's workflow in the Temporal UI. */
+function temporalUiLink(deps: ApiDependencies, workflowId: string): string {
+  return `${deps.config.temporal.uiUrl}/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Body: BookOrderRequest; Headers: { 'idempotency-key'?: string } }>(
     '/orders',
     {
@@ -172,7 +184,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         orderId: booked.orderId,
         workflowId: booked.workflowId,
         alreadyBooked,
-        links: { self: `/v1/orders/${booked.orderId}`, temporalUi: uiLink(booked.workflowId) },
+        links: { self: `/v1/orders/${booked.orderId}`, temporalUi: temporalUiLink(deps, booked.workflowId) },
       };
       return reply
         .status(alreadyBooked ? 200 : 201)
@@ -180,7 +192,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         .send(body);
     },
   );
+}
 
+function registerListOrdersRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.get<{ Querystring: ListOrdersQueryType }>(
     '/orders',
     {
@@ -224,7 +238,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       return { orders, nextCursor: rows.length > limit && last ? encodeCursor(last.booked_at_cursor, last.id) : null };
     },
   );
+}
 
+function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.get<{ Params: OrderIdParamsType }>(
     '/orders/:orderId',
     {
@@ -243,7 +259,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       return withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
     },
   );
+}
 
+function registerAssignSmartAccountRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Params: OrderIdParamsType; Body: AssignBodyType }>(
     '/orders/:orderId/assignment',
     {
@@ -289,7 +307,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       );
     },
   );
+}
 
+function registerReportShipmentRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Params: OrderIdParamsType; Body: ShipmentBodyType }>(
     '/orders/:orderId/shipments',
     {
@@ -325,7 +345,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       return reply.status(202).send({ orderId, lineNumber, shippedOn, accepted: true as const });
     },
   );
+}
 
+function registerCancelOrderRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Params: OrderIdParamsType; Body: CancelBodyType }>(
     '/orders/:orderId/cancellation',
     {
