@@ -143,20 +143,7 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
 
       /** The operators' sign-in page: no script, its stylesheet by hash, framed by nobody. */
       const page = (title: string, body: SafeHtml): string =>
-        html`<!doctype html>
-          <html lang="en">
-            <head>
-              <meta charset="utf-8" />
-              <meta name="viewport" content="width=device-width, initial-scale=1" />
-              <title>${title} – License fulfillment</title>
-              <style>
-                ${trusted(STYLESHEET)}
-              </style>
-            </head>
-            <body>
-              ${body}
-            </body>
-          </html>`.toString();
+        html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} – License fulfillment</title><style>${trusted(STYLESHEET)}</style></head><body>${body}</body></html>`.toString();
       scope.addHook('onSend', async (request, reply) => {
         if (request.url.startsWith('/codec/session')) {
           reply.header(
@@ -172,22 +159,14 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
         reply.type('text/html; charset=utf-8').send(
           page(
             'Sign in to read payloads',
-            html`<main>
-              <h1>Read encrypted payloads in the Temporal UI</h1>
-              <p>
-                Order data is stored encrypted in Temporal. Sign in with an <strong>operator</strong> API key to let the Temporal UI at
-                <a href="${deps.config.temporal.uiUrl}">${deps.config.temporal.uiUrl}</a> open it for ${SESSION_SECONDS / 3600} hours.
-              </p>
-              <form method="post" action="/codec/session">
-                <label for="apiKey">Operator API key</label>
-                <input id="apiKey" name="apiKey" type="password" autocomplete="off" required />
-                <button type="submit">Sign in</button>
-              </form>
-              <p>
-                In the UI, open the codec settings, set the endpoint <code>${deps.config.publicBaseUrl}/codec</code> and tick
-                <em>Include cross-origin credentials</em>.
-              </p>
-            </main>`,
+            html`<main><h1>Read encrypted payloads in the Temporal UI</h1>
+<p>Order data is stored encrypted in Temporal. Sign in with an <strong>operator</strong> API key to let the Temporal UI at <a href="${deps.config.temporal.uiUrl}">${deps.config.temporal.uiUrl}</a> open it for ${SESSION_SECONDS / 3600} hours.</p>
+<form method="post" action="/codec/session">
+<label for="apiKey">Operator API key</label>
+<input id="apiKey" name="apiKey" type="password" autocomplete="off" required>
+<button type="submit">Sign in</button>
+</form>
+<p>In the UI, open the codec settings, set the endpoint <code>${deps.config.publicBaseUrl}/codec</code> and tick <em>Include cross-origin credentials</em>.</p></main>`,
           ),
         );
       });
@@ -201,11 +180,7 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
             .send(
               page(
                 'Not signed in',
-                html`<main>
-                  <h1>Not signed in</h1>
-                  <p>That is not a valid operator API key.</p>
-                  <p><a href="/codec/session">Try again</a></p>
-                </main>`,
+                html`<main><h1>Not signed in</h1><p>That is not a valid operator API key.</p><p><a href="/codec/session">Try again</a></p></main>`,
               ),
             );
         }
@@ -216,16 +191,14 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
           `${COOKIE}=${value}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure ? '; Secure' : ''}`,
         );
         request.log.info({ principal: principal.keyId }, 'codec session opened');
-        return reply.type('text/html; charset=utf-8').send(
-          page(
-            'Signed in',
-            html`<main>
-              <h1>Signed in</h1>
-              <p>The Temporal UI can now show order data for the next ${SESSION_SECONDS / 3600} hours.</p>
-              <p><a href="${deps.config.temporal.uiUrl}">Open the Temporal UI</a></p>
-            </main>`,
-          ),
-        );
+        return reply
+          .type('text/html; charset=utf-8')
+          .send(
+            page(
+              'Signed in',
+              html`<main><h1>Signed in</h1><p>The Temporal UI can now show order data for the next ${SESSION_SECONDS / 3600} hours.</p><p><a href="${deps.config.temporal.uiUrl}">Open the Temporal UI</a></p></main>`,
+            ),
+          );
       });
     },
     { prefix: '/codec' },

@@ -55,20 +55,21 @@ export interface Page {
 /** A whole document: language, title, the stylesheet, a banner, the page's main content. */
 export function renderDocument(page: Pick<Page, 'title' | 'body'>): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex, nofollow" />
-        <title>${page.title} – Smart Licensing</title>
-        <style>
-          ${trusted(STYLESHEET)}
-        </style>
-      </head>
-      <body>
-        <header><p>Smart Licensing order fulfillment</p></header>
-        <main id="main">${page.body}</main>
-        <footer><p>This page belongs to a personal, single-use link from an email. Do not share it.</p></footer>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<title>${page.title} – Smart Licensing</title>
+<style>${trusted(STYLESHEET)}</style>
+</head>
+<body>
+<header><p>Smart Licensing order fulfillment</p></header>
+<main id="main">
+${page.body}
+</main>
+<footer><p>This page belongs to a personal, single-use link from an email. Do not share it.</p></footer>
+</body>
+</html>
+`.value;
 }
