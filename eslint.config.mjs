@@ -75,7 +75,6 @@ export default tseslint.config(
       'src/orders/cli.ts',
       'src/orders/customer-page-routes.ts',
       'src/orders/email-templates.ts',
-      'src/orders/order.ts',
       'workflows/accounts/smart-account-activation.ts',
       'workflows/orders/order-fulfillment.ts',
     ],
