@@ -57,7 +57,6 @@ export default tseslint.config(
       'activities/orders/delegation.ts',
       'activities/orders/fulfillment.ts',
       'activities/orders/placement.ts',
-      'activities/shared/outbox.ts',
       'bench/mail.ts',
       'bench/parked.ts',
       'bench/render-markdown.ts',

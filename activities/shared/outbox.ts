@@ -14,6 +14,20 @@ export interface QueuedEmail extends RenderedEmail {
   to: string;
 }
 
+/** The outbox row of a queued email, with the Message-ID its key fixes. */
+function outboxRowOf(email: QueuedEmail, mailFrom: string): Partial<EmailOutboxRow> {
+  return {
+    idempotency_key: email.idempotencyKey,
+    order_id: email.orderId,
+    template: email.template,
+    to_address: email.to,
+    subject: email.subject,
+    text_body: email.text,
+    html_body: email.html,
+    message_id: messageIdFor(email.idempotencyKey, mailFrom),
+  };
+}
+
 /**
  * The email outbox: every email is a row keyed by a deterministic idempotency key before it is
  * sent, and is sent at most once per key.
@@ -25,16 +39,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
     /** Inserts the email unless its key exists; returns whether it still has to be sent. */
     async queue(email: QueuedEmail, trx: Knex | Knex.Transaction = db): Promise<{ pending: boolean }> {
       const inserted: Array<{ status: string }> = await trx<EmailOutboxRow>('email_outbox')
-        .insert({
-          idempotency_key: email.idempotencyKey,
-          order_id: email.orderId,
-          template: email.template,
-          to_address: email.to,
-          subject: email.subject,
-          text_body: email.text,
-          html_body: email.html,
-          message_id: messageIdFor(email.idempotencyKey, mailFrom),
-        })
+        .insert(outboxRowOf(email, mailFrom))
         .onConflict('idempotency_key')
         .ignore()
         .returning('status');
