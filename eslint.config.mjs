@@ -32,6 +32,66 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Many async functions implement a Promise-returning interface (payload codecs, Fastify hooks,
+      // knex migration sources) without awaiting anything themselves; the rule would force wrappers.
+      '@typescript-eslint/require-await': 'off',
+      // Input checks reject control characters on purpose (names, references, headers).
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    // Small files and functions in product code (tests are exempt: a scenario reads top to bottom).
+    // Migrations are exempt: a schema reads best as one list of tables.
+    files: ['workflows/**/*.ts', 'activities/**/*.ts', 'workers/**/*.ts', 'src/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: false, skipComments: false, IIFEs: true }],
+    },
+  },
+  {
+    // NOT YET SPLIT: these break the size rules today. Each is to be split by responsibility (the
+    // workflow only where the sequence of commands stays the same) and then struck off this list;
+    // nothing new may join it.
+    files: [
+      'activities/accounts/accounts.ts',
+      'activities/orders/delegation.ts',
+      'activities/orders/fulfillment.ts',
+      'activities/orders/placement.ts',
+      'bench/mail.ts',
+      'bench/parked.ts',
+      'bench/render-markdown.ts',
+      'bench/render-tables.ts',
+      'bench/run.ts',
+      'bench/stack.ts',
+      'bench/throughput.ts',
+      'bench/worker-process.ts',
+      'scripts/dev-stack.ts',
+      'scripts/faults/run.ts',
+      'scripts/faults/verify.ts',
+      'src/accounts/cli.ts',
+      'src/api/codec-routes.ts',
+      'src/config.ts',
+      'src/orders/cli.ts',
+      'src/orders/customer-page-routes.ts',
+      'src/orders/email-templates.ts',
+      'workflows/accounts/smart-account-activation.ts',
+      'workflows/orders/order-fulfillment.ts',
+    ],
+    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
+  },
+  {
+    // Tests and the benchmark assert on parsed JSON bodies, mail and workflow results whose shape is
+    // the thing under test; typing every response only to read one field adds noise, not safety.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-explicit-any': 'off',
+      // Failure messages and fake fetch bodies stringify whatever they were handed.
+      '@typescript-eslint/no-base-to-string': 'off',
     },
   },
   {

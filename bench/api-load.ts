@@ -4,7 +4,8 @@
  * Receives one job over IPC, runs it, answers with autocannon's result.
  */
 // autocannon ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: no types to import
 const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<AutocannonResult>;
 
 export interface LoadJob {

@@ -69,24 +69,24 @@ export async function explainListQueries(databaseUrl: string, orders: number): P
   try {
     await seed(db, orders);
     // Filter values taken from the data, so each variant finds rows (one more variant finds none).
-    const held = (await db('orders')
+    const held = await db('orders')
       .where({ status: 'AwaitingSmartAccount' })
       .whereNotNull('holding_account_id')
-      .first('partner_id', 'holding_account_id', 'customer_domain')) as {
-      partner_id: string;
-      holding_account_id: string;
-      customer_domain: string;
-    };
+      .first<{ partner_id: string; holding_account_id: string; customer_domain: string }>(
+        'partner_id',
+        'holding_account_id',
+        'customer_domain',
+      );
     const operator: Principal = { role: 'operator', keyId: 'explain' };
     const reseller: Principal = { role: 'partner', keyId: 'explain', partnerId: held.partner_id };
     const distributor: Principal = { role: 'distributor', keyId: 'explain', partnerId: 'p3' };
-    const secondPage: ListCursor = (await db('orders')
+    const secondPage = await db('orders')
       .orderBy([
         { column: 'booked_at', order: 'desc' },
         { column: 'id', order: 'desc' },
       ])
       .offset(50)
-      .first(db.raw(`to_char(booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "bookedAt"`), 'id')) as ListCursor;
+      .first<ListCursor>(db.raw(`to_char(booked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "bookedAt"`), 'id');
     const variants: Array<[string, Principal, Omit<ListOrdersQueryType, 'cursor' | 'limit'>, ListCursor?]> = [
       ['operator, no filter', operator, {}],
       ['operator, next page (cursor)', operator, {}, secondPage],
@@ -104,7 +104,7 @@ export async function explainListQueries(databaseUrl: string, orders: number): P
     ];
     const results: ExplainedQuery[] = [];
     for (const [name, principal, filters, cursor] of variants) {
-      const sql = listOrdersQuery(db, principal, filters, 50, cursor).toString();
+      const sql = listOrdersQuery(db, principal, filters, 50, cursor).toQuery();
       const answer = await db.raw(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`);
       const plan = answer.rows[0]['QUERY PLAN'][0] as { Plan: PlanNode & { 'Actual Rows': number }; 'Execution Time': number };
       const scans = scansOf(plan.Plan);

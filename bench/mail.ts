@@ -82,7 +82,9 @@ export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', async () => {
+      // The handler answers through callback, errors included: nothing is left to await.
+      stream.on('end', () => void saveMail());
+      const saveMail = async (): Promise<void> => {
         try {
           const receivedAt = Date.now();
           const raw = Buffer.concat(chunks);
@@ -104,7 +106,7 @@ export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
         } catch (err) {
           callback(err as Error);
         }
-      });
+      };
     },
   });
   const port = await new Promise<number>((resolve, reject) => {

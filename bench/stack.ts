@@ -96,7 +96,8 @@ export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 async function compileWorkerEntry(dataDir: string): Promise<{ path: string; execArgv: string[]; loader: string }> {
   const entry = join(ROOT, 'bench', 'worker-process.ts');
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // Loaded only when the benchmark bundles the worker (esbuild comes with tsx), not at import time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports, @typescript-eslint/consistent-type-imports
     const esbuild = require('esbuild') as typeof import('esbuild');
     const outfile = join(dataDir, 'worker-process.js');
     await esbuild.build({
@@ -209,7 +210,7 @@ export async function startBenchStack(options: {
     });
     children.add(child);
     const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-    exited.then(() => children.delete(child));
+    void exited.then(() => children.delete(child));
     const ready = await new Promise<{ maxCachedWorkflows: number }>((resolveReady, reject) => {
       const timer = setTimeout(() => reject(new Error(`${worker.kind} worker did not start in 120 s`)), 120_000);
       child.on('message', function onMessage(message: { type: string; maxCachedWorkflows?: number; message?: string }) {

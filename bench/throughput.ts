@@ -9,7 +9,6 @@
  * both alike, and the ratio stays meaningful.
  */
 import type { TestWorld } from '../test/helpers/fixtures';
-import type { EngineLimitShape } from './baseline/workflows';
 import { costOf, samplePerGroup } from './costs';
 import { addCpu, cpuBetween, cpuSnapshot, NO_CPU, perOrder, type CpuSpent } from './cpu';
 import {
@@ -224,7 +223,7 @@ export async function runThroughputAndEngineLimit(
       durationS: limitSeconds,
       ordersPerSecond: limitRate,
       completedLatencyMs: summarize(limitOutcomes.map((o) => o.completedAtMs - o.bookedAtMs)),
-      shapes: shapes as Record<string, EngineLimitShape>,
+      shapes: shapes,
       ratio: throughput.ordersPerSecond / limitRate,
       cpuMsPerOrder: perOrder(limitCpu, limitOutcomes.length),
       failures: limitFailureLines,

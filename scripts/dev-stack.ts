@@ -32,6 +32,7 @@ import type { OrderStatus } from '../src/orders/order-lifecycle';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
+import type { ApiKeyRow } from '../src/db/rows';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = join(ROOT, '.data');
@@ -95,7 +96,7 @@ async function startTemporal(config: Config): Promise<string> {
     namespace: config.temporal.namespace,
     detached: true,
   });
-  stops.push({ name: 'Temporal dev server', stop: server.stop, pid: server.pid });
+  stops.push({ name: 'Temporal dev server', stop: () => server.stop(), pid: server.pid });
   return config.temporal.uiUrl;
 }
 
@@ -123,7 +124,7 @@ async function startSmtp(config: Config): Promise<{ smtpUrl: string; inbox: stri
   const dir = join(DATA, 'mail');
   step(`SMTP: no SMTP_URL and no Mailpit; starting the in-process SMTP server on :${smtpPort}, storing mail in .data/mail/`);
   const catcher = await startMailCatcher({ dir, port: smtpPort });
-  stops.push({ name: 'SMTP server', stop: catcher.stop });
+  stops.push({ name: 'SMTP server', stop: () => catcher.stop() });
   return { smtpUrl: `smtp://127.0.0.1:${catcher.port}`, inbox: `${dir}/ (one .eml and one .json per message)` };
 }
 
@@ -137,8 +138,8 @@ function spawnChild(name: string, command: string, args: string[], env?: NodeJS.
       .filter(Boolean)
       .map((line) => `[${name}] ${line}\n`)
       .join('');
-  child.stdout!.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+  child.stdout.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+  child.stderr.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
   stops.push({
     name,
     pid: child.pid,
@@ -210,7 +211,7 @@ function shownApiUrl(config: Config): string {
 
 interface ApiAnswer {
   status: number;
-  body: any;
+  body: unknown;
 }
 
 /** One JSON request to the API. No answer at all (refused, timed out) is status 0 with the reason as body. */
@@ -245,8 +246,8 @@ async function callApi(
 }
 
 /** The answer's body when its status is expected; otherwise stops the quick start with what the API said. */
-function expectStatus(answer: ApiAnswer, expected: number[], what: string): any {
-  if (expected.includes(answer.status)) return answer.body;
+function expectStatus<T = unknown>(answer: ApiAnswer, expected: number[], what: string): T {
+  if (expected.includes(answer.status)) return answer.body as T;
   const said = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
   throw new Error(`API: ${what} answered ${answer.status === 0 ? 'nothing' : answer.status}${said ? `: ${said.slice(0, 600)}` : ''}`);
 }
@@ -258,11 +259,14 @@ function expectStatus(answer: ApiAnswer, expected: number[], what: string): any 
 const QUICK_START_LABEL = 'quick start';
 
 async function revokeLeftoverQuickStartKeys(db: Db): Promise<number> {
-  return db('api_keys').where('label', 'like', `${QUICK_START_LABEL} %`).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  return db<ApiKeyRow>('api_keys')
+    .where('label', 'like', `${QUICK_START_LABEL} %`)
+    .whereNull('revoked_at')
+    .update({ revoked_at: db.fn.now() });
 }
 
 async function revokeKeys(db: Db, ids: string[]): Promise<void> {
-  await db('api_keys').whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  await db<ApiKeyRow>('api_keys').whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
 }
 
 /** The booking as an ordering system sends it: the partner comes from the API key, not the body. */
@@ -389,7 +393,11 @@ async function main(): Promise<void> {
     if (api.exitCode !== null) throw new Error(`the API process exited (${api.exitCode}) before it was ready; see its output above`);
     expectStatus(ready, [200], `GET ${apiBase}/readyz (waited 60 s)`);
     // The OpenAPI document is what integrators start from: a quick start without it is broken.
-    const openapi = expectStatus(await callApi(apiBase, 'GET', '/openapi.json'), [200], `GET ${apiBase}/openapi.json`);
+    const openapi = expectStatus<{ openapi?: unknown; paths?: Record<string, unknown> } | null>(
+      await callApi(apiBase, 'GET', '/openapi.json'),
+      [200],
+      `GET ${apiBase}/openapi.json`,
+    );
     const paths = Object.keys(openapi?.paths ?? {});
     if (typeof openapi?.openapi !== 'string' || !paths.includes('/v1/orders')) {
       throw new Error(`API: ${apiBase}/openapi.json is not this API's OpenAPI document (no /v1/orders path)`);
@@ -413,7 +421,7 @@ async function main(): Promise<void> {
     // Generous: the first workflow tasks of a fresh worker can be slow on a loaded machine.
     const asPartner = { key: partnerKey.key, timeoutMs: 60_000 };
     const book = async (order: BookOrderInput): Promise<{ orderId: string; workflowId: string }> =>
-      expectStatus(
+      expectStatus<{ orderId: string; workflowId: string }>(
         await callApi(apiBase, 'POST', '/v1/orders', { ...asPartner, body: bookingBody(order) }),
         [200, 201],
         `POST /v1/orders (${order.externalReference})`,
@@ -435,7 +443,7 @@ async function main(): Promise<void> {
       );
     }
     const result: OrderStatus = await Promise.race([
-      client.workflow.getHandle(booked.workflowId).result(),
+      client.workflow.getHandle(booked.workflowId).result() as Promise<OrderStatus>,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the demo order did not finish within 120 s')), 120_000)),
     ]);
     const held = demoHeldOrder(`DEMO-HELD-${stamp}`);
@@ -443,13 +451,14 @@ async function main(): Promise<void> {
     const heldBooked = await book(held);
     const heldAnswer = await waitUntil(
       () => callApi(apiBase, 'GET', `/v1/orders/${heldBooked.orderId}`, asPartner),
-      (answer) => answer.status === 200 && answer.body.phase !== 'Booked',
+      (answer) => answer.status === 200 && (answer.body as { phase?: string }).phase !== 'Booked',
     );
-    const heldStatus: OrderStatus = expectStatus(heldAnswer, [200], `GET /v1/orders/${heldBooked.orderId}`);
+    const heldStatus = expectStatus<OrderStatus>(heldAnswer, [200], `GET /v1/orders/${heldBooked.orderId}`);
 
     const metricsUrl = `${localUrl(config.workerMetricsListen)}/metrics`;
     const metrics = await callApi(localUrl(config.workerMetricsListen), 'GET', '/metrics', { timeoutMs: 3_000 });
-    const metricsNote = metrics.status === 200 ? 'worker, Prometheus text format' : `not answering yet (${metrics.status || metrics.body})`;
+    const metricsNote =
+      metrics.status === 200 ? 'worker, Prometheus text format' : `not answering yet (${metrics.status || String(metrics.body)})`;
 
     const ui = `${uiUrl}/namespaces/${config.temporal.namespace}/workflows`;
     const describe = (s: OrderStatus) =>

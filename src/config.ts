@@ -175,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
   };
   const name = (variable: ConfigVariable): string => {
     const value = raw(variable);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._\-]*$/.test(value)) fail(variable, `must be letters, digits, ".", "_" or "-" (got "${value}")`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) fail(variable, `must be letters, digits, ".", "_" or "-" (got "${value}")`);
     return value;
   };
   const mailbox = (variable: ConfigVariable): string => {

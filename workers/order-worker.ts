@@ -1,5 +1,5 @@
 import { Client, type Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
 import type { Config } from '../src/config';
 import { dataConverterFor } from '../src/temporal/connect';

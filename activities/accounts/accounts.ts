@@ -13,6 +13,7 @@ import { asRefusal, refuse } from '../shared/errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from '../orders/records';
 import type { Outbox } from '../shared/outbox';
 import type { createSecureLinkSender } from '../shared/secure-links';
+import type { AccountRow, OrderRow, UserRow } from '../../src/db/rows';
 
 // The request logic (R2) lives in src/accounts/account-admin.ts, shared with the API's standalone
 // request; these names stay importable from here.
@@ -40,9 +41,11 @@ export function createAccountActivities(deps: {
       /** The registered user ID the booking gave for the contact, if any: it must be theirs. */
       claimedRegisteredId?: string;
     }): Promise<RequestedAccount> {
-      const order = await db('orders').where({ id: request.orderId }).first();
+      const order = await db<OrderRow>('orders').where({ id: request.orderId }).first();
       if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
-      const contact = order.end_customer_contact_id ? await db('users').where({ id: order.end_customer_contact_id }).first() : null;
+      const contact = order.end_customer_contact_id
+        ? await db<UserRow>('users').where({ id: order.end_customer_contact_id }).first()
+        : null;
       return asRefusal(async () => {
         if (!contact) throw smartAccountRequestRefused(request.domain, 'the order names no end-customer contact');
         const { account } = await requestSmartAccountForContact(db, {
@@ -84,7 +87,7 @@ export function createAccountActivities(deps: {
     },
 
     async getAccountStatus(accountId: string): Promise<string> {
-      const account = await db('accounts').where({ id: accountId }).first('status');
+      const account = await db<AccountRow>('accounts').where({ id: accountId }).first('status');
       if (!account) throw refuse('UnknownAccount', `account "${accountId}" does not exist`);
       return account.status;
     },
@@ -95,7 +98,7 @@ export function createAccountActivities(deps: {
       idempotencyKey: string;
       reminderNumber?: number;
     }): Promise<'sent' | 'already-active'> {
-      const account = await db('accounts').where({ id: request.accountId }).first();
+      const account = await db<AccountRow>('accounts').where({ id: request.accountId }).first();
       if (!account) throw refuse('UnknownAccount', `account "${request.accountId}" does not exist`);
       // Activated while we slept (and its signal lost or late): no reminder for an active account.
       if (account.status === 'active') {
@@ -104,7 +107,7 @@ export function createAccountActivities(deps: {
         await outbox.withdraw(request.idempotencyKey, 'not sent: the account was active at the next attempt');
         return 'already-active';
       }
-      const contact = account.primary_contact_id ? await db('users').where({ id: account.primary_contact_id }).first() : null;
+      const contact = account.primary_contact_id ? await db<UserRow>('users').where({ id: account.primary_contact_id }).first() : null;
       if (!contact) throw refuse('UnknownAccount', `account "${request.accountId}" has no contact to activate it`);
       await sendLinkEmail({
         purpose: 'activation',
@@ -120,7 +123,7 @@ export function createAccountActivities(deps: {
           partnerName: '',
           lines: [],
           today: isoDateOf(Date.now()),
-          requestedDomain: account.domain,
+          requestedDomain: account.domain ?? undefined,
           ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
         },
         idempotencyKey: request.idempotencyKey,

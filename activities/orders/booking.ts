@@ -4,6 +4,7 @@ import { findOrCreateUser } from '../../src/accounts/account-admin';
 import { countPhaseEnteredOnCommit } from '../../src/orders/phase-metrics';
 import { refuse } from '../shared/errors';
 import { recordOrderEvent } from './records';
+import type { DistributorResellerRow, OrderLineRow, OrderRow, PartnerRow } from '../../src/db/rows';
 
 /** Writes the booked order, its lines and a "booked" event in one transaction; a retry writes nothing new. */
 export function createBookingActivities(db: Db) {
@@ -11,13 +12,13 @@ export function createBookingActivities(db: Db) {
     async recordBooking(input: OrderFulfillmentInput, workflowId: string): Promise<void> {
       await db.transaction(async (trx) => {
         const partnerIds = [...new Set([input.bookedByPartnerId, input.partnerId])];
-        const partners = await trx('partners').whereIn('id', partnerIds).pluck('id');
+        const partners = await trx<PartnerRow>('partners').whereIn('id', partnerIds).pluck('id');
         for (const id of partnerIds) {
           if (!partners.includes(id)) throw refuse('UnknownPartner', `partner "${id}" does not exist`, { partnerId: id });
         }
         // R10: only a distributor books for another partner, and only for its own resellers.
         if (input.partnerId !== input.bookedByPartnerId) {
-          const link = await trx('distributor_resellers')
+          const link = await trx<DistributorResellerRow>('distributor_resellers')
             .where({ distributor_id: input.bookedByPartnerId, reseller_id: input.partnerId })
             .first();
           if (!link) {
@@ -27,7 +28,7 @@ export function createBookingActivities(db: Db) {
           }
         }
         const contactId = input.endCustomerContact ? await findOrCreateUser(trx, input.endCustomerContact) : null;
-        const inserted = await trx('orders')
+        const inserted = await trx<OrderRow>('orders')
           .insert({
             id: input.orderId,
             external_reference: input.externalReference,
@@ -44,7 +45,7 @@ export function createBookingActivities(db: Db) {
           .returning('id');
         // Only the attempt that creates the row counts the order as Booked: a retry inserts nothing.
         if (inserted.length > 0) countPhaseEnteredOnCommit(trx, { orderId: input.orderId, phase: 'Booked', waitingFor: 'Booking' });
-        await trx('order_lines')
+        await trx<OrderLineRow>('order_lines')
           .insert(
             input.lines.map((line) => ({
               order_id: input.orderId,

@@ -6,6 +6,7 @@ import { refuse } from '../shared/errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 import { loadOrderFacts } from './order-facts';
 import type { createSecureLinkSender } from '../shared/secure-links';
+import type { AccessTokenRow, AccountRow, OrderRow, UserRow, VirtualAccountRow } from '../../src/db/rows';
 
 export type RedeemedChoice =
   | { kind: 'active'; accountId: string; domain: string; virtualAccountPath?: string }
@@ -59,31 +60,34 @@ export function createDelegationActivities(deps: {
      */
     async redeemCustomerChoice(request: { orderId: string; tokenHash: string; choice: CustomerChoice }): Promise<RedeemedChoice> {
       return db.transaction(async (trx) => {
-        const token = await trx('access_tokens')
+        const token = await trx<AccessTokenRow>('access_tokens')
           .where({ token_hash: Buffer.from(request.tokenHash, 'hex'), purpose: 'delegation' })
           .forUpdate()
           .first();
         if (!token || token.order_id !== request.orderId) throw refuse('InvalidLink', 'this link is not valid for this order');
         if (token.used_at) throw refuse('InvalidLink', 'this link has already been used');
         if (new Date(token.expires_at).getTime() <= Date.now()) throw refuse('InvalidLink', 'this link has expired');
-        const contact = await trx('users').where({ id: token.contact_id }).first();
+        const contact = (await trx<UserRow>('users').where({ id: token.contact_id }).first())!;
         const domain = emailDomain(contact.email);
-        const order = await trx('orders').where({ id: request.orderId }).first('partner_id');
+        const order = (await trx<OrderRow>('orders').where({ id: request.orderId }).first('partner_id'))!;
 
         let result: RedeemedChoice;
         if (request.choice.kind === 'existing') {
-          const account = await trx('accounts').where({ id: request.choice.accountId }).first();
+          const account = await trx<AccountRow>('accounts').where({ id: request.choice.accountId }).first();
           if (!account || account.kind !== 'smart_account' || account.domain !== domain) {
             throw refuse('DomainMismatch', `"${request.choice.accountId}" is not a Smart Account of ${domain}`);
           }
           if (account.status === 'closed') throw refuse('AccountNotActive', `Smart Account "${account.id}" is closed`);
           const path = request.choice.virtualAccountPath;
-          if (path && !(await trx('virtual_accounts').where({ account_id: account.id, path }).first('id'))) {
+          if (path && !(await trx<VirtualAccountRow>('virtual_accounts').where({ account_id: account.id, path }).first('id'))) {
             throw refuse('UnknownVirtualAccount', `Smart Account "${account.id}" has no virtual account "${path}"`);
           }
           if (account.status !== 'active' && !account.primary_contact_id) {
             // The contact who chose it is who can activate it: the activation link goes to them.
-            await trx('accounts').where({ id: account.id }).whereNull('primary_contact_id').update({ primary_contact_id: contact.id });
+            await trx<AccountRow>('accounts')
+              .where({ id: account.id })
+              .whereNull('primary_contact_id')
+              .update({ primary_contact_id: contact.id });
           }
           result =
             account.status === 'active'
@@ -108,7 +112,7 @@ export function createDelegationActivities(deps: {
           result = created.status === 'active' ? { kind: 'active', accountId: created.accountId, domain } : { kind: 'pending', ...created };
         }
         // Every link of this order's delegation (first email, reminders, retried sends) dies now.
-        await trx('access_tokens')
+        await trx<AccessTokenRow>('access_tokens')
           .where({ order_id: request.orderId, purpose: 'delegation' })
           .whereNull('used_at')
           .update({ used_at: trx.fn.now() });

@@ -3,6 +3,7 @@ import type { Db } from '../../src/db/knex';
 import { allocateActivatedEntitlements } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow, SubscriptionRow } from '../../src/db/rows';
 
 export interface ShipmentRecord {
   orderId: string;
@@ -42,7 +43,7 @@ function newLicenseKey(): string {
 }
 
 async function orderLine(db: Db, orderId: string, lineNumber: number) {
-  const line = await db('order_lines').where({ order_id: orderId, line_number: lineNumber }).first();
+  const line = await db<OrderLineRow>('order_lines').where({ order_id: orderId, line_number: lineNumber }).first();
   if (!line) throw refuse('UnknownOrder', `order "${orderId}" has no line ${lineNumber}`);
   return line;
 }
@@ -52,8 +53,8 @@ export function createFulfillmentActivities(db: Db) {
     /** R7: the ship date, and for a term line its subscription, written once. */
     async recordShipment(shipment: ShipmentRecord): Promise<void> {
       await db.transaction(async (trx) => {
-        const line = await orderLine(trx as unknown as Db, shipment.orderId, shipment.lineNumber);
-        await trx('order_lines')
+        const line = await orderLine(trx, shipment.orderId, shipment.lineNumber);
+        await trx<OrderLineRow>('order_lines')
           .where({ id: line.id })
           .whereNull('shipped_on')
           .update({
@@ -61,7 +62,7 @@ export function createFulfillmentActivities(db: Db) {
             ...(line.state === 'deposited' || line.state === 'held' || line.state === 'booked' ? { state: 'shipped' } : {}),
           });
         if (shipment.subscription) {
-          await trx('subscriptions')
+          await trx<SubscriptionRow>('subscriptions')
             .insert({
               order_line_id: line.id,
               term_months: shipment.subscription.termMonths,
@@ -87,9 +88,9 @@ export function createFulfillmentActivities(db: Db) {
      */
     async provisionLines(request: ProvisioningRequest): Promise<ProvisioningResult> {
       return db.transaction(async (trx) => {
-        const order = await trx('orders').where({ id: request.orderId }).forUpdate().first('id', 'account_id');
+        const order = await trx<OrderRow>('orders').where({ id: request.orderId }).forUpdate().first('id', 'account_id');
         if (!order?.account_id) throw refuse('UnknownOrder', `order "${request.orderId}" has no customer Smart Account to provision into`);
-        const lines = await trx('order_lines')
+        const lines = await trx<OrderLineRow>('order_lines')
           .where({ order_id: request.orderId })
           .whereIn('line_number', request.lineNumbers)
           .orderBy('line_number');
@@ -97,24 +98,24 @@ export function createFulfillmentActivities(db: Db) {
         const activatedEntitlements: string[] = [];
         for (const line of lines) {
           if (line.license_type === 'smart') {
-            const activated: Array<{ id: string }> = await trx('entitlements')
+            const activated: Array<{ id: string }> = await trx<EntitlementRow>('entitlements')
               .where({ order_line_id: line.id })
               .whereIn('status', ['deposited', 'active'])
               .update({ status: 'active', activated_at: trx.raw('COALESCE(activated_at, now())'), updated_at: trx.fn.now() })
               .returning('id');
             activatedEntitlements.push(...activated.map((e) => String(e.id)));
           } else {
-            await trx('lrp_records')
+            await trx<LrpRecordRow>('lrp_records')
               .insert({ order_line_id: line.id, account_id: order.account_id, license_key: newLicenseKey() })
               .onConflict('order_line_id')
               .ignore();
-            const record = await trx('lrp_records').where({ order_line_id: line.id }).first('license_key');
+            const record = (await trx<LrpRecordRow>('lrp_records').where({ order_line_id: line.id }).first('license_key'))!;
             lrpKeys[line.line_number] = record.license_key;
             // A classic license stays deposited in the Smart Account: it is used through its LRP
             // record, never activated as a smart license.
           }
         }
-        await trx('order_lines')
+        await trx<OrderLineRow>('order_lines')
           .whereIn(
             'id',
             lines.map((l) => l.id),
@@ -143,16 +144,22 @@ export function createFulfillmentActivities(db: Db) {
     /** R13: cancels every line not provisioned and withdraws its held or deposited licenses. */
     async withdrawOrder(request: WithdrawalRequest): Promise<void> {
       await db.transaction(async (trx) => {
-        const order = await trx('orders').where({ id: request.orderId }).forUpdate().first('id');
+        const order = await trx<OrderRow>('orders').where({ id: request.orderId }).forUpdate().first('id');
         if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
-        const lineIds = await trx('order_lines').where({ order_id: request.orderId }).whereNot('state', 'provisioned').pluck('id');
-        await trx('entitlements')
+        const lineIds = await trx<OrderLineRow>('order_lines')
+          .where({ order_id: request.orderId })
+          .whereNot('state', 'provisioned')
+          .pluck('id');
+        await trx<EntitlementRow>('entitlements')
           .whereIn('order_line_id', lineIds)
           .whereIn('status', ['held', 'deposited'])
           .update({ status: 'withdrawn', updated_at: trx.fn.now() });
-        await trx('order_lines').whereIn('id', lineIds).update({ state: 'cancelled' });
+        await trx<OrderLineRow>('order_lines').whereIn('id', lineIds).update({ state: 'cancelled' });
         // Open links for this order die with it.
-        await trx('access_tokens').where({ order_id: request.orderId }).whereNull('used_at').update({ used_at: trx.fn.now() });
+        await trx<AccessTokenRow>('access_tokens')
+          .where({ order_id: request.orderId })
+          .whereNull('used_at')
+          .update({ used_at: trx.fn.now() });
         await writeListStatus(trx, request.orderId, request.listStatus, { cancelled_at: trx.raw('COALESCE(cancelled_at, now())') });
         await recordOrderEvent(trx, {
           orderId: request.orderId,

@@ -2,6 +2,11 @@ import type { Knex } from 'knex';
 import { isoDateOf } from '../../src/common/dates';
 import type { OrderEmailFacts } from '../../src/orders/email-templates';
 import { refuse } from '../shared/errors';
+import type { OrderLineRow, SubscriptionRow } from '../../src/db/rows';
+
+/** One line of the order with its subscription term, as loadOrderFacts selects it. */
+type OrderFactsLineRow = Pick<OrderLineRow, 'line_number' | 'sku' | 'quantity' | 'license_type' | 'term_months' | 'state' | 'shipped_on'> &
+  Pick<SubscriptionRow, 'starts_on' | 'ends_on'>;
 
 /**
  * The order row and what it names, as one row: the `orders` columns plus the selling partner, the
@@ -15,7 +20,7 @@ export interface OrderFactsRow {
   booked_by_partner_id: string;
   account_id: string | null;
   holding_account_id: string | null;
-  end_customer_contact_id: number | null;
+  end_customer_contact_id: string | null;
   partner_name: string | null;
   partner_email: string | null;
   account_name: string | null;
@@ -63,7 +68,7 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
     .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
     .where('l.order_id', orderId)
     .orderBy('l.line_number')
-    .select(
+    .select<OrderFactsLineRow[]>(
       'l.line_number',
       'l.sku',
       'l.quantity',

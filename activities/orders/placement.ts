@@ -3,6 +3,7 @@ import { emailDomain } from '../../src/orders/order';
 import { asRefusal, refuse } from '../shared/errors';
 import { checkRole, checkTarget, partnersOfOrder } from '../../src/accounts/placement-rules';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import type { OrderLineRow, OrderRow, UserRow } from '../../src/db/rows';
 
 /** Who asks for the licenses to be placed; each is authorised differently. */
 export type PlacementActor =
@@ -61,7 +62,7 @@ export function createPlacementActivities(db: Db) {
     async placeLines(request: PlacementRequest): Promise<PlacementResult> {
       return asRefusal(() =>
         db.transaction(async (trx) => {
-          const order = await trx('orders').where({ id: request.orderId }).forUpdate().first();
+          const order = await trx<OrderRow>('orders').where({ id: request.orderId }).forUpdate().first();
           if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
           const { account, virtualAccountId } = await checkTarget(trx, request.target);
 
@@ -77,7 +78,7 @@ export function createPlacementActivities(db: Db) {
             } else {
               // R10: a partner's own holding account; in two-tier, the distributor's or its reseller's
               // (recordBooking has checked that the order's partner is the distributor's reseller).
-              const owners = new Set([order.partner_id, order.booked_by_partner_id]);
+              const owners = new Set<string | null>([order.partner_id, order.booked_by_partner_id]);
               if (!owners.has(account.owner_partner_id)) {
                 throw refuse(
                   'NotAuthorized',
@@ -88,7 +89,7 @@ export function createPlacementActivities(db: Db) {
             }
           } else {
             const contact = order.end_customer_contact_id
-              ? await trx('users').where({ id: order.end_customer_contact_id }).first('email')
+              ? await trx<UserRow>('users').where({ id: order.end_customer_contact_id }).first('email')
               : undefined;
             if (account.kind !== 'smart_account' || !contact || emailDomain(contact.email) !== account.domain) {
               throw refuse('DomainMismatch', `Smart Account "${account.id}" is not of the customer contact's domain`, {
@@ -98,7 +99,7 @@ export function createPlacementActivities(db: Db) {
           }
 
           const toCustomer = account.kind === 'smart_account';
-          const lines = await trx('order_lines')
+          const lines = await trx<OrderLineRow>('order_lines')
             .where({ order_id: request.orderId })
             .whereIn('state', ['booked', 'held', 'deposited', 'shipped'])
             .orderBy('line_number');
@@ -112,9 +113,9 @@ export function createPlacementActivities(db: Db) {
                account_id = EXCLUDED.account_id, virtual_account_id = EXCLUDED.virtual_account_id,
                status = EXCLUDED.status, updated_at = now()
              WHERE entitlements.status IN ('held', 'deposited')`,
-              [account.id, virtualAccountId, toCustomer ? 'deposited' : 'held', lines.map((l) => l.id)],
+              [account.id, virtualAccountId, toCustomer ? 'deposited' : 'held', lines.map((l) => String(l.id))],
             );
-            await trx('order_lines')
+            await trx<OrderLineRow>('order_lines')
               .whereIn(
                 'id',
                 lines.filter((l) => l.state !== 'shipped').map((l) => l.id),

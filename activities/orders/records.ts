@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { OrderPhase, WaitingFor } from '../../src/orders/order-lifecycle';
 import { countPhaseEnteredOnCommit } from '../../src/orders/phase-metrics';
+import type { OrderEventRow, OrderRow } from '../../src/db/rows';
 
 /** Small writes several activities share; each runs inside the caller's transaction. */
 
@@ -14,7 +15,7 @@ export async function recordOrderEvent(
   trx: Knex.Transaction,
   event: { orderId: string; type: string; idempotencyKey: string; details?: Record<string, unknown> },
 ): Promise<void> {
-  await trx('order_events')
+  await trx<OrderEventRow>('order_events')
     .insert({
       order_id: event.orderId,
       type: event.type,
@@ -37,8 +38,8 @@ export async function writeListStatus(
 ): Promise<void> {
   // Locked, so a retried or concurrent attempt waits and then reads the status already written:
   // only the write that changes it counts (the order_phase_entered metric).
-  const previous: { status: string } | undefined = await trx('orders').where({ id: orderId }).forUpdate().first('status');
-  await trx('orders')
+  const previous: { status: string } | undefined = await trx<OrderRow>('orders').where({ id: orderId }).forUpdate().first('status');
+  await trx<OrderRow>('orders')
     .where({ id: orderId })
     .update({ status: status.phase, waiting_for: status.waitingFor, updated_at: trx.fn.now(), ...extra });
   if (previous && previous.status !== status.phase) {

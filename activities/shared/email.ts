@@ -4,6 +4,7 @@ import { isoDateOf } from '../../src/common/dates';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
 import { loadOrderFacts, type OrderFactsRow } from '../orders/order-facts';
 import type { Outbox } from './outbox';
+import type { DistributorResellerRow } from '../../src/db/rows';
 
 /**
  * Who an order email is for. The activity resolves addresses from Postgres, so no address or
@@ -58,16 +59,21 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
             .join('users as u', 'u.id', 's.user_id')
             .where('s.account_id', order.holding_account_id)
             .orderBy('u.id')
-            .select('u.email', 'u.full_name');
+            .select<{ email: string; full_name: string | null }[]>('u.email', 'u.full_name');
           for (const m of members) recipients.push({ address: m.email, name: m.full_name ?? undefined });
           break;
         }
         case 'escalation': {
           const distributors = await db('partners as p')
-            .whereIn('p.id', db('distributor_resellers').where({ reseller_id: order.partner_id }).select('distributor_id'))
-            .orWhere((q) => q.where('p.id', order.booked_by_partner_id).andWhere('p.kind', 'distributor'))
+            .whereIn(
+              'p.id',
+              db<DistributorResellerRow>('distributor_resellers').where({ reseller_id: order.partner_id }).select('distributor_id'),
+            )
+            .orWhere((q) => {
+              q.where('p.id', order.booked_by_partner_id).andWhere('p.kind', 'distributor');
+            })
             .orderBy('p.id')
-            .select('p.notification_email', 'p.name');
+            .select<{ notification_email: string; name: string }[]>('p.notification_email', 'p.name');
           if (distributors.length === 0) recipients.push({ address: deps.config.operationsEmail, name: 'Operations' });
           for (const d of distributors) recipients.push({ address: d.notification_email, name: d.name });
           break;

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../src/db/knex';
 import { messageIdFor, type Mailer } from '../../src/email/mailer';
 import type { RenderedEmail } from '../../src/orders/email-templates';
+import type { EmailOutboxRow } from '../../src/db/rows';
 
 /** Placeholder for a secure link: the outbox stores it, the real link exists only while sending. */
 export const LINK_PLACEHOLDER = '{{secure-link}}';
@@ -11,6 +12,20 @@ export interface QueuedEmail extends RenderedEmail {
   orderId: string | null;
   template: string;
   to: string;
+}
+
+/** The outbox row of a queued email, with the Message-ID its key fixes. */
+function outboxRowOf(email: QueuedEmail, mailFrom: string): Partial<EmailOutboxRow> {
+  return {
+    idempotency_key: email.idempotencyKey,
+    order_id: email.orderId,
+    template: email.template,
+    to_address: email.to,
+    subject: email.subject,
+    text_body: email.text,
+    html_body: email.html,
+    message_id: messageIdFor(email.idempotencyKey, mailFrom),
+  };
 }
 
 /**
@@ -23,23 +38,14 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
   return {
     /** Inserts the email unless its key exists; returns whether it still has to be sent. */
     async queue(email: QueuedEmail, trx: Knex | Knex.Transaction = db): Promise<{ pending: boolean }> {
-      const inserted: Array<{ status: string }> = await trx('email_outbox')
-        .insert({
-          idempotency_key: email.idempotencyKey,
-          order_id: email.orderId,
-          template: email.template,
-          to_address: email.to,
-          subject: email.subject,
-          text_body: email.text,
-          html_body: email.html,
-          message_id: messageIdFor(email.idempotencyKey, mailFrom),
-        })
+      const inserted: Array<{ status: string }> = await trx<EmailOutboxRow>('email_outbox')
+        .insert(outboxRowOf(email, mailFrom))
         .onConflict('idempotency_key')
         .ignore()
         .returning('status');
       // A new row comes back (pending); a key already queued returns nothing, so read its status.
       if (inserted.length > 0) return { pending: true };
-      const row = await trx('email_outbox').where({ idempotency_key: email.idempotencyKey }).first('status');
+      const row = (await trx<EmailOutboxRow>('email_outbox').where({ idempotency_key: email.idempotencyKey }).first('status'))!;
       return { pending: row.status === 'pending' };
     },
 
@@ -49,7 +55,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
      * then finds it sent and leaves it.
      */
     async withdraw(idempotencyKey: string, reason: string): Promise<void> {
-      await db('email_outbox')
+      await db<EmailOutboxRow>('email_outbox')
         .where({ idempotency_key: idempotencyKey, status: 'pending' })
         .update({ status: 'withdrawn', last_error: reason.slice(0, 2000) });
     },
@@ -68,7 +74,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
     async deliver(idempotencyKey: string, link?: string): Promise<boolean> {
       try {
         return await db.transaction(async (trx) => {
-          const row = await trx('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
+          const row = await trx<EmailOutboxRow>('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
           if (!row || row.status !== 'pending') return false;
           const fill = (body: string) => (link ? body.split(LINK_PLACEHOLDER).join(link) : body);
           await mailer.send({
@@ -84,13 +90,13 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
               'X-Idempotency-Key': idempotencyKey,
             },
           });
-          await trx('email_outbox')
+          await trx<EmailOutboxRow>('email_outbox')
             .where({ id: row.id })
             .update({ status: 'sent', sent_at: trx.fn.now(), attempts: row.attempts + 1, last_error: null });
           return true;
         });
       } catch (err) {
-        await db('email_outbox')
+        await db<EmailOutboxRow>('email_outbox')
           .where({ idempotency_key: idempotencyKey })
           .update({ attempts: db.raw('attempts + 1'), last_error: String((err as Error).message).slice(0, 2000) })
           .catch(() => undefined);

@@ -4,6 +4,7 @@ import { isoDateOf } from '../../src/common/dates';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
 import { generateToken, hashToken } from '../../src/security/tokens';
 import { LINK_PLACEHOLDER, type Outbox } from './outbox';
+import type { AccessTokenRow } from '../../src/db/rows';
 
 export interface LinkEmail {
   purpose: 'delegation' | 'activation';
@@ -11,7 +12,7 @@ export interface LinkEmail {
   path: string;
   orderId: string | null;
   accountId: string | null;
-  contact: { id: number; email: string; fullName: string | null };
+  contact: { id: string | number; email: string; fullName: string | null };
   template: EmailTemplate;
   facts: Omit<OrderEmailFacts, 'link' | 'linkExpiresOn' | 'recipientName'>;
   idempotencyKey: string;
@@ -46,7 +47,7 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
     // email sent then fails and the send is retried. Tokens never replace one another; an attempt
     // that finds the email already sent by another removes the token only it knows.
     const token = generateToken();
-    const [{ id: tokenId }] = await db('access_tokens')
+    const [{ id: tokenId }] = await db<AccessTokenRow>('access_tokens')
       .insert({
         token_hash: hashToken(token),
         purpose: email.purpose,
@@ -58,6 +59,6 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
       })
       .returning('id');
     const sent = await outbox.deliver(email.idempotencyKey, `${config.publicBaseUrl}/${email.path}/${token}`);
-    if (!sent) await db('access_tokens').where({ id: tokenId }).del();
+    if (!sent) await db<AccessTokenRow>('access_tokens').where({ id: tokenId }).del();
   };
 }

@@ -82,7 +82,7 @@ export class Observer {
     for (const file of files) {
       let mail: CaughtMail;
       try {
-        mail = JSON.parse(readFileSync(join(this.mailDir, file), 'utf8'));
+        mail = JSON.parse(readFileSync(join(this.mailDir, file), 'utf8')) as CaughtMail;
       } catch {
         continue; // renamed into place whole; a parse error means try again next tick
       }
@@ -99,7 +99,7 @@ export class Observer {
     this.ticking = true;
     try {
       try {
-        const rows: OrderRow[] = await this.db('orders').select('id', 'status', 'waiting_for', 'account_id');
+        const rows: OrderRow[] = await this.db<OrderRow>('orders').select('id', 'status', 'waiting_for', 'account_id');
         for (const row of rows) this.snapshot.orders.set(row.id, row);
         this.lastDbError = undefined;
       } catch (err) {

@@ -43,6 +43,7 @@ import {
   type WorkerProcess,
 } from './services';
 import { summarize, verifyRun } from './verify';
+import type { EmailOutboxRow } from '../../src/db/rows';
 
 const ROOT = resolve(__dirname, '../..');
 const BASE = join(ROOT, '.data', 'faults');
@@ -326,7 +327,7 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
     if (running !== 0) notes.push(`${running} workflows still running at the end`);
     // Nothing runs any more, so nothing will send a row still pending; a few seconds for an activity's last commit.
     for (const settledBy = Date.now() + 10_000; Date.now() < settledBy; await sleep(500)) {
-      const pending = await db('email_outbox')
+      const pending = await db<EmailOutboxRow>('email_outbox')
         .where({ status: 'pending' })
         .count({ n: '*' })
         .then(([r]) => Number(r.n))
@@ -343,13 +344,13 @@ async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shar
     // Emails are steps too: one queued before the fault was cleared and sent after it started was
     // held up by it (the last mails of an order go out after its status already says Fulfilled).
     const emailSteps: StepRecord[] = (
-      await db('email_outbox').whereNotNull('sent_at').select('id', 'template', 'created_at', 'sent_at')
+      await db<EmailOutboxRow>('email_outbox').whereNotNull('sent_at').select('id', 'template', 'created_at', 'sent_at')
     ).map((r) => ({
       order: -1,
       label: `email ${r.template}`,
       kind: 'outcome',
       startedAt: new Date(r.created_at).getTime(),
-      endedAt: new Date(r.sent_at).getTime(),
+      endedAt: new Date(r.sent_at!).getTime(),
     }));
     const allSteps = [...observer.steps, ...emailSteps];
     const recovery = recoveryOf(allSteps, { injectedAt, clearedAt: clearedAt! });

@@ -19,6 +19,7 @@ import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE } from '../../test/helpers/orde
 import type { Observer, Snapshot } from './observer';
 import type { PlannedOrder, ScenarioKind } from './plan';
 import { sleep } from './services';
+import type { AccountRow, OrderRow } from '../../src/db/rows';
 
 export interface ExpectedOrder {
   phase: 'Fulfilled' | 'Cancelled';
@@ -177,7 +178,7 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
           accountId: d.world.smartAccountId,
           virtualAccountPath: 'Finance',
         }),
-      async () => (await ctx.db('orders').where({ id: d.orderId }).first('account_id'))?.account_id === d.world.smartAccountId,
+      async () => (await ctx.db<OrderRow>('orders').where({ id: d.orderId }).first('account_id'))?.account_id === d.world.smartAccountId,
     );
     await untilDeposited(ctx, d);
     await human(ctx, 2_000);
@@ -205,7 +206,7 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
       'activation',
       () => activateSmartAccount({ db: ctx.db, client: ctx.client, taskQueue: ctx.taskQueue }, token),
       // The link is used up in the same transaction that activates the account.
-      async () => (await ctx.db('accounts').where({ domain }).first('status'))?.status === 'active',
+      async () => (await ctx.db<AccountRow>('accounts').where({ domain }).first('status'))?.status === 'active',
     );
     await untilDeposited(ctx, d);
     await human(ctx, 2_000);
@@ -249,7 +250,7 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
       d,
       'cancel',
       () => cancelOrder(ctx.client, d.orderId!, { actingPartnerId: d.world.partnerId, reason: 'fault run' }),
-      async () => (await ctx.db('orders').where({ id: d.orderId }).first('status'))?.status === 'Cancelled',
+      async () => (await ctx.db<OrderRow>('orders').where({ id: d.orderId }).first('status'))?.status === 'Cancelled',
     );
     await untilPhase(ctx, d, 'Cancelled');
   },
@@ -286,7 +287,7 @@ async function assign(ctx: DriveContext, d: Drive, actingPartnerId: string): Pro
     d,
     'assignment',
     () => assignSmartAccount(ctx.client, d.orderId!, { accountId: d.world.smartAccountId, virtualAccountPath: 'Finance', actingPartnerId }),
-    async () => (await ctx.db('orders').where({ id: d.orderId }).first('account_id'))?.account_id === d.world.smartAccountId,
+    async () => (await ctx.db<OrderRow>('orders').where({ id: d.orderId }).first('account_id'))?.account_id === d.world.smartAccountId,
   );
 }
 

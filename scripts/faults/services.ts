@@ -71,7 +71,7 @@ export class ProcessRegistry {
     if (!existsSync(file)) return [];
     let saved: { runner: number; entries: Registered[] };
     try {
-      saved = JSON.parse(readFileSync(file, 'utf8'));
+      saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
     } catch {
       rmSync(file, { force: true });
       return [];

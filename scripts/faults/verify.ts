@@ -11,6 +11,17 @@ import { addMonths } from '../../src/common/dates';
 import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { accountMail, extraCopies, type MailAccount } from './accounting';
 import type { Drive } from './scenarios';
+import type {
+  AccountRow,
+  EmailOutboxRow,
+  EntitlementRow,
+  LrpRecordRow,
+  OrderEventRow,
+  OrderLineRow,
+  OrderRow,
+  SubscriptionRow,
+  VirtualAccountRow,
+} from '../../src/db/rows';
 
 export interface OrderProblems {
   drive: Drive;
@@ -32,7 +43,7 @@ export interface Verification {
 
 /** Runs `fn` over `items`, `limit` at a time. */
 async function pooled<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -59,15 +70,15 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
 export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]; mail: CaughtMail[] }): Promise<Verification> {
   const { db, client, drives } = input;
   const [orders, lines, entitlements, lrpRecords, subscriptions, events, outbox, virtualAccounts, accounts] = await Promise.all([
-    db('orders').select('*'),
-    db('order_lines').select('*'),
-    db('entitlements').select('*'),
-    db('lrp_records').select('*'),
-    db('subscriptions').select('*'),
-    db('order_events').select('id', 'order_id', 'type', 'details', 'idempotency_key'),
-    db('email_outbox').select('idempotency_key', 'order_id', 'template', 'to_address', 'message_id', 'status'),
-    db('virtual_accounts').select('id', 'path'),
-    db('accounts').select('id', 'domain', 'status'),
+    db<OrderRow>('orders').select('*'),
+    db<OrderLineRow>('order_lines').select('*'),
+    db<EntitlementRow>('entitlements').select('*'),
+    db<LrpRecordRow>('lrp_records').select('*'),
+    db<SubscriptionRow>('subscriptions').select('*'),
+    db<OrderEventRow>('order_events').select('id', 'order_id', 'type', 'details', 'idempotency_key'),
+    db<EmailOutboxRow>('email_outbox').select('idempotency_key', 'order_id', 'template', 'to_address', 'message_id', 'status'),
+    db<VirtualAccountRow>('virtual_accounts').select('id', 'path'),
+    db<AccountRow>('accounts').select('id', 'domain', 'status'),
   ]);
   const orderById = new Map(orders.map((o) => [o.id, o]));
   const linesByOrder = groupBy(lines, (l) => l.order_id);
@@ -159,7 +170,9 @@ export async function verifyRun(input: { db: Db; client: Client; drives: Drive[]
     if (expected.phase === 'Fulfilled') {
       if (placements !== 1)
         (placements > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`${placements} deposit/transfer events`);
-      const provisioned = orderEvents.filter((e) => e.type === 'lines_provisioned').flatMap((e) => (e.details?.lines as number[]) ?? []);
+      const provisioned = orderEvents
+        .filter((e) => e.type === 'lines_provisioned')
+        .flatMap((e) => (e.details as { lines?: number[] } | null)?.lines ?? []);
       for (const want of expected.lines) {
         const n = provisioned.filter((l) => l === want.lineNumber).length;
         if (n !== 1) (n > 1 ? problems.duplicateDeposits : problems.halfWritten).push(`line ${want.lineNumber} provisioned ${n} times`);

@@ -11,6 +11,7 @@ import {
   type ActivationWorkflowInput,
   type CustomerChoice,
 } from '../orders/workflow-api';
+import type { AccessTokenRow, AccountRow, OrderRow, SmartAccountRequestRow, UserRow, VirtualAccountRow } from '../db/rows';
 
 /**
  * What the customer page behind the email links does: open a delegation link (the order and the
@@ -29,7 +30,7 @@ export class LinkError extends Error {
 
 async function openToken(db: Db, token: string, purpose: 'delegation' | 'activation') {
   if (!isWellFormedToken(token)) throw new LinkError('unknown');
-  const row = await db('access_tokens')
+  const row = await db<AccessTokenRow>('access_tokens')
     .where({ token_hash: hashToken(token), purpose })
     .first();
   if (!row) throw new LinkError('unknown');
@@ -44,9 +45,9 @@ export async function openActivation(
   token: string,
 ): Promise<{ account: { id: string; name: string; domain: string; status: string } }> {
   const row = await openToken(db, token, 'activation');
-  const account = await db('accounts').where({ id: row.account_id }).first('id', 'name', 'domain', 'status');
+  const account = await db<AccountRow>('accounts').where({ id: row.account_id! }).first('id', 'name', 'domain', 'status');
   if (!account) throw new LinkError('unknown');
-  return { account };
+  return { account: { ...account, domain: account.domain! } };
 }
 
 export interface SmartAccountChoice {
@@ -58,12 +59,12 @@ export interface SmartAccountChoice {
 
 /** R2/S4: the Smart Accounts of a domain with their virtual accounts, for search and the delegation page. */
 export async function findSmartAccountsByDomain(db: Db, domain: string): Promise<SmartAccountChoice[]> {
-  const accounts = await db('accounts')
+  const accounts = await db<AccountRow>('accounts')
     .where({ kind: 'smart_account', domain: domain.toLowerCase() })
     .whereNot('status', 'closed')
     .orderBy('name')
     .select('id', 'name', 'status');
-  const vas = await db('virtual_accounts')
+  const vas = await db<VirtualAccountRow>('virtual_accounts')
     .whereIn(
       'account_id',
       accounts.map((a) => a.id),
@@ -87,8 +88,8 @@ export interface OpenedDelegation {
 
 export async function openDelegation(db: Db, token: string): Promise<OpenedDelegation> {
   const row = await openToken(db, token, 'delegation');
-  const order = await db('orders').where({ id: row.order_id }).first('id', 'workflow_id');
-  const contact = await db('users').where({ id: row.contact_id }).first('email');
+  const order = (await db<OrderRow>('orders').where({ id: row.order_id! }).first('id', 'workflow_id'))!;
+  const contact = (await db<UserRow>('users').where({ id: row.contact_id }).first('email'))!;
   const domain = emailDomain(contact.email);
   return { orderId: order.id, workflowId: order.workflow_id, domain, smartAccounts: await findSmartAccountsByDomain(db, domain) };
 }
@@ -110,22 +111,23 @@ export async function activateSmartAccount(
   deps: { db: Db; client: Client; taskQueue: string },
   token: string,
 ): Promise<{ accountId: string }> {
-  const account = (await deps.db.transaction(async (trx): Promise<{ id: string; domain: string }> => {
+  const account = await deps.db.transaction(async (trx): Promise<{ id: string; domain: string }> => {
     const row = await openToken(trx, token, 'activation');
-    const claimed = await trx('access_tokens').where({ id: row.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
+    const claimed = await trx<AccessTokenRow>('access_tokens').where({ id: row.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
     if (claimed !== 1) throw new LinkError('used');
     // The account's other activation links (reminders, retried sends) die with it.
-    await trx('access_tokens')
-      .where({ account_id: row.account_id, purpose: 'activation' })
+    await trx<AccessTokenRow>('access_tokens')
+      .where({ account_id: row.account_id!, purpose: 'activation' })
       .whereNull('used_at')
       .update({ used_at: trx.fn.now() });
-    await trx('accounts')
-      .where({ id: row.account_id })
+    await trx<AccountRow>('accounts')
+      .where({ id: row.account_id! })
       .whereIn('status', ['requested', 'pending_activation'])
       .update({ status: 'active', activated_at: trx.fn.now() });
-    await trx('smart_account_requests').where({ account_id: row.account_id }).update({ status: 'activated' });
-    return trx('accounts').where({ id: row.account_id }).first('id', 'domain');
-  })) as { id: string; domain: string };
+    await trx<SmartAccountRequestRow>('smart_account_requests').where({ account_id: row.account_id! }).update({ status: 'activated' });
+    const activated = (await trx<AccountRow>('accounts').where({ id: row.account_id! }).first('id', 'domain'))!;
+    return { id: activated.id, domain: activated.domain! };
+  });
   const input: ActivationWorkflowInput = { accountId: account.id, domain: account.domain };
   await deps.client.workflow.signalWithStart(ACTIVATION_WORKFLOW_TYPE, {
     workflowId: activationWorkflowId(account.id),

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { RefusalType } from '../common/refusals';
+import type { DistributorResellerRow, VirtualAccountRow } from '../db/rows';
 
 /**
  * Who may place an order's licenses where (R2, R4, R6, R10, R11). The placement activity runs
@@ -35,7 +36,7 @@ export async function checkTarget(
   q: Knex,
   target: { kind: 'smart_account' | 'holding_account'; accountId: string; virtualAccountPath?: string },
 ) {
-  const account: AccountRow | undefined = await q('accounts').where({ id: target.accountId }).forShare().first();
+  const account: AccountRow | undefined = await q<AccountRow>('accounts').where({ id: target.accountId }).forShare().first();
   if (!account)
     throw new PlacementRefusal('UnknownAccount', `account "${target.accountId}" does not exist`, { accountId: target.accountId });
   if (target.kind === 'smart_account' && account.kind !== 'smart_account') {
@@ -58,7 +59,9 @@ export async function checkTarget(
   }
   let virtualAccountId: number | null = null;
   if (target.virtualAccountPath) {
-    const va = await q('virtual_accounts').where({ account_id: account.id, path: target.virtualAccountPath }).first('id');
+    const va = await q<VirtualAccountRow>('virtual_accounts')
+      .where({ account_id: account.id, path: target.virtualAccountPath })
+      .first('id');
     if (!va) {
       throw new PlacementRefusal('UnknownVirtualAccount', `account "${account.id}" has no virtual account "${target.virtualAccountPath}"`, {
         accountId: account.id,
@@ -72,7 +75,9 @@ export async function checkTarget(
 
 /** The partners entitled to act on an order: its partner, who booked it, and that partner's distributors (R10). */
 export async function partnersOfOrder(q: Knex, order: { partner_id: string; booked_by_partner_id: string }): Promise<Set<string>> {
-  const distributors: string[] = await q('distributor_resellers').where({ reseller_id: order.partner_id }).pluck('distributor_id');
+  const distributors: string[] = await q<DistributorResellerRow>('distributor_resellers')
+    .where({ reseller_id: order.partner_id })
+    .pluck('distributor_id');
   return new Set([order.partner_id, order.booked_by_partner_id, ...distributors]);
 }
 

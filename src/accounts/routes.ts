@@ -46,6 +46,7 @@ import type { Principal } from '../api/auth';
 import { forbidden, notFound } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import type { ApiDependencies } from '../api/dependencies';
+import type { DistributorResellerRow } from '../db/rows';
 
 const security = [{ apiKey: [] }];
 const tags = ['accounts'];
@@ -68,7 +69,9 @@ async function ownsOrDistributes(db: Db, partnerId: string, account: AccountRow)
   if (!account.owner_partner_id) return false;
   if (account.owner_partner_id === partnerId) return true;
   return Boolean(
-    await db('distributor_resellers').where({ distributor_id: partnerId, reseller_id: account.owner_partner_id }).first('reseller_id'),
+    await db<DistributorResellerRow>('distributor_resellers')
+      .where({ distributor_id: partnerId, reseller_id: account.owner_partner_id })
+      .first('reseller_id'),
   );
 }
 
@@ -121,10 +124,22 @@ async function authorizeHoldingAccount(db: Db, principal: Principal, account: Ac
     throw forbidden(`holding account ${account.id} belongs to another partner`);
 }
 
-/** Accounts: Smart Account search and requests, virtual accounts, holding-account members, role grants. */
+/** Accounts: Smart Account search and requests, virtual accounts, holding-account members, role grants; one function per route. */
 export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const { db } = deps;
+  registerSearchSmartAccountsRoute(app, deps);
+  registerRequestSmartAccountRoute(app, deps);
+  registerListVirtualAccountsRoute(app, deps);
+  registerCreateVirtualAccountRoute(app, deps);
+  registerListHoldingAccountMembersRoute(app, deps);
+  registerAddHoldingAccountMemberRoute(app, deps);
+  registerRemoveHoldingAccountMemberRoute(app, deps);
+  registerListRoleGrantsRoute(app, deps);
+  registerGrantRoleRoute(app, deps);
+  registerRevokeRoleRoute(app, deps);
+}
 
+function registerSearchSmartAccountsRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Querystring: SearchSmartAccountsQueryType }>(
     '/smart-accounts',
     {
@@ -144,7 +159,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { smartAccounts: await searchSmartAccounts(db, request.query.domain, viewer) };
     },
   );
+}
 
+function registerRequestSmartAccountRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Body: SmartAccountRequestBodyType }>(
     '/smart-account-requests',
     {
@@ -172,7 +190,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(result.alreadyRequested ? 200 : 202).send(result);
     },
   );
+}
 
+function registerListVirtualAccountsRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountIdParamsType }>(
     '/accounts/:accountId/virtual-accounts',
     {
@@ -193,7 +214,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { virtualAccounts: await listVirtualAccounts(db, account.id) };
     },
   );
+}
 
+function registerCreateVirtualAccountRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Params: AccountIdParamsType; Body: CreateVirtualAccountBodyType }>(
     '/accounts/:accountId/virtual-accounts',
     {
@@ -217,7 +241,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(result.created ? 201 : 200).send(result);
     },
   );
+}
 
+function registerListHoldingAccountMembersRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountIdParamsType }>(
     '/holding-accounts/:accountId/members',
     {
@@ -237,7 +264,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { members: await listHoldingAccountMembers(db, account.id) };
     },
   );
+}
 
+function registerAddHoldingAccountMemberRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Params: AccountIdParamsType; Body: AddMemberBodyType }>(
     '/holding-accounts/:accountId/members',
     {
@@ -259,7 +289,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(added ? 201 : 200).send(member);
     },
   );
+}
 
+function registerRemoveHoldingAccountMemberRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.delete<{ Params: MemberParamsType }>(
     '/holding-accounts/:accountId/members/:email',
     {
@@ -282,7 +315,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return reply.status(204).send();
     },
   );
+}
 
+function registerListRoleGrantsRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountIdParamsType }>(
     '/accounts/:accountId/role-grants',
     {
@@ -302,7 +338,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       return { roleGrants: await listRoleGrants(db, account.id, filter) };
     },
   );
+}
 
+function registerGrantRoleRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.post<{ Params: AccountIdParamsType; Body: GrantRoleBodyType }>(
     '/accounts/:accountId/role-grants',
     {
@@ -330,7 +369,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
         .send(grant);
     },
   );
+}
 
+function registerRevokeRoleRoute(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.delete<{ Params: GrantParamsType }>(
     '/accounts/:accountId/role-grants/:grantId',
     {

@@ -6,6 +6,7 @@ import { orderStatusQuery, orderWorkflowId } from '../orders/workflow-api';
 import type { Principal } from './auth';
 import { QUERY_DEADLINE_MS, withinDeadline } from './deadline';
 import { badRequest, forbidden, notFound } from './errors';
+import type { DistributorResellerRow, OrderRow } from '../db/rows';
 
 /**
  * Who may see and act on what (R10, R11). An operator sees everything; a partner its own orders
@@ -25,7 +26,7 @@ export interface OrderParties {
  * booking and its first activity (when the row does not exist yet). 404 when neither knows it.
  */
 export async function loadOrderParties(db: Db, client: Client, orderId: string): Promise<OrderParties> {
-  const row = await db('orders').where({ id: orderId }).first('id', 'workflow_id', 'partner_id', 'booked_by_partner_id');
+  const row = await db<OrderRow>('orders').where({ id: orderId }).first('id', 'workflow_id', 'partner_id', 'booked_by_partner_id');
   if (row) return { orderId, workflowId: row.workflow_id, partnerId: row.partner_id, bookedByPartnerId: row.booked_by_partner_id };
   const workflowId = orderWorkflowId(orderId);
   try {
@@ -56,12 +57,14 @@ export async function authorizedOrder(db: Db, client: Client, principal: Princip
 export function scopeOrders(query: Knex.QueryBuilder, db: Db, principal: Principal): Knex.QueryBuilder {
   if (principal.role === 'operator') return query;
   const partnerId = principal.partnerId;
-  return query.where((q) =>
-    q
-      .where('orders.partner_id', partnerId)
+  return query.where((q) => {
+    q.where('orders.partner_id', partnerId)
       .orWhere('orders.booked_by_partner_id', partnerId)
-      .orWhereIn('orders.partner_id', db('distributor_resellers').where({ distributor_id: partnerId }).select('reseller_id')),
-  );
+      .orWhereIn(
+        'orders.partner_id',
+        db<DistributorResellerRow>('distributor_resellers').where({ distributor_id: partnerId }).select('reseller_id'),
+      );
+  });
 }
 
 /** Operators only: anything that acts for a customer or for the platform itself. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/knex';
+import type { ApiKeyRow, PartnerRow } from '../db/rows';
 
 /**
  * API keys. Every caller of the API is a partner, a distributor or an operator, and holds a key
@@ -44,21 +45,21 @@ export async function createApiKey(
     if (request.partnerId) throw new ApiKeyError('partnerId', 'an operator key belongs to no partner');
   } else {
     if (!request.partnerId) throw new ApiKeyError('partnerId', `a ${request.role} key needs the partner it acts for`);
-    const partner = await db('partners').where({ id: request.partnerId }).first('kind');
+    const partner = await db<PartnerRow>('partners').where({ id: request.partnerId }).first('kind');
     if (!partner) throw new ApiKeyError('partnerId', `partner "${request.partnerId}" does not exist`);
     if (partner.kind !== request.role) {
       throw new ApiKeyError('role', `partner "${request.partnerId}" is a ${partner.kind}, so its key must have role ${partner.kind}`);
     }
   }
   const key = `lfk_${randomBytes(32).toString('base64url')}`;
-  const [row] = await db('api_keys')
+  const [row] = await db<ApiKeyRow>('api_keys')
     .insert({ key_hash: hashApiKey(key), role: request.role, partner_id: request.partnerId ?? null, label: request.label })
     .returning('id');
   return { id: String(row.id), key };
 }
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
-  const updated = await db('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  const updated = await db<ApiKeyRow>('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
   return updated > 0;
 }
 
@@ -69,11 +70,11 @@ export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
 export async function authenticate(db: Db, authorization: string | undefined): Promise<Principal | undefined> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
   if (!match || !API_KEY_PATTERN.test(match[1])) return undefined;
-  const row = await db('api_keys')
+  const row = await db<ApiKeyRow>('api_keys')
     .where({ key_hash: hashApiKey(match[1]) })
     .whereNull('revoked_at')
     .first('id', 'role', 'partner_id');
   if (!row) return undefined;
   const keyId = String(row.id);
-  return row.role === 'operator' ? { role: 'operator', keyId } : { role: row.role, keyId, partnerId: row.partner_id };
+  return row.role === 'operator' ? { role: 'operator', keyId } : { role: row.role, keyId, partnerId: row.partner_id! };
 }

@@ -11,6 +11,7 @@ import { authenticate, type Principal } from './auth';
 import { errorResponses } from './schemas';
 import { forbidden, HttpError } from './errors';
 import type { ApiDependencies } from './dependencies';
+import type { ApiKeyRow } from '../db/rows';
 
 /**
  * The codec server (R14): Temporal stores every payload sealed, so the Temporal UI and CLI ask
@@ -77,7 +78,7 @@ export async function registerCodecRoutes(app: FastifyInstance, deps: ApiDepende
     const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
     if (Number(expires) * 1000 <= Date.now()) return undefined;
-    const row = await db('api_keys').where({ id: keyId, role: 'operator' }).whereNull('revoked_at').first('id');
+    const row = await db<ApiKeyRow>('api_keys').where({ id: keyId, role: 'operator' }).whereNull('revoked_at').first('id');
     return row ? { role: 'operator', keyId } : undefined;
   }
 

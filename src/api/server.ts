@@ -55,8 +55,10 @@ function validatorCompiler(): (route: { schema: object; httpPart?: string }) => 
  * health endpoints. Built without listening, so tests use the same app through `inject` or a port.
  */
 export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> {
+  // Typed here: Fastify infers its logger type from this option, and the app's type must stay the default.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: 1024 * 1024,
     trustProxy: false,
   });
@@ -88,7 +90,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         { name: 'codec', description: 'The codec server: operators read the encrypted payloads in the Temporal UI and CLI (R14)' },
       ],
     },
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: false } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -12,7 +12,6 @@ export type Cell = string | number | boolean | null | undefined;
  */
 export function cellText(value: Cell): string {
   if (value === null || value === undefined || value === '') return '-';
-  // eslint-disable-next-line no-control-regex
   return String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
 }
 

@@ -23,8 +23,8 @@ export function daysInMonth(year: number, month: number): number {
  * day (31 Jan + 1 month = 28 or 29 Feb), the usual rule for subscription terms.
  */
 export function addMonths(isoDate: string, months: number): string {
-  if (!isIsoDate(isoDate)) throw new RangeError(`not a calendar date: ${isoDate}`);
-  if (!Number.isInteger(months)) throw new RangeError(`months must be a whole number: ${months}`);
+  if (!isIsoDate(isoDate)) throw new RangeError(`not a calendar date: ${String(isoDate)}`);
+  if (!Number.isInteger(months)) throw new RangeError(`months must be a whole number: ${String(months)}`);
   const [year, month, day] = isoDate.split('-').map(Number);
   const index = year * 12 + (month - 1) + months;
   const targetYear = Math.floor(index / 12);

@@ -23,13 +23,13 @@ const migrationSource: Knex.MigrationSource<string> = {
 };
 
 export async function migrateLatest(db: Knex): Promise<string[]> {
-  const [, applied] = await db.migrate.latest({ migrationSource });
-  return applied as string[];
+  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
 }
 
 export async function rollbackAll(db: Knex): Promise<string[]> {
-  const [, reverted] = await db.migrate.rollback({ migrationSource }, true);
-  return reverted as string[];
+  const [, reverted] = (await db.migrate.rollback({ migrationSource }, true)) as [number, string[]];
+  return reverted;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex';
 import type { BookOrderInput } from '../orders/order';
+import type { AccountRow, DistributorResellerRow, PartnerRow, VirtualAccountRow } from '../db/rows';
 
 /**
  * Demo accounts for the quick start: a partner with a holding account, its distributor, and
@@ -16,7 +17,7 @@ export const DEMO = {
 
 export async function seedDemoData(db: Db): Promise<void> {
   await db.transaction(async (trx) => {
-    await trx('partners')
+    await trx<PartnerRow>('partners')
       .insert([
         { id: DEMO.partnerId, name: 'Northwind Partners', kind: 'partner', notification_email: 'orders@northwind-partners.example' },
         {
@@ -28,7 +29,7 @@ export async function seedDemoData(db: Db): Promise<void> {
       ])
       .onConflict('id')
       .ignore();
-    await trx('distributor_resellers')
+    await trx<DistributorResellerRow>('distributor_resellers')
       .insert({ distributor_id: DEMO.distributorId, reseller_id: DEMO.partnerId })
       .onConflict(['distributor_id', 'reseller_id'])
       .ignore();
@@ -38,7 +39,7 @@ export async function seedDemoData(db: Db): Promise<void> {
        ON CONFLICT ((lower(email))) DO UPDATE SET email = users.email RETURNING id`,
       )
       .then((r: { rows: Array<{ id: string }> }) => r.rows);
-    await trx('accounts')
+    await trx<AccountRow>('accounts')
       .insert([
         {
           id: DEMO.holdingAccountId,
@@ -82,11 +83,11 @@ export async function createVirtualAccountPath(db: Db, accountId: string, path: 
   const names = path.split('/');
   for (let depth = 1; depth <= names.length; depth++) {
     const prefix = names.slice(0, depth).join('/');
-    await db('virtual_accounts')
+    await db<VirtualAccountRow>('virtual_accounts')
       .insert({ account_id: accountId, parent_id: parentId, name: names[depth - 1], path: prefix })
       .onConflict(['account_id', 'path'])
       .ignore();
-    const row: { id: string } = await db('virtual_accounts').where({ account_id: accountId, path: prefix }).first('id');
+    const row: { id: string } = await db<VirtualAccountRow>('virtual_accounts').where({ account_id: accountId, path: prefix }).first('id');
     parentId = Number(row.id);
   }
   return parentId!;

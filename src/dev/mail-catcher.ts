@@ -37,7 +37,9 @@ export async function startMailCatcher(options: { dir: string; port?: number }):
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', async () => {
+      // The handler answers through callback, errors included: nothing is left to await.
+      stream.on('end', () => void saveMail());
+      const saveMail = async (): Promise<void> => {
         try {
           const raw = Buffer.concat(chunks);
           const parsed = await simpleParser(raw);
@@ -65,7 +67,7 @@ export async function startMailCatcher(options: { dir: string; port?: number }):
         } catch (err) {
           callback(err as Error);
         }
-      });
+      };
     },
   });
   const port = await new Promise<number>((resolve, reject) => {

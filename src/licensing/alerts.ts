@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { LicenseAlertRow } from '../db/rows';
 
 /**
  * R25: alerts, at most one per kind and subject per day (the unique key deduplicates). Raising
@@ -28,7 +29,7 @@ export interface Alert {
 
 /** Inserts the alert unless today's exists; true when this call raised it. */
 export async function raiseAlert(q: Knex, alert: Alert, day?: string): Promise<boolean> {
-  const inserted = await q('license_alerts')
+  const inserted = await q<LicenseAlertRow>('license_alerts')
     .insert({
       account_id: alert.accountId,
       virtual_account_id: alert.virtualAccountId ?? null,

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { LicenseEventRow } from '../db/rows';
 
 /** R23: one row per change to what an account holds or runs; the event log and its CSV read them. */
 export interface LicenseEvent {
@@ -16,7 +17,7 @@ export interface LicenseEvent {
 }
 
 export async function recordLicenseEvent(q: Knex, event: LicenseEvent): Promise<void> {
-  await q('license_events')
+  await q<LicenseEventRow>('license_events')
     .insert({
       account_id: event.accountId,
       virtual_account_id: event.virtualAccountId ?? null,

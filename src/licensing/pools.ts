@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
 import { raiseAlert } from './alerts';
 import { NO_ALLOWANCE, overageOf, rejudgePool, statePriority, type Allowance, type PoolCounts, type UseState } from './compliance';
+import type { InstanceUsageRow, LicenseAllocationRow, LicensePoolRow, OverageAgreementRow, VirtualAccountRow } from '../db/rows';
 
 /**
  * The pool of (virtual account, SKU) in Postgres. Every change to what a pool holds (a
@@ -27,7 +28,7 @@ export interface PoolRow extends PoolCounts {
 
 /** The account's overage agreement as an Allowance (none when it has no agreement). */
 export async function allowanceOf(q: Knex, accountId: string): Promise<Allowance> {
-  const row = await q('overage_agreements').where({ account_id: accountId }).first('kind', 'allowance_factor');
+  const row = await q<OverageAgreementRow>('overage_agreements').where({ account_id: accountId }).first('kind', 'allowance_factor');
   if (!row || row.kind === 'none') return NO_ALLOWANCE;
   if (row.kind === 'unlimited') return { kind: 'unlimited' };
   return { kind: 'factor', factor: Number(row.allowance_factor) };
@@ -35,12 +36,15 @@ export async function allowanceOf(q: Knex, accountId: string): Promise<Allowance
 
 /** Creates the pool row if missing and locks it for the rest of the transaction. */
 export async function lockPool(q: Knex.Transaction, accountId: string, key: PoolKey): Promise<PoolRow> {
-  await q('license_pools')
+  await q<LicensePoolRow>('license_pools')
     .insert({ virtual_account_id: key.virtualAccountId, sku: key.sku, account_id: accountId })
     .onConflict(['virtual_account_id', 'sku'])
     .ignore();
-  const row = await q('license_pools').where({ virtual_account_id: key.virtualAccountId, sku: key.sku }).forUpdate().first();
-  return poolRowOf(row);
+  const row = await q<LicensePoolRow>('license_pools')
+    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
+    .forUpdate()
+    .first();
+  return poolRowOf({ ...row! });
 }
 
 export function poolRowOf(row: Record<string, unknown>): PoolRow {
@@ -60,9 +64,14 @@ async function purchasedOf(q: Knex.Transaction, key: PoolKey, today: string): Pr
   const row = await q('license_allocations as a')
     .join('entitlements as e', 'e.id', 'a.entitlement_id')
     .where({ 'a.virtual_account_id': key.virtualAccountId, 'a.sku': key.sku, 'e.status': 'active' })
-    .andWhere((w) => w.whereNull('a.ends_on').orWhere('a.ends_on', '>', today))
-    .first(q.raw('COALESCE(SUM(a.quantity), 0)::int AS purchased'), q.raw(`to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on`));
-  return { purchased: Number(row?.purchased ?? 0), nextExpiryOn: (row?.next_expiry_on as string | null) ?? null };
+    .andWhere((w) => {
+      w.whereNull('a.ends_on').orWhere('a.ends_on', '>', today);
+    })
+    .first<{ purchased: number; next_expiry_on: string | null } | undefined>(
+      q.raw('COALESCE(SUM(a.quantity), 0)::int AS purchased'),
+      q.raw(`to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on`),
+    );
+  return { purchased: Number(row?.purchased ?? 0), nextExpiryOn: row?.next_expiry_on ?? null };
 }
 
 /**
@@ -78,7 +87,7 @@ export async function recomputePool(
 ): Promise<{ pool: PoolRow; changed: Array<{ instanceId: string; from: string; to: UseState }> }> {
   await lockPool(q, accountId, key);
   const { purchased, nextExpiryOn } = await purchasedOf(q, key, today);
-  const uses: Array<{ instance_id: string; count: number; state: string; reported_at: Date }> = await q('instance_usage')
+  const uses: Array<{ instance_id: string; count: number; state: string; reported_at: Date }> = await q<InstanceUsageRow>('instance_usage')
     .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
     .whereNot('state', 'AuthorizationExpired')
     .select('instance_id', 'count', 'state', 'reported_at');
@@ -93,7 +102,7 @@ export async function recomputePool(
     use.state === states[i] ? [] : [{ instanceId: use.instance_id, from: use.state, to: states[i] }],
   );
   for (const change of changed) {
-    await q('instance_usage').where({ instance_id: change.instanceId, sku: key.sku }).update({ state: change.to });
+    await q<InstanceUsageRow>('instance_usage').where({ instance_id: change.instanceId, sku: key.sku }).update({ state: change.to });
   }
   const pool = await writePoolCounts(q, accountId, key, counts, nextExpiryOn);
   return { pool, changed };
@@ -108,7 +117,7 @@ export async function writePoolCounts(
   nextExpiryOn?: string | null,
 ): Promise<PoolRow> {
   const insufficient = counts.unserved > 0;
-  await q('license_pools')
+  await q<LicensePoolRow>('license_pools')
     .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
     .update({
       purchased: counts.purchased,
@@ -150,11 +159,11 @@ export { overageOf };
 
 /** The virtual account licenses of an order go to when the order names none. */
 export async function defaultVirtualAccount(q: Knex.Transaction, accountId: string): Promise<string> {
-  await q('virtual_accounts')
+  await q<VirtualAccountRow>('virtual_accounts')
     .insert({ account_id: accountId, name: DEFAULT_VIRTUAL_ACCOUNT, path: DEFAULT_VIRTUAL_ACCOUNT, parent_id: null })
     .onConflict(['account_id', 'path'])
     .ignore();
-  const row = await q('virtual_accounts').where({ account_id: accountId, path: DEFAULT_VIRTUAL_ACCOUNT }).first('id');
+  const row = (await q<VirtualAccountRow>('virtual_accounts').where({ account_id: accountId, path: DEFAULT_VIRTUAL_ACCOUNT }).first('id'))!;
   return String(row.id);
 }
 
@@ -182,7 +191,7 @@ export async function allocateActivatedEntitlements(q: Knex.Transaction, entitle
   const touched = new Map<string, { accountId: string; key: PoolKey }>();
   for (const row of rows) {
     const virtualAccountId = row.virtual_account_id ? String(row.virtual_account_id) : await defaultVirtualAccount(q, row.account_id);
-    await q('license_allocations')
+    await q<LicenseAllocationRow>('license_allocations')
       .insert({
         entitlement_id: row.id,
         account_id: row.account_id,

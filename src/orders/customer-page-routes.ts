@@ -34,6 +34,7 @@ import {
   type OrderSummary,
 } from './customer-pages';
 import type { ApiDependencies } from '../api/dependencies';
+import type { AccountRow, OrderLineRow } from '../db/rows';
 
 /**
  * The customer pages behind the delegation and activation links in the emails:
@@ -105,8 +106,13 @@ async function loadOrderSummary(db: Db, orderId: string): Promise<{ summary: Ord
   const order = await db('orders as o')
     .join('partners as p', 'p.id', 'o.partner_id')
     .where('o.id', orderId)
-    .first('o.id', 'o.external_reference', 'o.status', 'p.name as partner_name');
-  const lines = await db('order_lines')
+    .first<{ id: string; external_reference: string; status: string; partner_name: string }>(
+      'o.id',
+      'o.external_reference',
+      'o.status',
+      'p.name as partner_name',
+    );
+  const lines = await db<OrderLineRow>('order_lines')
     .where({ order_id: orderId })
     .orderBy('line_number')
     .select('line_number', 'sku', 'quantity', 'license_type', 'term_months');
@@ -163,7 +169,6 @@ function choiceFrom(
       let reason: string | undefined;
       if (!name) reason = 'Enter a name for the new Smart Account';
       else if (name.length > ACCOUNT_NAME_MAX) reason = `The name must be at most ${ACCOUNT_NAME_MAX} characters`;
-      // eslint-disable-next-line no-control-regex
       else if (/[\u0000-\u001f\u007f]/.test(name)) reason = 'The name must be one line of text';
       if (reason) return { errors: [{ field: 'accountName', reason }] };
       return { choice: { kind: 'create', accountName: name } };
@@ -343,7 +348,7 @@ export async function registerCustomerPages(app: FastifyInstance, deps: ApiDepen
       reply.header('set-cookie', clearedCsrfCookieHeader(linkPath, https));
 
       const accountName = status.customerAccountId
-        ? ((await db('accounts').where({ id: status.customerAccountId }).first('name'))?.name ?? status.customerAccountId)
+        ? ((await db<AccountRow>('accounts').where({ id: status.customerAccountId }).first('name'))?.name ?? status.customerAccountId)
         : parsed.choice.kind === 'create'
           ? parsed.choice.accountName
           : (parsed.account?.name ?? parsed.choice.accountId);

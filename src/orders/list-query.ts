@@ -38,8 +38,8 @@ export function listOrdersQuery(
   filters: Omit<ListOrdersQueryType, 'cursor' | 'limit'>,
   limit: number,
   cursor?: ListCursor,
-): Knex.QueryBuilder {
-  let query = db('orders').select(
+): Knex.QueryBuilder<OrderListRow, OrderListRow[]> {
+  let query: Knex.QueryBuilder = db('orders').select(
     'id',
     'external_reference',
     'partner_id',
@@ -66,5 +66,5 @@ export function listOrdersQuery(
       { column: 'booked_at', order: 'desc' },
       { column: 'id', order: 'desc' },
     ])
-    .limit(limit + 1);
+    .limit(limit + 1) as Knex.QueryBuilder<OrderListRow, OrderListRow[]>;
 }

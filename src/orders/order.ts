@@ -63,7 +63,7 @@ export class ValidationError extends Error {
   }
 }
 
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$/;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export const DOMAIN_PATTERN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 // The local part is a dot-atom (RFC 5321): no control characters (Postgres refuses NUL, and mail
 // libraries silently drop others), no leading, trailing or doubled dot (strict SMTP servers refuse it).
@@ -94,6 +94,43 @@ export function isValidEmail(email: string): boolean {
 export function emailDomain(email: string): string {
   const at = email.lastIndexOf('@');
   return at < 0 ? '' : email.slice(at + 1).toLowerCase();
+}
+
+/** The lines of a booking: numbered uniquely, a known SKU and license type, a sane quantity and term. */
+function validateOrderLines(lines: unknown, fail: (field: string, reason: string) => void): void {
+  if (!Array.isArray(lines) || lines.length === 0) {
+    fail('lines', 'must be a non-empty list');
+  } else if (lines.length > MAX_LINES) {
+    fail('lines', `must have at most ${MAX_LINES} lines`);
+  } else {
+    const seen = new Set<unknown>();
+    lines.forEach((raw, i) => {
+      const at = `lines[${i}]`;
+      if (typeof raw !== 'object' || raw === null) return fail(at, 'must be an object');
+      const line = raw as Record<string, unknown>;
+      if (!Number.isInteger(line.lineNumber) || (line.lineNumber as number) < 1 || (line.lineNumber as number) > MAX_LINE_NUMBER) {
+        fail(`${at}.lineNumber`, `must be a whole number from 1 to ${MAX_LINE_NUMBER}`);
+      } else if (seen.has(line.lineNumber)) {
+        fail(`${at}.lineNumber`, `duplicates line ${String(line.lineNumber)}`);
+      }
+      seen.add(line.lineNumber);
+      if (typeof line.sku !== 'string' || !SKU_PATTERN.test(line.sku)) fail(`${at}.sku`, 'must be 1-64 letters, digits or ._-/+');
+      if (!Number.isInteger(line.quantity) || (line.quantity as number) < 1 || (line.quantity as number) > 1_000_000) {
+        fail(`${at}.quantity`, 'must be a whole number from 1 to 1000000');
+      }
+      if (line.licenseType !== 'smart' && line.licenseType !== 'classic') fail(`${at}.licenseType`, 'must be smart or classic');
+      if (
+        line.termMonths !== undefined &&
+        (!Number.isInteger(line.termMonths) || (line.termMonths as number) < 1 || (line.termMonths as number) > MAX_TERM_MONTHS)
+      ) {
+        fail(`${at}.termMonths`, `must be a whole number of months from 1 to ${MAX_TERM_MONTHS}, or absent for perpetual`);
+      }
+      if (typeof line.smartAccountMandatory !== 'boolean') fail(`${at}.smartAccountMandatory`, 'must be true or false');
+      if (line.licenseType === 'classic' && line.smartAccountMandatory === true) {
+        fail(`${at}.smartAccountMandatory`, 'a classic license cannot be Smart Account mandatory');
+      }
+    });
+  }
 }
 
 /** Checks a booking before anything is started or written; every problem names its field. */
@@ -158,39 +195,7 @@ export function validateBookOrderInput(input: unknown): FieldError[] {
     }
   }
 
-  if (!Array.isArray(o.lines) || o.lines.length === 0) {
-    fail('lines', 'must be a non-empty list');
-  } else if (o.lines.length > MAX_LINES) {
-    fail('lines', `must have at most ${MAX_LINES} lines`);
-  } else {
-    const seen = new Set<unknown>();
-    o.lines.forEach((raw, i) => {
-      const at = `lines[${i}]`;
-      if (typeof raw !== 'object' || raw === null) return fail(at, 'must be an object');
-      const line = raw as Record<string, unknown>;
-      if (!Number.isInteger(line.lineNumber) || (line.lineNumber as number) < 1 || (line.lineNumber as number) > MAX_LINE_NUMBER) {
-        fail(`${at}.lineNumber`, `must be a whole number from 1 to ${MAX_LINE_NUMBER}`);
-      } else if (seen.has(line.lineNumber)) {
-        fail(`${at}.lineNumber`, `duplicates line ${line.lineNumber}`);
-      }
-      seen.add(line.lineNumber);
-      if (typeof line.sku !== 'string' || !SKU_PATTERN.test(line.sku)) fail(`${at}.sku`, 'must be 1-64 letters, digits or ._-/+');
-      if (!Number.isInteger(line.quantity) || (line.quantity as number) < 1 || (line.quantity as number) > 1_000_000) {
-        fail(`${at}.quantity`, 'must be a whole number from 1 to 1000000');
-      }
-      if (line.licenseType !== 'smart' && line.licenseType !== 'classic') fail(`${at}.licenseType`, 'must be smart or classic');
-      if (
-        line.termMonths !== undefined &&
-        (!Number.isInteger(line.termMonths) || (line.termMonths as number) < 1 || (line.termMonths as number) > MAX_TERM_MONTHS)
-      ) {
-        fail(`${at}.termMonths`, `must be a whole number of months from 1 to ${MAX_TERM_MONTHS}, or absent for perpetual`);
-      }
-      if (typeof line.smartAccountMandatory !== 'boolean') fail(`${at}.smartAccountMandatory`, 'must be true or false');
-      if (line.licenseType === 'classic' && line.smartAccountMandatory === true) {
-        fail(`${at}.smartAccountMandatory`, 'a classic license cannot be Smart Account mandatory');
-      }
-    });
-  }
+  validateOrderLines(o.lines, fail);
   return errors;
 }
 
@@ -200,7 +205,7 @@ export function validateAssignmentRequest(input: unknown): FieldError[] {
   const o = input as Record<string, unknown>;
   const errors: FieldError[] = [];
   for (const field of ['accountId', 'actingPartnerId'] as const) {
-    if (typeof o[field] !== 'string' || !ID_PATTERN.test(o[field] as string)) {
+    if (typeof o[field] !== 'string' || !ID_PATTERN.test(o[field])) {
       errors.push({ field, reason: 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit' });
     }
   }

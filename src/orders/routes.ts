@@ -34,6 +34,7 @@ import {
   type ShipmentBodyType,
 } from '../api/schemas';
 import type { ApiDependencies } from '../api/dependencies';
+import type { ApiIdempotencyKeyRow, DistributorResellerRow } from '../db/rows';
 
 const security = [{ apiKey: [] }];
 
@@ -47,7 +48,7 @@ function encodeCursor(bookedAtText: string, id: string): string {
 }
 function decodeCursor(cursor: string): [string, string] {
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     // Exactly what encodeCursor writes: a UTC time to the microsecond that Postgres accepts, an order ID.
     if (
       Array.isArray(value) &&
@@ -73,10 +74,13 @@ async function checkBookingParties(deps: ApiDependencies, principal: Principal, 
   if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== principal.partnerId) {
     const isReseller =
       principal.role === 'distributor' &&
-      (await deps.db('distributor_resellers').where({ distributor_id: principal.partnerId, reseller_id: body.partnerId }).first());
+      (await deps
+        .db<DistributorResellerRow>('distributor_resellers')
+        .where({ distributor_id: principal.partnerId, reseller_id: body.partnerId })
+        .first());
     if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${principal.partnerId}"`);
   }
-  return { ...body, bookedByPartnerId } as BookOrderInput;
+  return { ...body, bookedByPartnerId };
 }
 
 function fingerprint(booking: BookOrderInput): string {
@@ -96,16 +100,16 @@ async function reserveIdempotencyKey(
   print: string,
 ): Promise<'new' | 'replay'> {
   const inserted = await deps
-    .db('api_idempotency_keys')
+    .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
     .insert({ api_key_id: principal.keyId, idempotency_key: key, request_fingerprint: print, order_id: orderId })
     .onConflict(['api_key_id', 'idempotency_key'])
     .ignore()
     .returning('order_id');
   if (inserted.length > 0) return 'new';
-  const existing = await deps
-    .db('api_idempotency_keys')
+  const existing = (await deps
+    .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
     .where({ api_key_id: principal.keyId, idempotency_key: key })
-    .first('request_fingerprint', 'order_id');
+    .first('request_fingerprint', 'order_id'))!;
   if (existing.request_fingerprint !== print || existing.order_id !== orderId) {
     throw new HttpError(
       422,
@@ -123,10 +127,22 @@ function withOrderLog(request: FastifyRequest, reply: FastifyReply, orderId: str
   reply.log = log;
 }
 
+/** The order routes, one function each, registered in this order. */
 export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const uiLink = (workflowId: string) =>
-    `${deps.config.temporal.uiUrl}/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  registerBookOrderRoute(app, deps);
+  registerListOrdersRoute(app, deps);
+  registerGetOrderRoute(app, deps);
+  registerAssignSmartAccountRoute(app, deps);
+  registerReportShipmentRoute(app, deps);
+  registerCancelOrderRoute(app, deps);
+}
 
+/** The order's workflow in the Temporal UI. */
+function temporalUiLink(deps: ApiDependencies, workflowId: string): string {
+  return `${deps.config.temporal.uiUrl}/namespaces/${encodeURIComponent(deps.config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Body: BookOrderRequest; Headers: { 'idempotency-key'?: string } }>(
     '/orders',
     {
@@ -156,7 +172,10 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
       } catch (err) {
         if (key && reservation === 'new')
-          await deps.db('api_idempotency_keys').where({ api_key_id: request.principal.keyId, idempotency_key: key }).delete();
+          await deps
+            .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
+            .where({ api_key_id: request.principal.keyId, idempotency_key: key })
+            .delete();
         throw err;
       }
       const alreadyBooked = booked.alreadyBooked || reservation === 'replay';
@@ -165,7 +184,7 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         orderId: booked.orderId,
         workflowId: booked.workflowId,
         alreadyBooked,
-        links: { self: `/v1/orders/${booked.orderId}`, temporalUi: uiLink(booked.workflowId) },
+        links: { self: `/v1/orders/${booked.orderId}`, temporalUi: temporalUiLink(deps, booked.workflowId) },
       };
       return reply
         .status(alreadyBooked ? 200 : 201)
@@ -173,7 +192,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
         .send(body);
     },
   );
+}
 
+function registerListOrdersRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.get<{ Querystring: ListOrdersQueryType }>(
     '/orders',
     {
@@ -217,7 +238,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       return { orders, nextCursor: rows.length > limit && last ? encodeCursor(last.booked_at_cursor, last.id) : null };
     },
   );
+}
 
+function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.get<{ Params: OrderIdParamsType }>(
     '/orders/:orderId',
     {
@@ -236,7 +259,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       return withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
     },
   );
+}
 
+function registerAssignSmartAccountRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Params: OrderIdParamsType; Body: AssignBodyType }>(
     '/orders/:orderId/assignment',
     {
@@ -282,7 +307,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       );
     },
   );
+}
 
+function registerReportShipmentRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Params: OrderIdParamsType; Body: ShipmentBodyType }>(
     '/orders/:orderId/shipments',
     {
@@ -318,7 +345,9 @@ export function registerOrderRoutes(app: FastifyInstance, deps: ApiDependencies)
       return reply.status(202).send({ orderId, lineNumber, shippedOn, accepted: true as const });
     },
   );
+}
 
+function registerCancelOrderRoute(app: FastifyInstance, deps: ApiDependencies): void {
   app.post<{ Params: OrderIdParamsType; Body: CancelBodyType }>(
     '/orders/:orderId/cancellation',
     {

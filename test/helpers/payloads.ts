@@ -21,7 +21,7 @@ export function payloadsOf(value: unknown, found: Payload[] = []): Payload[] {
   return found;
 }
 
-export const encodingOf = (payload: Payload): string => Buffer.from(payload.metadata!.encoding!).toString('utf8');
+export const encodingOf = (payload: Payload): string => Buffer.from(payload.metadata!.encoding).toString('utf8');
 
 /**
  * The history with every sealed payload opened in place: what gets committed under

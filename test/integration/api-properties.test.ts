@@ -90,7 +90,7 @@ const REMOVE = Symbol('remove');
 /** A copy of `root` with the value at `path` replaced (or removed). Keys are defined, not assigned, so "__proto__" becomes a real key. */
 function withValueAt(root: Json, path: Segment[], value: Json | typeof REMOVE): Json {
   if (path.length === 0) return value === REMOVE ? null : value;
-  const copy = structuredClone(root) as Json;
+  const copy = structuredClone<Json>(root);
   let parent = copy as JsonObject | Json[];
   for (const segment of path.slice(0, -1)) parent = (parent as Record<Segment, Json>)[segment] as JsonObject | Json[];
   const last = path[path.length - 1];
@@ -317,7 +317,7 @@ async function footprint(): Promise<Record<string, number>> {
     db('api_keys')
       .whereIn('key_hash', [hashApiKey(partnerKey), hashApiKey(operatorKey)])
       .select('id');
-  const count = async (query: ReturnType<typeof db>) => Number(((await query.count({ n: '*' })) as Array<{ n: string }>)[0].n);
+  const count = async (query: ReturnType<typeof db>) => Number((await query.count<Array<{ n: string }>>({ n: '*' }))[0].n);
   const entries = await Promise.all(
     Object.entries({
       orders: () => db('orders').whereIn('id', orders()),
@@ -472,7 +472,7 @@ const ROUTES: Route[] = [
   },
   {
     name: 'assignSmartAccount',
-    schema: AssignBody as Schema,
+    schema: AssignBody,
     valid: validAssignment,
     path: () => `/v1/orders/${held.orderId}/assignment`,
     key: () => partnerKey,
@@ -480,7 +480,7 @@ const ROUTES: Route[] = [
   },
   {
     name: 'reportShipment',
-    schema: ShipmentBody as Schema,
+    schema: ShipmentBody,
     valid: validShipment,
     path: () => `/v1/orders/${held.orderId}/shipments`,
     key: () => partnerKey,
@@ -488,7 +488,7 @@ const ROUTES: Route[] = [
   },
   {
     name: 'cancelOrder',
-    schema: CancelBody as Schema,
+    schema: CancelBody,
     valid: validCancellation,
     path: () => `/v1/orders/${held.orderId}/cancellation`,
     key: () => partnerKey,
@@ -496,7 +496,7 @@ const ROUTES: Route[] = [
   },
   {
     name: 'requestSmartAccount',
-    schema: SmartAccountRequestBody as Schema,
+    schema: SmartAccountRequestBody,
     valid: validRequest,
     path: () => '/v1/smart-account-requests',
     key: () => partnerKey,
@@ -504,7 +504,7 @@ const ROUTES: Route[] = [
   },
   {
     name: 'createVirtualAccount',
-    schema: CreateVirtualAccountBody as Schema,
+    schema: CreateVirtualAccountBody,
     valid: validVirtualAccount,
     path: () => `/v1/accounts/${world.holdingAccountId}/virtual-accounts`,
     key: () => partnerKey,
@@ -512,7 +512,7 @@ const ROUTES: Route[] = [
   },
   {
     name: 'addHoldingAccountMember',
-    schema: AddMemberBody as Schema,
+    schema: AddMemberBody,
     valid: validMember,
     path: () => `/v1/holding-accounts/${world.holdingAccountId}/members`,
     key: () => partnerKey,

@@ -70,12 +70,14 @@ function cli(args: string[], options: { key?: string | null; env?: Record<string
 
 /** The same run through runCli in this process: its environment and standard streams swapped in. */
 async function cliInProcess(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  // Saved to be put back as they were; they are called on their streams again, never alone.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
   let stdout = '';
   let stderr = '';
   process.env = env;
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
+  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
+  process.stderr.write = (chunk: string | Uint8Array) => ((stderr += chunk.toString()), true);
   try {
     const code = await runCli(['node', 'license-fulfillment', ...args]);
     return { code, stdout, stderr };
@@ -250,7 +252,7 @@ describe('orders', () => {
     expect(badStatus.code).toBe(1);
     expect(badStatus.stdout).toBe('');
     // The option is named beside the API's field, with the API's reason.
-    expect(badStatus.stderr).toMatch(/^  status \(--status\): must /m);
+    expect(badStatus.stderr).toMatch(/^ {2}status \(--status\): must /m);
 
     const badLimit = await cli(['orders', 'list', '--limit', 'many']);
     expect(badLimit.code).toBe(2);

@@ -40,7 +40,7 @@ test("a delegated order's raw history holds no contact name or email; every payl
     const bookkeeping = history.events!.flatMap((e) => {
       const marker = e.markerRecordedEventAttributes;
       if (marker?.markerName === 'core_patch') return Object.values(marker.details ?? {}).flatMap((d) => (d?.payloads ?? []) as Payload[]);
-      return (marker?.details?.data?.payloads ?? []) as Payload[];
+      return marker?.details?.data?.payloads ?? [];
     });
     const payloads = payloadsOf(history.events).filter((p) => !bookkeeping.includes(p));
     expect(payloads.length).toBeGreaterThan(5);
@@ -49,7 +49,7 @@ test("a delegated order's raw history holds no contact name or email; every payl
     // The workflow's input, opened with the key, is the booking with the contact.
     const started = history.events!.find((e) => e.workflowExecutionStartedEventAttributes)!.workflowExecutionStartedEventAttributes!;
     const codec = new AesGcmPayloadCodec(parseEncryptionKeys(stack.config.payloadEncryptionKeys));
-    const [input] = await codec.decode(started.input!.payloads! as Payload[]);
+    const [input] = await codec.decode(started.input!.payloads!);
     expect(defaultPayloadConverter.fromPayload<{ endCustomerContact: unknown }>(input).endCustomerContact).toEqual(contact);
   } finally {
     await connection.close();

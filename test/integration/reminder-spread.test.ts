@@ -31,7 +31,7 @@ function workflowClockAt(events: HistoryEvent[], event: HistoryEvent): number {
     .slice(0, index)
     .reverse()
     .find((e) => e.workflowTaskStartedEventAttributes);
-  return tsToMs(started!.eventTime!);
+  return tsToMs(started!.eventTime);
 }
 
 test('a held order is reminded at its own offset past the cadence, the same on every reminder', async () => {
@@ -53,7 +53,7 @@ test('a held order is reminded at its own offset past the cadence, the same on e
   const heldSince = workflowClockAt(events, hold);
   // The first timer after the hold waits for reminder 1.
   const timer = events.find((e) => Number(e.eventId) > Number(hold.eventId) && e.timerStartedEventAttributes)!;
-  const dueAt = workflowClockAt(events, timer) + tsToMs(timer.timerStartedEventAttributes!.startToFireTimeout!);
+  const dueAt = workflowClockAt(events, timer) + tsToMs(timer.timerStartedEventAttributes!.startToFireTimeout);
 
   expect(offset).toBeGreaterThanOrEqual(0.6 * JITTER_MS);
   expect(dueAt - heldSince).toBe(INTERVAL_MS + offset);

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import { hashApiKey } from '../../src/api/auth';
 import { registerCustomerPages } from '../../src/orders/customer-page-routes';
 import { deriveOrderId } from '../../src/orders/book-order';
@@ -464,10 +464,10 @@ describe('customer links: scope, single use, expiry, hashed at rest', () => {
     const form = await openForm(url);
     const first = await postForm(url, { csrf: form.csrf }, form.cookie);
     expect(first.status).toBe(200);
-    const activatedAt = (await stack.db('accounts').where({ id: activation.accountId }).first('status', 'activated_at')) as {
-      status: string;
-      activated_at: Date;
-    };
+    const activatedAt = await stack
+      .db('accounts')
+      .where({ id: activation.accountId })
+      .first<{ status: string; activated_at: Date }>('status', 'activated_at');
     expect(activatedAt.status).toBe('active');
     const usedAt = (
       await stack
@@ -550,7 +550,7 @@ describe('the customer pages of the real app', () => {
   test('behind HTTPS the pages add Strict-Transport-Security and a Secure CSRF cookie', async () => {
     const delegation = await delegatedOrder(a, `SEC-HTTPS-${a.suffix}`, { email: a.customerEmail });
     const logger = createLogger('security-test', 'ERROR');
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+
     const app = Fastify({ loggerInstance: logger as any });
     await registerCustomerPages(app, {
       db: stack.db,

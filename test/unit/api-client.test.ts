@@ -87,7 +87,7 @@ function recordingClient(
   const client = new LicenseFulfillmentClient({
     baseUrl: 'http://api.test:8080/prefix/',
     apiKey: 'lfk_test',
-    fetch: fakeFetch as typeof fetch,
+    fetch: fakeFetch,
   });
   return { client, requests };
 }

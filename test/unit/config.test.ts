@@ -1,4 +1,4 @@
-import { CONFIG_VARIABLES, ConfigError, ConfigVariable, loadConfig, parseDuration, redact } from '../../src/config';
+import { CONFIG_VARIABLES, ConfigError, type ConfigVariable, loadConfig, parseDuration, redact } from '../../src/config';
 
 const DAY = 86_400_000;
 

@@ -12,7 +12,7 @@ const contact = { email: 'ada.admin@acme.com', fullName: 'Ada Admin' };
 
 describe('AES-GCM payload codec (R14)', () => {
   const k1 = parseEncryptionKeys(generateEncryptionKey('k1'));
-  const plain = defaultPayloadConverter.toPayload(contact) as Payload;
+  const plain: Payload = defaultPayloadConverter.toPayload(contact);
 
   test('sealed payloads carry no plain text, only the key ID and cipher; they open to the original', async () => {
     const codec = new AesGcmPayloadCodec(k1);

@@ -77,6 +77,8 @@ import {
   activationWorkflowId,
   withdrawWaitingOrderSignal,
   type LineShipped,
+  type CancelOrderRequest,
+  type SubmitCustomerChoiceRequest,
 } from '../../src/orders/workflow-api';
 import { CustomerDomainKey, HoldingAccountIdKey, OrderStatusKey, WaitingForKey } from '../../src/temporal/search-attributes';
 import { reminderDueAtMs, reminderOffsetMs } from '../../src/orders/reminder-schedule';
@@ -176,7 +178,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
       });
     },
     {
-      validator: (request) => {
+      validator: (request: CancelOrderRequest | undefined) => {
         if (request !== undefined && (typeof request !== 'object' || request === null)) throw new Error('the request must be an object');
         // Validators do not run on replay, so tightening one needs no patch.
         if (
@@ -212,7 +214,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
         return orderStatusOf(state);
       }),
     {
-      validator: (request) => {
+      validator: (request: SubmitCustomerChoiceRequest | undefined) => {
         if (typeof request?.tokenHash !== 'string' || !/^[0-9a-f]{64}$/.test(request.tokenHash))
           throw new Error('tokenHash: must be 64 hex digits');
         const choice = request.choice as { kind?: unknown; accountId?: unknown; accountName?: unknown } | undefined;

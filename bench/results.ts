@@ -1,0 +1,170 @@
+/** What a benchmark run measured, part by part, and the targets it is judged against. */
+import { type LatencySummary, type SpreadSummary, type LinearFit } from './stats';
+import { type HistoryCost, type WorkflowShape } from './history-cost';
+
+export type ScenarioKind = 'direct' | 'held' | 'delegated' | 'classic';
+
+/** CPU ms an order cost each process (user + system, from /proc). */
+export interface CpuPerOrder {
+  worker: number;
+  temporalServer: number;
+  /** Backends of the benchmark database; ones that closed mid-round are missed (a lower bound). */
+  postgres: number;
+  /** The driver: booking client, SMTP server, customer page's link check, result waits. */
+  driver: number;
+  total: number;
+}
+
+export interface ThroughputResult {
+  orders: number;
+  concurrency: number;
+  /** Alternating rounds with the engine-limit workflow; durationS sums this side's rounds. */
+  rounds?: number;
+  mix: Record<ScenarioKind, number>;
+  durationS: number;
+  ordersPerSecond: number;
+  /** Booking request sent -> orders.fulfilled_at (the provisioning transaction), ms. */
+  provisionedLatencyMs: LatencySummary;
+  /** Booking request sent -> workflow completed (seen by the client), ms. */
+  completedLatencyMs: LatencySummary;
+  perKind: Record<string, { count: number; provisionedLatencyMs: LatencySummary }>;
+  cpuMsPerOrder?: CpuPerOrder;
+  failures: string[];
+}
+
+export interface EngineLimitResult {
+  orders: number;
+  concurrency: number;
+  durationS: number;
+  ordersPerSecond: number;
+  completedLatencyMs: LatencySummary;
+  shapes: Record<string, WorkflowShape>;
+  /** ours / engine limit; target >= 0.8. */
+  ratio: number;
+  cpuMsPerOrder?: CpuPerOrder;
+  failures: string[];
+}
+
+export interface CostResult {
+  rule: string;
+  sampledPerKind: number;
+  perKind: Record<string, HistoryCost>;
+  engineLimit: Record<string, HistoryCost>;
+  parked: Record<string, HistoryCost>;
+}
+
+export interface ParkedLevelResult {
+  orders: number;
+  reminderIntervalS: number;
+  parkS: number;
+  parkPerSecond: number;
+  workerRssIdleMB: number;
+  workerRssParkedMB: number;
+  workerRssAfterRemindersMB: number;
+  workerRssPeakMB: number;
+  /** Highest RSS sampled (every second) while parking, waiting for the first reminders and transferring. */
+  workerRssPeakByPhaseMB?: { park: number; reminders: number; transfer: number };
+  /** The main thread's V8 heap only: cached workflows live in the workflow thread, not here. */
+  workerHeapUsedParkedMB: number;
+  cachedWorkflowsParked: number;
+  /** (RSS parked - RSS idle) / cached workflows: what one cached order costs the worker. */
+  rssPerCachedWorkflowKB: number;
+  maxCachedWorkflows: number | null;
+  dbBytesBefore: number;
+  dbBytesParked: number;
+  dbBytesDelta: number;
+  holds: SpreadSummary;
+  reminders: SpreadSummary & { expected: number; missing: number; waitedS: number };
+  transfer: { s: number; perSecond: number; concurrency: number; failures: number; firstError?: string };
+  costPerOrder: HistoryCost | null;
+  cpuMsPerOrder?: { park: CpuPerOrder; transfer: CpuPerOrder };
+}
+
+export interface ParkedResult {
+  levels: ParkedLevelResult[];
+  /** Least-squares slopes over the levels, per 1,000 parked orders. */
+  slopes: {
+    rssMBPer1000: LinearFit;
+    dbMBPer1000: LinearFit;
+    transferSPer1000: LinearFit;
+    actionsPer1000: LinearFit | null;
+  };
+  idleRss?: { prebuiltBundleMB: number; bundlingAtStartMB: number };
+  /** RSS per cached workflow when the workflow is the engine-limit one (no product code). */
+  engineLimitCache?: { workflows: number; rssPerCachedWorkflowKB: number };
+}
+
+export interface ApiLoadResult {
+  name: string;
+  connections: number;
+  durationS: number;
+  requests: number;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  non2xx: number;
+  errors: number;
+  statusCodes: Record<string, number>;
+}
+
+export interface ApiResult {
+  booking: ApiLoadResult;
+  status: ApiLoadResult;
+}
+
+export interface PoolLevelResult {
+  /** DATABASE_POOL_MAX of the order worker. */
+  poolMax: number;
+  orders: number;
+  concurrency: number;
+  ordersPerSecond: number;
+  provisionedLatencyMs: LatencySummary;
+  cpuMsPerOrder?: CpuPerOrder;
+  /** Most connections lent out at once (sampled every 100 ms, warm-up included). */
+  connectionsUsedMax: number;
+  /** Most callers waiting for a connection at once, and the mean over the samples. */
+  waitingForConnectionMax: number;
+  waitingForConnectionMean: number;
+  workerRssPeakMB: number;
+  /** Postgres statements the worker sent per order (warm-up included; the mix's mean). */
+  statementsPerOrder?: number;
+}
+
+export interface PoolResult {
+  levels: PoolLevelResult[];
+}
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  ramGiB: number;
+  node: string;
+  os: string;
+  temporalCli: string;
+  postgres: string;
+}
+
+export interface BenchResults {
+  meta: {
+    date: string;
+    command: string;
+    smoke: boolean;
+    durationS: number;
+    machine: MachineInfo;
+    options: Record<string, unknown>;
+    notes: string[];
+  };
+  throughput?: ThroughputResult;
+  engineLimit?: EngineLimitResult;
+  cost?: CostResult;
+  parked?: ParkedResult;
+  api?: ApiResult;
+  pool?: PoolResult;
+  /** Whatever went wrong: a non-empty list makes the run fail (exit 1). */
+  failures: string[];
+}
+
+export const TARGETS = {
+  engineLimitRatio: 0.8,
+  workerRssMBAt10000: 300,
+  bulkTransferSAt10000: 120,
+};
