@@ -21,6 +21,7 @@ import {
   type ActivationWorkflowInput,
 } from '../orders/workflow-api';
 import { findSmartAccountsByDomain } from './customer-links';
+import type { Grantee } from './roles';
 import { PlacementRefusal, type AccountRow } from './placement-rules';
 
 /**
@@ -38,7 +39,7 @@ export async function loadAccount(q: Knex, accountId: string): Promise<AccountRo
 }
 
 /** The account, or a refusal naming it (for callers that did not load it themselves). */
-async function requireAccount(q: Knex, accountId: string, forUpdate = false): Promise<AccountRow> {
+export async function requireAccount(q: Knex, accountId: string, forUpdate = false): Promise<AccountRow> {
   const query = q('accounts').where({ id: accountId });
   const account: AccountRow | undefined = await (forUpdate ? query.forUpdate() : query).first(
     'id',
@@ -67,18 +68,18 @@ export function assertAccountKind(account: AccountRow, kind: AccountRow['kind'])
   );
 }
 
-function assertNotClosed(account: AccountRow): void {
+export function assertNotClosed(account: AccountRow): void {
   if (account.status === 'closed') {
     throw new PlacementRefusal('AccountNotActive', `account "${account.id}" is closed`, { accountId: account.id, status: account.status });
   }
 }
 
-function check(errors: FieldError[]): void {
+export function check(errors: FieldError[]): void {
   if (errors.length > 0) throw new ValidationError(errors);
 }
 
-const ID_REASON = 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
-const PATH_REASON = 'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep';
+export const ID_REASON = 'must be 1-128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
+export const PATH_REASON = 'must be names of 1-80 characters, not starting or ending with a space, joined by "/", at most 16 deep';
 const NAME_REASON = 'must be one line of 1-200 characters';
 
 function isOneLine(value: unknown, max: number): boolean {
@@ -110,13 +111,13 @@ export interface SmartAccountSearchResult {
 /**
  * The Smart Accounts of a domain (FAQ: "How can I determine if my customer has already set up…").
  * Anyone may learn that an account exists; its virtual accounts are shown only to an operator
- * (`viewerPartnerId` undefined) or to a partner holding a live role on that account (R11).
+ * or to a partner or user holding a live role on that account (R11, R24).
  */
-export async function searchSmartAccounts(db: Db, domain: string, viewerPartnerId?: string): Promise<SmartAccountSearchResult[]> {
+export async function searchSmartAccounts(db: Db, domain: string, viewer: Grantee): Promise<SmartAccountSearchResult[]> {
   check(DOMAIN_PATTERN.test(domain) ? [] : [{ field: 'domain', reason: 'must be a lower-case domain name such as acme.com' }]);
   const accounts = await findSmartAccountsByDomain(db, domain);
   const visible =
-    viewerPartnerId === undefined
+    viewer.kind === 'operator'
       ? new Set(accounts.map((a) => a.accountId))
       : new Set<string>(
           await db('role_grants')
@@ -124,7 +125,7 @@ export async function searchSmartAccounts(db: Db, domain: string, viewerPartnerI
               'account_id',
               accounts.map((a) => a.accountId),
             )
-            .where({ partner_id: viewerPartnerId })
+            .where(viewer.kind === 'partner' ? { partner_id: viewer.partnerId } : { user_id: viewer.userId })
             .whereNull('revoked_at')
             .distinct()
             .pluck('account_id'),
@@ -456,112 +457,4 @@ export async function removeHoldingAccountMember(db: Db, accountId: string, emai
     .whereIn('user_id', db('users').whereRaw('lower(email) = lower(?)', [email]).select('id'))
     .delete();
   return removed > 0;
-}
-
-// ---------------------------------------------------------------- role grants (R11)
-
-export const ROLES = ['sa_admin', 'sa_user', 'va_admin', 'va_user'] as const;
-export type Role = (typeof ROLES)[number];
-const VIRTUAL_ACCOUNT_ROLES: readonly string[] = ['va_admin', 'va_user'];
-
-export interface RoleGrantView {
-  grantId: string;
-  partnerId: string;
-  role: Role;
-  virtualAccountPath: string | null;
-  grantedAt: string;
-}
-
-function grantQuery(q: Knex, accountId: string) {
-  return q('role_grants as g')
-    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
-    .where('g.account_id', accountId)
-    .whereNull('g.revoked_at')
-    .select('g.id', 'g.partner_id', 'g.role', 'va.path', 'g.created_at');
-}
-
-function grantView(row: { id: string | number; partner_id: string; role: Role; path: string | null; created_at: Date }): RoleGrantView {
-  return {
-    grantId: String(row.id),
-    partnerId: row.partner_id,
-    role: row.role,
-    virtualAccountPath: row.path,
-    grantedAt: new Date(row.created_at).toISOString(),
-  };
-}
-
-/** The live role grants on a Smart Account, all of them or one partner's. */
-export async function listRoleGrants(db: Db, accountId: string, filter: { partnerId?: string } = {}): Promise<RoleGrantView[]> {
-  assertAccountKind(await requireAccount(db, accountId), 'smart_account');
-  let query = grantQuery(db, accountId);
-  if (filter.partnerId !== undefined) query = query.where('g.partner_id', filter.partnerId);
-  const rows = await query.orderBy('g.id');
-  return rows.map(grantView);
-}
-
-/**
- * The customer grants a partner a role (operators record it for them). sa_* roles cover the whole
- * Smart Account and take no virtual account; va_* roles need one. `created` is false when the same
- * live grant existed: it is returned unchanged.
- */
-export async function grantRole(
-  db: Db,
-  accountId: string,
-  grant: { partnerId: string; role: Role; virtualAccountPath?: string },
-): Promise<{ grant: RoleGrantView; created: boolean }> {
-  const errors: FieldError[] = [];
-  if (typeof grant.partnerId !== 'string' || !ID_PATTERN.test(grant.partnerId)) errors.push({ field: 'partnerId', reason: ID_REASON });
-  if (!ROLES.includes(grant.role)) errors.push({ field: 'role', reason: `must be one of ${ROLES.join(', ')}` });
-  const path = grant.virtualAccountPath;
-  if (VIRTUAL_ACCOUNT_ROLES.includes(grant.role)) {
-    if (path === undefined) errors.push({ field: 'virtualAccountPath', reason: `is required for a ${grant.role} role` });
-    else if (typeof path !== 'string' || !VIRTUAL_ACCOUNT_PATH_PATTERN.test(path))
-      errors.push({ field: 'virtualAccountPath', reason: PATH_REASON });
-  } else if (ROLES.includes(grant.role) && path !== undefined) {
-    errors.push({ field: 'virtualAccountPath', reason: `must be absent for an ${grant.role} role: it covers the whole Smart Account` });
-  }
-  check(errors);
-  return db.transaction(async (trx) => {
-    const account = await requireAccount(trx, accountId);
-    assertAccountKind(account, 'smart_account');
-    assertNotClosed(account);
-    if (!(await trx('partners').where({ id: grant.partnerId }).first('id'))) {
-      throw new PlacementRefusal('UnknownPartner', `partner "${grant.partnerId}" does not exist`, { partnerId: grant.partnerId });
-    }
-    let virtualAccountId: number | null = null;
-    if (path !== undefined) {
-      const va = await trx('virtual_accounts').where({ account_id: accountId, path }).first('id');
-      if (!va) {
-        throw new PlacementRefusal('UnknownVirtualAccount', `account "${accountId}" has no virtual account "${path}"`, {
-          accountId,
-          virtualAccountPath: path,
-        });
-      }
-      virtualAccountId = Number(va.id);
-    }
-    // The partial unique index on live grants makes a repeated grant a no-op, even when concurrent.
-    const inserted = await trx.raw(
-      `INSERT INTO role_grants (account_id, virtual_account_id, partner_id, role) VALUES (?, ?, ?, ?)
-       ON CONFLICT (account_id, virtual_account_id, partner_id, role) WHERE revoked_at IS NULL DO NOTHING
-       RETURNING id`,
-      [accountId, virtualAccountId, grant.partnerId, grant.role],
-    );
-    const row = await grantQuery(trx, accountId)
-      .where({ 'g.partner_id': grant.partnerId, 'g.role': grant.role })
-      .where((w) => (virtualAccountId === null ? w.whereNull('g.virtual_account_id') : w.where('g.virtual_account_id', virtualAccountId)))
-      .first();
-    return { grant: grantView(row), created: inserted.rows.length > 0 };
-  });
-}
-
-/** Revokes a grant of this account: 'revoked', 'already-revoked' (nothing changes), or 'unknown'. */
-export async function revokeRole(db: Db, accountId: string, grantId: string): Promise<'revoked' | 'already-revoked' | 'unknown'> {
-  check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
-  assertAccountKind(await requireAccount(db, accountId), 'smart_account');
-  const updated = await db('role_grants')
-    .where({ id: grantId, account_id: accountId })
-    .whereNull('revoked_at')
-    .update({ revoked_at: db.fn.now() });
-  if (updated > 0) return 'revoked';
-  return (await db('role_grants').where({ id: grantId, account_id: accountId }).first('id')) ? 'already-revoked' : 'unknown';
 }
