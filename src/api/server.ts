@@ -10,9 +10,11 @@ import { handleError, HttpError } from './errors';
 import { registerAccountRoutes } from '../accounts/routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
+import { registerPeoplePages } from '../accounts/people-page-routes';
 import { registerHealthRoutes } from './health-routes';
 import { registerOrderRoutes } from '../orders/routes';
 import { registerViewRoutes } from '../licensing/view-routes';
+import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
 
 export type { ApiDependencies };
@@ -128,6 +130,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   );
 
   await registerCustomerPages(app, deps);
+  await registerPeoplePages(app, deps);
+  await registerLicensePages(app, deps);
   await registerCodecRoutes(app, deps);
 
   return app;
