@@ -19,7 +19,10 @@ import { checkEmailPage, confirmLinkPage, linkProblemPage, registerFormPage, sig
  */
 export async function registerPeoplePages(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
   const mailer = createSmtpMailer(deps.config.smtpUrl);
-  app.addHook('onClose', async () => mailer.close());
+  app.addHook('onClose', (_instance, done) => {
+    mailer.close();
+    done();
+  });
   const people: PeopleDeps = { db: deps.db, mailer, config: deps.config };
   const { db } = deps;
   const ttl = deps.config.webSessionTtlMs;

@@ -5,7 +5,7 @@ import type { RoleName } from '../accounts/roles';
 import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accounts/user-keys';
 import type { ApiDependencies } from '../api/dependencies';
 import type { Db } from '../db/knex';
-import { ValidationError } from '../orders/order';
+import { CONTROL_CHARACTERS, ValidationError } from '../orders/order';
 import { appProblemPage } from '../web/app-layout';
 import { fieldOf, PageAnswer, registerPageScope, sendAppPage, type PageTools } from '../web/page-scope';
 import { eventCsv, EVENT_CSV_MAX } from './view-routes';
@@ -166,9 +166,9 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
     const view = async (extra: { notice?: string; error?: string }, status = 200) =>
       sendAppPage(reply, peoplePage(viewer, scope, { grants: await rolesOf(db, scope), manages: managedScopes(scope), ...extra }, status));
     try {
-      await grantRole(db, scope.accountId, grant, `user:${userId}`, async (r, p) => {
-        if (!mayManageGrant(scope.roles, r, p)) throw refuse();
-      });
+      await grantRole(db, scope.accountId, grant, `user:${userId}`, (r, p) =>
+        mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse()),
+      );
     } catch (err) {
       if (err instanceof ValidationError) return view({ error: err.errors.map((e) => `${e.field}: ${e.reason}`).join('; ') }, 400);
       if (err instanceof PlacementRefusal) return view({ error: err.message }, 422);
@@ -213,7 +213,7 @@ function registerProfilePages(pages: FastifyInstance, db: Db, tools: PageTools, 
     tools.checkCsrf(request);
     const { userId, viewer } = await viewerOf(request, reply);
     const label = fieldOf(request.body, 'label')?.trim() ?? '';
-    if (!label || label.length > 200 || /[\x00-\x1f\x7f]/.test(label)) {
+    if (!label || label.length > 200 || CONTROL_CHARACTERS.test(label)) {
       return sendAppPage(
         reply,
         profilePage(viewer, (await profileOf(db, userId))!, { error: 'Give the key a label of 1-200 characters on one line.' }),
