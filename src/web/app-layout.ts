@@ -41,7 +41,7 @@ button.secondary { background: #fff; color: #0b4f9c; }
 .notice { border-left: 5px solid #0b4f9c; background: #eef4fb; padding: .25rem 1rem; margin: 1rem 0; }
 .alert { border: 3px solid #b00020; border-radius: 4px; padding: .25rem 1rem; margin: 1rem 0; }
 .key { font-family: ui-monospace, monospace; word-break: break-all; background: #f3f3f3; padding: .25rem .5rem; }
-figure { margin: 0 0 1.5rem; } figcaption { font-weight: 600; }
+figure { margin: 0 0 1.5rem; max-width: 44rem; } figcaption { font-weight: 600; }
 svg text { font-family: system-ui, sans-serif; font-size: 12px; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; margin: -1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
 `;
