@@ -71,6 +71,10 @@ export async function registerPageScope(
 ): Promise<void> {
   const https = deps.publicBaseUrl.startsWith('https:');
   await app.register(async (pages) => {
+    // Pages, not API operations: kept out of the OpenAPI document.
+    pages.addHook('onRoute', (route) => {
+      route.schema = { ...(route.schema ?? {}), hide: true };
+    });
     pages.removeAllContentTypeParsers();
     await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
     await pages.register(helmet, {

@@ -175,6 +175,12 @@ describe('signing in (R24)', () => {
     expect(await stack.db('web_sessions').where({ user_id: user.userId })).toEqual([]);
   });
 
+  test('the pages are no API operations: the OpenAPI document leaves them out', async () => {
+    const paths = Object.keys((await api.call('GET', '/openapi.json')).body.paths);
+    expect(paths.filter((p) => /^\/(sign-in|sign-out|people|accounts|me)\b/.test(p))).toEqual([]);
+    expect(paths).toContain('/v1/me');
+  });
+
   test('with an https public URL the session cookie is Secure', async () => {
     const app = await buildApi({
       db: stack.db,
