@@ -10,7 +10,8 @@ import { useLinkedStackAndApi, withBrowser } from '../helpers/browser';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { grantTo, seedLicenseUse, SEEDED_POOLS, userKey, verifiedUser, type ViewUser } from '../helpers/license-view-fixtures';
 import { PageClient, tokenOfLink } from '../helpers/pages';
-import { uniqueSuffix, waitForMail } from '../helpers/stack';
+import { receivedNow, uniqueSuffix, waitForMail } from '../helpers/stack';
+import type { CaughtMail } from '../../src/dev/mail-catcher';
 
 const { stack, api } = useLinkedStackAndApi(__filename);
 jest.setTimeout(120_000);
@@ -192,9 +193,12 @@ describe('the CLI (in process, against the real API)', () => {
 /** Signs `user` in over HTTP (the emailed link, opened and posted), for the no-browser checks. */
 async function signedInClient(user: ViewUser): Promise<PageClient> {
   const client = new PageClient(api.baseUrl);
+  const isSignIn = (m: CaughtMail) => m.to.includes(user.email.toLowerCase()) && m.headers['x-email-template'] === 'sign-in';
+  const earlier = receivedNow(isSignIn).length;
   await client.submit('/sign-in', { email: user.email });
-  const [mail] = await waitForMail((m) => m.to.includes(user.email.toLowerCase()) && m.headers['x-email-template'] === 'sign-in');
-  expect((await client.submit(`/sign-in/${tokenOfLink(mail, api.baseUrl, 'sign-in')}`, {})).status).toBe(303);
+  const mails = await waitForMail(isSignIn, earlier + 1);
+  expect(mails).toHaveLength(earlier + 1);
+  expect((await client.submit(`/sign-in/${tokenOfLink(mails[earlier], api.baseUrl, 'sign-in')}`, {})).status).toBe(303);
   return client;
 }
 
@@ -272,6 +276,37 @@ describe('the pages', () => {
     );
     expect(posted.status).toBe(403);
     expect(await stack.db('role_grants').where({ account_id: world.smartAccountId }).count({ n: '*' })).toEqual(before);
+  });
+
+  test('an SA admin grants and revokes a role on the page; their own API key is made and revoked on the profile page', async () => {
+    const client = await signedInClient(admin);
+    const people = `/accounts/${world.smartAccountId}/people`;
+    const granted = await client.submit(
+      people,
+      { grantee: world.otherPartnerId, granteeKind: 'partner', role: 'va_viewer', virtualAccountPath: 'Finance' },
+      `${people}/grants`,
+    );
+    expect(granted.status).toBe(200);
+    expect(granted.text).toContain(`Granted va_viewer to ${world.otherPartnerId}.`);
+    const row = await stack
+      .db('role_grants')
+      .where({ account_id: world.smartAccountId, partner_id: world.otherPartnerId, role: 'va_viewer' })
+      .whereNull('revoked_at')
+      .first();
+    expect(row).toMatchObject({ granted_by: `user:${admin.userId}` });
+    const revoked = await client.submit(people, {}, `${people}/grants/${row.id}/revoke`);
+    expect(revoked.status).toBe(303);
+    expect((await stack.db('role_grants').where({ id: row.id }).first('revoked_at')).revoked_at).toEqual(expect.any(Date));
+    const badRole = await client.submit(people, { grantee: viewer.registeredId, granteeKind: 'user', role: 'owner' }, `${people}/grants`);
+    expect(badRole.status).toBe(400);
+
+    const made = await client.submit('/me', { label: 'nightly export' }, '/me/api-keys');
+    expect(made.status).toBe(200);
+    const key = /<p class="key">(lfk_[A-Za-z0-9_-]{43})<\/p>/.exec(made.text)![1];
+    expect((await api.call('GET', '/v1/me', { key })).body.registeredId).toBe(admin.registeredId);
+    const keyRow = await stack.db('api_keys').where({ user_id: admin.userId, label: 'nightly export' }).first('id');
+    expect((await client.submit('/me', {}, `/me/api-keys/${keyRow.id}/revoke`)).status).toBe(303);
+    expect((await api.call('GET', '/v1/me', { key })).status).toBe(401);
   });
 
   test('a signed-in user without a role on the account gets a 404 page; nobody signed in is sent to sign in', async () => {
