@@ -19,9 +19,10 @@ import { checkEmailPage, confirmLinkPage, linkProblemPage, registerFormPage, sig
  */
 export async function registerPeoplePages(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
   const mailer = createSmtpMailer(deps.config.smtpUrl);
-  app.addHook('onClose', (_instance, done) => {
+  const inFlight = new Set<Promise<unknown>>();
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...inFlight]);
     mailer.close();
-    done();
   });
   const people: PeopleDeps = { db: deps.db, mailer, config: deps.config };
   const { db } = deps;
@@ -39,12 +40,12 @@ export async function registerPeoplePages(app: FastifyInstance, deps: ApiDepende
       pages.post('/sign-in', async (request, reply) => {
         tools.checkCsrf(request);
         const email = fieldOf(request.body, 'email')?.trim() ?? '';
-        try {
-          await requestSignIn(people, email);
-        } catch (err) {
-          // Logged, never shown: the answer must not tell a known address from an unknown one.
-          request.log.error({ err }, 'sign-in email failed');
-        }
+        // Sent after the answer, not before it: a known address must not answer slower than an
+        // unknown one. Failures are logged, never shown.
+        const sending = requestSignIn(people, email)
+          .catch((err: unknown) => request.log.error({ err }, 'sign-in email failed'))
+          .finally(() => inFlight.delete(sending));
+        inFlight.add(sending);
         return sendAppPage(reply, checkEmailPage('a sign-in link'));
       });
 
