@@ -72,19 +72,16 @@ export async function sendPeopleEmail(deps: PeopleMailDeps, email: PeopleEmail):
   }
   const link = token && email.link ? `${config.publicBaseUrl}/${email.link.path}/${token}` : '';
   const sent = await db.transaction(async (trx) => {
-    const row = await trx('email_outbox')
-      .where({ idempotency_key: email.idempotencyKey })
-      .forUpdate()
-      .first<{
-        id: string;
-        status: string;
-        to_address: string;
-        subject: string;
-        text_body: string;
-        html_body: string;
-        message_id: string;
-        attempts: number;
-      }>();
+    const row = await trx('email_outbox').where({ idempotency_key: email.idempotencyKey }).forUpdate().first<{
+      id: string;
+      status: string;
+      to_address: string;
+      subject: string;
+      text_body: string;
+      html_body: string;
+      message_id: string;
+      attempts: number;
+    }>();
     if (!row || row.status !== 'pending') return false;
     const fill = (body: string) => body.split(LINK_PLACEHOLDER).join(link);
     await mailer.send({
