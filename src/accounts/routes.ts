@@ -315,8 +315,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'listRoleGrants',
-        summary: 'The live roles partners hold on a Smart Account (R11)',
-        description: 'An operator sees every grant; a partner or distributor sees its own. 422 for a holding account.',
+        summary: 'The live roles partners and users hold on a Smart Account (R11, R24)',
+        description:
+          'An operator sees every grant; a partner or user those on the scopes its roles let it see (an SA-level role: all) and its own. ' +
+          '422 for a holding account.',
         security,
         params: AccountIdParams,
         response: { 200: RoleGrantList, ...errorResponses(400, 401, 404, 422) },
@@ -334,11 +336,12 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'grantRole',
-        summary: 'Record a role the customer grants a partner on its Smart Account (R11)',
+        summary: 'Grant a partner or a user (by registered user ID) a role on the Smart Account (R11, R24)',
         description:
-          'Operators only (they act for the customer). sa_admin and sa_user cover the whole account and take no virtualAccountPath; ' +
-          'va_admin and va_user need one. 201 granted; 200 with the existing grant when the same live grant exists. ' +
-          '422 for an unknown partner or virtual account, a holding account or a closed account.',
+          "The caller's own roles decide: sa_admin grants any role; va_admin grants va_* roles on its virtual account and below; " +
+          'an operator records grants for the customer; anyone else 403. sa_admin and sa_user cover the whole account and take no ' +
+          'virtualAccountPath; va_admin, va_user and va_viewer need one. 201 granted; 200 with the existing grant when the same live ' +
+          'grant exists. 422 for an unknown partner, user or virtual account, a holding account or a closed account.',
         security,
         params: AccountIdParams,
         body: GrantRoleBody,
@@ -362,8 +365,10 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
       schema: {
         tags,
         operationId: 'revokeRole',
-        summary: 'Revoke a role grant (R11)',
-        description: 'Operators only. 204 revoked, also when it was revoked already; 404 when the account has no such grant.',
+        summary: 'Revoke a role grant (R11, R24)',
+        description:
+          'Who may grant the role may revoke it (see grantRole). 204 revoked, also when it was revoked already; ' +
+          '404 when the account has no such grant.',
         security,
         params: GrantParams,
         response: { 204: { type: 'null', description: 'revoked' }, ...errorResponses(400, 401, 403, 404, 422) },
