@@ -292,7 +292,7 @@ export class LicenseFulfillmentClient {
     return this.#call('listRoleGrants', { params: { accountId } });
   }
 
-  /** Grants a partner a role on a customer account (R11); operators only. */
+  /** Grants a partner or a user (registered user ID) a role (R11, R24); the caller's own roles decide (sa_admin, va_admin on the scope) or an operator. */
   grantRole(accountId: string, grant: GrantRoleRequest): Promise<RoleGrant> {
     return this.#call('grantRole', { params: { accountId }, body: grant });
   }
