@@ -247,6 +247,14 @@ describe('the pages', () => {
           .then(([{ n }]) => Number(n)),
       );
 
+      await page.getByRole('link', { name: 'Tokens' }).click();
+      expect(await page.getByRole('table', { name: 'Registration tokens' }).locator('tbody tr').count()).toBe(
+        Number((await stack.db('registration_tokens').where({ account_id: world.smartAccountId }).count({ n: '*' }))[0].n),
+      );
+      await page.getByRole('link', { name: 'Alerts' }).click();
+      expect(await page.getByRole('table', { name: 'Alerts, newest first' }).locator('tbody tr').count()).toBe(
+        Number((await stack.db('license_alerts').where({ account_id: world.smartAccountId }).count({ n: '*' }))[0].n),
+      );
       await page.getByRole('link', { name: 'Users and roles' }).click();
       expect(await page.getByRole('button', { name: 'Grant' }).count()).toBe(1);
       await page.getByRole('link', { name: 'Event log' }).click();
