@@ -31,6 +31,10 @@ export interface Config {
   escalationAfterMs: number;
   /** How long a delegation or activation link stays valid (milliseconds). */
   delegationTokenTtlMs: number;
+  /** How long an emailed sign-in link stays valid (milliseconds; R24). */
+  signInLinkTtlMs: number;
+  /** How long a signed-in browser session lasts (milliseconds; R24). */
+  webSessionTtlMs: number;
   /** An order workflow continues as new once its history holds this many events. */
   historyEventLimit: number;
   logLevel: LogLevel;
@@ -79,6 +83,8 @@ export const CONFIG_VARIABLES = {
   },
   ESCALATION_AFTER: { default: '30d', doc: 'Time an order may wait in a holding account before it is escalated.' },
   DELEGATION_TOKEN_TTL: { default: '14d', doc: 'Validity of a delegation or activation link.' },
+  SIGN_IN_LINK_TTL: { default: '15m', doc: 'Validity of an emailed sign-in link to the pages (single use).' },
+  WEB_SESSION_TTL: { default: '12h', doc: 'How long a signed-in browser session lasts before the person signs in again.' },
   HISTORY_EVENT_LIMIT: {
     default: '2000',
     doc: 'History length at which a long-waiting order workflow continues as new (the server also suggests it).',
@@ -221,6 +227,8 @@ export function loadConfig(env: Env = process.env): Config {
     reminderJitterMs: durationOrOff('REMINDER_JITTER'),
     escalationAfterMs: duration('ESCALATION_AFTER'),
     delegationTokenTtlMs: duration('DELEGATION_TOKEN_TTL'),
+    signInLinkTtlMs: duration('SIGN_IN_LINK_TTL'),
+    webSessionTtlMs: duration('WEB_SESSION_TTL'),
     historyEventLimit: positiveInt('HISTORY_EVENT_LIMIT'),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS),
     apiListen: hostPort('API_LISTEN'),

@@ -4,7 +4,7 @@ import { formatKeyValues, formatTable } from '../cli/table';
 
 /** `accounts ...`: Smart Account search and requests, virtual accounts, holding-account members, role grants. */
 
-const ROLE_NAMES = ['sa_admin', 'sa_user', 'va_admin', 'va_user'] as const;
+const ROLE_NAMES = ['sa_admin', 'sa_user', 'va_admin', 'va_user', 'va_viewer'] as const;
 
 export function registerAccountCommands(program: Command): void {
   const accounts = program
@@ -149,7 +149,9 @@ export function registerAccountCommands(program: Command): void {
       }),
     );
 
-  const grants = accounts.command('grants').description('roles partners hold on a Smart Account (R11); add and revoke are for operators');
+  const grants = accounts
+    .command('grants')
+    .description('roles partners and users hold on a Smart Account (R11, R24); add and revoke need sa_admin or va_admin on the scope');
   grants
     .command('list')
     .argument('<accountId>')
@@ -160,8 +162,8 @@ export function registerAccountCommands(program: Command): void {
           r.roleGrants.length === 0
             ? `No role grants on ${accountId}.`
             : formatTable(
-                ['GRANT ID', 'PARTNER', 'ROLE', 'VIRTUAL ACCOUNT', 'GRANTED AT'],
-                r.roleGrants.map((g) => [g.grantId, g.partnerId, g.role, g.virtualAccountPath, g.grantedAt]),
+                ['GRANT ID', 'GRANTEE', 'ROLE', 'VIRTUAL ACCOUNT', 'GRANTED AT'],
+                r.roleGrants.map((g) => [g.grantId, g.partnerId ?? `user ${g.userId}`, g.role, g.virtualAccountPath, g.grantedAt]),
               ),
         );
       }),
@@ -169,21 +171,23 @@ export function registerAccountCommands(program: Command): void {
   grants
     .command('add')
     .argument('<accountId>')
-    .requiredOption('--partner <partnerId>', 'the partner receiving the role')
+    .option('--partner <partnerId>', 'the partner receiving the role')
+    .option('--user <registeredId>', 'the user receiving the role (their registered user ID)')
     .addOption(
       new Option('--role <role>', 'sa_* covers the whole account; va_* one virtual account').choices(ROLE_NAMES).makeOptionMandatory(),
     )
     .option('--virtual-account <path>', 'the virtual account a va_* role covers')
     .action(
       withHints(
-        { partnerId: '--partner', role: '--role', virtualAccountPath: '--virtual-account' },
+        { partnerId: '--partner', userId: '--user', role: '--role', virtualAccountPath: '--virtual-account' },
         async (
           accountId: string,
-          opts: { partner: string; role: (typeof ROLE_NAMES)[number]; virtualAccount?: string },
+          opts: { partner?: string; user?: string; role: (typeof ROLE_NAMES)[number]; virtualAccount?: string },
           command: Command,
         ) => {
           const grant = await apiClient().grantRole(accountId, {
-            partnerId: opts.partner,
+            ...(opts.partner !== undefined ? { partnerId: opts.partner } : {}),
+            ...(opts.user !== undefined ? { userId: opts.user } : {}),
             role: opts.role,
             ...(opts.virtualAccount !== undefined ? { virtualAccountPath: opts.virtualAccount } : {}),
           });
@@ -191,7 +195,7 @@ export function registerAccountCommands(program: Command): void {
             command,
             grant,
             (g) =>
-              `Grant ${g.grantId}: ${g.partnerId} is ${g.role} on ${accountId}${g.virtualAccountPath ? `/${g.virtualAccountPath}` : ''} (since ${g.grantedAt}).`,
+              `Grant ${g.grantId}: ${g.partnerId ?? `user ${g.userId}`} is ${g.role} on ${accountId}${g.virtualAccountPath ? `/${g.virtualAccountPath}` : ''} (since ${g.grantedAt}).`,
           );
         },
       ),

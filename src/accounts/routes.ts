@@ -3,19 +3,17 @@ import {
   addHoldingAccountMember,
   assertAccountKind,
   createVirtualAccount,
-  grantRole,
   listHoldingAccountMembers,
-  listRoleGrants,
   listVirtualAccounts,
   loadAccount,
   removeHoldingAccountMember,
   requestSmartAccount,
-  revokeRole,
   searchSmartAccounts,
 } from './account-admin';
 import type { AccountRow } from './placement-rules';
+import { grantRole, listRoleGrants, mayManageGrant, revokeRole } from './role-grants';
 import type { Db } from '../db/knex';
-import { actingPartner, requireOperator } from '../api/access';
+import { actingPartner } from '../api/access';
 import {
   AccountIdParams,
   AddMemberBody,
@@ -43,6 +41,8 @@ import {
   type SmartAccountRequestBodyType,
 } from './schemas';
 import type { Principal } from '../api/auth';
+import { granteeOf } from '../api/grantee';
+import { rolesOn, seesAccount, type HeldRole, type RoleName } from './roles';
 import { forbidden, notFound } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import type { ApiDependencies } from '../api/dependencies';
@@ -75,25 +75,31 @@ async function ownsOrDistributes(db: Db, partnerId: string, account: AccountRow)
   );
 }
 
-async function liveRoles(db: Db, partnerId: string, accountId: string): Promise<Array<{ role: string; path: string | null }>> {
-  return db('role_grants as g')
-    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
-    .where({ 'g.account_id': accountId, 'g.partner_id': partnerId })
-    .whereNull('g.revoked_at')
-    .select('g.role', 'va.path');
+/** The caller's live roles on a Smart Account (a partner's or a user's; an operator holds every right). */
+async function callerRoles(db: Db, principal: Principal, accountId: string): Promise<HeldRole[]> {
+  return rolesOn(db, granteeOf(principal), accountId);
+}
+
+function callerName(principal: Exclude<Principal, { role: 'operator' }>): string {
+  return principal.role === 'user' ? `user ${principal.userId}` : `partner "${principal.partnerId}"`;
+}
+
+/** A holding account is its partner's: a user key never owns or distributes one. */
+async function holdingAccountIsCallers(db: Db, principal: Exclude<Principal, { role: 'operator' }>, account: AccountRow): Promise<boolean> {
+  return principal.role !== 'user' && ownsOrDistributes(db, principal.partnerId, account);
 }
 
 async function authorizeVirtualAccountRead(db: Db, principal: Principal, account: AccountRow): Promise<void> {
   if (principal.role === 'operator') return;
   const allowed =
     account.kind === 'holding_account'
-      ? await ownsOrDistributes(db, principal.partnerId, account)
-      : (await liveRoles(db, principal.partnerId, account.id)).length > 0;
+      ? await holdingAccountIsCallers(db, principal, account)
+      : seesAccount(await callerRoles(db, principal, account.id));
   if (!allowed) {
     throw forbidden(
       account.kind === 'holding_account'
         ? `holding account ${account.id} belongs to another partner`
-        : `partner "${principal.partnerId}" has no role on Smart Account ${account.id}; the customer must grant it one`,
+        : `${callerName(principal)} has no role on Smart Account ${account.id}; the customer must grant it one`,
     );
   }
 }
@@ -102,15 +108,15 @@ async function authorizeVirtualAccountRead(db: Db, principal: Principal, account
 async function authorizeVirtualAccountCreate(db: Db, principal: Principal, account: AccountRow, path: string): Promise<void> {
   if (principal.role === 'operator') return;
   if (account.kind === 'holding_account') {
-    if (!(await ownsOrDistributes(db, principal.partnerId, account)))
+    if (!(await holdingAccountIsCallers(db, principal, account)))
       throw forbidden(`holding account ${account.id} belongs to another partner`);
     return;
   }
-  const roles = await liveRoles(db, principal.partnerId, account.id);
+  const roles = await callerRoles(db, principal, account.id);
   const allowed = roles.some((r) => r.role === 'sa_admin' || (r.role === 'va_admin' && r.path !== null && path.startsWith(`${r.path}/`)));
   if (!allowed) {
     throw forbidden(
-      `partner "${principal.partnerId}" may not create virtual accounts in Smart Account ${account.id}: ` +
+      `${callerName(principal)} may not create virtual accounts in Smart Account ${account.id}: ` +
         'that needs the sa_admin role, or va_admin on a parent of the new path',
     );
   }
@@ -120,8 +126,29 @@ async function authorizeVirtualAccountCreate(db: Db, principal: Principal, accou
 async function authorizeHoldingAccount(db: Db, principal: Principal, account: AccountRow): Promise<void> {
   assertAccountKind(account, 'holding_account');
   if (principal.role === 'operator') return;
-  if (!(await ownsOrDistributes(db, principal.partnerId, account)))
-    throw forbidden(`holding account ${account.id} belongs to another partner`);
+  if (!(await holdingAccountIsCallers(db, principal, account))) throw forbidden(`holding account ${account.id} belongs to another partner`);
+}
+
+/** Who did it, as the event log and role_grants.granted_by name a caller. */
+export function actorOf(principal: Principal): string {
+  if (principal.role === 'operator') return 'operator';
+  return principal.role === 'user' ? `user:${principal.userId}` : `partner:${principal.partnerId}`;
+}
+
+/**
+ * R24: the customer's admins grant and revoke roles themselves. The caller's own roles decide:
+ * `manage` on the scope of the role (sa_admin for sa_* roles, va_admin at or above the VA for
+ * va_* roles); an operator records grants for the customer.
+ */
+function grantAuthorizer(db: Db, principal: Principal, accountId: string, verb: 'grant' | 'revoke') {
+  return async (role: RoleName, path: string | null): Promise<void> => {
+    if (principal.role === 'operator') return;
+    if (mayManageGrant(await callerRoles(db, principal, accountId), role, path)) return;
+    throw forbidden(
+      `${callerName(principal)} may not ${verb} ${role}${path ? ` on ${path}` : ''} in Smart Account ${accountId}: ` +
+        (path ? 'that needs sa_admin, or va_admin on that virtual account or a parent of it' : 'that needs the sa_admin role'),
+    );
+  };
 }
 
 /** Accounts: Smart Account search and requests, virtual accounts, holding-account members, role grants; one function per route. */
@@ -155,8 +182,7 @@ function registerSearchSmartAccountsRoute(app: FastifyInstance, deps: ApiDepende
       },
     },
     async (request) => {
-      const viewer = request.principal.role === 'operator' ? undefined : request.principal.partnerId;
-      return { smartAccounts: await searchSmartAccounts(db, request.query.domain, viewer) };
+      return { smartAccounts: await searchSmartAccounts(db, request.query.domain, granteeOf(request.principal)) };
     },
   );
 }
@@ -325,8 +351,10 @@ function registerListRoleGrantsRoute(app: FastifyInstance, deps: ApiDependencies
       schema: {
         tags,
         operationId: 'listRoleGrants',
-        summary: 'The live roles partners hold on a Smart Account (R11)',
-        description: 'An operator sees every grant; a partner or distributor sees its own. 422 for a holding account.',
+        summary: 'The live roles partners and users hold on a Smart Account (R11, R24)',
+        description:
+          'An operator sees every grant; a partner or user those on the scopes its roles let it see (an SA-level role: all) and its own. ' +
+          '422 for a holding account.',
         security,
         params: AccountIdParams,
         response: { 200: RoleGrantList, ...errorResponses(400, 401, 404, 422) },
@@ -334,8 +362,7 @@ function registerListRoleGrantsRoute(app: FastifyInstance, deps: ApiDependencies
     },
     async (request) => {
       const account = await accountOr404(db, request.params.accountId);
-      const filter = request.principal.role === 'operator' ? {} : { partnerId: request.principal.partnerId };
-      return { roleGrants: await listRoleGrants(db, account.id, filter) };
+      return { roleGrants: await listRoleGrants(db, account.id, granteeOf(request.principal)) };
     },
   );
 }
@@ -348,11 +375,12 @@ function registerGrantRoleRoute(app: FastifyInstance, deps: ApiDependencies): vo
       schema: {
         tags,
         operationId: 'grantRole',
-        summary: 'Record a role the customer grants a partner on its Smart Account (R11)',
+        summary: 'Grant a partner or a user (by registered user ID) a role on the Smart Account (R11, R24)',
         description:
-          'Operators only (they act for the customer). sa_admin and sa_user cover the whole account and take no virtualAccountPath; ' +
-          'va_admin and va_user need one. 201 granted; 200 with the existing grant when the same live grant exists. ' +
-          '422 for an unknown partner or virtual account, a holding account or a closed account.',
+          "The caller's own roles decide: sa_admin grants any role; va_admin grants va_* roles on its virtual account and below; " +
+          'an operator records grants for the customer; anyone else 403. sa_admin and sa_user cover the whole account and take no ' +
+          'virtualAccountPath; va_admin, va_user and va_viewer need one. 201 granted; 200 with the existing grant when the same live ' +
+          'grant exists. 422 for an unknown partner, user or virtual account, a holding account or a closed account.',
         security,
         params: AccountIdParams,
         body: GrantRoleBody,
@@ -360,9 +388,9 @@ function registerGrantRoleRoute(app: FastifyInstance, deps: ApiDependencies): vo
       },
     },
     async (request, reply) => {
-      requireOperator(request.principal, 'grant roles on a Smart Account');
       const account = await accountOr404(db, request.params.accountId);
-      const { grant, created } = await grantRole(db, account.id, request.body);
+      const authorize = grantAuthorizer(db, request.principal, account.id, 'grant');
+      const { grant, created } = await grantRole(db, account.id, request.body, actorOf(request.principal), authorize);
       return reply
         .status(created ? 201 : 200)
         .header('location', `/v1/accounts/${encodeURIComponent(account.id)}/role-grants/${grant.grantId}`)
@@ -379,17 +407,19 @@ function registerRevokeRoleRoute(app: FastifyInstance, deps: ApiDependencies): v
       schema: {
         tags,
         operationId: 'revokeRole',
-        summary: 'Revoke a role grant (R11)',
-        description: 'Operators only. 204 revoked, also when it was revoked already; 404 when the account has no such grant.',
+        summary: 'Revoke a role grant (R11, R24)',
+        description:
+          'Who may grant the role may revoke it (see grantRole). 204 revoked, also when it was revoked already; ' +
+          '404 when the account has no such grant.',
         security,
         params: GrantParams,
         response: { 204: { type: 'null', description: 'revoked' }, ...errorResponses(400, 401, 403, 404, 422) },
       },
     },
     async (request, reply) => {
-      requireOperator(request.principal, 'revoke roles on a Smart Account');
       const account = await accountOr404(db, request.params.accountId);
-      if ((await revokeRole(db, account.id, request.params.grantId)) === 'unknown') {
+      const authorize = grantAuthorizer(db, request.principal, account.id, 'revoke');
+      if ((await revokeRole(db, account.id, request.params.grantId, authorize)) === 'unknown') {
         throw notFound(`role grant ${request.params.grantId} of account ${account.id}`);
       }
       return reply.status(204).send();

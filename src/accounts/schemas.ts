@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ROLES, type Role } from './account-admin';
+import { ROLE_NAMES, type RoleName } from './roles';
 import { EMAIL_PATTERN } from '../orders/order';
 import { Domain, Id, VirtualAccountPath } from '../api/schemas';
 
@@ -154,11 +154,16 @@ export type AddMemberBodyType = Static<typeof AddMemberBody>;
 
 // ---------------------------------------------------------------- role grants (R11)
 
-const RoleSchema = Type.Unsafe<Role>({ type: 'string', enum: [...ROLES], description: `must be one of ${ROLES.join(', ')}` });
+const RoleSchema = Type.Unsafe<RoleName>({
+  type: 'string',
+  enum: [...ROLE_NAMES],
+  description: `must be one of ${ROLE_NAMES.join(', ')}`,
+});
 
 export const RoleGrant = Type.Object({
   grantId: Type.String(),
-  partnerId: Type.String(),
+  partnerId: Type.Optional(Type.String({ description: 'the partner holding the role (absent for a user)' })),
+  userId: Type.Optional(Type.String({ description: "the user's registered user ID (absent for a partner)" })),
   role: RoleSchema,
   virtualAccountPath: Type.Union([Type.String(), Type.Null()], {
     description: 'the virtual account a va_* role covers (and its children); null for sa_* roles',
@@ -172,10 +177,14 @@ export type RoleGrantListType = Static<typeof RoleGrantList>;
 
 export const GrantRoleBody = Type.Object(
   {
-    partnerId: Id('must be the partner receiving the role: 1-128 letters, digits, ".", "_", ":" or "-"'),
+    partnerId: Type.Optional(Id('must be the partner receiving the role: 1-128 letters, digits, ".", "_", ":" or "-"')),
+    userId: Type.Optional(Id('must be the registered user ID of the user receiving the role: 1-128 letters, digits, ".", "_", ":" or "-"')),
     role: RoleSchema,
     virtualAccountPath: Type.Optional(VirtualAccountPath),
   },
-  { additionalProperties: false, description: 'must be a JSON object: partnerId, role and, for va_admin or va_user, virtualAccountPath' },
+  {
+    additionalProperties: false,
+    description: 'must be a JSON object: partnerId or userId, role and, for va_admin, va_user or va_viewer, virtualAccountPath',
+  },
 );
 export type GrantRoleBodyType = Static<typeof GrantRoleBody>;

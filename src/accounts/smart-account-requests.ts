@@ -13,6 +13,7 @@ import { findSmartAccountsByDomain } from './customer-links';
 import { PlacementRefusal, type AccountRow } from './placement-rules';
 import type { AccountRow as AccountTableRow, PartnerRow, RoleGrantRow, SmartAccountRequestRow, UserRow } from '../db/rows';
 import { check, findOrCreateUser, ID_REASON, isOneLine, NAME_REASON } from './account-records';
+import type { Grantee } from './roles';
 
 /** Smart Account search and requests (R2, S5): find a domain's accounts, request one for a contact, start its activation. */
 
@@ -28,13 +29,13 @@ export interface SmartAccountSearchResult {
 /**
  * The Smart Accounts of a domain (FAQ: "How can I determine if my customer has already set up…").
  * Anyone may learn that an account exists; its virtual accounts are shown only to an operator
- * (`viewerPartnerId` undefined) or to a partner holding a live role on that account (R11).
+ * or to a partner or user holding a live role on that account (R11, R24).
  */
-export async function searchSmartAccounts(db: Db, domain: string, viewerPartnerId?: string): Promise<SmartAccountSearchResult[]> {
+export async function searchSmartAccounts(db: Db, domain: string, viewer: Grantee): Promise<SmartAccountSearchResult[]> {
   check(DOMAIN_PATTERN.test(domain) ? [] : [{ field: 'domain', reason: 'must be a lower-case domain name such as acme.com' }]);
   const accounts = await findSmartAccountsByDomain(db, domain);
   const visible =
-    viewerPartnerId === undefined
+    viewer.kind === 'operator'
       ? new Set(accounts.map((a) => a.accountId))
       : new Set<string>(
           await db<RoleGrantRow>('role_grants')
@@ -42,7 +43,7 @@ export async function searchSmartAccounts(db: Db, domain: string, viewerPartnerI
               'account_id',
               accounts.map((a) => a.accountId),
             )
-            .where({ partner_id: viewerPartnerId })
+            .where(viewer.kind === 'partner' ? { partner_id: viewer.partnerId } : { user_id: viewer.userId })
             .whereNull('revoked_at')
             .distinct()
             .pluck('account_id'),

@@ -26,6 +26,16 @@ import type {
   SmartAccountSearchResponseType,
   VirtualAccountListType,
 } from '../accounts/schemas';
+import type {
+  AlertViewType,
+  CreatedKeyType,
+  DailyUseViewType,
+  EventViewType,
+  InstanceViewType,
+  LicenseViewType,
+  MeType,
+  TokenViewType,
+} from '../licensing/view-schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -72,6 +82,20 @@ export type RoleGrantList = RoleGrantListType;
 export type RoleName = RoleGrant['role'];
 export type GrantRoleRequest = GrantRoleBodyType;
 
+// The complete view and a user's own keys (src/licensing/view-schemas.ts; R23, R24).
+export type LicenseView = LicenseViewType;
+export type InstanceView = InstanceViewType;
+export type DailyUseView = DailyUseViewType;
+export type TokenView = TokenViewType;
+export type AlertView = AlertViewType;
+export type EventView = EventViewType;
+export type UserProfile = MeType;
+export type CreatedUserKey = CreatedKeyType;
+/** Narrows a view to one virtual account and its children. */
+export interface ViewOptions {
+  virtualAccountPath?: string;
+}
+
 // ---------------------------------------------------------------- operations
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -100,6 +124,17 @@ export const OPERATIONS = {
   listRoleGrants: { method: 'GET', path: '/v1/accounts/{accountId}/role-grants' },
   grantRole: { method: 'POST', path: '/v1/accounts/{accountId}/role-grants' },
   revokeRole: { method: 'DELETE', path: '/v1/accounts/{accountId}/role-grants/{grantId}' },
+  // ---- the complete view (R23) and a user's own keys (R24)
+  listLicenses: { method: 'GET', path: '/v1/accounts/{accountId}/licenses' },
+  listInstances: { method: 'GET', path: '/v1/accounts/{accountId}/instances' },
+  getDailyUse: { method: 'GET', path: '/v1/accounts/{accountId}/daily-use' },
+  listTokens: { method: 'GET', path: '/v1/accounts/{accountId}/tokens' },
+  listAlerts: { method: 'GET', path: '/v1/accounts/{accountId}/alerts' },
+  listEvents: { method: 'GET', path: '/v1/accounts/{accountId}/events' },
+  exportEvents: { method: 'GET', path: '/v1/accounts/{accountId}/events.csv' },
+  getMe: { method: 'GET', path: '/v1/me' },
+  createMyApiKey: { method: 'POST', path: '/v1/me/api-keys' },
+  revokeMyApiKey: { method: 'DELETE', path: '/v1/me/api-keys/{keyId}' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -257,7 +292,7 @@ export class LicenseFulfillmentClient {
     return this.#call('listRoleGrants', { params: { accountId } });
   }
 
-  /** Grants a partner a role on a customer account (R11); operators only. */
+  /** Grants a partner or a user (registered user ID) a role (R11, R24); the caller's own roles decide (sa_admin, va_admin on the scope) or an operator. */
   grantRole(accountId: string, grant: GrantRoleRequest): Promise<RoleGrant> {
     return this.#call('grantRole', { params: { accountId }, body: grant });
   }
@@ -266,11 +301,67 @@ export class LicenseFulfillmentClient {
     return this.#call('revokeRole', { params: { accountId, grantId } });
   }
 
+  // ------------------------------------------------------------ the complete view (R23) and a user's own keys (R24)
+
+  /** Licenses per virtual account and SKU: purchased, in use, balance, overage, next expiry. */
+  listLicenses(accountId: string, options: ViewOptions = {}): Promise<LicenseView> {
+    return this.#call('listLicenses', { params: { accountId }, query: { ...options } });
+  }
+
+  listInstances(accountId: string, options: ViewOptions & { includeRemoved?: boolean } = {}): Promise<InstanceView> {
+    return this.#call('listInstances', { params: { accountId }, query: { ...options } });
+  }
+
+  /** The chart's data: use against purchase per day. */
+  getDailyUse(accountId: string, options: ViewOptions & { days?: number } = {}): Promise<DailyUseView> {
+    return this.#call('getDailyUse', { params: { accountId }, query: { ...options } });
+  }
+
+  listTokens(accountId: string, options: ViewOptions = {}): Promise<TokenView> {
+    return this.#call('listTokens', { params: { accountId }, query: { ...options } });
+  }
+
+  listAlerts(accountId: string, options: ViewOptions = {}): Promise<AlertView> {
+    return this.#call('listAlerts', { params: { accountId }, query: { ...options } });
+  }
+
+  /** The event log, newest first; pass the last eventId as `before` for older ones. */
+  listEvents(accountId: string, options: ViewOptions & { limit?: number; before?: string } = {}): Promise<EventView> {
+    return this.#call('listEvents', { params: { accountId }, query: { ...options } });
+  }
+
+  /** The event log as CSV text. */
+  exportEvents(accountId: string, options: ViewOptions = {}): Promise<string> {
+    return this.#call('exportEvents', { params: { accountId }, query: { ...options }, text: true });
+  }
+
+  /** The user a user key acts for (user keys only). */
+  getMe(): Promise<UserProfile> {
+    return this.#call('getMe', {});
+  }
+
+  /** Mints another key acting as this user; the key is in the answer, once. */
+  createMyApiKey(label: string): Promise<CreatedUserKey> {
+    return this.#call('createMyApiKey', { body: { label } });
+  }
+
+  revokeMyApiKey(keyId: string): Promise<void> {
+    return this.#call('revokeMyApiKey', { params: { keyId } });
+  }
+
   // ------------------------------------------------------------ transport
 
   async #call<T>(
     operationId: OperationId,
-    request: { params?: PathParams; query?: Query; body?: unknown; headers?: Record<string, string>; acceptStatuses?: number[] },
+    request: {
+      params?: PathParams;
+      query?: Query;
+      body?: unknown;
+      headers?: Record<string, string>;
+      acceptStatuses?: number[];
+      /** The answer is text (CSV), returned as is. */
+      text?: boolean;
+    },
   ): Promise<T> {
     const { method, path } = OPERATIONS[operationId];
     const url = new URL(this.#baseUrl + expandPath(path, request.params ?? {}));
@@ -301,6 +392,7 @@ export class LicenseFulfillmentClient {
       }
     }
     if (response.ok || request.acceptStatuses?.includes(response.status)) {
+      if (request.text) return text as T;
       if (response.status === 204 || !text) return undefined as T;
       if (!isJson)
         throw new ApiError(

@@ -40,6 +40,7 @@ export async function loadOrderParties(db: Db, client: Client, orderId: string):
 
 export async function mayActOnOrder(db: Db, principal: Principal, parties: OrderParties): Promise<boolean> {
   if (principal.role === 'operator') return true;
+  if (principal.role === 'user') return false;
   const entitled = await partnersOfOrder(db, { partner_id: parties.partnerId, booked_by_partner_id: parties.bookedByPartnerId });
   return entitled.has(principal.partnerId);
 }
@@ -56,6 +57,7 @@ export async function authorizedOrder(db: Db, client: Client, principal: Princip
 /** Restricts an `orders` query to what the principal may see. */
 export function scopeOrders(query: Knex.QueryBuilder, db: Db, principal: Principal): Knex.QueryBuilder {
   if (principal.role === 'operator') return query;
+  if (principal.role === 'user') return query.whereRaw('false');
   const partnerId = principal.partnerId;
   return query.where((q) => {
     q.where('orders.partner_id', partnerId)
@@ -65,6 +67,14 @@ export function scopeOrders(query: Knex.QueryBuilder, db: Db, principal: Princip
         db<DistributorResellerRow>('distributor_resellers').where({ distributor_id: partnerId }).select('reseller_id'),
       );
   });
+}
+
+export const USER_KEY_NOT_A_PARTNER = "a user's API key acts on the user's Smart Accounts only: orders are a partner's or an operator's";
+
+/** The partner a partner or distributor key acts for; a user key is refused (403): it is no partner. */
+export function partnerOf(principal: Exclude<Principal, { role: 'operator' }>): string {
+  if (principal.role === 'user') throw forbidden(USER_KEY_NOT_A_PARTNER);
+  return principal.partnerId;
 }
 
 /** Operators only: anything that acts for a customer or for the platform itself. */
@@ -79,6 +89,7 @@ export function actingPartner(principal: Principal, named: string | undefined, f
     if (!partnerId) throw badRequest([{ field, reason: 'is required with an operator key' }]);
     return partnerId;
   }
+  if (principal.role === 'user') throw forbidden(USER_KEY_NOT_A_PARTNER);
   if (named !== undefined && named !== principal.partnerId) {
     throw forbidden(`${field} "${named}" is not this API key's partner ("${principal.partnerId}")`);
   }

@@ -8,9 +8,14 @@ import type { ApiKeyRow, PartnerRow } from '../db/rows';
  * database dump reveals no usable key; the key itself is shown once, when it is created.
  */
 
-export type Principal = { role: 'operator'; keyId: string } | { role: 'partner' | 'distributor'; keyId: string; partnerId: string };
+export type Principal =
+  | { role: 'operator'; keyId: string }
+  | { role: 'partner' | 'distributor'; keyId: string; partnerId: string }
+  /** A key a customer's user minted for their scripts: exactly that user's roles (R24), never a partner's. */
+  | { role: 'user'; keyId: string; userId: string };
 
-export type ApiKeyRole = Principal['role'];
+/** Keys an operator issues; a user's own key is made by createUserApiKey. */
+export type ApiKeyRole = 'partner' | 'distributor' | 'operator';
 export const API_KEY_ROLES: readonly ApiKeyRole[] = ['partner', 'distributor', 'operator'];
 
 const API_KEY_PATTERN = /^lfk_[A-Za-z0-9_-]{43}$/;
@@ -58,6 +63,16 @@ export async function createApiKey(
   return { id: String(row.id), key };
 }
 
+/** A key acting as one user (R24), shown once; the user must have verified their email. */
+export async function createUserApiKey(db: Db, userId: string, label: string): Promise<{ id: string; key: string }> {
+  if (!label || label.length > 200 || /[\r\n]/.test(label)) throw new ApiKeyError('label', 'must be 1-200 characters on one line');
+  const key = `lfk_${randomBytes(32).toString('base64url')}`;
+  const [row] = await db('api_keys')
+    .insert({ key_hash: hashApiKey(key), role: 'user', user_id: userId, label })
+    .returning('id');
+  return { id: String(row.id), key };
+}
+
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
   const updated = await db<ApiKeyRow>('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
   return updated > 0;
@@ -73,8 +88,10 @@ export async function authenticate(db: Db, authorization: string | undefined): P
   const row = await db<ApiKeyRow>('api_keys')
     .where({ key_hash: hashApiKey(match[1]) })
     .whereNull('revoked_at')
-    .first('id', 'role', 'partner_id');
+    .first('id', 'role', 'partner_id', 'user_id');
   if (!row) return undefined;
   const keyId = String(row.id);
-  return row.role === 'operator' ? { role: 'operator', keyId } : { role: row.role, keyId, partnerId: row.partner_id! };
+  if (row.role === 'operator') return { role: 'operator', keyId };
+  if (row.role === 'user') return { role: 'user', keyId, userId: String(row.user_id) };
+  return { role: row.role, keyId, partnerId: row.partner_id! };
 }

@@ -46,6 +46,7 @@ const REFUSAL_STATUS: Record<RefusalType, number> = {
   SmartAccountRequestRefused: 422,
   InvalidLink: 422,
   DomainMismatch: 422,
+  UnknownUser: 422,
 };
 
 /** "lines[0].quantity" from Ajv's "/lines/0/quantity" plus the property a keyword names. */

@@ -3,5 +3,7 @@ import type { Principal } from './auth';
 
 /** The grantee whose roles decide what an API caller may see and do on a customer's account. */
 export function granteeOf(principal: Principal): Grantee {
-  return principal.role === 'operator' ? { kind: 'operator' } : { kind: 'partner', partnerId: principal.partnerId };
+  if (principal.role === 'operator') return { kind: 'operator' };
+  if (principal.role === 'user') return { kind: 'user', userId: principal.userId };
+  return { kind: 'partner', partnerId: principal.partnerId };
 }

@@ -10,8 +10,11 @@ import { handleError, HttpError } from './errors';
 import { registerAccountRoutes } from '../accounts/routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
+import { registerPeoplePages } from '../accounts/people-page-routes';
 import { registerHealthRoutes } from './health-routes';
 import { registerOrderRoutes } from '../orders/routes';
+import { registerViewRoutes } from '../licensing/view-routes';
+import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
 
 export type { ApiDependencies };
@@ -86,6 +89,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       tags: [
         { name: 'orders', description: 'Booking and following orders' },
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
+        { name: 'licenses', description: 'The complete view of a Smart Account: licenses, instances, tokens, alerts, events (R23)' },
+        { name: 'people', description: "A user's own profile and API keys (R24)" },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'codec', description: 'The codec server: operators read the encrypted payloads in the Temporal UI and CLI (R14)' },
       ],
@@ -106,7 +111,12 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
         request.principal = principal;
         const log = request.log.child({
-          principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}`,
+          principal:
+            principal.role === 'operator'
+              ? 'operator'
+              : principal.role === 'user'
+                ? `user:${principal.userId}`
+                : `${principal.role}:${principal.partnerId}`,
         });
         request.log = log;
         reply.log = log;
@@ -116,11 +126,14 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       });
       registerOrderRoutes(v1, deps);
       registerAccountRoutes(v1, deps);
+      registerViewRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );
 
   await registerCustomerPages(app, deps);
+  await registerPeoplePages(app, deps);
+  await registerLicensePages(app, deps);
   await registerCodecRoutes(app, deps);
 
   return app;

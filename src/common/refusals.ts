@@ -14,4 +14,5 @@ export type RefusalType =
   | 'UnknownOrder'
   | 'SmartAccountRequestRefused'
   | 'InvalidLink'
-  | 'DomainMismatch';
+  | 'DomainMismatch'
+  | 'UnknownUser';

@@ -55,7 +55,7 @@ export interface ApiIdempotencyKeyRow {
 export interface ApiKeyRow {
   id: BigintId;
   key_hash: Buffer;
-  role: 'partner' | 'distributor' | 'operator';
+  role: 'partner' | 'distributor' | 'operator' | 'user';
   partner_id: string | null;
   label: string;
   created_at: Date;

@@ -6,7 +6,7 @@ import { bookOrder, deriveOrderId } from './book-order';
 import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from './order-actions';
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
 import { orderWorkflowId } from './workflow-api';
-import { actingPartner, authorizedOrder } from '../api/access';
+import { actingPartner, authorizedOrder, partnerOf } from '../api/access';
 import { QUERY_DEADLINE_MS, UPDATE_DEADLINE_MS, withinDeadline } from '../api/deadline';
 import { listOrdersQuery, type OrderListRow } from './list-query';
 import type { Principal } from '../api/auth';
@@ -71,14 +71,15 @@ function decodeCursor(cursor: string): [string, string] {
 /** R10: who an API key may book for. A partner books for itself; a distributor for itself or its resellers. */
 async function checkBookingParties(deps: ApiDependencies, principal: Principal, body: BookOrderRequest): Promise<BookOrderInput> {
   const bookedByPartnerId = actingPartner(principal, body.bookedByPartnerId, 'bookedByPartnerId');
-  if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== principal.partnerId) {
+  if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== partnerOf(principal)) {
+    const partnerId = partnerOf(principal);
     const isReseller =
       principal.role === 'distributor' &&
       (await deps
         .db<DistributorResellerRow>('distributor_resellers')
-        .where({ distributor_id: principal.partnerId, reseller_id: body.partnerId })
+        .where({ distributor_id: partnerId, reseller_id: body.partnerId })
         .first());
-    if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${principal.partnerId}"`);
+    if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${partnerId}"`);
   }
   return { ...body, bookedByPartnerId };
 }
@@ -366,7 +367,7 @@ function registerCancelOrderRoute(app: FastifyInstance, deps: ApiDependencies): 
       const { orderId } = request.params;
       withOrderLog(request, reply, orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, orderId);
-      const actingPartnerId = request.principal.role === 'operator' ? undefined : request.principal.partnerId;
+      const actingPartnerId = request.principal.role === 'operator' ? undefined : partnerOf(request.principal);
       return withinDeadline(deps.client, UPDATE_DEADLINE_MS, () =>
         cancelOrder(deps.client, orderId, {
           ...(actingPartnerId ? { actingPartnerId } : {}),

@@ -684,18 +684,24 @@ describe('role grants (R11)', () => {
     expect((await api.call('GET', `/v1/accounts/${world.smartAccountId}/virtual-accounts`, { key: keys.otherPartner })).status).toBe(200);
   });
 
-  test.each(['partner', 'distributor', 'otherPartner'] as Who[])('%s may not grant or revoke (403); nothing changes', async (who) => {
-    const grant = await api.call('POST', grantsPath(), { key: keys[who], body: { partnerId: world.distributorId, role: 'sa_admin' } });
-    expect(grant).toMatchObject({
-      status: 403,
-      body: { error: 'Forbidden', message: 'only an operator key may grant roles on a Smart Account' },
-    });
-    const [existing] = await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.partnerId }).pluck('id');
-    const revoke = await api.call('DELETE', `${grantsPath()}/${existing}`, { key: keys[who] });
-    expect(revoke.status).toBe(403);
-    expect(await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.distributorId })).toEqual([]);
-    expect(await stack.db('role_grants').where({ id: existing }).first('revoked_at')).toEqual({ revoked_at: null });
-  });
+  test.each(['partner', 'distributor', 'otherPartner'] as Who[])(
+    '%s (no sa_admin) may not grant or revoke (403); nothing changes',
+    async (who) => {
+      const grant = await api.call('POST', grantsPath(), { key: keys[who], body: { partnerId: world.distributorId, role: 'sa_admin' } });
+      expect(grant).toMatchObject({
+        status: 403,
+        body: {
+          error: 'Forbidden',
+          message: expect.stringMatching(/may not grant sa_admin in Smart Account .*: that needs the sa_admin role$/),
+        },
+      });
+      const [existing] = await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.partnerId }).pluck('id');
+      const revoke = await api.call('DELETE', `${grantsPath()}/${existing}`, { key: keys[who] });
+      expect(revoke.status).toBe(403);
+      expect(await stack.db('role_grants').where({ account_id: world.smartAccountId, partner_id: world.distributorId })).toEqual([]);
+      expect(await stack.db('role_grants').where({ id: existing }).first('revoked_at')).toEqual({ revoked_at: null });
+    },
+  );
 
   test('revoking: 204, again 204 (already revoked), a grant of another account or none at all 404', async () => {
     const granted = await api.call('POST', grantsPath(), {
@@ -741,15 +747,18 @@ describe('role grants (R11)', () => {
     [
       'an unknown role',
       { partnerId: 'p', role: 'owner' },
-      [{ field: 'role', reason: 'must be one of sa_admin, sa_user, va_admin, va_user' }],
+      [{ field: 'role', reason: 'must be one of sa_admin, sa_user, va_admin, va_user, va_viewer' }],
+    ],
+    ['nothing', {}, [{ field: 'role', reason: 'is required' }]],
+    [
+      'no grantee',
+      { role: 'sa_user' },
+      [{ field: 'partnerId', reason: 'give exactly one of partnerId (a partner) and userId (a registered user ID)' }],
     ],
     [
-      'nothing',
-      {},
-      [
-        { field: 'partnerId', reason: 'is required' },
-        { field: 'role', reason: 'is required' },
-      ],
+      'two grantees',
+      { role: 'sa_user', partnerId: 'p', userId: 'u' },
+      [{ field: 'partnerId', reason: 'give exactly one of partnerId (a partner) and userId (a registered user ID)' }],
     ],
     [
       'an unknown field',

@@ -493,7 +493,7 @@ test("bad form input shows the form again with the field's error (400); a choice
   }
   const named = await postForm(url, { choice: 'create', accountName: '', csrf: form.csrf }, form.cookie);
   expect(named.html).toMatch(
-    /<input type="text" id="accountName"[^>]*aria-describedby="accountName-hint accountName-error"[^>]*aria-invalid="true"/,
+    /<input\s+type="text"\s+id="accountName"[^>]*aria-describedby="accountName-hint accountName-error"[^>]*aria-invalid="true"/,
   );
   expect(await untouched(booked, token)).toEqual(before);
 

@@ -222,6 +222,26 @@ describe("partner B and B's distributor against everything of partner A", () => 
       forbidden,
     ],
     ['revokeRole', () => ({ method: 'DELETE', path: `/v1/accounts/${a.smartAccountId}/role-grants/${aGrantId}` }), forbidden],
+    // The complete view (R23): no role on A's Smart Account, nothing of it.
+    ...(['licenses', 'instances', 'daily-use', 'tokens', 'alerts', 'events', 'events.csv'] as const).map(
+      (view): [string, () => Call, Check] => [
+        {
+          licenses: 'listLicenses',
+          instances: 'listInstances',
+          'daily-use': 'getDailyUse',
+          tokens: 'listTokens',
+          alerts: 'listAlerts',
+          events: 'listEvents',
+          'events.csv': 'exportEvents',
+        }[view],
+        () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/${view}` }),
+        forbidden,
+      ],
+    ),
+    // A user's own profile and keys (R24): a partner key has none.
+    ['getMe', () => ({ method: 'GET', path: '/v1/me' }), forbidden],
+    ['createMyApiKey', () => ({ method: 'POST', path: '/v1/me/api-keys', body: { label: 'intruder' } }), forbidden],
+    ['revokeMyApiKey', () => ({ method: 'DELETE', path: '/v1/me/api-keys/1' }), forbidden],
   ];
   // The Smart Account's virtual accounts too (a role, not ownership, decides there).
   const SMART_ACCOUNT_ROWS: Array<[string, () => Call, Check]> = [

@@ -93,7 +93,13 @@ function recordingClient(
 }
 
 const ORDER_ID = '0123456789abcdef0123';
-const SAMPLE_PARAMS: Record<string, string> = { orderId: ORDER_ID, accountId: 'sa-acme', email: 'pat+ops@partner.test', grantId: '42' };
+const SAMPLE_PARAMS: Record<string, string> = {
+  orderId: ORDER_ID,
+  accountId: 'sa-acme',
+  email: 'pat+ops@partner.test',
+  grantId: '42',
+  keyId: '42',
+};
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
 const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Promise<unknown>> = {
@@ -138,6 +144,16 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   listRoleGrants: (c) => c.listRoleGrants('sa-acme'),
   grantRole: (c) => c.grantRole('sa-acme', { partnerId: 'p1', role: 'va_user', virtualAccountPath: 'Finance' }),
   revokeRole: (c) => c.revokeRole('sa-acme', '42'),
+  listLicenses: (c) => c.listLicenses('sa-acme', { virtualAccountPath: 'Finance' }),
+  listInstances: (c) => c.listInstances('sa-acme', { virtualAccountPath: 'Finance', includeRemoved: true }),
+  getDailyUse: (c) => c.getDailyUse('sa-acme', { virtualAccountPath: 'Finance', days: 30 }),
+  listTokens: (c) => c.listTokens('sa-acme', { virtualAccountPath: 'Finance' }),
+  listAlerts: (c) => c.listAlerts('sa-acme', { virtualAccountPath: 'Finance' }),
+  listEvents: (c) => c.listEvents('sa-acme', { virtualAccountPath: 'Finance', limit: 10, before: '99' }),
+  exportEvents: (c) => c.exportEvents('sa-acme', { virtualAccountPath: 'Finance' }),
+  getMe: (c) => c.getMe(),
+  createMyApiKey: (c) => c.createMyApiKey('ci'),
+  revokeMyApiKey: (c) => c.revokeMyApiKey('42'),
 };
 
 function clientMethodNames(): string[] {

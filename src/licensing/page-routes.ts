@@ -1,0 +1,239 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PlacementRefusal } from '../accounts/placement-rules';
+import { grantRole, mayManageGrant, revokeRole, type GrantRequest } from '../accounts/role-grants';
+import type { RoleName } from '../accounts/roles';
+import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accounts/user-keys';
+import type { ApiDependencies } from '../api/dependencies';
+import type { Db } from '../db/knex';
+import { CONTROL_CHARACTERS, ValidationError } from '../orders/order';
+import { appProblemPage } from '../web/app-layout';
+import { fieldOf, PageAnswer, registerPageScope, sendAppPage, type PageTools } from '../web/page-scope';
+import { eventCsv, EVENT_CSV_MAX } from './view-routes';
+import { viewScopeOf, type ViewScope } from './views-access';
+import { alertsOf, eventsOf, rolesOf, tokensOf } from './views-activity';
+import { dailyUseOf, instancesOf, licensesOf } from './views-licenses';
+import { alertsPage, eventsPage, peoplePage, tokensPage } from './pages/activity-pages';
+import { accountBase, type Viewer } from './pages/frame';
+import { accountsPage, overviewPage, virtualAccountPage } from './pages/license-pages';
+import { profilePage } from './pages/profile-page';
+
+/**
+ * The pages people sign in to (R23, R24): their accounts, a Smart Account's overview, a virtual
+ * account (licenses, chart, instances), users and roles, tokens, alerts, the event log and its
+ * CSV, and their own profile and API keys. Every page reads through the viewer's ViewScope, so a
+ * page shows what the API shows that person; every POST is CSRF-checked and authorized by the
+ * person's own roles (a VA viewer's POST is refused, and no change buttons are drawn for it).
+ */
+
+const EVENTS_PAGE_SIZE = 100;
+type AccountParams = { Params: { accountId: string } };
+
+const notFoundPage = () =>
+  new PageAnswer(
+    appProblemPage(404, 'Not found', 'There is no such Smart Account or virtual account that you may see.', {
+      href: '/accounts',
+      text: 'Your Smart Accounts',
+    }),
+  );
+
+function managedScopes(scope: ViewScope): Array<string | null> {
+  return scope.roles.filter((r) => r.role === 'sa_admin' || r.role === 'va_admin').map((r) => r.path);
+}
+
+export async function registerLicensePages(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
+  const { db } = deps;
+  await registerPageScope(app, { db, publicBaseUrl: deps.config.publicBaseUrl }, (pages, tools) => {
+    const viewerOf = async (request: FastifyRequest, reply: FastifyReply) => {
+      const { userId } = await tools.signedIn(request);
+      const user = await db('users')
+        .where({ id: userId })
+        .first<{ full_name: string | null; registered_id: string | null; email: string }>('full_name', 'registered_id', 'email');
+      const viewer: Viewer = { name: user.full_name ?? user.registered_id ?? user.email, csrfToken: tools.csrfFor(request, reply) };
+      return { userId, viewer };
+    };
+    const scopeFor = async (userId: string, accountId: string, path?: string): Promise<ViewScope> => {
+      const outcome = await viewScopeOf(db, { kind: 'user', userId }, accountId, path);
+      if (!outcome.ok) throw notFoundPage();
+      return outcome.scope;
+    };
+
+    pages.get('/accounts', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      return sendAppPage(reply, accountsPage(viewer, await accountsOfUser(db, userId)));
+    });
+
+    pages.get<AccountParams>('/accounts/:accountId', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      const alerts = await alertsOf(db, scope);
+      return sendAppPage(reply, overviewPage(viewer, scope, await licensesOf(db, scope), alerts.length));
+    });
+
+    pages.get<AccountParams & { Querystring: { path?: string } }>('/accounts/:accountId/va', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      const path = typeof request.query.path === 'string' ? request.query.path : '';
+      const scope = await scopeFor(userId, request.params.accountId, path);
+      const [lines, series, instances] = [await licensesOf(db, scope), await dailyUseOf(db, scope), await instancesOf(db, scope)];
+      return sendAppPage(reply, virtualAccountPage(viewer, scope, path, lines, series, instances));
+    });
+
+    pages.get<AccountParams>('/accounts/:accountId/people', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      return sendAppPage(reply, peoplePage(viewer, scope, { grants: await rolesOf(db, scope), manages: managedScopes(scope) }));
+    });
+
+    registerGrantForms(pages, db, tools, viewerOf, scopeFor);
+
+    pages.get<AccountParams>('/accounts/:accountId/tokens', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      return sendAppPage(reply, tokensPage(viewer, scope, await tokensOf(db, scope)));
+    });
+
+    pages.get<AccountParams>('/accounts/:accountId/alerts', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      return sendAppPage(reply, alertsPage(viewer, scope, await alertsOf(db, scope)));
+    });
+
+    pages.get<AccountParams & { Querystring: { before?: string } }>('/accounts/:accountId/events', async (request, reply) => {
+      const { userId, viewer } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      const before =
+        typeof request.query.before === 'string' && /^[1-9][0-9]{0,17}$/.test(request.query.before) ? request.query.before : undefined;
+      const events = await eventsOf(db, scope, { limit: EVENTS_PAGE_SIZE, beforeId: before });
+      return sendAppPage(reply, eventsPage(viewer, scope, events, EVENTS_PAGE_SIZE));
+    });
+
+    pages.get<AccountParams>('/accounts/:accountId/events.csv', async (request, reply) => {
+      const { userId } = await tools.signedIn(request);
+      const scope = await scopeFor(userId, request.params.accountId);
+      const csv = eventCsv(await eventsOf(db, scope, { limit: EVENT_CSV_MAX }));
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="events-${scope.accountId.replace(/[^A-Za-z0-9._-]/g, '_')}.csv"`)
+        .send(csv);
+    });
+
+    registerProfilePages(pages, db, tools, viewerOf);
+  });
+}
+
+type ViewerOf = (request: FastifyRequest, reply: FastifyReply) => Promise<{ userId: string; viewer: Viewer }>;
+type ScopeFor = (userId: string, accountId: string, path?: string) => Promise<ViewScope>;
+
+async function accountsOfUser(db: Db, userId: string): Promise<Array<{ accountId: string; name: string; roles: string[] }>> {
+  const rows = await db('role_grants as g')
+    .join('accounts as a', 'a.id', 'g.account_id')
+    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
+    .where({ 'g.user_id': userId, 'a.kind': 'smart_account' })
+    .whereNull('g.revoked_at')
+    .orderBy([{ column: 'a.name' }, { column: 'g.role' }])
+    .select<Array<{ account_id: string; name: string; role: string; path: string | null }>>('g.account_id', 'a.name', 'g.role', 'va.path');
+  const accounts = new Map<string, { accountId: string; name: string; roles: string[] }>();
+  for (const r of rows) {
+    if (!accounts.has(r.account_id)) accounts.set(r.account_id, { accountId: r.account_id, name: r.name, roles: [] });
+    accounts.get(r.account_id)!.roles.push(r.path ? `${r.role} on ${r.path}` : r.role);
+  }
+  return [...accounts.values()];
+}
+
+/** The grant and revoke forms of the users-and-roles page: the person's own roles decide (R24). */
+function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, viewerOf: ViewerOf, scopeFor: ScopeFor): void {
+  const refuse = () =>
+    new PageAnswer(
+      appProblemPage(
+        403,
+        'You may not change this',
+        'Changing roles here needs an administrator role on that part of the account. Nothing has been changed.',
+      ),
+    );
+
+  pages.post<AccountParams>('/accounts/:accountId/people/grants', async (request, reply) => {
+    tools.checkCsrf(request);
+    const { userId, viewer } = await viewerOf(request, reply);
+    const scope = await scopeFor(userId, request.params.accountId);
+    if (managedScopes(scope).length === 0) throw refuse();
+    const grantee = fieldOf(request.body, 'grantee')?.trim() ?? '';
+    const role = fieldOf(request.body, 'role') as RoleName;
+    const path = fieldOf(request.body, 'virtualAccountPath') || undefined;
+    const grant: GrantRequest = {
+      ...(fieldOf(request.body, 'granteeKind') === 'partner' ? { partnerId: grantee } : { userId: grantee }),
+      role,
+      ...(path ? { virtualAccountPath: path } : {}),
+    };
+    const view = async (extra: { notice?: string; error?: string }, status = 200) =>
+      sendAppPage(reply, peoplePage(viewer, scope, { grants: await rolesOf(db, scope), manages: managedScopes(scope), ...extra }, status));
+    try {
+      await grantRole(db, scope.accountId, grant, `user:${userId}`, (r, p) =>
+        mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse()),
+      );
+    } catch (err) {
+      if (err instanceof ValidationError) return view({ error: err.errors.map((e) => `${e.field}: ${e.reason}`).join('; ') }, 400);
+      if (err instanceof PlacementRefusal) return view({ error: err.message }, 422);
+      throw err;
+    }
+    return view({ notice: `Granted ${grant.role} to ${grantee}.` });
+  });
+
+  pages.post<{ Params: { accountId: string; grantId: string } }>(
+    '/accounts/:accountId/people/grants/:grantId/revoke',
+    async (request, reply) => {
+      tools.checkCsrf(request);
+      const { userId } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      if (managedScopes(scope).length === 0) throw refuse();
+      let outcome: Awaited<ReturnType<typeof revokeRole>>;
+      try {
+        outcome = await revokeRole(db, scope.accountId, request.params.grantId, (r, p) =>
+          mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse()),
+        );
+      } catch (err) {
+        if (err instanceof ValidationError) throw notFoundPage();
+        throw err;
+      }
+      if (outcome === 'unknown') throw notFoundPage();
+      return reply
+        .status(303)
+        .header('location', `${accountBase(scope.accountId)}/people`)
+        .send();
+    },
+  );
+}
+
+/** The signed-in person's profile and their own API keys (R24). */
+function registerProfilePages(pages: FastifyInstance, db: Db, tools: PageTools, viewerOf: ViewerOf): void {
+  pages.get('/me', async (request, reply) => {
+    const { userId, viewer } = await viewerOf(request, reply);
+    return sendAppPage(reply, profilePage(viewer, (await profileOf(db, userId))!));
+  });
+
+  pages.post('/me/api-keys', async (request, reply) => {
+    tools.checkCsrf(request);
+    const { userId, viewer } = await viewerOf(request, reply);
+    const label = fieldOf(request.body, 'label')?.trim() ?? '';
+    if (!label || label.length > 200 || CONTROL_CHARACTERS.test(label)) {
+      return sendAppPage(
+        reply,
+        profilePage(viewer, (await profileOf(db, userId))!, { error: 'Give the key a label of 1-200 characters on one line.' }),
+      );
+    }
+    try {
+      const { key } = await mintUserKey(db, userId, label);
+      return sendAppPage(reply, profilePage(viewer, (await profileOf(db, userId))!, { key }));
+    } catch (err) {
+      if (err instanceof UserKeyRefusal)
+        return sendAppPage(reply, profilePage(viewer, (await profileOf(db, userId))!, { error: err.message }));
+      throw err;
+    }
+  });
+
+  pages.post<{ Params: { keyId: string } }>('/me/api-keys/:keyId/revoke', async (request, reply) => {
+    tools.checkCsrf(request);
+    const { userId } = await tools.signedIn(request);
+    if (!/^[1-9][0-9]{0,17}$/.test(request.params.keyId) || (await revokeUserKey(db, userId, request.params.keyId)) === 'unknown')
+      throw notFoundPage();
+    return reply.status(303).header('location', '/me').send();
+  });
+}

@@ -1,0 +1,89 @@
+import type { Knex } from 'knex';
+import { allows, rolesOn, type AccountAction, type Grantee, type HeldRole } from '../accounts/roles';
+
+/**
+ * R23/R24: what of a Smart Account a caller may see. Every view of src/licensing/views-*.ts reads
+ * through a ViewScope, so the API, the CLI and the pages show one caller the same rows: an
+ * operator everything, a partner or user the virtual accounts their roles cover (a VA role
+ * covers its children), nothing at all without a role.
+ */
+
+export interface VirtualAccountRef {
+  id: string;
+  path: string;
+  name: string;
+  parentId: string | null;
+}
+
+export interface ViewScope {
+  accountId: string;
+  accountName: string;
+  accountStatus: string;
+  grantee: Grantee;
+  roles: HeldRole[];
+  /** True when a role covers the whole account: account-level alerts and events are visible too. */
+  wholeAccount: boolean;
+  /** The visible virtual accounts, parents first; narrowed to one subtree when a path was asked for. */
+  virtualAccounts: VirtualAccountRef[];
+}
+
+export type ScopeOutcome =
+  { ok: true; scope: ViewScope } | { ok: false; reason: 'unknown-account' | 'no-role' | 'unknown-virtual-account' };
+
+function underPath(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}
+
+/**
+ * The caller's scope on a Smart Account, optionally narrowed to the subtree of one virtual
+ * account (which the caller must be able to see). A holding account is no Smart Account here.
+ */
+export async function viewScopeOf(q: Knex, grantee: Grantee, accountId: string, virtualAccountPath?: string): Promise<ScopeOutcome> {
+  const account: { id: string; name: string; status: string; kind: string } | undefined = await q('accounts')
+    .where({ id: accountId })
+    .first('id', 'name', 'status', 'kind');
+  if (!account || account.kind !== 'smart_account') return { ok: false, reason: 'unknown-account' };
+  const roles = await rolesOn(q, grantee, accountId);
+  if (roles.length === 0) return { ok: false, reason: 'no-role' };
+  const rows: Array<{ id: string | number; path: string; name: string; parent_id: string | number | null }> = await q('virtual_accounts')
+    .where({ account_id: accountId })
+    .orderBy('path')
+    .select('id', 'path', 'name', 'parent_id');
+  let virtualAccounts = rows
+    .filter((r) => allows(roles, 'view', r.path))
+    .map((r) => ({ id: String(r.id), path: r.path, name: r.name, parentId: r.parent_id === null ? null : String(r.parent_id) }));
+  if (virtualAccountPath !== undefined) {
+    if (!virtualAccounts.some((va) => va.path === virtualAccountPath)) return { ok: false, reason: 'unknown-virtual-account' };
+    virtualAccounts = virtualAccounts.filter((va) => underPath(va.path, virtualAccountPath));
+  }
+  return {
+    ok: true,
+    scope: {
+      accountId: account.id,
+      accountName: account.name,
+      accountStatus: account.status,
+      grantee,
+      roles,
+      wholeAccount: virtualAccountPath === undefined && allows(roles, 'view', null),
+      virtualAccounts,
+    },
+  };
+}
+
+export function visibleVaIds(scope: ViewScope): string[] {
+  return scope.virtualAccounts.map((va) => va.id);
+}
+
+/** What the caller may do at a VA path (null: the whole account): the pages show change buttons only then. */
+export function mayDo(scope: ViewScope, action: AccountAction, path: string | null): boolean {
+  return allows(scope.roles, action, path);
+}
+
+/** Rows of the account tied to a visible VA, or to no VA when the caller sees the whole account. */
+export function whereVisible(query: Knex.QueryBuilder, scope: ViewScope, column: string): Knex.QueryBuilder {
+  const ids = visibleVaIds(scope);
+  return query.where((w) => {
+    void w.whereIn(column, ids);
+    if (scope.wholeAccount) void w.orWhereNull(column);
+  });
+}

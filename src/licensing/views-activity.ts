@@ -1,0 +1,154 @@
+import type { Knex } from 'knex';
+import { listRoleGrants, type RoleGrantView } from '../accounts/role-grants';
+import { whereVisible, type ViewScope } from './views-access';
+
+/**
+ * R23: the people and roles, the registration tokens (never their hashes), the alerts and the
+ * event log of a Smart Account, each limited to what the caller's scope shows.
+ */
+
+export async function rolesOf(q: Knex, scope: ViewScope): Promise<RoleGrantView[]> {
+  const grants = await listRoleGrants(q, scope.accountId, scope.grantee);
+  const paths = new Set(scope.virtualAccounts.map((va) => va.path));
+  return grants.filter((g) => (g.virtualAccountPath === null ? scope.wholeAccount : paths.has(g.virtualAccountPath)));
+}
+
+export interface TokenLine {
+  tokenId: string;
+  virtualAccountPath: string;
+  description: string;
+  exportControlled: boolean;
+  maxUses: number;
+  uses: number;
+  expiresAt: string;
+  createdBy: string;
+  createdAt: string;
+  revokedAt: string | null;
+  /** active, used_up, expired or revoked: whether a device can still register with it. */
+  status: 'active' | 'used_up' | 'expired' | 'revoked';
+}
+
+export async function tokensOf(q: Knex, scope: ViewScope, now = new Date()): Promise<TokenLine[]> {
+  const rows: Array<{
+    id: string | number;
+    path: string;
+    description: string;
+    export_controlled: boolean;
+    max_uses: number;
+    uses: number;
+    expires_at: Date;
+    created_by: string;
+    created_at: Date;
+    revoked_at: Date | null;
+  }> = await whereVisible(
+    q('registration_tokens as t').join('virtual_accounts as va', 'va.id', 't.virtual_account_id').where('t.account_id', scope.accountId),
+    { ...scope, wholeAccount: false },
+    't.virtual_account_id',
+  )
+    .orderBy('t.id', 'desc')
+    .limit(500)
+    .select(
+      't.id',
+      'va.path',
+      't.description',
+      't.export_controlled',
+      't.max_uses',
+      't.uses',
+      't.expires_at',
+      't.created_by',
+      't.created_at',
+      't.revoked_at',
+    );
+  return rows.map((r) => ({
+    tokenId: String(r.id),
+    virtualAccountPath: r.path,
+    description: r.description,
+    exportControlled: r.export_controlled,
+    maxUses: r.max_uses,
+    uses: r.uses,
+    expiresAt: r.expires_at.toISOString(),
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+    revokedAt: r.revoked_at ? r.revoked_at.toISOString() : null,
+    status: r.revoked_at ? 'revoked' : r.uses >= r.max_uses ? 'used_up' : r.expires_at <= now ? 'expired' : 'active',
+  }));
+}
+
+export interface AlertLine {
+  alertId: string;
+  virtualAccountPath: string | null;
+  kind: string;
+  subject: string;
+  day: string;
+  message: string;
+  createdAt: string;
+}
+
+export async function alertsOf(q: Knex, scope: ViewScope, limit = 200): Promise<AlertLine[]> {
+  const rows: Array<{
+    id: string | number;
+    path: string | null;
+    kind: string;
+    subject: string;
+    day: string;
+    message: string;
+    created_at: Date;
+  }> = await whereVisible(
+    q('license_alerts as a').leftJoin('virtual_accounts as va', 'va.id', 'a.virtual_account_id').where('a.account_id', scope.accountId),
+    scope,
+    'a.virtual_account_id',
+  )
+    .orderBy('a.id', 'desc')
+    .limit(limit)
+    .select('a.id', 'va.path', 'a.kind', 'a.subject', q.raw(`to_char(a.day, 'YYYY-MM-DD') AS day`), 'a.message', 'a.created_at');
+  return rows.map((r) => ({
+    alertId: String(r.id),
+    virtualAccountPath: r.path,
+    kind: r.kind,
+    subject: r.subject,
+    day: r.day,
+    message: r.message,
+    createdAt: r.created_at.toISOString(),
+  }));
+}
+
+export interface EventLine {
+  eventId: string;
+  at: string;
+  virtualAccountPath: string | null;
+  type: string;
+  subject: string;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+/** The event log, newest first; `beforeId` pages back through it. */
+export async function eventsOf(q: Knex, scope: ViewScope, options: { limit?: number; beforeId?: string } = {}): Promise<EventLine[]> {
+  let query = whereVisible(
+    q('license_events as e').leftJoin('virtual_accounts as va', 'va.id', 'e.virtual_account_id').where('e.account_id', scope.accountId),
+    scope,
+    'e.virtual_account_id',
+  );
+  if (options.beforeId !== undefined) query = query.where('e.id', '<', options.beforeId);
+  const rows: Array<{
+    id: string | number;
+    created_at: Date;
+    path: string | null;
+    type: string;
+    subject: string;
+    actor: string;
+    details: Record<string, unknown>;
+  }> = await query
+    .orderBy('e.id', 'desc')
+    .limit(options.limit ?? 200)
+    .select('e.id', 'e.created_at', 'va.path', 'e.type', 'e.subject', 'e.actor', 'e.details');
+  return rows.map((r) => ({
+    eventId: String(r.id),
+    at: r.created_at.toISOString(),
+    virtualAccountPath: r.path,
+    type: r.type,
+    subject: r.subject,
+    actor: r.actor,
+    details: r.details,
+  }));
+}

@@ -1,0 +1,154 @@
+import type { Knex } from 'knex';
+import { visibleVaIds, type ViewScope } from './views-access';
+
+/**
+ * R23: licenses per virtual account and SKU, the product instances and what each uses, and the
+ * chart of use against purchase. Read straight from the rows the hot path and recomputePool
+ * write (license_pools, product_instances, instance_usage, pool_daily_use): nothing is cached,
+ * so what is shown equals the rows.
+ */
+
+export interface LicenseLine {
+  virtualAccountPath: string;
+  sku: string;
+  purchased: number;
+  /** Use told Authorized, Overage or OutOfCompliance. */
+  inUse: number;
+  /** purchased - inUse: negative when more is used than bought. */
+  balance: number;
+  overage: number;
+  /** Use told OutOfCompliance: more than the purchase and the agreement allow. */
+  unserved: number;
+  nextExpiryOn: string | null;
+  insufficientSince: string | null;
+}
+
+export async function licensesOf(q: Knex, scope: ViewScope): Promise<LicenseLine[]> {
+  const rows: Array<{
+    path: string;
+    sku: string;
+    purchased: number;
+    authorized: number;
+    overage: number;
+    unserved: number;
+    next_expiry_on: string | null;
+    insufficient_since: Date | null;
+  }> = await q('license_pools as p')
+    .join('virtual_accounts as va', 'va.id', 'p.virtual_account_id')
+    .where('p.account_id', scope.accountId)
+    .whereIn('p.virtual_account_id', visibleVaIds(scope))
+    .orderBy([{ column: 'va.path' }, { column: 'p.sku' }])
+    .select(
+      'va.path',
+      'p.sku',
+      'p.purchased',
+      'p.authorized',
+      'p.overage',
+      'p.unserved',
+      q.raw(`to_char(p.next_expiry_on, 'YYYY-MM-DD') AS next_expiry_on`),
+      'p.insufficient_since',
+    );
+  return rows.map((r) => {
+    const inUse = r.authorized + r.overage + r.unserved;
+    return {
+      virtualAccountPath: r.path,
+      sku: r.sku,
+      purchased: r.purchased,
+      inUse,
+      balance: r.purchased - inUse,
+      overage: r.overage,
+      unserved: r.unserved,
+      nextExpiryOn: r.next_expiry_on,
+      insufficientSince: r.insufficient_since ? r.insufficient_since.toISOString() : null,
+    };
+  });
+}
+
+export interface InstanceUse {
+  sku: string;
+  count: number;
+  state: string;
+}
+
+export interface InstanceLine {
+  instanceId: string;
+  virtualAccountPath: string;
+  productId: string;
+  serialNumber: string;
+  hostname: string;
+  state: string;
+  registeredAt: string;
+  lastContactAt: string;
+  uses: InstanceUse[];
+}
+
+/** The instances of the visible VAs (removed ones too, when asked), most recently heard from first. */
+export async function instancesOf(q: Knex, scope: ViewScope, options: { includeRemoved?: boolean } = {}): Promise<InstanceLine[]> {
+  let query = q('product_instances as i')
+    .join('virtual_accounts as va', 'va.id', 'i.virtual_account_id')
+    .where('i.account_id', scope.accountId)
+    .whereIn('i.virtual_account_id', visibleVaIds(scope));
+  if (!options.includeRemoved) query = query.whereNot('i.state', 'removed');
+  const rows: Array<{
+    id: string;
+    path: string;
+    product_id: string;
+    serial_number: string;
+    hostname: string;
+    state: string;
+    registered_at: Date;
+    last_contact_at: Date;
+  }> = await query
+    .orderBy([{ column: 'i.last_contact_at', order: 'desc' }, { column: 'i.id' }])
+    .limit(1000)
+    .select('i.id', 'va.path', 'i.product_id', 'i.serial_number', 'i.hostname', 'i.state', 'i.registered_at', 'i.last_contact_at');
+  const uses: Array<{ instance_id: string; sku: string; count: number; state: string }> = rows.length
+    ? await q('instance_usage')
+        .whereIn(
+          'instance_id',
+          rows.map((r) => r.id),
+        )
+        .orderBy([{ column: 'instance_id' }, { column: 'sku' }])
+        .select('instance_id', 'sku', 'count', 'state')
+    : [];
+  return rows.map((r) => ({
+    instanceId: r.id,
+    virtualAccountPath: r.path,
+    productId: r.product_id,
+    serialNumber: r.serial_number,
+    hostname: r.hostname,
+    state: r.state,
+    registeredAt: r.registered_at.toISOString(),
+    lastContactAt: r.last_contact_at.toISOString(),
+    uses: uses.filter((u) => u.instance_id === r.id).map((u) => ({ sku: u.sku, count: u.count, state: u.state })),
+  }));
+}
+
+export interface UsePoint {
+  day: string;
+  purchased: number;
+  inUse: number;
+}
+
+export interface UseSeries {
+  virtualAccountPath: string;
+  sku: string;
+  points: UsePoint[];
+}
+
+/** The chart of use against purchase: one series per visible (VA, SKU), the last `days` days. */
+export async function dailyUseOf(q: Knex, scope: ViewScope, days = 90): Promise<UseSeries[]> {
+  const rows: Array<{ path: string; sku: string; day: string; purchased: number; in_use: number }> = await q('pool_daily_use as d')
+    .join('virtual_accounts as va', 'va.id', 'd.virtual_account_id')
+    .whereIn('d.virtual_account_id', visibleVaIds(scope))
+    .where('d.day', '>', q.raw(`current_date - ?::int`, [days]))
+    .orderBy([{ column: 'va.path' }, { column: 'd.sku' }, { column: 'd.day' }])
+    .select('va.path', 'd.sku', q.raw(`to_char(d.day, 'YYYY-MM-DD') AS day`), 'd.purchased', 'd.in_use');
+  const series = new Map<string, UseSeries>();
+  for (const r of rows) {
+    const key = `${r.path}\u0000${r.sku}`;
+    if (!series.has(key)) series.set(key, { virtualAccountPath: r.path, sku: r.sku, points: [] });
+    series.get(key)!.points.push({ day: r.day, purchased: r.purchased, inUse: r.in_use });
+  }
+  return [...series.values()];
+}

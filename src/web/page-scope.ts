@@ -1,0 +1,153 @@
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from '../db/knex';
+import { appProblemPage, APP_STYLE_SOURCE, renderAppDocument, type AppPage } from './app-layout';
+import { csrfMatches, newCsrfValue } from './csrf';
+import { cookieOf, sessionUser } from './session';
+
+/**
+ * The shared frame of the pages people sign in to (R23, R24): urlencoded forms only, a strict
+ * CSP (no script, the one stylesheet by hash), no caching, a rate limit per IP, double-submit
+ * CSRF on every POST (cookie `lf_app_csrf` for the whole site, separate from the per-link cookie
+ * of the order pages), and the signed-in user from the session cookie.
+ */
+export const APP_CSRF_COOKIE = 'lf_app_csrf';
+export const CSRF_FIELD = 'csrf';
+const CSRF_VALUE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const FORM_BODY_LIMIT = 16 * 1024;
+
+/** A page (or a redirect) to answer with, thrown from anywhere in a handler. */
+export class PageAnswer extends Error {
+  constructor(
+    readonly page: AppPage | undefined,
+    readonly redirectTo?: string,
+  ) {
+    super(page?.title ?? `redirect to ${redirectTo}`);
+    this.name = 'PageAnswer';
+  }
+}
+
+export function sendAppPage(reply: FastifyReply, page: AppPage): FastifyReply {
+  return reply.status(page.status).type('text/html; charset=utf-8').send(renderAppDocument(page));
+}
+
+export interface PageTools {
+  https: boolean;
+  /** The CSRF value for this browser's forms (set as a cookie when missing). */
+  csrfFor(request: FastifyRequest, reply: FastifyReply): string;
+  /** Refuses (403 page) a POST whose form and cookie do not carry the same CSRF value. */
+  checkCsrf(request: FastifyRequest): void;
+  /** The signed-in user, or a redirect to the sign-in page. */
+  signedIn(request: FastifyRequest): Promise<{ userId: string; sessionValue: string }>;
+}
+
+/** One value of a form field: undefined when missing or sent more than once. */
+export function fieldOf(body: unknown, name: string): string | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function problemOf(err: FastifyError | Error): AppPage | undefined {
+  const statusCode = (err as FastifyError).statusCode;
+  if (statusCode === 429)
+    return appProblemPage(429, 'Too many requests', 'Too many requests came from your network. Wait a minute and try again.');
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+    return appProblemPage(
+      statusCode,
+      'The request could not be read',
+      'These pages accept only their own web forms. Nothing has been changed.',
+    );
+  }
+  return undefined;
+}
+
+export async function registerPageScope(
+  app: FastifyInstance,
+  deps: { db: Db; publicBaseUrl: string; rateLimit?: { max: number; timeWindowMs: number } },
+  routes: (pages: FastifyInstance, tools: PageTools) => void,
+): Promise<void> {
+  const https = deps.publicBaseUrl.startsWith('https:');
+  await app.register(async (pages) => {
+    // Pages, not API operations: kept out of the OpenAPI document.
+    pages.addHook('onRoute', (route) => {
+      route.schema = { ...(route.schema ?? {}), hide: true };
+    });
+    pages.removeAllContentTypeParsers();
+    await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+    await pages.register(helmet, {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"],
+          styleSrc: [APP_STYLE_SOURCE],
+          formAction: ["'self'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+      referrerPolicy: { policy: 'no-referrer' },
+      xFrameOptions: { action: 'deny' },
+      strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    });
+    const limit = deps.rateLimit ?? { max: 120, timeWindowMs: 60_000 };
+    await pages.register(rateLimit, {
+      max: limit.max,
+      timeWindow: limit.timeWindowMs,
+      errorResponseBuilder: () =>
+        new PageAnswer(appProblemPage(429, 'Too many requests', 'Too many requests came from your network. Wait a minute and try again.')),
+    });
+    pages.addHook('onSend', async (_request, reply) => {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-robots-tag', 'noindex, nofollow');
+    });
+    pages.setErrorHandler((err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+      if (err instanceof PageAnswer) {
+        if (err.redirectTo) return reply.status(303).header('location', err.redirectTo).send();
+        return sendAppPage(reply, err.page!);
+      }
+      const problem = problemOf(err);
+      if (problem) return sendAppPage(reply, problem);
+      request.log.error({ err }, 'page failed');
+      return sendAppPage(
+        reply,
+        appProblemPage(500, 'Something went wrong', 'Something went wrong on our side; it has been logged. Please try again later.'),
+      );
+    });
+
+    const csrfCookie = (request: FastifyRequest) => {
+      const value = cookieOf(request.headers.cookie, APP_CSRF_COOKIE);
+      return value && CSRF_VALUE_PATTERN.test(value) ? value : undefined;
+    };
+    const tools: PageTools = {
+      https,
+      csrfFor(request, reply) {
+        const existing = csrfCookie(request);
+        if (existing) return existing;
+        const value = newCsrfValue();
+        reply.header('set-cookie', `${APP_CSRF_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${https ? '; Secure' : ''}`);
+        return value;
+      },
+      checkCsrf(request) {
+        if (!csrfMatches(csrfCookie(request), fieldOf(request.body, CSRF_FIELD))) {
+          request.log.warn('page form refused: CSRF check failed');
+          throw new PageAnswer(
+            appProblemPage(
+              403,
+              'This form could not be verified',
+              'The form was sent without the check value of the page it came from (cookies may be blocked, or the page came from another site). Nothing has been changed.',
+            ),
+          );
+        }
+      },
+      async signedIn(request) {
+        const user = await sessionUser(deps.db, request.headers.cookie);
+        if (!user) throw new PageAnswer(undefined, '/sign-in');
+        return user;
+      },
+    };
+    routes(pages, tools);
+  });
+}
