@@ -26,6 +26,19 @@ import type {
   SmartAccountSearchResponseType,
   VirtualAccountListType,
 } from '../accounts/schemas';
+import type {
+  AgreementBody,
+  AgreementView,
+  AlertList,
+  AlertListQuery,
+  InstanceMoveBody,
+  InstanceMoveResponse,
+  LicenseMoveBody,
+  LicenseMoveResponse,
+  SubscriptionView,
+  TrueUpList,
+  TrueUpView,
+} from '../licensing/time-schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -72,9 +85,22 @@ export type RoleGrantList = RoleGrantListType;
 export type RoleName = RoleGrant['role'];
 export type GrantRoleRequest = GrantRoleBodyType;
 
+// License use: alerts, agreements, true-ups, moves (src/licensing/time-schemas.ts).
+export type AlertListParams = Static<typeof AlertListQuery>;
+export type Alerts = Static<typeof AlertList>;
+export type AlertSubscription = Static<typeof SubscriptionView>;
+export type OverageAgreementRequest = Static<typeof AgreementBody>;
+export type OverageAgreement = Static<typeof AgreementView>;
+export type TrueUps = Static<typeof TrueUpList>;
+export type TrueUp = Static<typeof TrueUpView>;
+export type LicenseMoveRequest = Static<typeof LicenseMoveBody>;
+export type LicenseMoveResult = Static<typeof LicenseMoveResponse>;
+export type InstanceMoveRequest = Static<typeof InstanceMoveBody>;
+export type InstanceMoveResult = Static<typeof InstanceMoveResponse>;
+
 // ---------------------------------------------------------------- operations
 
-export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * Every operation of the API the client calls: operationId → HTTP method and OpenAPI path.
@@ -100,6 +126,16 @@ export const OPERATIONS = {
   listRoleGrants: { method: 'GET', path: '/v1/accounts/{accountId}/role-grants' },
   grantRole: { method: 'POST', path: '/v1/accounts/{accountId}/role-grants' },
   revokeRole: { method: 'DELETE', path: '/v1/accounts/{accountId}/role-grants/{grantId}' },
+  // ---- license use: what takes time (alerts, agreements, true-ups) and moves
+  listAlerts: { method: 'GET', path: '/v1/accounts/{accountId}/alerts' },
+  subscribeToAlerts: { method: 'PUT', path: '/v1/accounts/{accountId}/alert-subscriptions/{userId}' },
+  unsubscribeFromAlerts: { method: 'DELETE', path: '/v1/accounts/{accountId}/alert-subscriptions/{userId}' },
+  getOverageAgreement: { method: 'GET', path: '/v1/accounts/{accountId}/overage-agreement' },
+  setOverageAgreement: { method: 'PUT', path: '/v1/accounts/{accountId}/overage-agreement' },
+  listTrueUps: { method: 'GET', path: '/v1/accounts/{accountId}/true-ups' },
+  approveTrueUp: { method: 'POST', path: '/v1/accounts/{accountId}/true-ups/{period}/approve' },
+  moveLicenses: { method: 'POST', path: '/v1/accounts/{accountId}/license-moves' },
+  moveProductInstance: { method: 'POST', path: '/v1/accounts/{accountId}/product-instances/{instanceId}/move' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -264,6 +300,50 @@ export class LicenseFulfillmentClient {
 
   revokeRole(accountId: string, grantId: string): Promise<void> {
     return this.#call('revokeRole', { params: { accountId, grantId } });
+  }
+
+  // ------------------------------------------------------------ license use: alerts, agreements, true-ups, moves
+
+  /** The account's alerts, newest first (R25). */
+  listAlerts(accountId: string, query: AlertListParams = {}): Promise<Alerts> {
+    return this.#call('listAlerts', { params: { accountId }, query });
+  }
+
+  /** Emails the user the account's alerts; repeating it changes nothing. */
+  subscribeToAlerts(accountId: string, userId: string): Promise<AlertSubscription> {
+    return this.#call('subscribeToAlerts', { params: { accountId, userId } });
+  }
+
+  unsubscribeFromAlerts(accountId: string, userId: string): Promise<AlertSubscription> {
+    return this.#call('unsubscribeFromAlerts', { params: { accountId, userId } });
+  }
+
+  getOverageAgreement(accountId: string): Promise<OverageAgreement> {
+    return this.#call('getOverageAgreement', { params: { accountId } });
+  }
+
+  /** Sets the overage agreement (R20); the account's pools are re-judged at once. */
+  setOverageAgreement(accountId: string, agreement: OverageAgreementRequest): Promise<OverageAgreement> {
+    return this.#call('setOverageAgreement', { params: { accountId }, body: agreement });
+  }
+
+  listTrueUps(accountId: string): Promise<TrueUps> {
+    return this.#call('listTrueUps', { params: { accountId } });
+  }
+
+  /** Approves a booked true-up (R20): its orders ship and provision. */
+  approveTrueUp(accountId: string, period: string): Promise<TrueUp> {
+    return this.#call('approveTrueUp', { params: { accountId, period } });
+  }
+
+  /** Moves licenses between two virtual accounts of one Smart Account (R21). */
+  moveLicenses(accountId: string, move: LicenseMoveRequest): Promise<LicenseMoveResult> {
+    return this.#call('moveLicenses', { params: { accountId }, body: move });
+  }
+
+  /** Moves a product instance and its use to another virtual account (R21). */
+  moveProductInstance(accountId: string, instanceId: string, move: InstanceMoveRequest): Promise<InstanceMoveResult> {
+    return this.#call('moveProductInstance', { params: { accountId, instanceId }, body: move });
   }
 
   // ------------------------------------------------------------ transport

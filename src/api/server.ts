@@ -11,6 +11,7 @@ import { registerAccountRoutes } from '../accounts/routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerHealthRoutes } from './health-routes';
+import { registerLicenseTimeRoutes } from '../licensing/time-routes';
 import { registerOrderRoutes } from '../orders/routes';
 import { SHARED_SCHEMAS } from './schemas';
 
@@ -84,6 +85,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       tags: [
         { name: 'orders', description: 'Booking and following orders' },
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
+        { name: 'license use', description: 'Alerts, overage agreements and true-ups, moves between virtual accounts (R20, R21, R25)' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'codec', description: 'The codec server: operators read the encrypted payloads in the Temporal UI and CLI (R14)' },
       ],
@@ -114,6 +116,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       });
       registerOrderRoutes(v1, deps);
       registerAccountRoutes(v1, deps);
+      registerLicenseTimeRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

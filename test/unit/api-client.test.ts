@@ -93,7 +93,15 @@ function recordingClient(
 }
 
 const ORDER_ID = '0123456789abcdef0123';
-const SAMPLE_PARAMS: Record<string, string> = { orderId: ORDER_ID, accountId: 'sa-acme', email: 'pat+ops@partner.test', grantId: '42' };
+const SAMPLE_PARAMS: Record<string, string> = {
+  orderId: ORDER_ID,
+  accountId: 'sa-acme',
+  email: 'pat+ops@partner.test',
+  grantId: '42',
+  userId: '7',
+  period: '2026-01-01',
+  instanceId: 'pi-1',
+};
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
 const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Promise<unknown>> = {
@@ -138,6 +146,23 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   listRoleGrants: (c) => c.listRoleGrants('sa-acme'),
   grantRole: (c) => c.grantRole('sa-acme', { partnerId: 'p1', role: 'va_user', virtualAccountPath: 'Finance' }),
   revokeRole: (c) => c.revokeRole('sa-acme', '42'),
+  listAlerts: (c) => c.listAlerts('sa-acme', { kind: 'licenses_expiring', limit: 10 }),
+  subscribeToAlerts: (c) => c.subscribeToAlerts('sa-acme', '7'),
+  unsubscribeFromAlerts: (c) => c.unsubscribeFromAlerts('sa-acme', '7'),
+  getOverageAgreement: (c) => c.getOverageAgreement('sa-acme'),
+  setOverageAgreement: (c) =>
+    c.setOverageAgreement('sa-acme', { allowance: '1.5', cadence: 'quarterly', firstPeriodStartsOn: '2026-01-01', partnerOfRecord: 'p1' }),
+  listTrueUps: (c) => c.listTrueUps('sa-acme'),
+  approveTrueUp: (c) => c.approveTrueUp('sa-acme', '2026-01-01'),
+  moveLicenses: (c) =>
+    c.moveLicenses('sa-acme', {
+      fromVirtualAccountPath: 'Finance',
+      toVirtualAccountPath: 'Sales',
+      sku: 'SKU-1',
+      quantity: 4,
+      allowShortfall: false,
+    }),
+  moveProductInstance: (c) => c.moveProductInstance('sa-acme', 'pi-1', { toVirtualAccountPath: 'Sales' }),
 };
 
 function clientMethodNames(): string[] {
