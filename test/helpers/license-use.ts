@@ -5,6 +5,12 @@
  * register + report when it exists; nothing else here depends on how the use got there.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createOrderWorker } from '../../workers/order-worker';
+import { openHistory } from './payloads';
 import type { Db } from '../../src/db/knex';
 import { recomputePool } from '../../src/licensing/pools';
 import { LICENSE_CLOCK_WORKFLOW_TYPE, type LicenseClockInput, type LicenseClockResult } from '../../src/licensing/workflow-api';
@@ -138,4 +144,45 @@ export async function addAccountUser(
     await db('role_grants').insert({ account_id: world.smartAccountId, user_id: user.id, role: options.role, granted_by: 'test' });
   if (options.subscribed) await db('alert_subscriptions').insert({ account_id: world.smartAccountId, user_id: user.id });
   return { id: String(user.id), email };
+}
+
+/**
+ * Kills the file's worker (as a crashed process would stop polling) and starts a new one on the
+ * same task queue; returns a function that stops the new one.
+ */
+export async function replaceWorker(stack: TestStack): Promise<{ worker: Worker; stop: () => Promise<void> }> {
+  stack.worker.shutdown();
+  for (let i = 0; i < 100 && stack.worker.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 100));
+  const connection = await NativeConnection.connect({ address: stack.config.temporal.address });
+  const worker = await createOrderWorker({
+    connection,
+    namespace: stack.config.temporal.namespace,
+    taskQueue: stack.taskQueue,
+    db: stack.db,
+    mailer: stack.mailer,
+    temporal: stack.client,
+    config: stack.config,
+    workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/**
+ * With RECORD_HISTORIES=1, writes the workflow's history (payloads opened) to test/histories/<name>.json,
+ * where test/integration/replay.test.ts replays it against the current workflow code.
+ */
+export async function recordHistoryIfAsked(stack: TestStack, workflowId: string, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  const dir = join(__dirname, '..', 'histories');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), historyToJSON(await openHistory(history, stack.config.payloadEncryptionKeys)) + '\n');
 }
