@@ -147,12 +147,17 @@ export async function addAccountUser(
 }
 
 /**
- * Kills the file's worker (as a crashed process would stop polling) and starts a new one on the
+ * Kills the file's worker, or the `previous` replacement (as a crashed process would stop polling), and starts a new one on the
  * same task queue; returns a function that stops the new one.
  */
-export async function replaceWorker(stack: TestStack): Promise<{ worker: Worker; stop: () => Promise<void> }> {
-  stack.worker.shutdown();
-  for (let i = 0; i < 100 && stack.worker.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 100));
+export async function replaceWorker(
+  stack: TestStack,
+  previous?: { worker: Worker; stop: () => Promise<void> },
+): Promise<{ worker: Worker; stop: () => Promise<void> }> {
+  const killed = previous?.worker ?? stack.worker;
+  if (previous) await previous.stop();
+  else killed.shutdown();
+  for (let i = 0; i < 100 && killed.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 100));
   const connection = await NativeConnection.connect({ address: stack.config.temporal.address });
   const worker = await createOrderWorker({
     connection,

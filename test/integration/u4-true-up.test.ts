@@ -86,8 +86,8 @@ test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up
   const trueUpId = trueUpWorkflowId(world.smartAccountId, period.startsOn);
   expect(clock.trueUpsStarted).toEqual([trueUpId]);
 
-  // The worker dies inside the true-up; a new one takes over.
-  const replacement = await replaceWorker(stack);
+  // The worker dies inside the true-up; a new one takes over (and dies again while it awaits approval).
+  let replacement = await replaceWorker(stack);
   try {
     const booked = await pollUntil(
       () => stack.db('true_ups').where({ account_id: world.smartAccountId }).select('period', 'status', 'report'),
@@ -118,6 +118,7 @@ test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up
       expect(mails[0].text).toContain(`${SKU} peak overage 3`);
     }
 
+    replacement = await replaceWorker(stack, replacement);
     // Approval: an unrelated partner is refused; the partner of record approves, once.
     const approvePath = `${path}/true-ups/${period.startsOn}/approve`;
     expect((await api.call('POST', approvePath, { key: await api.keyFor('partner', world.otherPartnerId) })).status).toBe(403);
