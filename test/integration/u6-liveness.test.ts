@@ -7,6 +7,7 @@
  * the real Schedule start it.
  */
 import { ensureLicenseClockSchedule } from '../../src/licensing/clock-schedule';
+import { LICENSE_CLOCK_WORKFLOW_TYPE } from '../../src/licensing/workflow-api';
 import { createTestWorld } from '../helpers/fixtures';
 import {
   addAccountUser,
@@ -147,4 +148,48 @@ test('the Schedule starts the clock by itself (overlap SKIP), and ensuring it ag
   } finally {
     await stack.client.schedule.getHandle(scheduleId).delete();
   }
+}, 60_000);
+
+/**
+ * The sweep's cost does not grow with the fleet: one clock run issues the same Postgres
+ * statements and schedules the same Temporal activities with 20 or 400 healthy instances
+ * (docs/LICENSE-USE.md, "What takes time", quotes these figures).
+ */
+test('a clock run costs the same statements and actions with 20 or 400 healthy instances', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const measure = async () => {
+    let statements = 0;
+    const count = () => statements++;
+    stack.db.on('query', count);
+    const workflowId = `license-clock-cost-${uniqueSuffix()}`;
+    await stack.client.workflow.execute(LICENSE_CLOCK_WORKFLOW_TYPE, { workflowId, taskQueue: stack.taskQueue, args: [{}] });
+    stack.db.off('query', count);
+    const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+    const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+    return { statements, activities };
+  };
+  const addHealthy = async (n: number) => {
+    const rows = Array.from({ length: n }, (_, i) => ({
+      id: `pi-cost-${world.suffix}-${i}-${Math.random().toString(36).slice(2, 8)}`,
+      account_id: world.smartAccountId,
+      virtual_account_id: finance,
+      product_id: 'C9300-48P',
+      serial_number: `COST${world.suffix}${i}${Math.random().toString(36).slice(2, 8)}`,
+      hostname: 'h',
+      public_key: 'k',
+      state: 'active',
+      credential_serial: 's',
+      credential_expires_at: new Date(Date.now() + 86_400_000),
+    }));
+    await stack.db.batchInsert('product_instances', rows, 200);
+  };
+  await measure(); // warm: the first run after other tests may still find their alerts to mail
+  await addHealthy(20);
+  const small = await measure();
+  await addHealthy(380);
+  const large = await measure();
+  process.stderr.write(`[clock cost] 20 instances: ${JSON.stringify(small)}; 400 instances: ${JSON.stringify(large)}\n`);
+  expect(large).toEqual(small);
+  expect(small.activities).toBe(2);
 }, 60_000);
