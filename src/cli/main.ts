@@ -4,6 +4,7 @@ import { registerAccountCommands } from '../accounts/cli';
 import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './context';
 import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
+import { registerLicenseTimeCommands } from '../licensing/time-cli';
 
 /**
  * license-fulfillment: the CLI for operators and partners. `keys` talks to Postgres (that is how
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerOrderCommands(program);
   registerAccountCommands(program);
   registerKeyCommands(program);
+  registerLicenseTimeCommands(program);
   return program;
 }
 

@@ -3,6 +3,7 @@
  * pools change at once; the event log shows both sides; a VA admin of only one side is refused;
  * licenses in use move only when the request says so; nothing moves between Smart Accounts.
  */
+import { runCli } from '../../src/cli/main';
 import { createVirtualAccountPath } from '../../src/dev/demo-data';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld } from '../helpers/fixtures';
@@ -12,6 +13,23 @@ import { uniqueSuffix, useTestStack } from '../helpers/stack';
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
 const SKU = 'C9300-DNA-A-MV';
+
+/** The CLI in this process, with the API's URL and `key`; returns its exit code and output. */
+async function cli(key: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
+  let stdout = '';
+  let stderr = '';
+  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
+  try {
+    return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout, stderr };
+  } finally {
+    process.env = saved.env;
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+  }
+}
 
 async function partnerWithRoles(accountId: string, id: string, grants: Array<{ role: 'va_admin' | 'sa_admin'; vaId?: string }>) {
   await stack.db('partners').insert({ id, name: id, kind: 'partner', notification_email: `${id}@partners.test` });
@@ -113,6 +131,14 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
   expect(anyway.body).toMatchObject({ shortfall: 1, from: { purchased: 2, unserved: 3 }, to: { purchased: 8 } });
   expect(await usageStates(stack.db, [device])).toEqual({ [device]: 'OutOfCompliance' });
 
+  // The CLI moves through the same API: one-sided admins are refused there too.
+  const cliArgs = ['move', 'licenses', world.smartAccountId, '--from', 'Finance', '--to', 'Sales', '--sku', SKU, '--quantity', '1'];
+  const cliRefused = await cli(financeOnly, cliArgs);
+  expect([cliRefused.code, cliRefused.stderr]).toEqual([1, expect.stringContaining('Sales')]);
+  const cliMoved = await cli(bothSides, ['--json', ...cliArgs]);
+  expect(cliMoved.code).toBe(0);
+  expect(JSON.parse(cliMoved.stdout)).toMatchObject({ moved: 1, from: { purchased: 7 }, to: { purchased: 3 } });
+
   // The event log: each move on both sides, naming who did it.
   const events = await stack
     .db('license_events')
@@ -126,6 +152,8 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
     ['instance_moved', sales, 'in'],
     ['licenses_moved', sales, 'out'],
     ['licenses_moved', finance, 'in'],
+    ['licenses_moved', finance, 'out'],
+    ['licenses_moved', sales, 'in'],
   ]);
   expect(new Set(events.map((e) => e.actor))).toEqual(new Set([`partner:both-${world.suffix}`]));
   // Nothing of the other Smart Account changed.
