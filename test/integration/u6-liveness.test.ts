@@ -8,6 +8,7 @@
  */
 import { ensureLicenseClockSchedule } from '../../src/licensing/clock-schedule';
 import { LICENSE_CLOCK_WORKFLOW_TYPE } from '../../src/licensing/workflow-api';
+import { useTestApi } from '../helpers/api';
 import { createTestWorld } from '../helpers/fixtures';
 import {
   addAccountUser,
@@ -24,6 +25,7 @@ import { pollUntil } from '../helpers/orders';
 import { mailFor, uniqueSuffix, useTestStack } from '../helpers/stack';
 
 const stack = useTestStack(__filename);
+const api = useTestApi(stack);
 const SKU = 'C9300-DNA-A';
 
 function alertMail(address: string, title: string) {
@@ -192,4 +194,55 @@ test('a clock run costs the same statements and actions with 20 or 400 healthy i
   process.stderr.write(`[clock cost] 20 instances: ${JSON.stringify(small)}; 400 instances: ${JSON.stringify(large)}\n`);
   expect(large).toEqual(small);
   expect(small.activities).toBe(2);
+}, 60_000);
+
+test('alerts through the API: who may read them and who is emailed them (R25)', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const user = await addAccountUser(stack.db, world, { name: 'uma', role: 'sa_user' });
+  const outsider = await addAccountUser(stack.db, await createTestWorld(stack.db, uniqueSuffix()), { name: 'olga', role: 'sa_user' });
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 });
+  await silenceFor(stack.db, device, 31);
+  await runClock(stack, { accountId: world.smartAccountId });
+  const path = `/v1/accounts/${world.smartAccountId}`;
+  const partner = await api.keyFor('partner', world.partnerId);
+  const operator = await api.keyFor('operator');
+
+  // A partner with a role reads the account's alerts (marked emailed: the sweep mails each once, here to nobody).
+  const listed = await api.call('GET', `${path}/alerts?kind=failed_to_connect`, { key: partner });
+  expect(listed.status).toBe(200);
+  expect(listed.body.alerts).toEqual([
+    expect.objectContaining({
+      kind: 'failed_to_connect',
+      subject: `instance:${device}`,
+      virtualAccountPath: 'Finance',
+      emailedAt: expect.any(String),
+    }),
+  ]);
+  expect((await api.call('GET', `${path}/alerts`, { key: await api.keyFor('partner', world.otherPartnerId) })).status).toBe(403);
+  expect((await api.call('GET', `${path}/alerts?kind=nonsense`, { key: partner })).status).toBe(400);
+
+  // Subscriptions: a mere SA user partner may not change them; an operator may, for a user of the account only.
+  expect((await api.call('PUT', `${path}/alert-subscriptions/${user.id}`, { key: partner })).status).toBe(403);
+  const refused = await api.call('PUT', `${path}/alert-subscriptions/${outsider.id}`, { key: operator });
+  expect([refused.status, refused.body.error]).toEqual([422, 'NotAUserOfTheAccount']);
+  for (let i = 0; i < 2; i++) {
+    const subscribed = await api.call('PUT', `${path}/alert-subscriptions/${user.id}`, { key: operator });
+    expect(subscribed.body).toEqual({ accountId: world.smartAccountId, userId: user.id, subscribed: true });
+  }
+  expect(await stack.db('alert_subscriptions').where({ account_id: world.smartAccountId })).toHaveLength(1);
+
+  // The next alert reaches the subscriber, once.
+  await silenceFor(stack.db, device, 91);
+  await runClock(stack, { accountId: world.smartAccountId });
+  const mails = await pollUntil(
+    async () => alertMail(user.email, 'Product instance authorization expired'),
+    (m) => m.length >= 1,
+    'subscriber mail',
+  );
+  expect(mails).toHaveLength(1);
+  expect(alertMail(user.email, 'Product instance failed to connect')).toHaveLength(0);
+  const unsubscribed = await api.call('DELETE', `${path}/alert-subscriptions/${user.id}`, { key: operator });
+  expect(unsubscribed.body.subscribed).toBe(false);
+  expect(await stack.db('alert_subscriptions').where({ account_id: world.smartAccountId })).toHaveLength(0);
 }, 60_000);
