@@ -5,30 +5,30 @@ import { renderTrueUpReportEmail } from '../../src/licensing/license-emails';
 import { markTrueUp, prepareTrueUp, type TrueUpReport, type TrueUpState } from '../../src/licensing/true-ups';
 import type { Outbox } from '../shared/outbox';
 
-/** The true-up workflow's activities (R20): each idempotent, the true_ups row their guard. */
+/** SA admins who are users, then the partner of record; each address once. */
+async function reportRecipients(db: Db, accountId: string, partnerId: string | null): Promise<Array<{ email: string; name?: string }>> {
+  const admins: Array<{ email: string; full_name: string | null }> = await db('users as u')
+    .join('role_grants as g', 'g.user_id', 'u.id')
+    .where({ 'g.account_id': accountId, 'g.role': 'sa_admin' })
+    .whereNull('g.revoked_at')
+    .orderBy('u.id')
+    .select('u.email', 'u.full_name');
+  const partner = partnerId
+    ? await db('partners')
+        .where({ id: partnerId })
+        .first<{ notification_email: string; name: string } | undefined>('notification_email', 'name')
+    : undefined;
+  const all = [
+    ...admins.map((a) => ({ email: a.email, name: a.full_name ?? undefined })),
+    ...(partner ? [{ email: partner.notification_email, name: partner.name }] : []),
+  ];
+  const seen = new Set<string>();
+  return all.filter((r) => !seen.has(r.email.toLowerCase()) && seen.add(r.email.toLowerCase()));
+}
+/** The true-up workflow's activities (R20)
+: each idempotent, the true_ups row their guard. */
 export function createTrueUpActivities(deps: { db: Db; outbox: Outbox }) {
   const { db, outbox } = deps;
-
-  /** SA admins who are users, then the partner of record; each address once. */
-  async function reportRecipients(accountId: string, partnerId: string | null): Promise<Array<{ email: string; name?: string }>> {
-    const admins: Array<{ email: string; full_name: string | null }> = await db('users as u')
-      .join('role_grants as g', 'g.user_id', 'u.id')
-      .where({ 'g.account_id': accountId, 'g.role': 'sa_admin' })
-      .whereNull('g.revoked_at')
-      .orderBy('u.id')
-      .select('u.email', 'u.full_name');
-    const partner = partnerId
-      ? await db('partners')
-          .where({ id: partnerId })
-          .first<{ notification_email: string; name: string } | undefined>('notification_email', 'name')
-      : undefined;
-    const all = [
-      ...admins.map((a) => ({ email: a.email, name: a.full_name ?? undefined })),
-      ...(partner ? [{ email: partner.notification_email, name: partner.name }] : []),
-    ];
-    const seen = new Set<string>();
-    return all.filter((r) => !seen.has(r.email.toLowerCase()) && seen.add(r.email.toLowerCase()));
-  }
 
   return {
     async prepareTrueUp(input: { accountId: string; period: string }): Promise<TrueUpState> {
@@ -42,7 +42,7 @@ export function createTrueUpActivities(deps: { db: Db; outbox: Outbox }) {
         .where({ 't.account_id': input.accountId, 't.period': input.period })
         .first<{ report: TrueUpReport; name: string }>('t.report', 'a.name');
       const report = row.report;
-      const recipients = await reportRecipients(input.accountId, report.partnerId);
+      const recipients = await reportRecipients(db, input.accountId, report.partnerId);
       for (const recipient of recipients) {
         const key = `${input.workflowId}:report:${recipient.email.toLowerCase()}`;
         const rendered = renderTrueUpReportEmail({

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { allows } from '../accounts/roles';
 import type { ApiDependencies } from '../api/dependencies';
+import type { Db } from '../db/knex';
 import { forbidden, HttpError } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import type { PoolRow } from './pools';
@@ -44,24 +45,22 @@ async function refusalsAsHttp<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+async function pathsOf(db: Db, accountId: string): Promise<Map<string, string>> {
+  const rows: Array<{ id: string; path: string }> = await db('virtual_accounts').where({ account_id: accountId }).select('id', 'path');
+  return new Map(rows.map((r) => [String(r.id), r.path]));
+}
+
+const poolView = (paths: Map<string, string>) => (pool: PoolRow) => ({
+  virtualAccountPath: paths.get(pool.virtualAccountId) ?? '',
+  sku: pool.sku,
+  purchased: pool.purchased,
+  authorized: pool.authorized,
+  overage: pool.overage,
+  unserved: pool.unserved,
+});
+
 export function registerMoveRoutes(app: FastifyInstance, deps: ApiDependencies): void {
   const { db } = deps;
-  const pathsOf = async (accountId: string) =>
-    new Map(
-      (await db('virtual_accounts').where({ account_id: accountId }).select('id', 'path')).map((r: { id: string; path: string }) => [
-        String(r.id),
-        r.path,
-      ]),
-    );
-  const poolView = (paths: Map<string, string>) => (pool: PoolRow) => ({
-    virtualAccountPath: paths.get(pool.virtualAccountId) ?? '',
-    sku: pool.sku,
-    purchased: pool.purchased,
-    authorized: pool.authorized,
-    overage: pool.overage,
-    unserved: pool.unserved,
-  });
-
   app.post<{ Params: AccountParamsType; Body: LicenseMoveBodyType }>(
     '/accounts/:accountId/license-moves',
     {
@@ -94,7 +93,7 @@ export function registerMoveRoutes(app: FastifyInstance, deps: ApiDependencies):
           actor: caller.actor,
         }),
       );
-      const view = poolView(await pathsOf(accountId));
+      const view = poolView(await pathsOf(db, accountId));
       return { moved: result.moved, shortfall: result.shortfall, from: view(result.from), to: view(result.to) };
     },
   );
@@ -122,7 +121,7 @@ export function registerMoveRoutes(app: FastifyInstance, deps: ApiDependencies):
         const to = await virtualAccountByPath(db, accountId, request.body.toVirtualAccountPath, 'toVirtualAccountPath');
         return moveInstance(db, { accountId, instanceId, to, actor: caller.actor });
       });
-      const view = poolView(await pathsOf(accountId));
+      const view = poolView(await pathsOf(db, accountId));
       return { instanceId, from: result.from.map(view), to: result.to.map(view) };
     },
   );

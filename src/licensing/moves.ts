@@ -80,7 +80,7 @@ export async function moveLicenses(db: Db, move: LicenseMove): Promise<LicenseMo
       .join('entitlements as e', 'e.id', 'a.entitlement_id')
       .where({ 'a.virtual_account_id': move.from.id, 'a.sku': move.sku, 'e.status': 'active' })
       .where('a.quantity', '>', 0)
-      .andWhere((w) => w.whereNull('a.ends_on').orWhere('a.ends_on', '>', today))
+      .whereRaw('(a.ends_on IS NULL OR a.ends_on > ?::date)', [today])
       .orderByRaw('a.ends_on DESC NULLS FIRST, a.id')
       .select('a.id', 'a.entitlement_id', 'a.quantity', trx.raw(`to_char(a.ends_on, 'YYYY-MM-DD') AS ends_on`));
     const available = allocations.reduce((sum, a) => sum + a.quantity, 0);
@@ -174,7 +174,7 @@ export async function moveInstance(db: Db, move: InstanceMove): Promise<{ from: 
   return db.transaction(async (trx) => {
     const from = await instanceLocation(trx, move.accountId, move.instanceId);
     if (from.id === move.to.id) throw new ValidationError([{ field: 'toVirtualAccountPath', reason: 'is where the instance already is' }]);
-    const skus: string[] = await trx('instance_usage').where({ instance_id: move.instanceId }).orderBy('sku').pluck('sku');
+    const skus = (await trx('instance_usage').where({ instance_id: move.instanceId }).orderBy('sku').pluck('sku')) as string[];
     const keys = skus.flatMap((sku) => [
       { virtualAccountId: from.id, sku },
       { virtualAccountId: move.to.id, sku },

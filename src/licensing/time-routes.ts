@@ -63,8 +63,14 @@ function trueUpView(row: TrueUpRow) {
 
 /** Alerts and who is emailed them (R25); overage agreements and their true-ups (R20). */
 export function registerLicenseTimeRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const { db } = deps;
+  registerAlertRoutes(app, deps);
+  registerAgreementRoutes(app, deps);
+  registerTrueUpRoutes(app, deps);
   registerMoveRoutes(app, deps);
+}
+
+function registerAlertRoutes(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
 
   app.get<{ Params: AccountParamsType; Querystring: AlertListQueryType }>(
     '/accounts/:accountId/alerts',
@@ -123,7 +129,7 @@ export function registerLicenseTimeRoutes(app: FastifyInstance, deps: ApiDepende
     const role = await db('role_grants')
       .where({ account_id: params.accountId, user_id: params.userId })
       .whereNull('revoked_at')
-      .first('id');
+      .first<{ id: string } | undefined>('id');
     if (!role) throw new HttpError(422, 'NotAUserOfTheAccount', `user ${params.userId} holds no role on ${params.accountId}`);
   }
 
@@ -154,7 +160,10 @@ export function registerLicenseTimeRoutes(app: FastifyInstance, deps: ApiDepende
       },
     });
   }
+}
 
+function registerAgreementRoutes(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountParamsType }>(
     '/accounts/:accountId/overage-agreement',
     {
@@ -209,7 +218,10 @@ export function registerLicenseTimeRoutes(app: FastifyInstance, deps: ApiDepende
       return agreement;
     },
   );
+}
 
+function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
   app.get<{ Params: AccountParamsType }>(
     '/accounts/:accountId/true-ups',
     {
@@ -224,10 +236,10 @@ export function registerLicenseTimeRoutes(app: FastifyInstance, deps: ApiDepende
     },
     async (request) => {
       await callerOnSmartAccount(db, request.principal, request.params.accountId);
-      const rows = (await db('true_ups')
+      const rows = await db('true_ups')
         .where({ account_id: request.params.accountId })
         .orderBy('period', 'desc')
-        .select('account_id', 'period', 'status', 'report')) as TrueUpRow[];
+        .select<TrueUpRow[]>('account_id', 'period', 'status', 'report');
       return { trueUps: rows.map(trueUpView) };
     },
   );
@@ -253,8 +265,9 @@ export function registerLicenseTimeRoutes(app: FastifyInstance, deps: ApiDepende
         if (err instanceof HttpError && err.statusCode === 403) return undefined;
         throw err;
       });
-      const row = (await db('true_ups').where({ account_id: accountId, period }).first('account_id', 'period', 'status', 'report')) as
-        TrueUpRow | undefined;
+      const row = await db('true_ups')
+        .where({ account_id: accountId, period })
+        .first<TrueUpRow | undefined>('account_id', 'period', 'status', 'report');
       if (!row) throw notFound(`a true-up of ${accountId} for the period ${period}`);
       const principal = request.principal;
       const partnerOfRecord = principal.role !== 'operator' && principal.partnerId === row.report.partnerId;

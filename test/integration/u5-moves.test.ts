@@ -20,8 +20,8 @@ async function cli(key: string, args: string[]): Promise<{ code: number; stdout:
   let stdout = '';
   let stderr = '';
   process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
+  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
+  process.stderr.write = (chunk: string | Uint8Array) => ((stderr += chunk.toString()), true);
   try {
     return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout, stderr };
   } finally {

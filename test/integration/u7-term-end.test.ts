@@ -27,7 +27,7 @@ async function expiringLine(world: Awaited<ReturnType<typeof createTestWorld>>, 
     .db('license_allocations')
     .where({ virtual_account_id: finance, sku: SKU })
     .first<{ id: string; ends_on: string }>('id', stack.db.raw(`to_char(ends_on, 'YYYY-MM-DD') AS ends_on`));
-  return { orderId, finance, allocationId: String(allocation!.id), endsOn: allocation!.ends_on };
+  return { orderId, finance, allocationId: String(allocation.id), endsOn: allocation.ends_on };
 }
 
 async function expiringAlertSubjects(accountId: string): Promise<string[]> {
