@@ -33,6 +33,32 @@ const stack = useTestStack(__filename);
 const api = useTestApi(stack);
 const SKU = 'ISR4K-OVERAGE';
 
+test('setting an agreement re-judges the pools at once: use beyond the purchase becomes Overage and its peak is recorded', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 10 });
+  const extra = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 4 });
+  expect(await usageStates(stack.db, [extra])).toEqual({ [extra]: 'OutOfCompliance' });
+  const today = new Date().toISOString().slice(0, 10);
+  const set = await api.call('PUT', `/v1/accounts/${world.smartAccountId}/overage-agreement`, {
+    key: await api.keyFor('operator'),
+    body: { allowance: '1.5', cadence: 'monthly', firstPeriodStartsOn: today, partnerOfRecord: world.partnerId },
+  });
+  expect(set.status).toBe(200);
+  expect(await usageStates(stack.db, [extra])).toEqual({ [extra]: 'Overage' });
+  expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, authorized: 10, overage: 4, unserved: 0 });
+  expect(await stack.db('overage_peaks').where({ virtual_account_id: finance }).select('period', 'peak')).toEqual([
+    { period: today, peak: 4 },
+  ]);
+  const missingPartner = await api.call('PUT', `/v1/accounts/${world.smartAccountId}/overage-agreement`, {
+    key: await api.keyFor('operator'),
+    body: { allowance: '2', cadence: 'monthly', firstPeriodStartsOn: today },
+  });
+  expect([missingPartner.status, missingPartner.body.errors]).toEqual([400, [expect.objectContaining({ field: 'partnerOfRecord' })]]);
+}, 60_000);
+
+// Last in the file: it kills this file's worker.
 test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up order; approved -> 13; once, even across a killed worker', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const admin = await addAccountUser(stack.db, world, { name: 'ada', role: 'sa_admin' });
