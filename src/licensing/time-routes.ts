@@ -274,6 +274,10 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
       if (!partnerOfRecord && !(caller && allows(caller.roles, 'manage', null))) {
         throw forbidden(`only the Smart Account admins, the partner of record or an operator may approve this true-up`);
       }
+      // Settled in Postgres already: the workflow may be gone, so answer without asking it.
+      if (row.status === 'approved' || row.status === 'nothing_to_reconcile') {
+        throw new HttpError(409, 'InvalidState', `the true-up of ${period} is ${row.status.replace(/_/g, ' ')}, not awaiting approval`);
+      }
       const approvedBy = principal.role === 'operator' ? 'operator' : `partner:${principal.partnerId}`;
       await withinDeadline(deps.client, UPDATE_DEADLINE_MS, () =>
         deps.client.workflow.getHandle(trueUpWorkflowId(accountId, period)).executeUpdate(approveTrueUpUpdate, { args: [{ approvedBy }] }),

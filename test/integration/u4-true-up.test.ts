@@ -119,7 +119,7 @@ test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up
       () => stack.db('true_ups').where({ account_id: world.smartAccountId }).select('period', 'status', 'report'),
       (rows) => rows[0]?.status === 'booked',
       'the true-up booked',
-      40_000,
+      60_000,
     );
     expect(booked).toHaveLength(1);
     const report = booked[0].report;
@@ -139,6 +139,7 @@ test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up
         async () => mailFor(to).filter((m) => m.headers['x-email-template'] === 'true-up-report'),
         (m) => m.length >= 1,
         `the report to ${to}`,
+        40_000,
       );
       expect(mails).toHaveLength(1);
       expect(mails[0].text).toContain(`${SKU} peak overage 3`);
