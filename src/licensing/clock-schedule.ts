@@ -1,5 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import { LICENSE_CLOCK_SCHEDULE_ID, LICENSE_CLOCK_WORKFLOW_TYPE } from './workflow-api';
+import { LICENSE_CLOCK_SCHEDULE_ID, LICENSE_CLOCK_WORKFLOW_TYPE, type LicenseClockInput } from './workflow-api';
 
 /**
  * The Temporal Schedule that starts licenseClock every LICENSE_CLOCK_INTERVAL (docs/LICENSE-USE.md,
@@ -15,7 +15,7 @@ export const CLOCK_CATCHUP_WINDOW = '1 day' as const;
 
 export async function ensureLicenseClockSchedule(
   client: Client,
-  options: { taskQueue: string; intervalMs: number; scheduleId?: string },
+  options: { taskQueue: string; intervalMs: number; scheduleId?: string; input?: LicenseClockInput },
 ): Promise<'created' | 'updated'> {
   const scheduleId = options.scheduleId ?? LICENSE_CLOCK_SCHEDULE_ID;
   const action = {
@@ -23,7 +23,7 @@ export async function ensureLicenseClockSchedule(
     workflowType: LICENSE_CLOCK_WORKFLOW_TYPE,
     workflowId: `${scheduleId}-run`,
     taskQueue: options.taskQueue,
-    args: [{}],
+    args: [options.input ?? {}],
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CLOCK_CATCHUP_WINDOW };
   try {

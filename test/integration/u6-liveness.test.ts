@@ -130,9 +130,11 @@ test('the Schedule starts the clock by itself (overlap SKIP), and ensuring it ag
   const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 });
   await silenceFor(stack.db, device, 40);
   const scheduleId = `license-clock-${world.suffix}`;
-  expect(await ensureLicenseClockSchedule(stack.client, { taskQueue: stack.taskQueue, intervalMs: 1_000, scheduleId })).toBe('created');
+  // Scoped to this world, so the other test files' rows are left to their own clocks.
+  const options = { taskQueue: stack.taskQueue, intervalMs: 1_000, scheduleId, input: { accountId: world.smartAccountId } };
+  expect(await ensureLicenseClockSchedule(stack.client, options)).toBe('created');
   try {
-    expect(await ensureLicenseClockSchedule(stack.client, { taskQueue: stack.taskQueue, intervalMs: 1_000, scheduleId })).toBe('updated');
+    expect(await ensureLicenseClockSchedule(stack.client, options)).toBe('updated');
     const schedule = await stack.client.schedule.getHandle(scheduleId).describe();
     expect(schedule.policies.overlap).toBe('SKIP');
     expect(schedule.policies.catchupWindow).toBe(86_400_000);
@@ -165,7 +167,12 @@ test('a clock run costs the same statements and actions with 20 or 400 healthy i
     const count = () => statements++;
     stack.db.on('query', count);
     const workflowId = `license-clock-cost-${uniqueSuffix()}`;
-    await stack.client.workflow.execute(LICENSE_CLOCK_WORKFLOW_TYPE, { workflowId, taskQueue: stack.taskQueue, args: [{}] });
+    // Scoped to this world: the other test files running at the same time add nothing to measure.
+    await stack.client.workflow.execute(LICENSE_CLOCK_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: stack.taskQueue,
+      args: [{ accountId: world.smartAccountId }],
+    });
     stack.db.off('query', count);
     const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
     const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
