@@ -58,6 +58,41 @@ test('setting an agreement re-judges the pools at once: use beyond the purchase 
   expect([missingPartner.status, missingPartner.body.errors]).toEqual([400, [expect.objectContaining({ field: 'partnerOfRecord' })]]);
 }, 60_000);
 
+test('a missed period with a peak is still reconciled; an ended period without overage is closed with nothing to book', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const today = new Date().toISOString().slice(0, 10);
+  const first = addMonths(`${today.slice(0, 7)}-01`, -3);
+  const missed = periodOf(first, 'monthly', addMonths(first, 1))!;
+  const last = periodOf(first, 'monthly', addMonths(first, 2))!;
+  await api.call('PUT', `/v1/accounts/${world.smartAccountId}/overage-agreement`, {
+    key: await api.keyFor('operator'),
+    body: { allowance: '2', cadence: 'monthly', firstPeriodStartsOn: first, partnerOfRecord: world.partnerId },
+  });
+  // What a report during the missed month left behind (the clock was down at its date).
+  await stack
+    .db('overage_peaks')
+    .insert({ account_id: world.smartAccountId, virtual_account_id: finance, sku: SKU, period: missed.startsOn, peak: 2 });
+  // The first month ended with neither peak nor true-up too: only the last ended and the missed one with a peak are due.
+  const run = await runClock(stack, { accountId: world.smartAccountId });
+  expect([...run.trueUpsStarted].sort()).toEqual(
+    [trueUpWorkflowId(world.smartAccountId, missed.startsOn), trueUpWorkflowId(world.smartAccountId, last.startsOn)].sort(),
+  );
+  await stack.client.workflow.getHandle(trueUpWorkflowId(world.smartAccountId, last.startsOn)).result();
+  const rows = await pollUntil(
+    () => stack.db('true_ups').where({ account_id: world.smartAccountId }).orderBy('period').select('period', 'status'),
+    (r) => r.length === 2 && r[0].status === 'booked',
+    'both periods reconciled',
+    40_000,
+  );
+  expect(rows).toEqual([
+    { period: missed.startsOn, status: 'booked' },
+    { period: last.startsOn, status: 'nothing_to_reconcile' },
+  ]);
+  expect(await runClock(stack, { accountId: world.smartAccountId })).toMatchObject({ trueUpsStarted: [] });
+}, 90_000);
+
 // Last in the file: it kills this file's worker.
 test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up order; approved -> 13; once, even across a killed worker', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
