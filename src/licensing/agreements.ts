@@ -4,6 +4,7 @@ import { isIsoDate } from '../common/dates';
 import { ValidationError, type FieldError } from '../orders/order';
 import { recordLicenseEvent } from './events';
 import { CADENCES, type Cadence } from './periods';
+import { comparePoolKeys } from './pool-order';
 import { recomputePool } from './pools';
 
 /**
@@ -94,13 +95,11 @@ export async function setAgreement(
       .insert(row)
       .onConflict('account_id')
       .merge({ ...row, updated_at: trx.fn.now() });
-    const pools: Array<{ virtual_account_id: string; sku: string }> = await trx('license_pools')
+    const rows: Array<{ virtual_account_id: string; sku: string }> = await trx('license_pools')
       .where({ account_id: agreement.accountId })
-      .orderBy(['virtual_account_id', 'sku'])
       .select('virtual_account_id', 'sku');
-    for (const pool of pools) {
-      await recomputePool(trx, agreement.accountId, { virtualAccountId: String(pool.virtual_account_id), sku: pool.sku });
-    }
+    const pools = rows.map((r) => ({ virtualAccountId: String(r.virtual_account_id), sku: r.sku })).sort(comparePoolKeys);
+    for (const pool of pools) await recomputePool(trx, agreement.accountId, pool);
     await recordLicenseEvent(trx, {
       accountId: agreement.accountId,
       type: 'overage_agreement_set',

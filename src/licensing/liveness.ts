@@ -3,6 +3,7 @@ import { isoDateOf } from '../common/dates';
 import type { LicenseClockConfig } from '../config';
 import { raiseAlert } from './alerts';
 import { recordLicenseEvent } from './events';
+import { comparePoolKeys } from './pool-order';
 import { lockPool, recomputePool } from './pools';
 
 /**
@@ -126,20 +127,18 @@ async function raiseFailedToConnect(db: Knex, instance: SilentInstance, afterMs:
  * instance row, in (VA, SKU) order, as every other writer of pools does, so none deadlocks.
  */
 export async function expireInstance(trx: Knex.Transaction, instance: SilentInstance, asOfMs: number, alert: boolean): Promise<boolean> {
-  const uses: Array<{ sku: string; virtual_account_id: string }> = await trx('instance_usage')
+  const rows: Array<{ sku: string; virtual_account_id: string }> = await trx('instance_usage')
     .where({ instance_id: instance.id })
-    .orderBy(['virtual_account_id', 'sku'])
     .select('sku', 'virtual_account_id');
-  for (const use of uses) await lockPool(trx, instance.account_id, { virtualAccountId: String(use.virtual_account_id), sku: use.sku });
+  const uses = rows.map((r) => ({ virtualAccountId: String(r.virtual_account_id), sku: r.sku })).sort(comparePoolKeys);
+  for (const use of uses) await lockPool(trx, instance.account_id, use);
   const current = await currentInstance(trx, instance.id);
   // A report came in since the sweep read it: the silence is over.
   if (current?.state !== 'active' || current.last_contact_at.getTime() !== instance.last_contact_at.getTime()) return false;
   await trx('product_instances').where({ id: instance.id }).update({ state: 'authorization_expired' });
   await trx('instance_usage').where({ instance_id: instance.id }).update({ state: 'AuthorizationExpired' });
   const today = isoDateOf(asOfMs);
-  for (const use of uses) {
-    await recomputePool(trx, instance.account_id, { virtualAccountId: String(use.virtual_account_id), sku: use.sku }, today);
-  }
+  for (const use of uses) await recomputePool(trx, instance.account_id, use, today);
   if (alert) {
     await raiseAlert(
       trx,

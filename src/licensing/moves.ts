@@ -3,6 +3,7 @@ import type { Db } from '../db/knex';
 import { isoDateOf } from '../common/dates';
 import { ValidationError } from '../orders/order';
 import { inUse } from './compliance';
+import { comparePoolKeys } from './pool-order';
 import { recordLicenseEvent } from './events';
 import { lockPool, recomputePool, type PoolKey, type PoolRow } from './pools';
 
@@ -40,7 +41,7 @@ export async function virtualAccountByPath(q: Knex, accountId: string, path: str
 
 /** Locks the pools in the fixed order, so two moves (or a move and a report) never deadlock. */
 async function lockInOrder(trx: Knex.Transaction, accountId: string, keys: PoolKey[]): Promise<Map<string, PoolRow>> {
-  const sorted = [...keys].sort((a, b) => `${a.virtualAccountId}\u0000${a.sku}`.localeCompare(`${b.virtualAccountId}\u0000${b.sku}`));
+  const sorted = [...keys].sort(comparePoolKeys);
   const rows = new Map<string, PoolRow>();
   for (const key of sorted) rows.set(`${key.virtualAccountId}\u0000${key.sku}`, await lockPool(trx, accountId, key));
   return rows;
@@ -144,7 +145,7 @@ export async function moveLicenses(db: Db, move: LicenseMove): Promise<LicenseMo
 }
 
 async function recomputeBoth(trx: Knex.Transaction, accountId: string, a: PoolKey, b: PoolKey, today: string): Promise<[PoolRow, PoolRow]> {
-  const first = `${a.virtualAccountId}\u0000${a.sku}`.localeCompare(`${b.virtualAccountId}\u0000${b.sku}`) <= 0;
+  const first = comparePoolKeys(a, b) <= 0;
   const [x, y] = first ? [a, b] : [b, a];
   const px = (await recomputePool(trx, accountId, x, today)).pool;
   const py = (await recomputePool(trx, accountId, y, today)).pool;
