@@ -253,3 +253,17 @@ test('alerts through the API: who may read them and who is emailed them (R25)', 
   expect(unsubscribed.body.subscribed).toBe(false);
   expect(await stack.db('alert_subscriptions').where({ account_id: world.smartAccountId })).toHaveLength(0);
 }, 60_000);
+
+test('bounded batches: a run with batch 1 loops until the backlog is done (each step reads at most one row)', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const silent = [
+    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+  ];
+  for (const id of silent) await silenceFor(stack.db, id, 35);
+  // Four alerts to mail: the three, and the pool's "insufficient licenses" (it holds none).
+  expect(await runClock(stack, { accountId: world.smartAccountId, batch: 1 })).toMatchObject({ failedToConnect: 3, alertsEmailed: 4 });
+  expect(await stack.db('license_alerts').where({ account_id: world.smartAccountId, kind: 'failed_to_connect' })).toHaveLength(3);
+}, 60_000);
