@@ -268,6 +268,8 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
       const row = await db('true_ups')
         .where({ account_id: accountId, period })
         .first<TrueUpRow | undefined>('account_id', 'period', 'status', 'report');
+      // An outsider learns nothing, not even whether the period has a true-up.
+      if (!row && !caller) throw forbidden(`only the Smart Account admins, the partner of record or an operator may approve true-ups`);
       if (!row) throw notFound(`a true-up of ${accountId} for the period ${period}`);
       const principal = request.principal;
       const partnerOfRecord = principal.role !== 'operator' && principal.partnerId === row.report.partnerId;
