@@ -4,6 +4,7 @@
  * one true-up order for the peak; after approval the pool holds 13; running the date again books
  * nothing new; a worker killed inside the true-up changes nothing of that.
  */
+import { LicenseFulfillmentClient } from '../../src/api-client';
 import { addMonths } from '../../src/common/dates';
 import { periodOf } from '../../src/licensing/periods';
 import {
@@ -51,6 +52,18 @@ test('setting an agreement re-judges the pools at once: use beyond the purchase 
   expect(await stack.db('overage_peaks').where({ virtual_account_id: finance }).select('period', 'peak')).toEqual([
     { period: today, peak: 4 },
   ]);
+  // The typed client reads it back, and names the field of a refusal.
+  const client = new LicenseFulfillmentClient({ baseUrl: api.baseUrl, apiKey: await api.keyFor('operator') });
+  expect(await client.getOverageAgreement(world.smartAccountId)).toEqual({
+    accountId: world.smartAccountId,
+    allowance: '1.5',
+    cadence: 'monthly',
+    firstPeriodStartsOn: today,
+    partnerOfRecord: world.partnerId,
+  });
+  await expect(
+    client.setOverageAgreement(world.smartAccountId, { allowance: '2', cadence: 'monthly', firstPeriodStartsOn: '2026-02-30' }),
+  ).rejects.toMatchObject({ status: 400, code: 'ValidationFailed' });
   const missingPartner = await api.call('PUT', `/v1/accounts/${world.smartAccountId}/overage-agreement`, {
     key: await api.keyFor('operator'),
     body: { allowance: '2', cadence: 'monthly', firstPeriodStartsOn: today },
