@@ -7,6 +7,8 @@ import { createBookingActivities } from './orders/booking';
 import { createDelegationActivities } from './orders/delegation';
 import { createEmailActivities } from './shared/email';
 import { createFulfillmentActivities } from './orders/fulfillment';
+import { createLicenseClockActivities } from './licensing/license-clock';
+import { createTrueUpActivities } from './licensing/true-up';
 import { createOutbox } from './shared/outbox';
 import { createPhaseActivities } from './orders/phases';
 import { createPlacementActivities } from './orders/placement';
@@ -22,6 +24,7 @@ export type ActivityConfig = Pick<
   | 'reminderJitterMs'
   | 'escalationAfterMs'
   | 'historyEventLimit'
+  | 'licenseClock'
 >;
 
 export interface ActivityDependencies {
@@ -66,6 +69,8 @@ export function createActivities(deps: ActivityDependencies) {
     ...createDelegationActivities({ db, sendLinkEmail, createPendingAccount }),
     ...email,
     ...createPhaseActivities({ ...placement, ...fulfillment, ...email }),
+    ...createLicenseClockActivities({ db, outbox, config }),
+    ...createTrueUpActivities({ db, outbox }),
   };
 }
 

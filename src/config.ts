@@ -54,6 +54,21 @@ export interface Config {
    * that talks to Temporal (src/temporal/connect.ts).
    */
   payloadEncryptionKeys: string;
+  /** License use (R19-R22): what takes time, all configuration so tests run in seconds. */
+  licenseClock: LicenseClockConfig;
+}
+
+export interface LicenseClockConfig {
+  /** How often the Schedule starts the licenseClock sweep (milliseconds). */
+  intervalMs: number;
+  /** Silence after which a product instance raises "failed to connect" (R19, milliseconds). */
+  failedToConnectAfterMs: number;
+  /** Silence after which its authorization expires and its use is released (milliseconds). */
+  authorizationExpiresAfterMs: number;
+  /** Silence after which it is removed and its credentials revoked (milliseconds). */
+  removedAfterMs: number;
+  /** Days before a term ends on which "licenses expiring" is raised (R22), largest first. */
+  termAlertDays: number[];
 }
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -112,6 +127,20 @@ export const CONFIG_VARIABLES = {
     default: '',
     secret: true,
     doc: 'AES-256 keys sealing Temporal payloads (R14): id:base64key, comma-separated, current first. Required by the worker and the API; npm start and the tests generate one.',
+  },
+  LICENSE_CLOCK_INTERVAL: {
+    default: '1m',
+    doc: 'How often the license clock sweeps for silent devices, term ends, alert emails and due true-ups (a Temporal Schedule).',
+  },
+  FAILED_TO_CONNECT_AFTER: { default: '30d', doc: 'Silence after which a product instance raises a "failed to connect" alert (R19).' },
+  AUTHORIZATION_EXPIRES_AFTER: {
+    default: '90d',
+    doc: 'Silence after which a product instance is AuthorizationExpired and its use leaves the pool (R19).',
+  },
+  INSTANCE_REMOVED_AFTER: { default: '365d', doc: 'Silence after which a product instance is removed and its credentials revoked (R19).' },
+  TERM_ALERT_DAYS: {
+    default: '90,60,30,14,7,3,1',
+    doc: 'Days before a term ends on which a "licenses expiring" alert is raised (R22), comma-separated.',
   },
 } as const;
 
@@ -210,6 +239,16 @@ export function loadConfig(env: Env = process.env): Config {
     return value as T;
   };
 
+  const dayList = (variable: ConfigVariable): number[] => {
+    const value = raw(variable);
+    const days = value.split(',').map((d) => d.trim());
+    if (!days.every((d) => /^\d{1,4}$/.test(d) && Number(d) >= 1)) {
+      fail(variable, `must be whole numbers of days of at least 1, comma-separated (got "${value}")`);
+      return [];
+    }
+    return [...new Set(days.map(Number))].sort((a, b) => b - a);
+  };
+
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolMax: positiveInt('DATABASE_POOL_MAX'),
@@ -238,6 +277,13 @@ export function loadConfig(env: Env = process.env): Config {
     workerMaxConcurrentActivities: positiveInt('WORKER_MAX_CONCURRENT_ACTIVITIES'),
     workflowBundlePath: raw('WORKFLOW_BUNDLE_PATH'),
     payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
+    licenseClock: {
+      intervalMs: duration('LICENSE_CLOCK_INTERVAL'),
+      failedToConnectAfterMs: duration('FAILED_TO_CONNECT_AFTER'),
+      authorizationExpiresAfterMs: duration('AUTHORIZATION_EXPIRES_AFTER'),
+      removedAfterMs: duration('INSTANCE_REMOVED_AFTER'),
+      termAlertDays: dayList('TERM_ALERT_DAYS'),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { loadConfig, redact, type Config } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { createSmtpMailer } from '../src/email/mailer';
+import { ensureLicenseClockSchedule } from '../src/licensing/clock-schedule';
 import { createLogger } from '../src/logging';
 import { PinoTemporalLogger } from '../src/observability/temporal-logger';
 import { workerTelemetryOptions } from '../src/observability/telemetry';
@@ -47,15 +48,22 @@ async function main(config: Config, logger: Logger): Promise<void> {
   try {
     connection = await NativeConnection.connect({ address: config.temporal.address });
     clientConnection = await Connection.connect({ address: config.temporal.address });
+    const temporalParts = temporalPartsFrom(config, clientConnection);
     const worker = await createOrderWorker({
       connection,
-      ...temporalPartsFrom(config, clientConnection),
+      ...temporalParts,
       db,
       mailer,
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
       ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),
     });
+    // The license clock's Schedule (docs/LICENSE-USE.md, "What takes time"), idempotently.
+    const clock = await ensureLicenseClockSchedule(temporalParts.temporal, {
+      taskQueue: config.temporal.taskQueue,
+      intervalMs: config.licenseClock.intervalMs,
+    });
+    logger.info({ schedule: clock, everyMs: config.licenseClock.intervalMs }, 'license clock schedule ready');
     logger.info(
       {
         taskQueue: config.temporal.taskQueue,

@@ -1,3 +1,5 @@
 // The worker bundles this module: it must export every workflow and import nothing Node-only.
 export { orderFulfillment } from './orders/order-fulfillment';
 export { smartAccountActivation } from './accounts/smart-account-activation';
+export { licenseClock } from './licensing/license-clock';
+export { trueUp } from './licensing/true-up';

@@ -83,6 +83,8 @@ CustomerDomain Keyword
 OrderStatus Keyword
 HoldingAccountId Keyword
 WaitingFor Keyword
+LicensePeriod Keyword
+TrueUpStatus Keyword
 SEARCH_ATTRIBUTES
 
 if [ "$failed" -ne 0 ]; then

@@ -36,6 +36,19 @@ import type {
   MeType,
   TokenViewType,
 } from '../licensing/view-schemas';
+import type {
+  AgreementBody,
+  AgreementView,
+  AlertList,
+  AlertListQuery,
+  InstanceMoveBody,
+  InstanceMoveResponse,
+  LicenseMoveBody,
+  LicenseMoveResponse,
+  SubscriptionView,
+  TrueUpList,
+  TrueUpView,
+} from '../licensing/time-schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -95,10 +108,22 @@ export type CreatedUserKey = CreatedKeyType;
 export interface ViewOptions {
   virtualAccountPath?: string;
 }
+// License use: alerts, agreements, true-ups, moves (src/licensing/time-schemas.ts).
+export type AlertListParams = Static<typeof AlertListQuery>;
+export type Alerts = Static<typeof AlertList>;
+export type AlertSubscription = Static<typeof SubscriptionView>;
+export type OverageAgreementRequest = Static<typeof AgreementBody>;
+export type OverageAgreement = Static<typeof AgreementView>;
+export type TrueUps = Static<typeof TrueUpList>;
+export type TrueUp = Static<typeof TrueUpView>;
+export type LicenseMoveRequest = Static<typeof LicenseMoveBody>;
+export type LicenseMoveResult = Static<typeof LicenseMoveResponse>;
+export type InstanceMoveRequest = Static<typeof InstanceMoveBody>;
+export type InstanceMoveResult = Static<typeof InstanceMoveResponse>;
 
 // ---------------------------------------------------------------- operations
 
-export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * Every operation of the API the client calls: operationId → HTTP method and OpenAPI path.
@@ -129,12 +154,21 @@ export const OPERATIONS = {
   listInstances: { method: 'GET', path: '/v1/accounts/{accountId}/instances' },
   getDailyUse: { method: 'GET', path: '/v1/accounts/{accountId}/daily-use' },
   listTokens: { method: 'GET', path: '/v1/accounts/{accountId}/tokens' },
-  listAlerts: { method: 'GET', path: '/v1/accounts/{accountId}/alerts' },
   listEvents: { method: 'GET', path: '/v1/accounts/{accountId}/events' },
   exportEvents: { method: 'GET', path: '/v1/accounts/{accountId}/events.csv' },
   getMe: { method: 'GET', path: '/v1/me' },
   createMyApiKey: { method: 'POST', path: '/v1/me/api-keys' },
   revokeMyApiKey: { method: 'DELETE', path: '/v1/me/api-keys/{keyId}' },
+  // ---- license use: what takes time (alerts, agreements, true-ups) and moves
+  listAlerts: { method: 'GET', path: '/v1/accounts/{accountId}/alerts' },
+  subscribeToAlerts: { method: 'PUT', path: '/v1/accounts/{accountId}/alert-subscriptions/{userId}' },
+  unsubscribeFromAlerts: { method: 'DELETE', path: '/v1/accounts/{accountId}/alert-subscriptions/{userId}' },
+  getOverageAgreement: { method: 'GET', path: '/v1/accounts/{accountId}/overage-agreement' },
+  setOverageAgreement: { method: 'PUT', path: '/v1/accounts/{accountId}/overage-agreement' },
+  listTrueUps: { method: 'GET', path: '/v1/accounts/{accountId}/true-ups' },
+  approveTrueUp: { method: 'POST', path: '/v1/accounts/{accountId}/true-ups/{period}/approve' },
+  moveLicenses: { method: 'POST', path: '/v1/accounts/{accountId}/license-moves' },
+  moveProductInstance: { method: 'POST', path: '/v1/accounts/{accountId}/product-instances/{instanceId}/move' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -321,10 +355,6 @@ export class LicenseFulfillmentClient {
     return this.#call('listTokens', { params: { accountId }, query: { ...options } });
   }
 
-  listAlerts(accountId: string, options: ViewOptions = {}): Promise<AlertView> {
-    return this.#call('listAlerts', { params: { accountId }, query: { ...options } });
-  }
-
   /** The event log, newest first; pass the last eventId as `before` for older ones. */
   listEvents(accountId: string, options: ViewOptions & { limit?: number; before?: string } = {}): Promise<EventView> {
     return this.#call('listEvents', { params: { accountId }, query: { ...options } });
@@ -347,6 +377,50 @@ export class LicenseFulfillmentClient {
 
   revokeMyApiKey(keyId: string): Promise<void> {
     return this.#call('revokeMyApiKey', { params: { keyId } });
+  }
+
+  // ------------------------------------------------------------ license use: alerts, agreements, true-ups, moves
+
+  /** The account's alerts, newest first (R25). */
+  listAlerts(accountId: string, query: AlertListParams = {}): Promise<Alerts> {
+    return this.#call('listAlerts', { params: { accountId }, query });
+  }
+
+  /** Emails the user the account's alerts; repeating it changes nothing. */
+  subscribeToAlerts(accountId: string, userId: string): Promise<AlertSubscription> {
+    return this.#call('subscribeToAlerts', { params: { accountId, userId } });
+  }
+
+  unsubscribeFromAlerts(accountId: string, userId: string): Promise<AlertSubscription> {
+    return this.#call('unsubscribeFromAlerts', { params: { accountId, userId } });
+  }
+
+  getOverageAgreement(accountId: string): Promise<OverageAgreement> {
+    return this.#call('getOverageAgreement', { params: { accountId } });
+  }
+
+  /** Sets the overage agreement (R20); the account's pools are re-judged at once. */
+  setOverageAgreement(accountId: string, agreement: OverageAgreementRequest): Promise<OverageAgreement> {
+    return this.#call('setOverageAgreement', { params: { accountId }, body: agreement });
+  }
+
+  listTrueUps(accountId: string): Promise<TrueUps> {
+    return this.#call('listTrueUps', { params: { accountId } });
+  }
+
+  /** Approves a booked true-up (R20): its orders ship and provision. */
+  approveTrueUp(accountId: string, period: string): Promise<TrueUp> {
+    return this.#call('approveTrueUp', { params: { accountId, period } });
+  }
+
+  /** Moves licenses between two virtual accounts of one Smart Account (R21). */
+  moveLicenses(accountId: string, move: LicenseMoveRequest): Promise<LicenseMoveResult> {
+    return this.#call('moveLicenses', { params: { accountId }, body: move });
+  }
+
+  /** Moves a product instance and its use to another virtual account (R21). */
+  moveProductInstance(accountId: string, instanceId: string, move: InstanceMoveRequest): Promise<InstanceMoveResult> {
+    return this.#call('moveProductInstance', { params: { accountId, instanceId }, body: move });
   }
 
   // ------------------------------------------------------------ transport

@@ -12,6 +12,7 @@ import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerPeoplePages } from '../accounts/people-page-routes';
 import { registerHealthRoutes } from './health-routes';
+import { registerLicenseTimeRoutes } from '../licensing/time-routes';
 import { registerOrderRoutes } from '../orders/routes';
 import { registerViewRoutes } from '../licensing/view-routes';
 import { registerLicensePages } from '../licensing/page-routes';
@@ -91,6 +92,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
         { name: 'licenses', description: 'The complete view of a Smart Account: licenses, instances, tokens, alerts, events (R23)' },
         { name: 'people', description: "A user's own profile and API keys (R24)" },
+        { name: 'license use', description: 'Alerts, overage agreements and true-ups, moves between virtual accounts (R20, R21, R25)' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'codec', description: 'The codec server: operators read the encrypted payloads in the Temporal UI and CLI (R14)' },
       ],
@@ -127,6 +129,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       registerOrderRoutes(v1, deps);
       registerAccountRoutes(v1, deps);
       registerViewRoutes(v1, deps);
+      registerLicenseTimeRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

@@ -5,6 +5,7 @@ import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './contex
 import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
 import { registerLicenseCommands } from '../licensing/cli';
+import { registerLicenseTimeCommands } from '../licensing/time-cli';
 
 /**
  * license-fulfillment: the CLI for operators and partners. `keys` talks to Postgres (that is how
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerAccountCommands(program);
   registerKeyCommands(program);
   registerLicenseCommands(program);
+  registerLicenseTimeCommands(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
 import { raiseAlert } from './alerts';
+import { recordOveragePeak } from './overage';
 import { NO_ALLOWANCE, overageOf, rejudgePool, statePriority, type Allowance, type PoolCounts, type UseState } from './compliance';
 import type { InstanceUsageRow, LicenseAllocationRow, LicensePoolRow, OverageAgreementRow, VirtualAccountRow } from '../db/rows';
 
@@ -104,17 +105,21 @@ export async function recomputePool(
   for (const change of changed) {
     await q<InstanceUsageRow>('instance_usage').where({ instance_id: change.instanceId, sku: key.sku }).update({ state: change.to });
   }
-  const pool = await writePoolCounts(q, accountId, key, counts, nextExpiryOn);
+  const pool = await writePoolCounts(q, accountId, key, counts, nextExpiryOn, today);
   return { pool, changed };
 }
 
-/** Writes the pool's counters, its "insufficient since" mark and today's point of the use chart. */
+/**
+ * Writes the pool's counters, its "insufficient since" mark, today's point of the use chart and,
+ * when use goes beyond the purchase, the period's overage peak (R20).
+ */
 export async function writePoolCounts(
   q: Knex.Transaction,
   accountId: string,
   key: PoolKey,
   counts: PoolCounts,
   nextExpiryOn?: string | null,
+  today: string = isoDateOf(Date.now()),
 ): Promise<PoolRow> {
   const insufficient = counts.unserved > 0;
   await q<LicensePoolRow>('license_pools')
@@ -129,6 +134,8 @@ export async function writePoolCounts(
       updated_at: q.fn.now(),
     });
   await recordDailyUse(q, key, counts);
+  const overage = overageOf(counts);
+  if (overage > 0) await recordOveragePeak(q, accountId, key, overage, today);
   if (insufficient) {
     await raiseAlert(q, {
       accountId,

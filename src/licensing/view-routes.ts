@@ -9,10 +9,9 @@ import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accoun
 import type { Db } from '../db/knex';
 import { csvOf } from './csv';
 import { viewScopeOf, type ViewScope } from './views-access';
-import { alertsOf, eventsOf, tokensOf } from './views-activity';
+import { eventsOf, tokensOf } from './views-activity';
 import { dailyUseOf, instancesOf, licensesOf } from './views-licenses';
 import {
-  AlertView,
   CreatedKey,
   CreateMyKeyBody,
   DailyUseQuery,
@@ -118,15 +117,6 @@ export function registerViewRoutes(app: FastifyInstance, deps: ApiDependencies):
     async (request) => {
       const scope = await scopeOr4xx(db, request.principal, request.params.accountId, request.query.virtualAccountPath);
       return { accountId: scope.accountId, tokens: await tokensOf(db, scope) };
-    },
-  );
-
-  app.get<Params & { Querystring: ViewQueryType }>(
-    '/accounts/:accountId/alerts',
-    view('listAlerts', 'Alerts, newest first (R25)', ViewQuery, AlertView),
-    async (request) => {
-      const scope = await scopeOr4xx(db, request.principal, request.params.accountId, request.query.virtualAccountPath);
-      return { accountId: scope.accountId, alerts: await alertsOf(db, scope) };
     },
   );
 

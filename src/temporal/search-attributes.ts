@@ -12,6 +12,9 @@ export const CustomerDomainKey = defineSearchAttributeKey('CustomerDomain', Sear
 export const OrderStatusKey = defineSearchAttributeKey('OrderStatus', SearchAttributeType.KEYWORD);
 export const HoldingAccountIdKey = defineSearchAttributeKey('HoldingAccountId', SearchAttributeType.KEYWORD);
 export const WaitingForKey = defineSearchAttributeKey('WaitingFor', SearchAttributeType.KEYWORD);
+/** License use (R20): the reconciliation period a true-up is for, and where it stands. */
+export const LicensePeriodKey = defineSearchAttributeKey('LicensePeriod', SearchAttributeType.KEYWORD);
+export const TrueUpStatusKey = defineSearchAttributeKey('TrueUpStatus', SearchAttributeType.KEYWORD);
 
 export const SEARCH_ATTRIBUTE_KEYS = [
   OrderIdKey,
@@ -21,6 +24,8 @@ export const SEARCH_ATTRIBUTE_KEYS = [
   OrderStatusKey,
   HoldingAccountIdKey,
   WaitingForKey,
+  LicensePeriodKey,
+  TrueUpStatusKey,
 ] as const;
 
 const CLI_TYPE_NAMES: Record<SearchAttributeType, string> = {

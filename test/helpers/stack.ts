@@ -57,7 +57,8 @@ export async function startTestStack(testFile: string, overrides: Partial<Config
     worker,
     taskQueue,
     async stop() {
-      worker.shutdown();
+      // A test may have stopped this worker already (a worker killed mid-workflow).
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await nativeConnection.close();
       await connection.close();

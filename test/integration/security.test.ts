@@ -242,6 +242,39 @@ describe("partner B and B's distributor against everything of partner A", () => 
     ['getMe', () => ({ method: 'GET', path: '/v1/me' }), forbidden],
     ['createMyApiKey', () => ({ method: 'POST', path: '/v1/me/api-keys', body: { label: 'intruder' } }), forbidden],
     ['revokeMyApiKey', () => ({ method: 'DELETE', path: '/v1/me/api-keys/1' }), forbidden],
+    // License use: what takes time (R20, R25) and moves (R21); a role on the Smart Account decides.
+    ['subscribeToAlerts', () => ({ method: 'PUT', path: `/v1/accounts/${a.smartAccountId}/alert-subscriptions/1` }), forbidden],
+    ['unsubscribeFromAlerts', () => ({ method: 'DELETE', path: `/v1/accounts/${a.smartAccountId}/alert-subscriptions/1` }), forbidden],
+    ['getOverageAgreement', () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/overage-agreement` }), forbidden],
+    [
+      'setOverageAgreement',
+      () => ({
+        method: 'PUT',
+        path: `/v1/accounts/${a.smartAccountId}/overage-agreement`,
+        body: { allowance: 'unlimited', cadence: 'yearly', firstPeriodStartsOn: '2026-01-01', partnerOfRecord: b.partnerId },
+      }),
+      forbidden,
+    ],
+    ['listTrueUps', () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/true-ups` }), forbidden],
+    ['approveTrueUp', () => ({ method: 'POST', path: `/v1/accounts/${a.smartAccountId}/true-ups/2026-01-01/approve` }), forbidden],
+    [
+      'moveLicenses',
+      () => ({
+        method: 'POST',
+        path: `/v1/accounts/${a.smartAccountId}/license-moves`,
+        body: { fromVirtualAccountPath: 'Finance', toVirtualAccountPath: 'Region-US', sku: 'C9300-DNA-E-3Y', quantity: 1 },
+      }),
+      forbidden,
+    ],
+    [
+      'moveProductInstance',
+      () => ({
+        method: 'POST',
+        path: `/v1/accounts/${a.smartAccountId}/product-instances/pi-1/move`,
+        body: { toVirtualAccountPath: 'Finance' },
+      }),
+      forbidden,
+    ],
   ];
   // The Smart Account's virtual accounts too (a role, not ownership, decides there).
   const SMART_ACCOUNT_ROWS: Array<[string, () => Call, Check]> = [

@@ -99,6 +99,9 @@ const SAMPLE_PARAMS: Record<string, string> = {
   email: 'pat+ops@partner.test',
   grantId: '42',
   keyId: '42',
+  userId: '7',
+  period: '2026-01-01',
+  instanceId: 'pi-1',
 };
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
@@ -148,12 +151,28 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   listInstances: (c) => c.listInstances('sa-acme', { virtualAccountPath: 'Finance', includeRemoved: true }),
   getDailyUse: (c) => c.getDailyUse('sa-acme', { virtualAccountPath: 'Finance', days: 30 }),
   listTokens: (c) => c.listTokens('sa-acme', { virtualAccountPath: 'Finance' }),
-  listAlerts: (c) => c.listAlerts('sa-acme', { virtualAccountPath: 'Finance' }),
   listEvents: (c) => c.listEvents('sa-acme', { virtualAccountPath: 'Finance', limit: 10, before: '99' }),
   exportEvents: (c) => c.exportEvents('sa-acme', { virtualAccountPath: 'Finance' }),
   getMe: (c) => c.getMe(),
   createMyApiKey: (c) => c.createMyApiKey('ci'),
   revokeMyApiKey: (c) => c.revokeMyApiKey('42'),
+  listAlerts: (c) => c.listAlerts('sa-acme', { kind: 'licenses_expiring', limit: 10, virtualAccountPath: 'Finance' }),
+  subscribeToAlerts: (c) => c.subscribeToAlerts('sa-acme', '7'),
+  unsubscribeFromAlerts: (c) => c.unsubscribeFromAlerts('sa-acme', '7'),
+  getOverageAgreement: (c) => c.getOverageAgreement('sa-acme'),
+  setOverageAgreement: (c) =>
+    c.setOverageAgreement('sa-acme', { allowance: '1.5', cadence: 'quarterly', firstPeriodStartsOn: '2026-01-01', partnerOfRecord: 'p1' }),
+  listTrueUps: (c) => c.listTrueUps('sa-acme'),
+  approveTrueUp: (c) => c.approveTrueUp('sa-acme', '2026-01-01'),
+  moveLicenses: (c) =>
+    c.moveLicenses('sa-acme', {
+      fromVirtualAccountPath: 'Finance',
+      toVirtualAccountPath: 'Sales',
+      sku: 'SKU-1',
+      quantity: 4,
+      allowShortfall: false,
+    }),
+  moveProductInstance: (c) => c.moveProductInstance('sa-acme', 'pi-1', { toVirtualAccountPath: 'Sales' }),
 };
 
 function clientMethodNames(): string[] {

@@ -24,6 +24,14 @@ function expectRejected(env: Record<string, string>, variable: ConfigVariable, r
   return error;
 }
 
+const DEFAULT_LICENSE_CLOCK = {
+  intervalMs: 60_000,
+  failedToConnectAfterMs: 30 * DAY,
+  authorizationExpiresAfterMs: 90 * DAY,
+  removedAfterMs: 365 * DAY,
+  termAlertDays: [90, 60, 30, 14, 7, 3, 1],
+};
+
 describe('loadConfig', () => {
   test('loads the defaults from an empty environment', () => {
     expect(loadConfig({})).toEqual({
@@ -54,6 +62,7 @@ describe('loadConfig', () => {
       workerMaxConcurrentActivities: 20,
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
+      licenseClock: DEFAULT_LICENSE_CLOCK,
     });
   });
 
@@ -130,6 +139,7 @@ describe('loadConfig', () => {
       workerMaxConcurrentActivities: 30,
       workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
+      licenseClock: DEFAULT_LICENSE_CLOCK,
     });
   });
 
@@ -282,4 +292,15 @@ describe('redact', () => {
       expect(redact(input)).toBe(input);
     },
   );
+});
+
+describe('license clock settings', () => {
+  test('term alert days are read as a set, largest first', () => {
+    expect(loadConfig({ TERM_ALERT_DAYS: '1, 7,30,7' }).licenseClock.termAlertDays).toEqual([30, 7, 1]);
+  });
+
+  test('a bad day list or duration names the variable', () => {
+    expect(() => loadConfig({ TERM_ALERT_DAYS: '30,-1' })).toThrow(/TERM_ALERT_DAYS: must be whole numbers of days/);
+    expect(() => loadConfig({ LICENSE_CLOCK_INTERVAL: 'soon' })).toThrow(/LICENSE_CLOCK_INTERVAL: must be a positive duration/);
+  });
 });

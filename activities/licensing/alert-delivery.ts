@@ -1,0 +1,94 @@
+import type { Db } from '../../src/db/knex';
+import type { AlertKind } from '../../src/licensing/alerts';
+import { renderAlertEmail } from '../../src/licensing/license-emails';
+import type { Outbox } from '../shared/outbox';
+
+/**
+ * R25: each new alert is emailed once to the account's alert subscribers and its Smart Account
+ * admins who are users. Through the outbox (one row per alert and recipient, so a retry never
+ * sends twice), then the alert is marked emailed_at so the next sweep does not read it again.
+ */
+
+export interface Recipient {
+  email: string;
+  full_name: string | null;
+}
+
+/** Subscribers of the account's alerts and its SA admins (users), each once, by user ID. */
+export async function alertRecipients(db: Db, accountId: string): Promise<Recipient[]> {
+  return db('users as u')
+    .whereIn('u.id', db('alert_subscriptions').where({ account_id: accountId }).select('user_id'))
+    .orWhereIn(
+      'u.id',
+      db('role_grants')
+        .where({ account_id: accountId, role: 'sa_admin' })
+        .whereNull('revoked_at')
+        .whereNotNull('user_id')
+        .select('user_id'),
+    )
+    .orderBy('u.id')
+    .select('u.email', 'u.full_name');
+}
+
+interface UnmailedAlert {
+  id: string;
+  account_id: string;
+  kind: AlertKind;
+  message: string;
+  day: string;
+  account_name: string;
+  path: string | null;
+}
+
+export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUrl: string }) {
+  const { db, outbox } = deps;
+  return {
+    /** Emails up to `batch` alerts not emailed yet, oldest first; returns how many and whether more wait. */
+    async deliverAlertEmails(input: { batch: number; accountId?: string }): Promise<{ alerts: number; emails: number; more: boolean }> {
+      const query = db('license_alerts as a')
+        .join('accounts as acc', 'acc.id', 'a.account_id')
+        .leftJoin('virtual_accounts as va', 'va.id', 'a.virtual_account_id')
+        .whereNull('a.emailed_at')
+        .orderBy('a.id')
+        .limit(input.batch)
+        .select(
+          'a.id',
+          'a.account_id',
+          'a.kind',
+          'a.message',
+          db.raw(`to_char(a.day, 'YYYY-MM-DD') AS day`),
+          'acc.name as account_name',
+          'va.path',
+        );
+      if (input.accountId !== undefined) query.where('a.account_id', input.accountId);
+      const alerts = (await query) as UnmailedAlert[];
+      let emails = 0;
+      const recipientsOf = new Map<string, Recipient[]>();
+      for (const alert of alerts) {
+        if (!recipientsOf.has(alert.account_id)) recipientsOf.set(alert.account_id, await alertRecipients(db, alert.account_id));
+        for (const recipient of recipientsOf.get(alert.account_id)!) {
+          const key = `license-alert:${alert.id}:${recipient.email.toLowerCase()}`;
+          const rendered = renderAlertEmail({
+            kind: alert.kind,
+            message: alert.message,
+            accountName: alert.account_name,
+            virtualAccountPath: alert.path,
+            day: alert.day,
+            recipientName: recipient.full_name ?? undefined,
+            pagesUrl: `${deps.publicBaseUrl}/v1/accounts/${encodeURIComponent(alert.account_id)}/alerts`,
+          });
+          const { pending } = await outbox.queue({
+            ...rendered,
+            idempotencyKey: key,
+            orderId: null,
+            template: 'license-alert',
+            to: recipient.email,
+          });
+          if (pending && (await outbox.deliver(key))) emails++;
+        }
+        await db('license_alerts').where({ id: alert.id }).whereNull('emailed_at').update({ emailed_at: db.fn.now() });
+      }
+      return { alerts: alerts.length, emails, more: alerts.length >= input.batch };
+    },
+  };
+}

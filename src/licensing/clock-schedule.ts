@@ -1,0 +1,42 @@
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { LICENSE_CLOCK_SCHEDULE_ID, LICENSE_CLOCK_WORKFLOW_TYPE, type LicenseClockInput } from './workflow-api';
+
+/**
+ * The Temporal Schedule that starts licenseClock every LICENSE_CLOCK_INTERVAL (docs/LICENSE-USE.md,
+ * "What takes time"). Created by the worker process at start, idempotently, the way search
+ * attributes are registered; an existing schedule gets the current interval and task queue.
+ *
+ * Overlap SKIP: a run still sweeping when the next tick comes makes that tick a no-op (sweeps are
+ * state-based, the running one does the same work). Catch-up window one day: after a server
+ * outage shorter than that, one missed tick still runs at once; longer, the next tick does it,
+ * since every run catches up on everything due, not on one tick's share.
+ */
+export const CLOCK_CATCHUP_WINDOW = '1 day' as const;
+
+export async function ensureLicenseClockSchedule(
+  client: Client,
+  options: { taskQueue: string; intervalMs: number; scheduleId?: string; input?: LicenseClockInput },
+): Promise<'created' | 'updated'> {
+  const scheduleId = options.scheduleId ?? LICENSE_CLOCK_SCHEDULE_ID;
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: LICENSE_CLOCK_WORKFLOW_TYPE,
+    workflowId: `${scheduleId}-run`,
+    taskQueue: options.taskQueue,
+    args: [options.input ?? {}],
+  };
+  const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CLOCK_CATCHUP_WINDOW };
+  try {
+    await client.schedule.create({ scheduleId, spec: { intervals: [{ every: options.intervalMs }] }, action, policies });
+    return 'created';
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    await client.schedule.getHandle(scheduleId).update((previous) => ({
+      ...previous,
+      spec: { intervals: [{ every: options.intervalMs }] },
+      action: { ...action },
+      policies: { ...previous.policies, ...policies },
+    }));
+    return 'updated';
+  }
+}

@@ -1,0 +1,206 @@
+import type { Knex } from 'knex';
+import { isoDateOf } from '../common/dates';
+import type { LicenseClockConfig } from '../config';
+import { raiseAlert } from './alerts';
+import { recordLicenseEvent } from './events';
+import { comparePoolKeys } from './pool-order';
+import { lockPool, recomputePool } from './pools';
+
+/**
+ * R19, liveness: a product instance that has not reported for 30 days raises "failed to connect"
+ * (once per silence), at 90 days its authorization expires and its use leaves each pool, at one
+ * year it is removed and its credentials revoked. Each step reads only the instances due, by the
+ * last_contact_at index, in bounded batches; each instance changes in a transaction of its own.
+ * A report (lu-core's path) moves last_contact_at and so ends the silence.
+ */
+
+export type LivenessSettings = Pick<LicenseClockConfig, 'failedToConnectAfterMs' | 'authorizationExpiresAfterMs' | 'removedAfterMs'>;
+
+export interface LivenessResult {
+  failedToConnect: number;
+  expired: number;
+  removed: number;
+  /** A batch was full: more may be due (the next run, or the next loop, takes them). */
+  more: boolean;
+}
+
+interface SilentInstance {
+  id: string;
+  account_id: string;
+  virtual_account_id: string;
+  last_contact_at: Date;
+}
+
+const SYSTEM = 'system';
+
+/** `accountId` limits the sweep to one Smart Account (an operator's re-run, a test's own world). */
+export async function sweepLiveness(
+  db: Knex,
+  settings: LivenessSettings,
+  asOfMs: number,
+  batch: number,
+  accountId?: string,
+): Promise<LivenessResult> {
+  const scope = { batch, accountId };
+  const removed = await dueInstances(db, ['active', 'authorization_expired'], asOfMs - settings.removedAfterMs, undefined, scope);
+  for (const instance of removed) await removeInstance(db, instance, asOfMs);
+  const expired = await dueInstances(db, ['active'], asOfMs - settings.authorizationExpiresAfterMs, undefined, scope);
+  for (const instance of expired) await db.transaction((trx) => expireInstance(trx, instance, asOfMs, true));
+  const silent = await dueInstances(
+    db,
+    ['active'],
+    asOfMs - settings.failedToConnectAfterMs,
+    asOfMs - settings.authorizationExpiresAfterMs,
+    scope,
+    true,
+  );
+  for (const instance of silent) await raiseFailedToConnect(db, instance, settings.failedToConnectAfterMs);
+  return {
+    failedToConnect: silent.length,
+    expired: expired.length,
+    removed: removed.length,
+    more: [removed, expired, silent].some((rows) => rows.length >= batch),
+  };
+}
+
+/** Instances in `states` silent since before `beforeMs` (and after `afterMs`), oldest first. */
+async function dueInstances(
+  db: Knex,
+  states: string[],
+  beforeMs: number,
+  afterMs: number | undefined,
+  scope: { batch: number; accountId?: string },
+  notYetAlerted = false,
+): Promise<SilentInstance[]> {
+  const query = db('product_instances as p')
+    .whereIn('p.state', states)
+    .where('p.last_contact_at', '<=', new Date(beforeMs))
+    .orderBy('p.last_contact_at')
+    .limit(scope.batch)
+    .select('p.id', 'p.account_id', 'p.virtual_account_id', 'p.last_contact_at');
+  if (scope.accountId !== undefined) query.where('p.account_id', scope.accountId);
+  if (afterMs !== undefined) query.where('p.last_contact_at', '>', new Date(afterMs));
+  // One alert per silence: one raised after the last contact means this silence was told.
+  if (notYetAlerted) {
+    query.whereNotExists(
+      db('license_alerts as a')
+        .where('a.kind', 'failed_to_connect')
+        .whereRaw(`a.subject = 'instance:' || p.id`)
+        .whereRaw('a.day >= (p.last_contact_at AT TIME ZONE ?)::date', ['UTC']),
+    );
+  }
+  return query;
+}
+
+async function raiseFailedToConnect(db: Knex, instance: SilentInstance, afterMs: number): Promise<void> {
+  // The alert's day is the day the silence crossed the threshold: the same whichever run raises it.
+  const day = isoDateOf(instance.last_contact_at.getTime() + afterMs);
+  await db.transaction(async (trx) => {
+    const raised = await raiseAlert(
+      trx,
+      {
+        accountId: instance.account_id,
+        virtualAccountId: instance.virtual_account_id,
+        kind: 'failed_to_connect',
+        subject: `instance:${instance.id}`,
+        message: `product instance ${instance.id} has not reported since ${instance.last_contact_at.toISOString()}`,
+        details: { instanceId: instance.id, lastContactAt: instance.last_contact_at.toISOString() },
+      },
+      day,
+    );
+    if (!raised) return;
+    await recordLicenseEvent(trx, {
+      accountId: instance.account_id,
+      virtualAccountId: instance.virtual_account_id,
+      type: 'instance_failed_to_connect',
+      subject: `instance:${instance.id}`,
+      actor: SYSTEM,
+      details: { lastContactAt: instance.last_contact_at.toISOString() },
+      idempotencyKey: `failed-to-connect:${instance.id}:${instance.last_contact_at.toISOString()}`,
+    });
+  });
+}
+
+/**
+ * Releases the instance's use from every pool it uses: its usage rows become AuthorizationExpired
+ * (recomputePool leaves them out) and each pool is re-judged at once. Pools are locked before the
+ * instance row, in (VA, SKU) order, as every other writer of pools does, so none deadlocks.
+ */
+export async function expireInstance(trx: Knex.Transaction, instance: SilentInstance, asOfMs: number, alert: boolean): Promise<boolean> {
+  const rows: Array<{ sku: string; virtual_account_id: string }> = await trx('instance_usage')
+    .where({ instance_id: instance.id })
+    .select('sku', 'virtual_account_id');
+  const uses = rows.map((r) => ({ virtualAccountId: String(r.virtual_account_id), sku: r.sku })).sort(comparePoolKeys);
+  for (const use of uses) await lockPool(trx, instance.account_id, use);
+  const current = await currentInstance(trx, instance.id);
+  // A report came in since the sweep read it: the silence is over.
+  if (current?.state !== 'active' || current.last_contact_at.getTime() !== instance.last_contact_at.getTime()) return false;
+  await trx('product_instances').where({ id: instance.id }).update({ state: 'authorization_expired' });
+  await trx('instance_usage').where({ instance_id: instance.id }).update({ state: 'AuthorizationExpired' });
+  const today = isoDateOf(asOfMs);
+  for (const use of uses) await recomputePool(trx, instance.account_id, use, today);
+  if (alert) {
+    await raiseAlert(
+      trx,
+      {
+        accountId: instance.account_id,
+        virtualAccountId: instance.virtual_account_id,
+        kind: 'authorization_expired',
+        subject: `instance:${instance.id}`,
+        message: `product instance ${instance.id} has not reported since ${instance.last_contact_at.toISOString()}: its authorization expired and its licenses went back to the pool`,
+        details: { instanceId: instance.id, released: uses.map((u) => u.sku) },
+      },
+      today,
+    );
+  }
+  await recordLicenseEvent(trx, {
+    accountId: instance.account_id,
+    virtualAccountId: instance.virtual_account_id,
+    type: 'instance_authorization_expired',
+    subject: `instance:${instance.id}`,
+    actor: SYSTEM,
+    details: { lastContactAt: instance.last_contact_at.toISOString(), released: uses.map((u) => u.sku) },
+    idempotencyKey: `authorization-expired:${instance.id}:${instance.last_contact_at.toISOString()}`,
+  });
+  return true;
+}
+
+async function currentInstance(trx: Knex.Transaction, id: string): Promise<{ state: string; last_contact_at: Date } | undefined> {
+  return trx('product_instances')
+    .where({ id })
+    .forUpdate()
+    .first<{ state: string; last_contact_at: Date } | undefined>('state', 'last_contact_at');
+}
+
+/** Removes the instance (expiring it first if it still held licenses) and revokes its credentials. */
+async function removeInstance(db: Knex, instance: SilentInstance, asOfMs: number): Promise<void> {
+  await db.transaction(async (trx) => {
+    await expireInstance(trx, instance, asOfMs, false);
+    const current = await currentInstance(trx, instance.id);
+    if (current?.state !== 'authorization_expired' || current.last_contact_at.getTime() !== instance.last_contact_at.getTime()) return;
+    await trx('product_instances')
+      .where({ id: instance.id })
+      .update({ state: 'removed', removed_at: new Date(asOfMs), credential_expires_at: new Date(asOfMs) });
+    await raiseAlert(
+      trx,
+      {
+        accountId: instance.account_id,
+        virtualAccountId: instance.virtual_account_id,
+        kind: 'instance_removed',
+        subject: `instance:${instance.id}`,
+        message: `product instance ${instance.id} has not reported since ${instance.last_contact_at.toISOString()}: it was removed and its credentials revoked`,
+        details: { instanceId: instance.id },
+      },
+      isoDateOf(asOfMs),
+    );
+    await recordLicenseEvent(trx, {
+      accountId: instance.account_id,
+      virtualAccountId: instance.virtual_account_id,
+      type: 'instance_removed',
+      subject: `instance:${instance.id}`,
+      actor: SYSTEM,
+      details: { lastContactAt: instance.last_contact_at.toISOString() },
+      idempotencyKey: `instance-removed:${instance.id}`,
+    });
+  });
+}

@@ -1,0 +1,269 @@
+/**
+ * U6 Liveness (R19, R25): a device goes silent -> "failed to connect" at 30 days (once), at 90
+ * days AuthorizationExpired and its use released from the pool, at one year removed with its
+ * credentials revoked; one that comes back at day 100 is authorized again. Every alert is
+ * emailed once to the account's subscribers and SA admins. The license clock runs as the
+ * Schedule would start it (a licenseClock workflow on this file's worker); the last test lets
+ * the real Schedule start it.
+ */
+import { ensureLicenseClockSchedule } from '../../src/licensing/clock-schedule';
+import { LICENSE_CLOCK_WORKFLOW_TYPE } from '../../src/licensing/workflow-api';
+import { useTestApi } from '../helpers/api';
+import { createTestWorld } from '../helpers/fixtures';
+import {
+  addAccountUser,
+  poolOf,
+  provisionLicenses,
+  reportAgain,
+  runClock,
+  silenceFor,
+  useLicenses,
+  usageStates,
+  virtualAccountId,
+} from '../helpers/license-use';
+import { pollUntil } from '../helpers/orders';
+import { mailFor, uniqueSuffix, useTestStack } from '../helpers/stack';
+
+const stack = useTestStack(__filename);
+const api = useTestApi(stack);
+const SKU = 'C9300-DNA-A';
+
+function alertMail(address: string, title: string) {
+  return mailFor(address).filter((m) => m.headers['x-email-template'] === 'license-alert' && m.subject.startsWith(title));
+}
+
+test('U6: silent 30 days -> one alert; 90 -> expired and released; back at day 100 -> authorized; 365 -> removed', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const admin = await addAccountUser(stack.db, world, { name: 'ada', role: 'sa_admin' });
+  const subscriber = await addAccountUser(stack.db, world, { name: 'sam', role: 'sa_user', subscribed: true });
+  const bystander = await addAccountUser(stack.db, world, { name: 'ben', role: 'sa_user' });
+  await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const silent = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 5 });
+  const steady = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 5 });
+  const waiting = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 2 });
+  expect(await usageStates(stack.db, [silent, steady, waiting])).toEqual({
+    [silent]: 'Authorized',
+    [steady]: 'Authorized',
+    [waiting]: 'OutOfCompliance',
+  });
+  const scope = { accountId: world.smartAccountId };
+
+  // Day 31: one "failed to connect", however often the clock runs; the device keeps its licenses.
+  await silenceFor(stack.db, silent, 31);
+  expect(await runClock(stack, scope)).toMatchObject({ failedToConnect: 1, expired: 0, removed: 0 });
+  expect(await runClock(stack, scope)).toMatchObject({ failedToConnect: 0 });
+  await runClock(stack, { ...scope, asOfMs: Date.now() + 86_400_000 });
+  const failed = await stack.db('license_alerts').where({ kind: 'failed_to_connect', subject: `instance:${silent}` });
+  expect(failed).toHaveLength(1);
+  expect(failed[0].emailed_at).not.toBeNull();
+  expect(await usageStates(stack.db, [silent])).toEqual({ [silent]: 'Authorized' });
+  for (const to of [admin.email, subscriber.email]) {
+    const mails = await pollUntil(
+      async () => alertMail(to, 'Product instance failed to connect'),
+      (m) => m.length >= 1,
+      'failed-to-connect mail',
+    );
+    expect(mails).toHaveLength(1);
+    expect(mails[0].text).toContain(silent);
+    expect(mails[0].html).toContain('<strong>What to do:</strong>');
+  }
+  expect(mailFor(bystander.email)).toHaveLength(0);
+
+  // Day 91: authorization expired, its 5 released; the waiting device is served at once.
+  await silenceFor(stack.db, silent, 91);
+  expect(await runClock(stack, scope)).toMatchObject({ expired: 1, failedToConnect: 0 });
+  expect(await runClock(stack, scope)).toMatchObject({ expired: 0 });
+  expect(await stack.db('product_instances').where({ id: silent }).first('state')).toEqual({ state: 'authorization_expired' });
+  expect(await usageStates(stack.db, [silent, steady, waiting])).toEqual({
+    [silent]: 'AuthorizationExpired',
+    [steady]: 'Authorized',
+    [waiting]: 'Authorized',
+  });
+  expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, authorized: 7, overage: 0, unserved: 0 });
+  expect(await stack.db('license_alerts').where({ kind: 'authorization_expired', subject: `instance:${silent}` })).toHaveLength(1);
+  await pollUntil(
+    async () => alertMail(admin.email, 'Product instance authorization expired'),
+    (m) => m.length === 1,
+    'expiry mail',
+  );
+
+  // Day 100: it reports again (3 now) and is authorized again: the pool holds 10 again.
+  await reportAgain(stack.db, silent, { [SKU]: 3 });
+  expect(await usageStates(stack.db, [silent])).toEqual({ [silent]: 'Authorized' });
+  expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ authorized: 10, unserved: 0 });
+  expect(await runClock(stack, scope)).toMatchObject({ failedToConnect: 0, expired: 0, removed: 0 });
+
+  // A year of silence: removed, credentials revoked, its use released; nothing else is touched.
+  await silenceFor(stack.db, steady, 366);
+  expect(await runClock(stack, scope)).toMatchObject({ removed: 1, expired: 0, failedToConnect: 0 });
+  const removed = await stack.db('product_instances').where({ id: steady }).first('state', 'removed_at', 'credential_expires_at');
+  expect(removed.state).toBe('removed');
+  expect(removed.credential_expires_at.getTime()).toBeLessThanOrEqual(Date.now());
+  expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ authorized: 5, unserved: 0 });
+  expect(
+    await stack
+      .db('license_alerts')
+      .where({ subject: `instance:${steady}` })
+      .pluck('kind'),
+  ).toEqual(['instance_removed']);
+  expect(await runClock(stack, scope)).toMatchObject({ removed: 0 });
+
+  const events = await stack.db('license_events').where({ account_id: world.smartAccountId }).orderBy('id').select('type', 'subject');
+  expect(events.filter((e) => e.subject === `instance:${silent}`).map((e) => e.type)).toEqual([
+    'instance_failed_to_connect',
+    'instance_authorization_expired',
+  ]);
+  expect(events.filter((e) => e.subject === `instance:${steady}`).map((e) => e.type)).toEqual([
+    'instance_authorization_expired',
+    'instance_removed',
+  ]);
+  // Every alert was emailed exactly once per recipient (the outbox key is per alert and address).
+  const keys: string[] = await stack.db('email_outbox').where('idempotency_key', 'like', 'license-alert:%').pluck('idempotency_key');
+  expect(new Set(keys).size).toBe(keys.length);
+}, 90_000);
+
+test('the Schedule starts the clock by itself (overlap SKIP), and ensuring it again updates it', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await addAccountUser(stack.db, world, { name: 'ada', role: 'sa_admin' });
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 });
+  await silenceFor(stack.db, device, 40);
+  const scheduleId = `license-clock-${world.suffix}`;
+  // Scoped to this world, so the other test files' rows are left to their own clocks.
+  const options = { taskQueue: stack.taskQueue, intervalMs: 1_000, scheduleId, input: { accountId: world.smartAccountId } };
+  expect(await ensureLicenseClockSchedule(stack.client, options)).toBe('created');
+  try {
+    expect(await ensureLicenseClockSchedule(stack.client, options)).toBe('updated');
+    const schedule = await stack.client.schedule.getHandle(scheduleId).describe();
+    expect(schedule.policies.overlap).toBe('SKIP');
+    expect(schedule.policies.catchupWindow).toBe(86_400_000);
+    const alert = await pollUntil(
+      () =>
+        stack
+          .db('license_alerts')
+          .where({ kind: 'failed_to_connect', subject: `instance:${device}` })
+          .first('emailed_at'),
+      (row) => row?.emailed_at != null,
+      'the scheduled clock raising and emailing the alert',
+      20_000,
+    );
+    expect(alert.emailed_at).toBeInstanceOf(Date);
+  } finally {
+    await stack.client.schedule.getHandle(scheduleId).delete();
+  }
+}, 60_000);
+
+/**
+ * The sweep's cost does not grow with the fleet: one clock run issues the same Postgres
+ * statements and schedules the same Temporal activities with 20 or 400 healthy instances
+ * (docs/LICENSE-USE.md, "What takes time", quotes these figures).
+ */
+test('a clock run costs the same statements and actions with 20 or 400 healthy instances', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const measure = async () => {
+    let statements = 0;
+    const count = () => statements++;
+    stack.db.on('query', count);
+    const workflowId = `license-clock-cost-${uniqueSuffix()}`;
+    // Scoped to this world: the other test files running at the same time add nothing to measure.
+    await stack.client.workflow.execute(LICENSE_CLOCK_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: stack.taskQueue,
+      args: [{ accountId: world.smartAccountId }],
+    });
+    stack.db.off('query', count);
+    const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+    const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length;
+    return { statements, activities };
+  };
+  const addHealthy = async (n: number) => {
+    const rows = Array.from({ length: n }, (_, i) => ({
+      id: `pi-cost-${world.suffix}-${i}-${Math.random().toString(36).slice(2, 8)}`,
+      account_id: world.smartAccountId,
+      virtual_account_id: finance,
+      product_id: 'C9300-48P',
+      serial_number: `COST${world.suffix}${i}${Math.random().toString(36).slice(2, 8)}`,
+      hostname: 'h',
+      public_key: 'k',
+      state: 'active',
+      credential_serial: 's',
+      credential_expires_at: new Date(Date.now() + 86_400_000),
+    }));
+    await stack.db.batchInsert('product_instances', rows, 200);
+  };
+  await measure(); // warm: the first run after other tests may still find their alerts to mail
+  await addHealthy(20);
+  const small = await measure();
+  await addHealthy(380);
+  const large = await measure();
+  process.stderr.write(`[clock cost] 20 instances: ${JSON.stringify(small)}; 400 instances: ${JSON.stringify(large)}\n`);
+  expect(large).toEqual(small);
+  expect(small.activities).toBe(2);
+}, 60_000);
+
+test('alerts through the API: who may read them and who is emailed them (R25)', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const user = await addAccountUser(stack.db, world, { name: 'uma', role: 'sa_user' });
+  const outsider = await addAccountUser(stack.db, await createTestWorld(stack.db, uniqueSuffix()), { name: 'olga', role: 'sa_user' });
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 });
+  await silenceFor(stack.db, device, 31);
+  await runClock(stack, { accountId: world.smartAccountId });
+  const path = `/v1/accounts/${world.smartAccountId}`;
+  const partner = await api.keyFor('partner', world.partnerId);
+  const operator = await api.keyFor('operator');
+
+  // A partner with a role reads the account's alerts (marked emailed: the sweep mails each once, here to nobody).
+  const listed = await api.call('GET', `${path}/alerts?kind=failed_to_connect`, { key: partner });
+  expect(listed.status).toBe(200);
+  expect(listed.body.alerts).toEqual([
+    expect.objectContaining({
+      kind: 'failed_to_connect',
+      subject: `instance:${device}`,
+      virtualAccountPath: 'Finance',
+      emailedAt: expect.any(String),
+    }),
+  ]);
+  expect((await api.call('GET', `${path}/alerts`, { key: await api.keyFor('partner', world.otherPartnerId) })).status).toBe(403);
+  expect((await api.call('GET', `${path}/alerts?kind=nonsense`, { key: partner })).status).toBe(400);
+
+  // Subscriptions: a mere SA user partner may not change them; an operator may, for a user of the account only.
+  expect((await api.call('PUT', `${path}/alert-subscriptions/${user.id}`, { key: partner })).status).toBe(403);
+  const refused = await api.call('PUT', `${path}/alert-subscriptions/${outsider.id}`, { key: operator });
+  expect([refused.status, refused.body.error]).toEqual([422, 'NotAUserOfTheAccount']);
+  for (let i = 0; i < 2; i++) {
+    const subscribed = await api.call('PUT', `${path}/alert-subscriptions/${user.id}`, { key: operator });
+    expect(subscribed.body).toEqual({ accountId: world.smartAccountId, userId: user.id, subscribed: true });
+  }
+  expect(await stack.db('alert_subscriptions').where({ account_id: world.smartAccountId })).toHaveLength(1);
+
+  // The next alert reaches the subscriber, once.
+  await silenceFor(stack.db, device, 91);
+  await runClock(stack, { accountId: world.smartAccountId });
+  const mails = await pollUntil(
+    async () => alertMail(user.email, 'Product instance authorization expired'),
+    (m) => m.length >= 1,
+    'subscriber mail',
+  );
+  expect(mails).toHaveLength(1);
+  expect(alertMail(user.email, 'Product instance failed to connect')).toHaveLength(0);
+  const unsubscribed = await api.call('DELETE', `${path}/alert-subscriptions/${user.id}`, { key: operator });
+  expect(unsubscribed.body.subscribed).toBe(false);
+  expect(await stack.db('alert_subscriptions').where({ account_id: world.smartAccountId })).toHaveLength(0);
+}, 60_000);
+
+test('bounded batches: a run with batch 1 loops until the backlog is done (each step reads at most one row)', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
+  const silent = [
+    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+  ];
+  for (const id of silent) await silenceFor(stack.db, id, 35);
+  // Four alerts to mail: the three, and the pool's "insufficient licenses" (it holds none).
+  expect(await runClock(stack, { accountId: world.smartAccountId, batch: 1 })).toMatchObject({ failedToConnect: 3, alertsEmailed: 4 });
+  expect(await stack.db('license_alerts').where({ account_id: world.smartAccountId, kind: 'failed_to_connect' })).toHaveLength(3);
+}, 60_000);
