@@ -3,6 +3,7 @@
  * later the API and CLI) calls `loadConfig()` and gets a validated, typed object, or a
  * ConfigError that names each bad variable and why it is bad.
  */
+import { parseSigningKeys } from './licensing/signing';
 import { parseEncryptionKeys } from './temporal/payload-codec';
 
 export interface Config {
@@ -50,6 +51,8 @@ export interface Config {
    * that talks to Temporal (src/temporal/connect.ts).
    */
   payloadEncryptionKeys: string;
+  /** `id:base64seed[,...]`: Ed25519 keys signing device credentials and usage answers, the first signs (R16, R17). */
+  licenseSigningKeys: string;
 }
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -106,6 +109,11 @@ export const CONFIG_VARIABLES = {
     default: '',
     secret: true,
     doc: 'AES-256 keys sealing Temporal payloads (R14): id:base64key, comma-separated, current first. Required by the worker and the API; npm start and the tests generate one.',
+  },
+  LICENSE_SIGNING_KEYS: {
+    default: '',
+    secret: true,
+    doc: 'Ed25519 keys signing device credentials and usage answers (R16, R17): id:base64seed (32 bytes), comma-separated; the first signs, all verify (rotation). Required by the API for device routes; npm start and the tests generate one.',
   },
 } as const;
 
@@ -198,6 +206,17 @@ export function loadConfig(env: Env = process.env): Config {
     return value;
   };
 
+  const signingKeys = (variable: ConfigVariable): string => {
+    const value = raw(variable);
+    if (value === '') return value;
+    try {
+      parseSigningKeys(value);
+    } catch (err) {
+      fail(variable, err instanceof Error ? err.message : String(err));
+    }
+    return value;
+  };
+
   const oneOf = <T extends string>(variable: ConfigVariable, allowed: readonly T[]): T => {
     const value = raw(variable).toUpperCase();
     if (!allowed.includes(value as T)) fail(variable, `must be one of ${allowed.join(', ')} (got "${raw(variable)}")`);
@@ -230,6 +249,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerMaxConcurrentActivities: positiveInt('WORKER_MAX_CONCURRENT_ACTIVITIES'),
     workflowBundlePath: raw('WORKFLOW_BUNDLE_PATH'),
     payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
+    licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

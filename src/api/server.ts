@@ -13,6 +13,8 @@ import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerHealthRoutes } from './health-routes';
 import { registerOrderRoutes } from '../orders/routes';
 import { SHARED_SCHEMAS } from './schemas';
+import { deviceRoutes } from '../licensing/routes-devices';
+import { registerTokenRoutes } from '../licensing/routes-tokens';
 
 export type { ApiDependencies };
 
@@ -114,9 +116,12 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       });
       registerOrderRoutes(v1, deps);
       registerAccountRoutes(v1, deps);
+      registerTokenRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );
+  // Product instances sign their requests instead of holding an API key (R16, R17).
+  await app.register(deviceRoutes(deps), { prefix: '/v1' });
 
   await registerCustomerPages(app, deps);
   await registerCodecRoutes(app, deps);

@@ -4,6 +4,7 @@ import * as coreSchema from '../../migrations/20261129_001_core_schema';
 import * as apiAccess from '../../migrations/20261129_002_api_access';
 import * as outboxWithdrawn from '../../migrations/20261130_003_outbox_withdrawn';
 import * as peopleAndLicenseUse from '../../migrations/20261206_004_people_and_license_use';
+import * as deviceRequestSignatures from '../../migrations/20261206_010_device_request_signatures';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261129_002_api_access': apiAccess,
   '20261130_003_outbox_withdrawn': outboxWithdrawn,
   '20261206_004_people_and_license_use': peopleAndLicenseUse,
+  '20261206_010_device_request_signatures': deviceRequestSignatures,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

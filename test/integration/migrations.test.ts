@@ -10,7 +10,13 @@ import { SCHEMA_TABLES as SCHEMA_TABLE_NAMES } from '../helpers/schema';
 
 const SCHEMA_TABLES = [...SCHEMA_TABLE_NAMES].sort();
 
-const MIGRATIONS = ['20261129_001_core_schema', '20261129_002_api_access', '20261130_003_outbox_withdrawn', '20261206_004_people_and_license_use'];
+const MIGRATIONS = [
+  '20261129_001_core_schema',
+  '20261129_002_api_access',
+  '20261130_003_outbox_withdrawn',
+  '20261206_004_people_and_license_use',
+  '20261206_010_device_request_signatures',
+];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
 

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import {
+  decodeCredential,
+  publicKeyFromRaw,
+  REQUEST_CLOCK_SKEW_MS,
+  requestSigningInput,
+  verifyBytes,
+  type CredentialClaims,
+} from '../device-client/protocol';
+import { LicenseRefusal } from './refusals';
+import type { SigningKeys } from './signing';
+
+/**
+ * Who a device request comes from (R16, R17): a credential the server signed, and a signature by
+ * the private key the credential names over method, path, timestamp and body. The crypto is
+ * checked before any database work; the signature is then spent once (`spendSignature`) inside
+ * the request's own transaction, so a replay within the clock-skew window is refused.
+ */
+
+export interface DeviceCaller {
+  claims: CredentialClaims;
+  /** SHA-256 of the request's signature: what `spendSignature` stores. */
+  signatureHash: Buffer;
+}
+
+export interface SignedRequest {
+  method: string;
+  path: string;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+function header(headers: SignedRequest['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function authenticateDevice(keys: SigningKeys, request: SignedRequest, now = Date.now()): DeviceCaller {
+  const match = /^Device\s+(\S+)$/.exec(header(request.headers, 'authorization') ?? '');
+  if (!match) throw new LicenseRefusal('InvalidCredential', 'header authorization: must be "Device <credential>"');
+  const claims = decodeCredential(match[1], keys.verifiers);
+  if (!claims) throw new LicenseRefusal('InvalidCredential', 'header authorization: the credential is not one this service signed');
+  if (Date.parse(claims.expiresAt) <= now) {
+    throw new LicenseRefusal('InvalidCredential', `header authorization: the credential expired at ${claims.expiresAt}; register again`);
+  }
+  const timestamp = header(request.headers, 'x-device-timestamp') ?? '';
+  if (!/^\d{13}$/.test(timestamp)) throw new LicenseRefusal('StaleRequest', 'header x-device-timestamp: must be Unix milliseconds');
+  if (Math.abs(now - Number(timestamp)) > REQUEST_CLOCK_SKEW_MS) {
+    throw new LicenseRefusal(
+      'StaleRequest',
+      'header x-device-timestamp: more than 5 minutes from the server clock; sign the request again',
+    );
+  }
+  const signature = header(request.headers, 'x-device-signature') ?? '';
+  const input = requestSigningInput(request.method, request.path, timestamp, request.body);
+  let valid = false;
+  try {
+    valid =
+      /^[A-Za-z0-9_-]{86}$/.test(signature) && verifyBytes(publicKeyFromRaw(Buffer.from(claims.publicKey, 'base64url')), input, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    throw new LicenseRefusal(
+      'InvalidSignature',
+      "header x-device-signature: not a signature of this request by the instance's private key",
+    );
+  }
+  return { claims, signatureHash: createHash('sha256').update(signature).digest() };
+}
+
+/** Spends the request's signature; a second use of it is a replay. */
+export async function spendSignature(trx: Knex.Transaction, caller: DeviceCaller): Promise<void> {
+  const inserted: { rows: unknown[] } = await trx.raw(
+    `INSERT INTO device_request_signatures (signature_hash, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1 AS spent`,
+    [caller.signatureHash, caller.claims.instanceId],
+  );
+  if (inserted.rows.length === 0) {
+    throw new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
+  }
+}
+
+/** The live instance behind a credential, locked for the request's transaction; refused when removed or revoked. */
+export async function lockCallerInstance(
+  trx: Knex.Transaction,
+  caller: DeviceCaller,
+): Promise<{ id: string; account_id: string; virtual_account_id: string; state: string; public_key: string }> {
+  const row:
+    | { id: string; account_id: string; virtual_account_id: string; state: string; public_key: string; credential_serial: string }
+    | undefined = await trx('product_instances')
+    .where({ id: caller.claims.instanceId })
+    .forUpdate()
+    .first('id', 'account_id', 'virtual_account_id', 'state', 'public_key', 'credential_serial');
+  if (!row || row.state === 'removed') {
+    throw new LicenseRefusal(
+      'InstanceRemoved',
+      `instance ${caller.claims.instanceId} was removed and its credentials revoked; register again`,
+    );
+  }
+  if (row.credential_serial !== caller.claims.serial || row.public_key !== caller.claims.publicKey) {
+    throw new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
+  }
+  return row;
+}
+
+/** Forgets spent signatures older than the clock-skew window (they would be refused as stale anyway). */
+export async function forgetOldSignatures(db: Knex): Promise<number> {
+  return db('device_request_signatures')
+    .where('seen_at', '<', db.raw(`now() - make_interval(secs => ?)`, [(2 * REQUEST_CLOCK_SKEW_MS) / 1000]))
+    .delete();
+}

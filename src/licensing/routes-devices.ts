@@ -1,0 +1,195 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ApiDependencies } from '../api/dependencies';
+import { errorResponses } from '../api/schemas';
+import { authenticateDevice, forgetOldSignatures, lockCallerInstance, spendSignature, type DeviceCaller } from './device-auth';
+import { issueCredential } from './credentials';
+import { LicenseRefusal } from './refusals';
+import { registerInstance } from './registration';
+import { reportUsage } from './reports';
+import {
+  CredentialResponse,
+  InstanceParams,
+  RegisterBody,
+  SigningKeysResponse,
+  UsageAnswerResponse,
+  UsageReportBody,
+  type InstanceParamsType,
+  type RegisterBodyType,
+  type UsageReportBodyType,
+} from './schemas';
+import { parseSigningKeys, type SigningKeys } from './signing';
+
+const tags = ['devices'];
+/** A report names at most a few hundred SKUs: 64 KB is plenty, and bounds what an abuser can send. */
+const DEVICE_BODY_LIMIT = 64 * 1024;
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The routes product instances call (R16, R17), in a scope of their own: no API key. Registration
+ * presents a token; every other request is signed by the device (src/licensing/device-auth.ts).
+ * The signing-key list is public, so a device can check answers offline.
+ */
+export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's plugin signature
+  return async (app) => {
+    const keys = deps.config.licenseSigningKeys ? parseSigningKeys(deps.config.licenseSigningKeys) : undefined;
+    const requireKeys = (): SigningKeys => {
+      if (!keys) throw new LicenseRefusal('SigningNotConfigured', 'this service has no LICENSE_SIGNING_KEYS: devices cannot be served');
+      return keys;
+    };
+    const rawBodies = new WeakMap<FastifyRequest, string>();
+    const callers = new WeakMap<FastifyRequest, DeviceCaller>();
+
+    // The device signs the body's exact bytes, so they are kept as they came.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: DEVICE_BODY_LIMIT }, (request, body, done) => {
+      rawBodies.set(request, body as string);
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(Object.assign(new Error('the body is not valid JSON'), { statusCode: 400, code: 'InvalidJson' }), undefined);
+      }
+    });
+
+    /** Signed requests: the credential and signature are checked before the body is validated. */
+    const authenticate = (request: FastifyRequest<{ Params: InstanceParamsType }>, _reply: unknown, done: (err?: Error) => void) => {
+      try {
+        const caller = authenticateDevice(requireKeys(), {
+          method: request.method,
+          path: request.url,
+          body: rawBodies.get(request) ?? '',
+          headers: request.headers,
+        });
+        if (caller.claims.instanceId !== request.params.instanceId) {
+          throw new LicenseRefusal(
+            'NotThisInstance',
+            `instanceId: an instance reports only for itself (this credential is ${caller.claims.instanceId})`,
+          );
+        }
+        callers.set(request, caller);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+
+    let lastSweep = 0;
+    app.addHook('onResponse', async (request) => {
+      if (Date.now() - lastSweep < SWEEP_INTERVAL_MS) return;
+      lastSweep = Date.now();
+      await forgetOldSignatures(deps.db).catch((err: unknown) => request.log.warn({ err }, 'forgetting old device signatures failed'));
+    });
+
+    registerRoutes(app, deps, { requireKeys, authenticate, callerOf: (request) => callers.get(request)! });
+  };
+}
+
+interface DeviceRouteTools {
+  requireKeys: () => SigningKeys;
+  authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
+  callerOf: (request: FastifyRequest) => DeviceCaller;
+}
+
+function registerRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+  const { db } = deps;
+
+  app.get(
+    '/license-signing-keys',
+    {
+      schema: {
+        tags,
+        operationId: 'listLicenseSigningKeys',
+        summary: 'The public keys that sign credentials and usage answers: a device checks answers offline against them',
+        response: { 200: SigningKeysResponse, ...errorResponses(503) },
+      },
+    },
+    async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(tools.requireKeys().published),
+  );
+
+  app.post<{ Body: RegisterBodyType }>(
+    '/devices/registrations',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      schema: {
+        tags,
+        operationId: 'registerProductInstance',
+        summary: 'Register a product instance with a registration token and its identity (R16)',
+        description:
+          '201 registered (one token use spent); 200 when this UDI was registered already with the same public key (nothing spent). ' +
+          '401 UnknownToken; 403 TokenExpired, TokenRevoked, HoldingAccountToken, AccountNotActive; 409 TokenUsedUp, UdiRegisteredWithAnotherKey.',
+        body: RegisterBody,
+        response: { 200: CredentialResponse, 201: CredentialResponse, ...errorResponses(400, 401, 403, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const registered = await registerInstance(db, tools.requireKeys(), request.body);
+      return reply
+        .status(registered.alreadyRegistered ? 200 : 201)
+        .header('cache-control', 'no-store')
+        .send({ ...registered, expiresAt: registered.expiresAt.toISOString(), renewAfter: registered.renewAfter.toISOString() });
+    },
+  );
+
+  app.post<{ Params: InstanceParamsType; Body: UsageReportBodyType }>(
+    '/devices/:instanceId/usage-reports',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      preValidation: tools.authenticate,
+      schema: {
+        tags,
+        operationId: 'reportUsage',
+        summary: 'Report what this instance uses (R17): the signed answer states Authorized, Overage or OutOfCompliance per SKU',
+        description:
+          'Signed by the device (headers authorization: Device <credential>, x-device-timestamp, x-device-signature). ' +
+          'The same reportId again returns the stored answer. 401 InvalidCredential, StaleRequest, ReplayedRequest, InvalidSignature; ' +
+          '403 NotThisInstance, InstanceRemoved; 400 for a malformed report (nothing changed).',
+        params: InstanceParams,
+        body: UsageReportBody,
+        response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body),
+  );
+
+  app.post<{ Params: InstanceParamsType }>(
+    '/devices/:instanceId/credential-renewals',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      preValidation: tools.authenticate,
+      schema: {
+        tags,
+        operationId: 'renewCredential',
+        summary: "Renew this instance's credential (R16): a fresh one, valid a year from now",
+        params: InstanceParams,
+        response: { 200: CredentialResponse, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request, reply) => {
+      const keys = tools.requireKeys();
+      const caller = tools.callerOf(request);
+      const renewed = await db.transaction(async (trx) => {
+        await spendSignature(trx, caller);
+        const instance = await lockCallerInstance(trx, caller);
+        const va: { path: string } = await trx('virtual_accounts').where({ id: instance.virtual_account_id }).first('path');
+        const issued = issueCredential(keys, {
+          instanceId: instance.id,
+          publicKey: instance.public_key,
+          accountId: instance.account_id,
+          virtualAccountId: String(instance.virtual_account_id),
+          serial: caller.claims.serial,
+          exportControlled: caller.claims.exportControlled,
+        });
+        await trx('product_instances')
+          .where({ id: instance.id })
+          .update({ credential_expires_at: issued.expiresAt, last_contact_at: trx.fn.now() });
+        return { ...issued, instanceId: instance.id, accountId: instance.account_id, virtualAccountPath: va.path };
+      });
+      return reply.header('cache-control', 'no-store').send({
+        ...renewed,
+        expiresAt: renewed.expiresAt.toISOString(),
+        renewAfter: renewed.renewAfter.toISOString(),
+        alreadyRegistered: true,
+      });
+    },
+  );
+}
