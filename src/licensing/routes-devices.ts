@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ApiDependencies } from '../api/dependencies';
+import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import { authenticateDevice, forgetOldSignatures, lockCallerInstance, spendSignature, type DeviceCaller } from './device-auth';
 import { issueCredential } from './credentials';
@@ -16,6 +17,7 @@ import {
   type InstanceParamsType,
   type RegisterBodyType,
   type UsageReportBodyType,
+  invalidSkus,
 } from './schemas';
 import { parseSigningKeys, type SigningKeys } from './signing';
 
@@ -148,7 +150,11 @@ function registerRoutes(app: FastifyInstance, deps: ApiDependencies, tools: Devi
         response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 503) },
       },
     },
-    async (request) => reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body),
+    async (request) => {
+      const badSkus = invalidSkus(request.body.usage);
+      if (badSkus.length > 0) throw badRequest(badSkus);
+      return reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body);
+    },
   );
 
   app.post<{ Params: InstanceParamsType }>(

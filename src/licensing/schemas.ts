@@ -117,17 +117,24 @@ export const UsageReportBody = Type.Object(
       description: 'must be 1-128 letters, digits, ".", "_", ":" or "-": the same ID on a retry gets the same answer',
     }),
     usage: Type.Record(
-      Type.String({ pattern: SKU_PATTERN.source }),
+      Type.String(),
       Type.Integer({ minimum: 0, maximum: MAX_USE_COUNT, description: `must be a whole number from 0 to ${MAX_USE_COUNT}` }),
       {
         maxProperties: MAX_REPORT_SKUS,
-        description: `must map at most ${MAX_REPORT_SKUS} SKUs (1-64 letters, digits or ._-/+) to counts`,
+        description: `must map at most ${MAX_REPORT_SKUS} SKUs to counts`,
       },
     ),
   },
   { additionalProperties: false, description: 'must be a JSON object: reportId and usage' },
 );
 export type UsageReportBodyType = Static<typeof UsageReportBody>;
+
+/** SKUs are keys, which JSON Schema cannot name in an error: checked here, each named as usage.<key>. */
+export function invalidSkus(usage: Record<string, number>): Array<{ field: string; reason: string }> {
+  return Object.keys(usage)
+    .filter((sku) => !SKU_PATTERN.test(sku))
+    .map((sku) => ({ field: `usage.${sku.slice(0, 80)}`, reason: 'must be a SKU: 1-64 letters, digits or ._-/+' }));
+}
 
 const UseState = Type.Union([Type.Literal('Authorized'), Type.Literal('Overage'), Type.Literal('OutOfCompliance')]);
 export const UsageAnswerResponse = Type.Object({
