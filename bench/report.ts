@@ -4,6 +4,7 @@
  * Markdown the run prints and writes. No I/O here, so test/unit/bench-report.test.ts covers it.
  */
 import { temporal } from '@temporalio/proto';
+import { licensingMarkdown, licensingRows, type LicensingResult } from './licensing-report';
 
 // ---------------------------------------------------------------------------------------------
 // Percentiles and summaries
@@ -524,6 +525,7 @@ export interface BenchResults {
   parked?: ParkedResult;
   api?: ApiResult;
   pool?: PoolResult;
+  licensing?: LicensingResult;
   /** Whatever went wrong: a non-empty list makes the run fail (exit 1). */
   failures: string[];
 }
@@ -658,6 +660,7 @@ export function summaryRows(results: BenchResults): string[][] {
       ]);
     }
   }
+  if (results.licensing) rows.push(...licensingRows(results.licensing));
   for (const level of results.pool?.levels ?? []) {
     rows.push([
       `DATABASE_POOL_MAX ${level.poolMax}: orders/s, p50 ms; connections used max, waiting max`,
@@ -1028,6 +1031,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
       ]),
     );
   }
+  if (results.licensing) lines.push('', ...licensingMarkdown(results.licensing));
   if (extra.method) {
     lines.push('');
     lines.push(extra.method.trim());

@@ -81,17 +81,33 @@ export async function spendSignature(trx: Knex.Transaction, caller: DeviceCaller
   }
 }
 
+export interface CallerInstance {
+  id: string;
+  account_id: string;
+  virtual_account_id: string;
+  state: string;
+  public_key: string;
+  /** The account's overage agreement (null without one), read with the lock: one round trip. */
+  agreement_kind: string | null;
+  allowance_factor: string | null;
+}
+
 /** The live instance behind a credential, locked for the request's transaction; refused when removed or revoked. */
-export async function lockCallerInstance(
-  trx: Knex.Transaction,
-  caller: DeviceCaller,
-): Promise<{ id: string; account_id: string; virtual_account_id: string; state: string; public_key: string }> {
-  const row:
-    | { id: string; account_id: string; virtual_account_id: string; state: string; public_key: string; credential_serial: string }
-    | undefined = await trx('product_instances')
-    .where({ id: caller.claims.instanceId })
-    .forUpdate()
-    .first('id', 'account_id', 'virtual_account_id', 'state', 'public_key', 'credential_serial');
+export async function lockCallerInstance(trx: Knex.Transaction, caller: DeviceCaller): Promise<CallerInstance> {
+  const row: (CallerInstance & { credential_serial: string }) | undefined = await trx('product_instances as i')
+    .leftJoin('overage_agreements as a', 'a.account_id', 'i.account_id')
+    .where('i.id', caller.claims.instanceId)
+    .forUpdate('i')
+    .first(
+      'i.id',
+      'i.account_id',
+      'i.virtual_account_id',
+      'i.state',
+      'i.public_key',
+      'i.credential_serial',
+      'a.kind as agreement_kind',
+      'a.allowance_factor',
+    );
   if (!row || row.state === 'removed') {
     throw new LicenseRefusal(
       'InstanceRemoved',

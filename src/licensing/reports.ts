@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { signAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
-import { addUse, judgeUse, type PoolCounts, type UseState } from './compliance';
-import { lockCallerInstance, spendSignature, type DeviceCaller } from './device-auth';
+import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
+import { lockCallerInstance, spendSignature, type CallerInstance, type DeviceCaller } from './device-auth';
 import { recordLicenseEvent } from './events';
-import { allowanceOf, lockPool, recomputePool, writePoolCounts } from './pools';
+import { lockPool, poolRowOf, recomputePool, writePoolCounts, type PoolKey, type PoolRow } from './pools';
 import type { SigningKeys } from './signing';
 
 /**
@@ -35,6 +35,84 @@ function codePointOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+function allowanceOfInstance(instance: CallerInstance): Allowance {
+  if (!instance.agreement_kind || instance.agreement_kind === 'none') return NO_ALLOWANCE;
+  if (instance.agreement_kind === 'unlimited') return { kind: 'unlimited' };
+  return { kind: 'factor', factor: Number(instance.allowance_factor) };
+}
+
+/** The stored answer of this report ID, if any, and the instance's use as last judged: one round trip. */
+async function storedAndPrevious(
+  trx: Knex.Transaction,
+  instanceId: string,
+  reportId: string,
+): Promise<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
+  const { rows }: { rows: Array<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] | null }> } = await trx.raw(
+    `SELECT (SELECT answer FROM usage_reports WHERE instance_id = ? AND report_id = ?) AS stored,
+            (SELECT json_agg(json_build_object('sku', sku, 'count', count, 'state', state)) FROM instance_usage WHERE instance_id = ?) AS previous`,
+    [instanceId, reportId, instanceId],
+  );
+  return { stored: rows[0].stored, previous: rows[0].previous ?? [] };
+}
+
+/** The pool row, locked: one statement when it exists (the usual case), lockPool's create-then-lock when not. */
+async function lockPoolRow(trx: Knex.Transaction, accountId: string, key: PoolKey): Promise<PoolRow> {
+  const row: Record<string, unknown> | undefined = await trx('license_pools')
+    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
+    .forUpdate()
+    .first('virtual_account_id', 'account_id', 'sku', 'purchased', 'authorized', 'overage', 'unserved');
+  return row ? poolRowOf(row) : lockPool(trx, accountId, key);
+}
+
+/** Judges each SKU of the report against its pool and writes pool and use; returns what to tell. */
+async function judgeReport(
+  trx: Knex.Transaction,
+  instance: CallerInstance,
+  usage: Record<string, number>,
+  previous: Map<string, PreviousUse>,
+): Promise<{ judged: UsageAnswerBody['usage']; stateChanged: boolean }> {
+  const skus = [...new Set([...Object.keys(usage), ...previous.keys()])].sort(codePointOrder);
+  const allowance = allowanceOfInstance(instance);
+  const vaId = String(instance.virtual_account_id);
+  const judged: UsageAnswerBody['usage'] = [];
+  const shrunk: string[] = [];
+  let stateChanged = instance.state !== 'active';
+  for (const sku of skus) {
+    const key = { virtualAccountId: vaId, sku };
+    const pool = await lockPoolRow(trx, instance.account_id, key);
+    const before = previous.get(sku);
+    const count = usage[sku] ?? 0;
+    const base = withoutPrevious(pool, before);
+    const state: UseState = judgeUse(base, count, allowance);
+    const after = addUse(base, count, state);
+    if (after.authorized !== pool.authorized || after.overage !== pool.overage || after.unserved !== pool.unserved) {
+      await writePoolCounts(trx, instance.account_id, key, after);
+    }
+    if (sku in usage) {
+      await trx.raw(
+        `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at) VALUES (?, ?, ?, ?, ?, now())
+         ON CONFLICT (instance_id, sku) DO UPDATE SET virtual_account_id = EXCLUDED.virtual_account_id, count = EXCLUDED.count,
+           state = EXCLUDED.state, reported_at = now()`,
+        [instance.id, sku, vaId, count, state],
+      );
+      judged.push({ sku, count, state });
+    } else {
+      await trx('instance_usage').where({ instance_id: instance.id, sku }).delete();
+    }
+    const previousCount = before && before.state !== 'AuthorizationExpired' ? before.count : 0;
+    if (count < previousCount && after.overage + after.unserved > 0) shrunk.push(sku);
+    if (!before || before.state !== state || !(sku in usage)) stateChanged = true;
+  }
+  // Freed licenses serve the others at once (R18); the pools stay locked in SKU order.
+  for (const sku of shrunk) {
+    const { changed } = await recomputePool(trx, instance.account_id, { virtualAccountId: vaId, sku });
+    const own = changed.find((c) => c.instanceId === instance.id);
+    const entry = judged.find((u) => u.sku === sku);
+    if (own && entry) entry.state = own.to;
+  }
+  return { judged, stateChanged };
+}
+
 export async function reportUsage(
   db: Knex,
   keys: SigningKeys,
@@ -44,54 +122,10 @@ export async function reportUsage(
   return db.transaction(async (trx) => {
     await spendSignature(trx, caller);
     const instance = await lockCallerInstance(trx, caller);
-    const stored: { answer: SignedUsageAnswer } | undefined = await trx('usage_reports')
-      .where({ instance_id: instance.id, report_id: report.reportId })
-      .first('answer');
-    if (stored) return stored.answer;
+    const { stored, previous } = await storedAndPrevious(trx, instance.id, report.reportId);
+    if (stored) return stored;
 
-    const previousRows: PreviousUse[] = await trx('instance_usage').where({ instance_id: instance.id }).select('sku', 'count', 'state');
-    const previous = new Map(previousRows.map((r) => [r.sku, r]));
-    const skus = [...new Set([...Object.keys(report.usage), ...previous.keys()])].sort(codePointOrder);
-    const allowance = await allowanceOf(trx, instance.account_id);
-    const vaId = String(instance.virtual_account_id);
-    const judged: UsageAnswerBody['usage'] = [];
-    const shrunk: string[] = [];
-    let changed = instance.state !== 'active';
-
-    for (const sku of skus) {
-      const key = { virtualAccountId: vaId, sku };
-      const pool = await lockPool(trx, instance.account_id, key);
-      const before = previous.get(sku);
-      const count = report.usage[sku] ?? 0;
-      const base = withoutPrevious(pool, before);
-      const state: UseState = judgeUse(base, count, allowance);
-      const after = addUse(base, count, state);
-      if (after.authorized !== pool.authorized || after.overage !== pool.overage || after.unserved !== pool.unserved) {
-        await writePoolCounts(trx, instance.account_id, key, after);
-      }
-      if (sku in report.usage) {
-        await trx.raw(
-          `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at) VALUES (?, ?, ?, ?, ?, now())
-           ON CONFLICT (instance_id, sku) DO UPDATE SET virtual_account_id = EXCLUDED.virtual_account_id, count = EXCLUDED.count,
-             state = EXCLUDED.state, reported_at = now()`,
-          [instance.id, sku, vaId, count, state],
-        );
-        judged.push({ sku, count, state });
-      } else {
-        await trx('instance_usage').where({ instance_id: instance.id, sku }).delete();
-      }
-      const previousCount = before && before.state !== 'AuthorizationExpired' ? before.count : 0;
-      if (count < previousCount && after.overage + after.unserved > 0) shrunk.push(sku);
-      if (!before || before.count !== count || before.state !== state) changed = true;
-    }
-    // Freed licenses serve the others at once (R18); the pools stay locked in SKU order.
-    for (const sku of shrunk) {
-      const { changed: rejudged } = await recomputePool(trx, instance.account_id, { virtualAccountId: vaId, sku });
-      const own = rejudged.find((c) => c.instanceId === instance.id);
-      const entry = judged.find((u) => u.sku === sku);
-      if (own && entry) entry.state = own.to;
-    }
-
+    const { judged, stateChanged } = await judgeReport(trx, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
     await trx('product_instances').where({ id: instance.id }).update({ state: 'active', last_contact_at: trx.fn.now() });
     const body: UsageAnswerBody = {
       v: 1,
@@ -104,10 +138,12 @@ export async function reportUsage(
     };
     const answer = signAnswer(body, keys.current.id, keys.current.privateKey);
     await trx('usage_reports').insert({ instance_id: instance.id, report_id: report.reportId, answer: JSON.stringify(answer) });
-    if (changed) {
+    // The event log records what changed state (a new SKU, a state told, a dropped SKU, a comeback);
+    // a count moving within its state is in instance_usage and the daily chart, not the log.
+    if (stateChanged) {
       await recordLicenseEvent(trx, {
         accountId: instance.account_id,
-        virtualAccountId: vaId,
+        virtualAccountId: String(instance.virtual_account_id),
         type: 'usage_reported',
         subject: `instance:${instance.id}`,
         actor: `device:${instance.id}`,
