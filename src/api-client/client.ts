@@ -26,6 +26,7 @@ import type {
   SmartAccountSearchResponseType,
   VirtualAccountListType,
 } from '../accounts/schemas';
+import type { CreatedTokenResponse, CreateTokenBodyType, TokenListQueryType, TokenListResponse, TokenResponse } from '../licensing/schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -72,6 +73,12 @@ export type RoleGrantList = RoleGrantListType;
 export type RoleName = RoleGrant['role'];
 export type GrantRoleRequest = GrantRoleBodyType;
 
+// License use (src/licensing/schemas.ts): registration tokens (R15).
+export type CreateRegistrationTokenRequest = CreateTokenBodyType;
+export type RegistrationToken = Static<typeof TokenResponse>;
+export type CreatedRegistrationToken = Static<typeof CreatedTokenResponse>;
+export type RegistrationTokenList = Static<typeof TokenListResponse>;
+
 // ---------------------------------------------------------------- operations
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE';
@@ -100,6 +107,9 @@ export const OPERATIONS = {
   listRoleGrants: { method: 'GET', path: '/v1/accounts/{accountId}/role-grants' },
   grantRole: { method: 'POST', path: '/v1/accounts/{accountId}/role-grants' },
   revokeRole: { method: 'DELETE', path: '/v1/accounts/{accountId}/role-grants/{grantId}' },
+  createRegistrationToken: { method: 'POST', path: '/v1/accounts/{accountId}/registration-tokens' },
+  listRegistrationTokens: { method: 'GET', path: '/v1/accounts/{accountId}/registration-tokens' },
+  revokeRegistrationToken: { method: 'DELETE', path: '/v1/accounts/{accountId}/registration-tokens/{tokenId}' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -264,6 +274,19 @@ export class LicenseFulfillmentClient {
 
   revokeRole(accountId: string, grantId: string): Promise<void> {
     return this.#call('revokeRole', { params: { accountId, grantId } });
+  }
+
+  /** Creates a registration token in a VA (R15); the token is in this answer only. */
+  createRegistrationToken(accountId: string, request: CreateRegistrationTokenRequest): Promise<CreatedRegistrationToken> {
+    return this.#call('createRegistrationToken', { params: { accountId }, body: request });
+  }
+
+  listRegistrationTokens(accountId: string, query: TokenListQueryType = {}): Promise<RegistrationTokenList> {
+    return this.#call('listRegistrationTokens', { params: { accountId }, query });
+  }
+
+  revokeRegistrationToken(accountId: string, tokenId: string): Promise<RegistrationToken> {
+    return this.#call('revokeRegistrationToken', { params: { accountId, tokenId } });
   }
 
   // ------------------------------------------------------------ transport

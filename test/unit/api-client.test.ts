@@ -48,6 +48,8 @@ beforeAll(async () => {
       if (!operation?.operationId) continue;
       // The codec server is for the Temporal UI and CLI (the Temporal codec protocol), not for ordering systems.
       if (operation.tags?.includes('codec')) continue;
+      // Product instances call their routes through the device client (src/device-client), not this one.
+      if (operation.tags?.includes('devices')) continue;
       const parameters: Array<{ in: string; name: string }> = operation.parameters ?? [];
       operations.push({
         operationId: operation.operationId,
@@ -93,7 +95,13 @@ function recordingClient(
 }
 
 const ORDER_ID = '0123456789abcdef0123';
-const SAMPLE_PARAMS: Record<string, string> = { orderId: ORDER_ID, accountId: 'sa-acme', email: 'pat+ops@partner.test', grantId: '42' };
+const SAMPLE_PARAMS: Record<string, string> = {
+  orderId: ORDER_ID,
+  accountId: 'sa-acme',
+  email: 'pat+ops@partner.test',
+  grantId: '42',
+  tokenId: '7',
+};
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
 const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Promise<unknown>> = {
@@ -138,6 +146,16 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   listRoleGrants: (c) => c.listRoleGrants('sa-acme'),
   grantRole: (c) => c.grantRole('sa-acme', { partnerId: 'p1', role: 'va_user', virtualAccountPath: 'Finance' }),
   revokeRole: (c) => c.revokeRole('sa-acme', '42'),
+  createRegistrationToken: (c) =>
+    c.createRegistrationToken('sa-acme', {
+      virtualAccountPath: 'Finance',
+      expiresInDays: 30,
+      maxUses: 2,
+      description: 'switches',
+      exportControlled: false,
+    }),
+  listRegistrationTokens: (c) => c.listRegistrationTokens('sa-acme', { virtualAccountPath: 'Finance' }),
+  revokeRegistrationToken: (c) => c.revokeRegistrationToken('sa-acme', '7'),
 };
 
 function clientMethodNames(): string[] {
