@@ -1,3 +1,4 @@
+import { parseSigningKeys } from '../../src/licensing/signing';
 import { CONFIG_VARIABLES, ConfigError, ConfigVariable, loadConfig, parseDuration, redact } from '../../src/config';
 
 const DAY = 86_400_000;
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
       workerMaxConcurrentActivities: 20,
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
+      licenseSigningKeys: '',
     });
   });
 
@@ -126,6 +128,7 @@ describe('loadConfig', () => {
       workerMaxConcurrentActivities: 30,
       workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
+      licenseSigningKeys: '',
     });
   });
 
@@ -278,4 +281,34 @@ describe('redact', () => {
       expect(redact(input)).toBe(input);
     },
   );
+});
+
+describe('LICENSE_SIGNING_KEYS', () => {
+  const seed = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+  test('id:base64seed pairs are accepted, the first signs and every key verifies', () => {
+    const keys = `s2:${seed(2)},s1:${seed(1)}`;
+    expect(loadConfig({ LICENSE_SIGNING_KEYS: keys }).licenseSigningKeys).toBe(keys);
+    const parsed = parseSigningKeys(keys);
+    expect(parsed.current.id).toBe('s2');
+    expect([...parsed.verifiers.keys()]).toEqual(['s2', 's1']);
+    expect(parsed.published.keys.map((k) => [k.keyId, k.current, k.publicKey.length])).toEqual([
+      ['s2', true, 43],
+      ['s1', false, 43],
+    ]);
+  });
+
+  test.each([
+    ['a short seed', `s1:${Buffer.alloc(16).toString('base64')}`, 'must be a 32-byte Ed25519 seed'],
+    ['no id', seed(1), 'each key must be written id:base64seed'],
+    ['a repeated id', `s1:${seed(1)},s1:${seed(2)}`, 'key IDs must be unique'],
+  ])('%s is refused, naming the variable and never echoing the value', (_name, value, message) => {
+    expect(() => loadConfig({ LICENSE_SIGNING_KEYS: value })).toThrow(message);
+    try {
+      loadConfig({ LICENSE_SIGNING_KEYS: value });
+    } catch (err) {
+      expect((err as Error).message).toContain('LICENSE_SIGNING_KEYS');
+      expect((err as Error).message).not.toContain(seed(1));
+    }
+  });
 });
