@@ -120,3 +120,29 @@ test('R16: a device renews its credential; the new one works, and an authorizati
   expect(await stack.db('product_instances').where({ id: instanceId }).first('state')).toEqual({ state: 'active' });
   expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 3, authorized: 2, overage: 0, unserved: 0 });
 });
+
+test('R19: a removed instance is refused and its use is not counted; its UDI registers again as a new instance', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 2)], `PO-${world.suffix}`);
+  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const device = newDevice(api, world, 'gone');
+  const first = await device.client.register(token, device.identity);
+  await device.client.report({ [SKU]: 1 });
+  // As the liveness process leaves a device silent for a year: removed, its use released.
+  await stack.db('instance_usage').where({ instance_id: first.instanceId }).update({ state: 'AuthorizationExpired' });
+  await stack.db('product_instances').where({ id: first.instanceId }).update({ state: 'removed', removed_at: stack.db.fn.now() });
+  await stack
+    .db('license_pools')
+    .where({ virtual_account_id: await vaIdOf(stack.db, world.smartAccountId, 'Finance'), sku: SKU })
+    .update({ authorized: 0 });
+
+  await expect(device.client.report({ [SKU]: 1 })).rejects.toMatchObject({ status: 403, code: 'InstanceRemoved' });
+  await expect(device.client.renew()).rejects.toMatchObject({ status: 403, code: 'InstanceRemoved' });
+  expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 2, authorized: 0, overage: 0, unserved: 0 });
+
+  const again = await device.client.register(token, device.identity);
+  expect(again.instanceId).not.toBe(first.instanceId);
+  expect(again.alreadyRegistered).toBe(false);
+  expect(states(await device.client.report({ [SKU]: 1 }))).toEqual([[SKU, 1, 'Authorized']]);
+  expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 2, authorized: 1, overage: 0, unserved: 0 });
+});
