@@ -31,8 +31,12 @@ function withoutPrevious(pool: PoolCounts, previous: PreviousUse | undefined): P
   return { ...pool, [field]: Math.max(0, pool[field] - previous.count) };
 }
 
-function codePointOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/**
+ * The order pools are locked in: the same key and comparison as allocateActivatedEntitlements
+ * (src/licensing/pools.ts), so a report and a provisioning touching the same pools never deadlock.
+ */
+function lockOrder(virtualAccountId: string): (a: string, b: string) => number {
+  return (a, b) => `${virtualAccountId}\u0000${a}`.localeCompare(`${virtualAccountId}\u0000${b}`);
 }
 
 function allowanceOfInstance(instance: CallerInstance): Allowance {
@@ -71,9 +75,9 @@ async function judgeReport(
   usage: Record<string, number>,
   previous: Map<string, PreviousUse>,
 ): Promise<{ judged: UsageAnswerBody['usage']; stateChanged: boolean }> {
-  const skus = [...new Set([...Object.keys(usage), ...previous.keys()])].sort(codePointOrder);
-  const allowance = allowanceOfInstance(instance);
   const vaId = String(instance.virtual_account_id);
+  const skus = [...new Set([...Object.keys(usage), ...previous.keys()])].sort(lockOrder(vaId));
+  const allowance = allowanceOfInstance(instance);
   const judged: UsageAnswerBody['usage'] = [];
   const shrunk: string[] = [];
   let stateChanged = instance.state !== 'active';
