@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from '../accounts/cli';
 import { registerDeviceCommands } from '../device-client/cli';
+import { registerTokenCommands } from '../licensing/cli';
 import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './context';
 import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerOrderCommands(program);
   registerAccountCommands(program);
   registerKeyCommands(program);
+  registerTokenCommands(program);
   registerDeviceCommands(program);
   return program;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { useTestApi } from '../helpers/api';
-import { createToken, provisionLicenses, smartLine } from '../helpers/devices';
+import { provisionLicenses, smartLine } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -24,12 +24,13 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], key?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
   let stdout = '';
   let stderr = '';
   process.env = { ...process.env, LICENSE_API_URL: api.baseUrl };
-  delete process.env.LICENSE_API_KEY;
+  if (key) process.env.LICENSE_API_KEY = key;
+  else delete process.env.LICENSE_API_KEY;
   process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
   process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
   try {
@@ -44,10 +45,13 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 test('device register, report, verify and renew through the CLI, the state in its own file', async () => {
   const world: TestWorld = await createTestWorld(stack.db, uniqueSuffix());
   await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 3)], `PO-${world.suffix}`);
-  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, {
-    virtualAccountPath: 'Finance',
-    maxUses: 1,
-  });
+  // The token through the CLI as a partner would make it: printed once on stdout, the rest on stderr.
+  const partnerKey = await api.keyFor('partner', world.partnerId);
+  const created = await cli(['tokens', 'create', world.smartAccountId, '--va', 'Finance', '--days', '30', '--max-uses', '1'], partnerKey);
+  expect(created.code).toBe(0);
+  const token = created.stdout.trim();
+  expect(token).toMatch(/^lrt_[A-Za-z0-9_-]{43}$/);
+  expect(created.stderr).toContain('shown only this once');
   const stateFile = join(dir, 'switch-1.json');
   const identity = ['--product-id', 'C9300-48P', '--serial', `FOC-${world.suffix}`, '--hostname', 'sw1'];
 
@@ -112,4 +116,13 @@ test('device register, report, verify and renew through the CLI, the state in it
   const badCount = await cli(['device', 'report', '--state', stateFile, '--use', `${SKU}=2000000`]);
   expect(badCount.code).toBe(1);
   expect(badCount.stderr).toContain(`usage.${SKU}: must be a whole number from 0 to 1000000`);
+
+  const listed = await cli(['tokens', 'list', world.smartAccountId, '--va', 'Finance'], partnerKey);
+  expect(listed.stdout).toMatch(/Finance\s+used_up\s+1\s+1/);
+  expect(listed.stdout).not.toContain(token);
+  const tokenId = (await stack.db('registration_tokens').where({ account_id: world.smartAccountId }).first('id')).id;
+  const revoked = await cli(['tokens', 'revoke', world.smartAccountId, String(tokenId)], partnerKey);
+  expect(revoked.stdout).toContain(`Token ${tokenId} (Finance) is revoked`);
+  const badDays = await cli(['tokens', 'create', world.smartAccountId, '--va', 'Finance', '--days', '400', '--max-uses', '1'], partnerKey);
+  expect(badDays.code).toBe(2);
 });
