@@ -14,13 +14,13 @@ import type { SigningKeys } from './signing';
 /**
  * Who a device request comes from (R16, R17): a credential the server signed, and a signature by
  * the private key the credential names over method, path, timestamp and body. The crypto is
- * checked before any database work; the signature is then spent once (`spendSignature`) inside
+ * checked before any database work; the signature is then spent once (`admitDeviceRequest`) inside
  * the request's own transaction, so a replay within the clock-skew window is refused.
  */
 
 export interface DeviceCaller {
   claims: CredentialClaims;
-  /** SHA-256 of the request's signature: what `spendSignature` stores. */
+  /** SHA-256 of the request's signature: what `admitDeviceRequest` stores. */
   signatureHash: Buffer;
 }
 
@@ -70,45 +70,41 @@ export function authenticateDevice(keys: SigningKeys, request: SignedRequest, no
   return { claims, signatureHash: createHash('sha256').update(signature).digest() };
 }
 
-/** Spends the request's signature; a second use of it is a replay. */
-export async function spendSignature(trx: Knex.Transaction, caller: DeviceCaller): Promise<void> {
-  const inserted: { rows: unknown[] } = await trx.raw(
-    `INSERT INTO device_request_signatures (signature_hash, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1 AS spent`,
-    [caller.signatureHash, caller.claims.instanceId],
-  );
-  if (inserted.rows.length === 0) {
-    throw new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
-  }
-}
-
 export interface CallerInstance {
   id: string;
   account_id: string;
   virtual_account_id: string;
   state: string;
   public_key: string;
-  /** The account's overage agreement (null without one), read with the lock: one round trip. */
+  /** The account's overage agreement (null without one), read with the lock. */
   agreement_kind: string | null;
   allowance_factor: string | null;
 }
 
-/** The live instance behind a credential, locked for the request's transaction; refused when removed or revoked. */
-export async function lockCallerInstance(trx: Knex.Transaction, caller: DeviceCaller): Promise<CallerInstance> {
-  const row: (CallerInstance & { credential_serial: string }) | undefined = await trx('product_instances as i')
-    .leftJoin('overage_agreements as a', 'a.account_id', 'i.account_id')
-    .where('i.id', caller.claims.instanceId)
-    .forUpdate('i')
-    .first(
-      'i.id',
-      'i.account_id',
-      'i.virtual_account_id',
-      'i.state',
-      'i.public_key',
-      'i.credential_serial',
-      'a.kind as agreement_kind',
-      'a.allowance_factor',
-    );
-  if (!row || row.state === 'removed') {
+/**
+ * Spends the request's signature (a second use of it is a replay) and locks the live instance
+ * behind the credential for the rest of the transaction, in one round trip. Refused when the
+ * instance was removed or its credential revoked. Whatever the caller reads of the instance's
+ * use is read after this, so under the lock.
+ */
+export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCaller): Promise<CallerInstance> {
+  const { rows }: { rows: Array<Partial<CallerInstance> & { spent: number; credential_serial?: string }> } = await trx.raw(
+    `WITH spent AS (
+       INSERT INTO device_request_signatures (signature_hash, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1
+     ), locked AS (
+       SELECT i.id, i.account_id, i.virtual_account_id, i.state, i.public_key, i.credential_serial,
+              a.kind AS agreement_kind, a.allowance_factor
+       FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
+       WHERE i.id = ? FOR UPDATE OF i
+     )
+     SELECT (SELECT count(*) FROM spent)::int AS spent, locked.* FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`,
+    [caller.signatureHash, caller.claims.instanceId, caller.claims.instanceId],
+  );
+  const row = rows[0];
+  if (row.spent === 0) {
+    throw new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
+  }
+  if (!row.id || row.state === 'removed') {
     throw new LicenseRefusal(
       'InstanceRemoved',
       `instance ${caller.claims.instanceId} was removed and its credentials revoked; register again`,
@@ -117,7 +113,8 @@ export async function lockCallerInstance(trx: Knex.Transaction, caller: DeviceCa
   if (row.credential_serial !== caller.claims.serial || row.public_key !== caller.claims.publicKey) {
     throw new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
   }
-  return row;
+  const { spent: _spent, credential_serial: _serial, ...instance } = row;
+  return instance as CallerInstance;
 }
 
 /** Forgets spent signatures older than the clock-skew window (they would be refused as stale anyway). */

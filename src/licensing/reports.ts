@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { signAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
 import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
-import { lockCallerInstance, spendSignature, type CallerInstance, type DeviceCaller } from './device-auth';
+import { admitDeviceRequest, type CallerInstance, type DeviceCaller } from './device-auth';
 import { recordLicenseEvent } from './events';
 import { lockPool, poolRowOf, recomputePool, writePoolCounts, type PoolKey, type PoolRow } from './pools';
 import type { SigningKeys } from './signing';
@@ -124,13 +124,11 @@ export async function reportUsage(
   report: { reportId: string; usage: Record<string, number> },
 ): Promise<SignedUsageAnswer> {
   return db.transaction(async (trx) => {
-    await spendSignature(trx, caller);
-    const instance = await lockCallerInstance(trx, caller);
+    const instance = await admitDeviceRequest(trx, caller);
     const { stored, previous } = await storedAndPrevious(trx, instance.id, report.reportId);
     if (stored) return stored;
 
     const { judged, stateChanged } = await judgeReport(trx, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
-    await trx('product_instances').where({ id: instance.id }).update({ state: 'active', last_contact_at: trx.fn.now() });
     const body: UsageAnswerBody = {
       v: 1,
       instanceId: instance.id,
@@ -141,7 +139,12 @@ export async function reportUsage(
       issuedAt: new Date().toISOString(),
     };
     const answer = signAnswer(body, keys.current.id, keys.current.privateKey);
-    await trx('usage_reports').insert({ instance_id: instance.id, report_id: report.reportId, answer: JSON.stringify(answer) });
+    // The answer kept for retries and the instance's contact, in one statement.
+    await trx.raw(
+      `WITH contact AS (UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ?)
+       INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)`,
+      [instance.id, instance.id, report.reportId, JSON.stringify(answer)],
+    );
     // The event log records what changed state (a new SKU, a state told, a dropped SKU, a comeback);
     // a count moving within its state is in instance_usage and the daily chart, not the log.
     if (stateChanged) {

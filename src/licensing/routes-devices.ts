@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { ApiDependencies } from '../api/dependencies';
 import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
-import { authenticateDevice, forgetOldSignatures, lockCallerInstance, spendSignature, type DeviceCaller } from './device-auth';
+import { admitDeviceRequest, authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
 import { issueCredential } from './credentials';
 import { LicenseRefusal } from './refusals';
 import { registerInstance } from './registration';
@@ -174,8 +174,7 @@ function registerRoutes(app: FastifyInstance, deps: ApiDependencies, tools: Devi
       const keys = tools.requireKeys();
       const caller = tools.callerOf(request);
       const renewed = await db.transaction(async (trx) => {
-        await spendSignature(trx, caller);
-        const instance = await lockCallerInstance(trx, caller);
+        const instance = await admitDeviceRequest(trx, caller);
         const va: { path: string } = await trx('virtual_accounts').where({ id: instance.virtual_account_id }).first('path');
         const issued = issueCredential(keys, {
           instanceId: instance.id,
