@@ -73,7 +73,13 @@ export function registerDeviceCommands(program: Command): void {
   const device = program
     .command('device')
     .description('act as a product instance: register with a token, report use, verify signed answers (LICENSE_API_URL, no API key)');
+  registerCommand(device);
+  reportCommand(device);
+  verifyCommand(device);
+  renewCommand(device);
+}
 
+function registerCommand(device: Command): void {
   device
     .command('register')
     .description('register this device (a key pair is made on first use and kept in the state file)')
@@ -107,7 +113,9 @@ export function registerDeviceCommands(program: Command): void {
         },
       ),
     );
+}
 
+function reportCommand(device: Command): void {
   device
     .command('report')
     .description('report what this device uses; prints the signed answer after checking it')
@@ -128,7 +136,9 @@ export function registerDeviceCommands(program: Command): void {
         printResult(command, answer, renderAnswer);
       }),
     );
+}
 
+function verifyCommand(device: Command): void {
   device
     .command('verify')
     .description('check a signed answer offline against the published signing keys')
@@ -153,7 +163,9 @@ export function registerDeviceCommands(program: Command): void {
         if (!result.ok) throw new CliExit(EXIT_REFUSED);
       }),
     );
+}
 
+function renewCommand(device: Command): void {
   device
     .command('renew')
     .description("renew this device's credential (valid a year; due six months after it was issued)")

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { issueCredential, newCredentialSerial, newInstanceId, type IssuedCredential } from './credentials';
+import { admitDeviceRequest, type DeviceCaller } from './device-auth';
 import { recordLicenseEvent } from './events';
 import { LicenseRefusal } from './refusals';
 import type { SigningKeys } from './signing';
@@ -179,4 +180,24 @@ async function reRegister(
     .where({ id: existing.id })
     .update({ hostname: request.hostname, credential_expires_at: issued.expiresAt, last_contact_at: now });
   return { ...issued, instanceId: existing.id, accountId: token.account_id, virtualAccountPath: token.path, alreadyRegistered: true };
+}
+
+/** R16: a fresh credential for a registered instance (its signed request admitted), valid a year from now. */
+export async function renewCredential(db: Knex, keys: SigningKeys, caller: DeviceCaller): Promise<Registered> {
+  return db.transaction(async (trx) => {
+    const instance = await admitDeviceRequest(trx, caller);
+    const va: { path: string } = await trx('virtual_accounts').where({ id: instance.virtual_account_id }).first('path');
+    const issued = issueCredential(keys, {
+      instanceId: instance.id,
+      publicKey: instance.public_key,
+      accountId: instance.account_id,
+      virtualAccountId: String(instance.virtual_account_id),
+      serial: caller.claims.serial,
+      exportControlled: caller.claims.exportControlled,
+    });
+    await trx('product_instances')
+      .where({ id: instance.id })
+      .update({ credential_expires_at: issued.expiresAt, last_contact_at: trx.fn.now() });
+    return { ...issued, instanceId: instance.id, accountId: instance.account_id, virtualAccountPath: va.path, alreadyRegistered: true };
+  });
 }

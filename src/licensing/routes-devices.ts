@@ -2,10 +2,9 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { ApiDependencies } from '../api/dependencies';
 import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
-import { admitDeviceRequest, authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
-import { issueCredential } from './credentials';
+import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
 import { LicenseRefusal } from './refusals';
-import { registerInstance } from './registration';
+import { registerInstance, renewCredential } from './registration';
 import { reportUsage } from './reports';
 import {
   CredentialResponse,
@@ -82,7 +81,9 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       await forgetOldSignatures(deps.db).catch((err: unknown) => request.log.warn({ err }, 'forgetting old device signatures failed'));
     });
 
-    registerRoutes(app, deps, { requireKeys, authenticate, callerOf: (request) => callers.get(request)! });
+    const tools = { requireKeys, authenticate, callerOf: (request: FastifyRequest) => callers.get(request)! };
+    registerOpenRoutes(app, deps, tools);
+    registerSignedRoutes(app, deps, tools);
   };
 }
 
@@ -92,7 +93,8 @@ interface DeviceRouteTools {
   callerOf: (request: FastifyRequest) => DeviceCaller;
 }
 
-function registerRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+/** The published keys and registration: no credential yet. */
+function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
   const { db } = deps;
 
   app.get(
@@ -131,6 +133,11 @@ function registerRoutes(app: FastifyInstance, deps: ApiDependencies, tools: Devi
         .send({ ...registered, expiresAt: registered.expiresAt.toISOString(), renewAfter: registered.renewAfter.toISOString() });
     },
   );
+}
+
+/** What a registered instance asks, signed with its key: usage reports and credential renewals. */
+function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+  const { db } = deps;
 
   app.post<{ Params: InstanceParamsType; Body: UsageReportBodyType }>(
     '/devices/:instanceId/usage-reports',
@@ -171,29 +178,11 @@ function registerRoutes(app: FastifyInstance, deps: ApiDependencies, tools: Devi
       },
     },
     async (request, reply) => {
-      const keys = tools.requireKeys();
-      const caller = tools.callerOf(request);
-      const renewed = await db.transaction(async (trx) => {
-        const instance = await admitDeviceRequest(trx, caller);
-        const va: { path: string } = await trx('virtual_accounts').where({ id: instance.virtual_account_id }).first('path');
-        const issued = issueCredential(keys, {
-          instanceId: instance.id,
-          publicKey: instance.public_key,
-          accountId: instance.account_id,
-          virtualAccountId: String(instance.virtual_account_id),
-          serial: caller.claims.serial,
-          exportControlled: caller.claims.exportControlled,
-        });
-        await trx('product_instances')
-          .where({ id: instance.id })
-          .update({ credential_expires_at: issued.expiresAt, last_contact_at: trx.fn.now() });
-        return { ...issued, instanceId: instance.id, accountId: instance.account_id, virtualAccountPath: va.path };
-      });
+      const renewed = await renewCredential(db, tools.requireKeys(), tools.callerOf(request));
       return reply.header('cache-control', 'no-store').send({
         ...renewed,
         expiresAt: renewed.expiresAt.toISOString(),
         renewAfter: renewed.renewAfter.toISOString(),
-        alreadyRegistered: true,
       });
     },
   );

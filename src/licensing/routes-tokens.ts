@@ -74,8 +74,12 @@ function requireUse(grantee: Grantee, roles: HeldRole[], accountId: string, path
 
 /** R15: registration tokens of a VA, created, listed and revoked by whoever may `use` it. */
 export function registerTokenRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const { db } = deps;
+  registerCreateRoute(app, deps.db);
+  registerListRoute(app, deps.db);
+  registerRevokeRoute(app, deps.db);
+}
 
+function registerCreateRoute(app: FastifyInstance, db: Db): void {
   app.post<{ Params: AccountIdParamsType; Body: CreateTokenBodyType }>(
     '/accounts/:accountId/registration-tokens',
     {
@@ -115,7 +119,9 @@ export function registerTokenRoutes(app: FastifyInstance, deps: ApiDependencies)
         .send({ ...view, token });
     },
   );
+}
 
+function registerListRoute(app: FastifyInstance, db: Db): void {
   app.get<{ Params: AccountIdParamsType; Querystring: TokenListQueryType }>(
     '/accounts/:accountId/registration-tokens',
     {
@@ -143,7 +149,9 @@ export function registerTokenRoutes(app: FastifyInstance, deps: ApiDependencies)
       return { tokens: await listRegistrationTokens(db, account.id, usable) };
     },
   );
+}
 
+function registerRevokeRoute(app: FastifyInstance, db: Db): void {
   app.delete<{ Params: TokenParamsType }>(
     '/accounts/:accountId/registration-tokens/:tokenId',
     {
