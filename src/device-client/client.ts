@@ -58,6 +58,8 @@ export class DeviceApiError extends Error {
     readonly code: string,
     message: string,
     readonly fieldErrors: Array<{ field: string; reason: string }> = [],
+    /** The server's clock (its Date header, ms), to correct a device clock that is off. */
+    readonly serverTime?: number,
   ) {
     super(message);
     this.name = 'DeviceApiError';
@@ -74,6 +76,8 @@ export interface DeviceClientOptions {
   state: DeviceState;
   /** Attempts of a report or renewal when the network or the service fails (5xx); default 3. */
   attempts?: number;
+  /** The device's clock (default Date.now); a device without a real-time clock may be far off. */
+  clock?: () => number;
   fetch?: typeof fetch;
 }
 
@@ -83,6 +87,9 @@ export class DeviceClient {
   private readonly privateKey: KeyObject;
   private readonly attempts: number;
   private readonly fetchFn: typeof fetch;
+  private readonly clock: () => number;
+  /** Server time minus device time, learnt from a StaleRequest refusal. */
+  clockOffsetMs = 0;
 
   constructor(options: DeviceClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -90,6 +97,7 @@ export class DeviceClient {
     this.privateKey = privateKeyFromSeed(Buffer.from(options.state.privateKey, 'base64url'));
     this.attempts = options.attempts ?? 3;
     this.fetchFn = options.fetch ?? fetch;
+    this.clock = options.clock ?? Date.now;
   }
 
   /** A new device: a fresh key pair, nothing registered yet. */
@@ -177,12 +185,22 @@ export class DeviceClient {
     });
   }
 
-  /** A signed request, retried on network failures and 5xx with a fresh signature each time. */
+  /**
+   * A signed request, retried on network failures and 5xx with a fresh signature each time. A
+   * device whose clock is off is refused as stale once: it takes the server's time and signs again.
+   */
   private async sendSigned(method: string, path: string, body: unknown): Promise<unknown> {
+    let correctedClock = false;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.send(method, path, body, true);
       } catch (err) {
+        if (err instanceof DeviceApiError && err.code === 'StaleRequest' && err.serverTime !== undefined && !correctedClock) {
+          correctedClock = true;
+          this.clockOffsetMs = err.serverTime - this.clock();
+          attempt--;
+          continue;
+        }
         const retryable = !(err instanceof DeviceApiError) || err.status >= 500;
         if (!retryable || attempt >= this.attempts) throw err;
         await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
@@ -191,7 +209,7 @@ export class DeviceClient {
   }
 
   /** Signs a request with the device's key: method, path, timestamp and the exact body bytes. */
-  signedHeaders(method: string, path: string, body: string, timestamp = Date.now()): Record<string, string> {
+  signedHeaders(method: string, path: string, body: string, timestamp = this.clock() + this.clockOffsetMs): Record<string, string> {
     const ts = String(timestamp);
     return {
       authorization: `Device ${this.state.credential}`,
@@ -213,6 +231,7 @@ export class DeviceClient {
         payload?.error ?? 'HttpError',
         payload?.message ?? `HTTP ${response.status}`,
         payload?.errors,
+        response.headers.get('date') ? Date.parse(response.headers.get('date')!) : undefined,
       );
     }
     return payload;

@@ -3,7 +3,7 @@
  * and 2 -> all Authorized, balance 0; a fourth uses 1 -> OutOfCompliance and "insufficient
  * licenses"; an order deposits 5 more -> compliance restored at once, without a new report.
  */
-import { keysFromPublished, type SignedUsageAnswer } from '../../src/device-client';
+import { DeviceClient, keysFromPublished, type SignedUsageAnswer } from '../../src/device-client';
 import { useTestApi } from '../helpers/api';
 import { createToken, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
@@ -145,4 +145,16 @@ test('R19: a removed instance is refused and its use is not counted; its UDI reg
   expect(again.alreadyRegistered).toBe(false);
   expect(states(await device.client.report({ [SKU]: 1 }))).toEqual([[SKU, 1, 'Authorized']]);
   expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 2, authorized: 1, overage: 0, unserved: 0 });
+});
+
+test('R17: a device whose clock is two hours off is refused as stale once, takes the server time and is answered', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const skewed = DeviceClient.create(api.baseUrl, { attempts: 1, clock: () => Date.now() + 2 * 3_600_000 });
+  await skewed.register(token, newDevice(api, world, 'skewed').identity);
+  const answer = await skewed.report({ [SKU]: 1 });
+  expect(states(answer)).toEqual([[SKU, 1, 'OutOfCompliance']]);
+  expect(Math.abs(skewed.clockOffsetMs + 2 * 3_600_000)).toBeLessThan(5_000);
+  // Later requests are signed on the corrected clock straight away.
+  expect((await skewed.report({ [SKU]: 0 })).compliant).toBe(true);
 });
