@@ -13,6 +13,7 @@ export type LicenseRefusalCode =
   | 'HoldingAccountToken'
   | 'AccountNotActive'
   | 'UdiRegisteredWithAnotherKey'
+  | 'UdiRegisteredElsewhere'
   | 'InvalidCredential'
   | 'StaleRequest'
   | 'ReplayedRequest'
@@ -29,6 +30,7 @@ const STATUS: Record<LicenseRefusalCode, number> = {
   HoldingAccountToken: 403,
   AccountNotActive: 403,
   UdiRegisteredWithAnotherKey: 409,
+  UdiRegisteredElsewhere: 409,
   InvalidCredential: 401,
   StaleRequest: 401,
   ReplayedRequest: 401,

@@ -159,7 +159,7 @@ async function reRegister(
   }
   if (String(existing.virtual_account_id) !== String(token.virtual_account_id)) {
     throw new LicenseRefusal(
-      'UdiRegisteredWithAnotherKey',
+      'UdiRegisteredElsewhere',
       `token: product ${request.productId} serial ${request.serialNumber} is registered in another virtual account; move it there instead`,
     );
   }

@@ -120,7 +120,7 @@ function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: 
         summary: 'Register a product instance with a registration token and its identity (R16)',
         description:
           '201 registered (one token use spent); 200 when this UDI was registered already with the same public key (nothing spent). ' +
-          '401 UnknownToken; 403 TokenExpired, TokenRevoked, HoldingAccountToken, AccountNotActive; 409 TokenUsedUp, UdiRegisteredWithAnotherKey.',
+          '401 UnknownToken; 403 TokenExpired, TokenRevoked, HoldingAccountToken, AccountNotActive; 409 TokenUsedUp, UdiRegisteredWithAnotherKey, UdiRegisteredElsewhere (another VA: move it instead).',
         body: RegisterBody,
         response: { 200: CredentialResponse, 201: CredentialResponse, ...errorResponses(400, 401, 403, 409, 503) },
       },

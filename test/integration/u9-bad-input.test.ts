@@ -188,7 +188,7 @@ describe('U9', () => {
         publicKey: device.state.publicKey,
       },
     });
-    expect(registration).toMatchObject({ status: 409, body: { error: 'UdiRegisteredWithAnotherKey' } });
+    expect(registration).toMatchObject({ status: 409, body: { error: 'UdiRegisteredElsewhere' } });
     // Malformed registrations name the field.
     const bad = await api.call('POST', '/v1/devices/registrations', {
       body: { token: 'nope', productId: '', serialNumber: 'ok-1', hostname: 'h', publicKey: 'short' },
