@@ -542,7 +542,7 @@ export async function grantRole(
     // The partial unique index on live grants makes a repeated grant a no-op, even when concurrent.
     const inserted = await trx.raw(
       `INSERT INTO role_grants (account_id, virtual_account_id, partner_id, role) VALUES (?, ?, ?, ?)
-       ON CONFLICT (account_id, virtual_account_id, partner_id, role) WHERE revoked_at IS NULL DO NOTHING
+       ON CONFLICT (account_id, virtual_account_id, partner_id, user_id, role) WHERE revoked_at IS NULL DO NOTHING
        RETURNING id`,
       [accountId, virtualAccountId, grant.partnerId, grant.role],
     );
