@@ -36,10 +36,32 @@ function header(headers: SignedRequest['headers'], name: string): string | undef
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Credentials whose signature checked out, per key set: a device's next request skips that check. */
+const verifiedCredentials = new WeakMap<SigningKeys, Map<string, CredentialClaims>>();
+const MAX_REMEMBERED_CREDENTIALS = 50_000;
+
+/**
+ * The claims of a credential this service signed. Remembered by the whole credential text (its
+ * signature included), so nothing unsigned is ever taken from memory; expiry and revocation are
+ * still checked on every request.
+ */
+function verifiedCredential(keys: SigningKeys, credential: string): CredentialClaims | undefined {
+  let remembered = verifiedCredentials.get(keys);
+  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, CredentialClaims>()));
+  const known = remembered.get(credential);
+  if (known) return known;
+  const claims = decodeCredential(credential, keys.verifiers);
+  if (claims) {
+    if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
+    remembered.set(credential, claims);
+  }
+  return claims;
+}
+
 export function authenticateDevice(keys: SigningKeys, request: SignedRequest, now = Date.now()): DeviceCaller {
   const match = /^Device\s+(\S+)$/.exec(header(request.headers, 'authorization') ?? '');
   if (!match) throw new LicenseRefusal('InvalidCredential', 'header authorization: must be "Device <credential>"');
-  const claims = decodeCredential(match[1], keys.verifiers);
+  const claims = verifiedCredential(keys, match[1]);
   if (!claims) throw new LicenseRefusal('InvalidCredential', 'header authorization: the credential is not one this service signed');
   if (Date.parse(claims.expiresAt) <= now) {
     throw new LicenseRefusal('InvalidCredential', `header authorization: the credential expired at ${claims.expiresAt}; register again`);
