@@ -1,6 +1,7 @@
 /** The run as Markdown, for docs/BENCHMARKS.md and .data/bench/. */
 import { TARGETS, type CpuPerOrder, type BenchResults } from './results';
 import { f, mb, markdownTable, summaryRows, costRows, latencyRow, prefixed } from './render-tables';
+import { licensingMarkdown } from './licensing-report';
 
 export function renderMarkdown(results: BenchResults, extra: { findings?: string; method?: string } = {}): string {
   const m = results.meta;
@@ -289,6 +290,7 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
       ]),
     );
   }
+  if (results.licensing) lines.push('', ...licensingMarkdown(results.licensing));
   if (extra.method) {
     lines.push('');
     lines.push(extra.method.trim());

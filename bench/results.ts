@@ -1,6 +1,7 @@
 /** What a benchmark run measured, part by part, and the targets it is judged against. */
 import { type LatencySummary, type SpreadSummary, type LinearFit } from './stats';
 import { type HistoryCost, type WorkflowShape } from './history-cost';
+import type { LicensingResult } from './licensing-report';
 
 export type ScenarioKind = 'direct' | 'held' | 'delegated' | 'classic';
 
@@ -159,6 +160,7 @@ export interface BenchResults {
   parked?: ParkedResult;
   api?: ApiResult;
   pool?: PoolResult;
+  licensing?: LicensingResult;
   /** Whatever went wrong: a non-empty list makes the run fail (exit 1). */
   failures: string[];
 }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration } from '../src/config';
 import { runApi } from './api';
+import { runLicensing } from './licensing';
 import { costOf, samplePerGroup } from './costs';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { runPoolLevel } from './pool';
@@ -35,7 +36,7 @@ import { createWorlds, DEFAULT_MIX, SCENARIO_DESCRIPTIONS, SCENARIO_KINDS } from
 import { ROOT, startBenchStack, temporalVersion, type BenchStack, type TemporalStore } from './stack';
 import { runThroughputAndEngineLimit, type ThroughputOptions } from './throughput';
 
-const PARTS = ['throughput', 'engine-limit', 'cost', 'parked', 'api', 'pool'] as const;
+const PARTS = ['throughput', 'engine-limit', 'cost', 'parked', 'api', 'pool', 'licensing'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Options {
@@ -54,6 +55,10 @@ interface Options {
   samples: number;
   poolSizes: number[];
   poolOrders: number;
+  fleet: number;
+  fleetVas: number;
+  fleetConcurrency: number;
+  fleetSeconds: number;
   skip: Part[];
   out?: string;
   render?: string;
@@ -99,6 +104,10 @@ function parseArgs(argv: string[]): Options {
       v.split(',').map((x) => positiveInt('--pool-sizes')(x.trim())),
     )
     .option('--pool-orders <n>', 'orders per pool size', positiveInt('--pool-orders'))
+    .option('--fleet <n>', 'product instances of the license-use part', positiveInt('--fleet'))
+    .option('--fleet-vas <n>', 'virtual accounts the fleet is spread over', positiveInt('--fleet-vas'))
+    .option('--fleet-concurrency <n>', 'device requests in flight in the license-use part', positiveInt('--fleet-concurrency'))
+    .option('--fleet-seconds <s>', 'seconds of usage reports (HTTP, then straight against Postgres)', positiveInt('--fleet-seconds'))
     .option('--skip <parts>', `parts to skip, comma-separated (${PARTS.join(', ')}); the docs are then not written`, (v) =>
       v.split(',').map((p) => {
         if (!PARTS.includes(p.trim() as Part)) throw new InvalidArgumentError(`--skip: unknown part "${p}"`);
@@ -137,6 +146,10 @@ function parseArgs(argv: string[]): Options {
     samples: o.samples ?? (smoke ? 2 : 10),
     poolSizes: o.poolSizes ?? (smoke ? [1, 4] : [2, 5, 10, 20]),
     poolOrders: o.poolOrders ?? (smoke ? 4 : 300),
+    fleet: o.fleet ?? (smoke ? 40 : 10_000),
+    fleetVas: o.fleetVas ?? (smoke ? 4 : 100),
+    fleetConcurrency: o.fleetConcurrency ?? (smoke ? 4 : 32),
+    fleetSeconds: o.fleetSeconds ?? (smoke ? 1 : 20),
     skip: o.skip ?? [],
     out: o.out,
     render: o.render,
@@ -343,6 +356,27 @@ async function main(): Promise<number> {
       }
       if (levels.length) results.pool = { levels };
     }
+    // ---- 7: license use, the hot path ----
+    if (!skipped('licensing')) {
+      await attempt('licensing', async () => {
+        log(`7. license use: ${options.fleet} instances over ${options.fleetVas} VAs`);
+        const { failures: partFailures, ...licensing } = await runLicensing(stack, {
+          instances: options.fleet,
+          virtualAccounts: options.fleetVas,
+          concurrency: options.fleetConcurrency,
+          reportSeconds: options.fleetSeconds,
+          runId,
+          log,
+        });
+        results.licensing = licensing;
+        failures.push(...partFailures.slice(0, 10));
+        log(
+          `   reports ${licensing.reports.perSecond.toFixed(1)}/s (p50 ${licensing.reports.latencyMs.p50.toFixed(1)} ms, p99 ${licensing.reports.latencyMs.p99.toFixed(1)} ms); ` +
+            `straight against Postgres ${licensing.direct.perSecond.toFixed(1)}/s (p99 ${licensing.direct.latencyMs.p99.toFixed(1)} ms); ` +
+            `registrations ${licensing.registration.perSecond.toFixed(1)}/s (p99 ${licensing.registration.latencyMs.p99.toFixed(1)} ms)`,
+        );
+      });
+    }
     // ---- 4: parked scale ----
     if (!skipped('parked')) {
       const levels: ParkedLevelResult[] = [];
@@ -415,6 +449,7 @@ async function main(): Promise<number> {
     parked: results.parked,
     api: results.api,
     pool: results.pool,
+    licensing: results.licensing,
   };
   for (const part of PARTS) if (!skipped(part) && !produced[part]) failures.push(`${part}: produced no figures`);
   const text = renderText(results);

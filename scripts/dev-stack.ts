@@ -21,6 +21,7 @@ import { createApiKey } from '../src/api/auth';
 import { loadConfig, redact, type Config } from '../src/config';
 import { dataConverterFor } from '../src/temporal/connect';
 import { generateEncryptionKey } from '../src/temporal/payload-codec';
+import { generateSigningKey } from '../src/licensing/signing';
 import { deriveOrderId } from '../src/orders/book-order';
 import { createDb, ensureDatabase, type Db } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
@@ -296,9 +297,18 @@ function payloadKeys(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+/** The quick start's license signing key (device credentials, usage answers), kept like the payload key. */
+function licenseSigningKeys(): string {
+  if (process.env.LICENSE_SIGNING_KEYS) return process.env.LICENSE_SIGNING_KEYS;
+  const file = join(DATA, 'license-signing-keys');
+  if (!existsSync(file)) writeFileSync(file, generateSigningKey('quickstart-1') + '\n', { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   process.env.PAYLOAD_ENCRYPTION_KEYS = payloadKeys();
+  process.env.LICENSE_SIGNING_KEYS = licenseSigningKeys();
   const config = loadConfig();
   let stopping = false;
   const shutdown = async (code: number) => {

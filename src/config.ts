@@ -3,6 +3,7 @@
  * later the API and CLI) calls `loadConfig()` and gets a validated, typed object, or a
  * ConfigError that names each bad variable and why it is bad.
  */
+import { parseSigningKeys } from './licensing/signing';
 import { parseEncryptionKeys } from './temporal/payload-codec';
 
 export interface Config {
@@ -56,6 +57,8 @@ export interface Config {
   payloadEncryptionKeys: string;
   /** License use (R19-R22): what takes time, all configuration so tests run in seconds. */
   licenseClock: LicenseClockConfig;
+  /** `id:base64seed[,...]`: Ed25519 keys signing device credentials and usage answers, the first signs (R16, R17). */
+  licenseSigningKeys: string;
 }
 
 export interface LicenseClockConfig {
@@ -141,6 +144,11 @@ export const CONFIG_VARIABLES = {
   TERM_ALERT_DAYS: {
     default: '90,60,30,14,7,3,1',
     doc: 'Days before a term ends on which a "licenses expiring" alert is raised (R22), comma-separated.',
+  },
+  LICENSE_SIGNING_KEYS: {
+    default: '',
+    secret: true,
+    doc: 'Ed25519 keys signing device credentials and usage answers (R16, R17): id:base64seed (32 bytes), comma-separated; the first signs, all verify (rotation). Required by the API for device routes; npm start and the tests generate one.',
   },
 } as const;
 
@@ -233,6 +241,17 @@ export function loadConfig(env: Env = process.env): Config {
     return value;
   };
 
+  const signingKeys = (variable: ConfigVariable): string => {
+    const value = raw(variable);
+    if (value === '') return value;
+    try {
+      parseSigningKeys(value);
+    } catch (err) {
+      fail(variable, err instanceof Error ? err.message : String(err));
+    }
+    return value;
+  };
+
   const oneOf = <T extends string>(variable: ConfigVariable, allowed: readonly T[]): T => {
     const value = raw(variable).toUpperCase();
     if (!allowed.includes(value as T)) fail(variable, `must be one of ${allowed.join(', ')} (got "${raw(variable)}")`);
@@ -284,6 +303,7 @@ export function loadConfig(env: Env = process.env): Config {
       removedAfterMs: duration('INSTANCE_REMOVED_AFTER'),
       termAlertDays: dayList('TERM_ALERT_DAYS'),
     },
+    licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -49,6 +49,7 @@ import type {
   TrueUpList,
   TrueUpView,
 } from '../licensing/time-schemas';
+import type { CreatedTokenResponse, CreateTokenBodyType, TokenListQueryType, TokenListResponse, TokenResponse } from '../licensing/schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -120,6 +121,11 @@ export type LicenseMoveRequest = Static<typeof LicenseMoveBody>;
 export type LicenseMoveResult = Static<typeof LicenseMoveResponse>;
 export type InstanceMoveRequest = Static<typeof InstanceMoveBody>;
 export type InstanceMoveResult = Static<typeof InstanceMoveResponse>;
+// License use (src/licensing/schemas.ts): registration tokens (R15).
+export type CreateRegistrationTokenRequest = CreateTokenBodyType;
+export type RegistrationToken = Static<typeof TokenResponse>;
+export type CreatedRegistrationToken = Static<typeof CreatedTokenResponse>;
+export type RegistrationTokenList = Static<typeof TokenListResponse>;
 
 // ---------------------------------------------------------------- operations
 
@@ -169,6 +175,9 @@ export const OPERATIONS = {
   approveTrueUp: { method: 'POST', path: '/v1/accounts/{accountId}/true-ups/{period}/approve' },
   moveLicenses: { method: 'POST', path: '/v1/accounts/{accountId}/license-moves' },
   moveProductInstance: { method: 'POST', path: '/v1/accounts/{accountId}/product-instances/{instanceId}/move' },
+  createRegistrationToken: { method: 'POST', path: '/v1/accounts/{accountId}/registration-tokens' },
+  listRegistrationTokens: { method: 'GET', path: '/v1/accounts/{accountId}/registration-tokens' },
+  revokeRegistrationToken: { method: 'DELETE', path: '/v1/accounts/{accountId}/registration-tokens/{tokenId}' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -421,6 +430,21 @@ export class LicenseFulfillmentClient {
   /** Moves a product instance and its use to another virtual account (R21). */
   moveProductInstance(accountId: string, instanceId: string, move: InstanceMoveRequest): Promise<InstanceMoveResult> {
     return this.#call('moveProductInstance', { params: { accountId, instanceId }, body: move });
+  }
+
+  // ------------------------------------------------------------ license use: registration tokens
+
+  /** Creates a registration token in a VA (R15); the token is in this answer only. */
+  createRegistrationToken(accountId: string, request: CreateRegistrationTokenRequest): Promise<CreatedRegistrationToken> {
+    return this.#call('createRegistrationToken', { params: { accountId }, body: request });
+  }
+
+  listRegistrationTokens(accountId: string, query: TokenListQueryType = {}): Promise<RegistrationTokenList> {
+    return this.#call('listRegistrationTokens', { params: { accountId }, query });
+  }
+
+  revokeRegistrationToken(accountId: string, tokenId: string): Promise<RegistrationToken> {
+    return this.#call('revokeRegistrationToken', { params: { accountId, tokenId } });
   }
 
   // ------------------------------------------------------------ transport

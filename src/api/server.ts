@@ -17,6 +17,8 @@ import { registerOrderRoutes } from '../orders/routes';
 import { registerViewRoutes } from '../licensing/view-routes';
 import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
+import { deviceRoutes } from '../licensing/routes-devices';
+import { registerTokenRoutes } from '../licensing/routes-tokens';
 
 export type { ApiDependencies };
 
@@ -130,9 +132,12 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       registerAccountRoutes(v1, deps);
       registerViewRoutes(v1, deps);
       registerLicenseTimeRoutes(v1, deps);
+      registerTokenRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );
+  // Product instances sign their requests instead of holding an API key (R16, R17).
+  await app.register(deviceRoutes(deps), { prefix: '/v1' });
 
   await registerCustomerPages(app, deps);
   await registerPeoplePages(app, deps);

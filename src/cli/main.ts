@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from '../accounts/cli';
+import { registerDeviceCommands } from '../device-client/cli';
+import { registerTokenCommands } from '../licensing/token-cli';
 import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './context';
 import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
@@ -15,7 +17,7 @@ import { registerLicenseTimeCommands } from '../licensing/time-cli';
 const HELP_AFTER = `
 Environment:
   LICENSE_API_URL   the HTTP API (default: http://localhost:3000)
-  LICENSE_API_KEY   an API key (lfk_...), for every command but "keys"
+  LICENSE_API_KEY   an API key (lfk_...), for every command but "keys" and "device"
   DATABASE_URL      Postgres, for "keys" only (default: postgres://postgres@127.0.0.1:5432/license_fulfillment)
 
 Output: aligned tables for people; --json prints machine-readable JSON on stdout only.
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerLicenseCommands(program);
   registerLicenseTimeCommands(program);
+  registerTokenCommands(program);
+  registerDeviceCommands(program);
   return program;
 }
 

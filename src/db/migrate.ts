@@ -4,6 +4,7 @@ import * as coreSchema from '../../migrations/20261129_001_core_schema';
 import * as apiAccess from '../../migrations/20261129_002_api_access';
 import * as outboxWithdrawn from '../../migrations/20261130_003_outbox_withdrawn';
 import * as peopleAndLicenseUse from '../../migrations/20261206_004_people_and_license_use';
+import * as deviceRequestSignatures from '../../migrations/20261206_010_device_request_signatures';
 import * as licenseClock from '../../migrations/20261206_020_license_clock';
 import * as accessTokenDetails from '../../migrations/20261206_030_access_token_details';
 
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261129_002_api_access': apiAccess,
   '20261130_003_outbox_withdrawn': outboxWithdrawn,
   '20261206_004_people_and_license_use': peopleAndLicenseUse,
+  '20261206_010_device_request_signatures': deviceRequestSignatures,
   '20261206_020_license_clock': licenseClock,
   '20261206_030_access_token_details': accessTokenDetails,
 };

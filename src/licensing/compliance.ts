@@ -43,11 +43,14 @@ export function isInsufficient(pool: PoolCounts): boolean {
 
 /**
  * The state of one instance's use of `count`, given the pool's counts without that use. The
- * whole count is judged together: use that does not fit the purchase is Overage if it fits the
- * agreement, else OutOfCompliance. A count of 0 is always Authorized.
+ * whole count is judged together: use that fits what no served use takes of the purchase is
+ * Authorized; else Overage if it fits the agreement, else OutOfCompliance. A count of 0 is
+ * always Authorized.
  */
 export function judgeUse(pool: PoolCounts, count: number, allowance: Allowance): UseState {
-  if (count <= pool.purchased - pool.authorized) return 'Authorized';
+  // Use told Overage may cover purchased licenses too (a device of 12 of 10): only what neither
+  // kind of served use takes is free, else served use could pass the ceiling.
+  if (count <= pool.purchased - pool.authorized - pool.overage) return 'Authorized';
   if (pool.authorized + pool.overage + count <= useCeiling(pool.purchased, allowance)) return 'Overage';
   return 'OutOfCompliance';
 }

@@ -32,4 +32,5 @@ export const SCHEMA_TABLES = [
   'license_alerts',
   'alert_subscriptions',
   'license_events',
+  'device_request_signatures',
 ] as const;

@@ -15,6 +15,7 @@ const MIGRATIONS = [
   '20261129_002_api_access',
   '20261130_003_outbox_withdrawn',
   '20261206_004_people_and_license_use',
+  '20261206_010_device_request_signatures',
   '20261206_020_license_clock',
   '20261206_030_access_token_details',
 ];

@@ -111,6 +111,7 @@ async function worldSnapshot(world: TestWorld, orderId?: string) {
     members: await rows(db('holding_account_subscriptions').whereIn('account_id', accounts()).select('account_id', 'user_id')),
     grants: await rows(db('role_grants').whereIn('account_id', accounts()).select('id', 'partner_id', 'role', 'revoked_at')),
     requests: await rows(db('smart_account_requests').where('requested_by_partner_id', world.partnerId).select('id', 'status')),
+    tokens: await rows(db('registration_tokens').whereIn('account_id', accounts()).select('id', 'uses', 'revoked_at')),
     status: orderId ? (await api.call('GET', `/v1/orders/${orderId}`, { key: keys.operator })).body : undefined,
   };
 }
@@ -120,6 +121,7 @@ async function worldSnapshot(world: TestWorld, orderId?: string) {
 describe("partner B and B's distributor against everything of partner A", () => {
   let aOrder: { orderId: string; workflowId: string };
   let aGrantId: string;
+  let aTokenId: string;
   let before: Awaited<ReturnType<typeof worldSnapshot>>;
 
   beforeAll(async () => {
@@ -130,6 +132,12 @@ describe("partner B and B's distributor against everything of partner A", () => 
       (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'),
     );
     aGrantId = String((await stack.db('role_grants').where({ account_id: a.smartAccountId, partner_id: a.partnerId }).first('id')).id);
+    aTokenId = (
+      await api.call('POST', `/v1/accounts/${a.smartAccountId}/registration-tokens`, {
+        key: keys.aPartner,
+        body: { virtualAccountPath: 'Finance', expiresInDays: 1, maxUses: 1 },
+      })
+    ).body.tokenId;
     before = await worldSnapshot(a, aOrder.orderId);
   });
 
@@ -274,6 +282,51 @@ describe("partner B and B's distributor against everything of partner A", () => 
         body: { toVirtualAccountPath: 'Finance' },
       }),
       forbidden,
+    ],
+    [
+      'createRegistrationToken',
+      () => ({
+        method: 'POST',
+        path: `/v1/accounts/${a.smartAccountId}/registration-tokens`,
+        body: { virtualAccountPath: 'Finance', expiresInDays: 1, maxUses: 1 },
+      }),
+      forbidden,
+    ],
+    ['listRegistrationTokens', () => ({ method: 'GET', path: `/v1/accounts/${a.smartAccountId}/registration-tokens` }), forbidden],
+    [
+      'revokeRegistrationToken',
+      () => ({ method: 'DELETE', path: `/v1/accounts/${a.smartAccountId}/registration-tokens/${aTokenId}` }),
+      forbidden,
+    ],
+    // Device routes take no API key: a key is no device credential, and a guessed token registers nothing.
+    [
+      'registerProductInstance',
+      () => ({
+        method: 'POST',
+        path: '/v1/devices/registrations',
+        body: { token: `lrt_${'A'.repeat(43)}`, productId: 'P', serialNumber: 'S', hostname: 'h', publicKey: 'A'.repeat(43) },
+      }),
+      (res) => expect({ status: res.status, error: res.body?.error }).toEqual({ status: 401, error: 'UnknownToken' }),
+    ],
+    [
+      'reportUsage',
+      () => ({ method: 'POST', path: '/v1/devices/pi-unknown/usage-reports', body: { reportId: 'r1', usage: {} } }),
+      (res) => expect({ status: res.status, error: res.body?.error }).toEqual({ status: 401, error: 'InvalidCredential' }),
+    ],
+    [
+      'renewCredential',
+      () => ({ method: 'POST', path: '/v1/devices/pi-unknown/credential-renewals' }),
+      (res) => expect({ status: res.status, error: res.body?.error }).toEqual({ status: 401, error: 'InvalidCredential' }),
+    ],
+    [
+      'listLicenseSigningKeys',
+      () => ({ method: 'GET', path: '/v1/license-signing-keys' }),
+      // Public: only public keys, nothing of anyone's.
+      (res) =>
+        expect({ status: res.status, keys: Object.keys(res.body.keys[0]).sort() }).toEqual({
+          status: 200,
+          keys: ['algorithm', 'current', 'keyId', 'publicKey'],
+        }),
     ],
   ];
   // The Smart Account's virtual accounts too (a role, not ownership, decides there).

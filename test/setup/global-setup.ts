@@ -11,6 +11,7 @@ import { recreateMigratedDatabase } from '../../src/db/migrate';
 import { freePort } from '../../src/dev/free-port';
 import { startMailCatcher } from '../../src/dev/mail-catcher';
 import { startTemporalDevServer } from '../../src/dev/temporal-dev-server';
+import { generateSigningKey } from '../../src/licensing/signing';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
 import { setStack } from './stack-handle';
@@ -52,6 +53,8 @@ export default async function globalSetup(): Promise<void> {
     ESCALATION_AFTER: process.env.ESCALATION_AFTER ?? '6s',
     // A key of this run only: every test client and worker seals payloads as production does (R14).
     PAYLOAD_ENCRYPTION_KEYS: process.env.PAYLOAD_ENCRYPTION_KEYS ?? generateEncryptionKey(`test-${process.pid}`),
+    // The license service's signing key of this run (device credentials and usage answers).
+    LICENSE_SIGNING_KEYS: process.env.LICENSE_SIGNING_KEYS ?? generateSigningKey(`test-${process.pid}`),
   });
   process.stderr.write(
     `\n[test stack] Temporal ${temporal.address}, SMTP 127.0.0.1:${mail.port}, ` +

@@ -48,6 +48,8 @@ beforeAll(async () => {
       if (!operation?.operationId) continue;
       // The codec server is for the Temporal UI and CLI (the Temporal codec protocol), not for ordering systems.
       if (operation.tags?.includes('codec')) continue;
+      // Product instances call their routes through the device client (src/device-client), not this one.
+      if (operation.tags?.includes('devices')) continue;
       const parameters: Array<{ in: string; name: string }> = operation.parameters ?? [];
       operations.push({
         operationId: operation.operationId,
@@ -102,6 +104,7 @@ const SAMPLE_PARAMS: Record<string, string> = {
   userId: '7',
   period: '2026-01-01',
   instanceId: 'pi-1',
+  tokenId: '7',
 };
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
@@ -173,6 +176,16 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
       allowShortfall: false,
     }),
   moveProductInstance: (c) => c.moveProductInstance('sa-acme', 'pi-1', { toVirtualAccountPath: 'Sales' }),
+  createRegistrationToken: (c) =>
+    c.createRegistrationToken('sa-acme', {
+      virtualAccountPath: 'Finance',
+      expiresInDays: 30,
+      maxUses: 2,
+      description: 'switches',
+      exportControlled: false,
+    }),
+  listRegistrationTokens: (c) => c.listRegistrationTokens('sa-acme', { virtualAccountPath: 'Finance' }),
+  revokeRegistrationToken: (c) => c.revokeRegistrationToken('sa-acme', '7'),
 };
 
 function clientMethodNames(): string[] {

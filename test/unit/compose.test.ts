@@ -47,7 +47,10 @@ interface ComposeFile {
 const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as ComposeFile;
 
 /** Secrets the operator supplies (`${NAME:?...}` in the file), replaced by a valid test value. */
-const SECRET_TEST_VALUES: Record<string, string> = { PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}` };
+const SECRET_TEST_VALUES: Record<string, string> = {
+  PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+  LICENSE_SIGNING_KEYS: `s1:${Buffer.alloc(32, 8).toString('base64')}`,
+};
 const SECRET_NAMES = Object.entries(CONFIG_VARIABLES)
   .filter(([, v]) => 'secret' in v && v.secret)
   .map(([name]) => name);
@@ -150,7 +153,7 @@ describe('docker-compose.yml', () => {
   });
 
   test("secrets are never in the file: each comes from the operator's environment and compose refuses to start without it", () => {
-    expect(SECRET_NAMES).toEqual(['PAYLOAD_ENCRYPTION_KEYS']);
+    expect(SECRET_NAMES).toEqual(['PAYLOAD_ENCRYPTION_KEYS', 'LICENSE_SIGNING_KEYS']);
     const raw = (compose as unknown as { 'x-app-environment': Record<string, string> })['x-app-environment'];
     for (const name of SECRET_NAMES) expect(raw[name]).toMatch(new RegExp(`^\\$\\{${name}:\\?.+\\}$`));
   });

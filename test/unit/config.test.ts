@@ -1,3 +1,4 @@
+import { parseSigningKeys } from '../../src/licensing/signing';
 import { CONFIG_VARIABLES, ConfigError, type ConfigVariable, loadConfig, parseDuration, redact } from '../../src/config';
 
 const DAY = 86_400_000;
@@ -63,6 +64,7 @@ describe('loadConfig', () => {
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
       licenseClock: DEFAULT_LICENSE_CLOCK,
+      licenseSigningKeys: '',
     });
   });
 
@@ -140,6 +142,7 @@ describe('loadConfig', () => {
       workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
       licenseClock: DEFAULT_LICENSE_CLOCK,
+      licenseSigningKeys: '',
     });
   });
 
@@ -302,5 +305,35 @@ describe('license clock settings', () => {
   test('a bad day list or duration names the variable', () => {
     expect(() => loadConfig({ TERM_ALERT_DAYS: '30,-1' })).toThrow(/TERM_ALERT_DAYS: must be whole numbers of days/);
     expect(() => loadConfig({ LICENSE_CLOCK_INTERVAL: 'soon' })).toThrow(/LICENSE_CLOCK_INTERVAL: must be a positive duration/);
+  });
+});
+
+describe('LICENSE_SIGNING_KEYS', () => {
+  const seed = (byte: number) => Buffer.alloc(32, byte).toString('base64');
+
+  test('id:base64seed pairs are accepted, the first signs and every key verifies', () => {
+    const keys = `s2:${seed(2)},s1:${seed(1)}`;
+    expect(loadConfig({ LICENSE_SIGNING_KEYS: keys }).licenseSigningKeys).toBe(keys);
+    const parsed = parseSigningKeys(keys);
+    expect(parsed.current.id).toBe('s2');
+    expect([...parsed.verifiers.keys()]).toEqual(['s2', 's1']);
+    expect(parsed.published.keys.map((k) => [k.keyId, k.current, k.publicKey.length])).toEqual([
+      ['s2', true, 43],
+      ['s1', false, 43],
+    ]);
+  });
+
+  test.each([
+    ['a short seed', `s1:${Buffer.alloc(16).toString('base64')}`, 'must be a 32-byte Ed25519 seed'],
+    ['no id', seed(1), 'each key must be written id:base64seed'],
+    ['a repeated id', `s1:${seed(1)},s1:${seed(2)}`, 'key IDs must be unique'],
+  ])('%s is refused, naming the variable and never echoing the value', (_name, value, message) => {
+    expect(() => loadConfig({ LICENSE_SIGNING_KEYS: value })).toThrow(message);
+    try {
+      loadConfig({ LICENSE_SIGNING_KEYS: value });
+    } catch (err) {
+      expect((err as Error).message).toContain('LICENSE_SIGNING_KEYS');
+      expect((err as Error).message).not.toContain(seed(1));
+    }
   });
 });

@@ -140,11 +140,13 @@ describe('the repository holds no secret', () => {
 });
 
 describe('secrets come from the environment', () => {
-  test('the payload keys are the only secret variable, and have no default', () => {
+  test('the payload and license signing keys are the only secret variables, and have no default', () => {
     const secrets = Object.entries(CONFIG_VARIABLES).filter(([, v]) => 'secret' in v && v.secret);
-    expect(secrets.map(([name]) => name)).toEqual(['PAYLOAD_ENCRYPTION_KEYS']);
+    expect(secrets.map(([name]) => name)).toEqual(['PAYLOAD_ENCRYPTION_KEYS', 'LICENSE_SIGNING_KEYS']);
     expect(CONFIG_VARIABLES.PAYLOAD_ENCRYPTION_KEYS.default).toBe('');
+    expect(CONFIG_VARIABLES.LICENSE_SIGNING_KEYS.default).toBe('');
     expect(loadConfig({}).payloadEncryptionKeys).toBe('');
+    expect(loadConfig({}).licenseSigningKeys).toBe('');
   });
 
   test('no default URL carries a password', () => {

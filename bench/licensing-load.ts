@@ -1,0 +1,98 @@
+/**
+ * The device fleet of the license-use part (bench/licensing.ts), in a process of its own so its
+ * signing and verifying do not take CPU from the API it measures. Receives one job over IPC:
+ * registers every device (the device client, as a device maker embeds it), then reports use in a
+ * closed loop for the given seconds, each answer verified offline. Answers with the figures.
+ */
+import type { KeyObject } from 'node:crypto';
+import { DeviceApiError, DeviceClient, keysFromPublished, type PublishedSigningKeys } from '../src/device-client';
+import type { LoadFigures } from './licensing-report';
+import { summarize } from './report';
+
+export interface FleetJob {
+  url: string;
+  devices: Array<{ token: string; productId: string; serialNumber: string; hostname: string; sku: string }>;
+  concurrency: number;
+  reportSeconds: number;
+}
+
+export interface FleetResult {
+  registration: LoadFigures;
+  reports: LoadFigures & { states: Record<string, number> };
+}
+
+/** Runs `work(i)` for i = 0.. with `concurrency` in flight until `next` says stop; times each call. */
+async function closedLoop(
+  concurrency: number,
+  next: () => number | undefined,
+  work: (i: number) => Promise<void>,
+): Promise<{ latencies: number[]; failures: Record<string, number>; seconds: number }> {
+  const latencies: number[] = [];
+  const failures: Record<string, number> = {};
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next(); i !== undefined; i = next()) {
+        const t0 = process.hrtime.bigint();
+        try {
+          await work(i);
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        } catch (err) {
+          const code = err instanceof DeviceApiError ? `${err.status} ${err.code}` : String((err as Error).message ?? err);
+          failures[code] = (failures[code] ?? 0) + 1;
+        }
+      }
+    }),
+  );
+  return { latencies, failures, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+function figures(run: { latencies: number[]; failures: Record<string, number>; seconds: number }): LoadFigures {
+  return {
+    requests: run.latencies.length,
+    seconds: run.seconds,
+    perSecond: run.latencies.length / run.seconds,
+    latencyMs: summarize(run.latencies),
+    failures: run.failures,
+  };
+}
+
+export async function runFleet(job: FleetJob): Promise<FleetResult> {
+  const clients = job.devices.map(() => DeviceClient.create(job.url, { attempts: 1 }));
+  let n = 0;
+  const registration = await closedLoop(
+    job.concurrency,
+    () => (n < clients.length ? n++ : undefined),
+    async (i) => {
+      const d = job.devices[i];
+      await clients[i].register(d.token, { productId: d.productId, serialNumber: d.serialNumber, hostname: d.hostname });
+    },
+  );
+  const keys: Map<string, KeyObject> = keysFromPublished(
+    (await (await fetch(`${job.url}/v1/license-signing-keys`)).json()) as PublishedSigningKeys,
+  );
+  const registered = clients.map((c, i) => [c, job.devices[i].sku] as const).filter(([c]) => c.state.instanceId);
+  const states: Record<string, number> = {};
+  const until = Date.now() + job.reportSeconds * 1000;
+  let turn = 0;
+  const reports = await closedLoop(
+    job.concurrency,
+    () => (Date.now() < until && registered.length > 0 ? turn++ : undefined),
+    async (i) => {
+      const [client, sku] = registered[i % registered.length];
+      // The count alternates 1, 2, 1 ... so every report changes the pool (a real write, not a no-op).
+      const answer = await client.report({ [sku]: 1 + (Math.floor(i / registered.length) % 2) }, { keys });
+      for (const u of answer.usage) states[u.state] = (states[u.state] ?? 0) + 1;
+    },
+  );
+  return { registration: figures(registration), reports: { ...figures(reports), states } };
+}
+
+if (require.main === module) {
+  process.once('message', (job: FleetJob) => {
+    runFleet(job).then(
+      (result) => process.send!({ type: 'result', result }, () => process.exit(0)),
+      (err: unknown) => process.send!({ type: 'error', message: err instanceof Error ? err.stack : String(err) }, () => process.exit(1)),
+    );
+  });
+}

@@ -1,0 +1,197 @@
+/**
+ * Part 7: license use, the hot path (R16-R18). A fleet of registered product instances over M
+ * virtual accounts reports use through the HTTP API (the product's buildApi, listening in the
+ * driver; the fleet in a child process, bench/licensing-load.ts), after registering through it.
+ * Then the same report transaction straight against Postgres (reportUsage, no HTTP, no signature
+ * checks): the path's own limit. Every pool's counters are checked against the rows afterwards.
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { buildApi } from '../src/api/server';
+import { createDb } from '../src/db/knex';
+import { createVirtualAccountPath } from '../src/dev/demo-data';
+import type { DeviceCaller } from '../src/licensing/device-auth';
+import { reportUsage } from '../src/licensing/reports';
+import { generateSigningKey, parseSigningKeys } from '../src/licensing/signing';
+import { createRegistrationToken } from '../src/licensing/tokens';
+import { createLogger } from '../src/logging';
+import { createTestWorld } from '../test/helpers/fixtures';
+import type { FleetJob, FleetResult } from './licensing-load';
+import type { LicensingResult, LoadFigures } from './licensing-report';
+import { summarize } from './report';
+import { ROOT, type BenchStack } from './stack';
+
+export interface LicensingOptions {
+  instances: number;
+  virtualAccounts: number;
+  concurrency: number;
+  reportSeconds: number;
+  runId: string;
+  log: (line: string) => void;
+}
+
+const SKU = 'BENCH-DNA-ADV';
+
+function runFleetChild(job: FleetJob): Promise<FleetResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(ROOT, 'bench', 'licensing-load.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.once('message', (message: { type: string; result?: FleetResult; message?: string }) => {
+      if (message.type === 'result') resolve(message.result!);
+      else reject(new Error(`the device fleet failed: ${message.message}`));
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`the device fleet exited with ${code}`));
+    });
+    child.send(job);
+  });
+}
+
+/** A Smart Account with M VAs, each pool holding twice what its devices will use (all Authorized), and a token per VA. */
+async function seedFleet(stack: BenchStack, options: LicensingOptions): Promise<{ accountId: string; devices: FleetJob['devices'] }> {
+  const world = await createTestWorld(stack.db, `lic-${options.runId}`);
+  const perVa = Math.ceil(options.instances / options.virtualAccounts);
+  const devices: FleetJob['devices'] = [];
+  for (let v = 0; v < options.virtualAccounts; v++) {
+    const vaId = String(await createVirtualAccountPath(stack.db, world.smartAccountId, `Fleet-${v}`));
+    // Seeded as the pool row provisioning leaves (no order): the hot path reads only the row.
+    await stack.db('license_pools').insert({ virtual_account_id: vaId, sku: SKU, account_id: world.smartAccountId, purchased: 2 * perVa });
+    const { token } = await createRegistrationToken(
+      stack.db,
+      { accountId: world.smartAccountId, virtualAccountId: vaId },
+      { expiresInDays: 1, maxUses: perVa, description: 'bench', exportControlled: false },
+      'operator',
+    );
+    for (let i = 0; i < perVa && devices.length < options.instances; i++) {
+      devices.push({ token, productId: 'BENCH-9300', serialNumber: `B-${options.runId}-${v}-${i}`, hostname: `d${v}-${i}`, sku: SKU });
+    }
+  }
+  return { accountId: world.smartAccountId, devices };
+}
+
+/** The report transaction in-process for `seconds`, `concurrency` in flight, over the registered fleet. */
+async function directLimit(stack: BenchStack, accountId: string, signingKeys: string, options: LicensingOptions): Promise<LoadFigures> {
+  const keys = parseSigningKeys(signingKeys);
+  const db = createDb(stack.databaseUrl, stack.config.databasePoolMax);
+  try {
+    const rows: Array<{ id: string; public_key: string; account_id: string; virtual_account_id: string; credential_serial: string }> =
+      await stack
+        .db('product_instances')
+        .where({ account_id: accountId })
+        .select('id', 'public_key', 'account_id', 'virtual_account_id', 'credential_serial');
+    const callerOf = (r: (typeof rows)[number]): DeviceCaller => ({
+      claims: {
+        v: 1,
+        kid: keys.current.id,
+        instanceId: r.id,
+        publicKey: r.public_key,
+        accountId: r.account_id,
+        virtualAccountId: String(r.virtual_account_id),
+        serial: r.credential_serial,
+        exportControlled: false,
+        issuedAt: '',
+        renewAfter: '',
+        expiresAt: '',
+      },
+      signatureHash: randomBytes(32),
+    });
+    const latencies: number[] = [];
+    const failures: Record<string, number> = {};
+    const until = Date.now() + options.reportSeconds * 1000;
+    let turn = 0;
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: options.concurrency }, async () => {
+        while (Date.now() < until && rows.length > 0) {
+          const i = turn++;
+          const t0 = process.hrtime.bigint();
+          try {
+            await reportUsage(db, keys, callerOf(rows[i % rows.length]), {
+              reportId: `direct-${i}`,
+              usage: { [SKU]: 2 - (Math.floor(i / rows.length) % 2) },
+            });
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          } catch (err) {
+            const code = (err as Error).message.slice(0, 80);
+            failures[code] = (failures[code] ?? 0) + 1;
+          }
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { requests: latencies.length, seconds, perSecond: latencies.length / seconds, latencyMs: summarize(latencies), failures };
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Every pool's counters equal the use its instances were told: the check that nothing was lost. */
+async function inconsistentPools(stack: BenchStack, accountId: string): Promise<string[]> {
+  const rows: Array<{ virtual_account_id: string; sku: string; authorized: number; told: number | null }> = await stack
+    .db('license_pools as p')
+    .where('p.account_id', accountId)
+    .select(
+      'p.virtual_account_id',
+      'p.sku',
+      'p.authorized',
+      stack.db.raw(
+        `(SELECT SUM(count)::int FROM instance_usage u WHERE u.virtual_account_id = p.virtual_account_id AND u.sku = p.sku AND u.state = 'Authorized') AS told`,
+      ),
+    );
+  return rows
+    .filter((r) => r.authorized !== (r.told ?? 0))
+    .map((r) => `pool ${r.virtual_account_id}/${r.sku}: ${r.authorized} vs ${r.told}`);
+}
+
+export async function runLicensing(stack: BenchStack, options: LicensingOptions): Promise<LicensingResult & { failures: string[] }> {
+  const failures: string[] = [];
+  const { accountId, devices } = await seedFleet(stack, options);
+  const licenseSigningKeys = generateSigningKey('bench');
+  const db = createDb(stack.databaseUrl, stack.config.databasePoolMax);
+  const app = await buildApi({
+    db,
+    client: stack.client,
+    config: { ...stack.config, licenseSigningKeys },
+    logger: createLogger('bench-api', 'ERROR'),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  let fleet: FleetResult;
+  try {
+    const address = app.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    options.log(
+      `   registering ${devices.length} instances over ${options.virtualAccounts} VAs, then reporting for ${options.reportSeconds} s, ${options.concurrency} in flight`,
+    );
+    fleet = await runFleetChild({ url, devices, concurrency: options.concurrency, reportSeconds: options.reportSeconds });
+  } finally {
+    await app.close();
+    await db.destroy();
+  }
+  for (const [part, figures] of [
+    ['registration', fleet.registration],
+    ['reports', fleet.reports],
+  ] as const) {
+    const total = Object.values(figures.failures).reduce((a, b) => a + b, 0);
+    if (total > 0) failures.push(`licensing ${part}: ${total} failed (${JSON.stringify(figures.failures)})`);
+  }
+  if (fleet.registration.requests !== devices.length)
+    failures.push(`licensing: ${fleet.registration.requests} of ${devices.length} registered`);
+  if (fleet.reports.states.OutOfCompliance || fleet.reports.states.Overage)
+    failures.push(`licensing: devices told ${JSON.stringify(fleet.reports.states)}; all should be Authorized`);
+  const direct = await directLimit(stack, accountId, licenseSigningKeys, options);
+  if (Object.keys(direct.failures).length) failures.push(`licensing direct: ${JSON.stringify(direct.failures)}`);
+  failures.push(...(await inconsistentPools(stack, accountId)));
+  return {
+    instances: devices.length,
+    virtualAccounts: options.virtualAccounts,
+    concurrency: options.concurrency,
+    databasePoolMax: stack.config.databasePoolMax,
+    registration: fleet.registration,
+    reports: fleet.reports,
+    direct,
+    failures,
+  };
+}

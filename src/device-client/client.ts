@@ -1,0 +1,239 @@
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import {
+  keysFromPublished,
+  privateKeyFromSeed,
+  rawPublicKeyOf,
+  requestSigningInput,
+  seedOf,
+  signBytes,
+  verifyAnswer,
+  type PublishedSigningKeys,
+  type SignedUsageAnswer,
+  type UsageAnswerBody,
+} from './protocol';
+
+/**
+ * The library a device maker embeds (R16, R17): make a key pair, register with a token, report use
+ * and check the signed answers offline. Everything it must keep between runs is in `DeviceState`
+ * (plain JSON: the CLI stores it in a file). A report retried after a lost answer carries the same
+ * report ID and a fresh signature, so the server answers it once and replays the stored answer.
+ */
+
+export interface DeviceIdentity {
+  productId: string;
+  serialNumber: string;
+  hostname: string;
+}
+
+export interface DeviceState {
+  /** The device's Ed25519 private key (32-byte seed, base64url). Never leaves the device. */
+  privateKey: string;
+  /** Its public half (base64url), sent at registration. */
+  publicKey: string;
+  instanceId?: string;
+  credential?: string;
+  credentialExpiresAt?: string;
+  renewAfter?: string;
+  accountId?: string;
+  virtualAccountPath?: string;
+  /** The last report sent and not yet answered: a retry reuses its ID. */
+  pendingReport?: { reportId: string; usage: Record<string, number> };
+  lastAnswer?: SignedUsageAnswer;
+}
+
+export interface Registration {
+  instanceId: string;
+  accountId: string;
+  virtualAccountPath: string;
+  credential: string;
+  expiresAt: string;
+  renewAfter: string;
+  alreadyRegistered: boolean;
+}
+
+/** A refusal from the service: the HTTP status, its code and every field at fault. */
+export class DeviceApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fieldErrors: Array<{ field: string; reason: string }> = [],
+    /** The server's clock (its Date header, ms), to correct a device clock that is off. */
+    readonly serverTime?: number,
+  ) {
+    super(message);
+    this.name = 'DeviceApiError';
+  }
+}
+
+export function generateDeviceKeys(): Pick<DeviceState, 'privateKey' | 'publicKey'> {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { privateKey: seedOf(privateKey).toString('base64url'), publicKey: rawPublicKeyOf(privateKey).toString('base64url') };
+}
+
+export interface DeviceClientOptions {
+  baseUrl: string;
+  state: DeviceState;
+  /** Attempts of a report or renewal when the network or the service fails (5xx); default 3. */
+  attempts?: number;
+  /** The device's clock (default Date.now); a device without a real-time clock may be far off. */
+  clock?: () => number;
+  fetch?: typeof fetch;
+}
+
+export class DeviceClient {
+  readonly state: DeviceState;
+  private readonly baseUrl: string;
+  private readonly privateKey: KeyObject;
+  private readonly attempts: number;
+  private readonly fetchFn: typeof fetch;
+  private readonly clock: () => number;
+  /** Server time minus device time, learnt from a StaleRequest refusal. */
+  clockOffsetMs = 0;
+
+  constructor(options: DeviceClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.state = options.state;
+    this.privateKey = privateKeyFromSeed(Buffer.from(options.state.privateKey, 'base64url'));
+    this.attempts = options.attempts ?? 3;
+    this.fetchFn = options.fetch ?? fetch;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** A new device: a fresh key pair, nothing registered yet. */
+  static create(baseUrl: string, options: Omit<DeviceClientOptions, 'baseUrl' | 'state'> = {}): DeviceClient {
+    return new DeviceClient({ ...options, baseUrl, state: generateDeviceKeys() });
+  }
+
+  async register(token: string, identity: DeviceIdentity): Promise<Registration> {
+    const registration = (await this.send(
+      'POST',
+      '/v1/devices/registrations',
+      { token, ...identity, publicKey: this.state.publicKey },
+      false,
+    )) as Registration;
+    this.remember(registration);
+    return registration;
+  }
+
+  /**
+   * Reports use and returns the verified answer. Without a report ID, a pending unanswered report of
+   * the same use is retried under its ID; otherwise a new ID is made.
+   */
+  async report(
+    usage: Record<string, number>,
+    options: { reportId?: string; keys?: Map<string, KeyObject> } = {},
+  ): Promise<SignedUsageAnswer> {
+    const pending = this.state.pendingReport;
+    const reportId =
+      options.reportId ?? (pending && JSON.stringify(pending.usage) === JSON.stringify(usage) ? pending.reportId : `r-${randomUUID()}`);
+    this.state.pendingReport = { reportId, usage };
+    const answer = (await this.sendSigned('POST', `/v1/devices/${this.instanceId()}/usage-reports`, {
+      reportId,
+      usage,
+    })) as SignedUsageAnswer;
+    const verified = this.verify(answer, options.keys ?? (await this.signingKeys()));
+    if (!verified.ok) throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer cannot be trusted: ${verified.reason}`);
+    this.state.pendingReport = undefined;
+    this.state.lastAnswer = answer;
+    return answer;
+  }
+
+  async renew(): Promise<Registration> {
+    const renewed = (await this.sendSigned('POST', `/v1/devices/${this.instanceId()}/credential-renewals`, undefined)) as Registration;
+    this.remember(renewed);
+    return renewed;
+  }
+
+  /** True when the credential is due for renewal (six months after it was issued). */
+  shouldRenew(now = Date.now()): boolean {
+    return Boolean(this.state.renewAfter && Date.parse(this.state.renewAfter) <= now);
+  }
+
+  private keyCache?: Map<string, KeyObject>;
+
+  /** The published signing keys (cached; fetched again when an answer names an unknown key). */
+  async signingKeys(refresh = false): Promise<Map<string, KeyObject>> {
+    if (!this.keyCache || refresh) {
+      this.keyCache = keysFromPublished((await this.send('GET', '/v1/license-signing-keys', undefined, false)) as PublishedSigningKeys);
+    }
+    return this.keyCache;
+  }
+
+  /** Offline: does the answer carry a valid signature by one of `keys`, and is it about this instance? */
+  verify(answer: SignedUsageAnswer, keys: Map<string, KeyObject>): { ok: true; body: UsageAnswerBody } | { ok: false; reason: string } {
+    const result = verifyAnswer(answer, keys);
+    if (result.ok && this.state.instanceId && result.body.instanceId !== this.state.instanceId) {
+      return { ok: false, reason: `the answer is about instance ${result.body.instanceId}, not this one` };
+    }
+    return result;
+  }
+
+  private instanceId(): string {
+    if (!this.state.instanceId || !this.state.credential) throw new Error('this device is not registered yet');
+    return this.state.instanceId;
+  }
+
+  private remember(registration: Registration): void {
+    Object.assign(this.state, {
+      instanceId: registration.instanceId,
+      credential: registration.credential,
+      credentialExpiresAt: registration.expiresAt,
+      renewAfter: registration.renewAfter,
+      accountId: registration.accountId,
+      virtualAccountPath: registration.virtualAccountPath,
+    });
+  }
+
+  /**
+   * A signed request, retried on network failures and 5xx with a fresh signature each time. A
+   * device whose clock is off is refused as stale once: it takes the server's time and signs again.
+   */
+  private async sendSigned(method: string, path: string, body: unknown): Promise<unknown> {
+    let correctedClock = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send(method, path, body, true);
+      } catch (err) {
+        if (err instanceof DeviceApiError && err.code === 'StaleRequest' && err.serverTime !== undefined && !correctedClock) {
+          correctedClock = true;
+          this.clockOffsetMs = err.serverTime - this.clock();
+          attempt--;
+          continue;
+        }
+        const retryable = !(err instanceof DeviceApiError) || err.status >= 500;
+        if (!retryable || attempt >= this.attempts) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Signs a request with the device's key: method, path, timestamp and the exact body bytes. */
+  signedHeaders(method: string, path: string, body: string, timestamp = this.clock() + this.clockOffsetMs): Record<string, string> {
+    const ts = String(timestamp);
+    return {
+      authorization: `Device ${this.state.credential}`,
+      'x-device-timestamp': ts,
+      'x-device-signature': signBytes(this.privateKey, requestSigningInput(method, path, ts, body)),
+    };
+  }
+
+  private async send(method: string, path: string, body: unknown, signed: boolean): Promise<unknown> {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (signed) Object.assign(headers, this.signedHeaders(method, path, text));
+    const response = await this.fetchFn(`${this.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : text });
+    const payload = (await response.json().catch(() => undefined)) as
+      { error?: string; message?: string; errors?: Array<{ field: string; reason: string }> } | undefined;
+    if (!response.ok) {
+      throw new DeviceApiError(
+        response.status,
+        payload?.error ?? 'HttpError',
+        payload?.message ?? `HTTP ${response.status}`,
+        payload?.errors,
+        response.headers.get('date') ? Date.parse(response.headers.get('date')!) : undefined,
+      );
+    }
+    return payload;
+  }
+}

@@ -1,0 +1,11 @@
+/** The device client: what a device maker embeds to register, report and verify (R16, R17). */
+export {
+  DeviceApiError,
+  DeviceClient,
+  generateDeviceKeys,
+  type DeviceClientOptions,
+  type DeviceIdentity,
+  type DeviceState,
+  type Registration,
+} from './client';
+export { keysFromPublished, verifyAnswer, type PublishedSigningKeys, type SignedUsageAnswer, type UsageAnswerBody } from './protocol';

@@ -1,0 +1,183 @@
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+
+/**
+ * The wire protocol between a product instance and the license service (R16, R17), shared by the
+ * server and the device client so both sign and check the same bytes. Ed25519 throughout:
+ * - the server signs credentials and usage answers with a key the device can check offline
+ *   against the published public keys (GET /v1/license-signing-keys);
+ * - the device signs every request with its own private key; the credential binds that key.
+ */
+
+/** Headers of a device request. */
+export const DEVICE_HEADERS = {
+  /** `Device <credential>` */
+  authorization: 'authorization',
+  /** Unix milliseconds when the device signed the request. */
+  timestamp: 'x-device-timestamp',
+  /** base64url Ed25519 signature of `requestSigningInput(...)` by the device's private key. */
+  signature: 'x-device-signature',
+} as const;
+
+/** How far a device's clock may be from the server's before a request is refused as stale. */
+export const REQUEST_CLOCK_SKEW_MS = 5 * 60_000;
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** An Ed25519 private key from its 32-byte seed. */
+export function privateKeyFromSeed(seed: Buffer): KeyObject {
+  if (seed.length !== 32) throw new Error('an Ed25519 private key is 32 bytes');
+  return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
+
+/** An Ed25519 public key from its raw 32 bytes (base64url, 43 characters on the wire). */
+export function publicKeyFromRaw(raw: Buffer): KeyObject {
+  if (raw.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
+  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+export function rawPublicKeyOf(key: KeyObject): Buffer {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return pub.export({ format: 'der', type: 'spki' }).subarray(SPKI_ED25519_PREFIX.length);
+}
+
+export function seedOf(key: KeyObject): Buffer {
+  return key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_ED25519_PREFIX.length);
+}
+
+export function signBytes(key: KeyObject, data: string | Buffer): string {
+  return sign(null, Buffer.from(data), key).toString('base64url');
+}
+
+export function verifyBytes(key: KeyObject, data: string | Buffer, signature: string): boolean {
+  const sig = Buffer.from(signature, 'base64url');
+  if (sig.length !== 64) return false;
+  try {
+    return verify(null, Buffer.from(data), key, sig);
+  } catch {
+    return false;
+  }
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** What a device signs for each request: method, path (with query), timestamp and the body's hash. */
+export function requestSigningInput(method: string, path: string, timestamp: string, body: string): string {
+  return `license-device-request-v1\n${method.toUpperCase()}\n${path}\n${timestamp}\n${sha256Hex(body)}`;
+}
+
+/** What the server states about an instance in its credential (valid 1 year, renewed after 6 months). */
+export interface CredentialClaims {
+  v: 1;
+  /** The server key that signed it. */
+  kid: string;
+  instanceId: string;
+  /** The device's Ed25519 public key, raw, base64url. */
+  publicKey: string;
+  accountId: string;
+  virtualAccountId: string;
+  /** Changes when the server revokes the instance's credentials. */
+  serial: string;
+  exportControlled: boolean;
+  issuedAt: string;
+  renewAfter: string;
+  expiresAt: string;
+}
+
+const CREDENTIAL_PREFIX = 'lic1';
+
+/** `lic1.<base64url claims>.<base64url signature>`: the signature covers `lic1.<claims>`. */
+export function encodeCredential(claims: CredentialClaims, key: KeyObject): string {
+  const head = `${CREDENTIAL_PREFIX}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${head}.${signBytes(key, head)}`;
+}
+
+/** The claims of a credential whose signature checks against one of `keys`; undefined otherwise. */
+export function decodeCredential(credential: string, keys: ReadonlyMap<string, KeyObject>): CredentialClaims | undefined {
+  const parts = credential.split('.');
+  if (parts.length !== 3 || parts[0] !== CREDENTIAL_PREFIX || parts[1].length > 4096) return undefined;
+  let claims: CredentialClaims;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as CredentialClaims;
+  } catch {
+    return undefined;
+  }
+  const key = typeof claims?.kid === 'string' ? keys.get(claims.kid) : undefined;
+  if (!key || claims.v !== 1 || !verifyBytes(key, `${parts[0]}.${parts[1]}`, parts[2])) return undefined;
+  return claims;
+}
+
+export const USE_STATE_NAMES = ['Authorized', 'Overage', 'OutOfCompliance'] as const;
+export type AnswerUseState = (typeof USE_STATE_NAMES)[number];
+
+/** What the server tells an instance about one report (R17): per SKU its state, and the instance's state. */
+export interface UsageAnswerBody {
+  v: 1;
+  instanceId: string;
+  reportId: string;
+  instanceState: 'active';
+  usage: Array<{ sku: string; count: number; state: AnswerUseState }>;
+  /** Does the account's use stay within what it bought (every SKU Authorized)? */
+  compliant: boolean;
+  issuedAt: string;
+}
+
+/** The answer on the wire: the body, and its signature over the exact bytes of `payload`. */
+export interface SignedUsageAnswer extends UsageAnswerBody {
+  keyId: string;
+  /** base64url of the JSON the signature covers; its content equals the fields above. */
+  payload: string;
+  signature: string;
+}
+
+export function signAnswer(body: UsageAnswerBody, keyId: string, key: KeyObject): SignedUsageAnswer {
+  const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
+  return { ...body, keyId, payload, signature: signBytes(key, `license-usage-answer-v1.${keyId}.${payload}`) };
+}
+
+/**
+ * Checks an answer offline: the signature against the published key it names, and that the
+ * fields shown are the fields signed. Returns the signed body, or a reason it cannot be trusted.
+ */
+export function verifyAnswer(
+  answer: SignedUsageAnswer,
+  keys: ReadonlyMap<string, KeyObject>,
+): { ok: true; body: UsageAnswerBody } | { ok: false; reason: string } {
+  const key = keys.get(answer.keyId);
+  if (!key) return { ok: false, reason: `unknown signing key "${answer.keyId}"` };
+  if (!verifyBytes(key, `license-usage-answer-v1.${answer.keyId}.${answer.payload}`, answer.signature)) {
+    return { ok: false, reason: 'the signature does not match' };
+  }
+  const body = JSON.parse(Buffer.from(answer.payload, 'base64url').toString('utf8')) as UsageAnswerBody;
+  const shown: UsageAnswerBody = {
+    v: answer.v,
+    instanceId: answer.instanceId,
+    reportId: answer.reportId,
+    instanceState: answer.instanceState,
+    usage: answer.usage,
+    compliant: answer.compliant,
+    issuedAt: answer.issuedAt,
+  };
+  if (canonicalJson(shown) !== canonicalJson(body)) return { ok: false, reason: 'the fields shown differ from the fields signed' };
+  return { ok: true, body };
+}
+
+/** JSON with every object's keys sorted: equal values, equal text (Postgres jsonb reorders keys). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** The published signing keys: GET /v1/license-signing-keys. */
+export interface PublishedSigningKeys {
+  keys: Array<{ keyId: string; algorithm: 'Ed25519'; publicKey: string; current: boolean }>;
+}
+
+export function keysFromPublished(published: PublishedSigningKeys): Map<string, KeyObject> {
+  return new Map(published.keys.map((k) => [k.keyId, publicKeyFromRaw(Buffer.from(k.publicKey, 'base64url'))]));
+}

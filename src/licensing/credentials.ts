@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { encodeCredential, type CredentialClaims } from '../device-client/protocol';
+import type { SigningKeys } from './signing';
+
+/**
+ * The credential a product instance alone can use (R16): the server's signed statement that this
+ * instance, in this account and VA, holds this public key. Valid a year, renewed after six months;
+ * a request counts only with a fresh signature by the matching private key, so a copied credential
+ * is useless without the device's key.
+ */
+
+export const CREDENTIAL_VALIDITY_MS = 365 * 86_400_000;
+export const CREDENTIAL_RENEW_AFTER_MS = 182 * 86_400_000;
+
+export interface InstanceIdentity {
+  instanceId: string;
+  publicKey: string;
+  accountId: string;
+  virtualAccountId: string;
+  serial: string;
+  exportControlled: boolean;
+}
+
+export interface IssuedCredential {
+  credential: string;
+  expiresAt: Date;
+  renewAfter: Date;
+}
+
+export function newCredentialSerial(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export function newInstanceId(): string {
+  return `pi-${randomBytes(12).toString('base64url')}`;
+}
+
+export function issueCredential(keys: SigningKeys, identity: InstanceIdentity, now = new Date()): IssuedCredential {
+  const expiresAt = new Date(now.getTime() + CREDENTIAL_VALIDITY_MS);
+  const renewAfter = new Date(now.getTime() + CREDENTIAL_RENEW_AFTER_MS);
+  const claims: CredentialClaims = {
+    v: 1,
+    kid: keys.current.id,
+    ...identity,
+    issuedAt: now.toISOString(),
+    renewAfter: renewAfter.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
+  return { credential: encodeCredential(claims, keys.current.privateKey), expiresAt, renewAfter };
+}

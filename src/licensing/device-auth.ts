@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import {
+  decodeCredential,
+  publicKeyFromRaw,
+  REQUEST_CLOCK_SKEW_MS,
+  requestSigningInput,
+  verifyBytes,
+  type CredentialClaims,
+} from '../device-client/protocol';
+import { LicenseRefusal } from './refusals';
+import type { SigningKeys } from './signing';
+
+/**
+ * Who a device request comes from (R16, R17): a credential the server signed, and a signature by
+ * the private key the credential names over method, path, timestamp and body. The crypto is
+ * checked before any database work; the signature is then spent once (`admitDeviceRequest`) inside
+ * the request's own transaction, so a replay within the clock-skew window is refused.
+ */
+
+export interface DeviceCaller {
+  claims: CredentialClaims;
+  /** SHA-256 of the request's signature: what `admitDeviceRequest` stores. */
+  signatureHash: Buffer;
+}
+
+export interface SignedRequest {
+  method: string;
+  path: string;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+function header(headers: SignedRequest['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Credentials whose signature checked out, per key set: a device's next request skips that check. */
+const verifiedCredentials = new WeakMap<SigningKeys, Map<string, CredentialClaims>>();
+const MAX_REMEMBERED_CREDENTIALS = 50_000;
+
+/**
+ * The claims of a credential this service signed. Remembered by the whole credential text (its
+ * signature included), so nothing unsigned is ever taken from memory; expiry and revocation are
+ * still checked on every request.
+ */
+function verifiedCredential(keys: SigningKeys, credential: string): CredentialClaims | undefined {
+  let remembered = verifiedCredentials.get(keys);
+  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, CredentialClaims>()));
+  const known = remembered.get(credential);
+  if (known) return known;
+  const claims = decodeCredential(credential, keys.verifiers);
+  if (claims) {
+    if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
+    remembered.set(credential, claims);
+  }
+  return claims;
+}
+
+export function authenticateDevice(keys: SigningKeys, request: SignedRequest, now = Date.now()): DeviceCaller {
+  const match = /^Device\s+(\S+)$/.exec(header(request.headers, 'authorization') ?? '');
+  if (!match) throw new LicenseRefusal('InvalidCredential', 'header authorization: must be "Device <credential>"');
+  const claims = verifiedCredential(keys, match[1]);
+  if (!claims) throw new LicenseRefusal('InvalidCredential', 'header authorization: the credential is not one this service signed');
+  if (Date.parse(claims.expiresAt) <= now) {
+    throw new LicenseRefusal('InvalidCredential', `header authorization: the credential expired at ${claims.expiresAt}; register again`);
+  }
+  const timestamp = header(request.headers, 'x-device-timestamp') ?? '';
+  if (!/^\d{13}$/.test(timestamp)) throw new LicenseRefusal('StaleRequest', 'header x-device-timestamp: must be Unix milliseconds');
+  if (Math.abs(now - Number(timestamp)) > REQUEST_CLOCK_SKEW_MS) {
+    throw new LicenseRefusal(
+      'StaleRequest',
+      'header x-device-timestamp: more than 5 minutes from the server clock; sign the request again',
+    );
+  }
+  const signature = header(request.headers, 'x-device-signature') ?? '';
+  const input = requestSigningInput(request.method, request.path, timestamp, request.body);
+  let valid = false;
+  try {
+    valid =
+      /^[A-Za-z0-9_-]{86}$/.test(signature) && verifyBytes(publicKeyFromRaw(Buffer.from(claims.publicKey, 'base64url')), input, signature);
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    throw new LicenseRefusal(
+      'InvalidSignature',
+      "header x-device-signature: not a signature of this request by the instance's private key",
+    );
+  }
+  return { claims, signatureHash: createHash('sha256').update(signature).digest() };
+}
+
+export interface CallerInstance {
+  id: string;
+  account_id: string;
+  virtual_account_id: string;
+  state: string;
+  public_key: string;
+  /** The account's overage agreement (null without one), read with the lock. */
+  agreement_kind: string | null;
+  allowance_factor: string | null;
+}
+
+/**
+ * Spends the request's signature (a second use of it is a replay) and locks the live instance
+ * behind the credential for the rest of the transaction, in one round trip. Refused when the
+ * instance was removed or its credential revoked. Whatever the caller reads of the instance's
+ * use is read after this, so under the lock.
+ */
+export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCaller): Promise<CallerInstance> {
+  const { rows }: { rows: Array<Partial<CallerInstance> & { spent: number; credential_serial?: string }> } = await trx.raw(
+    `WITH spent AS (
+       INSERT INTO device_request_signatures (signature_hash, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1
+     ), locked AS (
+       SELECT i.id, i.account_id, i.virtual_account_id, i.state, i.public_key, i.credential_serial,
+              a.kind AS agreement_kind, a.allowance_factor
+       FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
+       WHERE i.id = ? FOR UPDATE OF i
+     )
+     SELECT (SELECT count(*) FROM spent)::int AS spent, locked.* FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`,
+    [caller.signatureHash, caller.claims.instanceId, caller.claims.instanceId],
+  );
+  const row = rows[0];
+  if (row.spent === 0) {
+    throw new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
+  }
+  if (!row.id || row.state === 'removed') {
+    throw new LicenseRefusal(
+      'InstanceRemoved',
+      `instance ${caller.claims.instanceId} was removed and its credentials revoked; register again`,
+    );
+  }
+  if (row.credential_serial !== caller.claims.serial || row.public_key !== caller.claims.publicKey) {
+    throw new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
+  }
+  const { spent: _spent, credential_serial: _serial, ...instance } = row;
+  return instance as CallerInstance;
+}
+
+/** Forgets spent signatures older than the clock-skew window (they would be refused as stale anyway). */
+export async function forgetOldSignatures(db: Knex): Promise<number> {
+  return db('device_request_signatures')
+    .where('seen_at', '<', db.raw(`now() - make_interval(secs => ?)`, [(2 * REQUEST_CLOCK_SKEW_MS) / 1000]))
+    .delete();
+}

@@ -1,0 +1,203 @@
+import type { Knex } from 'knex';
+import { issueCredential, newCredentialSerial, newInstanceId, type IssuedCredential } from './credentials';
+import { admitDeviceRequest, type DeviceCaller } from './device-auth';
+import { recordLicenseEvent } from './events';
+import { LicenseRefusal } from './refusals';
+import type { SigningKeys } from './signing';
+import { hashRegistrationToken, tokenStatus } from './tokens';
+
+/**
+ * R16: a product instance registers with a token of a VA and its identity, in one transaction.
+ * One use of the token is spent atomically (the UPDATE's own condition, so two instances racing
+ * for the last use cannot both win); the same UDI registering again with the same key is the same
+ * instance and spends nothing. The UDI is serialised by an advisory lock, so two registrations of
+ * one UDI at once make one instance.
+ */
+
+export interface RegistrationRequest {
+  token: string;
+  productId: string;
+  serialNumber: string;
+  hostname: string;
+  publicKey: string;
+}
+
+export interface Registered extends IssuedCredential {
+  instanceId: string;
+  accountId: string;
+  virtualAccountPath: string;
+  alreadyRegistered: boolean;
+}
+
+interface TokenRecord {
+  id: string;
+  account_id: string;
+  virtual_account_id: string;
+  path: string;
+  export_controlled: boolean;
+  max_uses: number;
+  uses: number;
+  expires_at: Date;
+  revoked_at: Date | null;
+  account_kind: string;
+  account_status: string;
+}
+
+async function findToken(trx: Knex.Transaction, token: string): Promise<TokenRecord> {
+  const row: TokenRecord | undefined = await trx('registration_tokens as t')
+    .join('virtual_accounts as va', 'va.id', 't.virtual_account_id')
+    .join('accounts as a', 'a.id', 't.account_id')
+    .where('t.token_hash', hashRegistrationToken(token))
+    .first(
+      't.id',
+      't.account_id',
+      't.virtual_account_id',
+      'va.path',
+      't.export_controlled',
+      't.max_uses',
+      't.uses',
+      't.expires_at',
+      't.revoked_at',
+      'a.kind as account_kind',
+      'a.status as account_status',
+    );
+  if (!row) throw new LicenseRefusal('UnknownToken', 'token: no such registration token (it may have been mistyped)');
+  if (row.account_kind !== 'smart_account') {
+    throw new LicenseRefusal('HoldingAccountToken', 'token: belongs to a Partner Holding Account, whose licenses serve no device');
+  }
+  if (row.account_status !== 'active') throw new LicenseRefusal('AccountNotActive', `token: Smart Account ${row.account_id} is not active`);
+  return row;
+}
+
+/** Refuses a token that cannot register now, with the reason. */
+function refuseUnusable(token: TokenRecord, now: Date, spending: boolean): void {
+  const status = tokenStatus(token, now);
+  if (status === 'revoked') throw new LicenseRefusal('TokenRevoked', 'token: was revoked');
+  if (status === 'expired') throw new LicenseRefusal('TokenExpired', `token: expired at ${token.expires_at.toISOString()}`);
+  if (spending && status === 'used_up') throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${token.max_uses} uses spent)`);
+}
+
+export async function registerInstance(db: Knex, keys: SigningKeys, request: RegistrationRequest): Promise<Registered> {
+  const now = new Date();
+  return db.transaction(async (trx) => {
+    const token = await findToken(trx, request.token);
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`udi:${request.productId}/${request.serialNumber}`]);
+    const existing: { id: string; public_key: string; virtual_account_id: string; credential_serial: string } | undefined = await trx(
+      'product_instances',
+    )
+      .where({ product_id: request.productId, serial_number: request.serialNumber })
+      .whereNot('state', 'removed')
+      .first('id', 'public_key', 'virtual_account_id', 'credential_serial');
+    if (existing) return reRegister(trx, keys, token, existing, request, now);
+
+    refuseUnusable(token, now, true);
+    const spent = await trx('registration_tokens')
+      .where({ id: token.id })
+      .whereRaw('uses < max_uses')
+      .whereNull('revoked_at')
+      .where('expires_at', '>', now)
+      .update({ uses: trx.raw('uses + 1') })
+      .returning('uses');
+    if (spent.length === 0) throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${token.max_uses} uses spent)`);
+
+    const identity = {
+      instanceId: newInstanceId(),
+      publicKey: request.publicKey,
+      accountId: token.account_id,
+      virtualAccountId: String(token.virtual_account_id),
+      serial: newCredentialSerial(),
+      exportControlled: token.export_controlled,
+    };
+    const issued = issueCredential(keys, identity, now);
+    await trx('product_instances').insert({
+      id: identity.instanceId,
+      account_id: identity.accountId,
+      virtual_account_id: identity.virtualAccountId,
+      product_id: request.productId,
+      serial_number: request.serialNumber,
+      hostname: request.hostname,
+      public_key: request.publicKey,
+      registration_token_id: token.id,
+      state: 'active',
+      credential_serial: identity.serial,
+      credential_expires_at: issued.expiresAt,
+      registered_at: now,
+      last_contact_at: now,
+    });
+    await recordLicenseEvent(trx, {
+      accountId: identity.accountId,
+      virtualAccountId: identity.virtualAccountId,
+      type: 'instance_registered',
+      subject: `instance:${identity.instanceId}`,
+      actor: `device:${identity.instanceId}`,
+      details: { productId: request.productId, serialNumber: request.serialNumber, hostname: request.hostname, tokenId: String(token.id) },
+    });
+    return {
+      ...issued,
+      instanceId: identity.instanceId,
+      accountId: identity.accountId,
+      virtualAccountPath: token.path,
+      alreadyRegistered: false,
+    };
+  });
+}
+
+/** The same UDI again: the same instance if the key matches (a retry), refused if another key claims it. */
+async function reRegister(
+  trx: Knex.Transaction,
+  keys: SigningKeys,
+  token: TokenRecord,
+  existing: { id: string; public_key: string; virtual_account_id: string; credential_serial: string },
+  request: RegistrationRequest,
+  now: Date,
+): Promise<Registered> {
+  if (existing.public_key !== request.publicKey) {
+    throw new LicenseRefusal(
+      'UdiRegisteredWithAnotherKey',
+      `serialNumber: product ${request.productId} serial ${request.serialNumber} is registered already with another public key`,
+    );
+  }
+  if (String(existing.virtual_account_id) !== String(token.virtual_account_id)) {
+    throw new LicenseRefusal(
+      'UdiRegisteredElsewhere',
+      `token: product ${request.productId} serial ${request.serialNumber} is registered in another virtual account; move it there instead`,
+    );
+  }
+  refuseUnusable(token, now, false);
+  const issued = issueCredential(
+    keys,
+    {
+      instanceId: existing.id,
+      publicKey: existing.public_key,
+      accountId: token.account_id,
+      virtualAccountId: String(existing.virtual_account_id),
+      serial: existing.credential_serial,
+      exportControlled: token.export_controlled,
+    },
+    now,
+  );
+  await trx('product_instances')
+    .where({ id: existing.id })
+    .update({ hostname: request.hostname, credential_expires_at: issued.expiresAt, last_contact_at: now });
+  return { ...issued, instanceId: existing.id, accountId: token.account_id, virtualAccountPath: token.path, alreadyRegistered: true };
+}
+
+/** R16: a fresh credential for a registered instance (its signed request admitted), valid a year from now. */
+export async function renewCredential(db: Knex, keys: SigningKeys, caller: DeviceCaller): Promise<Registered> {
+  return db.transaction(async (trx) => {
+    const instance = await admitDeviceRequest(trx, caller);
+    const va: { path: string } = await trx('virtual_accounts').where({ id: instance.virtual_account_id }).first('path');
+    const issued = issueCredential(keys, {
+      instanceId: instance.id,
+      publicKey: instance.public_key,
+      accountId: instance.account_id,
+      virtualAccountId: String(instance.virtual_account_id),
+      serial: caller.claims.serial,
+      exportControlled: caller.claims.exportControlled,
+    });
+    await trx('product_instances')
+      .where({ id: instance.id })
+      .update({ credential_expires_at: issued.expiresAt, last_contact_at: trx.fn.now() });
+    return { ...issued, instanceId: instance.id, accountId: instance.account_id, virtualAccountPath: va.path, alreadyRegistered: true };
+  });
+}

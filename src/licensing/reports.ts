@@ -1,0 +1,163 @@
+import type { Knex } from 'knex';
+import { signAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
+import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
+import { admitDeviceRequest, type CallerInstance, type DeviceCaller } from './device-auth';
+import { recordLicenseEvent } from './events';
+import { lockPool, poolRowOf, recomputePool, writePoolCounts, type PoolKey, type PoolRow } from './pools';
+import type { SigningKeys } from './signing';
+
+/**
+ * R17, R18: a product instance reports what it uses, SKU -> count, and is told per SKU whether
+ * that use is Authorized, Overage or OutOfCompliance, in ONE Postgres transaction:
+ * - idempotent by (instance, report ID): a retry gets the stored signed answer back;
+ * - the pool rows of every SKU it reports or reported before are locked in SKU order, so two
+ *   reports never deadlock and never grant more than a pool holds;
+ * - each SKU is judged against the pool without this instance's previous use of it;
+ * - a report is the instance's whole use: a SKU it reported before and not now drops to 0.
+ * When its use shrinks in a pool that has use told Overage or OutOfCompliance, the pool is
+ * re-judged at once so the freed licenses serve the others.
+ */
+
+interface PreviousUse {
+  sku: string;
+  count: number;
+  state: string;
+}
+
+/** The pool's counts without what this instance's previous use added to them. */
+function withoutPrevious(pool: PoolCounts, previous: PreviousUse | undefined): PoolCounts {
+  if (!previous || previous.state === 'AuthorizationExpired') return pool;
+  const field = previous.state === 'Authorized' ? 'authorized' : previous.state === 'Overage' ? 'overage' : 'unserved';
+  return { ...pool, [field]: Math.max(0, pool[field] - previous.count) };
+}
+
+/**
+ * The order pools are locked in: the same key and comparison as allocateActivatedEntitlements
+ * (src/licensing/pools.ts), so a report and a provisioning touching the same pools never deadlock.
+ */
+function lockOrder(virtualAccountId: string): (a: string, b: string) => number {
+  return (a, b) => `${virtualAccountId}\u0000${a}`.localeCompare(`${virtualAccountId}\u0000${b}`);
+}
+
+function allowanceOfInstance(instance: CallerInstance): Allowance {
+  if (!instance.agreement_kind || instance.agreement_kind === 'none') return NO_ALLOWANCE;
+  if (instance.agreement_kind === 'unlimited') return { kind: 'unlimited' };
+  return { kind: 'factor', factor: Number(instance.allowance_factor) };
+}
+
+/** The stored answer of this report ID, if any, and the instance's use as last judged: one round trip. */
+async function storedAndPrevious(
+  trx: Knex.Transaction,
+  instanceId: string,
+  reportId: string,
+): Promise<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
+  const { rows }: { rows: Array<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] | null }> } = await trx.raw(
+    `SELECT (SELECT answer FROM usage_reports WHERE instance_id = ? AND report_id = ?) AS stored,
+            (SELECT json_agg(json_build_object('sku', sku, 'count', count, 'state', state)) FROM instance_usage WHERE instance_id = ?) AS previous`,
+    [instanceId, reportId, instanceId],
+  );
+  return { stored: rows[0].stored, previous: rows[0].previous ?? [] };
+}
+
+/** The pool row, locked: one statement when it exists (the usual case), lockPool's create-then-lock when not. */
+async function lockPoolRow(trx: Knex.Transaction, accountId: string, key: PoolKey): Promise<PoolRow> {
+  const row: Record<string, unknown> | undefined = await trx('license_pools')
+    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
+    .forUpdate()
+    .first('virtual_account_id', 'account_id', 'sku', 'purchased', 'authorized', 'overage', 'unserved');
+  return row ? poolRowOf(row) : lockPool(trx, accountId, key);
+}
+
+/** Judges each SKU of the report against its pool and writes pool and use; returns what to tell. */
+async function judgeReport(
+  trx: Knex.Transaction,
+  instance: CallerInstance,
+  usage: Record<string, number>,
+  previous: Map<string, PreviousUse>,
+): Promise<{ judged: UsageAnswerBody['usage']; stateChanged: boolean }> {
+  const vaId = String(instance.virtual_account_id);
+  const skus = [...new Set([...Object.keys(usage), ...previous.keys()])].sort(lockOrder(vaId));
+  const allowance = allowanceOfInstance(instance);
+  const judged: UsageAnswerBody['usage'] = [];
+  const shrunk: string[] = [];
+  let stateChanged = instance.state !== 'active';
+  for (const sku of skus) {
+    const key = { virtualAccountId: vaId, sku };
+    const pool = await lockPoolRow(trx, instance.account_id, key);
+    const before = previous.get(sku);
+    const count = usage[sku] ?? 0;
+    const base = withoutPrevious(pool, before);
+    const state: UseState = judgeUse(base, count, allowance);
+    const after = addUse(base, count, state);
+    if (after.authorized !== pool.authorized || after.overage !== pool.overage || after.unserved !== pool.unserved) {
+      await writePoolCounts(trx, instance.account_id, key, after);
+    }
+    if (sku in usage) {
+      await trx.raw(
+        `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at) VALUES (?, ?, ?, ?, ?, now())
+         ON CONFLICT (instance_id, sku) DO UPDATE SET virtual_account_id = EXCLUDED.virtual_account_id, count = EXCLUDED.count,
+           state = EXCLUDED.state, reported_at = now()`,
+        [instance.id, sku, vaId, count, state],
+      );
+      judged.push({ sku, count, state });
+    } else {
+      await trx('instance_usage').where({ instance_id: instance.id, sku }).delete();
+    }
+    const previousCount = before && before.state !== 'AuthorizationExpired' ? before.count : 0;
+    if (count < previousCount && after.overage + after.unserved > 0) shrunk.push(sku);
+    if (!before || before.state !== state || !(sku in usage)) stateChanged = true;
+  }
+  // Freed licenses serve the others at once (R18); the pools stay locked in SKU order.
+  for (const sku of shrunk) {
+    const { changed } = await recomputePool(trx, instance.account_id, { virtualAccountId: vaId, sku });
+    const own = changed.find((c) => c.instanceId === instance.id);
+    const entry = judged.find((u) => u.sku === sku);
+    if (own && entry) entry.state = own.to;
+  }
+  return { judged, stateChanged };
+}
+
+export async function reportUsage(
+  db: Knex,
+  keys: SigningKeys,
+  caller: DeviceCaller,
+  report: { reportId: string; usage: Record<string, number> },
+): Promise<SignedUsageAnswer> {
+  return db.transaction(async (trx) => {
+    const instance = await admitDeviceRequest(trx, caller);
+    const { stored, previous } = await storedAndPrevious(trx, instance.id, report.reportId);
+    if (stored) return stored;
+
+    const { judged, stateChanged } = await judgeReport(trx, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
+    const body: UsageAnswerBody = {
+      v: 1,
+      instanceId: instance.id,
+      reportId: report.reportId,
+      instanceState: 'active',
+      usage: judged,
+      compliant: judged.every((u) => u.state === 'Authorized'),
+      issuedAt: new Date().toISOString(),
+    };
+    const answer = signAnswer(body, keys.current.id, keys.current.privateKey);
+    // The answer kept for retries and the instance's contact, in one statement.
+    await trx.raw(
+      `WITH contact AS (UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ?)
+       INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)`,
+      [instance.id, instance.id, report.reportId, JSON.stringify(answer)],
+    );
+    // The event log records what changed state (a new SKU, a state told, a dropped SKU, a comeback);
+    // a count moving within its state is in instance_usage and the daily chart, not the log.
+    if (stateChanged) {
+      await recordLicenseEvent(trx, {
+        accountId: instance.account_id,
+        virtualAccountId: String(instance.virtual_account_id),
+        type: 'usage_reported',
+        subject: `instance:${instance.id}`,
+        actor: `device:${instance.id}`,
+        details: { reportId: report.reportId, usage: judged, previousState: instance.state },
+        idempotencyKey: `usage:${instance.id}:${report.reportId}`,
+      });
+    }
+    return answer;
+  });
+}

@@ -1,0 +1,189 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ApiDependencies } from '../api/dependencies';
+import { badRequest } from '../api/errors';
+import { errorResponses } from '../api/schemas';
+import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
+import { LicenseRefusal } from './refusals';
+import { registerInstance, renewCredential } from './registration';
+import { reportUsage } from './reports';
+import {
+  CredentialResponse,
+  InstanceParams,
+  RegisterBody,
+  SigningKeysResponse,
+  UsageAnswerResponse,
+  UsageReportBody,
+  type InstanceParamsType,
+  type RegisterBodyType,
+  type UsageReportBodyType,
+  invalidSkus,
+} from './schemas';
+import { parseSigningKeys, type SigningKeys } from './signing';
+
+const tags = ['devices'];
+/** A report names at most a few hundred SKUs: 64 KB is plenty, and bounds what an abuser can send. */
+const DEVICE_BODY_LIMIT = 64 * 1024;
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The routes product instances call (R16, R17), in a scope of their own: no API key. Registration
+ * presents a token; every other request is signed by the device (src/licensing/device-auth.ts).
+ * The signing-key list is public, so a device can check answers offline.
+ */
+export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's plugin signature
+  return async (app) => {
+    const keys = deps.config.licenseSigningKeys ? parseSigningKeys(deps.config.licenseSigningKeys) : undefined;
+    const requireKeys = (): SigningKeys => {
+      if (!keys) throw new LicenseRefusal('SigningNotConfigured', 'this service has no LICENSE_SIGNING_KEYS: devices cannot be served');
+      return keys;
+    };
+    const rawBodies = new WeakMap<FastifyRequest, string>();
+    const callers = new WeakMap<FastifyRequest, DeviceCaller>();
+
+    // The device signs the body's exact bytes, so they are kept as they came.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: DEVICE_BODY_LIMIT }, (request, body, done) => {
+      rawBodies.set(request, body as string);
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(Object.assign(new Error('the body is not valid JSON'), { statusCode: 400, code: 'InvalidJson' }), undefined);
+      }
+    });
+
+    /** Signed requests: the credential and signature are checked before the body is validated. */
+    const authenticate = (request: FastifyRequest<{ Params: InstanceParamsType }>, _reply: unknown, done: (err?: Error) => void) => {
+      try {
+        const caller = authenticateDevice(requireKeys(), {
+          method: request.method,
+          path: request.url,
+          body: rawBodies.get(request) ?? '',
+          headers: request.headers,
+        });
+        if (caller.claims.instanceId !== request.params.instanceId) {
+          throw new LicenseRefusal(
+            'NotThisInstance',
+            `instanceId: an instance reports only for itself (this credential is ${caller.claims.instanceId})`,
+          );
+        }
+        callers.set(request, caller);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    };
+
+    let lastSweep = 0;
+    app.addHook('onResponse', async (request) => {
+      if (Date.now() - lastSweep < SWEEP_INTERVAL_MS) return;
+      lastSweep = Date.now();
+      await forgetOldSignatures(deps.db).catch((err: unknown) => request.log.warn({ err }, 'forgetting old device signatures failed'));
+    });
+
+    const tools = { requireKeys, authenticate, callerOf: (request: FastifyRequest) => callers.get(request)! };
+    registerOpenRoutes(app, deps, tools);
+    registerSignedRoutes(app, deps, tools);
+  };
+}
+
+interface DeviceRouteTools {
+  requireKeys: () => SigningKeys;
+  authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
+  callerOf: (request: FastifyRequest) => DeviceCaller;
+}
+
+/** The published keys and registration: no credential yet. */
+function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+  const { db } = deps;
+
+  app.get(
+    '/license-signing-keys',
+    {
+      schema: {
+        tags,
+        operationId: 'listLicenseSigningKeys',
+        summary: 'The public keys that sign credentials and usage answers: a device checks answers offline against them',
+        response: { 200: SigningKeysResponse, ...errorResponses(503) },
+      },
+    },
+    async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(tools.requireKeys().published),
+  );
+
+  app.post<{ Body: RegisterBodyType }>(
+    '/devices/registrations',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      schema: {
+        tags,
+        operationId: 'registerProductInstance',
+        summary: 'Register a product instance with a registration token and its identity (R16)',
+        description:
+          '201 registered (one token use spent); 200 when this UDI was registered already with the same public key (nothing spent). ' +
+          '401 UnknownToken; 403 TokenExpired, TokenRevoked, HoldingAccountToken, AccountNotActive; 409 TokenUsedUp, UdiRegisteredWithAnotherKey, UdiRegisteredElsewhere (another VA: move it instead).',
+        body: RegisterBody,
+        response: { 200: CredentialResponse, 201: CredentialResponse, ...errorResponses(400, 401, 403, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const registered = await registerInstance(db, tools.requireKeys(), request.body);
+      return reply
+        .status(registered.alreadyRegistered ? 200 : 201)
+        .header('cache-control', 'no-store')
+        .send({ ...registered, expiresAt: registered.expiresAt.toISOString(), renewAfter: registered.renewAfter.toISOString() });
+    },
+  );
+}
+
+/** What a registered instance asks, signed with its key: usage reports and credential renewals. */
+function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+  const { db } = deps;
+
+  app.post<{ Params: InstanceParamsType; Body: UsageReportBodyType }>(
+    '/devices/:instanceId/usage-reports',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      preValidation: tools.authenticate,
+      schema: {
+        tags,
+        operationId: 'reportUsage',
+        summary: 'Report what this instance uses (R17): the signed answer states Authorized, Overage or OutOfCompliance per SKU',
+        description:
+          'Signed by the device (headers authorization: Device <credential>, x-device-timestamp, x-device-signature). ' +
+          'The same reportId again returns the stored answer. 401 InvalidCredential, StaleRequest, ReplayedRequest, InvalidSignature; ' +
+          '403 NotThisInstance, InstanceRemoved; 400 for a malformed report (nothing changed).',
+        params: InstanceParams,
+        body: UsageReportBody,
+        response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const badSkus = invalidSkus(request.body.usage);
+      if (badSkus.length > 0) throw badRequest(badSkus);
+      return reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body);
+    },
+  );
+
+  app.post<{ Params: InstanceParamsType }>(
+    '/devices/:instanceId/credential-renewals',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      preValidation: tools.authenticate,
+      schema: {
+        tags,
+        operationId: 'renewCredential',
+        summary: "Renew this instance's credential (R16): a fresh one, valid a year from now",
+        params: InstanceParams,
+        response: { 200: CredentialResponse, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request, reply) => {
+      const renewed = await renewCredential(db, tools.requireKeys(), tools.callerOf(request));
+      return reply.header('cache-control', 'no-store').send({
+        ...renewed,
+        expiresAt: renewed.expiresAt.toISOString(),
+        renewAfter: renewed.renewAfter.toISOString(),
+      });
+    },
+  );
+}

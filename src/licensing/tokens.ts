@@ -1,0 +1,170 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { recordLicenseEvent } from './events';
+
+/**
+ * Registration tokens (R15): created in a virtual account, presented once by each product instance
+ * that registers there. `lrt_` + 256 random bits, shown once; only the SHA-256 is stored, so a
+ * lookup is an index probe and a database dump reveals no usable token. No PAK anywhere.
+ */
+
+export const TOKEN_PATTERN = /^lrt_[A-Za-z0-9_-]{43}$/;
+export const MAX_TOKEN_USES = 1_000_000;
+
+export function hashRegistrationToken(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export type TokenStatus = 'active' | 'expired' | 'revoked' | 'used_up';
+
+export interface TokenView {
+  tokenId: string;
+  virtualAccountPath: string;
+  description: string;
+  exportControlled: boolean;
+  maxUses: number;
+  uses: number;
+  status: TokenStatus;
+  expiresAt: string;
+  createdAt: string;
+  createdBy: string;
+  revokedAt: string | null;
+}
+
+export interface TokenRow {
+  id: string;
+  account_id: string;
+  virtual_account_id: string;
+  path: string;
+  description: string;
+  export_controlled: boolean;
+  max_uses: number;
+  uses: number;
+  expires_at: Date;
+  created_at: Date;
+  created_by: string;
+  revoked_at: Date | null;
+}
+
+/** Why a token cannot register anything now, or undefined while it can. */
+export function tokenStatus(row: Pick<TokenRow, 'revoked_at' | 'expires_at' | 'uses' | 'max_uses'>, now = new Date()): TokenStatus {
+  if (row.revoked_at) return 'revoked';
+  if (row.expires_at.getTime() <= now.getTime()) return 'expired';
+  if (row.uses >= row.max_uses) return 'used_up';
+  return 'active';
+}
+
+export function tokenViewOf(row: TokenRow): TokenView {
+  return {
+    tokenId: String(row.id),
+    virtualAccountPath: row.path,
+    description: row.description,
+    exportControlled: row.export_controlled,
+    maxUses: row.max_uses,
+    uses: row.uses,
+    status: tokenStatus(row),
+    expiresAt: row.expires_at.toISOString(),
+    createdAt: row.created_at.toISOString(),
+    createdBy: row.created_by,
+    revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
+  };
+}
+
+const TOKEN_COLUMNS = [
+  't.id',
+  't.account_id',
+  't.virtual_account_id',
+  'va.path',
+  't.description',
+  't.export_controlled',
+  't.max_uses',
+  't.uses',
+  't.expires_at',
+  't.created_at',
+  't.created_by',
+  't.revoked_at',
+];
+
+function tokensQuery(q: Knex) {
+  return q('registration_tokens as t').join('virtual_accounts as va', 'va.id', 't.virtual_account_id');
+}
+
+export interface NewToken {
+  expiresInDays: number;
+  maxUses: number;
+  description: string;
+  exportControlled: boolean;
+}
+
+/** Creates a token in the VA; the token itself is returned once, here, and never again. */
+export async function createRegistrationToken(
+  db: Knex,
+  target: { accountId: string; virtualAccountId: string },
+  input: NewToken,
+  actor: string,
+): Promise<{ token: string; view: TokenView }> {
+  const token = `lrt_${randomBytes(32).toString('base64url')}`;
+  return db.transaction(async (trx) => {
+    const [row]: Array<{ id: string }> = await trx('registration_tokens')
+      .insert({
+        token_hash: hashRegistrationToken(token),
+        account_id: target.accountId,
+        virtual_account_id: target.virtualAccountId,
+        description: input.description,
+        export_controlled: input.exportControlled,
+        max_uses: input.maxUses,
+        expires_at: trx.raw(`now() + make_interval(days => ?)`, [input.expiresInDays]),
+        created_by: actor,
+      })
+      .returning('id');
+    const view = await loadToken(trx, target.accountId, String(row.id));
+    await recordLicenseEvent(trx, {
+      accountId: target.accountId,
+      virtualAccountId: target.virtualAccountId,
+      type: 'token_created',
+      subject: `token:${row.id}`,
+      actor,
+      details: { maxUses: input.maxUses, expiresAt: view!.expiresAt, exportControlled: input.exportControlled },
+    });
+    return { token, view: view! };
+  });
+}
+
+export async function loadToken(q: Knex, accountId: string, tokenId: string): Promise<TokenView | undefined> {
+  const row: TokenRow | undefined = await tokensQuery(q)
+    .where({ 't.account_id': accountId, 't.id': tokenId })
+    .first(...TOKEN_COLUMNS);
+  return row ? tokenViewOf(row) : undefined;
+}
+
+/** The account's tokens in the given VAs (all of the account's when undefined), newest first. */
+export async function listRegistrationTokens(db: Knex, accountId: string, virtualAccountIds?: string[]): Promise<TokenView[]> {
+  const query = tokensQuery(db).where('t.account_id', accountId);
+  if (virtualAccountIds) query.whereIn('t.virtual_account_id', virtualAccountIds);
+  const rows: TokenRow[] = await query
+    .orderBy('t.id', 'desc')
+    .limit(1000)
+    .select(...TOKEN_COLUMNS);
+  return rows.map(tokenViewOf);
+}
+
+/** Revokes a token (idempotent): what it registered stays registered, nothing new registers with it. */
+export async function revokeRegistrationToken(db: Knex, accountId: string, tokenId: string, actor: string): Promise<TokenView | undefined> {
+  return db.transaction(async (trx) => {
+    const revoked: Array<{ virtual_account_id: string }> = await trx('registration_tokens')
+      .where({ account_id: accountId, id: tokenId })
+      .whereNull('revoked_at')
+      .update({ revoked_at: trx.fn.now() })
+      .returning('virtual_account_id');
+    if (revoked.length > 0) {
+      await recordLicenseEvent(trx, {
+        accountId,
+        virtualAccountId: String(revoked[0].virtual_account_id),
+        type: 'token_revoked',
+        subject: `token:${tokenId}`,
+        actor,
+      });
+    }
+    return loadToken(trx, accountId, tokenId);
+  });
+}

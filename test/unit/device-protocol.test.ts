@@ -1,0 +1,108 @@
+/**
+ * The device wire protocol (src/device-client/protocol.ts) and the server's keys
+ * (src/licensing/signing.ts): credentials and answers verify under the key that signed them, also
+ * after a rotation, and any change to what was signed is caught.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
+import {
+  canonicalJson,
+  decodeCredential,
+  encodeCredential,
+  keysFromPublished,
+  privateKeyFromSeed,
+  rawPublicKeyOf,
+  requestSigningInput,
+  seedOf,
+  signAnswer,
+  signBytes,
+  verifyAnswer,
+  verifyBytes,
+  type CredentialClaims,
+  type UsageAnswerBody,
+} from '../../src/device-client/protocol';
+import { generateSigningKey, parseSigningKeys } from '../../src/licensing/signing';
+
+const claims: CredentialClaims = {
+  v: 1,
+  kid: 'old',
+  instanceId: 'pi-abc',
+  publicKey: 'A'.repeat(43),
+  accountId: 'sa-1',
+  virtualAccountId: '7',
+  serial: 'ser',
+  exportControlled: false,
+  issuedAt: '2026-12-06T00:00:00.000Z',
+  renewAfter: '2027-06-06T00:00:00.000Z',
+  expiresAt: '2027-12-06T00:00:00.000Z',
+};
+
+const body: UsageAnswerBody = {
+  v: 1,
+  instanceId: 'pi-abc',
+  reportId: 'r-1',
+  instanceState: 'active',
+  usage: [{ sku: 'SKU-1', count: 3, state: 'Authorized' }],
+  compliant: true,
+  issuedAt: '2026-12-06T00:00:00.000Z',
+};
+
+test('a key survives its seed: the same public key, the same signatures verify', () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const again = privateKeyFromSeed(seedOf(privateKey));
+  expect(rawPublicKeyOf(again).equals(rawPublicKeyOf(privateKey))).toBe(true);
+  const input = requestSigningInput('post', '/v1/devices/pi-1/usage-reports', '1765000000000', '{}');
+  expect(input.split('\n').slice(0, 4)).toEqual(['license-device-request-v1', 'POST', '/v1/devices/pi-1/usage-reports', '1765000000000']);
+  expect(verifyBytes(again, input, signBytes(privateKey, input))).toBe(true);
+  expect(verifyBytes(again, input + ' ', signBytes(privateKey, input))).toBe(false);
+});
+
+test('after a rotation the old key still verifies what it signed; a forged or unknown-key credential does not', () => {
+  const oldText = generateSigningKey('old');
+  const old = parseSigningKeys(oldText);
+  // Rotated: a new key signs, the old one is kept to verify; a service without the old key refuses.
+  const rotated = parseSigningKeys(`${generateSigningKey('new')},${oldText}`);
+  const newOnly = parseSigningKeys(generateSigningKey('new'));
+  expect(rotated.current.id).toBe('new');
+  const both = rotated.verifiers;
+  const credential = encodeCredential(claims, old.current.privateKey);
+  expect(decodeCredential(credential, both)).toEqual(claims);
+  expect(decodeCredential(credential, newOnly.verifiers)).toBeUndefined();
+  const [prefix, payload, signature] = credential.split('.');
+  const edited = Buffer.from(JSON.stringify({ ...claims, instanceId: 'pi-other' })).toString('base64url');
+  expect(decodeCredential(`${prefix}.${edited}.${signature}`, both)).toBeUndefined();
+  expect(decodeCredential(`${prefix}.${payload}`, both)).toBeUndefined();
+  expect(decodeCredential('garbage', both)).toBeUndefined();
+});
+
+test('an answer verifies against the published keys; any change to a field shown or signed is caught', () => {
+  const keys = parseSigningKeys(generateSigningKey('k1'));
+  const answer = signAnswer(body, 'k1', keys.current.privateKey);
+  const published = keysFromPublished(keys.published);
+  expect(verifyAnswer(answer, published)).toEqual({ ok: true, body });
+  // Read back from Postgres jsonb, keys come in another order: still the same answer.
+  const { signature, ...rest } = answer;
+  const reordered = JSON.parse(
+    JSON.stringify({ signature, ...rest, usage: [{ state: 'Authorized', count: 3, sku: 'SKU-1' }] }),
+  ) as typeof answer;
+  expect(verifyAnswer(reordered, published).ok).toBe(true);
+  expect(verifyAnswer({ ...answer, compliant: false }, published)).toEqual({
+    ok: false,
+    reason: 'the fields shown differ from the fields signed',
+  });
+  expect(verifyAnswer({ ...answer, keyId: 'k2' }, published)).toEqual({ ok: false, reason: 'unknown signing key "k2"' });
+  const otherPayload = Buffer.from(JSON.stringify({ ...body, compliant: false })).toString('base64url');
+  expect(verifyAnswer({ ...answer, payload: otherPayload, compliant: false }, published)).toEqual({
+    ok: false,
+    reason: 'the signature does not match',
+  });
+});
+
+test('canonicalJson: equal values give equal text whatever the key order', () => {
+  fc.assert(
+    fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (value) => {
+      const reversed = Object.fromEntries(Object.entries(value).reverse());
+      expect(canonicalJson(reversed)).toBe(canonicalJson(value));
+    }),
+  );
+});
