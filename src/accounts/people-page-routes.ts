@@ -2,9 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDependencies } from '../api/dependencies';
 import { createSmtpMailer } from '../email/mailer';
 import { clearedSessionCookieHeader, closeSession, openSession, sessionCookieHeader, sessionUser } from '../web/session';
-import { fieldOf, registerPageScope, sendAppPage } from '../web/page-scope';
+import { fieldOf, registerPageScope, sendAppPage, type PageTools } from '../web/page-scope';
 import { consumeSignIn, linkState, PeopleRefusal, requestSignIn, requestUserId, verifyEmail, type PeopleDeps } from './people';
 import { checkEmailPage, confirmLinkPage, linkProblemPage, registerFormPage, signInFormPage, verifiedPage } from './people-pages';
+
+/** The mail the pages send, and the sends still under way (awaited when the API closes). */
+type PageMail = { people: PeopleDeps; inFlight: Set<Promise<unknown>> };
 
 /**
  * R24 pages without a session:
@@ -24,91 +27,101 @@ export async function registerPeoplePages(app: FastifyInstance, deps: ApiDepende
     await Promise.allSettled([...inFlight]);
     mailer.close();
   });
-  const people: PeopleDeps = { db: deps.db, mailer, config: deps.config };
-  const { db } = deps;
-  const ttl = deps.config.webSessionTtlMs;
+  const mail: PageMail = { people: { db: deps.db, mailer, config: deps.config }, inFlight };
 
   await registerPageScope(
     app,
-    { db, publicBaseUrl: deps.config.publicBaseUrl, rateLimit: { max: 60, timeWindowMs: 60_000 } },
+    { db: deps.db, publicBaseUrl: deps.config.publicBaseUrl, rateLimit: { max: 60, timeWindowMs: 60_000 } },
     (pages, tools) => {
-      pages.get('/sign-in', async (request, reply) => {
-        if (await sessionUser(db, request.headers.cookie)) return reply.status(303).header('location', '/accounts').send();
-        return sendAppPage(reply, signInFormPage(tools.csrfFor(request, reply)));
-      });
-
-      pages.post('/sign-in', async (request, reply) => {
-        tools.checkCsrf(request);
-        const email = fieldOf(request.body, 'email')?.trim() ?? '';
-        // Sent after the answer, not before it: a known address must not answer slower than an
-        // unknown one. Failures are logged, never shown.
-        const sending = requestSignIn(people, email)
-          .catch((err: unknown) => request.log.error({ err }, 'sign-in email failed'))
-          .finally(() => inFlight.delete(sending));
-        inFlight.add(sending);
-        return sendAppPage(reply, checkEmailPage('a sign-in link'));
-      });
-
-      pages.get<{ Params: { token: string } }>('/sign-in/:token', async (request, reply) => {
-        const state = await linkState(db, 'sign_in', request.params.token);
-        if (state !== 'valid') return sendAppPage(reply, linkProblemPage(state, 'sign-in'));
-        return sendAppPage(reply, confirmLinkPage('sign-in', `/sign-in/${request.params.token}`, tools.csrfFor(request, reply)));
-      });
-
-      pages.post<{ Params: { token: string } }>('/sign-in/:token', async (request, reply) => {
-        tools.checkCsrf(request);
-        const outcome = await consumeSignIn(db, request.params.token);
-        if (typeof outcome === 'string') return sendAppPage(reply, linkProblemPage(outcome, 'sign-in'));
-        const session = await openSession(db, outcome.userId, ttl);
-        request.log.info({ userId: outcome.userId }, 'signed in');
-        return reply
-          .status(303)
-          .header('set-cookie', sessionCookieHeader(session.value, ttl, tools.https))
-          .header('location', '/accounts')
-          .send();
-      });
-
-      pages.post('/sign-out', async (request, reply) => {
-        tools.checkCsrf(request);
-        const user = await sessionUser(db, request.headers.cookie);
-        if (user) await closeSession(db, user.sessionValue);
-        return reply.status(303).header('set-cookie', clearedSessionCookieHeader(tools.https)).header('location', '/sign-in').send();
-      });
-
-      pages.get('/people/register', async (request, reply) => sendAppPage(reply, registerFormPage(tools.csrfFor(request, reply))));
-
-      pages.post('/people/register', async (request, reply) => {
-        tools.checkCsrf(request);
-        const values = {
-          email: fieldOf(request.body, 'email')?.trim() ?? '',
-          registeredId: fieldOf(request.body, 'registeredId')?.trim() ?? '',
-          fullName: fieldOf(request.body, 'fullName')?.trim() ?? '',
-        };
-        const csrfToken = tools.csrfFor(request, reply);
-        try {
-          await requestUserId(people, values);
-        } catch (err) {
-          if (err instanceof PeopleRefusal) {
-            return sendAppPage(reply, registerFormPage(csrfToken, values, err.fieldErrors, err.reason === 'id-taken' ? 409 : 400));
-          }
-          throw err;
-        }
-        return sendAppPage(reply, checkEmailPage('a link to confirm the address'));
-      });
-
-      pages.get<{ Params: { token: string } }>('/people/verify/:token', async (request, reply) => {
-        const state = await linkState(db, 'verify_email', request.params.token);
-        if (state !== 'valid') return sendAppPage(reply, linkProblemPage(state, 'verify'));
-        return sendAppPage(reply, confirmLinkPage('verify', `/people/verify/${request.params.token}`, tools.csrfFor(request, reply)));
-      });
-
-      pages.post<{ Params: { token: string } }>('/people/verify/:token', async (request, reply) => {
-        tools.checkCsrf(request);
-        const outcome = await verifyEmail(db, request.params.token);
-        if (typeof outcome === 'string') return sendAppPage(reply, linkProblemPage(outcome, 'verify'));
-        request.log.info({ userId: outcome.userId }, 'email verified; user ID registered');
-        return sendAppPage(reply, verifiedPage(outcome.registeredId));
-      });
+      registerSignInPages(pages, tools, mail, deps.config.webSessionTtlMs);
+      registerUserIdPages(pages, tools, mail.people);
     },
   );
+}
+
+/** Sign-in by emailed link, and sign-out. */
+function registerSignInPages(pages: FastifyInstance, tools: PageTools, mail: PageMail, ttl: number): void {
+  const { people, inFlight } = mail;
+  const { db } = people;
+  pages.get('/sign-in', async (request, reply) => {
+    if (await sessionUser(db, request.headers.cookie)) return reply.status(303).header('location', '/accounts').send();
+    return sendAppPage(reply, signInFormPage(tools.csrfFor(request, reply)));
+  });
+
+  pages.post('/sign-in', async (request, reply) => {
+    tools.checkCsrf(request);
+    const email = fieldOf(request.body, 'email')?.trim() ?? '';
+    // Sent after the answer, not before it: a known address must not answer slower than an
+    // unknown one. Failures are logged, never shown.
+    const sending = requestSignIn(people, email)
+      .catch((err: unknown) => request.log.error({ err }, 'sign-in email failed'))
+      .finally(() => inFlight.delete(sending));
+    inFlight.add(sending);
+    return sendAppPage(reply, checkEmailPage('a sign-in link'));
+  });
+
+  pages.get<{ Params: { token: string } }>('/sign-in/:token', async (request, reply) => {
+    const state = await linkState(db, 'sign_in', request.params.token);
+    if (state !== 'valid') return sendAppPage(reply, linkProblemPage(state, 'sign-in'));
+    return sendAppPage(reply, confirmLinkPage('sign-in', `/sign-in/${request.params.token}`, tools.csrfFor(request, reply)));
+  });
+
+  pages.post<{ Params: { token: string } }>('/sign-in/:token', async (request, reply) => {
+    tools.checkCsrf(request);
+    const outcome = await consumeSignIn(db, request.params.token);
+    if (typeof outcome === 'string') return sendAppPage(reply, linkProblemPage(outcome, 'sign-in'));
+    const session = await openSession(db, outcome.userId, ttl);
+    request.log.info({ userId: outcome.userId }, 'signed in');
+    return reply
+      .status(303)
+      .header('set-cookie', sessionCookieHeader(session.value, ttl, tools.https))
+      .header('location', '/accounts')
+      .send();
+  });
+
+  pages.post('/sign-out', async (request, reply) => {
+    tools.checkCsrf(request);
+    const user = await sessionUser(db, request.headers.cookie);
+    if (user) await closeSession(db, user.sessionValue);
+    return reply.status(303).header('set-cookie', clearedSessionCookieHeader(tools.https)).header('location', '/sign-in').send();
+  });
+}
+
+/** A new user ID: the form, then the emailed link that confirms the address. */
+function registerUserIdPages(pages: FastifyInstance, tools: PageTools, people: PeopleDeps): void {
+  const { db } = people;
+  pages.get('/people/register', async (request, reply) => sendAppPage(reply, registerFormPage(tools.csrfFor(request, reply))));
+
+  pages.post('/people/register', async (request, reply) => {
+    tools.checkCsrf(request);
+    const values = {
+      email: fieldOf(request.body, 'email')?.trim() ?? '',
+      registeredId: fieldOf(request.body, 'registeredId')?.trim() ?? '',
+      fullName: fieldOf(request.body, 'fullName')?.trim() ?? '',
+    };
+    const csrfToken = tools.csrfFor(request, reply);
+    try {
+      await requestUserId(people, values);
+    } catch (err) {
+      if (err instanceof PeopleRefusal) {
+        return sendAppPage(reply, registerFormPage(csrfToken, values, err.fieldErrors, err.reason === 'id-taken' ? 409 : 400));
+      }
+      throw err;
+    }
+    return sendAppPage(reply, checkEmailPage('a link to confirm the address'));
+  });
+
+  pages.get<{ Params: { token: string } }>('/people/verify/:token', async (request, reply) => {
+    const state = await linkState(db, 'verify_email', request.params.token);
+    if (state !== 'valid') return sendAppPage(reply, linkProblemPage(state, 'verify'));
+    return sendAppPage(reply, confirmLinkPage('verify', `/people/verify/${request.params.token}`, tools.csrfFor(request, reply)));
+  });
+
+  pages.post<{ Params: { token: string } }>('/people/verify/:token', async (request, reply) => {
+    tools.checkCsrf(request);
+    const outcome = await verifyEmail(db, request.params.token);
+    if (typeof outcome === 'string') return sendAppPage(reply, linkProblemPage(outcome, 'verify'));
+    request.log.info({ userId: outcome.userId }, 'email verified; user ID registered');
+    return sendAppPage(reply, verifiedPage(outcome.registeredId));
+  });
 }

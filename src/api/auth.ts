@@ -67,7 +67,7 @@ export async function createApiKey(
 export async function createUserApiKey(db: Db, userId: string, label: string): Promise<{ id: string; key: string }> {
   if (!label || label.length > 200 || /[\r\n]/.test(label)) throw new ApiKeyError('label', 'must be 1-200 characters on one line');
   const key = `lfk_${randomBytes(32).toString('base64url')}`;
-  const [row] = await db('api_keys')
+  const [row] = await db<ApiKeyRow>('api_keys')
     .insert({ key_hash: hashApiKey(key), role: 'user', user_id: userId, label })
     .returning('id');
   return { id: String(row.id), key };

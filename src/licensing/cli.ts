@@ -21,6 +21,15 @@ function viewCommand(program: Command, name: string, description: string): Comma
 }
 
 export function registerLicenseCommands(program: Command): void {
+  registerLicensesCommand(program);
+  registerInstancesCommand(program);
+  registerTokensCommand(program);
+  registerAlertsCommand(program);
+  registerEventsCommand(program);
+  registerUsageCommand(program);
+}
+
+function registerLicensesCommand(program: Command): void {
   viewCommand(program, 'licenses', 'licenses per virtual account and SKU: purchased, in use, balance, overage, next expiry').action(
     withHints(HINTS, async (accountId: string, opts: ViewOpts, command: Command) => {
       const result = await apiClient().listLicenses(accountId, narrowed(opts));
@@ -34,7 +43,9 @@ export function registerLicenseCommands(program: Command): void {
       );
     }),
   );
+}
 
+function registerInstancesCommand(program: Command): void {
   viewCommand(program, 'instances', 'product instances: state, last contact, use per SKU')
     .option('--include-removed', 'also instances removed after a year of silence')
     .action(
@@ -60,7 +71,9 @@ export function registerLicenseCommands(program: Command): void {
         );
       }),
     );
+}
 
+function registerTokensCommand(program: Command): void {
   viewCommand(program, 'tokens', 'registration tokens and their uses (never the token itself)').action(
     withHints(HINTS, async (accountId: string, opts: ViewOpts, command: Command) => {
       const result = await apiClient().listTokens(accountId, narrowed(opts));
@@ -74,7 +87,9 @@ export function registerLicenseCommands(program: Command): void {
       );
     }),
   );
+}
 
+function registerAlertsCommand(program: Command): void {
   viewCommand(program, 'alerts', 'alerts, newest first').action(
     withHints(HINTS, async (accountId: string, opts: ViewOpts, command: Command) => {
       const result = await apiClient().listAlerts(accountId, narrowed(opts));
@@ -88,7 +103,9 @@ export function registerLicenseCommands(program: Command): void {
       );
     }),
   );
+}
 
+function registerEventsCommand(program: Command): void {
   viewCommand(program, 'events', 'the event log, newest first; --csv prints the CSV export')
     .option('--csv', 'print the event log as CSV (formula-safe)')
     .option('--limit <n>', 'events per page (1-1000)', integerOption('--limit', 1, 1000))
@@ -114,7 +131,9 @@ export function registerLicenseCommands(program: Command): void {
         );
       }),
     );
+}
 
+function registerUsageCommand(program: Command): void {
   viewCommand(program, 'usage', 'use against purchase per day (the chart data)')
     .option('--days <n>', 'how many days back (1-1100, default 90)', integerOption('--days', 1, 1100))
     .action(

@@ -65,8 +65,14 @@ type Params = { Params: AccountIdParamsType };
 
 /** R23 through the API: the licenses, instances, tokens, alerts, events and chart data a caller may see; R24: a user's own keys. */
 export function registerViewRoutes(app: FastifyInstance, deps: ApiDependencies): void {
-  const { db } = deps;
-  const view = (operationId: string, summary: string, querystring: object, response: object) => ({
+  registerLicenseViewRoutes(app, deps.db);
+  registerActivityViewRoutes(app, deps.db);
+  registerMeRoutes(app, deps.db);
+}
+
+/** The options of one GET view of an account: its OpenAPI operation, query and 200 body. */
+function view(operationId: string, summary: string, querystring: object, response: object) {
+  return {
     schema: {
       tags,
       operationId,
@@ -77,8 +83,11 @@ export function registerViewRoutes(app: FastifyInstance, deps: ApiDependencies):
       querystring,
       response: { 200: response, ...errorResponses(400, 401, 403, 404) },
     },
-  });
+  };
+}
 
+/** What the account holds: licenses, instances, the daily-use chart and registration tokens. */
+function registerLicenseViewRoutes(app: FastifyInstance, db: Db): void {
   app.get<Params & { Querystring: ViewQueryType }>(
     '/accounts/:accountId/licenses',
     view(
@@ -119,7 +128,10 @@ export function registerViewRoutes(app: FastifyInstance, deps: ApiDependencies):
       return { accountId: scope.accountId, tokens: await tokensOf(db, scope) };
     },
   );
+}
 
+/** What happened on the account: the event log (also as CSV); alerts are served by the license-time routes. */
+function registerActivityViewRoutes(app: FastifyInstance, db: Db): void {
   app.get<Params & { Querystring: EventsQueryType }>(
     '/accounts/:accountId/events',
     view('listEvents', 'The event log, newest first; page back with before=<last eventId> (R23)', EventsQuery, EventView),
@@ -156,8 +168,6 @@ export function registerViewRoutes(app: FastifyInstance, deps: ApiDependencies):
         .send(csv);
     },
   );
-
-  registerMeRoutes(app, db);
 }
 
 function requireUser(principal: Principal): string {

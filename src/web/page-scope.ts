@@ -64,9 +64,11 @@ function problemOf(err: FastifyError | Error): AppPage | undefined {
   return undefined;
 }
 
+type PageScopeDeps = { db: Db; publicBaseUrl: string; rateLimit?: { max: number; timeWindowMs: number } };
+
 export async function registerPageScope(
   app: FastifyInstance,
-  deps: { db: Db; publicBaseUrl: string; rateLimit?: { max: number; timeWindowMs: number } },
+  deps: PageScopeDeps,
   routes: (pages: FastifyInstance, tools: PageTools) => void,
 ): Promise<void> {
   const https = deps.publicBaseUrl.startsWith('https:');
@@ -76,78 +78,91 @@ export async function registerPageScope(
       route.schema = { ...(route.schema ?? {}), hide: true };
     });
     pages.removeAllContentTypeParsers();
-    await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
-    await pages.register(helmet, {
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'none'"],
-          styleSrc: [APP_STYLE_SOURCE],
-          formAction: ["'self'"],
-          baseUri: ["'none'"],
-          frameAncestors: ["'none'"],
-        },
-      },
-      referrerPolicy: { policy: 'no-referrer' },
-      xFrameOptions: { action: 'deny' },
-      strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    });
-    const limit = deps.rateLimit ?? { max: 120, timeWindowMs: 60_000 };
-    await pages.register(rateLimit, {
-      max: limit.max,
-      timeWindow: limit.timeWindowMs,
-      errorResponseBuilder: () =>
-        new PageAnswer(appProblemPage(429, 'Too many requests', 'Too many requests came from your network. Wait a minute and try again.')),
-    });
-    pages.addHook('onSend', async (_request, reply) => {
-      reply.header('cache-control', 'no-store');
-      reply.header('x-robots-tag', 'noindex, nofollow');
-    });
-    pages.setErrorHandler((err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
-      if (err instanceof PageAnswer) {
-        if (err.redirectTo) return reply.status(303).header('location', err.redirectTo).send();
-        return sendAppPage(reply, err.page!);
-      }
-      const problem = problemOf(err);
-      if (problem) return sendAppPage(reply, problem);
-      request.log.error({ err }, 'page failed');
-      return sendAppPage(
-        reply,
-        appProblemPage(500, 'Something went wrong', 'Something went wrong on our side; it has been logged. Please try again later.'),
-      );
-    });
-
-    const csrfCookie = (request: FastifyRequest) => {
-      const value = cookieOf(request.headers.cookie, APP_CSRF_COOKIE);
-      return value && CSRF_VALUE_PATTERN.test(value) ? value : undefined;
-    };
-    const tools: PageTools = {
-      https,
-      csrfFor(request, reply) {
-        const existing = csrfCookie(request);
-        if (existing) return existing;
-        const value = newCsrfValue();
-        reply.header('set-cookie', `${APP_CSRF_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${https ? '; Secure' : ''}`);
-        return value;
-      },
-      checkCsrf(request) {
-        if (!csrfMatches(csrfCookie(request), fieldOf(request.body, CSRF_FIELD))) {
-          request.log.warn('page form refused: CSRF check failed');
-          throw new PageAnswer(
-            appProblemPage(
-              403,
-              'This form could not be verified',
-              'The form was sent without the check value of the page it came from (cookies may be blocked, or the page came from another site). Nothing has been changed.',
-            ),
-          );
-        }
-      },
-      async signedIn(request) {
-        const user = await sessionUser(deps.db, request.headers.cookie);
-        if (!user) throw new PageAnswer(undefined, '/sign-in');
-        return user;
-      },
-    };
-    routes(pages, tools);
+    await registerPageProtections(pages, https, deps.rateLimit ?? { max: 120, timeWindowMs: 60_000 });
+    pages.setErrorHandler(answerPageError);
+    routes(pages, pageTools(deps.db, https));
   });
+}
+
+/** Form bodies, security headers (CSP, HSTS on https), the rate limit and no caching. */
+async function registerPageProtections(
+  pages: FastifyInstance,
+  https: boolean,
+  limit: { max: number; timeWindowMs: number },
+): Promise<void> {
+  await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+  await pages.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: [APP_STYLE_SOURCE],
+        formAction: ["'self'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    xFrameOptions: { action: 'deny' },
+    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+  await pages.register(rateLimit, {
+    max: limit.max,
+    timeWindow: limit.timeWindowMs,
+    errorResponseBuilder: () =>
+      new PageAnswer(appProblemPage(429, 'Too many requests', 'Too many requests came from your network. Wait a minute and try again.')),
+  });
+  pages.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-robots-tag', 'noindex, nofollow');
+  });
+}
+
+/** A thrown PageAnswer, a 4xx as a page of its own, anything else logged and shown as a 500 page. */
+function answerPageError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err instanceof PageAnswer) {
+    if (err.redirectTo) return reply.status(303).header('location', err.redirectTo).send();
+    return sendAppPage(reply, err.page!);
+  }
+  const problem = problemOf(err);
+  if (problem) return sendAppPage(reply, problem);
+  request.log.error({ err }, 'page failed');
+  return sendAppPage(
+    reply,
+    appProblemPage(500, 'Something went wrong', 'Something went wrong on our side; it has been logged. Please try again later.'),
+  );
+}
+
+function pageTools(db: Db, https: boolean): PageTools {
+  const csrfCookie = (request: FastifyRequest) => {
+    const value = cookieOf(request.headers.cookie, APP_CSRF_COOKIE);
+    return value && CSRF_VALUE_PATTERN.test(value) ? value : undefined;
+  };
+  return {
+    https,
+    csrfFor(request, reply) {
+      const existing = csrfCookie(request);
+      if (existing) return existing;
+      const value = newCsrfValue();
+      reply.header('set-cookie', `${APP_CSRF_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${https ? '; Secure' : ''}`);
+      return value;
+    },
+    checkCsrf(request) {
+      if (!csrfMatches(csrfCookie(request), fieldOf(request.body, CSRF_FIELD))) {
+        request.log.warn('page form refused: CSRF check failed');
+        throw new PageAnswer(
+          appProblemPage(
+            403,
+            'This form could not be verified',
+            'The form was sent without the check value of the page it came from (cookies may be blocked, or the page came from another site). Nothing has been changed.',
+          ),
+        );
+      }
+    },
+    async signedIn(request) {
+      const user = await sessionUser(db, request.headers.cookie);
+      if (!user) throw new PageAnswer(undefined, '/sign-in');
+      return user;
+    },
+  };
 }

@@ -151,18 +151,23 @@ describe('the API', () => {
 
 describe('the CLI (in process, against the real API)', () => {
   async function cli(args: string[], key: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
+    const savedEnv = process.env;
     let stdout = '';
     let stderr = '';
     process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
-    process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
-    process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
+    // Spies, so the streams get their own write back exactly as it was.
+    const out = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true));
+    const err = jest
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true));
     try {
       return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout, stderr };
     } finally {
-      process.env = saved.env;
-      process.stdout.write = saved.out;
-      process.stderr.write = saved.err;
+      process.env = savedEnv;
+      out.mockRestore();
+      err.mockRestore();
     }
   }
 
