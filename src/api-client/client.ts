@@ -1,207 +1,56 @@
-import type { Static } from '@sinclair/typebox';
+import { ApiError, expandPath, isErrorBody, OPERATIONS, type OperationId, type PathParams } from './operations';
 import type {
-  AssignBody,
-  BookOrderBody,
-  BookedOrderResponse,
-  CancelBody,
-  ErrorResponse,
-  ListOrdersQuery,
-  OrderListResponse,
-  OrderStatusResponse,
-  OrderSummary,
-  ShipmentAccepted,
-  ShipmentBody,
-} from '../api/schemas';
-import type {
-  AddMemberBodyType,
-  CreatedVirtualAccountType,
-  CreateVirtualAccountBodyType,
-  GrantRoleBodyType,
-  HoldingAccountMemberListType,
-  HoldingAccountMemberType,
-  RoleGrantListType,
-  RoleGrantType,
-  SmartAccountRequestBodyType,
-  SmartAccountRequestResponseType,
-  SmartAccountSearchResponseType,
-  VirtualAccountListType,
-} from '../accounts/schemas';
-import type {
-  AlertViewType,
-  CreatedKeyType,
-  DailyUseViewType,
-  EventViewType,
-  InstanceViewType,
-  LicenseViewType,
-  MeType,
-  TokenViewType,
-} from '../licensing/view-schemas';
-import type {
-  AgreementBody,
-  AgreementView,
-  AlertList,
-  AlertListQuery,
-  InstanceMoveBody,
-  InstanceMoveResponse,
-  LicenseMoveBody,
-  LicenseMoveResponse,
-  SubscriptionView,
-  TrueUpList,
-  TrueUpView,
-} from '../licensing/time-schemas';
-import type { CreatedTokenResponse, CreateTokenBodyType, TokenListQueryType, TokenListResponse, TokenResponse } from '../licensing/schemas';
+  OrderListItem,
+  TokenListQuery,
+  AddHoldingAccountMemberRequest,
+  AlertListParams,
+  AlertSubscription,
+  Alerts,
+  AssignSmartAccountRequest,
+  BookOrderRequest,
+  BookedOrder,
+  CancelOrderRequest,
+  CreateRegistrationTokenRequest,
+  CreateVirtualAccountRequest,
+  CreatedRegistrationToken,
+  CreatedUserKey,
+  DailyUseView,
+  EventView,
+  GrantRoleRequest,
+  HealthStatus,
+  HoldingAccountMember,
+  HoldingAccountMemberList,
+  InstanceMoveRequest,
+  InstanceMoveResult,
+  InstanceView,
+  LicenseMoveRequest,
+  LicenseMoveResult,
+  LicenseView,
+  ListOrdersParams,
+  OrderList,
+  OrderStatus,
+  OverageAgreement,
+  OverageAgreementRequest,
+  RegistrationToken,
+  RegistrationTokenList,
+  ReportShipmentRequest,
+  RoleGrant,
+  RoleGrantList,
+  ShipmentAcceptedResult,
+  SmartAccountRequest,
+  SmartAccountRequested,
+  SmartAccountSearchResult,
+  TokenView,
+  TrueUp,
+  TrueUps,
+  UserProfile,
+  ViewOptions,
+  VirtualAccountCreated,
+  VirtualAccountList,
+} from './types';
 
-/**
- * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
- * operators. Its request and response types are the Static<> types of the very TypeBox schemas
- * the server validates with; they are imported as types only, so this module pulls in nothing
- * at run time (no TypeBox, no Fastify, no Temporal) and runs on Node 20's global fetch.
- */
-
-// ---------------------------------------------------------------- types
-
-export type BookOrderRequest = Static<typeof BookOrderBody>;
-export type BookedOrder = Static<typeof BookedOrderResponse>;
-export type OrderStatus = Static<typeof OrderStatusResponse>;
-export type ListOrdersParams = Static<typeof ListOrdersQuery>;
-export type OrderList = Static<typeof OrderListResponse>;
-export type OrderListItem = Static<typeof OrderSummary>;
-export type AssignSmartAccountRequest = Static<typeof AssignBody>;
-export type ReportShipmentRequest = Static<typeof ShipmentBody>;
-export type ShipmentAcceptedResult = Static<typeof ShipmentAccepted>;
-export type CancelOrderRequest = Static<typeof CancelBody>;
-export type ErrorBody = Static<typeof ErrorResponse>;
-export type FieldError = NonNullable<ErrorBody['errors']>[number];
-
-/** /healthz and /readyz (their schema is private to the health routes). */
-export interface HealthStatus {
-  status: 'ok' | 'unavailable';
-  checks?: Record<string, { ok: boolean; error?: string }>;
-}
-
-// Accounts (src/accounts/schemas.ts).
-export type SmartAccountSearchResult = SmartAccountSearchResponseType;
-export type SmartAccountMatch = SmartAccountSearchResult['smartAccounts'][number];
-export type SmartAccountRequest = SmartAccountRequestBodyType;
-export type SmartAccountRequested = SmartAccountRequestResponseType;
-export type VirtualAccountList = VirtualAccountListType;
-export type VirtualAccount = VirtualAccountList['virtualAccounts'][number];
-export type CreateVirtualAccountRequest = CreateVirtualAccountBodyType;
-export type VirtualAccountCreated = CreatedVirtualAccountType;
-export type HoldingAccountMember = HoldingAccountMemberType;
-export type HoldingAccountMemberList = HoldingAccountMemberListType;
-export type AddHoldingAccountMemberRequest = AddMemberBodyType;
-export type RoleGrant = RoleGrantType;
-export type RoleGrantList = RoleGrantListType;
-export type RoleName = RoleGrant['role'];
-export type GrantRoleRequest = GrantRoleBodyType;
-
-// The complete view and a user's own keys (src/licensing/view-schemas.ts; R23, R24).
-export type LicenseView = LicenseViewType;
-export type InstanceView = InstanceViewType;
-export type DailyUseView = DailyUseViewType;
-export type TokenView = TokenViewType;
-export type AlertView = AlertViewType;
-export type EventView = EventViewType;
-export type UserProfile = MeType;
-export type CreatedUserKey = CreatedKeyType;
-/** Narrows a view to one virtual account and its children. */
-export interface ViewOptions {
-  virtualAccountPath?: string;
-}
-// License use: alerts, agreements, true-ups, moves (src/licensing/time-schemas.ts).
-export type AlertListParams = Static<typeof AlertListQuery>;
-export type Alerts = Static<typeof AlertList>;
-export type AlertSubscription = Static<typeof SubscriptionView>;
-export type OverageAgreementRequest = Static<typeof AgreementBody>;
-export type OverageAgreement = Static<typeof AgreementView>;
-export type TrueUps = Static<typeof TrueUpList>;
-export type TrueUp = Static<typeof TrueUpView>;
-export type LicenseMoveRequest = Static<typeof LicenseMoveBody>;
-export type LicenseMoveResult = Static<typeof LicenseMoveResponse>;
-export type InstanceMoveRequest = Static<typeof InstanceMoveBody>;
-export type InstanceMoveResult = Static<typeof InstanceMoveResponse>;
-// License use (src/licensing/schemas.ts): registration tokens (R15).
-export type CreateRegistrationTokenRequest = CreateTokenBodyType;
-export type RegistrationToken = Static<typeof TokenResponse>;
-export type CreatedRegistrationToken = Static<typeof CreatedTokenResponse>;
-export type RegistrationTokenList = Static<typeof TokenListResponse>;
-
-// ---------------------------------------------------------------- operations
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-/**
- * Every operation of the API the client calls: operationId → HTTP method and OpenAPI path.
- * The client builds each request from this table, and test/unit/api-client.test.ts holds it
- * against the OpenAPI document the real app generates, so a renamed route cannot drift unseen.
- */
-export const OPERATIONS = {
-  health: { method: 'GET', path: '/healthz' },
-  ready: { method: 'GET', path: '/readyz' },
-  bookOrder: { method: 'POST', path: '/v1/orders' },
-  listOrders: { method: 'GET', path: '/v1/orders' },
-  getOrder: { method: 'GET', path: '/v1/orders/{orderId}' },
-  assignSmartAccount: { method: 'POST', path: '/v1/orders/{orderId}/assignment' },
-  reportShipment: { method: 'POST', path: '/v1/orders/{orderId}/shipments' },
-  cancelOrder: { method: 'POST', path: '/v1/orders/{orderId}/cancellation' },
-  searchSmartAccounts: { method: 'GET', path: '/v1/smart-accounts' },
-  requestSmartAccount: { method: 'POST', path: '/v1/smart-account-requests' },
-  listVirtualAccounts: { method: 'GET', path: '/v1/accounts/{accountId}/virtual-accounts' },
-  createVirtualAccount: { method: 'POST', path: '/v1/accounts/{accountId}/virtual-accounts' },
-  listHoldingAccountMembers: { method: 'GET', path: '/v1/holding-accounts/{accountId}/members' },
-  addHoldingAccountMember: { method: 'POST', path: '/v1/holding-accounts/{accountId}/members' },
-  removeHoldingAccountMember: { method: 'DELETE', path: '/v1/holding-accounts/{accountId}/members/{email}' },
-  listRoleGrants: { method: 'GET', path: '/v1/accounts/{accountId}/role-grants' },
-  grantRole: { method: 'POST', path: '/v1/accounts/{accountId}/role-grants' },
-  revokeRole: { method: 'DELETE', path: '/v1/accounts/{accountId}/role-grants/{grantId}' },
-  // ---- the complete view (R23) and a user's own keys (R24)
-  listLicenses: { method: 'GET', path: '/v1/accounts/{accountId}/licenses' },
-  listInstances: { method: 'GET', path: '/v1/accounts/{accountId}/instances' },
-  getDailyUse: { method: 'GET', path: '/v1/accounts/{accountId}/daily-use' },
-  listTokens: { method: 'GET', path: '/v1/accounts/{accountId}/tokens' },
-  listEvents: { method: 'GET', path: '/v1/accounts/{accountId}/events' },
-  exportEvents: { method: 'GET', path: '/v1/accounts/{accountId}/events.csv' },
-  getMe: { method: 'GET', path: '/v1/me' },
-  createMyApiKey: { method: 'POST', path: '/v1/me/api-keys' },
-  revokeMyApiKey: { method: 'DELETE', path: '/v1/me/api-keys/{keyId}' },
-  // ---- license use: what takes time (alerts, agreements, true-ups) and moves
-  listAlerts: { method: 'GET', path: '/v1/accounts/{accountId}/alerts' },
-  subscribeToAlerts: { method: 'PUT', path: '/v1/accounts/{accountId}/alert-subscriptions/{userId}' },
-  unsubscribeFromAlerts: { method: 'DELETE', path: '/v1/accounts/{accountId}/alert-subscriptions/{userId}' },
-  getOverageAgreement: { method: 'GET', path: '/v1/accounts/{accountId}/overage-agreement' },
-  setOverageAgreement: { method: 'PUT', path: '/v1/accounts/{accountId}/overage-agreement' },
-  listTrueUps: { method: 'GET', path: '/v1/accounts/{accountId}/true-ups' },
-  approveTrueUp: { method: 'POST', path: '/v1/accounts/{accountId}/true-ups/{period}/approve' },
-  moveLicenses: { method: 'POST', path: '/v1/accounts/{accountId}/license-moves' },
-  moveProductInstance: { method: 'POST', path: '/v1/accounts/{accountId}/product-instances/{instanceId}/move' },
-  createRegistrationToken: { method: 'POST', path: '/v1/accounts/{accountId}/registration-tokens' },
-  listRegistrationTokens: { method: 'GET', path: '/v1/accounts/{accountId}/registration-tokens' },
-  revokeRegistrationToken: { method: 'DELETE', path: '/v1/accounts/{accountId}/registration-tokens/{tokenId}' },
-} as const satisfies Record<string, { method: HttpMethod; path: string }>;
-
-export type OperationId = keyof typeof OPERATIONS;
-
-// ---------------------------------------------------------------- errors
-
-/**
- * A refusal or failure answered by the API: the HTTP status, the machine-readable code
- * (ValidationFailed, NotAuthorized, InvalidState, ...), the message, and for a 400 every field
- * at fault. An answer that is not the API's JSON (a proxy's HTML page) gets code
- * `UnexpectedResponse` and the start of the text as message.
- */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly fieldErrors: FieldError[] = [],
-    readonly operationId?: OperationId,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+export * from './types';
+export * from './operations';
 
 // ---------------------------------------------------------------- client
 
@@ -216,7 +65,6 @@ export interface LicenseFulfillmentClientOptions {
   timeoutMs?: number;
 }
 
-type PathParams = Record<string, string | number>;
 type Query = Record<string, string | number | boolean | undefined>;
 
 /**
@@ -439,7 +287,7 @@ export class LicenseFulfillmentClient {
     return this.#call('createRegistrationToken', { params: { accountId }, body: request });
   }
 
-  listRegistrationTokens(accountId: string, query: TokenListQueryType = {}): Promise<RegistrationTokenList> {
+  listRegistrationTokens(accountId: string, query: TokenListQuery = {}): Promise<RegistrationTokenList> {
     return this.#call('listRegistrationTokens', { params: { accountId }, query });
   }
 
@@ -513,24 +361,6 @@ export class LicenseFulfillmentClient {
       operationId,
     );
   }
-}
-
-/** "/v1/orders/{orderId}" with each parameter percent-encoded, so an ID can never change the path. */
-export function expandPath(path: string, params: PathParams): string {
-  return path.replace(/\{(\w+)\}/g, (_match, name: string) => {
-    const value = params[name];
-    if (value === undefined || value === '') throw new TypeError(`${name} is required`);
-    return encodeURIComponent(String(value));
-  });
-}
-
-function isErrorBody(value: unknown): value is ErrorBody {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as ErrorBody).error === 'string' &&
-    typeof (value as ErrorBody).message === 'string'
-  );
 }
 
 /**

@@ -75,6 +75,52 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
+  await registerOpenApi(app, deps);
+
+  registerHealthRoutes(app, deps);
+
+  await app.register((v1) => registerKeyedRoutes(v1, deps), { prefix: '/v1' });
+  // Product instances sign their requests instead of holding an API key (R16, R17).
+  await app.register(deviceRoutes(deps), { prefix: '/v1' });
+
+  await registerCustomerPages(app, deps);
+  await registerPeoplePages(app, deps);
+  await registerLicensePages(app, deps);
+  await registerCodecRoutes(app, deps);
+
+  return app;
+}
+
+/** Every /v1 route an API key opens: orders, accounts, the complete view, license use, tokens. */
+async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): Promise<void> {
+  // The API speaks JSON only: any other body is a 415, not a string that fails validation.
+  v1.removeContentTypeParser(['text/plain']);
+  v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const principal = await authenticate(deps.db, request.headers.authorization);
+    if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
+    request.principal = principal;
+    const log = request.log.child({ principal: principalLabel(principal) });
+    request.log = log;
+    reply.log = log;
+  });
+  v1.addHook('onSend', async (_request, reply) => {
+    if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
+  });
+  registerOrderRoutes(v1, deps);
+  registerAccountRoutes(v1, deps);
+  registerViewRoutes(v1, deps);
+  registerLicenseTimeRoutes(v1, deps);
+  registerTokenRoutes(v1, deps);
+}
+
+/** How the log names a caller: never the key, only whose it is. */
+function principalLabel(principal: Principal): string {
+  if (principal.role === 'operator') return 'operator';
+  return principal.role === 'user' ? `user:${principal.userId}` : `${principal.role}:${principal.partnerId}`;
+}
+
+/** The OpenAPI document (/openapi.json) and Swagger UI (/docs). */
+async function registerOpenApi(app: FastifyInstance, deps: ApiDependencies): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -103,46 +149,4 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: false } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
-  registerHealthRoutes(app, deps);
-
-  await app.register(
-    async (v1) => {
-      // The API speaks JSON only: any other body is a 415, not a string that fails validation.
-      v1.removeContentTypeParser(['text/plain']);
-      v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const principal = await authenticate(deps.db, request.headers.authorization);
-        if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
-        request.principal = principal;
-        const log = request.log.child({
-          principal:
-            principal.role === 'operator'
-              ? 'operator'
-              : principal.role === 'user'
-                ? `user:${principal.userId}`
-                : `${principal.role}:${principal.partnerId}`,
-        });
-        request.log = log;
-        reply.log = log;
-      });
-      v1.addHook('onSend', async (_request, reply) => {
-        if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
-      });
-      registerOrderRoutes(v1, deps);
-      registerAccountRoutes(v1, deps);
-      registerViewRoutes(v1, deps);
-      registerLicenseTimeRoutes(v1, deps);
-      registerTokenRoutes(v1, deps);
-    },
-    { prefix: '/v1' },
-  );
-  // Product instances sign their requests instead of holding an API key (R16, R17).
-  await app.register(deviceRoutes(deps), { prefix: '/v1' });
-
-  await registerCustomerPages(app, deps);
-  await registerPeoplePages(app, deps);
-  await registerLicensePages(app, deps);
-  await registerCodecRoutes(app, deps);
-
-  return app;
 }

@@ -3,7 +3,7 @@ import { apiClient, integerOption, printResult, withHints } from '../cli/context
 import { formatTable } from '../cli/table';
 
 /**
- * The complete view on the command line (R23): `licenses`, `instances`, `tokens`, `alerts`,
+ * The complete view on the command line (R23): `licenses`, `instances`, `alerts`,
  * `events [--csv]` and `usage` of a Smart Account, each optionally narrowed to a virtual account
  * and its children. What an API key may see (operator, partner or user key) is what it shows.
  */
@@ -23,7 +23,6 @@ function viewCommand(program: Command, name: string, description: string): Comma
 export function registerLicenseCommands(program: Command): void {
   registerLicensesCommand(program);
   registerInstancesCommand(program);
-  registerTokensCommand(program);
   registerAlertsCommand(program);
   registerEventsCommand(program);
   registerUsageCommand(program);
@@ -71,22 +70,6 @@ function registerInstancesCommand(program: Command): void {
         );
       }),
     );
-}
-
-function registerTokensCommand(program: Command): void {
-  viewCommand(program, 'tokens', 'registration tokens and their uses (never the token itself)').action(
-    withHints(HINTS, async (accountId: string, opts: ViewOpts, command: Command) => {
-      const result = await apiClient().listTokens(accountId, narrowed(opts));
-      printResult(command, result, (r) =>
-        r.tokens.length === 0
-          ? `No registration tokens in ${accountId}.`
-          : formatTable(
-              ['TOKEN ID', 'VIRTUAL ACCOUNT', 'DESCRIPTION', 'USES', 'MAX', 'EXPIRES', 'STATUS'],
-              r.tokens.map((t) => [t.tokenId, t.virtualAccountPath, t.description, t.uses, t.maxUses, t.expiresAt, t.status]),
-            ),
-      );
-    }),
-  );
 }
 
 function registerAlertsCommand(program: Command): void {

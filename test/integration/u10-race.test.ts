@@ -13,6 +13,9 @@ const stack = useTestStack(__filename);
 const api = useTestApi(stack);
 const SKU = 'C9300-DNA-RACE';
 
+// Hundreds of concurrent requests: on a loaded 2-core machine this takes longer than the default 60 s.
+jest.setTimeout(180_000);
+
 test('U10: 200 devices register and report 1 each at once against a pool of 100 -> exactly 100 Authorized', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 100)], `PO-${world.suffix}`);

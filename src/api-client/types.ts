@@ -1,0 +1,130 @@
+/** The request and response types of the typed client: the Static<> types of the server's own TypeBox schemas. */
+import type { Static } from '@sinclair/typebox';
+import type {
+  AssignBody,
+  BookOrderBody,
+  BookedOrderResponse,
+  CancelBody,
+  ErrorResponse,
+  ListOrdersQuery,
+  OrderListResponse,
+  OrderStatusResponse,
+  OrderSummary,
+  ShipmentAccepted,
+  ShipmentBody,
+} from '../api/schemas';
+import type {
+  AddMemberBodyType,
+  CreatedVirtualAccountType,
+  CreateVirtualAccountBodyType,
+  GrantRoleBodyType,
+  HoldingAccountMemberListType,
+  HoldingAccountMemberType,
+  RoleGrantListType,
+  RoleGrantType,
+  SmartAccountRequestBodyType,
+  SmartAccountRequestResponseType,
+  SmartAccountSearchResponseType,
+  VirtualAccountListType,
+} from '../accounts/schemas';
+import type {
+  AlertViewType,
+  CreatedKeyType,
+  DailyUseViewType,
+  EventViewType,
+  InstanceViewType,
+  LicenseViewType,
+  MeType,
+  TokenViewType,
+} from '../licensing/view-schemas';
+import type {
+  AgreementBody,
+  AgreementView,
+  AlertList,
+  AlertListQuery,
+  InstanceMoveBody,
+  InstanceMoveResponse,
+  LicenseMoveBody,
+  LicenseMoveResponse,
+  SubscriptionView,
+  TrueUpList,
+  TrueUpView,
+} from '../licensing/time-schemas';
+import type { CreatedTokenResponse, CreateTokenBodyType, TokenListQueryType, TokenListResponse, TokenResponse } from '../licensing/schemas';
+
+/**
+ * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
+ * operators. Its request and response types are the Static<> types of the very TypeBox schemas
+ * the server validates with; they are imported as types only, so this module pulls in nothing
+ * at run time (no TypeBox, no Fastify, no Temporal) and runs on Node 20's global fetch.
+ */
+
+// ---------------------------------------------------------------- types
+
+export type BookOrderRequest = Static<typeof BookOrderBody>;
+export type BookedOrder = Static<typeof BookedOrderResponse>;
+export type OrderStatus = Static<typeof OrderStatusResponse>;
+export type ListOrdersParams = Static<typeof ListOrdersQuery>;
+export type OrderList = Static<typeof OrderListResponse>;
+export type OrderListItem = Static<typeof OrderSummary>;
+export type AssignSmartAccountRequest = Static<typeof AssignBody>;
+export type ReportShipmentRequest = Static<typeof ShipmentBody>;
+export type ShipmentAcceptedResult = Static<typeof ShipmentAccepted>;
+export type CancelOrderRequest = Static<typeof CancelBody>;
+export type ErrorBody = Static<typeof ErrorResponse>;
+export type FieldError = NonNullable<ErrorBody['errors']>[number];
+
+/** /healthz and /readyz (their schema is private to the health routes). */
+export interface HealthStatus {
+  status: 'ok' | 'unavailable';
+  checks?: Record<string, { ok: boolean; error?: string }>;
+}
+
+// Accounts (src/accounts/schemas.ts).
+export type SmartAccountSearchResult = SmartAccountSearchResponseType;
+export type SmartAccountMatch = SmartAccountSearchResult['smartAccounts'][number];
+export type SmartAccountRequest = SmartAccountRequestBodyType;
+export type SmartAccountRequested = SmartAccountRequestResponseType;
+export type VirtualAccountList = VirtualAccountListType;
+export type VirtualAccount = VirtualAccountList['virtualAccounts'][number];
+export type CreateVirtualAccountRequest = CreateVirtualAccountBodyType;
+export type VirtualAccountCreated = CreatedVirtualAccountType;
+export type HoldingAccountMember = HoldingAccountMemberType;
+export type HoldingAccountMemberList = HoldingAccountMemberListType;
+export type AddHoldingAccountMemberRequest = AddMemberBodyType;
+export type RoleGrant = RoleGrantType;
+export type RoleGrantList = RoleGrantListType;
+export type RoleName = RoleGrant['role'];
+export type GrantRoleRequest = GrantRoleBodyType;
+
+// The complete view and a user's own keys (src/licensing/view-schemas.ts; R23, R24).
+export type LicenseView = LicenseViewType;
+export type InstanceView = InstanceViewType;
+export type DailyUseView = DailyUseViewType;
+export type TokenView = TokenViewType;
+export type AlertView = AlertViewType;
+export type EventView = EventViewType;
+export type UserProfile = MeType;
+export type CreatedUserKey = CreatedKeyType;
+/** Narrows a view to one virtual account and its children. */
+export interface ViewOptions {
+  virtualAccountPath?: string;
+}
+// License use: alerts, agreements, true-ups, moves (src/licensing/time-schemas.ts).
+export type AlertListParams = Static<typeof AlertListQuery>;
+export type Alerts = Static<typeof AlertList>;
+export type AlertSubscription = Static<typeof SubscriptionView>;
+export type OverageAgreementRequest = Static<typeof AgreementBody>;
+export type OverageAgreement = Static<typeof AgreementView>;
+export type TrueUps = Static<typeof TrueUpList>;
+export type TrueUp = Static<typeof TrueUpView>;
+export type LicenseMoveRequest = Static<typeof LicenseMoveBody>;
+export type LicenseMoveResult = Static<typeof LicenseMoveResponse>;
+export type InstanceMoveRequest = Static<typeof InstanceMoveBody>;
+export type InstanceMoveResult = Static<typeof InstanceMoveResponse>;
+// License use (src/licensing/schemas.ts): registration tokens (R15).
+export type CreateRegistrationTokenRequest = CreateTokenBodyType;
+export type RegistrationToken = Static<typeof TokenResponse>;
+export type CreatedRegistrationToken = Static<typeof CreatedTokenResponse>;
+export type RegistrationTokenList = Static<typeof TokenListResponse>;
+export type TokenListQuery = TokenListQueryType;
