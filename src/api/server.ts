@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { redactUrl } from '../logging';
 import { authenticate, type Principal } from './auth';
 import type { ApiDependencies } from './dependencies';
-import { handleError, HttpError } from './errors';
+import { BODY_LIMIT_BYTES, handleError, HttpError } from './errors';
 import { registerAccountRoutes } from '../accounts/routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
@@ -59,7 +59,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
   });
   app.setValidatorCompiler(validatorCompiler());
@@ -103,7 +103,13 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       v1.removeContentTypeParser(['text/plain']);
       v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
         const principal = await authenticate(deps.db, request.headers.authorization);
-        if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
+        if (!principal) {
+          // A missing key and a wrong one are both 401, but the caller is told which it was.
+          const message = request.headers.authorization
+            ? 'the API key is not valid: unknown, revoked or malformed (Authorization: Bearer lfk_...)'
+            : 'an API key is required: Authorization: Bearer lfk_...';
+          throw new HttpError(401, 'Unauthorized', message);
+        }
         request.principal = principal;
         const log = request.log.child({
           principal: principal.role === 'operator' ? 'operator' : `${principal.role}:${principal.partnerId}`,
