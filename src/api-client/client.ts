@@ -26,6 +26,15 @@ import type {
   SmartAccountSearchResponseType,
   VirtualAccountListType,
 } from '../accounts/schemas';
+import type {
+  HoldingAccountBodyType,
+  HoldingAccountType,
+  PartnerBodyType,
+  PartnerType,
+  ResellerLinkType,
+  UserBodyType,
+  UserType,
+} from '../accounts/admin-schemas';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -71,6 +80,14 @@ export type RoleGrant = RoleGrantType;
 export type RoleGrantList = RoleGrantListType;
 export type RoleName = RoleGrant['role'];
 export type GrantRoleRequest = GrantRoleBodyType;
+// Administration (src/accounts/admin-schemas.ts).
+export type CreatePartnerRequest = PartnerBodyType;
+export type Partner = PartnerType;
+export type ResellerLink = ResellerLinkType;
+export type CreateHoldingAccountRequest = HoldingAccountBodyType;
+export type HoldingAccount = HoldingAccountType;
+export type CreateUserRequest = UserBodyType;
+export type User = UserType;
 
 // ---------------------------------------------------------------- operations
 
@@ -100,6 +117,10 @@ export const OPERATIONS = {
   listRoleGrants: { method: 'GET', path: '/v1/accounts/{accountId}/role-grants' },
   grantRole: { method: 'POST', path: '/v1/accounts/{accountId}/role-grants' },
   revokeRole: { method: 'DELETE', path: '/v1/accounts/{accountId}/role-grants/{grantId}' },
+  createPartner: { method: 'POST', path: '/v1/partners' },
+  linkReseller: { method: 'POST', path: '/v1/partners/{partnerId}/resellers' },
+  createHoldingAccount: { method: 'POST', path: '/v1/holding-accounts' },
+  createUser: { method: 'POST', path: '/v1/users' },
 } as const satisfies Record<string, { method: HttpMethod; path: string }>;
 
 export type OperationId = keyof typeof OPERATIONS;
@@ -266,6 +287,27 @@ export class LicenseFulfillmentClient {
     return this.#call('revokeRole', { params: { accountId, grantId } });
   }
 
+  // ------------------------------------------------------------ administration (operators)
+
+  /** Creates a partner or distributor; the same request again answers the same partner. */
+  createPartner(partner: CreatePartnerRequest): Promise<Partner> {
+    return this.#call('createPartner', { body: partner });
+  }
+
+  /** Links a reseller to its distributor (R10). */
+  linkReseller(distributorId: string, resellerId: string): Promise<ResellerLink> {
+    return this.#call('linkReseller', { params: { partnerId: distributorId }, body: { resellerId } });
+  }
+
+  createHoldingAccount(account: CreateHoldingAccountRequest): Promise<HoldingAccount> {
+    return this.#call('createHoldingAccount', { body: account });
+  }
+
+  /** Creates a user without a registered user ID (that comes from the user's own verification). */
+  createUser(user: CreateUserRequest): Promise<User> {
+    return this.#call('createUser', { body: user });
+  }
+
   // ------------------------------------------------------------ transport
 
   async #call<T>(
@@ -341,20 +383,4 @@ function isErrorBody(value: unknown): value is ErrorBody {
     typeof (value as ErrorBody).error === 'string' &&
     typeof (value as ErrorBody).message === 'string'
   );
-}
-
-/**
- * Every order matching `query`, page after page (the client follows `nextCursor`). `limit` is
- * the page size. Not a method: the client's methods are exactly the API's operations.
- */
-export async function* iterateOrders(
-  client: LicenseFulfillmentClient,
-  query: Omit<ListOrdersParams, 'cursor'> = {},
-): AsyncGenerator<OrderListItem> {
-  let cursor: string | undefined;
-  do {
-    const page = await client.listOrders({ ...query, ...(cursor ? { cursor } : {}) });
-    yield* page.orders;
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
 }

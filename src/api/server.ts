@@ -8,6 +8,7 @@ import { authenticate, type Principal } from './auth';
 import type { ApiDependencies } from './dependencies';
 import { BODY_LIMIT_BYTES, handleError, HttpError } from './errors';
 import { registerAccountRoutes } from '../accounts/routes';
+import { registerAdministrationRoutes } from '../accounts/admin-routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerHealthRoutes } from './health-routes';
@@ -86,6 +87,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       tags: [
         { name: 'orders', description: 'Booking and following orders' },
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
+        { name: 'administration', description: 'Partners, resellers, holding accounts and users (operators)' },
         { name: 'health', description: 'Liveness and readiness' },
         { name: 'codec', description: 'The codec server: operators read the encrypted payloads in the Temporal UI and CLI (R14)' },
       ],
@@ -122,6 +124,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
       });
       registerOrderRoutes(v1, deps);
       registerAccountRoutes(v1, deps);
+      registerAdministrationRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

@@ -93,7 +93,13 @@ function recordingClient(
 }
 
 const ORDER_ID = '0123456789abcdef0123';
-const SAMPLE_PARAMS: Record<string, string> = { orderId: ORDER_ID, accountId: 'sa-acme', email: 'pat+ops@partner.test', grantId: '42' };
+const SAMPLE_PARAMS: Record<string, string> = {
+  orderId: ORDER_ID,
+  accountId: 'sa-acme',
+  email: 'pat+ops@partner.test',
+  grantId: '42',
+  partnerId: 'dist-1',
+};
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
 const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Promise<unknown>> = {
@@ -138,6 +144,10 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   listRoleGrants: (c) => c.listRoleGrants('sa-acme'),
   grantRole: (c) => c.grantRole('sa-acme', { partnerId: 'p1', role: 'va_user', virtualAccountPath: 'Finance' }),
   revokeRole: (c) => c.revokeRole('sa-acme', '42'),
+  createPartner: (c) => c.createPartner({ partnerId: 'p1', name: 'P1', kind: 'partner', notificationEmail: 'ops@p1.test' }),
+  linkReseller: (c) => c.linkReseller('dist-1', 'p1'),
+  createHoldingAccount: (c) => c.createHoldingAccount({ accountId: 'pha-1', name: 'Stock', ownerPartnerId: 'p1' }),
+  createUser: (c) => c.createUser({ email: 'ida@acme.com', fullName: 'Ida' }),
 };
 
 function clientMethodNames(): string[] {
