@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from '../accounts/cli';
+import { registerAdministrationCommands } from '../accounts/cli-administration';
 import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './context';
 import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     .addHelpText('after', HELP_AFTER);
   registerOrderCommands(program);
   registerAccountCommands(program);
+  registerAdministrationCommands(program);
   registerKeyCommands(program);
   return program;
 }
