@@ -152,6 +152,9 @@ const LineStatusSchema = Type.Object({
   virtualAccountPath: Type.Optional(Type.String()),
   shippedOn: Type.Optional(Type.String()),
   subscription: Type.Optional(Type.Object({ startsOn: Type.String(), endsOn: Type.String() })),
+  licenseKey: Type.Optional(
+    Type.String({ description: "a provisioned classic line's License Registration Portal key (LRP record); absent for smart lines" }),
+  ),
 });
 
 export const OrderStatusResponse = Type.Object(

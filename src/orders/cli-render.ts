@@ -19,7 +19,7 @@ export function renderOrderStatus(status: OrderStatus): string {
     ['Holding account', status.holdingAccountId],
   ]);
   const lines = formatTable(
-    ['LINE', 'SKU', 'QTY', 'TYPE', 'TERM', 'STATE', 'ACCOUNT', 'VIRTUAL ACCOUNT', 'SHIPPED', 'SUBSCRIPTION'],
+    ['LINE', 'SKU', 'QTY', 'TYPE', 'TERM', 'STATE', 'ACCOUNT', 'VIRTUAL ACCOUNT', 'SHIPPED', 'SUBSCRIPTION', 'LICENSE KEY'],
     status.lines.map((l) => [
       l.lineNumber,
       l.sku,
@@ -31,6 +31,7 @@ export function renderOrderStatus(status: OrderStatus): string {
       l.virtualAccountPath,
       l.shippedOn,
       l.subscription ? `${l.subscription.startsOn} to ${l.subscription.endsOn}` : undefined,
+      l.licenseKey,
     ]),
   );
   return `${header}\n\n${lines}\n\nEmails sent: ${status.emailsSent.length > 0 ? status.emailsSent.join(', ') : 'none'}`;

@@ -11,6 +11,7 @@ import { assignmentRefusalOf, checkBookingParties } from './booking-checks';
 import { fingerprint, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency-keys';
 import { QUERY_DEADLINE_MS, UPDATE_DEADLINE_MS, withinDeadline } from '../api/deadline';
 import { listOrdersQuery, type OrderListRow } from './list-query';
+import { withLicenseKeys } from './license-keys';
 import { badRequest, forbidden, HttpError } from '../api/errors';
 import {
   AssignBody,
@@ -222,7 +223,7 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
       schema: {
         tags: ['orders'],
         operationId: 'getOrder',
-        summary: 'The live status of an order, from its workflow',
+        summary: "The live status of an order, from its workflow; a classic line's license key (LRP record) from Postgres",
         security,
         params: OrderIdParams,
         response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404) },
@@ -231,7 +232,8 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
     async (request, reply) => {
       withOrderLog(request, reply, request.params.orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, request.params.orderId);
-      return withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
+      const status = await withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
+      return withLicenseKeys(deps.db, status);
     },
   );
 }

@@ -5,10 +5,11 @@
  * assignment is refused at once says so in its 201; malformed or oversized bodies, a wrong key
  * and an upper-case domain get the documented error bodies.
  */
+import { runCli } from '../../src/cli/main';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { directBooking, heldBooking, waitForPhase } from '../helpers/orders';
-import { uniqueSuffix, useTestStack } from '../helpers/stack';
+import { CLASSIC_LINE, directBooking, heldBooking, PERPETUAL_LINE, waitForPhase } from '../helpers/orders';
+import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 const stack = useTestStack(__filename, { reminderIntervalMs: 10 * 60_000, escalationAfterMs: 60 * 60_000 });
 const api = useTestApi(stack);
@@ -186,5 +187,75 @@ describe('the documented error bodies (item 9)', () => {
     const lower = await api.call('GET', `/v1/smart-accounts?domain=${world.domain}`, { key: partnerKey });
     expect(lower.status).toBe(200);
     expect(lower.body.smartAccounts.map((a: { accountId: string }) => a.accountId)).toContain(world.smartAccountId);
+  });
+});
+
+/** `orders get <orderId>` through the CLI's entry function, with its output captured. */
+async function cliOrderView(orderId: string, key: string): Promise<{ code: number; stdout: string }> {
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const saved = { env: process.env, out: process.stdout.write };
+  let stdout = '';
+  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
+  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
+  try {
+    return { code: await runCli(['node', 'license-fulfillment', 'orders', 'get', orderId]), stdout };
+  } finally {
+    process.env = saved.env;
+    process.stdout.write = saved.out;
+  }
+}
+
+describe("a classic line's license key is visible to those who may see the order (item 4)", () => {
+  test('GET /v1/orders/{id}, the CLI order view and the fulfilled email show it; another partner and holding members do not get it', async () => {
+    const booking = heldBooking(world, { externalReference: `UF-CLASSIC-${world.suffix}`, lines: [PERPETUAL_LINE, CLASSIC_LINE] });
+    const booked = await api.call('POST', '/v1/orders', { key: partnerKey, body: body(booking) });
+    await waitForPhase(stack.client, booked.body.workflowId, 'AwaitingSmartAccount');
+    const { orderId } = booked.body;
+    const assigned = await api.call('POST', `/v1/orders/${orderId}/assignment`, {
+      key: partnerKey,
+      body: { accountId: world.smartAccountId },
+    });
+    expect(assigned.status).toBe(200);
+    for (const lineNumber of [1, 3]) {
+      await api.call('POST', `/v1/orders/${orderId}/shipments`, { key: partnerKey, body: { lineNumber, shippedOn: '2026-11-23' } });
+    }
+    await waitForPhase(stack.client, booked.body.workflowId, 'Fulfilled');
+    const [record] = await stack
+      .db('lrp_records as r')
+      .join('order_lines as l', 'l.id', 'r.order_line_id')
+      .where('l.order_id', orderId)
+      .select('l.line_number', 'r.license_key');
+    expect(record).toEqual({ line_number: 3, license_key: expect.stringMatching(/^LRP-/) });
+
+    const seen = await api.call('GET', `/v1/orders/${orderId}`, { key: partnerKey });
+    expect(seen.status).toBe(200);
+    expect(seen.body.lines[1]).toMatchObject({
+      lineNumber: 3,
+      licenseType: 'classic',
+      state: 'provisioned',
+      licenseKey: record.license_key,
+    });
+    expect(seen.body.lines[0]).not.toHaveProperty('licenseKey');
+    const otherKey = await api.keyFor('partner', world.otherPartnerId);
+    const other = await api.call('GET', `/v1/orders/${orderId}`, { key: otherKey });
+    expect(other.status).toBe(403);
+    expect(JSON.stringify(other.body)).not.toContain(record.license_key);
+
+    const view = await cliOrderView(orderId, partnerKey);
+    expect(view.code).toBe(0);
+    expect(view.stdout).toMatch(/LICENSE KEY/);
+    expect(view.stdout).toMatch(new RegExp(`^\\s+3\\s+ASA5506-SEC-BUN\\s.*provisioned.*${record.license_key}$`, 'm'));
+
+    const mails = await waitForMail(mailOf(orderId, 'order-fulfilled'), 3);
+    const [customerMail] = mailFor(world.customerEmail, mails);
+    expect(customerMail.text).toContain(
+      `3. ASA5506-SEC-BUN x 1 (classic, perpetual), provisioned, shipped 2026-11-23, license key ${record.license_key}`,
+    );
+    expect(customerMail.html).toContain(record.license_key);
+    expect(mailFor(world.partnerEmail, mails)[0].text).toContain(record.license_key);
+    const [memberMail] = mailFor(world.holdingMemberEmail, mails);
+    expect(memberMail.text).toContain('3. ASA5506-SEC-BUN x 1 (classic, perpetual), provisioned');
+    expect(memberMail.text).not.toContain(record.license_key);
+    expect(memberMail.html).not.toContain(record.license_key);
   });
 });
