@@ -106,7 +106,11 @@ function bodyParseError(code: string | undefined): { status: number; body: Error
   switch (code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY': {
-      const reason = code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'must not be empty with content-type application/json' : 'must be valid JSON';
+      // The parser also refuses __proto__ and constructor.prototype keys (prototype poisoning) with this code.
+      const reason =
+        code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? 'must not be empty with content-type application/json'
+          : 'must be valid JSON, without __proto__ or constructor.prototype keys';
       return {
         status: 400,
         body: { error: 'ValidationFailed', message: `Invalid request: (body): ${reason}`, errors: [{ field: '(body)', reason }] },
