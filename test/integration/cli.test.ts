@@ -586,3 +586,26 @@ describe('administration (operator key): a platform set up without psql', () => 
     expect(refused.stderr).toContain('[403 Forbidden]');
   });
 });
+
+describe('orders book tells what the API found', () => {
+  test('a refused assignment is reported with the booked order; the same reference with another body exits 1 naming the fields', async () => {
+    const reference = `CLI-REFUSED-${world.suffix}`;
+    const file = await writeJson('refused.json', {
+      ...bookingBody({ externalReference: reference }),
+      assignment: { kind: 'smart_account', accountId: `sa-nowhere-${world.suffix}` },
+    });
+    const booked = await cli(['orders', 'book', file]);
+    expect(booked.code).toBe(0);
+    expect(booked.stdout).toContain(`Booked: order ${deriveOrderId(world.partnerId, reference)}`);
+    expect(booked.stdout).toMatch(/^Assignment refused \(UnknownAccount\): account "sa-nowhere-.*" does not exist$/m);
+
+    const changed = await writeJson('changed.json', {
+      ...bookingBody({ externalReference: reference }),
+      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
+    });
+    const conflict = await cli(['orders', 'book', changed]);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('[409 BookingConflict]');
+    expect(conflict.stderr).toContain('assignment.accountId: differs from the order booked with this externalReference');
+  });
+});
