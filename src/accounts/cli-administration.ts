@@ -52,7 +52,7 @@ function registerPartnerCommands(program: Command): void {
       withHints(
         { resellerId: '<resellerId>', partnerId: '<distributorId>' },
         async (distributorId: string, resellerId: string, _opts: unknown, command: Command) => {
-          const link = await apiClient().linkReseller(distributorId, resellerId);
+          const link = await apiClient().linkReseller(distributorId, { resellerId });
           printResult(command, link, (l) => `${l.resellerId} resells through ${l.distributorId}.`);
         },
       ),

@@ -31,6 +31,7 @@ import type {
   HoldingAccountType,
   PartnerBodyType,
   PartnerType,
+  ResellerBodyType,
   ResellerLinkType,
   UserBodyType,
   UserType,
@@ -83,6 +84,7 @@ export type GrantRoleRequest = GrantRoleBodyType;
 // Administration (src/accounts/admin-schemas.ts).
 export type CreatePartnerRequest = PartnerBodyType;
 export type Partner = PartnerType;
+export type LinkResellerRequest = ResellerBodyType;
 export type ResellerLink = ResellerLinkType;
 export type CreateHoldingAccountRequest = HoldingAccountBodyType;
 export type HoldingAccount = HoldingAccountType;
@@ -295,8 +297,8 @@ export class LicenseFulfillmentClient {
   }
 
   /** Links a reseller to its distributor (R10). */
-  linkReseller(distributorId: string, resellerId: string): Promise<ResellerLink> {
-    return this.#call('linkReseller', { params: { partnerId: distributorId }, body: { resellerId } });
+  linkReseller(distributorId: string, link: LinkResellerRequest): Promise<ResellerLink> {
+    return this.#call('linkReseller', { params: { partnerId: distributorId }, body: link });
   }
 
   createHoldingAccount(account: CreateHoldingAccountRequest): Promise<HoldingAccount> {

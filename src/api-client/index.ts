@@ -20,6 +20,7 @@ export {
   type HoldingAccountMember,
   type HoldingAccountMemberList,
   type LicenseFulfillmentClientOptions,
+  type LinkResellerRequest,
   type ListOrdersParams,
   type OperationId,
   type OrderList,

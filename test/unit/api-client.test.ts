@@ -145,7 +145,7 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   grantRole: (c) => c.grantRole('sa-acme', { partnerId: 'p1', role: 'va_user', virtualAccountPath: 'Finance' }),
   revokeRole: (c) => c.revokeRole('sa-acme', '42'),
   createPartner: (c) => c.createPartner({ partnerId: 'p1', name: 'P1', kind: 'partner', notificationEmail: 'ops@p1.test' }),
-  linkReseller: (c) => c.linkReseller('dist-1', 'p1'),
+  linkReseller: (c) => c.linkReseller('dist-1', { resellerId: 'p1' }),
   createHoldingAccount: (c) => c.createHoldingAccount({ accountId: 'pha-1', name: 'Stock', ownerPartnerId: 'p1' }),
   createUser: (c) => c.createUser({ email: 'ida@acme.com', fullName: 'Ida' }),
 };
