@@ -2,11 +2,11 @@ import type { Knex } from 'knex';
 import { isoDateOf } from '../../src/common/dates';
 import type { OrderEmailFacts } from '../../src/orders/email-templates';
 import { refuse } from '../shared/errors';
-import type { OrderLineRow, SubscriptionRow } from '../../src/db/rows';
+import type { LrpRecordRow, OrderLineRow, SubscriptionRow } from '../../src/db/rows';
 
 /** One line of the order with its subscription term, as loadOrderFacts selects it. */
 type OrderFactsLineRow = Pick<OrderLineRow, 'line_number' | 'sku' | 'quantity' | 'license_type' | 'term_months' | 'state' | 'shipped_on'> &
-  Pick<SubscriptionRow, 'starts_on' | 'ends_on'>;
+  Pick<SubscriptionRow, 'starts_on' | 'ends_on'> & { license_key: LrpRecordRow['license_key'] | null };
 
 /**
  * The order row and what it names, as one row: the `orders` columns plus the selling partner, the
@@ -66,6 +66,7 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
   if (!order) throw refuse('UnknownOrder', `order "${orderId}" does not exist`);
   const lines = await db('order_lines as l')
     .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
+    .leftJoin('lrp_records as r', 'r.order_line_id', 'l.id')
     .where('l.order_id', orderId)
     .orderBy('l.line_number')
     .select<OrderFactsLineRow[]>(
@@ -78,6 +79,7 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
       'l.shipped_on',
       's.starts_on',
       's.ends_on',
+      'r.license_key',
     );
   return {
     order,
@@ -100,6 +102,7 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
         state: l.state,
         shippedOn: l.shipped_on,
         subscription: l.starts_on ? { startsOn: l.starts_on, endsOn: l.ends_on } : null,
+        ...(l.license_key ? { licenseKey: l.license_key } : {}),
       })),
       today: isoDateOf(Date.now()),
     },

@@ -35,6 +35,8 @@ export interface OrderEmailRequest {
 interface Recipient {
   address: string;
   name?: string;
+  /** Holding-account members are told about the order but may not see it: no license keys for them. */
+  notifiedOnly?: boolean;
 }
 
 export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pick<Config, 'operationsEmail'> }) {
@@ -60,7 +62,7 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
             .where('s.account_id', order.holding_account_id)
             .orderBy('u.id')
             .select<{ email: string; full_name: string | null }[]>('u.email', 'u.full_name');
-          for (const m of members) recipients.push({ address: m.email, name: m.full_name ?? undefined });
+          for (const m of members) recipients.push({ address: m.email, name: m.full_name ?? undefined, notifiedOnly: true });
           break;
         }
         case 'escalation': {
@@ -93,6 +95,7 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
         const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
         const emailFacts: OrderEmailFacts = {
           ...facts,
+          ...(recipient.notifiedOnly ? { lines: facts.lines.map(({ licenseKey: _hidden, ...line }) => line) } : {}),
           recipientName: recipient.name,
           ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
           ...(request.heldSinceMs ? { heldSince: isoDateOf(request.heldSinceMs) } : {}),

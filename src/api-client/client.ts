@@ -1,5 +1,13 @@
 import { ApiError, expandPath, isErrorBody, OPERATIONS, type OperationId, type PathParams } from './operations';
 import type {
+  CreatePartnerRequest,
+  Partner,
+  LinkResellerRequest,
+  ResellerLink,
+  CreateHoldingAccountRequest,
+  HoldingAccount,
+  CreateUserRequest,
+  User,
   OrderListItem,
   TokenListQuery,
   AddHoldingAccountMemberRequest,
@@ -190,6 +198,27 @@ export class LicenseFulfillmentClient {
 
   revokeRole(accountId: string, grantId: string): Promise<void> {
     return this.#call('revokeRole', { params: { accountId, grantId } });
+  }
+
+  // ------------------------------------------------------------ administration (operators)
+
+  /** Creates a partner or distributor; the same request again answers the same partner. */
+  createPartner(partner: CreatePartnerRequest): Promise<Partner> {
+    return this.#call('createPartner', { body: partner });
+  }
+
+  /** Links a reseller to its distributor (R10). */
+  linkReseller(distributorId: string, link: LinkResellerRequest): Promise<ResellerLink> {
+    return this.#call('linkReseller', { params: { partnerId: distributorId }, body: link });
+  }
+
+  createHoldingAccount(account: CreateHoldingAccountRequest): Promise<HoldingAccount> {
+    return this.#call('createHoldingAccount', { body: account });
+  }
+
+  /** Creates a user without a registered user ID (that comes from the user's own verification). */
+  createUser(user: CreateUserRequest): Promise<User> {
+    return this.#call('createUser', { body: user });
   }
 
   // ------------------------------------------------------------ the complete view (R23) and a user's own keys (R24)

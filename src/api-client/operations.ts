@@ -30,6 +30,10 @@ export const OPERATIONS = {
   listRoleGrants: { method: 'GET', path: '/v1/accounts/{accountId}/role-grants' },
   grantRole: { method: 'POST', path: '/v1/accounts/{accountId}/role-grants' },
   revokeRole: { method: 'DELETE', path: '/v1/accounts/{accountId}/role-grants/{grantId}' },
+  createPartner: { method: 'POST', path: '/v1/partners' },
+  linkReseller: { method: 'POST', path: '/v1/partners/{partnerId}/resellers' },
+  createHoldingAccount: { method: 'POST', path: '/v1/holding-accounts' },
+  createUser: { method: 'POST', path: '/v1/users' },
   // ---- the complete view (R23) and a user's own keys (R24)
   listLicenses: { method: 'GET', path: '/v1/accounts/{accountId}/licenses' },
   listInstances: { method: 'GET', path: '/v1/accounts/{accountId}/instances' },

@@ -1,6 +1,16 @@
 /** The request and response types of the typed client: the Static<> types of the server's own TypeBox schemas. */
 import type { Static } from '@sinclair/typebox';
 import type {
+  HoldingAccountBodyType,
+  HoldingAccountType,
+  PartnerBodyType,
+  PartnerType,
+  ResellerBodyType,
+  ResellerLinkType,
+  UserBodyType,
+  UserType,
+} from '../accounts/admin-schemas';
+import type {
   AssignBody,
   BookOrderBody,
   BookedOrderResponse,
@@ -128,3 +138,13 @@ export type RegistrationToken = Static<typeof TokenResponse>;
 export type CreatedRegistrationToken = Static<typeof CreatedTokenResponse>;
 export type RegistrationTokenList = Static<typeof TokenListResponse>;
 export type TokenListQuery = TokenListQueryType;
+
+// Administration (src/accounts/admin-schemas.ts).
+export type CreatePartnerRequest = PartnerBodyType;
+export type Partner = PartnerType;
+export type LinkResellerRequest = ResellerBodyType;
+export type ResellerLink = ResellerLinkType;
+export type CreateHoldingAccountRequest = HoldingAccountBodyType;
+export type HoldingAccount = HoldingAccountType;
+export type CreateUserRequest = UserBodyType;
+export type User = UserType;

@@ -25,6 +25,10 @@ export class HttpError extends Error {
   }
 }
 
+/** The API's request body limit (src/api/server.ts). */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+const BODY_LIMIT_TEXT = '1 MiB';
+
 export const notFound = (what: string) => new HttpError(404, 'NotFound', `${what} does not exist`);
 export const forbidden = (message: string) => new HttpError(403, 'Forbidden', message);
 /** The order's workflow did not answer within the API's deadline (no worker, or an outage). */
@@ -98,6 +102,30 @@ export function fieldErrorsOf(errors: ErrorObject[], part: string): FieldError[]
   return [...seen.values()].map((e) => (unionRules.has(e.field) ? { ...e, reason: unionRules.get(e.field)! } : e));
 }
 
+/** Fastify's own body-parser failures, in the documented error format (docs/API.md). */
+function bodyParseError(code: string | undefined): { status: number; body: ErrorBody } | undefined {
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': {
+      // The parser also refuses __proto__ and constructor.prototype keys (prototype poisoning) with this code.
+      const reason =
+        code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+          ? 'must not be empty with content-type application/json'
+          : 'must be valid JSON, without __proto__ or constructor.prototype keys';
+      return {
+        status: 400,
+        body: { error: 'ValidationFailed', message: `Invalid request: (body): ${reason}`, errors: [{ field: '(body)', reason }] },
+      };
+    }
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'PayloadTooLarge', message: `the body is larger than ${BODY_LIMIT_TEXT}` } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'UnsupportedMediaType', message: 'the body must be JSON (content-type application/json)' } };
+    default:
+      return undefined;
+  }
+}
+
 function send(reply: FastifyReply, status: number, body: ErrorBody) {
   return reply.status(status).type('application/json').send(body);
 }
@@ -141,6 +169,8 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     const { statusCode, code, message } = unavailable();
     return send(reply, statusCode, { error: code, message });
   }
+  const bodyError = bodyParseError(fastifyError.code);
+  if (bodyError) return send(reply, bodyError.status, bodyError.body);
   if (fastifyError.statusCode && fastifyError.statusCode < 500) {
     // Fastify's own 4xx: unparsable JSON, a body too large, an unsupported media type...
     return send(reply, fastifyError.statusCode, { error: fastifyError.code ?? 'BadRequest', message: fastifyError.message });

@@ -123,6 +123,18 @@ export const BookedOrderResponse = Type.Object(
     workflowId: Type.String(),
     alreadyBooked: Type.Boolean({ description: 'true when this reference or Idempotency-Key was booked before: nothing new was started' }),
     links: Type.Object({ self: Type.String(), temporalUi: Type.String() }),
+    assignmentRefused: Type.Optional(
+      Type.Object(
+        {
+          error: Type.String({ description: 'the refusal: UnknownAccount, AccountNotActive, NotAConsumptionTarget, NotAuthorized, ...' }),
+          message: Type.String(),
+        },
+        {
+          description:
+            'present when the booked assignment is refused at once: the order is booked all the same and waits for a valid assignment (POST .../assignment)',
+        },
+      ),
+    ),
   },
   { $id: 'BookedOrder', title: 'BookedOrder' },
 );
@@ -140,6 +152,9 @@ const LineStatusSchema = Type.Object({
   virtualAccountPath: Type.Optional(Type.String()),
   shippedOn: Type.Optional(Type.String()),
   subscription: Type.Optional(Type.Object({ startsOn: Type.String(), endsOn: Type.String() })),
+  licenseKey: Type.Optional(
+    Type.String({ description: "a provisioned classic line's License Registration Portal key (LRP record); absent for smart lines" }),
+  ),
 });
 
 export const OrderStatusResponse = Type.Object(

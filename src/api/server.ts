@@ -6,8 +6,9 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { redactUrl } from '../logging';
 import { authenticate, type Principal } from './auth';
 import type { ApiDependencies } from './dependencies';
-import { handleError, HttpError } from './errors';
+import { BODY_LIMIT_BYTES, handleError, HttpError } from './errors';
 import { registerAccountRoutes } from '../accounts/routes';
+import { registerAdministrationRoutes } from '../accounts/admin-routes';
 import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerPeoplePages } from '../accounts/people-page-routes';
@@ -65,7 +66,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
   });
   app.setValidatorCompiler(validatorCompiler());
@@ -97,7 +98,13 @@ async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): 
   v1.removeContentTypeParser(['text/plain']);
   v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const principal = await authenticate(deps.db, request.headers.authorization);
-    if (!principal) throw new HttpError(401, 'Unauthorized', 'an API key is required: Authorization: Bearer lfk_...');
+    if (!principal) {
+      // A missing key and a wrong one are both 401, but the caller is told which it was.
+      const message = request.headers.authorization
+        ? 'the API key is not valid: unknown, revoked or malformed (Authorization: Bearer lfk_...)'
+        : 'an API key is required: Authorization: Bearer lfk_...';
+      throw new HttpError(401, 'Unauthorized', message);
+    }
     request.principal = principal;
     const log = request.log.child({ principal: principalLabel(principal) });
     request.log = log;
@@ -108,6 +115,7 @@ async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): 
   });
   registerOrderRoutes(v1, deps);
   registerAccountRoutes(v1, deps);
+  registerAdministrationRoutes(v1, deps);
   registerViewRoutes(v1, deps);
   registerLicenseTimeRoutes(v1, deps);
   registerTokenRoutes(v1, deps);
@@ -138,6 +146,7 @@ async function registerOpenApi(app: FastifyInstance, deps: ApiDependencies): Pro
       tags: [
         { name: 'orders', description: 'Booking and following orders' },
         { name: 'accounts', description: 'Smart Accounts, virtual accounts, holding-account members and role grants' },
+        { name: 'administration', description: 'Partners, resellers, holding accounts and users (operators)' },
         { name: 'licenses', description: 'The complete view of a Smart Account: licenses, instances, tokens, alerts, events (R23)' },
         { name: 'people', description: "A user's own profile and API keys (R24)" },
         { name: 'license use', description: 'Alerts, overage agreements and true-ups, moves between virtual accounts (R20, R21, R25)' },

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from '../accounts/cli';
 import { registerDeviceCommands } from '../device-client/cli';
 import { registerTokenCommands } from '../licensing/token-cli';
+import { registerAdministrationCommands } from '../accounts/cli-administration';
 import { describeFailure, EXIT_USAGE, exitCodeOf, HintedFailure } from './context';
 import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     .addHelpText('after', HELP_AFTER);
   registerOrderCommands(program);
   registerAccountCommands(program);
+  registerAdministrationCommands(program);
   registerKeyCommands(program);
   registerLicenseCommands(program);
   registerLicenseTimeCommands(program);

@@ -20,6 +20,8 @@ export interface OrderSummaryLine {
   state?: string;
   shippedOn?: string | null;
   subscription?: { startsOn: string; endsOn: string } | null;
+  /** A classic line's License Registration Portal key, for readers allowed to see the order. */
+  licenseKey?: string;
 }
 
 export const EMAIL_TEMPLATES = [
@@ -73,6 +75,7 @@ function describeLine(line: OrderSummaryLine): string {
   if (line.state) parts.push(line.state);
   if (line.subscription) parts.push(`subscription ${line.subscription.startsOn} to ${line.subscription.endsOn}`);
   else if (line.shippedOn) parts.push(`shipped ${line.shippedOn}`);
+  if (line.licenseKey) parts.push(`license key ${line.licenseKey}`);
   return parts.join(', ');
 }
 
@@ -222,7 +225,7 @@ function linesAsHtml(lines: OrderSummaryLine[]): string {
     .map(
       (l) =>
         `<tr><td>${l.lineNumber}</td><td>${escapeHtml(l.sku)}</td><td>${l.quantity}</td><td>${l.licenseType}</td>` +
-        `<td>${escapeHtml(describeTerm(l))}</td><td>${escapeHtml(l.state ?? '')}</td>` +
+        `<td>${escapeHtml(describeTerm(l))}</td><td>${escapeHtml(l.state ?? '')}${l.licenseKey ? `, license key ${escapeHtml(l.licenseKey)}` : ''}</td>` +
         `<td>${l.subscription ? `${escapeHtml(l.subscription.startsOn)} to ${escapeHtml(l.subscription.endsOn)}` : escapeHtml(l.shippedOn ?? '')}</td></tr>`,
     )
     .join('');

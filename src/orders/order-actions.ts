@@ -18,14 +18,41 @@ export async function getOrderStatus(client: Client, orderId: string): Promise<O
   return client.workflow.getHandle(orderWorkflowId(orderId)).query(orderStatusQuery);
 }
 
+/**
+ * A finished order's workflow has closed and takes no message: Temporal says "not found", but the
+ * order exists. The refusal the workflow would have given, from its final status (a 409, not a 404).
+ */
+async function finishedOrderRefusal(client: Client, orderId: string, err: unknown): Promise<never> {
+  if (!(err instanceof WorkflowNotFoundError)) throw err;
+  const final = await client.workflow
+    .getHandle(orderWorkflowId(orderId))
+    .query(orderStatusQuery)
+    .catch(() => Promise.reject(err));
+  const reason =
+    final.phase === 'Cancelled'
+      ? 'the order is cancelled'
+      : final.phase === 'Fulfilled'
+        ? 'the order is already fulfilled'
+        : 'the order is finished';
+  throw new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable(reason, 'InvalidState'));
+}
+
 /** R7: a line shipped on a business date; fire and forget. */
 export async function reportShipment(client: Client, orderId: string, shipment: LineShipped): Promise<void> {
-  await client.workflow.getHandle(orderWorkflowId(orderId)).signal(lineShippedSignal, shipment);
+  try {
+    await client.workflow.getHandle(orderWorkflowId(orderId)).signal(lineShippedSignal, shipment);
+  } catch (err) {
+    await finishedOrderRefusal(client, orderId, err);
+  }
 }
 
 /** R6: assigns the customer's active Smart Account; resolves with the new status or rejects with the reason. */
 export async function assignSmartAccount(client: Client, orderId: string, request: AssignSmartAccountRequest): Promise<OrderStatus> {
-  return client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(assignSmartAccountUpdate, { args: [request] });
+  try {
+    return await client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(assignSmartAccountUpdate, { args: [request] });
+  } catch (err) {
+    return finishedOrderRefusal(client, orderId, err);
+  }
 }
 
 /** R13: cancels before provisioning; resolves with the new status or rejects with the reason. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkRole, checkTarget, partnersOfOrder } from '../accounts/placement-rules';
@@ -7,9 +6,12 @@ import { assignSmartAccount, cancelOrder, getOrderStatus, reportShipment } from 
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
 import { orderWorkflowId } from './workflow-api';
 import { actingPartner, authorizedOrder, partnerOf } from '../api/access';
+import { bookingDifferences } from './booking-conflict';
+import { assignmentRefusalOf, checkBookingParties } from './booking-checks';
+import { fingerprint, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency-keys';
 import { QUERY_DEADLINE_MS, UPDATE_DEADLINE_MS, withinDeadline } from '../api/deadline';
 import { listOrdersQuery, type OrderListRow } from './list-query';
-import type { Principal } from '../api/auth';
+import { withLicenseKeys } from './license-keys';
 import { badRequest, forbidden, HttpError } from '../api/errors';
 import {
   AssignBody,
@@ -34,7 +36,6 @@ import {
   type ShipmentBodyType,
 } from '../api/schemas';
 import type { ApiDependencies } from '../api/dependencies';
-import type { ApiIdempotencyKeyRow, DistributorResellerRow } from '../db/rows';
 
 const security = [{ apiKey: [] }];
 
@@ -68,59 +69,6 @@ function decodeCursor(cursor: string): [string, string] {
   throw badRequest([{ field: 'cursor', reason: 'must be the nextCursor of a previous page' }]);
 }
 
-/** R10: who an API key may book for. A partner books for itself; a distributor for itself or its resellers. */
-async function checkBookingParties(deps: ApiDependencies, principal: Principal, body: BookOrderRequest): Promise<BookOrderInput> {
-  const bookedByPartnerId = actingPartner(principal, body.bookedByPartnerId, 'bookedByPartnerId');
-  if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== partnerOf(principal)) {
-    const partnerId = partnerOf(principal);
-    const isReseller =
-      principal.role === 'distributor' &&
-      (await deps
-        .db<DistributorResellerRow>('distributor_resellers')
-        .where({ distributor_id: partnerId, reseller_id: body.partnerId })
-        .first());
-    if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${partnerId}"`);
-  }
-  return { ...body, bookedByPartnerId };
-}
-
-function fingerprint(booking: BookOrderInput): string {
-  return createHash('sha256').update(JSON.stringify(booking)).digest('hex');
-}
-
-/**
- * Idempotency-Key: the first request with a key reserves it for its order; a replay with the same
- * body gets that order back, the same key with another body is refused. The reservation is
- * removed again if the booking fails, so a corrected request can reuse the key.
- */
-async function reserveIdempotencyKey(
-  deps: ApiDependencies,
-  principal: Principal,
-  key: string,
-  orderId: string,
-  print: string,
-): Promise<'new' | 'replay'> {
-  const inserted = await deps
-    .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
-    .insert({ api_key_id: principal.keyId, idempotency_key: key, request_fingerprint: print, order_id: orderId })
-    .onConflict(['api_key_id', 'idempotency_key'])
-    .ignore()
-    .returning('order_id');
-  if (inserted.length > 0) return 'new';
-  const existing = (await deps
-    .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
-    .where({ api_key_id: principal.keyId, idempotency_key: key })
-    .first('request_fingerprint', 'order_id'))!;
-  if (existing.request_fingerprint !== print || existing.order_id !== orderId) {
-    throw new HttpError(
-      422,
-      'IdempotencyKeyReused',
-      'this Idempotency-Key was used with a different request; use a new key for a new order',
-    );
-  }
-  return 'replay';
-}
-
 /** Every log line of an order's request, the response line included, names the order and its workflow. */
 function withOrderLog(request: FastifyRequest, reply: FastifyReply, orderId: string) {
   const log = request.log.child({ orderId, workflowId: orderWorkflowId(orderId) });
@@ -152,12 +100,19 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
         operationId: 'bookOrder',
         summary: 'Book an order: starts its workflow',
         description:
-          'Re-sending the same externalReference (or the same Idempotency-Key with the same body) returns the same order with 200 and starts nothing. ' +
+          'Re-sending the same externalReference (or the same Idempotency-Key with the same body) returns the same order with 200 and starts nothing; ' +
+          'the same externalReference with a different body is a 409 BookingConflict naming each differing field. ' +
+          'A new booking whose assignment the placement rules refuse (unknown or inactive account, a holding account as the Smart Account, no role) ' +
+          'is still booked (201) and waits for a valid assignment; its body says why in assignmentRefused. ' +
           'A partner key books for its own partner; a distributor key may name one of its resellers as partnerId; an operator key must give bookedByPartnerId.',
         security,
         headers: IdempotencyHeaders,
         body: Type.Ref(BookOrderBody),
-        response: { 200: Type.Ref(BookedOrderResponse), 201: Type.Ref(BookedOrderResponse), ...errorResponses(400, 401, 403, 422) },
+        response: {
+          200: Type.Ref(BookedOrderResponse),
+          201: Type.Ref(BookedOrderResponse),
+          ...errorResponses(400, 401, 403, 409, 413, 422),
+        },
       },
     },
     async (request, reply) => {
@@ -168,24 +123,22 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
       withOrderLog(request, reply, orderId);
       const key = request.headers['idempotency-key'];
       const reservation = key ? await reserveIdempotencyKey(deps, request.principal, key, orderId, fingerprint(booking)) : 'new';
-      let booked;
+      let result;
       try {
-        booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
+        result = await startBooking(deps, booking, reservation === 'replay');
       } catch (err) {
-        if (key && reservation === 'new')
-          await deps
-            .db<ApiIdempotencyKeyRow>('api_idempotency_keys')
-            .where({ api_key_id: request.principal.keyId, idempotency_key: key })
-            .delete();
+        if (key && reservation === 'new') await releaseIdempotencyKey(deps, request.principal, key);
         throw err;
       }
+      const { booked, assignmentRefused } = result;
       const alreadyBooked = booked.alreadyBooked || reservation === 'replay';
-      request.log.info({ alreadyBooked }, alreadyBooked ? 'booking repeated: same order' : 'order booked');
+      request.log.info({ alreadyBooked, assignmentRefused }, alreadyBooked ? 'booking repeated: same order' : 'order booked');
       const body: BookedOrderBody = {
         orderId: booked.orderId,
         workflowId: booked.workflowId,
         alreadyBooked,
         links: { self: `/v1/orders/${booked.orderId}`, temporalUi: temporalUiLink(deps, booked.workflowId) },
+        ...(assignmentRefused ? { assignmentRefused } : {}),
       };
       return reply
         .status(alreadyBooked ? 200 : 201)
@@ -193,6 +146,28 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
         .send(body);
     },
   );
+}
+
+/**
+ * Starts the order's workflow. A new booking whose assignment the placement rules refuse is
+ * still booked, with the refusal to report; a re-sent reference with another body is a 409
+ * naming each difference (an Idempotency-Key replay was already matched by its fingerprint).
+ */
+async function startBooking(deps: ApiDependencies, booking: BookOrderInput, keyReplay: boolean) {
+  const assignmentRefused = keyReplay ? undefined : await assignmentRefusalOf(deps.db, booking);
+  const booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
+  if (!booked.alreadyBooked) return { booked, assignmentRefused };
+  const differences = keyReplay ? [] : await bookingDifferences(deps.client, booked.orderId, booking);
+  if (differences.length > 0) {
+    throw new HttpError(
+      409,
+      'BookingConflict',
+      `externalReference "${booking.externalReference}" was booked with a different request (${differences.map((d) => d.field).join(', ')} differ); ` +
+        'send a new externalReference for a new order',
+      differences,
+    );
+  }
+  return { booked, assignmentRefused: undefined };
 }
 
 function registerListOrdersRoute(app: FastifyInstance, deps: ApiDependencies): void {
@@ -248,7 +223,7 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
       schema: {
         tags: ['orders'],
         operationId: 'getOrder',
-        summary: 'The live status of an order, from its workflow',
+        summary: "The live status of an order, from its workflow; a classic line's license key (LRP record) from Postgres",
         security,
         params: OrderIdParams,
         response: { 200: Type.Ref(OrderStatusResponse), ...errorResponses(400, 401, 403, 404) },
@@ -257,7 +232,8 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
     async (request, reply) => {
       withOrderLog(request, reply, request.params.orderId);
       await authorizedOrder(deps.db, deps.client, request.principal, request.params.orderId);
-      return withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
+      const status = await withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, request.params.orderId));
+      return withLicenseKeys(deps.db, status);
     },
   );
 }

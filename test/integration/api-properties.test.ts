@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApiError, LicenseFulfillmentClient } from '../../src/api-client';
 import { AddMemberBody, CreateVirtualAccountBody, GrantRoleBody, SmartAccountRequestBody } from '../../src/accounts/schemas';
+import { HoldingAccountBody, PartnerBody, ResellerBody, UserBody } from '../../src/accounts/admin-schemas';
 import { hashApiKey } from '../../src/api/auth';
 import { AssignBody, BookOrderBody, CancelBody, ShipmentBody } from '../../src/api/schemas';
 import { deriveOrderId } from '../../src/orders/book-order';
@@ -336,6 +337,10 @@ async function footprint(): Promise<Record<string, number>> {
       smart_account_requests: () =>
         db('smart_account_requests').where('domain', 'like', like).orWhereIn('requested_by_partner_id', partners),
       api_idempotency_keys: () => db('api_idempotency_keys').whereIn('api_key_id', keyIds()),
+      // What the administration routes would write (their valid bodies use these IDs).
+      partners: () => db('partners').where('id', 'like', 'prop-%'),
+      holding_accounts: () => db('accounts').where('id', 'like', 'pha-prop-%'),
+      distributor_resellers: () => db('distributor_resellers').whereIn('distributor_id', partners),
     }).map(async ([table, query]) => [table, await count(query())] as const),
   );
   return Object.fromEntries(entries);
@@ -451,6 +456,21 @@ const validGrant = () =>
     )
     .map(asJson);
 
+// Administration (operator key): what a valid request looks like, before one field is broken.
+const validPartner = () =>
+  fc
+    .record({
+      partnerId: idText.map((r) => `prop-${r}`),
+      name: humanName,
+      kind: fc.constantFrom('partner', 'distributor'),
+      notificationEmail: fc.constant(`ops@${world.domain}`),
+    })
+    .map(asJson);
+const validReseller = () => fc.constant(asJson({ resellerId: world.partnerId }));
+const validHoldingAccount = () =>
+  fc.record({ accountId: idText.map((r) => `pha-prop-${r}`), name: humanName, ownerPartnerId: fc.constant(world.partnerId) }).map(asJson);
+const validUser = () => contactOf(() => world.domain).map(({ email, fullName }) => asJson({ email, fullName: fullName ?? 'Prop User' }));
+
 interface Route {
   name: string;
   schema: Schema;
@@ -526,9 +546,41 @@ const ROUTES: Route[] = [
     key: () => operatorKey,
     viaClient: (body) => operatorClient.grantRole(world.smartAccountId, body as never),
   },
+  {
+    name: 'createPartner',
+    schema: PartnerBody as Schema,
+    valid: validPartner,
+    path: () => '/v1/partners',
+    key: () => operatorKey,
+    viaClient: (body) => operatorClient.createPartner(body as never),
+  },
+  {
+    name: 'linkReseller',
+    schema: ResellerBody,
+    valid: validReseller,
+    path: () => `/v1/partners/${world.distributorId}/resellers`,
+    key: () => operatorKey,
+    viaClient: (body) => operatorClient.linkReseller(world.distributorId, body as never),
+  },
+  {
+    name: 'createHoldingAccount',
+    schema: HoldingAccountBody,
+    valid: validHoldingAccount,
+    path: () => '/v1/holding-accounts',
+    key: () => operatorKey,
+    viaClient: (body) => operatorClient.createHoldingAccount(body as never),
+  },
+  {
+    name: 'createUser',
+    schema: UserBody,
+    valid: validUser,
+    path: () => '/v1/users',
+    key: () => operatorKey,
+    viaClient: (body) => operatorClient.createUser(body as never),
+  },
 ];
 
-/** A 400 that names the mutated field (or, for a prototype-poisoning key, Fastify's own JSON refusal). */
+/** A 400 that names the mutated field (or, for a prototype-poisoning key, the JSON parser's refusal of the body). */
 function expectNamedRefusal(
   input: Malformed,
   status: number,
@@ -536,7 +588,8 @@ function expectNamedRefusal(
 ): void {
   const summary = { mutation: input.mutation, field: input.field, status, error: body?.error, errors: body?.errors };
   expect(summary).toEqual(expect.objectContaining({ status: 400 }));
-  if (poisonsPrototype(input.body) && body.error !== 'ValidationFailed') return;
+  // The JSON parser refuses a prototype-poisoning key before validation: a 400 naming the body as a whole.
+  if (poisonsPrototype(input.body) && (body.error !== 'ValidationFailed' || body.errors?.some((e) => e.field === '(body)'))) return;
   expect(summary).toEqual(expect.objectContaining({ error: 'ValidationFailed' }));
   expect({ ...summary, named: (body.errors ?? []).some((e) => namesField(e.field, input.field)) }).toEqual(
     expect.objectContaining({ named: true }),

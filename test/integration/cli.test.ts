@@ -519,3 +519,93 @@ describe('accounts', () => {
     expect(await stack.db('role_grants').where({ id: grant.grantId }).first('revoked_at')).toEqual({ revoked_at: expect.any(Date) });
   });
 });
+
+describe('administration (operator key): a platform set up without psql', () => {
+  test('partners create and link-reseller, holding-accounts create, a virtual account in it, users create; repeats change nothing', async () => {
+    const distributorId = `cli-dist-${world.suffix}`;
+    const resellerId = `cli-res-${world.suffix}`;
+    const asOperator = (args: string[]) => cli(args, { key: operatorKey });
+
+    const dist = await asOperator([
+      'partners',
+      'create',
+      distributorId,
+      '--name',
+      'CLI Dist',
+      '--kind',
+      'distributor',
+      '--email',
+      `ops@${distributorId}.test`,
+    ]);
+    expect(dist.code).toBe(0);
+    expect(dist.stdout).toMatch(/^Kind\s+distributor$/m);
+    const res = await asOperator([
+      'partners',
+      'create',
+      resellerId,
+      '--name',
+      'CLI Reseller',
+      '--email',
+      `ops@${resellerId}.test`,
+      '--json',
+    ]);
+    expect(JSON.parse(res.stdout)).toEqual({
+      partnerId: resellerId,
+      name: 'CLI Reseller',
+      kind: 'partner',
+      notificationEmail: `ops@${resellerId}.test`,
+    });
+    // The same partner with another name: refused, naming the option; nothing changed.
+    const renamed = await asOperator(['partners', 'create', resellerId, '--name', 'Other', '--email', `ops@${resellerId}.test`]);
+    expect(renamed.code).toBe(1);
+    expect(renamed.stderr).toContain('[409 Conflict]');
+    expect(renamed.stderr).toContain('name (--name): differs');
+    expect((await stack.db('partners').where({ id: resellerId }).first()).name).toBe('CLI Reseller');
+
+    const link = await asOperator(['partners', 'link-reseller', distributorId, resellerId]);
+    expect(link).toMatchObject({ code: 0, stdout: `${resellerId} resells through ${distributorId}.\n` });
+    expect((await asOperator(['partners', 'link-reseller', distributorId, resellerId])).code).toBe(0);
+    expect(await stack.db('distributor_resellers').where({ distributor_id: distributorId }).pluck('reseller_id')).toEqual([resellerId]);
+
+    const holdingId = `pha-cli-${world.suffix}`;
+    const holding = await asOperator(['holding-accounts', 'create', holdingId, '--name', 'CLI stock', '--owner', distributorId]);
+    expect(holding).toMatchObject({ code: 0, stdout: `Holding account ${holdingId} (CLI stock) of ${distributorId}: active.\n` });
+    const va = await asOperator(['accounts', 'virtual-accounts', 'create', holdingId, 'EMEA/DE']);
+    expect(va).toMatchObject({ code: 0, stdout: `Created: ${holdingId}/EMEA/DE\n` });
+
+    const user = await asOperator(['users', 'create', `Una.User@${world.domain}`, '--name', 'Una User', '--json']);
+    expect(user.code).toBe(0);
+    expect(JSON.parse(user.stdout)).toMatchObject({ email: `Una.User@${world.domain}`, fullName: 'Una User', registeredId: null });
+    const badEmail = await asOperator(['users', 'create', 'not-an-email', '--name', 'X']);
+    expect(badEmail.code).toBe(1);
+    expect(badEmail.stderr).toContain('email (<email>): must be an email address');
+
+    // Not for a partner key.
+    const refused = await cli(['users', 'create', `x@${world.domain}`, '--name', 'X']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('[403 Forbidden]');
+  });
+});
+
+describe('orders book tells what the API found', () => {
+  test('a refused assignment is reported with the booked order; the same reference with another body exits 1 naming the fields', async () => {
+    const reference = `CLI-REFUSED-${world.suffix}`;
+    const file = await writeJson('refused.json', {
+      ...bookingBody({ externalReference: reference }),
+      assignment: { kind: 'smart_account', accountId: `sa-nowhere-${world.suffix}` },
+    });
+    const booked = await cli(['orders', 'book', file]);
+    expect(booked.code).toBe(0);
+    expect(booked.stdout).toContain(`Booked: order ${deriveOrderId(world.partnerId, reference)}`);
+    expect(booked.stdout).toMatch(/^Assignment refused \(UnknownAccount\): account "sa-nowhere-.*" does not exist$/m);
+
+    const changed = await writeJson('changed.json', {
+      ...bookingBody({ externalReference: reference }),
+      assignment: { kind: 'smart_account', accountId: world.smartAccountId },
+    });
+    const conflict = await cli(['orders', 'book', changed]);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('[409 BookingConflict]');
+    expect(conflict.stderr).toContain('assignment.accountId: differs from the order booked with this externalReference');
+  });
+});

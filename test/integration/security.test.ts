@@ -274,6 +274,16 @@ describe("partner B and B's distributor against everything of partner A", () => 
       }),
       forbidden,
     ],
+    // Administration is for operators: an outsider may neither create nor relink A's partners and accounts.
+    [
+      'createPartner',
+      () => ({
+        method: 'POST',
+        path: '/v1/partners',
+        body: { partnerId: a.partnerId, name: 'Hijacked', kind: 'partner', notificationEmail: `spy@${b.domain}` },
+      }),
+      forbidden,
+    ],
     [
       'moveProductInstance',
       () => ({
@@ -328,6 +338,21 @@ describe("partner B and B's distributor against everything of partner A", () => 
           keys: ['algorithm', 'current', 'keyId', 'publicKey'],
         }),
     ],
+    [
+      'linkReseller',
+      () => ({ method: 'POST', path: `/v1/partners/${b.distributorId}/resellers`, body: { resellerId: a.partnerId } }),
+      forbidden,
+    ],
+    [
+      'createHoldingAccount',
+      () => ({
+        method: 'POST',
+        path: '/v1/holding-accounts',
+        body: { accountId: `pha-spy-${a.suffix}`, name: 'Spy', ownerPartnerId: a.partnerId },
+      }),
+      forbidden,
+    ],
+    ['createUser', () => ({ method: 'POST', path: '/v1/users', body: { email: a.customerEmail, fullName: 'Spy' } }), forbidden],
   ];
   // The Smart Account's virtual accounts too (a role, not ownership, decides there).
   const SMART_ACCOUNT_ROWS: Array<[string, () => Call, Check]> = [

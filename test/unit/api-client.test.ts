@@ -105,6 +105,7 @@ const SAMPLE_PARAMS: Record<string, string> = {
   period: '2026-01-01',
   instanceId: 'pi-1',
   tokenId: '7',
+  partnerId: 'dist-1',
 };
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
@@ -186,6 +187,10 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
     }),
   listRegistrationTokens: (c) => c.listRegistrationTokens('sa-acme', { virtualAccountPath: 'Finance' }),
   revokeRegistrationToken: (c) => c.revokeRegistrationToken('sa-acme', '7'),
+  createPartner: (c) => c.createPartner({ partnerId: 'p1', name: 'P1', kind: 'partner', notificationEmail: 'ops@p1.test' }),
+  linkReseller: (c) => c.linkReseller('dist-1', { resellerId: 'p1' }),
+  createHoldingAccount: (c) => c.createHoldingAccount({ accountId: 'pha-1', name: 'Stock', ownerPartnerId: 'p1' }),
+  createUser: (c) => c.createUser({ email: 'ida@acme.com', fullName: 'Ida' }),
 };
 
 function clientMethodNames(): string[] {

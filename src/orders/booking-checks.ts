@@ -1,0 +1,58 @@
+import { checkRole, checkTarget, PlacementRefusal } from '../accounts/placement-rules';
+import { actingPartner, partnerOf } from '../api/access';
+import type { Principal } from '../api/auth';
+import type { ApiDependencies } from '../api/dependencies';
+import { forbidden } from '../api/errors';
+import type { BookOrderRequest } from '../api/schemas';
+import type { Db } from '../db/knex';
+import type { DistributorResellerRow } from '../db/rows';
+import type { BookOrderInput } from './order';
+
+/** R10: who an API key may book for. A partner books for itself; a distributor for itself or its resellers. */
+export async function checkBookingParties(deps: ApiDependencies, principal: Principal, body: BookOrderRequest): Promise<BookOrderInput> {
+  const bookedByPartnerId = actingPartner(principal, body.bookedByPartnerId, 'bookedByPartnerId');
+  if (principal.role !== 'operator' && body.partnerId !== undefined && body.partnerId !== partnerOf(principal)) {
+    const partnerId = partnerOf(principal);
+    const isReseller =
+      principal.role === 'distributor' &&
+      (await deps
+        .db<DistributorResellerRow>('distributor_resellers')
+        .where({ distributor_id: partnerId, reseller_id: body.partnerId })
+        .first());
+    if (!isReseller) throw forbidden(`partnerId "${body.partnerId}" is not a reseller of "${partnerId}"`);
+  }
+  return { ...body, bookedByPartnerId };
+}
+
+/** Why the booked assignment will be refused, as the API's error body says it. */
+export interface AssignmentRefusal {
+  error: string;
+  message: string;
+}
+
+/**
+ * The placement activity's checks (src/accounts/placement-rules.ts), run against the booking
+ * before its workflow starts: an account the order can never be placed in is refused at once.
+ * The order is still booked (it is a sale; it waits for a valid assignment, S10), but the
+ * caller learns why in the 201 instead of finding out from a partner email later.
+ */
+export async function assignmentRefusalOf(db: Db, booking: BookOrderInput): Promise<AssignmentRefusal | undefined> {
+  const { assignment } = booking;
+  if (assignment.kind !== 'smart_account' && assignment.kind !== 'holding_account') return undefined;
+  try {
+    const { account } = await checkTarget(db, assignment);
+    if (account.kind === 'smart_account') {
+      await checkRole(db, booking.bookedByPartnerId, account, assignment.virtualAccountPath);
+    } else if (![booking.partnerId ?? booking.bookedByPartnerId, booking.bookedByPartnerId].includes(account.owner_partner_id ?? '')) {
+      // R10: the order's partner's own holding account, or the distributor's that booked it.
+      throw new PlacementRefusal(
+        'NotAuthorized',
+        `holding account "${account.id}" belongs to neither the order's partner nor the distributor that booked it`,
+      );
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof PlacementRefusal) return { error: err.type, message: err.message };
+    throw err;
+  }
+}
