@@ -71,7 +71,6 @@ export default tseslint.config(
       'src/config.ts',
       'src/orders/cli.ts',
       'src/orders/customer-page-routes.ts',
-      'src/orders/email-templates.ts',
       'workflows/accounts/smart-account-activation.ts',
       'workflows/orders/order-fulfillment.ts',
     ],
