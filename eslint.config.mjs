@@ -70,7 +70,6 @@ export default tseslint.config(
       'src/accounts/cli.ts',
       'src/config.ts',
       'src/orders/cli.ts',
-      'src/orders/customer-page-routes.ts',
       'workflows/accounts/smart-account-activation.ts',
       'workflows/orders/order-fulfillment.ts',
     ],
