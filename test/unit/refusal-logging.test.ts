@@ -40,7 +40,7 @@ describe('the worker (the SDK logger on pino)', () => {
       orderId: '7c1f89bb54c95760d7d4',
       refusal: { type: 'AccountNotActive', message: 'account sa-initech is pending activation' },
     });
-    expect(JSON.stringify(info.lines[0])).not.toMatch(/stack|"err"|    at /);
+    expect(JSON.stringify(info.lines[0])).not.toMatch(/stack|"err"| {4}at /);
 
     const warn = capture('WARN');
     new PinoTemporalLogger(warn.pino).warn('Activity failed', { ...activityMeta, error: refusal });
