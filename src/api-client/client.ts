@@ -90,6 +90,7 @@ export const OPERATIONS = {
   assignSmartAccount: { method: 'POST', path: '/v1/orders/{orderId}/assignment' },
   reportShipment: { method: 'POST', path: '/v1/orders/{orderId}/shipments' },
   cancelOrder: { method: 'POST', path: '/v1/orders/{orderId}/cancellation' },
+  resendDelegationLink: { method: 'POST', path: '/v1/orders/{orderId}/delegation-link' },
   searchSmartAccounts: { method: 'GET', path: '/v1/smart-accounts' },
   requestSmartAccount: { method: 'POST', path: '/v1/smart-account-requests' },
   listVirtualAccounts: { method: 'GET', path: '/v1/accounts/{accountId}/virtual-accounts' },
@@ -217,6 +218,14 @@ export class LicenseFulfillmentClient {
   /** Cancels an order before provisioning (R13). */
   cancelOrder(orderId: string, cancellation: CancelOrderRequest = {}): Promise<OrderStatus> {
     return this.#call('cancelOrder', { params: { orderId }, body: cancellation });
+  }
+
+  /**
+   * Emails the customer a new delegation link; the order's earlier links die at once. The same
+   * requestId sends one link (a retry answers `repeated: true`).
+   */
+  resendDelegationLink(orderId: string, request: { requestId: string }): Promise<{ orderId: string; sent: true; repeated: boolean }> {
+    return this.#call('resendDelegationLink', { params: { orderId }, body: request });
   }
 
   // ------------------------------------------------------------ accounts

@@ -12,6 +12,7 @@ import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerHealthRoutes } from './health-routes';
 import { registerOrderRoutes } from '../orders/routes';
+import { registerResendLinkRoute } from '../orders/link-routes';
 import { SHARED_SCHEMAS } from './schemas';
 
 export type { ApiDependencies };
@@ -115,6 +116,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
         if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
       });
       registerOrderRoutes(v1, deps);
+      registerResendLinkRoute(v1, deps);
       registerAccountRoutes(v1, deps);
     },
     { prefix: '/v1' },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
@@ -378,6 +379,23 @@ export function registerOrderCommands(program: Command): void {
           printResult(command, accepted, (a) => `Shipment of line ${a.lineNumber} on ${a.shippedOn} accepted for order ${a.orderId}.`);
         },
       ),
+    );
+
+  orders
+    .command('resend-link')
+    .description("email the customer a new delegation link; the order's earlier links stop working at once")
+    .argument('<orderId>')
+    .option('--request-id <id>', 'the same id sends one link (default: a new one each run)')
+    .action(
+      withHints({ requestId: '--request-id' }, async (orderId: string, opts: { requestId?: string }, command: Command) => {
+        const sent = await apiClient().resendDelegationLink(orderId, { requestId: opts.requestId ?? randomUUID() });
+        printResult(
+          command,
+          sent,
+          (r) =>
+            `A new delegation link for order ${r.orderId} ${r.repeated ? 'was already sent for this request' : 'has been emailed to the customer'}.`,
+        );
+      }),
     );
 
   orders

@@ -139,7 +139,7 @@ function partnerActionContent(template: 'delegation-unanswered' | 'assignment-re
           `and has not answered${facts.reminderNumber ? ` after ${facts.reminderNumber} reminder${facts.reminderNumber === 1 ? '' : 's'}` : ''}.`,
         'The customer keeps getting reminders with a fresh link; the order is kept and never dropped.',
       ],
-      todo: "Contact the customer, or assign the customer's active Smart Account to the order yourself (API or CLI: orders assign).",
+      todo: "Contact the customer, send them a new link (API or CLI: orders resend-link; the old links stop working), or assign the customer's active Smart Account to the order yourself (orders assign).",
       warnings: runningTermWarnings(facts),
     };
   }

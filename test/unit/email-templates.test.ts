@@ -145,7 +145,7 @@ const EXPECTED: Record<EmailTemplate, Expected> = {
       'The end customer was asked on 2026-03-01 to choose the Smart Account for order PO-2026-0001 (order ID ord-0123) and has not answered after 3 reminders.',
       'The customer keeps getting reminders with a fresh link; the order is kept and never dropped.',
     ],
-    todo: "Contact the customer, or assign the customer's active Smart Account to the order yourself (API or CLI: orders assign).",
+    todo: "Contact the customer, send them a new link (API or CLI: orders resend-link; the old links stop working), or assign the customer's active Smart Account to the order yourself (orders assign).",
     warns: true,
     overrides: { reminderNumber: 3 },
   },
