@@ -4,6 +4,7 @@
  * every earlier link of the order is refused at once, and the same request sends one link.
  */
 import { LicenseFulfillmentClient } from '../../src/api-client';
+import { runCli } from '../../src/cli/main';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld } from '../helpers/fixtures';
 import { delegationLink, linkToken } from '../helpers/links';
@@ -12,6 +13,22 @@ import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stac
 
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
+
+/** `license-fulfillment <args>` in this process, with the API's URL and a key; its exit code and standard output. */
+async function cli(args: string[], key: string): Promise<{ code: number; stdout: string }> {
+  // Saved to be put back as they were; they are called on their streams again, never alone.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const saved = { env: process.env, out: process.stdout.write };
+  let stdout = '';
+  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
+  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
+  try {
+    return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout };
+  } finally {
+    process.env = saved.env;
+    process.stdout.write = saved.out;
+  }
+}
 
 const page = async (token: string) => (await fetch(`${api.baseUrl}/delegations/${token}`)).status;
 
@@ -48,6 +65,14 @@ test('a resent link works, the earlier one is refused at once, and the same requ
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await waitForMail(mailOf(booked.orderId, 'delegation-request'), 2)).toHaveLength(2);
   expect(await page(newToken)).toBe(200);
+
+  // The CLI, as the README shows it: a third link, and the second dies.
+  const run = await cli(['orders', 'resend-link', booked.orderId, '--request-id', 'relink-2', '--json'], await api.keyFor('operator'));
+  expect(run).toMatchObject({ code: 0 });
+  expect(JSON.parse(run.stdout)).toEqual({ orderId: booked.orderId, sent: true, repeated: false });
+  const third = await waitForMail(mailOf(booked.orderId, 'delegation-request'), 3);
+  expect(await page(newToken)).toBe(410);
+  expect(await page(linkToken(stack, third[2], 'delegations'))).toBe(200);
 }, 60_000);
 
 test('refused for an order that waits for no choice (409), for another partner (403), and with no request id (400)', async () => {
