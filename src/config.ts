@@ -16,6 +16,8 @@ export interface Config {
     uiUrl: string;
   };
   smtpUrl: string;
+  /** `npm start` only: host:port of its own SMTP catcher (Mailpit or in-process) when SMTP_URL is not set. */
+  devSmtpListen: string;
   mailFrom: string;
   /** Where escalations go when the order has no distributor. */
   operationsEmail: string;
@@ -88,6 +90,10 @@ export const CONFIG_VARIABLES = {
   TEMPORAL_TASK_QUEUE: { default: 'order-fulfillment', doc: 'Task queue the order workers poll.' },
   TEMPORAL_UI_URL: { default: 'http://localhost:8233', doc: 'Temporal Web UI base URL, used in printed links.' },
   SMTP_URL: { default: 'smtp://127.0.0.1:1025', doc: 'SMTP server for outgoing mail (smtp:// or smtps://, credentials in the URL).' },
+  DEV_SMTP_LISTEN: {
+    default: '127.0.0.1:1025',
+    doc: 'npm start only: host:port its own SMTP catcher (Mailpit or the in-process one) listens on when SMTP_URL is not set.',
+  },
   MAIL_FROM: { default: 'Smart Licensing Orders <orders@license-fulfillment.localhost>', doc: 'From address of every email.' },
   OPERATIONS_EMAIL: {
     default: 'operations@license-fulfillment.localhost',
@@ -278,6 +284,7 @@ export function loadConfig(env: Env = process.env): Config {
       uiUrl: url('TEMPORAL_UI_URL', ['http:', 'https:']).replace(/\/+$/, ''),
     },
     smtpUrl: url('SMTP_URL', ['smtp:', 'smtps:']),
+    devSmtpListen: hostPort('DEV_SMTP_LISTEN'),
     mailFrom: mailbox('MAIL_FROM'),
     operationsEmail: mailbox('OPERATIONS_EMAIL'),
     publicBaseUrl: url('PUBLIC_BASE_URL', ['http:', 'https:']).replace(/\/+$/, ''),

@@ -33,5 +33,5 @@ export function createLogger(service: string, level: LogLevel, destination?: pin
 
 /** Hides the token of a customer link (/delegations/<token>, /activations/<token>). */
 export function redactUrl(url: string): string {
-  return url.replace(/\/(delegations|activations)\/[^/?#]+/g, '/$1/[token]');
+  return url.replace(/\/(delegations|activations)\/[^/?#]+/g, '/$1/[token]').replace(/\/codec\/ui\/[^/?#]+/g, '/codec/ui/[key]');
 }

@@ -4,9 +4,11 @@
  * email links, and /healthz and /readyz, on API_LISTEN. Stops on SIGINT or SIGTERM after the
  * requests in flight are answered.
  */
+import { createDelegationLinkResender } from '../activities/orders/link-resend';
 import { buildApi } from '../src/api/server';
 import { loadConfig } from '../src/config';
 import { createDb } from '../src/db/knex';
+import { createSmtpMailer } from '../src/email/mailer';
 import { createLogger } from '../src/logging';
 import { connectTemporalClient } from '../src/temporal/connect';
 
@@ -15,7 +17,10 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.logLevel);
   const db = createDb(config.databaseUrl, config.databasePoolMax, logger);
   const { client, connection } = await connectTemporalClient(config);
-  const app = await buildApi({ db, client, config, logger });
+  // The API's only email: a new customer link a partner asks for (POST /v1/orders/{id}/delegation-link).
+  const mailer = createSmtpMailer(config.smtpUrl);
+  const resendDelegationLink = createDelegationLinkResender({ db, mailer, config });
+  const app = await buildApi({ db, client, config, logger, resendDelegationLink });
   const [host, port] = splitHostPort(config.apiListen);
   await app.listen({ host, port });
   logger.info({ url: `http://${config.apiListen}`, openapi: `${config.publicBaseUrl}/openapi.json` }, 'API listening');
@@ -28,6 +33,7 @@ async function main(): Promise<void> {
     await app.close();
     await connection.close();
     await db.destroy();
+    mailer.close();
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));

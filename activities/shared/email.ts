@@ -35,8 +35,8 @@ export interface OrderEmailRequest {
 interface Recipient {
   address: string;
   name?: string;
-  /** Holding-account members are told about the order but may not see it: no license keys for them. */
-  notifiedOnly?: boolean;
+  /** Whom the copy is for: its wording depends on it (src/orders/email-content.ts). */
+  audience: Audience;
 }
 
 export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pick<Config, 'operationsEmail'> }) {
@@ -48,11 +48,13 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
       switch (audience) {
         // Partner and customer come with the order's facts (loadOrderFacts).
         case 'partner': {
-          if (order.partner_email !== null) recipients.push({ address: order.partner_email, name: order.partner_name ?? undefined });
+          if (order.partner_email !== null)
+            recipients.push({ address: order.partner_email, name: order.partner_name ?? undefined, audience });
           break;
         }
         case 'customer': {
-          if (order.customer_email !== null) recipients.push({ address: order.customer_email, name: order.customer_name ?? undefined });
+          if (order.customer_email !== null)
+            recipients.push({ address: order.customer_email, name: order.customer_name ?? undefined, audience });
           break;
         }
         case 'holding-members': {
@@ -62,7 +64,7 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
             .where('s.account_id', order.holding_account_id)
             .orderBy('u.id')
             .select<{ email: string; full_name: string | null }[]>('u.email', 'u.full_name');
-          for (const m of members) recipients.push({ address: m.email, name: m.full_name ?? undefined, notifiedOnly: true });
+          for (const m of members) recipients.push({ address: m.email, name: m.full_name ?? undefined, audience });
           break;
         }
         case 'escalation': {
@@ -76,8 +78,8 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
             })
             .orderBy('p.id')
             .select<{ notification_email: string; name: string }[]>('p.notification_email', 'p.name');
-          if (distributors.length === 0) recipients.push({ address: deps.config.operationsEmail, name: 'Operations' });
-          for (const d of distributors) recipients.push({ address: d.notification_email, name: d.name });
+          if (distributors.length === 0) recipients.push({ address: deps.config.operationsEmail, name: 'Operations', audience });
+          for (const d of distributors) recipients.push({ address: d.notification_email, name: d.name, audience });
           break;
         }
       }
@@ -95,8 +97,10 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
         const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
         const emailFacts: OrderEmailFacts = {
           ...facts,
-          ...(recipient.notifiedOnly ? { lines: facts.lines.map(({ licenseKey: _hidden, ...line }) => line) } : {}),
+          // Holding-account members are told about the order but may not see it: no license keys for them.
+          ...(recipient.audience === 'holding-members' ? { lines: facts.lines.map(({ licenseKey: _hidden, ...line }) => line) } : {}),
           recipientName: recipient.name,
+          recipient: recipient.audience,
           ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
           ...(request.heldSinceMs ? { heldSince: isoDateOf(request.heldSinceMs) } : {}),
           ...(request.refusalReason ? { refusalReason: request.refusalReason } : {}),

@@ -1,6 +1,5 @@
 import type { Config } from '../../src/config';
 import type { Db } from '../../src/db/knex';
-import { isoDateOf } from '../../src/common/dates';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
 import { generateToken, hashToken } from '../../src/security/tokens';
 import { LINK_PLACEHOLDER, type Outbox } from './outbox';
@@ -14,7 +13,7 @@ export interface LinkEmail {
   accountId: string | null;
   contact: { id: string | number; email: string; fullName: string | null };
   template: EmailTemplate;
-  facts: Omit<OrderEmailFacts, 'link' | 'linkExpiresOn' | 'recipientName'>;
+  facts: Omit<OrderEmailFacts, 'link' | 'linkExpiresAt' | 'recipientName'>;
   idempotencyKey: string;
 }
 
@@ -31,7 +30,7 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
       ...email.facts,
       recipientName: email.contact.fullName ?? undefined,
       link: LINK_PLACEHOLDER,
-      linkExpiresOn: isoDateOf(expiresAt.getTime()),
+      linkExpiresAt: expiresAt.toISOString(),
     });
     const { pending } = await outbox.queue({
       ...rendered,

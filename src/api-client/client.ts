@@ -200,6 +200,14 @@ export class LicenseFulfillmentClient {
     return this.#call('revokeRole', { params: { accountId, grantId } });
   }
 
+  /**
+   * Emails the customer a new delegation link; the order's earlier links die at once. The same
+   * requestId sends one link (a retry answers `repeated: true`).
+   */
+  resendDelegationLink(orderId: string, request: { requestId: string }): Promise<{ orderId: string; sent: true; repeated: boolean }> {
+    return this.#call('resendDelegationLink', { params: { orderId }, body: request });
+  }
+
   // ------------------------------------------------------------ administration (operators)
 
   /** Creates a partner or distributor; the same request again answers the same partner. */

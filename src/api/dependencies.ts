@@ -9,4 +9,6 @@ export interface ApiDependencies {
   client: Client;
   config: Config;
   logger: Logger;
+  /** Emails a new delegation link (activities/orders/link-resend.ts); absent in an API that cannot send email. */
+  resendDelegationLink?: (orderId: string, requestKey: string) => Promise<{ repeated: boolean }>;
 }

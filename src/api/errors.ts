@@ -148,6 +148,7 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     });
   }
   if (err instanceof PlacementRefusal) {
+    request.log.info({ refusal: { type: err.type, message: err.message } }, 'request refused');
     return send(reply, REFUSAL_STATUS[err.type] ?? 422, { error: err.type, message: err.message });
   }
   if (err instanceof WorkflowUpdateFailedError) {
@@ -156,6 +157,8 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
     const type = cause?.type ?? 'InvalidState';
     const status = type in REFUSAL_STATUS ? REFUSAL_STATUS[type as RefusalType] : type === 'InvalidRequest' ? 422 : 409;
+    // A refusal is information: logged at info with its reason, never with a stack trace.
+    request.log.info({ refusal: { type, message: cause?.message ?? err.message } }, 'request refused');
     return send(reply, status, { error: type, message: cause?.message ?? err.message });
   }
   if (err instanceof WorkflowNotFoundError) {

@@ -18,6 +18,7 @@ import { registerOrderRoutes } from '../orders/routes';
 import { registerViewRoutes } from '../licensing/view-routes';
 import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
+import { registerResendLinkRoute } from '../orders/link-routes';
 import { deviceRoutes } from '../licensing/routes-devices';
 import { registerTokenRoutes } from '../licensing/routes-tokens';
 
@@ -114,6 +115,7 @@ async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): 
     if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
   });
   registerOrderRoutes(v1, deps);
+  registerResendLinkRoute(v1, deps);
   registerAccountRoutes(v1, deps);
   registerAdministrationRoutes(v1, deps);
   registerViewRoutes(v1, deps);

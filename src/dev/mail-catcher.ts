@@ -26,7 +26,7 @@ export interface MailCatcher {
   stop(): Promise<void>;
 }
 
-export async function startMailCatcher(options: { dir: string; port?: number }): Promise<MailCatcher> {
+export async function startMailCatcher(options: { dir: string; port?: number; host?: string }): Promise<MailCatcher> {
   mkdirSync(options.dir, { recursive: true });
   let sequence = 0;
   const server = new SMTPServer({
@@ -72,7 +72,7 @@ export async function startMailCatcher(options: { dir: string; port?: number }):
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
       const address = server.server.address();
       resolve(typeof address === 'object' && address ? address.port : 0);
     });

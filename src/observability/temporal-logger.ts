@@ -1,4 +1,4 @@
-import type { Logger as TemporalLogger, LogLevel as TemporalLogLevel, LogMetadata } from '@temporalio/common';
+import { ApplicationFailure, type Logger as TemporalLogger, type LogLevel as TemporalLogLevel, type LogMetadata } from '@temporalio/common';
 import type { Logger as PinoLogger } from 'pino';
 import { redactUrl } from '../logging';
 
@@ -15,6 +15,14 @@ export class PinoTemporalLogger implements TemporalLogger {
   constructor(private readonly pino: PinoLogger) {}
 
   log(level: TemporalLogLevel, message: string, meta?: LogMetadata): void {
+    const refusal = refusalOf(meta?.error);
+    if (refusal && (level === 'WARN' || level === 'ERROR')) {
+      // A business refusal is information, not a fault: one line at info, its type and reason, no stack.
+      if (!this.pino.isLevelEnabled('info')) return;
+      const { error: _error, ...rest } = meta ?? {};
+      this.pino.info({ ...logFields(rest), refusal }, redactText(message.replace(/ failed$/, ' refused')));
+      return;
+    }
     const method = PINO_METHOD[level] ?? 'info';
     // Cheap check first: pino would drop the line anyway, so skip building its fields.
     if (!this.pino.isLevelEnabled(method)) return;
@@ -36,6 +44,16 @@ export class PinoTemporalLogger implements TemporalLogger {
   error(message: string, meta?: LogMetadata): void {
     this.log('ERROR', message, meta);
   }
+}
+
+/**
+ * A business refusal (src/common/refusals.ts, activities/shared/errors.ts): a non-retryable
+ * ApplicationFailure with a type. Retrying cannot help and nothing is broken, so the SDK's
+ * "Activity failed" WARN with a stack trace would send an operator looking for a bug.
+ */
+export function refusalOf(error: unknown): { type: string; message: string } | undefined {
+  if (!(error instanceof ApplicationFailure) || !error.nonRetryable || !error.type) return undefined;
+  return { type: error.type, message: redactText(error.message) };
 }
 
 const PINO_METHOD: Record<TemporalLogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import type { ListOrdersParams } from '../api-client';
 import {
@@ -27,6 +28,7 @@ export function registerOrderCommands(program: Command): void {
   registerAssignCommand(orders);
   registerShipCommand(orders);
   registerCancelCommand(orders);
+  registerResendLinkCommand(orders);
 }
 
 /** One booking: its order, or a failure naming every field at fault. */
@@ -221,6 +223,25 @@ function registerCancelCommand(orders: Command): void {
       withHints({ reason: '--reason' }, async (orderId: string, opts: { reason?: string }, command: Command) => {
         const status = await apiClient().cancelOrder(orderId, opts.reason !== undefined ? { reason: opts.reason } : {});
         printResult(command, status, renderOrderStatus);
+      }),
+    );
+}
+
+function registerResendLinkCommand(orders: Command): void {
+  orders
+    .command('resend-link')
+    .description("email the customer a new delegation link; the order's earlier links stop working at once")
+    .argument('<orderId>')
+    .option('--request-id <id>', 'the same id sends one link (default: a new one each run)')
+    .action(
+      withHints({ requestId: '--request-id' }, async (orderId: string, opts: { requestId?: string }, command: Command) => {
+        const sent = await apiClient().resendDelegationLink(orderId, { requestId: opts.requestId ?? randomUUID() });
+        printResult(
+          command,
+          sent,
+          (r) =>
+            `A new delegation link for order ${r.orderId} ${r.repeated ? 'was already sent for this request' : 'has been emailed to the customer'}.`,
+        );
       }),
     );
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createDelegationLinkResender } from '../../activities/orders/link-resend';
 import { createApiKey, type ApiKeyRole } from '../../src/api/auth';
 import { buildApi } from '../../src/api/server';
 import { createLogger } from '../../src/logging';
@@ -26,7 +27,13 @@ export interface TestApi {
  */
 export async function startTestApi(stack: TestStack, options: { port?: number; logger?: Logger } = {}): Promise<TestApi> {
   const config = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue: stack.taskQueue } };
-  const app = await buildApi({ db: stack.db, client: stack.client, config, logger: options.logger ?? createLogger('api-test', 'ERROR') });
+  const app = await buildApi({
+    db: stack.db,
+    client: stack.client,
+    config,
+    logger: options.logger ?? createLogger('api-test', 'ERROR'),
+    resendDelegationLink: createDelegationLinkResender({ db: stack.db, mailer: stack.mailer, config }),
+  });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
   const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

@@ -178,6 +178,11 @@ describe("partner B and B's distributor against everything of partner A", () => 
       forbidden,
     ],
     [
+      'resendDelegationLink',
+      () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/delegation-link`, body: { requestId: 'not-yours' } }),
+      forbidden,
+    ],
+    [
       'searchSmartAccounts',
       () => ({ method: 'GET', path: `/v1/smart-accounts?domain=${a.domain}` }),
       (res) => {

@@ -58,7 +58,7 @@ function facts(overrides: Partial<OrderEmailFacts> = {}): OrderEmailFacts {
     lines: [PERPETUAL, TERM_SHIPPED, CLASSIC],
     today: '2026-03-11',
     link: LINK,
-    linkExpiresOn: '2026-03-25',
+    linkExpiresAt: '2026-03-25T14:05:00.000Z',
     heldSince: '2026-03-01',
     refusalReason: 'Smart Account "sa-x" is pending activation',
     requestedDomain: 'newco.com',
@@ -136,7 +136,7 @@ const EXPECTED: Record<EmailTemplate, Expected> = {
     happened: [
       'Partner One has placed order PO-2026-0001 for you and asks you to choose the Smart Account that will receive its licenses.',
     ],
-    todo: "Open the secure link below to pick one of your company's Smart Accounts, or to create one if you have none (the link can be used once, until 2026-03-25).",
+    todo: "Open the secure link below to pick one of your company's Smart Accounts, or to create one if you have none (the link can be used once, until 2026-03-25 14:05 UTC).",
     warns: true,
   },
   'delegation-unanswered': {
@@ -145,7 +145,7 @@ const EXPECTED: Record<EmailTemplate, Expected> = {
       'The end customer was asked on 2026-03-01 to choose the Smart Account for order PO-2026-0001 (order ID ord-0123) and has not answered after 3 reminders.',
       'The customer keeps getting reminders with a fresh link; the order is kept and never dropped.',
     ],
-    todo: "Contact the customer, or assign the customer's active Smart Account to the order yourself (API or CLI: orders assign).",
+    todo: "Contact the customer, send them a new link (API or CLI: orders resend-link; the old links stop working), or assign the customer's active Smart Account to the order yourself (orders assign).",
     warns: true,
     overrides: { reminderNumber: 3 },
   },
@@ -161,7 +161,7 @@ const EXPECTED: Record<EmailTemplate, Expected> = {
   'activation-request': {
     subject: 'Activate your new Smart Account newco.com',
     happened: ['A Smart Account for newco.com has been requested for you. Orders placed for you wait until it is active.'],
-    todo: 'Open the secure link below to activate the Smart Account (the link can be used once, until 2026-03-25).',
+    todo: 'Open the secure link below to activate the Smart Account (the link can be used once, until 2026-03-25 14:05 UTC).',
     warns: false,
   },
 };
@@ -421,7 +421,7 @@ describe('facts that vary the wording', () => {
       today: '2026-03-11',
       requestedDomain: 'newco.com',
       link: LINK,
-      linkExpiresOn: '2026-03-25',
+      linkExpiresAt: '2026-03-25T14:05:00.000Z',
     });
     expect(e.subject).toBe('Activate your new Smart Account newco.com');
     expect(e.text.split('\n')[0]).toBe('Hello,');
@@ -433,7 +433,7 @@ describe('facts that vary the wording', () => {
 
   test('link emails without an expiry date say nothing about one', () => {
     for (const template of ['delegation-request', 'activation-request'] as const) {
-      const e = render(template, { linkExpiresOn: undefined });
+      const e = render(template, { linkExpiresAt: undefined });
       expect(e.text).not.toContain('can be used once');
       expect(e.text).toMatch(/What to do: Open the secure link below to [^\n]*\.\n/);
     }
@@ -507,7 +507,7 @@ describe('HTML escaping of every interpolated value', () => {
     ],
     today: '2026-03-11',
     link: `https://licenses.example.com/delegations/x"><script>alert("LINK")</script>&a='b'`,
-    linkExpiresOn: hostile('EXPIRES'),
+    linkExpiresAt: hostile('EXPIRES'),
     heldSince: hostile('HELDSINCE'),
     refusalReason: hostile('REASON'),
     requestedDomain: hostile('REQDOMAIN'),
@@ -649,5 +649,35 @@ describe('escapeHtml', () => {
 
   test('escaping twice escapes the ampersands again (callers escape exactly once)', () => {
     expect(escapeHtml(escapeHtml('<'))).toBe('&amp;lt;');
+  });
+});
+
+describe('each recipient reads an email written for them', () => {
+  test('"fulfilled": the customer is told its licenses are ready and whom to ask, never to "work with the customer"', () => {
+    const toCustomer = render('order-fulfilled', { recipient: 'customer' });
+    expect(toCustomer.text).not.toMatch(/work with the customer/i);
+    expect(toCustomer.text).toContain('Every line of your order PO-2026-0001 from Partner One');
+    expect(toCustomer.text).toContain(
+      'What to do: Nothing is needed from you: the licenses are ready to use. For help deploying them, contact Partner One.',
+    );
+    const toMembers = render('order-fulfilled', { recipient: 'holding-members' });
+    expect(toMembers.text).not.toMatch(/work with the customer/i);
+    expect(toMembers.text).toContain("in the customer's Smart Account Acme Corp");
+    expect(toMembers.text).toContain('Its licenses are no longer in Partner One Holding, virtual account Default.');
+    expect(render('order-fulfilled', { recipient: 'partner' }).text).toContain('Work with the customer to deploy the licenses.');
+  });
+
+  test('"deposited": the customer reads about its own Smart Account', () => {
+    expect(render('deposit-confirmation', { recipient: 'customer' }).text).toContain(
+      'The licenses of your order PO-2026-0001 from Partner One (order ID ord-0123) have been deposited in your Smart Account Acme Corp',
+    );
+  });
+
+  test('a link that lives minutes shows its expiry with date, time and zone', () => {
+    for (const template of ['delegation-request', 'activation-request'] as const) {
+      const e = render(template, { linkExpiresAt: '2026-03-11T10:45:00.000Z' });
+      expect(e.text).toContain('(the link can be used once, until 2026-03-11 10:45 UTC).');
+      expect(e.html).toContain('until 2026-03-11 10:45 UTC');
+    }
   });
 });

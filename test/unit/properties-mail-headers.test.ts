@@ -77,7 +77,7 @@ const facts = (strings: {
   ],
   today: '2026-02-01',
   link: 'http://localhost:3000/delegations/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
-  linkExpiresOn: '2026-02-14',
+  linkExpiresAt: '2026-02-14T09:30:00.000Z',
   reminderNumber: 2,
   heldSince: '2026-01-01',
   refusalReason: strings.reason,

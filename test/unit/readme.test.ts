@@ -26,11 +26,11 @@ test('CI runs the quick start test command and the stack command', () => {
 
 describe('Quick start', () => {
   const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1));
-  const devStack = readFileSync(join(__dirname, '../../scripts/dev-stack.ts'), 'utf8');
+  const devStack = readFileSync(join(__dirname, '../../src/dev/stack-summary.ts'), 'utf8');
 
   // The sample output must show the lines the stack script really prints, under the same labels.
   test.each(['Temporal UI', 'All orders', 'Held orders', 'Emails', 'Database', 'API', 'OpenAPI', 'Swagger UI', 'Metrics'])(
-    'shows the "%s" line that scripts/dev-stack.ts prints',
+    'shows the "%s" line that the stack script prints (src/dev/stack-summary.ts)',
     (label) => {
       expect(devStack).toContain(`\`  ${label.padEnd(14)}`);
       expect(quickStart).toMatch(new RegExp(`^  ${label} +\\S`, 'm'));

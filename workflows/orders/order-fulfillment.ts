@@ -112,7 +112,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput, carried?: O
   setHandler(lineShippedSignal, (shipment) => {
     const refusal = shipmentRefusal(state, shipment?.lineNumber, shipment?.shippedOn, isIsoDate);
     if (refusal) {
-      log.warn('shipment ignored', { refusal, lineNumber: shipment?.lineNumber });
+      log.info('shipment ignored', { refusal, lineNumber: shipment?.lineNumber });
       return;
     }
     pendingShipments.push({ lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn });

@@ -1,0 +1,91 @@
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import { WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { LinkError } from '../accounts/customer-links';
+import { STYLE_SOURCE } from '../web/layout';
+import { FORM_BODY_LIMIT, PageResponse, problemOf, sendPage } from './customer-page-forms';
+import { linkProblemPage, problemPage, type LinkKind } from './customer-pages';
+
+export interface CustomerPageOptions {
+  /** Requests per client IP per window on the link routes; 429 beyond. */
+  rateLimit?: { max: number; timeWindowMs: number };
+}
+
+/**
+ * 30 requests a minute per IP: plenty for a person following a link, few for someone guessing
+ * links. Behind a reverse proxy every client shares the proxy's IP (trustProxy is off).
+ */
+export const CUSTOMER_PAGE_RATE_LIMIT = { max: 30, timeWindowMs: 60_000 };
+
+/**
+ * The customer pages' scope: urlencoded forms only, strict security headers (CSP without script,
+ * no referrer so the token never leaks, no caching), a rate limit per client IP, and an error
+ * handler that answers with a page.
+ */
+export async function secureCustomerPageScope(
+  pages: FastifyInstance,
+  options: { https: boolean; rateLimit?: CustomerPageOptions['rateLimit'] },
+): Promise<void> {
+  const limit = options.rateLimit ?? CUSTOMER_PAGE_RATE_LIMIT;
+  const https = options.https;
+  // Only urlencoded forms: JSON or multipart posts are refused with 415 before any handler runs.
+  pages.removeAllContentTypeParsers();
+  await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+  await pages.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: [STYLE_SOURCE],
+        formAction: ["'self'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    // The token is in the path: no page may send it on as a Referer.
+    referrerPolicy: { policy: 'no-referrer' },
+    xFrameOptions: { action: 'deny' },
+    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+  await pages.register(rateLimit, {
+    max: limit.max,
+    timeWindow: limit.timeWindowMs,
+    errorResponseBuilder: (_request, context) =>
+      new PageResponse(
+        problemPage(
+          429,
+          'Too many requests',
+          `Too many requests came from your network in a short time. Wait ${context.after} and open the link again.`,
+        ),
+      ),
+  });
+  pages.addHook('onSend', async (_request, reply) => {
+    // Pages behind a personal link: never stored by a browser or a proxy.
+    reply.header('cache-control', 'no-store');
+    reply.header('x-robots-tag', 'noindex, nofollow');
+  });
+
+  pages.setErrorHandler((err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const kind: LinkKind = request.url.startsWith('/activations/') ? 'activation' : 'delegation';
+    if (err instanceof PageResponse) return sendPage(reply, err.page);
+    if (err instanceof LinkError) {
+      request.log.info({ reason: err.reason, link: kind }, 'customer link refused');
+      return sendPage(reply, linkProblemPage(err.reason, kind));
+    }
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+      return sendPage(
+        reply,
+        problemPage(503, 'Please try again', 'The order did not answer in time. Nothing has been changed; please try again in a moment.'),
+      );
+    }
+    const problem = problemOf(err);
+    if (problem) return sendPage(reply, problem);
+    request.log.error({ err }, 'customer page failed');
+    return sendPage(
+      reply,
+      problemPage(500, 'Something went wrong', 'Something went wrong on our side; it has been logged. Please try again later.'),
+    );
+  });
+}

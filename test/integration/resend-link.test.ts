@@ -1,0 +1,99 @@
+/**
+ * A partner sends its customer a new delegation link (POST /v1/orders/{id}/delegation-link, the
+ * typed client's resendDelegationLink, the CLI's `orders resend-link`): the new link is emailed,
+ * every earlier link of the order is refused at once, and the same request sends one link.
+ */
+import { LicenseFulfillmentClient } from '../../src/api-client';
+import { runCli } from '../../src/cli/main';
+import { useTestApi } from '../helpers/api';
+import { createTestWorld } from '../helpers/fixtures';
+import { delegationLink, linkToken } from '../helpers/links';
+import { book, PERPETUAL_LINE, waitForStatus } from '../helpers/orders';
+import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
+
+const stack = useTestStack(__filename);
+const api = useTestApi(stack);
+
+/** `license-fulfillment <args>` in this process, with the API's URL and a key; its exit code and standard output. */
+async function cli(args: string[], key: string): Promise<{ code: number; stdout: string }> {
+  // Saved to be put back as they were; they are called on their streams again, never alone.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const saved = { env: process.env, out: process.stdout.write };
+  let stdout = '';
+  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
+  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
+  try {
+    return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout };
+  } finally {
+    process.env = saved.env;
+    process.stdout.write = saved.out;
+  }
+}
+
+const page = async (token: string) => (await fetch(`${api.baseUrl}/delegations/${token}`)).status;
+
+test('a resent link works, the earlier one is refused at once, and the same request sends one link', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await book(stack.client, stack.taskQueue, {
+    externalReference: `RELINK-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'delegate' },
+    endCustomerContact: { email: world.customerEmail, fullName: 'Casey Customer' },
+    lines: [PERPETUAL_LINE],
+  });
+  await waitForStatus(stack.client, booked.workflowId, (s) => s.emailsSent.includes('delegation-request'));
+  const { token: oldToken } = await delegationLink(stack, booked.orderId, world.customerEmail);
+  expect(await page(oldToken)).toBe(200);
+
+  const client = new LicenseFulfillmentClient({ baseUrl: api.baseUrl, apiKey: await api.keyFor('partner', world.partnerId) });
+  expect(await client.resendDelegationLink(booked.orderId, { requestId: 'relink-1' })).toEqual({
+    orderId: booked.orderId,
+    sent: true,
+    repeated: false,
+  });
+  expect(await page(oldToken)).toBe(410);
+  const mails = await waitForMail(mailOf(booked.orderId, 'delegation-request'), 2);
+  expect(mails).toHaveLength(2);
+  expect(mails[1].to).toEqual([world.customerEmail]);
+  const newToken = linkToken(stack, mails[1], 'delegations');
+  expect(newToken).not.toBe(oldToken);
+  expect(await page(newToken)).toBe(200);
+  expect(mails[1].text).toMatch(/can be used once, until \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC/);
+
+  // The same request again: nothing new is sent and the link it sent still works.
+  expect(await client.resendDelegationLink(booked.orderId, { requestId: 'relink-1' })).toMatchObject({ repeated: true });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await waitForMail(mailOf(booked.orderId, 'delegation-request'), 2)).toHaveLength(2);
+  expect(await page(newToken)).toBe(200);
+
+  // The CLI, as the README shows it: a third link, and the second dies.
+  const run = await cli(['orders', 'resend-link', booked.orderId, '--request-id', 'relink-2', '--json'], await api.keyFor('operator'));
+  expect(run).toMatchObject({ code: 0 });
+  expect(JSON.parse(run.stdout)).toEqual({ orderId: booked.orderId, sent: true, repeated: false });
+  const third = await waitForMail(mailOf(booked.orderId, 'delegation-request'), 3);
+  expect(await page(newToken)).toBe(410);
+  expect(await page(linkToken(stack, third[2], 'delegations'))).toBe(200);
+}, 60_000);
+
+test('refused for an order that waits for no choice (409), for another partner (403), and with no request id (400)', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const booked = await book(stack.client, stack.taskQueue, {
+    externalReference: `NOLINK-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'holding_account', accountId: world.holdingAccountId },
+    lines: [PERPETUAL_LINE],
+  });
+  await waitForStatus(stack.client, booked.workflowId, (s) => s.phase !== 'Booked');
+  const key = await api.keyFor('partner', world.partnerId);
+  const path = `/v1/orders/${booked.orderId}/delegation-link`;
+  const refused = await api.call('POST', path, { key, body: { requestId: 'r-1' } });
+  expect(refused.status).toBe(409);
+  expect(refused.body).toMatchObject({ error: 'InvalidState', message: expect.stringMatching(/not waiting for its customer's choice/) });
+  const outsider = await createTestWorld(stack.db, uniqueSuffix());
+  expect((await api.call('POST', path, { key: await api.keyFor('partner', outsider.partnerId), body: { requestId: 'r-1' } })).status).toBe(
+    403,
+  );
+  const invalid = await api.call('POST', path, { key, body: {} });
+  expect(invalid.status).toBe(400);
+  expect(invalid.body.errors).toEqual([{ field: 'requestId', reason: 'is required' }]);
+});
