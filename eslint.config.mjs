@@ -74,8 +74,6 @@ export default tseslint.config(
       'src/orders/cli.ts',
       'src/orders/customer-page-routes.ts',
       'src/orders/email-templates.ts',
-      'workflows/accounts/smart-account-activation.ts',
-      'workflows/orders/order-fulfillment.ts',
     ],
     rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
   },
