@@ -55,12 +55,9 @@ export default tseslint.config(
     files: [
       'bench/mail.ts',
       'bench/parked.ts',
-      'bench/render-markdown.ts',
-      'bench/render-tables.ts',
       'bench/run.ts',
       'bench/stack.ts',
       'bench/throughput.ts',
-      'bench/worker-process.ts',
       'scripts/dev-stack.ts',
       'scripts/faults/run.ts',
       'scripts/faults/verify.ts',
