@@ -54,7 +54,6 @@ export default tseslint.config(
     // nothing new may join it.
     files: [
       'bench/run.ts',
-      'bench/throughput.ts',
       'scripts/dev-stack.ts',
       'scripts/faults/run.ts',
       'scripts/faults/verify.ts',
