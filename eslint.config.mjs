@@ -54,8 +54,6 @@ export default tseslint.config(
     // nothing new may join it.
     files: [
       'scripts/dev-stack.ts',
-      'scripts/faults/run.ts',
-      'scripts/faults/verify.ts',
       'src/accounts/cli.ts',
       'src/api/codec-routes.ts',
       'src/config.ts',
