@@ -46,34 +46,7 @@ export function parseHeaders(raw: string): Record<string, string> {
 }
 
 export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
-  const byTemplate = new Map<string, BenchMail[]>();
-  const byOrderTemplate = new Map<string, BenchMail>();
-  const waiters = new Map<string, Array<(mail: BenchMail) => void>>();
-  const countWaiters: Array<{ template: string; atLeast: number; resolve: () => void }> = [];
-  let total = 0;
-  const keyOf = (orderId: string, template: string) => `${orderId}\u0000${template}`;
-
-  function record(mail: BenchMail): void {
-    total++;
-    const list = byTemplate.get(mail.template) ?? [];
-    list.push(mail);
-    byTemplate.set(mail.template, list);
-    const key = keyOf(mail.orderId, mail.template);
-    if (!byOrderTemplate.has(key)) byOrderTemplate.set(key, mail);
-    const waiting = waiters.get(key);
-    if (waiting) {
-      waiters.delete(key);
-      for (const resolve of waiting) resolve(mail);
-    }
-    for (let i = countWaiters.length - 1; i >= 0; i--) {
-      const w = countWaiters[i];
-      if (w.template === mail.template && list.length >= w.atLeast) {
-        countWaiters.splice(i, 1);
-        w.resolve();
-      }
-    }
-  }
-
+  const index = new MailIndex();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -86,22 +59,7 @@ export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
       stream.on('end', () => void saveMail());
       const saveMail = async (): Promise<void> => {
         try {
-          const receivedAt = Date.now();
-          const raw = Buffer.concat(chunks);
-          const headers = parseHeaders(raw.toString('utf8'));
-          const mail: BenchMail = {
-            receivedAt,
-            orderId: headers['x-order-id'] ?? '',
-            template: headers['x-email-template'] ?? '',
-            idempotencyKey: headers['x-idempotency-key'] ?? '',
-            to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-          };
-          if (mail.template === 'delegation-request') {
-            // The text part may be quoted-printable: parse the whole message for the link.
-            const parsed = await simpleParser(raw);
-            mail.token = TOKEN_PATTERN.exec(parsed.text ?? '')?.[1];
-          }
-          record(mail);
+          index.record(await benchMailOf(Buffer.concat(chunks), session.envelope.rcptTo, Date.now()));
           callback();
         } catch (err) {
           callback(err as Error);
@@ -119,46 +77,110 @@ export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
 
   return {
     port,
-    next(orderId, template, timeoutMs = 120_000) {
-      const key = keyOf(orderId, template);
-      const found = byOrderTemplate.get(key);
-      if (found) return Promise.resolve(found);
-      return new Promise<BenchMail>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          const list = waiters.get(key)?.filter((w) => w !== done);
-          if (list?.length) waiters.set(key, list);
-          else waiters.delete(key);
-          reject(new Error(`no ${template} email for order ${orderId} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const done = (mail: BenchMail) => {
-          clearTimeout(timer);
-          resolve(mail);
-        };
-        waiters.set(key, [...(waiters.get(key) ?? []), done]);
-      });
-    },
-    ofTemplate: (template) => [...(byTemplate.get(template) ?? [])],
-    count: (template) => byTemplate.get(template)?.length ?? 0,
-    whenCount(template, atLeast, timeoutMs) {
-      if ((byTemplate.get(template)?.length ?? 0) >= atLeast) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const entry = {
-          template,
-          atLeast,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          const i = countWaiters.indexOf(entry);
-          if (i >= 0) countWaiters.splice(i, 1);
-          reject(new Error(`only ${byTemplate.get(template)?.length ?? 0} of ${atLeast} ${template} emails within ${timeoutMs} ms`));
-        }, timeoutMs);
-        countWaiters.push(entry);
-      });
-    },
-    total: () => total,
+    next: (orderId, template, timeoutMs) => index.next(orderId, template, timeoutMs),
+    ofTemplate: (template) => index.ofTemplate(template),
+    count: (template) => index.count(template),
+    whenCount: (template, atLeast, timeoutMs) => index.whenCount(template, atLeast, timeoutMs),
+    total: () => index.total,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** What the driver needs of one received message; a delegation request's link token parsed out. */
+async function benchMailOf(raw: Buffer, rcptTo: ReadonlyArray<{ address: string }>, receivedAt: number): Promise<BenchMail> {
+  const headers = parseHeaders(raw.toString('utf8'));
+  const mail: BenchMail = {
+    receivedAt,
+    orderId: headers['x-order-id'] ?? '',
+    template: headers['x-email-template'] ?? '',
+    idempotencyKey: headers['x-idempotency-key'] ?? '',
+    to: rcptTo.map((r) => r.address.toLowerCase()),
+  };
+  if (mail.template === 'delegation-request') {
+    // The text part may be quoted-printable: parse the whole message for the link.
+    const parsed = await simpleParser(raw);
+    mail.token = TOKEN_PATTERN.exec(parsed.text ?? '')?.[1];
+  }
+  return mail;
+}
+
+/** The received messages by template and by order, and the driver's waits on them. */
+class MailIndex {
+  total = 0;
+  private readonly byTemplate = new Map<string, BenchMail[]>();
+  private readonly byOrderTemplate = new Map<string, BenchMail>();
+  private readonly waiters = new Map<string, Array<(mail: BenchMail) => void>>();
+  private readonly countWaiters: Array<{ template: string; atLeast: number; resolve: () => void }> = [];
+
+  private static keyOf(orderId: string, template: string): string {
+    return `${orderId}\u0000${template}`;
+  }
+
+  record(mail: BenchMail): void {
+    this.total++;
+    const list = this.byTemplate.get(mail.template) ?? [];
+    list.push(mail);
+    this.byTemplate.set(mail.template, list);
+    const key = MailIndex.keyOf(mail.orderId, mail.template);
+    if (!this.byOrderTemplate.has(key)) this.byOrderTemplate.set(key, mail);
+    const waiting = this.waiters.get(key);
+    if (waiting) {
+      this.waiters.delete(key);
+      for (const resolve of waiting) resolve(mail);
+    }
+    for (let i = this.countWaiters.length - 1; i >= 0; i--) {
+      const w = this.countWaiters[i];
+      if (w.template === mail.template && list.length >= w.atLeast) {
+        this.countWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  next(orderId: string, template: string, timeoutMs = 120_000): Promise<BenchMail> {
+    const key = MailIndex.keyOf(orderId, template);
+    const found = this.byOrderTemplate.get(key);
+    if (found) return Promise.resolve(found);
+    return new Promise<BenchMail>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const list = this.waiters.get(key)?.filter((w) => w !== done);
+        if (list?.length) this.waiters.set(key, list);
+        else this.waiters.delete(key);
+        reject(new Error(`no ${template} email for order ${orderId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (mail: BenchMail) => {
+        clearTimeout(timer);
+        resolve(mail);
+      };
+      this.waiters.set(key, [...(this.waiters.get(key) ?? []), done]);
+    });
+  }
+
+  ofTemplate(template: string): BenchMail[] {
+    return [...(this.byTemplate.get(template) ?? [])];
+  }
+
+  count(template: string): number {
+    return this.byTemplate.get(template)?.length ?? 0;
+  }
+
+  whenCount(template: string, atLeast: number, timeoutMs: number): Promise<void> {
+    if (this.count(template) >= atLeast) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const entry = {
+        template,
+        atLeast,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.countWaiters.indexOf(entry);
+        if (i >= 0) this.countWaiters.splice(i, 1);
+        reject(new Error(`only ${this.count(template)} of ${atLeast} ${template} emails within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.countWaiters.push(entry);
+    });
+  }
 }

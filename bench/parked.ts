@@ -67,6 +67,16 @@ function sampleRss(worker: BenchWorker): { phase(name: RssPhase): void; peakOf(n
 
 type RssPhase = 'park' | 'reminders' | 'transfer';
 
+/** What the phases of one level share: the stack, the level's worker, its failures so far. */
+interface LevelRun {
+  stack: BenchStack;
+  orders: number;
+  options: ParkedOptions;
+  worker: BenchWorker;
+  failures: string[];
+  snapshot: () => ReturnType<typeof cpuSnapshot>;
+}
+
 export async function runParkedLevel(
   stack: BenchStack,
   orders: number,
@@ -92,83 +102,26 @@ export async function runParkedLevel(
     );
 
     const snapshot = () => cpuSnapshot({ worker: worker.pid, temporalServer: stack.temporal.pid }, stack.databaseName);
-    const beforePark = snapshot();
-    // Park: book held orders; an order counts as parked when its "transfer needed" email arrived.
-    const booked: Array<{ orderId: string; world: TestWorld }> = [];
-    const park = await runClosedLoop(orders, options.bookConcurrency, async (i) => {
-      const world = worlds[i % worlds.length];
-      const result = await bookOrder(stack.client, taskQueue, bookingFor('held', world, `PARK-${options.runId}-${orders}-${i}`));
-      booked.push({ orderId: result.orderId, world });
-      await stack.mail.next(result.orderId, 'transfer-needed', options.timeoutMs);
-      return result.orderId;
-    });
-    for (const f of park.failures.slice(0, 3)) failures.push(`parking order ${f.index}: ${f.error}`);
-    if (park.failures.length > 3) failures.push(`parking: ${park.failures.length} orders failed in all`);
-    if (park.results.length === 0) throw new Error(`${orders} parked: no order was parked (first error: ${park.failures[0]?.error})`);
-    const orderIds = new Set(park.results);
-    const parkCpu = perOrder(cpuBetween(beforePark, snapshot()), park.results.length);
-    const holdTimes = stack.mail
-      .ofTemplate('transfer-needed')
-      .filter((m) => orderIds.has(m.orderId))
-      .map((m) => m.receivedAt);
-    const parkS = (Math.max(...holdTimes) - park.startedAtMs) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const workerRssParked = worker.rss();
-    sampler.phase('reminders');
-    const statsParked = await worker.stats();
-    const dbBytesParked = await databaseSize(stack);
-    options.log(
-      `  ${orders} parked in ${parkS.toFixed(1)} s (${(orders / parkS).toFixed(1)}/s): worker RSS ${(workerRssParked / MB).toFixed(0)} MB, ` +
-        `${statsParked.cachedWorkflows} workflows cached, Postgres +${((dbBytesParked - dbBytesBefore) / MB).toFixed(1)} MB; waiting for the first reminders...`,
-    );
+    const level: LevelRun = { stack, orders, options, worker, failures, snapshot };
+    const park = await parkOrders(level, worlds, taskQueue);
+    const parked = await measureParked(level, park, () => sampler.phase('reminders'), dbBytesBefore);
+    const { workerRssParked, statsParked, dbBytesParked } = parked;
 
-    // The first reminder of every parked order.
-    const isFirstReminder = (m: { orderId: string; idempotencyKey: string }) =>
-      orderIds.has(m.orderId) && m.idempotencyKey.includes(':transfer-reminder:1:');
-    const waitStart = Date.now();
-    const deadline = Math.max(...holdTimes) + reminderIntervalMs + Math.max(60_000, parkS * 1000);
-    let firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
-    while (firstReminders.length < orderIds.size && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
-    }
-    const waitedS = (Date.now() - waitStart) / 1000;
-    const missing = orderIds.size - new Set(firstReminders.map((m) => m.orderId)).size;
-    if (missing > 0)
-      failures.push(`${orders} parked: ${missing} orders sent no first reminder within ${((deadline - waitStart) / 1000).toFixed(0)} s`);
-    const workerRssAfterReminders = worker.rss();
-
-    // The bulk transfer: every parked order assigned to its customer's account.
-    options.log(
-      `  ${orders} parked: ${firstReminders.length} first reminders (spread ${spreadOf(firstReminders.map((m) => m.receivedAt)).spreadS.toFixed(1)} s); transferring...`,
-    );
+    const reminders = await awaitFirstReminders(level, park, reminderIntervalMs);
     sampler.phase('transfer');
-    const beforeTransfer = snapshot();
-    const transfer = await runClosedLoop(booked.length, options.transferConcurrency, async (i) => {
-      const { orderId, world } = booked[i];
-      await assignSmartAccount(stack.client, orderId, {
-        accountId: world.smartAccountId,
-        virtualAccountPath: 'Finance',
-        actingPartnerId: world.partnerId,
-      });
-    });
-    const transferS = (transfer.finishedAtMs - transfer.startedAtMs) / 1000;
-    const transferCpu = perOrder(cpuBetween(beforeTransfer, snapshot()), transfer.results.length);
-    if (transfer.failures.length)
-      failures.push(`${orders} parked: ${transfer.failures.length} transfers failed, first: ${transfer.failures[0].error}`);
-    options.log(`  ${orders} parked: transferred in ${transferS.toFixed(1)} s (${(booked.length / transferS).toFixed(1)}/s)`);
+    const transfer = await transferParked(level, park.booked);
 
     const samples = sampler.stop();
-    const sampleIds = [...orderIds].slice(0, options.costSamples).map((id) => `order-${id}`);
+    const sampleIds = [...park.orderIds].slice(0, options.costSamples).map((id) => `order-${id}`);
     const cost = sampleIds.length ? (await costOf(stack.client, sampleIds)).cost : null;
     return {
       orders,
       reminderIntervalS: reminderIntervalMs / 1000,
-      parkS,
-      parkPerSecond: park.results.length / parkS,
+      parkS: park.parkS,
+      parkPerSecond: park.parked / park.parkS,
       workerRssIdleMB: workerRssIdle / MB,
       workerRssParkedMB: workerRssParked / MB,
-      workerRssAfterRemindersMB: workerRssAfterReminders / MB,
+      workerRssAfterRemindersMB: reminders.workerRssAfter / MB,
       workerRssPeakMB: Math.max(worker.peakRss(), ...samples) / MB,
       workerRssPeakByPhaseMB: {
         park: sampler.peakOf('park') / MB,
@@ -183,23 +136,116 @@ export async function runParkedLevel(
       dbBytesBefore,
       dbBytesParked,
       dbBytesDelta: dbBytesParked - dbBytesBefore,
-      holds: spreadOf(holdTimes),
-      reminders: { ...spreadOf(firstReminders.map((m) => m.receivedAt)), expected: orderIds.size, missing, waitedS },
-      transfer: {
-        s: transferS,
-        perSecond: transfer.results.length / transferS,
-        concurrency: options.transferConcurrency,
-        failures: transfer.failures.length,
-        ...(transfer.failures[0] ? { firstError: transfer.failures[0].error } : {}),
+      holds: spreadOf(park.holdTimes),
+      reminders: {
+        ...spreadOf(reminders.firstReminders.map((m) => m.receivedAt)),
+        expected: park.orderIds.size,
+        missing: reminders.missing,
+        waitedS: reminders.waitedS,
       },
+      transfer: transfer.summary,
       costPerOrder: cost,
-      cpuMsPerOrder: { park: parkCpu, transfer: transferCpu },
+      cpuMsPerOrder: { park: park.cpu, transfer: transfer.cpu },
       failures,
     };
   } finally {
     sampler.stop();
     await worker.stop();
   }
+}
+
+type ParkedOrders = Awaited<ReturnType<typeof parkOrders>>;
+
+/** Park: book held orders; an order counts as parked when its "transfer needed" email arrived. */
+async function parkOrders(level: LevelRun, worlds: TestWorld[], taskQueue: string) {
+  const { stack, orders, options, failures } = level;
+  const beforePark = level.snapshot();
+  const booked: Array<{ orderId: string; world: TestWorld }> = [];
+  const park = await runClosedLoop(orders, options.bookConcurrency, async (i) => {
+    const world = worlds[i % worlds.length];
+    const result = await bookOrder(stack.client, taskQueue, bookingFor('held', world, `PARK-${options.runId}-${orders}-${i}`));
+    booked.push({ orderId: result.orderId, world });
+    await stack.mail.next(result.orderId, 'transfer-needed', options.timeoutMs);
+    return result.orderId;
+  });
+  for (const f of park.failures.slice(0, 3)) failures.push(`parking order ${f.index}: ${f.error}`);
+  if (park.failures.length > 3) failures.push(`parking: ${park.failures.length} orders failed in all`);
+  if (park.results.length === 0) throw new Error(`${orders} parked: no order was parked (first error: ${park.failures[0]?.error})`);
+  const orderIds = new Set(park.results);
+  const cpu = perOrder(cpuBetween(beforePark, level.snapshot()), park.results.length);
+  const holdTimes = stack.mail
+    .ofTemplate('transfer-needed')
+    .filter((m) => orderIds.has(m.orderId))
+    .map((m) => m.receivedAt);
+  const parkS = (Math.max(...holdTimes) - park.startedAtMs) / 1000;
+  return { booked, orderIds, holdTimes, parkS, parked: park.results.length, cpu };
+}
+
+/** Once all are held: worker RSS and cache, Postgres size (then the reminders phase begins). */
+async function measureParked(level: LevelRun, park: ParkedOrders, startReminderPhase: () => void, dbBytesBefore: number) {
+  const { stack, orders, options, worker } = level;
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const workerRssParked = worker.rss();
+  startReminderPhase();
+  const statsParked = await worker.stats();
+  const dbBytesParked = await databaseSize(stack);
+  options.log(
+    `  ${orders} parked in ${park.parkS.toFixed(1)} s (${(orders / park.parkS).toFixed(1)}/s): worker RSS ${(workerRssParked / MB).toFixed(0)} MB, ` +
+      `${statsParked.cachedWorkflows} workflows cached, Postgres +${((dbBytesParked - dbBytesBefore) / MB).toFixed(1)} MB; waiting for the first reminders...`,
+  );
+  return { workerRssParked, statsParked, dbBytesParked };
+}
+
+/** The first reminder of every parked order, waited for until a deadline past the interval. */
+async function awaitFirstReminders(level: LevelRun, park: ParkedOrders, reminderIntervalMs: number) {
+  const { stack, orders, failures } = level;
+  const { orderIds, holdTimes, parkS } = park;
+  const isFirstReminder = (m: { orderId: string; idempotencyKey: string }) =>
+    orderIds.has(m.orderId) && m.idempotencyKey.includes(':transfer-reminder:1:');
+  const waitStart = Date.now();
+  const deadline = Math.max(...holdTimes) + reminderIntervalMs + Math.max(60_000, parkS * 1000);
+  let firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
+  while (firstReminders.length < orderIds.size && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
+  }
+  const waitedS = (Date.now() - waitStart) / 1000;
+  const missing = orderIds.size - new Set(firstReminders.map((m) => m.orderId)).size;
+  if (missing > 0)
+    failures.push(`${orders} parked: ${missing} orders sent no first reminder within ${((deadline - waitStart) / 1000).toFixed(0)} s`);
+  const workerRssAfter = level.worker.rss();
+  // The bulk transfer follows: every parked order assigned to its customer's account.
+  level.options.log(
+    `  ${orders} parked: ${firstReminders.length} first reminders (spread ${spreadOf(firstReminders.map((m) => m.receivedAt)).spreadS.toFixed(1)} s); transferring...`,
+  );
+  return { firstReminders, missing, waitedS, workerRssAfter };
+}
+
+/** One assignSmartAccount Update per parked order, bounded concurrency, timed. */
+async function transferParked(level: LevelRun, booked: ParkedOrders['booked']) {
+  const { stack, orders, options, failures } = level;
+  const beforeTransfer = level.snapshot();
+  const transfer = await runClosedLoop(booked.length, options.transferConcurrency, async (i) => {
+    const { orderId, world } = booked[i];
+    await assignSmartAccount(stack.client, orderId, {
+      accountId: world.smartAccountId,
+      virtualAccountPath: 'Finance',
+      actingPartnerId: world.partnerId,
+    });
+  });
+  const transferS = (transfer.finishedAtMs - transfer.startedAtMs) / 1000;
+  const cpu = perOrder(cpuBetween(beforeTransfer, level.snapshot()), transfer.results.length);
+  if (transfer.failures.length)
+    failures.push(`${orders} parked: ${transfer.failures.length} transfers failed, first: ${transfer.failures[0].error}`);
+  options.log(`  ${orders} parked: transferred in ${transferS.toFixed(1)} s (${(booked.length / transferS).toFixed(1)}/s)`);
+  const summary = {
+    s: transferS,
+    perSecond: transfer.results.length / transferS,
+    concurrency: options.transferConcurrency,
+    failures: transfer.failures.length,
+    ...(transfer.failures[0] ? { firstError: transfer.failures[0].error } : {}),
+  };
+  return { summary, cpu };
 }
 
 /** Idle RSS of a fresh order worker with the pre-built bundle and when it bundles at start. */

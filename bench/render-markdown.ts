@@ -3,9 +3,40 @@ import { TARGETS, type CpuPerOrder, type BenchResults } from './results';
 import { f, mb, markdownTable, summaryRows, costRows, latencyRow, prefixed } from './render-tables';
 import { licensingMarkdown } from './licensing-report';
 
-export function renderMarkdown(results: BenchResults, extra: { findings?: string; method?: string } = {}): string {
-  const m = results.meta;
+type Extra = { findings?: string; method?: string };
+type ParkedResults = NonNullable<BenchResults['parked']>;
+
+export function renderMarkdown(results: BenchResults, extra: Extra = {}): string {
   const lines: string[] = [];
+  headerSection(lines, results, extra);
+  throughputSection(lines, results);
+  engineLimitSection(lines, results);
+  costSection(lines, results);
+  if (results.parked) {
+    parkedSection(lines, results.parked);
+    parkedNotes(lines, results.parked);
+  }
+  apiSection(lines, results);
+  poolSection(lines, results);
+
+  if (results.licensing) lines.push('', ...licensingMarkdown(results.licensing));
+  if (extra.method) {
+    lines.push('');
+    lines.push(extra.method.trim());
+  }
+  if (results.failures.length) {
+    lines.push('');
+    lines.push('## Failures in this run');
+    lines.push('');
+    for (const failure of results.failures) lines.push(`- ${failure}`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** The title, what this run was (date, machine, options) and the summary against the targets. */
+function headerSection(lines: string[], results: BenchResults, extra: Extra): void {
+  const m = results.meta;
   lines.push('# Benchmarks');
   lines.push('');
   lines.push('Written by `npm run bench` (`bench/run.ts`); the same figures are in `docs/benchmarks/latest.json`.');
@@ -38,6 +69,9 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push('');
     lines.push(extra.findings.trim());
   }
+}
+
+function throughputSection(lines: string[], results: BenchResults): void {
   const t = results.throughput;
   if (t) {
     lines.push('');
@@ -61,6 +95,10 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
       ]),
     );
   }
+}
+
+/** The engine-limit workflow: its rate, where an order's CPU goes, the shapes copied. */
+function engineLimitSection(lines: string[], results: BenchResults): void {
   const e = results.engineLimit;
   if (e) {
     lines.push('');
@@ -120,6 +158,9 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
       ]),
     );
   }
+}
+
+function costSection(lines: string[], results: BenchResults): void {
   if (results.cost) {
     lines.push('');
     lines.push('## 3. Cost per order');
@@ -144,88 +185,96 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
     lines.push('');
     lines.push(results.cost.rule);
   }
-  const p = results.parked;
-  if (p) {
+}
+
+/** Per parked level: memory, Postgres growth, reminders, bulk transfer; CPU per phase. */
+function parkedSection(lines: string[], p: ParkedResults): void {
+  lines.push('');
+  lines.push('## 4. Parked scale');
+  lines.push('');
+  lines.push(
+    markdownTable([
+      [
+        'parked',
+        'reminder interval (s)',
+        'park (s)',
+        'parked/s',
+        'worker RSS idle / parked / after reminders / peak (MB)',
+        'RSS peak while parking / reminding / transferring (MB)',
+        'cached workflows (max)',
+        'RSS per cached workflow (KB)',
+        'Postgres growth (MB)',
+        'holds max/s',
+        'first reminders: sent / expected, spread s, max/s',
+        'bulk transfer s (per s)',
+      ],
+      ...p.levels.map((l) => [
+        String(l.orders),
+        f(l.reminderIntervalS),
+        f(l.parkS, 1),
+        f(l.parkPerSecond, 1),
+        `${f(l.workerRssIdleMB)} / ${f(l.workerRssParkedMB)} / ${f(l.workerRssAfterRemindersMB)} / ${f(l.workerRssPeakMB)}`,
+        l.workerRssPeakByPhaseMB
+          ? `${f(l.workerRssPeakByPhaseMB.park)} / ${f(l.workerRssPeakByPhaseMB.reminders)} / ${f(l.workerRssPeakByPhaseMB.transfer)}`
+          : '',
+        `${l.cachedWorkflowsParked} (${l.maxCachedWorkflows ?? 'n/a'})`,
+        f(l.rssPerCachedWorkflowKB),
+        f(mb(l.dbBytesDelta), 1),
+        String(l.holds.maxPerSecond),
+        `${l.reminders.count} / ${l.reminders.expected}, ${f(l.reminders.spreadS, 1)}, ${l.reminders.maxPerSecond}`,
+        `${f(l.transfer.s, 1)} (${f(l.transfer.perSecond, 1)})${l.transfer.failures ? `, ${l.transfer.failures} failed` : ''}`,
+      ]),
+    ]),
+  );
+  if (p.levels.some((l) => l.cpuMsPerOrder)) {
     lines.push('');
-    lines.push('## 4. Parked scale');
+    lines.push('CPU per order (ms, user + system) while parking and while transferring:');
     lines.push('');
     lines.push(
       markdownTable([
-        [
-          'parked',
-          'reminder interval (s)',
-          'park (s)',
-          'parked/s',
-          'worker RSS idle / parked / after reminders / peak (MB)',
-          'RSS peak while parking / reminding / transferring (MB)',
-          'cached workflows (max)',
-          'RSS per cached workflow (KB)',
-          'Postgres growth (MB)',
-          'holds max/s',
-          'first reminders: sent / expected, spread s, max/s',
-          'bulk transfer s (per s)',
-        ],
-        ...p.levels.map((l) => [
-          String(l.orders),
-          f(l.reminderIntervalS),
-          f(l.parkS, 1),
-          f(l.parkPerSecond, 1),
-          `${f(l.workerRssIdleMB)} / ${f(l.workerRssParkedMB)} / ${f(l.workerRssAfterRemindersMB)} / ${f(l.workerRssPeakMB)}`,
-          l.workerRssPeakByPhaseMB
-            ? `${f(l.workerRssPeakByPhaseMB.park)} / ${f(l.workerRssPeakByPhaseMB.reminders)} / ${f(l.workerRssPeakByPhaseMB.transfer)}`
-            : '',
-          `${l.cachedWorkflowsParked} (${l.maxCachedWorkflows ?? 'n/a'})`,
-          f(l.rssPerCachedWorkflowKB),
-          f(mb(l.dbBytesDelta), 1),
-          String(l.holds.maxPerSecond),
-          `${l.reminders.count} / ${l.reminders.expected}, ${f(l.reminders.spreadS, 1)}, ${l.reminders.maxPerSecond}`,
-          `${f(l.transfer.s, 1)} (${f(l.transfer.perSecond, 1)})${l.transfer.failures ? `, ${l.transfer.failures} failed` : ''}`,
-        ]),
+        ['parked', 'phase', 'worker process', 'Temporal server', 'Postgres', 'driver', 'total'],
+        ...p.levels.flatMap((l) =>
+          l.cpuMsPerOrder
+            ? (['park', 'transfer'] as const).map((phase) => {
+                const c = l.cpuMsPerOrder![phase];
+                return [String(l.orders), phase, f(c.worker, 1), f(c.temporalServer, 1), f(c.postgres, 1), f(c.driver, 1), f(c.total, 1)];
+              })
+            : [],
+        ),
       ]),
     );
-    if (p.levels.some((l) => l.cpuMsPerOrder)) {
-      lines.push('');
-      lines.push('CPU per order (ms, user + system) while parking and while transferring:');
-      lines.push('');
-      lines.push(
-        markdownTable([
-          ['parked', 'phase', 'worker process', 'Temporal server', 'Postgres', 'driver', 'total'],
-          ...p.levels.flatMap((l) =>
-            l.cpuMsPerOrder
-              ? (['park', 'transfer'] as const).map((phase) => {
-                  const c = l.cpuMsPerOrder![phase];
-                  return [String(l.orders), phase, f(c.worker, 1), f(c.temporalServer, 1), f(c.postgres, 1), f(c.driver, 1), f(c.total, 1)];
-                })
-              : [],
-          ),
-        ]),
-      );
-    }
+  }
+}
+
+/** How the parked figures grow with the level, and what of them the SDK costs by itself. */
+function parkedNotes(lines: string[], p: ParkedResults): void {
+  lines.push('');
+  lines.push(
+    `Slopes (least squares over the levels): worker RSS ${f(p.slopes.rssMBPer1000.slope, 1)} MB per 1,000 parked orders (r2 ${f(p.slopes.rssMBPer1000.r2, 3)}), ` +
+      `Postgres ${f(p.slopes.dbMBPer1000.slope, 2)} MB per 1,000 (r2 ${f(p.slopes.dbMBPer1000.r2, 3)}), ` +
+      `bulk transfer ${f(p.slopes.transferSPer1000.slope, 1)} s per 1,000 (r2 ${f(p.slopes.transferSPer1000.r2, 3)})` +
+      (p.slopes.actionsPer1000
+        ? `, billable actions ${f(p.slopes.actionsPer1000.slope)} per 1,000 parked orders (r2 ${f(p.slopes.actionsPer1000.r2, 3)})`
+        : '') +
+      '.',
+  );
+  if (p.engineLimitCache) {
     lines.push('');
     lines.push(
-      `Slopes (least squares over the levels): worker RSS ${f(p.slopes.rssMBPer1000.slope, 1)} MB per 1,000 parked orders (r2 ${f(p.slopes.rssMBPer1000.r2, 3)}), ` +
-        `Postgres ${f(p.slopes.dbMBPer1000.slope, 2)} MB per 1,000 (r2 ${f(p.slopes.dbMBPer1000.r2, 3)}), ` +
-        `bulk transfer ${f(p.slopes.transferSPer1000.slope, 1)} s per 1,000 (r2 ${f(p.slopes.transferSPer1000.r2, 3)})` +
-        (p.slopes.actionsPer1000
-          ? `, billable actions ${f(p.slopes.actionsPer1000.slope)} per 1,000 parked orders (r2 ${f(p.slopes.actionsPer1000.r2, 3)})`
-          : '') +
-        '.',
+      `For comparison, ${p.engineLimitCache.workflows} cached engine-limit workflows (no product code) cost ` +
+        `${f(p.engineLimitCache.rssPerCachedWorkflowKB)} KB of worker RSS each: that much of a parked order's share is the SDK's own.`,
     );
-    if (p.engineLimitCache) {
-      lines.push('');
-      lines.push(
-        `For comparison, ${p.engineLimitCache.workflows} cached engine-limit workflows (no product code) cost ` +
-          `${f(p.engineLimitCache.rssPerCachedWorkflowKB)} KB of worker RSS each: that much of a parked order's share is the SDK's own.`,
-      );
-    }
-    if (p.idleRss) {
-      lines.push('');
-      lines.push(
-        `Idle worker RSS: ${f(p.idleRss.prebuiltBundleMB)} MB with a pre-built workflow bundle (what the bench runs), ` +
-          `${f(p.idleRss.bundlingAtStartMB)} MB when the worker bundles the workflows at start (what \`workers/main.ts\` does today).`,
-      );
-    }
   }
+  if (p.idleRss) {
+    lines.push('');
+    lines.push(
+      `Idle worker RSS: ${f(p.idleRss.prebuiltBundleMB)} MB with a pre-built workflow bundle (what the bench runs), ` +
+        `${f(p.idleRss.bundlingAtStartMB)} MB when the worker bundles the workflows at start (what \`workers/main.ts\` does today).`,
+    );
+  }
+}
+
+function apiSection(lines: string[], results: BenchResults): void {
   const a = results.api;
   if (a) {
     lines.push('');
@@ -250,6 +299,9 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
       ]),
     );
   }
+}
+
+function poolSection(lines: string[], results: BenchResults): void {
   const pool = results.pool;
   if (pool?.levels.length) {
     lines.push('');
@@ -290,17 +342,4 @@ export function renderMarkdown(results: BenchResults, extra: { findings?: string
       ]),
     );
   }
-  if (results.licensing) lines.push('', ...licensingMarkdown(results.licensing));
-  if (extra.method) {
-    lines.push('');
-    lines.push(extra.method.trim());
-  }
-  if (results.failures.length) {
-    lines.push('');
-    lines.push('## Failures in this run');
-    lines.push('');
-    for (const failure of results.failures) lines.push(`- ${failure}`);
-  }
-  lines.push('');
-  return lines.join('\n');
 }

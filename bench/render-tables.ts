@@ -31,6 +31,20 @@ export function markdownTable(rows: ReadonlyArray<readonly string[]>): string {
 /** The headline rows: what was measured, the figure, the target and whether it is met. */
 export function summaryRows(results: BenchResults): string[][] {
   const rows: string[][] = [['measure', 'figure', 'target', 'status']];
+  rows.push(...throughputRows(results));
+  if (results.cost) {
+    for (const [kind, cost] of Object.entries(results.cost.perKind)) {
+      rows.push([`cost per ${kind} order: events / actions`, `${f(cost.historyEvents, 1)} / ${f(cost.actions.total, 1)}`, '', '']);
+    }
+  }
+  if (results.parked) rows.push(...parkedRows(results.parked));
+  rows.push(...apiAndPoolRows(results));
+  return rows;
+}
+
+/** Orders per second and latency of the mix, and how they compare with the engine limit. */
+function throughputRows(results: BenchResults): string[][] {
+  const rows: string[][] = [];
   const t = results.throughput;
   const e = results.engineLimit;
   if (t) {
@@ -51,72 +65,76 @@ export function summaryRows(results: BenchResults): string[][] {
       e.ratio >= TARGETS.engineLimitRatio ? 'met' : `gap ${f(TARGETS.engineLimitRatio - e.ratio, 2)}`,
     ]);
   }
-  if (results.cost) {
-    for (const [kind, cost] of Object.entries(results.cost.perKind)) {
-      rows.push([`cost per ${kind} order: events / actions`, `${f(cost.historyEvents, 1)} / ${f(cost.actions.total, 1)}`, '', '']);
-    }
-  }
-  const p = results.parked;
-  if (p) {
-    for (const level of p.levels) {
-      const largest = level.orders === Math.max(...p.levels.map((l) => l.orders));
-      const atTen = level.orders >= 10_000;
-      rows.push([
-        `${level.orders} parked: worker RSS peak (MB)`,
-        f(level.workerRssPeakMB),
-        atTen ? `<= ${TARGETS.workerRssMBAt10000}` : '',
-        atTen
-          ? level.workerRssPeakMB <= TARGETS.workerRssMBAt10000
-            ? 'met'
-            : `gap ${f(level.workerRssPeakMB - TARGETS.workerRssMBAt10000)} MB`
-          : largest
-            ? 'no 10,000 level run'
-            : '',
-      ]);
-      rows.push([`${level.orders} parked: Postgres growth (MB)`, f(mb(level.dbBytesDelta), 1), '', '']);
-      rows.push([
-        `${level.orders} parked: reminders max/s (spread s)`,
-        `${f(level.reminders.maxPerSecond)} (${f(level.reminders.spreadS, 1)})`,
-        'spread, not a burst',
-        level.reminders.maxPerSecond > 2 * Math.max(1, level.holds.maxPerSecond) ? 'burst' : 'as bookings',
-      ]);
-      rows.push([
-        `${level.orders} parked: bulk transfer (s)`,
-        f(level.transfer.s, 1),
-        atTen ? `<= ${TARGETS.bulkTransferSAt10000}` : '',
-        atTen
-          ? level.transfer.s <= TARGETS.bulkTransferSAt10000
-            ? 'met'
-            : `gap ${f(level.transfer.s - TARGETS.bulkTransferSAt10000)} s`
+  return rows;
+}
+
+/** Per parked level: memory, Postgres growth, reminder spread, bulk transfer; then the slopes. */
+function parkedRows(p: NonNullable<BenchResults['parked']>): string[][] {
+  const rows: string[][] = [];
+  for (const level of p.levels) {
+    const largest = level.orders === Math.max(...p.levels.map((l) => l.orders));
+    const atTen = level.orders >= 10_000;
+    rows.push([
+      `${level.orders} parked: worker RSS peak (MB)`,
+      f(level.workerRssPeakMB),
+      atTen ? `<= ${TARGETS.workerRssMBAt10000}` : '',
+      atTen
+        ? level.workerRssPeakMB <= TARGETS.workerRssMBAt10000
+          ? 'met'
+          : `gap ${f(level.workerRssPeakMB - TARGETS.workerRssMBAt10000)} MB`
+        : largest
+          ? 'no 10,000 level run'
           : '',
-      ]);
-    }
+    ]);
+    rows.push([`${level.orders} parked: Postgres growth (MB)`, f(mb(level.dbBytesDelta), 1), '', '']);
     rows.push([
-      'parked slope: worker RSS (MB per 1,000)',
-      `${f(p.slopes.rssMBPer1000.slope, 1)} (r2 ${f(p.slopes.rssMBPer1000.r2, 2)})`,
-      'linear',
-      '',
+      `${level.orders} parked: reminders max/s (spread s)`,
+      `${f(level.reminders.maxPerSecond)} (${f(level.reminders.spreadS, 1)})`,
+      'spread, not a burst',
+      level.reminders.maxPerSecond > 2 * Math.max(1, level.holds.maxPerSecond) ? 'burst' : 'as bookings',
     ]);
     rows.push([
-      'parked slope: Postgres (MB per 1,000)',
-      `${f(p.slopes.dbMBPer1000.slope, 2)} (r2 ${f(p.slopes.dbMBPer1000.r2, 2)})`,
-      'linear',
-      '',
+      `${level.orders} parked: bulk transfer (s)`,
+      f(level.transfer.s, 1),
+      atTen ? `<= ${TARGETS.bulkTransferSAt10000}` : '',
+      atTen
+        ? level.transfer.s <= TARGETS.bulkTransferSAt10000
+          ? 'met'
+          : `gap ${f(level.transfer.s - TARGETS.bulkTransferSAt10000)} s`
+        : '',
     ]);
-    rows.push([
-      'parked slope: transfer (s per 1,000)',
-      `${f(p.slopes.transferSPer1000.slope, 1)} (r2 ${f(p.slopes.transferSPer1000.r2, 2)})`,
-      'linear',
-      '',
-    ]);
-    if (p.slopes.actionsPer1000)
-      rows.push([
-        'parked slope: actions (per 1,000)',
-        `${f(p.slopes.actionsPer1000.slope)} (r2 ${f(p.slopes.actionsPer1000.r2, 2)})`,
-        'linear',
-        '',
-      ]);
   }
+  rows.push([
+    'parked slope: worker RSS (MB per 1,000)',
+    `${f(p.slopes.rssMBPer1000.slope, 1)} (r2 ${f(p.slopes.rssMBPer1000.r2, 2)})`,
+    'linear',
+    '',
+  ]);
+  rows.push([
+    'parked slope: Postgres (MB per 1,000)',
+    `${f(p.slopes.dbMBPer1000.slope, 2)} (r2 ${f(p.slopes.dbMBPer1000.r2, 2)})`,
+    'linear',
+    '',
+  ]);
+  rows.push([
+    'parked slope: transfer (s per 1,000)',
+    `${f(p.slopes.transferSPer1000.slope, 1)} (r2 ${f(p.slopes.transferSPer1000.r2, 2)})`,
+    'linear',
+    '',
+  ]);
+  if (p.slopes.actionsPer1000)
+    rows.push([
+      'parked slope: actions (per 1,000)',
+      `${f(p.slopes.actionsPer1000.slope)} (r2 ${f(p.slopes.actionsPer1000.r2, 2)})`,
+      'linear',
+      '',
+    ]);
+  return rows;
+}
+
+/** The API under load, and the order mix at each DATABASE_POOL_MAX. */
+function apiAndPoolRows(results: BenchResults): string[][] {
+  const rows: string[][] = [];
   const a = results.api;
   if (a) {
     for (const load of [a.booking, a.status]) {

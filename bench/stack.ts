@@ -141,33 +141,13 @@ export async function startBenchStack(options: {
   const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const databaseUrl = withDatabase(baseUrl, BENCH_DATABASE);
 
-  const [temporal, mail, ordersBundle, engineLimitBundle, workerEntry] = await Promise.all([
-    freePort().then((port) =>
-      startTemporalDevServer({
-        binary: temporalCli,
-        port,
-        ...(dbFile ? { dbFile } : {}),
-        sqlitePragmas,
-        logFile: join(dataDir, 'temporal.log'),
-      }),
-    ),
-    startBenchMailCatcher(),
-    writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
-    writeWorkflowBundle(join(dataDir, 'engine-limit-workflows.js'), require.resolve('./baseline/workflows')),
-    compileWorkerEntry(dataDir),
-    recreateMigratedDatabase(databaseUrl),
-  ]);
+  const [temporal, mail, ordersBundle, engineLimitBundle, workerEntry] = await startPartsTogether(dataDir, temporalCli, databaseUrl, {
+    ...(dbFile ? { dbFile } : {}),
+    sqlitePragmas,
+  });
   const bundles = { orders: ordersBundle, engineLimit: engineLimitBundle };
 
-  const workerEnv: Record<string, string> = {
-    DATABASE_URL: databaseUrl,
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: 'default',
-    SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
-    LOG_LEVEL: 'WARN',
-    // R14: the product seals every payload; a key of the run's own, as the tests make one.
-    PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('bench'),
-  };
+  const workerEnv = workerEnvFor(databaseUrl, temporal.address, mail.port);
   const config = loadConfig({ ...process.env, ...workerEnv });
   const db = createDb(databaseUrl, 20);
   const connection = await Connection.connect({ address: temporal.address });
@@ -189,71 +169,7 @@ export async function startBenchStack(options: {
       `database ${BENCH_DATABASE}, SMTP 127.0.0.1:${mail.port}, workers on ${workerEntry.loader}`,
   );
 
-  async function startWorker(worker: StartWorkerOptions): Promise<BenchWorker> {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...workerEnv,
-      TEMPORAL_TASK_QUEUE: worker.taskQueue,
-      BENCH_WORKER_KIND: worker.kind,
-      ...(worker.bundleAtStart
-        ? { BENCH_BUNDLE_AT_START: '1', BENCH_WORKFLOWS_PATH: require.resolve('../workflows') }
-        : { BENCH_WORKFLOW_BUNDLE: worker.kind === 'orders' ? bundles.orders : bundles.engineLimit }),
-      // Started as the product starts its worker (src/temporal/worker-memory.ts), for both kinds.
-      ...workerMemoryEnv(),
-      ...(worker.env ?? {}),
-    };
-    if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;
-    const child = fork(workerEntry.path, [], {
-      execArgv: [...WORKER_NODE_FLAGS, ...workerEntry.execArgv],
-      env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    children.add(child);
-    const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-    void exited.then(() => children.delete(child));
-    const ready = await new Promise<{ maxCachedWorkflows: number }>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${worker.kind} worker did not start in 120 s`)), 120_000);
-      child.on('message', function onMessage(message: { type: string; maxCachedWorkflows?: number; message?: string }) {
-        if (message.type === 'ready') {
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          resolveReady({ maxCachedWorkflows: message.maxCachedWorkflows ?? 0 });
-        } else if (message.type === 'error') {
-          clearTimeout(timer);
-          reject(new Error(`${worker.kind} worker failed: ${message.message}`));
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${worker.kind} worker exited with ${code} before it was ready`));
-      });
-    });
-    const pid = child.pid!;
-    return {
-      pid,
-      maxCachedWorkflows: ready.maxCachedWorkflows,
-      rss: () => procMemory(pid, 'VmRSS'),
-      peakRss: () => procMemory(pid, 'VmHWM'),
-      stats: () =>
-        new Promise<WorkerStats>((resolveStats, reject) => {
-          const timer = setTimeout(() => reject(new Error('worker stats: no answer in 10 s')), 10_000);
-          child.on('message', function onMessage(message: WorkerStats) {
-            if (message.type !== 'stats') return;
-            clearTimeout(timer);
-            child.off('message', onMessage);
-            resolveStats(message);
-          });
-          child.send({ type: 'stats' });
-        }),
-      async stop() {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.send({ type: 'stop' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        await exited;
-        clearTimeout(timer);
-      },
-    };
-  }
+  const startWorker = (worker: StartWorkerOptions) => forkBenchWorker(worker, { workerEnv, bundles, workerEntry, children });
 
   return {
     dataDir,
@@ -278,6 +194,131 @@ export async function startBenchStack(options: {
       await mail.stop().catch(() => undefined);
       await temporal.stop().catch(() => undefined);
       process.off('exit', killAll);
+    },
+  };
+}
+
+/** The dev server, the SMTP server, both workflow bundles, the worker entry and the database, in parallel. */
+function startPartsTogether(
+  dataDir: string,
+  temporalCli: string,
+  databaseUrl: string,
+  store: { dbFile?: string; sqlitePragmas: string[] },
+) {
+  const { dbFile, sqlitePragmas } = store;
+  return Promise.all([
+    freePort().then((port) =>
+      startTemporalDevServer({
+        binary: temporalCli,
+        port,
+        ...(dbFile ? { dbFile } : {}),
+        sqlitePragmas,
+        logFile: join(dataDir, 'temporal.log'),
+      }),
+    ),
+    startBenchMailCatcher(),
+    writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
+    writeWorkflowBundle(join(dataDir, 'engine-limit-workflows.js'), require.resolve('./baseline/workflows')),
+    compileWorkerEntry(dataDir),
+    recreateMigratedDatabase(databaseUrl),
+  ]);
+}
+
+/** What every worker process is started with: the bench's database, server and SMTP, and a payload key. */
+function workerEnvFor(databaseUrl: string, temporalAddress: string, smtpPort: number): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    LOG_LEVEL: 'WARN',
+    // R14: the product seals every payload; a key of the run's own, as the tests make one.
+    PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('bench'),
+  };
+}
+
+/** A worker process of `kind` (bench/worker-process.ts), forked with the stack's environment; resolves once it polls. */
+async function forkBenchWorker(
+  worker: StartWorkerOptions,
+  stack: {
+    workerEnv: Record<string, string>;
+    bundles: { orders: string; engineLimit: string };
+    workerEntry: { path: string; execArgv: string[] };
+    children: Set<ChildProcess>;
+  },
+): Promise<BenchWorker> {
+  const { workerEnv, bundles, workerEntry, children } = stack;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...workerEnv,
+    TEMPORAL_TASK_QUEUE: worker.taskQueue,
+    BENCH_WORKER_KIND: worker.kind,
+    ...(worker.bundleAtStart
+      ? { BENCH_BUNDLE_AT_START: '1', BENCH_WORKFLOWS_PATH: require.resolve('../workflows') }
+      : { BENCH_WORKFLOW_BUNDLE: worker.kind === 'orders' ? bundles.orders : bundles.engineLimit }),
+    // Started as the product starts its worker (src/temporal/worker-memory.ts), for both kinds.
+    ...workerMemoryEnv(),
+    ...(worker.env ?? {}),
+  };
+  if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;
+  const child = fork(workerEntry.path, [], {
+    execArgv: [...WORKER_NODE_FLAGS, ...workerEntry.execArgv],
+    env,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  void exited.then(() => children.delete(child));
+  const ready = await readyMessageOf(child, worker.kind);
+  return benchWorkerOf(child, ready.maxCachedWorkflows, exited);
+}
+
+/** The worker's `ready` (with its cache size), or its error or exit before it. */
+function readyMessageOf(child: ChildProcess, kind: StartWorkerOptions['kind']): Promise<{ maxCachedWorkflows: number }> {
+  return new Promise<{ maxCachedWorkflows: number }>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} worker did not start in 120 s`)), 120_000);
+    child.on('message', function onMessage(message: { type: string; maxCachedWorkflows?: number; message?: string }) {
+      if (message.type === 'ready') {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolveReady({ maxCachedWorkflows: message.maxCachedWorkflows ?? 0 });
+      } else if (message.type === 'error') {
+        clearTimeout(timer);
+        reject(new Error(`${kind} worker failed: ${message.message}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} worker exited with ${code} before it was ready`));
+    });
+  });
+}
+
+/** The driver's handle on a running worker process: memory from /proc, stats over IPC, stop. */
+function benchWorkerOf(child: ChildProcess, maxCachedWorkflows: number, exited: Promise<void>): BenchWorker {
+  const pid = child.pid!;
+  return {
+    pid,
+    maxCachedWorkflows,
+    rss: () => procMemory(pid, 'VmRSS'),
+    peakRss: () => procMemory(pid, 'VmHWM'),
+    stats: () =>
+      new Promise<WorkerStats>((resolveStats, reject) => {
+        const timer = setTimeout(() => reject(new Error('worker stats: no answer in 10 s')), 10_000);
+        child.on('message', function onMessage(message: WorkerStats) {
+          if (message.type !== 'stats') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolveStats(message);
+        });
+        child.send({ type: 'stats' });
+      }),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -89,6 +89,17 @@ async function shapesFrom(
   return shapes as Record<ScenarioKind, WorkflowShape>;
 }
 
+/** What the phases of the run share: the stack, the two drivers, the worlds and the options. */
+interface ThroughputContext {
+  stack: BenchStack;
+  worlds: readonly TestWorld[];
+  ours: DriverContext;
+  limit: DriverContext | undefined;
+  workerPids: { orders: number; engineLimit?: number };
+  options: ThroughputOptions;
+  failures: string[];
+}
+
 export async function runThroughputAndEngineLimit(
   stack: BenchStack,
   worlds: readonly TestWorld[],
@@ -97,9 +108,6 @@ export async function runThroughputAndEngineLimit(
   workerPids: { orders: number; engineLimit?: number },
   options: ThroughputOptions,
 ): Promise<ThroughputRun> {
-  const snapshot = (worker: number) => cpuSnapshot({ worker, temporalServer: stack.temporal.pid }, stack.databaseName);
-  let ourCpu: CpuSpent = NO_CPU;
-  let limitCpu: CpuSpent = NO_CPU;
   const shippedOn = todayIso();
   const ours: DriverContext = {
     client: stack.client,
@@ -113,8 +121,50 @@ export async function runThroughputAndEngineLimit(
     ? { client: stack.plainClient, db: stack.db, mail: stack.mail, taskQueue: queues.engineLimit, shippedOn, timeoutMs: options.timeoutMs }
     : undefined;
   const failures: string[] = [];
+  const context: ThroughputContext = { stack, worlds, ours, limit, workerPids, options, failures };
 
-  // Warm-up (JIT, connections, caches), and the shapes the engine-limit workflow copies.
+  const { warm, shapes } = await warmUp(context);
+  const kinds = kindSequence(options.orders, options.mix);
+  const run = await runRounds(context, kinds, shapes);
+  const { outcomes, limitOutcomes } = run;
+
+  failures.push(...run.ourFailures.map((f) => `throughput order ${f.index} (${kinds[f.index]}): ${f.error}`));
+  const { provisioned, perKind } = await provisionedLatencies(stack, outcomes, failures);
+  const throughput: ThroughputResult = {
+    orders: options.orders,
+    concurrency: options.concurrency,
+    rounds: run.rounds,
+    mix: countKinds(kinds),
+    durationS: run.ourSeconds,
+    ordersPerSecond: outcomes.length / run.ourSeconds,
+    provisionedLatencyMs: summarize(provisioned),
+    completedLatencyMs: summarize(outcomes.map((o) => o.completedAtMs - o.bookedAtMs)),
+    perKind,
+    cpuMsPerOrder: perOrder(run.ourCpu, outcomes.length),
+    failures: [...failures],
+  };
+  let engineLimit: EngineLimitResult | undefined;
+  if (limit) {
+    const limitRate = limitOutcomes.length / run.limitSeconds;
+    const limitFailureLines = run.limitFailures.map((f) => `engine-limit order ${f.index} (${kinds[f.index]}): ${f.error}`);
+    failures.push(...limitFailureLines);
+    engineLimit = {
+      orders: options.orders,
+      concurrency: options.concurrency,
+      durationS: run.limitSeconds,
+      ordersPerSecond: limitRate,
+      completedLatencyMs: summarize(limitOutcomes.map((o) => o.completedAtMs - o.bookedAtMs)),
+      shapes: shapes,
+      ratio: throughput.ordersPerSecond / limitRate,
+      cpuMsPerOrder: perOrder(run.limitCpu, limitOutcomes.length),
+      failures: limitFailureLines,
+    };
+  }
+  return { throughput, outcomes, engineLimit, engineLimitOutcomes: limitOutcomes, shapes, warmupOrders: warm.results.length, failures };
+}
+
+/** Warm-up (JIT, connections, caches), and the shapes the engine-limit workflow copies. */
+async function warmUp({ stack, worlds, ours, limit, options, failures }: ThroughputContext) {
   const warmCount = Math.max(options.warmup, SCENARIO_KINDS.filter((k) => options.mix[k] > 0).length);
   const warmKinds = kindSequence(warmCount, options.mix);
   const warm = await runClosedLoop(warmCount, options.concurrency, (i) =>
@@ -141,8 +191,15 @@ export async function runThroughputAndEngineLimit(
   options.log(
     `  warm-up: ${warm.results.length} orders in ${((warm.finishedAtMs - warm.startedAtMs) / 1000).toFixed(1)} s; shapes ${JSON.stringify(shapes)}`,
   );
+  return { warm, shapes };
+}
 
-  const kinds = kindSequence(options.orders, options.mix);
+/** The measured orders in rounds, ours then the engine limit's in each, with the CPU each side spent. */
+async function runRounds(context: ThroughputContext, kinds: ScenarioKind[], shapes: Record<ScenarioKind, WorkflowShape>) {
+  const { stack, worlds, ours, limit, workerPids, options } = context;
+  const snapshot = (worker: number) => cpuSnapshot({ worker, temporalServer: stack.temporal.pid }, stack.databaseName);
+  let ourCpu: CpuSpent = NO_CPU;
+  let limitCpu: CpuSpent = NO_CPU;
   const rounds = Math.max(1, Math.min(options.rounds, options.orders));
   const outcomes: OrderOutcome[] = [];
   const limitOutcomes: OrderOutcome[] = [];
@@ -176,11 +233,15 @@ export async function runThroughputAndEngineLimit(
     options.log(line);
   }
 
+  return { rounds, outcomes, limitOutcomes, ourSeconds, limitSeconds, ourFailures, limitFailures, ourCpu, limitCpu };
+}
+
+/** Booking to provisioned per order (fulfilled_at in Postgres), overall and per kind. */
+async function provisionedLatencies(stack: BenchStack, outcomes: readonly OrderOutcome[], failures: string[]) {
   const fulfilled = await fulfilledAt(
     stack,
     outcomes.map((o) => o.orderId),
   );
-  failures.push(...ourFailures.map((f) => `throughput order ${f.index} (${kinds[f.index]}): ${f.error}`));
   const provisioned: number[] = [];
   const perKindLatency = new Map<string, number[]>();
   for (const outcome of outcomes) {
@@ -199,35 +260,5 @@ export async function runThroughputAndEngineLimit(
     const values = perKindLatency.get(kind);
     if (values) perKind[kind] = { count: values.length, provisionedLatencyMs: summarize(values) };
   }
-  const throughput: ThroughputResult = {
-    orders: options.orders,
-    concurrency: options.concurrency,
-    rounds,
-    mix: countKinds(kinds),
-    durationS: ourSeconds,
-    ordersPerSecond: outcomes.length / ourSeconds,
-    provisionedLatencyMs: summarize(provisioned),
-    completedLatencyMs: summarize(outcomes.map((o) => o.completedAtMs - o.bookedAtMs)),
-    perKind,
-    cpuMsPerOrder: perOrder(ourCpu, outcomes.length),
-    failures: [...failures],
-  };
-  let engineLimit: EngineLimitResult | undefined;
-  if (limit) {
-    const limitRate = limitOutcomes.length / limitSeconds;
-    const limitFailureLines = limitFailures.map((f) => `engine-limit order ${f.index} (${kinds[f.index]}): ${f.error}`);
-    failures.push(...limitFailureLines);
-    engineLimit = {
-      orders: options.orders,
-      concurrency: options.concurrency,
-      durationS: limitSeconds,
-      ordersPerSecond: limitRate,
-      completedLatencyMs: summarize(limitOutcomes.map((o) => o.completedAtMs - o.bookedAtMs)),
-      shapes: shapes,
-      ratio: throughput.ordersPerSecond / limitRate,
-      cpuMsPerOrder: perOrder(limitCpu, limitOutcomes.length),
-      failures: limitFailureLines,
-    };
-  }
-  return { throughput, outcomes, engineLimit, engineLimitOutcomes: limitOutcomes, shapes, warmupOrders: warm.results.length, failures };
+  return { provisioned, perKind };
 }

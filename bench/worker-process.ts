@@ -40,48 +40,25 @@ function send(message: unknown): void {
   process.send?.(message);
 }
 
+/** What the parent's `stats` question reads beyond memory and the workflow cache. */
+interface WorkerProbes {
+  poolStats?: () => WorkerStats['pool'];
+  statementCount?: () => number;
+}
+
+type Closer = () => Promise<void> | void;
+
 async function main(): Promise<void> {
   const kind = (process.env.BENCH_WORKER_KIND ?? 'orders') as WorkerKind;
   const bundlePath = process.env.BENCH_WORKFLOW_BUNDLE;
   const config = loadConfig();
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const closers: Array<() => Promise<void> | void> = [() => connection.close()];
+  const closers: Closer[] = [() => connection.close()];
   let worker: Worker;
-  let poolStats: (() => WorkerStats['pool']) | undefined;
-  let statementCount: (() => number) | undefined;
+  let probes: WorkerProbes = {};
   if (kind === 'orders') {
-    const db = createDb(config.databaseUrl, config.databasePoolMax);
-    // knex's pool is tarn's: numUsed / numPendingAcquires are its public counters.
-    const pool = (db.client as { pool?: { numUsed(): number; numPendingAcquires(): number } }).pool;
-    let statements = 0;
-    db.on('query', () => statements++);
-    statementCount = () => statements;
-    poolStats = () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 });
-    const mailer = createSmtpMailer(config.smtpUrl);
-    const clientConnection = await Connection.connect({ address: config.temporal.address });
-    closers.push(
-      () => clientConnection.close(),
-      () => db.destroy(),
-      () => mailer.close(),
-    );
-    // BENCH_BUNDLE_AT_START: webpack runs in this process, as when workers/main.ts passes no
-    // bundle; otherwise the pre-built bundle is loaded.
-    let workflowBundle: WorkflowBundleOption | undefined;
-    if (process.env.BENCH_BUNDLE_AT_START === '1') {
-      const bundle = await bundleWorkflowCode({ workflowsPath: process.env.BENCH_WORKFLOWS_PATH!, logger: new DefaultLogger('WARN') });
-      workflowBundle = { code: bundle.code };
-    } else if (bundlePath) {
-      workflowBundle = { codePath: bundlePath };
-    }
-    worker = await createOrderWorker({
-      connection,
-      ...temporalPartsFrom(config, clientConnection),
-      db,
-      mailer,
-      config,
-      ...(workflowBundle ? { workflowBundle } : {}),
-    });
+    ({ worker, probes } = await createBenchOrderWorker(config, connection, bundlePath, closers));
   } else {
     if (!bundlePath) throw new Error('BENCH_WORKFLOW_BUNDLE is required for the engine-limit worker');
     worker = await Worker.create({
@@ -92,7 +69,64 @@ async function main(): Promise<void> {
       activities: engineLimitActivities,
     });
   }
+  answerParent(worker, probes);
 
+  const running = worker.run();
+  send({ type: 'ready', maxCachedWorkflows: worker.options.maxCachedWorkflows });
+  try {
+    await running;
+  } finally {
+    for (const close of closers) await close();
+  }
+  send({ type: 'stopped' });
+  process.exit(0);
+}
+
+/** The product's order worker, wired as workers/main.ts wires it; its pool and statements probed. */
+async function createBenchOrderWorker(
+  config: ReturnType<typeof loadConfig>,
+  connection: NativeConnection,
+  bundlePath: string | undefined,
+  closers: Closer[],
+): Promise<{ worker: Worker; probes: WorkerProbes }> {
+  const db = createDb(config.databaseUrl, config.databasePoolMax);
+  // knex's pool is tarn's: numUsed / numPendingAcquires are its public counters.
+  const pool = (db.client as { pool?: { numUsed(): number; numPendingAcquires(): number } }).pool;
+  let statements = 0;
+  db.on('query', () => statements++);
+  const probes: WorkerProbes = {
+    statementCount: () => statements,
+    poolStats: () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 }),
+  };
+  const mailer = createSmtpMailer(config.smtpUrl);
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  closers.push(
+    () => clientConnection.close(),
+    () => db.destroy(),
+    () => mailer.close(),
+  );
+  // BENCH_BUNDLE_AT_START: webpack runs in this process, as when workers/main.ts passes no
+  // bundle; otherwise the pre-built bundle is loaded.
+  let workflowBundle: WorkflowBundleOption | undefined;
+  if (process.env.BENCH_BUNDLE_AT_START === '1') {
+    const bundle = await bundleWorkflowCode({ workflowsPath: process.env.BENCH_WORKFLOWS_PATH!, logger: new DefaultLogger('WARN') });
+    workflowBundle = { code: bundle.code };
+  } else if (bundlePath) {
+    workflowBundle = { codePath: bundlePath };
+  }
+  const worker = await createOrderWorker({
+    connection,
+    ...temporalPartsFrom(config, clientConnection),
+    db,
+    mailer,
+    config,
+    ...(workflowBundle ? { workflowBundle } : {}),
+  });
+  return { worker, probes };
+}
+
+/** Answers the parent's `stats` and `stop`; the parent going away stops the worker too. */
+function answerParent(worker: Worker, probes: WorkerProbes): void {
   process.on('message', (message: ParentMessage) => {
     if (message?.type === 'stats') {
       const memory = process.memoryUsage();
@@ -105,8 +139,8 @@ async function main(): Promise<void> {
         arrayBuffers: memory.arrayBuffers,
         cachedWorkflows: worker.getStatus().numCachedWorkflows,
         maxCachedWorkflows: worker.options.maxCachedWorkflows,
-        ...(poolStats ? { pool: poolStats() } : {}),
-        ...(statementCount ? { statements: statementCount() } : {}),
+        ...(probes.poolStats ? { pool: probes.poolStats() } : {}),
+        ...(probes.statementCount ? { statements: probes.statementCount() } : {}),
       };
       send(stats);
     } else if (message?.type === 'stop') {
@@ -117,16 +151,6 @@ async function main(): Promise<void> {
   process.on('disconnect', () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
   });
-
-  const running = worker.run();
-  send({ type: 'ready', maxCachedWorkflows: worker.options.maxCachedWorkflows });
-  try {
-    await running;
-  } finally {
-    for (const close of closers) await close();
-  }
-  send({ type: 'stopped' });
-  process.exit(0);
 }
 
 main().catch((err) => {

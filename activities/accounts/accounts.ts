@@ -19,17 +19,23 @@ import type { AccountRow, OrderRow, UserRow } from '../../src/db/rows';
 // request; these names stay importable from here.
 export { requestedAccountId, type RequestedAccount } from '../../src/accounts/account-admin';
 
+/** The account activities the order workers run: the R2 request, and the activation emails. */
 export function createAccountActivities(deps: {
   db: Db;
   temporal: Client;
   sendLinkEmail: ReturnType<typeof createSecureLinkSender>;
   outbox: Pick<Outbox, 'withdraw'>;
 }) {
-  const { db, temporal, sendLinkEmail, outbox } = deps;
-
   return {
     createPendingAccount,
+    ...createAccountRequestActivities(deps),
+    ...createActivationEmailActivities(deps),
+  };
+}
 
+/** R2 requests and the orders that wait for a requested account's activation. */
+function createAccountRequestActivities({ db, temporal }: { db: Db; temporal: Client }) {
+  return {
     /**
      * R2: a partner requests a Smart Account for the end customer. The contact's email domain
      * must equal the requested domain and the contact must have a registered user ID; otherwise
@@ -91,7 +97,17 @@ export function createAccountActivities(deps: {
       if (!account) throw refuse('UnknownAccount', `account "${accountId}" does not exist`);
       return account.status;
     },
+  };
+}
 
+/** The activation link to a requested account's contact: the first request and the reminders. */
+function createActivationEmailActivities(deps: {
+  db: Db;
+  sendLinkEmail: ReturnType<typeof createSecureLinkSender>;
+  outbox: Pick<Outbox, 'withdraw'>;
+}) {
+  const { db, sendLinkEmail, outbox } = deps;
+  return {
     /** Emails the account's contact a single-use activation link (first request or reminder). */
     async sendActivationRequest(request: {
       accountId: string;

@@ -12,12 +12,18 @@ export type RedeemedChoice =
   | { kind: 'active'; accountId: string; domain: string; virtualAccountPath?: string }
   | ({ kind: 'pending'; virtualAccountPath?: string } & RequestedAccount);
 
+type CreatePendingAccount = ReturnType<typeof createAccountActivities>['createPendingAccount'];
+
+/** R3: the delegation link to the end customer, and the choice they make through it. */
 export function createDelegationActivities(deps: {
   db: Db;
   sendLinkEmail: ReturnType<typeof createSecureLinkSender>;
-  createPendingAccount: ReturnType<typeof createAccountActivities>['createPendingAccount'];
+  createPendingAccount: CreatePendingAccount;
 }) {
-  const { db, sendLinkEmail } = deps;
+  return { ...createDelegationLinkActivities(deps), ...createCustomerChoiceActivities(deps) };
+}
+
+function createDelegationLinkActivities({ db, sendLinkEmail }: { db: Db; sendLinkEmail: ReturnType<typeof createSecureLinkSender> }) {
   return {
     /** R3: emails the end-customer contact a single-use link to pick or create their Smart Account. */
     async sendDelegationRequest(request: {
@@ -52,7 +58,11 @@ export function createDelegationActivities(deps: {
         idempotencyKey: request.idempotencyKey,
       });
     },
+  };
+}
 
+function createCustomerChoiceActivities({ db, createPendingAccount }: { db: Db; createPendingAccount: CreatePendingAccount }) {
+  return {
     /**
      * Checks the delegation link (known, for this order, unused, unexpired) and the contact's
      * choice (an account of their own domain, or a new one), then uses the link up, in one
@@ -71,46 +81,14 @@ export function createDelegationActivities(deps: {
         const domain = emailDomain(contact.email);
         const order = (await trx<OrderRow>('orders').where({ id: request.orderId }).first('partner_id'))!;
 
-        let result: RedeemedChoice;
-        if (request.choice.kind === 'existing') {
-          const account = await trx<AccountRow>('accounts').where({ id: request.choice.accountId }).first();
-          if (!account || account.kind !== 'smart_account' || account.domain !== domain) {
-            throw refuse('DomainMismatch', `"${request.choice.accountId}" is not a Smart Account of ${domain}`);
-          }
-          if (account.status === 'closed') throw refuse('AccountNotActive', `Smart Account "${account.id}" is closed`);
-          const path = request.choice.virtualAccountPath;
-          if (path && !(await trx<VirtualAccountRow>('virtual_accounts').where({ account_id: account.id, path }).first('id'))) {
-            throw refuse('UnknownVirtualAccount', `Smart Account "${account.id}" has no virtual account "${path}"`);
-          }
-          if (account.status !== 'active' && !account.primary_contact_id) {
-            // The contact who chose it is who can activate it: the activation link goes to them.
-            await trx<AccountRow>('accounts')
-              .where({ id: account.id })
-              .whereNull('primary_contact_id')
-              .update({ primary_contact_id: contact.id });
-          }
-          result =
-            account.status === 'active'
-              ? { kind: 'active', accountId: account.id, domain, ...(path ? { virtualAccountPath: path } : {}) }
-              : {
-                  kind: 'pending',
-                  accountId: account.id,
-                  domain,
-                  status: 'pending_activation',
-                  ...(path ? { virtualAccountPath: path } : {}),
-                };
-        } else {
-          const name = request.choice.accountName.trim();
-          if (!name || name.length > 120 || /[\u0000-\u001f\u007f]/.test(name))
-            throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
-          const created = await deps.createPendingAccount(trx, {
-            domain,
-            contactId: contact.id,
-            name,
-            requestedByPartnerId: order.partner_id,
-          });
-          result = created.status === 'active' ? { kind: 'active', accountId: created.accountId, domain } : { kind: 'pending', ...created };
-        }
+        const result =
+          request.choice.kind === 'existing'
+            ? await chooseExistingAccount(trx, request.choice, domain, contact.id)
+            : await createChosenAccount(trx, createPendingAccount, request.choice.accountName, {
+                domain,
+                contactId: contact.id,
+                requestedByPartnerId: order.partner_id,
+              });
         // Every link of this order's delegation (first email, reminders, retried sends) dies now.
         await trx<AccessTokenRow>('access_tokens')
           .where({ order_id: request.orderId, purpose: 'delegation' })
@@ -120,4 +98,51 @@ export function createDelegationActivities(deps: {
       });
     },
   };
+}
+
+/** The contact picked one of their domain's Smart Accounts; a pending one gets them as its contact. */
+async function chooseExistingAccount(
+  trx: Db,
+  choice: Extract<CustomerChoice, { kind: 'existing' }>,
+  domain: string,
+  contactId: UserRow['id'],
+): Promise<RedeemedChoice> {
+  const account = await trx<AccountRow>('accounts').where({ id: choice.accountId }).first();
+  if (!account || account.kind !== 'smart_account' || account.domain !== domain) {
+    throw refuse('DomainMismatch', `"${choice.accountId}" is not a Smart Account of ${domain}`);
+  }
+  if (account.status === 'closed') throw refuse('AccountNotActive', `Smart Account "${account.id}" is closed`);
+  const path = choice.virtualAccountPath;
+  if (path && !(await trx<VirtualAccountRow>('virtual_accounts').where({ account_id: account.id, path }).first('id'))) {
+    throw refuse('UnknownVirtualAccount', `Smart Account "${account.id}" has no virtual account "${path}"`);
+  }
+  if (account.status !== 'active' && !account.primary_contact_id) {
+    // The contact who chose it is who can activate it: the activation link goes to them.
+    await trx<AccountRow>('accounts').where({ id: account.id }).whereNull('primary_contact_id').update({ primary_contact_id: contactId });
+  }
+  return account.status === 'active'
+    ? { kind: 'active', accountId: account.id, domain, ...(path ? { virtualAccountPath: path } : {}) }
+    : {
+        kind: 'pending',
+        accountId: account.id,
+        domain,
+        status: 'pending_activation',
+        ...(path ? { virtualAccountPath: path } : {}),
+      };
+}
+
+/** The contact asked for a new Smart Account of their domain, named as they typed it. */
+async function createChosenAccount(
+  trx: Db,
+  createPendingAccount: CreatePendingAccount,
+  accountName: string,
+  owner: { domain: string; contactId: UserRow['id']; requestedByPartnerId: OrderRow['partner_id'] },
+): Promise<RedeemedChoice> {
+  const name = accountName.trim();
+  if (!name || name.length > 120 || /[\u0000-\u001f\u007f]/.test(name))
+    throw refuse('InvalidLink', 'the account name must be one line of 1-120 characters');
+  const created = await createPendingAccount(trx, { ...owner, name });
+  return created.status === 'active'
+    ? { kind: 'active', accountId: created.accountId, domain: owner.domain }
+    : { kind: 'pending', ...created };
 }

@@ -48,7 +48,12 @@ async function orderLine(db: Db, orderId: string, lineNumber: number) {
   return line;
 }
 
+/** Shipments, provisioning and withdrawal of an order's lines. */
 export function createFulfillmentActivities(db: Db) {
+  return { ...createShipmentActivities(db), ...createProvisioningActivities(db), ...createWithdrawalActivities(db) };
+}
+
+function createShipmentActivities(db: Db) {
   return {
     /** R7: the ship date, and for a term line its subscription, written once. */
     async recordShipment(shipment: ShipmentRecord): Promise<void> {
@@ -81,7 +86,11 @@ export function createFulfillmentActivities(db: Db) {
         });
       });
     },
+  };
+}
 
+function createProvisioningActivities(db: Db) {
+  return {
     /**
      * R8: smart lines' entitlements become active in the customer's Smart Account; classic
      * lines get a License Registration Portal record instead. One transaction; a repeat is a no-op.
@@ -140,7 +149,11 @@ export function createFulfillmentActivities(db: Db) {
         return { lrpKeys };
       });
     },
+  };
+}
 
+function createWithdrawalActivities(db: Db) {
+  return {
     /** R13: cancels every line not provisioned and withdraws its held or deposited licenses. */
     async withdrawOrder(request: WithdrawalRequest): Promise<void> {
       await db.transaction(async (trx) => {

@@ -33,89 +33,110 @@ export interface ActivationCarryOver {
 }
 
 export async function smartAccountActivation(input: ActivationWorkflowInput, carried?: ActivationCarryOver): Promise<void> {
-  const { workflowId } = workflowInfo();
-  const waitingOrders = new Set(carried?.waitingOrders ?? []);
-  const notified = new Set(carried?.notifiedOrders ?? []);
-  let remindersSent = carried?.remindersSent ?? 0;
-  let requestSent = carried?.requestSent ?? false;
-  let activated = false;
-
-  let withdrawn = false;
-  setHandler(registerWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => void waitingOrders.add(orderWorkflowId));
-  setHandler(withdrawWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => {
-    waitingOrders.delete(orderWorkflowId);
-    // Nobody waits any more: stop reminding the contact (a later order starts a new run).
-    if (waitingOrders.size === 0) withdrawn = true;
-  });
-  setHandler(accountActivatedSignal, () => void (activated = true));
-  setHandler(activationStatusQuery, () => ({
-    accountId: input.accountId,
-    activated,
-    waitingOrders: [...waitingOrders],
-    remindersSent,
-  }));
+  const run = new ActivationRun(input, carried);
+  run.installHandlers();
 
   const settings = await loadFulfillmentSettings();
   // The account may have been activated before this run started (a late order, a restart).
-  if ((await activities.getAccountStatus(input.accountId)) === 'active') activated = true;
+  if ((await activities.getAccountStatus(input.accountId)) === 'active') run.activated = true;
 
-  /** Emails the contact (first request or reminder); the account found active counts as activated. */
+  if (!run.activated && !run.withdrawn && !run.requestSent) {
+    await run.requestActivation(`${run.workflowId}:activation-request`);
+    run.requestSent = true;
+  }
+  while (!run.activated && !run.withdrawn) {
+    if (!(await condition(() => run.activated || run.withdrawn, settings.reminderIntervalMs))) {
+      const reminderNumber = run.remindersSent + 1;
+      if (await run.requestActivation(`${run.workflowId}:activation-reminder:${reminderNumber}`, reminderNumber)) run.remindersSent++;
+    }
+    const info = workflowInfo();
+    if (!run.activated && !run.withdrawn && (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof smartAccountActivation>(input, run.carryOver());
+    }
+  }
+  if (run.activated) await run.notifyWaitingOrders();
+  await condition(allHandlersFinished);
+}
+
+/** The state of one run: the orders waiting for the account, and how far the emails have got. */
+class ActivationRun {
+  readonly workflowId = workflowInfo().workflowId;
+  readonly waitingOrders: Set<string>;
+  readonly notified: Set<string>;
+  remindersSent: number;
+  requestSent: boolean;
+  activated = false;
+  withdrawn = false;
+
+  constructor(
+    readonly input: ActivationWorkflowInput,
+    carried?: ActivationCarryOver,
+  ) {
+    this.waitingOrders = new Set(carried?.waitingOrders ?? []);
+    this.notified = new Set(carried?.notifiedOrders ?? []);
+    this.remindersSent = carried?.remindersSent ?? 0;
+    this.requestSent = carried?.requestSent ?? false;
+  }
+
+  installHandlers(): void {
+    setHandler(registerWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => void this.waitingOrders.add(orderWorkflowId));
+    setHandler(withdrawWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => {
+      this.waitingOrders.delete(orderWorkflowId);
+      // Nobody waits any more: stop reminding the contact (a later order starts a new run).
+      if (this.waitingOrders.size === 0) this.withdrawn = true;
+    });
+    setHandler(accountActivatedSignal, () => void (this.activated = true));
+    setHandler(activationStatusQuery, () => ({
+      accountId: this.input.accountId,
+      activated: this.activated,
+      waitingOrders: [...this.waitingOrders],
+      remindersSent: this.remindersSent,
+    }));
+  }
+
+  carryOver(): ActivationCarryOver {
+    return {
+      waitingOrders: [...this.waitingOrders],
+      notifiedOrders: [...this.notified],
+      remindersSent: this.remindersSent,
+      requestSent: this.requestSent,
+    };
+  }
+
   /** Emails the contact (first request or reminder); returns whether an email went out. */
-  async function requestActivation(idempotencyKey: string, reminderNumber?: number): Promise<boolean> {
+  async requestActivation(idempotencyKey: string, reminderNumber?: number): Promise<boolean> {
     try {
       const outcome = await activities.sendActivationRequest({
-        accountId: input.accountId,
+        accountId: this.input.accountId,
         idempotencyKey,
         ...(reminderNumber ? { reminderNumber } : {}),
       });
       // Found active (its signal lost or late): that counts as the activation.
-      if (outcome === 'already-active') activated = true;
+      if (outcome === 'already-active') this.activated = true;
       return outcome === 'sent';
     } catch (err) {
       // A refusal (say, no contact to write to) must not end the wait: someone can still activate it.
       if (!(err instanceof ActivityFailure)) throw err;
-      log.warn('activation email not sent', { accountId: input.accountId, error: String(err.cause ?? err) });
+      log.warn('activation email not sent', { accountId: this.input.accountId, error: String(err.cause ?? err) });
       return false;
     }
   }
 
-  if (!activated && !withdrawn && !requestSent) {
-    await requestActivation(`${workflowId}:activation-request`);
-    requestSent = true;
-  }
-  while (!activated && !withdrawn) {
-    if (!(await condition(() => activated || withdrawn, settings.reminderIntervalMs))) {
-      if (await requestActivation(`${workflowId}:activation-reminder:${remindersSent + 1}`, remindersSent + 1)) remindersSent++;
-    }
-    const info = workflowInfo();
-    if (!activated && !withdrawn && (info.continueAsNewSuggested || info.historyLength >= settings.historyEventLimit)) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof smartAccountActivation>(input, {
-        waitingOrders: [...waitingOrders],
-        notifiedOrders: [...notified],
-        remindersSent,
-        requestSent,
-      });
-    }
-  }
-  if (!activated) {
-    await condition(allHandlersFinished);
-    return;
-  }
-
-  // Tell every waiting order, including any that registers while we are telling the others.
-  for (;;) {
-    const pending = [...waitingOrders].filter((id) => !notified.has(id));
-    if (pending.length === 0) break;
-    for (const orderWorkflowId of pending) {
-      try {
-        await getExternalWorkflowHandle(orderWorkflowId).signal(smartAccountActivatedSignal, { accountId: input.accountId });
-      } catch (err) {
-        // A cancelled or finished order no longer needs the account.
-        log.info('order no longer waiting for the account', { orderWorkflowId, error: String(err) });
+  /** Tell every waiting order, including any that registers while we are telling the others. */
+  async notifyWaitingOrders(): Promise<void> {
+    for (;;) {
+      const pending = [...this.waitingOrders].filter((id) => !this.notified.has(id));
+      if (pending.length === 0) break;
+      for (const orderWorkflowId of pending) {
+        try {
+          await getExternalWorkflowHandle(orderWorkflowId).signal(smartAccountActivatedSignal, { accountId: this.input.accountId });
+        } catch (err) {
+          // A cancelled or finished order no longer needs the account.
+          log.info('order no longer waiting for the account', { orderWorkflowId, error: String(err) });
+        }
+        this.notified.add(orderWorkflowId);
       }
-      notified.add(orderWorkflowId);
     }
   }
-  await condition(allHandlersFinished);
 }

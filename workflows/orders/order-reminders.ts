@@ -1,0 +1,85 @@
+/**
+ * R5 reminders while an order waits: to the partner for a held, Smart Account-mandatory order
+ * (then one escalation), or to the customer contact who has not chosen yet (then the partner is
+ * told once). The main loop sleeps until nextReminderAt() and then runs remindIfDue().
+ */
+import { patched } from '@temporalio/workflow';
+import type { FulfillmentSettings } from '../../activities';
+import { listStatusOf, recordEmail, waitFor } from '../../src/orders/order-lifecycle';
+import { reminderDueAtMs, reminderOffsetMs } from '../../src/orders/reminder-schedule';
+import { activities } from '../shared/activity-proxies';
+import { ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS, TELL_PARTNER_OF_UNANSWERED_DELEGATION, type OrderRun } from './order-run';
+
+/** R5: reminders on the configured cadence while held, and one escalation after the configured time. */
+export async function remindIfDue(run: OrderRun, settings: FulfillmentSettings): Promise<void> {
+  const waiting = run.state.waiting;
+  const now = Date.now();
+  if (waiting?.kind === 'customer-choice') {
+    // Patched (added after release): the partner hears once that the customer has not chosen,
+    // so an unanswered delegation never waits unnoticed. Runs started before the change
+    // replay without it (docs/EVOLVING-WORKFLOWS.md).
+    if (!waiting.partnerTold && now >= waiting.sinceMs + settings.escalationAfterMs && patched(TELL_PARTNER_OF_UNANSWERED_DELEGATION)) {
+      await run.sendEmail('delegation-unanswered', ['partner'], 'delegation-unanswered', {
+        heldSinceMs: waiting.sinceMs,
+        ...(waiting.remindersSent ? { reminderNumber: waiting.remindersSent } : {}),
+      });
+      run.setState(waitFor(run.state, { ...waiting, partnerTold: true }));
+      return;
+    }
+    // A fresh link each time: an expired or lost one is never the end of the order.
+    const reminderNumber = waiting.remindersSent + 1;
+    if (now < reminderDueAt(run, waiting.sinceMs, reminderNumber, settings)) return;
+    await activities.sendDelegationRequest({
+      orderId: run.state.orderId,
+      idempotencyKey: run.key(`delegation-reminder:${reminderNumber}`),
+      listStatus: listStatusOf(run.state),
+      reminderNumber,
+    });
+    run.setState(recordEmail(waitFor(run.state, { ...waiting, remindersSent: reminderNumber }), `delegation-reminder:${reminderNumber}`));
+    return;
+  }
+  if (waiting?.kind !== 'partner-transfer') return;
+  if (!waiting.escalated && now >= waiting.heldSinceMs + settings.escalationAfterMs) {
+    await run.sendEmail('escalation', ['escalation'], 'escalation', { heldSinceMs: waiting.heldSinceMs });
+    run.setState(waitFor(run.state, { ...waiting, escalated: true }));
+  }
+  const current = run.state.waiting as typeof waiting;
+  const reminderNumber = current.remindersSent + 1;
+  if (now >= reminderDueAt(run, current.heldSinceMs, reminderNumber, settings)) {
+    await run.sendEmail('transfer-reminder', ['partner'], `transfer-reminder:${reminderNumber}`, {
+      reminderNumber,
+      heldSinceMs: current.heldSinceMs,
+    });
+    run.setState(waitFor(run.state, { ...current, remindersSent: reminderNumber }));
+  }
+}
+
+/**
+ * When the next reminder is due: to the partner for a held, Smart Account-mandatory order
+ * (then one escalation), or to the customer contact who has not chosen yet.
+ */
+export function nextReminderAt(run: OrderRun, settings: FulfillmentSettings): number | undefined {
+  const { state } = run;
+  const waiting = state.waiting;
+  if (waiting?.kind === 'customer-choice') {
+    const reminder = reminderDueAt(run, waiting.sinceMs, waiting.remindersSent + 1, settings);
+    const tellPartner = waiting.sinceMs + settings.escalationAfterMs;
+    // Only a run that knows the patch wakes up for the partner notice (an old one keeps its timers).
+    return !waiting.partnerTold && tellPartner < reminder && patched(TELL_PARTNER_OF_UNANSWERED_DELEGATION) ? tellPartner : reminder;
+  }
+  if (waiting?.kind !== 'partner-transfer' || !state.lines.some((l) => l.smartAccountMandatory && !l.cancelled)) return undefined;
+  const reminder = reminderDueAt(run, waiting.heldSinceMs, waiting.remindersSent + 1, settings);
+  return waiting.escalated ? reminder : Math.min(reminder, waiting.heldSinceMs + settings.escalationAfterMs);
+}
+
+/**
+ * When reminder `reminderNumber` of a wait that began at `sinceMs` is due. Patched (added after
+ * release): each order's reminders come at its own offset past the cadence, so orders booked
+ * together are not reminded together; runs started before keep their timers.
+ */
+function reminderDueAt(run: OrderRun, sinceMs: number, reminderNumber: number, settings: FulfillmentSettings): number {
+  const offset = patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)
+    ? reminderOffsetMs(run.state.orderId, settings.reminderIntervalMs, settings.reminderJitterMs ?? 0)
+    : 0;
+  return reminderDueAtMs(sinceMs, reminderNumber, settings.reminderIntervalMs, offset);
+}
