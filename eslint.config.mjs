@@ -67,7 +67,6 @@ export default tseslint.config(
       'bench/worker-process.ts',
       'scripts/faults/run.ts',
       'scripts/faults/verify.ts',
-      'src/config.ts',
       'workflows/accounts/smart-account-activation.ts',
       'workflows/orders/order-fulfillment.ts',
     ],
