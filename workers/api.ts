@@ -4,6 +4,7 @@
  * email links, and /healthz and /readyz, on API_LISTEN. Stops on SIGINT or SIGTERM after the
  * requests in flight are answered.
  */
+import { createActivationLinkResender } from '../activities/accounts/activation-link';
 import { createDelegationLinkResender } from '../activities/orders/link-resend';
 import { buildApi } from '../src/api/server';
 import { loadConfig } from '../src/config';
@@ -17,10 +18,12 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.logLevel);
   const db = createDb(config.databaseUrl, config.databasePoolMax, logger);
   const { client, connection } = await connectTemporalClient(config);
-  // The API's only email: a new customer link a partner asks for (POST /v1/orders/{id}/delegation-link).
+  // The API's only email: a new customer link a partner asks for (POST /v1/orders/{id}/delegation-link,
+  // POST /v1/accounts/{id}/activation-link).
   const mailer = createSmtpMailer(config.smtpUrl);
   const resendDelegationLink = createDelegationLinkResender({ db, mailer, config });
-  const app = await buildApi({ db, client, config, logger, resendDelegationLink });
+  const resendActivationLink = createActivationLinkResender({ db, mailer, config });
+  const app = await buildApi({ db, client, config, logger, resendDelegationLink, resendActivationLink });
   const [host, port] = splitHostPort(config.apiListen);
   await app.listen({ host, port });
   logger.info({ url: `http://${config.apiListen}`, openapi: `${config.publicBaseUrl}/openapi.json` }, 'API listening');

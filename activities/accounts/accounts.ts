@@ -8,12 +8,12 @@ import {
   type RequestedAccount,
 } from '../../src/accounts/account-admin';
 import type { Db } from '../../src/db/knex';
-import { isoDateOf } from '../../src/common/dates';
 import { asRefusal, refuse } from '../shared/errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from '../orders/records';
 import type { Outbox } from '../shared/outbox';
 import type { createSecureLinkSender } from '../shared/secure-links';
 import type { AccountRow, OrderRow, UserRow } from '../../src/db/rows';
+import { activationLinkEmail } from './activation-link';
 
 // The request logic (R2) lives in src/accounts/account-admin.ts, shared with the API's standalone
 // request; these names stay importable from here.
@@ -125,25 +125,7 @@ function createActivationEmailActivities(deps: {
       }
       const contact = account.primary_contact_id ? await db<UserRow>('users').where({ id: account.primary_contact_id }).first() : null;
       if (!contact) throw refuse('UnknownAccount', `account "${request.accountId}" has no contact to activate it`);
-      await sendLinkEmail({
-        purpose: 'activation',
-        path: 'activations',
-        orderId: null,
-        accountId: account.id,
-        contact: { id: contact.id, email: contact.email, fullName: contact.full_name },
-        template: 'activation-request',
-        // About the account only: the orders waiting for it may be several, of several partners.
-        facts: {
-          orderId: '',
-          externalReference: '',
-          partnerName: '',
-          lines: [],
-          today: isoDateOf(Date.now()),
-          requestedDomain: account.domain ?? undefined,
-          ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
-        },
-        idempotencyKey: request.idempotencyKey,
-      });
+      await sendLinkEmail({ ...activationLinkEmail(account, contact, request.reminderNumber), idempotencyKey: request.idempotencyKey });
       return 'sent';
     },
   };

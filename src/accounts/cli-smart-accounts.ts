@@ -1,13 +1,35 @@
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { apiClient, printResult, withHints } from '../cli/context';
 import { formatKeyValues, formatTable } from '../cli/table';
 
-/** `accounts search|request|virtual-accounts`: Smart Accounts of a domain (R2), and virtual accounts. */
+/** `accounts search|request|virtual-accounts|resend-activation-link`: Smart Accounts of a domain (R2), and virtual accounts. */
 
 export function registerSmartAccountCommands(accounts: Command): void {
   registerSearchCommand(accounts);
   registerRequestCommand(accounts);
   registerVirtualAccountCommands(accounts);
+  registerResendActivationLinkCommand(accounts);
+}
+
+/** `accounts resend-activation-link <accountId>`: the contact gets a new link, the earlier ones die */
+function registerResendActivationLinkCommand(accounts: Command): void {
+  accounts
+    .command('resend-activation-link')
+    .description("email the contact a new activation link for a requested Smart Account; the account's earlier links stop working at once")
+    .argument('<accountId>')
+    .option('--request-id <id>', 'the same id sends one link (default: a new one each run)')
+    .action(
+      withHints({ requestId: '--request-id' }, async (accountId: string, opts: { requestId?: string }, command: Command) => {
+        const sent = await apiClient().resendActivationLink(accountId, { requestId: opts.requestId ?? randomUUID() });
+        printResult(
+          command,
+          sent,
+          (r) =>
+            `A new activation link for Smart Account ${r.accountId} ${r.repeated ? 'was already sent for this request' : 'has been emailed to its contact'}.`,
+        );
+      }),
+    );
 }
 
 /** `accounts search <domain>` */

@@ -10,6 +10,7 @@ import {
 } from './account-admin';
 import { accountOr404, authorizeHoldingAccount, authorizeVirtualAccountCreate, authorizeVirtualAccountRead } from './account-authorization';
 import { registerRoleGrantRoutes } from './role-grant-routes';
+import { registerActivationLinkRoute } from './activation-link-route';
 import { actingPartner } from '../api/access';
 import {
   AccountIdParams,
@@ -49,6 +50,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: ApiDependencie
   registerAddHoldingAccountMemberRoute(app, deps);
   registerRemoveHoldingAccountMemberRoute(app, deps);
   registerRoleGrantRoutes(app, deps);
+  registerActivationLinkRoute(app, deps);
 }
 
 function registerSearchSmartAccountsRoute(app: FastifyInstance, deps: ApiDependencies): void {

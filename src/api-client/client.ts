@@ -208,6 +208,11 @@ export class LicenseFulfillmentClient {
     return this.#call('resendDelegationLink', { params: { orderId }, body: request });
   }
 
+  /** The same for the activation link of a Smart Account pending activation (409 once it is active). */
+  resendActivationLink(accountId: string, request: { requestId: string }): Promise<{ accountId: string; sent: true; repeated: boolean }> {
+    return this.#call('resendActivationLink', { params: { accountId }, body: request });
+  }
+
   // ------------------------------------------------------------ administration (operators)
 
   /** Creates a partner or distributor; the same request again answers the same partner. */

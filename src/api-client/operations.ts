@@ -21,6 +21,7 @@ export const OPERATIONS = {
   reportShipment: { method: 'POST', path: '/v1/orders/{orderId}/shipments' },
   cancelOrder: { method: 'POST', path: '/v1/orders/{orderId}/cancellation' },
   resendDelegationLink: { method: 'POST', path: '/v1/orders/{orderId}/delegation-link' },
+  resendActivationLink: { method: 'POST', path: '/v1/accounts/{accountId}/activation-link' },
   searchSmartAccounts: { method: 'GET', path: '/v1/smart-accounts' },
   requestSmartAccount: { method: 'POST', path: '/v1/smart-account-requests' },
   listVirtualAccounts: { method: 'GET', path: '/v1/accounts/{accountId}/virtual-accounts' },

@@ -11,4 +11,6 @@ export interface ApiDependencies {
   logger: Logger;
   /** Emails a new delegation link (activities/orders/link-resend.ts); absent in an API that cannot send email. */
   resendDelegationLink?: (orderId: string, requestKey: string) => Promise<{ repeated: boolean }>;
+  /** Emails a new activation link (activities/accounts/activation-link.ts); absent in an API that cannot send email. */
+  resendActivationLink?: (accountId: string, requestKey: string) => Promise<{ repeated: boolean }>;
 }

@@ -296,7 +296,7 @@ export function linkProblemPage(reason: 'unknown' | 'used' | 'expired', kind: Li
         body: html`<h1>This link is not valid</h1>
 <p>We do not know this link. Check that you opened the whole link from the email: copying only part of it is the usual cause.</p>
 <h2>What you can do</h2>
-<p>Open the link again from the email. If it still does not work, ask the partner who placed your order to send a new one.</p>`,
+<p>Open the link again from the email. If it still does not work, ask ${kind === 'delegation' ? 'the partner who placed your order' : 'the partner who requested the account for you'} to send a new one.</p>`,
       };
     case 'used':
       return {
@@ -314,7 +314,7 @@ export function linkProblemPage(reason: 'unknown' | 'used' | 'expired', kind: Li
         body: html`<h1>This link has expired</h1>
 <p>Links to ${whatFor} are valid for a limited time, and this one is no longer valid. Nothing has been changed.</p>
 <h2>What you can do</h2>
-<p>${kind === 'delegation' ? 'Use the link in the most recent reminder email, or ask the partner who placed your order to send a new one.' : 'Use the link in the most recent activation reminder email, or ask the partner who requested the account.'}</p>`,
+<p>${kind === 'delegation' ? 'Use the link in the most recent reminder email, or ask the partner who placed your order to send a new one.' : 'Use the link in the most recent activation reminder email, or ask the partner who requested the account for you to send a new one.'}</p>`,
       };
   }
 }

@@ -1,11 +1,11 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { authorizedOrder } from '../api/access';
 import type { ApiDependencies } from '../api/dependencies';
 import { HttpError } from '../api/errors';
 import { errorResponses, OrderIdParams, type OrderIdParamsType } from '../api/schemas';
 
-/** Why a new customer link cannot be sent (the order waits for no choice, names no contact): 409. */
+/** Why a new customer link cannot be sent (no choice or activation awaited, no contact): 409. */
 export class LinkResendRefusal extends Error {
   constructor(message: string) {
     super(message);
@@ -26,14 +26,35 @@ export const ResendLinkBody = Type.Object(
 );
 export type ResendLinkBodyType = Static<typeof ResendLinkBody>;
 
-const LinkResent = Type.Object(
-  {
-    orderId: Type.String(),
-    sent: Type.Literal(true),
-    repeated: Type.Boolean({ description: 'true when this requestId had already sent the link: nothing new was sent' }),
-  },
-  { additionalProperties: false },
-);
+/** The answer to a resend: the order (or account) it was for, and whether this request had sent it before. */
+export function linkResentSchema<Id extends TProperties>(id: Id) {
+  return Type.Object(
+    {
+      ...id,
+      sent: Type.Literal(true),
+      repeated: Type.Boolean({ description: 'true when this requestId had already sent the link: nothing new was sent' }),
+    },
+    { additionalProperties: false },
+  );
+}
+
+/**
+ * Sends the new link through the API's resender: 503 when this API cannot send email, 409 when
+ * there is no link to replace. Shared by the delegation and activation link routes.
+ */
+export async function sendNewLink(
+  resend: ((id: string, requestKey: string) => Promise<{ repeated: boolean }>) | undefined,
+  id: string,
+  requestId: string,
+): Promise<{ repeated: boolean }> {
+  if (!resend) throw new HttpError(503, 'Unavailable', 'this API cannot send email');
+  try {
+    return await resend(id, requestId);
+  } catch (err) {
+    if (err instanceof LinkResendRefusal) throw new HttpError(409, 'InvalidState', err.message);
+    throw err;
+  }
+}
 
 /**
  * POST /v1/orders/{orderId}/delegation-link: the partner (or an operator) sends the customer a
@@ -53,21 +74,15 @@ export function registerResendLinkRoute(app: FastifyInstance, deps: ApiDependenc
         security: [{ apiKey: [] }],
         params: OrderIdParams,
         body: ResendLinkBody,
-        response: { 200: LinkResent, ...errorResponses(400, 401, 403, 404, 409, 503) },
+        response: { 200: linkResentSchema({ orderId: Type.String() }), ...errorResponses(400, 401, 403, 404, 409, 503) },
       },
     },
     async (request) => {
       const { orderId } = request.params;
       await authorizedOrder(deps.db, deps.client, request.principal, orderId);
-      if (!deps.resendDelegationLink) throw new HttpError(503, 'Unavailable', 'this API cannot send email');
-      try {
-        const { repeated } = await deps.resendDelegationLink(orderId, request.body.requestId);
-        request.log.info({ orderId, repeated }, 'delegation link resent');
-        return { orderId, sent: true as const, repeated };
-      } catch (err) {
-        if (err instanceof LinkResendRefusal) throw new HttpError(409, 'InvalidState', err.message);
-        throw err;
-      }
+      const { repeated } = await sendNewLink(deps.resendDelegationLink, orderId, request.body.requestId);
+      request.log.info({ orderId, repeated }, 'delegation link resent');
+      return { orderId, sent: true as const, repeated };
     },
   );
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { createActivationLinkResender } from '../../activities/accounts/activation-link';
 import { createDelegationLinkResender } from '../../activities/orders/link-resend';
 import { createApiKey, type ApiKeyRole } from '../../src/api/auth';
 import { buildApi } from '../../src/api/server';
@@ -33,6 +34,7 @@ export async function startTestApi(stack: TestStack, options: { port?: number; l
     config,
     logger: options.logger ?? createLogger('api-test', 'ERROR'),
     resendDelegationLink: createDelegationLinkResender({ db: stack.db, mailer: stack.mailer, config }),
+    resendActivationLink: createActivationLinkResender({ db: stack.db, mailer: stack.mailer, config }),
   });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();

@@ -183,6 +183,11 @@ describe("partner B and B's distributor against everything of partner A", () => 
       forbidden,
     ],
     [
+      'resendActivationLink',
+      () => ({ method: 'POST', path: `/v1/accounts/${a.pendingSmartAccountId}/activation-link`, body: { requestId: 'not-yours' } }),
+      forbidden,
+    ],
+    [
       'searchSmartAccounts',
       () => ({ method: 'GET', path: `/v1/smart-accounts?domain=${a.domain}` }),
       (res) => {

@@ -137,6 +137,7 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   reportShipment: (c) => c.reportShipment(ORDER_ID, { lineNumber: 1, shippedOn: '2026-01-31' }),
   cancelOrder: (c) => c.cancelOrder(ORDER_ID, { reason: 'customer withdrew' }),
   resendDelegationLink: (c) => c.resendDelegationLink(ORDER_ID, { requestId: 'erp-4711-relink' }),
+  resendActivationLink: (c) => c.resendActivationLink('sa-acme', { requestId: 'erp-4711-reactivate' }),
   searchSmartAccounts: (c) => c.searchSmartAccounts('acme.com'),
   requestSmartAccount: (c) =>
     c.requestSmartAccount({
