@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { ConfigError, loadConfig } from '../../src/config';
 import { DEMO, demoHeldOrder, seedDemoData } from '../../src/dev/demo-data';
+import { DEMO_DEVICES, DEMO_TOKEN_DESCRIPTION, runLicenseUseDemo } from '../../src/dev/demo-license-use';
 import { bookingBody, DEMO_HELD_REFERENCE, runDemo } from '../../src/dev/demo-orders';
 import { startDevSmtp } from '../../src/dev/dev-smtp';
 import { freePort } from '../../src/dev/free-port';
@@ -54,7 +55,65 @@ test('a restarted demo finds the orders it booked; a held demo order of an earli
   expect(await heldDemoOrders()).toEqual([DEMO_HELD_REFERENCE]);
   const cancelled = await stack.db<OrderRow>('orders').where({ id: leftover.body.orderId }).first('status');
   expect(cancelled?.status).toBe('Cancelled');
-}, 180_000);
+
+  await licenseUseDemoTwice(partnerKey);
+}, 240_000);
+
+/** The direct demo order is fulfilled: devices use its licenses beyond the pool, and a rerun adds nothing. */
+async function licenseUseDemoTwice(partnerKey: string): Promise<void> {
+  const keys = { partnerKey, operatorKey: await api.keyFor('operator') };
+  const stateDir = mkdtempSync(join(tmpdir(), 'demo-devices-'));
+  const first = await runLicenseUseDemo(api.baseUrl, keys, { stateDir, today: '2026-12-06' });
+  expect(first.agreement).toEqual({ allowance: '1.5', cadence: 'quarterly', setNow: true });
+  expect(first.tokenCreated).not.toBeNull();
+  expect(
+    first.devices.map((d) => [d.serialNumber, d.registeredNow, d.problem, d.told.map((t) => `${t.sku} ${t.count} ${t.state}`)]),
+  ).toEqual([
+    ['DEMO-FOC0001', true, undefined, ['C9300-DNA-E-3Y 6 Authorized']],
+    ['DEMO-FOC0002', true, undefined, ['C9300-DNA-E-3Y 4 Authorized']],
+    ['DEMO-FOC0003', true, undefined, ['C9300-DNA-E-3Y 3 Overage']],
+    ['DEMO-FOC0004', true, undefined, ['C9300-DNA-E-3Y 4 OutOfCompliance']],
+    ['DEMO-FGL0001', true, undefined, ['ISR4K-SEC-PERP 1 Authorized']],
+  ]);
+  const expectedPools = [
+    { sku: 'C9300-DNA-E-3Y', purchased: 10, inUse: 17, balance: -7, overage: 3, unserved: 4 },
+    { sku: 'ISR4K-SEC-PERP', purchased: 2, inUse: 1, balance: 1, overage: 0, unserved: 0 },
+  ];
+  expect(first.pools).toEqual(expectedPools);
+  const poolRows = await stack
+    .db('license_pools as p')
+    .join('virtual_accounts as va', 'va.id', 'p.virtual_account_id')
+    .where({ 'p.account_id': DEMO.smartAccountId, 'va.path': 'Finance' })
+    .orderBy('p.sku')
+    .select('p.sku', 'p.purchased', 'p.authorized', 'p.overage', 'p.unserved');
+  expect(poolRows).toEqual([
+    { sku: 'C9300-DNA-E-3Y', purchased: 10, authorized: 10, overage: 3, unserved: 4 },
+    { sku: 'ISR4K-SEC-PERP', purchased: 2, authorized: 1, overage: 0, unserved: 0 },
+  ]);
+
+  // A restart: same state files, nothing new registered, no new token, the same answers.
+  const second = await runLicenseUseDemo(api.baseUrl, keys, { stateDir, today: '2026-12-06' });
+  expect(second.agreement.setNow).toBe(false);
+  expect(second.tokenCreated).toBeNull();
+  expect(second.devices.map((d) => d.registeredNow)).toEqual(DEMO_DEVICES.map(() => false));
+  expect(second.devices.map((d) => [d.instanceId, d.told])).toEqual(first.devices.map((d) => [d.instanceId, d.told]));
+  expect(second.pools).toEqual(expectedPools);
+  const instances = await stack.db('product_instances').where({ account_id: DEMO.smartAccountId }).count<[{ n: string }]>({ n: '*' });
+  expect(Number(instances[0].n)).toBe(DEMO_DEVICES.length);
+  const tokens = await stack.db('registration_tokens').where({ description: DEMO_TOKEN_DESCRIPTION }).count<[{ n: string }]>({ n: '*' });
+  expect(Number(tokens[0].n)).toBe(1);
+
+  // The pages have someone to sign in: acme.com's admin, verified, with sa_admin (seeded once however often).
+  await seedDemoData(stack.db);
+  const admin = await stack
+    .db('role_grants as g')
+    .join('users as u', 'u.id', 'g.user_id')
+    .where({ 'g.account_id': DEMO.smartAccountId, 'u.email': DEMO.adminEmail })
+    .whereNull('g.revoked_at')
+    .whereNotNull('u.email_verified_at')
+    .select('g.role', 'u.registered_id');
+  expect(admin).toEqual([{ role: 'sa_admin', registered_id: 'alex.admin' }]);
+}
 
 describe('DEV_SMTP_LISTEN', () => {
   test('moves the stack’s own SMTP catcher; mail sent to the URL it gives arrives', async () => {
