@@ -2,7 +2,8 @@
  * `npm start`'s demo logic (src/dev/demo-orders.ts) and its SMTP catcher (src/dev/dev-smtp.ts),
  * in-process against the real stack: a restart finds the demo orders it booked before instead of
  * piling up held orders that remind for ever, held demo orders of earlier versions' starts are
- * cancelled, and DEV_SMTP_LISTEN moves the catcher off :1025.
+ * cancelled, the license-use demo's devices are told Authorized / Overage / OutOfCompliance and a
+ * rerun registers nothing, acme.com's admin signs in and sees them, and DEV_SMTP_LISTEN moves the catcher off :1025.
  */
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,9 @@ import { startDevSmtp } from '../../src/dev/dev-smtp';
 import { freePort } from '../../src/dev/free-port';
 import type { OrderRow } from '../../src/db/rows';
 import { useTestApi } from '../helpers/api';
-import { useTestStack } from '../helpers/stack';
+import type { CaughtMail } from '../../src/dev/mail-catcher';
+import { PageClient, tokenOfLink } from '../helpers/pages';
+import { useTestStack, waitForMail } from '../helpers/stack';
 
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
@@ -30,7 +33,7 @@ async function heldDemoOrders(): Promise<string[]> {
   return rows.map((r) => r.external_reference).sort();
 }
 
-test('a restarted demo finds the orders it booked; a held demo order of an earlier start is cancelled', async () => {
+test('a restarted demo finds the orders it booked, cancels held ones of earlier starts, and its devices register once and overuse a pool', async () => {
   await seedDemoData(stack.db);
   const partnerKey = await api.keyFor('partner', DEMO.partnerId);
   // What every earlier `npm start` left behind: a held order with a stamped reference.
@@ -113,6 +116,21 @@ async function licenseUseDemoTwice(partnerKey: string): Promise<void> {
     .whereNotNull('u.email_verified_at')
     .select('g.role', 'u.registered_id');
   expect(admin).toEqual([{ role: 'sa_admin', registered_id: 'alex.admin' }]);
+  await adminSeesTheDevices();
+}
+
+/** The summary's sign-in path works: the emailed link signs admin@acme.com in, the VA page lists the devices. */
+async function adminSeesTheDevices(): Promise<void> {
+  const client = new PageClient(api.baseUrl);
+  const isSignIn = (m: CaughtMail) => m.to.includes(DEMO.adminEmail) && m.headers['x-email-template'] === 'sign-in';
+  await client.submit('/sign-in', { email: DEMO.adminEmail });
+  const [mail] = await waitForMail(isSignIn);
+  expect((await client.submit(`/sign-in/${tokenOfLink(mail, stack.config.publicBaseUrl, 'sign-in')}`, {})).status).toBe(303);
+  const page = await client.get(`/accounts/${DEMO.smartAccountId}/va?path=Finance`);
+  expect(page.status).toBe(200);
+  for (const device of DEMO_DEVICES) expect(page.text).toContain(device.hostname);
+  expect(page.text).toContain('C9300-DNA-E-3Y: 4 <span class="state-OutOfCompliance">OutOfCompliance</span>');
+  expect(page.text).toContain('C9300-DNA-E-3Y: 3 <span class="state-Overage">Overage</span>');
 }
 
 describe('DEV_SMTP_LISTEN', () => {
