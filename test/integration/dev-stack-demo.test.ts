@@ -5,7 +5,7 @@
  * cancelled, the license-use demo's devices are told Authorized / Overage / OutOfCompliance and a
  * rerun registers nothing, acme.com's admin signs in and sees them, and DEV_SMTP_LISTEN moves the catcher off :1025.
  */
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
@@ -105,6 +105,18 @@ async function licenseUseDemoTwice(partnerKey: string): Promise<void> {
   expect(Number(instances[0].n)).toBe(DEMO_DEVICES.length);
   const tokens = await stack.db('registration_tokens').where({ description: DEMO_TOKEN_DESCRIPTION }).count<[{ n: string }]>({ n: '*' });
   expect(Number(tokens[0].n)).toBe(1);
+
+  // A state file lost while the database kept the device: said for that device, the others go on.
+  rmSync(join(stateDir, 'DEMO-FOC0004.json'));
+  const third = await runLicenseUseDemo(api.baseUrl, keys, { stateDir });
+  expect(third.devices.map((d) => d.problem?.split(':')[0])).toEqual([
+    undefined,
+    undefined,
+    undefined,
+    'UdiRegisteredWithAnotherKey',
+    undefined,
+  ]);
+  expect(third.pools).toEqual(expectedPools);
 
   // The pages have someone to sign in: acme.com's admin, verified, with sa_admin (seeded once however often).
   await seedDemoData(stack.db);
