@@ -25,6 +25,7 @@ import { generateSigningKey } from '../src/licensing/signing';
 import { createDb, ensureDatabase, type Db } from '../src/db/knex';
 import { migrateLatest } from '../src/db/migrate';
 import { DEMO, seedDemoData } from '../src/dev/demo-data';
+import { runLicenseUseDemo } from '../src/dev/demo-license-use';
 import { runDemo } from '../src/dev/demo-orders';
 import { findMailpit, startDevSmtp } from '../src/dev/dev-smtp';
 import { mintQuickStartKeys, revokeKeys, type QuickStartKeys } from '../src/dev/quick-start-keys';
@@ -254,6 +255,11 @@ async function runStack(config: Config, supervise: (name: string, child: ChildPr
     supervise,
   );
   const demo = await runDemo(localUrl(config.apiListen), keys.partner.key, { progress: step });
+  const licenseUse = await runLicenseUseDemo(
+    localUrl(config.apiListen),
+    { partnerKey: keys.partner.key, operatorKey: keys.operator.key },
+    { stateDir: join(DATA, 'demo-devices'), progress: step },
+  );
   const metricsUrl = `${localUrl(config.workerMetricsListen)}/metrics`;
   const metrics = await callApi(localUrl(config.workerMetricsListen), 'GET', '/metrics', { timeoutMs: 3_000 });
   const metricsNote =
@@ -267,6 +273,7 @@ async function runStack(config: Config, supervise: (name: string, child: ChildPr
       metricsUrl,
       metricsNote,
       demo,
+      licenseUse,
       operatorKey: keys.operator.key,
       partnerKey: keys.partner.key,
       uiDecodes,

@@ -13,6 +13,8 @@ export const DEMO = {
   holdingAccountId: 'pha-northwind',
   smartAccountId: 'sa-acme',
   pendingSmartAccountId: 'sa-initech',
+  /** acme.com's administrator: signs in to the pages (emailed link) and sees the demo devices. */
+  adminEmail: 'admin@acme.com',
 } as const;
 
 export async function seedDemoData(db: Db): Promise<void> {
@@ -74,7 +76,23 @@ export async function seedDemoData(db: Db): Promise<void> {
       DEMO.smartAccountId,
       DEMO.partnerId,
     ]);
+    await seedDemoAdmin(trx);
   });
+}
+
+/** A verified user with a registered ID and sa_admin on acme.com, so the pages have someone to sign in. */
+async function seedDemoAdmin(trx: Db): Promise<void> {
+  const [admin] = await trx
+    .raw(
+      `INSERT INTO users (email, full_name, registered_id, email_verified_at) VALUES (?, 'Alex Admin', 'alex.admin', now())
+       ON CONFLICT ((lower(email))) DO UPDATE SET email_verified_at = COALESCE(users.email_verified_at, now()) RETURNING id`,
+      [DEMO.adminEmail],
+    )
+    .then((r: { rows: Array<{ id: string }> }) => r.rows);
+  await trx.raw(
+    `INSERT INTO role_grants (account_id, user_id, role, granted_by) VALUES (?, ?, 'sa_admin', 'demo') ON CONFLICT DO NOTHING`,
+    [DEMO.smartAccountId, admin.id],
+  );
 }
 
 /** Creates a nested virtual account and any missing parents ("Region-US/Finance/Sacramento"). */

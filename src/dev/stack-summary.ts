@@ -3,6 +3,7 @@ import { deriveOrderId } from '../orders/book-order';
 import type { BookOrderInput } from '../orders/order';
 import type { OrderStatus } from '../orders/order-lifecycle';
 import { DEMO } from './demo-data';
+import { DEMO_VA, type LicenseUseDemo } from './demo-license-use';
 import type { DemoResult } from './demo-orders';
 
 /** What the quick start prints once the demo orders are in. */
@@ -15,6 +16,7 @@ export interface SummaryFacts {
   metricsUrl: string;
   metricsNote: string;
   demo: DemoResult;
+  licenseUse: LicenseUseDemo;
   operatorKey: string;
   partnerKey: string;
   /** True when the dev server's UI was started with this start's codec endpoint. */
@@ -57,6 +59,28 @@ function orderLines(facts: SummaryFacts): string[] {
   ];
 }
 
+/** The devices, what each was told, the pools, and how acme.com's admin sees it on the pages. */
+export function licenseUseLines(facts: Pick<SummaryFacts, 'licenseUse' | 'config' | 'inbox'>): string[] {
+  const { agreement, devices, pools, tokenCreated, tokensRevoked } = facts.licenseUse;
+  const base = facts.config.publicBaseUrl.replace(/\/+$/, '');
+  const tokenNote = tokenCreated
+    ? `registration token ${tokenCreated} made now${tokensRevoked.length ? ` (${tokensRevoked.length} older demo token(s) revoked)` : ''}`
+    : 'registered by an earlier start, no new token';
+  return [
+    `License use in ${DEMO.smartAccountId} / ${DEMO_VA} (overage agreement ${agreement.allowance}x ${agreement.cadence}${agreement.setNow ? ', set now' : ''}; ${tokenNote}):`,
+    ...devices.map((d) => {
+      const said = d.problem ? `not reporting: ${d.problem}` : d.told.map((t) => `${t.sku} x${t.count} ${t.state}`).join(', ');
+      return `  Device ${d.serialNumber.padEnd(13)} ${d.hostname.padEnd(14)} ${(d.instanceId ?? '-').padEnd(22)} told ${said}`;
+    }),
+    ...pools.map(
+      (p) =>
+        `  Pool   ${p.sku.padEnd(15)} purchased ${p.purchased}, in use ${p.inUse}, balance ${p.balance}, overage ${p.overage}, out of compliance ${p.unserved}`,
+    ),
+    `  Sign in       ${base}/sign-in as ${DEMO.adminEmail} (sa_admin of ${DEMO.smartAccountId}); the link is emailed to ${facts.inbox}`,
+    `  VA page       ${base}/accounts/${DEMO.smartAccountId}/va?path=${DEMO_VA}`,
+  ];
+}
+
 function payloadLines(facts: SummaryFacts): string[] {
   const cli = `temporal workflow query --workflow-id ${facts.demo.held.workflowId} --name orderStatus --codec-endpoint ${facts.config.publicBaseUrl}/codec --codec-auth "Bearer ${facts.operatorKey}"`;
   const ui = facts.uiDecodes
@@ -80,6 +104,9 @@ export function summaryText(facts: SummaryFacts): string {
   return [
     '',
     ...orderLines(facts),
+    '',
+    ...licenseUseLines(facts),
+    '',
     `  Emails        ${facts.inbox}`,
     `  Database      psql ${redact(config.databaseUrl)} -c "select id, external_reference, status, waiting_for from orders"`,
     '',

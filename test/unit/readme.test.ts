@@ -29,13 +29,22 @@ describe('Quick start', () => {
   const devStack = readFileSync(join(__dirname, '../../src/dev/stack-summary.ts'), 'utf8');
 
   // The sample output must show the lines the stack script really prints, under the same labels.
-  test.each(['Temporal UI', 'All orders', 'Held orders', 'Emails', 'Database', 'API', 'OpenAPI', 'Swagger UI', 'Metrics'])(
-    'shows the "%s" line that the stack script prints (src/dev/stack-summary.ts)',
-    (label) => {
-      expect(devStack).toContain(`\`  ${label.padEnd(14)}`);
-      expect(quickStart).toMatch(new RegExp(`^  ${label} +\\S`, 'm'));
-    },
-  );
+  test.each([
+    'Temporal UI',
+    'All orders',
+    'Held orders',
+    'Sign in',
+    'VA page',
+    'Emails',
+    'Database',
+    'API',
+    'OpenAPI',
+    'Swagger UI',
+    'Metrics',
+  ])('shows the "%s" line that the stack script prints (src/dev/stack-summary.ts)', (label) => {
+    expect(devStack).toContain(`\`  ${label.padEnd(14)}`);
+    expect(quickStart).toMatch(new RegExp(`^  ${label} +\\S`, 'm'));
+  });
 
   test('shows the API keys and a ready-to-paste booking and read-back with the partner key', () => {
     expect(quickStart).toMatch(/^ {4}operator {2,}lfk_[A-Za-z0-9_-]{43}$/m);
@@ -50,6 +59,13 @@ describe('Quick start', () => {
       externalReference: expect.stringMatching(/^TRY-/),
       assignment: { kind: 'smart_account', accountId: 'sa-acme', virtualAccountPath: 'Finance' },
     });
+  });
+
+  test('shows what the demo devices were told and the pool beyond its purchase (src/dev/demo-license-use.ts)', () => {
+    for (const state of ['Authorized', 'Overage', 'OutOfCompliance'])
+      expect(quickStart).toMatch(new RegExp(`^  Device DEMO-\\S+ .* told .* ${state}$`, 'm'));
+    expect(quickStart).toMatch(/^ {2}Pool {3}C9300-DNA-E-3Y +purchased 10, in use 17/m);
+    expect(devStack).toContain('`  Pool   ${');
   });
 });
 
