@@ -41,7 +41,7 @@ const positiveInt = (name: string) => (value: string) => {
 };
 
 export function parseArgs(argv: string[]): Options {
-  const program = new Command()
+  const program = withStackOptions(withFleetOptions(new Command()))
     .name('npm run bench --')
     .description('Measures throughput, latency, Temporal cost per order, parked scale and the API on a real stack of its own.')
     .option('--smoke', 'a few orders per part, every part exercised (CI); writes to .data/bench/, never to docs/', false)
@@ -73,10 +73,6 @@ export function parseArgs(argv: string[]): Options {
       v.split(',').map((x) => positiveInt('--pool-sizes')(x.trim())),
     )
     .option('--pool-orders <n>', 'orders per pool size', positiveInt('--pool-orders'))
-    .option('--fleet <n>', 'product instances of the license-use part', positiveInt('--fleet'))
-    .option('--fleet-vas <n>', 'virtual accounts the fleet is spread over', positiveInt('--fleet-vas'))
-    .option('--fleet-concurrency <n>', 'device requests in flight in the license-use part', positiveInt('--fleet-concurrency'))
-    .option('--fleet-seconds <s>', 'seconds of usage reports (HTTP, then straight against Postgres)', positiveInt('--fleet-seconds'))
     .option('--skip <parts>', `parts to skip, comma-separated (${PARTS.join(', ')}); the docs are then not written`, (v) =>
       v.split(',').map((p) => {
         if (!PARTS.includes(p.trim() as Part)) throw new InvalidArgumentError(`--skip: unknown part "${p}"`);
@@ -87,14 +83,6 @@ export function parseArgs(argv: string[]): Options {
     .option(
       '--render <json>',
       'run nothing: write BENCHMARKS.md again from a latest.json (after editing bench/findings.md or bench/method.md)',
-    )
-    .option(
-      '--temporal-store <store>',
-      "the dev server's store: wal (SQLite file, WAL), file (SQLite file, the CLI's default journal) or memory",
-      (v) => {
-        if (!['wal', 'file', 'memory'].includes(v)) throw new InvalidArgumentError('--temporal-store must be wal, file or memory');
-        return v as TemporalStore;
-      },
     )
     .parse(argv, { from: 'user' });
   const o = program.opts();
@@ -137,4 +125,25 @@ function parseMix(value: string): Record<ScenarioKind, number> {
   }
   if (Object.values(mix).every((w) => w === 0)) throw new InvalidArgumentError('--mix: at least one kind needs a weight');
   return mix;
+}
+
+/** The license-use part's options: the simulated fleet. */
+function withFleetOptions(program: Command): Command {
+  return program
+    .option('--fleet <n>', 'product instances of the license-use part', positiveInt('--fleet'))
+    .option('--fleet-vas <n>', 'virtual accounts the fleet is spread over', positiveInt('--fleet-vas'))
+    .option('--fleet-concurrency <n>', 'device requests in flight in the license-use part', positiveInt('--fleet-concurrency'))
+    .option('--fleet-seconds <s>', 'seconds of usage reports (HTTP, then straight against Postgres)', positiveInt('--fleet-seconds'));
+}
+
+/** How the bench's own Temporal dev server stores its state. */
+function withStackOptions(program: Command): Command {
+  return program.option(
+    '--temporal-store <store>',
+    "the dev server's store: wal (SQLite file, WAL), file (SQLite file, the CLI's default journal) or memory",
+    (v) => {
+      if (!['wal', 'file', 'memory'].includes(v)) throw new InvalidArgumentError('--temporal-store must be wal, file or memory');
+      return v as TemporalStore;
+    },
+  );
 }

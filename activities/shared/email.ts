@@ -95,18 +95,7 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
       const recipients = await recipientsFor(order, request.audiences);
       for (const recipient of recipients) {
         const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
-        const emailFacts: OrderEmailFacts = {
-          ...facts,
-          // Holding-account members are told about the order but may not see it: no license keys for them.
-          ...(recipient.audience === 'holding-members' ? { lines: facts.lines.map(({ licenseKey: _hidden, ...line }) => line) } : {}),
-          recipientName: recipient.name,
-          recipient: recipient.audience,
-          ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
-          ...(request.heldSinceMs ? { heldSince: isoDateOf(request.heldSinceMs) } : {}),
-          ...(request.refusalReason ? { refusalReason: request.refusalReason } : {}),
-          ...(request.requestedDomain ? { requestedDomain: request.requestedDomain } : {}),
-        };
-        const rendered = renderOrderEmail(request.template, emailFacts);
+        const rendered = renderOrderEmail(request.template, factsFor(recipient, facts, request));
         const { pending } = await outbox.queue({
           ...rendered,
           idempotencyKey: key,
@@ -118,5 +107,20 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
       }
       return { recipients: recipients.length };
     },
+  };
+}
+
+/** What one recipient's copy says: its audience decides the wording and whether license keys show. */
+function factsFor(recipient: Recipient, facts: OrderEmailFacts, request: OrderEmailRequest): OrderEmailFacts {
+  return {
+    ...facts,
+    // Holding-account members are told about the order but may not see it: no license keys for them.
+    ...(recipient.audience === 'holding-members' ? { lines: facts.lines.map(({ licenseKey: _hidden, ...line }) => line) } : {}),
+    recipientName: recipient.name,
+    recipient: recipient.audience,
+    ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}),
+    ...(request.heldSinceMs ? { heldSince: isoDateOf(request.heldSinceMs) } : {}),
+    ...(request.refusalReason ? { refusalReason: request.refusalReason } : {}),
+    ...(request.requestedDomain ? { requestedDomain: request.requestedDomain } : {}),
   };
 }

@@ -1,4 +1,5 @@
-import { ApiError, expandPath, isErrorBody, OPERATIONS, type OperationId, type PathParams } from './operations';
+import type { OperationId } from './operations';
+import { callOperation, type OperationRequest } from './transport';
 import type {
   CreatePartnerRequest,
   Partner,
@@ -72,8 +73,6 @@ export interface LicenseFulfillmentClientOptions {
   /** Gives up on a request after this long (default: no limit beyond fetch's own). */
   timeoutMs?: number;
 }
-
-type Query = Record<string, string | number | boolean | undefined>;
 
 /**
  * One method per operation of the API (named by its operationId). Methods resolve with the
@@ -339,68 +338,11 @@ export class LicenseFulfillmentClient {
 
   // ------------------------------------------------------------ transport
 
-  async #call<T>(
-    operationId: OperationId,
-    request: {
-      params?: PathParams;
-      query?: Query;
-      body?: unknown;
-      headers?: Record<string, string>;
-      acceptStatuses?: number[];
-      /** The answer is text (CSV), returned as is. */
-      text?: boolean;
-    },
-  ): Promise<T> {
-    const { method, path } = OPERATIONS[operationId];
-    const url = new URL(this.#baseUrl + expandPath(path, request.params ?? {}));
-    for (const [name, value] of Object.entries(request.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(name, String(value));
-    }
-    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.#apiKey}`, ...request.headers };
-    let body: string | undefined;
-    if (request.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(request.body);
-    }
-    const response = await this.#fetch(url, {
-      method,
-      headers,
-      body,
-      ...(this.#timeoutMs !== undefined ? { signal: AbortSignal.timeout(this.#timeoutMs) } : {}),
-    });
-    const text = await response.text();
-    let parsed: unknown;
-    let isJson = false;
-    if (text) {
-      try {
-        parsed = JSON.parse(text);
-        isJson = true;
-      } catch {
-        // not JSON: handled below
-      }
-    }
-    if (response.ok || request.acceptStatuses?.includes(response.status)) {
-      if (request.text) return text as T;
-      if (response.status === 204 || !text) return undefined as T;
-      if (!isJson)
-        throw new ApiError(
-          response.status,
-          'UnexpectedResponse',
-          `${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
-          [],
-          operationId,
-        );
-      return parsed as T;
-    }
-    if (isJson && isErrorBody(parsed)) {
-      throw new ApiError(response.status, parsed.error, parsed.message, parsed.errors ?? [], operationId);
-    }
-    throw new ApiError(
-      response.status,
-      'UnexpectedResponse',
-      `${method} ${path} answered ${response.status} ${response.statusText}${text ? `: ${text.slice(0, 200)}` : ''}`,
-      [],
+  #call<T>(operationId: OperationId, request: OperationRequest): Promise<T> {
+    return callOperation<T>(
+      { baseUrl: this.#baseUrl, apiKey: this.#apiKey, fetch: this.#fetch, timeoutMs: this.#timeoutMs },
       operationId,
+      request,
     );
   }
 }

@@ -31,7 +31,6 @@ const SWEEP_INTERVAL_MS = 60_000;
  * The signing-key list is public, so a device can check answers offline.
  */
 export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
-  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify's plugin signature
   return async (app) => {
     const keys = deps.config.licenseSigningKeys ? parseSigningKeys(deps.config.licenseSigningKeys) : undefined;
     const requireKeys = (): SigningKeys => {

@@ -124,6 +124,12 @@ function registerAlertRoutes(app: FastifyInstance, deps: ApiDependencies): void 
       };
     },
   );
+  registerSubscriptionRoutes(app, deps);
+}
+
+/** Who is emailed an account's alerts (R25): PUT to subscribe, DELETE to unsubscribe. */
+function registerSubscriptionRoutes(app: FastifyInstance, deps: ApiDependencies): void {
+  const { db } = deps;
 
   /** The user themselves, or whoever manages the whole account, may change a subscription. */
   async function authorizeSubscription(principal: Parameters<typeof callerOnSmartAccount>[1], params: SubscriptionParamsType) {
@@ -277,7 +283,8 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
       if (!row && !caller) throw forbidden(`only the Smart Account admins, the partner of record or an operator may approve true-ups`);
       if (!row) throw notFound(`a true-up of ${accountId} for the period ${period}`);
       const principal = request.principal;
-      const partnerOfRecord = (principal.role === 'partner' || principal.role === 'distributor') && principal.partnerId === row.report.partnerId;
+      const partnerOfRecord =
+        (principal.role === 'partner' || principal.role === 'distributor') && principal.partnerId === row.report.partnerId;
       if (!partnerOfRecord && !(caller && allows(caller.roles, 'manage', null))) {
         throw forbidden(`only the Smart Account admins, the partner of record or an operator may approve this true-up`);
       }

@@ -6,11 +6,11 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main';
 import { useTestApi } from '../helpers/api';
 import { provisionLicenses, smartLine } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
+import { runCliInProcess, type CliRun } from '../helpers/cli';
 
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
@@ -24,23 +24,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(args: string[], key?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
-  let stdout = '';
-  let stderr = '';
-  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl };
-  if (key) process.env.LICENSE_API_KEY = key;
-  else delete process.env.LICENSE_API_KEY;
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
-  try {
-    return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout, stderr };
-  } finally {
-    process.env = saved.env;
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
+const cli = (args: string[], key?: string): Promise<CliRun> => runCliInProcess(args, { apiUrl: api.baseUrl, apiKey: key });
 
 test('device register, report, verify and renew through the CLI, the state in its own file', async () => {
   const world: TestWorld = await createTestWorld(stack.db, uniqueSuffix());

@@ -3,7 +3,7 @@
  * pools change at once; the event log shows both sides; a VA admin of only one side is refused;
  * licenses in use move only when the request says so; nothing moves between Smart Accounts.
  */
-import { runCli } from '../../src/cli/main';
+import { runCliInProcess, type CliRun } from '../helpers/cli';
 import { createVirtualAccountPath } from '../../src/dev/demo-data';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld } from '../helpers/fixtures';
@@ -15,21 +15,7 @@ const api = useTestApi(stack);
 const SKU = 'C9300-DNA-A-MV';
 
 /** The CLI in this process, with the API's URL and `key`; returns its exit code and output. */
-async function cli(key: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { env: process.env, out: process.stdout.write, err: process.stderr.write };
-  let stdout = '';
-  let stderr = '';
-  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
-  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
-  process.stderr.write = (chunk: string | Uint8Array) => ((stderr += chunk.toString()), true);
-  try {
-    return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout, stderr };
-  } finally {
-    process.env = saved.env;
-    process.stdout.write = saved.out;
-    process.stderr.write = saved.err;
-  }
-}
+const cli = (key: string, args: string[]): Promise<CliRun> => runCliInProcess(args, { apiUrl: api.baseUrl, apiKey: key });
 
 async function partnerWithRoles(accountId: string, id: string, grants: Array<{ role: 'va_admin' | 'sa_admin'; vaId?: string }>) {
   await stack.db('partners').insert({ id, name: id, kind: 'partner', notification_email: `${id}@partners.test` });

@@ -4,7 +4,6 @@
  * the rows; a VA viewer reads only its subtree and cannot change anything; a partner without a
  * role sees nothing. The license-use rows are seeded by test/helpers/license-view-fixtures.ts.
  */
-import { runCli } from '../../src/cli/main';
 import type { Db } from '../../src/db/knex';
 import { useLinkedStackAndApi, withBrowser } from '../helpers/browser';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
@@ -12,6 +11,7 @@ import { grantTo, seedLicenseUse, SEEDED_POOLS, userKey, verifiedUser, type View
 import { PageClient, tokenOfLink } from '../helpers/pages';
 import { receivedNow, uniqueSuffix, waitForMail } from '../helpers/stack';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
+import { runCliInProcess, type CliRun } from '../helpers/cli';
 
 const { stack, api } = useLinkedStackAndApi(__filename);
 jest.setTimeout(120_000);
@@ -150,26 +150,7 @@ describe('the API', () => {
 });
 
 describe('the CLI (in process, against the real API)', () => {
-  async function cli(args: string[], key: string): Promise<{ code: number; stdout: string; stderr: string }> {
-    const savedEnv = process.env;
-    let stdout = '';
-    let stderr = '';
-    process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
-    // Spies, so the streams get their own write back exactly as it was.
-    const out = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true));
-    const err = jest
-      .spyOn(process.stderr, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true));
-    try {
-      return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout, stderr };
-    } finally {
-      process.env = savedEnv;
-      out.mockRestore();
-      err.mockRestore();
-    }
-  }
+  const cli = (args: string[], key: string): Promise<CliRun> => runCliInProcess(args, { apiUrl: api.baseUrl, apiKey: key });
 
   test('licenses, instances and events --csv show the same rows; --json parses; a partner without a role is refused', async () => {
     const table = await cli(['licenses', world.smartAccountId], adminKey);
