@@ -155,7 +155,9 @@ describe('S6 two-tier', () => {
     const memberMail = fulfilled.find((m) => m.to.includes(world.holdingMemberEmail))!;
     expect(memberMail.subject).toBe(`Order PO-2T-${world.suffix} is fulfilled`);
     expect(memberMail.text).toContain('Hello Morgan Member,');
-    expect(memberMail.text).toContain(`in the customer's Smart Account ${world.smartAccountName} (${world.domain}), virtual account Finance`);
+    expect(memberMail.text).toContain(
+      `in the customer's Smart Account ${world.smartAccountName} (${world.domain}), virtual account Finance`,
+    );
     // Exactly once per recipient (R12).
     expect(mailFor(world.holdingMemberEmail).filter(mailOf(booked.orderId))).toHaveLength(1);
   });
