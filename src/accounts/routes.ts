@@ -70,7 +70,8 @@ function registerSearchSmartAccountsRoute(app: FastifyInstance, deps: ApiDepende
       },
     },
     async (request) => {
-      return { smartAccounts: await searchSmartAccounts(db, request.query.domain, granteeOf(request.principal)) };
+      // Domains are case-insensitive: ACME.com is acme.com.
+      return { smartAccounts: await searchSmartAccounts(db, request.query.domain.toLowerCase(), granteeOf(request.principal)) };
     },
   );
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ROLE_NAMES, type RoleName } from './roles';
-import { EMAIL_PATTERN } from '../orders/order';
+import { DOMAIN_PATTERN, EMAIL_PATTERN } from '../orders/order';
 import { Domain, Id, VirtualAccountPath } from '../api/schemas';
 
 /**
@@ -52,7 +52,13 @@ export const GrantParams = Type.Object(
 );
 export type GrantParamsType = Static<typeof GrantParams>;
 
-export const SearchSmartAccountsQuery = Type.Object({ domain: Domain }, { additionalProperties: false });
+/** A domain as people type it: any case (the search lower-cases it). */
+const DomainAnyCase = Type.String({
+  pattern: DOMAIN_PATTERN.source.replace(/a-z/g, 'a-zA-Z'),
+  maxLength: 253,
+  description: 'must be a domain name such as acme.com (any case)',
+});
+export const SearchSmartAccountsQuery = Type.Object({ domain: DomainAnyCase }, { additionalProperties: false });
 export type SearchSmartAccountsQueryType = Static<typeof SearchSmartAccountsQuery>;
 
 // ---------------------------------------------------------------- Smart Account search and requests (R2)

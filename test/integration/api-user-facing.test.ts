@@ -180,13 +180,16 @@ describe('the documented error bodies (item 9)', () => {
     expect(wrong.body.message).not.toBe(missing.body.message);
   });
 
-  test('the Smart Account search refuses an upper-case domain instead of lower-casing it', async () => {
+  test('the Smart Account search lower-cases the domain: ACME.com finds acme.com; a malformed one is still a 400', async () => {
     const upper = await api.call('GET', `/v1/smart-accounts?domain=${world.domain.toUpperCase()}`, { key: partnerKey });
-    expect(upper.status).toBe(400);
-    expect(upper.body.errors).toEqual([{ field: 'domain', reason: 'must be a lower-case domain name such as acme.com' }]);
     const lower = await api.call('GET', `/v1/smart-accounts?domain=${world.domain}`, { key: partnerKey });
+    expect(upper.status).toBe(200);
     expect(lower.status).toBe(200);
-    expect(lower.body.smartAccounts.map((a: { accountId: string }) => a.accountId)).toContain(world.smartAccountId);
+    expect(upper.body).toEqual(lower.body);
+    expect(upper.body.smartAccounts.map((a: { accountId: string }) => a.accountId)).toContain(world.smartAccountId);
+    const malformed = await api.call('GET', '/v1/smart-accounts?domain=not_a_domain', { key: partnerKey });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.errors).toEqual([{ field: 'domain', reason: 'must be a domain name such as acme.com (any case)' }]);
   });
 });
 
