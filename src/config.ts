@@ -88,6 +88,7 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: Array<{ variable: ConfigVariable; reason: string }> = [];
+  const fail = (variable: ConfigVariable, reason: string) => problems.push({ variable, reason });
   const { raw, url, duration, durationOrOff, positiveInt, hostPort, name, mailbox, encryptionKeys, signingKeys, oneOf, dayList } =
     configReaders(env, fail);
 
