@@ -1,5 +1,4 @@
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import { WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -7,6 +6,7 @@ import { LinkError } from '../accounts/customer-links';
 import { STYLE_SOURCE } from '../web/layout';
 import { FORM_BODY_LIMIT, PageResponse, problemOf, sendPage } from './customer-page-forms';
 import { linkProblemPage, problemPage, type LinkKind } from './customer-pages';
+import { registerPageHeaders } from '../web/page-headers';
 
 export interface CustomerPageOptions {
   /** Requests per client IP per window on the link routes; 429 beyond. */
@@ -33,22 +33,7 @@ export async function secureCustomerPageScope(
   // Only urlencoded forms: JSON or multipart posts are refused with 415 before any handler runs.
   pages.removeAllContentTypeParsers();
   await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
-  await pages.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        styleSrc: [STYLE_SOURCE],
-        formAction: ["'self'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    // The token is in the path: no page may send it on as a Referer.
-    referrerPolicy: { policy: 'no-referrer' },
-    xFrameOptions: { action: 'deny' },
-    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-  });
+  await registerPageHeaders(pages, { styleSource: STYLE_SOURCE, https });
   await pages.register(rateLimit, {
     max: limit.max,
     timeWindow: limit.timeWindowMs,

@@ -1,11 +1,11 @@
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/knex';
 import { appProblemPage, APP_STYLE_SOURCE, renderAppDocument, type AppPage } from './app-layout';
 import { csrfMatches, newCsrfValue } from './csrf';
 import { cookieOf, sessionUser } from './session';
+import { registerPageHeaders } from './page-headers';
 
 /**
  * The shared frame of the pages people sign in to (R23, R24): urlencoded forms only, a strict
@@ -91,21 +91,7 @@ async function registerPageProtections(
   limit: { max: number; timeWindowMs: number },
 ): Promise<void> {
   await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
-  await pages.register(helmet, {
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        styleSrc: [APP_STYLE_SOURCE],
-        formAction: ["'self'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    referrerPolicy: { policy: 'no-referrer' },
-    xFrameOptions: { action: 'deny' },
-    strictTransportSecurity: https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-  });
+  await registerPageHeaders(pages, { styleSource: APP_STYLE_SOURCE, https });
   await pages.register(rateLimit, {
     max: limit.max,
     timeWindow: limit.timeWindowMs,
