@@ -28,6 +28,11 @@ if [ -z "$GO" ]; then
 fi
 
 mkdir -p "$BIN_DIR"
+# One build at a time: a second caller (parallel test runs, CI and a developer) waits for the
+# first and then finds the binary, instead of compiling the same thing again alongside it.
+exec 9>"$BIN_DIR.lock"
+flock 9
+if [ -x "$BIN_DIR/temporal" ]; then echo "$BIN_DIR/temporal"; exit 0; fi
 log "building the Temporal CLI $VERSION with $("$GO" version | cut -d' ' -f3) into $BIN_DIR"
 log "(first time only: about 6 minutes on 2 cores; later runs reuse the binary)"
 start=$(date +%s)
