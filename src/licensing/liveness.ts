@@ -5,21 +5,28 @@ import { raiseAlert } from './alerts';
 import { recordLicenseEvent } from './events';
 import { comparePoolKeys } from './pool-order';
 import { lockPool, recomputePool } from './pools';
+import { deleteOldUsageReports } from './report-retention';
 
 /**
  * R19, liveness: a product instance that has not reported for 30 days raises "failed to connect"
  * (once per silence), at 90 days its authorization expires and its use leaves each pool, at one
  * year it is removed and its credentials revoked. Each step reads only the instances due, by the
  * last_contact_at index, in bounded batches; each instance changes in a transaction of its own.
- * A report (lu-core's path) moves last_contact_at and so ends the silence.
+ * A report (lu-core's path) moves last_contact_at and so ends the silence. The same sweep deletes
+ * usage reports past their retention (report-retention.ts).
  */
 
-export type LivenessSettings = Pick<LicenseClockConfig, 'failedToConnectAfterMs' | 'authorizationExpiresAfterMs' | 'removedAfterMs'>;
+export type LivenessSettings = Pick<
+  LicenseClockConfig,
+  'failedToConnectAfterMs' | 'authorizationExpiresAfterMs' | 'removedAfterMs' | 'usageReportRetentionMs'
+>;
 
 export interface LivenessResult {
   failedToConnect: number;
   expired: number;
   removed: number;
+  /** Usage reports deleted for being older than USAGE_REPORT_RETENTION (report-retention.ts). */
+  reportsDeleted: number;
   /** A batch was full: more may be due (the next run, or the next loop, takes them). */
   more: boolean;
 }
@@ -33,6 +40,16 @@ interface SilentInstance {
 
 const SYSTEM = 'system';
 
+/** One step of the sweep: the instances in `states` silent for at least `silentForMs` (and less than `silentForLessThanMs`). */
+interface LivenessStep {
+  states: string[];
+  silentForMs: number;
+  silentForLessThanMs?: number;
+  /** Only instances whose silence raised no "failed to connect" yet (one alert per silence). */
+  notYetAlerted?: boolean;
+  act: (instance: SilentInstance) => Promise<unknown>;
+}
+
 /** `accountId` limits the sweep to one Smart Account (an operator's re-run, a test's own world). */
 export async function sweepLiveness(
   db: Knex,
@@ -41,47 +58,47 @@ export async function sweepLiveness(
   batch: number,
   accountId?: string,
 ): Promise<LivenessResult> {
-  const scope = { batch, accountId };
-  const removed = await dueInstances(db, ['active', 'authorization_expired'], asOfMs - settings.removedAfterMs, undefined, scope);
-  for (const instance of removed) await removeInstance(db, instance, asOfMs);
-  const expired = await dueInstances(db, ['active'], asOfMs - settings.authorizationExpiresAfterMs, undefined, scope);
-  for (const instance of expired) await db.transaction((trx) => expireInstance(trx, instance, asOfMs, true));
-  const silent = await dueInstances(
-    db,
-    ['active'],
-    asOfMs - settings.failedToConnectAfterMs,
-    asOfMs - settings.authorizationExpiresAfterMs,
-    scope,
-    true,
-  );
-  for (const instance of silent) await raiseFailedToConnect(db, instance, settings.failedToConnectAfterMs);
+  const scope = { asOfMs, batch, accountId };
+  // Longest silence first, so an instance due for several steps takes the furthest one only.
+  const removed = await runStep(db, scope, {
+    states: ['active', 'authorization_expired'],
+    silentForMs: settings.removedAfterMs,
+    act: (instance) => removeInstance(db, instance, asOfMs),
+  });
+  const expired = await runStep(db, scope, {
+    states: ['active'],
+    silentForMs: settings.authorizationExpiresAfterMs,
+    act: (instance) => db.transaction((trx) => expireInstance(trx, instance, asOfMs, true)),
+  });
+  const failedToConnect = await runStep(db, scope, {
+    states: ['active'],
+    silentForMs: settings.failedToConnectAfterMs,
+    silentForLessThanMs: settings.authorizationExpiresAfterMs,
+    notYetAlerted: true,
+    act: (instance) => raiseFailedToConnect(db, instance, settings.failedToConnectAfterMs),
+  });
+  const reports = await deleteOldUsageReports(db, settings.usageReportRetentionMs, asOfMs, batch, accountId);
   return {
-    failedToConnect: silent.length,
-    expired: expired.length,
-    removed: removed.length,
-    more: [removed, expired, silent].some((rows) => rows.length >= batch),
+    failedToConnect,
+    expired,
+    removed,
+    reportsDeleted: reports.deleted,
+    more: [removed, expired, failedToConnect].some((n) => n >= batch) || reports.more,
   };
 }
 
-/** Instances in `states` silent since before `beforeMs` (and after `afterMs`), oldest first. */
-async function dueInstances(
-  db: Knex,
-  states: string[],
-  beforeMs: number,
-  afterMs: number | undefined,
-  scope: { batch: number; accountId?: string },
-  notYetAlerted = false,
-): Promise<SilentInstance[]> {
+/** Reads one bounded batch of the instances due for `step`, oldest contact first, and acts on each; returns how many. */
+async function runStep(db: Knex, scope: { asOfMs: number; batch: number; accountId?: string }, step: LivenessStep): Promise<number> {
   const query = db('product_instances as p')
-    .whereIn('p.state', states)
-    .where('p.last_contact_at', '<=', new Date(beforeMs))
+    .whereIn('p.state', step.states)
+    .where('p.last_contact_at', '<=', new Date(scope.asOfMs - step.silentForMs))
     .orderBy('p.last_contact_at')
     .limit(scope.batch)
-    .select('p.id', 'p.account_id', 'p.virtual_account_id', 'p.last_contact_at');
+    .select<SilentInstance[]>('p.id', 'p.account_id', 'p.virtual_account_id', 'p.last_contact_at');
   if (scope.accountId !== undefined) query.where('p.account_id', scope.accountId);
-  if (afterMs !== undefined) query.where('p.last_contact_at', '>', new Date(afterMs));
+  if (step.silentForLessThanMs !== undefined) query.where('p.last_contact_at', '>', new Date(scope.asOfMs - step.silentForLessThanMs));
   // One alert per silence: one raised after the last contact means this silence was told.
-  if (notYetAlerted) {
+  if (step.notYetAlerted) {
     query.whereNotExists(
       db('license_alerts as a')
         .where('a.kind', 'failed_to_connect')
@@ -89,7 +106,9 @@ async function dueInstances(
         .whereRaw('a.day >= (p.last_contact_at AT TIME ZONE ?)::date', ['UTC']),
     );
   }
-  return query;
+  const due = await query;
+  for (const instance of due) await step.act(instance);
+  return due.length;
 }
 
 async function raiseFailedToConnect(db: Knex, instance: SilentInstance, afterMs: number): Promise<void> {
