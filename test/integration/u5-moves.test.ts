@@ -35,7 +35,7 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
   const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
   const sales = await virtualAccountId(stack.db, world.smartAccountId, 'Sales');
   await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
-  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 3 });
+  const { id: device } = await useLicenses(api, world, 'Finance', { [SKU]: 3 });
   const bothSides = await partnerWithRoles(world.smartAccountId, `both-${world.suffix}`, [
     { role: 'va_admin', vaId: finance },
     { role: 'va_admin', vaId: sales },
