@@ -116,11 +116,17 @@ test('U6: silent 30 days -> one alert; 90 -> expired and released; back at day 1
   expect(await runClock(stack, scope)).toMatchObject({ removed: 0 });
 
   const events = await stack.db('license_events').where({ account_id: world.smartAccountId }).orderBy('id').select('type', 'subject');
+  // The device's own registration and reports, and between them what the clock did.
   expect(events.filter((e) => e.subject === `instance:${silent}`).map((e) => e.type)).toEqual([
+    'instance_registered',
+    'usage_reported',
     'instance_failed_to_connect',
     'instance_authorization_expired',
+    'usage_reported',
   ]);
   expect(events.filter((e) => e.subject === `instance:${steady}`).map((e) => e.type)).toEqual([
+    'instance_registered',
+    'usage_reported',
     'instance_authorization_expired',
     'instance_removed',
   ]);
