@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
 import type { LicenseClockConfig } from '../config';
-import { raiseAlert } from './alerts';
+import { raiseAlert, type AlertKind } from './alerts';
 import { recordLicenseEvent } from './events';
 import { comparePoolKeys } from './pool-order';
 import { lockPool, recomputePool } from './pools';
@@ -114,29 +114,49 @@ async function runStep(db: Knex, scope: { asOfMs: number; batch: number; account
 async function raiseFailedToConnect(db: Knex, instance: SilentInstance, afterMs: number): Promise<void> {
   // The alert's day is the day the silence crossed the threshold: the same whichever run raises it.
   const day = isoDateOf(instance.last_contact_at.getTime() + afterMs);
-  await db.transaction(async (trx) => {
+  await db.transaction((trx) =>
+    tellSilence(trx, instance, {
+      alert: { kind: 'failed_to_connect', day, details: { lastContactAt: instance.last_contact_at.toISOString() } },
+      eventOnlyWithNewAlert: true,
+      event: {
+        type: 'instance_failed_to_connect',
+        idempotencyKey: `failed-to-connect:${instance.id}:${instance.last_contact_at.toISOString()}`,
+      },
+    }),
+  );
+}
+
+interface SilenceNotice {
+  /** The alert (its message says how long the instance has been silent, then `consequence`). */
+  alert?: { kind: AlertKind; day: string; consequence?: string; details?: Record<string, unknown> };
+  /** Record the event only when the alert is new (one per silence, whichever run raises it). */
+  eventOnlyWithNewAlert?: boolean;
+  event: { type: string; idempotencyKey: string; details?: Record<string, unknown> };
+}
+
+/** The alert and the event of one liveness step on an instance, both about its silence since its last contact. */
+async function tellSilence(trx: Knex.Transaction, instance: SilentInstance, notice: SilenceNotice): Promise<void> {
+  const about = { accountId: instance.account_id, virtualAccountId: instance.virtual_account_id, subject: `instance:${instance.id}` };
+  const since = instance.last_contact_at.toISOString();
+  if (notice.alert) {
     const raised = await raiseAlert(
       trx,
       {
-        accountId: instance.account_id,
-        virtualAccountId: instance.virtual_account_id,
-        kind: 'failed_to_connect',
-        subject: `instance:${instance.id}`,
-        message: `product instance ${instance.id} has not reported since ${instance.last_contact_at.toISOString()}`,
-        details: { instanceId: instance.id, lastContactAt: instance.last_contact_at.toISOString() },
+        ...about,
+        kind: notice.alert.kind,
+        message: `product instance ${instance.id} has not reported since ${since}${notice.alert.consequence ?? ''}`,
+        details: { instanceId: instance.id, ...notice.alert.details },
       },
-      day,
+      notice.alert.day,
     );
-    if (!raised) return;
-    await recordLicenseEvent(trx, {
-      accountId: instance.account_id,
-      virtualAccountId: instance.virtual_account_id,
-      type: 'instance_failed_to_connect',
-      subject: `instance:${instance.id}`,
-      actor: SYSTEM,
-      details: { lastContactAt: instance.last_contact_at.toISOString() },
-      idempotencyKey: `failed-to-connect:${instance.id}:${instance.last_contact_at.toISOString()}`,
-    });
+    if (!raised && notice.eventOnlyWithNewAlert) return;
+  }
+  await recordLicenseEvent(trx, {
+    ...about,
+    type: notice.event.type,
+    actor: SYSTEM,
+    details: { lastContactAt: since, ...notice.event.details },
+    idempotencyKey: notice.event.idempotencyKey,
   });
 }
 
@@ -158,28 +178,23 @@ export async function expireInstance(trx: Knex.Transaction, instance: SilentInst
   await trx('instance_usage').where({ instance_id: instance.id }).update({ state: 'AuthorizationExpired' });
   const today = isoDateOf(asOfMs);
   for (const use of uses) await recomputePool(trx, instance.account_id, use, today);
-  if (alert) {
-    await raiseAlert(
-      trx,
-      {
-        accountId: instance.account_id,
-        virtualAccountId: instance.virtual_account_id,
-        kind: 'authorization_expired',
-        subject: `instance:${instance.id}`,
-        message: `product instance ${instance.id} has not reported since ${instance.last_contact_at.toISOString()}: its authorization expired and its licenses went back to the pool`,
-        details: { instanceId: instance.id, released: uses.map((u) => u.sku) },
-      },
-      today,
-    );
-  }
-  await recordLicenseEvent(trx, {
-    accountId: instance.account_id,
-    virtualAccountId: instance.virtual_account_id,
-    type: 'instance_authorization_expired',
-    subject: `instance:${instance.id}`,
-    actor: SYSTEM,
-    details: { lastContactAt: instance.last_contact_at.toISOString(), released: uses.map((u) => u.sku) },
-    idempotencyKey: `authorization-expired:${instance.id}:${instance.last_contact_at.toISOString()}`,
+  const released = { released: uses.map((u) => u.sku) };
+  await tellSilence(trx, instance, {
+    ...(alert
+      ? {
+          alert: {
+            kind: 'authorization_expired',
+            day: today,
+            consequence: ': its authorization expired and its licenses went back to the pool',
+            details: released,
+          },
+        }
+      : {}),
+    event: {
+      type: 'instance_authorization_expired',
+      idempotencyKey: `authorization-expired:${instance.id}:${instance.last_contact_at.toISOString()}`,
+      details: released,
+    },
   });
   return true;
 }
@@ -200,26 +215,9 @@ async function removeInstance(db: Knex, instance: SilentInstance, asOfMs: number
     await trx('product_instances')
       .where({ id: instance.id })
       .update({ state: 'removed', removed_at: new Date(asOfMs), credential_expires_at: new Date(asOfMs) });
-    await raiseAlert(
-      trx,
-      {
-        accountId: instance.account_id,
-        virtualAccountId: instance.virtual_account_id,
-        kind: 'instance_removed',
-        subject: `instance:${instance.id}`,
-        message: `product instance ${instance.id} has not reported since ${instance.last_contact_at.toISOString()}: it was removed and its credentials revoked`,
-        details: { instanceId: instance.id },
-      },
-      isoDateOf(asOfMs),
-    );
-    await recordLicenseEvent(trx, {
-      accountId: instance.account_id,
-      virtualAccountId: instance.virtual_account_id,
-      type: 'instance_removed',
-      subject: `instance:${instance.id}`,
-      actor: SYSTEM,
-      details: { lastContactAt: instance.last_contact_at.toISOString() },
-      idempotencyKey: `instance-removed:${instance.id}`,
+    await tellSilence(trx, instance, {
+      alert: { kind: 'instance_removed', day: isoDateOf(asOfMs), consequence: ': it was removed and its credentials revoked' },
+      event: { type: 'instance_removed', idempotencyKey: `instance-removed:${instance.id}` },
     });
   });
 }
