@@ -69,6 +69,10 @@ export const CONFIG_VARIABLES = {
     doc: 'Silence after which a product instance is AuthorizationExpired and its use leaves the pool (R19).',
   },
   INSTANCE_REMOVED_AFTER: { default: '365d', doc: 'Silence after which a product instance is removed and its credentials revoked (R19).' },
+  USAGE_REPORT_RETENTION: {
+    default: '400d',
+    doc: 'How long a usage report is kept to answer a retried report ID the same way (R17); at least 365d, the validity of a device credential, so every retry a device can still send is answered from it.',
+  },
   TERM_ALERT_DAYS: {
     default: '90,60,30,14,7,3,1',
     doc: 'Days before a term ends on which a "licenses expiring" alert is raised (R22), comma-separated.',

@@ -5,6 +5,7 @@
  */
 import { configReaders, type Env } from './config-readers';
 import { type ConfigVariable, type LogLevel, LOG_LEVELS } from './config-variables';
+import { MIN_USAGE_REPORT_RETENTION_MS } from './licensing/report-retention';
 
 export * from './config-variables';
 export { parseDuration, redact } from './config-readers';
@@ -75,6 +76,8 @@ export interface LicenseClockConfig {
   authorizationExpiresAfterMs: number;
   /** Silence after which it is removed and its credentials revoked (milliseconds). */
   removedAfterMs: number;
+  /** How long a usage report is kept (milliseconds): at least the credential validity, so a retry finds its answer (R17). */
+  usageReportRetentionMs: number;
   /** Days before a term ends on which "licenses expiring" is raised (R22), largest first. */
   termAlertDays: number[];
 }
@@ -126,10 +129,17 @@ export function loadConfig(env: Env = process.env): Config {
       failedToConnectAfterMs: duration('FAILED_TO_CONNECT_AFTER'),
       authorizationExpiresAfterMs: duration('AUTHORIZATION_EXPIRES_AFTER'),
       removedAfterMs: duration('INSTANCE_REMOVED_AFTER'),
+      usageReportRetentionMs: duration('USAGE_REPORT_RETENTION'),
       termAlertDays: dayList('TERM_ALERT_DAYS'),
     },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
   };
+  if (config.licenseClock.usageReportRetentionMs > 0 && config.licenseClock.usageReportRetentionMs < MIN_USAGE_REPORT_RETENTION_MS) {
+    fail(
+      'USAGE_REPORT_RETENTION',
+      `must be at least 365d, the validity of a device credential: a device may retry a report that long (got "${raw('USAGE_REPORT_RETENTION')}")`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

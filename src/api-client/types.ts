@@ -111,6 +111,7 @@ export type GrantRoleRequest = GrantRoleBodyType;
 export type LicenseView = LicenseViewType;
 export type InstanceView = InstanceViewType;
 export type DailyUseView = DailyUseViewType;
+/** The tokens view answers as listRegistrationTokens does: the same shape as RegistrationTokenList. */
 export type TokenView = TokenViewType;
 export type AlertView = AlertViewType;
 export type EventView = EventViewType;

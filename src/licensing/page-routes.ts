@@ -9,8 +9,9 @@ import { CONTROL_CHARACTERS, ValidationError } from '../orders/order';
 import { appProblemPage } from '../web/app-layout';
 import { fieldOf, PageAnswer, registerPageScope, sendAppPage, type PageTools } from '../web/page-scope';
 import { eventCsv, EVENT_CSV_MAX } from './view-routes';
-import { viewScopeOf, type ViewScope } from './views-access';
-import { alertsOf, eventsOf, rolesOf, tokensOf } from './views-activity';
+import { listRegistrationTokens } from './tokens';
+import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
+import { alertsOf, eventsOf, rolesOf } from './views-activity';
 import { dailyUseOf, instancesOf, licensesOf } from './views-licenses';
 import { alertsPage, eventsPage, peoplePage, tokensPage } from './pages/activity-pages';
 import { accountBase, type Viewer } from './pages/frame';
@@ -88,7 +89,7 @@ export async function registerLicensePages(app: FastifyInstance, deps: ApiDepend
     pages.get<AccountParams>('/accounts/:accountId/tokens', async (request, reply) => {
       const { userId, viewer } = await viewerOf(request, reply);
       const scope = await scopeFor(userId, request.params.accountId);
-      return sendAppPage(reply, tokensPage(viewer, scope, await tokensOf(db, scope)));
+      return sendAppPage(reply, tokensPage(viewer, scope, await listRegistrationTokens(db, scope.accountId, visibleVaIds(scope))));
     });
 
     pages.get<AccountParams>('/accounts/:accountId/alerts', async (request, reply) => {

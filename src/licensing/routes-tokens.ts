@@ -129,6 +129,11 @@ function registerListRoute(app: FastifyInstance, db: Db): void {
         tags,
         operationId: 'listRegistrationTokens',
         summary: 'The registration tokens of a Smart Account (or of one VA) the caller may use (R15); never the tokens themselves',
+        description:
+          'Newest first, at most 1000. The same answer, from the same query, as listTokens (GET /accounts/{accountId}/tokens), ' +
+          'which lists what the caller may see (any role, a VA and its children) rather than what it may use. ' +
+          '403 without sa_admin, sa_user, or va_admin / va_user on the VA (or on any VA when none is named); ' +
+          '422 NotASmartAccount, UnknownVirtualAccount.',
         security,
         params: AccountIdParams,
         querystring: TokenListQuery,
@@ -141,12 +146,15 @@ function registerListRoute(app: FastifyInstance, db: Db): void {
       const path = request.query.virtualAccountPath;
       if (path !== undefined) {
         requireUse(grantee, roles, account.id, path);
-        return { tokens: await listRegistrationTokens(db, account.id, [await virtualAccountId(db, account.id, path)]) };
+        return {
+          accountId: account.id,
+          tokens: await listRegistrationTokens(db, account.id, [await virtualAccountId(db, account.id, path)]),
+        };
       }
       const vas: Array<{ id: string; path: string }> = await db('virtual_accounts').where({ account_id: account.id }).select('id', 'path');
       const usable = vas.filter((va) => allows(roles, 'use', va.path)).map((va) => String(va.id));
       if (usable.length === 0) throw forbidden(`${describeGrantee(grantee)} may not manage registration tokens in ${account.id}`);
-      return { tokens: await listRegistrationTokens(db, account.id, usable) };
+      return { accountId: account.id, tokens: await listRegistrationTokens(db, account.id, usable) };
     },
   );
 }

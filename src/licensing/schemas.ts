@@ -45,25 +45,30 @@ export const CreateTokenBody = Type.Object(
 );
 export type CreateTokenBodyType = Static<typeof CreateTokenBody>;
 
-const TokenView = Type.Object({
+/** A registration token as every listing and answer shows it (tokens.ts TokenView). */
+export const RegistrationToken = Type.Object({
   tokenId: Type.String(),
   virtualAccountPath: Type.String(),
   description: Type.String(),
   exportControlled: Type.Boolean(),
   maxUses: Type.Integer(),
   uses: Type.Integer({ description: 'product instances registered with it so far' }),
-  status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked'), Type.Literal('used_up')]),
+  status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked'), Type.Literal('used_up')], {
+    description: 'whether a device can still register with it: active, or why not (revoked before expired before used_up)',
+  }),
   expiresAt: Timestamp,
   createdAt: Timestamp,
   createdBy: Type.String({ description: 'operator, partner:<id> or user:<id>' }),
-  revokedAt: Type.Union([Type.String(), Type.Null()]),
+  revokedAt: Type.Union([Timestamp, Type.Null()]),
 });
-export const TokenResponse = TokenView;
+export const TokenResponse = RegistrationToken;
 export const CreatedTokenResponse = Type.Object({
-  ...TokenView.properties,
+  ...RegistrationToken.properties,
   token: Type.String({ description: 'the token itself (lrt_...): shown this once, stored only as its SHA-256' }),
 });
-export const TokenListResponse = Type.Object({ tokens: Type.Array(TokenView) });
+/** Both token listings answer this: listRegistrationTokens (who may use the VA) and the complete view's listTokens (who may see it). */
+export const TokenListResponse = Type.Object({ accountId: Type.String(), tokens: Type.Array(RegistrationToken) });
+export type TokenListResponseType = Static<typeof TokenListResponse>;
 
 // ---------------------------------------------------------------- devices (R16, R17)
 

@@ -17,6 +17,10 @@ export function hashRegistrationToken(token: string): Buffer {
 
 export type TokenStatus = 'active' | 'expired' | 'revoked' | 'used_up';
 
+/**
+ * A registration token as every listing shows it (never the token or its hash): the API's
+ * registration-tokens routes, the complete view's tokens route, its page and the CLI.
+ */
 export interface TokenView {
   tokenId: string;
   virtualAccountPath: string;
@@ -137,13 +141,19 @@ export async function loadToken(q: Knex, accountId: string, tokenId: string): Pr
   return row ? tokenViewOf(row) : undefined;
 }
 
-/** The account's tokens in the given VAs (all of the account's when undefined), newest first. */
-export async function listRegistrationTokens(db: Knex, accountId: string, virtualAccountIds?: string[]): Promise<TokenView[]> {
-  const query = tokensQuery(db).where('t.account_id', accountId);
-  if (virtualAccountIds) query.whereIn('t.virtual_account_id', virtualAccountIds);
-  const rows: TokenRow[] = await query
+/** The most tokens one listing holds. */
+export const TOKEN_LIST_MAX = 1000;
+
+/**
+ * The account's tokens in the given VAs, newest first: the one query behind every token listing
+ * (the registration-tokens route passes the VAs the caller may use, the complete view the ones it may see).
+ */
+export async function listRegistrationTokens(q: Knex, accountId: string, virtualAccountIds: string[]): Promise<TokenView[]> {
+  const rows: TokenRow[] = await tokensQuery(q)
+    .where('t.account_id', accountId)
+    .whereIn('t.virtual_account_id', virtualAccountIds)
     .orderBy('t.id', 'desc')
-    .limit(1000)
+    .limit(TOKEN_LIST_MAX)
     .select(...TOKEN_COLUMNS);
   return rows.map(tokenViewOf);
 }

@@ -8,8 +8,9 @@ import { AccountIdParams, type AccountIdParamsType } from '../accounts/schemas';
 import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accounts/user-keys';
 import type { Db } from '../db/knex';
 import { csvOf } from './csv';
-import { viewScopeOf, type ViewScope } from './views-access';
-import { eventsOf, tokensOf } from './views-activity';
+import { listRegistrationTokens } from './tokens';
+import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
+import { eventsOf } from './views-activity';
 import { dailyUseOf, instancesOf, licensesOf } from './views-licenses';
 import {
   CreatedKey,
@@ -122,10 +123,16 @@ function registerLicenseViewRoutes(app: FastifyInstance, db: Db): void {
 
   app.get<Params & { Querystring: ViewQueryType }>(
     '/accounts/:accountId/tokens',
-    view('listTokens', 'Registration tokens (never the token itself) and how many uses are left (R23)', ViewQuery, TokenView),
+    view(
+      'listTokens',
+      'Registration tokens (never the token itself) and how many uses are left (R23): ' +
+        'the answer of listRegistrationTokens, for whoever may see the VAs (a path includes its children)',
+      ViewQuery,
+      TokenView,
+    ),
     async (request) => {
       const scope = await scopeOr4xx(db, request.principal, request.params.accountId, request.query.virtualAccountPath);
-      return { accountId: scope.accountId, tokens: await tokensOf(db, scope) };
+      return { accountId: scope.accountId, tokens: await listRegistrationTokens(db, scope.accountId, visibleVaIds(scope)) };
     },
   );
 }

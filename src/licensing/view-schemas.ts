@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { VirtualAccountPath } from '../api/schemas';
+import { TokenListResponse, type TokenListResponseType } from './schemas';
 
 /**
  * Schemas of the complete view (R23) and of a user's own API keys (R24): the routes in
@@ -72,21 +73,9 @@ export const DailyUseView = Type.Object({
 });
 export type DailyUseViewType = Static<typeof DailyUseView>;
 
-export const TokenLine = Type.Object({
-  tokenId: Type.String(),
-  virtualAccountPath: Type.String(),
-  description: Type.String(),
-  exportControlled: Type.Boolean(),
-  maxUses: Type.Integer(),
-  uses: Type.Integer(),
-  expiresAt: Timestamp,
-  createdBy: Type.String(),
-  createdAt: Timestamp,
-  revokedAt: Type.Union([Timestamp, Type.Null()]),
-  status: Type.Union([Type.Literal('active'), Type.Literal('used_up'), Type.Literal('expired'), Type.Literal('revoked')]),
-});
-export const TokenView = Type.Object({ accountId: Type.String(), tokens: Type.Array(TokenLine) });
-export type TokenViewType = Static<typeof TokenView>;
+// The tokens view answers as listRegistrationTokens does (one shape: schemas.ts TokenListResponse).
+export const TokenView = TokenListResponse;
+export type TokenViewType = TokenListResponseType;
 
 export const AlertLine = Type.Object({
   alertId: Type.String(),

@@ -3,75 +3,14 @@ import { listRoleGrants, type RoleGrantView } from '../accounts/role-grants';
 import { whereVisible, type ViewScope } from './views-access';
 
 /**
- * R23: the people and roles, the registration tokens (never their hashes), the alerts and the
- * event log of a Smart Account, each limited to what the caller's scope shows.
+ * R23: the people and roles, the alerts and the event log of a Smart Account, each limited to
+ * what the caller's scope shows (its registration tokens: listRegistrationTokens in tokens.ts).
  */
 
 export async function rolesOf(q: Knex, scope: ViewScope): Promise<RoleGrantView[]> {
   const grants = await listRoleGrants(q, scope.accountId, scope.grantee);
   const paths = new Set(scope.virtualAccounts.map((va) => va.path));
   return grants.filter((g) => (g.virtualAccountPath === null ? scope.wholeAccount : paths.has(g.virtualAccountPath)));
-}
-
-export interface TokenLine {
-  tokenId: string;
-  virtualAccountPath: string;
-  description: string;
-  exportControlled: boolean;
-  maxUses: number;
-  uses: number;
-  expiresAt: string;
-  createdBy: string;
-  createdAt: string;
-  revokedAt: string | null;
-  /** active, used_up, expired or revoked: whether a device can still register with it. */
-  status: 'active' | 'used_up' | 'expired' | 'revoked';
-}
-
-export async function tokensOf(q: Knex, scope: ViewScope, now = new Date()): Promise<TokenLine[]> {
-  const rows: Array<{
-    id: string | number;
-    path: string;
-    description: string;
-    export_controlled: boolean;
-    max_uses: number;
-    uses: number;
-    expires_at: Date;
-    created_by: string;
-    created_at: Date;
-    revoked_at: Date | null;
-  }> = await whereVisible(
-    q('registration_tokens as t').join('virtual_accounts as va', 'va.id', 't.virtual_account_id').where('t.account_id', scope.accountId),
-    { ...scope, wholeAccount: false },
-    't.virtual_account_id',
-  )
-    .orderBy('t.id', 'desc')
-    .limit(500)
-    .select(
-      't.id',
-      'va.path',
-      't.description',
-      't.export_controlled',
-      't.max_uses',
-      't.uses',
-      't.expires_at',
-      't.created_by',
-      't.created_at',
-      't.revoked_at',
-    );
-  return rows.map((r) => ({
-    tokenId: String(r.id),
-    virtualAccountPath: r.path,
-    description: r.description,
-    exportControlled: r.export_controlled,
-    maxUses: r.max_uses,
-    uses: r.uses,
-    expiresAt: r.expires_at.toISOString(),
-    createdBy: r.created_by,
-    createdAt: r.created_at.toISOString(),
-    revokedAt: r.revoked_at ? r.revoked_at.toISOString() : null,
-    status: r.revoked_at ? 'revoked' : r.uses >= r.max_uses ? 'used_up' : r.expires_at <= now ? 'expired' : 'active',
-  }));
 }
 
 export interface AlertLine {

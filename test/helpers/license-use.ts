@@ -1,8 +1,8 @@
 /**
- * License-use helpers for the tests of what takes time (u4-u7). Until the device client lands,
- * a product instance and its use are written as a report leaves them: the product_instances and
- * instance_usage rows, then recomputePool of each SKU. Swap `useLicenses` for the device client's
- * register + report when it exists; nothing else here depends on how the use got there.
+ * License-use helpers for the tests of what takes time (u4-u7). A product instance and its use get
+ * there as a device's do: the device client registers with a token of the VA and reports through
+ * the test API, so the pools, alerts and answers are the report path's own. Only what no device
+ * does is written here directly: a silence (last contact moved into the past).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,8 +12,10 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createOrderWorker } from '../../workers/order-worker';
 import { openHistory } from './payloads';
 import type { Db } from '../../src/db/knex';
-import { recomputePool } from '../../src/licensing/pools';
+import type { DeviceClient, SignedUsageAnswer } from '../../src/device-client';
 import { LICENSE_CLOCK_WORKFLOW_TYPE, type LicenseClockInput, type LicenseClockResult } from '../../src/licensing/workflow-api';
+import type { TestApi } from './api';
+import { createToken, newDevice } from './devices';
 import type { TestWorld } from './fixtures';
 import { book, shipLines } from './orders';
 import type { TestStack } from './stack';
@@ -26,45 +28,32 @@ export async function virtualAccountId(db: Db, accountId: string, path: string):
   return String(row.id);
 }
 
-/** A product instance of `vaId` that reports `usage` (SKU -> count) now; returns its instance ID. */
-export async function useLicenses(db: Db, accountId: string, vaId: string, usage: Record<string, number>): Promise<string> {
-  const id = `pi-${randomBytes(6).toString('hex')}`;
-  await db.transaction(async (trx) => {
-    await trx('product_instances').insert({
-      id,
-      account_id: accountId,
-      virtual_account_id: vaId,
-      product_id: 'C9300-48P',
-      serial_number: `FOC${randomBytes(4).toString('hex')}`,
-      hostname: `switch-${id}`,
-      public_key: 'test-key',
-      state: 'active',
-      credential_serial: randomBytes(8).toString('hex'),
-      credential_expires_at: new Date(Date.now() + 365 * DAY_MS),
-    });
-    for (const [sku, count] of Object.entries(usage).sort()) {
-      // A new report is judged after everyone already served (recomputePool's priority).
-      await trx('instance_usage').insert({ instance_id: id, sku, virtual_account_id: vaId, count, state: 'OutOfCompliance' });
-      await recomputePool(trx, accountId, { virtualAccountId: vaId, sku });
-    }
-  });
-  return id;
+/** A registered product instance: its ID, its device client and the answer to its first report. */
+export interface TestDevice {
+  id: string;
+  client: DeviceClient;
+  answer: SignedUsageAnswer;
 }
 
-/** What a report after a silence leaves: the instance active again with `usage`, judged like a new report. */
-export async function reportAgain(db: Db, instanceId: string, usage: Record<string, number>): Promise<void> {
-  await db.transaction(async (trx) => {
-    const instance = await trx('product_instances')
-      .where({ id: instanceId })
-      .first<{ account_id: string; virtual_account_id: string }>('account_id', 'virtual_account_id');
-    await trx('product_instances').where({ id: instanceId }).update({ state: 'active', last_contact_at: trx.fn.now() });
-    for (const [sku, count] of Object.entries(usage).sort()) {
-      await trx('instance_usage')
-        .where({ instance_id: instanceId, sku })
-        .update({ count, state: 'OutOfCompliance', reported_at: trx.fn.now() });
-      await recomputePool(trx, instance.account_id, { virtualAccountId: String(instance.virtual_account_id), sku });
-    }
-  });
+/** One registration token per (account, VA) for the file's devices, made by the operator through the API. */
+const tokens = new Map<string, Promise<string>>();
+
+function tokenOf(api: TestApi, accountId: string, path: string): Promise<string> {
+  const key = `${accountId}/${path}`;
+  if (!tokens.has(key)) {
+    tokens.set(
+      key,
+      api.keyFor('operator').then(async (operator) => (await createToken(api, operator, accountId, { virtualAccountPath: path })).token),
+    );
+  }
+  return tokens.get(key)!;
+}
+
+/** A new device of the world's VA `path`: it registers with the device client and reports `usage` (SKU -> count) now. */
+export async function useLicenses(api: TestApi, world: TestWorld, path: string, usage: Record<string, number>): Promise<TestDevice> {
+  const device = newDevice(api, world, `d${randomBytes(4).toString('hex')}`);
+  const { instanceId } = await device.client.register(await tokenOf(api, world.smartAccountId, path), device.identity);
+  return { id: instanceId, client: device.client, answer: await device.client.report(usage) };
 }
 
 /** Moves the instance's last contact `days` days into the past (a silence of that length). */

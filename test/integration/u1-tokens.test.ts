@@ -85,7 +85,10 @@ test('U1: a VA admin creates a token of 30 days and 2 uses; two devices register
   ]);
   expect((await stack.db('registration_tokens').where({ id: created.body.tokenId }).first('uses')).uses).toBe(2);
   const afterUse = await api.call('GET', `/v1/accounts/${world.smartAccountId}/registration-tokens?virtualAccountPath=Finance`, { key });
-  expect(afterUse.body.tokens[0]).toMatchObject({ uses: 2, status: 'used_up' });
+  expect(afterUse.body).toMatchObject({ accountId: world.smartAccountId, tokens: [{ uses: 2, status: 'used_up' }] });
+  // The complete view's tokens route answers the same, from the same query.
+  const viewed = await api.call('GET', `/v1/accounts/${world.smartAccountId}/tokens?virtualAccountPath=Finance`, { key });
+  expect(viewed).toMatchObject({ status: 200, body: afterUse.body });
 
   // The credential is the instance's own: it reports and gets a verified answer.
   const answer = await a.client.report({});

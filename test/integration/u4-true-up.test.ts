@@ -38,8 +38,10 @@ test('setting an agreement re-judges the pools at once: use beyond the purchase 
   const world = await createTestWorld(stack.db, uniqueSuffix());
   await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
   const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
-  await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 10 });
-  const extra = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 4 });
+  await useLicenses(api, world, 'Finance', { [SKU]: 10 });
+  const extraDevice = await useLicenses(api, world, 'Finance', { [SKU]: 4 });
+  const extra = extraDevice.id;
+  expect(extraDevice.answer.usage).toEqual([{ sku: SKU, count: 4, state: 'OutOfCompliance' }]);
   expect(await usageStates(stack.db, [extra])).toEqual({ [extra]: 'OutOfCompliance' });
   const today = new Date().toISOString().slice(0, 10);
   const set = await api.call('PUT', `/v1/accounts/${world.smartAccountId}/overage-agreement`, {
@@ -129,13 +131,17 @@ test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up
 
   // 13 of 10: Overage, peak 3; 16 of 10: beyond 1.5x, OutOfCompliance; the peak stays 3.
   const devices = [
-    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 4 }),
-    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 4 }),
-    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 2 }),
+    (await useLicenses(api, world, 'Finance', { [SKU]: 4 })).id,
+    (await useLicenses(api, world, 'Finance', { [SKU]: 4 })).id,
+    (await useLicenses(api, world, 'Finance', { [SKU]: 2 })).id,
   ];
-  const over = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 3 });
+  const overDevice = await useLicenses(api, world, 'Finance', { [SKU]: 3 });
+  const over = overDevice.id;
+  expect(overDevice.answer.usage).toEqual([{ sku: SKU, count: 3, state: 'Overage' }]);
   expect(await usageStates(stack.db, [over])).toEqual({ [over]: 'Overage' });
-  const beyond = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 3 });
+  const beyondDevice = await useLicenses(api, world, 'Finance', { [SKU]: 3 });
+  const beyond = beyondDevice.id;
+  expect(beyondDevice.answer.usage).toEqual([{ sku: SKU, count: 3, state: 'OutOfCompliance' }]);
   expect(await usageStates(stack.db, [beyond])).toEqual({ [beyond]: 'OutOfCompliance' });
   expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, authorized: 10, overage: 3, unserved: 3 });
   expect(await stack.db('overage_peaks').where({ virtual_account_id: finance, sku: SKU }).select('period', 'peak')).toEqual([

@@ -35,7 +35,7 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
   const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
   const sales = await virtualAccountId(stack.db, world.smartAccountId, 'Sales');
   await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
-  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 3 });
+  const { id: device } = await useLicenses(api, world, 'Finance', { [SKU]: 3 });
   const bothSides = await partnerWithRoles(world.smartAccountId, `both-${world.suffix}`, [
     { role: 'va_admin', vaId: finance },
     { role: 'va_admin', vaId: sales },
@@ -132,6 +132,10 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
     .orderBy('id')
     .select('type', 'virtual_account_id', 'actor', 'details');
   expect(events.map((e) => [e.type, String(e.virtual_account_id), e.details.direction])).toEqual([
+    // The device's token, registration and report (through the device client), then the moves.
+    ['token_created', finance, undefined],
+    ['instance_registered', finance, undefined],
+    ['usage_reported', finance, undefined],
     ['licenses_moved', finance, 'out'],
     ['licenses_moved', sales, 'in'],
     ['instance_moved', finance, 'out'],
@@ -141,7 +145,8 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
     ['licenses_moved', finance, 'out'],
     ['licenses_moved', sales, 'in'],
   ]);
-  expect(new Set(events.map((e) => e.actor))).toEqual(new Set([`partner:both-${world.suffix}`]));
+  const moves = events.filter((e) => e.type.endsWith('_moved'));
+  expect(new Set(moves.map((e) => e.actor))).toEqual(new Set([`partner:both-${world.suffix}`]));
   // Nothing of the other Smart Account changed.
   expect(await stack.db('license_events').where({ account_id: other.smartAccountId })).toHaveLength(0);
 }, 60_000);

@@ -14,7 +14,6 @@ import {
   addAccountUser,
   poolOf,
   provisionLicenses,
-  reportAgain,
   runClock,
   silenceFor,
   useLicenses,
@@ -39,9 +38,15 @@ test('U6: silent 30 days -> one alert; 90 -> expired and released; back at day 1
   const bystander = await addAccountUser(stack.db, world, { name: 'ben', role: 'sa_user' });
   await provisionLicenses(stack, world, { sku: SKU, quantity: 10, path: 'Finance' });
   const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
-  const silent = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 5 });
-  const steady = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 5 });
-  const waiting = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 2 });
+  const silentDevice = await useLicenses(api, world, 'Finance', { [SKU]: 5 });
+  const steadyDevice = await useLicenses(api, world, 'Finance', { [SKU]: 5 });
+  const waitingDevice = await useLicenses(api, world, 'Finance', { [SKU]: 2 });
+  const [silent, steady, waiting] = [silentDevice.id, steadyDevice.id, waitingDevice.id];
+  expect([silentDevice, steadyDevice, waitingDevice].map((d) => d.answer.usage)).toEqual([
+    [{ sku: SKU, count: 5, state: 'Authorized' }],
+    [{ sku: SKU, count: 5, state: 'Authorized' }],
+    [{ sku: SKU, count: 2, state: 'OutOfCompliance' }],
+  ]);
   expect(await usageStates(stack.db, [silent, steady, waiting])).toEqual({
     [silent]: 'Authorized',
     [steady]: 'Authorized',
@@ -89,7 +94,8 @@ test('U6: silent 30 days -> one alert; 90 -> expired and released; back at day 1
   );
 
   // Day 100: it reports again (3 now) and is authorized again: the pool holds 10 again.
-  await reportAgain(stack.db, silent, { [SKU]: 3 });
+  const back = await silentDevice.client.report({ [SKU]: 3 });
+  expect([back.instanceState, back.usage]).toEqual(['active', [{ sku: SKU, count: 3, state: 'Authorized' }]]);
   expect(await usageStates(stack.db, [silent])).toEqual({ [silent]: 'Authorized' });
   expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ authorized: 10, unserved: 0 });
   expect(await runClock(stack, scope)).toMatchObject({ failedToConnect: 0, expired: 0, removed: 0 });
@@ -110,11 +116,17 @@ test('U6: silent 30 days -> one alert; 90 -> expired and released; back at day 1
   expect(await runClock(stack, scope)).toMatchObject({ removed: 0 });
 
   const events = await stack.db('license_events').where({ account_id: world.smartAccountId }).orderBy('id').select('type', 'subject');
+  // The device's own registration and reports, and between them what the clock did.
   expect(events.filter((e) => e.subject === `instance:${silent}`).map((e) => e.type)).toEqual([
+    'instance_registered',
+    'usage_reported',
     'instance_failed_to_connect',
     'instance_authorization_expired',
+    'usage_reported',
   ]);
   expect(events.filter((e) => e.subject === `instance:${steady}`).map((e) => e.type)).toEqual([
+    'instance_registered',
+    'usage_reported',
     'instance_authorization_expired',
     'instance_removed',
   ]);
@@ -126,8 +138,7 @@ test('U6: silent 30 days -> one alert; 90 -> expired and released; back at day 1
 test('the Schedule starts the clock by itself (overlap SKIP), and ensuring it again updates it', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   await addAccountUser(stack.db, world, { name: 'ada', role: 'sa_admin' });
-  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
-  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 });
+  const { id: device } = await useLicenses(api, world, 'Finance', { [SKU]: 1 });
   await silenceFor(stack.db, device, 40);
   const scheduleId = `license-clock-${world.suffix}`;
   // Scoped to this world, so the other test files' rows are left to their own clocks.
@@ -207,8 +218,7 @@ test('alerts through the API: who may read them and who is emailed them (R25)', 
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const user = await addAccountUser(stack.db, world, { name: 'uma', role: 'sa_user' });
   const outsider = await addAccountUser(stack.db, await createTestWorld(stack.db, uniqueSuffix()), { name: 'olga', role: 'sa_user' });
-  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
-  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 });
+  const { id: device } = await useLicenses(api, world, 'Finance', { [SKU]: 1 });
   await silenceFor(stack.db, device, 31);
   await runClock(stack, { accountId: world.smartAccountId });
   const path = `/v1/accounts/${world.smartAccountId}`;
@@ -256,14 +266,32 @@ test('alerts through the API: who may read them and who is emailed them (R25)', 
 
 test('bounded batches: a run with batch 1 loops until the backlog is done (each step reads at most one row)', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
-  const finance = await virtualAccountId(stack.db, world.smartAccountId, 'Finance');
   const silent = [
-    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
-    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
-    await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 1 }),
+    await useLicenses(api, world, 'Finance', { [SKU]: 1 }),
+    await useLicenses(api, world, 'Finance', { [SKU]: 1 }),
+    await useLicenses(api, world, 'Finance', { [SKU]: 1 }),
   ];
-  for (const id of silent) await silenceFor(stack.db, id, 35);
+  for (const { id } of silent) await silenceFor(stack.db, id, 35);
   // Four alerts to mail: the three, and the pool's "insufficient licenses" (it holds none).
   expect(await runClock(stack, { accountId: world.smartAccountId, batch: 1 })).toMatchObject({ failedToConnect: 3, alertsEmailed: 4 });
   expect(await stack.db('license_alerts').where({ account_id: world.smartAccountId, kind: 'failed_to_connect' })).toHaveLength(3);
+}, 60_000);
+
+test('the clock deletes usage reports past USAGE_REPORT_RETENTION and keeps the recent ones, which still answer a retry', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const device = await useLicenses(api, world, 'Finance', { [SKU]: 1 });
+  const recent = await device.client.report({ [SKU]: 2 }, { reportId: 'recent' });
+  const reportIds = () => stack.db('usage_reports').where({ instance_id: device.id }).orderBy('report_id').pluck('report_id');
+  const [first] = (await reportIds()).filter((id: string) => id !== 'recent');
+  // The first report was received a day longer ago than the retention (400 days by default).
+  await stack
+    .db('usage_reports')
+    .where({ instance_id: device.id, report_id: first })
+    .update({ received_at: new Date(Date.now() - (stack.config.licenseClock.usageReportRetentionMs + 86_400_000)) });
+
+  await runClock(stack, { accountId: world.smartAccountId });
+  expect(await reportIds()).toEqual(['recent']);
+  // A retry of the kept report gets its stored answer; nothing is counted twice.
+  expect(await device.client.report({ [SKU]: 2 }, { reportId: 'recent' })).toEqual(recent);
+  expect(await reportIds()).toEqual(['recent']);
 }, 60_000);

@@ -5,12 +5,14 @@
  * The clock runs with a given "as of" instant (scoped to this test's account) to walk the year.
  */
 import { addMonths } from '../../src/common/dates';
+import { useTestApi } from '../helpers/api';
 import { createTestWorld } from '../helpers/fixtures';
 import { addAccountUser, poolOf, provisionLicenses, runClock, useLicenses, usageStates, virtualAccountId } from '../helpers/license-use';
 import { pollUntil } from '../helpers/orders';
 import { mailFor, uniqueSuffix, useTestStack } from '../helpers/stack';
 
 const stack = useTestStack(__filename);
+const api = useTestApi(stack);
 const SKU = 'C9300-DNA-E-1Y';
 const DAY_MS = 86_400_000;
 
@@ -39,7 +41,7 @@ test('U7: seven alerts each once, expiry leaves devices OutOfCompliance, a renew
   const admin = await addAccountUser(stack.db, world, { name: 'ada', role: 'sa_admin' });
   const { finance, allocationId, endsOn } = await expiringLine(world, 5);
   expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, next_expiry_on: endsOn });
-  const device = await useLicenses(stack.db, world.smartAccountId, finance, { [SKU]: 6 });
+  const { id: device } = await useLicenses(api, world, 'Finance', { [SKU]: 6 });
   const scope = { accountId: world.smartAccountId };
 
   // Walk the last 90 days: each threshold raises its alert once, a second run nothing.
@@ -75,7 +77,8 @@ test('U7: seven alerts each once, expiry leaves devices OutOfCompliance, a renew
   ]);
   expect(await stack.db('license_alerts').where({ account_id: world.smartAccountId, kind: 'insufficient_licenses' })).toHaveLength(1);
   const events = await stack.db('license_events').where({ account_id: world.smartAccountId }).orderBy('id').pluck('type');
-  expect(events).toEqual(['licenses_expired', 'usage_state_changed']);
+  // The device's token, registration and report (through the device client), then the term's end.
+  expect(events).toEqual(['token_created', 'instance_registered', 'usage_reported', 'licenses_expired', 'usage_state_changed']);
 
   // A renewal: a new 12-month order for the same SKU into Finance. Provisioning recomputes with
   // the real date (before the simulated end), so the clock at the end date settles the pool.

@@ -30,6 +30,7 @@ const DEFAULT_LICENSE_CLOCK = {
   failedToConnectAfterMs: 30 * DAY,
   authorizationExpiresAfterMs: 90 * DAY,
   removedAfterMs: 365 * DAY,
+  usageReportRetentionMs: 400 * DAY,
   termAlertDays: [90, 60, 30, 14, 7, 3, 1],
 };
 
@@ -307,6 +308,14 @@ describe('license clock settings', () => {
   test('a bad day list or duration names the variable', () => {
     expect(() => loadConfig({ TERM_ALERT_DAYS: '30,-1' })).toThrow(/TERM_ALERT_DAYS: must be whole numbers of days/);
     expect(() => loadConfig({ LICENSE_CLOCK_INTERVAL: 'soon' })).toThrow(/LICENSE_CLOCK_INTERVAL: must be a positive duration/);
+  });
+
+  test('usage reports are kept at least as long as a credential is valid, so every retry finds its answer', () => {
+    expect(loadConfig({ USAGE_REPORT_RETENTION: '365d' }).licenseClock.usageReportRetentionMs).toBe(365 * DAY);
+    expect(() => loadConfig({ USAGE_REPORT_RETENTION: '364d' })).toThrow(
+      /USAGE_REPORT_RETENTION: must be at least 365d, the validity of a device credential.*\(got "364d"\)/,
+    );
+    expect(() => loadConfig({ USAGE_REPORT_RETENTION: 'forever' })).toThrow(/USAGE_REPORT_RETENTION: must be a positive duration/);
   });
 });
 

@@ -4,7 +4,8 @@ import type { AppPage } from '../../web/app-layout';
 import { html, type SafeHtml } from '../../web/html';
 import { dataTable } from '../../web/table';
 import type { ViewScope } from '../views-access';
-import type { AlertLine, EventLine, TokenLine } from '../views-activity';
+import type { TokenView } from '../tokens';
+import type { AlertLine, EventLine } from '../views-activity';
 import { accountBase, accountPage, csrfInput, when, type Viewer } from './frame';
 
 /**
@@ -99,7 +100,7 @@ export function peoplePage(viewer: Viewer, scope: ViewScope, view: PeoplePageVie
   return accountPage(viewer, scope, `${base}/people`, 'Users and roles', body, status);
 }
 
-export function tokensPage(viewer: Viewer, scope: ViewScope, tokens: TokenLine[]): AppPage {
+export function tokensPage(viewer: Viewer, scope: ViewScope, tokens: TokenView[]): AppPage {
   const body = html`<h1>Registration tokens</h1>
     <p>Devices register with a token of their virtual account. A token is shown once, when it is created; here only its use.</p>
     ${dataTable(
