@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import {
   decodeCredential,
@@ -36,8 +36,15 @@ function header(headers: SignedRequest['headers'], name: string): string | undef
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Credentials whose signature checked out, per key set: a device's next request skips that check. */
-const verifiedCredentials = new WeakMap<SigningKeys, Map<string, CredentialClaims>>();
+/**
+ * Credentials whose signature checked out, per key set, with the device's public key as a KeyObject
+ * (making one costs most of a verify): a device's next request skips both.
+ */
+interface VerifiedCredential {
+  claims: CredentialClaims;
+  devicePublicKey?: KeyObject;
+}
+const verifiedCredentials = new WeakMap<SigningKeys, Map<string, VerifiedCredential>>();
 const MAX_REMEMBERED_CREDENTIALS = 50_000;
 
 /**
@@ -45,24 +52,31 @@ const MAX_REMEMBERED_CREDENTIALS = 50_000;
  * signature included), so nothing unsigned is ever taken from memory; expiry and revocation are
  * still checked on every request.
  */
-function verifiedCredential(keys: SigningKeys, credential: string): CredentialClaims | undefined {
+function verifiedCredential(keys: SigningKeys, credential: string): VerifiedCredential | undefined {
   let remembered = verifiedCredentials.get(keys);
-  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, CredentialClaims>()));
+  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, VerifiedCredential>()));
   const known = remembered.get(credential);
   if (known) return known;
   const claims = decodeCredential(credential, keys.verifiers);
-  if (claims) {
-    if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
-    remembered.set(credential, claims);
-  }
-  return claims;
+  if (!claims) return undefined;
+  if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
+  const verified: VerifiedCredential = { claims };
+  remembered.set(credential, verified);
+  return verified;
+}
+
+/** The device's public key named by the credential, made once per remembered credential. */
+function devicePublicKeyOf(verified: VerifiedCredential): KeyObject {
+  verified.devicePublicKey ??= publicKeyFromRaw(Buffer.from(verified.claims.publicKey, 'base64url'));
+  return verified.devicePublicKey;
 }
 
 export function authenticateDevice(keys: SigningKeys, request: SignedRequest, now = Date.now()): DeviceCaller {
   const match = /^Device\s+(\S+)$/.exec(header(request.headers, 'authorization') ?? '');
   if (!match) throw new LicenseRefusal('InvalidCredential', 'header authorization: must be "Device <credential>"');
-  const claims = verifiedCredential(keys, match[1]);
-  if (!claims) throw new LicenseRefusal('InvalidCredential', 'header authorization: the credential is not one this service signed');
+  const verified = verifiedCredential(keys, match[1]);
+  if (!verified) throw new LicenseRefusal('InvalidCredential', 'header authorization: the credential is not one this service signed');
+  const { claims } = verified;
   if (Date.parse(claims.expiresAt) <= now) {
     throw new LicenseRefusal('InvalidCredential', `header authorization: the credential expired at ${claims.expiresAt}; register again`);
   }
@@ -78,8 +92,7 @@ export function authenticateDevice(keys: SigningKeys, request: SignedRequest, no
   const input = requestSigningInput(request.method, request.path, timestamp, request.body);
   let valid = false;
   try {
-    valid =
-      /^[A-Za-z0-9_-]{86}$/.test(signature) && verifyBytes(publicKeyFromRaw(Buffer.from(claims.publicKey, 'base64url')), input, signature);
+    valid = /^[A-Za-z0-9_-]{86}$/.test(signature) && verifyBytes(devicePublicKeyOf(verified), input, signature);
   } catch {
     valid = false;
   }

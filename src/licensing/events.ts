@@ -17,7 +17,12 @@ export interface LicenseEvent {
 }
 
 export async function recordLicenseEvent(q: Knex, event: LicenseEvent): Promise<void> {
-  await q<LicenseEventRow>('license_events')
+  await licenseEventInsert(q, event);
+}
+
+/** The event's insert as a query, for a hot path that runs it in one statement with its other writes. */
+export function licenseEventInsert(q: Knex, event: LicenseEvent): Knex.QueryBuilder {
+  return q<LicenseEventRow>('license_events')
     .insert({
       account_id: event.accountId,
       virtual_account_id: event.virtualAccountId ?? null,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
+import { StatementBatch, type WritePart } from '../db/statement-batch';
 import { raiseAlert } from './alerts';
 import { recordOveragePeak } from './overage';
 import { NO_ALLOWANCE, overageOf, rejudgePool, statePriority, type Allowance, type PoolCounts, type UseState } from './compliance';
@@ -121,22 +122,12 @@ export async function writePoolCounts(
   nextExpiryOn?: string | null,
   today: string = isoDateOf(Date.now()),
 ): Promise<PoolRow> {
-  const insufficient = counts.unserved > 0;
-  await q<LicensePoolRow>('license_pools')
-    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
-    .update({
-      purchased: counts.purchased,
-      authorized: counts.authorized,
-      overage: counts.overage,
-      unserved: counts.unserved,
-      ...(nextExpiryOn !== undefined ? { next_expiry_on: nextExpiryOn } : {}),
-      insufficient_since: insufficient ? q.raw('COALESCE(insufficient_since, now())') : null,
-      updated_at: q.fn.now(),
-    });
-  await recordDailyUse(q, key, counts);
+  const batch = new StatementBatch();
+  batch.add(...poolCountsWrites(key, counts, nextExpiryOn));
+  await batch.run(q);
   const overage = overageOf(counts);
   if (overage > 0) await recordOveragePeak(q, accountId, key, overage, today);
-  if (insufficient) {
+  if (counts.unserved > 0) {
     await raiseAlert(q, {
       accountId,
       virtualAccountId: key.virtualAccountId,
@@ -149,16 +140,49 @@ export async function writePoolCounts(
   return { ...counts, virtualAccountId: key.virtualAccountId, accountId, sku: key.sku };
 }
 
-/** The chart's point for today: the day's highest purchase and use. */
-async function recordDailyUse(q: Knex.Transaction, key: PoolKey, counts: PoolCounts): Promise<void> {
-  const inUse = counts.authorized + counts.overage + counts.unserved;
-  await q.raw(
-    `INSERT INTO pool_daily_use (virtual_account_id, sku, day, purchased, in_use) VALUES (?, ?, current_date, ?, ?)
-     ON CONFLICT (virtual_account_id, sku, day) DO UPDATE
-     SET purchased = GREATEST(pool_daily_use.purchased, EXCLUDED.purchased), in_use = GREATEST(pool_daily_use.in_use, EXCLUDED.in_use)
-     WHERE pool_daily_use.purchased < EXCLUDED.purchased OR pool_daily_use.in_use < EXCLUDED.in_use`,
-    [key.virtualAccountId, key.sku, counts.purchased, inUse],
-  );
+/**
+ * writePoolCounts for a hot path that gathers its writes in `batch`: counts with no overage and
+ * nothing unserved (the usual case) need only the counters and the chart, so they join the batch;
+ * others are written at once, with their overage peak and alert.
+ */
+export async function writePoolCountsIn(
+  batch: StatementBatch,
+  q: Knex.Transaction,
+  accountId: string,
+  key: PoolKey,
+  counts: PoolCounts,
+): Promise<void> {
+  if (overageOf(counts) === 0 && counts.unserved === 0) batch.add(...poolCountsWrites(key, counts));
+  else await writePoolCounts(q, accountId, key, counts);
+}
+
+/** The pool row's counters (and next expiry when given) and today's point of the use chart: the day's highest purchase and use. */
+function poolCountsWrites(key: PoolKey, counts: PoolCounts, nextExpiryOn?: string | null): WritePart[] {
+  const expiry = nextExpiryOn !== undefined ? ', next_expiry_on = ?' : '';
+  const insufficientSince = counts.unserved > 0 ? 'COALESCE(insufficient_since, now())' : 'NULL';
+  return [
+    {
+      sql: `UPDATE license_pools SET purchased = ?, authorized = ?, overage = ?, unserved = ?${expiry},
+              insufficient_since = ${insufficientSince}, updated_at = now()
+            WHERE virtual_account_id = ? AND sku = ?`,
+      bindings: [
+        counts.purchased,
+        counts.authorized,
+        counts.overage,
+        counts.unserved,
+        ...(nextExpiryOn !== undefined ? [nextExpiryOn] : []),
+        key.virtualAccountId,
+        key.sku,
+      ],
+    },
+    {
+      sql: `INSERT INTO pool_daily_use (virtual_account_id, sku, day, purchased, in_use) VALUES (?, ?, current_date, ?, ?)
+            ON CONFLICT (virtual_account_id, sku, day) DO UPDATE
+            SET purchased = GREATEST(pool_daily_use.purchased, EXCLUDED.purchased), in_use = GREATEST(pool_daily_use.in_use, EXCLUDED.in_use)
+            WHERE pool_daily_use.purchased < EXCLUDED.purchased OR pool_daily_use.in_use < EXCLUDED.in_use`,
+      bindings: [key.virtualAccountId, key.sku, counts.purchased, counts.authorized + counts.overage + counts.unserved],
+    },
+  ];
 }
 
 /** The overage this pool shows now, as the true-up counts it. */

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import { issueCredential, newCredentialSerial, newInstanceId, type IssuedCredential } from './credentials';
+import { StatementBatch, writePartOf } from '../db/statement-batch';
+import { issueCredential, newCredentialSerial, newInstanceId, type InstanceIdentity, type IssuedCredential } from './credentials';
 import { admitDeviceRequest, type DeviceCaller } from './device-auth';
-import { recordLicenseEvent } from './events';
+import { licenseEventInsert } from './events';
 import { LicenseRefusal } from './refusals';
 import type { SigningKeys } from './signing';
 import { hashRegistrationToken, tokenStatus } from './tokens';
@@ -43,25 +44,20 @@ interface TokenRecord {
   account_status: string;
 }
 
-async function findToken(trx: Knex.Transaction, token: string): Promise<TokenRecord> {
-  const row: TokenRecord | undefined = await trx('registration_tokens as t')
-    .join('virtual_accounts as va', 'va.id', 't.virtual_account_id')
-    .join('accounts as a', 'a.id', 't.account_id')
-    .where('t.token_hash', hashRegistrationToken(token))
-    .first(
-      't.id',
-      't.account_id',
-      't.virtual_account_id',
-      'va.path',
-      't.export_controlled',
-      't.max_uses',
-      't.uses',
-      't.expires_at',
-      't.revoked_at',
-      'a.kind as account_kind',
-      'a.status as account_status',
-    );
-  if (!row) throw new LicenseRefusal('UnknownToken', 'token: no such registration token (it may have been mistyped)');
+/**
+ * The token, its VA and account, and the UDI's advisory lock, in one round trip: two registrations
+ * of one UDI at once make one instance. What is read of the UDI's instances is read after this.
+ */
+async function findTokenAndLockUdi(trx: Knex.Transaction, token: string, request: RegistrationRequest): Promise<TokenRecord> {
+  const { rows }: { rows: Array<TokenRecord & { udi_locked?: unknown }> } = await trx.raw(
+    `SELECT t.id, t.account_id, t.virtual_account_id, va.path, t.export_controlled, t.max_uses, t.uses, t.expires_at, t.revoked_at,
+            a.kind AS account_kind, a.status AS account_status, pg_advisory_xact_lock(hashtextextended(?, 0)) AS udi_locked
+     FROM registration_tokens t JOIN virtual_accounts va ON va.id = t.virtual_account_id JOIN accounts a ON a.id = t.account_id
+     WHERE t.token_hash = ? LIMIT 1`,
+    [`udi:${request.productId}/${request.serialNumber}`, hashRegistrationToken(token)],
+  );
+  if (rows.length === 0) throw new LicenseRefusal('UnknownToken', 'token: no such registration token (it may have been mistyped)');
+  const { udi_locked: _locked, ...row } = rows[0];
   if (row.account_kind !== 'smart_account') {
     throw new LicenseRefusal('HoldingAccountToken', 'token: belongs to a Partner Holding Account, whose licenses serve no device');
   }
@@ -80,8 +76,7 @@ function refuseUnusable(token: TokenRecord, now: Date, spending: boolean): void 
 export async function registerInstance(db: Knex, keys: SigningKeys, request: RegistrationRequest): Promise<Registered> {
   const now = new Date();
   return db.transaction(async (trx) => {
-    const token = await findToken(trx, request.token);
-    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`udi:${request.productId}/${request.serialNumber}`]);
+    const token = await findTokenAndLockUdi(trx, request.token, request);
     const existing: { id: string; public_key: string; virtual_account_id: string; credential_serial: string } | undefined = await trx(
       'product_instances',
     )
@@ -91,15 +86,6 @@ export async function registerInstance(db: Knex, keys: SigningKeys, request: Reg
     if (existing) return reRegister(trx, keys, token, existing, request, now);
 
     refuseUnusable(token, now, true);
-    const spent = await trx('registration_tokens')
-      .where({ id: token.id })
-      .whereRaw('uses < max_uses')
-      .whereNull('revoked_at')
-      .where('expires_at', '>', now)
-      .update({ uses: trx.raw('uses + 1') })
-      .returning('uses');
-    if (spent.length === 0) throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${token.max_uses} uses spent)`);
-
     const identity = {
       instanceId: newInstanceId(),
       publicKey: request.publicKey,
@@ -109,29 +95,7 @@ export async function registerInstance(db: Knex, keys: SigningKeys, request: Reg
       exportControlled: token.export_controlled,
     };
     const issued = issueCredential(keys, identity, now);
-    await trx('product_instances').insert({
-      id: identity.instanceId,
-      account_id: identity.accountId,
-      virtual_account_id: identity.virtualAccountId,
-      product_id: request.productId,
-      serial_number: request.serialNumber,
-      hostname: request.hostname,
-      public_key: request.publicKey,
-      registration_token_id: token.id,
-      state: 'active',
-      credential_serial: identity.serial,
-      credential_expires_at: issued.expiresAt,
-      registered_at: now,
-      last_contact_at: now,
-    });
-    await recordLicenseEvent(trx, {
-      accountId: identity.accountId,
-      virtualAccountId: identity.virtualAccountId,
-      type: 'instance_registered',
-      subject: `instance:${identity.instanceId}`,
-      actor: `device:${identity.instanceId}`,
-      details: { productId: request.productId, serialNumber: request.serialNumber, hostname: request.hostname, tokenId: String(token.id) },
-    });
+    await spendTokenAndInsert(trx, token, identity, request, issued.expiresAt, now);
     return {
       ...issued,
       instanceId: identity.instanceId,
@@ -140,6 +104,67 @@ export async function registerInstance(db: Knex, keys: SigningKeys, request: Reg
       alreadyRegistered: false,
     };
   });
+}
+
+/**
+ * One use of the token spent (the UPDATE's own condition, so two instances racing for the last use
+ * cannot both win), the instance and its event written: one statement, the last before the
+ * commit, so the token row (shared by every device of its VA) stays locked only that long. When
+ * no use is left, nothing is inserted and the refusal rolls the rest back.
+ */
+async function spendTokenAndInsert(
+  trx: Knex.Transaction,
+  token: TokenRecord,
+  identity: InstanceIdentity,
+  request: RegistrationRequest,
+  expiresAt: Date,
+  now: Date,
+): Promise<void> {
+  const batch = new StatementBatch();
+  batch.add(
+    {
+      name: 'spent',
+      sql: `UPDATE registration_tokens SET uses = uses + 1
+            WHERE id = ? AND uses < max_uses AND revoked_at IS NULL AND expires_at > ? RETURNING id`,
+      bindings: [token.id, now],
+    },
+    writePartOf(
+      licenseEventInsert(trx, {
+        accountId: identity.accountId,
+        virtualAccountId: identity.virtualAccountId,
+        type: 'instance_registered',
+        subject: `instance:${identity.instanceId}`,
+        actor: `device:${identity.instanceId}`,
+        details: {
+          productId: request.productId,
+          serialNumber: request.serialNumber,
+          hostname: request.hostname,
+          tokenId: String(token.id),
+        },
+      }),
+    ),
+  );
+  batch.add({
+    name: 'inserted',
+    sql: `INSERT INTO product_instances (id, account_id, virtual_account_id, product_id, serial_number, hostname, public_key,
+            registration_token_id, state, credential_serial, credential_expires_at, registered_at, last_contact_at)
+          SELECT ?, ?, ?, ?, ?, ?, ?, spent.id, 'active', ?, ?, ?, ? FROM spent RETURNING 1`,
+    bindings: [
+      identity.instanceId,
+      identity.accountId,
+      identity.virtualAccountId,
+      request.productId,
+      request.serialNumber,
+      request.hostname,
+      request.publicKey,
+      identity.serial,
+      expiresAt,
+      now,
+      now,
+    ],
+  });
+  const [{ spent }] = await batch.run<{ spent: number }>(trx, { sql: 'SELECT count(*)::int AS spent FROM inserted', bindings: [] });
+  if (spent === 0) throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${token.max_uses} uses spent)`);
 }
 
 /** The same UDI again: the same instance if the key matches (a retry), refused if another key claims it. */

@@ -2,8 +2,9 @@ import type { Knex } from 'knex';
 import { signAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
 import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
 import { admitDeviceRequest, type CallerInstance, type DeviceCaller } from './device-auth';
-import { recordLicenseEvent } from './events';
-import { lockPool, poolRowOf, recomputePool, writePoolCounts, type PoolKey, type PoolRow } from './pools';
+import { StatementBatch, writePartOf } from '../db/statement-batch';
+import { licenseEventInsert } from './events';
+import { lockPool, poolRowOf, recomputePool, writePoolCountsIn, type PoolKey, type PoolRow } from './pools';
 import type { SigningKeys } from './signing';
 
 /**
@@ -68,9 +69,14 @@ async function lockPoolRow(trx: Knex.Transaction, accountId: string, key: PoolKe
   return row ? poolRowOf(row) : lockPool(trx, accountId, key);
 }
 
-/** Judges each SKU of the report against its pool and writes pool and use; returns what to tell. */
+/**
+ * Judges each SKU of the report against its pool and writes pool and use; returns what to tell.
+ * The writes gather in `batch` (run with the answer's, one round trip), unless a pool must be
+ * re-judged, which reads them.
+ */
 async function judgeReport(
   trx: Knex.Transaction,
+  batch: StatementBatch,
   instance: CallerInstance,
   usage: Record<string, number>,
   previous: Map<string, PreviousUse>,
@@ -90,24 +96,25 @@ async function judgeReport(
     const state: UseState = judgeUse(base, count, allowance);
     const after = addUse(base, count, state);
     if (after.authorized !== pool.authorized || after.overage !== pool.overage || after.unserved !== pool.unserved) {
-      await writePoolCounts(trx, instance.account_id, key, after);
+      await writePoolCountsIn(batch, trx, instance.account_id, key, after);
     }
     if (sku in usage) {
-      await trx.raw(
-        `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at) VALUES (?, ?, ?, ?, ?, now())
-         ON CONFLICT (instance_id, sku) DO UPDATE SET virtual_account_id = EXCLUDED.virtual_account_id, count = EXCLUDED.count,
-           state = EXCLUDED.state, reported_at = now()`,
-        [instance.id, sku, vaId, count, state],
-      );
+      batch.add({
+        sql: `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at) VALUES (?, ?, ?, ?, ?, now())
+              ON CONFLICT (instance_id, sku) DO UPDATE SET virtual_account_id = EXCLUDED.virtual_account_id, count = EXCLUDED.count,
+                state = EXCLUDED.state, reported_at = now()`,
+        bindings: [instance.id, sku, vaId, count, state],
+      });
       judged.push({ sku, count, state });
     } else {
-      await trx('instance_usage').where({ instance_id: instance.id, sku }).delete();
+      batch.add({ sql: 'DELETE FROM instance_usage WHERE instance_id = ? AND sku = ?', bindings: [instance.id, sku] });
     }
     const previousCount = before && before.state !== 'AuthorizationExpired' ? before.count : 0;
     if (count < previousCount && after.overage + after.unserved > 0) shrunk.push(sku);
     if (!before || before.state !== state || !(sku in usage)) stateChanged = true;
   }
   // Freed licenses serve the others at once (R18); the pools stay locked in SKU order.
+  if (shrunk.length > 0) await batch.run(trx);
   for (const sku of shrunk) {
     const { changed } = await recomputePool(trx, instance.account_id, { virtualAccountId: vaId, sku });
     const own = changed.find((c) => c.instanceId === instance.id);
@@ -128,7 +135,8 @@ export async function reportUsage(
     const { stored, previous } = await storedAndPrevious(trx, instance.id, report.reportId);
     if (stored) return stored;
 
-    const { judged, stateChanged } = await judgeReport(trx, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
+    const batch = new StatementBatch();
+    const { judged, stateChanged } = await judgeReport(trx, batch, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
     const body: UsageAnswerBody = {
       v: 1,
       instanceId: instance.id,
@@ -139,25 +147,29 @@ export async function reportUsage(
       issuedAt: new Date().toISOString(),
     };
     const answer = signAnswer(body, keys.current.id, keys.current.privateKey);
-    // The answer kept for retries and the instance's contact, in one statement.
-    await trx.raw(
-      `WITH contact AS (UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ?)
-       INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)`,
-      [instance.id, instance.id, report.reportId, JSON.stringify(answer)],
-    );
+    batch.add({ sql: `UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ?`, bindings: [instance.id] });
     // The event log records what changed state (a new SKU, a state told, a dropped SKU, a comeback);
     // a count moving within its state is in instance_usage and the daily chart, not the log.
     if (stateChanged) {
-      await recordLicenseEvent(trx, {
-        accountId: instance.account_id,
-        virtualAccountId: String(instance.virtual_account_id),
-        type: 'usage_reported',
-        subject: `instance:${instance.id}`,
-        actor: `device:${instance.id}`,
-        details: { reportId: report.reportId, usage: judged, previousState: instance.state },
-        idempotencyKey: `usage:${instance.id}:${report.reportId}`,
-      });
+      batch.add(
+        writePartOf(
+          licenseEventInsert(trx, {
+            accountId: instance.account_id,
+            virtualAccountId: String(instance.virtual_account_id),
+            type: 'usage_reported',
+            subject: `instance:${instance.id}`,
+            actor: `device:${instance.id}`,
+            details: { reportId: report.reportId, usage: judged, previousState: instance.state },
+            idempotencyKey: `usage:${instance.id}:${report.reportId}`,
+          }),
+        ),
+      );
     }
+    // Pool, use, contact, event and the answer kept for retries: one statement.
+    await batch.run(trx, {
+      sql: 'INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)',
+      bindings: [instance.id, report.reportId, JSON.stringify(answer)],
+    });
     return answer;
   });
 }

@@ -1,0 +1,38 @@
+import type { Knex } from 'knex';
+
+/** One write (the body of a CTE) and its `?` bindings; named when a later part reads what it returns. */
+export interface WritePart {
+  name?: string;
+  sql: string;
+  bindings: readonly Knex.RawBinding[];
+}
+
+/** A knex query as a WritePart, so a write built with knex can join a batch. */
+export function writePartOf(query: Knex.QueryBuilder): WritePart {
+  const { sql, bindings } = query.toSQL();
+  return { sql, bindings };
+}
+
+/**
+ * Writes gathered to run as ONE statement of data-modifying CTEs: one round trip instead of one
+ * each, on hot paths. Every part sees the snapshot the statement starts with and none sees
+ * another's effect, so the parts must write distinct rows and read nothing another part writes.
+ */
+export class StatementBatch {
+  private readonly parts: WritePart[] = [];
+
+  add(...parts: WritePart[]): void {
+    this.parts.push(...parts);
+  }
+
+  /** Runs the gathered writes (and empties the batch), then `last`, whose rows are returned. */
+  async run<T = Record<string, unknown>>(q: Knex | Knex.Transaction, last?: WritePart): Promise<T[]> {
+    const parts = this.parts.splice(0);
+    if (parts.length === 0 && !last) return [];
+    const ctes = parts.map((part, i) => `${part.name ?? `w${i}`} AS (${part.sql})`);
+    const sql = `${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${last ? last.sql : 'SELECT 1'}`;
+    const bindings = [...parts.flatMap((part) => part.bindings), ...(last?.bindings ?? [])];
+    const { rows }: { rows: T[] } = await q.raw(sql, bindings);
+    return rows;
+  }
+}
