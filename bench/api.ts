@@ -24,7 +24,7 @@ export interface ApiOptions {
   log: (line: string) => void;
 }
 
-function runLoad(job: LoadJob): Promise<AutocannonResult> {
+export function runLoad(job: LoadJob): Promise<AutocannonResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(ROOT, 'bench', 'api-load.ts'), [], {
       execArgv: ['--import', 'tsx'],
@@ -41,7 +41,7 @@ function runLoad(job: LoadJob): Promise<AutocannonResult> {
   });
 }
 
-function toResult(name: string, job: LoadJob, r: AutocannonResult): ApiLoadResult {
+export function toResult(name: string, job: LoadJob, r: AutocannonResult): ApiLoadResult {
   return {
     name,
     connections: job.connections,

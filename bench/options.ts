@@ -5,7 +5,18 @@ import type { ScenarioKind } from './report';
 import { DEFAULT_MIX, SCENARIO_KINDS } from './scenarios';
 import type { TemporalStore } from './stack';
 
-export const PARTS = ['throughput', 'engine-limit', 'cost', 'parked', 'api', 'pool', 'licensing'] as const;
+export const PARTS = [
+  'throughput',
+  'engine-limit',
+  'cost',
+  'parked',
+  'api',
+  'pool',
+  'licensing',
+  'license-view',
+  'license-clock',
+  'true-up',
+] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface Options {
@@ -28,6 +39,12 @@ export interface Options {
   fleetVas: number;
   fleetConcurrency: number;
   fleetSeconds: number;
+  viewInstances: number;
+  viewSkus: number;
+  viewConnections: number;
+  viewSeconds: number;
+  clockInstances: number;
+  trueUpAccounts: number;
   skip: Part[];
   out?: string;
   render?: string;
@@ -41,7 +58,7 @@ const positiveInt = (name: string) => (value: string) => {
 };
 
 export function parseArgs(argv: string[]): Options {
-  const program = withStackOptions(withFleetOptions(new Command()))
+  const program = withStackOptions(withScaleOptions(withFleetOptions(new Command())))
     .name('npm run bench --')
     .description('Measures throughput, latency, Temporal cost per order, parked scale and the API on a real stack of its own.')
     .option('--smoke', 'a few orders per part, every part exercised (CI); writes to .data/bench/, never to docs/', false)
@@ -107,6 +124,12 @@ export function parseArgs(argv: string[]): Options {
     fleetVas: o.fleetVas ?? (smoke ? 4 : 100),
     fleetConcurrency: o.fleetConcurrency ?? (smoke ? 4 : 32),
     fleetSeconds: o.fleetSeconds ?? (smoke ? 1 : 20),
+    viewInstances: o.viewInstances ?? (smoke ? 200 : 10_000),
+    viewSkus: o.viewSkus ?? (smoke ? 10 : 100),
+    viewConnections: o.viewConnections ?? (smoke ? 2 : 10),
+    viewSeconds: o.viewSeconds ?? (smoke ? 1 : 10),
+    clockInstances: o.clockInstances ?? (smoke ? 2000 : 100_000),
+    trueUpAccounts: o.trueUpAccounts ?? (smoke ? 5 : 1000),
     skip: o.skip ?? [],
     out: o.out,
     render: o.render,
@@ -134,6 +157,17 @@ function withFleetOptions(program: Command): Command {
     .option('--fleet-vas <n>', 'virtual accounts the fleet is spread over', positiveInt('--fleet-vas'))
     .option('--fleet-concurrency <n>', 'device requests in flight in the license-use part', positiveInt('--fleet-concurrency'))
     .option('--fleet-seconds <s>', 'seconds of usage reports (HTTP, then straight against Postgres)', positiveInt('--fleet-seconds'));
+}
+
+/** The license-use scale parts' options: the views, the clock's fleet, the true-ups. */
+function withScaleOptions(program: Command): Command {
+  return program
+    .option('--view-instances <n>', 'product instances in the one VA the license-view part reads', positiveInt('--view-instances'))
+    .option('--view-skus <n>', 'SKUs (pools) of that VA', positiveInt('--view-skus'))
+    .option('--view-connections <n>', 'autocannon connections of the license-view part', positiveInt('--view-connections'))
+    .option('--view-seconds <s>', 'seconds of load per view route', positiveInt('--view-seconds'))
+    .option('--clock-instances <n>', 'product instances the license-clock part sweeps', positiveInt('--clock-instances'))
+    .option('--true-up-accounts <n>', 'Smart Accounts reconciled at once in the true-up part', positiveInt('--true-up-accounts'));
 }
 
 /** How the bench's own Temporal dev server stores its state. */

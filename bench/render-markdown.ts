@@ -2,6 +2,7 @@
 import { TARGETS, type CpuPerOrder, type BenchResults } from './results';
 import { f, mb, markdownTable, summaryRows, costRows, latencyRow, prefixed } from './render-tables';
 import { licensingMarkdown } from './licensing-report';
+import { licenseScaleMarkdown } from './licensing-scale-report';
 
 type Extra = { findings?: string; method?: string };
 type ParkedResults = NonNullable<BenchResults['parked']>;
@@ -20,6 +21,7 @@ export function renderMarkdown(results: BenchResults, extra: Extra = {}): string
   poolSection(lines, results);
 
   if (results.licensing) lines.push('', ...licensingMarkdown(results.licensing));
+  lines.push(...licenseScaleMarkdown(results));
   if (extra.method) {
     lines.push('');
     lines.push(extra.method.trim());

@@ -2,6 +2,7 @@
 import { type LatencySummary, type SpreadSummary, type LinearFit } from './stats';
 import { type HistoryCost, type WorkflowShape } from './history-cost';
 import type { LicensingResult } from './licensing-report';
+import type { LicenseScaleResults } from './licensing-scale-report';
 
 export type ScenarioKind = 'direct' | 'held' | 'delegated' | 'classic';
 
@@ -144,7 +145,7 @@ export interface MachineInfo {
   postgres: string;
 }
 
-export interface BenchResults {
+export interface BenchResults extends LicenseScaleResults {
   meta: {
     date: string;
     command: string;

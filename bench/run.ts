@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { PARTS, parseArgs, type Options, type Part } from './options';
 import { runLicensingPart, runParkedPart, runPoolPart, runThroughputAndApi, type BenchRun } from './parts';
+import { runLicenseScaleParts } from './parts-license-scale';
 import { COUNTING_RULE, renderMarkdown, renderText, type BenchResults, type CostResult } from './report';
 import { SCENARIO_DESCRIPTIONS, SCENARIO_KINDS } from './scenarios';
 import { ROOT, startBenchStack, temporalVersion, type BenchStack } from './stack';
@@ -96,6 +97,7 @@ async function main(): Promise<number> {
     if (!skipped('pool')) await runPoolPart(run);
     if (!skipped('parked')) await runParkedPart(run);
     if (!skipped('licensing')) await runLicensingPart(run);
+    await runLicenseScaleParts(run);
     if (!skipped('cost') && Object.keys(cost.perKind).length) results.cost = cost;
   } finally {
     await stack.stop();
@@ -147,6 +149,9 @@ function finish(options: Options, results: BenchResults, skipped: (part: Part) =
     api: results.api,
     pool: results.pool,
     licensing: results.licensing,
+    'license-view': results.licenseView,
+    'license-clock': results.licenseClock,
+    'true-up': results.trueUp,
   };
   for (const part of PARTS) if (!skipped(part) && !produced[part]) failures.push(`${part}: produced no figures`);
   const text = renderText(results);

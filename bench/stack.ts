@@ -29,7 +29,8 @@ function describeStore(store: TemporalStore, dbFile: string | undefined): string
   const rel = dbFile ? dbFile.replace(`${ROOT}/`, '') : '';
   return store === 'wal' ? `SQLite file ${rel}, journal_mode=WAL, synchronous=NORMAL` : `SQLite file ${rel}, the CLI's default journal`;
 }
-export const BENCH_DATABASE = 'license_fulfillment_bench';
+/** BENCH_DATABASE moves it, so two runs on one Postgres server (two checkouts) do not drop each other's. */
+export const BENCH_DATABASE = process.env.BENCH_DATABASE || 'license_fulfillment_bench';
 
 export interface BenchStack {
   dataDir: string;

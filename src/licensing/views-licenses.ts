@@ -64,6 +64,9 @@ export async function licensesOf(q: Knex, scope: ViewScope): Promise<LicenseLine
   });
 }
 
+/** The most instances one answer lists (the first page, most recently heard from first). */
+export const INSTANCES_PAGE = 1000;
+
 export interface InstanceUse {
   sku: string;
   count: number;
@@ -82,7 +85,11 @@ export interface InstanceLine {
   uses: InstanceUse[];
 }
 
-/** The instances of the visible VAs (removed ones too, when asked), most recently heard from first. */
+/**
+ * The instances of the visible VAs (removed ones too, when asked), most recently heard from first,
+ * the first page only. One statement: the page walks product_instances_account_contact_idx and
+ * each instance's uses come along as JSON (one primary-key probe each), not a second round trip.
+ */
 export async function instancesOf(q: Knex, scope: ViewScope, options: { includeRemoved?: boolean } = {}): Promise<InstanceLine[]> {
   let query = q('product_instances as i')
     .join('virtual_accounts as va', 'va.id', 'i.virtual_account_id')
@@ -98,19 +105,24 @@ export async function instancesOf(q: Knex, scope: ViewScope, options: { includeR
     state: string;
     registered_at: Date;
     last_contact_at: Date;
+    uses: InstanceUse[];
   }> = await query
     .orderBy([{ column: 'i.last_contact_at', order: 'desc' }, { column: 'i.id' }])
-    .limit(1000)
-    .select('i.id', 'va.path', 'i.product_id', 'i.serial_number', 'i.hostname', 'i.state', 'i.registered_at', 'i.last_contact_at');
-  const uses: Array<{ instance_id: string; sku: string; count: number; state: string }> = rows.length
-    ? await q('instance_usage')
-        .whereIn(
-          'instance_id',
-          rows.map((r) => r.id),
-        )
-        .orderBy([{ column: 'instance_id' }, { column: 'sku' }])
-        .select('instance_id', 'sku', 'count', 'state')
-    : [];
+    .limit(INSTANCES_PAGE)
+    .select(
+      'i.id',
+      'va.path',
+      'i.product_id',
+      'i.serial_number',
+      'i.hostname',
+      'i.state',
+      'i.registered_at',
+      'i.last_contact_at',
+      q.raw(
+        `COALESCE((SELECT json_agg(json_build_object('sku', u.sku, 'count', u.count, 'state', u.state) ORDER BY u.sku)
+           FROM instance_usage u WHERE u.instance_id = i.id), '[]') AS uses`,
+      ),
+    );
   return rows.map((r) => ({
     instanceId: r.id,
     virtualAccountPath: r.path,
@@ -120,7 +132,7 @@ export async function instancesOf(q: Knex, scope: ViewScope, options: { includeR
     state: r.state,
     registeredAt: r.registered_at.toISOString(),
     lastContactAt: r.last_contact_at.toISOString(),
-    uses: uses.filter((u) => u.instance_id === r.id).map((u) => ({ sku: u.sku, count: u.count, state: u.state })),
+    uses: r.uses,
   }));
 }
 
