@@ -42,6 +42,10 @@ describe('passed', () => {
     ['a lost license', { lost: { orders: 0, licenses: 1, emails: 0 } }],
     ['a lost email', { lost: { orders: 0, licenses: 0, emails: 1 } }],
     ['a half-written row', { halfWritten: 1 }],
+    [
+      'a license-use loss or duplicate (a true-up twice, a report counted twice, an alert email lost)',
+      { licenseUse: { checked: '3 true-ups', problems: 1 } },
+    ],
   ])('%s fails it', (_, change) => {
     expect(passed({ ...clean, ...change })).toBe(false);
   });
