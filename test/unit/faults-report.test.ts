@@ -62,6 +62,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
       smtpRedeliveries: 1,
       recoverySeconds: null,
       backlogSeconds: null,
+      licenseUse: { checked: '3 alerts to 2 people, each once', problems: 2 },
     },
   ]);
   const lines = table.split('\n');
@@ -83,6 +84,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
     '12.3 s',
     '41.3 s',
     '1234',
+    '-',
     'pass',
     '',
   ]);
@@ -99,6 +101,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
     'n/a',
     'n/a',
     '1234',
+    '3 alerts to 2 people, each once: 2 lost or doubled',
     'FAIL',
     '',
   ]);
