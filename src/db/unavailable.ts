@@ -6,7 +6,9 @@
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server shutting down or starting). */
 const SERVER_GOING_AWAY = /^(08...|57P0[123])$/;
-const CUT_CONNECTION = /^(Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection)/;
+/** Knex prefixes the statement that failed ("ROLLBACK - Connection terminated unexpectedly"). */
+const CUT_CONNECTION =
+  /^(?:[A-Z]+ - )?(Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection)/;
 
 export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (!err || typeof err !== 'object' || depth > 3) return false;

@@ -14,6 +14,9 @@ test.each<[string, unknown]>([
   ['the server starting (57P03)', withCode('57P03', 'the database system is starting up')],
   ['a connection exception (08006)', withCode('08006')],
   ['a connection cut mid-query', new Error('Connection terminated unexpectedly')],
+  // Found by the postgres-stop fault run: knex names the statement that failed first.
+  ['a connection cut at the rollback', new Error('ROLLBACK - Connection terminated unexpectedly')],
+  ['a client broken earlier', new Error('ROLLBACK - Client has encountered a connection error and is not queryable')],
   [
     'no pool connection to be had',
     Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' }),
