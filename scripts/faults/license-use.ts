@@ -17,7 +17,7 @@ import type { FaultKind } from './options';
 
 /** What the license-use part of one fault run found. */
 export interface LicenseUseResult {
-  /** What was checked, in a few words (the table's column). */
+  /** What was checked, in a few words (the table's column); empty when the run has no license-use part. */
   checked: string;
   /** Each loss or duplicate found; any one fails the run. */
   problems: string[];
@@ -45,7 +45,7 @@ export interface LicenseUsePart {
   beforeFault(): Promise<void>;
   /** Right after the service went down (outage faults). */
   duringFault(): Promise<void>;
-  /** After the drivers: what the stack must finish before the verdict. */
+  /** After the stack went quiet: what it finds, read from Postgres and the mail received. */
   verify(input: { received: Array<{ key: string | undefined; messageId: string }> }): Promise<LicenseUseResult>;
 }
 
@@ -55,7 +55,7 @@ export const NO_LICENSE_USE: LicenseUsePart = {
   drive: async () => undefined,
   beforeFault: async () => undefined,
   duringFault: async () => undefined,
-  verify: async () => ({ checked: '-', problems: [], notes: [] }),
+  verify: async () => ({ checked: '', problems: [], notes: [] }),
 };
 
 /** The runner's own HTTP API (devices talk HTTP), on its own pool of the run's database; knex's complaints go to api.log. */

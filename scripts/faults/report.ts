@@ -84,7 +84,9 @@ export function formatTable(results: FaultResult[]): string {
     seconds(r.recoverySeconds),
     seconds(r.backlogSeconds),
     String(r.emailsReceived),
-    r.licenseUse ? `${r.licenseUse.checked}: ${r.licenseUse.problems === 0 ? 'ok' : `${r.licenseUse.problems} lost or doubled`}` : '-',
+    r.licenseUse
+      ? `${r.licenseUse.checked}: ${r.licenseUse.problems === 0 ? 'ok' : `${r.licenseUse.problems} lost, doubled or wrong`}`
+      : '-',
     passed(r) ? 'pass' : 'FAIL',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

@@ -56,7 +56,7 @@ export async function verdictOf(run: {
     backlogSeconds: recovery.seconds,
     faultSeconds: (clearedAt - injectedAt) / 1000,
     emailsReceived: observer.mail.length,
-    licenseUse: { checked: licenseUse.checked, problems: licenseUse.problems.length },
+    ...(licenseUse.checked ? { licenseUse: { checked: licenseUse.checked, problems: licenseUse.problems.length } } : {}),
     notes,
   };
 }

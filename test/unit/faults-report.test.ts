@@ -101,7 +101,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
     'n/a',
     'n/a',
     '1234',
-    '3 alerts to 2 people, each once: 2 lost or doubled',
+    '3 alerts to 2 people, each once: 2 lost, doubled or wrong',
     'FAIL',
     '',
   ]);
