@@ -90,7 +90,9 @@ export async function runFault(fault: FaultKind, options: FaultRunOptions, share
     ).ready;
     say(`  worker polling after ${((Date.now() - firstWorkerAt) / 1000).toFixed(1)} s (pid ${worker.current!.pid})`);
     const licenseUse = licenseUsePartFor({ fault, db, client, config: services.config, taskQueue: TASK_QUEUE, dir, later }, options.smoke);
+    const preparedFrom = Date.now();
     await licenseUse.prepare();
+    say(`  license use prepared in ${((Date.now() - preparedFrom) / 1000).toFixed(1)} s`);
 
     let markCleared: (at: number) => void = () => undefined;
     const cleared = new Promise<number>((resolve) => (markCleared = resolve));

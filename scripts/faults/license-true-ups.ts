@@ -65,7 +65,8 @@ export function trueUpPart(ctx: LicenseUseContext, count: number): LicenseUsePar
     },
 
     async beforeFault() {
-      const until = Date.now() + WAIT_FOR_STEP_MS;
+      const from = Date.now();
+      const until = from + WAIT_FOR_STEP_MS;
       let statuses: string[] = [];
       for (; Date.now() < until; await sleep(50)) {
         statuses = (await ctx.db('true_ups').whereIn('account_id', accountIds()).where({ period }).pluck('status')) as string[];
@@ -74,7 +75,7 @@ export function trueUpPart(ctx: LicenseUseContext, count: number): LicenseUsePar
       const between = statuses.filter((s) => s === 'reported').length;
       notes.push(
         between > 0
-          ? `the worker was killed with ${between} of ${periods.length} true-ups between their steps (report written, order not booked yet)`
+          ? `the worker was killed with ${between} of ${periods.length} true-ups between their steps (report written, order not booked yet), ${((Date.now() - from) / 1000).toFixed(1)} s after the planned moment`
           : `no true-up was between its steps at the kill (statuses: ${statuses.join(', ') || 'none started'})`,
       );
     },
