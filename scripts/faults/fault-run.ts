@@ -16,8 +16,11 @@ import type { Db } from '../../src/db/knex';
 import type { EmailOutboxRow } from '../../src/db/rows';
 import { recreateMigratedDatabase } from '../../src/db/migrate';
 import { dataConverterFor } from '../../src/temporal/connect';
+import { generateSigningKey } from '../../src/licensing/signing';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { cleanups } from './cleanup';
+import { licenseUsePartFor } from './license-parts';
+import { pauseLicenseClock, type LicenseUsePart } from './license-use';
 import { Observer } from './observer';
 import type { FaultKind, FaultRunOptions } from './options';
 import { faultOffsetMs, planOrders, seededRandom } from './plan';
@@ -40,6 +43,7 @@ import { verdictOf } from './verdict';
 const ROOT = resolve(__dirname, '../..');
 export const BASE = join(ROOT, '.data', 'faults');
 const TASK_QUEUE = 'fault-orders';
+const LICENSE_CLOCK_INTERVAL = '2s';
 const TAGS: Record<FaultKind, string> = { 'worker-kill': 'wk', 'postgres-stop': 'pg', 'smtp-stop': 'sm', 'temporal-restart': 'tr' };
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -85,21 +89,42 @@ export async function runFault(fault: FaultKind, options: FaultRunOptions, share
       await worker.start()
     ).ready;
     say(`  worker polling after ${((Date.now() - firstWorkerAt) / 1000).toFixed(1)} s (pid ${worker.current!.pid})`);
+    const licenseUse = licenseUsePartFor({ fault, db, client, config: services.config, taskQueue: TASK_QUEUE, dir, later }, options.smoke);
+    const preparedFrom = Date.now();
+    await licenseUse.prepare();
+    say(`  license use prepared in ${((Date.now() - preparedFrom) / 1000).toFixed(1)} s`);
 
+    let markCleared: (at: number) => void = () => undefined;
+    const cleared = new Promise<number>((resolve) => (markCleared = resolve));
     const { drives, observer, deadline, loads, runStartedAt, driving } = await startDriving(fault, options, services, worker, later);
+    const faultAt = runStartedAt + faultOffsetMs(options.rampSeconds * 1000);
+    const licenseDriving = licenseUse.drive({ runStartedAt, faultAt, cleared });
 
     // ---- the fault, half-way through booking
-    await sleep(Math.max(0, runStartedAt + faultOffsetMs(options.rampSeconds * 1000) - Date.now()));
-    const { injectedAt, clearedAt } = await injectFault(fault, { services, shared, worker, options, notes, runStartedAt });
+    await sleep(Math.max(0, faultAt - Date.now()));
+    const { injectedAt, clearedAt } = await injectFault(fault, { services, shared, worker, options, notes, runStartedAt, licenseUse });
+    markCleared(clearedAt);
 
-    await driving;
+    await Promise.all([driving, licenseDriving]);
+    // The clock's Schedule stops ticking: the verdict reads a stack that has stopped moving.
+    await pauseLicenseClock(client);
     await waitUntilQuiet(services, deadline, runStartedAt, notes);
     // The catcher stores a message before it answers 250: a short pause, then the last read.
     await sleep(1_000);
     observer.readNewMail();
     observer.stop();
 
-    return await verdictOf({ fault, db, client, drives, observer, notes, loads, times: { runStartedAt, injectedAt, clearedAt } });
+    return await verdictOf({
+      fault,
+      db,
+      client,
+      drives,
+      observer,
+      notes,
+      loads,
+      licenseUse,
+      times: { runStartedAt, injectedAt, clearedAt },
+    });
   } finally {
     // This fault's services stop here (newest first); the shared Postgres stays for the next one.
     while (local.length > 0) {
@@ -179,6 +204,9 @@ async function startFaultServices(
     REMINDER_INTERVAL: options.reminderInterval,
     ESCALATION_AFTER: options.escalationAfter,
     PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('faults'),
+    LICENSE_SIGNING_KEYS: generateSigningKey('faults-1'),
+    // License use in seconds: the clock sweeps (alerts, due true-ups) every few seconds.
+    LICENSE_CLOCK_INTERVAL: LICENSE_CLOCK_INTERVAL,
     LOG_LEVEL: 'WARN',
   };
   // The runner's own view of the same settings (the public base URL of links, the reminder interval).
@@ -242,10 +270,12 @@ async function injectFault(
     options: FaultRunOptions;
     notes: string[];
     runStartedAt: number;
+    licenseUse: LicenseUsePart;
   },
 ): Promise<{ injectedAt: number; clearedAt: number }> {
-  const { services, shared, worker, options, notes, runStartedAt } = run;
+  const { services, shared, worker, options, notes, runStartedAt, licenseUse } = run;
   const { temporal, mail } = services;
+  await licenseUse.beforeFault();
   const injectedAt = Date.now();
   let clearedAt: number;
   switch (fault) {
@@ -269,6 +299,7 @@ async function injectFault(
     case 'postgres-stop':
       await shared.pg.stop();
       say(`  Postgres stopped (pg_ctl stop -m fast) at +${Math.round((injectedAt - runStartedAt) / 1000)} s`);
+      await licenseUse.duringFault();
       await sleep(Math.max(0, injectedAt + options.outageSeconds * 1000 - Date.now()));
       await shared.pg.start();
       clearedAt = Date.now();
@@ -277,6 +308,7 @@ async function injectFault(
     case 'smtp-stop':
       await mail.stop();
       say(`  SMTP stopped at +${Math.round((injectedAt - runStartedAt) / 1000)} s`);
+      await licenseUse.duringFault();
       await sleep(Math.max(0, injectedAt + options.outageSeconds * 1000 - Date.now()));
       await mail.start();
       clearedAt = Date.now();

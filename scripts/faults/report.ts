@@ -34,6 +34,8 @@ export interface FaultResult {
   /** How long the fault itself lasted (outage, or the restart). */
   faultSeconds: number;
   emailsReceived: number;
+  /** The license-use path of the run (true-ups, device reports, alert emails): what was checked, and how many losses or duplicates. */
+  licenseUse?: { checked: string; problems: number };
   /** What else happened that a reader should know (a worker that exited by itself, an order's reason). */
   notes: string[];
 }
@@ -46,7 +48,8 @@ export function passed(result: FaultResult): boolean {
     result.lost.orders === 0 &&
     result.lost.licenses === 0 &&
     result.lost.emails === 0 &&
-    result.halfWritten === 0
+    result.halfWritten === 0 &&
+    (result.licenseUse?.problems ?? 0) === 0
   );
 }
 
@@ -66,6 +69,7 @@ export function formatTable(results: FaultResult[]): string {
     'recovery time',
     'backlog cleared',
     'emails received',
+    'license use',
     'result',
   ];
   const rows = results.map((r) => [
@@ -80,6 +84,9 @@ export function formatTable(results: FaultResult[]): string {
     seconds(r.recoverySeconds),
     seconds(r.backlogSeconds),
     String(r.emailsReceived),
+    r.licenseUse
+      ? `${r.licenseUse.checked}: ${r.licenseUse.problems === 0 ? 'ok' : `${r.licenseUse.problems} lost, doubled or wrong`}`
+      : '-',
     passed(r) ? 'pass' : 'FAIL',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));

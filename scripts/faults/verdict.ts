@@ -5,6 +5,7 @@ import type { Db } from '../../src/db/knex';
 import type { EmailOutboxRow } from '../../src/db/rows';
 import { paceRecoveryOf, recoveryOf, type StepRecord } from './accounting';
 import type { Observer } from './observer';
+import type { LicenseUsePart } from './license-use';
 import type { FaultKind } from './options';
 import type { FaultResult } from './report';
 import type { Drive } from './scenarios';
@@ -20,9 +21,15 @@ export async function verdictOf(run: {
   observer: Observer;
   notes: string[];
   loads: number[];
+  licenseUse: LicenseUsePart;
   times: { runStartedAt: number; injectedAt: number; clearedAt: number };
 }): Promise<FaultResult> {
   const { fault, db, client, drives, observer, notes, loads } = run;
+  // License use first: its notes lead, and a problem there fails the run like a lost order.
+  const licenseUse = await run.licenseUse.verify({
+    received: observer.mail.map((m) => ({ key: m.headers['x-idempotency-key'], messageId: m.headers['message-id'] ?? m.messageId })),
+  });
+  notes.push(...licenseUse.notes, ...licenseUse.problems.slice(0, 10).map((p) => `license use: ${p}`));
   const { injectedAt, clearedAt } = run.times;
   const verification = await verifyRun({ db, client, drives, mail: observer.mail });
   const figures = summarize(verification);
@@ -49,6 +56,7 @@ export async function verdictOf(run: {
     backlogSeconds: recovery.seconds,
     faultSeconds: (clearedAt - injectedAt) / 1000,
     emailsReceived: observer.mail.length,
+    ...(licenseUse.checked ? { licenseUse: { checked: licenseUse.checked, problems: licenseUse.problems.length } } : {}),
     notes,
   };
 }

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PlacementRefusal } from '../accounts/placement-rules';
+import { isDatabaseUnavailable } from '../db/unavailable';
 import { ValidationError, type FieldError } from '../orders/order';
 import type { RefusalType } from '../common/refusals';
 import type { ErrorBody } from './schemas';
@@ -33,6 +34,8 @@ export const notFound = (what: string) => new HttpError(404, 'NotFound', `${what
 export const forbidden = (message: string) => new HttpError(403, 'Forbidden', message);
 /** The order's workflow did not answer within the API's deadline (no worker, or an outage). */
 export const unavailable = () => new HttpError(503, 'Unavailable', 'the order did not answer in time; try again');
+/** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 export const badRequest = (errors: FieldError[]) =>
   new HttpError(400, 'ValidationFailed', 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '), errors);
 
@@ -171,6 +174,15 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
   ) {
     const { statusCode, code, message } = unavailable();
     return send(reply, statusCode, { error: code, message });
+  }
+  if (isDatabaseUnavailable(err)) {
+    // Retryable, and said so: a transaction cut short rolled back, so the same request (a usage
+    // report with the same reportId) is answered once when it comes again.
+    request.log.warn({ err: { message: (err as Error).message } }, 'database unavailable');
+    return send(reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)), 503, {
+      error: 'DatabaseUnavailable',
+      message: `the database cannot be reached right now; send the same request again in ${DATABASE_RETRY_AFTER_SECONDS} s (a repeated request is never counted twice)`,
+    });
   }
   const bodyError = bodyParseError(fastifyError.code);
   if (bodyError) return send(reply, bodyError.status, bodyError.body);

@@ -60,6 +60,8 @@ export class DeviceApiError extends Error {
     readonly fieldErrors: Array<{ field: string; reason: string }> = [],
     /** The server's clock (its Date header, ms), to correct a device clock that is off. */
     readonly serverTime?: number,
+    /** How long the service asked to wait before the same request again (its Retry-After header, ms). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'DeviceApiError';
@@ -76,6 +78,8 @@ export interface DeviceClientOptions {
   state: DeviceState;
   /** Attempts of a report or renewal when the network or the service fails (5xx); default 3. */
   attempts?: number;
+  /** Longest wait before a retry that a 503's Retry-After may ask for (ms; default 30 s): a device never stalls longer. */
+  maxRetryAfterMs?: number;
   /** The device's clock (default Date.now); a device without a real-time clock may be far off. */
   clock?: () => number;
   fetch?: typeof fetch;
@@ -86,6 +90,7 @@ export class DeviceClient {
   private readonly baseUrl: string;
   private readonly privateKey: KeyObject;
   private readonly attempts: number;
+  private readonly maxRetryAfterMs: number;
   private readonly fetchFn: typeof fetch;
   private readonly clock: () => number;
   /** Server time minus device time, learnt from a StaleRequest refusal. */
@@ -96,6 +101,7 @@ export class DeviceClient {
     this.state = options.state;
     this.privateKey = privateKeyFromSeed(Buffer.from(options.state.privateKey, 'base64url'));
     this.attempts = options.attempts ?? 3;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.fetchFn = options.fetch ?? fetch;
     this.clock = options.clock ?? Date.now;
   }
@@ -203,7 +209,11 @@ export class DeviceClient {
         }
         const retryable = !(err instanceof DeviceApiError) || err.status >= 500;
         if (!retryable || attempt >= this.attempts) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+        // The service's Retry-After (a database outage answers 503 with one), bounded; else a short backoff.
+        const asked = err instanceof DeviceApiError ? err.retryAfterMs : undefined;
+        await new Promise((resolve) =>
+          setTimeout(resolve, asked !== undefined ? Math.min(asked, this.maxRetryAfterMs) : 100 * 2 ** attempt),
+        );
       }
     }
   }
@@ -232,8 +242,17 @@ export class DeviceClient {
         payload?.message ?? `HTTP ${response.status}`,
         payload?.errors,
         response.headers.get('date') ? Date.parse(response.headers.get('date')!) : undefined,
+        retryAfterMsOf(response.headers.get('retry-after')),
       );
     }
     return payload;
   }
+}
+
+/** Retry-After as delay-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function retryAfterMsOf(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -42,6 +42,10 @@ describe('passed', () => {
     ['a lost license', { lost: { orders: 0, licenses: 1, emails: 0 } }],
     ['a lost email', { lost: { orders: 0, licenses: 0, emails: 1 } }],
     ['a half-written row', { halfWritten: 1 }],
+    [
+      'a license-use loss or duplicate (a true-up twice, a report counted twice, an alert email lost)',
+      { licenseUse: { checked: '3 true-ups', problems: 1 } },
+    ],
   ])('%s fails it', (_, change) => {
     expect(passed({ ...clean, ...change })).toBe(false);
   });
@@ -58,6 +62,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
       smtpRedeliveries: 1,
       recoverySeconds: null,
       backlogSeconds: null,
+      licenseUse: { checked: '3 alerts to 2 people, each once', problems: 2 },
     },
   ]);
   const lines = table.split('\n');
@@ -79,6 +84,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
     '12.3 s',
     '41.3 s',
     '1234',
+    '-',
     'pass',
     '',
   ]);
@@ -95,6 +101,7 @@ test('formatTable: one aligned Markdown row per fault with every figure', () => 
     'n/a',
     'n/a',
     '1234',
+    '3 alerts to 2 people, each once: 2 lost, doubled or wrong',
     'FAIL',
     '',
   ]);
