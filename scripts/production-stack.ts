@@ -71,7 +71,7 @@ function binaries(): { server: string; sqlTool: string; schemaDir: string; ui: s
 }
 
 /** Temporal's databases, the server, the namespace and search attributes; returns a client connection. */
-async function startTemporal(config: Config, bins: ReturnType<typeof binaries>): Promise<Connection> {
+async function startTemporal(config: Config, bins: ReturnType<typeof binaries>, supervise: Supervise): Promise<Connection> {
   const env = temporalServerEnv(config.databaseUrl, ROOT);
   step(`Temporal: databases ${env.DBNAME} and ${env.VISIBILITY_DBNAME} (temporal-sql-tool; log .data/production/temporal-sql-tool.log)`);
   await setupTemporalDatabases({
@@ -83,7 +83,7 @@ async function startTemporal(config: Config, bins: ReturnType<typeof binaries>):
   });
   step(`Temporal: starting temporal-server on ${config.temporal.address} (log .data/production/temporal-server.log)`);
   const started = Date.now();
-  await startTemporalServer({
+  const server = await startTemporalServer({
     stack,
     binary: bins.server,
     root: ROOT,
@@ -91,6 +91,7 @@ async function startTemporal(config: Config, bins: ReturnType<typeof binaries>):
     address: config.temporal.address,
     logFile: join(LOGS, 'temporal-server.log'),
   });
+  supervise('temporal-server', server);
   step(`Temporal: serving after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const connection = await Connection.connect({ address: config.temporal.address });
   stack.add({ name: 'Temporal client', stop: () => connection.close() });
@@ -105,13 +106,14 @@ async function startTemporal(config: Config, bins: ReturnType<typeof binaries>):
 /** The UI server (its codec endpoint carries this start's UI key) and Mailpit. */
 function startUiAndInbox(config: Config, bins: ReturnType<typeof binaries>, uiCodecKey: string, supervise: Supervise): void {
   step(`Temporal UI: starting on :${PRODUCTION_PORTS.temporalUi} (log .data/production/temporal-ui.log)`);
-  startTemporalUi({
+  const ui = startTemporalUi({
     stack,
     binary: bins.ui,
     root: ROOT,
     env: temporalUiEnv(`${config.publicBaseUrl}/codec/ui/${uiCodecKey}`),
     logFile: join(LOGS, 'temporal-ui.log'),
   });
+  supervise('temporal-ui', ui);
   step(`Mailpit: SMTP on :${PRODUCTION_PORTS.smtp}, inbox on :${PRODUCTION_PORTS.inbox}`);
   const args = [
     '--smtp',
@@ -185,7 +187,7 @@ async function runProduction(config: Config, supervise: Supervise): Promise<void
   bundle.catch(() => undefined); // awaited below
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const { keys } = await preparePostgres(config, stamp, stack);
-  const connection = await startTemporal(config, bins);
+  const connection = await startTemporal(config, bins, supervise);
   startUiAndInbox(config, bins, keys.uiCodec.key, supervise);
   const bundlePath = await bundle;
   step(`Workers: workflow code bundled in ${((Date.now() - bundleStarted) / 1000).toFixed(1)} s`);

@@ -3,7 +3,7 @@
  * set up with its SQL tool, the server started from deploy/temporal/config/production.yaml, the
  * namespace registered. The binaries come from scripts/ensure-production-binaries.sh.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -70,7 +70,7 @@ export async function startTemporalServer(options: {
   env: Record<string, string>;
   address: string;
   logFile: string;
-}): Promise<void> {
+}): Promise<ChildProcess> {
   const args = ['--root', join(options.root, 'deploy/temporal'), '--config', 'config', '--env', 'production', '--allow-no-auth', 'start'];
   const child = options.stack.spawnChild(
     'temporal-server',
@@ -80,6 +80,7 @@ export async function startTemporalServer(options: {
     { logFile: options.logFile },
   );
   await waitForFrontend(options.address, () => child.exitCode !== null || child.signalCode !== null, options.logFile);
+  return child;
 }
 
 /** Registers `namespace` unless it exists; true when it was registered now. */
@@ -104,7 +105,7 @@ export function startTemporalUi(options: {
   root: string;
   env: Record<string, string>;
   logFile: string;
-}): void {
+}): ChildProcess {
   const args = ['--root', join(options.root, 'deploy'), '--config', 'temporal-ui', '--env', 'production', 'start'];
-  options.stack.spawnChild('temporal-ui', options.binary, args, { ...process.env, ...options.env }, { logFile: options.logFile });
+  return options.stack.spawnChild('temporal-ui', options.binary, args, { ...process.env, ...options.env }, { logFile: options.logFile });
 }
