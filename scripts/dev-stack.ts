@@ -14,23 +14,25 @@
  * Ctrl-C (or SIGTERM) stops everything it started, in reverse order. `--once` stops after the demo,
  * having also checked that /readyz and /openapi.json answer (CI's smoke test of the API).
  */
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { loadConfig, redact, type Config } from '../src/config';
-import { generateEncryptionKey } from '../src/temporal/payload-codec';
-import { generateSigningKey } from '../src/licensing/signing';
-import { createDb, ensureDatabase, type Db } from '../src/db/knex';
-import { migrateLatest } from '../src/db/migrate';
-import { DEMO, seedDemoData } from '../src/dev/demo-data';
 import { runLicenseUseDemo } from '../src/dev/demo-license-use';
 import { runDemo } from '../src/dev/demo-orders';
 import { findMailpit, startDevSmtp } from '../src/dev/dev-smtp';
-import { mintQuickStartKeys, revokeKeys, type QuickStartKeys } from '../src/dev/quick-start-keys';
-import { callApi, expectStatus, localUrl, shownApiUrl, waitUntil } from '../src/dev/stack-api';
+import { callApi, localUrl, shownApiUrl, waitUntil } from '../src/dev/stack-api';
 import { StackProcesses } from '../src/dev/stack-processes';
+import {
+  checkApi,
+  licenseSigningKeys,
+  payloadKeys,
+  preparePostgres,
+  runStackMain,
+  step,
+  workflowPollersSince,
+  type Supervise,
+} from '../src/dev/stack-steps';
 import { summaryText } from '../src/dev/stack-summary';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
@@ -45,10 +47,6 @@ const stack = new StackProcesses(ROOT);
 // A closed terminal or a dead pipe (`npm start | tee log` after Ctrl-C) must not turn the
 // shutdown's progress lines into an exception that leaves the children running: such writes are dropped.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-
-function step(message: string): void {
-  process.stdout.write(`\x1b[1m==>\x1b[0m ${message}\n`);
-}
 
 async function temporalAnswers(address: string): Promise<boolean> {
   try {
@@ -110,93 +108,8 @@ async function startSmtp(config: Config): Promise<{ smtpUrl: string; inbox: stri
   return smtp;
 }
 
-/**
- * True once a worker started at or after `since` polls the task queue for workflow tasks: only
- * then can the API answer a query about a fresh order (a shipment report asks the workflow first).
- */
-async function workerPolls(connection: Connection, namespace: string, taskQueue: string, since: number): Promise<boolean> {
-  const { pollers } = await connection.workflowService.describeTaskQueue({
-    namespace,
-    taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-  });
-  // Whole seconds: a poll that began in the same second as the spawn counts.
-  return (pollers ?? []).some((poller) => Number(poller.lastAccessTime?.seconds ?? 0) >= Math.floor(since / 1000));
-}
-
-/**
- * R14: the quick start seals Temporal payloads like production. Its key lives in
- * .data/payload-encryption-keys (0600, never committed), so a restarted stack still opens the
- * workflows it started before; PAYLOAD_ENCRYPTION_KEYS in the environment wins.
- */
-function payloadKeys(): string {
-  if (process.env.PAYLOAD_ENCRYPTION_KEYS) return process.env.PAYLOAD_ENCRYPTION_KEYS;
-  const file = join(DATA, 'payload-encryption-keys');
-  if (!existsSync(file)) writeFileSync(file, generateEncryptionKey('quickstart-1') + '\n', { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
-}
-
-/** The quick start's license signing key (device credentials, usage answers), kept like the payload key. */
-function licenseSigningKeys(): string {
-  if (process.env.LICENSE_SIGNING_KEYS) return process.env.LICENSE_SIGNING_KEYS;
-  const file = join(DATA, 'license-signing-keys');
-  if (!existsSync(file)) writeFileSync(file, generateSigningKey('quickstart-1') + '\n', { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
-}
-
-/** Postgres ready (created, migrated, seeded) and this start's keys minted. */
-async function preparePostgres(config: Config, stamp: string): Promise<{ db: Db; keys: QuickStartKeys }> {
-  step(`Postgres: ${redact(config.databaseUrl)}`);
-  const { created } = await ensureDatabase(config.databaseUrl);
-  const db = createDb(config.databaseUrl, 2);
-  stack.add({ name: 'Postgres pool', stop: () => db.destroy() });
-  const applied = await migrateLatest(db);
-  await seedDemoData(db);
-  step(
-    `Postgres: ${created ? 'database created, ' : ''}${applied.length ? `migrated (${applied.join(', ')})` : 'schema up to date'}, demo accounts seeded`,
-  );
-  const keys = await mintQuickStartKeys(db, stamp);
-  // Registered after the pool, so it runs before the pool closes.
-  const ids = [keys.operator.id, keys.partner.id, keys.uiCodec.id];
-  stack.add({ name: 'quick-start API keys (revoking)', stop: () => revokeKeys(db, ids) });
-  step(
-    `API keys: minted an operator key, a ${DEMO.partnerId} key and the Temporal UI's codec key (stored as SHA-256 only)${keys.revokedLeftovers ? `; revoked ${keys.revokedLeftovers} from earlier starts` : ''}`,
-  );
-  return { db, keys };
-}
-
-/** GET /readyz, /openapi.json and /docs must answer: a quick start without them is broken. */
-async function checkApi(apiBase: string, api: ChildProcess): Promise<string> {
-  step(`API: waiting for GET ${apiBase}/readyz to answer 200`);
-  const ready = await waitUntil(
-    () => callApi(apiBase, 'GET', '/readyz', { timeoutMs: 3_000 }),
-    (answer) => answer.status === 200 || api.exitCode !== null,
-    60_000,
-  );
-  if (api.exitCode !== null) throw new Error(`the API process exited (${api.exitCode}) before it was ready; see its output above`);
-  expectStatus(ready, [200], `GET ${apiBase}/readyz (waited 60 s)`);
-  const openapi = expectStatus<{ openapi?: unknown; paths?: Record<string, unknown> } | null>(
-    await callApi(apiBase, 'GET', '/openapi.json'),
-    [200],
-    `GET ${apiBase}/openapi.json`,
-  );
-  const paths = Object.keys(openapi?.paths ?? {});
-  if (typeof openapi?.openapi !== 'string' || !paths.includes('/v1/orders')) {
-    throw new Error(`API: ${apiBase}/openapi.json is not this API's OpenAPI document (no /v1/orders path)`);
-  }
-  expectStatus(await callApi(apiBase, 'GET', '/docs'), [200], `GET ${apiBase}/docs`);
-  const apiCheck = `/readyz 200, /openapi.json 200 (OpenAPI ${String(openapi.openapi)}, ${paths.length} paths), /docs 200`;
-  step(`API: ready (${apiCheck})`);
-  return apiCheck;
-}
-
 /** The worker and the API, with the same environment; the listen addresses passed explicitly so what is printed is what they bind. */
-async function startProcesses(
-  config: Config,
-  connection: Connection,
-  env: NodeJS.ProcessEnv,
-  supervise: (name: string, child: ChildProcess) => void,
-): Promise<string> {
+async function startProcesses(config: Config, connection: Connection, env: NodeJS.ProcessEnv, supervise: Supervise): Promise<string> {
   step(`Worker: starting (task queue "${config.temporal.taskQueue}", metrics on ${config.workerMetricsListen})`);
   const workerSpawnedAt = Date.now();
   const worker = stack.spawnChild('worker', process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', 'workers/main.ts'], {
@@ -210,7 +123,11 @@ async function startProcesses(
   const apiCheck = await checkApi(localUrl(config.apiListen), api);
   // A worker takes a while to start polling (longer on a busy machine); the demo needs it polling, or the API's first query about a new order would wait for it.
   const polling = await waitUntil(
-    () => workerPolls(connection, config.temporal.namespace, config.temporal.taskQueue, workerSpawnedAt).catch(() => false),
+    () =>
+      workflowPollersSince(connection, config.temporal.namespace, config.temporal.taskQueue, workerSpawnedAt).then(
+        (pollers) => pollers.length > 0,
+        () => false,
+      ),
     (yes) => yes || worker.exitCode !== null,
     180_000,
   );
@@ -220,7 +137,7 @@ async function startProcesses(
   return apiCheck;
 }
 
-async function runStack(config: Config, supervise: (name: string, child: ChildProcess) => void): Promise<void> {
+async function runStack(config: Config, supervise: Supervise): Promise<void> {
   // The workflow code is bundled here, while the rest starts, and handed to the worker as a
   // file (WORKFLOW_BUNDLE_PATH), as the image does: a worker that bundles keeps webpack in memory.
   const bundleStarted = Date.now();
@@ -229,7 +146,7 @@ async function runStack(config: Config, supervise: (name: string, child: ChildPr
     : writeWorkflowBundle(join(DATA, 'workflow-bundle.js'));
   workflowBundle.catch(() => undefined); // awaited below; an early failure must not go unhandled meanwhile
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const { keys } = await preparePostgres(config, stamp);
+  const { keys } = await preparePostgres(config, stamp, stack);
   const uiDecodes = await startTemporal(config, keys.uiCodec.key);
   const connection = await Connection.connect({ address: config.temporal.address });
   stack.add({ name: 'Temporal client', stop: () => connection.close() });
@@ -286,33 +203,10 @@ async function runStack(config: Config, supervise: (name: string, child: ChildPr
 
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
-  process.env.PAYLOAD_ENCRYPTION_KEYS = payloadKeys();
-  process.env.LICENSE_SIGNING_KEYS = licenseSigningKeys();
+  process.env.PAYLOAD_ENCRYPTION_KEYS = payloadKeys(DATA);
+  process.env.LICENSE_SIGNING_KEYS = licenseSigningKeys(DATA);
   const config = loadConfig();
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    step('Stopping');
-    await stack.stopAll();
-    process.exit(code);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
-  /** A child that dies on its own takes the stack down: a half-running quick start would mislead. */
-  const supervise = (name: string, child: ChildProcess) =>
-    child.once('exit', (code, signal) => {
-      if (!stopping) {
-        process.stderr.write(`${name} exited unexpectedly (${signal ?? code})\n`);
-        void shutdown(1);
-      }
-    });
-  try {
-    await runStack(config, supervise);
-    if (once) await shutdown(0);
-  } catch (err) {
-    process.stderr.write(`\n${err instanceof Error ? err.message : String(err)}\n`);
-    await shutdown(1);
-  }
+  await runStackMain(stack, (supervise) => runStack(config, supervise), once);
 }
 
 void main();

@@ -31,17 +31,17 @@ until temporal operator cluster health >/dev/null 2>&1; do
 done
 echo "Temporal is serving."
 
-# auto-setup creates the `default` namespace shortly after the server starts; give it a moment,
-# then create the namespace ourselves (e.g. when TEMPORAL_NAMESPACE is not `default`).
+# The server starts with no namespace of ours: create it (retention as in
+# src/dev/production-shape.ts), then wait until the server serves it.
 attempt=1
 until temporal operator namespace describe --namespace "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; do
   if [ "$attempt" -ge "$MAX_ATTEMPTS" ]; then
     echo "Namespace ${TEMPORAL_NAMESPACE} is not available; giving up." >&2
     exit 1
   fi
-  if [ "$attempt" -eq 10 ]; then
+  if [ "$attempt" -eq 1 ]; then
     echo "Creating namespace ${TEMPORAL_NAMESPACE} ..."
-    if ! output=$(temporal operator namespace create --namespace "$TEMPORAL_NAMESPACE" 2>&1); then
+    if ! output=$(temporal operator namespace create --namespace "$TEMPORAL_NAMESPACE" --retention 168h 2>&1); then
       contains_already_exists "$output" || echo "$output" >&2
     fi
   fi

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 
 /** Something the quick start started and stops again, newest first. */
 export interface Stoppable {
@@ -41,9 +42,15 @@ export class StackProcesses {
     }
   }
 
-  /** A child in its own process group, so Ctrl-C reaches only us and we stop children in order. */
-  spawnChild(name: string, command: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-    const child = spawn(command, args, { cwd: this.cwd, env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  /**
+   * A child in its own process group, so Ctrl-C reaches only us and we stop children in order.
+   * Its output is printed with a `[name]` prefix, or appended to `logFile` (a chatty server).
+   */
+  spawnChild(name: string, command: string, args: string[], env?: NodeJS.ProcessEnv, options: { logFile?: string } = {}): ChildProcess {
+    const log = options.logFile ? openSync(options.logFile, 'a') : undefined;
+    const stdio = log === undefined ? (['ignore', 'pipe', 'pipe'] as const) : (['ignore', log, log] as const);
+    const child = spawn(command, args, { cwd: this.cwd, env: env ?? process.env, stdio: [...stdio], detached: true });
+    if (log !== undefined) closeSync(log);
     const prefix = (chunk: Buffer) =>
       chunk
         .toString()
@@ -51,8 +58,8 @@ export class StackProcesses {
         .filter(Boolean)
         .map((line) => `[${name}] ${line}\n`)
         .join('');
-    child.stdout.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
-    child.stderr.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+    child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+    child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(prefix(chunk)));
     this.add({
       name,
       pid: child.pid,

@@ -23,7 +23,9 @@ const DOCKERFILE = path.join(ROOT, 'Dockerfile');
 const BUILD_TSCONFIG = path.join(ROOT, 'tsconfig.build.json');
 
 /** The app services: built from the Dockerfile, configured only through CONFIG_VARIABLES. */
-const APP_SERVICES = ['worker', 'api', 'migrate'];
+const APP_SERVICES = ['worker-1', 'worker-2', 'api-1', 'api-2', 'migrate'];
+const WORKERS = ['worker-1', 'worker-2'];
+const APIS = ['api-1', 'api-2'];
 
 const CONFIG_KEYS = Object.keys(CONFIG_VARIABLES).sort();
 
@@ -44,7 +46,8 @@ interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8')) as ComposeFile;
+// merge: the file shares settings through YAML merge keys (`<<: *app-environment`), as compose reads them.
+const compose = parse(fs.readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as ComposeFile;
 
 /** Secrets the operator supplies (`${NAME:?...}` in the file), replaced by a valid test value. */
 const SECRET_TEST_VALUES: Record<string, string> = {
@@ -131,7 +134,7 @@ function envExampleEntries(): Array<{ name: string; value: string; comment: stri
 
 describe('docker-compose.yml', () => {
   test('defines the stack services', () => {
-    for (const service of ['postgres', 'temporal', 'temporal-ui', 'mailpit', 'migrate', 'worker', 'api']) {
+    for (const service of ['postgres', 'temporal-schema', 'temporal', 'temporal-ui', 'mailpit', 'migrate', ...WORKERS, ...APIS]) {
       expect(compose.services).toHaveProperty([service]);
     }
   });
@@ -159,39 +162,42 @@ describe('docker-compose.yml', () => {
   });
 
   test('the app containers talk to the compose services, not to localhost', () => {
-    const config = loadConfig(environmentOf('worker'));
+    const config = loadConfig(environmentOf('worker-1'));
     expect(new URL(config.databaseUrl).hostname).toBe('postgres');
-    expect(new URL(config.databaseUrl).pathname).toBe('/license_fulfillment');
-    expect(config.temporal.address).toBe('temporal:7233');
-    expect(new URL(config.smtpUrl).host).toBe('mailpit:1025');
-    expect(config.temporal.uiUrl).toBe('http://localhost:8233');
-    expect(environmentOf('migrate')).toEqual(environmentOf('worker'));
-    expect(environmentOf('api')).toEqual(environmentOf('worker'));
+    expect(new URL(config.databaseUrl).pathname).toBe('/license_fulfillment_production');
+    expect(config.temporal.address).toBe('temporal:7433');
+    expect(new URL(config.smtpUrl).host).toBe('mailpit:1425');
+    expect(config.temporal.uiUrl).toBe('http://127.0.0.1:8433');
+    // The same environment everywhere but each process's own listen address.
+    const shared = (service: string) => {
+      const { API_LISTEN: _api, WORKER_METRICS_LISTEN: _metrics, ...rest } = environmentOf(service);
+      return rest;
+    };
+    for (const service of APP_SERVICES) expect([service, shared(service)]).toEqual([service, shared('worker-1')]);
   });
 
   test('postgres has a healthcheck, a named volume and the app database', () => {
     const postgres = compose.services.postgres as ComposeService & { healthcheck?: { test?: unknown } };
     expect(postgres.image).toMatch(/^postgres:16(\.|$)/);
     expect(JSON.stringify(postgres.healthcheck?.test)).toContain('pg_isready');
-    expect(environmentOf('postgres').POSTGRES_DB).toBe('license_fulfillment');
+    expect(environmentOf('postgres').POSTGRES_DB).toBe('license_fulfillment_production');
     const namedVolumes = Object.keys(compose.volumes ?? {});
     const mounted = (postgres.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0] : v.source));
     expect(mounted.some((source) => source !== undefined && namedVolumes.includes(source))).toBe(true);
   });
 
-  test('temporal uses Postgres persistence and the dynamic config', () => {
-    expect(compose.services.temporal.image).toMatch(/^temporalio\/auto-setup:1\.29\.\d+$/);
+  test('temporal runs temporal-server on Postgres with the config files of deploy/', () => {
+    expect(compose.services.temporal.image).toMatch(/^temporalio\/server:1\.29\.\d+$/);
     const env = environmentOf('temporal');
-    expect(env).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
-    expect(env.DB_PORT).toBeDefined();
-    expect(env.POSTGRES_USER).toBeDefined();
-    expect(env.POSTGRES_PWD).toBeDefined();
-    expect(dependsOn('temporal')).toMatchObject({ postgres: 'service_healthy' });
+    expect(env).toMatchObject({ POSTGRES_SEEDS: 'postgres', BIND_ON_IP: '0.0.0.0' });
+    expect(dependsOn('temporal')).toMatchObject({ 'temporal-schema': 'service_completed_successfully' });
+    expect(dependsOn('temporal-schema')).toMatchObject({ postgres: 'service_healthy' });
     const mounts = (compose.services.temporal.volumes ?? []).map(String);
+    expect(mounts).toContain('./deploy/temporal/config/production.yaml:/etc/temporal/config/production.yaml:ro');
     const dynamicConfigMount = mounts.find((m) => m.startsWith('./deploy/temporal/dynamicconfig.yaml:'));
-    expect(dynamicConfigMount).toBeDefined();
-    // DYNAMIC_CONFIG_FILE_PATH is relative to /etc/temporal and must point at the mounted file.
-    expect(dynamicConfigMount!.split(':')[1]).toBe(`/etc/temporal/${env.DYNAMIC_CONFIG_FILE_PATH}`);
+    // The config template reads DYNAMIC_CONFIG_FILE_PATH: it must point at the mounted file.
+    expect(dynamicConfigMount!.split(':')[1]).toBe(env.DYNAMIC_CONFIG_FILE_PATH);
+    expect(commandOf('temporal', 'entrypoint')).toContain('temporal-server --root /etc/temporal --config config --env production');
   });
 
   test('the dynamic config enables workflow updates', () => {
@@ -216,62 +222,66 @@ describe('docker-compose.yml', () => {
   });
 
   test('temporal-ui and mailpit are exposed on the documented ports', () => {
-    expect(compose.services['temporal-ui'].ports?.map(String)).toContain('8233:8080');
-    expect(environmentOf('temporal-ui').TEMPORAL_ADDRESS).toBe('temporal:7233');
-    expect(compose.services.mailpit.ports?.map(String)).toEqual(expect.arrayContaining(['1025:1025', '8025:8025']));
+    expect(compose.services['temporal-ui'].ports?.map(String)).toContain('8433:8433');
+    expect(environmentOf('temporal-ui').TEMPORAL_ADDRESS).toBe('temporal:7433');
+    expect(compose.services.mailpit.ports?.map(String)).toEqual(expect.arrayContaining(['1425:1425', '8425:8425']));
   });
 
   test('migrate and worker are built from the Dockerfile and start in order', () => {
     expect(compose.services.migrate.build).toBeDefined();
-    expect(compose.services.worker.build).toBeDefined();
+    for (const worker of WORKERS) expect(compose.services[worker].build).toBeDefined();
     expect(commandOf('migrate', 'command')).toBe('node dist/scripts/migrate.js');
     // Started as src/temporal/worker-memory.ts says (the flag here, MALLOC_ARENA_MAX in the image).
-    expect(commandOf('worker', 'command')).toBe(`node ${WORKER_NODE_FLAGS.join(' ')} dist/workers/main.js`);
+    for (const worker of WORKERS) expect(commandOf(worker, 'command')).toBe(`node ${WORKER_NODE_FLAGS.join(' ')} dist/workers/main.js`);
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toContain(`ENV MALLOC_ARENA_MAX=${workerMemoryEnv({}).MALLOC_ARENA_MAX}`);
     expect(dockerfile).toContain(`CMD ${JSON.stringify(['node', ...WORKER_NODE_FLAGS, 'dist/workers/main.js']).replace(/,/g, ', ')}`);
     expect(dependsOn('migrate')).toMatchObject({ postgres: 'service_healthy' });
-    expect(dependsOn('worker')).toMatchObject({
-      migrate: 'service_completed_successfully',
-      temporal: expect.any(String),
-      mailpit: expect.any(String),
-    });
+    for (const worker of WORKERS)
+      expect(dependsOn(worker)).toMatchObject({
+        migrate: 'service_completed_successfully',
+        temporal: expect.any(String),
+        mailpit: expect.any(String),
+      });
   });
 
-  test('api is built from the Dockerfile, runs the compiled API and starts after the migrations and search attributes', () => {
-    expect(compose.services.api.build).toBeDefined();
-    expect(commandOf('api', 'command')).toBe('node dist/workers/api.js');
-    expect(dependsOn('api')).toMatchObject({
+  test.each(APIS)('%s is built from the Dockerfile, runs the compiled API and starts after the migrations and search attributes', (api) => {
+    expect(compose.services[api].build).toBeDefined();
+    expect(commandOf(api, 'command')).toBe('node dist/workers/api.js');
+    expect(dependsOn(api)).toMatchObject({
       migrate: 'service_completed_successfully',
       'temporal-admin-tools': 'service_completed_successfully',
       temporal: expect.any(String),
     });
   });
 
-  test('the API and the worker metrics listen on all interfaces and are published on their configured ports', () => {
-    const config = loadConfig(environmentOf('worker'));
-    const [apiHost, apiPort] = [config.apiListen.slice(0, config.apiListen.lastIndexOf(':')), config.apiListen.split(':').pop()];
-    const [metricsHost, metricsPort] = [
-      config.workerMetricsListen.slice(0, config.workerMetricsListen.lastIndexOf(':')),
-      config.workerMetricsListen.split(':').pop(),
-    ];
+  test.each([
+    ['api-1', 'worker-1'],
+    ['api-2', 'worker-2'],
+  ])('%s and %s listen on all interfaces and are published on their configured ports', (api, worker) => {
+    const listen = (value: string) => [value.slice(0, value.lastIndexOf(':')), value.split(':').pop()];
+    const [apiHost, apiPort] = listen(loadConfig(environmentOf(api)).apiListen);
+    const [metricsHost, metricsPort] = listen(loadConfig(environmentOf(worker)).workerMetricsListen);
     // Inside a container, a loopback listener cannot be reached through a published port.
     expect([apiHost, metricsHost]).toEqual(['0.0.0.0', '0.0.0.0']);
-    expect(compose.services.api.ports?.map(String)).toContain(`${apiPort}:${apiPort}`);
-    expect(compose.services.worker.ports?.map(String)).toContain(`${metricsPort}:${metricsPort}`);
-    // The links in emails point at the published API.
-    expect(new URL(config.publicBaseUrl).port).toBe(apiPort);
+    expect(compose.services[api].ports?.map(String)).toEqual([`${apiPort}:${apiPort}`]);
+    expect(compose.services[worker].ports?.map(String)).toEqual([`${metricsPort}:${metricsPort}`]);
   });
 
-  describe('the api healthcheck', () => {
-    const healthcheck = () => compose.services.api.healthcheck?.test;
+  test('the links in emails point at the first published API', () => {
+    const config = loadConfig(environmentOf('api-1'));
+    expect(new URL(config.publicBaseUrl).port).toBe(config.apiListen.split(':').pop());
+  });
+
+  describe.each(APIS)('the %s healthcheck', (api) => {
+    const healthcheck = () => compose.services[api].healthcheck?.test;
 
     test('asks /readyz on the API port with Node itself (the slim image has no curl or wget)', () => {
       const test = healthcheck();
       expect(Array.isArray(test)).toBe(true);
       const [kind, binary, flag, script] = test as string[];
       expect([kind, binary, flag]).toEqual(['CMD', 'node', '-e']);
-      const apiPort = loadConfig(environmentOf('api')).apiListen.split(':').pop();
+      const apiPort = loadConfig(environmentOf(api)).apiListen.split(':').pop();
       expect(script).toContain(`http://127.0.0.1:${apiPort}/readyz`);
       expect(fs.readFileSync(DOCKERFILE, 'utf8')).toMatch(/^FROM node:\d+-bookworm-slim AS runtime$/m);
     });
@@ -291,7 +301,7 @@ describe('docker-compose.yml', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const port = (server.address() as AddressInfo).port;
       if (status === undefined) await new Promise((resolve) => server.close(resolve));
-      const apiPort = loadConfig(environmentOf('api')).apiListen.split(':').pop();
+      const apiPort = loadConfig(environmentOf(api)).apiListen.split(':').pop();
       try {
         const result = await promisify(execFile)(process.execPath, ['-e', script.replace(`:${apiPort}/`, `:${port}/`)], { timeout: 10_000 })
           .then(() => 0)
