@@ -53,3 +53,32 @@ test('a 550 for the customer: its outbox rows are failed with the answer, sent o
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   expect((await rows()).map((r) => r.attempts)).toEqual([1, 1]);
 });
+
+test('a delegation link refused with 550: the row is failed, no usable token is left, the order keeps waiting (no retry loop)', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const refused = `smtp-550-dana-${world.suffix}@${world.domain}`;
+  const booked = await book(
+    stack.client,
+    stack.taskQueue,
+    directBooking(world, {
+      externalReference: `BOUNCE-LINK-${world.suffix}`,
+      assignment: { kind: 'delegate' },
+      endCustomerContact: { email: refused, fullName: 'Dana Bounce' },
+    }),
+  );
+  await waitForPhase(stack.client, booked.workflowId, 'AwaitingSmartAccount');
+  const deadline = Date.now() + 20_000;
+  let row: { status: string; attempts: number; last_error: string | null } | undefined;
+  while (Date.now() < deadline) {
+    row = await stack
+      .db('email_outbox')
+      .where({ order_id: booked.orderId, template: 'delegation-request' })
+      .first('status', 'attempts', 'last_error');
+    if (row?.status === 'failed') break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  expect(row).toEqual({ status: 'failed', attempts: 1, last_error: expect.stringContaining('550 5.1.1') });
+  expect(await stack.db('access_tokens').where({ order_id: booked.orderId, purpose: 'delegation' }).count()).toEqual([{ count: '0' }]);
+  expect((await stack.client.workflow.getHandle(booked.workflowId).describe()).status.name).toBe('RUNNING');
+  expect(mailFor(refused)).toEqual([]);
+});
