@@ -125,7 +125,7 @@ async function settledAsFailed(db: Db, idempotencyKey: string, err: unknown): Pr
   return true;
 }
 
-export const EMAIL_FAILED_METRIC = 'license_fulfillment_email_failed';
+export const EMAIL_FAILED_METRIC = 'email_failed';
 
 /** The log line and the counter an operator watches (served on the worker's /metrics); nothing outside an activity. */
 function reportPermanentFailure(idempotencyKey: string, refusal: SmtpRefusal): void {
@@ -133,7 +133,7 @@ function reportPermanentFailure(idempotencyKey: string, refusal: SmtpRefusal): v
   if (!activity) return;
   try {
     activity.metricMeter
-      .createCounter(EMAIL_FAILED_METRIC, 'emails', 'Emails the SMTP server refused for good (5xx): see GET /v1/emails/failed')
+      .createCounter(EMAIL_FAILED_METRIC, 'emails', 'Emails the SMTP server refused for good (5xx): the outbox rows with status failed')
       .add(1, { code: String(refusal.responseCode) });
     activity.log.warn('email refused for good by the SMTP server', {
       idempotencyKey,
