@@ -82,28 +82,21 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
 
 /** Settings with a structure of their own: key lists, a choice, a list of days. */
 function structuredReaders(raw: (name: ConfigVariable) => string, fail: (variable: ConfigVariable, reason: string) => void) {
-  const encryptionKeys = (variable: ConfigVariable): string => {
-    const value = raw(variable);
-    if (value === '') return value;
-    try {
-      parseEncryptionKeys(value);
-    } catch (err) {
-      // Never echo the value: it is a secret.
-      fail(variable, err instanceof Error ? err.message : String(err));
-    }
-    return value;
-  };
-
-  const signingKeys = (variable: ConfigVariable): string => {
-    const value = raw(variable);
-    if (value === '') return value;
-    try {
-      parseSigningKeys(value);
-    } catch (err) {
-      fail(variable, err instanceof Error ? err.message : String(err));
-    }
-    return value;
-  };
+  /** A key list (src/security/key-list.ts), checked by the parser of its use; the value is never echoed (a secret). */
+  const keyList =
+    (parse: (text: string) => unknown) =>
+    (variable: ConfigVariable): string => {
+      const value = raw(variable);
+      if (value === '') return value;
+      try {
+        parse(value);
+      } catch (err) {
+        fail(variable, err instanceof Error ? err.message : String(err));
+      }
+      return value;
+    };
+  const encryptionKeys = keyList(parseEncryptionKeys);
+  const signingKeys = keyList(parseSigningKeys);
 
   const oneOf = <T extends string>(variable: ConfigVariable, allowed: readonly T[]): T => {
     const value = raw(variable).toUpperCase();

@@ -2,6 +2,7 @@ import type { Db } from '../../src/db/knex';
 import { emailDomain } from '../../src/orders/order';
 import type { CustomerChoice } from '../../src/orders/workflow-api';
 import type { createAccountActivities, RequestedAccount } from '../accounts/accounts';
+import { claimLink } from '../../src/security/link-claims';
 import { refuse } from '../shared/errors';
 import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
 import { loadOrderFacts } from './order-facts';
@@ -64,19 +65,23 @@ function createDelegationLinkActivities({ db, sendLinkEmail }: { db: Db; sendLin
 function createCustomerChoiceActivities({ db, createPendingAccount }: { db: Db; createPendingAccount: CreatePendingAccount }) {
   return {
     /**
-     * Checks the delegation link (known, for this order, unused, unexpired) and the contact's
-     * choice (an account of their own domain, or a new one), then uses the link up, in one
-     * transaction. A refused choice leaves the link usable.
+     * Claims the delegation link (known, for this order, unused, unexpired: one UPDATE, so of two
+     * concurrent uses exactly one gets it), checks the contact's choice (an account of their own
+     * domain, or a new one) and records it, in one transaction. A refused choice rolls the claim
+     * back and leaves the link usable.
      */
     async redeemCustomerChoice(request: { orderId: string; tokenHash: string; choice: CustomerChoice }): Promise<RedeemedChoice> {
       return db.transaction(async (trx) => {
-        const token = await trx<AccessTokenRow>('access_tokens')
-          .where({ token_hash: Buffer.from(request.tokenHash, 'hex'), purpose: 'delegation' })
-          .forUpdate()
-          .first();
-        if (!token || token.order_id !== request.orderId) throw refuse('InvalidLink', 'this link is not valid for this order');
-        if (token.used_at) throw refuse('InvalidLink', 'this link has already been used');
-        if (new Date(token.expires_at).getTime() <= Date.now()) throw refuse('InvalidLink', 'this link has expired');
+        const token = await claimLink<Pick<AccessTokenRow, 'contact_id'>>(
+          trx,
+          'delegation',
+          Buffer.from(request.tokenHash, 'hex'),
+          ['contact_id'],
+          { order_id: request.orderId },
+        );
+        if (token === 'unknown') throw refuse('InvalidLink', 'this link is not valid for this order');
+        if (token === 'used') throw refuse('InvalidLink', 'this link has already been used');
+        if (token === 'expired') throw refuse('InvalidLink', 'this link has expired');
         const contact = (await trx<UserRow>('users').where({ id: token.contact_id }).first())!;
         const domain = emailDomain(contact.email);
         const order = (await trx<OrderRow>('orders').where({ id: request.orderId }).first('partner_id'))!;

@@ -1,8 +1,10 @@
+import { asyncLocalStorage } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Db } from '../../src/db/knex';
 import { messageIdFor, type Mailer } from '../../src/email/mailer';
 import type { RenderedEmail } from '../../src/orders/email-templates';
 import type { EmailOutboxRow } from '../../src/db/rows';
+import { permanentSmtpRefusal, type SmtpRefusal } from '../../src/email/smtp-failures';
 
 /** Placeholder for a secure link: the outbox stores it, the real link exists only while sending. */
 export const LINK_PLACEHOLDER = '{{secure-link}}';
@@ -72,6 +74,9 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
      * the pool's acquire timeout (DATABASE_POOL_MAX 1 showed it at once; any size under load).
      */
     async deliver(idempotencyKey: string, link?: string): Promise<boolean> {
+      // A permanent refusal (SMTP 5xx, src/email/smtp-failures.ts) returns false like "already
+      // sent": the callers (order, link, alert, true-up emails) carry on, the workflow is not
+      // failed, and the row says `failed` with the server's answer.
       try {
         return await db.transaction(async (trx) => {
           const row = await trx<EmailOutboxRow>('email_outbox').where({ idempotency_key: idempotencyKey }).forUpdate().first();
@@ -96,6 +101,7 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
           return true;
         });
       } catch (err) {
+        if (await settledAsFailed(db, idempotencyKey, err)) return false;
         await db<EmailOutboxRow>('email_outbox')
           .where({ idempotency_key: idempotencyKey })
           .update({ attempts: db.raw('attempts + 1'), last_error: String((err as Error).message).slice(0, 2000) })
@@ -107,3 +113,34 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
 }
 
 export type Outbox = ReturnType<typeof createOutbox>;
+
+/** Permanent (5xx): the row is settled `failed` with the server's answer and never retried; an operator resends it. */
+async function settledAsFailed(db: Db, idempotencyKey: string, err: unknown): Promise<boolean> {
+  const refusal = permanentSmtpRefusal(err);
+  if (!refusal) return false;
+  await db<EmailOutboxRow>('email_outbox')
+    .where({ idempotency_key: idempotencyKey, status: 'pending' })
+    .update({ status: 'failed', attempts: db.raw('attempts + 1'), last_error: refusal.answer });
+  reportPermanentFailure(idempotencyKey, refusal);
+  return true;
+}
+
+export const EMAIL_FAILED_METRIC = 'email_failed';
+
+/** The log line and the counter an operator watches (served on the worker's /metrics); nothing outside an activity. */
+function reportPermanentFailure(idempotencyKey: string, refusal: SmtpRefusal): void {
+  const activity = asyncLocalStorage.getStore();
+  if (!activity) return;
+  try {
+    activity.metricMeter
+      .createCounter(EMAIL_FAILED_METRIC, 'emails', 'Emails the SMTP server refused for good (5xx): the outbox rows with status failed')
+      .add(1, { code: String(refusal.responseCode) });
+    activity.log.warn('email refused for good by the SMTP server', {
+      idempotencyKey,
+      responseCode: refusal.responseCode,
+      answer: refusal.answer,
+    });
+  } catch {
+    // Telemetry never fails the delivery; the row is what matters.
+  }
+}

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/knex';
 import { emailDomain } from '../orders/order';
 import type { OrderStatus } from '../orders/order-lifecycle';
+import { claimLink, isLinkProblem, type LinkProblem } from '../security/link-claims';
 import { hashToken, isWellFormedToken, tokenHashHex } from '../security/tokens';
 import {
   accountActivatedSignal,
@@ -20,7 +21,7 @@ import type { AccessTokenRow, AccountRow, OrderRow, SmartAccountRequestRow, User
  */
 
 export class LinkError extends Error {
-  constructor(readonly reason: 'unknown' | 'used' | 'expired') {
+  constructor(readonly reason: LinkProblem) {
     super(
       reason === 'unknown' ? 'this link is not valid' : reason === 'used' ? 'this link has already been used' : 'this link has expired',
     );
@@ -112,9 +113,9 @@ export async function activateSmartAccount(
   token: string,
 ): Promise<{ accountId: string }> {
   const account = await deps.db.transaction(async (trx): Promise<{ id: string; domain: string }> => {
-    const row = await openToken(trx, token, 'activation');
-    const claimed = await trx<AccessTokenRow>('access_tokens').where({ id: row.id }).whereNull('used_at').update({ used_at: trx.fn.now() });
-    if (claimed !== 1) throw new LinkError('used');
+    // The claim comes first: of two concurrent activations one gets the row, the other LinkError('used').
+    const row = await claimLink<Pick<AccessTokenRow, 'id' | 'account_id'>>(trx, 'activation', token, ['id', 'account_id']);
+    if (isLinkProblem(row)) throw new LinkError(row);
     // The account's other activation links (reminders, retried sends) die with it.
     await trx<AccessTokenRow>('access_tokens')
       .where({ account_id: row.account_id!, purpose: 'activation' })

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config';
 import type { Db } from '../db/knex';
 import { CONTROL_CHARACTERS, ID_PATTERN, isValidEmail, type FieldError } from '../orders/order';
+import { claimLink, type LinkProblem } from '../security/link-claims';
 import { hashToken, isWellFormedToken } from '../security/tokens';
 import { findOrCreateUser, ID_REASON } from './account-admin';
 import { sendPeopleEmail, windowOf, type PeopleMailDeps } from './people-mail';
@@ -110,7 +111,7 @@ export async function requestUserId(deps: PeopleDeps, input: UserIdRequest): Pro
 }
 
 export type LinkState = 'valid' | LinkProblem;
-export type LinkProblem = 'unknown' | 'used' | 'expired';
+export type { LinkProblem };
 
 interface TokenRow {
   id: string | number;
@@ -131,17 +132,9 @@ export async function linkState(q: Knex, purpose: 'sign_in' | 'verify_email', to
   return row.expires_at.getTime() <= Date.now() ? 'expired' : 'valid';
 }
 
-/** Uses the link up (in the caller's transaction) and returns its row, or why it cannot be used. */
+/** Uses the link up in one claim (in the caller's transaction) and returns its row, or why it cannot be used. */
 async function consumeLink(trx: Knex.Transaction, purpose: 'sign_in' | 'verify_email', token: string): Promise<TokenRow | LinkProblem> {
-  const state = await linkState(trx, purpose, token);
-  if (state !== 'valid') return state;
-  const [row] = await trx('access_tokens')
-    .where({ token_hash: hashToken(token), purpose })
-    .whereNull('used_at')
-    .where('expires_at', '>', trx.fn.now())
-    .update({ used_at: trx.fn.now() })
-    .returning<TokenRow[]>(['id', 'contact_id', 'used_at', 'expires_at', 'details']);
-  return row ?? 'used';
+  return claimLink<TokenRow>(trx, purpose, token, ['id', 'contact_id', 'used_at', 'expires_at', 'details']);
 }
 
 /** Opens a verify link: the user gets the ID they asked for and a verified email. */

@@ -26,7 +26,16 @@ export interface MailCatcher {
   stop(): Promise<void>;
 }
 
-export async function startMailCatcher(options: { dir: string; port?: number; host?: string }): Promise<MailCatcher> {
+/**
+ * `rejectRecipients`: addresses matching it are refused at RCPT TO with `550 5.1.1`, as a real
+ * server refuses an unknown mailbox (the tests of permanent failures, issue 18 item 1).
+ */
+export async function startMailCatcher(options: {
+  dir: string;
+  port?: number;
+  host?: string;
+  rejectRecipients?: RegExp;
+}): Promise<MailCatcher> {
   mkdirSync(options.dir, { recursive: true });
   let sequence = 0;
   const server = new SMTPServer({
@@ -34,6 +43,13 @@ export async function startMailCatcher(options: { dir: string; port?: number; ho
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     size: 10 * 1024 * 1024,
+    onRcptTo(address, _session, callback) {
+      if (options.rejectRecipients?.test(address.address)) {
+        const refused = new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown`);
+        return callback(Object.assign(refused, { responseCode: 550 }));
+      }
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));

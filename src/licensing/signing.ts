@@ -1,10 +1,12 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { parseKeyList } from '../security/key-list';
 import { privateKeyFromSeed, publicKeyFromRaw, rawPublicKeyOf, type PublishedSigningKeys } from '../device-client/protocol';
 
 /**
  * The server's Ed25519 signing keys (LICENSE_SIGNING_KEYS): `id:base64seed[,id:base64seed...]`,
- * the first signs, all verify, so a key can be rotated without invalidating what it signed. The
- * public halves are published for devices to check answers offline.
+ * the first signs, all verify (the shared key list, src/security/key-list.ts), so a key can be
+ * rotated without invalidating what it signed. The public halves are published for devices to
+ * check answers offline.
  */
 
 export class SigningKeyError extends Error {
@@ -22,21 +24,11 @@ export interface SigningKeys {
 }
 
 export function parseSigningKeys(text: string): SigningKeys {
-  const entries = text
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const colon = entry.indexOf(':');
-      const id = colon > 0 ? entry.slice(0, colon) : '';
-      if (!/^[A-Za-z0-9._-]{1,64}$/.test(id))
-        throw new SigningKeyError('each key must be written id:base64seed, the id 1-64 letters, digits, ".", "_" or "-"');
-      const seed = Buffer.from(entry.slice(colon + 1), 'base64');
-      if (seed.length !== 32) throw new SigningKeyError(`key "${id}" must be a 32-byte Ed25519 seed in base64 (got ${seed.length} bytes)`);
-      return { id, privateKey: privateKeyFromSeed(seed) };
-    });
-  if (entries.length === 0) throw new SigningKeyError('at least one key is required');
-  if (new Set(entries.map((k) => k.id)).size !== entries.length) throw new SigningKeyError('key IDs must be unique');
+  const entries = parseKeyList(text, {
+    secretName: 'base64seed',
+    wrongLength: (id, bytes) => `key "${id}" must be a 32-byte Ed25519 seed in base64 (got ${bytes} bytes)`,
+    error: (message) => new SigningKeyError(message),
+  }).map(({ id, secret }) => ({ id, privateKey: privateKeyFromSeed(secret) }));
   const verifiers = new Map(entries.map((k) => [k.id, publicKeyFromRaw(rawPublicKeyOf(k.privateKey))] as const));
   return {
     current: entries[0],

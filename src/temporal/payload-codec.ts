@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { parseKeyList } from '../security/key-list';
 
 /**
  * R14: personal data (contact names and email addresses) must not sit in Temporal in clear.
@@ -35,25 +36,15 @@ export class PayloadKeyError extends Error {
 
 /**
  * Parses PAYLOAD_ENCRYPTION_KEYS: `id:base64key[,id:base64key...]`, the first one current, the
- * others kept to decrypt what they sealed. Each key must be 32 bytes (AES-256).
+ * others kept to decrypt what they sealed. Each key must be 32 bytes (AES-256). The format is
+ * the shared key list (src/security/key-list.ts).
  */
 export function parseEncryptionKeys(text: string): EncryptionKey[] {
-  const keys = text
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const colon = entry.indexOf(':');
-      const id = colon > 0 ? entry.slice(0, colon) : '';
-      if (!/^[A-Za-z0-9._-]{1,64}$/.test(id))
-        throw new PayloadKeyError('each key must be written id:base64key, the id 1-64 letters, digits, ".", "_" or "-"');
-      const key = Buffer.from(entry.slice(colon + 1), 'base64');
-      if (key.length !== 32) throw new PayloadKeyError(`key "${id}" must be 32 bytes of base64 (got ${key.length})`);
-      return { id, key };
-    });
-  if (keys.length === 0) throw new PayloadKeyError('at least one key is required');
-  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new PayloadKeyError('key IDs must be unique');
-  return keys;
+  return parseKeyList(text, {
+    secretName: 'base64key',
+    wrongLength: (id, bytes) => `key "${id}" must be 32 bytes of base64 (got ${bytes})`,
+    error: (message) => new PayloadKeyError(message),
+  }).map(({ id, secret }) => ({ id, key: secret }));
 }
 
 /** A fresh key in the PAYLOAD_ENCRYPTION_KEYS format (for operators and the dev stack). */

@@ -26,13 +26,14 @@ export interface TestStack {
  * Connects one test file to the stack global setup started, and runs a real worker (real
  * Postgres, real SMTP) on a task queue of its own.
  */
-export async function startTestStack(testFile: string, overrides: Partial<Config> = {}): Promise<TestStack> {
+export async function startTestStack(testFile: string, overrides: Partial<Config> = {}, sameTaskQueue?: string): Promise<TestStack> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
   const config = { ...loadConfig(), ...overrides };
-  const taskQueue = `test-${basename(testFile).replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
+  // `sameTaskQueue`: a worker restarted (new configuration) takes over the workflows of one stopped before.
+  const taskQueue = sameTaskQueue ?? `test-${basename(testFile).replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
   const db = createDb(config.databaseUrl, 5);
   const mailer = createSmtpMailer(config.smtpUrl);
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });

@@ -35,7 +35,8 @@ export default async function globalSetup(): Promise<void> {
 
   const [temporal, mail, bundlePath] = await Promise.all([
     freePort().then((port) => startTemporalDevServer({ binary, port, logFile: join(dataDir, 'temporal.log') })),
-    startMailCatcher({ dir: join(dataDir, 'mail') }),
+    // Addresses starting with smtp-550- are refused for good, as an unknown mailbox would be.
+    startMailCatcher({ dir: join(dataDir, 'mail'), rejectRecipients: /^smtp-550-/i }),
     writeWorkflowBundle(join(dataDir, 'workflow-bundle.js')),
     recreateMigratedDatabase(databaseUrl),
   ]);
