@@ -156,8 +156,12 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
  * naming each difference (an Idempotency-Key replay was already matched by its fingerprint).
  */
 async function startBooking(deps: ApiDependencies, booking: BookOrderInput, keyReplay: boolean) {
-  const assignmentRefused = keyReplay ? undefined : await assignmentRefusalOf(deps.db, booking);
-  const booked = await bookOrder(deps.client, deps.config.temporal.taskQueue, booking);
+  // The refusal check and the start overlap: the check only reports (the order is booked either
+  // way), so it need not hold the start up; a failed check fails the request and a retry answers 200.
+  const [assignmentRefused, booked] = await Promise.all([
+    keyReplay ? undefined : assignmentRefusalOf(deps.db, booking),
+    bookOrder(deps.client, deps.config.temporal.taskQueue, booking),
+  ]);
   if (!booked.alreadyBooked) return { booked, assignmentRefused };
   const differences = keyReplay ? [] : await bookingDifferences(deps.client, booked.orderId, booking);
   if (differences.length > 0) {
