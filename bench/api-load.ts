@@ -15,7 +15,7 @@ export interface LoadJob {
   durationS: number;
   headers: Record<string, string>;
   /** POST this body, with `externalReference` replaced by `<referencePrefix>-<n>` per request. */
-  booking?: { body: Record<string, unknown>; referencePrefix: string };
+  booking?: { body: Record<string, unknown>; referencePrefix: string; path?: string };
   /** GET these paths in turn. */
   paths?: string[];
 }
@@ -38,7 +38,7 @@ async function run(job: LoadJob): Promise<AutocannonResult> {
         setupRequest: (req: Record<string, unknown>) =>
           Object.assign(req, {
             method: 'POST',
-            path: '/v1/orders',
+            path: job.booking!.path ?? '/v1/orders',
             headers: { ...job.headers, 'content-type': 'application/json' },
             body: JSON.stringify({ ...job.booking!.body, externalReference: `${job.booking!.referencePrefix}-${n++}` }),
           }),

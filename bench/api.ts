@@ -4,7 +4,11 @@
  * queue); the load comes from autocannon in a child process (bench/api-load.ts), authenticated
  * with a partner key made by createApiKey.
  *   - booking: POST /v1/orders, each request a new direct order (a new workflow each);
- *   - status:  GET /v1/orders/:id over the orders just booked (each read is a workflow query).
+ *   - bare start: the same direct orders started by a bare client.workflow.start behind a
+ *     bench-only route of the same app (no key, no checks, no search attributes), run first: the
+ *     booking's req/s over it is what the booking's own work costs (target >= 0.8, issue 16);
+ *   - status:  GET /v1/orders/:id over the orders just booked (one Postgres read each: the
+ *     status the activities committed; no workflow query).
  */
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
@@ -14,6 +18,9 @@ import { createLogger } from '../src/logging';
 import type { TestWorld } from '../test/helpers/fixtures';
 import type { AutocannonResult, LoadJob } from './api-load';
 import { bookingFor } from './scenarios';
+import { deriveOrderId } from '../src/orders/book-order';
+import { ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../src/orders/workflow-api';
+import type { BookOrderInput } from '../src/orders/order';
 import { ROOT, type BenchStack } from './stack';
 import type { ApiLoadResult, ApiResult } from './report';
 
@@ -61,6 +68,34 @@ export function toResult(name: string, job: LoadJob, r: AutocannonResult): ApiLo
   };
 }
 
+const BARE_START_PATH = '/bench/bare-start';
+
+/** The floor the booking is measured against: the same workflow started with nothing around it. */
+function registerBareStart(app: Awaited<ReturnType<typeof buildApi>>, stack: BenchStack, taskQueue: string, partnerId: string): void {
+  app.post<{ Body: Omit<BookOrderInput, 'bookedByPartnerId'> }>(BARE_START_PATH, async (request, reply) => {
+    const orderId = deriveOrderId(partnerId, request.body.externalReference);
+    const input = { ...request.body, bookedByPartnerId: partnerId, partnerId, orderId };
+    await stack.client.workflow.start(ORDER_WORKFLOW_TYPE, { workflowId: orderWorkflowId(orderId), taskQueue, args: [input] });
+    return reply.status(201).send({ orderId });
+  });
+}
+
+/** The bare workflow.start load, with the booking's connections, duration and body. */
+async function runBareStart(url: string, body: Record<string, unknown>, options: ApiOptions, failures: string[]): Promise<ApiLoadResult> {
+  const bareJob: LoadJob = {
+    name: 'POST /bench/bare-start',
+    url,
+    connections: options.connections,
+    durationS: options.durationS,
+    headers: {},
+    booking: { body, referencePrefix: `BARE-${options.runId}`, path: BARE_START_PATH },
+  };
+  const bareStart = toResult('bare workflow.start (same process)', bareJob, await runLoad(bareJob));
+  options.log(`  bare start: ${bareStart.requestsPerSecond.toFixed(1)} req/s, p50 ${bareStart.latencyMs.p50} ms`);
+  if (bareStart.non2xx || bareStart.errors) failures.push(`API bare start: ${bareStart.non2xx} non-2xx, ${bareStart.errors} errors`);
+  return bareStart;
+}
+
 export async function runApi(
   stack: BenchStack,
   taskQueue: string,
@@ -69,6 +104,7 @@ export async function runApi(
 ): Promise<ApiResult & { failures: string[] }> {
   const config = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue } };
   const app = await buildApi({ db: stack.db, client: stack.client, config, logger: createLogger('bench-api', 'ERROR') });
+  registerBareStart(app, stack, taskQueue, world.partnerId);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const failures: string[] = [];
   try {
@@ -78,6 +114,8 @@ export async function runApi(
     const headers = { authorization: `Bearer ${key}` };
     const { bookedByPartnerId: _ignored, externalReference: _reference, ...body } = bookingFor('direct', world, 'unused');
     const referencePrefix = `API-${options.runId}`;
+
+    const bareStart = await runBareStart(url, body, options, failures);
 
     const bookingJob: LoadJob = {
       name: 'POST /v1/orders',
@@ -110,7 +148,7 @@ export async function runApi(
     }
     if (ids.length === 0) {
       failures.push('API status: no booked order to read');
-      return { booking, status: booking, failures };
+      return { booking, status: booking, bareStart, failures };
     }
     const statusJob: LoadJob = {
       name: 'GET /v1/orders/:id',
@@ -126,7 +164,7 @@ export async function runApi(
     );
     if (status.non2xx || status.errors)
       failures.push(`API status: ${status.non2xx} non-2xx answers (${JSON.stringify(status.statusCodes)}), ${status.errors} errors`);
-    return { booking, status, failures };
+    return { booking, status, bareStart, failures };
   } finally {
     await app.close();
   }

@@ -76,7 +76,7 @@ export async function runThroughputAndApi(run: BenchRun): Promise<void> {
           runId,
           log,
         });
-        results.api = { booking: api.booking, status: api.status };
+        results.api = { booking: api.booking, status: api.status, ...(api.bareStart ? { bareStart: api.bareStart } : {}) };
         failures.push(...api.failures);
       });
     }

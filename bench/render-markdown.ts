@@ -285,19 +285,25 @@ function apiSection(lines: string[], results: BenchResults): void {
     lines.push(
       markdownTable([
         ['route', 'connections', 'duration (s)', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors'],
-        ...[a.booking, a.status].map((l) => [
-          l.name,
-          String(l.connections),
-          f(l.durationS),
-          String(l.requests),
-          f(l.requestsPerSecond, 1),
-          f(l.latencyMs.p50),
-          f(l.latencyMs.p90),
-          f(l.latencyMs.p99),
-          f(l.latencyMs.max),
-          String(l.non2xx),
-          String(l.errors),
-        ]),
+        ...[a.bareStart, a.booking, a.status].flatMap((l) =>
+          l
+            ? [
+                [
+                  l.name,
+                  String(l.connections),
+                  f(l.durationS),
+                  String(l.requests),
+                  f(l.requestsPerSecond, 1),
+                  f(l.latencyMs.p50),
+                  f(l.latencyMs.p90),
+                  f(l.latencyMs.p99),
+                  f(l.latencyMs.max),
+                  String(l.non2xx),
+                  String(l.errors),
+                ],
+              ]
+            : [],
+        ),
       ]),
     );
   }

@@ -133,20 +133,37 @@ function parkedRows(p: NonNullable<BenchResults['parked']>): string[][] {
   return rows;
 }
 
+/** The API under load: booking (and its ratio to a bare workflow.start), the status read, against their targets. */
+function apiRows(a: NonNullable<BenchResults['api']>): string[][] {
+  const rows: string[][] = [];
+  for (const load of [a.bareStart, a.booking, a.status]) {
+    if (!load) continue;
+    const isStatus = load === a.status;
+    const statusMet = load.requestsPerSecond >= TARGETS.statusPerSecond && load.latencyMs.p99 <= TARGETS.statusP99Ms;
+    const faults = load.non2xx + load.errors > 0 ? `${load.non2xx} non-2xx, ${load.errors} errors` : '';
+    rows.push([
+      `API ${load.name}: req/s, p50 / p99 ms`,
+      `${f(load.requestsPerSecond, 1)}, ${f(load.latencyMs.p50)} / ${f(load.latencyMs.p99)}`,
+      isStatus ? `>= ${TARGETS.statusPerSecond}, p99 <= ${TARGETS.statusP99Ms}` : '',
+      faults || (isStatus ? (statusMet ? 'met' : 'NOT met') : ''),
+    ]);
+  }
+  if (a.bareStart && a.bareStart.requestsPerSecond > 0) {
+    const ratio = a.booking.requestsPerSecond / a.bareStart.requestsPerSecond;
+    rows.push([
+      'API booking / bare workflow.start (req/s, same process)',
+      f(ratio, 2),
+      `>= ${TARGETS.bookingVsBareStartRatio}`,
+      ratio >= TARGETS.bookingVsBareStartRatio ? 'met' : `gap ${f(TARGETS.bookingVsBareStartRatio - ratio, 2)}`,
+    ]);
+  }
+  return rows;
+}
+
 /** The API under load, and the order mix at each DATABASE_POOL_MAX. */
 function apiAndPoolRows(results: BenchResults): string[][] {
   const rows: string[][] = [];
-  const a = results.api;
-  if (a) {
-    for (const load of [a.booking, a.status]) {
-      rows.push([
-        `API ${load.name}: req/s, p50 / p99 ms`,
-        `${f(load.requestsPerSecond, 1)}, ${f(load.latencyMs.p50)} / ${f(load.latencyMs.p99)}`,
-        '',
-        load.non2xx + load.errors > 0 ? `${load.non2xx} non-2xx, ${load.errors} errors` : '',
-      ]);
-    }
-  }
+  if (results.api) rows.push(...apiRows(results.api));
   if (results.licensing) rows.push(...licensingRows(results.licensing));
   rows.push(...licenseScaleRows(results));
   for (const level of results.pool?.levels ?? []) {

@@ -111,6 +111,8 @@ export interface ApiLoadResult {
 export interface ApiResult {
   booking: ApiLoadResult;
   status: ApiLoadResult;
+  /** The same orders started by a bare client.workflow.start through the same API process. */
+  bareStart?: ApiLoadResult;
 }
 
 export interface PoolLevelResult {
@@ -168,6 +170,11 @@ export interface BenchResults extends LicenseScaleResults {
 
 export const TARGETS = {
   engineLimitRatio: 0.8,
+  /** Booking through the API / a bare workflow.start through the same process (issue 16). */
+  bookingVsBareStartRatio: 0.8,
+  /** GET /v1/orders/:id from the Postgres projection (issue 16). */
+  statusPerSecond: 1000,
+  statusP99Ms: 50,
   workerRssMBAt10000: 300,
   bulkTransferSAt10000: 120,
 };

@@ -9,7 +9,7 @@ import {
 } from '../../src/accounts/account-admin';
 import type { Db } from '../../src/db/knex';
 import { asRefusal, refuse } from '../shared/errors';
-import { recordOrderEvent, writeListStatus, type ListStatus } from '../orders/records';
+import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from '../orders/records';
 import type { Outbox } from '../shared/outbox';
 import type { createSecureLinkSender } from '../shared/secure-links';
 import type { AccountRow, OrderRow, UserRow } from '../../src/db/rows';
@@ -74,9 +74,10 @@ function createAccountRequestActivities({ db, temporal }: { db: Db; temporal: Cl
       domain: string;
       orderWorkflowId: string;
       listStatus: ListStatus;
+      status?: StatusProjection;
     }): Promise<void> {
       await db.transaction(async (trx) => {
-        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: request.domain });
+        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: request.domain }, request.status);
         await recordOrderEvent(trx, {
           orderId: request.orderId,
           type: 'awaiting_activation',

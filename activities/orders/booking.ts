@@ -2,6 +2,7 @@ import type { Db } from '../../src/db/knex';
 import type { OrderFulfillmentInput } from '../../src/orders/order';
 import { findOrCreateUser } from '../../src/accounts/account-admin';
 import { countPhaseEnteredOnCommit } from '../../src/orders/phase-metrics';
+import { initialOrderState, orderStatusOf } from '../../src/orders/order-lifecycle';
 import { refuse } from '../shared/errors';
 import { recordOrderEvent } from './records';
 import type { DistributorResellerRow, OrderLineRow, OrderRow, PartnerRow } from '../../src/db/rows';
@@ -39,6 +40,9 @@ export function createBookingActivities(db: Db) {
             customer_domain: input.assignment.kind === 'request_smart_account' ? input.assignment.domain : null,
             end_customer_contact_id: contactId,
             status: 'Booked',
+            // The first status (version 0): every later step's write has a higher version.
+            status_document: JSON.stringify(orderStatusOf(initialOrderState(input))),
+            status_version: 0,
           })
           .onConflict('id')
           .ignore()

@@ -4,7 +4,7 @@ import type { CustomerChoice } from '../../src/orders/workflow-api';
 import type { createAccountActivities, RequestedAccount } from '../accounts/accounts';
 import { claimLink } from '../../src/security/link-claims';
 import { refuse } from '../shared/errors';
-import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from './records';
 import { loadOrderFacts } from './order-facts';
 import type { createSecureLinkSender } from '../shared/secure-links';
 import type { AccessTokenRow, AccountRow, OrderRow, UserRow, VirtualAccountRow } from '../../src/db/rows';
@@ -31,6 +31,8 @@ function createDelegationLinkActivities({ db, sendLinkEmail }: { db: Db; sendLin
       orderId: string;
       idempotencyKey: string;
       listStatus: ListStatus;
+      /** The status with this email sent: written with the email's outbox row. */
+      status?: StatusProjection;
       reminderNumber?: number;
     }): Promise<void> {
       const { order, facts } = await loadOrderFacts(db, request.orderId);
@@ -40,14 +42,6 @@ function createDelegationLinkActivities({ db, sendLinkEmail }: { db: Db; sendLin
           ? { id: order.end_customer_contact_id, email: order.customer_email, full_name: order.customer_name }
           : null;
       if (!contact) throw refuse('UnknownOrder', `order "${request.orderId}" names no end-customer contact to delegate to`);
-      await db.transaction(async (trx) => {
-        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) });
-        await recordOrderEvent(trx, {
-          orderId: request.orderId,
-          type: request.reminderNumber ? 'delegation_reminder' : 'delegated_to_customer',
-          idempotencyKey: request.idempotencyKey,
-        });
-      });
       await sendLinkEmail({
         purpose: 'delegation',
         path: 'delegations',
@@ -57,6 +51,15 @@ function createDelegationLinkActivities({ db, sendLinkEmail }: { db: Db; sendLin
         template: 'delegation-request',
         facts: { ...facts, ...(request.reminderNumber ? { reminderNumber: request.reminderNumber } : {}) },
         idempotencyKey: request.idempotencyKey,
+        // The order's new wait, its event and the email's outbox row commit together.
+        alongside: async (trx) => {
+          await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) }, request.status);
+          await recordOrderEvent(trx, {
+            orderId: request.orderId,
+            type: request.reminderNumber ? 'delegation_reminder' : 'delegated_to_customer',
+            idempotencyKey: request.idempotencyKey,
+          });
+        },
       });
     },
   };

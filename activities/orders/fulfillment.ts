@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
 import { allocateActivatedEntitlements } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
-import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from './records';
 import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow, SubscriptionRow } from '../../src/db/rows';
 
 export interface ShipmentRecord {
@@ -13,6 +13,7 @@ export interface ShipmentRecord {
   subscription?: { termMonths: number; startsOn: string; endsOn: string };
   idempotencyKey: string;
   listStatus: ListStatus;
+  status?: StatusProjection;
 }
 
 export interface ProvisioningRequest {
@@ -20,6 +21,7 @@ export interface ProvisioningRequest {
   lineNumbers: number[];
   idempotencyKey: string;
   listStatus: ListStatus;
+  status?: StatusProjection;
 }
 
 export interface ProvisioningResult {
@@ -32,6 +34,7 @@ export interface WithdrawalRequest {
   reason?: string;
   idempotencyKey: string;
   listStatus: ListStatus;
+  status?: StatusProjection;
 }
 
 /** A readable LRP license key, e.g. LRP-7K2Q-9XMD-4HTA-B3VN. */
@@ -77,7 +80,7 @@ function createShipmentActivities(db: Db) {
             .onConflict('order_line_id')
             .ignore();
         }
-        await writeListStatus(trx, shipment.orderId, shipment.listStatus);
+        await writeListStatus(trx, shipment.orderId, shipment.listStatus, {}, shipment.status);
         await recordOrderEvent(trx, {
           orderId: shipment.orderId,
           type: 'line_shipped',
@@ -139,6 +142,7 @@ function createProvisioningActivities(db: Db) {
           request.orderId,
           request.listStatus,
           fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {},
+          request.status,
         );
         await recordOrderEvent(trx, {
           orderId: request.orderId,
@@ -173,7 +177,13 @@ function createWithdrawalActivities(db: Db) {
           .where({ order_id: request.orderId })
           .whereNull('used_at')
           .update({ used_at: trx.fn.now() });
-        await writeListStatus(trx, request.orderId, request.listStatus, { cancelled_at: trx.raw('COALESCE(cancelled_at, now())') });
+        await writeListStatus(
+          trx,
+          request.orderId,
+          request.listStatus,
+          { cancelled_at: trx.raw('COALESCE(cancelled_at, now())') },
+          request.status,
+        );
         await recordOrderEvent(trx, {
           orderId: request.orderId,
           type: 'cancelled',

@@ -3,7 +3,7 @@ import type { Db } from '../../src/db/knex';
 import { emailDomain } from '../../src/orders/order';
 import { asRefusal, refuse } from '../shared/errors';
 import { checkRole, checkTarget, partnersOfOrder } from '../../src/accounts/placement-rules';
-import { recordOrderEvent, writeListStatus, type ListStatus } from './records';
+import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from './records';
 import type { OrderLineRow, OrderRow, UserRow } from '../../src/db/rows';
 
 /** Who asks for the licenses to be placed; each is authorised differently. */
@@ -23,6 +23,7 @@ export interface PlacementRequest {
   idempotencyKey: string;
   /** The order's phase after this placement, as the workflow derives it. */
   listStatus: ListStatus;
+  status?: StatusProjection;
 }
 
 export interface PlacementResult {
@@ -42,9 +43,10 @@ export function createPlacementActivities(db: Db) {
       reason: string;
       idempotencyKey: string;
       listStatus: ListStatus;
+      status?: StatusProjection;
     }): Promise<void> {
       await db.transaction(async (trx) => {
-        await writeListStatus(trx, request.orderId, request.listStatus);
+        await writeListStatus(trx, request.orderId, request.listStatus, {}, request.status);
         await recordOrderEvent(trx, {
           orderId: request.orderId,
           type: 'assignment_refused',
@@ -104,6 +106,7 @@ async function placeLinesIn(trx: Knex.Transaction, request: PlacementRequest): P
     toCustomer
       ? { account_id: account.id, virtual_account_id: virtualAccountId, customer_domain: account.domain }
       : { holding_account_id: account.id },
+    request.status,
   );
   await recordOrderEvent(trx, {
     orderId: request.orderId,

@@ -3,6 +3,7 @@ import type { Db } from '../../src/db/knex';
 import { isoDateOf } from '../../src/common/dates';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
 import { loadOrderFacts, type OrderFactsRow } from '../orders/order-facts';
+import { writeStatusProjection, type StatusProjection } from '../orders/records';
 import type { Outbox } from './outbox';
 import type { DistributorResellerRow } from '../../src/db/rows';
 
@@ -30,6 +31,8 @@ export interface OrderEmailRequest {
   heldSinceMs?: number;
   refusalReason?: string;
   requestedDomain?: string;
+  /** The order's status with this email sent: written in the transaction that queues it. */
+  status?: StatusProjection;
 }
 
 interface Recipient {
@@ -93,18 +96,22 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
     async sendOrderEmail(request: OrderEmailRequest): Promise<{ recipients: number }> {
       const { order, facts } = await loadOrderFacts(db, request.orderId);
       const recipients = await recipientsFor(order, request.audiences);
-      for (const recipient of recipients) {
-        const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
-        const rendered = renderOrderEmail(request.template, factsFor(recipient, facts, request));
-        const { pending } = await outbox.queue({
-          ...rendered,
-          idempotencyKey: key,
-          orderId: order.id,
-          template: request.template,
-          to: recipient.address,
-        });
-        if (pending) await outbox.deliver(key);
-      }
+      // Every copy is queued, and the status says the email was sent, in one transaction.
+      const pendingKeys = await db.transaction(async (trx) => {
+        const keys: string[] = [];
+        for (const recipient of recipients) {
+          const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
+          const rendered = renderOrderEmail(request.template, factsFor(recipient, facts, request));
+          const { pending } = await outbox.queue(
+            { ...rendered, idempotencyKey: key, orderId: order.id, template: request.template, to: recipient.address },
+            trx,
+          );
+          if (pending) keys.push(key);
+        }
+        if (request.status) await writeStatusProjection(trx, order.id, request.status);
+        return keys;
+      });
+      for (const key of pendingKeys) await outbox.deliver(key);
       return { recipients: recipients.length };
     },
   };

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Config } from '../../src/config';
 import type { Db } from '../../src/db/knex';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
@@ -15,6 +16,8 @@ export interface LinkEmail {
   template: EmailTemplate;
   facts: Omit<OrderEmailFacts, 'link' | 'linkExpiresAt' | 'recipientName'>;
   idempotencyKey: string;
+  /** Writes that commit in the transaction that queues the email (the order's status, its event). */
+  alongside?: (trx: Knex.Transaction) => Promise<void>;
 }
 
 /**
@@ -32,13 +35,20 @@ export function createSecureLinkSender(deps: { db: Db; outbox: Outbox; config: P
       link: LINK_PLACEHOLDER,
       linkExpiresAt: expiresAt.toISOString(),
     });
-    const { pending } = await outbox.queue({
+    const queued = {
       ...rendered,
       idempotencyKey: email.idempotencyKey,
       orderId: email.orderId,
       template: email.template,
       to: email.contact.email,
-    });
+    };
+    const { alongside } = email;
+    const { pending } = alongside
+      ? await db.transaction(async (trx) => {
+          await alongside(trx);
+          return outbox.queue(queued, trx);
+        })
+      : await outbox.queue(queued);
     if (!pending) return;
     // Minted and stored before the outbox row is locked, on a connection of its own that is
     // released before the lock is taken (a delivery never holds two; see outbox.deliver), and

@@ -35,6 +35,7 @@ import type {
   LicenseMoveRequest,
   LicenseMoveResult,
   LicenseView,
+  GetOrderParams,
   ListOrdersParams,
   OrderList,
   OrderStatus,
@@ -132,9 +133,12 @@ export class LicenseFulfillmentClient {
     return this.#call('listOrders', { query });
   }
 
-  /** The live status of an order, from its workflow. */
-  getOrder(orderId: string): Promise<OrderStatus> {
-    return this.#call('getOrder', { params: { orderId } });
+  /**
+   * The status of an order, as its workflow's last step committed it to Postgres (reads your
+   * writes); `{ live: true }` asks the workflow itself (slower).
+   */
+  getOrder(orderId: string, options: GetOrderParams = {}): Promise<OrderStatus> {
+    return this.#call('getOrder', { params: { orderId }, query: options.live ? { live: true } : undefined });
   }
 
   /** Assigns the customer's active Smart Account (R6); held licenses move there. */

@@ -17,6 +17,7 @@ import type {
   CancelBody,
   ErrorResponse,
   ListOrdersQuery,
+  OrderStatusQuery,
   OrderListResponse,
   OrderStatusResponse,
   OrderSummary,
@@ -75,6 +76,8 @@ export type BookOrderRequest = Static<typeof BookOrderBody>;
 export type BookedOrder = Static<typeof BookedOrderResponse>;
 export type OrderStatus = Static<typeof OrderStatusResponse>;
 export type ListOrdersParams = Static<typeof ListOrdersQuery>;
+/** `live: true` asks the order's workflow (a Query) rather than the status Postgres keeps. */
+export type GetOrderParams = Static<typeof OrderStatusQuery>;
 export type OrderList = Static<typeof OrderListResponse>;
 export type OrderListItem = Static<typeof OrderSummary>;
 export type AssignSmartAccountRequest = Static<typeof AssignBody>;

@@ -41,6 +41,8 @@ export async function loadOrderParties(db: Db, client: Client, orderId: string):
 export async function mayActOnOrder(db: Db, principal: Principal, parties: OrderParties): Promise<boolean> {
   if (principal.role === 'operator') return true;
   if (principal.role === 'user') return false;
+  // The order's own partner or its booker needs no lookup; only a distributor's reach does.
+  if (principal.partnerId === parties.partnerId || principal.partnerId === parties.bookedByPartnerId) return true;
   const entitled = await partnersOfOrder(db, { partner_id: parties.partnerId, booked_by_partner_id: parties.bookedByPartnerId });
   return entitled.has(principal.partnerId);
 }

@@ -172,7 +172,11 @@ export const OrderStatusResponse = Type.Object(
     lines: Type.Array(LineStatusSchema),
     emailsSent: Type.Array(Type.String()),
   },
-  { $id: 'OrderStatus', title: 'OrderStatus', description: 'the live state of the order, from its workflow' },
+  {
+    $id: 'OrderStatus',
+    title: 'OrderStatus',
+    description: "the state of the order as its workflow derived it: from Postgres by default, from the workflow's Query with ?live=true",
+  },
 );
 
 export const OrderIdParams = Type.Object(
@@ -204,6 +208,20 @@ export const ListOrdersQuery = Type.Object(
   { additionalProperties: false },
 );
 export type ListOrdersQueryType = Static<typeof ListOrdersQuery>;
+
+export const OrderStatusQuery = Type.Object(
+  {
+    live: Type.Optional(
+      Type.Boolean({
+        description:
+          "true asks the order's workflow itself (a Temporal Query: slower, and it may trail the default answer by the step in flight); " +
+          'by default the status comes from Postgres, where every step commits it',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type OrderStatusQueryType = Static<typeof OrderStatusQuery>;
 
 export const OrderSummary = Type.Object(
   {

@@ -7,6 +7,7 @@ import * as peopleAndLicenseUse from '../../migrations/20261206_004_people_and_l
 import * as deviceRequestSignatures from '../../migrations/20261206_010_device_request_signatures';
 import * as licenseClock from '../../migrations/20261206_020_license_clock';
 import * as accessTokenDetails from '../../migrations/20261206_030_access_token_details';
+import * as orderStatusProjection from '../../migrations/20261206_040_order_status_projection';
 import * as outboxFailed from '../../migrations/20261206_060_outbox_failed';
 import * as usageReportRetention from '../../migrations/20261206_070_usage_report_retention';
 import * as instancesByContact from '../../migrations/20261206_100_instances_by_contact';
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261206_010_device_request_signatures': deviceRequestSignatures,
   '20261206_020_license_clock': licenseClock,
   '20261206_030_access_token_details': accessTokenDetails,
+  '20261206_040_order_status_projection': orderStatusProjection,
   '20261206_060_outbox_failed': outboxFailed,
   '20261206_070_usage_report_retention': usageReportRetention,
   '20261206_100_instances_by_contact': instancesByContact,

@@ -225,6 +225,9 @@ export interface OrderRow {
   updated_at: Date;
   fulfilled_at: Date | null;
   cancelled_at: Date | null;
+  /** The OrderStatus the workflow derived at status_version (migration 040); NULL for older runs. */
+  status_document: unknown;
+  status_version: number | null;
 }
 
 /** Table `overage_agreements`. */

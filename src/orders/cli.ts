@@ -93,11 +93,12 @@ function registerBookCommand(orders: Command): void {
 function registerGetCommand(orders: Command): void {
   orders
     .command('get')
-    .description("the live status of an order: phase, what it waits for, each line (and a classic line's license key)")
+    .description("the status of an order: phase, what it waits for, each line (and a classic line's license key)")
     .argument('<orderId>')
+    .option('--live', "ask the order's workflow itself (slower) instead of the status Postgres keeps")
     .action(
-      withHints({}, async (orderId: string, _opts: unknown, command: Command) => {
-        printResult(command, await apiClient().getOrder(orderId), renderOrderStatus);
+      withHints({}, async (orderId: string, opts: { live?: boolean }, command: Command) => {
+        printResult(command, await apiClient().getOrder(orderId, opts.live ? { live: true } : {}), renderOrderStatus);
       }),
     );
 }

@@ -7,7 +7,9 @@ import type { OrderStatus } from './order-lifecycle';
  * Postgres holds (`lrp_records`), not the workflow. The order's status, as a caller allowed to
  * see the order reads it, gets each classic line's key added.
  */
-export async function withLicenseKeys(db: Db, status: OrderStatus): Promise<OrderStatus & { lines: Array<{ licenseKey?: string }> }> {
+export type OrderStatusWithKeys = OrderStatus & { lines: Array<{ licenseKey?: string }> };
+
+export async function withLicenseKeys(db: Db, status: OrderStatus): Promise<OrderStatusWithKeys> {
   if (!status.lines.some((line) => line.licenseType === 'classic')) return status;
   const records: Array<Pick<OrderLineRow, 'line_number'> & Pick<LrpRecordRow, 'license_key'>> = await db('lrp_records as r')
     .join('order_lines as l', 'l.id', 'r.order_line_id')

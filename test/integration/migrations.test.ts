@@ -18,6 +18,7 @@ const MIGRATIONS = [
   '20261206_010_device_request_signatures',
   '20261206_020_license_clock',
   '20261206_030_access_token_details',
+  '20261206_040_order_status_projection',
   '20261206_060_outbox_failed',
   '20261206_070_usage_report_retention',
   '20261206_100_instances_by_contact',

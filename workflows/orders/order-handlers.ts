@@ -105,6 +105,7 @@ function installCancellationUpdate(run: OrderRun): void {
           reason: request?.reason,
           idempotencyKey: run.key('cancelled'),
           listStatus: listStatusOf(next),
+          status: run.statusAfter(next),
         });
         run.setState(next);
         await run.sendEmail('order-cancelled', ['partner'], 'order-cancelled');

@@ -23,6 +23,7 @@ export async function placeInCustomerAccountWith(
     actor,
     idempotencyKey: run.key(purpose),
     listStatus: listStatusOf(projected),
+    status: run.statusAfter(projected),
   };
   // Patched (added after release): the deposit and its confirmation in one activity.
   const confirmation = `deposit-confirmation:${target.accountId}`;
@@ -31,7 +32,7 @@ export async function placeInCustomerAccountWith(
     together
       ? activities.placeLinesAndAnnounce({
           ...placement,
-          email: run.emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation),
+          email: run.emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation, {}, projected),
         })
       : activities.placeLines(placement)
   ).catch(asRefusal);
@@ -51,6 +52,7 @@ export async function awaitActivation(run: OrderRun, accountId: string, domain: 
     domain,
     orderWorkflowId: run.workflowId,
     listStatus: listStatusOf(run.state),
+    status: run.statusAfter(run.state),
   });
 }
 
@@ -64,6 +66,7 @@ export async function waitForAssignment(run: OrderRun, reason: string): Promise<
     reason,
     idempotencyKey: run.key(purpose),
     listStatus: listStatusOf(next),
+    status: run.statusAfter(next),
   });
   run.setState(next);
   await run.sendEmail('assignment-refused', ['partner'], purpose, { refusalReason: reason });
@@ -86,13 +89,14 @@ export async function placeAsBooked(run: OrderRun): Promise<void> {
           actor: bookingPartner,
           idempotencyKey: run.key(`hold:${assignment.accountId}`),
           listStatus: listStatusOf(projected),
+          status: run.statusAfter(projected),
         };
         // R5: only Smart Account-mandatory orders must be moved; the partner is told so.
         const mustMove = run.state.lines.some((line) => line.smartAccountMandatory);
         if (mustMove && patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)) {
           // Patched (added after release): the hold and "transfer needed" in one activity.
           await activities
-            .placeLinesAndAnnounce({ ...hold, email: run.emailRequest('transfer-needed', ['partner'], 'transfer-needed') })
+            .placeLinesAndAnnounce({ ...hold, email: run.emailRequest('transfer-needed', ['partner'], 'transfer-needed', {}, projected) })
             .catch(asRefusal);
           run.setState(recordEmail(projected, 'transfer-needed'));
           return;
@@ -125,6 +129,7 @@ export async function placeAsBooked(run: OrderRun): Promise<void> {
           orderId: run.state.orderId,
           idempotencyKey: run.key('delegation-request'),
           listStatus: listStatusOf(run.state),
+          status: run.statusAfter(recordEmail(run.state, 'delegation-request')),
         });
         run.setState(recordEmail(run.state, 'delegation-request'));
         return;

@@ -32,6 +32,7 @@ export async function advance(run: OrderRun): Promise<void> {
       ...(shipped.subscription ? { subscription: { termMonths: shipped.termMonths!, ...shipped.subscription } } : {}),
       idempotencyKey: run.key(`shipped:${shipment.lineNumber}`),
       listStatus: listStatusOf(next),
+      status: run.statusAfter(next),
     });
     run.setState(next);
   }
@@ -56,11 +57,12 @@ export async function advance(run: OrderRun): Promise<void> {
       lineNumbers,
       idempotencyKey: run.key(`provisioned:${lineNumbers.join(',')}`),
       listStatus: listStatusOf(next),
+      status: run.statusAfter(next),
     };
     const fulfils = deriveOrderPhase(next) === 'Fulfilled';
     if (fulfils && patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS)) {
       // Patched (added after release): the last provisioning and "fulfilled" in one activity.
-      const fulfilled = run.emailRequest('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled');
+      const fulfilled = run.emailRequest('order-fulfilled', ['partner', 'customer', 'holding-members'], 'order-fulfilled', {}, next);
       await activities.provisionLinesAndAnnounce({ ...provisioning, email: fulfilled });
       run.setState(recordEmail(next, 'order-fulfilled'));
       return;

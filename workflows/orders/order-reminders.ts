@@ -33,6 +33,7 @@ export async function remindIfDue(run: OrderRun, settings: FulfillmentSettings):
       orderId: run.state.orderId,
       idempotencyKey: run.key(`delegation-reminder:${reminderNumber}`),
       listStatus: listStatusOf(run.state),
+      status: run.statusAfter(recordEmail(run.state, `delegation-reminder:${reminderNumber}`)),
       reminderNumber,
     });
     run.setState(recordEmail(waitFor(run.state, { ...waiting, remindersSent: reminderNumber }), `delegation-reminder:${reminderNumber}`));

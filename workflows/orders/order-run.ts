@@ -6,8 +6,9 @@
  */
 import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, workflowInfo } from '@temporalio/workflow';
 import type { Audience } from '../../activities/shared/email';
+import type { StatusProjection } from '../../activities/orders/records';
 import type { OrderFulfillmentInput } from '../../src/orders/order';
-import { deriveOrderPhase, initialOrderState, recordEmail, type OrderState } from '../../src/orders/order-lifecycle';
+import { deriveOrderPhase, initialOrderState, orderStatusOf, recordEmail, type OrderState } from '../../src/orders/order-lifecycle';
 import type { EmailTemplate } from '../../src/orders/email-templates';
 import { activationWorkflowId, withdrawWaitingOrderSignal, type LineShipped } from '../../src/orders/workflow-api';
 import { activities } from '../shared/activity-proxies';
@@ -31,6 +32,8 @@ export interface OrderCarryOver {
   state: OrderState;
   pendingShipments: LineShipped[];
   activatedAccountId?: string;
+  /** The last status version handed to an activity (absent from runs before the projection). */
+  statusVersion?: number;
 }
 
 export type EmailExtras = { reminderNumber?: number; heldSinceMs?: number; refusalReason?: string; requestedDomain?: string };
@@ -46,6 +49,8 @@ export class OrderRun {
   readonly serializer = new Serializer();
   /** A cancellation waits for the booking step, even one delivered with the very first task. */
   booked: boolean;
+  /** The last status version handed to an activity: each state change's projection is newer. */
+  private statusVersion: number;
 
   constructor(
     readonly input: OrderFulfillmentInput,
@@ -55,6 +60,17 @@ export class OrderRun {
     this.pendingShipments = [...(carried?.pendingShipments ?? [])];
     this.activatedAccountId = carried?.activatedAccountId;
     this.booked = carried !== undefined;
+    this.statusVersion = carried?.statusVersion ?? 0;
+  }
+
+  /**
+   * The status `next` will show, for the activity whose write produces it to store (Postgres is
+   * what callers read: src/orders/order-status.ts). Activity arguments are not part of the
+   * commands a replay compares, so carrying it needs no patch.
+   */
+  statusAfter(next: OrderState): StatusProjection {
+    this.statusVersion++;
+    return { version: this.statusVersion, status: orderStatusOf(next) };
   }
 
   /** The idempotency key of this order's side effect `purpose`. */
@@ -73,12 +89,18 @@ export class OrderRun {
   }
 
   carryOver(): OrderCarryOver {
-    return { state: this.state, pendingShipments: this.pendingShipments, activatedAccountId: this.activatedAccountId };
+    return {
+      state: this.state,
+      pendingShipments: this.pendingShipments,
+      activatedAccountId: this.activatedAccountId,
+      statusVersion: this.statusVersion,
+    };
   }
 
-  /** The order email of `purpose` (its idempotency key) to `audiences`. */
-  emailRequest(template: EmailTemplate, audiences: Audience[], purpose: string, extra: EmailExtras = {}) {
-    return { orderId: this.state.orderId, template, audiences, idempotencyKey: this.key(purpose), ...extra };
+  /** The order email of `purpose` (its idempotency key) to `audiences`, sent from state `from`. */
+  emailRequest(template: EmailTemplate, audiences: Audience[], purpose: string, extra: EmailExtras = {}, from = this.state) {
+    const status = this.statusAfter(recordEmail(from, purpose));
+    return { orderId: this.state.orderId, template, audiences, idempotencyKey: this.key(purpose), ...extra, status };
   }
 
   async sendEmail(template: EmailTemplate, audiences: Audience[], purpose: string, extra: EmailExtras = {}): Promise<void> {
