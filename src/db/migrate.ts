@@ -7,6 +7,7 @@ import * as peopleAndLicenseUse from '../../migrations/20261206_004_people_and_l
 import * as deviceRequestSignatures from '../../migrations/20261206_010_device_request_signatures';
 import * as licenseClock from '../../migrations/20261206_020_license_clock';
 import * as accessTokenDetails from '../../migrations/20261206_030_access_token_details';
+import * as orderTransferBatches from '../../migrations/20261206_080_order_transfer_batches';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261206_010_device_request_signatures': deviceRequestSignatures,
   '20261206_020_license_clock': licenseClock,
   '20261206_030_access_token_details': accessTokenDetails,
+  '20261206_080_order_transfer_batches': orderTransferBatches,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -18,6 +18,7 @@ const MIGRATIONS = [
   '20261206_010_device_request_signatures',
   '20261206_020_license_clock',
   '20261206_030_access_token_details',
+  '20261206_080_order_transfer_batches',
 ];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
