@@ -114,7 +114,7 @@ test("only the orders' own partner may transfer them and see the batch; bad inpu
   expect([inactive.status, inactive.body.error]).toEqual([422, 'AccountNotActive']);
   const malformed = await api.call('POST', '/v1/order-transfers', { key: owner, body: { ...body, orderIds: ['nope'] } });
   expect(malformed.status).toBe(400);
-  expect(malformed.body.errors.map((e: { field: string }) => e.field)).toContain('orderIds/0');
+  expect(malformed.body.errors.map((e: { field: string }) => e.field)).toContain('orderIds[0]');
   // Nothing was written for any of them.
   expect(await stack.db('order_transfer_batches').where({ partner_id: world.otherPartnerId })).toHaveLength(0);
   expect(await stack.db('order_transfer_batches').where({ partner_id: world.partnerId })).toHaveLength(0);
