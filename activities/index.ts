@@ -9,6 +9,7 @@ import { createEmailActivities } from './shared/email';
 import { createFulfillmentActivities } from './orders/fulfillment';
 import { createLicenseClockActivities } from './licensing/license-clock';
 import { createTrueUpActivities } from './licensing/true-up';
+import { createTransferBatchActivities } from './orders/transfer-batch';
 import { createOutbox } from './shared/outbox';
 import { createPhaseActivities } from './orders/phases';
 import { createPlacementActivities } from './orders/placement';
@@ -25,6 +26,7 @@ export type ActivityConfig = Pick<
   | 'escalationAfterMs'
   | 'historyEventLimit'
   | 'licenseClock'
+  | 'orderTransfer'
 >;
 
 export interface ActivityDependencies {
@@ -71,6 +73,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createPhaseActivities({ ...placement, ...fulfillment, ...email }),
     ...createLicenseClockActivities({ db, outbox, config }),
     ...createTrueUpActivities({ db, outbox }),
+    ...createTransferBatchActivities({ db, temporal: deps.temporal, config }),
   };
 }
 

@@ -80,7 +80,7 @@ export function parseArgs(argv: string[]): Options {
     .option('--book-concurrency <n>', 'bookings in flight while parking', positiveInt('--book-concurrency'))
     .option(
       '--transfer-concurrency <n>',
-      'assignSmartAccount Updates in flight in the bulk transfer',
+      'assignSmartAccount Updates in flight in the bulk transfer, all batches together (default 8: WORKER_MAX_CONCURRENT_WORKFLOW_TASKS)',
       positiveInt('--transfer-concurrency'),
     )
     .option('--api-duration <s>', 'seconds of load per API route', positiveInt('--api-duration'))
@@ -114,7 +114,7 @@ export function parseArgs(argv: string[]): Options {
     mix: o.mix ?? DEFAULT_MIX,
     reminderInterval: o.reminderInterval,
     bookConcurrency: o.bookConcurrency ?? (smoke ? 3 : 20),
-    transferConcurrency: o.transferConcurrency ?? (smoke ? 3 : 20),
+    transferConcurrency: o.transferConcurrency ?? (smoke ? 3 : 8),
     apiDuration: o.apiDuration ?? (smoke ? 1 : 10),
     apiConnections: o.apiConnections ?? (smoke ? 2 : 10),
     samples: o.samples ?? (smoke ? 2 : 10),

@@ -4,17 +4,19 @@
  *   - worker RSS (from /proc) and Postgres size once all are held;
  *   - the first reminder of every order: when each was sent (the SMTP server's arrival times),
  *     their spread and the most in one second, next to the same figures for the holds;
- *   - the bulk transfer: one assignSmartAccount Update per order, bounded concurrency, timed.
+ *   - the bulk transfer: one batch request per partner (POST /v1/order-transfers), its orders'
+ *     Updates sent by the worker's batch workflow with bounded concurrency, timed until completed.
  * The reminder interval is set per level to a bit more than the time the level takes to park,
  * so the first round of reminders begins after the last order is held (see chooseReminderInterval).
  */
 import { bookOrder } from '../src/orders/book-order';
-import { assignSmartAccount } from '../src/orders/order-actions';
+import type { TransferBatchResponseBody } from '../src/orders/transfer-schemas';
 import type { TestWorld } from '../test/helpers/fixtures';
 import { costOf } from './costs';
 import { cpuBetween, cpuSnapshot, perOrder } from './cpu';
 import { bookingFor, createWorlds, ENGINE_LIMIT_WORKFLOW_TYPE, runClosedLoop } from './scenarios';
 import type { BenchStack, BenchWorker } from './stack';
+import { startBenchApi } from './transfer-api';
 import { spreadOf, type ParkedLevelResult } from './report';
 
 export interface ParkedOptions {
@@ -73,6 +75,7 @@ interface LevelRun {
   orders: number;
   options: ParkedOptions;
   worker: BenchWorker;
+  taskQueue: string;
   failures: string[];
   snapshot: () => ReturnType<typeof cpuSnapshot>;
 }
@@ -87,10 +90,13 @@ export async function runParkedLevel(
     options.reminderIntervalMs ?? chooseReminderInterval(orders, options.expectedParkRate, options.minReminderIntervalMs);
   const taskQueue = `bench-parked-${orders}-${options.runId}`;
   const worlds: TestWorld[] = await createWorlds(stack.db, Math.min(10, Math.max(1, Math.ceil(orders / 100))), `pk${orders}-`);
+  // The transfer's bound is the whole level's: shared by the batches (one per world) that run at once.
+  const perBatchConcurrency = Math.max(1, Math.ceil(options.transferConcurrency / worlds.length));
+  const env = { REMINDER_INTERVAL: `${Math.round(reminderIntervalMs / 1000)}s`, ESCALATION_AFTER: '30d' };
   const worker = await stack.startWorker({
     kind: 'orders',
     taskQueue,
-    env: { REMINDER_INTERVAL: `${Math.round(reminderIntervalMs / 1000)}s`, ESCALATION_AFTER: '30d' },
+    env: { ...env, ORDER_TRANSFER_CONCURRENCY: String(perBatchConcurrency) },
   });
   const sampler = sampleRss(worker);
   try {
@@ -102,14 +108,14 @@ export async function runParkedLevel(
     );
 
     const snapshot = () => cpuSnapshot({ worker: worker.pid, temporalServer: stack.temporal.pid }, stack.databaseName);
-    const level: LevelRun = { stack, orders, options, worker, failures, snapshot };
+    const level: LevelRun = { stack, orders, options, worker, taskQueue, failures, snapshot };
     const park = await parkOrders(level, worlds, taskQueue);
     const parked = await measureParked(level, park, () => sampler.phase('reminders'), dbBytesBefore);
     const { workerRssParked, statsParked, dbBytesParked } = parked;
 
     const reminders = await awaitFirstReminders(level, park, reminderIntervalMs);
     sampler.phase('transfer');
-    const transfer = await transferParked(level, park.booked);
+    const transfer = await transferParked(level, park.booked, perBatchConcurrency);
 
     const samples = sampler.stop();
     const sampleIds = [...park.orderIds].slice(0, options.costSamples).map((id) => `order-${id}`);
@@ -221,29 +227,61 @@ async function awaitFirstReminders(level: LevelRun, park: ParkedOrders, reminder
   return { firstReminders, missing, waitedS, workerRssAfter };
 }
 
-/** One assignSmartAccount Update per parked order, bounded concurrency, timed. */
-async function transferParked(level: LevelRun, booked: ParkedOrders['booked']) {
+/**
+ * The bulk transfer through the product's batch route (POST /v1/order-transfers): one request
+ * per world (a partner and its customer's account), the worker's batch workflows sending each
+ * order its Update, timed until every batch reads completed (GET, from Postgres).
+ */
+async function transferParked(level: LevelRun, booked: ParkedOrders['booked'], perBatchConcurrency: number) {
   const { stack, orders, options, failures } = level;
   const beforeTransfer = level.snapshot();
-  const transfer = await runClosedLoop(booked.length, options.transferConcurrency, async (i) => {
-    const { orderId, world } = booked[i];
-    await assignSmartAccount(stack.client, orderId, {
-      accountId: world.smartAccountId,
-      virtualAccountPath: 'Finance',
-      actingPartnerId: world.partnerId,
-    });
-  });
-  const transferS = (transfer.finishedAtMs - transfer.startedAtMs) / 1000;
-  const cpu = perOrder(cpuBetween(beforeTransfer, level.snapshot()), transfer.results.length);
-  if (transfer.failures.length)
-    failures.push(`${orders} parked: ${transfer.failures.length} transfers failed, first: ${transfer.failures[0].error}`);
-  options.log(`  ${orders} parked: transferred in ${transferS.toFixed(1)} s (${(booked.length / transferS).toFixed(1)}/s)`);
+  const api = await startBenchApi(stack, level.taskQueue);
+  const byWorld = new Map<TestWorld, string[]>();
+  for (const { orderId, world } of booked) byWorld.set(world, [...(byWorld.get(world) ?? []), orderId]);
+  const startedAt = Date.now();
+  let batches: Array<{ key: string; batchId: string }> = [];
+  let last: TransferBatchResponseBody[] = [];
+  try {
+    batches = await Promise.all(
+      [...byWorld].map(async ([world, orderIds]) => {
+        const key = await api.keyFor(world.partnerId);
+        const body = {
+          requestKey: `bench-${options.runId}-${orders}`,
+          accountId: world.smartAccountId,
+          virtualAccountPath: 'Finance',
+          orderIds,
+        };
+        const res = await api.call('POST', '/v1/order-transfers', key, body);
+        if (res.status !== 202) throw new Error(`POST /v1/order-transfers answered ${res.status}: ${JSON.stringify(res.body)}`);
+        return { key, batchId: (res.body as TransferBatchResponseBody).batchId };
+      }),
+    );
+    for (const deadline = startedAt + options.timeoutMs * 10; Date.now() < deadline;) {
+      last = await Promise.all(
+        batches.map(async (b) => (await api.call('GET', `/v1/order-transfers/${b.batchId}`, b.key)).body as TransferBatchResponseBody),
+      );
+      if (last.every((b) => b.status === 'completed')) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await api.close();
+  }
+  const transferS = (Date.now() - startedAt) / 1000;
+  const succeeded = last.reduce((n, b) => n + b.succeeded, 0);
+  const notMoved = booked.length - succeeded;
+  const cpu = perOrder(cpuBetween(beforeTransfer, level.snapshot()), Math.max(1, succeeded));
+  const firstRefusal = last.flatMap((b) => b.refusals)[0];
+  if (notMoved > 0)
+    failures.push(`${orders} parked: ${notMoved} orders not transferred${firstRefusal ? `, first refusal: ${firstRefusal.reason}` : ''}`);
+  options.log(
+    `  ${orders} parked: transferred in ${transferS.toFixed(1)} s (${(succeeded / transferS).toFixed(1)}/s) by ${batches.length} batches`,
+  );
   const summary = {
     s: transferS,
-    perSecond: transfer.results.length / transferS,
-    concurrency: options.transferConcurrency,
-    failures: transfer.failures.length,
-    ...(transfer.failures[0] ? { firstError: transfer.failures[0].error } : {}),
+    perSecond: succeeded / transferS,
+    concurrency: perBatchConcurrency * batches.length,
+    failures: notMoved,
+    ...(firstRefusal ? { firstError: firstRefusal.reason } : {}),
   };
   return { summary, cpu };
 }

@@ -50,6 +50,18 @@ export const CONFIG_VARIABLES = {
     default: '20',
     doc: 'Activities a worker runs at once (the SDK default is 100). About twice DATABASE_POOL_MAX: more only wait for a connection, holding their memory.',
   },
+  ORDER_TRANSFER_CONCURRENCY: {
+    default: '8',
+    doc: 'Orders a batch transfer (POST /v1/order-transfers) sends their assignment Update to at once. Each may replay an evicted order on the worker: keep it at most WORKER_MAX_CONCURRENT_WORKFLOW_TASKS, and below WORKER_MAX_CACHED_WORKFLOWS.',
+  },
+  ORDER_TRANSFER_CHUNK_SIZE: {
+    default: '250',
+    doc: 'Orders one activity of a batch transfer works through before it reports back (its heartbeats carry it alive meanwhile).',
+  },
+  ORDER_TRANSFER_CHUNKS_PER_RUN: {
+    default: '20',
+    doc: 'Chunks a batch transfer workflow works through before it continues as new with its cursor, so its history stays short however many orders it moves.',
+  },
   WORKFLOW_BUNDLE_PATH: {
     default: '',
     doc: 'Pre-built workflow bundle (npm run build writes dist/workflow-bundle.js; the image sets it). Empty: the worker bundles the workflow code at start, which costs it about 140 MB.',

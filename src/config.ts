@@ -53,6 +53,8 @@ export interface Config {
   workerMaxCachedWorkflows: number;
   workerMaxConcurrentWorkflowTasks: number;
   workerMaxConcurrentActivities: number;
+  /** Orders a batch transfer updates at once, and how many one of its activities works through. */
+  orderTransfer: { concurrency: number; chunkSize: number; chunksPerRun: number };
   /** A workflow bundle built by `npm run build` (`dist/workflow-bundle.js`); empty: the worker bundles at start. */
   workflowBundlePath: string;
   /**
@@ -122,6 +124,11 @@ export function loadConfig(env: Env = process.env): Config {
     workerMaxCachedWorkflows: positiveInt('WORKER_MAX_CACHED_WORKFLOWS'),
     workerMaxConcurrentWorkflowTasks: positiveInt('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS'),
     workerMaxConcurrentActivities: positiveInt('WORKER_MAX_CONCURRENT_ACTIVITIES'),
+    orderTransfer: {
+      concurrency: positiveInt('ORDER_TRANSFER_CONCURRENCY'),
+      chunkSize: positiveInt('ORDER_TRANSFER_CHUNK_SIZE'),
+      chunksPerRun: positiveInt('ORDER_TRANSFER_CHUNKS_PER_RUN'),
+    },
     workflowBundlePath: raw('WORKFLOW_BUNDLE_PATH'),
     payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
     licenseClock: {

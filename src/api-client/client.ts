@@ -39,6 +39,8 @@ import type {
   ListOrdersParams,
   OrderList,
   OrderStatus,
+  OrderTransferBatch,
+  OrderTransferRequest,
   OverageAgreement,
   OverageAgreementRequest,
   RegistrationToken,
@@ -144,6 +146,19 @@ export class LicenseFulfillmentClient {
   /** Assigns the customer's active Smart Account (R6); held licenses move there. */
   assignSmartAccount(orderId: string, assignment: AssignSmartAccountRequest): Promise<OrderStatus> {
     return this.#call('assignSmartAccount', { params: { orderId }, body: assignment });
+  }
+
+  /**
+   * Assigns many held orders to one customer Smart Account as a durable batch (202; the same
+   * requestKey and body again: the same batch, 200). Each order is judged by its own rules.
+   */
+  startOrderTransfer(request: OrderTransferRequest): Promise<OrderTransferBatch> {
+    return this.#call('startOrderTransfer', { body: request });
+  }
+
+  /** A batch transfer's progress: succeeded, refused (with each order's reason), pending. */
+  getOrderTransfer(batchId: string): Promise<OrderTransferBatch> {
+    return this.#call('getOrderTransfer', { params: { batchId } });
   }
 
   /** Reports that a line shipped on a business date (R7); accepted asynchronously (202). */

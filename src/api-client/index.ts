@@ -29,6 +29,8 @@ export {
   type OrderList,
   type OrderListItem,
   type OrderStatus,
+  type OrderTransferBatch,
+  type OrderTransferRequest,
   type RegistrationToken,
   type RegistrationTokenList,
   type Partner,

@@ -20,6 +20,8 @@ export const OPERATIONS = {
   assignSmartAccount: { method: 'POST', path: '/v1/orders/{orderId}/assignment' },
   reportShipment: { method: 'POST', path: '/v1/orders/{orderId}/shipments' },
   cancelOrder: { method: 'POST', path: '/v1/orders/{orderId}/cancellation' },
+  startOrderTransfer: { method: 'POST', path: '/v1/order-transfers' },
+  getOrderTransfer: { method: 'GET', path: '/v1/order-transfers/{batchId}' },
   resendDelegationLink: { method: 'POST', path: '/v1/orders/{orderId}/delegation-link' },
   resendActivationLink: { method: 'POST', path: '/v1/accounts/{accountId}/activation-link' },
   searchSmartAccounts: { method: 'GET', path: '/v1/smart-accounts' },

@@ -24,6 +24,7 @@ import type {
   ShipmentAccepted,
   ShipmentBody,
 } from '../api/schemas';
+import type { TransferBatchBody, TransferBatchResponse } from '../orders/transfer-schemas';
 import type {
   AddMemberBodyType,
   CreatedVirtualAccountType,
@@ -84,6 +85,8 @@ export type AssignSmartAccountRequest = Static<typeof AssignBody>;
 export type ReportShipmentRequest = Static<typeof ShipmentBody>;
 export type ShipmentAcceptedResult = Static<typeof ShipmentAccepted>;
 export type CancelOrderRequest = Static<typeof CancelBody>;
+export type OrderTransferRequest = Static<typeof TransferBatchBody>;
+export type OrderTransferBatch = Static<typeof TransferBatchResponse>;
 export type ErrorBody = Static<typeof ErrorResponse>;
 export type FieldError = NonNullable<ErrorBody['errors']>[number];
 

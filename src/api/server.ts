@@ -15,6 +15,7 @@ import { registerPeoplePages } from '../accounts/people-page-routes';
 import { registerHealthRoutes } from './health-routes';
 import { registerLicenseTimeRoutes } from '../licensing/time-routes';
 import { registerOrderRoutes } from '../orders/routes';
+import { registerTransferBatchRoutes } from '../orders/transfer-routes';
 import { registerViewRoutes } from '../licensing/view-routes';
 import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
@@ -115,6 +116,7 @@ async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): 
     if (reply.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="license-fulfillment"');
   });
   registerOrderRoutes(v1, deps);
+  registerTransferBatchRoutes(v1, deps);
   registerResendLinkRoute(v1, deps);
   registerAccountRoutes(v1, deps);
   registerAdministrationRoutes(v1, deps);

@@ -10,6 +10,7 @@ import * as accessTokenDetails from '../../migrations/20261206_030_access_token_
 import * as orderStatusProjection from '../../migrations/20261206_040_order_status_projection';
 import * as outboxFailed from '../../migrations/20261206_060_outbox_failed';
 import * as usageReportRetention from '../../migrations/20261206_070_usage_report_retention';
+import * as orderTransferBatches from '../../migrations/20261206_080_order_transfer_batches';
 import * as instancesByContact from '../../migrations/20261206_100_instances_by_contact';
 
 /**
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261206_040_order_status_projection': orderStatusProjection,
   '20261206_060_outbox_failed': outboxFailed,
   '20261206_070_usage_report_retention': usageReportRetention,
+  '20261206_080_order_transfer_batches': orderTransferBatches,
   '20261206_100_instances_by_contact': instancesByContact,
 };
 

@@ -41,7 +41,7 @@ export async function readBookings(file: string): Promise<{ bookings: unknown[];
   throw new CliFailure(`${file} must hold one booking (a JSON object) or an array of bookings`);
 }
 
-async function readStdin(): Promise<string> {
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -15,6 +15,7 @@ import {
 } from '../cli/context';
 import { bookAll, progressLine, readBookings, renderBulkSummary, type BookingResult } from './cli-booking';
 import { renderOrderList, renderOrderStatus } from './cli-render';
+import { registerTransferCommands } from './cli-transfer';
 
 /** `orders ...`: book, follow and act on orders through the HTTP API; one function per command. */
 
@@ -29,6 +30,7 @@ export function registerOrderCommands(program: Command): void {
   registerShipCommand(orders);
   registerCancelCommand(orders);
   registerResendLinkCommand(orders);
+  registerTransferCommands(orders);
 }
 
 /** One booking: its order, or a failure naming every field at fault. */

@@ -46,10 +46,20 @@ export async function reportShipment(client: Client, orderId: string, shipment: 
   }
 }
 
-/** R6: assigns the customer's active Smart Account; resolves with the new status or rejects with the reason. */
-export async function assignSmartAccount(client: Client, orderId: string, request: AssignSmartAccountRequest): Promise<OrderStatus> {
+/**
+ * R6: assigns the customer's active Smart Account; resolves with the new status or rejects with
+ * the reason. An `updateId` makes a resent call (a batch retried after a crash) the same Update.
+ */
+export async function assignSmartAccount(
+  client: Client,
+  orderId: string,
+  request: AssignSmartAccountRequest,
+  options: { updateId?: string } = {},
+): Promise<OrderStatus> {
   try {
-    return await client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(assignSmartAccountUpdate, { args: [request] });
+    return await client.workflow
+      .getHandle(orderWorkflowId(orderId))
+      .executeUpdate(assignSmartAccountUpdate, { args: [request], ...(options.updateId ? { updateId: options.updateId } : {}) });
   } catch (err) {
     return finishedOrderRefusal(client, orderId, err);
   }

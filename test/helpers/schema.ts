@@ -33,4 +33,6 @@ export const SCHEMA_TABLES = [
   'alert_subscriptions',
   'license_events',
   'device_request_signatures',
+  'order_transfer_batches',
+  'order_transfer_items',
 ] as const;

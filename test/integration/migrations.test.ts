@@ -21,6 +21,7 @@ const MIGRATIONS = [
   '20261206_040_order_status_projection',
   '20261206_060_outbox_failed',
   '20261206_070_usage_report_retention',
+  '20261206_080_order_transfer_batches',
   '20261206_100_instances_by_contact',
 ];
 

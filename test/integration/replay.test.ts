@@ -13,16 +13,24 @@ import { activateSmartAccount, submitCustomerChoice } from '../../src/accounts/c
 import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/orders/order-actions';
 import { dataConverterFor } from '../../src/temporal/connect';
 import { activationWorkflowId } from '../../src/orders/workflow-api';
-import { createTestWorld, registerContact } from '../helpers/fixtures';
+import { createTransferBatch } from '../../src/orders/transfer-batches';
+import { TRANSFER_BATCH_WORKFLOW_TYPE, type TransferBatchInput } from '../../src/orders/transfer-batch-api';
+import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
 import { activationToken, delegationLink, isActivationMail } from '../helpers/links';
-import { PERPETUAL_LINE, TERM_LINE, book, listExecutions, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
+import { PERPETUAL_LINE, TERM_LINE, book, heldBooking, listExecutions, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
 import { openHistory } from '../helpers/payloads';
 import { uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 const HISTORIES = join(__dirname, '..', 'histories');
 
 // Short cadences and a low history bound, so the held flow also records a continue-as-new.
-const stack = useTestStack(__filename, { reminderIntervalMs: 400, escalationAfterMs: 1_200, historyEventLimit: 40 });
+// One order a chunk, two chunks a run: the transfer batch records a continue-as-new too.
+const stack = useTestStack(__filename, {
+  reminderIntervalMs: 400,
+  escalationAfterMs: 1_200,
+  historyEventLimit: 40,
+  orderTransfer: { concurrency: 2, chunkSize: 1, chunksPerRun: 2 },
+});
 
 async function replay(histories: Array<{ workflowId: string; history: unknown }>): Promise<void> {
   // The payload codec, as in production: new histories are sealed, committed ones were opened.
@@ -47,6 +55,29 @@ test('every committed history replays against the current workflow code', async 
     })),
   );
 });
+
+/** Two held orders and `refusedOrderId` transferred as one batch; resolves with the batch's workflow ID once it is done. */
+async function transferBatch(world: TestWorld, refusedOrderId: string): Promise<string> {
+  const held = [];
+  for (const i of [1, 2]) {
+    const order = await book(stack.client, stack.taskQueue, heldBooking(world, { externalReference: `R-BATCH-${i}-${world.suffix}` }));
+    await waitForPhase(stack.client, order.workflowId, 'AwaitingSmartAccount');
+    held.push(order.orderId);
+  }
+  const { batch } = await createTransferBatch(stack.db, {
+    partnerId: world.partnerId,
+    requestKey: `replay-${world.suffix}`,
+    accountId: world.smartAccountId,
+    orderIds: [held[0], refusedOrderId, held[1]],
+  });
+  const input: TransferBatchInput = { batchId: batch.id, chunksPerRun: stack.config.orderTransfer.chunksPerRun };
+  await stack.client.workflow.execute(TRANSFER_BATCH_WORKFLOW_TYPE, {
+    taskQueue: stack.taskQueue,
+    workflowId: batch.workflow_id,
+    args: [input],
+  });
+  return batch.workflow_id;
+}
 
 test('the scenario flows run now replay too (and are recorded on request)', async () => {
   const recorded: Array<{ name: string; workflowId: string }> = [];
@@ -101,6 +132,9 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
   await cancelOrder(stack.client, cancelled.orderId, { reason: 'customer withdrew' });
   await stack.client.workflow.getHandle(cancelled.workflowId).result();
   recorded.push({ name: 'order-cancelled', workflowId: cancelled.workflowId });
+
+  // A transfer batch of two held orders and the cancelled one (refused), in two runs.
+  recorded.push({ name: 'order-transfer-batch', workflowId: await transferBatch(world, cancelled.orderId) });
 
   // Delegated: the contact picks the existing Smart Account (S4).
   const delegated = await book(stack.client, stack.taskQueue, {
@@ -160,4 +194,4 @@ test('the scenario flows run now replay too (and are recorded on request)', asyn
       writeFileSync(join(HISTORIES, `${name}.json`), historyToJSON(await openHistory(history, stack.config.payloadEncryptionKeys)) + '\n');
     }
   }
-}, 120_000);
+}, 180_000);

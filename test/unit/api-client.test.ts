@@ -97,6 +97,7 @@ function recordingClient(
 const ORDER_ID = '0123456789abcdef0123';
 const SAMPLE_PARAMS: Record<string, string> = {
   orderId: ORDER_ID,
+  batchId: 'tb_0123456789abcdef0123456789abcdef',
   accountId: 'sa-acme',
   email: 'pat+ops@partner.test',
   grantId: '42',
@@ -133,6 +134,15 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
       cursor: 'abc',
     }),
   getOrder: (c) => c.getOrder(ORDER_ID),
+  startOrderTransfer: (c) =>
+    c.startOrderTransfer({
+      requestKey: 'rk-1',
+      accountId: 'sa-acme',
+      virtualAccountPath: 'Finance',
+      orderIds: [ORDER_ID],
+      actingPartnerId: 'p1',
+    }),
+  getOrderTransfer: (c) => c.getOrderTransfer(SAMPLE_PARAMS.batchId),
   assignSmartAccount: (c) => c.assignSmartAccount(ORDER_ID, { accountId: 'sa-acme', virtualAccountPath: 'Finance', actingPartnerId: 'p1' }),
   reportShipment: (c) => c.reportShipment(ORDER_ID, { lineNumber: 1, shippedOn: '2026-01-31' }),
   cancelOrder: (c) => c.cancelOrder(ORDER_ID, { reason: 'customer withdrew' }),
