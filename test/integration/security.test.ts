@@ -122,6 +122,7 @@ describe("partner B and B's distributor against everything of partner A", () => 
   let aOrder: { orderId: string; workflowId: string };
   let aGrantId: string;
   let aTokenId: string;
+  let aBatchId: string;
   let before: Awaited<ReturnType<typeof worldSnapshot>>;
 
   beforeAll(async () => {
@@ -138,6 +139,20 @@ describe("partner B and B's distributor against everything of partner A", () => 
         body: { virtualAccountPath: 'Finance', expiresInDays: 1, maxUses: 1 },
       })
     ).body.tokenId;
+    // Partner A's transfer batch, as a row: what is tested here is who may read it, not the batch.
+    aBatchId = `tb_${a.suffix
+      .replace(/[^0-9a-f]/g, '')
+      .padEnd(32, '0')
+      .slice(0, 32)}`;
+    await stack.db('order_transfer_batches').insert({
+      id: aBatchId,
+      partner_id: a.partnerId,
+      request_key: `sec-a-${a.suffix}`,
+      fingerprint: 'sec',
+      account_id: a.smartAccountId,
+      workflow_id: `order-transfer-${aBatchId}`,
+      total: 0,
+    });
     before = await worldSnapshot(a, aOrder.orderId);
   });
 
@@ -162,6 +177,16 @@ describe("partner B and B's distributor against everything of partner A", () => 
       (res) => expect({ status: res.status, orders: res.body.orders }).toEqual({ status: 200, orders: [] }),
     ],
     ['getOrder', () => ({ method: 'GET', path: `/v1/orders/${aOrder.orderId}` }), forbidden],
+    [
+      'startOrderTransfer',
+      () => ({
+        method: 'POST',
+        path: '/v1/order-transfers',
+        body: { requestKey: `sec-${a.suffix}`, accountId: a.smartAccountId, orderIds: [aOrder.orderId] },
+      }),
+      forbidden,
+    ],
+    ['getOrderTransfer', () => ({ method: 'GET', path: `/v1/order-transfers/${aBatchId}` }), forbidden],
     [
       'assignSmartAccount',
       () => ({ method: 'POST', path: `/v1/orders/${aOrder.orderId}/assignment`, body: { accountId: a.smartAccountId } }),

@@ -133,7 +133,7 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
       limit: 5,
       cursor: 'abc',
     }),
-  getOrder: (c) => c.getOrder(ORDER_ID),
+  getOrder: (c) => c.getOrder(ORDER_ID, { live: true }),
   startOrderTransfer: (c) =>
     c.startOrderTransfer({
       requestKey: 'rk-1',
