@@ -41,7 +41,13 @@ import {
   workflowPollersSince,
   type Supervise,
 } from '../src/dev/stack-steps';
-import { ensureNamespace, setupTemporalDatabases, startTemporalServer, startTemporalUi } from '../src/dev/temporal-server';
+import {
+  ensureNamespace,
+  setupTemporalDatabases,
+  whenNamespaceKnown,
+  startTemporalServer,
+  startTemporalUi,
+} from '../src/dev/temporal-server';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 import { workerMemoryEnv } from '../src/temporal/worker-memory';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
@@ -96,7 +102,7 @@ async function startTemporal(config: Config, bins: ReturnType<typeof binaries>, 
   const connection = await Connection.connect({ address: config.temporal.address });
   stack.add({ name: 'Temporal client', stop: () => connection.close() });
   const registered = await ensureNamespace(connection, config.temporal.namespace, NAMESPACE_RETENTION_HOURS);
-  const added = await ensureSearchAttributes(connection, config.temporal.namespace);
+  const added = await whenNamespaceKnown(() => ensureSearchAttributes(connection, config.temporal.namespace));
   step(
     `Temporal: namespace "${config.temporal.namespace}" ${registered ? `registered (retention ${NAMESPACE_RETENTION_HOURS} h)` : 'found'}, search attributes ${added.length ? `registered (${added.join(', ')})` : 'found'}`,
   );

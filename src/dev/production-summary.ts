@@ -34,7 +34,7 @@ export function productionSummary(facts: ProductionFacts): string {
     '',
     `Production shape (temporal-server ${PRODUCTION_VERSIONS.temporalServer}, UI server ${PRODUCTION_VERSIONS.temporalUi}, Mailpit ${PRODUCTION_VERSIONS.mailpit}):`,
     `  Temporal      ${config.temporal.address} (gRPC), namespace ${config.temporal.namespace}, Prometheus http://127.0.0.1:${PRODUCTION_PORTS.temporalMetrics}/metrics`,
-    `                persistence ${TEMPORAL_DATABASES.persistence}, visibility ${TEMPORAL_DATABASES.visibility} (or DBNAME / VISIBILITY_DBNAME) on the Postgres of DATABASE_URL`,
+    `                persistence ${process.env.DBNAME ?? TEMPORAL_DATABASES.persistence}, visibility ${process.env.VISIBILITY_DBNAME ?? TEMPORAL_DATABASES.visibility} on the Postgres of DATABASE_URL`,
     `  Temporal UI   ${workflows}   (${checks.uiWorkflows} order workflows listed)`,
     `  Inbox         http://127.0.0.1:${PRODUCTION_PORTS.inbox} (Mailpit; SMTP 127.0.0.1:${PRODUCTION_PORTS.smtp}; ${checks.mails} messages)`,
     `  API 1         ${apis[0]}   (OpenAPI /openapi.json, Swagger UI /docs; email links use ${config.publicBaseUrl})`,

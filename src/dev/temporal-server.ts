@@ -98,6 +98,23 @@ export async function ensureNamespace(connection: Connection, namespace: string,
   return true;
 }
 
+/**
+ * Runs `action` until the server's namespace registry knows `namespace`: a namespace registered
+ * a moment ago is in Postgres at once but reaches the services' caches on their next refresh
+ * (up to about 10 s), and until then they answer NOT_FOUND.
+ */
+export async function whenNamespaceKnown<T>(action: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await action();
+    } catch (err) {
+      if ((err as { code?: number }).code !== 5 /* NOT_FOUND */ || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
 /** The UI server, reading deploy/temporal-ui/production.yaml with `env`. */
 export function startTemporalUi(options: {
   stack: StackProcesses;
