@@ -49,6 +49,13 @@ async function main(config: Config, logger: Logger): Promise<void> {
     connection = await NativeConnection.connect({ address: config.temporal.address });
     clientConnection = await Connection.connect({ address: config.temporal.address });
     const temporalParts = temporalPartsFrom(config, clientConnection);
+    // The license clock's Schedule (docs/LICENSE-USE.md, "What takes time"), idempotently; before
+    // the worker exists, so a failure here is reported as itself, not as a connection still held.
+    const clock = await ensureLicenseClockSchedule(temporalParts.temporal, {
+      taskQueue: config.temporal.taskQueue,
+      intervalMs: config.licenseClock.intervalMs,
+    });
+    logger.info({ schedule: clock, everyMs: config.licenseClock.intervalMs }, 'license clock schedule ready');
     const worker = await createOrderWorker({
       connection,
       ...temporalParts,
@@ -58,12 +65,6 @@ async function main(config: Config, logger: Logger): Promise<void> {
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
       ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),
     });
-    // The license clock's Schedule (docs/LICENSE-USE.md, "What takes time"), idempotently.
-    const clock = await ensureLicenseClockSchedule(temporalParts.temporal, {
-      taskQueue: config.temporal.taskQueue,
-      intervalMs: config.licenseClock.intervalMs,
-    });
-    logger.info({ schedule: clock, everyMs: config.licenseClock.intervalMs }, 'license clock schedule ready');
     logger.info(
       {
         taskQueue: config.temporal.taskQueue,

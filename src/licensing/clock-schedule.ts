@@ -16,7 +16,7 @@ export const CLOCK_CATCHUP_WINDOW = '1 day' as const;
 export async function ensureLicenseClockSchedule(
   client: Client,
   options: { taskQueue: string; intervalMs: number; scheduleId?: string; input?: LicenseClockInput },
-): Promise<'created' | 'updated'> {
+): Promise<'created' | 'updated' | 'replaced'> {
   const scheduleId = options.scheduleId ?? LICENSE_CLOCK_SCHEDULE_ID;
   const action = {
     type: 'startWorkflow' as const,
@@ -26,17 +26,26 @@ export async function ensureLicenseClockSchedule(
     args: [options.input ?? {}],
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: CLOCK_CATCHUP_WINDOW };
+  const spec = { intervals: [{ every: options.intervalMs }] };
+  const create = () => client.schedule.create({ scheduleId, spec, action, policies });
   try {
-    await client.schedule.create({ scheduleId, spec: { intervals: [{ every: options.intervalMs }] }, action, policies });
+    await create();
     return 'created';
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({
-      ...previous,
-      spec: { intervals: [{ every: options.intervalMs }] },
-      action: { ...action },
-      policies: { ...previous.policies, ...policies },
-    }));
+  }
+  const handle = client.schedule.getHandle(scheduleId);
+  try {
+    await handle.update((previous) => ({ ...previous, spec, action: { ...action }, policies: { ...previous.policies, ...policies } }));
     return 'updated';
+  } catch (err) {
+    // A Schedule written under a payload key this deployment no longer holds cannot be read back
+    // (its action's input is sealed), so it cannot be updated: replace it. It holds no state.
+    // Two workers starting together may both get here: either one's delete and create will do.
+    await handle.delete().catch(() => undefined);
+    await create().catch((createErr: unknown) => {
+      if (!(createErr instanceof ScheduleAlreadyRunning)) throw err;
+    });
+    return 'replaced';
   }
 }

@@ -7,6 +7,8 @@
  * the real Schedule start it.
  */
 import { ensureLicenseClockSchedule } from '../../src/licensing/clock-schedule';
+import { connectTemporalClient } from '../../src/temporal/connect';
+import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { LICENSE_CLOCK_WORKFLOW_TYPE } from '../../src/licensing/workflow-api';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld } from '../helpers/fixtures';
@@ -160,6 +162,30 @@ test('the Schedule starts the clock by itself (overlap SKIP), and ensuring it ag
       20_000,
     );
     expect(alert.emailed_at).toBeInstanceOf(Date);
+  } finally {
+    await stack.client.schedule.getHandle(scheduleId).delete();
+  }
+}, 60_000);
+
+test('a Schedule sealed under a payload key this deployment no longer holds is replaced, not a worker that cannot start', async () => {
+  const scheduleId = `license-clock-lost-key-${uniqueSuffix()}`;
+  const options = { taskQueue: stack.taskQueue, intervalMs: 3_600_000, scheduleId, input: { accountId: 'sa-none' } };
+  // Another deployment (same key ID, other key material) left its Schedule in this namespace.
+  const other = await connectTemporalClient({
+    temporal: stack.config.temporal,
+    payloadEncryptionKeys: generateEncryptionKey('quickstart-1'),
+  });
+  try {
+    expect(await ensureLicenseClockSchedule(other.client, options)).toBe('created');
+  } finally {
+    await other.connection.close();
+  }
+  try {
+    expect(await ensureLicenseClockSchedule(stack.client, options)).toBe('replaced');
+    // Readable again with this deployment's key, and updated in place from now on.
+    const schedule = await stack.client.schedule.getHandle(scheduleId).describe();
+    expect(schedule.action).toMatchObject({ workflowType: LICENSE_CLOCK_WORKFLOW_TYPE, args: [{ accountId: 'sa-none' }] });
+    expect(await ensureLicenseClockSchedule(stack.client, options)).toBe('updated');
   } finally {
     await stack.client.schedule.getHandle(scheduleId).delete();
   }
