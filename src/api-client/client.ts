@@ -259,7 +259,10 @@ export class LicenseFulfillmentClient {
     return this.#call('listLicenses', { params: { accountId }, query: { ...options } });
   }
 
-  listInstances(accountId: string, options: ViewOptions & { includeRemoved?: boolean } = {}): Promise<InstanceView> {
+  listInstances(
+    accountId: string,
+    options: ViewOptions & { includeRemoved?: boolean; limit?: number; after?: string } = {},
+  ): Promise<InstanceView> {
     return this.#call('listInstances', { params: { accountId }, query: { ...options } });
   }
 

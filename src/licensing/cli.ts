@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { apiClient, integerOption, printResult, withHints } from '../cli/context';
 import { formatTable } from '../cli/table';
+import type { InstanceView } from '../api-client/types';
 
 /**
  * The complete view on the command line (R23): `licenses`, `instances`, `alerts`,
@@ -47,29 +48,39 @@ function registerLicensesCommand(program: Command): void {
 function registerInstancesCommand(program: Command): void {
   viewCommand(program, 'instances', 'product instances: state, last contact, use per SKU')
     .option('--include-removed', 'also instances removed after a year of silence')
+    .option('--limit <n>', 'instances per page (default 100)', integerOption('--limit', 1, 1000))
+    .option('--after <cursor>', 'the next page: the cursor the previous page printed')
     .action(
-      withHints(HINTS, async (accountId: string, opts: ViewOpts & { includeRemoved?: boolean }, command: Command) => {
+      withHints(HINTS, async (accountId: string, opts: InstancesOpts, command: Command) => {
         const result = await apiClient().listInstances(accountId, {
           ...narrowed(opts),
           ...(opts.includeRemoved ? { includeRemoved: true } : {}),
+          ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+          ...(opts.after ? { after: opts.after } : {}),
         });
         printResult(command, result, (r) =>
           r.instances.length === 0
             ? `No product instances in ${accountId}.`
-            : formatTable(
-                ['INSTANCE', 'VIRTUAL ACCOUNT', 'HOSTNAME', 'STATE', 'LAST CONTACT', 'USE'],
-                r.instances.map((i) => [
-                  i.instanceId,
-                  i.virtualAccountPath,
-                  i.hostname,
-                  i.state,
-                  i.lastContactAt,
-                  i.uses.map((u) => `${u.sku}:${u.count} ${u.state}`).join(', '),
-                ]),
-              ),
+            : instancesTable(r) + (r.nextCursor ? `\nMore: add --after ${r.nextCursor}` : ''),
         );
       }),
     );
+}
+
+type InstancesOpts = ViewOpts & { includeRemoved?: boolean; limit?: number; after?: string };
+
+function instancesTable(r: InstanceView): string {
+  return formatTable(
+    ['INSTANCE', 'VIRTUAL ACCOUNT', 'HOSTNAME', 'STATE', 'LAST CONTACT', 'USE'],
+    r.instances.map((i) => [
+      i.instanceId,
+      i.virtualAccountPath,
+      i.hostname,
+      i.state,
+      i.lastContactAt,
+      i.uses.map((u) => `${u.sku}:${u.count} ${u.state}`).join(', '),
+    ]),
+  );
 }
 
 function registerAlertsCommand(program: Command): void {

@@ -12,7 +12,7 @@ import { eventCsv, EVENT_CSV_MAX } from './view-routes';
 import { listRegistrationTokens } from './tokens';
 import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
 import { alertsOf, eventsOf, rolesOf } from './views-activity';
-import { dailyUseOf, instancesOf, licensesOf } from './views-licenses';
+import { dailyUseOf, instancesForPage, licensesOf } from './views-licenses';
 import { alertsPage, eventsPage, peoplePage, tokensPage } from './pages/activity-pages';
 import { accountBase, type Viewer } from './pages/frame';
 import { accountsPage, overviewPage, virtualAccountPage } from './pages/license-pages';
@@ -74,7 +74,7 @@ export async function registerLicensePages(app: FastifyInstance, deps: ApiDepend
       const { userId, viewer } = await viewerOf(request, reply);
       const path = typeof request.query.path === 'string' ? request.query.path : '';
       const scope = await scopeFor(userId, request.params.accountId, path);
-      const [lines, series, instances] = [await licensesOf(db, scope), await dailyUseOf(db, scope), await instancesOf(db, scope)];
+      const [lines, series, instances] = [await licensesOf(db, scope), await dailyUseOf(db, scope), await instancesForPage(db, scope)];
       return sendAppPage(reply, virtualAccountPage(viewer, scope, path, lines, series, instances));
     });
 

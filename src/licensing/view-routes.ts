@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiDependencies } from '../api/dependencies';
-import { forbidden, HttpError, notFound } from '../api/errors';
+import { badRequest, forbidden, HttpError, notFound } from '../api/errors';
 import { granteeOf } from '../api/grantee';
 import type { Principal } from '../api/auth';
 import { errorResponses } from '../api/schemas';
@@ -11,7 +11,7 @@ import { csvOf } from './csv';
 import { listRegistrationTokens } from './tokens';
 import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
 import { eventsOf } from './views-activity';
-import { dailyUseOf, instancesOf, licensesOf } from './views-licenses';
+import { BadCursor, dailyUseOf, instancesOf, licensesOf } from './views-licenses';
 import {
   CreatedKey,
   CreateMyKeyBody,
@@ -108,7 +108,13 @@ function registerLicenseViewRoutes(app: FastifyInstance, db: Db): void {
     view('listInstances', 'Product instances: state, last contact and use per SKU (R23)', InstancesQuery, InstanceView),
     async (request) => {
       const scope = await scopeOr4xx(db, request.principal, request.params.accountId, request.query.virtualAccountPath);
-      return { accountId: scope.accountId, instances: await instancesOf(db, scope, { includeRemoved: request.query.includeRemoved }) };
+      const { includeRemoved, limit, after } = request.query;
+      try {
+        return { accountId: scope.accountId, ...(await instancesOf(db, scope, { includeRemoved, limit, after })) };
+      } catch (err) {
+        if (err instanceof BadCursor) throw badRequest([{ field: 'after', reason: err.message }]);
+        throw err;
+      }
     },
   );
 

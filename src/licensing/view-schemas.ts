@@ -33,7 +33,12 @@ export const LicenseView = Type.Object({ accountId: Type.String(), licenses: Typ
 export type LicenseViewType = Static<typeof LicenseView>;
 
 export const InstancesQuery = Type.Object(
-  { virtualAccountPath: Type.Optional(VirtualAccountPath), includeRemoved: Type.Optional(Type.Boolean()) },
+  {
+    virtualAccountPath: Type.Optional(VirtualAccountPath),
+    includeRemoved: Type.Optional(Type.Boolean()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'must be a whole number 1-1000 (default 100)' })),
+    after: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'must be the nextCursor of a previous page' })),
+  },
   { additionalProperties: false },
 );
 export type InstancesQueryType = Static<typeof InstancesQuery>;
@@ -49,7 +54,11 @@ export const InstanceLine = Type.Object({
   lastContactAt: Timestamp,
   uses: Type.Array(Type.Object({ sku: Type.String(), count: Type.Integer(), state: Type.String() })),
 });
-export const InstanceView = Type.Object({ accountId: Type.String(), instances: Type.Array(InstanceLine) });
+export const InstanceView = Type.Object({
+  accountId: Type.String(),
+  instances: Type.Array(InstanceLine),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as `after` for the next page; null on the last' }),
+});
 export type InstanceViewType = Static<typeof InstanceView>;
 
 export const DailyUseQuery = Type.Object(

@@ -64,8 +64,10 @@ export async function licensesOf(q: Knex, scope: ViewScope): Promise<LicenseLine
   });
 }
 
-/** The most instances one answer lists (the first page, most recently heard from first). */
-export const INSTANCES_PAGE = 1000;
+/** Instances per page when the caller names no limit (most recently heard from first). */
+export const INSTANCES_PAGE = 100;
+/** The most instances one page lists (the signed-in VA page shows one such page). */
+export const INSTANCES_PAGE_MAX = 1000;
 
 export interface InstanceUse {
   sku: string;
@@ -85,17 +87,50 @@ export interface InstanceLine {
   uses: InstanceUse[];
 }
 
+/** Where a page of instances ends: the last one's exact last contact (text, to the microsecond) and ID. */
+type InstancesCursor = [lastContact: string, instanceId: string];
+
+export class BadCursor extends Error {}
+
+function encodeCursor(cursor: InstancesCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(text: string): InstancesCursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string') && !Number.isNaN(Date.parse(value[0])))
+      return value as InstancesCursor;
+  } catch {
+    // falls through to the refusal
+  }
+  throw new BadCursor('must be the nextCursor of a previous page');
+}
+
 /**
- * The instances of the visible VAs (removed ones too, when asked), most recently heard from first,
- * the first page only. One statement: the page walks product_instances_account_contact_idx and
- * each instance's uses come along as JSON (one primary-key probe each), not a second round trip.
+ * A page of the instances of the visible VAs (removed ones too, when asked), most recently heard
+ * from first, after `after` (keyset paging: each page walks product_instances_account_contact_idx
+ * from where the last stopped). One statement; each instance's uses come along as JSON.
  */
-export async function instancesOf(q: Knex, scope: ViewScope, options: { includeRemoved?: boolean } = {}): Promise<InstanceLine[]> {
+export async function instancesOf(
+  q: Knex,
+  scope: ViewScope,
+  options: { includeRemoved?: boolean; limit?: number; after?: string } = {},
+): Promise<{ instances: InstanceLine[]; nextCursor: string | null }> {
+  const limit = options.limit ?? INSTANCES_PAGE;
   let query = q('product_instances as i')
     .join('virtual_accounts as va', 'va.id', 'i.virtual_account_id')
     .where('i.account_id', scope.accountId)
     .whereIn('i.virtual_account_id', visibleVaIds(scope));
   if (!options.includeRemoved) query = query.whereNot('i.state', 'removed');
+  if (options.after) {
+    const [contact, id] = decodeCursor(options.after);
+    query = query.whereRaw('(i.last_contact_at < ?::timestamptz OR (i.last_contact_at = ?::timestamptz AND i.id > ?))', [
+      contact,
+      contact,
+      id,
+    ]);
+  }
   const rows: Array<{
     id: string;
     path: string;
@@ -105,10 +140,11 @@ export async function instancesOf(q: Knex, scope: ViewScope, options: { includeR
     state: string;
     registered_at: Date;
     last_contact_at: Date;
+    contact_key: string;
     uses: InstanceUse[];
   }> = await query
     .orderBy([{ column: 'i.last_contact_at', order: 'desc' }, { column: 'i.id' }])
-    .limit(INSTANCES_PAGE)
+    .limit(limit + 1)
     .select(
       'i.id',
       'va.path',
@@ -118,22 +154,28 @@ export async function instancesOf(q: Knex, scope: ViewScope, options: { includeR
       'i.state',
       'i.registered_at',
       'i.last_contact_at',
+      q.raw(`to_char(i.last_contact_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS contact_key`),
       q.raw(
         `COALESCE((SELECT json_agg(json_build_object('sku', u.sku, 'count', u.count, 'state', u.state) ORDER BY u.sku)
            FROM instance_usage u WHERE u.instance_id = i.id), '[]') AS uses`,
       ),
     );
-  return rows.map((r) => ({
-    instanceId: r.id,
-    virtualAccountPath: r.path,
-    productId: r.product_id,
-    serialNumber: r.serial_number,
-    hostname: r.hostname,
-    state: r.state,
-    registeredAt: r.registered_at.toISOString(),
-    lastContactAt: r.last_contact_at.toISOString(),
-    uses: r.uses,
-  }));
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    instances: page.map((r) => ({
+      instanceId: r.id,
+      virtualAccountPath: r.path,
+      productId: r.product_id,
+      serialNumber: r.serial_number,
+      hostname: r.hostname,
+      state: r.state,
+      registeredAt: r.registered_at.toISOString(),
+      lastContactAt: r.last_contact_at.toISOString(),
+      uses: r.uses,
+    })),
+    nextCursor: rows.length > limit && last ? encodeCursor([last.contact_key, last.id]) : null,
+  };
 }
 
 export interface UsePoint {
@@ -163,4 +205,9 @@ export async function dailyUseOf(q: Knex, scope: ViewScope, days = 90): Promise<
     series.get(key)!.points.push({ day: r.day, purchased: r.purchased, inUse: r.in_use });
   }
   return [...series.values()];
+}
+
+/** The instances a signed-in VA page lists: one page of the most, most recently heard from first. */
+export async function instancesForPage(q: Knex, scope: ViewScope): Promise<InstanceLine[]> {
+  return (await instancesOf(q, scope, { limit: INSTANCES_PAGE_MAX })).instances;
 }

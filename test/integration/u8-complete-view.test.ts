@@ -102,6 +102,42 @@ describe('the API', () => {
     expect(chart[0].points[4]).toEqual({ day: expect.any(String), purchased: 10, inUse: 6 });
   });
 
+  test('instances page through with a cursor: every instance once, in the same order; a bad cursor or limit names its field', async () => {
+    const all = (await api.call('GET', path('instances'), { key: adminKey })).body;
+    expect(all.nextCursor).toBeNull();
+    expect(all.instances.length).toBeGreaterThanOrEqual(3);
+    const paged: string[] = [];
+    let after: string | null = null;
+    for (let pages = 0; pages === 0 || after; pages++) {
+      expect(pages).toBeLessThan(all.instances.length);
+      const page: { status: number; body: { instances: Array<{ instanceId: string }>; nextCursor: string | null } } = await api.call(
+        'GET',
+        `${path('instances')}?limit=2${after ? `&after=${after}` : ''}`,
+        { key: adminKey },
+      );
+      expect(page.status).toBe(200);
+      expect(page.body.instances.length).toBeLessThanOrEqual(2);
+      paged.push(...page.body.instances.map((i) => i.instanceId));
+      after = page.body.nextCursor;
+    }
+    expect(paged).toEqual(all.instances.map((i: { instanceId: string }) => i.instanceId));
+
+    const forged = Buffer.from(JSON.stringify(['not a time', 'x'])).toString('base64url');
+    for (const [query, field] of [
+      [`after=${forged}`, 'after'],
+      ['after=***', 'after'],
+      ['limit=0', 'limit'],
+      ['limit=1001', 'limit'],
+    ]) {
+      const res = await api.call('GET', `${path('instances')}?${query}`, { key: adminKey });
+      expect({ query, status: res.status, fields: res.body.errors.map((e: { field: string }) => e.field) }).toEqual({
+        query,
+        status: 400,
+        fields: [field],
+      });
+    }
+  });
+
   test('the event log as CSV: quoted, formula-safe, one line per event', async () => {
     const res = await fetch(`${api.baseUrl}${path('events.csv')}`, { headers: { authorization: `Bearer ${adminKey}` } });
     expect(res.status).toBe(200);
