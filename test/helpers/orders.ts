@@ -35,6 +35,12 @@ export async function book(client: Client, taskQueue: string, booking: BookOrder
   return bookOrder(client, taskQueue, booking);
 }
 
+/** A booking body as an ordering system sends it to the API: no bookedByPartnerId, the key says who books. */
+export function apiBody(booking: BookOrderInput): Record<string, unknown> {
+  const { bookedByPartnerId: _ignored, ...rest } = booking;
+  return rest;
+}
+
 /**
  * A booking by the world's partner, reference PO-<suffix>, a perpetual and a term line, held in
  * the partner's holding account, virtual account EMEA; `overrides` replace any of these.

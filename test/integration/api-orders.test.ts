@@ -10,7 +10,7 @@ import { orderWorkflowId } from '../../src/orders/workflow-api';
 import { createLogger } from '../../src/logging';
 import { startTestApi, useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { directBooking, entitlementsOf, heldBooking, pollUntil, waitForPhase, waitForStatus } from '../helpers/orders';
+import { apiBody, directBooking, entitlementsOf, heldBooking, pollUntil, waitForPhase, waitForStatus } from '../helpers/orders';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
 // Reminders far away: these flows are about the API, not the reminder cadence.
@@ -27,11 +27,7 @@ beforeAll(async () => {
   operatorKey = await api.keyFor('operator');
 });
 
-/** A booking body as an ordering system sends it: no bookedByPartnerId, the key says who books. */
-function body(booking: ReturnType<typeof directBooking>): Record<string, unknown> {
-  const { bookedByPartnerId: _ignored, ...rest } = booking;
-  return rest;
-}
+const body = apiBody;
 
 async function workflowExists(workflowId: string): Promise<boolean> {
   try {

@@ -8,7 +8,7 @@
 import { runCli } from '../../src/cli/main';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { CLASSIC_LINE, directBooking, heldBooking, PERPETUAL_LINE, waitForPhase } from '../helpers/orders';
+import { apiBody, CLASSIC_LINE, directBooking, heldBooking, PERPETUAL_LINE, waitForPhase } from '../helpers/orders';
 import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 const stack = useTestStack(__filename, { reminderIntervalMs: 10 * 60_000, escalationAfterMs: 60 * 60_000 });
@@ -22,11 +22,7 @@ beforeAll(async () => {
   partnerKey = await api.keyFor('partner', world.partnerId);
 });
 
-/** A booking body as an ordering system sends it: the key says who books. */
-function body(booking: ReturnType<typeof directBooking>): Record<string, unknown> {
-  const { bookedByPartnerId: _ignored, ...rest } = booking;
-  return rest;
-}
+const body = apiBody;
 
 async function fulfilledOrder(reference: string): Promise<{ orderId: string; workflowId: string }> {
   const booked = await api.call('POST', '/v1/orders', {

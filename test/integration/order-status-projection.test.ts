@@ -9,7 +9,7 @@ import { writeListStatus } from '../../activities/orders/records';
 import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { directBooking, heldBooking, waitForStatus } from '../helpers/orders';
+import { apiBody, directBooking, heldBooking, waitForStatus } from '../helpers/orders';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
 const stack = useTestStack(__filename, { reminderIntervalMs: 10 * 60_000, escalationAfterMs: 60 * 60_000 });
@@ -23,10 +23,7 @@ beforeAll(async () => {
   partnerKey = await api.keyFor('partner', world.partnerId);
 });
 
-function body(booking: ReturnType<typeof directBooking>): Record<string, unknown> {
-  const { bookedByPartnerId: _ignored, ...rest } = booking;
-  return rest;
-}
+const body = apiBody;
 
 async function stored(orderId: string): Promise<{ status_document: OrderStatus | null; status_version: number | null }> {
   return stack.db('orders').where({ id: orderId }).first('status_document', 'status_version');
