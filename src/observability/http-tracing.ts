@@ -36,8 +36,8 @@ export function traceHttpRequests(app: FastifyInstance, tracer: Tracer): void {
     traced.set(request, { span, context: spanContext });
     context.with(spanContext, done);
   });
-  // The body is read on the socket's own events, outside the context entered above: enter it again
-  // before validation, so the handler (and every await in it) runs inside the request's span.
+  // Entered again before validation: the body is read on the request stream's events, and whatever
+  // path parsing took, the handler (and every await in it) must run inside the request's span.
   app.addHook('preValidation', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const entry = traced.get(request);
     if (!entry) return done();
