@@ -17,7 +17,7 @@ import { StackProcesses } from '../../src/dev/stack-processes';
 import { checkApi } from '../../src/dev/stack-steps';
 import { ensureNamespace, setupTemporalDatabases, startTemporalServer, whenNamespaceKnown } from '../../src/dev/temporal-server';
 import { ensureSearchAttributes } from '../../src/temporal/register-search-attributes';
-import { freePort, sleep, type PrivatePostgres, type ProcessRegistry } from './services';
+import { freePort, portIsFree, sleep, type PrivatePostgres, type ProcessRegistry } from './services';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -44,10 +44,16 @@ export function productionBinaries(): ProductionBinaries {
   };
 }
 
-/** `count` distinct free ports. */
+/**
+ * `count` distinct free ports from 20000-32766: Temporal stores its membership ports in a
+ * smallint column (a port from the kernel's ephemeral range above 32767 makes the server fail at start).
+ */
 async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
+  while (ports.size < count) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_767);
+    if (!ports.has(candidate) && (await portIsFree(candidate))) ports.add(candidate);
+  }
   return [...ports];
 }
 
