@@ -10,6 +10,10 @@
  * driven to its end state and the run asserts what Postgres, Temporal and the received mail
  * say. It prints a table; a full run writes it into docs/RELIABILITY.md, a smoke run into
  * .data/faults/ only. Exit code 0 only when every fault run passed.
+ *
+ * `--production` runs the production shape instead (scripts/faults/production-run.ts):
+ * temporal-server on the same private cluster, Mailpit, two workers and two APIs, with its own
+ * faults (one of two workers killed, temporal-server restarted, Postgres stopped for 30 s).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
