@@ -8,7 +8,7 @@
  * restarted, Postgres (Temporal's and the app's) stopped.
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createApiKey } from '../../src/api/auth';
 import type { Db } from '../../src/db/knex';
 import { PRODUCTION_COMMANDS } from '../../src/dev/production-shape';
@@ -17,7 +17,17 @@ import type { EmailOutboxRow } from '../../src/db/rows';
 import { workerMemoryEnv } from '../../src/temporal/worker-memory';
 import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
 import { cleanups } from './cleanup';
-import { BASE, TAGS, TASK_QUEUE, faultAppEnv, runnerConnections, startDriving, waitUntilQuiet, type Later } from './fault-run';
+import {
+  BASE,
+  TAGS,
+  TASK_QUEUE,
+  faultAppEnv,
+  runnerConnections,
+  startDriving,
+  waitUntilQuiet,
+  workerBasics,
+  type Later,
+} from './fault-run';
 import { licenseUsePartFor } from './license-parts';
 import { pauseLicenseClock, type LicenseUsePart } from './license-use';
 import { MailpitMirror } from './mailpit-mirror';
@@ -31,7 +41,6 @@ import { sleep, type PrivatePostgres, type ProcessRegistry } from './services';
 import { SupervisedWorker } from './supervised-worker';
 import { verdictOf } from './verdict';
 
-const ROOT = resolve(__dirname, '../..');
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 export interface ProductionShared {
@@ -137,16 +146,10 @@ async function startRun(fault: FaultKind, options: FaultRunOptions, shared: Prod
   const workers = [1, 2].map(
     (n) =>
       new SupervisedWorker({
+        ...workerBasics({ env: { ...env, ...workerMemoryEnv() }, connection: services.connection }, shared.registry, notes),
         name: `worker ${n}`,
-        root: ROOT,
-        env: { ...env, ...workerMemoryEnv() },
         nodeFlags: PRODUCTION_COMMANDS.worker.nodeFlags,
-        connection: services.connection,
-        namespace: 'default',
-        taskQueue: TASK_QUEUE,
         logFile: join(dir, `worker-${n}.log`),
-        registry: shared.registry,
-        notes,
       }),
   );
   for (const worker of workers) later(`worker`, () => worker.stopForGood());
