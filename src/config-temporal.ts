@@ -104,6 +104,12 @@ function loadProfile(set: Record<string, string>, fail: Fail): ClientConfigProfi
   try {
     return loadClientConfigProfile({ overrideEnvVars: set });
   } catch (err) {
+    // envconfig 1.24 trips over a file with no [profile.*] table at all: that is a file of no profiles.
+    if (err instanceof TypeError) {
+      if (set.TEMPORAL_PROFILE !== undefined)
+        fail('TEMPORAL_PROFILE', `Profile '${set.TEMPORAL_PROFILE}' not found (${describeFile(set)} has no profiles)`);
+      return loadClientConfigProfile({ overrideEnvVars: set, disableFile: true });
+    }
     const message = err instanceof Error ? err.message : String(err);
     const variable = /^Profile '/.test(message) ? 'TEMPORAL_PROFILE' : 'TEMPORAL_CONFIG_FILE';
     fail(variable, `${message} (${describeFile(set)})`);

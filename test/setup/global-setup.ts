@@ -48,7 +48,7 @@ export default async function globalSetup(): Promise<void> {
     if (/^TEMPORAL_(API_KEY|PROFILE|TLS|GRPC_META_)/.test(name)) delete process.env[name];
   }
   const noProfiles = join(dataDir, 'temporal-profiles.toml');
-  writeFileSync(noProfiles, '# no profiles: the tests use the variables below\n');
+  writeFileSync(noProfiles, '# An empty default profile: the tests use the variables below.\n[profile.default]\n');
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: 'default',

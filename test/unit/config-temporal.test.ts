@@ -158,6 +158,15 @@ describe('mistakes stop the process, named', () => {
     });
   });
 
+  test('a file of no profiles is no profile; asking for one in it is a mistake', () => {
+    const empty = join(dir, 'empty.toml');
+    writeFileSync(empty, '# nothing yet\n');
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: empty }).temporal.address).toBe('127.0.0.1:7233');
+    expect(problemsOf({ TEMPORAL_CONFIG_FILE: empty, TEMPORAL_PROFILE: 'cloud' })).toEqual([
+      { variable: 'TEMPORAL_PROFILE', reason: expect.stringMatching(/Profile 'cloud' not found .*has no profiles/) },
+    ]);
+  });
+
   test('a bad address in the profile is blamed on the profile file', () => {
     const bad = join(dir, 'bad.toml');
     writeFileSync(bad, '[profile.default]\naddress = "https://temporal.internal"\n');
