@@ -23,50 +23,23 @@ function openssl(args: string[]): void {
 function issue(dir: string, name: string, subject: string, extensions: string): { cert: string; key: string } {
   const [key, csr, cert, ext] = ['key', 'csr', 'pem', 'ext'].map((suffix) => join(dir, `${name}.${suffix}`));
   writeFileSync(ext, extensions);
-  openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    subject,
-  ]);
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    join(dir, 'ca.pem'),
-    '-CAkey',
-    join(dir, 'ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    cert,
-    '-extfile',
-    ext,
-  ]);
+  // prettier-ignore
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
+  // prettier-ignore
+  openssl(['x509', '-req', '-in', csr, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '1', '-out', cert, '-extfile', ext]);
   return { cert, key };
 }
 
 export function makeTestCertificates(dir: string): TestCertificates {
   const caCert = join(dir, 'ca.pem');
+  // prettier-ignore
   openssl([
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', join(dir, 'ca.key'), '-out', caCert, '-days', '1', '-subj', '/CN=license-fulfillment test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]); // prettier-ignore
-  // The server's certificate is also the client certificate its own services present to its
-  // frontend (Temporal's frontend client TLS), hence clientAuth besides serverAuth.
+  ]);
+  // The server's certificate is also the one its own system worker presents to its frontend
+  // (tls.systemWorker in tls-temporal-server.ts), hence clientAuth besides serverAuth.
   const server = issue(
     dir,
     'server',

@@ -2,8 +2,9 @@
  * The real temporal-server (v1.29.1, built by scripts/ensure-production-binaries.sh) with mTLS on
  * its frontend, as a secured cluster is run: clients must present a certificate of the test CA.
  * The dev server (`temporal server start-dev`) has no TLS settings, hence the server binary here,
- * on in-memory SQLite so it needs no database. Its TLS block is the one of
- * deploy/temporal/config/production.yaml.
+ * on in-memory SQLite so it needs no database. Its frontend TLS block is the one of
+ * deploy/temporal/config/production.yaml, plus a certificate for the server's own system worker:
+ * without one, a server requiring client certificates never starts its worker service.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
