@@ -21,6 +21,16 @@ export function redact(value: string): string {
   return value.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }
 
+/** Why `value` is not host:port, or undefined when it is. */
+export function hostPortProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(value) ? undefined : `must be host:port (got "${value}")`;
+}
+
+/** Why `value` is not a name (namespace, task queue), or undefined when it is. */
+export function nameProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value) ? undefined : `must be letters, digits, ".", "_" or "-" (got "${value}")`;
+}
+
 export function configReaders(env: Env, fail: (variable: ConfigVariable, reason: string) => void) {
   const raw = (name: ConfigVariable): string => {
     const value = env[name];
@@ -63,12 +73,14 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
   };
   const hostPort = (name: ConfigVariable): string => {
     const value = raw(name);
-    if (!/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(value)) fail(name, `must be host:port (got "${value}")`);
+    const problem = hostPortProblem(value);
+    if (problem) fail(name, problem);
     return value;
   };
   const name = (variable: ConfigVariable): string => {
     const value = raw(variable);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) fail(variable, `must be letters, digits, ".", "_" or "-" (got "${value}")`);
+    const problem = nameProblem(value);
+    if (problem) fail(variable, problem);
     return value;
   };
   const mailbox = (variable: ConfigVariable): string => {

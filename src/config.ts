@@ -4,18 +4,23 @@
  * ConfigError that names each bad variable and why it is bad.
  */
 import { configReaders, type Env } from './config-readers';
+import { readTemporalConnection, type TemporalConnectionSettings, type TemporalConnectionVariable } from './config-temporal';
 import { type ConfigVariable, type LogLevel, LOG_LEVELS } from './config-variables';
 import { MIN_USAGE_REPORT_RETENTION_MS } from './licensing/report-retention';
 
 export * from './config-variables';
+export { TEMPORAL_CONNECTION_VARIABLES, type TemporalConnectionSettings } from './config-temporal';
 export { parseDuration, redact } from './config-readers';
 
 export interface Config {
   databaseUrl: string;
   databasePoolMax: number;
-  temporal: {
-    address: string;
-    namespace: string;
+  /**
+   * Address, namespace, TLS / mTLS and API key as Temporal's own tools read them (a profile file
+   * or TEMPORAL_* variables; src/config-temporal.ts); every connection is made from them by
+   * src/temporal/connect.ts or src/temporal/worker-connection.ts.
+   */
+  temporal: TemporalConnectionSettings & {
     taskQueue: string;
     uiUrl: string;
   };
@@ -94,15 +99,15 @@ export interface TracingConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: Array<{ variable: ConfigVariable; reason: string }>) {
+  constructor(readonly problems: Array<{ variable: ConfigVariable | TemporalConnectionVariable; reason: string }>) {
     super('Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const problems: Array<{ variable: ConfigVariable; reason: string }> = [];
-  const fail = (variable: ConfigVariable, reason: string) => problems.push({ variable, reason });
+  const problems: Array<{ variable: ConfigVariable | TemporalConnectionVariable; reason: string }> = [];
+  const fail = (variable: ConfigVariable | TemporalConnectionVariable, reason: string) => problems.push({ variable, reason });
   const {
     raw,
     url,
@@ -123,8 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolMax: positiveInt('DATABASE_POOL_MAX'),
     temporal: {
-      address: hostPort('TEMPORAL_ADDRESS'),
-      namespace: name('TEMPORAL_NAMESPACE'),
+      ...readTemporalConnection(env, fail),
       taskQueue: name('TEMPORAL_TASK_QUEUE'),
       uiUrl: url('TEMPORAL_UI_URL', ['http:', 'https:']).replace(/\/+$/, ''),
     },

@@ -9,8 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import type { Connection } from '@temporalio/client';
+import { type NativeConnection, Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { loadConfig, redact, type Config } from '../src/config';
 import { createDb } from '../src/db/knex';
@@ -18,6 +18,8 @@ import { createSmtpMailer } from '../src/email/mailer';
 import { ensureLicenseClockSchedule } from '../src/licensing/clock-schedule';
 import { createLogger } from '../src/logging';
 import { PinoTemporalLogger } from '../src/observability/temporal-logger';
+import { connectTemporal, describeTemporalSecurity } from '../src/temporal/connect';
+import { connectWorkerTemporal } from '../src/temporal/worker-connection';
 import { workerTelemetryOptions } from '../src/observability/telemetry';
 import { startTracing, tracingClientInterceptors, type Tracing } from '../src/observability/tracing';
 import { createOrderWorker, temporalPartsFrom } from './order-worker';
@@ -49,8 +51,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
   let tracing: Tracing | undefined;
   try {
     tracing = startTracing(config.tracing, 'license-fulfillment-worker');
-    connection = await NativeConnection.connect({ address: config.temporal.address });
-    clientConnection = await Connection.connect({ address: config.temporal.address });
+    connection = await connectWorkerTemporal(config.temporal);
+    clientConnection = await connectTemporal(config.temporal);
     const temporalParts = temporalPartsFrom(config, clientConnection, tracingClientInterceptors(tracing));
     // The license clock's Schedule (docs/LICENSE-USE.md, "What takes time"), idempotently; before
     // the worker exists, so a failure here is reported as itself, not as a connection still held.
@@ -74,6 +76,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
         taskQueue: config.temporal.taskQueue,
         namespace: config.temporal.namespace,
         temporalAddress: config.temporal.address,
+        temporalSecurity: describeTemporalSecurity(config.temporal),
         database: redact(config.databaseUrl),
         smtp: redact(config.smtpUrl),
         metrics: `http://${config.workerMetricsListen}/metrics`,

@@ -174,7 +174,14 @@ async function restartableServer(options: {
   let child: ChildProcess | undefined;
   let stopping = false;
   const start = async (): Promise<void> => {
-    const started = await startTemporalServer({ stack, binary: bins.server, root: ROOT, env, address, logFile });
+    const started = await startTemporalServer({
+      stack,
+      binary: bins.server,
+      root: ROOT,
+      env,
+      temporal: { address, namespace: env.TEMPORAL_NAMESPACE ?? 'default' },
+      logFile,
+    });
     const pid = started.pid!;
     registry.add({ name: 'temporal-server', pid, group: true, mark: bins.server });
     child = started;
