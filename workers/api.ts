@@ -6,6 +6,7 @@
  */
 import { createActivationLinkResender } from '../activities/accounts/activation-link';
 import { createDelegationLinkResender } from '../activities/orders/link-resend';
+import { createEmailResender } from '../activities/shared/email-resend';
 import { buildApi } from '../src/api/server';
 import { loadConfig, redact } from '../src/config';
 import { createDb } from '../src/db/knex';
@@ -21,11 +22,21 @@ async function main(): Promise<void> {
   const tracing = startTracing(config.tracing, 'license-fulfillment-api');
   const { client, connection } = await connectTemporalClient(config, tracingClientInterceptors(tracing));
   // The API's only email: a new customer link a partner asks for (POST /v1/orders/{id}/delegation-link,
-  // POST /v1/accounts/{id}/activation-link).
+  // POST /v1/accounts/{id}/activation-link), and a failed email sent again (POST /v1/emails/{id}/resend).
   const mailer = createSmtpMailer(config.smtpUrl);
   const resendDelegationLink = createDelegationLinkResender({ db, mailer, config });
   const resendActivationLink = createActivationLinkResender({ db, mailer, config });
-  const app = await buildApi({ db, client, config, logger, resendDelegationLink, resendActivationLink, tracer: tracing?.tracer });
+  const resendEmail = createEmailResender({ db, mailer, config });
+  const app = await buildApi({
+    db,
+    client,
+    config,
+    logger,
+    resendDelegationLink,
+    resendActivationLink,
+    resendEmail,
+    tracer: tracing?.tracer,
+  });
   const [host, port] = splitHostPort(config.apiListen);
   await app.listen({ host, port });
   logger.info(

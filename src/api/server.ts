@@ -21,6 +21,7 @@ import { registerViewRoutes } from '../licensing/view-routes';
 import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
 import { registerResendLinkRoute } from '../orders/link-routes';
+import { registerEmailRoutes } from '../email/routes';
 import { deviceRoutes } from '../licensing/routes-devices';
 import { registerTokenRoutes } from '../licensing/routes-tokens';
 
@@ -121,6 +122,7 @@ async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): 
   registerOrderRoutes(v1, deps);
   registerTransferBatchRoutes(v1, deps);
   registerResendLinkRoute(v1, deps);
+  registerEmailRoutes(v1, deps);
   registerAccountRoutes(v1, deps);
   registerAdministrationRoutes(v1, deps);
   registerViewRoutes(v1, deps);

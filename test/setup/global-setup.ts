@@ -35,8 +35,9 @@ export default async function globalSetup(): Promise<void> {
 
   const [temporal, mail, bundlePath] = await Promise.all([
     freePort().then((port) => startTemporalDevServer({ binary, port, logFile: join(dataDir, 'temporal.log') })),
-    // Addresses starting with smtp-550- are refused for good, as an unknown mailbox would be.
-    startMailCatcher({ dir: join(dataDir, 'mail'), rejectRecipients: /^smtp-550-/i }),
+    // Addresses starting with smtp-550- are refused for good, as an unknown mailbox would be;
+    // smtp-451-<n>- ones are deferred (451) n times, then accepted.
+    startMailCatcher({ dir: join(dataDir, 'mail'), rejectRecipients: /^smtp-550-/i, deferRecipients: /^smtp-451-(\d+)-/i }),
     writeWorkflowBundle(join(dataDir, 'workflow-bundle.js')),
     recreateMigratedDatabase(databaseUrl),
   ]);
