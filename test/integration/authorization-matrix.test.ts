@@ -88,6 +88,18 @@ test('every allowed call gets the answer the table says', async () => {
   expect(wrongCells(await run(ctx, cells, CONCURRENCY))).toEqual([]);
 });
 
+test("a Smart Account search tells any key that A's accounts exist (R2), their virtual accounts only with a role (R11)", async () => {
+  const withVirtualAccounts = async (caller: 'partner' | 'saUser' | 'distributor' | 'partnerWithoutRole' | 'otherCustomerUser') => {
+    const res = await api.call('GET', `/v1/smart-accounts?domain=${ctx.world.domain}`, { key: ctx.callers[caller].apiKey });
+    const found = res.body.smartAccounts.find((a: { accountId: string }) => a.accountId === ctx.world.smartAccountId);
+    return found.virtualAccounts !== undefined;
+  };
+  expect([await withVirtualAccounts('partner'), await withVirtualAccounts('saUser')]).toEqual([true, true]);
+  for (const outsider of ['distributor', 'partnerWithoutRole', 'otherCustomerUser'] as const) {
+    expect({ outsider, shown: await withVirtualAccounts(outsider) }).toEqual({ outsider, shown: false });
+  }
+});
+
 // AUTHZ_MATRIX_OBSERVE=<file>: writes what every cell answers, in the table's own format (to review a new route's row).
 const observeTo = process.env.AUTHZ_MATRIX_OBSERVE;
 (observeTo ? test : test.skip)('observe every cell', async () => {
