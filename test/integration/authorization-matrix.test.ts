@@ -15,6 +15,7 @@ import { ACCOUNT_REQUESTS, ADMINISTRATION_REQUESTS, LICENSE_REQUESTS, ORDER_REQU
 import { CODEC_AND_PUBLIC_REQUESTS, DEVICE_REQUESTS, PAGE_REQUESTS } from '../helpers/authorization-requests-web';
 import { cellsOf, matches, observed, prepare, run, type Answer } from '../helpers/authorization-runner';
 import { countsOf } from '../helpers/authorization-counts';
+import { crossCells, otherTargets } from '../helpers/authorization-cross-targets';
 import { listWorkflowIds } from '../helpers/orders';
 import { useTestStack } from '../helpers/stack';
 
@@ -86,6 +87,13 @@ test('every allowed call gets the answer the table says', async () => {
   const cells = cellsOf(AUTHORIZATION_MATRIX, 'allowed');
   await prepare(ctx, REQUESTS, cells, CONCURRENCY);
   expect(wrongCells(await run(ctx, cells, CONCURRENCY))).toEqual([]);
+});
+
+test('a caller allowed on a URL gets nothing of another customer or virtual account named inside it, and changes nothing', async () => {
+  const cells = crossCells(ctx, await otherTargets(ctx));
+  const before = await countsOf(ctx);
+  expect(wrongCells(await run(ctx, cells, CONCURRENCY))).toEqual([]);
+  expect(await countsOf(ctx)).toEqual(before);
 });
 
 test("a Smart Account search tells any key that A's accounts exist (R2), their virtual accounts only with a role (R11)", async () => {
