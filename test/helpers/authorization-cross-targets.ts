@@ -23,6 +23,8 @@ export interface OtherTargets {
   bUserId: string;
   bMemberEmail: string;
   regionTokenId: string;
+  /** The key of B's distributor: a distributor, but not of A's partner. */
+  bDistributorKey: string;
 }
 
 export async function otherTargets(ctx: MatrixContext): Promise<OtherTargets> {
@@ -55,12 +57,41 @@ export async function otherTargets(ctx: MatrixContext): Promise<OtherTargets> {
     bUserId: ctx.callers.otherCustomerUser.user!.userId,
     bMemberEmail: b.holdingMemberEmail,
     regionTokenId: await token(ctx.world.smartAccountId, 'Region-US'),
+    bDistributorKey: await ctx.api.keyFor('distributor', b.distributorId),
   };
 }
 
 const sa = (ctx: MatrixContext) => `/v1/accounts/${ctx.world.smartAccountId}`;
 
+/** What a distributor may do for its resellers it may not do for another distributor's: B's distributor on A's order and holding account. */
+const asOtherDistributor = (b: OtherTargets, request: Omit<MatrixRequest, 'credentials'>): MatrixRequest => ({
+  ...request,
+  credentials: { apiKey: b.bDistributorKey },
+});
+
+const OTHER_DISTRIBUTOR: CrossTarget[] = [
+  ['reads', 'GET', '', undefined],
+  ['ships', 'POST', '/shipments', { lineNumber: 1, shippedOn: '2026-11-20' }],
+  ['cancels', 'POST', '/cancellation', { reason: 'not its reseller' }],
+  ['resends the delegation link of', 'POST', '/delegation-link', { requestId: 'not-its-reseller' }],
+].map(([verb, method, tail, json]) => ({
+  what: `B's distributor ${String(verb)} A's order`,
+  caller: 'partnerWithoutRole',
+  expected: '403',
+  request: (ctx: MatrixContext, b: OtherTargets) => {
+    const order = tail === '/delegation-link' ? ctx.delegatedOrder : ctx.heldOrder;
+    return asOtherDistributor(b, { method: String(method), path: `/v1/orders/${order.orderId}${String(tail)}`, json });
+  },
+}));
+
 export const CROSS_TARGETS: CrossTarget[] = [
+  ...OTHER_DISTRIBUTOR,
+  {
+    what: "B's distributor lists the members of A's partner's holding account",
+    caller: 'partnerWithoutRole',
+    expected: '403',
+    request: (ctx, b) => asOtherDistributor(b, { method: 'GET', path: `/v1/holding-accounts/${ctx.world.holdingAccountId}/members` }),
+  },
   {
     what: "A's SA admin revokes B's grant under A's URL",
     caller: 'saAdmin',
