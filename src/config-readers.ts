@@ -39,6 +39,8 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     }
     return value;
   };
+  /** An http(s) URL, or empty to turn the feature off. */
+  const optionalUrl = (name: ConfigVariable): string => (raw(name) === '' ? '' : url(name, ['http:', 'https:']));
   const duration = (name: ConfigVariable): number => {
     const value = raw(name);
     const ms = parseDuration(value);
@@ -77,7 +79,7 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     return value;
   };
 
-  return { raw, url, duration, durationOrOff, positiveInt, hostPort, name, mailbox, ...structuredReaders(raw, fail) };
+  return { raw, url, optionalUrl, duration, durationOrOff, positiveInt, hostPort, name, mailbox, ...structuredReaders(raw, fail) };
 }
 
 /** Settings with a structure of their own: key lists, a choice, a list of days. */

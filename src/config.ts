@@ -65,6 +65,8 @@ export interface Config {
   payloadEncryptionKeys: string;
   /** License use (R19-R22): what takes time, all configuration so tests run in seconds. */
   licenseClock: LicenseClockConfig;
+  /** OpenTelemetry traces (docs/OBSERVABILITY.md, "Traces"): off while `tracesEndpoint` is empty. */
+  tracing: TracingConfig;
   /** `id:base64seed[,...]`: Ed25519 keys signing device credentials and usage answers, the first signs (R16, R17). */
   licenseSigningKeys: string;
 }
@@ -84,6 +86,13 @@ export interface LicenseClockConfig {
   termAlertDays: number[];
 }
 
+export interface TracingConfig {
+  /** The OTLP/HTTP URL spans are posted to; empty: no tracing. */
+  tracesEndpoint: string;
+  /** The spans' service.name; empty: the process's own (license-fulfillment-api, license-fulfillment-worker). */
+  serviceName: string;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: Array<{ variable: ConfigVariable; reason: string }>) {
     super('Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'));
@@ -94,8 +103,21 @@ export class ConfigError extends Error {
 export function loadConfig(env: Env = process.env): Config {
   const problems: Array<{ variable: ConfigVariable; reason: string }> = [];
   const fail = (variable: ConfigVariable, reason: string) => problems.push({ variable, reason });
-  const { raw, url, duration, durationOrOff, positiveInt, hostPort, name, mailbox, encryptionKeys, signingKeys, oneOf, dayList } =
-    configReaders(env, fail);
+  const {
+    raw,
+    url,
+    optionalUrl,
+    duration,
+    durationOrOff,
+    positiveInt,
+    hostPort,
+    name,
+    mailbox,
+    encryptionKeys,
+    signingKeys,
+    oneOf,
+    dayList,
+  } = configReaders(env, fail);
 
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -139,6 +161,10 @@ export function loadConfig(env: Env = process.env): Config {
       usageReportRetentionMs: duration('USAGE_REPORT_RETENTION'),
       termAlertDays: dayList('TERM_ALERT_DAYS'),
     },
+    tracing: {
+      tracesEndpoint: tracesEndpoint(optionalUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'), optionalUrl('OTEL_EXPORTER_OTLP_ENDPOINT')),
+      serviceName: raw('OTEL_SERVICE_NAME'),
+    },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
   };
   if (config.licenseClock.usageReportRetentionMs > 0 && config.licenseClock.usageReportRetentionMs < MIN_USAGE_REPORT_RETENTION_MS) {
@@ -149,4 +175,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** As the OpenTelemetry specification reads the two: the traces URL as given, or the base URL plus /v1/traces. */
+function tracesEndpoint(tracesUrl: string, baseUrl: string): string {
+  if (tracesUrl) return tracesUrl;
+  return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/v1/traces` : '';
 }

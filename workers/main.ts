@@ -19,6 +19,7 @@ import { ensureLicenseClockSchedule } from '../src/licensing/clock-schedule';
 import { createLogger } from '../src/logging';
 import { PinoTemporalLogger } from '../src/observability/temporal-logger';
 import { workerTelemetryOptions } from '../src/observability/telemetry';
+import { startTracing, tracingClientInterceptors, type Tracing } from '../src/observability/tracing';
 import { createOrderWorker, temporalPartsFrom } from './order-worker';
 
 const SERVICE = 'worker';
@@ -45,10 +46,12 @@ async function main(config: Config, logger: Logger): Promise<void> {
   const mailer = createSmtpMailer(config.smtpUrl);
   let connection: NativeConnection | undefined;
   let clientConnection: Connection | undefined;
+  let tracing: Tracing | undefined;
   try {
+    tracing = startTracing(config.tracing, 'license-fulfillment-worker');
     connection = await NativeConnection.connect({ address: config.temporal.address });
     clientConnection = await Connection.connect({ address: config.temporal.address });
-    const temporalParts = temporalPartsFrom(config, clientConnection);
+    const temporalParts = temporalPartsFrom(config, clientConnection, tracingClientInterceptors(tracing));
     // The license clock's Schedule (docs/LICENSE-USE.md, "What takes time"), idempotently; before
     // the worker exists, so a failure here is reported as itself, not as a connection still held.
     const clock = await ensureLicenseClockSchedule(temporalParts.temporal, {
@@ -63,6 +66,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
       mailer,
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      tracing,
       ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),
     });
     logger.info(
@@ -77,6 +81,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
         maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
         maxConcurrentActivities: config.workerMaxConcurrentActivities,
         workflowBundle: config.workflowBundlePath || 'bundled at start',
+        traces: redact(config.tracing.tracesEndpoint) || 'off',
       },
       'worker polling',
     );
@@ -87,6 +92,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
     await connection?.close();
     await db.destroy();
     mailer.close();
+    // Last: the spans of the activities just drained are still in its buffer.
+    await tracing?.shutdown();
   }
   logger.info('worker stopped');
 }

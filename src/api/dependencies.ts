@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -13,4 +14,6 @@ export interface ApiDependencies {
   resendDelegationLink?: (orderId: string, requestKey: string) => Promise<{ repeated: boolean }>;
   /** Emails a new activation link (activities/accounts/activation-link.ts); absent in an API that cannot send email. */
   resendActivationLink?: (accountId: string, requestKey: string) => Promise<{ repeated: boolean }>;
+  /** Set when tracing is configured (src/observability/tracing.ts): every request gets a span. */
+  tracer?: Tracer;
 }

@@ -4,6 +4,7 @@ import Ajv, { type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { redactUrl } from '../logging';
+import { traceHttpRequests } from '../observability/http-tracing';
 import { authenticate, type Principal } from './auth';
 import type { ApiDependencies } from './dependencies';
 import { BODY_LIMIT_BYTES, handleError, HttpError } from './errors';
@@ -73,6 +74,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     trustProxy: false,
   });
   recordRoutes(app);
+  // First, so the span covers the request from its first hook to its answer.
+  if (deps.tracer) traceHttpRequests(app, deps.tracer);
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {

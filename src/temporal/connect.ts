@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { Config } from '../config';
 import { AesGcmPayloadCodec, parseEncryptionKeys } from './payload-codec';
@@ -18,11 +18,20 @@ export function dataConverterFor(config: Pick<Config, 'payloadEncryptionKeys'>):
   return { payloadCodecs: [new AesGcmPayloadCodec(parseEncryptionKeys(config.payloadEncryptionKeys))] };
 }
 
-/** A Temporal client on its own connection, with the payload codec. Close `connection` when done. */
+/**
+ * A Temporal client on its own connection, with the payload codec and, when tracing is on, its
+ * interceptors (src/observability/tracing.ts). Close `connection` when done.
+ */
 export async function connectTemporalClient(
   config: Pick<Config, 'payloadEncryptionKeys'> & { temporal: Pick<Config['temporal'], 'address' | 'namespace'> },
+  interceptors?: ClientInterceptors,
 ): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+    ...(interceptors ? { interceptors } : {}),
+  });
   return { client, connection };
 }
