@@ -67,6 +67,8 @@ export interface Config {
   licenseClock: LicenseClockConfig;
   /** `id:base64seed[,...]`: Ed25519 keys signing device credentials and usage answers, the first signs (R16, R17). */
   licenseSigningKeys: string;
+  /** Most usage reports applied in one transaction by the API (USAGE_REPORT_BATCH_SIZE); 1: one transaction each. */
+  usageReportBatchSize: number;
 }
 
 export interface LicenseClockConfig {
@@ -140,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
       termAlertDays: dayList('TERM_ALERT_DAYS'),
     },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
+    usageReportBatchSize: positiveInt('USAGE_REPORT_BATCH_SIZE'),
   };
   if (config.licenseClock.usageReportRetentionMs > 0 && config.licenseClock.usageReportRetentionMs < MIN_USAGE_REPORT_RETENTION_MS) {
     fail(

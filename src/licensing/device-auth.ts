@@ -136,20 +136,33 @@ export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCa
     [caller.signatureHash, caller.claims.instanceId, caller.claims.instanceId],
   );
   const row = rows[0];
-  if (row.spent === 0) {
-    throw new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
-  }
-  if (!row.id || row.state === 'removed') {
-    throw new LicenseRefusal(
+  const refusal = refusalOfAdmission(row.spent > 0, row.id ? (row as CallerInstance & { credential_serial: string }) : undefined, caller);
+  if (refusal) throw refusal;
+  const { spent: _spent, credential_serial: _serial, ...instance } = row;
+  return instance as CallerInstance;
+}
+
+/**
+ * Why a device request is refused once its signature was (or was not) spent and its instance read
+ * under the lock: a replay, a removed instance, a revoked credential; undefined when admitted.
+ */
+export function refusalOfAdmission(
+  spent: boolean,
+  instance: (Pick<CallerInstance, 'state' | 'public_key'> & { credential_serial: string }) | undefined,
+  caller: DeviceCaller,
+): LicenseRefusal | undefined {
+  if (!spent)
+    return new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
+  if (!instance || instance.state === 'removed') {
+    return new LicenseRefusal(
       'InstanceRemoved',
       `instance ${caller.claims.instanceId} was removed and its credentials revoked; register again`,
     );
   }
-  if (row.credential_serial !== caller.claims.serial || row.public_key !== caller.claims.publicKey) {
-    throw new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
+  if (instance.credential_serial !== caller.claims.serial || instance.public_key !== caller.claims.publicKey) {
+    return new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
   }
-  const { spent: _spent, credential_serial: _serial, ...instance } = row;
-  return instance as CallerInstance;
+  return undefined;
 }
 
 /** Forgets spent signatures older than the clock-skew window (they would be refused as stale anyway). */
