@@ -15,6 +15,9 @@ import type { SigningKeys } from './signing';
  * one report's error never becomes another's answer.
  */
 
+/** Batches of usage reports the API applies at once, each on its own connection: one commits while the next gathers. */
+export const REPORT_BATCHES_IN_FLIGHT = 2;
+
 interface Pending extends QueuedReport {
   resolve: (answer: SignedUsageAnswer) => void;
   reject: (err: unknown) => void;

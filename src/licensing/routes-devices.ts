@@ -5,7 +5,7 @@ import { errorResponses } from '../api/schemas';
 import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
-import { UsageReportBatcher } from './report-queue';
+import { REPORT_BATCHES_IN_FLIGHT, UsageReportBatcher } from './report-queue';
 import { reportUsage } from './reports';
 import {
   CredentialResponse,
@@ -25,8 +25,6 @@ const tags = ['devices'];
 /** A report names at most a few hundred SKUs: 64 KB is plenty, and bounds what an abuser can send. */
 const DEVICE_BODY_LIMIT = 64 * 1024;
 const SWEEP_INTERVAL_MS = 60_000;
-/** Batches of usage reports applied at once, each on its own connection: one commits while the next gathers. */
-const REPORT_BATCHES_IN_FLIGHT = 2;
 
 /**
  * The routes product instances call (R16, R17), in a scope of their own: no API key. Registration
