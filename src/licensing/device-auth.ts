@@ -65,6 +65,20 @@ function verifiedCredential(keys: SigningKeys, credential: string): VerifiedCred
   return verified;
 }
 
+/**
+ * A credential this process has just signed (registration, renewal) is remembered as verified: the
+ * device's first report skips checking a signature made here a moment ago. The claims are read
+ * from the credential's own text, exactly as decodeCredential would return them.
+ */
+export function rememberIssuedCredential(keys: SigningKeys, credential: string): void {
+  let remembered = verifiedCredentials.get(keys);
+  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, VerifiedCredential>()));
+  if (remembered.has(credential)) return;
+  const claims = JSON.parse(Buffer.from(credential.split('.')[1], 'base64url').toString('utf8')) as CredentialClaims;
+  if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
+  remembered.set(credential, { claims });
+}
+
 /** The device's public key named by the credential, made once per remembered credential. */
 function devicePublicKeyOf(verified: VerifiedCredential): KeyObject {
   verified.devicePublicKey ??= publicKeyFromRaw(Buffer.from(verified.claims.publicKey, 'base64url'));
