@@ -5,6 +5,7 @@ import { errorResponses } from '../api/schemas';
 import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
+import { REPORT_BATCHES_IN_FLIGHT, UsageReportBatcher } from './report-queue';
 import { reportUsage } from './reports';
 import {
   CredentialResponse,
@@ -80,7 +81,16 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       await forgetOldSignatures(deps.db).catch((err: unknown) => request.log.warn({ err }, 'forgetting old device signatures failed'));
     });
 
-    const tools = { requireKeys, authenticate, callerOf: (request: FastifyRequest) => callers.get(request)! };
+    // Group commit (USAGE_REPORT_BATCH_SIZE > 1): reports arriving together share one transaction.
+    const batcher =
+      keys && deps.config.usageReportBatchSize > 1
+        ? new UsageReportBatcher(deps.db, keys, {
+            batchSize: deps.config.usageReportBatchSize,
+            batchesInFlight: REPORT_BATCHES_IN_FLIGHT,
+            onBatchFailed: (err, reports) => app.log.warn({ err, reports }, 'a batch of usage reports failed as a whole; each went alone'),
+          })
+        : undefined;
+    const tools = { requireKeys, authenticate, callerOf: (request: FastifyRequest) => callers.get(request)!, batcher };
     registerOpenRoutes(app, deps, tools);
     registerSignedRoutes(app, deps, tools);
   };
@@ -90,6 +100,7 @@ interface DeviceRouteTools {
   requireKeys: () => SigningKeys;
   authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
   callerOf: (request: FastifyRequest) => DeviceCaller;
+  batcher?: UsageReportBatcher;
 }
 
 /** The published keys and registration: no credential yet. */
@@ -159,6 +170,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
     async (request) => {
       const badSkus = invalidSkus(request.body.usage);
       if (badSkus.length > 0) throw badRequest(badSkus);
+      if (tools.batcher) return tools.batcher.submit(tools.callerOf(request), request.body);
       return reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body);
     },
   );
