@@ -23,12 +23,15 @@ export interface FleetResult {
 
 /** Runs `work(i)` for i = 0.. with `concurrency` in flight until `next` says stop; times each call. */
 async function closedLoop(
+  phase: FleetPhase,
   concurrency: number,
   next: () => number | undefined,
   work: (i: number) => Promise<void>,
-): Promise<{ latencies: number[]; failures: Record<string, number>; seconds: number }> {
+): Promise<{ latencies: number[]; failures: Record<string, number>; seconds: number; fleetCpuMs: number }> {
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
+  await tellDriver({ type: 'phase', phase, edge: 'start' });
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -44,16 +47,33 @@ async function closedLoop(
       }
     }),
   );
-  return { latencies, failures, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
+  await tellDriver({ type: 'phase', phase, edge: 'end' });
+  return { latencies, failures, seconds, fleetCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-function figures(run: { latencies: number[]; failures: Record<string, number>; seconds: number }): LoadFigures {
+export type FleetPhase = 'registration' | 'reports';
+export interface FleetPhaseEdge {
+  type: 'phase';
+  phase: FleetPhase;
+  edge: 'start' | 'end';
+}
+
+/** Tells the driver (when run as its child) where a phase starts and ends, so it can read its own and Postgres's CPU there. */
+function tellDriver(message: FleetPhaseEdge): Promise<void> {
+  return new Promise((resolve) => (process.send ? process.send(message, () => resolve()) : resolve()));
+}
+
+/** The phase's figures; `fleetCpuMs` rides along for the driver to add its share (bench/licensing.ts). */
+function figures(run: { latencies: number[]; failures: Record<string, number>; seconds: number; fleetCpuMs: number }): LoadFigures {
   return {
     requests: run.latencies.length,
     seconds: run.seconds,
     perSecond: run.latencies.length / run.seconds,
     latencyMs: summarize(run.latencies),
     failures: run.failures,
+    cpuMsPerRequest: { fleet: run.fleetCpuMs / Math.max(1, run.latencies.length), api: 0, postgres: 0 },
   };
 }
 
@@ -61,6 +81,7 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
   const clients = job.devices.map(() => DeviceClient.create(job.url, { attempts: 1 }));
   let n = 0;
   const registration = await closedLoop(
+    'registration',
     job.concurrency,
     () => (n < clients.length ? n++ : undefined),
     async (i) => {
@@ -76,6 +97,7 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
   const until = Date.now() + job.reportSeconds * 1000;
   let turn = 0;
   const reports = await closedLoop(
+    'reports',
     job.concurrency,
     () => (Date.now() < until && registered.length > 0 ? turn++ : undefined),
     async (i) => {

@@ -9,6 +9,20 @@ export interface LoadFigures {
   perSecond: number;
   latencyMs: { count: number; p50: number; p95: number; p99: number; max: number; mean: number };
   failures: Record<string, number>;
+  /** CPU per request over HTTP, by process: the device fleet, the API (with the idle driver), Postgres's backends. */
+  cpuMsPerRequest?: CpuSplit;
+}
+
+export interface CpuSplit {
+  fleet: number;
+  api: number;
+  postgres: number;
+}
+
+/** What the CPU split allows: requests per second when the three use all of this machine's cores and nothing else. */
+export function cpuBound(split: CpuSplit, cores: number): number {
+  const total = split.fleet + split.api + split.postgres;
+  return total > 0 ? (cores * 1000) / total : 0;
 }
 
 export interface LicensingResult {
@@ -60,11 +74,27 @@ export function licensingRows(l: LicensingResult): string[][] {
           ],
         ]
       : []),
+    ...cpuRows('reports', l.reports),
+    ...cpuRows('registrations', l.registration),
     [
       'license use: registrations via HTTP, per s; p50 / p99 ms',
       `${n(l.registration.perSecond, 1)}; ${n(l.registration.latencyMs.p50, 1)} / ${n(l.registration.latencyMs.p99, 1)}`,
       `>= ${LICENSING_TARGETS.registrationsPerSecond}/s`,
       met(l.registration.perSecond >= LICENSING_TARGETS.registrationsPerSecond),
+    ],
+  ];
+}
+
+/** Where a request's CPU went over HTTP, and the rate the machine's cores allow at that cost. */
+function cpuRows(name: string, f: LoadFigures): string[][] {
+  const c = f.cpuMsPerRequest;
+  if (!c) return [];
+  return [
+    [
+      `license use: CPU per ${name.slice(0, -1)} via HTTP, ms: device fleet / API / Postgres`,
+      `${n(c.fleet, 2)} / ${n(c.api, 2)} / ${n(c.postgres, 2)}`,
+      '',
+      `2 cores fully used at this cost: at most ${n(cpuBound(c, 2))} ${name}/s`,
     ],
   ];
 }

@@ -20,7 +20,8 @@ import { generateSigningKey, parseSigningKeys } from '../src/licensing/signing';
 import { createRegistrationToken } from '../src/licensing/tokens';
 import { createLogger } from '../src/logging';
 import { createTestWorld } from '../test/helpers/fixtures';
-import type { FleetJob, FleetResult } from './licensing-load';
+import { postgresBackendsCpuMs } from './cpu';
+import type { FleetJob, FleetPhase, FleetPhaseEdge, FleetResult } from './licensing-load';
 import type { LicensingResult, LoadFigures } from './licensing-report';
 import { summarize } from './report';
 import { ROOT, type BenchStack } from './stack';
@@ -36,21 +37,55 @@ export interface LicensingOptions {
 
 const SKU = 'BENCH-DNA-ADV';
 
-function runFleetChild(job: FleetJob): Promise<FleetResult> {
+/** This process's CPU (the API it serves, the driver idle meanwhile) and that of Postgres's backends of `database`, ms. */
+function driverAndPostgresCpu(database: string): { api: number; postgres: Map<number, number> } {
+  const own = process.cpuUsage();
+  return { api: (own.user + own.system) / 1000, postgres: postgresBackendsCpuMs(database) };
+}
+
+/** Adds the API's and Postgres's CPU between a phase's edges to the fleet's own, per request. */
+function withCpuSplit(figures: LoadFigures, spent: { api: number; postgres: number } | undefined): LoadFigures {
+  if (!figures.cpuMsPerRequest || !spent) return figures;
+  const per = Math.max(1, figures.requests);
+  return { ...figures, cpuMsPerRequest: { ...figures.cpuMsPerRequest, api: spent.api / per, postgres: spent.postgres / per } };
+}
+
+function runFleetChild(job: FleetJob, database: string): Promise<FleetResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(ROOT, 'bench', 'licensing-load.ts'), [], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    child.once('message', (message: { type: string; result?: FleetResult; message?: string }) => {
-      if (message.type === 'result') resolve(message.result!);
-      else reject(new Error(`the device fleet failed: ${message.message}`));
+    const starts = new Map<FleetPhase, ReturnType<typeof driverAndPostgresCpu>>();
+    const spent = new Map<FleetPhase, { api: number; postgres: number }>();
+    child.on('message', (message: FleetPhaseEdge | { type: string; result?: FleetResult; message?: string }) => {
+      if ('phase' in message) {
+        const now = driverAndPostgresCpu(database);
+        if (message.edge === 'start') starts.set(message.phase, now);
+        else spent.set(message.phase, cpuBetween(starts.get(message.phase)!, now));
+      } else if (message.type === 'result') {
+        const result = message.result!;
+        resolve({
+          registration: withCpuSplit(result.registration, spent.get('registration')),
+          reports: { ...withCpuSplit(result.reports, spent.get('reports')), states: result.reports.states },
+        });
+      } else reject(new Error(`the device fleet failed: ${message.message}`));
     });
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`the device fleet exited with ${code}`));
     });
     child.send(job);
   });
+}
+
+/** CPU spent between two readings; a backend that appeared meanwhile counts from its start. */
+function cpuBetween(
+  before: ReturnType<typeof driverAndPostgresCpu>,
+  after: ReturnType<typeof driverAndPostgresCpu>,
+): { api: number; postgres: number } {
+  let postgres = 0;
+  for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
+  return { api: after.api - before.api, postgres };
 }
 
 /** A Smart Account with M VAs, each pool holding twice what its devices will use (all Authorized), and a token per VA. */
@@ -181,7 +216,10 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
     options.log(
       `   registering ${devices.length} instances over ${options.virtualAccounts} VAs, then reporting for ${options.reportSeconds} s, ${options.concurrency} in flight`,
     );
-    fleet = await runFleetChild({ url, devices, concurrency: options.concurrency, reportSeconds: options.reportSeconds });
+    fleet = await runFleetChild(
+      { url, devices, concurrency: options.concurrency, reportSeconds: options.reportSeconds },
+      stack.databaseName,
+    );
   } finally {
     await app.close();
     await db.destroy();
