@@ -1,0 +1,61 @@
+import type { Client } from 'pg';
+import type { Db } from '../../src/db/knex';
+
+/**
+ * Which rows the API's own connections wrote, for a test that must prove a refused request changed
+ * nothing while the worker keeps writing for orders booked earlier (a checksum of the tables could
+ * not tell the two apart). Every application table gets a trigger that notes each inserted,
+ * updated or deleted row (and each TRUNCATE) made by a connection whose application_name is
+ * `applicationName`; a rolled-back write rolls its note back with it.
+ *
+ * Only for a database of the test's own: the triggers stay until the database is dropped.
+ */
+export async function installWriteLog(db: Db, applicationName: string): Promise<void> {
+  await db.raw(`CREATE TABLE IF NOT EXISTS test_write_log (
+    id bigserial PRIMARY KEY,
+    table_name text NOT NULL,
+    operation text NOT NULL
+  )`);
+  // A function body cannot take a bind parameter: the name is checked to be a plain word instead.
+  if (!/^[a-z0-9-]+$/.test(applicationName))
+    throw new Error(`application name ${applicationName} must be lower-case letters, digits and -`);
+  await db.raw(`CREATE OR REPLACE FUNCTION test_note_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF current_setting('application_name', true) = '${applicationName}' THEN
+        INSERT INTO test_write_log (table_name, operation) VALUES (TG_TABLE_NAME, TG_OP);
+      END IF;
+      RETURN NULL;
+    END $$`);
+  // Every table but the migrations' own and the log; a partition inherits its parent's trigger.
+  await db.raw(`DO $$
+    DECLARE t record;
+    BEGIN
+      FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                 AND c.relname NOT LIKE 'knex\\_%' AND c.relname <> 'test_write_log'
+      LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS test_note_write_rows ON %I', t.relname);
+        EXECUTE format('CREATE TRIGGER test_note_write_rows AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION test_note_write()', t.relname);
+        EXECUTE format('DROP TRIGGER IF EXISTS test_note_write_truncate ON %I', t.relname);
+        EXECUTE format('CREATE TRIGGER test_note_write_truncate AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION test_note_write()', t.relname);
+      END LOOP;
+    END $$`);
+}
+
+/**
+ * The newest note's ID: a request wrote nothing when this is the same after it as before it. Read
+ * on a connection of its own, so a busy pool never slows the question down.
+ */
+export async function lastWrite(reader: Client): Promise<number> {
+  const { rows } = await reader.query<{ id: string | null }>('SELECT max(id) AS id FROM test_write_log');
+  return Number(rows[0]?.id ?? 0);
+}
+
+/** What was written after note `since`: table and operation, with how many rows. */
+export async function writesSince(reader: Client, since: number): Promise<string[]> {
+  const { rows } = await reader.query<{ table_name: string; operation: string; n: string }>(
+    'SELECT table_name, operation, count(*) AS n FROM test_write_log WHERE id > $1 GROUP BY table_name, operation',
+    [since],
+  );
+  return rows.map((r) => `${r.operation} ${r.table_name} x${r.n}`);
+}
