@@ -5,7 +5,7 @@ import type { Db } from '../../src/db/knex';
  * Which rows the API's own connections wrote, for a test that must prove a refused request changed
  * nothing while the worker keeps writing for orders booked earlier (a checksum of the tables could
  * not tell the two apart). Every application table gets a trigger that notes each inserted,
- * updated or deleted row (and each TRUNCATE) made by a connection whose application_name is
+ * deleted or really changed row (and each TRUNCATE) made by a connection whose application_name is
  * `applicationName`; a rolled-back write rolls its note back with it.
  *
  * Only for a database of the test's own: the triggers stay until the database is dropped.
@@ -21,6 +21,10 @@ export async function installWriteLog(db: Db, applicationName: string): Promise<
     throw new Error(`application name ${applicationName} must be lower-case letters, digits and -`);
   await db.raw(`CREATE OR REPLACE FUNCTION test_note_write() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+      -- An UPDATE that leaves the row as it was (an upsert's DO UPDATE to the same value) changes nothing.
+      IF TG_OP = 'UPDATE' AND OLD IS NOT DISTINCT FROM NEW THEN
+        RETURN NULL;
+      END IF;
       IF current_setting('application_name', true) = '${applicationName}' THEN
         INSERT INTO test_write_log (table_name, operation) VALUES (TG_TABLE_NAME, TG_OP);
       END IF;
