@@ -39,7 +39,8 @@ import { listWorkflowIds, waitForStatus } from '../helpers/orders';
 import { startTestStack, uniqueSuffix, type TestStack } from '../helpers/stack';
 import { installWriteLog, lastWrite, writesSince } from '../helpers/write-log';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 18_4);
+// Issue 18, item 4: a fixed seed, so a run is repeatable and a failure can be replayed.
+const SEED = Number(process.env.FUZZ_SEED ?? 184);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 /** Longer than any deadline of the API's own (an Update waits 30 s for its workflow). */
 const ANSWER_TIMEOUT_MS = 35_000;
