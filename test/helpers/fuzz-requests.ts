@@ -36,14 +36,37 @@ export interface Operation {
 }
 
 export type Caller =
-  'anonymous' | 'forgedKey' | 'revokedKey' | 'partner' | 'distributor' | 'operator' | 'user' | 'codecSession' | 'device' | 'forgedDevice';
+  | 'anonymous'
+  | 'forgedKey'
+  | 'revokedKey'
+  | 'partner'
+  | 'distributor'
+  | 'operator'
+  | 'user'
+  | 'codecSession'
+  /** A user signed in on the pages: the browser's session cookie, which must open nothing in /v1 (CSRF). */
+  | 'userSession'
+  | 'device'
+  | 'forgedDevice';
 
 /** The callers an operation lets through its authentication. */
 export const ADMITTED: Record<Scope, Caller[]> = {
   apiKey: ['partner', 'distributor', 'operator', 'user'],
   codec: ['operator', 'codecSession'],
   deviceSigned: ['device'],
-  anyone: ['anonymous', 'forgedKey', 'revokedKey', 'partner', 'distributor', 'operator', 'user', 'codecSession', 'device', 'forgedDevice'],
+  anyone: [
+    'anonymous',
+    'forgedKey',
+    'revokedKey',
+    'partner',
+    'distributor',
+    'operator',
+    'user',
+    'codecSession',
+    'userSession',
+    'device',
+    'forgedDevice',
+  ],
 };
 
 export type BodyKind =

@@ -1,15 +1,16 @@
 /**
  * Every route fuzzed from its OpenAPI schema (issue 18 item 4), on the real stack: the app the
- * API serves (listening on a port, one kept-alive connection), real Postgres, the real Temporal dev server and
- * a worker. Each case is one operation of /openapi.json with its path parameters, query, headers
- * and body made valid-but-odd or invalid (test/helpers/fuzz-requests.ts), sent by one of ten
- * kinds of caller: nobody, a forged or revoked API key, a partner's, a distributor's, an
- * operator's and a user's key, the operators' codec session cookie, a registered device signing
- * its requests, and a device forging them.
+ * API serves (listening on a port, a new connection per request), real Postgres, the real
+ * Temporal dev server and a worker. Each case is one operation of /openapi.json with its path
+ * parameters, query, headers and body made valid-but-odd or invalid
+ * (test/helpers/fuzz-requests.ts), sent by one of eleven kinds of caller: nobody, a forged or
+ * revoked API key, a partner's, a distributor's, an operator's and a user's key, the operators'
+ * codec session cookie, a user's page session cookie, a registered device signing its requests,
+ * and a device forging them.
  *
  * Every answer must be below 500. Every 4xx must be the API's error shape (`error` and `message`;
  * a 400 ValidationFailed names each field and its reason), and must leave the database as it was:
- * no row inserted, updated or deleted by the API's connections while it was answered
+ * no row inserted, changed or deleted by the API's connections while it was answered
  * (test/helpers/write-log.ts; the worker keeps writing for orders booked by earlier cases, so a
  * checksum could not tell). A body the schema refuses, from a caller the route admits, with
  * every parameter valid, must be a 400 naming a field. A caller the route does not admit must be a 401.
@@ -32,6 +33,7 @@ import { recreateMigratedDatabase } from '../../src/db/migrate';
 import { generateDeviceKeys } from '../../src/device-client';
 import { privateKeyFromSeed, requestSigningInput, signBytes } from '../../src/device-client/protocol';
 import { createLogger } from '../../src/logging';
+import { openSession, SESSION_COOKIE } from '../../src/web/session';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { ADMITTED, anyFuzzCase, operationsOf, type Caller, type FuzzCase, type Operation } from '../helpers/fuzz-requests';
 import type { JsonSchema, SchemaContext } from '../helpers/openapi-arbitraries';
@@ -60,6 +62,7 @@ let apiMayHaveWritten = false;
 let world: TestWorld;
 const keys = {} as Record<'partner' | 'distributor' | 'operator' | 'user' | 'revoked', string>;
 let codecCookie: string;
+let userSessionCookie: string;
 let device: { instanceId: string; credential: string; privateKey: ReturnType<typeof createPrivateKey> };
 const known = new Map<string, string[]>();
 
@@ -165,6 +168,7 @@ async function createFuzzWorld(): Promise<void> {
   );
   codecCookie = String(session.headers['set-cookie']).split(';')[0];
   expect(codecCookie).toMatch(/^lf_codec=/);
+  userSessionCookie = `${SESSION_COOKIE}=${(await openSession(stack.db, String(world.customerContactId), 60 * 60_000)).value}`;
 
   const grant: { id: string } = await stack.db('role_grants').where({ account_id: world.smartAccountId }).first('id');
   const accountIds = [world.smartAccountId, world.holdingAccountId, world.pendingSmartAccountId];
@@ -264,6 +268,8 @@ function credentialsOf(caller: Caller, c: FuzzCase): Record<string, string> {
       return { authorization: `${c.url.length % 7 === 0 ? 'bearer' : 'Bearer'} ${keys[caller]}` };
     case 'codecSession':
       return { cookie: codecCookie };
+    case 'userSession':
+      return { cookie: userSessionCookie };
     case 'device':
       return signed(Date.now());
     case 'forgedDevice':
