@@ -14,7 +14,8 @@ export async function installWriteLog(db: Db, applicationName: string): Promise<
   await db.raw(`CREATE TABLE IF NOT EXISTS test_write_log (
     id bigserial PRIMARY KEY,
     table_name text NOT NULL,
-    operation text NOT NULL
+    operation text NOT NULL,
+    row_text text NOT NULL
   )`);
   // A function body cannot take a bind parameter: the name is checked to be a plain word instead.
   if (!/^[a-z0-9-]+$/.test(applicationName))
@@ -26,7 +27,8 @@ export async function installWriteLog(db: Db, applicationName: string): Promise<
         RETURN NULL;
       END IF;
       IF current_setting('application_name', true) = '${applicationName}' THEN
-        INSERT INTO test_write_log (table_name, operation) VALUES (TG_TABLE_NAME, TG_OP);
+        INSERT INTO test_write_log (table_name, operation, row_text) VALUES (TG_TABLE_NAME, TG_OP, CASE TG_OP
+          WHEN 'INSERT' THEN NEW::text WHEN 'DELETE' THEN OLD::text WHEN 'UPDATE' THEN OLD::text || ' -> ' || NEW::text ELSE '' END);
       END IF;
       RETURN NULL;
     END $$`);
@@ -55,11 +57,26 @@ export async function lastWrite(reader: Client): Promise<number> {
   return Number(rows[0]?.id ?? 0);
 }
 
-/** What was written after note `since`: table and operation, with how many rows. */
+/**
+ * What was changed after note `since`, as table, operation and rows. A row inserted and deleted
+ * again (a reservation taken and given back within the request) is no change, and is left out.
+ */
 export async function writesSince(reader: Client, since: number): Promise<string[]> {
-  const { rows } = await reader.query<{ table_name: string; operation: string; n: string }>(
-    'SELECT table_name, operation, count(*) AS n FROM test_write_log WHERE id > $1 GROUP BY table_name, operation',
+  const { rows } = await reader.query<{ table_name: string; operation: string; row_text: string }>(
+    'SELECT table_name, operation, row_text FROM test_write_log WHERE id > $1 ORDER BY id',
     [since],
   );
-  return rows.map((r) => `${r.operation} ${r.table_name} x${r.n}`);
+  const remaining = [...rows];
+  for (const deleted of rows.filter((r) => r.operation === 'DELETE')) {
+    const inserted = remaining.findIndex(
+      (r) => r.operation === 'INSERT' && r.table_name === deleted.table_name && r.row_text === deleted.row_text,
+    );
+    if (inserted >= 0) {
+      remaining.splice(inserted, 1);
+      remaining.splice(remaining.indexOf(deleted), 1);
+    }
+  }
+  const counts = new Map<string, number>();
+  for (const r of remaining) counts.set(`${r.operation} ${r.table_name}`, (counts.get(`${r.operation} ${r.table_name}`) ?? 0) + 1);
+  return [...counts].map(([what, n]) => `${what} x${n}`);
 }

@@ -26,6 +26,7 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { createActivationLinkResender } from '../../activities/accounts/activation-link';
 import { createDelegationLinkResender } from '../../activities/orders/link-resend';
+import { createEmailResender } from '../../activities/shared/email-resend';
 import { createApiKey, createUserApiKey, revokeApiKey } from '../../src/api/auth';
 import { buildApi } from '../../src/api/server';
 import { createDb, databaseName, dropDatabase, withDatabase, type Db } from '../../src/db/knex';
@@ -90,6 +91,7 @@ beforeAll(async () => {
     logger: createLogger('api-fuzz', 'ERROR'),
     resendDelegationLink: createDelegationLinkResender({ db: apiDb, mailer: stack.mailer, config }),
     resendActivationLink: createActivationLinkResender({ db: apiDb, mailer: stack.mailer, config }),
+    resendEmail: createEmailResender({ db: apiDb, mailer: stack.mailer, config }),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
