@@ -37,6 +37,9 @@ declare module 'fastify' {
 
 export const API_VERSION = '1.0.0';
 
+/** The longest path parameter the router passes on to the route's schema, percent-encoded. */
+export const MAX_PATH_PARAMETER_LENGTH = 1024;
+
 /**
  * Request bodies are validated strictly: no type coercion ("5" is not 5), no silently dropped
  * unknown fields, and every error reported at once. Query strings and paths arrive as text, so
@@ -73,6 +76,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     loggerInstance,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
+    // The router's default (100 characters) refused valid IDs with a 414 before their schema was
+    // asked: an account ID may be 128 characters, a member's address 254 (more once percent-encoded).
+    routerOptions: { maxParamLength: MAX_PATH_PARAMETER_LENGTH },
   });
   recordRoutes(app);
   // First, so the span covers the request from its first hook to its answer.
