@@ -22,6 +22,8 @@ import { SHARED_SCHEMAS } from './schemas';
 import { registerResendLinkRoute } from '../orders/link-routes';
 import { deviceRoutes } from '../licensing/routes-devices';
 import { registerTokenRoutes } from '../licensing/routes-tokens';
+import { registerLoadShedding } from './load-shedding';
+import { apiKeyOf, rateLimiters } from './rate-limits';
 
 export type { ApiDependencies };
 
@@ -77,6 +79,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     reply.status(404).send({ error: 'NotFound', message: `no route ${request.method} ${redactUrl(request.url)}` });
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  // First of every hook: a shed request costs nothing but its 503.
+  await registerLoadShedding(app, deps.config.loadShedding);
 
   await registerOpenApi(app, deps);
 
@@ -98,6 +102,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): Promise<void> {
   // The API speaks JSON only: any other body is a 415, not a string that fails validation.
   v1.removeContentTypeParser(['text/plain']);
+  // Counted before the key is looked up, by the key's digest: a throttled caller costs no query.
+  const limiters = await rateLimiters(v1);
+  for (const hook of limiters(deps.config.rateLimits.perApiKey, 'this API key', apiKeyOf)) v1.addHook('onRequest', hook);
   v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const principal = await authenticate(deps.db, request.headers.authorization);
     if (!principal) {
