@@ -75,6 +75,13 @@ export interface LicenseFulfillmentClientOptions {
   fetch?: typeof fetch;
   /** Gives up on a request after this long (default: no limit beyond fetch's own). */
   timeoutMs?: number;
+  /**
+   * Times a request the API turned away unprocessed (429 TooManyRequests, 503 Overloaded: nothing
+   * was done) is sent again after its Retry-After (default 3; 0 hands the ApiError over at once).
+   */
+  retries?: number;
+  /** Longest Retry-After the client waits (ms; default 60 s). */
+  maxRetryAfterMs?: number;
 }
 
 /**
@@ -86,6 +93,7 @@ export class LicenseFulfillmentClient {
   readonly #apiKey: string;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number | undefined;
+  readonly #retries: { retries?: number; maxRetryAfterMs?: number };
 
   constructor(options: LicenseFulfillmentClientOptions) {
     let url: URL;
@@ -103,6 +111,7 @@ export class LicenseFulfillmentClient {
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch available: use Node.js 20 or later, or pass options.fetch');
     this.#fetch = fetchImpl;
     this.#timeoutMs = options.timeoutMs;
+    this.#retries = { retries: options.retries, maxRetryAfterMs: options.maxRetryAfterMs };
   }
 
   // ------------------------------------------------------------ health
@@ -362,7 +371,7 @@ export class LicenseFulfillmentClient {
 
   #call<T>(operationId: OperationId, request: OperationRequest): Promise<T> {
     return callOperation<T>(
-      { baseUrl: this.#baseUrl, apiKey: this.#apiKey, fetch: this.#fetch, timeoutMs: this.#timeoutMs },
+      { baseUrl: this.#baseUrl, apiKey: this.#apiKey, fetch: this.#fetch, timeoutMs: this.#timeoutMs, ...this.#retries },
       operationId,
       request,
     );
