@@ -28,11 +28,13 @@ export interface OverloadResult {
   timeoutMs: number;
   acceptedLatencyMs: { p50: number; p99: number; max: number };
   shedLatencyMs: { p50: number; p99: number; max: number };
-  /** Accepted (2xx) bookings whose order is not in Postgres once the worker had `lostCheckS` to record them: must be 0. */
+  /** Accepted (2xx) bookings whose order is not in Postgres once the worker recorded none more for `stallS`: must be 0. */
   lost: number;
   /** Shed (503) bookings whose order is in Postgres anyway: must be 0 (a shed request does nothing). */
   shedButBooked: number;
-  lostCheckS: number;
+  /** Seconds after the load until every accepted booking was in Postgres (or the check gave up). */
+  recordedAfterS: number;
+  stallS: number;
 }
 
 const n = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -77,6 +79,8 @@ export function overloadMarkdown(o: OverloadResult): string[] {
     `| ${o.offered} | ${o.accepted} | ${o.shed} | ${o.throttled} | ${JSON.stringify(o.otherStatuses)} | ${o.noAnswer} | ${n(o.acceptedPerSecond, 1)} | ` +
       `${n(o.acceptedLatencyMs.p50)} / ${n(o.acceptedLatencyMs.p99)} / ${n(o.acceptedLatencyMs.max)} | ${n(o.shedLatencyMs.p99)} | ${o.lost} | ${o.shedButBooked} |`,
     '',
-    `Lost counts accepted bookings whose order row was not in Postgres ${o.lostCheckS} s after the load ended (the worker records each one shortly after its 201).`,
+    `Lost counts accepted bookings whose order row is not in Postgres once the worker, which records each one after its 201, ` +
+      `went ${o.stallS} s without recording one more; every accepted booking was in Postgres ${n(o.recordedAfterS)} s after the load ended` +
+      (o.lost ? ' (or the check gave up).' : '.'),
   ];
 }

@@ -148,7 +148,8 @@ async function registerOpenApi(app: FastifyInstance, deps: ApiDependencies): Pro
         version: API_VERSION,
         description:
           "Book software-license orders and follow them until their licenses are provisioned in the customer's Smart Account. " +
-          "Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers', an operator key everything.",
+          "Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers', an operator key everything. " +
+          'Any route may answer 429 TooManyRequests (a per-key, per-device or per-address limit, counted in each API server) or 503 Overloaded (load shed): nothing was done, send the same request again after Retry-After.',
       },
       servers: [{ url: deps.config.publicBaseUrl }],
       components: {
