@@ -115,7 +115,7 @@ export const CONFIG_VARIABLES = {
     doc: 'Requests from one client IP to the delegation and activation link pages, per API process (N/duration, or off).',
   },
   API_MAX_IN_FLIGHT: {
-    default: '64',
+    default: '32',
     doc: 'Requests one API process works on at once; one more is shed at once with 503 and Retry-After (0 turns it off). Health routes are never shed.',
   },
   API_MAX_EVENT_LOOP_DELAY: {

@@ -75,7 +75,7 @@ describe('loadConfig', () => {
         signInPerIp: { max: 60, timeWindowMs: 60_000 },
         linkPagesPerIp: { max: 30, timeWindowMs: 60_000 },
       },
-      loadShedding: { maxInFlight: 64, maxEventLoopDelayMs: 500, maxHeapUsedBytes: 1024 * 1024 * 1024, retryAfterS: 2 },
+      loadShedding: { maxInFlight: 32, maxEventLoopDelayMs: 500, maxHeapUsedBytes: 1024 * 1024 * 1024, retryAfterS: 2 },
     });
   });
 
