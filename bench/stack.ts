@@ -122,6 +122,15 @@ async function compileWorkerEntry(dataDir: string): Promise<{ path: string; exec
   }
 }
 
+/**
+ * BENCH_WORKER_CPU_PROF=<dir>: each worker process writes a V8 CPU profile there when it stops
+ * (node refuses --cpu-prof in NODE_OPTIONS), to see where a worker's CPU per order goes.
+ */
+function workerProfileFlags(): string[] {
+  const dir = process.env.BENCH_WORKER_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export async function startBenchStack(options: {
   dataDir: string;
   log: (line: string) => void;
@@ -265,7 +274,7 @@ async function forkBenchWorker(
   };
   if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;
   const child = fork(workerEntry.path, [], {
-    execArgv: [...WORKER_NODE_FLAGS, ...workerEntry.execArgv],
+    execArgv: [...WORKER_NODE_FLAGS, ...workerProfileFlags(), ...workerEntry.execArgv],
     env,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

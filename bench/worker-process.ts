@@ -9,11 +9,12 @@
  * Talks to the parent over IPC: sends `ready` once polling, answers `stats` (memory, cache),
  * and drains and exits on `stop`.
  */
-import { Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { createDb } from '../src/db/knex';
 import { createSmtpMailer } from '../src/email/mailer';
+import { connectTemporal } from '../src/temporal/connect';
+import { connectWorkerTemporal } from '../src/temporal/worker-connection';
 import { createOrderWorker, temporalPartsFrom } from '../workers/order-worker';
 import * as engineLimitActivities from './baseline/activities';
 
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   const bundlePath = process.env.BENCH_WORKFLOW_BUNDLE;
   const config = loadConfig();
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await connectWorkerTemporal(config.temporal);
   const closers: Closer[] = [() => connection.close()];
   let worker: Worker;
   let probes: WorkerProbes = {};
@@ -99,7 +100,7 @@ async function createBenchOrderWorker(
     poolStats: () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 }),
   };
   const mailer = createSmtpMailer(config.smtpUrl);
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const clientConnection = await connectTemporal(config.temporal);
   closers.push(
     () => clientConnection.close(),
     () => db.destroy(),

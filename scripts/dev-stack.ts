@@ -16,7 +16,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { loadConfig, redact, type Config } from '../src/config';
 import { runLicenseUseDemo } from '../src/dev/demo-license-use';
 import { runDemo } from '../src/dev/demo-orders';
@@ -35,6 +35,7 @@ import {
 } from '../src/dev/stack-steps';
 import { summaryText } from '../src/dev/stack-summary';
 import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
+import { connectTemporal } from '../src/temporal/connect';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
@@ -48,9 +49,9 @@ const stack = new StackProcesses(ROOT);
 // shutdown's progress lines into an exception that leaves the children running: such writes are dropped.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
 
-async function temporalAnswers(address: string): Promise<boolean> {
+async function temporalAnswers(temporal: Config['temporal']): Promise<boolean> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: 1_500 });
+    const connection = await connectTemporal(temporal, { connectTimeout: 1_500 });
     await connection.workflowService.getSystemInfo({});
     await connection.close();
     return true;
@@ -61,7 +62,7 @@ async function temporalAnswers(address: string): Promise<boolean> {
 
 /** Starts the dev server unless one answers; true when its UI decodes with this start's codec key. */
 async function startTemporal(config: Config, uiCodecKey: string): Promise<boolean> {
-  if (await temporalAnswers(config.temporal.address)) {
+  if (await temporalAnswers(config.temporal)) {
     step(`Temporal: using the server already answering at ${config.temporal.address}`);
     return false;
   }
@@ -148,7 +149,7 @@ async function runStack(config: Config, supervise: Supervise): Promise<void> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const { keys } = await preparePostgres(config, stamp, stack);
   const uiDecodes = await startTemporal(config, keys.uiCodec.key);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await connectTemporal(config.temporal);
   stack.add({ name: 'Temporal client', stop: () => connection.close() });
   const added = await ensureSearchAttributes(connection, config.temporal.namespace);
   if (added.length) step(`Temporal: registered search attributes ${added.join(', ')}`);

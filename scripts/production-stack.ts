@@ -14,7 +14,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../src/config';
 import { runDemo } from '../src/dev/demo-orders';
 import { productionSummary, type ProductionChecks } from '../src/dev/production-summary';
@@ -48,6 +48,7 @@ import {
   startTemporalServer,
   startTemporalUi,
 } from '../src/dev/temporal-server';
+import { connectTemporal } from '../src/temporal/connect';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 import { workerMemoryEnv } from '../src/temporal/worker-memory';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
@@ -94,12 +95,12 @@ async function startTemporal(config: Config, bins: ReturnType<typeof binaries>, 
     binary: bins.server,
     root: ROOT,
     env,
-    address: config.temporal.address,
+    temporal: config.temporal,
     logFile: join(LOGS, 'temporal-server.log'),
   });
   supervise('temporal-server', server);
   step(`Temporal: serving after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await connectTemporal(config.temporal);
   stack.add({ name: 'Temporal client', stop: () => connection.close() });
   const registered = await ensureNamespace(connection, config.temporal.namespace, NAMESPACE_RETENTION_HOURS);
   const added = await whenNamespaceKnown(() => ensureSearchAttributes(connection, config.temporal.namespace));

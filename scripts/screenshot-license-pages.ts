@@ -19,6 +19,7 @@ import { recreateMigratedDatabase } from '../src/db/migrate';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/dev/chromium';
 import { freePort } from '../src/dev/free-port';
 import { createLogger } from '../src/logging';
+import { temporalConnectionOptions } from '../src/temporal/connect';
 import { openSession, SESSION_COOKIE } from '../src/web/session';
 import { createTestWorld } from '../test/helpers/fixtures';
 import { grantTo, seedLicenseUse, vaId, verifiedUser } from '../test/helpers/license-view-fixtures';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const databaseUrl = withDatabase(base.databaseUrl, 'license_screens');
   await recreateMigratedDatabase(databaseUrl);
   const db = createDb(databaseUrl, 4);
-  const connection = Connection.lazy({ address: base.temporal.address });
+  const connection = Connection.lazy(temporalConnectionOptions(base.temporal));
   const port = await freePort();
   const config = { ...base, databaseUrl, publicBaseUrl: `http://127.0.0.1:${port}` };
   const app = await buildApi({ db, client: new Client({ connection }), config, logger: createLogger('screens', 'ERROR') });

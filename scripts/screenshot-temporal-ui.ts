@@ -13,10 +13,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { chromium } from 'playwright-core';
 import { loadConfig } from '../src/config';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../src/dev/chromium';
+import { connectTemporal } from '../src/temporal/connect';
 
 const ROOT = resolve(__dirname, '..');
 const VIEWPORT = { width: 1440, height: 900 };
@@ -42,7 +43,7 @@ function option(name: string): string | undefined {
 
 /** The IDs of the newest order workflows: what the page must show before the picture is taken. */
 async function newestOrders(config: ReturnType<typeof loadConfig>, query: string): Promise<string[]> {
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 });
+  const connection = await connectTemporal(config.temporal, { connectTimeout: 5_000 });
   try {
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const ids: string[] = [];

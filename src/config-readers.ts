@@ -21,6 +21,16 @@ export function redact(value: string): string {
   return value.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }
 
+/** Why `value` is not host:port, or undefined when it is. */
+export function hostPortProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(value) ? undefined : `must be host:port (got "${value}")`;
+}
+
+/** Why `value` is not a name (namespace, task queue), or undefined when it is. */
+export function nameProblem(value: string): string | undefined {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value) ? undefined : `must be letters, digits, ".", "_" or "-" (got "${value}")`;
+}
+
 export function configReaders(env: Env, fail: (variable: ConfigVariable, reason: string) => void) {
   const raw = (name: ConfigVariable): string => {
     const value = env[name];
@@ -39,6 +49,8 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     }
     return value;
   };
+  /** An http(s) URL, or empty to turn the feature off. */
+  const optionalUrl = (name: ConfigVariable): string => (raw(name) === '' ? '' : url(name, ['http:', 'https:']));
   const duration = (name: ConfigVariable): number => {
     const value = raw(name);
     const ms = parseDuration(value);
@@ -61,12 +73,14 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
   };
   const hostPort = (name: ConfigVariable): string => {
     const value = raw(name);
-    if (!/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(value)) fail(name, `must be host:port (got "${value}")`);
+    const problem = hostPortProblem(value);
+    if (problem) fail(name, problem);
     return value;
   };
   const name = (variable: ConfigVariable): string => {
     const value = raw(variable);
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value)) fail(variable, `must be letters, digits, ".", "_" or "-" (got "${value}")`);
+    const problem = nameProblem(value);
+    if (problem) fail(variable, problem);
     return value;
   };
   const mailbox = (variable: ConfigVariable): string => {
@@ -77,25 +91,7 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     return value;
   };
 
-  /** A whole number, 0 included (0 turns the feature off). */
-  const wholeNumberOrOff = (name: ConfigVariable): number => {
-    const value = raw(name);
-    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) fail(name, `must be 0 or a whole number (got "${value}")`);
-    return Number(value);
-  };
-
-  return {
-    raw,
-    url,
-    duration,
-    durationOrOff,
-    positiveInt,
-    wholeNumberOrOff,
-    hostPort,
-    name,
-    mailbox,
-    ...structuredReaders(raw, fail),
-  };
+  return { raw, url, optionalUrl, duration, durationOrOff, positiveInt, hostPort, name, mailbox, ...structuredReaders(raw, fail) };
 }
 
 /** Settings with a structure of their own: key lists, a choice, a list of days. */
@@ -132,6 +128,13 @@ function structuredReaders(raw: (name: ConfigVariable) => string, fail: (variabl
     return [...new Set(days.map(Number))].sort((a, b) => b - a);
   };
 
+  /** A whole number, 0 included (0 turns the feature off). */
+  const wholeNumberOrOff = (variable: ConfigVariable): number => {
+    const value = raw(variable);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) fail(variable, `must be 0 or a whole number (got "${value}")`);
+    return Number(value);
+  };
+
   /** `N/duration` (120/1m: 120 requests a minute), or `off`: undefined. */
   const rateLimit = (variable: ConfigVariable): { max: number; timeWindowMs: number } | undefined => {
     const value = raw(variable);
@@ -145,5 +148,5 @@ function structuredReaders(raw: (name: ConfigVariable) => string, fail: (variabl
     return { max: Number(match[1]), timeWindowMs };
   };
 
-  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit };
+  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit, wholeNumberOrOff };
 }

@@ -89,6 +89,18 @@ export const CONFIG_VARIABLES = {
     default: '90,60,30,14,7,3,1',
     doc: 'Days before a term ends on which a "licenses expiring" alert is raised (R22), comma-separated.',
   },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    default: '',
+    doc: 'OpenTelemetry collector base URL (OTLP over HTTP, e.g. http://127.0.0.1:4318): the API and the worker send their trace spans to <url>/v1/traces. Empty with OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: no tracing.',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+    default: '',
+    doc: 'Full OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces); overrides OTEL_EXPORTER_OTLP_ENDPOINT for traces.',
+  },
+  OTEL_SERVICE_NAME: {
+    default: '',
+    doc: 'service.name of the spans a process sends; empty: license-fulfillment-api or license-fulfillment-worker.',
+  },
   LICENSE_SIGNING_KEYS: {
     default: '',
     secret: true,

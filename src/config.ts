@@ -4,18 +4,23 @@
  * ConfigError that names each bad variable and why it is bad.
  */
 import { configReaders, type Env } from './config-readers';
+import { readTemporalConnection, type TemporalConnectionSettings, type TemporalConnectionVariable } from './config-temporal';
 import { type ConfigVariable, type LogLevel, LOG_LEVELS } from './config-variables';
 import { MIN_USAGE_REPORT_RETENTION_MS } from './licensing/report-retention';
 
 export * from './config-variables';
+export { TEMPORAL_CONNECTION_VARIABLES, type TemporalConnectionSettings } from './config-temporal';
 export { parseDuration, redact } from './config-readers';
 
 export interface Config {
   databaseUrl: string;
   databasePoolMax: number;
-  temporal: {
-    address: string;
-    namespace: string;
+  /**
+   * Address, namespace, TLS / mTLS and API key as Temporal's own tools read them (a profile file
+   * or TEMPORAL_* variables; src/config-temporal.ts); every connection is made from them by
+   * src/temporal/connect.ts or src/temporal/worker-connection.ts.
+   */
+  temporal: TemporalConnectionSettings & {
     taskQueue: string;
     uiUrl: string;
   };
@@ -65,6 +70,8 @@ export interface Config {
   payloadEncryptionKeys: string;
   /** License use (R19-R22): what takes time, all configuration so tests run in seconds. */
   licenseClock: LicenseClockConfig;
+  /** OpenTelemetry traces (docs/OBSERVABILITY.md, "Traces"): off while `tracesEndpoint` is empty. */
+  tracing: TracingConfig;
   /** `id:base64seed[,...]`: Ed25519 keys signing device credentials and usage answers, the first signs (R16, R17). */
   licenseSigningKeys: string;
   /** Requests per window, counted in each API process on its own (undefined: no limit). */
@@ -117,25 +124,45 @@ export interface LicenseClockConfig {
   termAlertDays: number[];
 }
 
+export interface TracingConfig {
+  /** The OTLP/HTTP URL spans are posted to; empty: no tracing. */
+  tracesEndpoint: string;
+  /** The spans' service.name; empty: the process's own (license-fulfillment-api, license-fulfillment-worker). */
+  serviceName: string;
+}
+
 export class ConfigError extends Error {
-  constructor(readonly problems: Array<{ variable: ConfigVariable; reason: string }>) {
+  constructor(readonly problems: Array<{ variable: ConfigVariable | TemporalConnectionVariable; reason: string }>) {
     super('Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.reason}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const problems: Array<{ variable: ConfigVariable; reason: string }> = [];
-  const fail = (variable: ConfigVariable, reason: string) => problems.push({ variable, reason });
+  const problems: Array<{ variable: ConfigVariable | TemporalConnectionVariable; reason: string }> = [];
+  const fail = (variable: ConfigVariable | TemporalConnectionVariable, reason: string) => problems.push({ variable, reason });
   const readers = configReaders(env, fail);
-  const { raw, url, duration, durationOrOff, positiveInt, hostPort, name, mailbox, encryptionKeys, signingKeys, oneOf, dayList } = readers;
+  const {
+    raw,
+    url,
+    optionalUrl,
+    duration,
+    durationOrOff,
+    positiveInt,
+    hostPort,
+    name,
+    mailbox,
+    encryptionKeys,
+    signingKeys,
+    oneOf,
+    dayList,
+  } = readers;
 
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databasePoolMax: positiveInt('DATABASE_POOL_MAX'),
     temporal: {
-      address: hostPort('TEMPORAL_ADDRESS'),
-      namespace: name('TEMPORAL_NAMESPACE'),
+      ...readTemporalConnection(env, fail),
       taskQueue: name('TEMPORAL_TASK_QUEUE'),
       uiUrl: url('TEMPORAL_UI_URL', ['http:', 'https:']).replace(/\/+$/, ''),
     },
@@ -172,6 +199,10 @@ export function loadConfig(env: Env = process.env): Config {
       usageReportRetentionMs: duration('USAGE_REPORT_RETENTION'),
       termAlertDays: dayList('TERM_ALERT_DAYS'),
     },
+    tracing: {
+      tracesEndpoint: tracesEndpoint(optionalUrl('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'), optionalUrl('OTEL_EXPORTER_OTLP_ENDPOINT')),
+      serviceName: raw('OTEL_SERVICE_NAME'),
+    },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
     ...apiProtection(readers),
   };
@@ -203,4 +234,10 @@ function apiProtection(readers: ReturnType<typeof configReaders>): Pick<Config, 
       retryAfterS: Math.ceil(duration('API_SHED_RETRY_AFTER') / 1000),
     },
   };
+}
+
+/** As the OpenTelemetry specification reads the two: the traces URL as given, or the base URL plus /v1/traces. */
+function tracesEndpoint(tracesUrl: string, baseUrl: string): string {
+  if (tracesUrl) return tracesUrl;
+  return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/v1/traces` : '';
 }

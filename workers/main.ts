@@ -9,8 +9,8 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import type { Connection } from '@temporalio/client';
+import { type NativeConnection, Runtime } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { loadConfig, redact, type Config } from '../src/config';
 import { createDb } from '../src/db/knex';
@@ -18,7 +18,10 @@ import { createSmtpMailer } from '../src/email/mailer';
 import { ensureLicenseClockSchedule } from '../src/licensing/clock-schedule';
 import { createLogger } from '../src/logging';
 import { PinoTemporalLogger } from '../src/observability/temporal-logger';
+import { connectTemporal, describeTemporalSecurity } from '../src/temporal/connect';
+import { connectWorkerTemporal } from '../src/temporal/worker-connection';
 import { workerTelemetryOptions } from '../src/observability/telemetry';
+import { startTracing, tracingClientInterceptors, type Tracing } from '../src/observability/tracing';
 import { createOrderWorker, temporalPartsFrom } from './order-worker';
 
 const SERVICE = 'worker';
@@ -45,10 +48,12 @@ async function main(config: Config, logger: Logger): Promise<void> {
   const mailer = createSmtpMailer(config.smtpUrl);
   let connection: NativeConnection | undefined;
   let clientConnection: Connection | undefined;
+  let tracing: Tracing | undefined;
   try {
-    connection = await NativeConnection.connect({ address: config.temporal.address });
-    clientConnection = await Connection.connect({ address: config.temporal.address });
-    const temporalParts = temporalPartsFrom(config, clientConnection);
+    tracing = startTracing(config.tracing, 'license-fulfillment-worker');
+    connection = await connectWorkerTemporal(config.temporal);
+    clientConnection = await connectTemporal(config.temporal);
+    const temporalParts = temporalPartsFrom(config, clientConnection, tracingClientInterceptors(tracing));
     // The license clock's Schedule (docs/LICENSE-USE.md, "What takes time"), idempotently; before
     // the worker exists, so a failure here is reported as itself, not as a connection still held.
     const clock = await ensureLicenseClockSchedule(temporalParts.temporal, {
@@ -63,6 +68,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
       mailer,
       config,
       shutdownGraceTime: SHUTDOWN_GRACE_TIME,
+      tracing,
       ...(config.workflowBundlePath ? { workflowBundle: { codePath: prebuiltBundle(config.workflowBundlePath) } } : {}),
     });
     logger.info(
@@ -70,6 +76,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
         taskQueue: config.temporal.taskQueue,
         namespace: config.temporal.namespace,
         temporalAddress: config.temporal.address,
+        temporalSecurity: describeTemporalSecurity(config.temporal),
         database: redact(config.databaseUrl),
         smtp: redact(config.smtpUrl),
         metrics: `http://${config.workerMetricsListen}/metrics`,
@@ -77,6 +84,7 @@ async function main(config: Config, logger: Logger): Promise<void> {
         maxConcurrentWorkflowTasks: config.workerMaxConcurrentWorkflowTasks,
         maxConcurrentActivities: config.workerMaxConcurrentActivities,
         workflowBundle: config.workflowBundlePath || 'bundled at start',
+        traces: redact(config.tracing.tracesEndpoint) || 'off',
       },
       'worker polling',
     );
@@ -87,6 +95,8 @@ async function main(config: Config, logger: Logger): Promise<void> {
     await connection?.close();
     await db.destroy();
     mailer.close();
+    // Last: the spans of the activities just drained are still in its buffer.
+    await tracing?.shutdown();
   }
   logger.info('worker stopped');
 }

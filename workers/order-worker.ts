@@ -1,8 +1,10 @@
-import { Client, type Connection } from '@temporalio/client';
+import { Client, type ClientInterceptors, type Connection } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityDependencies } from '../activities';
 import type { Config } from '../src/config';
+import { workerTracingOptions, type Tracing } from '../src/observability/tracing';
 import { dataConverterFor } from '../src/temporal/connect';
+import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, ORDER_WORKFLOWS_PATH } from '../src/temporal/workflow-bundle';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
   config: ActivityDependencies['config'] &
@@ -18,6 +20,8 @@ export interface OrderWorkerOptions extends ActivityDependencies {
    * sets one so SIGTERM drains; tests keep the SDK default (0) so a file's worker stops at once.
    */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Set when tracing is configured (src/observability/tracing.ts): activity spans, and workflow spans exported. */
+  tracing?: Tracing;
 }
 
 /**
@@ -27,21 +31,28 @@ export interface OrderWorkerOptions extends ActivityDependencies {
 export function temporalPartsFrom(
   config: Config,
   clientConnection: Connection,
+  interceptors?: ClientInterceptors,
 ): Pick<OrderWorkerOptions, 'namespace' | 'taskQueue' | 'temporal'> {
   return {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    temporal: new Client({ connection: clientConnection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) }),
+    temporal: new Client({
+      connection: clientConnection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config),
+      ...(interceptors ? { interceptors } : {}),
+    }),
   };
 }
 
 /** The order worker: the order and activation workflows plus the activities bound to real Postgres, SMTP and Temporal. */
 export async function createOrderWorker(options: OrderWorkerOptions): Promise<Worker> {
+  const tracing = workerTracingOptions(options.tracing);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: ORDER_WORKFLOWS_PATH }),
     ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
     // WORKER_MAX_CACHED_WORKFLOWS: the SDK's default grows with the heap (thousands), so memory
     // would grow with every parked order; bounded, an evicted order replays its history when it
@@ -59,5 +70,9 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     // R14: payloads are sealed before they reach Temporal (src/temporal/payload-codec.ts).
     dataConverter: dataConverterFor(options.config),
     activities: createActivities(options),
+    // Tracing (docs/OBSERVABILITY.md, "Traces"): the workflow interceptors are in every bundle,
+    // a pre-built one (src/temporal/workflow-bundle.ts) or the one made here at start.
+    interceptors: { ...tracing.interceptors, ...(options.workflowBundle ? {} : { workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES }) },
+    sinks: tracing.sinks,
   });
 }

@@ -81,6 +81,7 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
             ...rendered,
             idempotencyKey: key,
             orderId: null,
+            alertId: alert.id,
             template: 'license-alert',
             to: recipient.email,
           });

@@ -12,6 +12,8 @@ export const LINK_PLACEHOLDER = '{{secure-link}}';
 export interface QueuedEmail extends RenderedEmail {
   idempotencyKey: string;
   orderId: string | null;
+  /** The alert an alert email is for: its listing shows whether the email went out. */
+  alertId?: string | null;
   template: string;
   to: string;
 }
@@ -21,6 +23,7 @@ function outboxRowOf(email: QueuedEmail, mailFrom: string): Partial<EmailOutboxR
   return {
     idempotency_key: email.idempotencyKey,
     order_id: email.orderId,
+    alert_id: email.alertId ?? null,
     template: email.template,
     to_address: email.to,
     subject: email.subject,

@@ -22,29 +22,34 @@ import { cleanups } from './cleanup';
 import { licenseUsePartFor } from './license-parts';
 import { pauseLicenseClock, type LicenseUsePart } from './license-use';
 import { Observer } from './observer';
+import { directCalls, type OrderCalls } from './order-calls';
 import type { FaultKind, FaultRunOptions } from './options';
 import { faultOffsetMs, planOrders, seededRandom } from './plan';
 import type { FaultResult } from './report';
 import { prepareDrive, runDrive, type Drive, type DriveContext } from './scenarios';
 import {
-  freePort,
   sleep,
-  spawnWorker,
   startPrivateMail,
   startPrivateTemporal,
   type PrivateMail,
   type PrivatePostgres,
   type PrivateTemporal,
   type ProcessRegistry,
-  type WorkerProcess,
 } from './services';
+import { SupervisedWorker } from './supervised-worker';
 import { verdictOf } from './verdict';
 
 const ROOT = resolve(__dirname, '../..');
 export const BASE = join(ROOT, '.data', 'faults');
-const TASK_QUEUE = 'fault-orders';
+export const TASK_QUEUE = 'fault-orders';
 const LICENSE_CLOCK_INTERVAL = '2s';
-const TAGS: Record<FaultKind, string> = { 'worker-kill': 'wk', 'postgres-stop': 'pg', 'smtp-stop': 'sm', 'temporal-restart': 'tr' };
+export const TAGS: Record<FaultKind, string> = {
+  'worker-kill': 'wk',
+  'postgres-stop': 'pg',
+  'smtp-stop': 'sm',
+  'temporal-restart': 'tr',
+  'one-worker-kill': 'ow',
+};
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -65,7 +70,7 @@ interface FaultServices {
   client: Client;
 }
 
-type Later = (name: string, run: () => Promise<void>) => void;
+export type Later = (name: string, run: () => Promise<void>) => void;
 
 export async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shared): Promise<FaultResult> {
   const dir = join(BASE, fault);
@@ -82,7 +87,11 @@ export async function runFault(fault: FaultKind, options: FaultRunOptions, share
   try {
     const services = await startFaultServices(fault, dir, options, shared, later);
     const { db, client } = services;
-    const worker = new SupervisedWorker(services, dir, shared.registry, notes);
+    const worker = new SupervisedWorker({
+      ...workerBasics(services, shared.registry, notes),
+      name: 'the worker',
+      logFile: join(dir, 'worker.log'),
+    });
     later('worker', () => worker.stopForGood());
     const firstWorkerAt = Date.now();
     await (
@@ -96,7 +105,13 @@ export async function runFault(fault: FaultKind, options: FaultRunOptions, share
 
     let markCleared: (at: number) => void = () => undefined;
     const cleared = new Promise<number>((resolve) => (markCleared = resolve));
-    const { drives, observer, deadline, loads, runStartedAt, driving } = await startDriving(fault, options, services, worker, later);
+    const { drives, observer, deadline, loads, runStartedAt, driving } = await startDriving(
+      fault,
+      options,
+      { ...services, mailDir: services.mail.dir, calls: directCalls(client, TASK_QUEUE) },
+      [worker],
+      later,
+    );
     const faultAt = runStartedAt + faultOffsetMs(options.rampSeconds * 1000);
     const licenseDriving = licenseUse.drive({ runStartedAt, faultAt, cleared });
 
@@ -136,19 +151,44 @@ export async function runFault(fault: FaultKind, options: FaultRunOptions, share
   }
 }
 
+/** What the drivers need: where the mail lands, the runner's config and connections, how calls are made. */
+export interface DrivingServices {
+  mailDir: string;
+  config: Config;
+  db: Db;
+  client: Client;
+  calls: OrderCalls;
+}
+
+/** What every supervised worker of a fault run shares: the repository, the settings, the task queue. */
+export function workerBasics(
+  services: { env: Record<string, string>; connection: Connection },
+  registry: ProcessRegistry,
+  notes: string[],
+) {
+  return { root: ROOT, env: services.env, connection: services.connection, namespace: 'default', taskQueue: TASK_QUEUE, registry, notes };
+}
+
 /** The orders planned and prepared, the observer watching, every driver started (not awaited). */
-async function startDriving(fault: FaultKind, options: FaultRunOptions, services: FaultServices, worker: SupervisedWorker, later: Later) {
-  const { mail, config, db, client } = services;
+export async function startDriving(
+  fault: FaultKind,
+  options: FaultRunOptions,
+  services: DrivingServices,
+  workers: SupervisedWorker[],
+  later: Later,
+) {
+  const { mailDir, config, db, client, calls } = services;
   const plan = planOrders(options.orders, options.rampSeconds * 1000, TAGS[fault]);
   const drives: Drive[] = [];
   for (let i = 0; i < plan.length; i += 8) drives.push(...(await Promise.all(plan.slice(i, i + 8).map((p) => prepareDrive(db, p)))));
 
-  const observer = new Observer(db, mail.dir);
+  const observer = new Observer(db, mailDir);
   observer.start();
   later('observer', async () => observer.stop());
   const deadline = Date.now() + options.deadlineSeconds * 1000;
   const ctx: DriveContext = {
     client,
+    calls,
     db,
     config,
     taskQueue: TASK_QUEUE,
@@ -158,7 +198,7 @@ async function startDriving(fault: FaultKind, options: FaultRunOptions, services
     humanDelayMs: Math.round(config.reminderIntervalMs * 1.5),
   };
   const runStartedAt = Date.now() + 500;
-  worker.runStartedAt = runStartedAt;
+  for (const worker of workers) worker.runStartedAt = runStartedAt;
   // Other test runs share the machine: the load during the run belongs next to its times.
   const loads: number[] = [];
   const progress = setInterval(() => {
@@ -194,70 +234,43 @@ async function startFaultServices(
     `  Temporal ${temporal.address} (${join(dir, 'temporal.db')}), SMTP 127.0.0.1:${mail.port}, database ${databaseUrl.replace(/^.*\//, '')}`,
   );
 
-  const env: Record<string, string> = {
-    DATABASE_URL: databaseUrl,
+  const env = faultAppEnv({ databaseUrl, temporalAddress: temporal.address, smtpPort: mail.port, options });
+  return { temporal, mail, env, ...(await runnerConnections(env, later)) };
+}
+
+/** The settings every worker (and API) of a fault run gets: fresh keys, short reminders, a fast license clock. */
+export function faultAppEnv(run: {
+  databaseUrl: string;
+  temporalAddress: string;
+  smtpPort: number;
+  options: FaultRunOptions;
+}): Record<string, string> {
+  return {
+    DATABASE_URL: run.databaseUrl,
     DATABASE_POOL_MAX: '10',
-    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_ADDRESS: run.temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-    SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
-    REMINDER_INTERVAL: options.reminderInterval,
-    ESCALATION_AFTER: options.escalationAfter,
+    SMTP_URL: `smtp://127.0.0.1:${run.smtpPort}`,
+    REMINDER_INTERVAL: run.options.reminderInterval,
+    ESCALATION_AFTER: run.options.escalationAfter,
     PAYLOAD_ENCRYPTION_KEYS: generateEncryptionKey('faults'),
     LICENSE_SIGNING_KEYS: generateSigningKey('faults-1'),
     // License use in seconds: the clock sweeps (alerts, due true-ups) every few seconds.
     LICENSE_CLOCK_INTERVAL: LICENSE_CLOCK_INTERVAL,
     LOG_LEVEL: 'WARN',
   };
-  // The runner's own view of the same settings (the public base URL of links, the reminder interval).
-  const config = loadConfig(env);
-  const db = quietDb(databaseUrl);
-  later('database connections', () => db.destroy());
-  const connection = await Connection.connect({ address: temporal.address });
-  later('Temporal connection', () => connection.close());
-  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(config) });
-  return { temporal, mail, env, config, db, connection, client };
 }
 
-/** The worker, supervised: one that exits by itself is noted and started again, as a process manager would. */
-class SupervisedWorker {
-  current: WorkerProcess | undefined;
-  expectingExit = false;
-  /** Set when the orders start; exits are reported relative to it. */
-  runStartedAt = Date.now();
-
-  constructor(
-    private readonly services: FaultServices,
-    private readonly dir: string,
-    private readonly registry: ProcessRegistry,
-    private readonly notes: string[],
-  ) {}
-
-  async start(): Promise<WorkerProcess> {
-    const w = spawnWorker({
-      root: ROOT,
-      env: { ...this.services.env, WORKER_METRICS_LISTEN: `127.0.0.1:${await freePort()}` },
-      logFile: join(this.dir, 'worker.log'),
-      connection: this.services.connection,
-      namespace: 'default',
-      taskQueue: TASK_QUEUE,
-      registry: this.registry,
-    });
-    void w.exited.then(({ code, signal }) => {
-      if (this.expectingExit || this.current !== w) return;
-      this.notes.push(
-        `the worker exited by itself (${signal ?? `code ${code}`}) at +${Math.round((Date.now() - this.runStartedAt) / 1000)} s; restarted (see worker.log)`,
-      );
-      this.start().catch((err: Error) => this.notes.push(`the worker could not be restarted: ${err.message}`));
-    });
-    this.current = w;
-    return w;
-  }
-
-  async stopForGood(): Promise<void> {
-    this.expectingExit = true;
-    await this.current?.stop();
-  }
+/** The runner's own view of the settings (the public base URL of links, the reminder interval) and its connections. */
+export async function runnerConnections(env: Record<string, string>, later: Later) {
+  const config = loadConfig(env);
+  const db = quietDb(env.DATABASE_URL);
+  later('database connections', () => db.destroy());
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  later('Temporal connection', () => connection.close());
+  const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(config) });
+  return { config, db, connection, client };
 }
 
 /** The fault itself: what stops, for how long, and when it was cleared. */
@@ -280,10 +293,7 @@ async function injectFault(
   let clearedAt: number;
   switch (fault) {
     case 'worker-kill': {
-      worker.expectingExit = true;
-      const killed = worker.current!.pid;
-      await worker.current!.kill();
-      worker.expectingExit = false;
+      const killed = await worker.kill();
       clearedAt = Date.now();
       const next = await worker.start();
       say(`  SIGKILLed worker ${killed}; new worker ${next.pid} started`);
@@ -321,12 +331,19 @@ async function injectFault(
       clearedAt = Date.now();
       say(`  Temporal dev server ready again after ${((clearedAt - injectedAt) / 1000).toFixed(1)} s (same SQLite file)`);
       break;
+    default:
+      throw new Error(`${fault} is a fault of the production shape (--production)`);
   }
   return { injectedAt, clearedAt };
 }
 
 /** After the drivers: the last workflows closing, the outbox settling (the last emails go after the rows say so). */
-async function waitUntilQuiet(services: FaultServices, deadline: number, runStartedAt: number, notes: string[]): Promise<void> {
+export async function waitUntilQuiet(
+  services: { client: Client; db: Db },
+  deadline: number,
+  runStartedAt: number,
+  notes: string[],
+): Promise<void> {
   const { client, db } = services;
   const drivenAt = Date.now();
   say(`  every driver done at +${Math.round((drivenAt - runStartedAt) / 1000)} s; waiting for the last workflows to close`);
@@ -355,7 +372,7 @@ async function waitUntilQuiet(services: FaultServices, deadline: number, runStar
  * The runner's own connections. Knex prints every failed connection attempt with its stack; during a
  * Postgres outage that buries the run's output, and the runner expects and retries them anyway.
  */
-function quietDb(databaseUrl: string): Db {
+export function quietDb(databaseUrl: string): Db {
   const silent = () => undefined;
   return knex({
     client: 'pg',
@@ -365,7 +382,7 @@ function quietDb(databaseUrl: string): Db {
   });
 }
 
-function progressLine(observer: Observer, drives: Drive[], runStartedAt: number): string {
+export function progressLine(observer: Observer, drives: Drive[], runStartedAt: number): string {
   const byStatus = new Map<string, number>();
   for (const d of drives) {
     const status = d.orderId ? (observer.orderRow(d.orderId)?.status ?? 'booking') : 'not booked yet';

@@ -36,6 +36,8 @@ export interface FaultResult {
   emailsReceived: number;
   /** The license-use path of the run (true-ups, device reports, alert emails): what was checked, and how many losses or duplicates. */
   licenseUse?: { checked: string; problems: number };
+  /** one-worker-kill: order steps and emails the surviving worker completed while the other was dead (0 fails the run). */
+  survivorOutcomes?: number;
   /** What else happened that a reader should know (a worker that exited by itself, an order's reason). */
   notes: string[];
 }
@@ -49,7 +51,8 @@ export function passed(result: FaultResult): boolean {
     result.lost.licenses === 0 &&
     result.lost.emails === 0 &&
     result.halfWritten === 0 &&
-    (result.licenseUse?.problems ?? 0) === 0
+    (result.licenseUse?.problems ?? 0) === 0 &&
+    result.survivorOutcomes !== 0
   );
 }
 

@@ -10,6 +10,10 @@
  * driven to its end state and the run asserts what Postgres, Temporal and the received mail
  * say. It prints a table; a full run writes it into docs/RELIABILITY.md, a smoke run into
  * .data/faults/ only. Exit code 0 only when every fault run passed.
+ *
+ * `--production` runs the production shape instead (scripts/faults/production-run.ts):
+ * temporal-server on the same private cluster, Mailpit, two workers and two APIs, with its own
+ * faults (one of two workers killed, temporal-server restarted, Postgres stopped for 30 s).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,9 +21,20 @@ import { cpus, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { cleanUp, cleanups } from './cleanup';
 import { BASE, runFault } from './fault-run';
-import { FAULT_DESCRIPTIONS, USAGE, UsageError, commandLineOf, parseFaultArgs, type FaultRunOptions } from './options';
+import {
+  FAULT_DESCRIPTIONS,
+  PRODUCTION_FAULT_DESCRIPTIONS,
+  USAGE,
+  UsageError,
+  commandLineOf,
+  parseFaultArgs,
+  type FaultKind,
+  type FaultRunOptions,
+} from './options';
 import { kindCounts, planOrders } from './plan';
 import { formatSection, formatTable, passed, replaceSection, type FaultResult } from './report';
+import { productionBinaries } from './production-services';
+import { runProductionFault } from './production-run';
 import { ProcessRegistry, findPostgresBin, startPrivatePostgres } from './services';
 
 const ROOT = resolve(__dirname, '../..');
@@ -57,13 +72,19 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
-  const binary = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  // The production shape needs temporal-server and Mailpit (built into the cache the first time), not the CLI.
+  const bins = options.production ? productionBinaries() : undefined;
+  const binary =
+    bins?.server ??
+    execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
   const plan = planOrders(options.orders, options.rampSeconds * 1000, 'x');
   say(
-    `Fault runs: ${options.faults.join(', ')}; ${options.orders} orders each (${Object.entries(kindCounts(plan))
+    `Fault runs${options.production ? ' of the production shape' : ''}: ${options.faults.join(', ')}; ${options.orders} orders each (${Object.entries(
+      kindCounts(plan),
+    )
       .map(([k, n]) => `${n} ${k}`)
       .join(', ')}), booked over ${options.rampSeconds} s, the fault at ${options.rampSeconds / 2} s; outage ${options.outageSeconds} s; ` +
       `REMINDER_INTERVAL=${options.reminderInterval} ESCALATION_AFTER=${options.escalationAfter}; seed ${options.seed}`,
@@ -75,8 +96,10 @@ async function main(argv: string[]): Promise<number> {
     cleanups.push({ name: 'postgres', run: () => pg.destroy() });
     say(`Private Postgres: 127.0.0.1:${pg.port} (${pg.dataDir})`);
     for (const fault of options.faults) {
-      say(`\n=== ${fault}: ${FAULT_DESCRIPTIONS[fault]}`);
-      results.push(await runFault(fault, options, { pg, binary, registry }));
+      say(`\n=== ${fault}: ${descriptionOf(fault, options)}`);
+      results.push(
+        bins ? await runProductionFault(fault, options, { pg, bins, registry }) : await runFault(fault, options, { pg, binary, registry }),
+      );
       const r = results[results.length - 1];
       say(`=== ${fault}: ${passed(r) ? 'pass' : 'FAIL'}`);
     }
@@ -100,13 +123,18 @@ function writeReport(argv: string[], options: FaultRunOptions, results: FaultRes
     command: commandLineOf(argv),
     finishedAt: new Date(),
     durationSeconds,
-    machine: `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}, Temporal CLI ${basename(resolve(binary, '..'))} dev server (SQLite file), PostgreSQL ${basename(resolve(findPostgresBin(), '..'))}`,
+    machine:
+      `${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node.js ${process.version}, ` +
+      (options.production
+        ? `temporal-server ${basename(resolve(binary, '..'))} on Postgres, 2 workers, 2 APIs, Mailpit`
+        : `Temporal CLI ${basename(resolve(binary, '..'))} dev server (SQLite file)`) +
+      `, PostgreSQL ${basename(resolve(findPostgresBin(), '..'))}`,
     settings:
       `${options.orders} orders per fault run, booked over ${options.rampSeconds} s with the fault at ${options.rampSeconds / 2} s, ` +
       `outage ${options.outageSeconds} s, REMINDER_INTERVAL=${options.reminderInterval}, ESCALATION_AFTER=${options.escalationAfter}, seed ${options.seed}`,
     results,
   });
-  const name = options.smoke ? 'latest-smoke' : 'latest-run';
+  const name = `${options.production ? 'production-' : ''}${options.smoke ? 'latest-smoke' : 'latest-run'}`;
   writeFileSync(join(BASE, `${name}.md`), `${section}\n`);
   writeFileSync(join(BASE, `${name}.json`), JSON.stringify({ command: commandLineOf(argv), options, durationSeconds, results }, null, 2));
   say(`Written: ${join(BASE, `${name}.md`)}`);
@@ -116,6 +144,12 @@ function writeReport(argv: string[], options: FaultRunOptions, results: FaultRes
     writeFileSync(docPath, replaceSection(doc, section));
     say(`Written: ${docPath}`);
   }
+}
+
+function descriptionOf(fault: FaultKind, options: FaultRunOptions): string {
+  return options.production
+    ? PRODUCTION_FAULT_DESCRIPTIONS[fault as keyof typeof PRODUCTION_FAULT_DESCRIPTIONS]
+    : FAULT_DESCRIPTIONS[fault];
 }
 
 /**

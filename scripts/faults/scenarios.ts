@@ -8,8 +8,6 @@
  */
 import type { Client } from '@temporalio/client';
 import { activateSmartAccount, submitCustomerChoice } from '../../src/accounts/customer-links';
-import { bookOrder } from '../../src/orders/book-order';
-import { assignSmartAccount, cancelOrder, reportShipment } from '../../src/orders/order-actions';
 import type { Config } from '../../src/config';
 import type { Db } from '../../src/db/knex';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
@@ -17,6 +15,7 @@ import type { BookOrderInput, OrderLineInput } from '../../src/orders/order';
 import { createTestWorld, registerContact, type TestWorld } from '../../test/helpers/fixtures';
 import { CLASSIC_LINE, PERPETUAL_LINE, TERM_LINE } from '../../test/helpers/orders';
 import type { Observer, Snapshot } from './observer';
+import type { OrderCalls } from './order-calls';
 import type { PlannedOrder, ScenarioKind } from './plan';
 import { sleep } from './services';
 import type { AccountRow, OrderRow } from '../../src/db/rows';
@@ -51,6 +50,8 @@ export interface Drive {
 
 export interface DriveContext {
   client: Client;
+  /** Booking, shipments, assignment and cancellation: in process, or through the APIs. */
+  calls: OrderCalls;
   db: Db;
   config: Config;
   taskQueue: string;
@@ -249,7 +250,7 @@ const DRIVERS: Record<ScenarioKind, Driver> = {
       ctx,
       d,
       'cancel',
-      () => cancelOrder(ctx.client, d.orderId!, { actingPartnerId: d.world.partnerId, reason: 'fault run' }),
+      () => ctx.calls.cancel(d.orderId!, { actingPartnerId: d.world.partnerId, reason: 'fault run' }),
       async () => (await ctx.db<OrderRow>('orders').where({ id: d.orderId }).first('status'))?.status === 'Cancelled',
     );
     await untilPhase(ctx, d, 'Cancelled');
@@ -267,7 +268,7 @@ async function book(ctx: DriveContext, d: Drive, overrides: Partial<BookOrderInp
     ...overrides,
   };
   // A booking whose answer was lost is sent again: the same reference answers alreadyBooked.
-  const booked = await act(ctx, d, 'booking', () => bookOrder(ctx.client, ctx.taskQueue, booking));
+  const booked = await act(ctx, d, 'booking', () => ctx.calls.book(booking));
   if (booked === 'done') throw new Error('booking: no answer');
   d.orderId = booked.orderId;
   d.workflowId = booked.workflowId;
@@ -277,7 +278,7 @@ async function book(ctx: DriveContext, d: Drive, overrides: Partial<BookOrderInp
 async function ship(ctx: DriveContext, d: Drive, lineNumbers: number[]): Promise<void> {
   const shippedOn = SHIP_DATES[d.plan.kind];
   for (const lineNumber of lineNumbers) {
-    await act(ctx, d, `shipment of line ${lineNumber}`, () => reportShipment(ctx.client, d.orderId!, { lineNumber, shippedOn }));
+    await act(ctx, d, `shipment of line ${lineNumber}`, () => ctx.calls.ship(d.orderId!, { lineNumber, shippedOn }));
   }
 }
 
@@ -286,7 +287,7 @@ async function assign(ctx: DriveContext, d: Drive, actingPartnerId: string): Pro
     ctx,
     d,
     'assignment',
-    () => assignSmartAccount(ctx.client, d.orderId!, { accountId: d.world.smartAccountId, virtualAccountPath: 'Finance', actingPartnerId }),
+    () => ctx.calls.assign(d.orderId!, { accountId: d.world.smartAccountId, virtualAccountPath: 'Finance', actingPartnerId }),
     async () => (await ctx.db<OrderRow>('orders').where({ id: d.orderId }).first('account_id'))?.account_id === d.world.smartAccountId,
   );
 }

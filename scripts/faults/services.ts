@@ -23,7 +23,7 @@ const run = promisify(execFile);
 
 export { freePort };
 
-async function portIsFree(port: number): Promise<boolean> {
+export async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolvePort) => {
     const server = createServer();
     server.once('error', () => resolvePort(false));
@@ -301,13 +301,15 @@ export interface WorkerSpawnOptions {
   namespace: string;
   taskQueue: string;
   registry: ProcessRegistry;
+  /** Node flags before the entry (the production shape's workers run with WORKER_NODE_FLAGS). */
+  nodeFlags?: readonly string[];
 }
 
 /** `node --import tsx workers/main.ts`, as `npm run worker` runs it, in a process group of its own. */
 export function spawnWorker(options: WorkerSpawnOptions): WorkerProcess {
   const spawnedAt = Date.now();
   const log = openSync(options.logFile, 'a');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', 'workers/main.ts'], {
     cwd: options.root,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
     stdio: ['ignore', log, log],

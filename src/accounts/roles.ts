@@ -27,15 +27,22 @@ export interface HeldRole {
   path: string | null;
 }
 
-export async function rolesOn(q: Knex, grantee: Grantee, accountId: string): Promise<HeldRole[]> {
-  if (grantee.kind === 'operator') return [{ role: 'sa_admin', path: null }];
-  const rows: Array<{ role: RoleName; path: string | null }> = await q('role_grants as g')
+/** The grantee's live role grants on the account, as (role, path) rows; never called for an operator. */
+export function roleGrantsQuery(q: Knex, grantee: Exclude<Grantee, { kind: 'operator' }>, accountId: string): Knex.QueryBuilder {
+  return q('role_grants as g')
     .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
     .where('g.account_id', accountId)
     .where(grantee.kind === 'partner' ? { 'g.partner_id': grantee.partnerId } : { 'g.user_id': grantee.userId })
     .whereNull('g.revoked_at')
     .select('g.role', 'va.path');
-  return rows;
+}
+
+/** An operator's standing: every role on the whole account. */
+export const OPERATOR_ROLES: readonly HeldRole[] = [{ role: 'sa_admin', path: null }];
+
+export async function rolesOn(q: Knex, grantee: Grantee, accountId: string): Promise<HeldRole[]> {
+  if (grantee.kind === 'operator') return [...OPERATOR_ROLES];
+  return (await roleGrantsQuery(q, grantee, accountId)) as HeldRole[];
 }
 
 /** True when one of the roles allows the action on the VA at `path` (or on the whole account). */

@@ -24,6 +24,9 @@ import type {
   CreatedRegistrationToken,
   CreatedUserKey,
   DailyUseView,
+  EmailList,
+  EmailListParams,
+  EmailResent,
   EventView,
   GrantRoleRequest,
   HealthStatus,
@@ -45,6 +48,7 @@ import type {
   OverageAgreementRequest,
   RegistrationToken,
   RegistrationTokenList,
+  ResendEmailRequest,
   ReportShipmentRequest,
   RoleGrant,
   RoleGrantList,
@@ -238,6 +242,16 @@ export class LicenseFulfillmentClient {
   /** The same for the activation link of a Smart Account pending activation (409 once it is active). */
   resendActivationLink(accountId: string, request: { requestId: string }): Promise<{ accountId: string; sent: true; repeated: boolean }> {
     return this.#call('resendActivationLink', { params: { accountId }, body: request });
+  }
+
+  /** Emails by delivery status, newest first; by default the ones the SMTP server refused for good, with its answer. */
+  listEmails(query: EmailListParams = {}): Promise<EmailList> {
+    return this.#call('listEmails', { query });
+  }
+
+  /** Sends a failed email again, to `to` if given; a second call sends nothing new (`repeated: true`). */
+  resendEmail(emailId: string, request: ResendEmailRequest = {}): Promise<EmailResent> {
+    return this.#call('resendEmail', { params: { emailId }, body: request });
   }
 
   // ------------------------------------------------------------ administration (operators)

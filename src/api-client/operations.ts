@@ -24,6 +24,8 @@ export const OPERATIONS = {
   getOrderTransfer: { method: 'GET', path: '/v1/order-transfers/{batchId}' },
   resendDelegationLink: { method: 'POST', path: '/v1/orders/{orderId}/delegation-link' },
   resendActivationLink: { method: 'POST', path: '/v1/accounts/{accountId}/activation-link' },
+  listEmails: { method: 'GET', path: '/v1/emails' },
+  resendEmail: { method: 'POST', path: '/v1/emails/{emailId}/resend' },
   searchSmartAccounts: { method: 'GET', path: '/v1/smart-accounts' },
   requestSmartAccount: { method: 'POST', path: '/v1/smart-account-requests' },
   listVirtualAccounts: { method: 'GET', path: '/v1/accounts/{accountId}/virtual-accounts' },

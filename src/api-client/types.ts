@@ -63,6 +63,7 @@ import type {
   TrueUpView,
 } from '../licensing/time-schemas';
 import type { CreatedTokenResponse, CreateTokenBodyType, TokenListQueryType, TokenListResponse, TokenResponse } from '../licensing/schemas';
+import type { EmailListBody, EmailListQueryType, EmailResentBody, EmailViewBody, ResendEmailBodyType } from '../email/email-views';
 
 /**
  * The typed client of the license-fulfillment HTTP API, for ordering systems, partners and
@@ -155,3 +156,10 @@ export type CreateHoldingAccountRequest = HoldingAccountBodyType;
 export type HoldingAccount = HoldingAccountType;
 export type CreateUserRequest = UserBodyType;
 export type User = UserType;
+
+// ---- the outbox (issue 18 item 1): failed emails and their resend
+export type Email = EmailViewBody;
+export type EmailListParams = EmailListQueryType;
+export type EmailList = EmailListBody;
+export type ResendEmailRequest = ResendEmailBodyType;
+export type EmailResent = EmailResentBody;

@@ -9,6 +9,7 @@ import {
   VIRTUAL_ACCOUNT_PATH_PATTERN,
 } from '../orders/order';
 import { ORDER_PHASES, WAITING_FOR } from '../orders/order-lifecycle';
+import { OrderEmailView } from '../email/email-views';
 
 /**
  * The HTTP API's request and response schemas. Fastify validates every request against them,
@@ -171,6 +172,12 @@ export const OrderStatusResponse = Type.Object(
     holdingAccountId: Type.Optional(Type.String()),
     lines: Type.Array(LineStatusSchema),
     emailsSent: Type.Array(Type.String()),
+    emails: Type.Optional(
+      Type.Array(OrderEmailView, {
+        description:
+          "each email of the order as the outbox has it (GET only): a failed one with the SMTP server's answer, and the email that resent it",
+      }),
+    ),
   },
   {
     $id: 'OrderStatus',

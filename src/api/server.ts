@@ -4,6 +4,7 @@ import Ajv, { type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { redactUrl } from '../logging';
+import { traceHttpRequests } from '../observability/http-tracing';
 import { authenticate, type Principal } from './auth';
 import type { ApiDependencies } from './dependencies';
 import { BODY_LIMIT_BYTES, handleError, HttpError } from './errors';
@@ -20,6 +21,7 @@ import { registerViewRoutes } from '../licensing/view-routes';
 import { registerLicensePages } from '../licensing/page-routes';
 import { SHARED_SCHEMAS } from './schemas';
 import { registerResendLinkRoute } from '../orders/link-routes';
+import { registerEmailRoutes } from '../email/routes';
 import { deviceRoutes } from '../licensing/routes-devices';
 import { registerTokenRoutes } from '../licensing/routes-tokens';
 import { registerLoadShedding } from './load-shedding';
@@ -73,6 +75,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
   });
+  // First, so the span covers the request from its first hook to its answer.
+  if (deps.tracer) traceHttpRequests(app, deps.tracer);
   app.setValidatorCompiler(validatorCompiler());
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
@@ -125,6 +129,7 @@ async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): 
   registerOrderRoutes(v1, deps);
   registerTransferBatchRoutes(v1, deps);
   registerResendLinkRoute(v1, deps);
+  registerEmailRoutes(v1, deps);
   registerAccountRoutes(v1, deps);
   registerAdministrationRoutes(v1, deps);
   registerViewRoutes(v1, deps);

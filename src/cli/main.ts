@@ -9,6 +9,7 @@ import { registerKeyCommands } from './keys';
 import { registerOrderCommands } from '../orders/cli';
 import { registerLicenseCommands } from '../licensing/cli';
 import { registerLicenseTimeCommands } from '../licensing/time-cli';
+import { registerEmailCommands } from '../email/cli';
 
 /**
  * license-fulfillment: the CLI for operators and partners. `keys` talks to Postgres (that is how
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerLicenseCommands(program);
   registerLicenseTimeCommands(program);
   registerTokenCommands(program);
+  registerEmailCommands(program);
   registerDeviceCommands(program);
   return program;
 }

@@ -12,6 +12,7 @@ import * as outboxFailed from '../../migrations/20261206_060_outbox_failed';
 import * as usageReportRetention from '../../migrations/20261206_070_usage_report_retention';
 import * as orderTransferBatches from '../../migrations/20261206_080_order_transfer_batches';
 import * as instancesByContact from '../../migrations/20261206_100_instances_by_contact';
+import * as emailResends from '../../migrations/20261207_130_email_resends';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261206_070_usage_report_retention': usageReportRetention,
   '20261206_080_order_transfer_batches': orderTransferBatches,
   '20261206_100_instances_by_contact': instancesByContact,
+  '20261207_130_email_resends': emailResends,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

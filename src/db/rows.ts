@@ -87,6 +87,12 @@ export interface EmailOutboxRow {
   last_error: string | null;
   created_at: Date;
   sent_at: Date | null;
+  /** The alert an alert email is for (migration 20261207_130). */
+  alert_id: BigintId | null;
+  /** The failed email this row resends; at most one resend per email. */
+  resend_of: BigintId | null;
+  /** Who asked for the resend: operator, partner:<id>. */
+  resent_by: string | null;
 }
 
 /** Table `entitlements`. */

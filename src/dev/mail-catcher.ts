@@ -29,15 +29,28 @@ export interface MailCatcher {
 /**
  * `rejectRecipients`: addresses matching it are refused at RCPT TO with `550 5.1.1`, as a real
  * server refuses an unknown mailbox (the tests of permanent failures, issue 18 item 1).
+ * `deferRecipients`: addresses matching it are refused with `451 4.7.1` (greylisting, a busy
+ * mailbox) as many times as its first group says, then accepted: `smtp-451-3-...` is deferred
+ * three times (the tests of temporary failures, retried with backoff).
  */
 export async function startMailCatcher(options: {
   dir: string;
   port?: number;
   host?: string;
   rejectRecipients?: RegExp;
+  deferRecipients?: RegExp;
 }): Promise<MailCatcher> {
   mkdirSync(options.dir, { recursive: true });
   let sequence = 0;
+  const deferred = new Map<string, number>();
+  const deferral = (address: string): Error | undefined => {
+    const times = Number(options.deferRecipients?.exec(address)?.[1] ?? 0);
+    const seen = deferred.get(address.toLowerCase()) ?? 0;
+    if (seen >= times) return undefined;
+    deferred.set(address.toLowerCase(), seen + 1);
+    const later = new Error(`4.7.1 <${address}>: Recipient address rejected: try again later (${seen + 1} of ${times})`);
+    return Object.assign(later, { responseCode: 451 });
+  };
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -48,7 +61,7 @@ export async function startMailCatcher(options: {
         const refused = new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown`);
         return callback(Object.assign(refused, { responseCode: 550 }));
       }
-      callback();
+      callback(deferral(address.address));
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

@@ -6,8 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
+import type { TemporalConnectionSettings } from '../config';
+import { connectTemporal } from '../temporal/connect';
 import { PRODUCTION_FILES } from './production-shape';
 import type { StackProcesses } from './stack-processes';
 
@@ -41,13 +43,18 @@ export async function setupTemporalDatabases(options: {
   if (code !== 0) throw new Error(`${PRODUCTION_FILES.setupSchema} exited with ${code}:\n${logTail(options.logFile)}`);
 }
 
-/** Polls until the frontend at `address` answers, failing early when `exited()` says the process died. */
-export async function waitForFrontend(address: string, exited: () => boolean, logFile: string, timeoutMs = 90_000): Promise<void> {
+/** Polls until the frontend answers (with TLS and credentials as configured), failing early when `exited()` says the process died. */
+export async function waitForFrontend(
+  temporal: TemporalConnectionSettings,
+  exited: () => boolean,
+  logFile: string,
+  timeoutMs = 90_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited()) throw new Error(`temporal-server exited at start:\n${logTail(logFile)}`);
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      const connection = await connectTemporal(temporal, { connectTimeout: 1_000 });
       try {
         await connection.workflowService.getSystemInfo({});
         return;
@@ -56,7 +63,7 @@ export async function waitForFrontend(address: string, exited: () => boolean, lo
       }
     } catch (err) {
       if (Date.now() > deadline)
-        throw new Error(`temporal-server on ${address} did not answer: ${(err as Error).message}\n${logTail(logFile)}`);
+        throw new Error(`temporal-server on ${temporal.address} did not answer: ${(err as Error).message}\n${logTail(logFile)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -68,7 +75,7 @@ export async function startTemporalServer(options: {
   binary: string;
   root: string;
   env: Record<string, string>;
-  address: string;
+  temporal: TemporalConnectionSettings;
   logFile: string;
 }): Promise<ChildProcess> {
   const args = ['--root', join(options.root, 'deploy/temporal'), '--config', 'config', '--env', 'production', '--allow-no-auth', 'start'];
@@ -79,7 +86,7 @@ export async function startTemporalServer(options: {
     { ...process.env, ...options.env },
     { logFile: options.logFile },
   );
-  await waitForFrontend(options.address, () => child.exitCode !== null || child.signalCode !== null, options.logFile);
+  await waitForFrontend(options.temporal, () => child.exitCode !== null || child.signalCode !== null, options.logFile);
   return child;
 }
 

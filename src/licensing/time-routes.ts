@@ -1,3 +1,4 @@
+import { alertEmailDelivery, type AlertEmailDeliveryBody } from '../email/email-views';
 import type { Principal } from '../api/auth';
 import type { FastifyInstance } from 'fastify';
 import { allows } from '../accounts/roles';
@@ -41,6 +42,7 @@ interface AlertRow {
   message: string;
   created_at: Date;
   emailed_at: Date | null;
+  email_delivery: AlertEmailDeliveryBody;
 }
 
 interface TrueUpRow {
@@ -94,7 +96,7 @@ function registerAlertRoutes(app: FastifyInstance, deps: ApiDependencies): void 
         .where('a.account_id', accountId)
         .orderBy('a.id', 'desc')
         .limit(request.query.limit ?? 100)
-        .select('a.id', 'a.kind', 'a.subject', 'va.path', 'a.day', 'a.message', 'a.created_at', 'a.emailed_at');
+        .select('a.id', 'a.kind', 'a.subject', 'va.path', 'a.day', 'a.message', 'a.created_at', 'a.emailed_at', alertEmailDelivery(db));
       if (request.query.kind) query.where('a.kind', request.query.kind);
       const narrowTo = request.query.virtualAccountPath;
       if (narrowTo !== undefined || !allows(caller.roles, 'view', null)) {
@@ -120,6 +122,7 @@ function registerAlertRoutes(app: FastifyInstance, deps: ApiDependencies): void 
           message: r.message,
           createdAt: r.created_at.toISOString(),
           emailedAt: r.emailed_at ? r.emailed_at.toISOString() : null,
+          emailDelivery: r.email_delivery,
         })),
       };
     },

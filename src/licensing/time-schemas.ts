@@ -1,3 +1,4 @@
+import { AlertEmailDelivery } from '../email/email-views';
 import { Type, type Static } from '@sinclair/typebox';
 import { SKU_PATTERN } from '../orders/order';
 import { Id, IsoDate, VirtualAccountPath } from '../api/schemas';
@@ -46,6 +47,7 @@ export const AlertView = Type.Object({
   message: Type.String(),
   createdAt: Type.String(),
   emailedAt: Type.Union([Type.String(), Type.Null()]),
+  emailDelivery: AlertEmailDelivery,
 });
 export const AlertList = Type.Object({ alerts: Type.Array(AlertView) });
 

@@ -1,3 +1,4 @@
+import { AlertEmailDelivery } from '../email/email-views';
 import { Type, type Static } from '@sinclair/typebox';
 import { VirtualAccountPath } from '../api/schemas';
 import { TokenListResponse, type TokenListResponseType } from './schemas';
@@ -94,6 +95,7 @@ export const AlertLine = Type.Object({
   day: Type.String({ format: 'date' }),
   message: Type.String(),
   createdAt: Timestamp,
+  emailDelivery: AlertEmailDelivery,
 });
 export const AlertView = Type.Object({ accountId: Type.String(), alerts: Type.Array(AlertLine) });
 export type AlertViewType = Static<typeof AlertView>;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { allows, rolesOn, type AccountAction, type Grantee, type HeldRole } from '../accounts/roles';
+import { allows, OPERATOR_ROLES, roleGrantsQuery, type AccountAction, type Grantee, type HeldRole } from '../accounts/roles';
 
 /**
  * R23/R24: what of a Smart Account a caller may see. Every view of src/licensing/views-*.ts reads
@@ -34,21 +34,49 @@ function underPath(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}/`);
 }
 
+interface AccountWithRolesAndVas {
+  id: string;
+  name: string;
+  status: string;
+  kind: string;
+  roles: HeldRole[];
+  vas: Array<{ id: string | number; path: string; name: string; parent_id: string | number | null }>;
+}
+
+/**
+ * The account, the grantee's roles on it and its virtual accounts (by path) in ONE statement:
+ * every view answer starts here, and on this 2-core machine each round trip saved is CPU saved.
+ */
+async function accountWithRolesAndVas(q: Knex, grantee: Grantee, accountId: string): Promise<AccountWithRolesAndVas | undefined> {
+  const roles =
+    grantee.kind === 'operator'
+      ? q.raw('?::json', [JSON.stringify(OPERATOR_ROLES)])
+      : q.raw(`(SELECT COALESCE(json_agg(r), '[]') FROM (?) AS r)`, [roleGrantsQuery(q, grantee, accountId)]);
+  const row: AccountWithRolesAndVas | undefined = await q('accounts as a')
+    .where('a.id', accountId)
+    .first(
+      'a.id',
+      'a.name',
+      'a.status',
+      'a.kind',
+      q.raw('? AS roles', [roles]),
+      q.raw(
+        `(SELECT COALESCE(json_agg(json_build_object('id', v.id, 'path', v.path, 'name', v.name, 'parent_id', v.parent_id) ORDER BY v.path), '[]')
+           FROM virtual_accounts v WHERE v.account_id = a.id) AS vas`,
+      ),
+    );
+  return row;
+}
+
 /**
  * The caller's scope on a Smart Account, optionally narrowed to the subtree of one virtual
  * account (which the caller must be able to see). A holding account is no Smart Account here.
  */
 export async function viewScopeOf(q: Knex, grantee: Grantee, accountId: string, virtualAccountPath?: string): Promise<ScopeOutcome> {
-  const account: { id: string; name: string; status: string; kind: string } | undefined = await q('accounts')
-    .where({ id: accountId })
-    .first('id', 'name', 'status', 'kind');
-  if (!account || account.kind !== 'smart_account') return { ok: false, reason: 'unknown-account' };
-  const roles = await rolesOn(q, grantee, accountId);
+  const found = await accountWithRolesAndVas(q, grantee, accountId);
+  if (!found || found.kind !== 'smart_account') return { ok: false, reason: 'unknown-account' };
+  const { roles, vas: rows } = found;
   if (roles.length === 0) return { ok: false, reason: 'no-role' };
-  const rows: Array<{ id: string | number; path: string; name: string; parent_id: string | number | null }> = await q('virtual_accounts')
-    .where({ account_id: accountId })
-    .orderBy('path')
-    .select('id', 'path', 'name', 'parent_id');
   let virtualAccounts = rows
     .filter((r) => allows(roles, 'view', r.path))
     .map((r) => ({ id: String(r.id), path: r.path, name: r.name, parentId: r.parent_id === null ? null : String(r.parent_id) }));
@@ -59,9 +87,9 @@ export async function viewScopeOf(q: Knex, grantee: Grantee, accountId: string, 
   return {
     ok: true,
     scope: {
-      accountId: account.id,
-      accountName: account.name,
-      accountStatus: account.status,
+      accountId: found.id,
+      accountName: found.name,
+      accountStatus: found.status,
       grantee,
       roles,
       wholeAccount: virtualAccountPath === undefined && allows(roles, 'view', null),

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { listRoleGrants, type RoleGrantView } from '../accounts/role-grants';
 import { whereVisible, type ViewScope } from './views-access';
+import { alertEmailDelivery, type AlertEmailDeliveryBody } from '../email/email-views';
 
 /**
  * R23: the people and roles, the alerts and the event log of a Smart Account, each limited to
@@ -21,6 +22,8 @@ export interface AlertLine {
   day: string;
   message: string;
   createdAt: string;
+  /** Whether its emails went out: a failed one shows on the alerts page (issue 18 item 1). */
+  emailDelivery: AlertEmailDeliveryBody;
 }
 
 export async function alertsOf(q: Knex, scope: ViewScope, limit = 200): Promise<AlertLine[]> {
@@ -32,6 +35,7 @@ export async function alertsOf(q: Knex, scope: ViewScope, limit = 200): Promise<
     day: string;
     message: string;
     created_at: Date;
+    email_delivery: AlertEmailDeliveryBody;
   }> = await whereVisible(
     q('license_alerts as a').leftJoin('virtual_accounts as va', 'va.id', 'a.virtual_account_id').where('a.account_id', scope.accountId),
     scope,
@@ -39,7 +43,16 @@ export async function alertsOf(q: Knex, scope: ViewScope, limit = 200): Promise<
   )
     .orderBy('a.id', 'desc')
     .limit(limit)
-    .select('a.id', 'va.path', 'a.kind', 'a.subject', q.raw(`to_char(a.day, 'YYYY-MM-DD') AS day`), 'a.message', 'a.created_at');
+    .select(
+      'a.id',
+      'va.path',
+      'a.kind',
+      'a.subject',
+      q.raw(`to_char(a.day, 'YYYY-MM-DD') AS day`),
+      'a.message',
+      'a.created_at',
+      alertEmailDelivery(q),
+    );
   return rows.map((r) => ({
     alertId: String(r.id),
     virtualAccountPath: r.path,
@@ -48,6 +61,7 @@ export async function alertsOf(q: Knex, scope: ViewScope, limit = 200): Promise<
     day: r.day,
     message: r.message,
     createdAt: r.created_at.toISOString(),
+    emailDelivery: r.email_delivery,
   }));
 }
 

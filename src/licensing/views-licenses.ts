@@ -138,8 +138,7 @@ export async function instancesOf(
     serial_number: string;
     hostname: string;
     state: string;
-    registered_at: Date;
-    last_contact_at: Date;
+    registered_at: string;
     contact_key: string;
     uses: InstanceUse[];
   }> = await query
@@ -152,8 +151,8 @@ export async function instancesOf(
       'i.serial_number',
       'i.hostname',
       'i.state',
-      'i.registered_at',
-      'i.last_contact_at',
+      // As text: what the answer shows (ISO, UTC, milliseconds as toISOString) without a Date per row.
+      q.raw(`to_char(i.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS registered_at`),
       q.raw(`to_char(i.last_contact_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS contact_key`),
       q.raw(
         `COALESCE((SELECT json_agg(json_build_object('sku', u.sku, 'count', u.count, 'state', u.state) ORDER BY u.sku)
@@ -170,8 +169,8 @@ export async function instancesOf(
       serialNumber: r.serial_number,
       hostname: r.hostname,
       state: r.state,
-      registeredAt: r.registered_at.toISOString(),
-      lastContactAt: r.last_contact_at.toISOString(),
+      registeredAt: r.registered_at,
+      lastContactAt: `${r.contact_key.slice(0, 23)}Z`,
       uses: r.uses,
     })),
     nextCursor: rows.length > limit && last ? encodeCursor([last.contact_key, last.id]) : null,

@@ -4,6 +4,7 @@ import { checkRole, checkTarget, partnersOfOrder } from '../accounts/placement-r
 import { bookOrder, deriveOrderId } from './book-order';
 import { assignSmartAccount, cancelOrder, reportShipment } from './order-actions';
 import { readOrderStatus } from './order-status';
+import { orderEmails } from '../email/email-views';
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
 import { orderWorkflowId } from './workflow-api';
 import { actingPartner, authorizedOrder, partnerOf } from '../api/access';
@@ -235,7 +236,8 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
           'never goes backwards and already shows what an Update the API answered did. live=true asks the workflow itself ' +
           '(a Temporal Query: slower; an evicted run replays first). Orders whose workflow started before the status was kept ' +
           'in Postgres are answered by the workflow. The header Order-Status-Source says which answered (projection or workflow). ' +
-          "A classic line's license key (LRP record) always comes from Postgres.",
+          "A classic line's license key (LRP record) always comes from Postgres, and so do `emails`: each email's delivery " +
+          "(sent, pending, failed with the SMTP server's answer; POST /v1/emails/{emailId}/resend sends a failed one again).",
         security,
         params: OrderIdParams,
         querystring: OrderStatusQuery,
@@ -245,7 +247,9 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
     async (request, reply) => {
       withOrderLog(request, reply, request.params.orderId);
       const { status, source } = await readOrderStatus(deps, request.principal, request.params.orderId, request.query.live === true);
-      return reply.header('order-status-source', source).send(status);
+      // The outbox, not the workflow, knows whether an email went out: a 5xx refusal comes after the step that queued it.
+      const emails = await orderEmails(deps.db, request.params.orderId);
+      return reply.header('order-status-source', source).send({ ...status, emails });
     },
   );
 }

@@ -1,6 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientInterceptors, type ConnectionOptions } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import type { Config } from '../config';
+import { toClientOptions } from '@temporalio/envconfig';
+import type { Config, TemporalConnectionSettings } from '../config';
 import { AesGcmPayloadCodec, parseEncryptionKeys } from './payload-codec';
 
 /**
@@ -18,11 +19,61 @@ export function dataConverterFor(config: Pick<Config, 'payloadEncryptionKeys'>):
   return { payloadCodecs: [new AesGcmPayloadCodec(parseEncryptionKeys(config.payloadEncryptionKeys))] };
 }
 
-/** A Temporal client on its own connection, with the payload codec. Close `connection` when done. */
+/**
+ * The options of every connection to Temporal, client or worker (worker-connection.ts): address,
+ * TLS / mTLS and API key as Temporal's own tools turn a profile into them. Certificates are read
+ * from their files here, so a renewed one is picked up by the next connection.
+ */
+export function temporalConnectionOptions(temporal: TemporalConnectionSettings): TemporalConnectionOptions {
+  // envconfig's rule: TLS when the profile says so, or by default once an API key is given.
+  const { tls } = toClientOptions(temporal).connectionOptions;
+  const { address, apiKey, grpcMeta } = temporal;
+  return {
+    address,
+    ...(tls ? { tls } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(grpcMeta && Object.keys(grpcMeta).length > 0 ? { metadata: grpcMeta } : {}),
+  };
+}
+
+/** What both Connection (client) and NativeConnection (worker) accept. */
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: NonNullable<ConnectionOptions['tls']>;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+/** How the connection proves itself, for a start-up log line: never the key or a certificate itself. */
+export function describeTemporalSecurity(temporal: TemporalConnectionSettings): string {
+  const { tls, apiKey } = temporalConnectionOptions(temporal);
+  const parts = [tls ? (typeof tls === 'object' && tls.clientCertPair ? 'mTLS' : 'TLS') : 'plain'];
+  if (apiKey !== undefined) parts.push('API key');
+  return parts.join(' + ');
+}
+
+/** A client connection to the configured Temporal frontend; `extra` adds such as connectTimeout. Close it when done. */
+export async function connectTemporal(
+  temporal: TemporalConnectionSettings,
+  extra: Omit<ConnectionOptions, 'address'> = {},
+): Promise<Connection> {
+  return Connection.connect({ ...temporalConnectionOptions(temporal), ...extra });
+}
+
+/**
+ * A Temporal client on its own connection, with the payload codec and, when tracing is on, its
+ * interceptors (src/observability/tracing.ts). Close `connection` when done.
+ */
 export async function connectTemporalClient(
-  config: Pick<Config, 'payloadEncryptionKeys'> & { temporal: Pick<Config['temporal'], 'address' | 'namespace'> },
+  config: Pick<Config, 'payloadEncryptionKeys'> & { temporal: TemporalConnectionSettings },
+  interceptors?: ClientInterceptors,
 ): Promise<{ client: Client; connection: Connection }> {
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
+  const connection = await connectTemporal(config.temporal);
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+    ...(interceptors ? { interceptors } : {}),
+  });
   return { client, connection };
 }

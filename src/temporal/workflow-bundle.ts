@@ -10,6 +10,12 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 /** The module that exports every workflow the order worker runs. */
 export const ORDER_WORKFLOWS_PATH = require.resolve('../../workflows');
 
+/**
+ * The workflow interceptors of every order bundle, traced or not: they trace only a run started
+ * with a trace context, so the bundle is the same whether or not tracing is configured.
+ */
+export const ORDER_WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../../workflows/shared/tracing-interceptors')];
+
 /** Only warnings and errors, on stderr: webpack's progress lines would drown a test run's output. */
 const quietBundleLogger = {
   log: () => undefined,
@@ -20,9 +26,13 @@ const quietBundleLogger = {
   error: (message: string) => process.stderr.write(`[bundle] ${message}\n`),
 };
 
-/** Bundles the workflows at `workflowsPath` (the order workflows by default) into `outPath`. */
+/**
+ * Bundles the workflows at `workflowsPath` (the order workflows by default, with their
+ * interceptors; any other module, the benchmark's baseline, without) into `outPath`.
+ */
 export async function writeWorkflowBundle(outPath: string, workflowsPath: string = ORDER_WORKFLOWS_PATH): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: quietBundleLogger });
+  const workflowInterceptorModules = workflowsPath === ORDER_WORKFLOWS_PATH ? ORDER_WORKFLOW_INTERCEPTOR_MODULES : [];
+  const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundleLogger });
   writeFileSync(outPath, code);
   return outPath;
 }

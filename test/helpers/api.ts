@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createActivationLinkResender } from '../../activities/accounts/activation-link';
 import { createDelegationLinkResender } from '../../activities/orders/link-resend';
+import { createEmailResender } from '../../activities/shared/email-resend';
 import { createApiKey, type ApiKeyRole } from '../../src/api/auth';
 import { buildApi } from '../../src/api/server';
 import type { Config } from '../../src/config';
@@ -41,6 +42,7 @@ export async function startTestApi(
     logger: options.logger ?? createLogger('api-test', 'ERROR'),
     resendDelegationLink: createDelegationLinkResender({ db: stack.db, mailer: stack.mailer, config }),
     resendActivationLink: createActivationLinkResender({ db: stack.db, mailer: stack.mailer, config }),
+    resendEmail: createEmailResender({ db: stack.db, mailer: stack.mailer, config }),
   });
   await app.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();

@@ -8,8 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { createOrderWorker } from '../../workers/order-worker';
+import { connectWorkerTemporal } from '../../src/temporal/worker-connection';
 import { openHistory } from './payloads';
 import type { Db } from '../../src/db/knex';
 import type { DeviceClient, SignedUsageAnswer } from '../../src/device-client';
@@ -147,7 +148,7 @@ export async function replaceWorker(
   if (previous) await previous.stop();
   else killed.shutdown();
   for (let i = 0; i < 100 && killed.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 100));
-  const connection = await NativeConnection.connect({ address: stack.config.temporal.address });
+  const connection = await connectWorkerTemporal(stack.config.temporal);
   const worker = await createOrderWorker({
     connection,
     namespace: stack.config.temporal.namespace,

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, type Db } from '../../src/db/knex';
 import { createSmtpMailer, type Mailer } from '../../src/email/mailer';
 import { readCaughtMail, type CaughtMail } from '../../src/dev/mail-catcher';
-import { dataConverterFor } from '../../src/temporal/connect';
+import { connectTemporal, dataConverterFor } from '../../src/temporal/connect';
+import { connectWorkerTemporal } from '../../src/temporal/worker-connection';
 import { createOrderWorker } from '../../workers/order-worker';
 import { withGenerousApiLimits } from './api-limits';
 
@@ -38,8 +39,8 @@ export async function startTestStack(testFile: string, overrides: Partial<Config
   const taskQueue = sameTaskQueue ?? `test-${basename(testFile).replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
   const db = createDb(config.databaseUrl, 5);
   const mailer = createSmtpMailer(config.smtpUrl);
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const nativeConnection = await connectWorkerTemporal(config.temporal);
+  const connection = await connectTemporal(config.temporal);
   const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config) });
   const worker = await createOrderWorker({
     connection: nativeConnection,

@@ -59,6 +59,31 @@ describe('reading an order', () => {
   });
 });
 
+describe("the order's emails (GET /v1/emails, POST /v1/emails/{id}/resend)", () => {
+  beforeAll(async () => {
+    // The transfer-needed email goes out with the step that held the order: wait until it is sent.
+    const deadline = Date.now() + 20_000;
+    while (!(await stack.db('email_outbox').where({ order_id: orderId, status: 'sent' }).first('id')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  const listed: Record<Who, boolean> = { partner: true, distributor: true, otherPartner: false, otherDistributor: false, operator: true };
+  test.each(WHO)('GET /v1/emails?orderId lists them as %s: only if the order is visible', async (who) => {
+    const res = await api.call('GET', `/v1/emails?status=sent&orderId=${orderId}`, { key: keys[who] });
+    expect(res.status).toBe(200);
+    expect(res.body.emails.length > 0).toBe(listed[who]);
+  });
+
+  // A sent email: who may act gets 409 (only a failed one is resent), an outsider 403 before that.
+  const resend: Record<Who, number> = { partner: 409, distributor: 409, otherPartner: 403, otherDistributor: 403, operator: 409 };
+  test.each(WHO)('POST /v1/emails/{id}/resend as %s', async (who) => {
+    const email = await stack.db('email_outbox').where({ order_id: orderId, status: 'sent' }).first('id');
+    const res = await api.call('POST', `/v1/emails/${email.id}/resend`, { key: keys[who], body: {} });
+    expect(res.status).toBe(resend[who]);
+  });
+});
+
 describe("acting on someone else's order is refused and changes nothing", () => {
   test.each(['otherPartner', 'otherDistributor'] as Who[])('%s: assign, ship and cancel are 403', async (who) => {
     const assign = await api.call('POST', `/v1/orders/${orderId}/assignment`, {

@@ -123,6 +123,7 @@ describe("partner B and B's distributor against everything of partner A", () => 
   let aGrantId: string;
   let aTokenId: string;
   let aBatchId: string;
+  let aEmailId: string;
   let before: Awaited<ReturnType<typeof worldSnapshot>>;
 
   beforeAll(async () => {
@@ -132,6 +133,8 @@ describe("partner B and B's distributor against everything of partner A", () => 
       aOrder.workflowId,
       (s) => s.waitingFor === 'PartnerTransfer' && s.emailsSent.includes('transfer-needed'),
     );
+    // The transfer-needed email of A's order, as the outbox has it: what B may neither list nor resend.
+    aEmailId = String((await stack.db('email_outbox').where({ order_id: aOrder.orderId }).orderBy('id').first('id')).id);
     aGrantId = String((await stack.db('role_grants').where({ account_id: a.smartAccountId, partner_id: a.partnerId }).first('id')).id);
     aTokenId = (
       await api.call('POST', `/v1/accounts/${a.smartAccountId}/registration-tokens`, {
@@ -212,6 +215,12 @@ describe("partner B and B's distributor against everything of partner A", () => 
       () => ({ method: 'POST', path: `/v1/accounts/${a.pendingSmartAccountId}/activation-link`, body: { requestId: 'not-yours' } }),
       forbidden,
     ],
+    [
+      'listEmails',
+      () => ({ method: 'GET', path: `/v1/emails?status=sent&orderId=${aOrder.orderId}` }),
+      (res) => expect({ status: res.status, emails: res.body.emails }).toEqual({ status: 200, emails: [] }),
+    ],
+    ['resendEmail', () => ({ method: 'POST', path: `/v1/emails/${aEmailId}/resend`, body: { to: EVIL } }), forbidden],
     [
       'searchSmartAccounts',
       () => ({ method: 'GET', path: `/v1/smart-accounts?domain=${a.domain}` }),

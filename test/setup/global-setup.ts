@@ -4,7 +4,7 @@
  * Postgres database. Test files read where they are from the environment set here.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { withDatabase } from '../../src/db/knex';
 import { recreateMigratedDatabase } from '../../src/db/migrate';
@@ -35,16 +35,25 @@ export default async function globalSetup(): Promise<void> {
 
   const [temporal, mail, bundlePath] = await Promise.all([
     freePort().then((port) => startTemporalDevServer({ binary, port, logFile: join(dataDir, 'temporal.log') })),
-    // Addresses starting with smtp-550- are refused for good, as an unknown mailbox would be.
-    startMailCatcher({ dir: join(dataDir, 'mail'), rejectRecipients: /^smtp-550-/i }),
+    // Addresses starting with smtp-550- are refused for good, as an unknown mailbox would be;
+    // smtp-451-<n>- ones are deferred (451) n times, then accepted.
+    startMailCatcher({ dir: join(dataDir, 'mail'), rejectRecipients: /^smtp-550-/i, deferRecipients: /^smtp-451-(\d+)-/i }),
     writeWorkflowBundle(join(dataDir, 'workflow-bundle.js')),
     recreateMigratedDatabase(databaseUrl),
   ]);
 
   setStack({ temporal, mail, databaseUrl, dataDir });
+  // The test server is a plain local one: a developer's own Temporal profile or TEMPORAL_TLS* / API
+  // key variables (src/config-temporal.ts) must not send the tests' clients and workers elsewhere.
+  for (const name of Object.keys(process.env)) {
+    if (/^TEMPORAL_(API_KEY|PROFILE|TLS|GRPC_META_)/.test(name)) delete process.env[name];
+  }
+  const noProfiles = join(dataDir, 'temporal-profiles.toml');
+  writeFileSync(noProfiles, '# An empty default profile: the tests use the variables below.\n[profile.default]\n');
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_CONFIG_FILE: noProfiles,
     DATABASE_URL: databaseUrl,
     SMTP_URL: `smtp://127.0.0.1:${mail.port}`,
     TEST_MAIL_DIR: mail.dir,

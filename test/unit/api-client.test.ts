@@ -107,6 +107,7 @@ const SAMPLE_PARAMS: Record<string, string> = {
   instanceId: 'pi-1',
   tokenId: '7',
   partnerId: 'dist-1',
+  emailId: '9',
 };
 
 /** One call per operation, with every optional part filled in (typed: a missing operation does not compile). */
@@ -148,6 +149,8 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
   cancelOrder: (c) => c.cancelOrder(ORDER_ID, { reason: 'customer withdrew' }),
   resendDelegationLink: (c) => c.resendDelegationLink(ORDER_ID, { requestId: 'erp-4711-relink' }),
   resendActivationLink: (c) => c.resendActivationLink('sa-acme', { requestId: 'erp-4711-reactivate' }),
+  listEmails: (c) => c.listEmails({ status: 'failed', orderId: ORDER_ID, limit: 10, after: '5' }),
+  resendEmail: (c) => c.resendEmail('9', { to: 'fixed@customer.test' }),
   searchSmartAccounts: (c) => c.searchSmartAccounts('acme.com'),
   requestSmartAccount: (c) =>
     c.requestSmartAccount({

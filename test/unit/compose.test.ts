@@ -54,6 +54,9 @@ const SECRET_TEST_VALUES: Record<string, string> = {
   PAYLOAD_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   LICENSE_SIGNING_KEYS: `s1:${Buffer.alloc(32, 8).toString('base64')}`,
 };
+/** Tracing is off unless the operator's .env names a collector: compose passes these through, empty by default. */
+const FROM_OPERATOR_ENV = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME'];
+
 const SECRET_NAMES = Object.entries(CONFIG_VARIABLES)
   .filter(([, v]) => 'secret' in v && v.secret)
   .map(([name]) => name);
@@ -73,6 +76,7 @@ function environmentOf(service: string): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env).map(([k, v]) => {
       const value = v === null ? '' : String(v);
+      if (FROM_OPERATOR_ENV.includes(k) && value === `\${${k}:-}`) return [k, ''];
       return [k, /^\$\{[A-Z_]+:\?/.test(value) && k in SECRET_TEST_VALUES ? SECRET_TEST_VALUES[k] : value];
     }),
   );
@@ -151,8 +155,13 @@ describe('docker-compose.yml', () => {
     expect(() => loadConfig(env)).not.toThrow();
     // No value silently falls back to a default: each one is set explicitly.
     for (const [name, value] of Object.entries(env)) {
-      expect([name, value.trim()]).not.toEqual([name, '']);
+      if (!FROM_OPERATOR_ENV.includes(name)) expect([name, value.trim()]).not.toEqual([name, '']);
     }
+  });
+
+  test("tracing comes from the operator's environment, off when it names no collector", () => {
+    const raw = (compose as unknown as { 'x-app-environment': Record<string, string> })['x-app-environment'];
+    for (const name of FROM_OPERATOR_ENV) expect(raw[name]).toBe(`\${${name}:-}`);
   });
 
   test("secrets are never in the file: each comes from the operator's environment and compose refuses to start without it", () => {

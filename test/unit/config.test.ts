@@ -67,6 +67,7 @@ describe('loadConfig', () => {
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
       licenseClock: DEFAULT_LICENSE_CLOCK,
+      tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
       rateLimits: {
         perApiKey: { max: 1200, timeWindowMs: 60_000 },
@@ -173,6 +174,7 @@ describe('loadConfig', () => {
       workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
       licenseClock: DEFAULT_LICENSE_CLOCK,
+      tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
       rateLimits: loadConfig({}).rateLimits,
       loadShedding: loadConfig({}).loadShedding,
@@ -346,6 +348,34 @@ describe('license clock settings', () => {
       /USAGE_REPORT_RETENTION: must be at least 365d, the validity of a device credential.*\(got "364d"\)/,
     );
     expect(() => loadConfig({ USAGE_REPORT_RETENTION: 'forever' })).toThrow(/USAGE_REPORT_RETENTION: must be a positive duration/);
+  });
+});
+
+describe('OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_SERVICE_NAME', () => {
+  test('tracing is off unless a collector is named', () => {
+    expect(loadConfig({}).tracing).toEqual({ tracesEndpoint: '', serviceName: '' });
+  });
+
+  test('the base URL gets /v1/traces, a traces URL is taken as it is and wins', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing.tracesEndpoint).toBe(
+      'http://collector:4318/v1/traces',
+    );
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://tempo.example.com/otlp/v1/traces',
+        OTEL_SERVICE_NAME: 'orders-eu',
+      }).tracing,
+    ).toEqual({ tracesEndpoint: 'https://tempo.example.com/otlp/v1/traces', serviceName: 'orders-eu' });
+  });
+
+  test('a URL that is not http(s) is refused, naming the variable', () => {
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT: must use http:\/\/ or https:\/\//,
+    );
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'not a url' })).toThrow(
+      /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: must be a URL/,
+    );
   });
 });
 

@@ -3,7 +3,7 @@
  * (scripts/faults/plan.ts): defaults, the smoke size, every refusal naming its flag, and the
  * spread of orders over the scenario kinds.
  */
-import { FAULTS, UsageError, commandLineOf, parseFaultArgs } from '../../scripts/faults/options';
+import { FAULTS, PRODUCTION_FAULTS, UsageError, commandLineOf, parseFaultArgs } from '../../scripts/faults/options';
 import { SCENARIO_KINDS, faultOffsetMs, kindCounts, planOrders, seededRandom } from '../../scripts/faults/plan';
 
 const now = () => 1234;
@@ -12,6 +12,7 @@ describe('parseFaultArgs', () => {
   test('defaults: the full run, 200 orders, all four faults, 20 s outages, the docs written', () => {
     expect(parseFaultArgs([], now)).toEqual({
       smoke: false,
+      production: false,
       orders: 200,
       faults: [...FAULTS],
       outageSeconds: 20,
@@ -33,6 +34,23 @@ describe('parseFaultArgs', () => {
       writeDocs: false,
       outageSeconds: 20,
     });
+  });
+
+  test('--production: the production shape three faults, 30 s outages; its own names only', () => {
+    expect(parseFaultArgs(['--smoke', '--production'], now)).toMatchObject({
+      smoke: true,
+      production: true,
+      orders: 21,
+      faults: [...PRODUCTION_FAULTS],
+      outageSeconds: 30,
+    });
+    expect(parseFaultArgs(['--production', '--faults', 'postgres-stop,one-worker-kill'], now)).toMatchObject({
+      faults: ['one-worker-kill', 'postgres-stop'],
+    });
+    expect(() => parseFaultArgs(['--production', '--faults', 'smtp-stop'], now)).toThrow(
+      new UsageError('--faults must list some of one-worker-kill, temporal-restart, postgres-stop (unknown: smtp-stop)'),
+    );
+    expect(() => parseFaultArgs(['--faults', 'one-worker-kill'], now)).toThrow(UsageError);
   });
 
   test('flags take a value after a space or an equals sign; faults run in their fixed order', () => {

@@ -32,6 +32,7 @@ describe('passed', () => {
   test('a clean run passes; re-deliveries with the same Message-ID are counted but do not fail it', () => {
     expect(passed(clean)).toBe(true);
     expect(passed({ ...clean, smtpRedeliveries: 3 })).toBe(true);
+    expect(passed({ ...clean, fault: 'one-worker-kill', survivorOutcomes: 121 })).toBe(true);
   });
 
   test.each<[string, Partial<FaultResult>]>([
@@ -46,6 +47,7 @@ describe('passed', () => {
       'a license-use loss or duplicate (a true-up twice, a report counted twice, an alert email lost)',
       { licenseUse: { checked: '3 true-ups', problems: 1 } },
     ],
+    ['one-worker-kill: the surviving worker completed nothing while the other was dead', { fault: 'one-worker-kill', survivorOutcomes: 0 }],
   ])('%s fails it', (_, change) => {
     expect(passed({ ...clean, ...change })).toBe(false);
   });

@@ -33,8 +33,11 @@ const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'ut
   services: Record<string, Service>;
 };
 const service = (name: string): Service => compose.services[name];
+/** A service's environment as compose makes it when the operator sets nothing: `${NAME:-default}` is its default. */
 const envOf = (name: string): Record<string, string> =>
-  Object.fromEntries(Object.entries(service(name).environment ?? {}).map(([k, v]) => [k, String(v)]));
+  Object.fromEntries(
+    Object.entries(service(name).environment ?? {}).map(([k, v]) => [k, String(v).replace(/^\$\{[A-Z_]+:-([^}]*)\}$/, '$1')]),
+  );
 
 /** Compose reaches the other containers by service name and listens on all interfaces; the no-Docker shape uses loopback. */
 const toLoopback = (value: string) => value.replace(/\b(temporal|mailpit|postgres|0\.0\.0\.0)(?=:\d)/g, '127.0.0.1');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_VARIABLES } from '../../src/config';
+import { CONFIG_VARIABLES, TEMPORAL_CONNECTION_VARIABLES } from '../../src/config';
 import { ORDER_PHASES, WAITING_FOR } from '../../src/orders/order-lifecycle';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
 
@@ -11,6 +11,10 @@ test('the README documents every configuration variable with its default', () =>
   for (const [name, { default: value }] of Object.entries(CONFIG_VARIABLES)) {
     expect(readme).toContain(`| \`${name}\` | \`${value}\` |`);
   }
+});
+
+test('the README documents every Temporal connection variable, as src/config-temporal.ts describes it', () => {
+  for (const [name, meaning] of Object.entries(TEMPORAL_CONNECTION_VARIABLES)) expect(readme).toContain(`| \`${name}\` | ${meaning} |`);
 });
 
 test('the README names every search attribute', () => {

@@ -129,11 +129,19 @@ export function alertsPage(viewer: Viewer, scope: ViewScope, alerts: AlertLine[]
         { header: 'Kind', cell: (a) => a.kind.replace(/_/g, ' ') },
         { header: 'Virtual account', cell: (a) => a.virtualAccountPath ?? 'whole Smart Account' },
         { header: 'Message', cell: (a) => a.message },
+        { header: 'Email', cell: (a) => emailDeliveryText(a.emailDelivery) },
       ],
       alerts,
       'No alerts.',
     )}`;
   return accountPage(viewer, scope, `${accountBase(scope.accountId)}/alerts`, 'Alerts', body);
+}
+
+/** Whether the alert's emails went out; a refused one says so, for the operator to resend (GET /v1/emails). */
+function emailDeliveryText(delivery: AlertLine['emailDelivery']): string {
+  if (delivery.failed > 0) return `delivery failed (${delivery.failed} of ${delivery.failed + delivery.sent + delivery.pending})`;
+  if (delivery.pending > 0) return 'sending';
+  return delivery.sent > 0 ? 'sent' : '–';
 }
 
 export function eventsPage(viewer: Viewer, scope: ViewScope, events: EventLine[], pageSize: number): AppPage {
