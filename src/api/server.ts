@@ -83,7 +83,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     reply.status(404).send({ error: 'NotFound', message: `no route ${request.method} ${redactUrl(request.url)}` });
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
-  // First of every hook: a shed request costs nothing but its 503.
+  // Before every hook but the trace's: a shed request costs nothing but its 503 (and its span).
   await registerLoadShedding(app, deps.config.loadShedding);
 
   await registerOpenApi(app, deps);
