@@ -2,8 +2,10 @@
  * Part 7: license use, the hot path (R16-R18). A fleet of registered product instances over M
  * virtual accounts reports use through the HTTP API (the product's buildApi, listening in the
  * driver; the fleet in a child process, bench/licensing-load.ts), after registering through it.
- * Then the same report transaction straight against Postgres (reportUsage, no HTTP, no signature
- * checks): the path's own limit. Every pool's counters are checked against the rows afterwards.
+ * Then the same reports straight against Postgres (no HTTP, no signature checks): through the group
+ * commit the API uses (UsageReportBatcher, USAGE_REPORT_BATCH_SIZE) and one transaction per report
+ * (reportUsage): the path's own limit, batched and not. Every pool's counters are checked against
+ * the rows afterwards.
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +14,7 @@ import { buildApi } from '../src/api/server';
 import { createDb } from '../src/db/knex';
 import { createVirtualAccountPath } from '../src/dev/demo-data';
 import type { DeviceCaller } from '../src/licensing/device-auth';
+import { REPORT_BATCHES_IN_FLIGHT, UsageReportBatcher } from '../src/licensing/report-queue';
 import { reportUsage } from '../src/licensing/reports';
 import { generateSigningKey, parseSigningKeys } from '../src/licensing/signing';
 import { createRegistrationToken } from '../src/licensing/tokens';
@@ -72,10 +75,23 @@ async function seedFleet(stack: BenchStack, options: LicensingOptions): Promise<
   return { accountId: world.smartAccountId, devices };
 }
 
-/** The report transaction in-process for `seconds`, `concurrency` in flight, over the registered fleet. */
-async function directLimit(stack: BenchStack, accountId: string, signingKeys: string, options: LicensingOptions): Promise<LoadFigures> {
+/**
+ * The reports in-process for `seconds`, `concurrency` in flight, over the registered fleet: through
+ * the API's group commit when `batchSize` > 1, else one transaction each. `label` keeps report IDs apart.
+ */
+async function directLimit(
+  stack: BenchStack,
+  accountId: string,
+  signingKeys: string,
+  options: LicensingOptions,
+  batchSize: number,
+  label: string,
+): Promise<LoadFigures> {
   const keys = parseSigningKeys(signingKeys);
   const db = createDb(stack.databaseUrl, stack.config.databasePoolMax);
+  const batcher = batchSize > 1 ? new UsageReportBatcher(db, keys, { batchSize, batchesInFlight: REPORT_BATCHES_IN_FLIGHT }) : undefined;
+  const report = (caller: DeviceCaller, body: { reportId: string; usage: Record<string, number> }) =>
+    batcher ? batcher.submit(caller, body) : reportUsage(db, keys, caller, body);
   try {
     const rows: Array<{ id: string; public_key: string; account_id: string; virtual_account_id: string; credential_serial: string }> =
       await stack
@@ -109,8 +125,8 @@ async function directLimit(stack: BenchStack, accountId: string, signingKeys: st
           const i = turn++;
           const t0 = process.hrtime.bigint();
           try {
-            await reportUsage(db, keys, callerOf(rows[i % rows.length]), {
-              reportId: `direct-${i}`,
+            await report(callerOf(rows[i % rows.length]), {
+              reportId: `${label}-${i}`,
               usage: { [SKU]: 2 - (Math.floor(i / rows.length) % 2) },
             });
             latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -181,17 +197,21 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
     failures.push(`licensing: ${fleet.registration.requests} of ${devices.length} registered`);
   if (fleet.reports.states.OutOfCompliance || fleet.reports.states.Overage)
     failures.push(`licensing: devices told ${JSON.stringify(fleet.reports.states)}; all should be Authorized`);
-  const direct = await directLimit(stack, accountId, licenseSigningKeys, options);
+  const direct = await directLimit(stack, accountId, licenseSigningKeys, options, stack.config.usageReportBatchSize, 'direct');
   if (Object.keys(direct.failures).length) failures.push(`licensing direct: ${JSON.stringify(direct.failures)}`);
+  const directAlone = await directLimit(stack, accountId, licenseSigningKeys, options, 1, 'alone');
+  if (Object.keys(directAlone.failures).length) failures.push(`licensing direct alone: ${JSON.stringify(directAlone.failures)}`);
   failures.push(...(await inconsistentPools(stack, accountId)));
   return {
     instances: devices.length,
     virtualAccounts: options.virtualAccounts,
     concurrency: options.concurrency,
     databasePoolMax: stack.config.databasePoolMax,
+    reportBatchSize: stack.config.usageReportBatchSize,
     registration: fleet.registration,
     reports: fleet.reports,
     direct,
+    directAlone,
     failures,
   };
 }

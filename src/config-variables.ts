@@ -85,6 +85,10 @@ export const CONFIG_VARIABLES = {
     default: '400d',
     doc: 'How long a usage report is kept to answer a retried report ID the same way (R17); at least 365d, the validity of a device credential, so every retry a device can still send is answered from it.',
   },
+  USAGE_REPORT_BATCH_SIZE: {
+    default: '64',
+    doc: 'Most usage reports the API applies in one Postgres transaction (group commit, docs/LICENSE-USE.md); reports arriving together share a batch, at most one per instance. 1: each report in its own transaction.',
+  },
   TERM_ALERT_DAYS: {
     default: '90,60,30,14,7,3,1',
     doc: 'Days before a term ends on which a "licenses expiring" alert is raised (R22), comma-separated.',

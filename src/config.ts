@@ -74,6 +74,8 @@ export interface Config {
   tracing: TracingConfig;
   /** `id:base64seed[,...]`: Ed25519 keys signing device credentials and usage answers, the first signs (R16, R17). */
   licenseSigningKeys: string;
+  /** Most usage reports applied in one transaction by the API (USAGE_REPORT_BATCH_SIZE); 1: one transaction each. */
+  usageReportBatchSize: number;
   /** Requests per window, counted in each API process on its own (undefined: no limit). */
   rateLimits: RateLimits;
   /** When an API process answers 503 at once rather than take one more request. */
@@ -204,6 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
       serviceName: raw('OTEL_SERVICE_NAME'),
     },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
+    usageReportBatchSize: positiveInt('USAGE_REPORT_BATCH_SIZE'),
     ...apiProtection(readers),
   };
   if (config.licenseClock.usageReportRetentionMs > 0 && config.licenseClock.usageReportRetentionMs < MIN_USAGE_REPORT_RETENTION_MS) {

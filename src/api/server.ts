@@ -14,6 +14,7 @@ import { registerCodecRoutes } from './codec-routes';
 import { registerCustomerPages } from '../orders/customer-page-routes';
 import { registerPeoplePages } from '../accounts/people-page-routes';
 import { registerHealthRoutes } from './health-routes';
+import { recordRoutes } from './route-list';
 import { registerLicenseTimeRoutes } from '../licensing/time-routes';
 import { registerOrderRoutes } from '../orders/routes';
 import { registerTransferBatchRoutes } from '../orders/transfer-routes';
@@ -75,6 +76,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
   });
+  recordRoutes(app);
   // First, so the span covers the request from its first hook to its answer.
   if (deps.tracer) traceHttpRequests(app, deps.tracer);
   app.setValidatorCompiler(validatorCompiler());

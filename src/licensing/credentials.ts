@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { encodeCredential, type CredentialClaims } from '../device-client/protocol';
+import { rememberIssuedCredential } from './device-auth';
 import type { SigningKeys } from './signing';
 
 /**
@@ -46,5 +47,7 @@ export function issueCredential(keys: SigningKeys, identity: InstanceIdentity, n
     renewAfter: renewAfter.toISOString(),
     expiresAt: expiresAt.toISOString(),
   };
-  return { credential: encodeCredential(claims, keys.current.privateKey), expiresAt, renewAfter };
+  const credential = encodeCredential(claims, keys.current.privateKey);
+  rememberIssuedCredential(keys, credential);
+  return { credential, expiresAt, renewAfter };
 }

@@ -65,6 +65,20 @@ function verifiedCredential(keys: SigningKeys, credential: string): VerifiedCred
   return verified;
 }
 
+/**
+ * A credential this process has just signed (registration, renewal) is remembered as verified: the
+ * device's first report skips checking a signature made here a moment ago. The claims are read
+ * from the credential's own text, exactly as decodeCredential would return them.
+ */
+export function rememberIssuedCredential(keys: SigningKeys, credential: string): void {
+  let remembered = verifiedCredentials.get(keys);
+  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, VerifiedCredential>()));
+  if (remembered.has(credential)) return;
+  const claims = JSON.parse(Buffer.from(credential.split('.')[1], 'base64url').toString('utf8')) as CredentialClaims;
+  if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
+  remembered.set(credential, { claims });
+}
+
 /** The device's public key named by the credential, made once per remembered credential. */
 function devicePublicKeyOf(verified: VerifiedCredential): KeyObject {
   verified.devicePublicKey ??= publicKeyFromRaw(Buffer.from(verified.claims.publicKey, 'base64url'));
@@ -136,20 +150,33 @@ export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCa
     [caller.signatureHash, caller.claims.instanceId, caller.claims.instanceId],
   );
   const row = rows[0];
-  if (row.spent === 0) {
-    throw new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
-  }
-  if (!row.id || row.state === 'removed') {
-    throw new LicenseRefusal(
+  const refusal = refusalOfAdmission(row.spent > 0, row.id ? (row as CallerInstance & { credential_serial: string }) : undefined, caller);
+  if (refusal) throw refusal;
+  const { spent: _spent, credential_serial: _serial, ...instance } = row;
+  return instance as CallerInstance;
+}
+
+/**
+ * Why a device request is refused once its signature was (or was not) spent and its instance read
+ * under the lock: a replay, a removed instance, a revoked credential; undefined when admitted.
+ */
+export function refusalOfAdmission(
+  spent: boolean,
+  instance: (Pick<CallerInstance, 'state' | 'public_key'> & { credential_serial: string }) | undefined,
+  caller: DeviceCaller,
+): LicenseRefusal | undefined {
+  if (!spent)
+    return new LicenseRefusal('ReplayedRequest', 'header x-device-signature: this signed request was received before; sign it again');
+  if (!instance || instance.state === 'removed') {
+    return new LicenseRefusal(
       'InstanceRemoved',
       `instance ${caller.claims.instanceId} was removed and its credentials revoked; register again`,
     );
   }
-  if (row.credential_serial !== caller.claims.serial || row.public_key !== caller.claims.publicKey) {
-    throw new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
+  if (instance.credential_serial !== caller.claims.serial || instance.public_key !== caller.claims.publicKey) {
+    return new LicenseRefusal('InvalidCredential', 'header authorization: this credential was revoked');
   }
-  const { spent: _spent, credential_serial: _serial, ...instance } = row;
-  return instance as CallerInstance;
+  return undefined;
 }
 
 /** Forgets spent signatures older than the clock-skew window (they would be refused as stale anyway). */

@@ -22,16 +22,23 @@ export async function recordLicenseEvent(q: Knex, event: LicenseEvent): Promise<
 
 /** The event's insert as a query, for a hot path that runs it in one statement with its other writes. */
 export function licenseEventInsert(q: Knex, event: LicenseEvent): Knex.QueryBuilder {
+  return licenseEventsInsert(q, [event]);
+}
+
+/** Several events in one insert (a batch of usage reports). */
+export function licenseEventsInsert(q: Knex, events: LicenseEvent[]): Knex.QueryBuilder {
   return q<LicenseEventRow>('license_events')
-    .insert({
-      account_id: event.accountId,
-      virtual_account_id: event.virtualAccountId ?? null,
-      type: event.type,
-      subject: event.subject,
-      actor: event.actor,
-      details: JSON.stringify(event.details ?? {}),
-      idempotency_key: event.idempotencyKey ?? null,
-    })
+    .insert(
+      events.map((event) => ({
+        account_id: event.accountId,
+        virtual_account_id: event.virtualAccountId ?? null,
+        type: event.type,
+        subject: event.subject,
+        actor: event.actor,
+        details: JSON.stringify(event.details ?? {}),
+        idempotency_key: event.idempotencyKey ?? null,
+      })),
+    )
     .onConflict('idempotency_key')
     .ignore();
 }

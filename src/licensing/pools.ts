@@ -127,17 +127,20 @@ export async function writePoolCounts(
   await batch.run(q);
   const overage = overageOf(counts);
   if (overage > 0) await recordOveragePeak(q, accountId, key, overage, today);
-  if (counts.unserved > 0) {
-    await raiseAlert(q, {
-      accountId,
-      virtualAccountId: key.virtualAccountId,
-      kind: 'insufficient_licenses',
-      subject: `pool:${key.virtualAccountId}:${key.sku}`,
-      message: `insufficient licenses: ${key.sku} is used ${counts.authorized + counts.overage + counts.unserved} times, ${counts.purchased} purchased`,
-      details: { sku: key.sku, ...counts },
-    });
-  }
+  if (counts.unserved > 0) await raiseInsufficientLicenses(q, accountId, key, counts);
   return { ...counts, virtualAccountId: key.virtualAccountId, accountId, sku: key.sku };
+}
+
+/** R25: the pool's "insufficient licenses" alert (once a day), naming the counts that raised it. */
+export async function raiseInsufficientLicenses(q: Knex.Transaction, accountId: string, key: PoolKey, counts: PoolCounts): Promise<void> {
+  await raiseAlert(q, {
+    accountId,
+    virtualAccountId: key.virtualAccountId,
+    kind: 'insufficient_licenses',
+    subject: `pool:${key.virtualAccountId}:${key.sku}`,
+    message: `insufficient licenses: ${key.sku} is used ${counts.authorized + counts.overage + counts.unserved} times, ${counts.purchased} purchased`,
+    details: { sku: key.sku, ...counts },
+  });
 }
 
 /**

@@ -5,6 +5,12 @@ import { admitDeviceRequest, type DeviceCaller } from './device-auth';
 import { licenseEventInsert } from './events';
 import { LicenseRefusal } from './refusals';
 import type { SigningKeys } from './signing';
+import {
+  registerInOneStatement,
+  type OneStatementRegistration,
+  type RegistrationRequest,
+  type TokenRecord,
+} from './registration-statement';
 import { hashRegistrationToken, tokenStatus } from './tokens';
 
 /**
@@ -15,33 +21,13 @@ import { hashRegistrationToken, tokenStatus } from './tokens';
  * one UDI at once make one instance.
  */
 
-export interface RegistrationRequest {
-  token: string;
-  productId: string;
-  serialNumber: string;
-  hostname: string;
-  publicKey: string;
-}
+export type { RegistrationRequest };
 
 export interface Registered extends IssuedCredential {
   instanceId: string;
   accountId: string;
   virtualAccountPath: string;
   alreadyRegistered: boolean;
-}
-
-interface TokenRecord {
-  id: string;
-  account_id: string;
-  virtual_account_id: string;
-  path: string;
-  export_controlled: boolean;
-  max_uses: number;
-  uses: number;
-  expires_at: Date;
-  revoked_at: Date | null;
-  account_kind: string;
-  account_status: string;
 }
 
 /**
@@ -58,11 +44,18 @@ async function findTokenAndLockUdi(trx: Knex.Transaction, token: string, request
   );
   if (rows.length === 0) throw new LicenseRefusal('UnknownToken', 'token: no such registration token (it may have been mistyped)');
   const { udi_locked: _locked, ...row } = rows[0];
-  if (row.account_kind !== 'smart_account') {
+  refuseAccount(row);
+  return row;
+}
+
+/** Refuses a token of an account whose licenses serve no device (a holding account, an inactive account). */
+function refuseAccount(token: TokenRecord): void {
+  if (token.account_kind !== 'smart_account') {
     throw new LicenseRefusal('HoldingAccountToken', 'token: belongs to a Partner Holding Account, whose licenses serve no device');
   }
-  if (row.account_status !== 'active') throw new LicenseRefusal('AccountNotActive', `token: Smart Account ${row.account_id} is not active`);
-  return row;
+  if (token.account_status !== 'active') {
+    throw new LicenseRefusal('AccountNotActive', `token: Smart Account ${token.account_id} is not active`);
+  }
 }
 
 /** Refuses a token that cannot register now, with the reason. */
@@ -73,7 +66,43 @@ function refuseUnusable(token: TokenRecord, now: Date, spending: boolean): void 
   if (spending && status === 'used_up') throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${token.max_uses} uses spent)`);
 }
 
+/**
+ * The usual case (a new UDI, a usable token) in one statement (registration-statement.ts); a UDI
+ * registered already, or registering at this very moment, takes the locked path, which decides
+ * it as before. A refusal is decided from the token row the statement read, in the locked path's order.
+ */
 export async function registerInstance(db: Knex, keys: SigningKeys, request: RegistrationRequest): Promise<Registered> {
+  const now = new Date();
+  let result: OneStatementRegistration;
+  try {
+    result = await registerInOneStatement(db, request, now);
+  } catch (err) {
+    if ((err as { constraint?: string }).constraint === 'product_instances_udi_unique') return registerLocked(db, keys, request);
+    throw err;
+  }
+  if (result.kind === 'unknown_token')
+    throw new LicenseRefusal('UnknownToken', 'token: no such registration token (it may have been mistyped)');
+  if (result.kind === 'not_registered') {
+    refuseAccount(result.token);
+    if (result.udiRegistered) return registerLocked(db, keys, request);
+    refuseUnusable(result.token, now, true);
+    throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${result.token.max_uses} uses spent)`);
+  }
+  const { token, instanceId, serial } = result;
+  const identity = {
+    instanceId,
+    publicKey: request.publicKey,
+    accountId: token.account_id,
+    virtualAccountId: String(token.virtual_account_id),
+    serial,
+    exportControlled: token.export_controlled,
+  };
+  const issued = issueCredential(keys, identity, now);
+  return { ...issued, instanceId, accountId: token.account_id, virtualAccountPath: token.path, alreadyRegistered: false };
+}
+
+/** Registration under the UDI's advisory lock, in one transaction: a UDI registered already, or a race on a new one. */
+async function registerLocked(db: Knex, keys: SigningKeys, request: RegistrationRequest): Promise<Registered> {
   const now = new Date();
   return db.transaction(async (trx) => {
     const token = await findTokenAndLockUdi(trx, request.token, request);

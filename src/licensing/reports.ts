@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
-import { signAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
-import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
+import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/protocol';
 import { admitDeviceRequest, type CallerInstance, type DeviceCaller } from './device-auth';
 import { StatementBatch, writePartOf } from '../db/statement-batch';
 import { licenseEventInsert } from './events';
+import { comparePoolKeys } from './pool-order';
 import { lockPool, poolRowOf, recomputePool, writePoolCountsIn, type PoolKey, type PoolRow } from './pools';
+import { allowanceOfInstance, answerOf, judgeSku, sameCounts, skusOfReport, usageEventOf, type PreviousUse } from './report-judging';
 import type { SigningKeys } from './signing';
 
 /**
@@ -19,31 +20,12 @@ import type { SigningKeys } from './signing';
  * re-judged at once so the freed licenses serve the others.
  */
 
-interface PreviousUse {
-  sku: string;
-  count: number;
-  state: string;
-}
-
-/** The pool's counts without what this instance's previous use added to them. */
-function withoutPrevious(pool: PoolCounts, previous: PreviousUse | undefined): PoolCounts {
-  if (!previous || previous.state === 'AuthorizationExpired') return pool;
-  const field = previous.state === 'Authorized' ? 'authorized' : previous.state === 'Overage' ? 'overage' : 'unserved';
-  return { ...pool, [field]: Math.max(0, pool[field] - previous.count) };
-}
-
 /**
  * The order pools are locked in: the same key and comparison as allocateActivatedEntitlements
  * (src/licensing/pools.ts), so a report and a provisioning touching the same pools never deadlock.
  */
 function lockOrder(virtualAccountId: string): (a: string, b: string) => number {
-  return (a, b) => `${virtualAccountId}\u0000${a}`.localeCompare(`${virtualAccountId}\u0000${b}`);
-}
-
-function allowanceOfInstance(instance: CallerInstance): Allowance {
-  if (!instance.agreement_kind || instance.agreement_kind === 'none') return NO_ALLOWANCE;
-  if (instance.agreement_kind === 'unlimited') return { kind: 'unlimited' };
-  return { kind: 'factor', factor: Number(instance.allowance_factor) };
+  return (a, b) => comparePoolKeys({ virtualAccountId, sku: a }, { virtualAccountId, sku: b });
 }
 
 /** The stored answer of this report ID, if any, and the instance's use as last judged: one round trip. */
@@ -82,7 +64,7 @@ async function judgeReport(
   previous: Map<string, PreviousUse>,
 ): Promise<{ judged: UsageAnswerBody['usage']; stateChanged: boolean }> {
   const vaId = String(instance.virtual_account_id);
-  const skus = [...new Set([...Object.keys(usage), ...previous.keys()])].sort(lockOrder(vaId));
+  const skus = skusOfReport(usage, previous).sort(lockOrder(vaId));
   const allowance = allowanceOfInstance(instance);
   const judged: UsageAnswerBody['usage'] = [];
   const shrunk: string[] = [];
@@ -90,14 +72,9 @@ async function judgeReport(
   for (const sku of skus) {
     const key = { virtualAccountId: vaId, sku };
     const pool = await lockPoolRow(trx, instance.account_id, key);
-    const before = previous.get(sku);
     const count = usage[sku] ?? 0;
-    const base = withoutPrevious(pool, before);
-    const state: UseState = judgeUse(base, count, allowance);
-    const after = addUse(base, count, state);
-    if (after.authorized !== pool.authorized || after.overage !== pool.overage || after.unserved !== pool.unserved) {
-      await writePoolCountsIn(batch, trx, instance.account_id, key, after);
-    }
+    const { state, after, rejudge, stateChanged: changed } = judgeSku(pool, previous.get(sku), count, sku in usage, allowance);
+    if (!sameCounts(after, pool)) await writePoolCountsIn(batch, trx, instance.account_id, key, after);
     if (sku in usage) {
       batch.add({
         sql: `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at) VALUES (?, ?, ?, ?, ?, now())
@@ -109,9 +86,8 @@ async function judgeReport(
     } else {
       batch.add({ sql: 'DELETE FROM instance_usage WHERE instance_id = ? AND sku = ?', bindings: [instance.id, sku] });
     }
-    const previousCount = before && before.state !== 'AuthorizationExpired' ? before.count : 0;
-    if (count < previousCount && after.overage + after.unserved > 0) shrunk.push(sku);
-    if (!before || before.state !== state || !(sku in usage)) stateChanged = true;
+    if (rejudge) shrunk.push(sku);
+    if (changed) stateChanged = true;
   }
   // Freed licenses serve the others at once (R18); the pools stay locked in SKU order.
   if (shrunk.length > 0) await batch.run(trx);
@@ -137,34 +113,10 @@ export async function reportUsage(
 
     const batch = new StatementBatch();
     const { judged, stateChanged } = await judgeReport(trx, batch, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
-    const body: UsageAnswerBody = {
-      v: 1,
-      instanceId: instance.id,
-      reportId: report.reportId,
-      instanceState: 'active',
-      usage: judged,
-      compliant: judged.every((u) => u.state === 'Authorized'),
-      issuedAt: new Date().toISOString(),
-    };
-    const answer = signAnswer(body, keys.current.id, keys.current.privateKey);
+    const answer = answerOf(keys, instance.id, report.reportId, judged);
     batch.add({ sql: `UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ?`, bindings: [instance.id] });
-    // The event log records what changed state (a new SKU, a state told, a dropped SKU, a comeback);
-    // a count moving within its state is in instance_usage and the daily chart, not the log.
-    if (stateChanged) {
-      batch.add(
-        writePartOf(
-          licenseEventInsert(trx, {
-            accountId: instance.account_id,
-            virtualAccountId: String(instance.virtual_account_id),
-            type: 'usage_reported',
-            subject: `instance:${instance.id}`,
-            actor: `device:${instance.id}`,
-            details: { reportId: report.reportId, usage: judged, previousState: instance.state },
-            idempotencyKey: `usage:${instance.id}:${report.reportId}`,
-          }),
-        ),
-      );
-    }
+    // The event log records what changed state; a count moving within its state does not (usageEventOf).
+    if (stateChanged) batch.add(writePartOf(licenseEventInsert(trx, usageEventOf(instance, report.reportId, judged))));
     // Pool, use, contact, event and the answer kept for retries: one statement.
     await batch.run(trx, {
       sql: 'INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)',

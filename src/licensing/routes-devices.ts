@@ -6,6 +6,7 @@ import { clientIpOf, deviceCredentialOf, rateLimiters, type RateLimitHook } from
 import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
+import { REPORT_BATCHES_IN_FLIGHT, UsageReportBatcher } from './report-queue';
 import { reportUsage } from './reports';
 import {
   CredentialResponse,
@@ -81,12 +82,22 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       await forgetOldSignatures(deps.db).catch((err: unknown) => request.log.warn({ err }, 'forgetting old device signatures failed'));
     });
 
+    // Group commit (USAGE_REPORT_BATCH_SIZE > 1): reports arriving together share one transaction.
+    const batcher =
+      keys && deps.config.usageReportBatchSize > 1
+        ? new UsageReportBatcher(deps.db, keys, {
+            batchSize: deps.config.usageReportBatchSize,
+            batchesInFlight: REPORT_BATCHES_IN_FLIGHT,
+            onBatchFailed: (err, reports) => app.log.warn({ err, reports }, 'a batch of usage reports failed as a whole; each went alone'),
+          })
+        : undefined;
     // Counted before the signature is checked: a throttled device costs neither crypto nor a query.
     const limiters = await rateLimiters(app);
     const tools = {
       requireKeys,
       authenticate,
       callerOf: (request: FastifyRequest) => callers.get(request)!,
+      batcher,
       perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', deviceCredentialOf),
       perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf),
     };
@@ -99,6 +110,7 @@ interface DeviceRouteTools {
   requireKeys: () => SigningKeys;
   authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
   callerOf: (request: FastifyRequest) => DeviceCaller;
+  batcher?: UsageReportBatcher;
   /** DEVICE_RATE_LIMIT, per credential: the signed routes. */
   perCredential: RateLimitHook[];
   /** DEVICE_REGISTRATION_RATE_LIMIT, per client IP: the routes without a credential. */
@@ -175,6 +187,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
     async (request) => {
       const badSkus = invalidSkus(request.body.usage);
       if (badSkus.length > 0) throw badRequest(badSkus);
+      if (tools.batcher) return tools.batcher.submit(tools.callerOf(request), request.body);
       return reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body);
     },
   );

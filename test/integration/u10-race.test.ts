@@ -3,7 +3,7 @@
  * overage agreement -> exactly 100 Authorized, every count exact (the pool row lock: no lost
  * update, never more granted than held). And a token's last uses are spent exactly once.
  */
-import { DeviceApiError } from '../../src/device-client';
+import { DeviceApiError, DeviceClient } from '../../src/device-client';
 import { useTestApi } from '../helpers/api';
 import { createToken, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
@@ -71,6 +71,23 @@ test('U10: 60 devices race for a token of 50 uses -> exactly 50 registered, 10 r
   expect(results.filter((r) => r === 'TokenUsedUp')).toHaveLength(10);
   expect((await stack.db('registration_tokens').where({ id: tokenId }).first('uses')).uses).toBe(50);
   expect(await stack.db('product_instances').where({ registration_token_id: tokenId }).count({ n: '*' })).toEqual([{ n: '50' }]);
+});
+
+test('R16: one new UDI registering 8 times at once with its key -> one instance, one use spent, one 201 and 7 "already registered"', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const { token, tokenId } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const { identity } = newDevice(api, world, 'twin');
+  const keys = DeviceClient.create(api.baseUrl).state;
+  const results = await Promise.all(
+    Array.from({ length: 8 }, () => new DeviceClient({ baseUrl: api.baseUrl, state: { ...keys }, attempts: 1 }).register(token, identity)),
+  );
+  expect(new Set(results.map((r) => r.instanceId)).size).toBe(1);
+  expect(results.filter((r) => !r.alreadyRegistered)).toHaveLength(1);
+  expect((await stack.db('registration_tokens').where({ id: tokenId }).first('uses')).uses).toBe(1);
+  expect(await stack.db('product_instances').where({ serial_number: identity.serialNumber }).count({ n: '*' })).toEqual([{ n: '1' }]);
+  expect(
+    await stack.db('license_events').where({ account_id: world.smartAccountId, type: 'instance_registered' }).count({ n: '*' }),
+  ).toEqual([{ n: '1' }]);
 });
 
 /** The pool's counters against the rows: the Authorized, Overage and unserved use of its instances. */

@@ -69,6 +69,7 @@ describe('loadConfig', () => {
       licenseClock: DEFAULT_LICENSE_CLOCK,
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
+      usageReportBatchSize: 64,
       rateLimits: {
         perApiKey: { max: 1200, timeWindowMs: 60_000 },
         perDeviceCredential: { max: 30, timeWindowMs: 60_000 },
@@ -176,6 +177,7 @@ describe('loadConfig', () => {
       licenseClock: DEFAULT_LICENSE_CLOCK,
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
+      usageReportBatchSize: 64,
       rateLimits: loadConfig({}).rateLimits,
       loadShedding: loadConfig({}).loadShedding,
     });
@@ -348,6 +350,12 @@ describe('license clock settings', () => {
       /USAGE_REPORT_RETENTION: must be at least 365d, the validity of a device credential.*\(got "364d"\)/,
     );
     expect(() => loadConfig({ USAGE_REPORT_RETENTION: 'forever' })).toThrow(/USAGE_REPORT_RETENTION: must be a positive duration/);
+  });
+
+  test('usage reports share a transaction up to USAGE_REPORT_BATCH_SIZE; 1 turns the group commit off', () => {
+    expect(loadConfig({}).usageReportBatchSize).toBe(64);
+    expect(loadConfig({ USAGE_REPORT_BATCH_SIZE: '1' }).usageReportBatchSize).toBe(1);
+    expect(() => loadConfig({ USAGE_REPORT_BATCH_SIZE: '0' })).toThrow(/USAGE_REPORT_BATCH_SIZE: must be a whole number of at least 1/);
   });
 });
 

@@ -1,0 +1,198 @@
+import type { Knex } from 'knex';
+import type { SignedUsageAnswer } from '../device-client/protocol';
+import type { WritePart } from '../db/statement-batch';
+import type { PoolCounts, UseState } from './compliance';
+import type { CallerInstance, DeviceCaller } from './device-auth';
+import { lockPool, poolRowOf, type PoolKey, type PoolRow } from './pools';
+import type { PreviousUse } from './report-judging';
+
+/**
+ * The set-based statements of a batch of usage reports (report-batch.ts): each reads or writes
+ * the rows of every report of the batch at once, from arrays (unnest), so a statement's size in
+ * parameters does not grow with the batch. Same rows, same locks as the one-report path.
+ */
+
+export interface AdmittedBatch {
+  /** Hex SHA-256 of the request signatures spent now (a caller missing here sent a replay). */
+  spent: Set<string>;
+  /** The callers' instances, locked, by ID (a missing one does not exist). */
+  instances: Map<string, CallerInstance & { credential_serial: string }>;
+}
+
+/**
+ * Spends every request's signature and locks every caller's instance (in ID order, as every
+ * batch does, so two batches never deadlock), with its agreement: one round trip, as
+ * admitDeviceRequest for one. What is read of their use is read after this, so under the locks.
+ */
+export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[]): Promise<AdmittedBatch> {
+  const { rows }: { rows: Array<Partial<CallerInstance> & { credential_serial?: string; spent: string[] | null }> } = await trx.raw(
+    `WITH spent AS (
+       INSERT INTO device_request_signatures (signature_hash, instance_id)
+       SELECT * FROM unnest(?::bytea[], ?::text[]) ON CONFLICT DO NOTHING RETURNING signature_hash
+     ), locked AS (
+       SELECT i.id, i.account_id, i.virtual_account_id, i.state, i.public_key, i.credential_serial,
+              a.kind AS agreement_kind, a.allowance_factor
+       FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
+       WHERE i.id = ANY(?::text[]) ORDER BY i.id FOR UPDATE OF i
+     )
+     SELECT (SELECT array_agg(encode(signature_hash, 'hex')) FROM spent) AS spent, locked.*
+     FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`,
+    [callers.map((c) => c.signatureHash), callers.map((c) => c.claims.instanceId), callers.map((c) => c.claims.instanceId)],
+  );
+  const instances = new Map<string, CallerInstance & { credential_serial: string }>();
+  for (const { spent: _spent, ...row } of rows) {
+    if (row.id)
+      instances.set(row.id, {
+        ...(row as CallerInstance & { credential_serial: string }),
+        virtual_account_id: String(row.virtual_account_id),
+      });
+  }
+  return { spent: new Set(rows[0]?.spent ?? []), instances };
+}
+
+/** The stored answers of these (instance, report ID) pairs and the instances' use as last judged: one round trip. */
+export async function storedAndPreviousOfBatch(
+  trx: Knex.Transaction,
+  reports: Array<{ instanceId: string; reportId: string }>,
+): Promise<{ stored: Map<string, SignedUsageAnswer>; previous: Map<string, Map<string, PreviousUse>> }> {
+  const instanceIds = reports.map((r) => r.instanceId);
+  const {
+    rows,
+  }: { rows: Array<{ stored: Array<{ i: string; a: SignedUsageAnswer }> | null; previous: Array<PreviousUse & { i: string }> | null }> } =
+    await trx.raw(
+      `SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer))
+               FROM usage_reports r JOIN unnest(?::text[], ?::text[]) AS k (instance_id, report_id)
+                 ON r.instance_id = k.instance_id AND r.report_id = k.report_id) AS stored,
+              (SELECT json_agg(json_build_object('i', instance_id, 'sku', sku, 'count', count, 'state', state))
+               FROM instance_usage WHERE instance_id = ANY(?::text[])) AS previous`,
+      [instanceIds, reports.map((r) => r.reportId), instanceIds],
+    );
+  const stored = new Map((rows[0].stored ?? []).map((s) => [s.i, s.a]));
+  const previous = new Map<string, Map<string, PreviousUse>>();
+  for (const { i, ...use } of rows[0].previous ?? []) {
+    if (!previous.has(i)) previous.set(i, new Map());
+    previous.get(i)!.set(use.sku, use);
+  }
+  return { stored, previous };
+}
+
+/**
+ * Locks every pool of the batch in the order given (comparePoolKeys: the order of every pool
+ * writer) in one statement; a pool with no row yet is created and locked as lockPool does.
+ */
+export async function lockBatchPools(trx: Knex.Transaction, keys: Array<PoolKey & { accountId: string }>): Promise<Map<string, PoolRow>> {
+  const { rows }: { rows: Array<Record<string, unknown>> } = await trx.raw(
+    `SELECT p.virtual_account_id, p.account_id, p.sku, p.purchased, p.authorized, p.overage, p.unserved
+     FROM unnest(?::bigint[], ?::text[]) WITH ORDINALITY AS k (virtual_account_id, sku, ord)
+     JOIN license_pools p ON p.virtual_account_id = k.virtual_account_id AND p.sku = k.sku
+     ORDER BY k.ord FOR UPDATE OF p`,
+    [keys.map((k) => k.virtualAccountId), keys.map((k) => k.sku)],
+  );
+  const pools = new Map(rows.map((row) => poolRowOf(row)).map((pool) => [poolKeyText(pool), pool]));
+  // Rare (a SKU no order brought to this VA): created then locked after the others.
+  for (const key of keys) {
+    if (!pools.has(poolKeyText(key))) pools.set(poolKeyText(key), await lockPool(trx, key.accountId, key));
+  }
+  return pools;
+}
+
+export function poolKeyText(key: PoolKey): string {
+  return `${key.virtualAccountId}\u0000${key.sku}`;
+}
+
+export interface PoolWrite extends PoolKey {
+  counts: PoolCounts;
+  /** The highest use the pool reached in the batch: the daily chart keeps the day's highest. */
+  highestInUse: number;
+}
+
+export interface UseWrite {
+  instanceId: string;
+  sku: string;
+  virtualAccountId: string;
+  count: number;
+  state: UseState;
+}
+
+/** The pools' counters and today's chart points, for every pool the batch changed. */
+export function poolWrites(pools: PoolWrite[]): WritePart[] {
+  if (pools.length === 0) return [];
+  const columns = [
+    pools.map((p) => p.virtualAccountId),
+    pools.map((p) => p.sku),
+    pools.map((p) => p.counts.authorized),
+    pools.map((p) => p.counts.overage),
+    pools.map((p) => p.counts.unserved),
+  ];
+  return [
+    {
+      sql: `UPDATE license_pools p SET authorized = v.authorized, overage = v.overage, unserved = v.unserved,
+              insufficient_since = CASE WHEN v.unserved > 0 THEN COALESCE(p.insufficient_since, now()) END, updated_at = now()
+            FROM unnest(?::bigint[], ?::text[], ?::int[], ?::int[], ?::int[]) AS v (virtual_account_id, sku, authorized, overage, unserved)
+            WHERE p.virtual_account_id = v.virtual_account_id AND p.sku = v.sku`,
+      bindings: columns,
+    },
+    {
+      sql: `INSERT INTO pool_daily_use (virtual_account_id, sku, day, purchased, in_use)
+            SELECT v.virtual_account_id, v.sku, current_date, v.purchased, v.in_use
+            FROM unnest(?::bigint[], ?::text[], ?::int[], ?::int[]) AS v (virtual_account_id, sku, purchased, in_use)
+            ON CONFLICT (virtual_account_id, sku, day) DO UPDATE
+            SET purchased = GREATEST(pool_daily_use.purchased, EXCLUDED.purchased), in_use = GREATEST(pool_daily_use.in_use, EXCLUDED.in_use)
+            WHERE pool_daily_use.purchased < EXCLUDED.purchased OR pool_daily_use.in_use < EXCLUDED.in_use`,
+      bindings: [columns[0], columns[1], pools.map((p) => p.counts.purchased), pools.map((p) => p.highestInUse)],
+    },
+  ];
+}
+
+/** The use rows: reported SKUs upserted, dropped SKUs deleted (distinct rows: one report per instance in a batch). */
+export function useWrites(upserts: UseWrite[], deletes: Array<{ instanceId: string; sku: string }>): WritePart[] {
+  const parts: WritePart[] = [];
+  if (upserts.length > 0) {
+    parts.push({
+      sql: `INSERT INTO instance_usage (instance_id, sku, virtual_account_id, count, state, reported_at)
+            SELECT v.instance_id, v.sku, v.virtual_account_id, v.count, v.state, now()
+            FROM unnest(?::text[], ?::text[], ?::bigint[], ?::int[], ?::text[]) AS v (instance_id, sku, virtual_account_id, count, state)
+            ON CONFLICT (instance_id, sku) DO UPDATE SET virtual_account_id = EXCLUDED.virtual_account_id, count = EXCLUDED.count,
+              state = EXCLUDED.state, reported_at = now()`,
+      bindings: [
+        upserts.map((u) => u.instanceId),
+        upserts.map((u) => u.sku),
+        upserts.map((u) => u.virtualAccountId),
+        upserts.map((u) => u.count),
+        upserts.map((u) => u.state),
+      ],
+    });
+  }
+  if (deletes.length > 0) {
+    parts.push({
+      sql: `DELETE FROM instance_usage u USING unnest(?::text[], ?::text[]) AS d (instance_id, sku)
+            WHERE u.instance_id = d.instance_id AND u.sku = d.sku`,
+      bindings: [deletes.map((d) => d.instanceId), deletes.map((d) => d.sku)],
+    });
+  }
+  return parts;
+}
+
+/** The answered instances' contact, and the signatures of requests not answered here given back (they are answered alone or refused). */
+export function contactAndUnspentWrites(answered: string[], unspent: Buffer[]): WritePart[] {
+  const parts: WritePart[] = [];
+  if (answered.length > 0) {
+    parts.push({
+      sql: `UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ANY(?::text[])`,
+      bindings: [answered],
+    });
+  }
+  if (unspent.length > 0) {
+    parts.push({ sql: 'DELETE FROM device_request_signatures WHERE signature_hash = ANY(?::bytea[])', bindings: [unspent] });
+  }
+  return parts;
+}
+
+/** The answers kept for retries (the statement's last part). */
+export function answersInsert(answers: Array<{ instanceId: string; reportId: string; answer: SignedUsageAnswer }>): WritePart {
+  return {
+    sql: `INSERT INTO usage_reports (instance_id, report_id, answer)
+          SELECT * FROM unnest(?::text[], ?::text[], ?::jsonb[])`,
+    bindings: [answers.map((a) => a.instanceId), answers.map((a) => a.reportId), answers.map((a) => JSON.stringify(a.answer))],
+  };
+}

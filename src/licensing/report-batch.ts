@@ -1,0 +1,214 @@
+import type { Knex } from 'knex';
+import { isoDateOf } from '../common/dates';
+import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/protocol';
+import { StatementBatch, writePartOf } from '../db/statement-batch';
+import { inUse, overageOf, type PoolCounts } from './compliance';
+import { refusalOfAdmission, type CallerInstance, type DeviceCaller } from './device-auth';
+import { licenseEventsInsert, type LicenseEvent } from './events';
+import { recordOveragePeak } from './overage';
+import { comparePoolKeys } from './pool-order';
+import { raiseInsufficientLicenses, type PoolKey, type PoolRow } from './pools';
+import type { LicenseRefusal } from './refusals';
+import {
+  admitBatch,
+  answersInsert,
+  contactAndUnspentWrites,
+  lockBatchPools,
+  poolKeyText,
+  poolWrites,
+  storedAndPreviousOfBatch,
+  useWrites,
+  type PoolWrite,
+  type UseWrite,
+} from './report-batch-sql';
+import { allowanceOfInstance, answerOf, judgeSku, sameCounts, skusOfReport, usageEventOf, type PreviousUse } from './report-judging';
+import type { SigningKeys } from './signing';
+
+/**
+ * A batch of usage reports (at most one per instance) applied in ONE transaction, set-based: the
+ * signatures spent and the instances locked in one statement, their stored answers and previous
+ * use in one, every pool locked in one (the order every pool writer uses), each report judged in
+ * arrival order against the pools' counts in memory with the one-report path's arithmetic
+ * (report-judging.ts), every write in one statement, one commit. Each report gets what the
+ * one-report path would have told it had the batch's reports come one after the other.
+ */
+
+export interface QueuedReport {
+  caller: DeviceCaller;
+  report: { reportId: string; usage: Record<string, number> };
+}
+
+/** What became of one report of the batch; `alone`: its pool must be re-judged, it goes through the one-report path after the batch. */
+export type BatchOutcome =
+  { kind: 'answered'; answer: SignedUsageAnswer } | { kind: 'refused'; refusal: LicenseRefusal } | { kind: 'alone' };
+
+interface PoolInBatch {
+  row: PoolRow;
+  counts: PoolCounts;
+  changed: boolean;
+  highestInUse: number;
+  /** The most served use beyond the purchase any report of the batch left (the period's peak, R20). */
+  highestOverage: number;
+  /** The first counts a report left with unserved use: they raise the day's alert, as they would alone. */
+  firstShort?: PoolCounts;
+}
+
+/** The pools' counts as the batch's reports change them one after the other, and what each must write. */
+class BatchPools {
+  private readonly pools = new Map<string, PoolInBatch>();
+
+  constructor(rows: Map<string, PoolRow>) {
+    for (const [key, row] of rows) this.pools.set(key, { row, counts: row, changed: false, highestInUse: 0, highestOverage: 0 });
+  }
+
+  counts(key: PoolKey): PoolCounts {
+    return this.pools.get(poolKeyText(key))!.counts;
+  }
+
+  set(key: PoolKey, counts: PoolCounts): void {
+    const pool = this.pools.get(poolKeyText(key))!;
+    pool.counts = counts;
+    pool.changed = true;
+    pool.highestInUse = Math.max(pool.highestInUse, inUse(counts));
+    pool.highestOverage = Math.max(pool.highestOverage, overageOf(counts));
+    if (counts.unserved > 0) pool.firstShort ??= counts;
+  }
+
+  writes(): PoolWrite[] {
+    return [...this.pools.values()]
+      .filter((p) => p.changed)
+      .map((p) => ({ virtualAccountId: p.row.virtualAccountId, sku: p.row.sku, counts: p.counts, highestInUse: p.highestInUse }));
+  }
+
+  /** The overage peak and the "insufficient licenses" alert of pools the batch left short, as writePoolCounts records them. */
+  async recordShortfalls(trx: Knex.Transaction): Promise<void> {
+    const today = isoDateOf(Date.now());
+    for (const p of this.pools.values()) {
+      if (p.highestOverage > 0) await recordOveragePeak(trx, p.row.accountId, p.row, p.highestOverage, today);
+      if (p.firstShort) await raiseInsufficientLicenses(trx, p.row.accountId, p.row, p.firstShort);
+    }
+  }
+}
+
+/** Everything the batch writes, gathered as its reports are judged. */
+interface BatchWrites {
+  uses: UseWrite[];
+  dropped: Array<{ instanceId: string; sku: string }>;
+  events: LicenseEvent[];
+  answers: Array<{ instanceId: string; reportId: string; answer: SignedUsageAnswer }>;
+  unspent: Buffer[];
+}
+
+/**
+ * One report judged against the batch's pools, SKU by SKU in lock order (the answer lists them so);
+ * undefined, and nothing changed, when a pool would have to be re-judged (it goes alone).
+ */
+function judgeQueued(
+  pools: BatchPools,
+  writes: BatchWrites,
+  instance: CallerInstance,
+  usage: Record<string, number>,
+  previous: Map<string, PreviousUse>,
+): { judged: UsageAnswerBody['usage']; stateChanged: boolean } | undefined {
+  const virtualAccountId = String(instance.virtual_account_id);
+  const allowance = allowanceOfInstance(instance);
+  const skus = skusOfReport(usage, previous).sort((a, b) => comparePoolKeys({ virtualAccountId, sku: a }, { virtualAccountId, sku: b }));
+  const judgements = skus.map((sku) => {
+    const key = { virtualAccountId, sku };
+    return { key, count: usage[sku] ?? 0, ...judgeSku(pools.counts(key), previous.get(sku), usage[sku] ?? 0, sku in usage, allowance) };
+  });
+  if (judgements.some((j) => j.rejudge)) return undefined;
+  const judged: UsageAnswerBody['usage'] = [];
+  for (const { key, count, state, after } of judgements) {
+    if (!sameCounts(after, pools.counts(key))) pools.set(key, after);
+    if (key.sku in usage) {
+      writes.uses.push({ instanceId: instance.id, sku: key.sku, virtualAccountId, count, state });
+      judged.push({ sku: key.sku, count, state });
+    } else {
+      writes.dropped.push({ instanceId: instance.id, sku: key.sku });
+    }
+  }
+  return { judged, stateChanged: instance.state !== 'active' || judgements.some((j) => j.stateChanged) };
+}
+
+/** Every pool the reports to judge touch, in the one lock order. */
+function poolKeysOf(
+  reports: Array<{ instance: CallerInstance; usage: Record<string, number>; previous: Map<string, PreviousUse> }>,
+): Array<PoolKey & { accountId: string }> {
+  const keys = new Map<string, PoolKey & { accountId: string }>();
+  for (const { instance, usage, previous } of reports) {
+    for (const sku of skusOfReport(usage, previous)) {
+      const key = { virtualAccountId: String(instance.virtual_account_id), sku, accountId: instance.account_id };
+      keys.set(poolKeyText(key), key);
+    }
+  }
+  return [...keys.values()].sort(comparePoolKeys);
+}
+
+/** Signatures spent, refusals decided, stored answers found; returns the reports left to judge. */
+async function admitAndRecall(
+  trx: Knex.Transaction,
+  queued: QueuedReport[],
+  outcomes: BatchOutcome[],
+  writes: BatchWrites,
+): Promise<Array<{ index: number; instance: CallerInstance; usage: Record<string, number>; previous: Map<string, PreviousUse> }>> {
+  const admitted = await admitBatch(
+    trx,
+    queued.map((q) => q.caller),
+  );
+  const live: Array<{ index: number; instance: CallerInstance }> = [];
+  queued.forEach(({ caller }, index) => {
+    const spent = admitted.spent.has(caller.signatureHash.toString('hex'));
+    const instance = admitted.instances.get(caller.claims.instanceId);
+    const refusal = refusalOfAdmission(spent, instance, caller);
+    if (!refusal) return live.push({ index, instance: instance! });
+    outcomes[index] = { kind: 'refused', refusal };
+    // Refused alone, the request's transaction would have spent nothing.
+    if (spent) writes.unspent.push(caller.signatureHash);
+  });
+  if (live.length === 0) return [];
+  const { stored, previous } = await storedAndPreviousOfBatch(
+    trx,
+    live.map(({ index, instance }) => ({ instanceId: instance.id, reportId: queued[index].report.reportId })),
+  );
+  return live.flatMap(({ index, instance }) => {
+    const answer = stored.get(instance.id);
+    if (answer) return ((outcomes[index] = { kind: 'answered', answer }), []);
+    return [{ index, instance, usage: queued[index].report.usage, previous: previous.get(instance.id) ?? new Map<string, PreviousUse>() }];
+  });
+}
+
+export async function applyReportBatch(db: Knex, keys: SigningKeys, queued: QueuedReport[]): Promise<BatchOutcome[]> {
+  return db.transaction(async (trx) => {
+    const outcomes: BatchOutcome[] = new Array<BatchOutcome>(queued.length);
+    const writes: BatchWrites = { uses: [], dropped: [], events: [], answers: [], unspent: [] };
+    const toJudge = await admitAndRecall(trx, queued, outcomes, writes);
+    const pools = new BatchPools(toJudge.length > 0 ? await lockBatchPools(trx, poolKeysOf(toJudge)) : new Map<string, PoolRow>());
+    for (const { index, instance, usage, previous } of toJudge) {
+      const { caller, report } = queued[index];
+      const result = judgeQueued(pools, writes, instance, usage, previous);
+      if (!result) {
+        outcomes[index] = { kind: 'alone' };
+        writes.unspent.push(caller.signatureHash);
+        continue;
+      }
+      const answer = answerOf(keys, instance.id, report.reportId, result.judged);
+      outcomes[index] = { kind: 'answered', answer };
+      writes.answers.push({ instanceId: instance.id, reportId: report.reportId, answer });
+      if (result.stateChanged) writes.events.push(usageEventOf(instance, report.reportId, result.judged));
+    }
+    // Pools, chart points, use, contact, events, signatures given back and the answers kept: one statement.
+    const batch = new StatementBatch();
+    batch.add(...poolWrites(pools.writes()), ...useWrites(writes.uses, writes.dropped));
+    batch.add(
+      ...contactAndUnspentWrites(
+        writes.answers.map((a) => a.instanceId),
+        writes.unspent,
+      ),
+    );
+    if (writes.events.length > 0) batch.add(writePartOf(licenseEventsInsert(trx, writes.events)));
+    await batch.run(trx, answersInsert(writes.answers));
+    await pools.recordShortfalls(trx);
+    return outcomes;
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * Group commit of usage reports (issue 15, docs/LICENSE-USE.md): reports that arrive together are
+ * applied in ONE transaction, and each device is told exactly what it would have been told had
+ * the reports come one after the other: two instances over-using one small pool, the same report
+ * ID twice, a replayed signature and a removed instance, all in one batch.
+ */
+import { keysFromPublished, verifyAnswer, type SignedUsageAnswer } from '../../src/device-client';
+import { authenticateDevice, type DeviceCaller } from '../../src/licensing/device-auth';
+import { UsageReportBatcher } from '../../src/licensing/report-queue';
+import { parseSigningKeys } from '../../src/licensing/signing';
+import { useTestApi } from '../helpers/api';
+import { createToken, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
+import { createTestWorld } from '../helpers/fixtures';
+import { runClock, silenceFor } from '../helpers/license-use';
+import { uniqueSuffix, useTestStack } from '../helpers/stack';
+
+const stack = useTestStack(__filename);
+const api = useTestApi(stack);
+const SKU = 'C9300-DNA-BATCH';
+
+jest.setTimeout(120_000);
+
+type Device = ReturnType<typeof newDevice>;
+
+/** A report signed by the device as it would send it, and checked as the API checks it (real signatures). */
+function signedReport(device: Device, reportId: string, usage: Record<string, number>, timestamp = Date.now()) {
+  const path = `/v1/devices/${device.client.state.instanceId}/usage-reports`;
+  const body = JSON.stringify({ reportId, usage });
+  const headers = device.client.signedHeaders('POST', path, body, timestamp);
+  const keys = parseSigningKeys(stack.config.licenseSigningKeys);
+  const caller: DeviceCaller = authenticateDevice(keys, { method: 'POST', path, body, headers });
+  return { caller, report: { reportId, usage } };
+}
+
+/** The pool's counters equal the use its rows were told, and never more Authorized than purchased. */
+async function countersAgree(accountId: string, sku: string): Promise<void> {
+  const vaId = await vaIdOf(stack.db, accountId, 'Finance');
+  const rows = await stack.db('instance_usage').where({ virtual_account_id: vaId, sku });
+  const sum = (state: string) => rows.filter((r) => r.state === state).reduce((n, r) => n + r.count, 0);
+  const pool = await poolOf(stack.db, accountId, 'Finance', sku);
+  expect(pool).toEqual({
+    purchased: pool!.purchased,
+    authorized: sum('Authorized'),
+    overage: sum('Overage'),
+    unserved: sum('OutOfCompliance'),
+  });
+  expect(pool!.authorized).toBeLessThanOrEqual(pool!.purchased);
+}
+
+test('one batch: over-use of a small pool, a report ID twice, a replay and a removed instance each get their own answer', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 3)], `PO-${world.suffix}`);
+  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const devices = Array.from({ length: 7 }, (_, i) => newDevice(api, world, `batch-${i}`));
+  for (const d of devices) await d.client.register(token, d.identity);
+  const [d0, d1, d2, d3, d4, d5, gone] = devices;
+  await silenceFor(stack.db, gone.client.state.instanceId!, 400);
+  expect(await runClock(stack, { accountId: world.smartAccountId })).toMatchObject({ removed: 1 });
+
+  const replayed = signedReport(d4, 'r-d4', { [SKU]: 0 });
+  const sent = [
+    signedReport(d0, 'r-d0', { [SKU]: 2 }),
+    signedReport(d1, 'r-d1', { [SKU]: 2 }),
+    signedReport(d2, 'r-d2', { [SKU]: 1 }),
+    signedReport(d3, 'dup', { [SKU]: 1 }),
+    replayed,
+    signedReport(d5, 'r-d5', {}),
+    signedReport(gone, 'r-gone', { [SKU]: 1 }),
+    // Second reports of d3 and d4 wait for the next batch (one report per instance in a batch).
+    signedReport(d3, 'dup', { [SKU]: 1 }, Date.now() + 1),
+    replayed,
+  ];
+  const batcher = new UsageReportBatcher(stack.db, parseSigningKeys(stack.config.licenseSigningKeys), {
+    batchSize: 64,
+    batchesInFlight: 1,
+  });
+  const outcomes = await Promise.all(
+    sent.map(({ caller, report }) =>
+      batcher.submit(caller, report).then(
+        (answer) => answer,
+        (err: { code?: string }) => err.code ?? String(err),
+      ),
+    ),
+  );
+
+  const published = keysFromPublished(parseSigningKeys(stack.config.licenseSigningKeys).published);
+  const stateOf = (i: number) => {
+    const answer = outcomes[i] as SignedUsageAnswer;
+    expect(verifyAnswer(answer, published)).toMatchObject({ ok: true });
+    expect(answer.instanceId).toBe(sent[i].caller.claims.instanceId);
+    return answer.usage.map((u) => `${u.sku}x${u.count} ${u.state}`);
+  };
+  // Judged in arrival order against a pool of 3 with no overage agreement.
+  expect(stateOf(0)).toEqual([`${SKU}x2 Authorized`]);
+  expect(stateOf(1)).toEqual([`${SKU}x2 OutOfCompliance`]);
+  expect(stateOf(2)).toEqual([`${SKU}x1 Authorized`]);
+  expect(stateOf(3)).toEqual([`${SKU}x1 OutOfCompliance`]);
+  expect(stateOf(4)).toEqual([`${SKU}x0 Authorized`]);
+  expect(stateOf(5)).toEqual([]);
+  expect(outcomes[6]).toBe('InstanceRemoved');
+  expect(outcomes[7]).toEqual(outcomes[3]); // the same report ID: the stored answer, signature and all
+  expect(outcomes[8]).toBe('ReplayedRequest');
+
+  expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 3, authorized: 3, overage: 0, unserved: 3 });
+  await countersAgree(world.smartAccountId, SKU);
+  // One row per report ID, all six written by one transaction (one commit time).
+  const ids = devices.map((d) => d.client.state.instanceId!);
+  const kept = await stack.db('usage_reports').whereIn('instance_id', ids).select('instance_id', 'report_id', 'received_at');
+  expect(kept.map((r) => r.report_id).sort()).toEqual(['dup', 'r-d0', 'r-d1', 'r-d2', 'r-d4', 'r-d5']);
+  expect(new Set(kept.map((r) => r.received_at.getTime())).size).toBe(1);
+  // The removed instance's request spent nothing, as alone; the pool's shortfall raised its alert.
+  expect(await stack.db('device_request_signatures').where({ instance_id: gone.client.state.instanceId }).count({ n: '*' })).toEqual([
+    { n: '0' },
+  ]);
+  const vaId = await vaIdOf(stack.db, world.smartAccountId, 'Finance');
+  expect(
+    await stack
+      .db('license_alerts')
+      .where({ kind: 'insufficient_licenses', subject: `pool:${vaId}:${SKU}` })
+      .count({ n: '*' }),
+  ).toEqual([{ n: '1' }]);
+  expect(
+    await stack
+      .db('license_events')
+      .where({ type: 'usage_reported' })
+      .whereIn(
+        'subject',
+        ids.map((id) => `instance:${id}`),
+      )
+      .count({ n: '*' }),
+  ).toEqual([{ n: '5' }]);
+});
+
+test('over HTTP, 30 devices at once against a pool of 10: 10 Authorized, 20 OutOfCompliance, commits shared', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 10)], `PO-${world.suffix}`);
+  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const devices = Array.from({ length: 30 }, (_, i) => newDevice(api, world, `http-${i}`));
+  await Promise.all(devices.map((d) => d.client.register(token, d.identity)));
+  await Promise.all(devices.map((d) => d.client.signingKeys()));
+
+  const answers = await Promise.all(devices.map((d) => d.client.report({ [SKU]: 1 })));
+  const told = answers.map((a) => a.usage[0].state);
+  expect(told.filter((s) => s === 'Authorized')).toHaveLength(10);
+  expect(told.filter((s) => s === 'OutOfCompliance')).toHaveLength(20);
+  await countersAgree(world.smartAccountId, SKU);
+  const kept = await stack
+    .db('usage_reports')
+    .whereIn(
+      'instance_id',
+      devices.map((d) => d.client.state.instanceId!),
+    )
+    .select('received_at');
+  expect(kept).toHaveLength(30);
+  // Fewer commits than reports: some transaction carried several.
+  expect(new Set(kept.map((r) => r.received_at.getTime())).size).toBeLessThan(30);
+});
