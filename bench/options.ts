@@ -16,6 +16,7 @@ export const PARTS = [
   'license-view',
   'license-clock',
   'true-up',
+  'overload',
 ] as const;
 export type Part = (typeof PARTS)[number];
 
@@ -45,6 +46,11 @@ export interface Options {
   viewSeconds: number;
   clockInstances: number;
   trueUpAccounts: number;
+  overloadFactor: number;
+  overloadSeconds: number;
+  overloadConnections: number;
+  overloadCapacitySeconds: number;
+  overloadInFlight?: number;
   skip: Part[];
   out?: string;
   render?: string;
@@ -58,7 +64,7 @@ const positiveInt = (name: string) => (value: string) => {
 };
 
 export function parseArgs(argv: string[]): Options {
-  const program = withStackOptions(withScaleOptions(withFleetOptions(new Command())))
+  const program = withStackOptions(withOverloadOptions(withScaleOptions(withFleetOptions(new Command()))))
     .name('npm run bench --')
     .description('Measures throughput, latency, Temporal cost per order, parked scale and the API on a real stack of its own.')
     .option('--smoke', 'a few orders per part, every part exercised (CI); writes to .data/bench/, never to docs/', false)
@@ -130,6 +136,7 @@ export function parseArgs(argv: string[]): Options {
     viewSeconds: o.viewSeconds ?? (smoke ? 1 : 10),
     clockInstances: o.clockInstances ?? (smoke ? 2000 : 100_000),
     trueUpAccounts: o.trueUpAccounts ?? (smoke ? 5 : 1000),
+    ...overloadOptions(o, smoke),
     skip: o.skip ?? [],
     out: o.out,
     render: o.render,
@@ -168,6 +175,39 @@ function withScaleOptions(program: Command): Command {
     .option('--view-seconds <s>', 'seconds of load per view route', positiveInt('--view-seconds'))
     .option('--clock-instances <n>', 'product instances the license-clock part sweeps', positiveInt('--clock-instances'))
     .option('--true-up-accounts <n>', 'Smart Accounts reconciled at once in the true-up part', positiveInt('--true-up-accounts'));
+}
+
+type OverloadOptionValues = Pick<
+  Options,
+  'overloadFactor' | 'overloadSeconds' | 'overloadConnections' | 'overloadCapacitySeconds' | 'overloadInFlight'
+>;
+
+function overloadOptions(o: Partial<OverloadOptionValues>, smoke: boolean): OverloadOptionValues {
+  return {
+    overloadFactor: o.overloadFactor ?? 2,
+    overloadSeconds: o.overloadSeconds ?? (smoke ? 3 : 20),
+    overloadConnections: o.overloadConnections ?? (smoke ? 4 : 32),
+    overloadCapacitySeconds: o.overloadCapacitySeconds ?? (smoke ? 2 : 10),
+    overloadInFlight: o.overloadInFlight,
+  };
+}
+
+/** The overload part's options: capacity first, then a multiple of it offered. */
+function withOverloadOptions(program: Command): Command {
+  return program
+    .option('--overload-factor <x>', 'offered load of the overload part, times the measured capacity (default 2)', (v) => {
+      const x = Number(v);
+      if (!(x > 0)) throw new InvalidArgumentError('--overload-factor must be a positive number');
+      return x;
+    })
+    .option('--overload-seconds <s>', 'seconds of offered load in the overload part', positiveInt('--overload-seconds'))
+    .option('--overload-connections <n>', 'closed-loop connections measuring the capacity', positiveInt('--overload-connections'))
+    .option('--overload-capacity-seconds <s>', 'seconds measuring the capacity', positiveInt('--overload-capacity-seconds'))
+    .option(
+      '--overload-in-flight <n>',
+      'API_MAX_IN_FLIGHT of the API under load (default: the production default)',
+      positiveInt('--overload-in-flight'),
+    );
 }
 
 /** How the bench's own Temporal dev server stores its state. */

@@ -8,6 +8,7 @@ import { costOf, samplePerGroup } from './costs';
 import type { Options, Part } from './options';
 import { runPoolLevel } from './pool';
 import { runLicensing } from './licensing';
+import { runOverload } from './overload';
 import { chooseReminderInterval, engineLimitCachedWorkflowRss, idleWorkerRss, runParkedLevel, type ParkedOptions } from './parked';
 import { linearFit, type BenchResults, type CostResult, type HistoryCost, type ParkedLevelResult, type PoolLevelResult } from './report';
 import { createWorlds, SCENARIO_KINDS } from './scenarios';
@@ -207,5 +208,24 @@ export async function runLicensingPart(run: BenchRun): Promise<void> {
         `straight against Postgres ${licensing.direct.perSecond.toFixed(1)}/s (p99 ${licensing.direct.latencyMs.p99.toFixed(1)} ms); ` +
         `registrations ${licensing.registration.perSecond.toFixed(1)}/s (p99 ${licensing.registration.latencyMs.p99.toFixed(1)} ms)`,
     );
+  });
+}
+
+/** 11: overload: twice the booking's measured capacity offered; what is shed, what is accepted, nothing lost. */
+export async function runOverloadPart(run: BenchRun): Promise<void> {
+  const { options, stack, results, failures, runId, attempt, log } = run;
+  await attempt('overload', async () => {
+    log(`11. overload: ${options.overloadFactor}x the booking's capacity for ${options.overloadSeconds} s`);
+    const { failures: partFailures, ...overload } = await runOverload(stack, {
+      capacityConnections: options.overloadConnections,
+      capacitySeconds: options.overloadCapacitySeconds,
+      factor: options.overloadFactor,
+      offeredSeconds: options.overloadSeconds,
+      maxInFlight: options.overloadInFlight,
+      runId,
+      log,
+    });
+    results.overload = overload;
+    failures.push(...partFailures);
   });
 }

@@ -3,6 +3,7 @@ import { TARGETS, type CpuPerOrder, type BenchResults } from './results';
 import { f, mb, markdownTable, summaryRows, costRows, latencyRow, prefixed } from './render-tables';
 import { licensingMarkdown } from './licensing-report';
 import { licenseScaleMarkdown } from './licensing-scale-report';
+import { overloadMarkdown } from './overload-report';
 
 type Extra = { findings?: string; method?: string };
 type ParkedResults = NonNullable<BenchResults['parked']>;
@@ -22,6 +23,7 @@ export function renderMarkdown(results: BenchResults, extra: Extra = {}): string
 
   if (results.licensing) lines.push('', ...licensingMarkdown(results.licensing));
   lines.push(...licenseScaleMarkdown(results));
+  if (results.overload) lines.push('', ...overloadMarkdown(results.overload));
   if (extra.method) {
     lines.push('');
     lines.push(extra.method.trim());

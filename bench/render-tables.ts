@@ -4,6 +4,7 @@ import { type HistoryCost } from './history-cost';
 import { TARGETS, type BenchResults } from './results';
 import { licensingRows } from './licensing-report';
 import { licenseScaleRows } from './licensing-scale-report';
+import { overloadRows } from './overload-report';
 
 export const f = (value: number | undefined | null, digits = 0): string =>
   value === undefined || value === null || Number.isNaN(value) ? 'n/a' : value.toFixed(digits);
@@ -166,6 +167,7 @@ function apiAndPoolRows(results: BenchResults): string[][] {
   if (results.api) rows.push(...apiRows(results.api));
   if (results.licensing) rows.push(...licensingRows(results.licensing));
   rows.push(...licenseScaleRows(results));
+  if (results.overload) rows.push(...overloadRows(results.overload));
   for (const level of results.pool?.levels ?? []) {
     rows.push([
       `DATABASE_POOL_MAX ${level.poolMax}: orders/s, p50 ms; connections used max, waiting max`,

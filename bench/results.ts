@@ -1,4 +1,5 @@
 /** What a benchmark run measured, part by part, and the targets it is judged against. */
+import type { OverloadResult } from './overload-report';
 import { type LatencySummary, type SpreadSummary, type LinearFit } from './stats';
 import { type HistoryCost, type WorkflowShape } from './history-cost';
 import type { LicensingResult } from './licensing-report';
@@ -164,6 +165,7 @@ export interface BenchResults extends LicenseScaleResults {
   api?: ApiResult;
   pool?: PoolResult;
   licensing?: LicensingResult;
+  overload?: OverloadResult;
   /** Whatever went wrong: a non-empty list makes the run fail (exit 1). */
   failures: string[];
 }

@@ -8,13 +8,14 @@
  *   npm run bench -- --smoke               # a handful of orders per part; CI runs it; exit 1 on any failure
  *   npm run bench -- --orders 500 --parked 1000,5000
  *   npm run bench -- --pool-sizes 2,5,10,20 --skip throughput,engine-limit,cost,parked,api
+ *   npm run bench -- --smoke --skip throughput,engine-limit,cost,parked,api,pool,licensing,license-view,license-clock,true-up   # overload only
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { PARTS, parseArgs, type Options, type Part } from './options';
-import { runLicensingPart, runParkedPart, runPoolPart, runThroughputAndApi, type BenchRun } from './parts';
+import { runLicensingPart, runOverloadPart, runParkedPart, runPoolPart, runThroughputAndApi, type BenchRun } from './parts';
 import { runLicenseScaleParts } from './parts-license-scale';
 import { COUNTING_RULE, renderMarkdown, renderText, type BenchResults, type CostResult } from './report';
 import { SCENARIO_DESCRIPTIONS, SCENARIO_KINDS } from './scenarios';
@@ -98,6 +99,7 @@ async function main(): Promise<number> {
     if (!skipped('parked')) await runParkedPart(run);
     if (!skipped('licensing')) await runLicensingPart(run);
     await runLicenseScaleParts(run);
+    if (!skipped('overload')) await runOverloadPart(run);
     if (!skipped('cost') && Object.keys(cost.perKind).length) results.cost = cost;
   } finally {
     await stack.stop();
@@ -152,6 +154,7 @@ function finish(options: Options, results: BenchResults, skipped: (part: Part) =
     'license-view': results.licenseView,
     'license-clock': results.licenseClock,
     'true-up': results.trueUp,
+    overload: results.overload,
   };
   for (const part of PARTS) if (!skipped(part) && !produced[part]) failures.push(`${part}: produced no figures`);
   const text = renderText(results);

@@ -18,6 +18,7 @@ import { generateEncryptionKey } from '../src/temporal/payload-codec';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-dev-server';
+import { withGenerousApiLimits } from '../test/helpers/api-limits';
 import { startBenchMailCatcher, type BenchMailCatcher } from './mail';
 import type { WorkerKind, WorkerStats } from './worker-process';
 
@@ -158,7 +159,8 @@ export async function startBenchStack(options: {
   const bundles = { orders: ordersBundle, engineLimit: engineLimitBundle };
 
   const workerEnv = workerEnvFor(databaseUrl, temporal.address, mail.port);
-  const config = loadConfig({ ...process.env, ...workerEnv });
+  // Every API the bench builds is unthrottled (one key, thousands of devices); part 11 sets its own limits.
+  const config = withGenerousApiLimits(loadConfig({ ...process.env, ...workerEnv }));
   const db = createDb(databaseUrl, 20);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default', dataConverter: dataConverterFor(config) });

@@ -128,5 +128,25 @@ function structuredReaders(raw: (name: ConfigVariable) => string, fail: (variabl
     return [...new Set(days.map(Number))].sort((a, b) => b - a);
   };
 
-  return { encryptionKeys, signingKeys, oneOf, dayList };
+  /** A whole number, 0 included (0 turns the feature off). */
+  const wholeNumberOrOff = (variable: ConfigVariable): number => {
+    const value = raw(variable);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) fail(variable, `must be 0 or a whole number (got "${value}")`);
+    return Number(value);
+  };
+
+  /** `N/duration` (120/1m: 120 requests a minute), or `off`: undefined. */
+  const rateLimit = (variable: ConfigVariable): { max: number; timeWindowMs: number } | undefined => {
+    const value = raw(variable);
+    if (value.toLowerCase() === 'off') return undefined;
+    const match = /^(\d+)\s*\/\s*(\S+)$/.exec(value);
+    const timeWindowMs = match ? parseDuration(match[2]) : undefined;
+    if (!match || Number(match[1]) < 1 || !Number.isSafeInteger(Number(match[1])) || timeWindowMs === undefined) {
+      fail(variable, `must be requests per window such as 120/1m or 10/1s, or off (got "${value}")`);
+      return undefined;
+    }
+    return { max: Number(match[1]), timeWindowMs };
+  };
+
+  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit, wholeNumberOrOff };
 }

@@ -110,6 +110,42 @@ export const CONFIG_VARIABLES = {
     secret: true,
     doc: 'Ed25519 keys signing device credentials and usage answers (R16, R17): id:base64seed (32 bytes), comma-separated; the first signs, all verify (rotation). Required by the API for device routes; npm start and the tests generate one.',
   },
+  API_KEY_RATE_LIMIT: {
+    default: '1200/1m',
+    doc: 'Requests one API key may make to /v1 per window, per API process (N/duration, or off); beyond it 429 with Retry-After.',
+  },
+  DEVICE_RATE_LIMIT: {
+    default: '30/1m',
+    doc: 'Requests one device credential may make (usage reports, renewals), per API process (N/duration, or off); beyond it 429 with Retry-After.',
+  },
+  DEVICE_REGISTRATION_RATE_LIMIT: {
+    default: '60/1m',
+    doc: 'Device registrations (and signing-key reads) from one client IP, per API process (N/duration, or off).',
+  },
+  SIGN_IN_RATE_LIMIT: {
+    default: '60/1m',
+    doc: 'Requests from one client IP to the sign-in, sign-in link, user registration and verify pages, per API process (N/duration, or off).',
+  },
+  LINK_PAGE_RATE_LIMIT: {
+    default: '30/1m',
+    doc: 'Requests from one client IP to the delegation and activation link pages, per API process (N/duration, or off).',
+  },
+  API_MAX_IN_FLIGHT: {
+    default: '32',
+    doc: 'Requests one API process works on at once; one more is shed at once with 503 and Retry-After (0 turns it off). Health routes are never shed.',
+  },
+  API_MAX_EVENT_LOOP_DELAY: {
+    default: '500ms',
+    doc: 'Mean event-loop delay of the API process above which it sheds requests with 503 and Retry-After (0 turns it off).',
+  },
+  API_MAX_HEAP_USED_MB: {
+    default: '1024',
+    doc: 'V8 heap in use (MiB) above which the API process sheds requests with 503 and Retry-After (0 turns it off).',
+  },
+  API_SHED_RETRY_AFTER: {
+    default: '2s',
+    doc: 'Retry-After of a shed request (rounded up to whole seconds).',
+  },
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;

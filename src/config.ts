@@ -76,6 +76,39 @@ export interface Config {
   licenseSigningKeys: string;
   /** Most usage reports applied in one transaction by the API (USAGE_REPORT_BATCH_SIZE); 1: one transaction each. */
   usageReportBatchSize: number;
+  /** Requests per window, counted in each API process on its own (undefined: no limit). */
+  rateLimits: RateLimits;
+  /** When an API process answers 503 at once rather than take one more request. */
+  loadShedding: LoadSheddingConfig;
+}
+
+export interface RateLimit {
+  max: number;
+  timeWindowMs: number;
+}
+
+export interface RateLimits {
+  /** Every /v1 route an API key opens, per key. */
+  perApiKey?: RateLimit;
+  /** Usage reports and renewals, per device credential. */
+  perDeviceCredential?: RateLimit;
+  /** Device registration and the signing keys, per client IP. */
+  deviceRegistrationPerIp?: RateLimit;
+  /** The sign-in, user registration and verify pages, per client IP. */
+  signInPerIp?: RateLimit;
+  /** The delegation and activation link pages, per client IP. */
+  linkPagesPerIp?: RateLimit;
+}
+
+export interface LoadSheddingConfig {
+  /** Requests worked on at once before the next is shed (0: no bound). */
+  maxInFlight: number;
+  /** Mean event-loop delay above which requests are shed (milliseconds; 0: off). */
+  maxEventLoopDelayMs: number;
+  /** V8 heap in use above which requests are shed (bytes; 0: off). */
+  maxHeapUsedBytes: number;
+  /** The Retry-After of a shed request (seconds). */
+  retryAfterS: number;
 }
 
 export interface LicenseClockConfig {
@@ -110,6 +143,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Env = process.env): Config {
   const problems: Array<{ variable: ConfigVariable | TemporalConnectionVariable; reason: string }> = [];
   const fail = (variable: ConfigVariable | TemporalConnectionVariable, reason: string) => problems.push({ variable, reason });
+  const readers = configReaders(env, fail);
   const {
     raw,
     url,
@@ -124,7 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
     signingKeys,
     oneOf,
     dayList,
-  } = configReaders(env, fail);
+  } = readers;
 
   const config: Config = {
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -173,6 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
     usageReportBatchSize: positiveInt('USAGE_REPORT_BATCH_SIZE'),
+    ...apiProtection(readers),
   };
   if (config.licenseClock.usageReportRetentionMs > 0 && config.licenseClock.usageReportRetentionMs < MIN_USAGE_REPORT_RETENTION_MS) {
     fail(
@@ -182,6 +217,26 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** The API's rate limits and load shedding (src/api/rate-limits.ts, src/api/load-shedding.ts). */
+function apiProtection(readers: ReturnType<typeof configReaders>): Pick<Config, 'rateLimits' | 'loadShedding'> {
+  const { rateLimit, wholeNumberOrOff, durationOrOff, duration } = readers;
+  return {
+    rateLimits: {
+      perApiKey: rateLimit('API_KEY_RATE_LIMIT'),
+      perDeviceCredential: rateLimit('DEVICE_RATE_LIMIT'),
+      deviceRegistrationPerIp: rateLimit('DEVICE_REGISTRATION_RATE_LIMIT'),
+      signInPerIp: rateLimit('SIGN_IN_RATE_LIMIT'),
+      linkPagesPerIp: rateLimit('LINK_PAGE_RATE_LIMIT'),
+    },
+    loadShedding: {
+      maxInFlight: wholeNumberOrOff('API_MAX_IN_FLIGHT'),
+      maxEventLoopDelayMs: durationOrOff('API_MAX_EVENT_LOOP_DELAY'),
+      maxHeapUsedBytes: wholeNumberOrOff('API_MAX_HEAP_USED_MB') * 1024 * 1024,
+      retryAfterS: Math.ceil(duration('API_SHED_RETRY_AFTER') / 1000),
+    },
+  };
 }
 
 /** As the OpenTelemetry specification reads the two: the traces URL as given, or the base URL plus /v1/traces. */

@@ -4,7 +4,7 @@ import { createActivities, type ActivityDependencies } from '../activities';
 import type { Config } from '../src/config';
 import { workerTracingOptions, type Tracing } from '../src/observability/tracing';
 import { dataConverterFor } from '../src/temporal/connect';
-import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, ORDER_WORKFLOWS_PATH } from '../src/temporal/workflow-bundle';
+import { orderWorkflowInterceptorModules, orderWorkflowsPath } from '../src/temporal/workflow-bundle';
 
 export interface OrderWorkerOptions extends ActivityDependencies {
   config: ActivityDependencies['config'] &
@@ -52,7 +52,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: ORDER_WORKFLOWS_PATH }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: orderWorkflowsPath() }),
     ...(options.shutdownGraceTime !== undefined ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
     // WORKER_MAX_CACHED_WORKFLOWS: the SDK's default grows with the heap (thousands), so memory
     // would grow with every parked order; bounded, an evicted order replays its history when it
@@ -72,7 +72,7 @@ export async function createOrderWorker(options: OrderWorkerOptions): Promise<Wo
     activities: createActivities(options),
     // Tracing (docs/OBSERVABILITY.md, "Traces"): the workflow interceptors are in every bundle,
     // a pre-built one (src/temporal/workflow-bundle.ts) or the one made here at start.
-    interceptors: { ...tracing.interceptors, ...(options.workflowBundle ? {} : { workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES }) },
+    interceptors: { ...tracing.interceptors, ...(options.workflowBundle ? {} : { workflowModules: orderWorkflowInterceptorModules() }) },
     sinks: tracing.sinks,
   });
 }

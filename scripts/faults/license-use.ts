@@ -13,6 +13,7 @@ import type { Config } from '../../src/config';
 import { createDb, type Db } from '../../src/db/knex';
 import { LICENSE_CLOCK_SCHEDULE_ID } from '../../src/licensing/workflow-api';
 import { createLogger } from '../../src/logging';
+import { withGenerousApiLimits } from '../../test/helpers/api-limits';
 import type { FaultKind } from './options';
 
 /** What the license-use part of one fault run found. */
@@ -63,7 +64,8 @@ export async function startFaultApi(ctx: LicenseUseContext): Promise<string> {
   const log = pino.destination({ dest: `${ctx.dir}/api.log`, sync: false });
   const logger = createLogger('faults-api', 'WARN', log);
   const db = createDb(ctx.config.databaseUrl, 5, logger);
-  const config = { ...ctx.config, temporal: { ...ctx.config.temporal, taskQueue: ctx.taskQueue } };
+  // Devices retry through an outage: no per-credential limit may count those retries against them.
+  const config = withGenerousApiLimits({ ...ctx.config, temporal: { ...ctx.config.temporal, taskQueue: ctx.taskQueue } });
   const app = await buildApi({ db, client: ctx.client, config, logger });
   await app.listen({ host: '127.0.0.1', port: 0 });
   ctx.later('API', async () => {

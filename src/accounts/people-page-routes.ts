@@ -31,7 +31,8 @@ export async function registerPeoplePages(app: FastifyInstance, deps: ApiDepende
 
   await registerPageScope(
     app,
-    { db: deps.db, publicBaseUrl: deps.config.publicBaseUrl, rateLimit: { max: 60, timeWindowMs: 60_000 } },
+    // SIGN_IN_RATE_LIMIT per client IP: sign-in, its link, user registration and verification.
+    { db: deps.db, publicBaseUrl: deps.config.publicBaseUrl, rateLimit: deps.config.rateLimits.signInPerIp },
     (pages, tools) => {
       registerSignInPages(pages, tools, mail, deps.config.webSessionTtlMs);
       registerUserIdPages(pages, tools, mail.people);

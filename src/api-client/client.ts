@@ -1,5 +1,5 @@
 import type { OperationId } from './operations';
-import { callOperation, type OperationRequest } from './transport';
+import { callOperation, type OperationRequest, type Transport } from './transport';
 import type {
   CreatePartnerRequest,
   Partner,
@@ -79,6 +79,10 @@ export interface LicenseFulfillmentClientOptions {
   fetch?: typeof fetch;
   /** Gives up on a request after this long (default: no limit beyond fetch's own). */
   timeoutMs?: number;
+  /** Resends, after its Retry-After, a request turned away unprocessed (429 TooManyRequests, 503 Overloaded): default 3 times. */
+  retries?: number;
+  /** Longest Retry-After the client waits (ms; default 60 s). */
+  maxRetryAfterMs?: number;
 }
 
 /**
@@ -86,10 +90,7 @@ export interface LicenseFulfillmentClientOptions {
  * response body and reject with an ApiError when the API refuses.
  */
 export class LicenseFulfillmentClient {
-  readonly #baseUrl: string;
-  readonly #apiKey: string;
-  readonly #fetch: typeof fetch;
-  readonly #timeoutMs: number | undefined;
+  readonly #transport: Transport;
 
   constructor(options: LicenseFulfillmentClientOptions) {
     let url: URL;
@@ -101,12 +102,10 @@ export class LicenseFulfillmentClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:')
       throw new TypeError(`baseUrl must be http:// or https:// (got "${url.protocol}")`);
     if (!options.apiKey) throw new TypeError('apiKey is required: an operator issues keys with `license-fulfillment keys create`');
-    this.#baseUrl = url.toString().replace(/\/+$/, '');
-    this.#apiKey = options.apiKey;
     const fetchImpl = options.fetch ?? globalThis.fetch;
     if (typeof fetchImpl !== 'function') throw new TypeError('no fetch available: use Node.js 20 or later, or pass options.fetch');
-    this.#fetch = fetchImpl;
-    this.#timeoutMs = options.timeoutMs;
+    const { apiKey, timeoutMs, retries, maxRetryAfterMs } = options;
+    this.#transport = { baseUrl: url.toString().replace(/\/+$/, ''), apiKey, fetch: fetchImpl, timeoutMs, retries, maxRetryAfterMs };
   }
 
   // ------------------------------------------------------------ health
@@ -375,11 +374,7 @@ export class LicenseFulfillmentClient {
   // ------------------------------------------------------------ transport
 
   #call<T>(operationId: OperationId, request: OperationRequest): Promise<T> {
-    return callOperation<T>(
-      { baseUrl: this.#baseUrl, apiKey: this.#apiKey, fetch: this.#fetch, timeoutMs: this.#timeoutMs },
-      operationId,
-      request,
-    );
+    return callOperation<T>(this.#transport, operationId, request);
   }
 }
 

@@ -6,7 +6,16 @@ export interface Transport {
   apiKey: string;
   fetch: typeof fetch;
   timeoutMs: number | undefined;
+  /** Times a request the API turned away unprocessed (429 TooManyRequests, 503 Overloaded) is sent again. */
+  retries?: number;
+  /** Longest wait a Retry-After may ask for (ms). */
+  maxRetryAfterMs?: number;
 }
+
+/** Answers that say nothing was done and when to come back: the same request is safe to send again. */
+const TURNED_AWAY = new Set(['429 TooManyRequests', '503 Overloaded']);
+const DEFAULT_RETRIES = 3;
+const DEFAULT_MAX_RETRY_AFTER_MS = 60_000;
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -36,23 +45,14 @@ export async function callOperation<T>(transport: Transport, operationId: Operat
     headers['content-type'] = 'application/json';
     body = JSON.stringify(request.body);
   }
-  const response = await transport.fetch(url, {
-    method,
-    headers,
-    body,
-    ...(transport.timeoutMs !== undefined ? { signal: AbortSignal.timeout(transport.timeoutMs) } : {}),
-  });
-  const text = await response.text();
-  let parsed: unknown;
-  let isJson = false;
-  if (text) {
-    try {
-      parsed = JSON.parse(text);
-      isJson = true;
-    } catch {
-      // not JSON: handled below
-    }
-  }
+  const send = () =>
+    transport.fetch(url, {
+      method,
+      headers,
+      body,
+      ...(transport.timeoutMs !== undefined ? { signal: AbortSignal.timeout(transport.timeoutMs) } : {}),
+    });
+  const { response, text, parsed, isJson } = await sendUntilServed(transport, send);
   if (response.ok || request.acceptStatuses?.includes(response.status)) {
     if (request.text) return text as T;
     if (response.status === 204 || !text) return undefined as T;
@@ -76,4 +76,29 @@ export async function callOperation<T>(transport: Transport, operationId: Operat
     [],
     operationId,
   );
+}
+
+async function readAnswer(response: Response): Promise<{ response: Response; text: string; parsed: unknown; isJson: boolean }> {
+  const text = await response.text();
+  try {
+    return { response, text, parsed: text ? JSON.parse(text) : undefined, isJson: Boolean(text) };
+  } catch {
+    return { response, text, parsed: undefined, isJson: false };
+  }
+}
+
+/**
+ * Sends the request, and again after the Retry-After while the API turns it away unprocessed (a
+ * rate limit, load shedding), at most `retries` more times; any other answer is returned at once.
+ */
+async function sendUntilServed(transport: Transport, send: () => Promise<Response>) {
+  const retries = transport.retries ?? DEFAULT_RETRIES;
+  for (let attempt = 0; ; attempt++) {
+    const answer = await readAnswer(await send());
+    const code = answer.isJson && isErrorBody(answer.parsed) ? answer.parsed.error : '';
+    if (attempt >= retries || !TURNED_AWAY.has(`${answer.response.status} ${code}`)) return answer;
+    const asked = Number(answer.response.headers.get('retry-after'));
+    const waitMs = Number.isFinite(asked) && asked >= 0 ? asked * 1000 : 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, transport.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS)));
+  }
 }

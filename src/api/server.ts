@@ -25,6 +25,8 @@ import { registerResendLinkRoute } from '../orders/link-routes';
 import { registerEmailRoutes } from '../email/routes';
 import { deviceRoutes } from '../licensing/routes-devices';
 import { registerTokenRoutes } from '../licensing/routes-tokens';
+import { registerLoadShedding } from './load-shedding';
+import { apiKeyOf, rateLimiters } from './rate-limits';
 
 export type { ApiDependencies };
 
@@ -89,6 +91,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     reply.status(404).send({ error: 'NotFound', message: `no route ${request.method} ${redactUrl(request.url)}` });
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  // Before every hook but the trace's: a shed request costs nothing but its 503 (and its span).
+  await registerLoadShedding(app, deps.config.loadShedding);
 
   await registerOpenApi(app, deps);
 
@@ -110,6 +114,9 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
 async function registerKeyedRoutes(v1: FastifyInstance, deps: ApiDependencies): Promise<void> {
   // The API speaks JSON only: any other body is a 415, not a string that fails validation.
   v1.removeContentTypeParser(['text/plain']);
+  // Counted before the key is looked up, by the key's digest: a throttled caller costs no query.
+  const limiters = await rateLimiters(v1);
+  for (const hook of limiters(deps.config.rateLimits.perApiKey, 'this API key', apiKeyOf)) v1.addHook('onRequest', hook);
   v1.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const principal = await authenticate(deps.db, request.headers.authorization);
     if (!principal) {
@@ -154,7 +161,8 @@ async function registerOpenApi(app: FastifyInstance, deps: ApiDependencies): Pro
         version: API_VERSION,
         description:
           "Book software-license orders and follow them until their licenses are provisioned in the customer's Smart Account. " +
-          "Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers', an operator key everything.",
+          "Every /v1 route needs `Authorization: Bearer <API key>`; a partner key sees its own orders, a distributor key also its resellers', an operator key everything. " +
+          'Any route may answer 429 TooManyRequests (a per-key, per-device or per-address limit, counted in each API server) or 503 Overloaded (load shed): nothing was done, send the same request again after Retry-After.',
       },
       servers: [{ url: deps.config.publicBaseUrl }],
       components: {

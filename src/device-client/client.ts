@@ -207,7 +207,8 @@ export class DeviceClient {
           attempt--;
           continue;
         }
-        const retryable = !(err instanceof DeviceApiError) || err.status >= 500;
+        // 429 (a rate limit) and 503 (shed or a database outage) say when to come back: Retry-After.
+        const retryable = !(err instanceof DeviceApiError) || err.status >= 500 || err.status === 429;
         if (!retryable || attempt >= this.attempts) throw err;
         // The service's Retry-After (a database outage answers 503 with one), bounded; else a short backoff.
         const asked = err instanceof DeviceApiError ? err.retryAfterMs : undefined;

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import type { ApiDependencies } from '../api/dependencies';
 import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
+import { clientIpOf, deviceCredentialOf, rateLimiters, type RateLimitHook } from '../api/rate-limits';
 import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
@@ -90,7 +91,16 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
             onBatchFailed: (err, reports) => app.log.warn({ err, reports }, 'a batch of usage reports failed as a whole; each went alone'),
           })
         : undefined;
-    const tools = { requireKeys, authenticate, callerOf: (request: FastifyRequest) => callers.get(request)!, batcher };
+    // Counted before the signature is checked: a throttled device costs neither crypto nor a query.
+    const limiters = await rateLimiters(app);
+    const tools = {
+      requireKeys,
+      authenticate,
+      callerOf: (request: FastifyRequest) => callers.get(request)!,
+      batcher,
+      perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', deviceCredentialOf),
+      perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf),
+    };
     registerOpenRoutes(app, deps, tools);
     registerSignedRoutes(app, deps, tools);
   };
@@ -101,6 +111,10 @@ interface DeviceRouteTools {
   authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
   callerOf: (request: FastifyRequest) => DeviceCaller;
   batcher?: UsageReportBatcher;
+  /** DEVICE_RATE_LIMIT, per credential: the signed routes. */
+  perCredential: RateLimitHook[];
+  /** DEVICE_REGISTRATION_RATE_LIMIT, per client IP: the routes without a credential. */
+  perClientIp: RateLimitHook[];
 }
 
 /** The published keys and registration: no credential yet. */
@@ -110,11 +124,12 @@ function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: 
   app.get(
     '/license-signing-keys',
     {
+      onRequest: tools.perClientIp,
       schema: {
         tags,
         operationId: 'listLicenseSigningKeys',
         summary: 'The public keys that sign credentials and usage answers: a device checks answers offline against them',
-        response: { 200: SigningKeysResponse, ...errorResponses(503) },
+        response: { 200: SigningKeysResponse, ...errorResponses(429, 503) },
       },
     },
     async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(tools.requireKeys().published),
@@ -123,6 +138,7 @@ function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: 
   app.post<{ Body: RegisterBodyType }>(
     '/devices/registrations',
     {
+      onRequest: tools.perClientIp,
       bodyLimit: DEVICE_BODY_LIMIT,
       schema: {
         tags,
@@ -132,7 +148,7 @@ function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: 
           '201 registered (one token use spent); 200 when this UDI was registered already with the same public key (nothing spent). ' +
           '401 UnknownToken; 403 TokenExpired, TokenRevoked, HoldingAccountToken, AccountNotActive; 409 TokenUsedUp, UdiRegisteredWithAnotherKey, UdiRegisteredElsewhere (another VA: move it instead).',
         body: RegisterBody,
-        response: { 200: CredentialResponse, 201: CredentialResponse, ...errorResponses(400, 401, 403, 409, 503) },
+        response: { 200: CredentialResponse, 201: CredentialResponse, ...errorResponses(400, 401, 403, 409, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -153,6 +169,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
     '/devices/:instanceId/usage-reports',
     {
       bodyLimit: DEVICE_BODY_LIMIT,
+      onRequest: tools.perCredential,
       preValidation: tools.authenticate,
       schema: {
         tags,
@@ -164,7 +181,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
           '403 NotThisInstance, InstanceRemoved; 400 for a malformed report (nothing changed).',
         params: InstanceParams,
         body: UsageReportBody,
-        response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 503) },
+        response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
     async (request) => {
@@ -179,13 +196,14 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
     '/devices/:instanceId/credential-renewals',
     {
       bodyLimit: DEVICE_BODY_LIMIT,
+      onRequest: tools.perCredential,
       preValidation: tools.authenticate,
       schema: {
         tags,
         operationId: 'renewCredential',
         summary: "Renew this instance's credential (R16): a fresh one, valid a year from now",
         params: InstanceParams,
-        response: { 200: CredentialResponse, ...errorResponses(400, 401, 403, 503) },
+        response: { 200: CredentialResponse, ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
     async (request, reply) => {

@@ -148,6 +148,14 @@ export function problemOf(err: FastifyError | Error): Page | undefined {
       'These pages accept only web forms (application/x-www-form-urlencoded). Nothing has been changed.',
     );
   }
+  if (statusCode === 503) {
+    // Shed under load (src/api/load-shedding.ts): nothing was done, and the same link works later.
+    return problemPage(
+      503,
+      'Please try again',
+      'The service is busy right now. Nothing has been changed; open the link again in a moment.',
+    );
+  }
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
     return problemPage(statusCode, 'The request could not be read', 'Open the link from the email again. Nothing has been changed.');
   }

@@ -168,7 +168,9 @@ export async function registerCustomerPages(app: FastifyInstance, deps: ApiDepen
 
   // An encapsulated scope: the plugins, parsers, hooks and error handler apply to these routes only, never to /v1.
   await app.register(async (pages) => {
-    await secureCustomerPageScope(pages, { https, rateLimit: options.rateLimit });
+    // LINK_PAGE_RATE_LIMIT unless the caller sets its own (undefined: no limit).
+    const rateLimit = 'rateLimit' in options ? options.rateLimit : deps.config.rateLimits.linkPagesPerIp;
+    await secureCustomerPageScope(pages, { https, rateLimit });
 
     pages.get<{ Params: { token: string } }>('/delegations/:token', routeOptions, async (request, reply) => {
       const { token } = request.params;

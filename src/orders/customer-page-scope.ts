@@ -9,13 +9,14 @@ import { linkProblemPage, problemPage, type LinkKind } from './customer-pages';
 import { registerPageHeaders } from '../web/page-headers';
 
 export interface CustomerPageOptions {
-  /** Requests per client IP per window on the link routes; 429 beyond. */
+  /** Requests per client IP per window on the link routes; 429 beyond (LINK_PAGE_RATE_LIMIT when absent, undefined: none). */
   rateLimit?: { max: number; timeWindowMs: number };
 }
 
 /**
- * 30 requests a minute per IP: plenty for a person following a link, few for someone guessing
- * links. Behind a reverse proxy every client shares the proxy's IP (trustProxy is off).
+ * 30 requests a minute per IP (LINK_PAGE_RATE_LIMIT's default): plenty for a person following a
+ * link, few for someone guessing links. Behind a reverse proxy every client shares the proxy's IP
+ * (trustProxy is off).
  */
 export const CUSTOMER_PAGE_RATE_LIMIT = { max: 30, timeWindowMs: 60_000 };
 
@@ -28,24 +29,26 @@ export async function secureCustomerPageScope(
   pages: FastifyInstance,
   options: { https: boolean; rateLimit?: CustomerPageOptions['rateLimit'] },
 ): Promise<void> {
-  const limit = options.rateLimit ?? CUSTOMER_PAGE_RATE_LIMIT;
+  const limit = 'rateLimit' in options ? options.rateLimit : CUSTOMER_PAGE_RATE_LIMIT;
   const https = options.https;
   // Only urlencoded forms: JSON or multipart posts are refused with 415 before any handler runs.
   pages.removeAllContentTypeParsers();
   await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
   await registerPageHeaders(pages, { styleSource: STYLE_SOURCE, https });
-  await pages.register(rateLimit, {
-    max: limit.max,
-    timeWindow: limit.timeWindowMs,
-    errorResponseBuilder: (_request, context) =>
-      new PageResponse(
-        problemPage(
-          429,
-          'Too many requests',
-          `Too many requests came from your network in a short time. Wait ${context.after} and open the link again.`,
+  if (limit) {
+    await pages.register(rateLimit, {
+      max: limit.max,
+      timeWindow: limit.timeWindowMs,
+      errorResponseBuilder: (_request, context) =>
+        new PageResponse(
+          problemPage(
+            429,
+            'Too many requests',
+            `Too many requests came from your network in a short time. Wait ${context.after} and open the link again.`,
+          ),
         ),
-      ),
-  });
+    });
+  }
   pages.addHook('onSend', async (_request, reply) => {
     // Pages behind a personal link: never stored by a browser or a proxy.
     reply.header('cache-control', 'no-store');

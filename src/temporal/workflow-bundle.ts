@@ -7,14 +7,18 @@
 import { writeFileSync } from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
-/** The module that exports every workflow the order worker runs. */
-export const ORDER_WORKFLOWS_PATH = require.resolve('../../workflows');
+/**
+ * The module that exports every workflow the order worker runs. Resolved when asked, not at
+ * import: a worker given a bundle never needs it, and the benchmark's worker (compiled to one file
+ * under .data/bench/) could not resolve it from there.
+ */
+export const orderWorkflowsPath = (): string => require.resolve('../../workflows');
 
 /**
  * The workflow interceptors of every order bundle, traced or not: they trace only a run started
  * with a trace context, so the bundle is the same whether or not tracing is configured.
  */
-export const ORDER_WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../../workflows/shared/tracing-interceptors')];
+export const orderWorkflowInterceptorModules = (): string[] => [require.resolve('../../workflows/shared/tracing-interceptors')];
 
 /** Only warnings and errors, on stderr: webpack's progress lines would drown a test run's output. */
 const quietBundleLogger = {
@@ -30,8 +34,8 @@ const quietBundleLogger = {
  * Bundles the workflows at `workflowsPath` (the order workflows by default, with their
  * interceptors; any other module, the benchmark's baseline, without) into `outPath`.
  */
-export async function writeWorkflowBundle(outPath: string, workflowsPath: string = ORDER_WORKFLOWS_PATH): Promise<string> {
-  const workflowInterceptorModules = workflowsPath === ORDER_WORKFLOWS_PATH ? ORDER_WORKFLOW_INTERCEPTOR_MODULES : [];
+export async function writeWorkflowBundle(outPath: string, workflowsPath: string = orderWorkflowsPath()): Promise<string> {
+  const workflowInterceptorModules = workflowsPath === orderWorkflowsPath() ? orderWorkflowInterceptorModules() : [];
   const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietBundleLogger });
   writeFileSync(outPath, code);
   return outPath;

@@ -54,6 +54,10 @@ function problemOf(err: FastifyError | Error): AppPage | undefined {
   const statusCode = (err as FastifyError).statusCode;
   if (statusCode === 429)
     return appProblemPage(429, 'Too many requests', 'Too many requests came from your network. Wait a minute and try again.');
+  if (statusCode === 503) {
+    // Shed under load (src/api/load-shedding.ts): nothing was done.
+    return appProblemPage(503, 'Please try again', 'The service is busy right now. Nothing has been changed; try again in a moment.');
+  }
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
     return appProblemPage(
       statusCode,
@@ -78,7 +82,8 @@ export async function registerPageScope(
       route.schema = { ...(route.schema ?? {}), hide: true };
     });
     pages.removeAllContentTypeParsers();
-    await registerPageProtections(pages, https, deps.rateLimit ?? { max: 120, timeWindowMs: 60_000 });
+    // Undefined given on purpose (the setting is off): no limit.
+    await registerPageProtections(pages, https, 'rateLimit' in deps ? deps.rateLimit : { max: 120, timeWindowMs: 60_000 });
     pages.setErrorHandler(answerPageError);
     routes(pages, pageTools(deps.db, https));
   });
@@ -88,16 +93,20 @@ export async function registerPageScope(
 async function registerPageProtections(
   pages: FastifyInstance,
   https: boolean,
-  limit: { max: number; timeWindowMs: number },
+  limit: { max: number; timeWindowMs: number } | undefined,
 ): Promise<void> {
   await pages.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
   await registerPageHeaders(pages, { styleSource: APP_STYLE_SOURCE, https });
-  await pages.register(rateLimit, {
-    max: limit.max,
-    timeWindow: limit.timeWindowMs,
-    errorResponseBuilder: () =>
-      new PageAnswer(appProblemPage(429, 'Too many requests', 'Too many requests came from your network. Wait a minute and try again.')),
-  });
+  if (limit) {
+    await pages.register(rateLimit, {
+      max: limit.max,
+      timeWindow: limit.timeWindowMs,
+      errorResponseBuilder: (_request, context) =>
+        new PageAnswer(
+          appProblemPage(429, 'Too many requests', `Too many requests came from your network. Wait ${context.after} and try again.`),
+        ),
+    });
+  }
   pages.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-robots-tag', 'noindex, nofollow');

@@ -5,6 +5,7 @@ import { createDelegationLinkResender } from '../../activities/orders/link-resen
 import { createEmailResender } from '../../activities/shared/email-resend';
 import { createApiKey, type ApiKeyRole } from '../../src/api/auth';
 import { buildApi } from '../../src/api/server';
+import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import type { TestStack } from './stack';
 
@@ -27,8 +28,13 @@ export interface TestApi {
  * The real HTTP API over a test file's stack: its Postgres, its Temporal client and its own
  * task queue (so the orders it books run on this file's worker), listening on a free port.
  */
-export async function startTestApi(stack: TestStack, options: { port?: number; logger?: Logger } = {}): Promise<TestApi> {
-  const config = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue: stack.taskQueue } };
+export async function startTestApi(
+  stack: TestStack,
+  options: { port?: number; logger?: Logger; configure?: (config: Config) => Config } = {},
+): Promise<TestApi> {
+  const base = { ...stack.config, temporal: { ...stack.config.temporal, taskQueue: stack.taskQueue } };
+  // `configure`: an API of the test's own settings (its own limits, say).
+  const config = options.configure ? options.configure(base) : base;
   const app = await buildApi({
     db: stack.db,
     client: stack.client,

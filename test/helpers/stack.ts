@@ -9,6 +9,7 @@ import { readCaughtMail, type CaughtMail } from '../../src/dev/mail-catcher';
 import { connectTemporal, dataConverterFor } from '../../src/temporal/connect';
 import { connectWorkerTemporal } from '../../src/temporal/worker-connection';
 import { createOrderWorker } from '../../workers/order-worker';
+import { withGenerousApiLimits } from './api-limits';
 
 let runtimeInstalled = false;
 
@@ -32,7 +33,8 @@ export async function startTestStack(testFile: string, overrides: Partial<Config
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
-  const config = { ...loadConfig(), ...overrides };
+  // Every API a test builds from this config is unthrottled unless the test says otherwise.
+  const config = { ...withGenerousApiLimits(loadConfig()), ...overrides };
   // `sameTaskQueue`: a worker restarted (new configuration) takes over the workflows of one stopped before.
   const taskQueue = sameTaskQueue ?? `test-${basename(testFile).replace(/\W+/g, '-')}-${randomBytes(3).toString('hex')}`;
   const db = createDb(config.databaseUrl, 5);

@@ -70,7 +70,30 @@ describe('loadConfig', () => {
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
       usageReportBatchSize: 64,
+      rateLimits: {
+        perApiKey: { max: 1200, timeWindowMs: 60_000 },
+        perDeviceCredential: { max: 30, timeWindowMs: 60_000 },
+        deviceRegistrationPerIp: { max: 60, timeWindowMs: 60_000 },
+        signInPerIp: { max: 60, timeWindowMs: 60_000 },
+        linkPagesPerIp: { max: 30, timeWindowMs: 60_000 },
+      },
+      loadShedding: { maxInFlight: 32, maxEventLoopDelayMs: 500, maxHeapUsedBytes: 1024 * 1024 * 1024, retryAfterS: 2 },
     });
+  });
+
+  test('rate limits are requests per window, or off; load shedding bounds are 0 (off) or more', () => {
+    const config = loadConfig({
+      API_KEY_RATE_LIMIT: '10 / 1s',
+      DEVICE_RATE_LIMIT: 'off',
+      API_MAX_IN_FLIGHT: '0',
+      API_SHED_RETRY_AFTER: '1500ms',
+    });
+    expect(config.rateLimits.perApiKey).toEqual({ max: 10, timeWindowMs: 1000 });
+    expect(config.rateLimits.perDeviceCredential).toBeUndefined();
+    expect(config.loadShedding).toMatchObject({ maxInFlight: 0, retryAfterS: 2 });
+    expect(() => loadConfig({ SIGN_IN_RATE_LIMIT: '60' })).toThrow(/SIGN_IN_RATE_LIMIT: must be requests per window such as 120\/1m/);
+    expect(() => loadConfig({ API_KEY_RATE_LIMIT: '0/1m' })).toThrow(/API_KEY_RATE_LIMIT: must be requests per window/);
+    expect(() => loadConfig({ API_MAX_IN_FLIGHT: '-1' })).toThrow(/API_MAX_IN_FLIGHT: must be 0 or a whole number/);
   });
 
   test('every documented default is valid and documented', () => {
@@ -155,6 +178,8 @@ describe('loadConfig', () => {
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
       usageReportBatchSize: 64,
+      rateLimits: loadConfig({}).rateLimits,
+      loadShedding: loadConfig({}).loadShedding,
     });
   });
 
