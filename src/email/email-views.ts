@@ -121,7 +121,7 @@ export function selectEmailColumns(db: Knex, query: Knex.QueryBuilder): Knex.Que
   );
 }
 
-const iso = (at: Date | null) => (at ? new Date(at).toISOString() : null);
+const iso = (at: Date | string | null) => (at ? new Date(at).toISOString() : null);
 
 export function emailView(row: EmailRowWithResend): EmailViewBody {
   return {
@@ -142,10 +142,25 @@ export function emailView(row: EmailRowWithResend): EmailViewBody {
   };
 }
 
-/** An order's emails, oldest first, in the short form of its status (one query on email_outbox(order_id)). */
-export async function orderEmails(db: Knex, orderId: string): Promise<OrderEmailViewBody[]> {
-  const rows = (await selectEmailColumns(db, db('email_outbox as e').where('e.order_id', orderId).orderBy('e.id'))) as EmailRowWithResend[];
-  return rows.map((row) => ({
+/** The columns an order's status shows of each of its emails: a SQL subquery, so the status read can carry them. */
+export function orderEmailsJson(db: Knex, orderIdColumn: string): Knex.Raw {
+  return db.raw(
+    `(SELECT COALESCE(json_agg(json_build_object('id', e.id::text, 'template', e.template, 'to_address', e.to_address,
+        'status', e.status, 'last_error', e.last_error, 'sent_at', e.sent_at,
+        'resent_as', (SELECT r.id::text FROM email_outbox r WHERE r.resend_of = e.id)) ORDER BY e.id), '[]')
+      FROM email_outbox e WHERE e.order_id = ??)`,
+    [orderIdColumn],
+  );
+}
+
+type OrderEmailRow = Pick<EmailRowWithResend, 'template' | 'to_address' | 'status' | 'last_error' | 'resent_as'> & {
+  id: string;
+  sent_at: Date | string | null;
+};
+
+/** One email in the short form of an order's status. */
+export function orderEmailView(row: OrderEmailRow): OrderEmailViewBody {
+  return {
     emailId: String(row.id),
     template: row.template,
     to: row.to_address,
@@ -153,7 +168,16 @@ export async function orderEmails(db: Knex, orderId: string): Promise<OrderEmail
     lastError: row.last_error,
     sentAt: iso(row.sent_at),
     resentAs: row.resent_as,
-  }));
+  };
+}
+
+/** An order's emails, oldest first, in the short form of its status (one query on email_outbox(order_id)). */
+export async function orderEmails(db: Knex, orderId: string): Promise<OrderEmailViewBody[]> {
+  const { rows }: { rows: Array<{ emails: OrderEmailRow[] }> } = await db.raw('SELECT ? AS emails FROM (SELECT ?::text AS id) AS o', [
+    orderEmailsJson(db, 'o.id'),
+    orderId,
+  ]);
+  return rows[0].emails.map(orderEmailView);
 }
 
 /** How an alert's emails went: the latest email per recipient (a resent one counts as its resend). */

@@ -8,6 +8,7 @@ import { forbidden } from '../api/errors';
 import { withLicenseKeys, type OrderStatusWithKeys } from './license-keys';
 import { getOrderStatus } from './order-actions';
 import type { OrderStatus } from './order-lifecycle';
+import { orderEmails, orderEmailsJson, orderEmailView, type OrderEmailViewBody } from '../email/email-views';
 
 /** Where an answer came from: the Postgres projection (the default) or the workflow's own Query. */
 export type StatusSource = 'projection' | 'workflow';
@@ -15,12 +16,14 @@ export type StatusSource = 'projection' | 'workflow';
 interface StoredStatusRow extends Pick<OrderRow, 'workflow_id' | 'partner_id' | 'booked_by_partner_id' | 'status_version'> {
   status_document: OrderStatus | null;
   license_keys: Array<{ lineNumber: number; licenseKey: string }> | null;
+  emails: Parameters<typeof orderEmailView>[0][];
 }
 
 /**
  * The order's status as the caller may read it. By default one indexed Postgres query: the
  * order's parties, the status its workflow's activities last committed (orders.status_document,
- * only ever replaced by a newer version) and its classic lines' license keys; no workflow wakes.
+ * only ever replaced by a newer version), its classic lines' license keys and its emails as the
+ * outbox has them; no workflow wakes.
  * `live` asks the workflow itself (a Query: slower, replays an evicted run, and may trail the
  * projection by the step in flight); so do orders booked a moment ago (no row yet) and runs
  * started before the projection existed (no document).
@@ -30,7 +33,7 @@ export async function readOrderStatus(
   principal: Principal,
   orderId: string,
   live = false,
-): Promise<{ status: OrderStatusWithKeys; source: StatusSource; version: number | null }> {
+): Promise<{ status: OrderStatusWithKeys; source: StatusSource; version: number | null; emails: OrderEmailViewBody[] }> {
   const row = await storedStatus(deps.db, orderId);
   const parties: OrderParties = row
     ? { orderId, workflowId: row.workflow_id, partnerId: row.partner_id, bookedByPartnerId: row.booked_by_partner_id }
@@ -38,11 +41,14 @@ export async function readOrderStatus(
   if (!(await mayActOnOrder(deps.db, principal, parties))) {
     throw forbidden(`this API key may not act on order ${orderId}: it belongs to another partner`);
   }
+  // The outbox, not the workflow, knows whether an email went out: a 5xx refusal comes after the step that queued it.
+  const emails = row ? row.emails.map(orderEmailView) : await orderEmails(deps.db, orderId);
   if (row?.status_document && !live) {
-    return { status: withStoredKeys(row.status_document, row.license_keys ?? []), source: 'projection', version: row.status_version };
+    const status = withStoredKeys(row.status_document, row.license_keys ?? []);
+    return { status, source: 'projection', version: row.status_version, emails };
   }
   const status = await withinDeadline(deps.client, QUERY_DEADLINE_MS, () => getOrderStatus(deps.client, orderId));
-  return { status: await withLicenseKeys(deps.db, status), source: 'workflow', version: null };
+  return { status: await withLicenseKeys(deps.db, status), source: 'workflow', version: null, emails };
 }
 
 /** The one query: the order row by its primary key, its license keys by the lines' unique indexes. */
@@ -59,6 +65,7 @@ async function storedStatus(db: Db, orderId: string): Promise<StoredStatusRow | 
         `(SELECT json_agg(json_build_object('lineNumber', l.line_number, 'licenseKey', r.license_key))
             FROM order_lines l JOIN lrp_records r ON r.order_line_id = l.id WHERE l.order_id = o.id) AS license_keys`,
       ),
+      db.raw('? AS emails', [orderEmailsJson(db, 'o.id')]),
     );
 }
 

@@ -4,7 +4,6 @@ import { checkRole, checkTarget, partnersOfOrder } from '../accounts/placement-r
 import { bookOrder, deriveOrderId } from './book-order';
 import { assignSmartAccount, cancelOrder, reportShipment } from './order-actions';
 import { readOrderStatus } from './order-status';
-import { orderEmails } from '../email/email-views';
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
 import { orderWorkflowId } from './workflow-api';
 import { actingPartner, authorizedOrder, partnerOf } from '../api/access';
@@ -246,9 +245,12 @@ function registerGetOrderRoute(app: FastifyInstance, deps: ApiDependencies): voi
     },
     async (request, reply) => {
       withOrderLog(request, reply, request.params.orderId);
-      const { status, source } = await readOrderStatus(deps, request.principal, request.params.orderId, request.query.live === true);
-      // The outbox, not the workflow, knows whether an email went out: a 5xx refusal comes after the step that queued it.
-      const emails = await orderEmails(deps.db, request.params.orderId);
+      const { status, source, emails } = await readOrderStatus(
+        deps,
+        request.principal,
+        request.params.orderId,
+        request.query.live === true,
+      );
       return reply.header('order-status-source', source).send({ ...status, emails });
     },
   );
