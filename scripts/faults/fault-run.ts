@@ -4,7 +4,6 @@
  * booking; then the wait for the stack to go quiet, and the verdict of what Postgres, Temporal
  * and the received mail say.
  */
-import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -18,7 +17,7 @@ import { recreateMigratedDatabase } from '../../src/db/migrate';
 import { dataConverterFor } from '../../src/temporal/connect';
 import { generateSigningKey } from '../../src/licensing/signing';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
-import { cleanups } from './cleanup';
+import { faultScope, type Later } from './cleanup';
 import { licenseUsePartFor } from './license-parts';
 import { pauseLicenseClock, type LicenseUsePart } from './license-use';
 import { Observer } from './observer';
@@ -70,19 +69,9 @@ interface FaultServices {
   client: Client;
 }
 
-export type Later = (name: string, run: () => Promise<void>) => void;
-
 export async function runFault(fault: FaultKind, options: FaultRunOptions, shared: Shared): Promise<FaultResult> {
   const dir = join(BASE, fault);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const notes: string[] = [];
-  const local: typeof cleanups = [];
-  const later: Later = (name, run) => {
-    const entry = { name, run };
-    local.push(entry);
-    cleanups.push(entry);
-  };
+  const { notes, later, end } = faultScope(dir);
 
   try {
     const services = await startFaultServices(fault, dir, options, shared, later);
@@ -142,12 +131,7 @@ export async function runFault(fault: FaultKind, options: FaultRunOptions, share
     });
   } finally {
     // This fault's services stop here (newest first); the shared Postgres stays for the next one.
-    while (local.length > 0) {
-      const entry = local.pop()!;
-      const at = cleanups.indexOf(entry);
-      if (at >= 0) cleanups.splice(at, 1);
-      await entry.run().catch((err) => process.stderr.write(`cleanup of ${entry.name} failed: ${(err as Error).message}\n`));
-    }
+    await end();
   }
 }
 

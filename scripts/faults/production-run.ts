@@ -7,7 +7,6 @@
  * while the other carries on (the run fails unless work completes meanwhile), temporal-server
  * restarted, Postgres (Temporal's and the app's) stopped.
  */
-import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createApiKey } from '../../src/api/auth';
 import type { Db } from '../../src/db/knex';
@@ -16,18 +15,8 @@ import { recreateMigratedDatabase } from '../../src/db/migrate';
 import type { EmailOutboxRow } from '../../src/db/rows';
 import { workerMemoryEnv } from '../../src/temporal/worker-memory';
 import { writeWorkflowBundle } from '../../src/temporal/workflow-bundle';
-import { cleanups } from './cleanup';
-import {
-  BASE,
-  TAGS,
-  TASK_QUEUE,
-  faultAppEnv,
-  runnerConnections,
-  startDriving,
-  waitUntilQuiet,
-  workerBasics,
-  type Later,
-} from './fault-run';
+import { faultScope, type Later } from './cleanup';
+import { BASE, TAGS, TASK_QUEUE, faultAppEnv, runnerConnections, startDriving, waitUntilQuiet, workerBasics } from './fault-run';
 import { licenseUsePartFor } from './license-parts';
 import { pauseLicenseClock, type LicenseUsePart } from './license-use';
 import { MailpitMirror } from './mailpit-mirror';
@@ -54,15 +43,7 @@ let bundle: Promise<string> | undefined;
 
 export async function runProductionFault(fault: FaultKind, options: FaultRunOptions, shared: ProductionShared): Promise<FaultResult> {
   const dir = join(BASE, 'production', fault);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const notes: string[] = [];
-  const local: typeof cleanups = [];
-  const later: Later = (name, run) => {
-    const entry = { name, run };
-    local.push(entry);
-    cleanups.push(entry);
-  };
+  const { notes, later, end } = faultScope(dir);
   bundle ??= writeWorkflowBundle(join(BASE, 'production', 'workflow-bundle.js'));
   try {
     const run = await startRun(fault, options, shared, dir, notes, later);
@@ -117,12 +98,7 @@ export async function runProductionFault(fault: FaultKind, options: FaultRunOpti
     }
     return result;
   } finally {
-    while (local.length > 0) {
-      const entry = local.pop()!;
-      const at = cleanups.indexOf(entry);
-      if (at >= 0) cleanups.splice(at, 1);
-      await entry.run().catch((err) => process.stderr.write(`cleanup of ${entry.name} failed: ${(err as Error).message}\n`));
-    }
+    await end();
   }
 }
 

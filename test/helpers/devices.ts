@@ -78,3 +78,20 @@ export async function poolOf(db: Db, accountId: string, path: string, sku: strin
     .first('purchased', 'authorized', 'overage', 'unserved');
   return row ? { purchased: row.purchased, authorized: row.authorized, overage: row.overage, unserved: row.unserved } : undefined;
 }
+
+/**
+ * R18: the pool's counters equal the use its instances were told (Authorized, Overage and
+ * unserved by state), and it never authorizes more than it holds.
+ */
+export async function expectPoolCountersAgree(db: Db, accountId: string, path: string, sku: string): Promise<void> {
+  const rows = await db('instance_usage').where({ virtual_account_id: await vaIdOf(db, accountId, path), sku });
+  const sum = (state: string) => rows.filter((r) => r.state === state).reduce((n, r) => n + r.count, 0);
+  const pool = await poolOf(db, accountId, path, sku);
+  expect(pool).toEqual({
+    purchased: pool!.purchased,
+    authorized: sum('Authorized'),
+    overage: sum('Overage'),
+    unserved: sum('OutOfCompliance'),
+  });
+  expect(pool!.authorized).toBeLessThanOrEqual(pool!.purchased);
+}

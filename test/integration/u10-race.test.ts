@@ -5,7 +5,7 @@
  */
 import { DeviceApiError, DeviceClient } from '../../src/device-client';
 import { useTestApi } from '../helpers/api';
-import { createToken, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
+import { createToken, expectPoolCountersAgree, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -90,21 +90,6 @@ test('R16: one new UDI registering 8 times at once with its key -> one instance,
   ).toEqual([{ n: '1' }]);
 });
 
-/** The pool's counters against the rows: the Authorized, Overage and unserved use of its instances. */
-async function countersAgree(accountId: string, path: string, sku: string): Promise<void> {
-  const vaId = await vaIdOf(stack.db, accountId, path);
-  const rows = await stack.db('instance_usage').where({ virtual_account_id: vaId, sku }).whereNot('state', 'AuthorizationExpired');
-  const sum = (state: string) => rows.filter((r) => r.state === state).reduce((n, r) => n + r.count, 0);
-  const pool = await poolOf(stack.db, accountId, path, sku);
-  expect(pool).toEqual({
-    purchased: pool!.purchased,
-    authorized: sum('Authorized'),
-    overage: sum('Overage'),
-    unserved: sum('OutOfCompliance'),
-  });
-  expect(pool!.authorized).toBeLessThanOrEqual(pool!.purchased);
-}
-
 test('R18: one device sending 10 reports at once, and 40 devices reporting while an order deposits: no lost update, no deadlock', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 20)], `PO-${world.suffix}-1`);
@@ -116,13 +101,13 @@ test('R18: one device sending 10 reports at once, and 40 devices reporting while
   const single = devices[0].client;
   const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => single.report({ [SKU]: i + 1 }, { reportId: `burst-${i}` })));
   expect(answers.every((a) => a.usage[0].state === 'Authorized')).toBe(true);
-  await countersAgree(world.smartAccountId, 'Finance', SKU);
+  await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', SKU);
 
   // Everyone reports 1 while a second order deposits 30 more: the deposit re-judges under the same locks.
   const reports = Promise.all(devices.slice(1).map((d) => d.client.report({ [SKU]: 1 })));
   const deposit = provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 30)], `PO-${world.suffix}-2`);
   await Promise.all([reports, deposit]);
-  await countersAgree(world.smartAccountId, 'Finance', SKU);
+  await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', SKU);
   // 50 licenses cover whatever the single device ended on (at most 10) and the 39 others.
   const pool = await poolOf(stack.db, world.smartAccountId, 'Finance', SKU);
   expect(pool).toMatchObject({ purchased: 50, overage: 0, unserved: 0 });

@@ -9,7 +9,7 @@ import { authenticateDevice, type DeviceCaller } from '../../src/licensing/devic
 import { UsageReportBatcher } from '../../src/licensing/report-queue';
 import { parseSigningKeys } from '../../src/licensing/signing';
 import { useTestApi } from '../helpers/api';
-import { createToken, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
+import { createToken, expectPoolCountersAgree, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
 import { runClock, silenceFor } from '../helpers/license-use';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
@@ -30,21 +30,6 @@ function signedReport(device: Device, reportId: string, usage: Record<string, nu
   const keys = parseSigningKeys(stack.config.licenseSigningKeys);
   const caller: DeviceCaller = authenticateDevice(keys, { method: 'POST', path, body, headers });
   return { caller, report: { reportId, usage } };
-}
-
-/** The pool's counters equal the use its rows were told, and never more Authorized than purchased. */
-async function countersAgree(accountId: string, sku: string): Promise<void> {
-  const vaId = await vaIdOf(stack.db, accountId, 'Finance');
-  const rows = await stack.db('instance_usage').where({ virtual_account_id: vaId, sku });
-  const sum = (state: string) => rows.filter((r) => r.state === state).reduce((n, r) => n + r.count, 0);
-  const pool = await poolOf(stack.db, accountId, 'Finance', sku);
-  expect(pool).toEqual({
-    purchased: pool!.purchased,
-    authorized: sum('Authorized'),
-    overage: sum('Overage'),
-    unserved: sum('OutOfCompliance'),
-  });
-  expect(pool!.authorized).toBeLessThanOrEqual(pool!.purchased);
 }
 
 test('one batch: over-use of a small pool, a report ID twice, a replay and a removed instance each get their own answer', async () => {
@@ -102,7 +87,7 @@ test('one batch: over-use of a small pool, a report ID twice, a replay and a rem
   expect(outcomes[8]).toBe('ReplayedRequest');
 
   expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 3, authorized: 3, overage: 0, unserved: 3 });
-  await countersAgree(world.smartAccountId, SKU);
+  await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', SKU);
   // One row per report ID, all six written by one transaction (one commit time).
   const ids = devices.map((d) => d.client.state.instanceId!);
   const kept = await stack.db('usage_reports').whereIn('instance_id', ids).select('instance_id', 'report_id', 'received_at');
@@ -143,7 +128,7 @@ test('over HTTP, 30 devices at once against a pool of 10: 10 Authorized, 20 OutO
   const told = answers.map((a) => a.usage[0].state);
   expect(told.filter((s) => s === 'Authorized')).toHaveLength(10);
   expect(told.filter((s) => s === 'OutOfCompliance')).toHaveLength(20);
-  await countersAgree(world.smartAccountId, SKU);
+  await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', SKU);
   const kept = await stack
     .db('usage_reports')
     .whereIn(
