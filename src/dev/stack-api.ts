@@ -6,13 +6,36 @@ export interface ApiAnswer {
   body: unknown;
 }
 
-/** One JSON request to the API. No answer at all (refused, timed out) is status 0 with the reason as body. */
+/** Times an overloaded (503 Overloaded) or throttling (429) API is asked again, after its Retry-After. */
+const BUSY_RETRIES = 5;
+
+/**
+ * One JSON request to the API. No answer at all (refused, timed out) is status 0 with the reason
+ * as body. A 503 Overloaded or a 429 is sent again after its Retry-After (at most 10 s), as the
+ * typed client does: nothing was done, and a freshly started API sheds while its start-up work
+ * still shows in its event-loop delay.
+ */
 export async function callApi(
   base: string,
   method: string,
   path: string,
   options: { key?: string; body?: unknown; timeoutMs?: number } = {},
 ): Promise<ApiAnswer> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await callApiOnce(base, method, path, options);
+    const busy =
+      answer.status === 429 || (answer.status === 503 && (answer.body as { error?: string } | undefined)?.error === 'Overloaded');
+    if (!busy || attempt >= BUSY_RETRIES) return answer;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(10, answer.retryAfterS ?? 1) * 1000));
+  }
+}
+
+async function callApiOnce(
+  base: string,
+  method: string,
+  path: string,
+  options: { key?: string; body?: unknown; timeoutMs?: number },
+): Promise<ApiAnswer & { retryAfterS?: number }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -30,7 +53,8 @@ export async function callApi(
     } catch {
       // an HTML page (Swagger UI) or plain text: kept as text
     }
-    return { status: response.status, body };
+    const retryAfter = Number(response.headers.get('retry-after'));
+    return { status: response.status, body, ...(retryAfter > 0 ? { retryAfterS: retryAfter } : {}) };
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause;
     return { status: 0, body: cause?.message ?? (err as Error).message };
