@@ -22,21 +22,24 @@ import { uniqueSuffix } from '../helpers/stack';
 
 type ActivityName = keyof OrderActivities;
 
+/** What placing an order's lines may refuse for good. */
+const PLACEMENT_REFUSALS: RefusalType[] = [
+  'UnknownOrder',
+  'NotAuthorized',
+  'DomainMismatch',
+  'UnknownAccount',
+  'AccountNotActive',
+  'NotAHoldingAccount',
+  'NotAConsumptionTarget',
+  'UnknownVirtualAccount',
+];
+
 /** Activity → the refusal types it may raise (permanent); every other error it raises is retried. */
 const PERMANENT: Record<ActivityName, RefusalType[]> = {
   loadFulfillmentSettings: [],
   recordBooking: ['UnknownPartner', 'NotAuthorized'],
   recordAssignmentRefused: [],
-  placeLines: [
-    'UnknownOrder',
-    'NotAuthorized',
-    'DomainMismatch',
-    'UnknownAccount',
-    'AccountNotActive',
-    'NotAHoldingAccount',
-    'NotAConsumptionTarget',
-    'UnknownVirtualAccount',
-  ],
+  placeLines: PLACEMENT_REFUSALS,
   recordShipment: ['UnknownOrder'],
   provisionLines: ['UnknownOrder'],
   withdrawOrder: ['UnknownOrder'],
@@ -48,16 +51,7 @@ const PERMANENT: Record<ActivityName, RefusalType[]> = {
   redeemCustomerChoice: ['InvalidLink', 'DomainMismatch', 'AccountNotActive', 'UnknownVirtualAccount'],
   sendOrderEmail: ['UnknownOrder'],
   // placeLines' classes (it calls it), and sendOrderEmail's.
-  placeLinesAndAnnounce: [
-    'UnknownOrder',
-    'NotAuthorized',
-    'DomainMismatch',
-    'UnknownAccount',
-    'AccountNotActive',
-    'NotAHoldingAccount',
-    'NotAConsumptionTarget',
-    'UnknownVirtualAccount',
-  ],
+  placeLinesAndAnnounce: PLACEMENT_REFUSALS,
   provisionLinesAndAnnounce: ['UnknownOrder'],
   sweepLicenseClock: [],
   deliverAlertEmails: [],

@@ -10,7 +10,7 @@
 import { createOutbox } from '../../activities/shared/outbox';
 import { createAlertDelivery } from '../../activities/licensing/alert-delivery';
 import { LicenseFulfillmentClient } from '../../src/api-client';
-import { runCli } from '../../src/cli/main';
+import { runCliInProcess } from '../helpers/cli';
 import { raiseAlert } from '../../src/licensing/alerts';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
@@ -23,20 +23,8 @@ jest.setTimeout(90_000);
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function cli(args: string[], key: string): Promise<{ code: number; stdout: string }> {
-  // Saved to be put back as they were; they are called on their streams again, never alone.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const saved = { env: process.env, out: process.stdout.write };
-  let stdout = '';
-  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
-  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
-  try {
-    return { code: await runCli(['node', 'license-fulfillment', '--json', ...args]), stdout };
-  } finally {
-    process.env = saved.env;
-    process.stdout.write = saved.out;
-  }
-}
+/** `license-fulfillment <args>` in this process, with the API's URL and a key (test/helpers/cli.ts). */
+const cli = (args: string[], key: string) => runCliInProcess(['--json', ...args], { apiUrl: api.baseUrl, apiKey: key });
 
 /** Books a direct order whose customer contact is `customer`, and waits for the deposit confirmation to settle. */
 async function bookFor(world: TestWorld, customer: string, reference: string) {

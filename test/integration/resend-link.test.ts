@@ -6,7 +6,7 @@
  * resendActivationLink, `accounts resend-activation-link`).
  */
 import { LicenseFulfillmentClient } from '../../src/api-client';
-import { runCli } from '../../src/cli/main';
+import { runCliInProcess } from '../helpers/cli';
 import { useTestApi } from '../helpers/api';
 import { activateSmartAccount } from '../../src/accounts/customer-links';
 import { activationWorkflowId } from '../../src/orders/workflow-api';
@@ -18,21 +18,8 @@ import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stac
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
 
-/** `license-fulfillment <args>` in this process, with the API's URL and a key; its exit code and standard output. */
-async function cli(args: string[], key: string): Promise<{ code: number; stdout: string }> {
-  // Saved to be put back as they were; they are called on their streams again, never alone.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const saved = { env: process.env, out: process.stdout.write };
-  let stdout = '';
-  process.env = { ...process.env, LICENSE_API_URL: api.baseUrl, LICENSE_API_KEY: key };
-  process.stdout.write = (chunk: string | Uint8Array) => ((stdout += chunk.toString()), true);
-  try {
-    return { code: await runCli(['node', 'license-fulfillment', ...args]), stdout };
-  } finally {
-    process.env = saved.env;
-    process.stdout.write = saved.out;
-  }
-}
+/** `license-fulfillment <args>` in this process, with the API's URL and a key (test/helpers/cli.ts). */
+const cli = (args: string[], key: string) => runCliInProcess(args, { apiUrl: api.baseUrl, apiKey: key });
 
 const page = async (token: string, path = 'delegations') => (await fetch(`${api.baseUrl}/${path}/${token}`)).status;
 const activationPage = (token: string) => page(token, 'activations');
