@@ -83,7 +83,7 @@ export async function startBenchTemporalServer(options: {
     address,
     pid: server.pid!,
     databases: Object.values(names),
-    description: `temporal-server ${serverVersion(bins.server)} on PostgreSQL (persistence ${names.DBNAME}, visibility ${names.VISIBILITY_DBNAME}, ${env.NUM_HISTORY_SHARDS ?? 4} history shards)`,
+    description: `temporal-server ${serverVersion(bins.server)} on PostgreSQL (persistence ${names.DBNAME}, visibility ${names.VISIBILITY_DBNAME}, ${process.env.NUM_HISTORY_SHARDS ?? 4} history shards)`,
     timings: { schemaS: (t1 - t0) / 1000, serverS: (t2 - t1) / 1000, namespaceS: (t3 - t2) / 1000 },
     stop: () => stack.stopAll(),
   };
