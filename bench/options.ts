@@ -55,6 +55,8 @@ export interface Options {
   out?: string;
   render?: string;
   temporalStore: TemporalStore;
+  /** Order worker processes on the throughput part's task queue (and as many engine-limit ones). */
+  orderWorkers: number;
 }
 
 const positiveInt = (name: string) => (value: string) => {
@@ -140,7 +142,7 @@ export function parseArgs(argv: string[]): Options {
     skip: o.skip ?? [],
     out: o.out,
     render: o.render,
-    temporalStore: o.temporalStore ?? 'wal',
+    ...stackOptions(o),
   };
 }
 
@@ -210,14 +212,28 @@ function withOverloadOptions(program: Command): Command {
     );
 }
 
-/** How the bench's own Temporal dev server stores its state. */
+function stackOptions(o: Partial<Pick<Options, 'temporalStore' | 'orderWorkers'>>): Pick<Options, 'temporalStore' | 'orderWorkers'> {
+  return { temporalStore: o.temporalStore ?? 'wal', orderWorkers: o.orderWorkers ?? 1 };
+}
+
+export const TEMPORAL_STORES: readonly TemporalStore[] = ['wal', 'file', 'memory', 'postgres'];
+
+/** Which Temporal the bench runs on and how it stores its state; how many worker processes share the throughput part. */
 function withStackOptions(program: Command): Command {
-  return program.option(
-    '--temporal-store <store>',
-    "the dev server's store: wal (SQLite file, WAL), file (SQLite file, the CLI's default journal) or memory",
-    (v) => {
-      if (!['wal', 'file', 'memory'].includes(v)) throw new InvalidArgumentError('--temporal-store must be wal, file or memory');
-      return v as TemporalStore;
-    },
-  );
+  return program
+    .option(
+      '--temporal-store <store>',
+      "the dev server's store: wal (SQLite file, WAL), file (SQLite file, the CLI's default journal) or memory; " +
+        "or postgres: the production shape's temporal-server v1.29.1 on Postgres instead of the dev server",
+      (v) => {
+        if (!TEMPORAL_STORES.includes(v as TemporalStore))
+          throw new InvalidArgumentError(`--temporal-store must be one of ${TEMPORAL_STORES.join(', ')}`);
+        return v as TemporalStore;
+      },
+    )
+    .option(
+      '--order-workers <n>',
+      "worker processes polling the throughput part's task queue (and as many for the engine-limit workflow); default 1",
+      positiveInt('--order-workers'),
+    );
 }

@@ -13,7 +13,7 @@ import { bookOrder } from '../src/orders/book-order';
 import type { TransferBatchResponseBody } from '../src/orders/transfer-schemas';
 import type { TestWorld } from '../test/helpers/fixtures';
 import { costOf } from './costs';
-import { cpuBetween, cpuSnapshot, perOrder } from './cpu';
+import { cpuBetween, perOrder, type CpuSnapshot } from './cpu';
 import { bookingFor, createWorlds, ENGINE_LIMIT_WORKFLOW_TYPE, runClosedLoop } from './scenarios';
 import type { BenchStack, BenchWorker } from './stack';
 import { startBenchApi } from './transfer-api';
@@ -77,7 +77,7 @@ interface LevelRun {
   worker: BenchWorker;
   taskQueue: string;
   failures: string[];
-  snapshot: () => ReturnType<typeof cpuSnapshot>;
+  snapshot: () => CpuSnapshot;
 }
 
 export async function runParkedLevel(
@@ -107,7 +107,7 @@ export async function runParkedLevel(
       `  ${orders} parked: reminder interval ${reminderIntervalMs / 1000} s, idle worker RSS ${(workerRssIdle / MB).toFixed(0)} MB; parking...`,
     );
 
-    const snapshot = () => cpuSnapshot({ worker: worker.pid, temporalServer: stack.temporal.pid }, stack.databaseName);
+    const snapshot = () => stack.cpu([worker.pid]);
     const level: LevelRun = { stack, orders, options, worker, taskQueue, failures, snapshot };
     const park = await parkOrders(level, worlds, taskQueue);
     const parked = await measureParked(level, park, () => sampler.phase('reminders'), dbBytesBefore);

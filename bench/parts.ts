@@ -38,25 +38,37 @@ export async function runThroughputAndApi(run: BenchRun): Promise<void> {
     orders: `bench-orders-${runId}`,
     ...(!skipped('engine-limit') && !skipped('throughput') ? { engineLimit: `bench-engine-limit-${runId}` } : {}),
   };
-  // Reminders far away: throughput orders are assigned within seconds, not reminded.
-  const worker = await stack.startWorker({
-    kind: 'orders',
-    taskQueue: queues.orders,
-    env: { REMINDER_INTERVAL: '1h', ESCALATION_AFTER: '30d' },
-  });
-  const limitWorker = queues.engineLimit ? await stack.startWorker({ kind: 'engine-limit', taskQueue: queues.engineLimit }) : undefined;
+  // Reminders far away: throughput orders are assigned within seconds, not reminded. --order-workers
+  // processes poll each side's task queue; their SDK metrics count what each one ran.
+  const each = Array.from({ length: options.orderWorkers });
+  const workers = await Promise.all(
+    each.map(() =>
+      stack.startWorker({
+        kind: 'orders',
+        taskQueue: queues.orders,
+        metrics: true,
+        env: { REMINDER_INTERVAL: '1h', ESCALATION_AFTER: '30d' },
+      }),
+    ),
+  );
+  const engineLimitQueue = queues.engineLimit;
+  const limitWorkers = engineLimitQueue
+    ? await Promise.all(each.map(() => stack.startWorker({ kind: 'engine-limit', taskQueue: engineLimitQueue, metrics: true })))
+    : undefined;
+  const stopLimitWorkers = () => Promise.all((limitWorkers ?? []).map((w) => w.stop()));
   const worlds = await createWorlds(stack.db, Math.max(4, Math.min(20, Math.ceil(options.orders / 100))), 'tp');
   try {
     if (!skipped('throughput')) {
       await attempt('throughput', async () => {
         log(
-          `1+2. throughput${queues.engineLimit ? ' and engine limit' : ''}: ${options.orders} orders each, ${options.concurrency} in flight, ${options.rounds} alternating rounds`,
+          `1+2. throughput${queues.engineLimit ? ' and engine limit' : ''}: ${options.orders} orders each, ${options.concurrency} in flight, ` +
+            `${options.rounds} alternating rounds, ${options.orderWorkers} worker process${options.orderWorkers > 1 ? 'es' : ''} per side`,
         );
         const tp = await runThroughputAndEngineLimit(
           stack,
           worlds,
           queues,
-          { orders: worker.pid, engineLimit: limitWorker?.pid },
+          { orders: workers, ...(limitWorkers ? { engineLimit: limitWorkers } : {}) },
           run.throughputOptions,
         );
         results.throughput = tp.throughput;
@@ -67,7 +79,7 @@ export async function runThroughputAndApi(run: BenchRun): Promise<void> {
         await costFromHistories(run, tp);
       });
     }
-    await limitWorker?.stop();
+    await stopLimitWorkers();
     if (!skipped('api')) {
       await attempt('api', async () => {
         log(`5. API: ${options.apiConnections} connections, ${options.apiDuration} s per route`);
@@ -82,8 +94,8 @@ export async function runThroughputAndApi(run: BenchRun): Promise<void> {
       });
     }
   } finally {
-    await limitWorker?.stop();
-    await worker.stop();
+    await stopLimitWorkers();
+    await Promise.all(workers.map((w) => w.stop()));
   }
 }
 
@@ -95,6 +107,10 @@ function logThroughput(run: BenchRun, tp: ThroughputRun): void {
         ? `; engine limit ${tp.engineLimit.ordersPerSecond.toFixed(1)} orders/s; ratio ${tp.engineLimit.ratio.toFixed(2)}`
         : ''),
   );
+  if ((t.workers?.length ?? 0) > 1)
+    run.log(
+      `   per worker: ${t.workers!.map((w, i) => `#${i + 1} ${w.cpuMsPerOrder.toFixed(1)} CPU ms/order, ${w.workflowTasks ?? '?'} workflow tasks, ${w.activities ?? '?'} activities`).join('; ')}`,
+    );
 }
 
 /** 3: cost per scenario, from the histories of the measured orders (ours and the engine limit's). */

@@ -48,7 +48,7 @@ export async function runPoolLevel(
       stack,
       worlds,
       { orders: taskQueue },
-      { orders: worker.pid },
+      { orders: [worker] },
       { ...options, rounds: 1, runId: `${options.runId}p${poolMax}` },
     );
     const t = run.throughput;

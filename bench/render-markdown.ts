@@ -4,6 +4,7 @@ import { f, mb, markdownTable, summaryRows, costRows, latencyRow, prefixed } fro
 import { licensingMarkdown } from './licensing-report';
 import { licenseScaleMarkdown } from './licensing-scale-report';
 import { overloadMarkdown } from './overload-report';
+import { cpuColumns, workerSpreadMarkdown } from './render-workers';
 
 type Extra = { findings?: string; method?: string };
 type ParkedResults = NonNullable<BenchResults['parked']>;
@@ -13,6 +14,7 @@ export function renderMarkdown(results: BenchResults, extra: Extra = {}): string
   headerSection(lines, results, extra);
   throughputSection(lines, results);
   engineLimitSection(lines, results);
+  lines.push(...workerSpreadMarkdown(results));
   costSection(lines, results);
   if (results.parked) {
     parkedSection(lines, results.parked);
@@ -44,7 +46,9 @@ function headerSection(lines: string[], results: BenchResults, extra: Extra): vo
   lines.push('# Benchmarks');
   lines.push('');
   lines.push('Written by `npm run bench` (`bench/run.ts`); the same figures are in `docs/benchmarks/latest.json`.');
-  lines.push('Everything runs on one machine: the Temporal dev server (SQLite file), Postgres, the SMTP server,');
+  lines.push(
+    `Everything runs on one machine: ${m.machine.temporalServer ? 'the Temporal server (on Postgres)' : 'the Temporal dev server (SQLite file)'}, Postgres, the SMTP server,`,
+  );
   lines.push('the benchmark driver and the worker processes share its cores, so the figures are what this machine');
   lines.push('does, not what a cluster does. How each part is measured is described at the end.');
   lines.push('');
@@ -57,7 +61,10 @@ function headerSection(lines: string[], results: BenchResults, extra: Extra): vo
       ['command', `\`${m.command}\``],
       ['duration', `${f(m.durationS)} s`],
       ['machine', `${m.machine.cpus} × ${m.machine.cpuModel}, ${f(m.machine.ramGiB, 1)} GiB RAM, ${m.machine.os}`],
-      ['software', `Node.js ${m.machine.node}, Temporal CLI ${m.machine.temporalCli} (dev server), ${m.machine.postgres}`],
+      [
+        'software',
+        `Node.js ${m.machine.node}, ${m.machine.temporalServer ?? `Temporal CLI ${m.machine.temporalCli} (dev server)`}, ${m.machine.postgres}`,
+      ],
       ['options', `\`${JSON.stringify(m.options)}\``],
     ]),
   );
@@ -116,30 +123,24 @@ function engineLimitSection(lines: string[], results: BenchResults): void {
     );
     const ourCpu = results.throughput?.cpuMsPerOrder;
     if (ourCpu && e.cpuMsPerOrder) {
-      const cpuRow = (name: string, c: CpuPerOrder) => [
-        name,
-        f(c.worker, 1),
-        f(c.temporalServer, 1),
-        f(c.postgres, 1),
-        f(c.driver, 1),
-        f(c.total, 1),
-      ];
+      const { header, row } = cpuColumns(ourCpu.temporalPostgres !== undefined || e.cpuMsPerOrder.temporalPostgres !== undefined);
+      const minus = (a: CpuPerOrder, b: CpuPerOrder): CpuPerOrder => ({
+        worker: a.worker - b.worker,
+        temporalServer: a.temporalServer - b.temporalServer,
+        temporalPostgres: (a.temporalPostgres ?? 0) - (b.temporalPostgres ?? 0),
+        postgres: a.postgres - b.postgres,
+        driver: a.driver - b.driver,
+        total: a.total - b.total,
+      });
       lines.push('');
       lines.push("Where an order's CPU goes (ms per order, user + system, from /proc; the machine's cores are shared by all of these):");
       lines.push('');
       lines.push(
         markdownTable([
-          ['', 'worker process', 'Temporal server', 'Postgres (bench database)', 'driver', 'total'],
-          cpuRow('ours', ourCpu),
-          cpuRow('engine limit', e.cpuMsPerOrder),
-          [
-            'ours - engine limit',
-            f(ourCpu.worker - e.cpuMsPerOrder.worker, 1),
-            f(ourCpu.temporalServer - e.cpuMsPerOrder.temporalServer, 1),
-            f(ourCpu.postgres - e.cpuMsPerOrder.postgres, 1),
-            f(ourCpu.driver - e.cpuMsPerOrder.driver, 1),
-            f(ourCpu.total - e.cpuMsPerOrder.total, 1),
-          ],
+          header,
+          row('ours', ourCpu),
+          row('engine limit', e.cpuMsPerOrder),
+          row('ours - engine limit', minus(ourCpu, e.cpuMsPerOrder)),
         ]),
       );
     }

@@ -57,6 +57,7 @@ function throughputRows(results: BenchResults): string[][] {
       '',
       '',
     ]);
+    rows.push(...scaleRows(t));
   }
   if (e) {
     rows.push(['engine-limit workflow, orders per second', f(e.ordersPerSecond, 1), '', '']);
@@ -68,6 +69,23 @@ function throughputRows(results: BenchResults): string[][] {
     ]);
   }
   return rows;
+}
+
+/** With several worker processes or the production shape's server: how many, and where an order's CPU went. */
+function scaleRows(t: NonNullable<BenchResults['throughput']>): string[][] {
+  const c = t.cpuMsPerOrder;
+  const several = (t.orderWorkers ?? 1) > 1;
+  if (!c || (!several && c.temporalPostgres === undefined)) return [];
+  return [
+    ...(several ? [['worker processes per side', String(t.orderWorkers), '', '']] : []),
+    [
+      "CPU ms per order: workers / Temporal / Temporal's Postgres / Postgres / driver",
+      [c.worker, c.temporalServer, c.temporalPostgres, c.postgres, c.driver].map((x) => f(x, 1)).join(' / '),
+      '',
+      '',
+    ],
+    ...(c.workers ? [['CPU ms per order, each worker process', c.workers.map((x) => f(x, 1)).join(' / '), '', '']] : []),
+  ];
 }
 
 /** Per parked level: memory, Postgres growth, reminder spread, bulk transfer; then the slopes. */

@@ -15,7 +15,25 @@ export interface CpuPerOrder {
   postgres: number;
   /** The driver: booking client, SMTP server, customer page's link check, result waits. */
   driver: number;
+  /** Backends of Temporal's own two databases: only on the production shape (`--temporal-store postgres`). */
+  temporalPostgres?: number;
+  /** Each worker process's share of `worker`, when several ran (`--order-workers`). */
+  workers?: number[];
   total: number;
+}
+
+/** One worker process of a part with several (`--order-workers`): how the work spread over them. */
+export interface WorkerShare {
+  /** CPU ms it spent per order of the whole part (the shares add up to the part's worker figure). */
+  cpuMsPerOrder: number;
+  rssMB: number;
+  peakRssMB: number;
+  /** Workflow tasks and activities it ran in the measured rounds (from its SDK metrics). */
+  workflowTasks?: number;
+  activities?: number;
+  localActivities?: number;
+  /** Postgres statements it sent in the measured rounds (the order worker only). */
+  statements?: number;
 }
 
 export interface ThroughputResult {
@@ -32,6 +50,10 @@ export interface ThroughputResult {
   completedLatencyMs: LatencySummary;
   perKind: Record<string, { count: number; provisionedLatencyMs: LatencySummary }>;
   cpuMsPerOrder?: CpuPerOrder;
+  /** Worker processes on the task queue (`--order-workers`; runs before it had one). */
+  orderWorkers?: number;
+  /** Each worker process: its CPU share, memory and the tasks it ran. */
+  workers?: WorkerShare[];
   failures: string[];
 }
 
@@ -45,6 +67,8 @@ export interface EngineLimitResult {
   /** ours / engine limit; target >= 0.8. */
   ratio: number;
   cpuMsPerOrder?: CpuPerOrder;
+  /** Its worker processes (as many as ours). */
+  workers?: WorkerShare[];
   failures: string[];
 }
 
@@ -144,7 +168,9 @@ export interface MachineInfo {
   ramGiB: number;
   node: string;
   os: string;
-  temporalCli: string;
+  /** The dev server's CLI; absent when the production shape's server ran (`temporalServer`). */
+  temporalCli?: string;
+  temporalServer?: string;
   postgres: string;
 }
 

@@ -37,7 +37,8 @@ async function machineInfo(stack: BenchStack) {
     ramGiB: os.totalmem() / 1024 ** 3,
     node: process.version,
     os: `${os.type()} ${os.release()}`,
-    temporalCli: temporalVersion(stack.temporalCli),
+    ...(stack.temporalCli ? { temporalCli: temporalVersion(stack.temporalCli) } : {}),
+    ...(stack.temporalServer ? { temporalServer: stack.temporalServer } : {}),
     postgres: String(rows[0].v).split(' ').slice(0, 2).join(' '),
   };
 }
@@ -68,7 +69,7 @@ async function main(): Promise<number> {
       durationS: 0,
       machine: await machineInfo(stack),
       options: { ...options },
-      notes: stackNotes(stack),
+      notes: stackNotes(stack, options.orderWorkers),
     },
     failures,
   };
@@ -127,10 +128,14 @@ function renderAgain(options: Options, render: string): number {
   return 0;
 }
 
-/** What the figures depend on besides the code: the dev server's store, how workers run, the mix. */
-function stackNotes(stack: BenchStack & { workerLoader: string }): string[] {
+/** What the figures depend on besides the code: which Temporal and its store, how workers run, the mix. */
+function stackNotes(stack: BenchStack & { workerLoader: string }, orderWorkers: number): string[] {
   return [
-    `Temporal dev server store: ${stack.temporalStore}.`,
+    stack.temporalServer
+      ? `Temporal: the production shape's server, not the dev server: ${stack.temporalStore}. Its CPU is the temporal-server process; ` +
+        'its databases\' Postgres backends are counted apart ("Temporal\'s Postgres").'
+      : `Temporal dev server store: ${stack.temporalStore}.`,
+    `Throughput and engine-limit parts: ${orderWorkers} worker process${orderWorkers > 1 ? 'es' : ''} per side on one task queue (--order-workers).`,
     `Worker processes run ${stack.workerLoader} (${WORKER_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${workerMemoryEnv().MALLOC_ARENA_MAX}, as the product starts them), ` +
       'with a pre-built workflow bundle and the worker options workers/order-worker.ts ' +
       `sets from the configuration (WORKER_MAX_CACHED_WORKFLOWS ${stack.config.workerMaxCachedWorkflows}, DATABASE_POOL_MAX ${stack.config.databasePoolMax}; ` +

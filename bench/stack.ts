@@ -1,6 +1,8 @@
 /**
  * The benchmark's own real stack, apart from `npm start`'s and the tests': a Temporal dev server
- * (the installed CLI, free ports, a fresh SQLite file under .data/bench/), a fresh migrated
+ * (the installed CLI, free ports, a fresh SQLite file under .data/bench/) or, with
+ * `--temporal-store postgres`, the production shape's temporal-server on Postgres
+ * (bench/temporal-production.ts), a fresh migrated
  * database `license_fulfillment_bench`, the benchmark's SMTP server (bench/mail.ts), the two
  * workflow bundles (the product's and the engine-limit workflow's), and worker processes started
  * as children so each one's memory can be read on its own.
@@ -19,13 +21,15 @@ import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-dev-server';
 import { withGenerousApiLimits } from '../test/helpers/api-limits';
+import { cpuSnapshot, type CpuSnapshot } from './cpu';
 import { startBenchMailCatcher, type BenchMailCatcher } from './mail';
+import { startBenchTemporalServer } from './temporal-production';
 import type { WorkerKind, WorkerStats } from './worker-process';
 
 export const ROOT = resolve(__dirname, '..');
-export type TemporalStore = 'wal' | 'file' | 'memory';
+export type TemporalStore = 'wal' | 'file' | 'memory' | 'postgres';
 
-function describeStore(store: TemporalStore, dbFile: string | undefined): string {
+function describeStore(store: Exclude<TemporalStore, 'postgres'>, dbFile: string | undefined): string {
   if (store === 'memory') return 'in memory';
   const rel = dbFile ? dbFile.replace(`${ROOT}/`, '') : '';
   return store === 'wal' ? `SQLite file ${rel}, journal_mode=WAL, synchronous=NORMAL` : `SQLite file ${rel}, the CLI's default journal`;
@@ -36,9 +40,14 @@ export const BENCH_DATABASE = process.env.BENCH_DATABASE || 'license_fulfillment
 export interface BenchStack {
   dataDir: string;
   temporal: TemporalDevServer;
-  /** How the dev server stores its state, for the report. */
+  /** Which Temporal ran and how it stores its state, for the report. */
   temporalStore: string;
-  temporalCli: string;
+  /** The dev server's CLI binary; undefined with `--temporal-store postgres`. */
+  temporalCli?: string;
+  /** `--temporal-store postgres`: which temporal-server ran on which databases. */
+  temporalServer?: string;
+  /** Temporal's own Postgres databases (production shape only), counted apart from the bench database's CPU. */
+  temporalDatabases: string[];
   databaseUrl: string;
   databaseName: string;
   /** The driver's own connections (the worker processes open theirs). */
@@ -54,6 +63,8 @@ export interface BenchStack {
   /** Environment every worker process gets (plus its own task queue and intervals). */
   workerEnv: Record<string, string>;
   startWorker(options: StartWorkerOptions): Promise<BenchWorker>;
+  /** CPU so far of these worker processes, the Temporal server, the bench database's and Temporal's own Postgres backends, the driver. */
+  cpu(workers: readonly number[]): CpuSnapshot;
   stop(): Promise<void>;
 }
 
@@ -64,6 +75,8 @@ export interface StartWorkerOptions {
   env?: Record<string, string>;
   /** Let the worker bundle the product workflows at start, as workers/main.ts does. */
   bundleAtStart?: boolean;
+  /** Serve the SDK's Prometheus metrics (as workers/main.ts does), so stats() can count its workflow tasks and activities. */
+  metrics?: boolean;
 }
 
 export interface BenchWorker {
@@ -134,28 +147,24 @@ function workerProfileFlags(): string[] {
 export async function startBenchStack(options: {
   dataDir: string;
   log: (line: string) => void;
-  /** The dev server's persistence: a SQLite file under dataDir in WAL mode (default), the CLI's default journal, or memory. */
+  /** wal (default), file or memory: the dev server's SQLite; postgres: the production shape's temporal-server instead. */
   temporalStore?: TemporalStore;
 }): Promise<BenchStack & { workerLoader: string }> {
   const { dataDir, log } = options;
   const store = options.temporalStore ?? 'wal';
-  const dbFile = store === 'memory' ? undefined : join(dataDir, 'temporal.db');
-  const sqlitePragmas = store === 'wal' ? ['journal_mode=wal', 'synchronous=normal'] : [];
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
   const started = Date.now();
 
-  const temporalCli = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
   const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const databaseUrl = withDatabase(baseUrl, BENCH_DATABASE);
 
-  const [temporal, mail, ordersBundle, engineLimitBundle, workerEntry] = await startPartsTogether(dataDir, temporalCli, databaseUrl, {
-    ...(dbFile ? { dbFile } : {}),
-    sqlitePragmas,
-  });
+  const [server, mail, ordersBundle, engineLimitBundle, workerEntry] = await startPartsTogether(
+    dataDir,
+    databaseUrl,
+    startBenchTemporal(store, dataDir, baseUrl),
+  );
+  const { temporal } = server;
   const bundles = { orders: ordersBundle, engineLimit: engineLimitBundle };
 
   const workerEnv = workerEnvFor(databaseUrl, temporal.address, mail.port);
@@ -177,17 +186,20 @@ export async function startBenchStack(options: {
   };
   process.once('exit', killAll);
   log(
-    `stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${temporal.address} (${describeStore(store, dbFile)}), ` +
+    `stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Temporal ${temporal.address} (${server.store}), ` +
       `database ${BENCH_DATABASE}, SMTP 127.0.0.1:${mail.port}, workers on ${workerEntry.loader}`,
   );
 
   const startWorker = (worker: StartWorkerOptions) => forkBenchWorker(worker, { workerEnv, bundles, workerEntry, children });
+  const temporalDatabases = server.databases ?? [];
 
   return {
     dataDir,
     temporal,
-    temporalStore: describeStore(store, dbFile),
-    temporalCli,
+    temporalStore: server.store,
+    ...(server.cli ? { temporalCli: server.cli } : {}),
+    ...(server.description ? { temporalServer: server.description } : {}),
+    temporalDatabases,
     databaseUrl,
     databaseName: BENCH_DATABASE,
     db,
@@ -199,6 +211,7 @@ export async function startBenchStack(options: {
     workerEnv,
     workerLoader: workerEntry.loader,
     startWorker,
+    cpu: (workers) => cpuSnapshot({ workers, temporalServer: temporal.pid, database: BENCH_DATABASE, temporalDatabases }),
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       await connection.close().catch(() => undefined);
@@ -210,24 +223,46 @@ export async function startBenchStack(options: {
   };
 }
 
-/** The dev server, the SMTP server, both workflow bundles, the worker entry and the database, in parallel. */
-function startPartsTogether(
-  dataDir: string,
-  temporalCli: string,
-  databaseUrl: string,
-  store: { dbFile?: string; sqlitePragmas: string[] },
-) {
-  const { dbFile, sqlitePragmas } = store;
+interface StartedTemporal {
+  temporal: TemporalDevServer;
+  /** For the log and the report: which server, how it stores its state. */
+  store: string;
+  cli?: string;
+  description?: string;
+  databases?: string[];
+}
+
+/** The dev server on `store` (SQLite file or memory), or the production shape's temporal-server on Postgres. */
+async function startBenchTemporal(store: TemporalStore, dataDir: string, baseUrl: string): Promise<StartedTemporal> {
+  if (store === 'postgres') {
+    const server = await startBenchTemporalServer({ root: ROOT, dataDir, baseUrl, benchDatabase: BENCH_DATABASE, namespace: 'default' });
+    const { schemaS, serverS, namespaceS } = server.timings;
+    return {
+      temporal: server,
+      store: `${server.description}; schema ${schemaS.toFixed(1)} s, start ${serverS.toFixed(1)} s, namespace and search attributes ${namespaceS.toFixed(1)} s`,
+      description: server.description,
+      databases: server.databases,
+    };
+  }
+  const dbFile = store === 'memory' ? undefined : join(dataDir, 'temporal.db');
+  const cli = execFileSync('bash', [join(ROOT, 'scripts/ensure-temporal-cli.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  const temporal = await startTemporalDevServer({
+    binary: cli,
+    port: await freePort(),
+    ...(dbFile ? { dbFile } : {}),
+    sqlitePragmas: store === 'wal' ? ['journal_mode=wal', 'synchronous=normal'] : [],
+    logFile: join(dataDir, 'temporal.log'),
+  });
+  return { temporal, store: describeStore(store, dbFile), cli };
+}
+
+/** Temporal (started by the caller), the SMTP server, both workflow bundles, the worker entry and the database, in parallel. */
+function startPartsTogether(dataDir: string, databaseUrl: string, temporal: Promise<StartedTemporal>) {
   return Promise.all([
-    freePort().then((port) =>
-      startTemporalDevServer({
-        binary: temporalCli,
-        port,
-        ...(dbFile ? { dbFile } : {}),
-        sqlitePragmas,
-        logFile: join(dataDir, 'temporal.log'),
-      }),
-    ),
+    temporal,
     startBenchMailCatcher(),
     writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
     writeWorkflowBundle(join(dataDir, 'engine-limit-workflows.js'), require.resolve('./baseline/workflows')),
@@ -270,6 +305,7 @@ async function forkBenchWorker(
       : { BENCH_WORKFLOW_BUNDLE: worker.kind === 'orders' ? bundles.orders : bundles.engineLimit }),
     // Started as the product starts its worker (src/temporal/worker-memory.ts), for both kinds.
     ...workerMemoryEnv(),
+    ...(worker.metrics ? { BENCH_METRICS_LISTEN: `127.0.0.1:${await freePort()}` } : {}),
     ...(worker.env ?? {}),
   };
   if (worker.bundleAtStart) delete env.BENCH_WORKFLOW_BUNDLE;

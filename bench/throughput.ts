@@ -10,7 +10,7 @@
  */
 import type { TestWorld } from '../test/helpers/fixtures';
 import { costOf, samplePerGroup } from './costs';
-import { addCpu, cpuBetween, cpuSnapshot, NO_CPU, perOrder, type CpuSpent } from './cpu';
+import { addCpu, cpuBetween, NO_CPU, perOrder, type CpuSpent } from './cpu';
 import {
   countKinds,
   driveEngineLimitOrder,
@@ -22,7 +22,8 @@ import {
   type DriverContext,
   type OrderOutcome,
 } from './scenarios';
-import type { BenchStack } from './stack';
+import type { BenchStack, BenchWorker } from './stack';
+import type { WorkerStats } from './worker-process';
 import {
   summarize,
   type EngineLimitResult,
@@ -31,6 +32,7 @@ import {
   type ThroughputResult,
   type WorkflowShape,
 } from './report';
+import type { WorkerShare } from './results';
 
 export interface ThroughputOptions {
   orders: number;
@@ -95,17 +97,22 @@ interface ThroughputContext {
   worlds: readonly TestWorld[];
   ours: DriverContext;
   limit: DriverContext | undefined;
-  workerPids: { orders: number; engineLimit?: number };
+  workers: ThroughputWorkers;
   options: ThroughputOptions;
   failures: string[];
+}
+
+/** The worker processes of each side (several with `--order-workers`), for the CPU, memory and tasks each spends. */
+export interface ThroughputWorkers {
+  orders: readonly BenchWorker[];
+  engineLimit?: readonly BenchWorker[];
 }
 
 export async function runThroughputAndEngineLimit(
   stack: BenchStack,
   worlds: readonly TestWorld[],
   queues: { orders: string; engineLimit?: string },
-  /** Worker process IDs, for the CPU each side spends. */
-  workerPids: { orders: number; engineLimit?: number },
+  workers: ThroughputWorkers,
   options: ThroughputOptions,
 ): Promise<ThroughputRun> {
   const shippedOn = todayIso();
@@ -121,11 +128,13 @@ export async function runThroughputAndEngineLimit(
     ? { client: stack.plainClient, db: stack.db, mail: stack.mail, taskQueue: queues.engineLimit, shippedOn, timeoutMs: options.timeoutMs }
     : undefined;
   const failures: string[] = [];
-  const context: ThroughputContext = { stack, worlds, ours, limit, workerPids, options, failures };
+  const context: ThroughputContext = { stack, worlds, ours, limit, workers, options, failures };
 
   const { warm, shapes } = await warmUp(context);
   const kinds = kindSequence(options.orders, options.mix);
+  const statsBefore = await allStats(workers);
   const run = await runRounds(context, kinds, shapes);
+  const statsAfter = await allStats(workers);
   const { outcomes, limitOutcomes } = run;
 
   failures.push(...run.ourFailures.map((f) => `throughput order ${f.index} (${kinds[f.index]}): ${f.error}`));
@@ -141,6 +150,8 @@ export async function runThroughputAndEngineLimit(
     completedLatencyMs: summarize(outcomes.map((o) => o.completedAtMs - o.bookedAtMs)),
     perKind,
     cpuMsPerOrder: perOrder(run.ourCpu, outcomes.length),
+    orderWorkers: workers.orders.length,
+    workers: workerShares(workers.orders, run.ourCpu, outcomes.length, statsBefore.orders, statsAfter.orders),
     failures: [...failures],
   };
   let engineLimit: EngineLimitResult | undefined;
@@ -157,11 +168,51 @@ export async function runThroughputAndEngineLimit(
       shapes: shapes,
       ratio: throughput.ordersPerSecond / limitRate,
       cpuMsPerOrder: perOrder(run.limitCpu, limitOutcomes.length),
+      workers: workerShares(workers.engineLimit ?? [], run.limitCpu, limitOutcomes.length, statsBefore.engineLimit, statsAfter.engineLimit),
       failures: limitFailureLines,
     };
   }
   return { throughput, outcomes, engineLimit, engineLimitOutcomes: limitOutcomes, shapes, warmupOrders: warm.results.length, failures };
 }
+
+/** Each worker's own counters (statements, tasks), both sides; a worker that does not answer gives none. */
+async function allStats(workers: ThroughputWorkers) {
+  const of = (list: readonly BenchWorker[]) => Promise.all(list.map((w) => w.stats().catch(() => undefined)));
+  return { orders: await of(workers.orders), engineLimit: await of(workers.engineLimit ?? []) };
+}
+
+/** How the work spread over one side's worker processes: CPU from /proc, memory, and what each ran in the rounds. */
+function workerShares(
+  list: readonly BenchWorker[],
+  cpu: CpuSpent,
+  orders: number,
+  before: ReadonlyArray<WorkerStats | undefined>,
+  after: ReadonlyArray<WorkerStats | undefined>,
+): WorkerShare[] {
+  const n = Math.max(1, orders);
+  return list.map((worker, i) => {
+    const [b, a] = [before[i], after[i]];
+    const counted = (read: (s: WorkerStats) => number | undefined) => {
+      const x = a && read(a);
+      return x === undefined ? undefined : x - ((b && read(b)) ?? 0);
+    };
+    const share: WorkerShare = {
+      cpuMsPerOrder: (cpu.workers[i] ?? 0) / n,
+      rssMB: worker.rss() / MB,
+      peakRssMB: worker.peakRss() / MB,
+    };
+    const found = {
+      workflowTasks: counted((s) => s.tasks?.workflowTasks),
+      activities: counted((s) => s.tasks?.activities),
+      localActivities: counted((s) => s.tasks?.localActivities),
+      statements: counted((s) => s.statements),
+    };
+    for (const [key, value] of Object.entries(found)) if (value !== undefined) share[key as keyof typeof found] = value;
+    return share;
+  });
+}
+
+const MB = 1024 * 1024;
 
 /** Warm-up (JIT, connections, caches), and the shapes the engine-limit workflow copies. */
 async function warmUp({ stack, worlds, ours, limit, options, failures }: ThroughputContext) {
@@ -196,8 +247,9 @@ async function warmUp({ stack, worlds, ours, limit, options, failures }: Through
 
 /** The measured orders in rounds, ours then the engine limit's in each, with the CPU each side spent. */
 async function runRounds(context: ThroughputContext, kinds: ScenarioKind[], shapes: Record<ScenarioKind, WorkflowShape>) {
-  const { stack, worlds, ours, limit, workerPids, options } = context;
-  const snapshot = (worker: number) => cpuSnapshot({ worker, temporalServer: stack.temporal.pid }, stack.databaseName);
+  const { stack, worlds, ours, limit, workers, options } = context;
+  const ourPids = workers.orders.map((w) => w.pid);
+  const limitPids = (workers.engineLimit ?? []).map((w) => w.pid);
   let ourCpu: CpuSpent = NO_CPU;
   let limitCpu: CpuSpent = NO_CPU;
   const rounds = Math.max(1, Math.min(options.rounds, options.orders));
@@ -210,21 +262,21 @@ async function runRounds(context: ThroughputContext, kinds: ScenarioKind[], shap
   for (let round = 0; round < rounds; round++) {
     const from = Math.floor((round * options.orders) / rounds);
     const to = Math.floor(((round + 1) * options.orders) / rounds);
-    const ourBefore = snapshot(workerPids.orders);
+    const ourBefore = stack.cpu(ourPids);
     const a = await runClosedLoop(to - from, options.concurrency, (i) =>
       driveRealOrder(ours, kinds[from + i], roundRobin(worlds, from + i), `BENCH-${options.runId}-${from + i}`),
     );
-    ourCpu = addCpu(ourCpu, cpuBetween(ourBefore, snapshot(workerPids.orders)));
+    ourCpu = addCpu(ourCpu, cpuBetween(ourBefore, stack.cpu(ourPids)));
     ourSeconds += (a.finishedAtMs - a.startedAtMs) / 1000;
     outcomes.push(...a.results);
     ourFailures = ourFailures.concat(a.failures.map((f) => ({ index: from + f.index, error: f.error })));
     let line = `  round ${round + 1}/${rounds}: ours ${((to - from) / ((a.finishedAtMs - a.startedAtMs) / 1000)).toFixed(1)} orders/s`;
     if (limit) {
-      const limitBefore = snapshot(workerPids.engineLimit ?? 0);
+      const limitBefore = stack.cpu(limitPids);
       const b = await runClosedLoop(to - from, options.concurrency, (i) =>
         driveEngineLimitOrder(limit, kinds[from + i], shapes[kinds[from + i]], `${options.runId}-${from + i}`),
       );
-      limitCpu = addCpu(limitCpu, cpuBetween(limitBefore, snapshot(workerPids.engineLimit ?? 0)));
+      limitCpu = addCpu(limitCpu, cpuBetween(limitBefore, stack.cpu(limitPids)));
       limitSeconds += (b.finishedAtMs - b.startedAtMs) / 1000;
       limitOutcomes.push(...b.results);
       limitFailures = limitFailures.concat(b.failures.map((f) => ({ index: from + f.index, error: f.error })));

@@ -33,6 +33,14 @@ export interface WorkerStats {
   pool?: { max: number; used: number; pendingAcquires: number };
   /** Postgres statements the order worker has sent since it started (knex's query event). */
   statements?: number;
+  /** With BENCH_METRICS_LISTEN: workflow tasks, activities and local activities it has run since it started (its SDK metrics). */
+  tasks?: TaskCounts;
+}
+
+export interface TaskCounts {
+  workflowTasks: number;
+  activities: number;
+  localActivities: number;
 }
 
 type ParentMessage = { type: 'stats' } | { type: 'stop' };
@@ -45,6 +53,22 @@ function send(message: unknown): void {
 interface WorkerProbes {
   poolStats?: () => WorkerStats['pool'];
   statementCount?: () => number;
+  taskCounts?: () => Promise<TaskCounts>;
+}
+
+/** The SDK's counters (histogram counts) summed over their labels, from the worker's own /metrics. */
+async function taskCountsFrom(url: string): Promise<TaskCounts> {
+  const text = await (await fetch(url)).text();
+  const total = (name: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return {
+    workflowTasks: total('temporal_workflow_task_execution_latency_count'),
+    activities: total('temporal_activity_execution_latency_count'),
+    localActivities: total('temporal_local_activity_execution_latency_count'),
+  };
 }
 
 type Closer = () => Promise<void> | void;
@@ -53,7 +77,12 @@ async function main(): Promise<void> {
   const kind = (process.env.BENCH_WORKER_KIND ?? 'orders') as WorkerKind;
   const bundlePath = process.env.BENCH_WORKFLOW_BUNDLE;
   const config = loadConfig();
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // BENCH_METRICS_LISTEN: the SDK's Prometheus exporter, as workers/main.ts runs it, read back by `stats`.
+  const metricsListen = process.env.BENCH_METRICS_LISTEN;
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    ...(metricsListen ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsListen } } } } : {}),
+  });
   const connection = await connectWorkerTemporal(config.temporal);
   const closers: Closer[] = [() => connection.close()];
   let worker: Worker;
@@ -70,6 +99,7 @@ async function main(): Promise<void> {
       activities: engineLimitActivities,
     });
   }
+  if (metricsListen) probes.taskCounts = () => taskCountsFrom(`http://${metricsListen}/metrics`);
   answerParent(worker, probes);
 
   const running = worker.run();
@@ -129,29 +159,33 @@ async function createBenchOrderWorker(
 /** Answers the parent's `stats` and `stop`; the parent going away stops the worker too. */
 function answerParent(worker: Worker, probes: WorkerProbes): void {
   process.on('message', (message: ParentMessage) => {
-    if (message?.type === 'stats') {
-      const memory = process.memoryUsage();
-      const stats: WorkerStats = {
-        type: 'stats',
-        rss: memory.rss,
-        heapUsed: memory.heapUsed,
-        heapTotal: memory.heapTotal,
-        external: memory.external,
-        arrayBuffers: memory.arrayBuffers,
-        cachedWorkflows: worker.getStatus().numCachedWorkflows,
-        maxCachedWorkflows: worker.options.maxCachedWorkflows,
-        ...(probes.poolStats ? { pool: probes.poolStats() } : {}),
-        ...(probes.statementCount ? { statements: probes.statementCount() } : {}),
-      };
-      send(stats);
-    } else if (message?.type === 'stop') {
-      worker.shutdown();
-    }
+    if (message?.type === 'stats') void answerStats(worker, probes);
+    else if (message?.type === 'stop') worker.shutdown();
   });
   // The parent going away (Ctrl-C, a crash) stops this worker too.
   process.on('disconnect', () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
   });
+}
+
+/** Memory, the workflow cache, the pool, statements and (with metrics) tasks run, to the parent. */
+async function answerStats(worker: Worker, probes: WorkerProbes): Promise<void> {
+  const tasks = await probes.taskCounts?.().catch(() => undefined);
+  const memory = process.memoryUsage();
+  const stats: WorkerStats = {
+    type: 'stats',
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
+    external: memory.external,
+    arrayBuffers: memory.arrayBuffers,
+    cachedWorkflows: worker.getStatus().numCachedWorkflows,
+    maxCachedWorkflows: worker.options.maxCachedWorkflows,
+    ...(probes.poolStats ? { pool: probes.poolStats() } : {}),
+    ...(probes.statementCount ? { statements: probes.statementCount() } : {}),
+    ...(tasks ? { tasks } : {}),
+  };
+  send(stats);
 }
 
 main().catch((err) => {

@@ -57,6 +57,27 @@ async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
+/** temporal-server's environment (temporalServerEnv) with every port it opens free: the frontend, the other services, metrics, membership. */
+export async function temporalServerEnvOnFreePorts(
+  databaseUrl: string,
+  names: { DBNAME: string; VISIBILITY_DBNAME: string },
+): Promise<Record<string, string>> {
+  const [grpc, http, metrics, history, matching, worker, ...membership] = await freePorts(10);
+  return {
+    ...temporalServerEnv(databaseUrl, ROOT, names),
+    FRONTEND_GRPC_PORT: String(grpc),
+    FRONTEND_HTTP_PORT: String(http),
+    PROMETHEUS_ENDPOINT: `127.0.0.1:${metrics}`,
+    HISTORY_GRPC_PORT: String(history),
+    MATCHING_GRPC_PORT: String(matching),
+    WORKER_GRPC_PORT: String(worker),
+    FRONTEND_MEMBERSHIP_PORT: String(membership[0]),
+    HISTORY_MEMBERSHIP_PORT: String(membership[1]),
+    MATCHING_MEMBERSHIP_PORT: String(membership[2]),
+    WORKER_MEMBERSHIP_PORT: String(membership[3]),
+  };
+}
+
 export interface RestartableServer {
   address: string;
   stop(): Promise<void>;
@@ -86,22 +107,9 @@ export async function startProductionShape(run: {
   const { pg, bins, registry, dir, notes } = run;
   const stack = new StackProcesses(ROOT);
   let stopping = false;
-  const [grpc, http, metrics, history, matching, worker, ...membership] = await freePorts(10);
   const names = { DBNAME: `faults_temporal_${run.tag}`, VISIBILITY_DBNAME: `faults_temporal_${run.tag}_visibility` };
   for (const name of Object.values(names)) await dropDatabase(pg.urlFor(name));
-  const env = {
-    ...temporalServerEnv(pg.urlFor('postgres'), ROOT, names),
-    FRONTEND_GRPC_PORT: String(grpc),
-    FRONTEND_HTTP_PORT: String(http),
-    PROMETHEUS_ENDPOINT: `127.0.0.1:${metrics}`,
-    HISTORY_GRPC_PORT: String(history),
-    MATCHING_GRPC_PORT: String(matching),
-    WORKER_GRPC_PORT: String(worker),
-    FRONTEND_MEMBERSHIP_PORT: String(membership[0]),
-    HISTORY_MEMBERSHIP_PORT: String(membership[1]),
-    MATCHING_MEMBERSHIP_PORT: String(membership[2]),
-    WORKER_MEMBERSHIP_PORT: String(membership[3]),
-  };
+  const env = await temporalServerEnvOnFreePorts(pg.urlFor('postgres'), names);
   await setupTemporalDatabases({
     root: ROOT,
     sqlTool: bins.sqlTool,
@@ -115,7 +123,7 @@ export async function startProductionShape(run: {
     env,
     registry,
     notes,
-    address: `127.0.0.1:${grpc}`,
+    address: `127.0.0.1:${env.FRONTEND_GRPC_PORT}`,
     logFile: join(dir, 'temporal-server.log'),
   });
   await temporal.start();
