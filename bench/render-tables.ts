@@ -85,6 +85,20 @@ function scaleRows(t: NonNullable<BenchResults['throughput']>): string[][] {
       '',
     ],
     ...(c.workers ? [['CPU ms per order, each worker process', c.workers.map((x) => f(x, 1)).join(' / '), '', '']] : []),
+    ...persistenceRows(t.temporalPersistencePerOrder),
+  ];
+}
+
+/** Production shape: Temporal's Postgres per order, from the warm-up's orders (only ours ran then). */
+function persistenceRows(p: NonNullable<BenchResults['throughput']>['temporalPersistencePerOrder']): string[][] {
+  if (!p) return [];
+  return [
+    [
+      `Temporal's Postgres per order (${p.orders} warm-up orders): commits / rows written / kB stored / WAL kB (whole cluster)`,
+      [p.commits, p.rowsWritten, p.kB, p.walKB].map((x) => f(x, 1)).join(' / '),
+      '',
+      '',
+    ],
   ];
 }
 

@@ -1,4 +1,5 @@
 /** What a benchmark run measured, part by part, and the targets it is judged against. */
+import type { PersistencePerOrder } from './temporal-persistence';
 import type { OverloadResult } from './overload-report';
 import { type LatencySummary, type SpreadSummary, type LinearFit } from './stats';
 import { type HistoryCost, type WorkflowShape } from './history-cost';
@@ -54,6 +55,8 @@ export interface ThroughputResult {
   orderWorkers?: number;
   /** Each worker process: its CPU share, memory and the tasks it ran. */
   workers?: WorkerShare[];
+  /** Production shape: what an order of the warm-up cost Temporal's Postgres. */
+  temporalPersistencePerOrder?: PersistencePerOrder;
   failures: string[];
 }
 

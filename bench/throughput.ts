@@ -8,6 +8,7 @@
  * rounds' durations. A machine whose load drifts during the run (other processes) then skews
  * both alike, and the ratio stays meaningful.
  */
+import { persistencePerOrder, settledPersistenceSnapshot } from './temporal-persistence';
 import type { TestWorld } from '../test/helpers/fixtures';
 import { costOf, samplePerGroup } from './costs';
 import { addCpu, cpuBetween, NO_CPU, perOrder, type CpuSpent } from './cpu';
@@ -130,7 +131,7 @@ export async function runThroughputAndEngineLimit(
   const failures: string[] = [];
   const context: ThroughputContext = { stack, worlds, ours, limit, workers, options, failures };
 
-  const { warm, shapes } = await warmUp(context);
+  const { warm, shapes, persistence } = await warmUp(context);
   const kinds = kindSequence(options.orders, options.mix);
   const statsBefore = await allStats(workers);
   const run = await runRounds(context, kinds, shapes);
@@ -152,6 +153,7 @@ export async function runThroughputAndEngineLimit(
     cpuMsPerOrder: perOrder(run.ourCpu, outcomes.length),
     orderWorkers: workers.orders.length,
     workers: workerShares(workers.orders, run.ourCpu, outcomes.length, statsBefore.orders, statsAfter.orders),
+    ...(persistence ? { temporalPersistencePerOrder: persistence } : {}),
     failures: [...failures],
   };
   let engineLimit: EngineLimitResult | undefined;
@@ -218,9 +220,20 @@ const MB = 1024 * 1024;
 async function warmUp({ stack, worlds, ours, limit, options, failures }: ThroughputContext) {
   const warmCount = Math.max(options.warmup, SCENARIO_KINDS.filter((k) => options.mix[k] > 0).length);
   const warmKinds = kindSequence(warmCount, options.mix);
+  // On the production shape only our orders run in the warm-up: the window for Temporal's persistence per order.
+  const temporalDatabases = stack.temporalDatabases;
+  const persistenceBefore = temporalDatabases.length ? await settledPersistenceSnapshot(stack.db, temporalDatabases) : undefined;
   const warm = await runClosedLoop(warmCount, options.concurrency, (i) =>
     driveRealOrder(ours, warmKinds[i], roundRobin(worlds, i), `WARM-${options.runId}-${i}`),
   );
+  const persistence = persistenceBefore
+    ? await persistencePerOrder(
+        stack.db,
+        persistenceBefore,
+        await settledPersistenceSnapshot(stack.db, temporalDatabases),
+        warm.results.length,
+      )
+    : undefined;
   failures.push(...warm.failures.slice(0, 3).map((f) => `warm-up order ${f.index} (${warmKinds[f.index]}): ${f.error}`));
   const shapes = await shapesFrom(stack, warm.results, options.mix).catch((err: Error) => {
     // Say why the warm-up orders failed: that is the actual problem.
@@ -242,7 +255,7 @@ async function warmUp({ stack, worlds, ours, limit, options, failures }: Through
   options.log(
     `  warm-up: ${warm.results.length} orders in ${((warm.finishedAtMs - warm.startedAtMs) / 1000).toFixed(1)} s; shapes ${JSON.stringify(shapes)}`,
   );
-  return { warm, shapes };
+  return { warm, shapes, persistence };
 }
 
 /** The measured orders in rounds, ours then the engine limit's in each, with the CPU each side spent. */
