@@ -30,10 +30,14 @@ export function privateKeyFromSeed(seed: Buffer): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 
-/** An Ed25519 public key from its raw 32 bytes (base64url, 43 characters on the wire). */
+/**
+ * An Ed25519 public key from its raw 32 bytes (base64url, 43 characters on the wire). Imported as
+ * a JWK, the same key as its SPKI DER form, at a ninth of the CPU (about 10 us against 90 us: the
+ * DER goes through OpenSSL's decoder search); the API makes one per device credential it sees.
+ */
 export function publicKeyFromRaw(raw: Buffer): KeyObject {
   if (raw.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
 }
 
 export function rawPublicKeyOf(key: KeyObject): Buffer {

@@ -11,6 +11,7 @@ import {
   encodeCredential,
   keysFromPublished,
   privateKeyFromSeed,
+  publicKeyFromRaw,
   rawPublicKeyOf,
   requestSigningInput,
   seedOf,
@@ -55,6 +56,21 @@ test('a key survives its seed: the same public key, the same signatures verify',
   expect(input.split('\n').slice(0, 4)).toEqual(['license-device-request-v1', 'POST', '/v1/devices/pi-1/usage-reports', '1765000000000']);
   expect(verifyBytes(again, input, signBytes(privateKey, input))).toBe(true);
   expect(verifyBytes(again, input + ' ', signBytes(privateKey, input))).toBe(false);
+});
+
+test('a public key from its raw bytes (imported as a JWK) is the key itself: same SPKI, verifies its signatures, refuses a wrong length', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = rawPublicKeyOf(privateKey);
+  const fromRaw = publicKeyFromRaw(raw);
+  expect(fromRaw.export({ format: 'der', type: 'spki' }).equals(publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
+  expect(rawPublicKeyOf(fromRaw).equals(raw)).toBe(true);
+  const input = requestSigningInput('POST', '/v1/devices/pi-1/usage-reports', '1765000000000', '{"reportId":"r-1"}');
+  expect(verifyBytes(fromRaw, input, signBytes(privateKey, input))).toBe(true);
+  expect(
+    verifyBytes(publicKeyFromRaw(rawPublicKeyOf(generateKeyPairSync('ed25519').privateKey)), input, signBytes(privateKey, input)),
+  ).toBe(false);
+  expect(() => publicKeyFromRaw(raw.subarray(0, 31))).toThrow('32 bytes');
+  expect(() => publicKeyFromRaw(Buffer.concat([raw, Buffer.alloc(1)]))).toThrow('32 bytes');
 });
 
 test('after a rotation the old key still verifies what it signed; a forged or unknown-key credential does not', () => {
