@@ -51,6 +51,9 @@ export async function startBenchMailCatcher(): Promise<BenchMailCatcher> {
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    // Senders keep pooled connections open (src/email/mailer.ts): a stopped server drops them
+    // within a second, like one that went away, instead of waiting 30 s for them to quit.
+    closeTimeout: 1000,
     size: 10 * 1024 * 1024,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

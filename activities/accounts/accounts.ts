@@ -9,7 +9,7 @@ import {
 } from '../../src/accounts/account-admin';
 import type { Db } from '../../src/db/knex';
 import { asRefusal, refuse } from '../shared/errors';
-import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from '../orders/records';
+import { writeListStatus, type ListStatus, type StatusProjection } from '../orders/records';
 import type { Outbox } from '../shared/outbox';
 import type { createSecureLinkSender } from '../shared/secure-links';
 import type { AccountRow, OrderRow, UserRow } from '../../src/db/rows';
@@ -77,12 +77,14 @@ function createAccountRequestActivities({ db, temporal }: { db: Db; temporal: Cl
       status?: StatusProjection;
     }): Promise<void> {
       await db.transaction(async (trx) => {
-        await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: request.domain }, request.status);
-        await recordOrderEvent(trx, {
-          orderId: request.orderId,
-          type: 'awaiting_activation',
-          idempotencyKey: `${request.orderWorkflowId}:awaiting-activation:${request.accountId}`,
-          details: { accountId: request.accountId },
+        await writeListStatus(trx, request.orderId, request.listStatus, {
+          extra: { customer_domain: request.domain },
+          projection: request.status,
+          event: {
+            type: 'awaiting_activation',
+            idempotencyKey: `${request.orderWorkflowId}:awaiting-activation:${request.accountId}`,
+            details: { accountId: request.accountId },
+          },
         });
       });
       await startActivationWorkflow(temporal, {

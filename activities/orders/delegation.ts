@@ -4,7 +4,7 @@ import type { CustomerChoice } from '../../src/orders/workflow-api';
 import type { createAccountActivities, RequestedAccount } from '../accounts/accounts';
 import { claimLink } from '../../src/security/link-claims';
 import { refuse } from '../shared/errors';
-import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from './records';
+import { writeListStatus, type ListStatus, type StatusProjection } from './records';
 import { loadOrderFacts } from './order-facts';
 import type { createSecureLinkSender } from '../shared/secure-links';
 import type { AccessTokenRow, AccountRow, OrderRow, UserRow, VirtualAccountRow } from '../../src/db/rows';
@@ -53,11 +53,13 @@ function createDelegationLinkActivities({ db, sendLinkEmail }: { db: Db; sendLin
         idempotencyKey: request.idempotencyKey,
         // The order's new wait, its event and the email's outbox row commit together.
         alongside: async (trx) => {
-          await writeListStatus(trx, request.orderId, request.listStatus, { customer_domain: emailDomain(contact.email) }, request.status);
-          await recordOrderEvent(trx, {
-            orderId: request.orderId,
-            type: request.reminderNumber ? 'delegation_reminder' : 'delegated_to_customer',
-            idempotencyKey: request.idempotencyKey,
+          await writeListStatus(trx, request.orderId, request.listStatus, {
+            extra: { customer_domain: emailDomain(contact.email) },
+            projection: request.status,
+            event: {
+              type: request.reminderNumber ? 'delegation_reminder' : 'delegated_to_customer',
+              idempotencyKey: request.idempotencyKey,
+            },
           });
         },
       });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
 import { allocateActivatedEntitlements } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
-import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from './records';
+import { writeListStatus, type ListStatus, type StatusProjection } from './records';
 import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow, SubscriptionRow } from '../../src/db/rows';
 
 export interface ShipmentRecord {
@@ -80,12 +80,13 @@ function createShipmentActivities(db: Db) {
             .onConflict('order_line_id')
             .ignore();
         }
-        await writeListStatus(trx, shipment.orderId, shipment.listStatus, {}, shipment.status);
-        await recordOrderEvent(trx, {
-          orderId: shipment.orderId,
-          type: 'line_shipped',
-          idempotencyKey: shipment.idempotencyKey,
-          details: { lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn, subscription: shipment.subscription ?? null },
+        await writeListStatus(trx, shipment.orderId, shipment.listStatus, {
+          projection: shipment.status,
+          event: {
+            type: 'line_shipped',
+            idempotencyKey: shipment.idempotencyKey,
+            details: { lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn, subscription: shipment.subscription ?? null },
+          },
         });
       });
     },
@@ -137,18 +138,14 @@ function createProvisioningActivities(db: Db) {
         // R18: the licenses join their pool now, and its devices are re-judged in this transaction.
         await allocateActivatedEntitlements(trx, activatedEntitlements);
         const fulfilled = request.listStatus.phase === 'Fulfilled';
-        await writeListStatus(
-          trx,
-          request.orderId,
-          request.listStatus,
-          fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {},
-          request.status,
-        );
-        await recordOrderEvent(trx, {
-          orderId: request.orderId,
-          type: 'lines_provisioned',
-          idempotencyKey: request.idempotencyKey,
-          details: { lines: request.lineNumbers, lrpKeys },
+        await writeListStatus(trx, request.orderId, request.listStatus, {
+          extra: fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {},
+          projection: request.status,
+          event: {
+            type: 'lines_provisioned',
+            idempotencyKey: request.idempotencyKey,
+            details: { lines: request.lineNumbers, lrpKeys },
+          },
         });
         return { lrpKeys };
       });
@@ -177,18 +174,14 @@ function createWithdrawalActivities(db: Db) {
           .where({ order_id: request.orderId })
           .whereNull('used_at')
           .update({ used_at: trx.fn.now() });
-        await writeListStatus(
-          trx,
-          request.orderId,
-          request.listStatus,
-          { cancelled_at: trx.raw('COALESCE(cancelled_at, now())') },
-          request.status,
-        );
-        await recordOrderEvent(trx, {
-          orderId: request.orderId,
-          type: 'cancelled',
-          idempotencyKey: request.idempotencyKey,
-          details: { reason: request.reason ?? null },
+        await writeListStatus(trx, request.orderId, request.listStatus, {
+          extra: { cancelled_at: trx.raw('COALESCE(cancelled_at, now())') },
+          projection: request.status,
+          event: {
+            type: 'cancelled',
+            idempotencyKey: request.idempotencyKey,
+            details: { reason: request.reason ?? null },
+          },
         });
       });
     },

@@ -3,7 +3,7 @@ import type { Db } from '../../src/db/knex';
 import { emailDomain } from '../../src/orders/order';
 import { asRefusal, refuse } from '../shared/errors';
 import { checkRole, checkTarget, partnersOfOrder } from '../../src/accounts/placement-rules';
-import { recordOrderEvent, writeListStatus, type ListStatus, type StatusProjection } from './records';
+import { writeListStatus, type ListStatus, type StatusProjection } from './records';
 import type { OrderLineRow, OrderRow, UserRow } from '../../src/db/rows';
 
 /** Who asks for the licenses to be placed; each is authorised differently. */
@@ -46,12 +46,13 @@ export function createPlacementActivities(db: Db) {
       status?: StatusProjection;
     }): Promise<void> {
       await db.transaction(async (trx) => {
-        await writeListStatus(trx, request.orderId, request.listStatus, {}, request.status);
-        await recordOrderEvent(trx, {
-          orderId: request.orderId,
-          type: 'assignment_refused',
-          idempotencyKey: request.idempotencyKey,
-          details: { reason: request.reason },
+        await writeListStatus(trx, request.orderId, request.listStatus, {
+          projection: request.status,
+          event: {
+            type: 'assignment_refused',
+            idempotencyKey: request.idempotencyKey,
+            details: { reason: request.reason },
+          },
         });
       });
     },
@@ -99,24 +100,20 @@ async function placeLinesIn(trx: Knex.Transaction, request: PlacementRequest): P
       )
       .update({ state: toCustomer ? 'deposited' : 'held' });
   }
-  await writeListStatus(
-    trx,
-    request.orderId,
-    request.listStatus,
-    toCustomer
+  await writeListStatus(trx, request.orderId, request.listStatus, {
+    extra: toCustomer
       ? { account_id: account.id, virtual_account_id: virtualAccountId, customer_domain: account.domain }
       : { holding_account_id: account.id },
-    request.status,
-  );
-  await recordOrderEvent(trx, {
-    orderId: request.orderId,
-    type: toCustomer ? (wasHeld ? 'transferred_to_customer_account' : 'deposited') : 'held_in_holding_account',
-    idempotencyKey: request.idempotencyKey,
-    details: {
-      accountId: account.id,
-      virtualAccountPath: request.target.virtualAccountPath ?? null,
-      lines: lines.map((l) => l.line_number),
-      actor: request.actor,
+    projection: request.status,
+    event: {
+      type: toCustomer ? (wasHeld ? 'transferred_to_customer_account' : 'deposited') : 'held_in_holding_account',
+      idempotencyKey: request.idempotencyKey,
+      details: {
+        accountId: account.id,
+        virtualAccountPath: request.target.virtualAccountPath ?? null,
+        lines: lines.map((l) => l.line_number),
+        actor: request.actor,
+      },
     },
   });
   return {

@@ -21,11 +21,12 @@ export interface StatusProjection {
   status: OrderStatus;
 }
 
-export async function recordOrderEvent(
-  trx: Knex.Transaction,
-  event: { orderId: string; type: string; idempotencyKey: string; details?: Record<string, unknown> },
-): Promise<void> {
-  await trx<OrderEventRow>('order_events')
+export async function recordOrderEvent(trx: Knex.Transaction, event: OrderEvent & { orderId: string }): Promise<void> {
+  await orderEventInsert(trx, event);
+}
+
+function orderEventInsert(trx: Knex.Transaction, event: OrderEvent & { orderId: string }) {
+  return trx<OrderEventRow>('order_events')
     .insert({
       order_id: event.orderId,
       type: event.type,
@@ -36,37 +37,55 @@ export async function recordOrderEvent(
     .ignore();
 }
 
+/** The order event a status write records in the same statement: one row per idempotency key. */
+export interface OrderEvent {
+  type: string;
+  idempotencyKey: string;
+  details?: Record<string, unknown>;
+}
+
 /**
  * Keeps orders.status and waiting_for (the read-your-writes list columns) and the status
- * projection in step with the workflow, and counts the order entering a phase when the status
- * actually changes. A projection older than the one stored (a late retry of an earlier step)
- * changes nothing: the status never goes backwards.
+ * projection in step with the workflow, records the step's order event, and counts the order
+ * entering a phase when the status actually changes. A projection older than the one stored (a
+ * late retry of an earlier step) changes nothing: the status never goes backwards; the event is
+ * recorded all the same (once per key).
+ *
+ * One statement (issue 16: it was a SELECT ... FOR UPDATE, an UPDATE and an INSERT): the CTE
+ * `previous` locks the row first, so a retried or concurrent attempt waits and then reads the
+ * status already written; only the write that changes it counts (the order_phase_entered metric).
  */
 export async function writeListStatus(
   trx: Knex.Transaction,
   orderId: string,
   status: ListStatus,
-  extra: Record<string, unknown> = {},
-  projection?: StatusProjection,
+  write: { extra?: Record<string, unknown>; projection?: StatusProjection; event?: OrderEvent } = {},
 ): Promise<void> {
-  // Locked, so a retried or concurrent attempt waits and then reads the status already written:
-  // only the write that changes it counts (the order_phase_entered metric).
-  const previous: Pick<OrderRow, 'status' | 'status_version'> | undefined = await trx<OrderRow>('orders')
-    .where({ id: orderId })
-    .forUpdate()
-    .first('status', 'status_version');
-  if (projection && previous?.status_version != null && previous.status_version >= projection.version) return;
-  await trx<OrderRow>('orders')
-    .where({ id: orderId })
+  const { extra = {}, projection, event } = write;
+  let update = trx<OrderRow>('orders').with(
+    'previous',
+    trx('orders').where({ id: orderId }).forUpdate().select('status as previous_status'),
+  );
+  if (event) update = update.with('event', orderEventInsert(trx, { orderId, ...event }));
+  if (projection) {
+    update = update.where((q) => {
+      q.whereNull('orders.status_version').orWhere('orders.status_version', '<', projection.version);
+    });
+  }
+  const written: Array<{ previous_status: string }> = await update
+    .updateFrom('previous')
+    .where('orders.id', orderId)
     .update({
       status: status.phase,
       waiting_for: status.waitingFor,
       updated_at: trx.fn.now(),
       ...extra,
       ...(projection ? projectionColumns(projection) : {}),
-    });
-  if (previous && previous.status !== status.phase) {
-    countPhaseEnteredOnCommit(trx, { orderId, phase: status.phase, previousPhase: previous.status, waitingFor: status.waitingFor });
+    })
+    .returning('previous.previous_status');
+  const previous = written[0]?.previous_status;
+  if (previous !== undefined && previous !== status.phase) {
+    countPhaseEnteredOnCommit(trx, { orderId, phase: status.phase, previousPhase: previous, waitingFor: status.waitingFor });
   }
 }
 

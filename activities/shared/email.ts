@@ -97,21 +97,19 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
       const { order, facts } = await loadOrderFacts(db, request.orderId);
       const recipients = await recipientsFor(order, request.audiences);
       // Every copy is queued, and the status says the email was sent, in one transaction.
+      const emails = recipients.map((recipient) => ({
+        ...renderOrderEmail(request.template, factsFor(recipient, facts, request)),
+        idempotencyKey: `${request.idempotencyKey}:${recipient.address.toLowerCase()}`,
+        orderId: order.id,
+        template: request.template,
+        to: recipient.address,
+      }));
       const pendingKeys = await db.transaction(async (trx) => {
-        const keys: string[] = [];
-        for (const recipient of recipients) {
-          const key = `${request.idempotencyKey}:${recipient.address.toLowerCase()}`;
-          const rendered = renderOrderEmail(request.template, factsFor(recipient, facts, request));
-          const { pending } = await outbox.queue(
-            { ...rendered, idempotencyKey: key, orderId: order.id, template: request.template, to: recipient.address },
-            trx,
-          );
-          if (pending) keys.push(key);
-        }
+        const keys = await outbox.queueAll(emails, trx);
         if (request.status) await writeStatusProjection(trx, order.id, request.status);
         return keys;
       });
-      for (const key of pendingKeys) await outbox.deliver(key);
+      await outbox.deliverAll(pendingKeys);
       return { recipients: recipients.length };
     },
   };

@@ -55,6 +55,9 @@ export async function startMailCatcher(options: {
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    // Senders keep pooled connections open (src/email/mailer.ts): a stopped server drops them
+    // within a second, like one that went away, instead of waiting 30 s for them to quit.
+    closeTimeout: 1000,
     size: 10 * 1024 * 1024,
     onRcptTo(address, _session, callback) {
       if (options.rejectRecipients?.test(address.address)) {

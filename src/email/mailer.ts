@@ -17,8 +17,25 @@ export interface Mailer {
   close(): void;
 }
 
+/**
+ * SMTP connections one process keeps open and reuses. A connection per email cost a TCP connect
+ * and EHLO each (a share of the worker's socket writes, issue 16); sends beyond this many wait
+ * in the pool's queue while each delivery still holds its outbox row.
+ */
+export const SMTP_POOL_MAX_CONNECTIONS = 5;
+
 export function createSmtpMailer(smtpUrl: string): Mailer {
-  const transport = nodemailer.createTransport(smtpUrl);
+  const transport = nodemailer.createTransport({
+    url: smtpUrl,
+    pool: true,
+    maxConnections: SMTP_POOL_MAX_CONNECTIONS,
+    // A connection is replaced after this many messages, and closed after a minute idle.
+    maxMessages: 100,
+    idleTimeout: 60_000,
+    // A connection that drops mid-send fails that send: the outbox's caller retries it (with
+    // Temporal's backoff, the same Message-ID), rather than the pool re-sending it unseen.
+    maxRequeues: 0,
+  });
   return {
     async send(email) {
       await transport.sendMail({

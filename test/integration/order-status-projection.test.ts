@@ -108,8 +108,7 @@ test('a cancellation Update is read back at once; a late write of an older versi
       trx,
       orderId,
       { phase: 'AwaitingShipment', waitingFor: 'Shipment' },
-      {},
-      { version: before.status_version! - 1, status: stale },
+      { projection: { version: before.status_version! - 1, status: stale } },
     ),
   );
   expect(await stored(orderId)).toEqual(before);
