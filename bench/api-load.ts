@@ -28,6 +28,8 @@ export interface AutocannonResult {
   timeouts: number;
   non2xx: number;
   statusCodeStats: Record<string, { count: number }>;
+  /** The load generator's own CPU during the run (user + system), ms. */
+  generatorCpuMs?: number;
 }
 
 async function run(job: LoadJob): Promise<AutocannonResult> {
@@ -48,7 +50,16 @@ async function run(job: LoadJob): Promise<AutocannonResult> {
         setupRequest: (req: Record<string, unknown>) =>
           Object.assign(req, { method: 'GET', path: job.paths![n++ % job.paths!.length], headers: job.headers }),
       };
-  return autocannon({ url: job.url, connections: job.connections, duration: job.durationS, requests: [request], timeout: 30 });
+  const cpuBefore = process.cpuUsage();
+  const result = await autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.durationS,
+    requests: [request],
+    timeout: 30,
+  });
+  const cpu = process.cpuUsage(cpuBefore);
+  return { ...result, generatorCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 process.once('message', (job: LoadJob) => {

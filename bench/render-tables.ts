@@ -180,6 +180,14 @@ function apiRows(a: NonNullable<BenchResults['api']>): string[][] {
       isStatus ? `>= ${TARGETS.statusPerSecond}, p99 <= ${TARGETS.statusP99Ms}` : '',
       faults || (isStatus ? (statusMet ? 'met' : 'NOT met') : ''),
     ]);
+    if (load.cpuMsPerRequest) {
+      rows.push([
+        `API ${load.name}: CPU ms per request (API / load generator), statements`,
+        `${f(load.cpuMsPerRequest.api, 2)} / ${f(load.cpuMsPerRequest.loadGenerator, 2)}, ${f(load.statementsPerRequest ?? 0, 2)}`,
+        '',
+        '',
+      ]);
+    }
   }
   if (a.bareStart && a.bareStart.requestsPerSecond > 0) {
     const ratio = a.booking.requestsPerSecond / a.bareStart.requestsPerSecond;

@@ -134,6 +134,10 @@ export interface ApiLoadResult {
   non2xx: number;
   errors: number;
   statusCodes: Record<string, number>;
+  /** CPU per request of the API (the driver process) and of the load generator (its own process), ms. */
+  cpuMsPerRequest?: { api: number; loadGenerator: number };
+  /** Postgres statements the API sent per request. */
+  statementsPerRequest?: number;
 }
 
 export interface ApiResult {

@@ -97,10 +97,10 @@ export function actorOf(principal: Principal): string {
  * `manage` on the scope of the role (sa_admin for sa_* roles, va_admin at or above the VA for
  * va_* roles); an operator records grants for the customer.
  */
-export function grantAuthorizer(db: Db, principal: Principal, accountId: string, verb: 'grant' | 'revoke') {
-  return async (role: RoleName, path: string | null): Promise<void> => {
+export function grantAuthorizer(principal: Principal, accountId: string, verb: 'grant' | 'revoke') {
+  return async (role: RoleName, path: string | null, q: Db): Promise<void> => {
     if (principal.role === 'operator') return;
-    if (mayManageGrant(await callerRoles(db, principal, accountId), role, path)) return;
+    if (mayManageGrant(await callerRoles(q, principal, accountId), role, path)) return;
     throw forbidden(
       `${callerName(principal)} may not ${verb} ${role}${path ? ` on ${path}` : ''} in Smart Account ${accountId}: ` +
         (path ? 'that needs sa_admin, or va_admin on that virtual account or a parent of it' : 'that needs the sa_admin role'),

@@ -72,7 +72,7 @@ function registerGrantRoleRoute(app: FastifyInstance, deps: ApiDependencies): vo
     },
     async (request, reply) => {
       const account = await accountOr404(db, request.params.accountId);
-      const authorize = grantAuthorizer(db, request.principal, account.id, 'grant');
+      const authorize = grantAuthorizer(request.principal, account.id, 'grant');
       const { grant, created } = await grantRole(db, account.id, request.body, actorOf(request.principal), authorize);
       return reply
         .status(created ? 201 : 200)
@@ -101,7 +101,7 @@ function registerRevokeRoleRoute(app: FastifyInstance, deps: ApiDependencies): v
     },
     async (request, reply) => {
       const account = await accountOr404(db, request.params.accountId);
-      const authorize = grantAuthorizer(db, request.principal, account.id, 'revoke');
+      const authorize = grantAuthorizer(request.principal, account.id, 'revoke');
       if ((await revokeRole(db, account.id, request.params.grantId, authorize)) === 'unknown') {
         throw notFound(`role grant ${request.params.grantId} of account ${account.id}`);
       }

@@ -118,21 +118,23 @@ async function granteeColumns(q: Knex, grant: GrantRequest): Promise<{ partner_i
 
 /**
  * Records a grant. `authorize` is called with the role and scope inside the transaction, before
- * anything is written (it throws to refuse). `created` is false when the same live grant existed.
+ * anything is written (it throws to refuse), and reads through the transaction (`q`): a second
+ * connection per grant would let concurrent grants hold the whole pool, each waiting for one more.
+ * `created` is false when the same live grant existed.
  */
 export async function grantRole(
   db: Db,
   accountId: string,
   grant: GrantRequest,
   grantedBy: string,
-  authorize: (role: RoleName, path: string | null) => Promise<void> = () => Promise.resolve(),
+  authorize: (role: RoleName, path: string | null, q: Knex) => Promise<void> = () => Promise.resolve(),
 ): Promise<{ grant: RoleGrantView; created: boolean }> {
   validateGrant(grant);
   return db.transaction(async (trx) => {
     const account = await requireAccount(trx, accountId);
     assertAccountKind(account, 'smart_account');
     assertNotClosed(account);
-    await authorize(grant.role, scopeOf(grant.role, grant.virtualAccountPath));
+    await authorize(grant.role, scopeOf(grant.role, grant.virtualAccountPath), trx);
     const grantee = await granteeColumns(trx, grant);
     let virtualAccountId: string | null = null;
     if (grant.virtualAccountPath !== undefined) {
@@ -170,7 +172,7 @@ export async function revokeRole(
   db: Db,
   accountId: string,
   grantId: string,
-  authorize: (role: RoleName, path: string | null) => Promise<void> = () => Promise.resolve(),
+  authorize: (role: RoleName, path: string | null, q: Knex) => Promise<void> = () => Promise.resolve(),
 ): Promise<'revoked' | 'already-revoked' | 'unknown'> {
   check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
   assertAccountKind(await requireAccount(db, accountId), 'smart_account');
@@ -179,7 +181,7 @@ export async function revokeRole(
     .where({ 'g.id': grantId, 'g.account_id': accountId })
     .first<{ role: RoleName; path: string | null } | undefined>('g.role', 'va.path');
   if (!grant) return 'unknown';
-  await authorize(grant.role, scopeOf(grant.role, grant.path));
+  await authorize(grant.role, scopeOf(grant.role, grant.path), db);
   const updated = await db('role_grants')
     .where({ id: grantId, account_id: accountId })
     .whereNull('revoked_at')

@@ -1,4 +1,4 @@
-import { createUserApiKey } from '../api/auth';
+import { createUserApiKey, forgetVerifiedKeys } from '../api/auth';
 import type { Db } from '../db/knex';
 
 /**
@@ -59,6 +59,7 @@ export async function revokeUserKey(db: Db, userId: string, keyId: string): Prom
     .where({ id: keyId, user_id: userId, role: 'user' })
     .whereNull('revoked_at')
     .update({ revoked_at: db.fn.now() });
+  forgetVerifiedKeys();
   if (updated > 0) return 'revoked';
   return (await db('api_keys').where({ id: keyId, user_id: userId, role: 'user' }).first('id')) ? 'already-revoked' : 'unknown';
 }

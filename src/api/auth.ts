@@ -75,23 +75,65 @@ export async function createUserApiKey(db: Db, userId: string, label: string): P
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
   const updated = await db<ApiKeyRow>('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  forgetVerifiedKeys();
   return updated > 0;
 }
 
 /**
+ * How long this process trusts a key it found valid without asking Postgres again. A busy caller
+ * (an ordering system polling its orders) costs one lookup per window instead of one per request.
+ * A revocation made in this process (revokeApiKey, a user revoking their own key, the quick start
+ * stopping) forgets every remembered key at once; one made elsewhere (the CLI's `keys revoke`,
+ * another API process, SQL) takes effect here within this bound. Unknown and revoked keys are
+ * never remembered: a new key works at once, a wrong one is looked up every time (and rate limited).
+ */
+export const VERIFIED_KEY_TTL_MS = 2_000;
+/** Keys remembered at most; past it the oldest are forgotten first (they are looked up again). */
+const MAX_VERIFIED_KEYS = 10_000;
+const verifiedKeys = new Map<string, { principal: Principal; until: number }>();
+/** Bumped by every forget, so a lookup that began before a revocation does not remember its answer. */
+let verifiedGeneration = 0;
+
+/** Forgets every verified key: the next request of each is looked up again. Call it after revoking keys. */
+export function forgetVerifiedKeys(): void {
+  verifiedKeys.clear();
+  verifiedGeneration++;
+}
+
+function remember(hash: string, principal: Principal, generation: number): void {
+  if (generation !== verifiedGeneration) return;
+  if (verifiedKeys.size >= MAX_VERIFIED_KEYS) verifiedKeys.delete(verifiedKeys.keys().next().value!);
+  verifiedKeys.set(hash, { principal, until: Date.now() + VERIFIED_KEY_TTL_MS });
+}
+
+/**
  * The principal behind an `Authorization: Bearer lfk_...` header, or undefined. The lookup is
- * by hash through a unique index, so no key is ever compared byte by byte in application code.
+ * by hash through a unique index, so no key is ever compared byte by byte in application code;
+ * a key found valid is trusted for VERIFIED_KEY_TTL_MS (above) before it is looked up again.
  */
 export async function authenticate(db: Db, authorization: string | undefined): Promise<Principal | undefined> {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
   if (!match || !API_KEY_PATTERN.test(match[1])) return undefined;
+  const hash = hashApiKey(match[1]);
+  const hashText = hash.toString('base64');
+  const known = verifiedKeys.get(hashText);
+  if (known && known.until > Date.now()) return known.principal;
+  const generation = verifiedGeneration;
   const row = await db<ApiKeyRow>('api_keys')
-    .where({ key_hash: hashApiKey(match[1]) })
+    .where({ key_hash: hash })
     .whereNull('revoked_at')
     .first('id', 'role', 'partner_id', 'user_id');
-  if (!row) return undefined;
+  if (!row) {
+    verifiedKeys.delete(hashText);
+    return undefined;
+  }
   const keyId = String(row.id);
-  if (row.role === 'operator') return { role: 'operator', keyId };
-  if (row.role === 'user') return { role: 'user', keyId, userId: String(row.user_id) };
-  return { role: row.role, keyId, partnerId: row.partner_id! };
+  const principal: Principal =
+    row.role === 'operator'
+      ? { role: 'operator', keyId }
+      : row.role === 'user'
+        ? { role: 'user', keyId, userId: String(row.user_id) }
+        : { role: row.role, keyId, partnerId: row.partner_id! };
+  remember(hashText, Object.freeze(principal), generation);
+  return principal;
 }

@@ -1,4 +1,4 @@
-import { createApiKey } from '../api/auth';
+import { createApiKey, forgetVerifiedKeys } from '../api/auth';
 import type { Db } from '../db/knex';
 import type { ApiKeyRow } from '../db/rows';
 import { DEMO } from './demo-data';
@@ -22,14 +22,17 @@ export interface QuickStartKeys {
 }
 
 export async function revokeLeftoverQuickStartKeys(db: Db): Promise<number> {
-  return db<ApiKeyRow>('api_keys')
+  const revoked = await db<ApiKeyRow>('api_keys')
     .where('label', 'like', `${QUICK_START_LABEL} %`)
     .whereNull('revoked_at')
     .update({ revoked_at: db.fn.now() });
+  forgetVerifiedKeys();
+  return revoked;
 }
 
 export async function revokeKeys(db: Db, ids: string[]): Promise<void> {
   await db<ApiKeyRow>('api_keys').whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  forgetVerifiedKeys();
 }
 
 /** Revokes what earlier starts left valid, then mints this start's three keys. */

@@ -1,4 +1,4 @@
-import { checkRole, checkTarget, PlacementRefusal } from '../accounts/placement-rules';
+import { PlacementRefusal, precheckPlacement } from '../accounts/placement-rules';
 import { actingPartner, partnerOf } from '../api/access';
 import type { Principal } from '../api/auth';
 import type { ApiDependencies } from '../api/dependencies';
@@ -40,10 +40,12 @@ export async function assignmentRefusalOf(db: Db, booking: BookOrderInput): Prom
   const { assignment } = booking;
   if (assignment.kind !== 'smart_account' && assignment.kind !== 'holding_account') return undefined;
   try {
-    const { account } = await checkTarget(db, assignment);
-    if (account.kind === 'smart_account') {
-      await checkRole(db, booking.bookedByPartnerId, account, assignment.virtualAccountPath);
-    } else if (![booking.partnerId ?? booking.bookedByPartnerId, booking.bookedByPartnerId].includes(account.owner_partner_id ?? '')) {
+    // One statement, no lock: the order is booked either way, and the placement activity judges again, locked.
+    const account = await precheckPlacement(db, assignment, booking.bookedByPartnerId);
+    if (
+      account.kind === 'holding_account' &&
+      ![booking.partnerId ?? booking.bookedByPartnerId, booking.bookedByPartnerId].includes(account.owner_partner_id ?? '')
+    ) {
       // R10: the order's partner's own holding account, or the distributor's that booked it.
       throw new PlacementRefusal(
         'NotAuthorized',

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/knex';
 import type { OrderRow } from '../db/rows';
@@ -53,20 +54,48 @@ export async function readOrderStatus(
 
 /** The one query: the order row by its primary key, its license keys by the lines' unique indexes. */
 async function storedStatus(db: Db, orderId: string): Promise<StoredStatusRow | undefined> {
-  return db('orders as o')
-    .where('o.id', orderId)
-    .first<StoredStatusRow | undefined>(
-      'o.workflow_id',
-      'o.partner_id',
-      'o.booked_by_partner_id',
-      'o.status_document',
-      'o.status_version',
-      db.raw(
-        `(SELECT json_agg(json_build_object('lineNumber', l.line_number, 'licenseKey', r.license_key))
+  const statement = storedStatusStatement(db);
+  const { rows } = await db
+    .raw<{ rows: StoredStatusRow[] }>(
+      statement.sql,
+      statement.bindings.map((value) => (value === ORDER_ID ? orderId : value)),
+    )
+    // A named statement: each connection has Postgres parse it once and then reuses its plan.
+    .options({ name: 'lf_order_status' });
+  return rows[0];
+}
+
+/** Stands for the order's ID in the statement knex builds once. */
+const ORDER_ID = '\u0000order-id';
+const storedStatusStatements = new WeakMap<Db, { sql: string; bindings: readonly Knex.Value[] }>();
+
+/**
+ * The status statement is the same for every order, so knex builds it once per database handle
+ * and each read only binds the ID (building it cost about as much of the API's CPU as parsing the
+ * answer), and Postgres prepares it once per connection (it has three subqueries to plan).
+ */
+function storedStatusStatement(db: Db): { sql: string; bindings: readonly Knex.Value[] } {
+  let statement = storedStatusStatements.get(db);
+  if (!statement) {
+    const { sql, bindings } = db('orders as o')
+      .where('o.id', ORDER_ID)
+      .first(
+        'o.workflow_id',
+        'o.partner_id',
+        'o.booked_by_partner_id',
+        'o.status_document',
+        'o.status_version',
+        db.raw(
+          `(SELECT json_agg(json_build_object('lineNumber', l.line_number, 'licenseKey', r.license_key))
             FROM order_lines l JOIN lrp_records r ON r.order_line_id = l.id WHERE l.order_id = o.id) AS license_keys`,
-      ),
-      db.raw('? AS emails', [orderEmailsJson(db, 'o.id')]),
-    );
+        ),
+        db.raw('? AS emails', [orderEmailsJson(db, 'o.id')]),
+      )
+      .toSQL();
+    statement = { sql, bindings };
+    storedStatusStatements.set(db, statement);
+  }
+  return statement;
 }
 
 function withStoredKeys(status: OrderStatus, keys: Array<{ lineNumber: number; licenseKey: string }>): OrderStatusWithKeys {

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { type ApplicationFailure } from '@temporalio/common';
-import { hashApiKey } from '../../src/api/auth';
+import { hashApiKey, revokeApiKey, VERIFIED_KEY_TTL_MS } from '../../src/api/auth';
 import { registerCustomerPages } from '../../src/orders/customer-page-routes';
 import { deriveOrderId } from '../../src/orders/book-order';
 import type { CaughtMail } from '../../src/dev/mail-catcher';
@@ -175,13 +175,32 @@ describe("partner B and B's distributor against partner A: keys, cursors, acting
   test('a revoked key stops working on the accounts routes too', async () => {
     const key = await api.keyFor('partner', a.partnerId);
     expect((await api.call('GET', `/v1/holding-accounts/${a.holdingAccountId}/members`, { key })).status).toBe(200);
+    const { id } = await stack
+      .db('api_keys')
+      .where({ key_hash: hashApiKey(key) })
+      .first('id');
+    await revokeApiKey(stack.db, String(id));
+    const res = await api.call('GET', `/v1/holding-accounts/${a.holdingAccountId}/members`, { key });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  });
+
+  test('a key revoked by another process (the CLI, SQL) stops working here within VERIFIED_KEY_TTL_MS', async () => {
+    const key = await api.keyFor('partner', a.partnerId);
+    const path = `/v1/holding-accounts/${a.holdingAccountId}/members`;
+    expect((await api.call('GET', path, { key })).status).toBe(200);
+    const revokedAt = Date.now();
     await stack
       .db('api_keys')
       .where({ key_hash: hashApiKey(key) })
       .update({ revoked_at: stack.db.fn.now() });
-    const res = await api.call('GET', `/v1/holding-accounts/${a.holdingAccountId}/members`, { key });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    let status = 200;
+    while (status === 200 && Date.now() - revokedAt < VERIFIED_KEY_TTL_MS + 1_000) {
+      status = (await api.call('GET', path, { key })).status;
+      if (status === 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(VERIFIED_KEY_TTL_MS + 500);
   });
 });
 
