@@ -11,8 +11,8 @@
  * - `--heap-growing-percent=50`: after each full collection V8 lets an isolate's old generation
  *   grow to 1.5 times what survived, not up to 4 times. A bulk transfer replays an evicted order
  *   per Update, and both isolates then grew to 120-150 MB of mostly garbage before collecting
- *   (transfer peak 290-406 MB at 300 parked); with it 256-257 MB, for about a fifth more worker
- *   CPU per transfer (docs/BENCHMARKS.md, "worker heap growth").
+ *   (transfer peak 290-406 MB at 300 parked); with it 256-258 MB, at no CPU cost measurable on
+ *   a quiet machine (docs/BENCHMARKS.md, "worker heap growth").
  *
  * A value already in the environment wins.
  */
