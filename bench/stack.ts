@@ -141,7 +141,9 @@ async function compileWorkerEntry(dataDir: string): Promise<{ path: string; exec
  */
 function workerProfileFlags(): string[] {
   const dir = process.env.BENCH_WORKER_CPU_PROF;
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  // BENCH_WORKER_NODE_FLAGS: extra node flags for the workers, space-separated (memory experiments).
+  const extra = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  return [...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])];
 }
 
 export async function startBenchStack(options: {

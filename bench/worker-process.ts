@@ -9,6 +9,9 @@
  * Talks to the parent over IPC: sends `ready` once polling, answers `stats` (memory, cache),
  * and drains and exits on `stop`.
  */
+import { appendFileSync } from 'node:fs';
+import * as v8 from 'node:v8';
+import workerThreads, { BroadcastChannel } from 'node:worker_threads';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { createDb } from '../src/db/knex';
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('WARN'),
     ...(metricsListen ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsListen } } } } : {}),
   });
+  const workflowThreadHeap = probeWorkflowThreadHeap();
   const connection = await connectWorkerTemporal(config.temporal);
   const closers: Closer[] = [() => connection.close()];
   let worker: Worker;
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
   }
   if (metricsListen) probes.taskCounts = () => taskCountsFrom(`http://${metricsListen}/metrics`);
   answerParent(worker, probes);
+  logMemory(worker, workflowThreadHeap);
 
   const running = worker.run();
   send({ type: 'ready', maxCachedWorkflows: worker.options.maxCachedWorkflows });
@@ -154,6 +159,75 @@ async function createBenchOrderWorker(
     ...(workflowBundle ? { workflowBundle } : {}),
   });
   return { worker, probes };
+}
+
+/**
+ * BENCH_WORKER_MEMORY_LOG=<file>: one JSON line a second with the RSS, the V8 heaps of the main
+ * thread and of the workflow thread, array buffers, the workflow cache and what is in flight, to
+ * see what holds a phase's peak (the rest of the RSS is code, the SDK core and the allocator).
+ */
+function logMemory(worker: Worker, workflowThreadHeap: () => v8.HeapInfo | undefined): void {
+  const file = process.env.BENCH_WORKER_MEMORY_LOG;
+  if (!file) return;
+  const MB = 1024 * 1024;
+  const timer = setInterval(() => {
+    const m = process.memoryUsage();
+    const status = worker.getStatus();
+    const thread = workflowThreadHeap();
+    const line = {
+      t: Date.now(),
+      rss: +(m.rss / MB).toFixed(1),
+      heapUsed: +(m.heapUsed / MB).toFixed(1),
+      heapTotal: +(m.heapTotal / MB).toFixed(1),
+      external: +(m.external / MB).toFixed(1),
+      arrayBuffers: +(m.arrayBuffers / MB).toFixed(1),
+      mainMalloced: +(v8.getHeapStatistics().malloced_memory / MB).toFixed(1),
+      wfHeapUsed: +((thread?.used_heap_size ?? 0) / MB).toFixed(1),
+      wfHeapTotal: +((thread?.total_heap_size ?? 0) / MB).toFixed(1),
+      wfExternal: +((thread?.external_memory ?? 0) / MB).toFixed(1),
+      wfMalloced: +((thread?.malloced_memory ?? 0) / MB).toFixed(1),
+      cached: status.numCachedWorkflows,
+      activations: status.numInFlightWorkflowActivations,
+      activities: status.numInFlightActivities,
+    };
+    appendFileSync(file, `${JSON.stringify(line)}\n`);
+  }, 1000);
+  timer.unref();
+}
+
+/**
+ * With BENCH_WORKER_MEMORY_LOG, the SDK's workflow thread is started through a wrapper that
+ * posts its isolate's heap statistics every second (the main thread cannot read another
+ * isolate's heap on Node 20), then loads the SDK's own thread entry unchanged.
+ */
+function probeWorkflowThreadHeap(): () => v8.HeapInfo | undefined {
+  if (!process.env.BENCH_WORKER_MEMORY_LOG) return () => undefined;
+  let last: v8.HeapInfo | undefined;
+  const channel = new BroadcastChannel('bench-workflow-thread-heap');
+  channel.onmessage = (event) => {
+    last = (event as { data: v8.HeapInfo }).data;
+  };
+  channel.unref();
+  const Original = workerThreads.Worker;
+  class ProbedWorker extends Original {
+    constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
+      if (typeof filename !== 'string' || !filename.includes('workflow-worker-thread')) {
+        super(filename, options);
+        return;
+      }
+      const probe = [
+        "const { BroadcastChannel } = require('node:worker_threads');",
+        "const v8 = require('node:v8');",
+        "const channel = new BroadcastChannel('bench-workflow-thread-heap');",
+        'channel.unref();',
+        'setInterval(() => channel.postMessage(v8.getHeapStatistics()), 1000).unref();',
+        `require(${JSON.stringify(filename)});`,
+      ].join('\n');
+      super(probe, { ...options, eval: true });
+    }
+  }
+  (workerThreads as { Worker: typeof Original }).Worker = ProbedWorker;
+  return () => last;
 }
 
 /** Answers the parent's `stats` and `stop`; the parent going away stops the worker too. */
