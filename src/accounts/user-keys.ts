@@ -1,4 +1,4 @@
-import { createUserApiKey, forgetVerifiedKeys } from '../api/auth';
+import { createUserApiKey, revokeApiKeysWhere } from '../api/auth';
 import type { Db } from '../db/knex';
 
 /**
@@ -55,11 +55,7 @@ export async function mintUserKey(db: Db, userId: string, label: string): Promis
 
 /** Revokes one of the user's own keys: 'revoked', 'already-revoked' or 'unknown' (not theirs). */
 export async function revokeUserKey(db: Db, userId: string, keyId: string): Promise<'revoked' | 'already-revoked' | 'unknown'> {
-  const updated = await db('api_keys')
-    .where({ id: keyId, user_id: userId, role: 'user' })
-    .whereNull('revoked_at')
-    .update({ revoked_at: db.fn.now() });
-  forgetVerifiedKeys();
+  const updated = await revokeApiKeysWhere(db, (keys) => keys.where({ id: keyId, user_id: userId, role: 'user' }));
   if (updated > 0) return 'revoked';
   return (await db('api_keys').where({ id: keyId, user_id: userId, role: 'user' }).first('id')) ? 'already-revoked' : 'unknown';
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Db } from '../db/knex';
 import type { ApiKeyRow, PartnerRow } from '../db/rows';
 
@@ -74,9 +75,21 @@ export async function createUserApiKey(db: Db, userId: string, label: string): P
 }
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {
-  const updated = await db<ApiKeyRow>('api_keys').where({ id }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
+  return (await revokeApiKeysWhere(db, (keys) => keys.where({ id }))) > 0;
+}
+
+/**
+ * The one way keys are revoked: marks the live keys `which` selects as revoked and forgets every
+ * key this process had verified, so none of them is trusted again here (VERIFIED_KEY_TTL_MS).
+ * Answers how many were revoked.
+ */
+export async function revokeApiKeysWhere(
+  db: Db,
+  which: (keys: Knex.QueryBuilder<ApiKeyRow>) => Knex.QueryBuilder<ApiKeyRow>,
+): Promise<number> {
+  const revoked = await which(db<ApiKeyRow>('api_keys')).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
   forgetVerifiedKeys();
-  return updated > 0;
+  return revoked;
 }
 
 /**
@@ -94,8 +107,8 @@ const verifiedKeys = new Map<string, { principal: Principal; until: number }>();
 /** Bumped by every forget, so a lookup that began before a revocation does not remember its answer. */
 let verifiedGeneration = 0;
 
-/** Forgets every verified key: the next request of each is looked up again. Call it after revoking keys. */
-export function forgetVerifiedKeys(): void {
+/** Forgets every verified key: the next request of each is looked up again (revokeApiKeysWhere calls it). */
+function forgetVerifiedKeys(): void {
   verifiedKeys.clear();
   verifiedGeneration++;
 }

@@ -1,6 +1,5 @@
-import { createApiKey, forgetVerifiedKeys } from '../api/auth';
+import { createApiKey, revokeApiKeysWhere } from '../api/auth';
 import type { Db } from '../db/knex';
-import type { ApiKeyRow } from '../db/rows';
 import { DEMO } from './demo-data';
 
 /**
@@ -22,17 +21,11 @@ export interface QuickStartKeys {
 }
 
 export async function revokeLeftoverQuickStartKeys(db: Db): Promise<number> {
-  const revoked = await db<ApiKeyRow>('api_keys')
-    .where('label', 'like', `${QUICK_START_LABEL} %`)
-    .whereNull('revoked_at')
-    .update({ revoked_at: db.fn.now() });
-  forgetVerifiedKeys();
-  return revoked;
+  return revokeApiKeysWhere(db, (keys) => keys.where('label', 'like', `${QUICK_START_LABEL} %`));
 }
 
 export async function revokeKeys(db: Db, ids: string[]): Promise<void> {
-  await db<ApiKeyRow>('api_keys').whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
-  forgetVerifiedKeys();
+  await revokeApiKeysWhere(db, (keys) => keys.whereIn('id', ids));
 }
 
 /** Revokes what earlier starts left valid, then mints this start's three keys. */
