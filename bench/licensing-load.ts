@@ -7,6 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { DeviceApiError, DeviceClient, keysFromPublished, type PublishedSigningKeys } from '../src/device-client';
 import type { LoadFigures } from './licensing-report';
+import { startCpuProfile } from './cpu-profile';
 import { summarize } from './report';
 
 export interface FleetJob {
@@ -96,6 +97,7 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
   const states: Record<string, number> = {};
   const until = Date.now() + job.reportSeconds * 1000;
   let turn = 0;
+  const stopProfile = await startCpuProfile('fleet-reports');
   const reports = await closedLoop(
     'reports',
     job.concurrency,
@@ -107,6 +109,7 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
       for (const u of answer.usage) states[u.state] = (states[u.state] ?? 0) + 1;
     },
   );
+  await stopProfile();
   return { registration: figures(registration), reports: { ...figures(reports), states } };
 }
 

@@ -11,6 +11,7 @@ import {
   type SignedUsageAnswer,
   type UsageAnswerBody,
 } from './protocol';
+import { fetchTransport, nodeHttpTransport, type DeviceTransport } from './transport';
 
 /**
  * The library a device maker embeds (R16, R17): make a key pair, register with a token, report use
@@ -82,6 +83,7 @@ export interface DeviceClientOptions {
   maxRetryAfterMs?: number;
   /** The device's clock (default Date.now); a device without a real-time clock may be far off. */
   clock?: () => number;
+  /** Sends through this instead of node:http(s) with keep-alive (tests count or fail requests with it). */
   fetch?: typeof fetch;
 }
 
@@ -91,7 +93,7 @@ export class DeviceClient {
   private readonly privateKey: KeyObject;
   private readonly attempts: number;
   private readonly maxRetryAfterMs: number;
-  private readonly fetchFn: typeof fetch;
+  private readonly transport: DeviceTransport;
   private readonly clock: () => number;
   /** Server time minus device time, learnt from a StaleRequest refusal. */
   clockOffsetMs = 0;
@@ -102,7 +104,7 @@ export class DeviceClient {
     this.privateKey = privateKeyFromSeed(Buffer.from(options.state.privateKey, 'base64url'));
     this.attempts = options.attempts ?? 3;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
-    this.fetchFn = options.fetch ?? fetch;
+    this.transport = options.fetch ? fetchTransport(options.fetch) : nodeHttpTransport;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -233,20 +235,29 @@ export class DeviceClient {
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
     if (signed) Object.assign(headers, this.signedHeaders(method, path, text));
-    const response = await this.fetchFn(`${this.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : text });
-    const payload = (await response.json().catch(() => undefined)) as
+    const response = await this.transport(method, `${this.baseUrl}${path}`, headers, body === undefined ? undefined : text);
+    const payload = jsonOrUndefined(response.text) as
       { error?: string; message?: string; errors?: Array<{ field: string; reason: string }> } | undefined;
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
+      const date = response.header('date');
       throw new DeviceApiError(
         response.status,
         payload?.error ?? 'HttpError',
         payload?.message ?? `HTTP ${response.status}`,
         payload?.errors,
-        response.headers.get('date') ? Date.parse(response.headers.get('date')!) : undefined,
-        retryAfterMsOf(response.headers.get('retry-after')),
+        date ? Date.parse(date) : undefined,
+        retryAfterMsOf(response.header('retry-after') ?? null),
       );
     }
     return payload;
+  }
+}
+
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

@@ -164,7 +164,7 @@ export function verifyAnswer(
     compliant: answer.compliant,
     issuedAt: answer.issuedAt,
   };
-  if (canonicalJson(shown) !== canonicalJson(body)) return { ok: false, reason: 'the fields shown differ from the fields signed' };
+  if (!sameJson(shown, body)) return { ok: false, reason: 'the fields shown differ from the fields signed' };
   return { ok: true, body };
 }
 
@@ -175,6 +175,25 @@ export function canonicalJson(value: unknown): string {
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : v,
   );
+}
+
+/**
+ * Would `canonicalJson` give both the same text? Compared in place, without writing either out (the
+ * device checks every answer this way): keys in any order, a property set to undefined as absent.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return typeof a === 'object' || typeof b === 'object' ? false : JSON.stringify(a) === JSON.stringify(b);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameJson(item ?? null, b[i] ?? null));
+  }
+  const defined = (o: object) => Object.entries(o).filter(([, v]) => v !== undefined && typeof v !== 'function');
+  const left = defined(a);
+  const right = new Map(defined(b));
+  return left.length === right.size && left.every(([k, v]) => right.has(k) && sameJson(v, right.get(k)));
 }
 
 /** The published signing keys: GET /v1/license-signing-keys. */

@@ -25,7 +25,7 @@ export interface AdmittedBatch {
  * admitDeviceRequest for one. What is read of their use is read after this, so under the locks.
  */
 export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[]): Promise<AdmittedBatch> {
-  const { rows }: { rows: Array<Partial<CallerInstance> & { credential_serial?: string; spent: string[] | null }> } = await trx.raw(
+  const { rows }: { rows: Array<Partial<CallerInstance> & { credential_serial?: string; spent: string | null }> } = await trx.raw(
     `WITH spent AS (
        INSERT INTO device_request_signatures (signature_hash, instance_id)
        SELECT * FROM unnest(?::bytea[], ?::text[]) ON CONFLICT DO NOTHING RETURNING signature_hash
@@ -35,7 +35,7 @@ export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[])
        FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
        WHERE i.id = ANY(?::text[]) ORDER BY i.id FOR UPDATE OF i
      )
-     SELECT (SELECT array_agg(encode(signature_hash, 'hex')) FROM spent) AS spent, locked.*
+     SELECT (SELECT string_agg(encode(signature_hash, 'hex'), ',') FROM spent) AS spent, locked.*
      FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`,
     [callers.map((c) => c.signatureHash), callers.map((c) => c.claims.instanceId), callers.map((c) => c.claims.instanceId)],
   );
@@ -47,7 +47,8 @@ export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[])
         virtual_account_id: String(row.virtual_account_id),
       });
   }
-  return { spent: new Set(rows[0]?.spent ?? []), instances };
+  // One comma-separated text, not a text[]: pg parses an array character by character in JS.
+  return { spent: new Set(rows[0]?.spent ? rows[0].spent.split(',') : []), instances };
 }
 
 /** The stored answers of these (instance, report ID) pairs and the instances' use as last judged: one round trip. */

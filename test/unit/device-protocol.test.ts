@@ -7,6 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import {
   canonicalJson,
+  sameJson,
   decodeCredential,
   encodeCredential,
   keysFromPublished,
@@ -121,4 +122,17 @@ test('canonicalJson: equal values give equal text whatever the key order', () =>
       expect(canonicalJson(reversed)).toBe(canonicalJson(value));
     }),
   );
+});
+
+test('sameJson: equal exactly when canonicalJson gives equal text', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+      expect(sameJson(a, b)).toBe(canonicalJson(a) === canonicalJson(b));
+      const reordered = JSON.parse(canonicalJson(a)) as unknown;
+      expect(sameJson(a, reordered)).toBe(true);
+    }),
+  );
+  expect(sameJson({ a: 1, b: undefined }, { a: 1 })).toBe(true);
+  expect(sameJson({ a: [1, { x: 2, y: 3 }] }, { a: [1, { y: 3, x: 2 }] })).toBe(true);
+  expect(sameJson({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
 });
