@@ -83,7 +83,11 @@ test('new: the assignment Update is accepted and answered in one workflow task, 
   const span = updateSpan(history.events!);
   expect(scheduledActivities(span)).toEqual([]);
   expect(span.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
-  expect(span.filter((e) => e.workflowTaskStartedEventAttributes)).toHaveLength(0);
+  expect(span.filter((e) => e.activityTaskCompletedEventAttributes)).toEqual([]);
+  // No task between them but, on a slow machine, the one that heartbeats the task while the
+  // local activity runs (the worker asks for it itself, not the server's queue).
+  const tasksBetween = span.flatMap((e) => e.workflowTaskStartedEventAttributes?.requestId ?? []);
+  expect(tasksBetween.filter((id) => id !== 'request-from-RespondWorkflowTaskCompleted')).toEqual([]);
   expect(patchIdsOf(history).filter((id) => id === PATCH_ID)).toEqual([PATCH_ID]);
   await replayOne('post-patch', history);
 }, 90_000);
