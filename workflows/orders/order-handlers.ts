@@ -70,6 +70,7 @@ function installAssignmentUpdate(run: OrderRun): void {
           { accountId: request.accountId, virtualAccountPath: request.virtualAccountPath },
           { kind: 'partner', partnerId: request.actingPartnerId },
           `assignment:${request.accountId}`,
+          { fromUpdate: true },
         );
         return orderStatusOf(run.state);
       });

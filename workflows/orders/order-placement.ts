@@ -6,8 +6,8 @@
 import { ApplicationFailure, patched } from '@temporalio/workflow';
 import type { PlacementActor } from '../../activities/orders/placement';
 import { holdInHoldingAccount, listStatusOf, placeInCustomerAccount, recordEmail, waitFor } from '../../src/orders/order-lifecycle';
-import { activities } from '../shared/activity-proxies';
-import { ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS, asRefusal, type OrderRun } from './order-run';
+import { activities, localActivities } from '../shared/activity-proxies';
+import { ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS, PLACE_IN_THE_UPDATE_TASK, asRefusal, type OrderRun } from './order-run';
 
 /** Deposit into, or transfer to, the customer's active Smart Account (R6). Refusals reach the caller. */
 export async function placeInCustomerAccountWith(
@@ -15,6 +15,7 @@ export async function placeInCustomerAccountWith(
   target: { accountId: string; virtualAccountPath?: string },
   actor: PlacementActor,
   purpose: string,
+  options: { fromUpdate?: boolean } = {},
 ): Promise<void> {
   const projected = placeInCustomerAccount(run.state, { ...target, domain: '' });
   const placement = {
@@ -28,9 +29,12 @@ export async function placeInCustomerAccountWith(
   // Patched (added after release): the deposit and its confirmation in one activity.
   const confirmation = `deposit-confirmation:${target.accountId}`;
   const together = patched(ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS);
+  // Patched (added after release): an Update's placement as a local activity, so the Update is
+  // answered by the one workflow task that accepted it (no activity task, no second task).
+  const local = together && options.fromUpdate === true && patched(PLACE_IN_THE_UPDATE_TASK);
   const placed = await (
     together
-      ? activities.placeLinesAndAnnounce({
+      ? (local ? localActivities : activities).placeLinesAndAnnounce({
           ...placement,
           email: run.emailRequest('deposit-confirmation', ['partner', 'customer'], confirmation, {}, projected),
         })

@@ -26,6 +26,11 @@ export const TELL_PARTNER_OF_UNANSWERED_DELEGATION = 'tell-partner-of-unanswered
  * a TemporalChangeVersion search-attribute upsert, a billed action (docs/EVOLVING-WORKFLOWS.md).
  */
 export const ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS = 'one-activity-per-phase-and-spread-reminders';
+/**
+ * A partner's assignment Update places the lines in a local activity (order-placement.ts), so
+ * one workflow task accepts and answers it: what a batch transfer of held orders costs per order.
+ */
+export const PLACE_IN_THE_UPDATE_TASK = 'place-in-the-update-task';
 
 /** What a run hands to the next one when it continues as new. */
 export interface OrderCarryOver {

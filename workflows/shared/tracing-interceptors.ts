@@ -7,8 +7,8 @@
  * untraced workers alike, and the histories recorded before tracing replay unchanged
  * (test/integration/replay.test.ts).
  */
-import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
-import {
+import type * as OpenTelemetryWorkflow from '@temporalio/interceptors-opentelemetry/lib/workflow';
+import type {
   OpenTelemetryInboundInterceptor,
   OpenTelemetryInternalsInterceptor,
   OpenTelemetryOutboundInterceptor,
@@ -38,6 +38,19 @@ type Inbound = Required<
   Pick<WorkflowInboundCallsInterceptor, 'execute' | 'handleSignal' | 'handleUpdate' | 'validateUpdate' | 'handleQuery'>
 >;
 
+/** The header a traced client puts the trace context in (TRACE_HEADER of the interceptors package). */
+const TRACE_HEADER = '_tracer-data';
+
+/**
+ * OpenTelemetry's workflow module, loaded by the first traced run only. The worker evaluates a
+ * bundle's modules again for every workflow it creates (each order it replays after eviction,
+ * as in a batch transfer), and evaluating OpenTelemetry's SDK was about a tenth of that work.
+ */
+function openTelemetry(): typeof OpenTelemetryWorkflow {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@temporalio/interceptors-opentelemetry/lib/workflow') as typeof OpenTelemetryWorkflow;
+}
+
 /** Whether this run is traced, and OpenTelemetry's interceptors, made only once it is (they start a tracer). */
 class TracedRun {
   traced = false;
@@ -46,7 +59,10 @@ class TracedRun {
   /** OpenTelemetry's interceptors when this run is traced or `headers` carry a trace context, else undefined. */
   tracing(headers?: Headers) {
     if (!this.traced && !(headers && TRACE_HEADER in headers)) return undefined;
-    this.otel ??= { inbound: new OpenTelemetryInboundInterceptor(), outbound: new OpenTelemetryOutboundInterceptor() };
+    if (!this.otel) {
+      const otel = openTelemetry();
+      this.otel = { inbound: new otel.OpenTelemetryInboundInterceptor(), outbound: new otel.OpenTelemetryOutboundInterceptor() };
+    }
     return this.otel;
   }
 }
@@ -108,11 +124,11 @@ function outboundOf(run: TracedRun): WorkflowOutboundCallsInterceptor {
 }
 
 function internalsOf(run: TracedRun): WorkflowInternalsInterceptor {
-  const internals = new OpenTelemetryInternalsInterceptor();
+  let internals: OpenTelemetryInternalsInterceptor | undefined;
   return {
     dispose(input: DisposeInput, next: Next<WorkflowInternalsInterceptor, 'dispose'>) {
       // OpenTelemetry's dispose is async in name only: it calls next before returning.
-      if (run.traced) void internals.dispose(input, next);
+      if (run.traced) void (internals ??= new (openTelemetry().OpenTelemetryInternalsInterceptor)()).dispose(input, next);
       else next(input);
     },
   };
