@@ -27,8 +27,8 @@ export interface ViewScope {
   virtualAccounts: VirtualAccountRef[];
 }
 
-export type ScopeOutcome =
-  { ok: true; scope: ViewScope } | { ok: false; reason: 'unknown-account' | 'no-role' | 'unknown-virtual-account' };
+export type ScopeRefusal = 'unknown-account' | 'no-role' | 'unknown-virtual-account';
+export type ScopeOutcome = { ok: true; scope: ViewScope } | { ok: false; reason: ScopeRefusal };
 
 function underPath(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}/`);
@@ -96,6 +96,57 @@ export async function viewScopeOf(q: Knex, grantee: Grantee, accountId: string, 
       virtualAccounts,
     },
   };
+}
+
+/**
+ * viewScopeOf in SQL, for a view answered in one statement (the instances page): CTEs `seen`
+ * (one row when the account exists: whether it is a Smart Account, whether the caller holds any
+ * role on it, whether the asked VA path is one it may see) and `shown` (the IDs of the VAs the
+ * answer covers). Same judgement as viewScopeOf and allows(roles, 'view', path): every role
+ * allows viewing, a VA role covers its children. Bindings: scopeSqlBindings.
+ */
+export const SCOPE_SQL = `
+grants AS (
+  SELECT va.path FROM role_grants g LEFT JOIN virtual_accounts va ON va.id = g.virtual_account_id
+   WHERE g.account_id = :accountId AND g.revoked_at IS NULL AND (g.partner_id = :partnerId OR g.user_id = :userId::bigint)
+  UNION ALL SELECT NULL WHERE :operator
+), visible AS (
+  SELECT v.id, v.path FROM virtual_accounts v
+   WHERE v.account_id = :accountId
+     AND EXISTS (SELECT 1 FROM grants r WHERE r.path IS NULL OR v.path = r.path OR starts_with(v.path, r.path || '/'))
+), seen AS (
+  SELECT a.kind = 'smart_account' AS smart_account, EXISTS (SELECT 1 FROM grants) AS has_role,
+         :vaPath::text IS NULL OR EXISTS (SELECT 1 FROM visible WHERE path = :vaPath) AS va_visible
+    FROM accounts a WHERE a.id = :accountId
+), shown AS (
+  SELECT id FROM visible
+   WHERE (SELECT smart_account FROM seen) AND (:vaPath::text IS NULL OR path = :vaPath OR starts_with(path, :vaPath || '/'))
+)`;
+
+/** SCOPE_SQL's `seen` row. */
+export interface SeenRow {
+  smart_account: boolean;
+  has_role: boolean;
+  va_visible: boolean;
+}
+
+/** The bindings of SCOPE_SQL. */
+export function scopeSqlBindings(grantee: Grantee, accountId: string, virtualAccountPath: string | undefined): Record<string, unknown> {
+  return {
+    accountId,
+    operator: grantee.kind === 'operator',
+    partnerId: grantee.kind === 'partner' ? grantee.partnerId : null,
+    userId: grantee.kind === 'user' ? grantee.userId : null,
+    vaPath: virtualAccountPath ?? null,
+  };
+}
+
+/** SCOPE_SQL's `seen` row (undefined: no such account), judged as viewScopeOf judges. */
+export function scopeRefusalOf(seen: SeenRow | undefined): ScopeRefusal | undefined {
+  if (!seen?.smart_account) return 'unknown-account';
+  if (!seen.has_role) return 'no-role';
+  if (!seen.va_visible) return 'unknown-virtual-account';
+  return undefined;
 }
 
 export function visibleVaIds(scope: ViewScope): string[] {
