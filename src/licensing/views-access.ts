@@ -99,11 +99,11 @@ export async function viewScopeOf(q: Knex, grantee: Grantee, accountId: string, 
 }
 
 /**
- * viewScopeOf in SQL, for a view answered in one statement (the instances page): CTEs `seen`
- * (one row when the account exists: whether it is a Smart Account, whether the caller holds any
- * role on it, whether the asked VA path is one it may see) and `shown` (the IDs of the VAs the
- * answer covers). Same judgement as viewScopeOf and allows(roles, 'view', path): every role
- * allows viewing, a VA role covers its children. Bindings: scopeSqlBindings.
+ * viewScopeOf in SQL, for a view answered in one statement (the instances page): CTEs `judged`
+ * (one row: `refused`, the ScopeRefusal, or null when the caller may see what it asked for) and
+ * `shown` (the IDs of the VAs the answer covers; none when refused). The same judgement, in the
+ * same order, as viewScopeOf and allows(roles, 'view', path): every role allows viewing, a VA
+ * role covers its children. Bindings: scopeSqlBindings.
  */
 export const SCOPE_SQL = `
 grants AS (
@@ -114,21 +114,17 @@ grants AS (
   SELECT v.id, v.path FROM virtual_accounts v
    WHERE v.account_id = :accountId
      AND EXISTS (SELECT 1 FROM grants r WHERE r.path IS NULL OR v.path = r.path OR starts_with(v.path, r.path || '/'))
-), seen AS (
-  SELECT a.kind = 'smart_account' AS smart_account, EXISTS (SELECT 1 FROM grants) AS has_role,
-         :vaPath::text IS NULL OR EXISTS (SELECT 1 FROM visible WHERE path = :vaPath) AS va_visible
-    FROM accounts a WHERE a.id = :accountId
+), judged AS (
+  SELECT CASE
+           WHEN a.kind IS DISTINCT FROM 'smart_account' THEN 'unknown-account'
+           WHEN NOT EXISTS (SELECT 1 FROM grants) THEN 'no-role'
+           WHEN :vaPath::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM visible WHERE path = :vaPath) THEN 'unknown-virtual-account'
+         END AS refused
+    FROM (VALUES (1)) AS one (x) LEFT JOIN accounts a ON a.id = :accountId
 ), shown AS (
   SELECT id FROM visible
-   WHERE (SELECT smart_account FROM seen) AND (:vaPath::text IS NULL OR path = :vaPath OR starts_with(path, :vaPath || '/'))
+   WHERE (SELECT refused IS NULL FROM judged) AND (:vaPath::text IS NULL OR path = :vaPath OR starts_with(path, :vaPath || '/'))
 )`;
-
-/** SCOPE_SQL's `seen` row. */
-export interface SeenRow {
-  smart_account: boolean;
-  has_role: boolean;
-  va_visible: boolean;
-}
 
 /** The bindings of SCOPE_SQL. */
 export function scopeSqlBindings(grantee: Grantee, accountId: string, virtualAccountPath: string | undefined): Record<string, unknown> {
@@ -139,14 +135,6 @@ export function scopeSqlBindings(grantee: Grantee, accountId: string, virtualAcc
     userId: grantee.kind === 'user' ? grantee.userId : null,
     vaPath: virtualAccountPath ?? null,
   };
-}
-
-/** SCOPE_SQL's `seen` row (undefined: no such account), judged as viewScopeOf judges. */
-export function scopeRefusalOf(seen: SeenRow | undefined): ScopeRefusal | undefined {
-  if (!seen?.smart_account) return 'unknown-account';
-  if (!seen.has_role) return 'no-role';
-  if (!seen.va_visible) return 'unknown-virtual-account';
-  return undefined;
 }
 
 export function visibleVaIds(scope: ViewScope): string[] {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Grantee } from '../accounts/roles';
-import { SCOPE_SQL, scopeRefusalOf, scopeSqlBindings, visibleVaIds, type ScopeRefusal, type SeenRow, type ViewScope } from './views-access';
+import { SCOPE_SQL, scopeSqlBindings, visibleVaIds, type ScopeRefusal, type ViewScope } from './views-access';
 
 /**
  * R23: licenses per virtual account and SKU, the product instances and what each uses, and the
@@ -153,13 +153,13 @@ SELECT ${LINE_COLUMNS} FROM lines l ${LINE_ORDER}`;
 
 /**
  * The API's page: the caller's scope judged in the same statement (SCOPE_SQL), so an answer is
- * one round trip. Always at least one row, carrying the judgement (`seen`); no line unless the
- * caller may see the account and the VA asked for.
+ * one round trip. Always at least one row, carrying the judgement (`refused`, last); no line
+ * unless the caller may see the account and the VA asked for.
  */
 function judgedPageSql(after: boolean, limit: string): string {
   return `WITH ${SCOPE_SQL}, ${instancesPageSql('ARRAY(SELECT id FROM shown)', after, limit)}
-SELECT s.smart_account, s.has_role, s.va_visible, ${LINE_COLUMNS}
-  FROM (VALUES (1)) AS one (x) LEFT JOIN seen s ON true LEFT JOIN lines l ON true
+SELECT ${LINE_COLUMNS}, j.refused
+  FROM judged j LEFT JOIN lines l ON true
  ${LINE_ORDER}`;
 }
 
@@ -191,19 +191,21 @@ function pageStatement(judged: boolean, after: boolean, limit: number): PageStat
   return statement;
 }
 
-interface InstancePageRow {
-  id: string | null;
-  path: string;
-  product_id: string;
-  serial_number: string;
-  hostname: string;
-  state: string;
-  registered_at: string;
-  contact_key: string;
-  sku: string | null;
-  count: number | null;
-  use_state: string | null;
-}
+/** A row of LINE_COLUMNS, as an array (pg's rowMode 'array': no object per row); the judged page adds `refused`. */
+type PageRow = [
+  id: string | null,
+  path: string,
+  productId: string,
+  serialNumber: string,
+  hostname: string,
+  state: string,
+  registeredAt: string,
+  contactKey: string,
+  sku: string | null,
+  count: number | null,
+  useState: string | null,
+  refused?: ScopeRefusal | null,
+];
 
 export interface InstancesPageOptions {
   includeRemoved?: boolean;
@@ -222,33 +224,33 @@ function pageBindings(options: InstancesPageOptions): { limit: number; after: bo
 }
 
 /** The page's rows grouped per instance; one instance more than the page was read, to know whether another follows. */
-function pageOf(rows: readonly InstancePageRow[], limit: number): InstancesPage {
+function pageOf(rows: readonly PageRow[], limit: number): InstancesPage {
   const instances: InstanceLine[] = [];
   let lastKey: InstancesCursor | undefined;
   let more = false;
-  for (const r of rows) {
-    if (r.id === null) continue;
+  for (const [id, path, productId, serialNumber, hostname, state, registeredAt, contactKey, sku, count, useState] of rows) {
+    if (id === null) continue;
     let line = instances[instances.length - 1];
-    if (line?.instanceId !== r.id) {
+    if (line?.instanceId !== id) {
       if (instances.length === limit) {
         more = true;
         break;
       }
       line = {
-        instanceId: r.id,
-        virtualAccountPath: r.path,
-        productId: r.product_id,
-        serialNumber: r.serial_number,
-        hostname: r.hostname,
-        state: r.state,
-        registeredAt: r.registered_at,
-        lastContactAt: `${r.contact_key.slice(0, 23)}Z`,
+        instanceId: id,
+        virtualAccountPath: path,
+        productId,
+        serialNumber,
+        hostname,
+        state,
+        registeredAt,
+        lastContactAt: `${contactKey.slice(0, 23)}Z`,
         uses: [],
       };
       instances.push(line);
-      lastKey = [r.contact_key, r.id];
+      lastKey = [contactKey, id];
     }
-    if (r.sku !== null) line.uses.push({ sku: r.sku, count: r.count!, state: r.use_state! });
+    if (sku !== null) line.uses.push({ sku, count: count!, state: useState! });
   }
   return { instances, nextCursor: more && lastKey ? encodeCursor(lastKey) : null };
 }
@@ -262,8 +264,8 @@ export async function instancesOf(q: Knex, scope: ViewScope, options: InstancesP
   const { limit, after, bindings } = pageBindings(options);
   const statement = pageStatement(false, after, limit);
   const { rows } = await q
-    .raw<{ rows: InstancePageRow[] }>(statement.sql, { ...bindings, accountId: scope.accountId, vaIds: visibleVaIds(scope) })
-    .options({ name: statement.name });
+    .raw<{ rows: PageRow[] }>(statement.sql, { ...bindings, accountId: scope.accountId, vaIds: visibleVaIds(scope) })
+    .options({ name: statement.name, rowMode: 'array' });
   return pageOf(rows, limit);
 }
 
@@ -281,12 +283,9 @@ export async function judgedInstancesOf(
   const { limit, after, bindings } = pageBindings(options);
   const statement = pageStatement(true, after, limit);
   const { rows } = await q
-    .raw<{ rows: Array<InstancePageRow & SeenRow> }>(statement.sql, {
-      ...bindings,
-      ...scopeSqlBindings(grantee, accountId, options.virtualAccountPath),
-    })
-    .options({ name: statement.name });
-  const refused = scopeRefusalOf(rows[0]);
+    .raw<{ rows: PageRow[] }>(statement.sql, { ...bindings, ...scopeSqlBindings(grantee, accountId, options.virtualAccountPath) })
+    .options({ name: statement.name, rowMode: 'array' });
+  const refused = rows[0][11];
   return refused ? { refused } : { page: pageOf(rows, limit) };
 }
 
