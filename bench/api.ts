@@ -11,14 +11,13 @@
  *     status the activities committed; no workflow query).
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { createApiKey } from '../src/api/auth';
 import { buildApi } from '../src/api/server';
 import { createLogger } from '../src/logging';
 import type { TestWorld } from '../test/helpers/fixtures';
 import type { AutocannonResult, LoadJob } from './api-load';
+import { startCpuProfile } from './cpu-profile';
 import { bookingFor } from './scenarios';
 import { deriveOrderId } from '../src/orders/book-order';
 import { ORDER_WORKFLOW_TYPE, orderWorkflowId } from '../src/orders/workflow-api';
@@ -76,18 +75,12 @@ export function toResult(name: string, job: LoadJob, r: AutocannonResult): ApiLo
  * sent (counted on its knex). This process also hosts the bench's SMTP server, so the API's CPU
  * includes receiving the emails the worker sends meanwhile (the bookings' orders run while the
  * next route is loaded). BENCH_API_CPU_PROF=<dir> writes a V8 CPU profile of this process
- * per load there (node refuses --cpu-prof in NODE_OPTIONS), to see where the API's CPU goes.
+ * per load there (bench/cpu-profile.ts; node refuses --cpu-prof in NODE_OPTIONS).
  */
 async function measuredLoad(stack: BenchStack, name: string, job: LoadJob): Promise<ApiLoadResult> {
   let statements = 0;
   const count = () => statements++;
-  const profileDir = process.env.BENCH_API_CPU_PROF;
-  const session = profileDir ? new Session() : undefined;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const stopProfile = await startCpuProfile(`api-${job.name.replace(/[^A-Za-z0-9]+/g, '-')}`);
   stack.db.on('query', count);
   const cpuBefore = process.cpuUsage();
   try {
@@ -100,12 +93,7 @@ async function measuredLoad(stack: BenchStack, name: string, job: LoadJob): Prom
     return result;
   } finally {
     stack.db.off('query', count);
-    if (session && profileDir) {
-      const { profile } = await session.post('Profiler.stop');
-      mkdirSync(profileDir, { recursive: true });
-      writeFileSync(join(profileDir, `api-${job.name.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}.cpuprofile`), JSON.stringify(profile));
-      session.disconnect();
-    }
+    await stopProfile();
   }
 }
 

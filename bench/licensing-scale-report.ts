@@ -17,6 +17,10 @@ export interface ViewLoad {
   errors: number;
   /** CPU the API process spent per answer (user + system, the driver's process.cpuUsage). */
   apiCpuMsPerRequest?: number;
+  /** CPU the bench database's Postgres backends spent per answer (/proc; a lower bound, bench/cpu.ts). */
+  postgresCpuMsPerRequest?: number;
+  /** Statements the API sent per answer (knex's query event). */
+  statementsPerRequest?: number;
 }
 
 /** 8: one VA with many instances and SKUs, read through the view routes. */
@@ -94,7 +98,8 @@ export function viewRows(v: LicenseViewResult): string[][] {
     `${n(r.requestsPerSecond, 1)}; ${n(r.latencyMs.p50, 1)} / ${n(r.latencyMs.p99, 1)}`,
     `p99 <= ${LICENSE_SCALE_TARGETS.viewP99Ms} ms`,
     `${r.latencyMs.p99 <= LICENSE_SCALE_TARGETS.viewP99Ms && r.non2xx === 0 && r.errors === 0 ? 'met' : 'NOT met'}` +
-      (r.apiCpuMsPerRequest === undefined ? '' : `; API CPU ${n(r.apiCpuMsPerRequest, 1)} ms per answer`),
+      (r.apiCpuMsPerRequest === undefined ? '' : `; API CPU ${n(r.apiCpuMsPerRequest, 1)} ms per answer`) +
+      (r.postgresCpuMsPerRequest === undefined ? '' : `, Postgres ${n(r.postgresCpuMsPerRequest, 1)} ms`),
   ]);
 }
 
@@ -150,7 +155,21 @@ export function viewMarkdown(v: LicenseViewResult): string[] {
     `One virtual account with ${v.instances} product instances using ${v.skus} SKUs (one pool per SKU), read by ${v.caller}.`,
     '',
     ...table([
-      ['route', 'connections', 's', 'requests', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'API CPU ms/answer'],
+      [
+        'route',
+        'connections',
+        's',
+        'requests',
+        'req/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'non-2xx',
+        'API CPU ms/answer',
+        'Postgres CPU ms/answer',
+        'statements/answer',
+      ],
       ...v.routes.map((r) => [
         r.name,
         String(r.connections),
@@ -163,6 +182,8 @@ export function viewMarkdown(v: LicenseViewResult): string[] {
         n(r.latencyMs.max, 1),
         String(r.non2xx + r.errors),
         r.apiCpuMsPerRequest === undefined ? '-' : n(r.apiCpuMsPerRequest, 1),
+        r.postgresCpuMsPerRequest === undefined ? '-' : n(r.postgresCpuMsPerRequest, 1),
+        r.statementsPerRequest === undefined ? '-' : n(r.statementsPerRequest, 2),
       ]),
     ]),
   ];

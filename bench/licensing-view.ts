@@ -4,6 +4,8 @@
  * (va_viewer on that VA) reads the routes the pages and the API read, through the product's
  * buildApi, with autocannon in a child process (bench/api-load.ts): the licenses view (one line
  * per pool) and the instances list (its capped first page). Each answer is checked once first.
+ * Per answer: the API's CPU (this process), the bench database's backends' and the statements
+ * sent; BENCH_API_CPU_PROF=<dir> profiles the API per route (bench/cpu-profile.ts).
  */
 import { createUserApiKey } from '../src/api/auth';
 import { buildApi } from '../src/api/server';
@@ -13,6 +15,8 @@ import { createLogger } from '../src/logging';
 import { createTestWorld } from '../test/helpers/fixtures';
 import type { LoadJob } from './api-load';
 import { runLoad, toResult } from './api';
+import { cpuBetween } from './cpu';
+import { startCpuProfile } from './cpu-profile';
 import { seedInstances } from './licensing-seed';
 import type { LicenseViewResult } from './licensing-scale-report';
 import type { BenchStack } from './stack';
@@ -87,13 +91,32 @@ export async function runLicenseView(stack: BenchStack, options: LicenseViewOpti
         headers,
         paths: [route.path],
       };
-      // The API runs in this process (autocannon in its own): its CPU per answer does not depend on the machine's load.
-      const cpuBefore = process.cpuUsage();
-      const result = { ...toResult(route.name, job, await runLoad(job)), apiCpuMsPerRequest: 0 };
-      const cpu = process.cpuUsage(cpuBefore);
-      result.apiCpuMsPerRequest = (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests);
+      // The API runs in this process (autocannon in its own), the bench database's backends in
+      // theirs: their CPU per answer does not depend on the machine's load as req/s and p99 do.
+      let statements = 0;
+      const count = () => statements++;
+      stack.db.on('query', count);
+      const stopProfile = await startCpuProfile(`api-${route.name.replace(/[^A-Za-z0-9]+/g, '-')}`);
+      const cpuBefore = stack.cpu([]);
+      let run;
+      try {
+        run = await runLoad(job);
+      } finally {
+        stack.db.off('query', count);
+      }
+      const cpu = cpuBetween(cpuBefore, stack.cpu([]));
+      await stopProfile();
+      const result = toResult(route.name, job, run);
+      const answers = Math.max(1, result.requests);
+      Object.assign(result, {
+        apiCpuMsPerRequest: cpu.driver / answers,
+        postgresCpuMsPerRequest: cpu.postgres / answers,
+        statementsPerRequest: statements / answers,
+      });
       options.log(
-        `   ${route.name}: ${result.requestsPerSecond.toFixed(1)} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, API CPU ${result.apiCpuMsPerRequest.toFixed(1)} ms per answer`,
+        `   ${route.name}: ${result.requestsPerSecond.toFixed(1)} req/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms; ` +
+          `per answer: API CPU ${(cpu.driver / answers).toFixed(2)} ms, Postgres CPU ${(cpu.postgres / answers).toFixed(2)} ms, ` +
+          `${(statements / answers).toFixed(2)} statements`,
       );
       if (result.non2xx || result.errors)
         failures.push(

@@ -9,9 +9,9 @@ import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accoun
 import type { Db } from '../db/knex';
 import { csvOf } from './csv';
 import { listRegistrationTokens } from './tokens';
-import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
+import { viewScopeOf, visibleVaIds, type ScopeRefusal, type ViewScope } from './views-access';
 import { eventsOf } from './views-activity';
-import { BadCursor, dailyUseOf, instancesOf, licensesOf } from './views-licenses';
+import { BadCursor, dailyUseOf, judgedInstancesOf, licensesOf } from './views-licenses';
 import {
   CreatedKey,
   CreateMyKeyBody,
@@ -43,10 +43,14 @@ const WHO =
 export async function scopeOr4xx(db: Db, principal: Principal, accountId: string, virtualAccountPath?: string): Promise<ViewScope> {
   const outcome = await viewScopeOf(db, granteeOf(principal), accountId, virtualAccountPath);
   if (outcome.ok) return outcome.scope;
-  if (outcome.reason === 'unknown-account') throw notFound(`Smart Account ${accountId}`);
-  if (outcome.reason === 'unknown-virtual-account')
-    throw notFound(`virtual account "${virtualAccountPath}" of ${accountId} (or you may not see it)`);
-  throw forbidden(`this API key has no role on Smart Account ${accountId}; the customer must grant one`);
+  throw refusalError(outcome.reason, accountId, virtualAccountPath);
+}
+
+function refusalError(reason: ScopeRefusal, accountId: string, virtualAccountPath: string | undefined): HttpError {
+  if (reason === 'unknown-account') return notFound(`Smart Account ${accountId}`);
+  if (reason === 'unknown-virtual-account')
+    return notFound(`virtual account "${virtualAccountPath}" of ${accountId} (or you may not see it)`);
+  return forbidden(`this API key has no role on Smart Account ${accountId}; the customer must grant one`);
 }
 
 /** The CSV columns of the event log export. */
@@ -106,15 +110,21 @@ function registerLicenseViewRoutes(app: FastifyInstance, db: Db): void {
   app.get<Params & { Querystring: InstancesQueryType }>(
     '/accounts/:accountId/instances',
     view('listInstances', 'Product instances: state, last contact and use per SKU (R23)', InstancesQuery, InstanceView),
+    // The scope is judged in the page's statement: one round trip per answer. A forged cursor is
+    // refused after the scope, as every other view refuses a bad query of a caller it refuses.
     async (request) => {
-      const scope = await scopeOr4xx(db, request.principal, request.params.accountId, request.query.virtualAccountPath);
-      const { includeRemoved, limit, after } = request.query;
+      const { accountId } = request.params;
+      const { virtualAccountPath } = request.query;
+      let answer;
       try {
-        return { accountId: scope.accountId, ...(await instancesOf(db, scope, { includeRemoved, limit, after })) };
+        answer = await judgedInstancesOf(db, granteeOf(request.principal), accountId, request.query);
       } catch (err) {
-        if (err instanceof BadCursor) throw badRequest([{ field: 'after', reason: err.message }]);
-        throw err;
+        if (!(err instanceof BadCursor)) throw err;
+        await scopeOr4xx(db, request.principal, accountId, virtualAccountPath);
+        throw badRequest([{ field: 'after', reason: err.message }]);
       }
+      if (answer.refused) throw refusalError(answer.refused, accountId, virtualAccountPath);
+      return { accountId, ...answer.page };
     },
   );
 

@@ -27,8 +27,8 @@ export interface ViewScope {
   virtualAccounts: VirtualAccountRef[];
 }
 
-export type ScopeOutcome =
-  { ok: true; scope: ViewScope } | { ok: false; reason: 'unknown-account' | 'no-role' | 'unknown-virtual-account' };
+export type ScopeRefusal = 'unknown-account' | 'no-role' | 'unknown-virtual-account';
+export type ScopeOutcome = { ok: true; scope: ViewScope } | { ok: false; reason: ScopeRefusal };
 
 function underPath(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}/`);
@@ -95,6 +95,45 @@ export async function viewScopeOf(q: Knex, grantee: Grantee, accountId: string, 
       wholeAccount: virtualAccountPath === undefined && allows(roles, 'view', null),
       virtualAccounts,
     },
+  };
+}
+
+/**
+ * viewScopeOf in SQL, for a view answered in one statement (the instances page): CTEs `judged`
+ * (one row: `refused`, the ScopeRefusal, or null when the caller may see what it asked for) and
+ * `shown` (the IDs of the VAs the answer covers; none when refused). The same judgement, in the
+ * same order, as viewScopeOf and allows(roles, 'view', path): every role allows viewing, a VA
+ * role covers its children. Bindings: scopeSqlBindings.
+ */
+export const SCOPE_SQL = `
+grants AS (
+  SELECT va.path FROM role_grants g LEFT JOIN virtual_accounts va ON va.id = g.virtual_account_id
+   WHERE g.account_id = :accountId AND g.revoked_at IS NULL AND (g.partner_id = :partnerId OR g.user_id = :userId::bigint)
+  UNION ALL SELECT NULL WHERE :operator
+), visible AS (
+  SELECT v.id, v.path FROM virtual_accounts v
+   WHERE v.account_id = :accountId
+     AND EXISTS (SELECT 1 FROM grants r WHERE r.path IS NULL OR v.path = r.path OR starts_with(v.path, r.path || '/'))
+), judged AS (
+  SELECT CASE
+           WHEN a.kind IS DISTINCT FROM 'smart_account' THEN 'unknown-account'
+           WHEN NOT EXISTS (SELECT 1 FROM grants) THEN 'no-role'
+           WHEN :vaPath::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM visible WHERE path = :vaPath) THEN 'unknown-virtual-account'
+         END AS refused
+    FROM (VALUES (1)) AS one (x) LEFT JOIN accounts a ON a.id = :accountId
+), shown AS (
+  SELECT id FROM visible
+   WHERE (SELECT refused IS NULL FROM judged) AND (:vaPath::text IS NULL OR path = :vaPath OR starts_with(path, :vaPath || '/'))
+)`;
+
+/** The bindings of SCOPE_SQL. */
+export function scopeSqlBindings(grantee: Grantee, accountId: string, virtualAccountPath: string | undefined): Record<string, unknown> {
+  return {
+    accountId,
+    operator: grantee.kind === 'operator',
+    partnerId: grantee.kind === 'partner' ? grantee.partnerId : null,
+    userId: grantee.kind === 'user' ? grantee.userId : null,
+    vaPath: virtualAccountPath ?? null,
   };
 }
 

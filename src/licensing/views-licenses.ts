@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { visibleVaIds, type ViewScope } from './views-access';
+import type { Grantee } from '../accounts/roles';
+import { SCOPE_SQL, scopeSqlBindings, visibleVaIds, type ScopeRefusal, type ViewScope } from './views-access';
 
 /**
  * R23: licenses per virtual account and SKU, the product instances and what each uses, and the
@@ -111,90 +112,181 @@ function decodeCursor(text: string): InstancesCursor {
  * One row per (instance, SKU it uses) of a page, a row with a null SKU for an instance using
  * nothing: the uses are joined (an index lookup each, LATERAL so the planner never hashes the
  * whole of instance_usage) and grouped here, where building them as JSON in Postgres and parsing
- * that again cost both processes more. Plain SQL: no query builder to compile per answer.
+ * that again cost both processes more. Plain SQL: no query builder to compile per answer. `vaIds`
+ * is the SQL of the visible VAs' IDs; after a cursor the page starts at the cursor's place in
+ * product_instances_account_contact_idx (`<=` bounds the index scan, the rest picks the rows).
  */
-const INSTANCES_PAGE_SQL = `
-WITH page AS (
+function instancesPageSql(vaIds: string, after: boolean, limit: string): string {
+  return `page AS (
   SELECT i.id, i.virtual_account_id, i.product_id, i.serial_number, i.hostname, i.state, i.registered_at, i.last_contact_at
     FROM product_instances i
-   WHERE i.account_id = :accountId AND i.virtual_account_id = ANY(:vaIds::bigint[])
-     AND (:includeRemoved OR i.state <> 'removed')
-     AND (:afterContact::timestamptz IS NULL OR i.last_contact_at < :afterContact::timestamptz
-          OR (i.last_contact_at = :afterContact::timestamptz AND i.id > :afterId))
+   WHERE i.account_id = :accountId AND i.virtual_account_id = ANY(${vaIds})
+     AND (:includeRemoved OR i.state <> 'removed')${
+       after
+         ? `
+     AND i.last_contact_at <= :afterContact::timestamptz
+     AND (i.last_contact_at < :afterContact::timestamptz OR i.id > :afterId)`
+         : ''
+     }
    ORDER BY i.last_contact_at DESC, i.id
-   LIMIT :limit
-)
-SELECT p.id, va.path, p.product_id, p.serial_number, p.hostname, p.state,
-       to_char(p.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS registered_at,
-       to_char(p.last_contact_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS contact_key,
-       u.sku, u.count, u.state AS use_state
-  FROM page p
-  JOIN virtual_accounts va ON va.id = p.virtual_account_id
-  LEFT JOIN LATERAL (SELECT sku, count, state FROM instance_usage WHERE instance_id = p.id OFFSET 0) u ON true
- ORDER BY p.last_contact_at DESC, p.id, u.sku`;
+   LIMIT ${limit}
+), lines AS (
+  SELECT p.id, va.path, p.product_id, p.serial_number, p.hostname, p.state,
+         to_char(p.registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS registered_at,
+         to_char(p.last_contact_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS contact_key,
+         u.sku, u.count, u.state AS use_state, p.last_contact_at
+    FROM page p
+    JOIN virtual_accounts va ON va.id = p.virtual_account_id
+    LEFT JOIN LATERAL (SELECT sku, count, state FROM instance_usage WHERE instance_id = p.id OFFSET 0) u ON true
+)`;
+}
 
-interface InstancePageRow {
-  id: string;
-  path: string;
-  product_id: string;
-  serial_number: string;
-  hostname: string;
-  state: string;
-  registered_at: string;
-  contact_key: string;
-  sku: string | null;
-  count: number | null;
-  use_state: string | null;
+const LINE_COLUMNS =
+  'l.id, l.path, l.product_id, l.serial_number, l.hostname, l.state, l.registered_at, l.contact_key, l.sku, l.count, l.use_state';
+const LINE_ORDER = 'ORDER BY l.last_contact_at DESC, l.id, l.sku';
+
+/** A page of the given VAs (a scope already judged): the pages and the CLI. */
+function knownScopePageSql(after: boolean, limit: string): string {
+  return `WITH ${instancesPageSql(':vaIds::bigint[]', after, limit)}
+SELECT ${LINE_COLUMNS} FROM lines l ${LINE_ORDER}`;
 }
 
 /**
- * A page of the instances of the visible VAs (removed ones too, when asked), most recently heard
- * from first, after `after` (keyset paging: each page walks product_instances_account_contact_idx
- * from where the last stopped). One statement; one more instance than the page is read, to know
- * whether another page follows.
+ * The API's page: the caller's scope judged in the same statement (SCOPE_SQL), so an answer is
+ * one round trip. Always at least one row, carrying the judgement (`refused`, last); no line
+ * unless the caller may see the account and the VA asked for.
  */
-export async function instancesOf(
-  q: Knex,
-  scope: ViewScope,
-  options: { includeRemoved?: boolean; limit?: number; after?: string } = {},
-): Promise<{ instances: InstanceLine[]; nextCursor: string | null }> {
+function judgedPageSql(after: boolean, limit: string): string {
+  return `WITH ${SCOPE_SQL}, ${instancesPageSql('ARRAY(SELECT id FROM shown)', after, limit)}
+SELECT ${LINE_COLUMNS}, j.refused
+  FROM judged j LEFT JOIN lines l ON true
+ ${LINE_ORDER}`;
+}
+
+/**
+ * The page statements. The first page and the pages after a cursor are apart, so a plan kept for
+ * one is never used for the other. At the default page size and the VA page's a statement is a
+ * named (prepared) one with its LIMIT written in: each connection has Postgres parse it once, and
+ * plan it once (a LIMIT bound as a parameter makes the generic plan look costlier than planning
+ * anew each time, so Postgres would keep planning); at other sizes it is planned per answer.
+ */
+interface PageStatement {
+  sql: string;
+  name?: string;
+}
+const NAMED_PAGE_SIZES: readonly number[] = [INSTANCES_PAGE, INSTANCES_PAGE_MAX];
+const pageStatements = new Map<string, PageStatement>();
+
+function pageStatement(judged: boolean, after: boolean, limit: number): PageStatement {
+  const named = NAMED_PAGE_SIZES.includes(limit);
+  const key = `${judged}/${after}/${named ? limit : ''}`;
+  let statement = pageStatements.get(key);
+  if (!statement) {
+    const limitSql = named ? String(limit + 1) : ':limit';
+    statement = judged
+      ? { sql: judgedPageSql(after, limitSql), ...(named ? { name: `lf_instances_judged_${after ? 'after' : 'first'}_${limit}` } : {}) }
+      : { sql: knownScopePageSql(after, limitSql), ...(named ? { name: `lf_instances_${after ? 'after' : 'first'}_${limit}` } : {}) };
+    pageStatements.set(key, statement);
+  }
+  return statement;
+}
+
+/** A row of LINE_COLUMNS, as an array (pg's rowMode 'array': no object per row); the judged page adds `refused`. */
+type PageRow = [
+  id: string | null,
+  path: string,
+  productId: string,
+  serialNumber: string,
+  hostname: string,
+  state: string,
+  registeredAt: string,
+  contactKey: string,
+  sku: string | null,
+  count: number | null,
+  useState: string | null,
+  refused?: ScopeRefusal | null,
+];
+
+export interface InstancesPageOptions {
+  includeRemoved?: boolean;
+  limit?: number;
+  after?: string;
+}
+
+export type InstancesPage = { instances: InstanceLine[]; nextCursor: string | null };
+
+/** The bindings every page statement takes, and which of them to run; throws BadCursor. */
+function pageBindings(options: InstancesPageOptions): { limit: number; after: boolean; bindings: Record<string, unknown> } {
   const limit = options.limit ?? INSTANCES_PAGE;
-  const [afterContact, afterId] = options.after ? decodeCursor(options.after) : [null, null];
-  const { rows } = await q.raw<{ rows: InstancePageRow[] }>(INSTANCES_PAGE_SQL, {
-    accountId: scope.accountId,
-    vaIds: visibleVaIds(scope),
-    includeRemoved: options.includeRemoved ?? false,
-    afterContact,
-    afterId,
-    limit: limit + 1,
-  });
+  const bindings: Record<string, unknown> = { includeRemoved: options.includeRemoved ?? false, limit: limit + 1 };
+  if (options.after) [bindings.afterContact, bindings.afterId] = decodeCursor(options.after);
+  return { limit, after: Boolean(options.after), bindings };
+}
+
+/** The page's rows grouped per instance; one instance more than the page was read, to know whether another follows. */
+function pageOf(rows: readonly PageRow[], limit: number): InstancesPage {
   const instances: InstanceLine[] = [];
   let lastKey: InstancesCursor | undefined;
   let more = false;
-  for (const r of rows) {
+  for (const [id, path, productId, serialNumber, hostname, state, registeredAt, contactKey, sku, count, useState] of rows) {
+    if (id === null) continue;
     let line = instances[instances.length - 1];
-    if (line?.instanceId !== r.id) {
+    if (line?.instanceId !== id) {
       if (instances.length === limit) {
         more = true;
         break;
       }
       line = {
-        instanceId: r.id,
-        virtualAccountPath: r.path,
-        productId: r.product_id,
-        serialNumber: r.serial_number,
-        hostname: r.hostname,
-        state: r.state,
-        registeredAt: r.registered_at,
-        lastContactAt: `${r.contact_key.slice(0, 23)}Z`,
+        instanceId: id,
+        virtualAccountPath: path,
+        productId,
+        serialNumber,
+        hostname,
+        state,
+        registeredAt,
+        lastContactAt: `${contactKey.slice(0, 23)}Z`,
         uses: [],
       };
       instances.push(line);
-      lastKey = [r.contact_key, r.id];
+      lastKey = [contactKey, id];
     }
-    if (r.sku !== null) line.uses.push({ sku: r.sku, count: r.count!, state: r.use_state! });
+    if (sku !== null) line.uses.push({ sku, count: count!, state: useState! });
   }
   return { instances, nextCursor: more && lastKey ? encodeCursor(lastKey) : null };
+}
+
+/**
+ * A page of the instances of the visible VAs (removed ones too, when asked), most recently heard
+ * from first, after `after` (keyset paging: each page walks product_instances_account_contact_idx
+ * from where the last stopped). One statement.
+ */
+export async function instancesOf(q: Knex, scope: ViewScope, options: InstancesPageOptions = {}): Promise<InstancesPage> {
+  const { limit, after, bindings } = pageBindings(options);
+  const statement = pageStatement(false, after, limit);
+  const { rows } = await q
+    .raw<{ rows: PageRow[] }>(statement.sql, { ...bindings, accountId: scope.accountId, vaIds: visibleVaIds(scope) })
+    .options({ name: statement.name, rowMode: 'array' });
+  return pageOf(rows, limit);
+}
+
+/**
+ * instancesOf for an API caller whose scope is not judged yet: the judgement (as viewScopeOf's)
+ * and the page in one statement, the page empty unless the caller may see it. A bad cursor
+ * throws BadCursor before anything is read.
+ */
+export async function judgedInstancesOf(
+  q: Knex,
+  grantee: Grantee,
+  accountId: string,
+  options: InstancesPageOptions & { virtualAccountPath?: string },
+): Promise<{ refused: ScopeRefusal } | { refused?: undefined; page: InstancesPage }> {
+  const { limit, after, bindings } = pageBindings(options);
+  const statement = pageStatement(true, after, limit);
+  const { rows } = await q
+    .raw<{ rows: PageRow[] }>(statement.sql, { ...bindings, ...scopeSqlBindings(grantee, accountId, options.virtualAccountPath) })
+    .options({ name: statement.name, rowMode: 'array' });
+  const refused = rows[0][11];
+  return refused ? { refused } : { page: pageOf(rows, limit) };
 }
 
 export interface UsePoint {

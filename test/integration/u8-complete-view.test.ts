@@ -4,7 +4,10 @@
  * the rows; a VA viewer reads only its subtree and cannot change anything; a partner without a
  * role sees nothing. The license-use rows are seeded by test/helpers/license-view-fixtures.ts.
  */
+import type { Grantee } from '../../src/accounts/roles';
 import type { Db } from '../../src/db/knex';
+import { viewScopeOf } from '../../src/licensing/views-access';
+import { instancesOf } from '../../src/licensing/views-licenses';
 import { useLinkedStackAndApi, withBrowser } from '../helpers/browser';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { grantTo, seedLicenseUse, SEEDED_POOLS, userKey, verifiedUser, type ViewUser } from '../helpers/license-view-fixtures';
@@ -136,6 +139,50 @@ describe('the API', () => {
         fields: [field],
       });
     }
+  });
+
+  test('the instances answer judges the scope in its own statement: every page at limits 1, 7, 100 and 1000 is what viewScopeOf and instancesOf give, refusals alike', async () => {
+    const partnerKey = await api.keyFor('partner', world.partnerId);
+    const callers: Array<[string, Grantee]> = [
+      [adminKey, { kind: 'user', userId: admin.userId }],
+      [viewerKey, { kind: 'user', userId: viewer.userId }],
+      [operatorKey, { kind: 'operator' }],
+      [partnerKey, { kind: 'partner', partnerId: world.partnerId }],
+      [noRolePartnerKey, { kind: 'partner', partnerId: world.otherPartnerId }],
+    ];
+    const refusals = { 'unknown-account': 404, 'no-role': 403, 'unknown-virtual-account': 404 };
+    let compared = 0;
+    for (const [key, grantee] of callers) {
+      for (const accountId of [world.smartAccountId, world.holdingAccountId, `nothing-${world.suffix}`]) {
+        for (const virtualAccountPath of [undefined, 'Region-US', 'Region-US/Finance', 'Finance', 'Nope']) {
+          const scope = await viewScopeOf(stack.db, grantee, accountId, virtualAccountPath);
+          for (const includeRemoved of [false, true]) {
+            for (const limit of [1, 7, 100, 1000]) {
+              let after: string | null = null;
+              do {
+                const query = new URLSearchParams({ limit: String(limit), includeRemoved: String(includeRemoved) });
+                if (virtualAccountPath) query.set('virtualAccountPath', virtualAccountPath);
+                if (after) query.set('after', after);
+                const res = await fetch(`${api.baseUrl}/v1/accounts/${encodeURIComponent(accountId)}/instances?${query.toString()}`, {
+                  headers: { authorization: `Bearer ${key}` },
+                });
+                const text = await res.text();
+                const context = { grantee, accountId, virtualAccountPath, includeRemoved, limit, after };
+                if (!scope.ok) {
+                  expect({ ...context, status: res.status }).toEqual({ ...context, status: refusals[scope.reason] });
+                  break;
+                }
+                const page = await instancesOf(stack.db, scope.scope, { includeRemoved, limit, after: after ?? undefined });
+                expect({ ...context, text }).toEqual({ ...context, text: JSON.stringify({ accountId, ...page }) });
+                compared++;
+                after = page.nextCursor;
+              } while (after);
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
   });
 
   test('the event log as CSV: quoted, formula-safe, one line per event', async () => {
