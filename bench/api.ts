@@ -71,10 +71,9 @@ export function toResult(name: string, job: LoadJob, r: AutocannonResult): ApiLo
 
 /**
  * One load against the API in this process, with what it cost: the API's CPU per request (this
- * process's, so its load generator's is not in it), the generator's, and the statements the API
- * sent (counted on its knex). This process also hosts the bench's SMTP server, so the API's CPU
- * includes receiving the emails the worker sends meanwhile (the bookings' orders run while the
- * next route is loaded). BENCH_API_CPU_PROF=<dir> writes a V8 CPU profile of this process
+ * process's, so its load generator's is not in it, nor the bench's SMTP server's, which receives
+ * the worker's emails meanwhile in a process of its own), the generator's, and the statements the
+ * API sent (counted on its knex). BENCH_API_CPU_PROF=<dir> writes a V8 CPU profile of this process
  * per load there (bench/cpu-profile.ts; node refuses --cpu-prof in NODE_OPTIONS).
  */
 async function measuredLoad(stack: BenchStack, name: string, job: LoadJob): Promise<ApiLoadResult> {
