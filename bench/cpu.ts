@@ -69,6 +69,8 @@ export interface CpuSources {
   temporalServer: number;
   database: string;
   temporalDatabases?: readonly string[];
+  /** The bench's SMTP server process (bench/mail-process.ts): counted with the driver, as when it ran inside it. */
+  mailServer?: number;
 }
 
 export function cpuSnapshot(sources: CpuSources): CpuSnapshot {
@@ -77,7 +79,7 @@ export function cpuSnapshot(sources: CpuSources): CpuSnapshot {
   return {
     workers: sources.workers.map(processCpuMs),
     temporalServer: processCpuMs(sources.temporalServer),
-    driver: (driver.user + driver.system) / 1000,
+    driver: (driver.user + driver.system) / 1000 + (sources.mailServer ? processCpuMs(sources.mailServer) : 0),
     postgres: postgresBackendsCpuMs(sources.database),
     temporalPostgres: temporalDatabases.length ? postgresBackendsCpuMs(temporalDatabases) : new Map(),
   };

@@ -4,7 +4,13 @@
  * thousands of emails cost no disk and no directory scans. Per message it records when it
  * arrived, its order, template, idempotency key and recipients; a delegation request is parsed
  * whole (mailparser) for its link token. The driver waits on messages by order and template.
+ *
+ * It runs in a child process of its own (bench/mail-process.ts, startBenchMailProcess below):
+ * receiving the workers' emails costs CPU, which must not count as the driver's or as the API's
+ * when the driver hosts the API (part 5). The driver asks it over IPC.
  */
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -18,6 +24,7 @@ export interface BenchMail {
   token?: string;
 }
 
+/** The SMTP server where it runs (bench/mail-process.ts). */
 export interface BenchMailCatcher {
   port: number;
   /** Resolves with the first message of the order with this template (already received, or when it comes). */
@@ -29,6 +36,83 @@ export interface BenchMailCatcher {
   whenCount(template: string, atLeast: number, timeoutMs: number): Promise<void>;
   total(): number;
   stop(): Promise<void>;
+}
+
+/** The driver's handle on the SMTP server in its child process: the same questions, answered over IPC. */
+export interface BenchMailServer {
+  port: number;
+  /** The child process, whose CPU the driver's figures add to their own (bench/cpu.ts). */
+  pid: number;
+  next(orderId: string, template: string, timeoutMs?: number): Promise<BenchMail>;
+  ofTemplate(template: string): Promise<BenchMail[]>;
+  count(template: string): Promise<number>;
+  whenCount(template: string, atLeast: number, timeoutMs: number): Promise<void>;
+  total(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A question to the SMTP server's process: a method of BenchMailCatcher (but stop) and its arguments. */
+export type MailCall = { type: 'call'; id: number; method: Exclude<keyof BenchMailCatcher, 'port' | 'stop'>; args: unknown[] };
+export type MailMessage =
+  { type: 'ready'; port: number } | { type: 'reply'; id: number; result?: unknown; error?: string } | { type: 'error'; message: string };
+
+/** Starts bench/mail-process.ts (through tsx, as the load generator) and resolves once it listens. */
+export async function startBenchMailProcess(root: string): Promise<BenchMailServer> {
+  const child = fork(join(root, 'bench', 'mail-process.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the SMTP server process did not start in 60 s')), 60_000);
+    child.once('message', (message: MailMessage) => {
+      clearTimeout(timer);
+      if (message.type === 'ready') resolve(message.port);
+      else reject(new Error(`the SMTP server process failed: ${message.type === 'error' ? message.message : message.type}`));
+    });
+    child.once('exit', (code) => reject(new Error(`the SMTP server process exited with ${code} before it listened`)));
+  });
+  // A crash of the driver must not leave it behind.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();
+  child.on('message', (message: MailMessage) => {
+    if (message.type !== 'reply') return;
+    const call = pending.get(message.id);
+    pending.delete(message.id);
+    if (message.error !== undefined) call?.reject(new Error(message.error));
+    else call?.resolve(message.result);
+  });
+  void exited.then(() => {
+    for (const call of pending.values()) call.reject(new Error('the SMTP server process exited'));
+    pending.clear();
+  });
+  const ask = <T>(method: MailCall['method'], ...args: unknown[]): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      child.send({ type: 'call', id, method, args } satisfies MailCall);
+    });
+
+  return {
+    port,
+    pid: child.pid!,
+    next: (orderId, template, timeoutMs) => ask('next', orderId, template, timeoutMs),
+    ofTemplate: (template) => ask('ofTemplate', template),
+    count: (template) => ask('count', template),
+    whenCount: (template, atLeast, timeoutMs) => ask('whenCount', template, atLeast, timeoutMs),
+    total: () => ask('total'),
+    async stop() {
+      process.off('exit', killChild);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 const TOKEN_PATTERN = /\/delegations\/([A-Za-z0-9_-]{43})(?![A-Za-z0-9_-])/;

@@ -179,10 +179,7 @@ async function parkOrders(level: LevelRun, worlds: TestWorld[], taskQueue: strin
   if (park.results.length === 0) throw new Error(`${orders} parked: no order was parked (first error: ${park.failures[0]?.error})`);
   const orderIds = new Set(park.results);
   const cpu = perOrder(cpuBetween(beforePark, level.snapshot()), park.results.length);
-  const holdTimes = stack.mail
-    .ofTemplate('transfer-needed')
-    .filter((m) => orderIds.has(m.orderId))
-    .map((m) => m.receivedAt);
+  const holdTimes = (await stack.mail.ofTemplate('transfer-needed')).filter((m) => orderIds.has(m.orderId)).map((m) => m.receivedAt);
   const parkS = (Math.max(...holdTimes) - park.startedAtMs) / 1000;
   return { booked, orderIds, holdTimes, parkS, parked: park.results.length, cpu };
 }
@@ -213,10 +210,10 @@ async function awaitFirstReminders(level: LevelRun, park: ParkedOrders, reminder
     orderIds.has(m.orderId) && m.idempotencyKey.includes(':transfer-reminder:1:');
   const waitStart = Date.now();
   const deadline = Math.max(...holdTimes) + reminderIntervalMs + Math.max(60_000, parkS * 1000);
-  let firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
+  let firstReminders = (await stack.mail.ofTemplate('transfer-reminder')).filter(isFirstReminder);
   while (firstReminders.length < orderIds.size && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
-    firstReminders = stack.mail.ofTemplate('transfer-reminder').filter(isFirstReminder);
+    firstReminders = (await stack.mail.ofTemplate('transfer-reminder')).filter(isFirstReminder);
   }
   const waitedS = (Date.now() - waitStart) / 1000;
   const missing = orderIds.size - new Set(firstReminders.map((m) => m.orderId)).size;

@@ -83,7 +83,7 @@ export async function runThroughputAndApi(run: BenchRun): Promise<void> {
     if (!skipped('api')) {
       await attempt('api', async () => {
         log(`5. API: ${options.apiConnections} connections, ${options.apiDuration} s per route`);
-        const api = await runApi(stack, queues.orders, worlds[0], {
+        const api = await runApi(stack, worlds[0], {
           connections: options.apiConnections,
           durationS: options.apiDuration,
           runId,

@@ -14,7 +14,7 @@ import type { BookOrderInput, OrderLineInput } from '../src/orders/order';
 import { orderWorkflowId } from '../src/orders/workflow-api';
 import { createTestWorld, type TestWorld } from '../test/helpers/fixtures';
 import type { EngineLimitShape } from './baseline/workflows';
-import type { BenchMailCatcher } from './mail';
+import type { BenchMailServer } from './mail';
 import type { ScenarioKind } from './report';
 
 export const SCENARIO_KINDS: readonly ScenarioKind[] = ['direct', 'held', 'delegated', 'classic'];
@@ -109,7 +109,7 @@ export function bookingFor(kind: ScenarioKind, world: TestWorld, externalReferen
 export interface DriverContext {
   client: Client;
   db: Db;
-  mail: BenchMailCatcher;
+  mail: BenchMailServer;
   taskQueue: string;
   shippedOn: string;
   /** How long the driver waits for an email, an Update or the workflow's end. */

@@ -3,7 +3,7 @@
  * (the installed CLI, free ports, a fresh SQLite file under .data/bench/) or, with
  * `--temporal-store postgres`, the production shape's temporal-server on Postgres
  * (bench/temporal-production.ts), a fresh migrated
- * database `license_fulfillment_bench`, the benchmark's SMTP server (bench/mail.ts), the two
+ * database `license_fulfillment_bench`, the benchmark's SMTP server (bench/mail.ts, in a child process), the two
  * workflow bundles (the product's and the engine-limit workflow's), and worker processes started
  * as children so each one's memory can be read on its own.
  */
@@ -22,7 +22,7 @@ import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memor
 import { startTemporalDevServer, type TemporalDevServer } from '../src/dev/temporal-dev-server';
 import { withGenerousApiLimits } from '../test/helpers/api-limits';
 import { cpuSnapshot, type CpuSnapshot } from './cpu';
-import { startBenchMailCatcher, type BenchMailCatcher } from './mail';
+import { startBenchMailProcess, type BenchMailServer } from './mail';
 import { startBenchTemporalServer } from './temporal-production';
 import type { WorkerKind, WorkerStats } from './worker-process';
 
@@ -56,7 +56,8 @@ export interface BenchStack {
   client: Client;
   /** Without a codec: for the engine-limit workflow, which carries no customer data. */
   plainClient: Client;
-  mail: BenchMailCatcher;
+  /** In a child process of its own (bench/mail-process.ts); its CPU counts as the driver's. */
+  mail: BenchMailServer;
   /** The product configuration pointed at this stack; `taskQueue` is set per part. */
   config: Config;
   bundles: { orders: string; engineLimit: string };
@@ -213,7 +214,8 @@ export async function startBenchStack(options: {
     workerEnv,
     workerLoader: workerEntry.loader,
     startWorker,
-    cpu: (workers) => cpuSnapshot({ workers, temporalServer: temporal.pid, database: BENCH_DATABASE, temporalDatabases }),
+    cpu: (workers) =>
+      cpuSnapshot({ workers, temporalServer: temporal.pid, database: BENCH_DATABASE, temporalDatabases, mailServer: mail.pid }),
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       await connection.close().catch(() => undefined);
@@ -265,7 +267,7 @@ async function startBenchTemporal(store: TemporalStore, dataDir: string, baseUrl
 function startPartsTogether(dataDir: string, databaseUrl: string, temporal: Promise<StartedTemporal>) {
   return Promise.all([
     temporal,
-    startBenchMailCatcher(),
+    startBenchMailProcess(ROOT),
     writeWorkflowBundle(join(dataDir, 'orders-workflows.js')),
     writeWorkflowBundle(join(dataDir, 'engine-limit-workflows.js'), require.resolve('./baseline/workflows')),
     compileWorkerEntry(dataDir),

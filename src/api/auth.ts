@@ -104,12 +104,19 @@ export const VERIFIED_KEY_TTL_MS = 2_000;
 /** Keys remembered at most; past it the oldest are forgotten first (they are looked up again). */
 const MAX_VERIFIED_KEYS = 10_000;
 const verifiedKeys = new Map<string, { principal: Principal; until: number }>();
+/**
+ * Lookups under way, by key hash: requests of one key that arrive together (a busy caller when its
+ * remembered answer expires) share one statement instead of sending one each.
+ */
+const lookupsInFlight = new Map<string, Promise<Principal | undefined>>();
 /** Bumped by every forget, so a lookup that began before a revocation does not remember its answer. */
 let verifiedGeneration = 0;
 
 /** Forgets every verified key: the next request of each is looked up again (revokeApiKeysWhere calls it). */
 function forgetVerifiedKeys(): void {
   verifiedKeys.clear();
+  // A request arriving after a revocation must not share a lookup that began before it.
+  lookupsInFlight.clear();
   verifiedGeneration++;
 }
 
@@ -131,6 +138,19 @@ export async function authenticate(db: Db, authorization: string | undefined): P
   const hashText = hash.toString('base64');
   const known = verifiedKeys.get(hashText);
   if (known && known.until > Date.now()) return known.principal;
+  const inFlight = lookupsInFlight.get(hashText);
+  if (inFlight) return inFlight;
+  const lookup = lookUpKey(db, hash, hashText);
+  lookupsInFlight.set(hashText, lookup);
+  try {
+    return await lookup;
+  } finally {
+    if (lookupsInFlight.get(hashText) === lookup) lookupsInFlight.delete(hashText);
+  }
+}
+
+/** The key's principal from Postgres, remembered when valid (see authenticate). */
+async function lookUpKey(db: Db, hash: Buffer, hashText: string): Promise<Principal | undefined> {
   const generation = verifiedGeneration;
   const row = await db<ApiKeyRow>('api_keys')
     .where({ key_hash: hash })

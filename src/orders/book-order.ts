@@ -28,7 +28,19 @@ export function deriveOrderId(bookedByPartnerId: string, externalReference: stri
 export async function bookOrder(client: Client, taskQueue: string, booking: BookOrderInput): Promise<BookedOrder> {
   const errors = validateBookOrderInput(booking);
   if (errors.length > 0) throw new ValidationError(errors);
-  const orderId = deriveOrderId(booking.bookedByPartnerId, booking.externalReference);
+  return startOrderWorkflow(client, taskQueue, booking, deriveOrderId(booking.bookedByPartnerId, booking.externalReference));
+}
+
+/**
+ * Starts the workflow of a booking already validated, under its derived `orderId` (the API's
+ * route has done both before it checks the Idempotency-Key, so it does not do them twice).
+ */
+export async function startOrderWorkflow(
+  client: Client,
+  taskQueue: string,
+  booking: BookOrderInput,
+  orderId: string,
+): Promise<BookedOrder> {
   const workflowId = orderWorkflowId(orderId);
   const input: OrderFulfillmentInput = { ...booking, orderId, partnerId: booking.partnerId ?? booking.bookedByPartnerId };
   try {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkRole, checkTarget, partnersOfOrder } from '../accounts/placement-rules';
-import { bookOrder, deriveOrderId } from './book-order';
+import { deriveOrderId, startOrderWorkflow } from './book-order';
 import { assignSmartAccount, cancelOrder, reportShipment } from './order-actions';
 import { readOrderStatus } from './order-status';
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
@@ -127,7 +127,7 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
       const reservation = key ? await reserveIdempotencyKey(deps, request.principal, key, orderId, fingerprint(booking)) : 'new';
       let result;
       try {
-        result = await startBooking(deps, booking, reservation === 'replay');
+        result = await startBooking(deps, booking, orderId, reservation === 'replay');
       } catch (err) {
         if (key && reservation === 'new') await releaseIdempotencyKey(deps, request.principal, key);
         throw err;
@@ -155,12 +155,13 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
  * still booked, with the refusal to report; a re-sent reference with another body is a 409
  * naming each difference (an Idempotency-Key replay was already matched by its fingerprint).
  */
-async function startBooking(deps: ApiDependencies, booking: BookOrderInput, keyReplay: boolean) {
+async function startBooking(deps: ApiDependencies, booking: BookOrderInput, orderId: string, keyReplay: boolean) {
   // The refusal check and the start overlap: the check only reports (the order is booked either
   // way), so it need not hold the start up; a failed check fails the request and a retry answers 200.
+  // The booking was validated and its order ID derived by the route.
   const [assignmentRefused, booked] = await Promise.all([
     keyReplay ? undefined : assignmentRefusalOf(deps.db, booking),
-    bookOrder(deps.client, deps.config.temporal.taskQueue, booking),
+    startOrderWorkflow(deps.client, deps.config.temporal.taskQueue, booking, orderId),
   ]);
   if (!booked.alreadyBooked) return { booked, assignmentRefused };
   const differences = keyReplay ? [] : await bookingDifferences(deps.client, booked.orderId, booking);

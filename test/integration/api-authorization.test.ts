@@ -3,7 +3,7 @@
  * refusal is refused (R10, R11), booking for whom, and keys (malformed, unknown, another scheme,
  * revoked, stored hashed, bound to their partner's kind).
  */
-import { createApiKey, revokeApiKey } from '../../src/api/auth';
+import { authenticate, createApiKey, revokeApiKey } from '../../src/api/auth';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { heldBooking, waitForPhase } from '../helpers/orders';
@@ -113,6 +113,27 @@ describe('keys', () => {
     expect((await api.call('GET', `/v1/orders/${orderId}`, { key })).status).toBe(200);
     expect(await revokeApiKey(stack.db, id)).toBe(true);
     expect((await api.call('GET', `/v1/orders/${orderId}`, { key })).status).toBe(401);
+  });
+
+  test('requests of one key that arrive together share one lookup; one after a revocation does not join it', async () => {
+    const { id, key } = await createApiKey(stack.db, { role: 'partner', partnerId: world.partnerId, label: 'busy caller' });
+    let statements = 0;
+    const count = () => statements++;
+    stack.db.on('query', count);
+    try {
+      // A new key: not remembered yet, so all ten miss at once.
+      const principals = await Promise.all(Array.from({ length: 10 }, () => authenticate(stack.db, `Bearer ${key}`)));
+      expect(principals.every((p) => p?.role === 'partner' && p.keyId === id)).toBe(true);
+      expect(statements).toBe(1);
+    } finally {
+      stack.db.off('query', count);
+    }
+
+    const other = await createApiKey(stack.db, { role: 'partner', partnerId: world.partnerId, label: 'revoked while looked up' });
+    const before = authenticate(stack.db, `Bearer ${other.key}`);
+    expect(await revokeApiKey(stack.db, other.id)).toBe(true);
+    expect(await authenticate(stack.db, `Bearer ${other.key}`)).toBeUndefined();
+    await before;
   });
 
   test('keys are stored hashed: the database holds no key in clear', async () => {
