@@ -6,13 +6,12 @@
  * through: no span, no extra await, no header on its commands. So one bundle serves traced and
  * untraced workers alike, and the histories recorded before tracing replay unchanged
  * (test/integration/replay.test.ts).
+ *
+ * OpenTelemetry's modules are loaded (required) only once a run turns out to be traced: the
+ * sandbox evaluates a bundle's imported modules afresh for every run it creates, and the tracer's
+ * (sdk-trace-base, semantic conventions, resources) were a tenth of the workflow thread's CPU
+ * for runs that never trace (issue 16, a profile of the order worker).
  */
-import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
-import {
-  OpenTelemetryInboundInterceptor,
-  OpenTelemetryInternalsInterceptor,
-  OpenTelemetryOutboundInterceptor,
-} from '@temporalio/interceptors-opentelemetry/lib/workflow';
 import type {
   ActivityInput,
   ContinueAsNewInput,
@@ -34,6 +33,20 @@ import type {
   WorkflowOutboundCallsInterceptor,
 } from '@temporalio/workflow';
 
+import type { TRACE_HEADER as OTEL_TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrumentation';
+import type * as OpenTelemetryWorkflow from '@temporalio/interceptors-opentelemetry/lib/workflow';
+
+type OpenTelemetryWorkflowInterceptors = typeof OpenTelemetryWorkflow;
+
+/** The header a traced caller sets (the literal type keeps it equal to the interceptors' own constant). */
+const TRACE_HEADER: typeof OTEL_TRACE_HEADER = '_tracer-data';
+
+/** OpenTelemetry's workflow interceptors, evaluated in this run's sandbox the first time a run needs them. */
+function openTelemetry(): OpenTelemetryWorkflowInterceptors {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily on purpose (see the module comment)
+  return require('@temporalio/interceptors-opentelemetry/lib/workflow') as OpenTelemetryWorkflowInterceptors;
+}
+
 type Inbound = Required<
   Pick<WorkflowInboundCallsInterceptor, 'execute' | 'handleSignal' | 'handleUpdate' | 'validateUpdate' | 'handleQuery'>
 >;
@@ -41,12 +54,18 @@ type Inbound = Required<
 /** Whether this run is traced, and OpenTelemetry's interceptors, made only once it is (they start a tracer). */
 class TracedRun {
   traced = false;
-  private otel?: { inbound: OpenTelemetryInboundInterceptor; outbound: OpenTelemetryOutboundInterceptor };
+  private otel?: {
+    inbound: InstanceType<OpenTelemetryWorkflowInterceptors['OpenTelemetryInboundInterceptor']>;
+    outbound: InstanceType<OpenTelemetryWorkflowInterceptors['OpenTelemetryOutboundInterceptor']>;
+  };
 
   /** OpenTelemetry's interceptors when this run is traced or `headers` carry a trace context, else undefined. */
   tracing(headers?: Headers) {
     if (!this.traced && !(headers && TRACE_HEADER in headers)) return undefined;
-    this.otel ??= { inbound: new OpenTelemetryInboundInterceptor(), outbound: new OpenTelemetryOutboundInterceptor() };
+    if (!this.otel) {
+      const { OpenTelemetryInboundInterceptor, OpenTelemetryOutboundInterceptor } = openTelemetry();
+      this.otel = { inbound: new OpenTelemetryInboundInterceptor(), outbound: new OpenTelemetryOutboundInterceptor() };
+    }
     return this.otel;
   }
 }
@@ -108,11 +127,10 @@ function outboundOf(run: TracedRun): WorkflowOutboundCallsInterceptor {
 }
 
 function internalsOf(run: TracedRun): WorkflowInternalsInterceptor {
-  const internals = new OpenTelemetryInternalsInterceptor();
   return {
     dispose(input: DisposeInput, next: Next<WorkflowInternalsInterceptor, 'dispose'>) {
       // OpenTelemetry's dispose is async in name only: it calls next before returning.
-      if (run.traced) void internals.dispose(input, next);
+      if (run.traced) void new (openTelemetry().OpenTelemetryInternalsInterceptor)().dispose(input, next);
       else next(input);
     },
   };
