@@ -3,7 +3,7 @@ import type { Db } from '../../src/db/knex';
 import { allocateActivatedEntitlements } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
 import { writeListStatus, type ListStatus, type StatusProjection } from './records';
-import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow, SubscriptionRow } from '../../src/db/rows';
+import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow } from '../../src/db/rows';
 
 export interface ShipmentRecord {
   orderId: string;
@@ -45,12 +45,6 @@ function newLicenseKey(): string {
   return `LRP-${chars.slice(0, 4)}-${chars.slice(4, 8)}-${chars.slice(8, 12)}-${chars.slice(12, 16)}`;
 }
 
-async function orderLine(db: Db, orderId: string, lineNumber: number) {
-  const line = await db<OrderLineRow>('order_lines').where({ order_id: orderId, line_number: lineNumber }).first();
-  if (!line) throw refuse('UnknownOrder', `order "${orderId}" has no line ${lineNumber}`);
-  return line;
-}
-
 /** Shipments, provisioning and withdrawal of an order's lines. */
 export function createFulfillmentActivities(db: Db) {
   return { ...createShipmentActivities(db), ...createProvisioningActivities(db), ...createWithdrawalActivities(db) };
@@ -61,25 +55,26 @@ function createShipmentActivities(db: Db) {
     /** R7: the ship date, and for a term line its subscription, written once. */
     async recordShipment(shipment: ShipmentRecord): Promise<void> {
       await db.transaction(async (trx) => {
-        const line = await orderLine(trx, shipment.orderId, shipment.lineNumber);
-        await trx<OrderLineRow>('order_lines')
-          .where({ id: line.id })
-          .whereNull('shipped_on')
-          .update({
-            shipped_on: shipment.shippedOn,
-            ...(line.state === 'deposited' || line.state === 'held' || line.state === 'booked' ? { state: 'shipped' } : {}),
-          });
-        if (shipment.subscription) {
-          await trx<SubscriptionRow>('subscriptions')
-            .insert({
-              order_line_id: line.id,
-              term_months: shipment.subscription.termMonths,
-              starts_on: shipment.subscription.startsOn,
-              ends_on: shipment.subscription.endsOn,
-            })
-            .onConflict('order_line_id')
-            .ignore();
-        }
+        // One statement finds the line, writes its ship date once and, for a term line, its
+        // subscription (issue 16: it was a read and two writes).
+        const sub = shipment.subscription;
+        const subscription = sub
+          ? `, subscription AS (
+               INSERT INTO subscriptions (order_line_id, term_months, starts_on, ends_on)
+               SELECT id, ?, ?, ? FROM line ON CONFLICT (order_line_id) DO NOTHING
+             )`
+          : '';
+        const { rows } = await trx.raw<{ rows: Array<{ id: number }> }>(
+          `WITH line AS (SELECT id, state FROM order_lines WHERE order_id = ? AND line_number = ?),
+           shipped AS (
+             UPDATE order_lines l
+                SET shipped_on = ?, state = CASE WHEN line.state IN ('deposited', 'held', 'booked') THEN 'shipped' ELSE l.state END
+               FROM line WHERE l.id = line.id AND l.shipped_on IS NULL
+           )${subscription}
+           SELECT id FROM line`,
+          [shipment.orderId, shipment.lineNumber, shipment.shippedOn, ...(sub ? [sub.termMonths, sub.startsOn, sub.endsOn] : [])],
+        );
+        if (rows.length === 0) throw refuse('UnknownOrder', `order "${shipment.orderId}" has no line ${shipment.lineNumber}`);
         await writeListStatus(trx, shipment.orderId, shipment.listStatus, {
           projection: shipment.status,
           event: {

@@ -89,14 +89,18 @@ export async function writeListStatus(
   }
 }
 
-/** A step that changes only what the status document says (an email sent): the document alone, if newer. */
-export async function writeStatusProjection(trx: Knex.Transaction, orderId: string, projection: StatusProjection): Promise<void> {
-  await trx<OrderRow>('orders')
+/**
+ * A step that changes only what the status document says (an email sent): the document alone, if
+ * newer. The statement itself, for the caller to run on its own or as a CTE of another (the
+ * email step queues its copies in the same statement: activities/shared/email.ts).
+ */
+export function statusProjectionUpdate(db: Knex, orderId: string, projection: StatusProjection): Knex.QueryBuilder {
+  return db<OrderRow>('orders')
     .where({ id: orderId })
     .where((q) => {
       q.whereNull('status_version').orWhere('status_version', '<', projection.version);
     })
-    .update({ ...projectionColumns(projection), updated_at: trx.fn.now() });
+    .update({ ...projectionColumns(projection), updated_at: db.fn.now() });
 }
 
 function projectionColumns(projection: StatusProjection) {

@@ -3,7 +3,7 @@ import type { Db } from '../../src/db/knex';
 import { isoDateOf } from '../../src/common/dates';
 import { renderOrderEmail, type EmailTemplate, type OrderEmailFacts } from '../../src/orders/email-templates';
 import { loadOrderFacts, type OrderFactsRow } from '../orders/order-facts';
-import { writeStatusProjection, type StatusProjection } from '../orders/records';
+import { statusProjectionUpdate, type StatusProjection } from '../orders/records';
 import type { Outbox } from './outbox';
 import type { DistributorResellerRow } from '../../src/db/rows';
 
@@ -96,7 +96,7 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
     async sendOrderEmail(request: OrderEmailRequest): Promise<{ recipients: number }> {
       const { order, facts } = await loadOrderFacts(db, request.orderId);
       const recipients = await recipientsFor(order, request.audiences);
-      // Every copy is queued, and the status says the email was sent, in one transaction.
+      // Every copy is queued, and the status says the email was sent, in one statement.
       const emails = recipients.map((recipient) => ({
         ...renderOrderEmail(request.template, factsFor(recipient, facts, request)),
         idempotencyKey: `${request.idempotencyKey}:${recipient.address.toLowerCase()}`,
@@ -104,11 +104,8 @@ export function createEmailActivities(deps: { db: Db; outbox: Outbox; config: Pi
         template: request.template,
         to: recipient.address,
       }));
-      const pendingKeys = await db.transaction(async (trx) => {
-        const keys = await outbox.queueAll(emails, trx);
-        if (request.status) await writeStatusProjection(trx, order.id, request.status);
-        return keys;
-      });
+      const projection = request.status ? statusProjectionUpdate(db, order.id, request.status) : undefined;
+      const pendingKeys = await outbox.queueAll(emails, db, projection);
       await outbox.deliverAll(pendingKeys);
       return { recipients: recipients.length };
     },

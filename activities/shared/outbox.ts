@@ -57,10 +57,16 @@ export function createOutbox(deps: { db: Db; mailer: Mailer; mailFrom: string })
     /**
      * Inserts each email unless its key exists, all in one statement; returns the keys still to
      * be sent, in the emails' order. Keys already queued are read in one more (a retry).
+     * `alongside`, a data-modifying statement, runs as a CTE of the insert: both or neither, with
+     * no transaction around them (issue 16: BEGIN and COMMIT were two of an email step's statements).
      */
-    async queueAll(emails: QueuedEmail[], trx: Knex | Knex.Transaction = db): Promise<string[]> {
-      if (emails.length === 0) return [];
-      const inserted: Array<{ idempotency_key: string }> = await trx<EmailOutboxRow>('email_outbox')
+    async queueAll(emails: QueuedEmail[], trx: Knex | Knex.Transaction = db, alongside?: Knex.QueryBuilder): Promise<string[]> {
+      if (emails.length === 0) {
+        if (alongside) await alongside;
+        return [];
+      }
+      const insert = alongside ? trx<EmailOutboxRow>('email_outbox').with('alongside', alongside) : trx<EmailOutboxRow>('email_outbox');
+      const inserted: Array<{ idempotency_key: string }> = await insert
         .insert(emails.map((email) => outboxRowOf(email, mailFrom)))
         .onConflict('idempotency_key')
         .ignore()
