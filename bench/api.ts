@@ -10,8 +10,8 @@
  *     start their workflows on task queues no worker polls during the loads, so neither meets a
  *     worker running the other's orders (the bare start's backlog used to fall on the booking);
  *   - status:  GET /v1/orders/:id over the orders just booked, once an order worker started on
- *     the booking's queue has run them (one Postgres read each: the status the activities
- *     committed; no workflow query).
+ *     the booking's queue has run them and been stopped again (one Postgres read each: the status
+ *     the activities committed; no workflow query).
  */
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
@@ -210,6 +210,10 @@ export async function runApi(stack: BenchStack, world: TestWorld, options: ApiOp
       failures.push('API status: no booked order to read');
       return { booking, status: booking, bareStart, failures };
     }
+    // A read needs no worker; stopped, it no longer runs the bookings it has not finished on the
+    // cores the reads are measured on.
+    await worker.stop();
+    worker = undefined;
     const statusJob: LoadJob = {
       name: 'GET /v1/orders/:id',
       url,
