@@ -213,6 +213,14 @@ export interface PrivateTemporal {
   start(): Promise<void>;
 }
 
+async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const candidate = await freePort();
+    if (candidate + 1000 < 65536 && (await portIsFree(candidate + 1000))) return candidate;
+  }
+  throw new Error('no free port pair for the Temporal dev server');
+}
+
 /** A dev server on a free port with a persistent SQLite file: a restart keeps every workflow. */
 export async function startPrivateTemporal(options: {
   binary: string;
@@ -220,13 +228,7 @@ export async function startPrivateTemporal(options: {
   logFile: string;
   registry: ProcessRegistry;
 }): Promise<PrivateTemporal> {
-  // The dev server also listens on port+1000 (HTTP API); both must be free, now and at every restart.
   let port = 0;
-  for (let attempt = 0; attempt < 20 && !port; attempt++) {
-    const candidate = await freePort();
-    if (candidate + 1000 < 65536 && (await portIsFree(candidate + 1000))) port = candidate;
-  }
-  if (!port) throw new Error('no free port pair for the Temporal dev server');
   let server: TemporalDevServer | undefined;
   const start = async () => {
     server = await startTemporalDevServer({
@@ -238,7 +240,18 @@ export async function startPrivateTemporal(options: {
     });
     options.registry.add({ name: 'temporal', pid: server.pid, group: true, mark: options.dbFile });
   };
-  await start();
+  // The dev server also listens on port+1000 (HTTP API); both must be free, now and at every
+  // restart. Another process may take the second between the check and the bind (CI saw it once):
+  // the first start then tries a new pair.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePortPair();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   return {
     address: `127.0.0.1:${port}`,
     start,
