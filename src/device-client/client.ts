@@ -142,6 +142,10 @@ export class DeviceClient {
     })) as SignedUsageAnswer;
     const verified = this.verify(answer, options.keys ?? (await this.signingKeys()));
     if (!verified.ok) throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer cannot be trusted: ${verified.reason}`);
+    // A genuine answer to an earlier report (replayed by whoever sits in between) says nothing of this one.
+    if (verified.body.reportId !== reportId) {
+      throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer is to report ${verified.body.reportId}, not to ${reportId}`);
+    }
     this.state.pendingReport = undefined;
     this.state.lastAnswer = answer;
     return answer;
