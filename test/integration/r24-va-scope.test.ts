@@ -2,15 +2,19 @@
  * R24: a role on a virtual account shows that VA (and its children) and nothing of the others,
  * wherever the account's data goes out. Emailed alerts (R25): a VA viewer subscribed to the
  * account's alerts gets its own VA's, not another VA's nor the account's own; someone whose role
- * was revoked gets nothing, subscribed or not; an SA admin gets them all.
+ * was revoked gets nothing, subscribed or not; an SA admin gets them all. True-ups (R20): a VA
+ * viewer sees the lines and orders of its VAs only.
  */
 import { createAlertDelivery } from '../../activities/licensing/alert-delivery';
 import { createOutbox } from '../../activities/shared/outbox';
 import { raiseAlert } from '../../src/licensing/alerts';
+import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
+import { grantTo, userKey, verifiedUser } from '../helpers/license-view-fixtures';
 import { mailFor, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 const stack = useTestStack(__filename);
+const api = useTestApi(stack);
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -62,4 +66,47 @@ test("an alert is emailed only to whom a live role shows its virtual account: no
   expect(mailFor(admin.email)).toHaveLength(3);
   expect(mailFor(viewer.email).map((m) => m.text)).toEqual([expect.stringContaining('short in Region-US/Finance/Sacramento')]);
   expect(mailFor(revoked.email)).toHaveLength(0);
+});
+
+test("a VA viewer's true-ups show the lines and orders of its virtual accounts only", async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const order = (id: string, path: string) => ({
+    orderId: id,
+    workflowId: `order-${id}`,
+    input: { assignment: { virtualAccountPath: path } },
+  });
+  const report = {
+    period: { startsOn: '2026-07-01', endsOn: '2026-10-01' },
+    partnerId: world.partnerId,
+    lines: [
+      { virtualAccountId: await vaId(world, 'Finance'), virtualAccountPath: 'Finance', sku: 'SKU-F', peak: 3 },
+      {
+        virtualAccountId: await vaId(world, 'Region-US/Finance/Sacramento'),
+        virtualAccountPath: 'Region-US/Finance/Sacramento',
+        sku: 'SKU-S',
+        peak: 2,
+      },
+    ],
+    orders: [order('order-finance', 'Finance'), order('order-sacramento', 'Region-US/Finance/Sacramento')],
+  };
+  await stack
+    .db('true_ups')
+    .insert({ account_id: world.smartAccountId, period: '2026-07-01', status: 'booked', report: JSON.stringify(report) });
+  const viewer = await verifiedUser(stack.db, world, 'tess');
+  await grantTo(stack.db, world.smartAccountId, { userId: viewer.userId }, 'va_viewer', 'Region-US');
+  const path = `/v1/accounts/${world.smartAccountId}/true-ups`;
+
+  const seen = await api.call('GET', path, { key: await userKey(stack.db, viewer) });
+  expect(seen.status).toBe(200);
+  expect(seen.body.trueUps).toEqual([
+    expect.objectContaining({
+      lines: [{ virtualAccountPath: 'Region-US/Finance/Sacramento', sku: 'SKU-S', peak: 2 }],
+      orderIds: ['order-sacramento'],
+    }),
+  ]);
+  const whole = await api.call('GET', path, { key: await api.keyFor('operator') });
+  expect(whole.body.trueUps[0]).toMatchObject({
+    lines: [{ sku: 'SKU-F' }, { sku: 'SKU-S' }],
+    orderIds: ['order-finance', 'order-sacramento'],
+  });
 });
