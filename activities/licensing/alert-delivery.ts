@@ -91,7 +91,8 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
             virtualAccountPath: alert.path,
             day: alert.day,
             recipientName: recipient.full_name ?? undefined,
-            pagesUrl: `${deps.publicBaseUrl}/v1/accounts/${encodeURIComponent(alert.account_id)}/alerts`,
+            // The page a person signs in to, not the API route (which needs an API key).
+            pagesUrl: `${deps.publicBaseUrl}/accounts/${encodeURIComponent(alert.account_id)}/alerts`,
           });
           const { pending } = await outbox.queue({
             ...rendered,

@@ -66,6 +66,8 @@ test("an alert is emailed only to whom a live role shows its virtual account: no
   expect(mailFor(admin.email)).toHaveLength(3);
   expect(mailFor(viewer.email).map((m) => m.text)).toEqual([expect.stringContaining('short in Region-US/Finance/Sacramento')]);
   expect(mailFor(revoked.email)).toHaveLength(0);
+  // The link is to the alerts page a person signs in to, not to the API route, which needs a key.
+  expect(mailFor(viewer.email)[0].text).toContain(`${stack.config.publicBaseUrl}/accounts/${world.smartAccountId}/alerts.`);
 });
 
 test("a VA viewer's true-ups show the lines and orders of its virtual accounts only", async () => {
