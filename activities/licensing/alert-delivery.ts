@@ -1,3 +1,4 @@
+import { allows, type HeldRole, type RoleName } from '../../src/accounts/roles';
 import type { Db } from '../../src/db/knex';
 import type { AlertKind } from '../../src/licensing/alerts';
 import { renderAlertEmail } from '../../src/licensing/license-emails';
@@ -5,29 +6,44 @@ import type { Outbox } from '../shared/outbox';
 
 /**
  * R25: each new alert is emailed once to the account's alert subscribers and its Smart Account
- * admins who are users. Through the outbox (one row per alert and recipient, so a retry never
- * sends twice), then the alert is marked emailed_at so the next sweep does not read it again.
+ * admins who are users, each only if a live role of theirs lets them view the alert's virtual
+ * account (a revoked role, or a role on another VA, gets nothing: an email shows what the pages
+ * would refuse). Through the outbox (one row per alert and recipient, so a retry never sends
+ * twice), then the alert is marked emailed_at so the next sweep does not read it again.
  */
 
 export interface Recipient {
   email: string;
   full_name: string | null;
+  /** The recipient's live roles on the account, which decide which alerts reach them. */
+  roles: HeldRole[];
 }
 
-/** Subscribers of the account's alerts and its SA admins (users), each once, by user ID. */
+/** Subscribers of the account's alerts and its SA admins (users) who hold a live role on it, each once, by user ID. */
 export async function alertRecipients(db: Db, accountId: string): Promise<Recipient[]> {
-  return db('users as u')
-    .whereIn('u.id', db('alert_subscriptions').where({ account_id: accountId }).select('user_id'))
-    .orWhereIn(
+  const rows: Array<{ id: string; email: string; full_name: string | null; role: RoleName; path: string | null }> = await db(
+    'role_grants as g',
+  )
+    .join('users as u', 'u.id', 'g.user_id')
+    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
+    .where('g.account_id', accountId)
+    .whereNull('g.revoked_at')
+    .whereIn(
       'u.id',
-      db('role_grants')
-        .where({ account_id: accountId, role: 'sa_admin' })
-        .whereNull('revoked_at')
-        .whereNotNull('user_id')
-        .select('user_id'),
+      db('alert_subscriptions')
+        .where({ account_id: accountId })
+        .select('user_id')
+        .union(db('role_grants').where({ account_id: accountId, role: 'sa_admin' }).whereNull('revoked_at').select('user_id')),
     )
     .orderBy('u.id')
-    .select('u.email', 'u.full_name');
+    .select('u.id', 'u.email', 'u.full_name', 'g.role', 'va.path');
+  const byUser = new Map<string, Recipient>();
+  for (const r of rows) {
+    const recipient = byUser.get(String(r.id)) ?? { email: r.email, full_name: r.full_name, roles: [] };
+    recipient.roles.push({ role: r.role, path: r.path });
+    byUser.set(String(r.id), recipient);
+  }
+  return [...byUser.values()];
 }
 
 interface UnmailedAlert {
@@ -66,7 +82,7 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
       const recipientsOf = new Map<string, Recipient[]>();
       for (const alert of alerts) {
         if (!recipientsOf.has(alert.account_id)) recipientsOf.set(alert.account_id, await alertRecipients(db, alert.account_id));
-        for (const recipient of recipientsOf.get(alert.account_id)!) {
+        for (const recipient of recipientsOf.get(alert.account_id)!.filter((r) => allows(r.roles, 'view', alert.path))) {
           const key = `license-alert:${alert.id}:${recipient.email.toLowerCase()}`;
           const rendered = renderAlertEmail({
             kind: alert.kind,
@@ -75,7 +91,8 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
             virtualAccountPath: alert.path,
             day: alert.day,
             recipientName: recipient.full_name ?? undefined,
-            pagesUrl: `${deps.publicBaseUrl}/v1/accounts/${encodeURIComponent(alert.account_id)}/alerts`,
+            // The page a person signs in to, not the API route (which needs an API key).
+            pagesUrl: `${deps.publicBaseUrl}/accounts/${encodeURIComponent(alert.account_id)}/alerts`,
           });
           const { pending } = await outbox.queue({
             ...rendered,

@@ -12,6 +12,7 @@ import {
   type TransferBatchRow,
   type TransferItemRow,
 } from '../../src/orders/transfer-batches';
+import { refuse } from '../shared/errors';
 
 /** How often a chunk tells Temporal it is alive even when no order has answered meanwhile. */
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -31,7 +32,8 @@ export function createTransferBatchActivities(deps: { db: Db; temporal: Client; 
   return {
     async transferOrderChunk(input: { batchId: string; afterPosition: number }): Promise<TransferChunkResult> {
       const batch = await loadTransferBatch(db, input.batchId);
-      if (!batch) throw new Error(`transfer batch ${input.batchId} does not exist`);
+      // Retrying cannot make a missing batch appear: fail the workflow with the reason instead.
+      if (!batch) throw refuse('UnknownTransferBatch', `transfer batch ${input.batchId} does not exist`);
       const items = await pendingTransferItems(db, batch.id, input.afterPosition, chunkSize);
       const result: TransferChunkResult = { succeeded: 0, refused: 0 };
       if (items.length === 0) return result;

@@ -91,6 +91,8 @@ async function prepareAlertWorld(ctx: LicenseUseContext): Promise<AlertWorld> {
     .db('users')
     .insert({ email: `watcher@${world.domain}`, full_name: 'Wes Watcher' })
     .returning<Array<{ id: string }>>('id');
+  // A user of the account: an alert reaches only someone a live role lets see it.
+  await ctx.db('role_grants').insert({ account_id: world.smartAccountId, user_id: watcher.id, role: 'sa_user' });
   await ctx.db('alert_subscriptions').insert({ account_id: world.smartAccountId, user_id: watcher.id });
 
   const baseUrl = await startFaultApi(ctx);

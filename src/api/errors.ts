@@ -54,6 +54,7 @@ const REFUSAL_STATUS: Record<RefusalType, number> = {
   InvalidLink: 422,
   DomainMismatch: 422,
   UnknownUser: 422,
+  UnknownTransferBatch: 404,
 };
 
 /** "lines[0].quantity" from Ajv's "/lines/0/quantity" plus the property a keyword names. */

@@ -15,4 +15,5 @@ export type RefusalType =
   | 'SmartAccountRequestRefused'
   | 'InvalidLink'
   | 'DomainMismatch'
-  | 'UnknownUser';
+  | 'UnknownUser'
+  | 'UnknownTransferBatch';

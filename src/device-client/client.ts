@@ -140,8 +140,12 @@ export class DeviceClient {
       reportId,
       usage,
     })) as SignedUsageAnswer;
-    const verified = this.verify(answer, options.keys ?? (await this.signingKeys()));
+    const verified = this.verify(answer, options.keys ?? (await this.keysFor(answer.keyId)));
     if (!verified.ok) throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer cannot be trusted: ${verified.reason}`);
+    // A genuine answer to an earlier report (replayed by whoever sits in between) says nothing of this one.
+    if (verified.body.reportId !== reportId) {
+      throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer is to report ${verified.body.reportId}, not to ${reportId}`);
+    }
     this.state.pendingReport = undefined;
     this.state.lastAnswer = answer;
     return answer;
@@ -166,6 +170,12 @@ export class DeviceClient {
       this.keyCache = keysFromPublished((await this.send('GET', '/v1/license-signing-keys', undefined, false)) as PublishedSigningKeys);
     }
     return this.keyCache;
+  }
+
+  /** The published keys, fetched again when they lack `keyId`: the service rotated its signing key. */
+  private async keysFor(keyId: string): Promise<Map<string, KeyObject>> {
+    const cached = await this.signingKeys();
+    return cached.has(keyId) ? cached : this.signingKeys(true);
   }
 
   /** Offline: does the answer carry a valid signature by one of `keys`, and is it about this instance? */

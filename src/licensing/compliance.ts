@@ -50,7 +50,8 @@ export function isInsufficient(pool: PoolCounts): boolean {
 export function judgeUse(pool: PoolCounts, count: number, allowance: Allowance): UseState {
   // Use told Overage may cover purchased licenses too (a device of 12 of 10): only what neither
   // kind of served use takes is free, else served use could pass the ceiling.
-  if (count <= pool.purchased - pool.authorized - pool.overage) return 'Authorized';
+  // No use is never beyond anything, even in a pool whose served use passed its purchase already.
+  if (count === 0 || count <= pool.purchased - pool.authorized - pool.overage) return 'Authorized';
   if (pool.authorized + pool.overage + count <= useCeiling(pool.purchased, allowance)) return 'Overage';
   return 'OutOfCompliance';
 }

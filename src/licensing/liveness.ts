@@ -162,18 +162,18 @@ async function tellSilence(trx: Knex.Transaction, instance: SilentInstance, noti
 
 /**
  * Releases the instance's use from every pool it uses: its usage rows become AuthorizationExpired
- * (recomputePool leaves them out) and each pool is re-judged at once. Pools are locked before the
- * instance row, in (VA, SKU) order, as every other writer of pools does, so none deadlocks.
+ * (recomputePool leaves them out) and each pool is re-judged at once. The instance row is locked
+ * before its pools (in (VA, SKU) order), as a usage report locks them, so the two never deadlock.
  */
 export async function expireInstance(trx: Knex.Transaction, instance: SilentInstance, asOfMs: number, alert: boolean): Promise<boolean> {
+  const current = await currentInstance(trx, instance.id);
+  // A report came in since the sweep read it: the silence is over.
+  if (current?.state !== 'active' || current.last_contact_at.getTime() !== instance.last_contact_at.getTime()) return false;
   const rows: Array<{ sku: string; virtual_account_id: string }> = await trx('instance_usage')
     .where({ instance_id: instance.id })
     .select('sku', 'virtual_account_id');
   const uses = rows.map((r) => ({ virtualAccountId: String(r.virtual_account_id), sku: r.sku })).sort(comparePoolKeys);
   for (const use of uses) await lockPool(trx, instance.account_id, use);
-  const current = await currentInstance(trx, instance.id);
-  // A report came in since the sweep read it: the silence is over.
-  if (current?.state !== 'active' || current.last_contact_at.getTime() !== instance.last_contact_at.getTime()) return false;
   await trx('product_instances').where({ id: instance.id }).update({ state: 'authorization_expired' });
   await trx('instance_usage').where({ instance_id: instance.id }).update({ state: 'AuthorizationExpired' });
   const today = isoDateOf(asOfMs);

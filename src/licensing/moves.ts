@@ -173,6 +173,9 @@ export async function instanceLocation(q: Knex, accountId: string, instanceId: s
 /** Moves a product instance and its use; its use joins the target pool as a newcomer (judged after those already served). */
 export async function moveInstance(db: Db, move: InstanceMove): Promise<{ from: PoolRow[]; to: PoolRow[] }> {
   return db.transaction(async (trx) => {
+    // The instance before its pools, as a usage report locks them: the two never deadlock, and
+    // the SKUs read below are the instance's last word.
+    await trx('product_instances').where({ id: move.instanceId, account_id: move.accountId }).forUpdate().first('id');
     const from = await instanceLocation(trx, move.accountId, move.instanceId);
     if (from.id === move.to.id) throw new ValidationError([{ field: 'toVirtualAccountPath', reason: 'is where the instance already is' }]);
     const skus = (await trx('instance_usage').where({ instance_id: move.instanceId }).orderBy('sku').pluck('sku')) as string[];

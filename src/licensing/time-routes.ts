@@ -27,7 +27,7 @@ import {
   type SubscriptionParamsType,
   type TrueUpParamsType,
 } from './time-schemas';
-import type { TrueUpReport } from './true-ups';
+import type { TrueUpOrder, TrueUpReport } from './true-ups';
 import { approveTrueUpUpdate, trueUpWorkflowId } from './workflow-api';
 
 const security = [{ apiKey: [] }];
@@ -52,16 +52,25 @@ interface TrueUpRow {
   report: TrueUpReport;
 }
 
-function trueUpView(row: TrueUpRow) {
+/** The true-up as the API shows it; `sees` keeps only the lines and orders of the virtual accounts the caller may view (R24). */
+function trueUpView(row: TrueUpRow, sees: (path: string) => boolean = () => true) {
   return {
     accountId: row.account_id,
     period: row.period,
     status: row.status,
     periodEndsOn: row.report.period.endsOn,
-    lines: row.report.lines.map((l) => ({ virtualAccountPath: l.virtualAccountPath, sku: l.sku, peak: l.peak })),
-    orderIds: row.report.orders.map((o) => o.orderId),
+    lines: row.report.lines
+      .filter((l) => sees(l.virtualAccountPath))
+      .map((l) => ({ virtualAccountPath: l.virtualAccountPath, sku: l.sku, peak: l.peak })),
+    orderIds: row.report.orders.filter((o) => sees(trueUpOrderPath(o))).map((o) => o.orderId),
     ...(row.report.approvedBy ? { approvedBy: row.report.approvedBy } : {}),
   };
+}
+
+/** The virtual account a true-up order deposits into (one order per VA). */
+function trueUpOrderPath(order: TrueUpOrder): string {
+  const assignment = order.input.assignment as { virtualAccountPath?: string };
+  return assignment.virtualAccountPath ?? '';
 }
 
 /** Alerts and who is emailed them (R25); overage agreements and their true-ups (R20). */
@@ -249,12 +258,12 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
       },
     },
     async (request) => {
-      await callerOnSmartAccount(db, request.principal, request.params.accountId);
+      const caller = await callerOnSmartAccount(db, request.principal, request.params.accountId);
       const rows = await db('true_ups')
         .where({ account_id: request.params.accountId })
         .orderBy('period', 'desc')
         .select<TrueUpRow[]>('account_id', 'period', 'status', 'report');
-      return { trueUps: rows.map(trueUpView) };
+      return { trueUps: rows.map((row) => trueUpView(row, (path) => allows(caller.roles, 'view', path))) };
     },
   );
 

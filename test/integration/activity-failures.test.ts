@@ -59,7 +59,7 @@ const PERMANENT: Record<ActivityName, RefusalType[]> = {
   sendTrueUpReport: [],
   markTrueUpBooked: [],
   markTrueUpApproved: [],
-  transferOrderChunk: [],
+  transferOrderChunk: ['UnknownTransferBatch'],
   finishOrderTransferBatch: [],
 };
 
@@ -110,6 +110,7 @@ describe('each permanent class, raised by its activity on the real Postgres', ()
     ['provisionLines', 'UnknownOrder', (a) => a.provisionLines({ ...orderIdOnly, lineNumbers: [1] })],
     ['withdrawOrder', 'UnknownOrder', (a) => a.withdrawOrder(orderIdOnly)],
     ['requestSmartAccount', 'UnknownOrder', (a) => a.requestSmartAccount({ orderId: NO_ORDER, domain: 'acme.test' })],
+    ['transferOrderChunk', 'UnknownTransferBatch', (a) => a.transferOrderChunk({ batchId: 'no-such-batch', afterPosition: -1 })],
     ['getAccountStatus', 'UnknownAccount', (a) => a.getAccountStatus('no-such-account')],
     ['sendActivationRequest', 'UnknownAccount', (a) => a.sendActivationRequest({ accountId: 'no-such-account', idempotencyKey: 'probe' })],
     ['sendDelegationRequest', 'UnknownOrder', (a) => a.sendDelegationRequest({ orderId: NO_ORDER, idempotencyKey: 'probe' } as never)],

@@ -134,6 +134,8 @@ test('an alert email refused with 550 shows on the alert listing; an operator re
   const refused = `smtp-550-alerts-${world.suffix}@${world.domain}`;
   const fixed = `alerts-${world.suffix}@${world.domain}`;
   const [user] = await stack.db('users').insert({ email: refused, full_name: 'Alex Alerts' }).returning('id');
+  // A user of the account (an alert reaches only someone a live role lets see it), subscribed.
+  await stack.db('role_grants').insert({ account_id: world.smartAccountId, user_id: user.id, role: 'sa_user', granted_by: 'test' });
   await stack.db('alert_subscriptions').insert({ account_id: world.smartAccountId, user_id: user.id });
   await raiseAlert(stack.db, { accountId: world.smartAccountId, kind: 'overage_report', subject: `test:${world.suffix}`, message: 'Over' });
   const outbox = createOutbox({ db: stack.db, mailer: stack.mailer, mailFrom: stack.config.mailFrom });

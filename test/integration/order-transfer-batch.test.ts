@@ -5,7 +5,9 @@
  * the orders may ask; and a worker stopped mid-batch leaves no order updated twice.
  */
 import { cancelOrder } from '../../src/orders/order-actions';
-import { transferBatchWorkflowId } from '../../src/orders/transfer-batch-api';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import { TRANSFER_BATCH_WORKFLOW_TYPE, transferBatchWorkflowId } from '../../src/orders/transfer-batch-api';
 import { orderWorkflowId } from '../../src/orders/workflow-api';
 import { useTestApi } from '../helpers/api';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
@@ -124,6 +126,23 @@ test("only the orders' own partner may transfer them and see the batch; bad inpu
   expect((await api.call('GET', `/v1/order-transfers/${started.body.batchId}`, { key: stranger })).status).toBe(403);
   await awaitCompleted(owner, started.body.batchId);
 }, 90_000);
+
+test('a batch workflow whose batch row does not exist fails at once with the reason, not retried forever', async () => {
+  const batchId = `missing-${uniqueSuffix()}`;
+  const handle = await stack.client.workflow.start(TRANSFER_BATCH_WORKFLOW_TYPE, {
+    taskQueue: stack.taskQueue,
+    workflowId: transferBatchWorkflowId(batchId),
+    args: [{ batchId }],
+  });
+  const failure = await handle.result().catch((err: WorkflowFailedError) => err);
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const cause = (failure as WorkflowFailedError).cause?.cause as ApplicationFailure;
+  expect([cause.type, cause.nonRetryable, cause.message]).toEqual([
+    'UnknownTransferBatch',
+    true,
+    `transfer batch ${batchId} does not exist`,
+  ]);
+}, 30_000);
 
 // Last in the file: it stops this file's worker.
 test('a worker stopped mid-batch: a new one resumes the batch, continued as new, and no order is updated twice', async () => {

@@ -145,4 +145,8 @@ test('judgeUse: within the purchase Authorized, within the ceiling Overage, else
   expect(judgeUse(pool, 8, { kind: 'factor', factor: 1.5 })).toBe('OutOfCompliance');
   expect(judgeUse({ purchased: 0, authorized: 0, overage: 0, unserved: 5 }, 0, { kind: 'none' })).toBe('Authorized');
   expect(judgeUse({ purchased: 0, authorized: 0, overage: 0, unserved: 0 }, 1_000_000, { kind: 'unlimited' })).toBe('Overage');
+  // U4's pool (13 of 10 used under 1.5x): a device that now uses nothing is not told Overage.
+  const inOverage = { purchased: 10, authorized: 10, overage: 3, unserved: 0 };
+  expect(judgeUse(inOverage, 0, { kind: 'factor', factor: 1.5 })).toBe('Authorized');
+  expect(judgeUse(inOverage, 0, { kind: 'unlimited' })).toBe('Authorized');
 });
