@@ -1,10 +1,11 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import {
   decodeCredential,
   publicKeyFromRaw,
   REQUEST_CLOCK_SKEW_MS,
   requestSigningInput,
+  sha256,
   verifyBytes,
   type CredentialClaims,
 } from '../device-client/protocol';
@@ -116,7 +117,7 @@ export function authenticateDevice(keys: SigningKeys, request: SignedRequest, no
       "header x-device-signature: not a signature of this request by the instance's private key",
     );
   }
-  return { claims, signatureHash: createHash('sha256').update(signature).digest() };
+  return { claims, signatureHash: sha256(signature) };
 }
 
 export interface CallerInstance {
