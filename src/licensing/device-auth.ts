@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
+import { preparedRaw } from '../db/prepared';
 import {
   decodeCredential,
   publicKeyFromRaw,
@@ -138,7 +139,8 @@ export interface CallerInstance {
  * use is read after this, so under the lock.
  */
 export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCaller): Promise<CallerInstance> {
-  const { rows }: { rows: Array<Partial<CallerInstance> & { spent: number; credential_serial?: string }> } = await trx.raw(
+  const { rows }: { rows: Array<Partial<CallerInstance> & { spent: number; credential_serial?: string }> } = await preparedRaw(
+    trx,
     `WITH spent AS (
        INSERT INTO device_request_signatures (signature_hash, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1
      ), locked AS (
