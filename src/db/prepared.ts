@@ -23,6 +23,12 @@ interface TransactionClient {
 /** Statements remembered by their SQL; past this many (SQL built from data), they run unnamed. */
 const MAX_PREPARED = 500;
 const statements = new Map<string, PreparedStatement>();
+/**
+ * Part of every name. A migration that changes what a prepared statement returns makes Postgres
+ * refuse it on that connection for good (0A000, "cached plan must not change result type"): the
+ * next use prepares every statement again under new names.
+ */
+let generation = 0;
 
 /** The statement with knex's `?` bindings numbered as pg's `$1, $2, ...`, named by its SQL's digest. */
 function preparedOf(sql: string): PreparedStatement {
@@ -31,7 +37,7 @@ function preparedOf(sql: string): PreparedStatement {
   if (/\?\?|\\\?/.test(sql)) throw new Error('a prepared statement takes only plain ? bindings (no ?? identifiers, no \\? escapes)');
   let n = 0;
   const statement = {
-    name: `lf_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`,
+    name: `lf${generation}_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`,
     text: sql.replace(/\?/g, () => `$${++n}`),
   };
   if (statements.size < MAX_PREPARED) statements.set(sql, statement);
@@ -49,5 +55,13 @@ export async function preparedRaw<T extends QueryResultRow = Record<string, unkn
   const client = trx.client as TransactionClient;
   const connection = await client.acquireConnection();
   client.emit('query', { method: 'raw', sql, bindings });
-  return connection.query<T>({ name: statements.has(sql) ? name : undefined, text, values: bindings as unknown[] });
+  try {
+    return await connection.query<T>({ name: statements.has(sql) ? name : undefined, text, values: bindings as unknown[] });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === '0A000') {
+      generation++;
+      statements.clear();
+    }
+    throw err;
+  }
 }
