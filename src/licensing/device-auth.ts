@@ -1,10 +1,12 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
+import { preparedRaw } from '../db/prepared';
 import {
   decodeCredential,
   publicKeyFromRaw,
   REQUEST_CLOCK_SKEW_MS,
   requestSigningInput,
+  sha256,
   verifyBytes,
   type CredentialClaims,
 } from '../device-client/protocol';
@@ -116,7 +118,7 @@ export function authenticateDevice(keys: SigningKeys, request: SignedRequest, no
       "header x-device-signature: not a signature of this request by the instance's private key",
     );
   }
-  return { claims, signatureHash: createHash('sha256').update(signature).digest() };
+  return { claims, signatureHash: sha256(signature) };
 }
 
 export interface CallerInstance {
@@ -137,7 +139,8 @@ export interface CallerInstance {
  * use is read after this, so under the lock.
  */
 export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCaller): Promise<CallerInstance> {
-  const { rows }: { rows: Array<Partial<CallerInstance> & { spent: number; credential_serial?: string }> } = await trx.raw(
+  const { rows }: { rows: Array<Partial<CallerInstance> & { spent: number; credential_serial?: string }> } = await preparedRaw(
+    trx,
     `WITH spent AS (
        INSERT INTO device_request_signatures (signature_hash, instance_id) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1
      ), locked AS (

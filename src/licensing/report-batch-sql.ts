@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { SignedUsageAnswer } from '../device-client/protocol';
+import { preparedRaw } from '../db/prepared';
 import type { WritePart } from '../db/statement-batch';
 import type { PoolCounts, UseState } from './compliance';
 import type { CallerInstance, DeviceCaller } from './device-auth';
@@ -25,7 +26,8 @@ export interface AdmittedBatch {
  * admitDeviceRequest for one. What is read of their use is read after this, so under the locks.
  */
 export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[]): Promise<AdmittedBatch> {
-  const { rows }: { rows: Array<Partial<CallerInstance> & { credential_serial?: string; spent: string | null }> } = await trx.raw(
+  const { rows }: { rows: Array<Partial<CallerInstance> & { credential_serial?: string; spent: string | null }> } = await preparedRaw(
+    trx,
     `WITH spent AS (
        INSERT INTO device_request_signatures (signature_hash, instance_id)
        SELECT * FROM unnest(?::bytea[], ?::text[]) ON CONFLICT DO NOTHING RETURNING signature_hash
@@ -60,7 +62,8 @@ export async function storedAndPreviousOfBatch(
   const {
     rows,
   }: { rows: Array<{ stored: Array<{ i: string; a: SignedUsageAnswer }> | null; previous: Array<PreviousUse & { i: string }> | null }> } =
-    await trx.raw(
+    await preparedRaw(
+      trx,
       `SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer))
                FROM usage_reports r JOIN unnest(?::text[], ?::text[]) AS k (instance_id, report_id)
                  ON r.instance_id = k.instance_id AND r.report_id = k.report_id) AS stored,
@@ -82,7 +85,8 @@ export async function storedAndPreviousOfBatch(
  * writer) in one statement; a pool with no row yet is created and locked as lockPool does.
  */
 export async function lockBatchPools(trx: Knex.Transaction, keys: Array<PoolKey & { accountId: string }>): Promise<Map<string, PoolRow>> {
-  const { rows }: { rows: Array<Record<string, unknown>> } = await trx.raw(
+  const { rows }: { rows: Array<Record<string, unknown>> } = await preparedRaw(
+    trx,
     `SELECT p.virtual_account_id, p.account_id, p.sku, p.purchased, p.authorized, p.overage, p.unserved
      FROM unnest(?::bigint[], ?::text[]) WITH ORDINALITY AS k (virtual_account_id, sku, ord)
      JOIN license_pools p ON p.virtual_account_id = k.virtual_account_id AND p.sku = k.sku

@@ -207,7 +207,7 @@ export async function applyReportBatch(db: Knex, keys: SigningKeys, queued: Queu
       ),
     );
     if (writes.events.length > 0) batch.add(writePartOf(licenseEventsInsert(trx, writes.events)));
-    await batch.run(trx, answersInsert(writes.answers));
+    await batch.runPrepared(trx, answersInsert(writes.answers));
     await pools.recordShortfalls(trx);
     return outcomes;
   });

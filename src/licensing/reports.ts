@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/protocol';
 import { admitDeviceRequest, type CallerInstance, type DeviceCaller } from './device-auth';
+import { preparedRaw } from '../db/prepared';
 import { StatementBatch, writePartOf } from '../db/statement-batch';
 import { licenseEventInsert } from './events';
 import { comparePoolKeys } from './pool-order';
@@ -34,7 +35,8 @@ async function storedAndPrevious(
   instanceId: string,
   reportId: string,
 ): Promise<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
-  const { rows }: { rows: Array<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] | null }> } = await trx.raw(
+  const { rows }: { rows: Array<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] | null }> } = await preparedRaw(
+    trx,
     `SELECT (SELECT answer FROM usage_reports WHERE instance_id = ? AND report_id = ?) AS stored,
             (SELECT json_agg(json_build_object('sku', sku, 'count', count, 'state', state)) FROM instance_usage WHERE instance_id = ?) AS previous`,
     [instanceId, reportId, instanceId],
@@ -118,7 +120,7 @@ export async function reportUsage(
     // The event log records what changed state; a count moving within its state does not (usageEventOf).
     if (stateChanged) batch.add(writePartOf(licenseEventInsert(trx, usageEventOf(instance, report.reportId, judged))));
     // Pool, use, contact, event and the answer kept for retries: one statement.
-    await batch.run(trx, {
+    await batch.runPrepared(trx, {
       sql: 'INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)',
       bindings: [instance.id, report.reportId, JSON.stringify(answer)],
     });

@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Client as PgClient, QueryResultRow } from 'pg';
+
+/**
+ * A hot statement run straight on a transaction's own pg connection as a named prepared statement
+ * (issue 15): Postgres parses and plans it once per connection instead of every time, and knex's
+ * work per query (placing the `?` bindings, its runner) is skipped. The SQL is written as for
+ * knex.raw (`?` bindings); knex's 'query' event is still emitted, so what counts statements sees it.
+ */
+
+interface PreparedStatement {
+  name: string;
+  text: string;
+}
+
+/** What this module uses of knex's (untyped) client inside a transaction. */
+interface TransactionClient {
+  acquireConnection(): Promise<PgClient>;
+  emit(event: 'query', query: { method: 'raw'; sql: string; bindings: readonly unknown[] }): boolean;
+}
+
+/** Statements remembered by their SQL; past this many (SQL built from data), they run unnamed. */
+const MAX_PREPARED = 500;
+const statements = new Map<string, PreparedStatement>();
+/**
+ * Part of every name. A migration that changes what a prepared statement returns makes Postgres
+ * refuse it on that connection for good (0A000, "cached plan must not change result type"): the
+ * next use prepares every statement again under new names.
+ */
+let generation = 0;
+
+/** The statement with knex's `?` bindings numbered as pg's `$1, $2, ...`, named by its SQL's digest. */
+function preparedOf(sql: string): PreparedStatement {
+  const known = statements.get(sql);
+  if (known) return known;
+  if (/\?\?|\\\?/.test(sql)) throw new Error('a prepared statement takes only plain ? bindings (no ?? identifiers, no \\? escapes)');
+  let n = 0;
+  const statement = {
+    name: `lf${generation}_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`,
+    text: sql.replace(/\?/g, () => `$${++n}`),
+  };
+  if (statements.size < MAX_PREPARED) statements.set(sql, statement);
+  return statement;
+}
+
+/** Runs `sql` with its `?` bindings in `trx`, as a statement prepared once per connection; the rows as knex.raw gives them. */
+export async function preparedRaw<T extends QueryResultRow = Record<string, unknown>>(
+  trx: Knex.Transaction,
+  sql: string,
+  bindings: readonly unknown[],
+): Promise<{ rows: T[] }> {
+  const { name, text } = preparedOf(sql);
+  // Inside a transaction, knex's client hands out the transaction's one connection.
+  const client = trx.client as TransactionClient;
+  const connection = await client.acquireConnection();
+  client.emit('query', { method: 'raw', sql, bindings });
+  try {
+    return await connection.query<T>({ name: statements.has(sql) ? name : undefined, text, values: bindings as unknown[] });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === '0A000') {
+      generation++;
+      statements.clear();
+    }
+    throw err;
+  }
+}
