@@ -13,6 +13,7 @@ import * as usageReportRetention from '../../migrations/20261206_070_usage_repor
 import * as orderTransferBatches from '../../migrations/20261206_080_order_transfer_batches';
 import * as instancesByContact from '../../migrations/20261206_100_instances_by_contact';
 import * as emailResends from '../../migrations/20261207_130_email_resends';
+import * as reportWritesInPlace from '../../migrations/20261208_220_report_writes_in_place';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261206_080_order_transfer_batches': orderTransferBatches,
   '20261206_100_instances_by_contact': instancesByContact,
   '20261207_130_email_resends': emailResends,
+  '20261208_220_report_writes_in_place': reportWritesInPlace,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

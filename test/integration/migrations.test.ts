@@ -24,6 +24,7 @@ const MIGRATIONS = [
   '20261206_080_order_transfer_batches',
   '20261206_100_instances_by_contact',
   '20261207_130_email_resends',
+  '20261208_220_report_writes_in_place',
 ];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
