@@ -361,7 +361,8 @@ export interface TrueUpRow {
 export interface UsageReportRow {
   instance_id: string;
   report_id: string;
-  answer: unknown;
+  /** The signed answer's JSON as sent (text: stored and handed back whole, never queried). */
+  answer: string;
   received_at: Date;
 }
 

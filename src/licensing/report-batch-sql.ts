@@ -64,7 +64,7 @@ export async function storedAndPreviousOfBatch(
   }: { rows: Array<{ stored: Array<{ i: string; a: SignedUsageAnswer }> | null; previous: Array<PreviousUse & { i: string }> | null }> } =
     await preparedRaw(
       trx,
-      `SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer))
+      `SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer::json))
                FROM usage_reports r JOIN unnest(?::text[], ?::text[]) AS k (instance_id, report_id)
                  ON r.instance_id = k.instance_id AND r.report_id = k.report_id) AS stored,
               (SELECT json_agg(json_build_object('i', instance_id, 'sku', sku, 'count', count, 'state', state))
@@ -197,7 +197,7 @@ export function contactAndUnspentWrites(answered: string[], unspent: Buffer[]): 
 export function answersInsert(answers: Array<{ instanceId: string; reportId: string; answer: SignedUsageAnswer }>): WritePart {
   return {
     sql: `INSERT INTO usage_reports (instance_id, report_id, answer)
-          SELECT * FROM unnest(?::text[], ?::text[], ?::jsonb[])`,
+          SELECT * FROM unnest(?::text[], ?::text[], ?::text[])`,
     bindings: [answers.map((a) => a.instanceId), answers.map((a) => a.reportId), answers.map((a) => JSON.stringify(a.answer))],
   };
 }

@@ -37,7 +37,7 @@ async function storedAndPrevious(
 ): Promise<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
   const { rows }: { rows: Array<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] | null }> } = await preparedRaw(
     trx,
-    `SELECT (SELECT answer FROM usage_reports WHERE instance_id = ? AND report_id = ?) AS stored,
+    `SELECT (SELECT answer::json FROM usage_reports WHERE instance_id = ? AND report_id = ?) AS stored,
             (SELECT json_agg(json_build_object('sku', sku, 'count', count, 'state', state)) FROM instance_usage WHERE instance_id = ?) AS previous`,
     [instanceId, reportId, instanceId],
   );
