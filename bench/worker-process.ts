@@ -12,6 +12,7 @@
 import { appendFileSync } from 'node:fs';
 import * as v8 from 'node:v8';
 import workerThreads, { BroadcastChannel } from 'node:worker_threads';
+import { asyncLocalStorage } from '@temporalio/activity';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { createDb } from '../src/db/knex';
@@ -130,6 +131,7 @@ async function createBenchOrderWorker(
   const pool = (db.client as { pool?: { numUsed(): number; numPendingAcquires(): number } }).pool;
   let statements = 0;
   db.on('query', () => statements++);
+  logStatements(db);
   const probes: WorkerProbes = {
     statementCount: () => statements,
     poolStats: () => ({ max: config.databasePoolMax, used: pool?.numUsed() ?? 0, pendingAcquires: pool?.numPendingAcquires() ?? 0 }),
@@ -159,6 +161,19 @@ async function createBenchOrderWorker(
     ...(workflowBundle ? { workflowBundle } : {}),
   });
   return { worker, probes };
+}
+
+/**
+ * BENCH_WORKER_SQL_LOG=<file>: one line per statement, the activity that sent it first, to count
+ * an order's statements by activity (`cut -f1 <file> | sort | uniq -c`).
+ */
+function logStatements(db: ReturnType<typeof createDb>): void {
+  const file = process.env.BENCH_WORKER_SQL_LOG;
+  if (!file) return;
+  db.on('query', (query: { sql: string }) => {
+    const activity = asyncLocalStorage.getStore()?.info.activityType ?? '-';
+    appendFileSync(file, `${activity}\t${query.sql.replace(/\s+/g, ' ').slice(0, 300)}\n`);
+  });
 }
 
 /**

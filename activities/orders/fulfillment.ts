@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
 import { allocateActivatedEntitlements } from '../../src/licensing/pools';
@@ -54,36 +55,51 @@ function createShipmentActivities(db: Db) {
   return {
     /** R7: the ship date, and for a term line its subscription, written once. */
     async recordShipment(shipment: ShipmentRecord): Promise<void> {
-      await db.transaction(async (trx) => {
-        // One statement finds the line, writes its ship date once and, for a term line, its
-        // subscription (issue 16: it was a read and two writes).
-        const sub = shipment.subscription;
-        const subscription = sub
-          ? `, subscription AS (
-               INSERT INTO subscriptions (order_line_id, term_months, starts_on, ends_on)
-               SELECT id, ?, ?, ? FROM line ON CONFLICT (order_line_id) DO NOTHING
-             )`
-          : '';
-        const { rows } = await trx.raw<{ rows: Array<{ id: number }> }>(
-          `WITH line AS (SELECT id, state FROM order_lines WHERE order_id = ? AND line_number = ?),
-           shipped AS (
-             UPDATE order_lines l
+      // One statement finds the line, writes its ship date once and, for a term line, its
+      // subscription, then the order's status and event (issue 16: it was a transaction of a
+      // read, two writes and the status write; then BEGIN, two statements, COMMIT).
+      const sub = shipment.subscription;
+      const parts = [
+        {
+          name: 'line',
+          query: db.raw('SELECT id, state FROM order_lines WHERE order_id = ? AND line_number = ?', [
+            shipment.orderId,
+            shipment.lineNumber,
+          ]),
+        },
+        {
+          name: 'shipped',
+          query: db.raw(
+            `UPDATE order_lines l
                 SET shipped_on = ?, state = CASE WHEN line.state IN ('deposited', 'held', 'booked') THEN 'shipped' ELSE l.state END
-               FROM line WHERE l.id = line.id AND l.shipped_on IS NULL
-           )${subscription}
-           SELECT id FROM line`,
-          [shipment.orderId, shipment.lineNumber, shipment.shippedOn, ...(sub ? [sub.termMonths, sub.startsOn, sub.endsOn] : [])],
-        );
-        if (rows.length === 0) throw refuse('UnknownOrder', `order "${shipment.orderId}" has no line ${shipment.lineNumber}`);
-        await writeListStatus(trx, shipment.orderId, shipment.listStatus, {
-          projection: shipment.status,
-          event: {
-            type: 'line_shipped',
-            idempotencyKey: shipment.idempotencyKey,
-            details: { lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn, subscription: shipment.subscription ?? null },
-          },
-        });
+               FROM line WHERE l.id = line.id AND l.shipped_on IS NULL`,
+            [shipment.shippedOn],
+          ),
+        },
+        ...(sub
+          ? [
+              {
+                name: 'subscription',
+                query: db.raw(
+                  `INSERT INTO subscriptions (order_line_id, term_months, starts_on, ends_on)
+                   SELECT id, ?, ?, ? FROM line ON CONFLICT (order_line_id) DO NOTHING`,
+                  [sub.termMonths, sub.startsOn, sub.endsOn],
+                ),
+              },
+            ]
+          : []),
+      ];
+      const { gateOpen } = await writeListStatus(db, shipment.orderId, shipment.listStatus, {
+        parts,
+        gate: 'line',
+        projection: shipment.status,
+        event: {
+          type: 'line_shipped',
+          idempotencyKey: shipment.idempotencyKey,
+          details: { lineNumber: shipment.lineNumber, shippedOn: shipment.shippedOn, subscription: shipment.subscription ?? null },
+        },
       });
+      if (!gateOpen) throw refuse('UnknownOrder', `order "${shipment.orderId}" has no line ${shipment.lineNumber}`);
     },
   };
 }
@@ -96,44 +112,42 @@ function createProvisioningActivities(db: Db) {
      */
     async provisionLines(request: ProvisioningRequest): Promise<ProvisioningResult> {
       return db.transaction(async (trx) => {
-        const order = await trx<OrderRow>('orders').where({ id: request.orderId }).forUpdate().first('id', 'account_id');
+        const order = await lockOrderWithLines(trx, request);
         if (!order?.account_id) throw refuse('UnknownOrder', `order "${request.orderId}" has no customer Smart Account to provision into`);
-        const lines = await trx<OrderLineRow>('order_lines')
-          .where({ order_id: request.orderId })
-          .whereIn('line_number', request.lineNumbers)
-          .orderBy('line_number');
+        const lines = order.lines;
+        const smartLineIds = lines.filter((l) => l.license_type === 'smart').map((l) => String(l.id));
+        // Every smart line's entitlements in one statement (issue 16: one per line).
+        const activated =
+          smartLineIds.length === 0
+            ? []
+            : (
+                await trx.raw<{ rows: Array<{ id: string }> }>(
+                  `UPDATE entitlements SET status = 'active', activated_at = COALESCE(activated_at, now()), updated_at = now()
+                    WHERE order_line_id = ANY(?) AND status IN ('deposited', 'active') RETURNING id`,
+                  [smartLineIds],
+                )
+              ).rows;
         const lrpKeys: Record<number, string> = {};
-        const activatedEntitlements: string[] = [];
         for (const line of lines) {
-          if (line.license_type === 'smart') {
-            const activated: Array<{ id: string }> = await trx<EntitlementRow>('entitlements')
-              .where({ order_line_id: line.id })
-              .whereIn('status', ['deposited', 'active'])
-              .update({ status: 'active', activated_at: trx.raw('COALESCE(activated_at, now())'), updated_at: trx.fn.now() })
-              .returning('id');
-            activatedEntitlements.push(...activated.map((e) => String(e.id)));
-          } else {
-            await trx<LrpRecordRow>('lrp_records')
-              .insert({ order_line_id: line.id, account_id: order.account_id, license_key: newLicenseKey() })
-              .onConflict('order_line_id')
-              .ignore();
-            const record = (await trx<LrpRecordRow>('lrp_records').where({ order_line_id: line.id }).first('license_key'))!;
-            lrpKeys[line.line_number] = record.license_key;
-            // A classic license stays deposited in the Smart Account: it is used through its LRP
-            // record, never activated as a smart license.
-          }
+          // A classic license stays deposited in the Smart Account: it is used through its LRP
+          // record, never activated as a smart license.
+          if (line.license_type !== 'smart') lrpKeys[line.line_number] = await lrpKeyOf(trx, String(line.id), order.account_id);
         }
-        await trx<OrderLineRow>('order_lines')
-          .whereIn(
-            'id',
-            lines.map((l) => l.id),
-          )
-          .whereNot('state', 'cancelled')
-          .update({ state: 'provisioned' });
         // R18: the licenses join their pool now, and its devices are re-judged in this transaction.
-        await allocateActivatedEntitlements(trx, activatedEntitlements);
+        await allocateActivatedEntitlements(
+          trx,
+          activated.map((e) => String(e.id)),
+        );
         const fulfilled = request.listStatus.phase === 'Fulfilled';
         await writeListStatus(trx, request.orderId, request.listStatus, {
+          parts: [
+            {
+              name: 'provisioned_lines',
+              query: trx.raw(`UPDATE order_lines SET state = 'provisioned' WHERE id = ANY(?) AND state <> 'cancelled'`, [
+                lines.map((l) => String(l.id)),
+              ]),
+            },
+          ],
           extra: fulfilled ? { fulfilled_at: trx.raw('COALESCE(fulfilled_at, now())') } : {},
           projection: request.status,
           event: {
@@ -146,6 +160,38 @@ function createProvisioningActivities(db: Db) {
       });
     },
   };
+}
+
+/** The order, locked, with the lines to provision (one statement; issue 16: it was two). */
+async function lockOrderWithLines(trx: Knex.Transaction, request: ProvisioningRequest) {
+  const { rows } = await trx.raw<{
+    rows: Array<Pick<OrderRow, 'id' | 'account_id'> & { lines: Array<Pick<OrderLineRow, 'id' | 'line_number' | 'license_type'>> }>;
+  }>(
+    `SELECT o.id, o.account_id,
+       (SELECT COALESCE(json_agg(json_build_object('id', l.id, 'line_number', l.line_number, 'license_type', l.license_type)
+                                 ORDER BY l.line_number), '[]')
+          FROM order_lines l WHERE l.order_id = o.id AND l.line_number = ANY(?)) AS lines
+     FROM orders o WHERE o.id = ? FOR UPDATE`,
+    [request.lineNumbers, request.orderId],
+  );
+  return rows[0];
+}
+
+/**
+ * The classic line's License Registration Portal key: made once, then read back (one statement;
+ * the order's lock keeps a concurrent attempt out until this one has committed).
+ */
+async function lrpKeyOf(trx: Knex.Transaction, orderLineId: string, accountId: string): Promise<string> {
+  const { rows } = await trx.raw<{ rows: Array<Pick<LrpRecordRow, 'license_key'>> }>(
+    `WITH made AS (
+       INSERT INTO lrp_records (order_line_id, account_id, license_key) VALUES (?, ?, ?)
+       ON CONFLICT (order_line_id) DO NOTHING RETURNING license_key
+     )
+     SELECT license_key FROM made UNION ALL SELECT license_key FROM lrp_records WHERE order_line_id = ?`,
+    [orderLineId, accountId, newLicenseKey(), orderLineId],
+  );
+  if (rows.length === 0) throw new Error(`the LRP record of order line ${orderLineId} was neither made nor found`);
+  return rows[0].license_key;
 }
 
 function createWithdrawalActivities(db: Db) {

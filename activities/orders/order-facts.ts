@@ -33,14 +33,23 @@ export interface OrderFactsRow {
   [column: string]: unknown;
 }
 
+/** The order's lines with their terms and LRP keys, as a JSON array in the order's row (one round trip). */
+const LINES_JSON = `(SELECT COALESCE(json_agg(json_build_object(
+     'line_number', l.line_number, 'sku', l.sku, 'quantity', l.quantity, 'license_type', l.license_type,
+     'term_months', l.term_months, 'state', l.state, 'shipped_on', l.shipped_on,
+     'starts_on', s.starts_on, 'ends_on', s.ends_on, 'license_key', r.license_key) ORDER BY l.line_number), '[]')
+   FROM order_lines l LEFT JOIN subscriptions s ON s.order_line_id = l.id LEFT JOIN lrp_records r ON r.order_line_id = l.id
+   WHERE l.order_id = o.id) AS lines_json`;
+
 /**
  * Everything an order email says about the order, read from Postgres (the system of record), in
- * two statements: the order with what it names, then its lines. Every email of every order comes
- * through here, so it was worth folding the six lookups it used to make into one
- * (docs/BENCHMARKS.md). Throws UnknownOrder for an order that does not exist.
+ * one statement: the order with what it names, its lines as a JSON column. Every email of every
+ * order comes through here, so it was worth folding the seven lookups it used to make into one
+ * (docs/BENCHMARKS.md; issue 16: the lines were a second statement). Throws UnknownOrder for an
+ * order that does not exist.
  */
 export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order: OrderFactsRow; facts: OrderEmailFacts }> {
-  const order: OrderFactsRow | undefined = await db('orders as o')
+  const row: (OrderFactsRow & { lines_json: OrderFactsLineRow[] }) | undefined = await db('orders as o')
     .leftJoin('partners as p', 'p.id', 'o.partner_id')
     .leftJoin('accounts as a', 'a.id', 'o.account_id')
     .leftJoin('virtual_accounts as va', 'va.id', 'o.virtual_account_id')
@@ -62,25 +71,10 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
       ),
       'cu.email as customer_email',
       'cu.full_name as customer_name',
+      db.raw(LINES_JSON),
     );
-  if (!order) throw refuse('UnknownOrder', `order "${orderId}" does not exist`);
-  const lines = await db('order_lines as l')
-    .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
-    .leftJoin('lrp_records as r', 'r.order_line_id', 'l.id')
-    .where('l.order_id', orderId)
-    .orderBy('l.line_number')
-    .select<OrderFactsLineRow[]>(
-      'l.line_number',
-      'l.sku',
-      'l.quantity',
-      'l.license_type',
-      'l.term_months',
-      'l.state',
-      'l.shipped_on',
-      's.starts_on',
-      's.ends_on',
-      'r.license_key',
-    );
+  if (!row) throw refuse('UnknownOrder', `order "${orderId}" does not exist`);
+  const { lines_json: lines, ...order } = row;
   return {
     order,
     facts: {

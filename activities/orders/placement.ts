@@ -2,9 +2,9 @@ import type { Knex } from 'knex';
 import type { Db } from '../../src/db/knex';
 import { emailDomain } from '../../src/orders/order';
 import { asRefusal, refuse } from '../shared/errors';
-import { checkRole, checkTarget, partnersOfOrder } from '../../src/accounts/placement-rules';
+import { judgeRole, judgeTarget, type AccountRow, type RoleGrantPath } from '../../src/accounts/placement-rules';
 import { writeListStatus, type ListStatus, type StatusProjection } from './records';
-import type { OrderLineRow, OrderRow, UserRow } from '../../src/db/rows';
+import type { OrderLineRow, OrderRow } from '../../src/db/rows';
 
 /** Who asks for the licenses to be placed; each is authorised differently. */
 export type PlacementActor =
@@ -69,38 +69,81 @@ export function createPlacementActivities(db: Db) {
   };
 }
 
-/** placeLines in its transaction: the order locked, the actor authorised, the lines moved. */
+/**
+ * What placeLines judges, read in one statement with the order locked (and the target account
+ * shared-locked, as checkTarget does): the target, the actor's standing and the lines that move.
+ * Issue 16: it was six statements.
+ */
+const PLACEMENT_FACTS_SQL = `
+SELECT o.*,
+  (SELECT row_to_json(t) FROM (SELECT a.id, a.kind, a.name, a.domain, a.status, a.owner_partner_id
+     FROM accounts a WHERE a.id = :accountId FOR SHARE) t) AS target_account,
+  (SELECT va.id FROM virtual_accounts va WHERE va.account_id = :accountId AND va.path = :path) AS target_va_id,
+  (SELECT COALESCE(array_agg(d.distributor_id), '{}') FROM distributor_resellers d WHERE d.reseller_id = o.partner_id) AS distributors,
+  (SELECT COALESCE(json_agg(json_build_object('role', g.role, 'path', v.path)), '[]')
+     FROM role_grants g LEFT JOIN virtual_accounts v ON v.id = g.virtual_account_id
+    WHERE g.account_id = :accountId AND g.partner_id = :actorPartnerId AND g.revoked_at IS NULL) AS grants,
+  (SELECT u.email FROM users u WHERE u.id = o.end_customer_contact_id) AS contact_email,
+  (SELECT COALESCE(json_agg(json_build_object('id', l.id, 'line_number', l.line_number, 'state', l.state) ORDER BY l.line_number), '[]')
+     FROM order_lines l WHERE l.order_id = o.id AND l.state IN ('booked', 'held', 'deposited', 'shipped')) AS movable_lines
+FROM orders o WHERE o.id = :orderId FOR UPDATE OF o`;
+
+interface PlacementFacts extends OrderRow {
+  target_account: AccountRow | null;
+  target_va_id: string | null;
+  distributors: string[];
+  grants: RoleGrantPath[];
+  contact_email: string | null;
+  movable_lines: Array<Pick<OrderLineRow, 'id' | 'line_number' | 'state'>>;
+}
+
+/** placeLines in its transaction: the order locked, the actor authorised (one read), the lines moved (one write). */
 async function placeLinesIn(trx: Knex.Transaction, request: PlacementRequest): Promise<PlacementResult> {
-  const order = await trx<OrderRow>('orders').where({ id: request.orderId }).forUpdate().first();
+  const { rows } = await trx.raw<{ rows: PlacementFacts[] }>(PLACEMENT_FACTS_SQL, {
+    orderId: request.orderId,
+    accountId: request.target.accountId,
+    path: request.target.virtualAccountPath ?? null,
+    actorPartnerId: request.actor.kind === 'partner' ? request.actor.partnerId : null,
+  });
+  const [order] = rows;
   if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
-  const { account, virtualAccountId } = await checkTarget(trx, request.target);
-  await authorizePlacement(trx, order, account, request);
+  const { account, virtualAccountId } = judgeTarget(
+    request.target,
+    order.target_account,
+    order.target_va_id === null ? null : Number(order.target_va_id),
+  );
+  authorizePlacement(order, account, request);
 
   const toCustomer = account.kind === 'smart_account';
-  const lines = await trx<OrderLineRow>('order_lines')
-    .where({ order_id: request.orderId })
-    .whereIn('state', ['booked', 'held', 'deposited', 'shipped'])
-    .orderBy('line_number');
+  const lines = order.movable_lines;
   const wasHeld = lines.some((l) => l.state === 'held') || (order.holding_account_id && toCustomer);
-  if (lines.length > 0) {
-    // Insert the new entitlements; move the ones that sit elsewhere (a transfer).
-    await trx.raw(
-      `INSERT INTO entitlements (order_line_id, account_id, virtual_account_id, sku, quantity, status)
-     SELECT l.id, ?, ?, l.sku, l.quantity, ? FROM order_lines l WHERE l.id = ANY(?)
-     ON CONFLICT (order_line_id) DO UPDATE SET
-       account_id = EXCLUDED.account_id, virtual_account_id = EXCLUDED.virtual_account_id,
-       status = EXCLUDED.status, updated_at = now()
-     WHERE entitlements.status IN ('held', 'deposited')`,
-      [account.id, virtualAccountId, toCustomer ? 'deposited' : 'held', lines.map((l) => String(l.id))],
-    );
-    await trx<OrderLineRow>('order_lines')
-      .whereIn(
-        'id',
-        lines.filter((l) => l.state !== 'shipped').map((l) => l.id),
-      )
-      .update({ state: toCustomer ? 'deposited' : 'held' });
-  }
+  const parts =
+    lines.length === 0
+      ? []
+      : [
+          {
+            // Insert the new entitlements; move the ones that sit elsewhere (a transfer).
+            name: 'entitlements',
+            query: trx.raw(
+              `INSERT INTO entitlements (order_line_id, account_id, virtual_account_id, sku, quantity, status)
+               SELECT l.id, ?, ?, l.sku, l.quantity, ? FROM order_lines l WHERE l.id = ANY(?)
+               ON CONFLICT (order_line_id) DO UPDATE SET
+                 account_id = EXCLUDED.account_id, virtual_account_id = EXCLUDED.virtual_account_id,
+                 status = EXCLUDED.status, updated_at = now()
+               WHERE entitlements.status IN ('held', 'deposited')`,
+              [account.id, virtualAccountId, toCustomer ? 'deposited' : 'held', lines.map((l) => String(l.id))],
+            ),
+          },
+          {
+            name: 'moved_lines',
+            query: trx.raw(`UPDATE order_lines SET state = ? WHERE id = ANY(?) AND state <> 'shipped'`, [
+              toCustomer ? 'deposited' : 'held',
+              lines.map((l) => String(l.id)),
+            ]),
+          },
+        ];
   await writeListStatus(trx, request.orderId, request.listStatus, {
+    parts,
     extra: toCustomer
       ? { account_id: account.id, virtual_account_id: virtualAccountId, customer_domain: account.domain }
       : { holding_account_id: account.id },
@@ -125,24 +168,17 @@ async function placeLinesIn(trx: Knex.Transaction, request: PlacementRequest): P
   };
 }
 
-type PlacementTarget = Awaited<ReturnType<typeof checkTarget>>['account'];
-
 /** R10/R11: the partner acts on the order and may use the account; a customer, only their domain's. */
-async function authorizePlacement(
-  trx: Knex.Transaction,
-  order: OrderRow,
-  account: PlacementTarget,
-  request: PlacementRequest,
-): Promise<void> {
+function authorizePlacement(order: PlacementFacts, account: AccountRow, request: PlacementRequest): void {
   const actor = request.actor;
   if (actor.kind === 'partner') {
-    if (!(await partnersOfOrder(trx, order)).has(actor.partnerId)) {
+    if (!new Set([order.partner_id, order.booked_by_partner_id, ...order.distributors]).has(actor.partnerId)) {
       throw refuse('NotAuthorized', `partner "${actor.partnerId}" may not act on order ${order.external_reference}`, {
         partnerId: actor.partnerId,
       });
     }
     if (account.kind === 'smart_account') {
-      await checkRole(trx, actor.partnerId, account, request.target.virtualAccountPath);
+      judgeRole(actor.partnerId, account, request.target.virtualAccountPath, order.grants);
     } else {
       // R10: a partner's own holding account; in two-tier, the distributor's or its reseller's
       // (recordBooking has checked that the order's partner is the distributor's reseller).
@@ -156,10 +192,8 @@ async function authorizePlacement(
       }
     }
   } else {
-    const contact = order.end_customer_contact_id
-      ? await trx<UserRow>('users').where({ id: order.end_customer_contact_id }).first('email')
-      : undefined;
-    if (account.kind !== 'smart_account' || !contact || emailDomain(contact.email) !== account.domain) {
+    const contact = order.contact_email;
+    if (account.kind !== 'smart_account' || !contact || emailDomain(contact) !== account.domain) {
       throw refuse('DomainMismatch', `Smart Account "${account.id}" is not of the customer contact's domain`, {
         accountId: account.id,
       });

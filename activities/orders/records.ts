@@ -22,11 +22,7 @@ export interface StatusProjection {
 }
 
 export async function recordOrderEvent(trx: Knex.Transaction, event: OrderEvent & { orderId: string }): Promise<void> {
-  await orderEventInsert(trx, event);
-}
-
-function orderEventInsert(trx: Knex.Transaction, event: OrderEvent & { orderId: string }) {
-  return trx<OrderEventRow>('order_events')
+  await trx<OrderEventRow>('order_events')
     .insert({
       order_id: event.orderId,
       type: event.type,
@@ -44,6 +40,22 @@ export interface OrderEvent {
   details?: Record<string, unknown>;
 }
 
+/** A step's own write, run as a CTE ahead of the status write in the same statement. */
+export interface StepPart {
+  name: string;
+  query: Knex.QueryBuilder | Knex.Raw;
+}
+
+export interface StatusWrite {
+  extra?: Record<string, unknown>;
+  projection?: StatusProjection;
+  event?: OrderEvent;
+  /** The step's own writes, in the same statement (no transaction needed around the two). */
+  parts?: StepPart[];
+  /** The name of a part that must return a row for the status and event to be written: the step found its target. */
+  gate?: string;
+}
+
 /**
  * Keeps orders.status and waiting_for (the read-your-writes list columns) and the status
  * projection in step with the workflow, records the step's order event, and counts the order
@@ -51,42 +63,59 @@ export interface OrderEvent {
  * late retry of an earlier step) changes nothing: the status never goes backwards; the event is
  * recorded all the same (once per key).
  *
- * One statement (issue 16: it was a SELECT ... FOR UPDATE, an UPDATE and an INSERT): the CTE
- * `previous` locks the row first, so a retried or concurrent attempt waits and then reads the
- * status already written; only the write that changes it counts (the order_phase_entered metric).
+ * One statement (issue 16: it was a SELECT ... FOR UPDATE, an UPDATE and an INSERT), with the
+ * step's own `parts` ahead of it when given: the CTE `previous` locks the row first, so a retried
+ * or concurrent attempt waits and then reads the status already written; only the write that
+ * changes it counts (the order_phase_entered metric). Returns whether the gate (if any) was open.
  */
 export async function writeListStatus(
-  trx: Knex.Transaction,
+  q: Knex | Knex.Transaction,
   orderId: string,
   status: ListStatus,
-  write: { extra?: Record<string, unknown>; projection?: StatusProjection; event?: OrderEvent } = {},
-): Promise<void> {
-  const { extra = {}, projection, event } = write;
-  let update = trx<OrderRow>('orders').with(
-    'previous',
-    trx('orders').where({ id: orderId }).forUpdate().select('status as previous_status'),
-  );
-  if (event) update = update.with('event', orderEventInsert(trx, { orderId, ...event }));
+  write: StatusWrite = {},
+): Promise<{ gateOpen: boolean }> {
+  const { extra = {}, projection, event, parts = [], gate } = write;
+  let statement = q.queryBuilder();
+  for (const part of parts) statement = statement.with(part.name, part.query);
+  const previous = q('orders').where({ id: orderId }).forUpdate().select('status as previous_status');
+  if (gate) previous.whereExists(q.select(q.raw('1')).from(gate));
+  statement = statement.with('previous', previous);
+  if (event) statement = statement.with('event', orderEventFromPrevious(q, orderId, event));
+  const update = q<OrderRow>('orders').updateFrom('previous').where('orders.id', orderId);
   if (projection) {
-    update = update.where((q) => {
-      q.whereNull('orders.status_version').orWhere('orders.status_version', '<', projection.version);
+    update.where((w) => {
+      w.whereNull('orders.status_version').orWhere('orders.status_version', '<', projection.version);
     });
   }
-  const written: Array<{ previous_status: string }> = await update
-    .updateFrom('previous')
-    .where('orders.id', orderId)
+  update
     .update({
       status: status.phase,
       waiting_for: status.waitingFor,
-      updated_at: trx.fn.now(),
+      updated_at: q.fn.now(),
       ...extra,
       ...(projection ? projectionColumns(projection) : {}),
     })
     .returning('previous.previous_status');
-  const previous = written[0]?.previous_status;
-  if (previous !== undefined && previous !== status.phase) {
-    countPhaseEnteredOnCommit(trx, { orderId, phase: status.phase, previousPhase: previous, waitingFor: status.waitingFor });
+  const [row]: Array<{ previous_status: string | null; gate_open: boolean }> = await statement
+    .with('status_write', update)
+    .select(
+      q.raw('(SELECT previous_status FROM status_write) AS previous_status'),
+      q.raw(gate ? `EXISTS (SELECT 1 FROM ??) AS gate_open` : 'true AS gate_open', gate ? [gate] : []),
+    );
+  const previousPhase = row?.previous_status ?? undefined;
+  if (previousPhase !== undefined && previousPhase !== status.phase) {
+    countPhaseEnteredOnCommit(q, { orderId, phase: status.phase, previousPhase, waitingFor: status.waitingFor });
   }
+  return { gateOpen: row?.gate_open === true };
+}
+
+/** The step's order event, recorded only once the order row is found (and locked) by `previous`. */
+function orderEventFromPrevious(q: Knex, orderId: string, event: OrderEvent): Knex.Raw {
+  return q.raw(
+    `INSERT INTO order_events (order_id, type, idempotency_key, details) SELECT ?, ?, ?, ?::jsonb FROM previous
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [orderId, event.type, event.idempotencyKey, JSON.stringify(event.details ?? {})],
+  );
 }
 
 /**

@@ -47,6 +47,13 @@ export async function checkTarget(q: Knex, target: PlacementTarget) {
   return { account, virtualAccountId };
 }
 
+/** checkTarget's judgement of an account and virtual account read by the caller (in a statement of its own). */
+export function judgeTarget(target: PlacementTarget, found: AccountRow | null, virtualAccountId: number | null) {
+  const account = found ?? undefined;
+  judgeAccount(target, account);
+  return { account, virtualAccountId: target.virtualAccountPath ? judgeVirtualAccount(target, account, virtualAccountId) : null };
+}
+
 /** checkTarget's refusals of the account itself, in its order. */
 function judgeAccount(target: PlacementTarget, account: AccountRow | undefined): asserts account is AccountRow {
   if (!account)
@@ -113,7 +120,7 @@ export async function partnersOfOrder(q: Knex, order: { partner_id: string; book
 }
 
 /** A partner's live role on a Smart Account, with the virtual account it is limited to (null: the whole account). */
-interface RoleGrantPath {
+export interface RoleGrantPath {
   role: string;
   path: string | null;
 }
@@ -128,7 +135,8 @@ export async function checkRole(q: Knex, partnerId: string, account: AccountRow,
   judgeRole(partnerId, account, virtualAccountPath, grants);
 }
 
-function judgeRole(partnerId: string, account: AccountRow, virtualAccountPath: string | undefined, grants: RoleGrantPath[]): void {
+/** checkRole's judgement of the grants read by the caller. */
+export function judgeRole(partnerId: string, account: AccountRow, virtualAccountPath: string | undefined, grants: RoleGrantPath[]): void {
   const allowed = grants.some(
     (g) =>
       CUSTOMER_ROLES.includes(g.role) ||

@@ -28,9 +28,8 @@ export interface PoolRow extends PoolCounts {
   sku: string;
 }
 
-/** The account's overage agreement as an Allowance (none when it has no agreement). */
-export async function allowanceOf(q: Knex, accountId: string): Promise<Allowance> {
-  const row = await q<OverageAgreementRow>('overage_agreements').where({ account_id: accountId }).first('kind', 'allowance_factor');
+/** The account's overage agreement row as an Allowance (none when it has no agreement). */
+function allowanceOfAgreement(row: Pick<OverageAgreementRow, 'kind' | 'allowance_factor'> | null | undefined): Allowance {
   if (!row || row.kind === 'none') return NO_ALLOWANCE;
   if (row.kind === 'unlimited') return { kind: 'unlimited' };
   return { kind: 'factor', factor: Number(row.allowance_factor) };
@@ -61,19 +60,42 @@ export function poolRowOf(row: Record<string, unknown>): PoolRow {
   };
 }
 
-/** Licenses the pool holds today: allocations of active entitlements whose term has not ended. */
-async function purchasedOf(q: Knex.Transaction, key: PoolKey, today: string): Promise<{ purchased: number; nextExpiryOn: string | null }> {
-  const row = await q('license_allocations as a')
-    .join('entitlements as e', 'e.id', 'a.entitlement_id')
-    .where({ 'a.virtual_account_id': key.virtualAccountId, 'a.sku': key.sku, 'e.status': 'active' })
-    .andWhere((w) => {
-      w.whereNull('a.ends_on').orWhere('a.ends_on', '>', today);
-    })
-    .first<{ purchased: number; next_expiry_on: string | null } | undefined>(
-      q.raw('COALESCE(SUM(a.quantity), 0)::int AS purchased'),
-      q.raw(`to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on`),
-    );
-  return { purchased: Number(row?.purchased ?? 0), nextExpiryOn: row?.next_expiry_on ?? null };
+/** A live use of the pool, as recomputePool re-judges it; reported_us orders uses reported at once. */
+interface PoolUse {
+  instance_id: string;
+  count: number;
+  state: string;
+  reported_us: string;
+}
+
+/**
+ * What re-judging the pool needs, in one statement (issue 16: it was three): the licenses it
+ * holds today (allocations of active entitlements whose term has not ended) and the first of
+ * their term ends, its live uses, and the account's overage agreement.
+ */
+const POOL_FACTS_SQL = `
+SELECT h.purchased, h.next_expiry_on,
+  (SELECT COALESCE(json_agg(json_build_object('instance_id', u.instance_id, 'count', u.count, 'state', u.state,
+          'reported_us', (extract(epoch FROM u.reported_at) * 1000000)::bigint::text)), '[]')
+     FROM instance_usage u
+    WHERE u.virtual_account_id = :va AND u.sku = :sku AND u.state <> 'AuthorizationExpired') AS uses,
+  (SELECT json_build_object('kind', o.kind, 'allowance_factor', o.allowance_factor)
+     FROM overage_agreements o WHERE o.account_id = :account) AS agreement
+FROM (SELECT COALESCE(SUM(a.quantity), 0)::int AS purchased, to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on
+        FROM license_allocations a JOIN entitlements e ON e.id = a.entitlement_id
+       WHERE a.virtual_account_id = :va AND a.sku = :sku AND e.status = 'active' AND (a.ends_on IS NULL OR a.ends_on > :today)) h`;
+
+async function poolFactsOf(q: Knex.Transaction, accountId: string, key: PoolKey, today: string) {
+  const { rows } = await q.raw<{
+    rows: Array<{ purchased: number; next_expiry_on: string | null; uses: PoolUse[]; agreement: OverageAgreementRow | null }>;
+  }>(POOL_FACTS_SQL, { va: key.virtualAccountId, sku: key.sku, account: accountId, today });
+  const [row] = rows;
+  return {
+    purchased: Number(row.purchased),
+    nextExpiryOn: row.next_expiry_on,
+    uses: row.uses,
+    allowance: allowanceOfAgreement(row.agreement),
+  };
 }
 
 /**
@@ -88,18 +110,14 @@ export async function recomputePool(
   today: string = isoDateOf(Date.now()),
 ): Promise<{ pool: PoolRow; changed: Array<{ instanceId: string; from: string; to: UseState }> }> {
   await lockPool(q, accountId, key);
-  const { purchased, nextExpiryOn } = await purchasedOf(q, key, today);
-  const uses: Array<{ instance_id: string; count: number; state: string; reported_at: Date }> = await q<InstanceUsageRow>('instance_usage')
-    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
-    .whereNot('state', 'AuthorizationExpired')
-    .select('instance_id', 'count', 'state', 'reported_at');
+  const { purchased, nextExpiryOn, uses, allowance } = await poolFactsOf(q, accountId, key, today);
   uses.sort(
     (a, b) =>
       statePriority(a.state) - statePriority(b.state) ||
-      a.reported_at.getTime() - b.reported_at.getTime() ||
+      Number(BigInt(a.reported_us) - BigInt(b.reported_us)) ||
       a.instance_id.localeCompare(b.instance_id),
   );
-  const { states, counts } = rejudgePool(purchased, uses, await allowanceOf(q, accountId));
+  const { states, counts } = rejudgePool(purchased, uses, allowance);
   const changed = uses.flatMap((use, i) =>
     use.state === states[i] ? [] : [{ instanceId: use.instance_id, from: use.state, to: states[i] }],
   );
@@ -223,20 +241,22 @@ export async function allocateActivatedEntitlements(q: Knex.Transaction, entitle
     .whereNotExists(q('license_allocations as a').whereRaw('a.entitlement_id = e.id'))
     .select('e.id', 'e.account_id', 'e.virtual_account_id', 'e.sku', 'e.quantity', q.raw(`to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on`));
   const touched = new Map<string, { accountId: string; key: PoolKey }>();
+  const allocations: Array<Partial<LicenseAllocationRow>> = [];
   for (const row of rows) {
     const virtualAccountId = row.virtual_account_id ? String(row.virtual_account_id) : await defaultVirtualAccount(q, row.account_id);
-    await q<LicenseAllocationRow>('license_allocations')
-      .insert({
-        entitlement_id: row.id,
-        account_id: row.account_id,
-        virtual_account_id: virtualAccountId,
-        sku: row.sku,
-        quantity: row.quantity,
-        ends_on: row.ends_on,
-      })
-      .onConflict(['entitlement_id', 'virtual_account_id'])
-      .ignore();
+    allocations.push({
+      entitlement_id: row.id,
+      account_id: row.account_id,
+      virtual_account_id: virtualAccountId,
+      sku: row.sku,
+      quantity: row.quantity,
+      ends_on: row.ends_on,
+    });
     touched.set(`${virtualAccountId}\u0000${row.sku}`, { accountId: row.account_id, key: { virtualAccountId, sku: row.sku } });
+  }
+  // All of them in one statement (issue 16: one each).
+  if (allocations.length > 0) {
+    await q<LicenseAllocationRow>('license_allocations').insert(allocations).onConflict(['entitlement_id', 'virtual_account_id']).ignore();
   }
   const pools: PoolRow[] = [];
   // A fixed order, so two transactions touching the same pools lock them in the same order.

@@ -25,23 +25,26 @@ export interface PhaseEntered {
  * counter is served on the worker's one /metrics endpoint beside the SDK's own metrics.
  *
  * Outside an activity (a script, a test calling an activity function directly) there is no
- * meter and nothing is counted.
+ * meter and nothing is counted. A write made outside a transaction (one statement) has
+ * committed when it returns: counted at once.
  */
-export function countPhaseEnteredOnCommit(trx: Knex.Transaction, entered: PhaseEntered): void {
+export function countPhaseEnteredOnCommit(q: Knex | Knex.Transaction, entered: PhaseEntered): void {
   const activity = asyncLocalStorage.getStore();
   if (!activity) return;
-  outermostTransaction(trx).executionPromise.then(
-    () => {
-      // Never let telemetry fail the activity or crash the worker (this runs after the commit).
-      try {
-        activity.metricMeter
-          .createCounter(ORDER_PHASE_ENTERED_METRIC, 'orders', ORDER_PHASE_ENTERED_DESCRIPTION)
-          .add(1, { phase: entered.phase });
-        activity.log.info('order entered phase', { ...entered });
-      } catch {
-        // A runtime already shut down has no meter left; the status row is what matters.
-      }
-    },
+  const count = () => {
+    // Never let telemetry fail the activity or crash the worker (this runs after the commit).
+    try {
+      activity.metricMeter
+        .createCounter(ORDER_PHASE_ENTERED_METRIC, 'orders', ORDER_PHASE_ENTERED_DESCRIPTION)
+        .add(1, { phase: entered.phase });
+      activity.log.info('order entered phase', { ...entered });
+    } catch {
+      // A runtime already shut down has no meter left; the status row is what matters.
+    }
+  };
+  if (!q.isTransaction) return count();
+  outermostTransaction(q as Knex.Transaction).executionPromise.then(
+    count,
     () => undefined, // rolled back: nothing entered any phase
   );
 }

@@ -97,15 +97,27 @@ test('every activity the workers run is classified here and in docs/RELIABILITY.
   expect(Object.keys(activitiesOn(db)).sort()).toEqual(Object.keys(PERMANENT).sort());
 });
 
+/** A well-formed booking (as the workflow hands it over) by and for these partners. */
+const probeBooking = (partnerId: string, bookedByPartnerId: string) =>
+  ({
+    orderId: NO_ORDER,
+    externalReference: 'probe',
+    partnerId,
+    bookedByPartnerId,
+    assignment: { kind: 'smart_account', accountId: 'x' },
+    lines: [{ lineNumber: 1, sku: 'X', quantity: 1, licenseType: 'smart', smartAccountMandatory: true }],
+  }) as never;
+
 describe('each permanent class, raised by its activity on the real Postgres', () => {
   const orderIdOnly = { orderId: NO_ORDER, idempotencyKey: `probe-${uniqueSuffix()}`, ...status };
+  const placement = {
+    ...orderIdOnly,
+    target: { kind: 'holding_account', accountId: 'x' },
+    actor: { kind: 'partner', partnerId: 'nobody' },
+  };
   const probes: Array<[ActivityName, RefusalType, (a: OrderActivities) => Promise<unknown>]> = [
-    [
-      'recordBooking',
-      'UnknownPartner',
-      (a) => a.recordBooking({ orderId: NO_ORDER, partnerId: 'nobody', bookedByPartnerId: 'nobody' } as never, 'wf'),
-    ],
-    ['placeLines', 'UnknownOrder', (a) => a.placeLines({ ...orderIdOnly, target: { kind: 'holding_account', accountId: 'x' } } as never)],
+    ['recordBooking', 'UnknownPartner', (a) => a.recordBooking(probeBooking('nobody', 'nobody'), 'wf')],
+    ['placeLines', 'UnknownOrder', (a) => a.placeLines(placement as never)],
     ['recordShipment', 'UnknownOrder', (a) => a.recordShipment({ ...orderIdOnly, lineNumber: 1, shippedOn: '2026-01-01' })],
     ['provisionLines', 'UnknownOrder', (a) => a.provisionLines({ ...orderIdOnly, lineNumbers: [1] })],
     ['withdrawOrder', 'UnknownOrder', (a) => a.withdrawOrder(orderIdOnly)],
@@ -124,11 +136,7 @@ describe('each permanent class, raised by its activity on the real Postgres', ()
       'UnknownOrder',
       (a) => a.sendOrderEmail({ orderId: NO_ORDER, template: 'order-fulfilled', audiences: ['partner'], idempotencyKey: 'probe' }),
     ],
-    [
-      'placeLinesAndAnnounce',
-      'UnknownOrder',
-      (a) => a.placeLinesAndAnnounce({ ...orderIdOnly, target: { kind: 'holding_account', accountId: 'x' } } as never),
-    ],
+    ['placeLinesAndAnnounce', 'UnknownOrder', (a) => a.placeLinesAndAnnounce(placement as never)],
     ['provisionLinesAndAnnounce', 'UnknownOrder', (a) => a.provisionLinesAndAnnounce({ ...orderIdOnly, lineNumbers: [1] } as never)],
   ];
 
@@ -139,7 +147,7 @@ describe('each permanent class, raised by its activity on the real Postgres', ()
 
   test('recordBooking → NotAuthorized (a partner booking for one that is not its reseller), non-retryable', async () => {
     const world = await createTestWorld(db, uniqueSuffix());
-    const input = { orderId: NO_ORDER, partnerId: world.otherPartnerId, bookedByPartnerId: world.partnerId } as never;
+    const input = probeBooking(world.otherPartnerId, world.partnerId);
     expect(permanentType(await failureOf(() => activitiesOn(db).recordBooking(input, 'wf')))).toBe('NotAuthorized');
   });
 
