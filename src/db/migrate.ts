@@ -14,6 +14,7 @@ import * as orderTransferBatches from '../../migrations/20261206_080_order_trans
 import * as instancesByContact from '../../migrations/20261206_100_instances_by_contact';
 import * as emailResends from '../../migrations/20261207_130_email_resends';
 import * as instancesPagePlan from '../../migrations/20261208_210_instances_page_plan';
+import * as entitlementsBySku from '../../migrations/20261208_250_entitlements_by_sku';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261206_100_instances_by_contact': instancesByContact,
   '20261207_130_email_resends': emailResends,
   '20261208_210_instances_page_plan': instancesPagePlan,
+  '20261208_250_entitlements_by_sku': entitlementsBySku,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -11,6 +11,7 @@ import { connectTemporalClient } from '../../src/temporal/connect';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { LICENSE_CLOCK_WORKFLOW_TYPE } from '../../src/licensing/workflow-api';
 import { useTestApi } from '../helpers/api';
+import { depositElsewhere } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
 import {
   addAccountUser,
@@ -28,6 +29,9 @@ import { mailFor, uniqueSuffix, useTestStack } from '../helpers/stack';
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
 const SKU = 'C9300-DNA-A';
+
+// The SKU exists (a report of one no license exists of is refused), whichever test runs alone.
+beforeAll(() => depositElsewhere(stack, SKU));
 
 function alertMail(address: string, title: string) {
   return mailFor(address).filter((m) => m.headers['x-email-template'] === 'license-alert' && m.subject.startsWith(title));
