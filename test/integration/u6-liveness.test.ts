@@ -268,6 +268,11 @@ test('alerts through the API: who may read them and who is emailed them (R25)', 
   ]);
   expect((await api.call('GET', `${path}/alerts`, { key: await api.keyFor('partner', world.otherPartnerId) })).status).toBe(403);
   expect((await api.call('GET', `${path}/alerts?kind=nonsense`, { key: partner })).status).toBe(400);
+  // A VA that does not exist is a 404 naming it, as the other views answer, not an empty list.
+  const unknownVa = await api.call('GET', `${path}/alerts?virtualAccountPath=Nowhere`, { key: partner });
+  expect([unknownVa.status, unknownVa.body.message]).toEqual([404, expect.stringContaining('virtual account "Nowhere"')]);
+  const inFinance = await api.call('GET', `${path}/alerts?virtualAccountPath=Finance`, { key: partner });
+  expect(inFinance.body.alerts.map((a: { virtualAccountPath: string }) => a.virtualAccountPath)).toEqual(['Finance', 'Finance']);
 
   // Subscriptions: a mere SA user partner may not change them; an operator may, for a user of the account only.
   expect((await api.call('PUT', `${path}/alert-subscriptions/${user.id}`, { key: partner })).status).toBe(403);

@@ -200,6 +200,10 @@ describe('U9', () => {
         })
       ).status,
     ).toBe(403);
+    // Without a role, a token ID that does not exist is refused the same way: nothing learnt of which exist.
+    expect(
+      (await api.call('DELETE', `/v1/accounts/${stranger.smartAccountId}/registration-tokens/999999999999`, { key: partnerKey })).status,
+    ).toBe(403);
     // Its token named under this account's URL does not exist here.
     expect(
       (await api.call('DELETE', `/v1/accounts/${world.smartAccountId}/registration-tokens/${strangerToken.tokenId}`, { key: partnerKey }))
