@@ -71,8 +71,15 @@ export async function seedInstances(db: Db, seed: InstanceSeed): Promise<void> {
   );
 }
 
-/** One provisioned order with a line per pool: each line's entitlement active, allocated to its VA, twice the use. */
-async function seedPurchase(db: Db, seed: InstanceSeed, pools: Array<{ virtual_account_id: string; sku: string; used: number }>) {
+/**
+ * One provisioned order with a line per pool: each line's entitlement active, allocated to its VA,
+ * twice the use. Also what makes a SKU exist: a report naming a SKU no license exists of is refused.
+ */
+export async function seedPurchase(
+  db: Db,
+  seed: Pick<InstanceSeed, 'prefix' | 'accountId' | 'partnerId'>,
+  pools: Array<{ virtual_account_id: string; sku: string; used: number }>,
+): Promise<void> {
   const orderId = `bench-seed-${seed.prefix}`;
   await db('orders').insert({
     id: orderId,

@@ -23,6 +23,7 @@ import { createTestWorld } from '../test/helpers/fixtures';
 import { startCpuProfile } from './cpu-profile';
 import { postgresBackendsCpuMs } from './cpu';
 import type { FleetJob, FleetPhase, FleetPhaseEdge, FleetResult } from './licensing-load';
+import { seedPurchase } from './licensing-seed';
 import type { LicensingResult, LoadFigures } from './licensing-report';
 import { summarize } from './report';
 import { ROOT, type BenchStack } from './stack';
@@ -98,10 +99,12 @@ async function seedFleet(stack: BenchStack, options: LicensingOptions): Promise<
   const world = await createTestWorld(stack.db, `lic-${options.runId}`);
   const perVa = Math.ceil(options.instances / options.virtualAccounts);
   const devices: FleetJob['devices'] = [];
+  const pools: Parameters<typeof seedPurchase>[2] = [];
   for (let v = 0; v < options.virtualAccounts; v++) {
     const vaId = String(await createVirtualAccountPath(stack.db, world.smartAccountId, `Fleet-${v}`));
-    // Seeded as the pool row provisioning leaves (no order): the hot path reads only the row.
+    // The pool row as provisioning leaves it, with the purchase behind it (below): the SKU exists.
     await stack.db('license_pools').insert({ virtual_account_id: vaId, sku: SKU, account_id: world.smartAccountId, purchased: 2 * perVa });
+    pools.push({ virtual_account_id: vaId, sku: SKU, used: perVa });
     const { token } = await createRegistrationToken(
       stack.db,
       { accountId: world.smartAccountId, virtualAccountId: vaId },
@@ -112,6 +115,7 @@ async function seedFleet(stack: BenchStack, options: LicensingOptions): Promise<
       devices.push({ token, productId: 'BENCH-9300', serialNumber: `B-${options.runId}-${v}-${i}`, hostname: `d${v}-${i}`, sku: SKU });
     }
   }
+  await seedPurchase(stack.db, { prefix: `fleet-${options.runId}`, accountId: world.smartAccountId, partnerId: world.partnerId }, pools);
   return { accountId: world.smartAccountId, devices };
 }
 

@@ -36,8 +36,10 @@ export const forbidden = (message: string) => new HttpError(403, 'Forbidden', me
 export const unavailable = () => new HttpError(503, 'Unavailable', 'the order did not answer in time; try again');
 /** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
-export const badRequest = (errors: FieldError[]) =>
-  new HttpError(400, 'ValidationFailed', 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '), errors);
+const fieldsMessage = (errors: FieldError[]) => 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; ');
+export const badRequest = (errors: FieldError[]) => new HttpError(400, 'ValidationFailed', fieldsMessage(errors), errors);
+/** Well-formed, but naming something that does not exist (an unknown SKU): 422 with the fields. */
+export const unprocessable = (code: string, errors: FieldError[]) => new HttpError(422, code, fieldsMessage(errors), errors);
 
 /** How each business refusal reads over HTTP: 404 unknown, 403 not allowed, 422 not usable. */
 const REFUSAL_STATUS: Record<RefusalType, number> = {
@@ -147,7 +149,7 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     const errors = fieldErrorsOf(fastifyError.validation, fastifyError.validationContext ?? 'body');
     return send(reply, 400, {
       error: 'ValidationFailed',
-      message: 'Invalid request: ' + errors.map((e) => `${e.field}: ${e.reason}`).join('; '),
+      message: fieldsMessage(errors),
       errors,
     });
   }

@@ -15,6 +15,7 @@ import * as instancesByContact from '../../migrations/20261206_100_instances_by_
 import * as emailResends from '../../migrations/20261207_130_email_resends';
 import * as instancesPagePlan from '../../migrations/20261208_210_instances_page_plan';
 import * as reportWritesInPlace from '../../migrations/20261208_220_report_writes_in_place';
+import * as entitlementsBySku from '../../migrations/20261208_250_entitlements_by_sku';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261207_130_email_resends': emailResends,
   '20261208_210_instances_page_plan': instancesPagePlan,
   '20261208_220_report_writes_in_place': reportWritesInPlace,
+  '20261208_250_entitlements_by_sku': entitlementsBySku,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -24,3 +24,7 @@ export async function callerOnSmartAccount(db: Db, principal: Principal, account
   if (!seesAccount(roles)) throw forbidden(`${actorOf(grantee)} has no role on Smart Account ${accountId}; the customer must grant one`);
   return { grantee, roles, actor: actorOf(grantee) };
 }
+
+/** A virtual account the caller named that does not exist, or that it may not see: the same 404 for both. */
+export const unknownVirtualAccount = (accountId: string, path: string | undefined) =>
+  notFound(`virtual account "${path}" of ${accountId} (or you may not see it)`);

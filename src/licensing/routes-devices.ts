@@ -4,6 +4,7 @@ import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import { clientIpOf, deviceCredentialOf, rateLimiters, type RateLimitHook } from '../api/rate-limits';
 import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
+import { KnownSkus } from './known-skus';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
 import { REPORT_BATCHES_IN_FLIGHT, UsageReportBatcher } from './report-queue';
@@ -98,6 +99,7 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       authenticate,
       callerOf: (request: FastifyRequest) => callers.get(request)!,
       batcher,
+      knownSkus: new KnownSkus(deps.db),
       perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', deviceCredentialOf),
       perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf),
     };
@@ -111,6 +113,7 @@ interface DeviceRouteTools {
   authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
   callerOf: (request: FastifyRequest) => DeviceCaller;
   batcher?: UsageReportBatcher;
+  knownSkus: KnownSkus;
   /** DEVICE_RATE_LIMIT, per credential: the signed routes. */
   perCredential: RateLimitHook[];
   /** DEVICE_REGISTRATION_RATE_LIMIT, per client IP: the routes without a credential. */
@@ -178,15 +181,19 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
         description:
           'Signed by the device (headers authorization: Device <credential>, x-device-timestamp, x-device-signature). ' +
           'The same reportId again returns the stored answer. 401 InvalidCredential, StaleRequest, ReplayedRequest, InvalidSignature; ' +
-          '403 NotThisInstance, InstanceRemoved; 400 for a malformed report (nothing changed).',
+          '403 NotThisInstance, InstanceRemoved; 400 for a malformed report; 422 UnknownSku for a SKU no license exists of, ' +
+          'named as usage.<sku> (a SKU that exists but this VA does not hold is answered OutOfCompliance). ' +
+          'Nothing changes on a 400 or 422, and the signature is not spent: the report can be sent again corrected.',
         params: InstanceParams,
         body: UsageReportBody,
-        response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 429, 503) },
+        response: { 200: UsageAnswerResponse, ...errorResponses(400, 401, 403, 422, 429, 503) },
       },
     },
     async (request) => {
       const badSkus = invalidSkus(request.body.usage);
       if (badSkus.length > 0) throw badRequest(badSkus);
+      // Before the report is queued: a refused report spends no signature and writes nothing.
+      await tools.knownSkus.check(request.body.usage);
       if (tools.batcher) return tools.batcher.submit(tools.callerOf(request), request.body);
       return reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body);
     },

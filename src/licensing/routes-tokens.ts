@@ -72,6 +72,14 @@ function requireUse(grantee: Grantee, roles: HeldRole[], accountId: string, path
   }
 }
 
+/** The VAs of the account whose tokens the caller may manage; 403 when there is none. */
+async function usableVaIds(db: Db, grantee: Grantee, roles: HeldRole[], accountId: string): Promise<string[]> {
+  const vas: Array<{ id: string; path: string }> = await db('virtual_accounts').where({ account_id: accountId }).select('id', 'path');
+  const usable = vas.filter((va) => allows(roles, 'use', va.path)).map((va) => String(va.id));
+  if (usable.length === 0) throw forbidden(`${describeGrantee(grantee)} may not manage registration tokens in ${accountId}`);
+  return usable;
+}
+
 /** R15: registration tokens of a VA, created, listed and revoked by whoever may `use` it. */
 export function registerTokenRoutes(app: FastifyInstance, deps: ApiDependencies): void {
   registerCreateRoute(app, deps.db);
@@ -151,10 +159,10 @@ function registerListRoute(app: FastifyInstance, db: Db): void {
           tokens: await listRegistrationTokens(db, account.id, [await virtualAccountId(db, account.id, path)]),
         };
       }
-      const vas: Array<{ id: string; path: string }> = await db('virtual_accounts').where({ account_id: account.id }).select('id', 'path');
-      const usable = vas.filter((va) => allows(roles, 'use', va.path)).map((va) => String(va.id));
-      if (usable.length === 0) throw forbidden(`${describeGrantee(grantee)} may not manage registration tokens in ${account.id}`);
-      return { accountId: account.id, tokens: await listRegistrationTokens(db, account.id, usable) };
+      return {
+        accountId: account.id,
+        tokens: await listRegistrationTokens(db, account.id, await usableVaIds(db, grantee, roles, account.id)),
+      };
     },
   );
 }
@@ -167,7 +175,9 @@ function registerRevokeRoute(app: FastifyInstance, db: Db): void {
         tags,
         operationId: 'revokeRegistrationToken',
         summary: 'Revoke a registration token (R15): instances it registered stay, nothing new registers with it',
-        description: '200 with the token, also when it was revoked already. 404 when the account has no such token.',
+        description:
+          '200 with the token, also when it was revoked already. 403 without sa_admin, sa_user, or va_admin / va_user on some VA ' +
+          "of the account (before the token is looked up), or on the token's VA; 404 when the account has no such token.",
         security,
         params: TokenParams,
         response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422) },
@@ -176,6 +186,8 @@ function registerRevokeRoute(app: FastifyInstance, db: Db): void {
     async (request) => {
       const account = await tokenAccount(db, request.params.accountId);
       const { grantee, roles } = await rolesOf(db, request.principal, account.id);
+      // Refused before the token is read, as the other routes: a caller without a role learns nothing of it.
+      await usableVaIds(db, grantee, roles, account.id);
       const existing = await loadToken(db, account.id, request.params.tokenId);
       if (!existing) throw notFound(`registration token ${request.params.tokenId} of account ${account.id}`);
       requireUse(grantee, roles, account.id, existing.virtualAccountPath);

@@ -1,15 +1,16 @@
+import { isIsoDate } from '../common/dates';
 import { alertEmailDelivery, type AlertEmailDeliveryBody } from '../email/email-views';
 import type { Principal } from '../api/auth';
 import type { FastifyInstance } from 'fastify';
 import { allows } from '../accounts/roles';
 import type { ApiDependencies } from '../api/dependencies';
 import { UPDATE_DEADLINE_MS, withinDeadline } from '../api/deadline';
-import { forbidden, HttpError, notFound } from '../api/errors';
+import { badRequest, forbidden, HttpError, notFound, unprocessable } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import { registerMoveRoutes } from './move-routes';
 import { readAgreement, setAgreement, type AgreementAllowance } from './agreements';
-import type { Cadence } from './periods';
-import { callerOnSmartAccount } from './route-access';
+import { periodOf, type Cadence } from './periods';
+import { callerOnSmartAccount, unknownVirtualAccount } from './route-access';
 import {
   AccountParams,
   AgreementBody,
@@ -112,12 +113,12 @@ function registerAlertRoutes(app: FastifyInstance, deps: ApiDependencies): void 
         const paths: Array<{ id: string; path: string }> = await db('virtual_accounts')
           .where({ account_id: accountId })
           .select('id', 'path');
+        const visible = paths.filter((va) => allows(caller.roles, 'view', va.path));
+        // As the other views: a VA that does not exist, or that the caller may not see, is a 404, not [].
+        if (narrowTo !== undefined && !visible.some((va) => va.path === narrowTo)) throw unknownVirtualAccount(accountId, narrowTo);
         query.whereIn(
           'a.virtual_account_id',
-          paths
-            .filter((va) => allows(caller.roles, 'view', va.path))
-            .filter((va) => narrowTo === undefined || va.path === narrowTo || va.path.startsWith(`${narrowTo}/`))
-            .map((va) => va.id),
+          visible.filter((va) => narrowTo === undefined || va.path === narrowTo || va.path.startsWith(`${narrowTo}/`)).map((va) => va.id),
         );
       }
       const rows = (await query) as AlertRow[];
@@ -275,14 +276,17 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
         operationId: 'approveTrueUp',
         summary: 'Approves a booked true-up: its orders ship and provision, and the pools hold the licenses (R20)',
         description:
-          'Allowed to the Smart Account admins, the partner of record and operators. 409 when the true-up is not awaiting approval.',
+          'Allowed to the Smart Account admins, the partner of record and operators. 409 when the true-up is not awaiting approval. ' +
+          '400 naming period when it is not a real date; 422 NotAPeriod naming period when it is not the first day of one of the ' +
+          "account's reconciliation periods; 404 when that period has no true-up.",
         security,
         params: TrueUpParams,
-        response: { 200: TrueUpView, ...errorResponses(400, 401, 403, 404, 409, 503) },
+        response: { 200: TrueUpView, ...errorResponses(400, 401, 403, 404, 409, 422, 503) },
       },
     },
     async (request) => {
       const { accountId, period } = request.params;
+      if (!isIsoDate(period)) throw badRequest([{ field: 'period', reason: 'must be a real date YYYY-MM-DD' }]);
       const caller = await callerOnSmartAccount(db, request.principal, accountId).catch((err: unknown) => {
         // The partner of record may approve without a role on the account.
         if (err instanceof HttpError && err.statusCode === 403) return undefined;
@@ -293,7 +297,7 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
         .first<TrueUpRow | undefined>('account_id', 'period', 'status', 'report');
       // An outsider learns nothing, not even whether the period has a true-up.
       if (!row && !caller) throw forbidden(`only the Smart Account admins, the partner of record or an operator may approve true-ups`);
-      if (!row) throw notFound(`a true-up of ${accountId} for the period ${period}`);
+      if (!row) throw await missingTrueUp(db, accountId, period);
       const principal = request.principal;
       const partnerOfRecord =
         (principal.role === 'partner' || principal.role === 'distributor') && principal.partnerId === row.report.partnerId;
@@ -311,6 +315,20 @@ function registerTrueUpRoutes(app: FastifyInstance, deps: ApiDependencies): void
       return trueUpView({ ...row, status: 'approved', report: { ...row.report, approvedBy } });
     },
   );
+}
+
+/** Why a caller with a role finds no true-up: `period` names no period of the account (422), or that period has none (404). */
+async function missingTrueUp(db: ApiDependencies['db'], accountId: string, period: string): Promise<HttpError> {
+  const agreement = await readAgreement(db, accountId);
+  if (agreement && periodOf(agreement.firstPeriodStartsOn, agreement.cadence, period)?.startsOn !== period) {
+    return unprocessable('NotAPeriod', [
+      {
+        field: 'period',
+        reason: `must be the first day of a reconciliation period of ${accountId} (${agreement.cadence} from ${agreement.firstPeriodStartsOn})`,
+      },
+    ]);
+  }
+  return notFound(`a true-up of ${accountId} for the period ${period}`);
 }
 
 /** Who approved, as the event log names actors. */

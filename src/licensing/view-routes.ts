@@ -8,6 +8,7 @@ import { AccountIdParams, type AccountIdParamsType } from '../accounts/schemas';
 import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accounts/user-keys';
 import type { Db } from '../db/knex';
 import { csvOf } from './csv';
+import { unknownVirtualAccount } from './route-access';
 import { listRegistrationTokens } from './tokens';
 import { viewScopeOf, visibleVaIds, type ScopeRefusal, type ViewScope } from './views-access';
 import { eventsOf } from './views-activity';
@@ -48,8 +49,7 @@ export async function scopeOr4xx(db: Db, principal: Principal, accountId: string
 
 function refusalError(reason: ScopeRefusal, accountId: string, virtualAccountPath: string | undefined): HttpError {
   if (reason === 'unknown-account') return notFound(`Smart Account ${accountId}`);
-  if (reason === 'unknown-virtual-account')
-    return notFound(`virtual account "${virtualAccountPath}" of ${accountId} (or you may not see it)`);
+  if (reason === 'unknown-virtual-account') return unknownVirtualAccount(accountId, virtualAccountPath);
   return forbidden(`this API key has no role on Smart Account ${accountId}; the customer must grant one`);
 }
 

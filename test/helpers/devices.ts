@@ -3,8 +3,9 @@ import { DeviceClient } from '../../src/device-client';
 import type { Db } from '../../src/db/knex';
 import type { OrderLineInput } from '../../src/orders/order';
 import type { TestApi } from './api';
-import type { TestWorld } from './fixtures';
+import { createTestWorld, type TestWorld } from './fixtures';
 import { book, shipLines } from './orders';
+import { uniqueSuffix, type TestStack } from './stack';
 
 /** A fresh device (its own key pair) talking to the test API, with a UDI unique to `name`. */
 export function newDevice(
@@ -64,6 +65,15 @@ export async function provisionLicenses(
   );
   await client.workflow.getHandle(booked.workflowId).result();
   return booked.orderId;
+}
+
+/**
+ * Deposits one license of `sku` in a new world's account: the SKU then exists (a report naming a
+ * SKU no license exists of is refused, U9), yet no VA of any other world holds it (R18).
+ */
+export async function depositElsewhere(stack: Pick<TestStack, 'db' | 'client' | 'taskQueue'>, sku: string): Promise<void> {
+  const stranger = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack.client, stack.taskQueue, stranger, 'Finance', [smartLine(sku, 1)], `PO-${stranger.suffix}`);
 }
 
 export async function vaIdOf(db: Db, accountId: string, path: string): Promise<string> {

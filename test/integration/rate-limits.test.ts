@@ -7,7 +7,7 @@
 import type { Config, RateLimit } from '../../src/config';
 import { DeviceApiError } from '../../src/device-client';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { createToken, newDevice } from '../helpers/devices';
+import { createToken, depositElsewhere, newDevice } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -16,6 +16,8 @@ let world: TestWorld;
 
 beforeAll(async () => {
   world = await createTestWorld(stack.db, uniqueSuffix());
+  // The SKU the devices report exists: a report of one no license exists of is refused.
+  await depositElsewhere(stack, 'C9300-DNA-E-3Y');
 });
 
 /** An API whose limits are the stack's (generous) but for `limits`. */

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestApi } from '../helpers/api';
-import { provisionLicenses, smartLine } from '../helpers/devices';
+import { depositElsewhere, provisionLicenses, smartLine } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 import { runCliInProcess, type CliRun } from '../helpers/cli';
@@ -53,6 +53,8 @@ test('device register, report, verify and renew through the CLI, the state in it
   expect(JSON.parse(again.stdout)).toMatchObject({ instanceId: state.instanceId, alreadyRegistered: true });
   expect(again.stdout).not.toContain('lic1.');
 
+  // NOT-HELD exists (another account holds it), but not in this VA.
+  await depositElsewhere(stack, 'NOT-HELD');
   const reported = await cli(['device', 'report', '--state', stateFile, '--use', `${SKU}=2`, '--use', 'NOT-HELD=1']);
   expect(reported.code).toBe(0);
   expect(reported.stdout).toMatch(new RegExp(`${SKU}\\s+2\\s+Authorized`));

@@ -5,7 +5,7 @@
  */
 import { DeviceClient, keysFromPublished, type SignedUsageAnswer } from '../../src/device-client';
 import { useTestApi } from '../helpers/api';
-import { createToken, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
+import { createToken, depositElsewhere, newDevice, poolOf, provisionLicenses, smartLine, vaIdOf } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -64,6 +64,8 @@ test('R17: a retried report gets the same signed answer; a shrinking use frees l
   await big.client.register(token, big.identity);
   await small.client.register(token, small.identity);
 
+  // NEVER-HELD exists (another account holds it), but not in this VA.
+  await depositElsewhere(stack, 'NEVER-HELD');
   const first = await big.client.report({ [SKU]: 5, 'NEVER-HELD': 2 }, { reportId: 'boot-1' });
   expect(states(first)).toEqual([
     [SKU, 5, 'Authorized'],

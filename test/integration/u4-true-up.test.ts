@@ -71,6 +71,17 @@ test('setting an agreement re-judges the pools at once: use beyond the purchase 
     body: { allowance: '2', cadence: 'monthly', firstPeriodStartsOn: today },
   });
   expect([missingPartner.status, missingPartner.body.errors]).toEqual([400, [expect.objectContaining({ field: 'partnerOfRecord' })]]);
+
+  // Approving: a period that is no date, or no period of the account, is refused naming it; a period without a true-up is a 404.
+  const approve = async (period: string) => {
+    const answer = await api.call('POST', `/v1/accounts/${world.smartAccountId}/true-ups/${period}/approve`, {
+      key: await api.keyFor('operator'),
+    });
+    return [answer.status, answer.body.error, (answer.body.errors ?? []).map((e: { field: string }) => e.field)];
+  };
+  expect(await approve('2026-02-30')).toEqual([400, 'ValidationFailed', ['period']]);
+  expect(await approve(addMonths(today, -1))).toEqual([422, 'NotAPeriod', ['period']]);
+  expect(await approve(addMonths(today, 1))).toEqual([404, 'NotFound', []]);
 }, 60_000);
 
 test('a missed period with a peak is still reconciled; an ended period without overage is closed with nothing to book', async () => {

@@ -11,6 +11,7 @@ import { connectTemporalClient } from '../../src/temporal/connect';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
 import { LICENSE_CLOCK_WORKFLOW_TYPE } from '../../src/licensing/workflow-api';
 import { useTestApi } from '../helpers/api';
+import { depositElsewhere } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
 import {
   addAccountUser,
@@ -28,6 +29,9 @@ import { mailFor, uniqueSuffix, useTestStack } from '../helpers/stack';
 const stack = useTestStack(__filename);
 const api = useTestApi(stack);
 const SKU = 'C9300-DNA-A';
+
+// The SKU exists (a report of one no license exists of is refused), whichever test runs alone.
+beforeAll(() => depositElsewhere(stack, SKU));
 
 function alertMail(address: string, title: string) {
   return mailFor(address).filter((m) => m.headers['x-email-template'] === 'license-alert' && m.subject.startsWith(title));
@@ -264,6 +268,11 @@ test('alerts through the API: who may read them and who is emailed them (R25)', 
   ]);
   expect((await api.call('GET', `${path}/alerts`, { key: await api.keyFor('partner', world.otherPartnerId) })).status).toBe(403);
   expect((await api.call('GET', `${path}/alerts?kind=nonsense`, { key: partner })).status).toBe(400);
+  // A VA that does not exist is a 404 naming it, as the other views answer, not an empty list.
+  const unknownVa = await api.call('GET', `${path}/alerts?virtualAccountPath=Nowhere`, { key: partner });
+  expect([unknownVa.status, unknownVa.body.message]).toEqual([404, expect.stringContaining('virtual account "Nowhere"')]);
+  const inFinance = await api.call('GET', `${path}/alerts?virtualAccountPath=Finance`, { key: partner });
+  expect(inFinance.body.alerts.map((a: { virtualAccountPath: string }) => a.virtualAccountPath)).toEqual(['Finance', 'Finance']);
 
   // Subscriptions: a mere SA user partner may not change them; an operator may, for a user of the account only.
   expect((await api.call('PUT', `${path}/alert-subscriptions/${user.id}`, { key: partner })).status).toBe(403);

@@ -7,7 +7,7 @@
 import { DeviceClient } from '../../src/device-client';
 import type { Db } from '../../src/db/knex';
 import { useTestApi } from '../helpers/api';
-import { createToken, newDevice, provisionLicenses, smartLine } from '../helpers/devices';
+import { createToken, depositElsewhere, newDevice, provisionLicenses, smartLine } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -110,6 +110,33 @@ describe('U9', () => {
     expect(await snapshot(stack.db, world)).toEqual(before);
   });
 
+  test('a SKU no license exists of is a 422 naming it, nothing changed and nothing spent; one that exists elsewhere is OutOfCompliance', async () => {
+    const before = await snapshot(stack.db, world);
+    const unknownSku = `NEVER-SOLD-${world.suffix}`;
+    const body = JSON.stringify({ reportId: 'unknown-sku', usage: { [SKU]: 3, [unknownSku]: 1 } });
+    const headers = device.signedHeaders('POST', reportPath, body);
+    const refused = await signedPost(device, reportPath, body, headers);
+    expect({ status: refused.status, error: refused.body.error, errors: refused.body.errors }).toEqual({
+      status: 422,
+      error: 'UnknownSku',
+      errors: [{ field: `usage.${unknownSku}`, reason: 'unknown SKU: no license of it exists' }],
+    });
+    // The signature was not spent: the same request is refused the same way, not as a replay.
+    expect((await signedPost(device, reportPath, body, headers)).status).toBe(422);
+    expect(await snapshot(stack.db, world)).toEqual(before);
+
+    // Deposited in another account only: it exists, this VA does not hold it (R18).
+    const elsewhere = `ELSEWHERE-${world.suffix}`;
+    await depositElsewhere(stack, elsewhere);
+    const fixed = await device.report({ [SKU]: 3, [elsewhere]: 1 }, { reportId: 'unknown-sku' });
+    expect([...fixed.usage].sort((a, b) => a.sku.localeCompare(b.sku))).toEqual([
+      { sku: SKU, count: 3, state: 'Authorized' },
+      { sku: elsewhere, count: 1, state: 'OutOfCompliance' },
+    ]);
+    // The device's use as the other tests expect it.
+    await device.report({ [SKU]: 3 });
+  });
+
   test("another instance's ID, a replayed, stale, tampered or forged request, a forged credential: refused, nothing changed", async () => {
     const before = await snapshot(stack.db, world);
     const body = JSON.stringify({ reportId: 'abuse-1', usage: { [SKU]: 5 } });
@@ -172,6 +199,10 @@ describe('U9', () => {
           key: partnerKey,
         })
       ).status,
+    ).toBe(403);
+    // Without a role, a token ID that does not exist is refused the same way: nothing learnt of which exist.
+    expect(
+      (await api.call('DELETE', `/v1/accounts/${stranger.smartAccountId}/registration-tokens/999999999999`, { key: partnerKey })).status,
     ).toBe(403);
     // Its token named under this account's URL does not exist here.
     expect(
