@@ -22,7 +22,6 @@ import {
   type LicenseUseResult,
 } from './license-use';
 
-const USED_SKU = 'ALERT-FAULT-PERP';
 const TERM_SKU = 'ALERT-FAULT-1Y';
 const DAY_MS = 86_400_000;
 const EXPECTED_KINDS = ['insufficient_licenses', 'failed_to_connect', 'licenses_expiring'] as const;
@@ -120,8 +119,8 @@ async function prepareAlertWorld(ctx: LicenseUseContext): Promise<AlertWorld> {
 
 /** While SMTP is down: more use than purchased, a silent instance, and a term that ends within the alert days. */
 async function raiseDuringOutage(ctx: LicenseUseContext, w: AlertWorld): Promise<void> {
-  // Insufficient: 2 used, none purchased (the report itself never waits on SMTP).
-  await w.device.report({ [USED_SKU]: 2 });
+  // Insufficient: 6 used of the term's 5, none yet active (the report itself never waits on SMTP).
+  await w.device.report({ [TERM_SKU]: 6 });
   // Failed to connect: an instance silent for 31 days (FAILED_TO_CONNECT_AFTER is 30 d).
   const id = `pi-fault-${randomBytes(4).toString('hex')}`;
   await ctx.db('product_instances').insert({

@@ -7,8 +7,10 @@
  */
 import { DeviceApiError, DeviceClient } from '../../src/device-client';
 import { createRegistrationToken } from '../../src/licensing/tokens';
+import { bookOrder } from '../../src/orders/book-order';
+import { cancelOrder } from '../../src/orders/order-actions';
 import { createTestWorld, type TestWorld } from '../../test/helpers/fixtures';
-import { startFaultApi, type LicenseUseContext, type LicenseUsePart, type LicenseUseResult } from './license-use';
+import { retrying, startFaultApi, type LicenseUseContext, type LicenseUsePart, type LicenseUseResult } from './license-use';
 import { sleep } from './services';
 
 const SKUS = ['DEVICE-FAULT-A', 'DEVICE-FAULT-B'];
@@ -40,6 +42,7 @@ export function devicePart(ctx: LicenseUseContext, count: number): LicenseUsePar
       world = await createTestWorld(ctx.db, 'dv0000');
       const va = await ctx.db('virtual_accounts').where({ account_id: world.smartAccountId, path: 'Finance' }).first<{ id: string }>('id');
       vaId = String(va.id);
+      await depositUnshipped(ctx, world);
       const baseUrl = await startFaultApi(ctx);
       const { token } = await createRegistrationToken(
         ctx.db,
@@ -78,6 +81,26 @@ export function devicePart(ctx: LicenseUseContext, count: number): LicenseUsePar
       };
     },
   };
+}
+
+/**
+ * The devices' SKUs deposited in Finance (a report may name only SKUs some license exists of, U9)
+ * by an order then cancelled before shipment: nothing is purchased, so their use stays
+ * out of compliance, and the order ends before the run does.
+ */
+async function depositUnshipped(ctx: LicenseUseContext, world: TestWorld): Promise<void> {
+  const booked = await bookOrder(ctx.client, ctx.taskQueue, {
+    externalReference: `PO-DEVICES-${world.suffix}`,
+    bookedByPartnerId: world.partnerId,
+    assignment: { kind: 'smart_account', accountId: world.smartAccountId, virtualAccountPath: 'Finance' },
+    lines: SKUS.map((sku, i) => ({ lineNumber: i + 1, sku, quantity: 1, licenseType: 'smart' as const, smartAccountMandatory: true })),
+  });
+  await retrying(async () => {
+    const row = await ctx.db('orders').where({ id: booked.orderId }).first<{ status: string } | undefined>('status');
+    if (row?.status !== 'AwaitingShipment') throw new Error(`the devices' order is ${row?.status}`);
+  }, Date.now() + 120_000);
+  // Its entitlements stay, withdrawn: the SKUs remain known.
+  await cancelOrder(ctx.client, booked.orderId, { reason: 'fault run: only its SKUs were needed' });
 }
 
 /** The device client's fetch, counting what the service answered while it could not serve. */
