@@ -107,11 +107,12 @@ export async function prepareTrueUp(db: Knex, accountId: string, periodStart: st
         .where('p.peak', '>', 0)
         .orderBy(['va.path', 'p.sku'])
         .select('p.virtual_account_id', 'va.path', 'p.sku', 'p.peak')
-    ).map((r: { virtual_account_id: string; path: string; sku: string; peak: number }) => ({
+    ).map((r: { virtual_account_id: string; path: string; sku: string; peak: string }) => ({
       virtualAccountId: String(r.virtual_account_id),
       virtualAccountPath: r.path,
       sku: r.sku,
-      peak: r.peak,
+      // bigint, read as a string by node-postgres; a peak stays far below 2^53.
+      peak: Number(r.peak),
     }));
     const orders = agreement.partner_id ? trueUpOrders(accountId, periodStart, agreement.partner_id, lines) : [];
     const report: TrueUpReport = { period, partnerId: agreement.partner_id, lines, orders };
