@@ -11,6 +11,7 @@ import { authenticateDevice, type DeviceCaller } from '../../src/licensing/devic
 import { overviewPage, virtualAccountPage } from '../../src/licensing/pages/license-pages';
 import { recomputePool } from '../../src/licensing/pools';
 import { UsageReportBatcher } from '../../src/licensing/report-queue';
+import { prepareTrueUp } from '../../src/licensing/true-ups';
 import { parseSigningKeys } from '../../src/licensing/signing';
 import { viewScopeOf } from '../../src/licensing/views-access';
 import { dailyUseOf, instancesForPage, licensesOf } from '../../src/licensing/views-licenses';
@@ -136,6 +137,16 @@ test('2,148 instances of 1,000,000 in one pool: reports answered by the rules, v
     .where({ virtual_account_id: finance, sku: SKU })
     .select('period', 'peak');
   expect(peaks.map((p) => ({ period: p.period, peak: Number(p.peak) }))).toEqual([{ period: today, peak: inUse - 10 }]);
+  // Its true-up books the whole peak: lines of at most 1,000,000, orders of at most 500 lines.
+  const trueUp = await prepareTrueUp(stack.db, world.smartAccountId, today);
+  expect(trueUp.report.lines).toEqual([{ virtualAccountId: finance, virtualAccountPath: 'Finance', sku: SKU, peak: inUse - 10 }]);
+  const orderLines = trueUp.report.orders.map((o) => o.input.lines);
+  expect(orderLines.map((l) => l.length)).toEqual([500, 500, 500, 500, 150]);
+  expect(orderLines.flat().reduce((n, l) => n + l.quantity, 0)).toBe(inUse - 10);
+  expect(orderLines.flat().every((l) => l.sku === SKU && l.quantity >= 1 && l.quantity <= MAX)).toBe(true);
+  expect(trueUp.report.orders.map((o) => o.input.externalReference)).toEqual(
+    ['', '-2', '-3', '-4', '-5'].map((part) => `TRUEUP-${world.smartAccountId}-${today}-VA${finance}${part}`),
+  );
 
   // R23: the licenses and the chart through the API, the pages, and the event log as CSV.
   const operator = await api.keyFor('operator');
