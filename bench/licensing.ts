@@ -190,7 +190,7 @@ async function directLimit(
 
 /** Every pool's counters equal the use its instances were told: the check that nothing was lost. */
 async function inconsistentPools(stack: BenchStack, accountId: string): Promise<string[]> {
-  const rows: Array<{ virtual_account_id: string; sku: string; authorized: number; told: number | null }> = await stack
+  const rows: Array<{ virtual_account_id: string; sku: string; authorized: string; told: string | null }> = await stack
     .db('license_pools as p')
     .where('p.account_id', accountId)
     .select(
@@ -198,11 +198,12 @@ async function inconsistentPools(stack: BenchStack, accountId: string): Promise<
       'p.sku',
       'p.authorized',
       stack.db.raw(
-        `(SELECT SUM(count)::int FROM instance_usage u WHERE u.virtual_account_id = p.virtual_account_id AND u.sku = p.sku AND u.state = 'Authorized') AS told`,
+        `(SELECT SUM(count) FROM instance_usage u WHERE u.virtual_account_id = p.virtual_account_id AND u.sku = p.sku AND u.state = 'Authorized') AS told`,
       ),
     );
+  // Both bigint (the counter and SUM of int), read as strings: compared as numbers (far below 2^53).
   return rows
-    .filter((r) => r.authorized !== (r.told ?? 0))
+    .filter((r) => Number(r.authorized) !== Number(r.told ?? 0))
     .map((r) => `pool ${r.virtual_account_id}/${r.sku}: ${r.authorized} vs ${r.told}`);
 }
 

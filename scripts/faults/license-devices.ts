@@ -163,7 +163,7 @@ async function checkPools(ctx: LicenseUseContext, vaId: string): Promise<string[
     const pool = await ctx
       .db('license_pools')
       .where({ virtual_account_id: vaId, sku })
-      .first<{ authorized: number; overage: number; unserved: number } | undefined>('authorized', 'overage', 'unserved');
+      .first<{ authorized: string; overage: string; unserved: string } | undefined>('authorized', 'overage', 'unserved');
     const sums: Array<{ state: string; n: string }> = await ctx
       .db('instance_usage')
       .where({ virtual_account_id: vaId, sku })
@@ -171,7 +171,8 @@ async function checkPools(ctx: LicenseUseContext, vaId: string): Promise<string[
       .select('state', ctx.db.raw('sum(count) AS n'));
     const sum = (state: string) => Number(sums.find((s) => s.state === state)?.n ?? 0);
     const want = { authorized: sum('Authorized'), overage: sum('Overage'), unserved: sum('OutOfCompliance') };
-    const have = { authorized: pool?.authorized ?? 0, overage: pool?.overage ?? 0, unserved: pool?.unserved ?? 0 };
+    // bigint counters, read as strings (far below 2^53).
+    const have = { authorized: Number(pool?.authorized ?? 0), overage: Number(pool?.overage ?? 0), unserved: Number(pool?.unserved ?? 0) };
     if (JSON.stringify(want) !== JSON.stringify(have))
       problems.push(`pool ${sku}: counters ${JSON.stringify(have)}, the instances' use ${JSON.stringify(want)}`);
   }

@@ -133,8 +133,9 @@ async function checkPeriod(ctx: LicenseUseContext, p: Period, copies: Map<string
   }
   const pool = await db('license_pools')
     .where({ virtual_account_id: p.vaId, sku: SKU })
-    .first<{ purchased: number } | undefined>('purchased');
-  if (pool?.purchased !== p.peak) problems.push(`${what}: the pool holds ${pool?.purchased ?? 0}, not the peak ${p.peak}`);
+    .first<{ purchased: string } | undefined>('purchased');
+  // bigint, read as a string (far below 2^53).
+  if (Number(pool?.purchased ?? 0) !== p.peak) problems.push(`${what}: the pool holds ${pool?.purchased ?? 0}, not the peak ${p.peak}`);
   const workflowId = trueUpWorkflowId(accountId, p.period);
   const reportKeys = (await db('email_outbox')
     .where({ template: 'true-up-report' })

@@ -7,6 +7,8 @@
 
 /** A bigint key: node-postgres reads it as a string; code that created the row may hold it as a number. */
 export type BigintId = string | number;
+/** A bigint count (a sum of use, migration 20261209_100): read as a string, so a reader converts it with Number(). */
+export type BigintCount = string | number;
 
 /** Table `access_tokens`. */
 export interface AccessTokenRow {
@@ -170,10 +172,10 @@ export interface LicensePoolRow {
   virtual_account_id: BigintId;
   sku: string;
   account_id: string;
-  purchased: number;
-  authorized: number;
-  overage: number;
-  unserved: number;
+  purchased: BigintCount;
+  authorized: BigintCount;
+  overage: BigintCount;
+  unserved: BigintCount;
   next_expiry_on: string | null;
   insufficient_since: Date | null;
   updated_at: Date;
@@ -254,7 +256,7 @@ export interface OveragePeakRow {
   virtual_account_id: BigintId;
   sku: string;
   period: string;
-  peak: number;
+  peak: BigintCount;
   updated_at: Date;
 }
 
@@ -272,8 +274,8 @@ export interface PoolDailyUseRow {
   virtual_account_id: BigintId;
   sku: string;
   day: string;
-  purchased: number;
-  in_use: number;
+  purchased: BigintCount;
+  in_use: BigintCount;
 }
 
 /** Table `product_instances`. */

@@ -48,6 +48,7 @@ export async function lockPool(q: Knex.Transaction, accountId: string, key: Pool
   return poolRowOf({ ...row! });
 }
 
+/** The counters are bigint (migration 20261209_100), which node-postgres reads as strings; they stay far below 2^53. */
 export function poolRowOf(row: Record<string, unknown>): PoolRow {
   return {
     virtualAccountId: String(row.virtual_account_id),
@@ -81,16 +82,17 @@ SELECT h.purchased, h.next_expiry_on,
     WHERE u.virtual_account_id = :va AND u.sku = :sku AND u.state <> 'AuthorizationExpired') AS uses,
   (SELECT json_build_object('kind', o.kind, 'allowance_factor', o.allowance_factor)
      FROM overage_agreements o WHERE o.account_id = :account) AS agreement
-FROM (SELECT COALESCE(SUM(a.quantity), 0)::int AS purchased, to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on
+FROM (SELECT COALESCE(SUM(a.quantity), 0)::bigint AS purchased, to_char(MIN(a.ends_on), 'YYYY-MM-DD') AS next_expiry_on
         FROM license_allocations a JOIN entitlements e ON e.id = a.entitlement_id
        WHERE a.virtual_account_id = :va AND a.sku = :sku AND e.status = 'active' AND (a.ends_on IS NULL OR a.ends_on > :today)) h`;
 
 async function poolFactsOf(q: Knex.Transaction, accountId: string, key: PoolKey, today: string) {
   const { rows } = await q.raw<{
-    rows: Array<{ purchased: number; next_expiry_on: string | null; uses: PoolUse[]; agreement: OverageAgreementRow | null }>;
+    rows: Array<{ purchased: string; next_expiry_on: string | null; uses: PoolUse[]; agreement: OverageAgreementRow | null }>;
   }>(POOL_FACTS_SQL, { va: key.virtualAccountId, sku: key.sku, account: accountId, today });
   const [row] = rows;
   return {
+    // A sum of allocations may pass 2^31: bigint, read by node-postgres as a string (far below 2^53).
     purchased: Number(row.purchased),
     nextExpiryOn: row.next_expiry_on,
     uses: row.uses,

@@ -119,7 +119,7 @@ export interface UseWrite {
   state: UseState;
 }
 
-/** The pools' counters and today's chart points, for every pool the batch changed. */
+/** The pools' counters and today's chart points, for every pool the batch changed (bigint: sums of use may pass 2^31). */
 export function poolWrites(pools: PoolWrite[]): WritePart[] {
   if (pools.length === 0) return [];
   const columns = [
@@ -133,14 +133,14 @@ export function poolWrites(pools: PoolWrite[]): WritePart[] {
     {
       sql: `UPDATE license_pools p SET authorized = v.authorized, overage = v.overage, unserved = v.unserved,
               insufficient_since = CASE WHEN v.unserved > 0 THEN COALESCE(p.insufficient_since, now()) END, updated_at = now()
-            FROM unnest(?::bigint[], ?::text[], ?::int[], ?::int[], ?::int[]) AS v (virtual_account_id, sku, authorized, overage, unserved)
+            FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[]) AS v (virtual_account_id, sku, authorized, overage, unserved)
             WHERE p.virtual_account_id = v.virtual_account_id AND p.sku = v.sku`,
       bindings: columns,
     },
     {
       sql: `INSERT INTO pool_daily_use (virtual_account_id, sku, day, purchased, in_use)
             SELECT v.virtual_account_id, v.sku, current_date, v.purchased, v.in_use
-            FROM unnest(?::bigint[], ?::text[], ?::int[], ?::int[]) AS v (virtual_account_id, sku, purchased, in_use)
+            FROM unnest(?::bigint[], ?::text[], ?::bigint[], ?::bigint[]) AS v (virtual_account_id, sku, purchased, in_use)
             ON CONFLICT (virtual_account_id, sku, day) DO UPDATE
             SET purchased = GREATEST(pool_daily_use.purchased, EXCLUDED.purchased), in_use = GREATEST(pool_daily_use.in_use, EXCLUDED.in_use)
             WHERE pool_daily_use.purchased < EXCLUDED.purchased OR pool_daily_use.in_use < EXCLUDED.in_use`,

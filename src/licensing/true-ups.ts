@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
 import { deriveOrderId } from '../orders/book-order';
-import { validateBookOrderInput, ValidationError, type OrderFulfillmentInput } from '../orders/order';
+import { MAX_LINE_QUANTITY, MAX_LINES, validateBookOrderInput, ValidationError, type OrderFulfillmentInput } from '../orders/order';
 import { orderWorkflowId } from '../orders/workflow-api';
 import { lastEndedPeriod, periodOf, type Cadence, type Period } from './periods';
 
@@ -107,11 +107,12 @@ export async function prepareTrueUp(db: Knex, accountId: string, periodStart: st
         .where('p.peak', '>', 0)
         .orderBy(['va.path', 'p.sku'])
         .select('p.virtual_account_id', 'va.path', 'p.sku', 'p.peak')
-    ).map((r: { virtual_account_id: string; path: string; sku: string; peak: number }) => ({
+    ).map((r: { virtual_account_id: string; path: string; sku: string; peak: string }) => ({
       virtualAccountId: String(r.virtual_account_id),
       virtualAccountPath: r.path,
       sku: r.sku,
-      peak: r.peak,
+      // bigint, read as a string by node-postgres; a peak stays far below 2^53.
+      peak: Number(r.peak),
     }));
     const orders = agreement.partner_id ? trueUpOrders(accountId, periodStart, agreement.partner_id, lines) : [];
     const report: TrueUpReport = { period, partnerId: agreement.partner_id, lines, orders };
@@ -121,29 +122,45 @@ export async function prepareTrueUp(db: Knex, accountId: string, periodStart: st
   });
 }
 
-/** One perpetual order per virtual account for its peaks; IDs derived from the partner and TRUEUP-<account>-<period>-<VA>. */
+/**
+ * One perpetual order per virtual account for its peaks; IDs derived from the partner and TRUEUP-<account>-<period>-<VA>. A
+ * peak beyond what a booking line may hold is split over lines of at most MAX_LINE_QUANTITY (2,148 instances at the maximum
+ * passed 2^31), and lines beyond MAX_LINES go to further orders of the VA, TRUEUP-...-VA<id>-2 and on: each stays a valid booking.
+ */
 function trueUpOrders(accountId: string, periodStart: string, partnerId: string, lines: TrueUpLine[]): TrueUpOrder[] {
   const byVa = new Map<string, TrueUpLine[]>();
   for (const line of lines) byVa.set(line.virtualAccountId, [...(byVa.get(line.virtualAccountId) ?? []), line]);
-  return [...byVa.values()].map((vaLines) => {
-    const externalReference = `TRUEUP-${accountId}-${periodStart}-VA${vaLines[0].virtualAccountId}`;
-    const booking = {
-      externalReference,
-      bookedByPartnerId: partnerId,
-      assignment: { kind: 'smart_account' as const, accountId, virtualAccountPath: vaLines[0].virtualAccountPath },
-      lines: vaLines.map((l, i) => ({
-        lineNumber: i + 1,
-        sku: l.sku,
-        quantity: l.peak,
-        licenseType: 'smart' as const,
-        smartAccountMandatory: true,
-      })),
-    };
-    const errors = validateBookOrderInput(booking);
-    if (errors.length > 0) throw new ValidationError(errors);
-    const orderId = deriveOrderId(partnerId, externalReference);
-    return { orderId, workflowId: orderWorkflowId(orderId), input: { ...booking, orderId, partnerId } };
+  return [...byVa.values()].flatMap((vaLines) => {
+    const parts = vaLines.flatMap((l) => quantitiesOf(l.peak).map((quantity) => ({ sku: l.sku, quantity })));
+    const orders: TrueUpOrder[] = [];
+    for (let start = 0; start < parts.length; start += MAX_LINES) {
+      const part = start / MAX_LINES;
+      const externalReference = `TRUEUP-${accountId}-${periodStart}-VA${vaLines[0].virtualAccountId}${part === 0 ? '' : `-${part + 1}`}`;
+      const booking = {
+        externalReference,
+        bookedByPartnerId: partnerId,
+        assignment: { kind: 'smart_account' as const, accountId, virtualAccountPath: vaLines[0].virtualAccountPath },
+        lines: parts.slice(start, start + MAX_LINES).map((l, i) => ({
+          lineNumber: i + 1,
+          sku: l.sku,
+          quantity: l.quantity,
+          licenseType: 'smart' as const,
+          smartAccountMandatory: true,
+        })),
+      };
+      const errors = validateBookOrderInput(booking);
+      if (errors.length > 0) throw new ValidationError(errors);
+      const orderId = deriveOrderId(partnerId, externalReference);
+      orders.push({ orderId, workflowId: orderWorkflowId(orderId), input: { ...booking, orderId, partnerId } });
+    }
+    return orders;
   });
+}
+
+/** A peak as line quantities of at most MAX_LINE_QUANTITY each. */
+function quantitiesOf(peak: number): number[] {
+  const quantities = new Array<number>(Math.floor(peak / MAX_LINE_QUANTITY)).fill(MAX_LINE_QUANTITY);
+  return peak % MAX_LINE_QUANTITY > 0 ? [...quantities, peak % MAX_LINE_QUANTITY] : quantities;
 }
 
 export async function markTrueUp(

@@ -28,10 +28,10 @@ export async function licensesOf(q: Knex, scope: ViewScope): Promise<LicenseLine
   const rows: Array<{
     path: string;
     sku: string;
-    purchased: number;
-    authorized: number;
-    overage: number;
-    unserved: number;
+    purchased: string;
+    authorized: string;
+    overage: string;
+    unserved: string;
     next_expiry_on: string | null;
     insufficient_since: Date | null;
   }> = await q('license_pools as p')
@@ -50,15 +50,17 @@ export async function licensesOf(q: Knex, scope: ViewScope): Promise<LicenseLine
       'p.insufficient_since',
     );
   return rows.map((r) => {
-    const inUse = r.authorized + r.overage + r.unserved;
+    // bigint counters arrive as strings (added as such they would concatenate); they stay far below 2^53.
+    const [purchased, authorized, overage, unserved] = [Number(r.purchased), Number(r.authorized), Number(r.overage), Number(r.unserved)];
+    const inUse = authorized + overage + unserved;
     return {
       virtualAccountPath: r.path,
       sku: r.sku,
-      purchased: r.purchased,
+      purchased,
       inUse,
-      balance: r.purchased - inUse,
-      overage: r.overage,
-      unserved: r.unserved,
+      balance: purchased - inUse,
+      overage,
+      unserved,
       nextExpiryOn: r.next_expiry_on,
       insufficientSince: r.insufficient_since ? r.insufficient_since.toISOString() : null,
     };
@@ -303,7 +305,7 @@ export interface UseSeries {
 
 /** The chart of use against purchase: one series per visible (VA, SKU), the last `days` days. */
 export async function dailyUseOf(q: Knex, scope: ViewScope, days = 90): Promise<UseSeries[]> {
-  const rows: Array<{ path: string; sku: string; day: string; purchased: number; in_use: number }> = await q('pool_daily_use as d')
+  const rows: Array<{ path: string; sku: string; day: string; purchased: string; in_use: string }> = await q('pool_daily_use as d')
     .join('virtual_accounts as va', 'va.id', 'd.virtual_account_id')
     .whereIn('d.virtual_account_id', visibleVaIds(scope))
     .where('d.day', '>', q.raw(`current_date - ?::int`, [days]))
@@ -313,7 +315,8 @@ export async function dailyUseOf(q: Knex, scope: ViewScope, days = 90): Promise<
   for (const r of rows) {
     const key = `${r.path}\u0000${r.sku}`;
     if (!series.has(key)) series.set(key, { virtualAccountPath: r.path, sku: r.sku, points: [] });
-    series.get(key)!.points.push({ day: r.day, purchased: r.purchased, inUse: r.in_use });
+    // bigint columns arrive as strings; they stay far below 2^53.
+    series.get(key)!.points.push({ day: r.day, purchased: Number(r.purchased), inUse: Number(r.in_use) });
   }
   return [...series.values()];
 }

@@ -80,6 +80,8 @@ export const VIRTUAL_ACCOUNT_PATH_PATTERN = new RegExp(`^${VIRTUAL_ACCOUNT_NAME}
 export const SKU_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/+]{0,63}$/;
 export const MAX_LINES = 500;
 export const MAX_LINE_NUMBER = 999_999;
+/** The most one booking line may hold. */
+export const MAX_LINE_QUANTITY = 1_000_000;
 export const MAX_TERM_MONTHS = 120;
 
 export function isValidDomain(domain: string): boolean {
@@ -115,8 +117,8 @@ function validateOrderLines(lines: unknown, fail: (field: string, reason: string
       }
       seen.add(line.lineNumber);
       if (typeof line.sku !== 'string' || !SKU_PATTERN.test(line.sku)) fail(`${at}.sku`, 'must be 1-64 letters, digits or ._-/+');
-      if (!Number.isInteger(line.quantity) || (line.quantity as number) < 1 || (line.quantity as number) > 1_000_000) {
-        fail(`${at}.quantity`, 'must be a whole number from 1 to 1000000');
+      if (!Number.isInteger(line.quantity) || (line.quantity as number) < 1 || (line.quantity as number) > MAX_LINE_QUANTITY) {
+        fail(`${at}.quantity`, `must be a whole number from 1 to ${MAX_LINE_QUANTITY}`);
       }
       if (line.licenseType !== 'smart' && line.licenseType !== 'classic') fail(`${at}.licenseType`, 'must be smart or classic');
       if (

@@ -86,7 +86,10 @@ export async function poolOf(db: Db, accountId: string, path: string, sku: strin
   const row = await db('license_pools')
     .where({ virtual_account_id: await vaIdOf(db, accountId, path), sku })
     .first('purchased', 'authorized', 'overage', 'unserved');
-  return row ? { purchased: row.purchased, authorized: row.authorized, overage: row.overage, unserved: row.unserved } : undefined;
+  // bigint columns: node-postgres reads them as strings.
+  return row
+    ? { purchased: Number(row.purchased), authorized: Number(row.authorized), overage: Number(row.overage), unserved: Number(row.unserved) }
+    : undefined;
 }
 
 /**

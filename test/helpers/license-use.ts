@@ -73,9 +73,19 @@ export interface PoolView {
 }
 
 export async function poolOf(db: Db, vaId: string, sku: string): Promise<PoolView | undefined> {
-  return db('license_pools')
+  const row: Record<keyof PoolView, string | null> | undefined = await db('license_pools')
     .where({ virtual_account_id: vaId, sku })
     .first('purchased', 'authorized', 'overage', 'unserved', db.raw(`to_char(next_expiry_on, 'YYYY-MM-DD') AS next_expiry_on`));
+  // bigint counters: node-postgres reads them as strings.
+  return row
+    ? {
+        purchased: Number(row.purchased),
+        authorized: Number(row.authorized),
+        overage: Number(row.overage),
+        unserved: Number(row.unserved),
+        next_expiry_on: row.next_expiry_on,
+      }
+    : undefined;
 }
 
 export async function usageStates(db: Db, instanceIds: string[]): Promise<Record<string, string>> {

@@ -89,7 +89,16 @@ async function licenseUseDemoTwice(partnerKey: string): Promise<void> {
     .where({ 'p.account_id': DEMO.smartAccountId, 'va.path': 'Finance' })
     .orderBy('p.sku')
     .select('p.sku', 'p.purchased', 'p.authorized', 'p.overage', 'p.unserved');
-  expect(poolRows).toEqual([
+  // bigint counters: node-postgres reads them as strings.
+  expect(
+    poolRows.map((r) => ({
+      ...r,
+      purchased: Number(r.purchased),
+      authorized: Number(r.authorized),
+      overage: Number(r.overage),
+      unserved: Number(r.unserved),
+    })),
+  ).toEqual([
     { sku: 'C9300-DNA-E-3Y', purchased: 10, authorized: 10, overage: 3, unserved: 4 },
     { sku: 'ISR4K-SEC-PERP', purchased: 2, authorized: 1, overage: 0, unserved: 0 },
   ]);

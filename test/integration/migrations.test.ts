@@ -27,6 +27,7 @@ const MIGRATIONS = [
   '20261208_210_instances_page_plan',
   '20261208_220_report_writes_in_place',
   '20261208_250_entitlements_by_sku',
+  '20261209_100_pool_counters_bigint',
 ];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
@@ -106,6 +107,29 @@ describe('schema migrations', () => {
     // And the schema is usable.
     await db('partners').insert({ id: 'p-after-remigrate', name: 'P', kind: 'partner', notification_email: 'p@p.test' });
     expect(await db('partners').where({ id: 'p-after-remigrate' }).pluck('id')).toEqual(['p-after-remigrate']);
+  });
+
+  test('pool counters, chart points and overage peaks are bigint (sums of use pass 2^31); per-row counts stay integer', async () => {
+    const types = async () =>
+      Object.fromEntries(
+        (
+          await db('information_schema.columns')
+            .where({ table_schema: 'public' })
+            .whereIn('table_name', ['license_pools', 'pool_daily_use', 'overage_peaks', 'instance_usage'])
+            .whereIn('column_name', ['purchased', 'authorized', 'overage', 'unserved', 'in_use', 'peak', 'count'])
+            .select('table_name', 'column_name', 'data_type')
+        ).map((c: { table_name: string; column_name: string; data_type: string }) => [`${c.table_name}.${c.column_name}`, c.data_type]),
+      );
+    expect(await types()).toEqual({
+      'license_pools.purchased': 'bigint',
+      'license_pools.authorized': 'bigint',
+      'license_pools.overage': 'bigint',
+      'license_pools.unserved': 'bigint',
+      'pool_daily_use.purchased': 'bigint',
+      'pool_daily_use.in_use': 'bigint',
+      'overage_peaks.peak': 'bigint',
+      'instance_usage.count': 'integer',
+    });
   });
 });
 

@@ -30,6 +30,7 @@ async function asAReportRuns<T>(world: TestWorld, instanceId: string, other: () 
   const started = outcome(other());
   await settle(500);
   const finance = await vaId(stack.db, world.smartAccountId, 'Finance');
+  // purchased is bigint: node-postgres reads it as a string.
   const pool = await outcome(report('license_pools').where({ virtual_account_id: finance, sku: SKU }).forUpdate().first('purchased'));
   await ('err' in pool ? report.rollback() : report.commit());
   return { pool, other: await started };
@@ -47,7 +48,7 @@ test('a move of an instance while its report holds it: no deadlock, the move wai
   const { pool, other } = await asAReportRuns(world, instanceId, () =>
     moveInstance(stack.db, { accountId: world.smartAccountId, instanceId, to, actor: 'operator' }),
   );
-  expect(pool).toEqual({ value: { purchased: 10 } });
+  expect(pool).toEqual({ value: { purchased: '10' } });
   expect(other).toMatchObject({ value: { from: [{ sku: SKU }], to: [{ sku: SKU }] } });
   expect(await stack.db('product_instances').where({ id: instanceId }).first('virtual_account_id')).toEqual({ virtual_account_id: to.id });
 }, 30_000);
@@ -61,7 +62,7 @@ test('the expiry of a silent instance while its report holds it: no deadlock, th
   const { pool, other } = await asAReportRuns(world, instanceId, () =>
     stack.db.transaction((trx) => expireInstance(trx, instance, Date.now(), false)),
   );
-  expect(pool).toEqual({ value: { purchased: 10 } });
+  expect(pool).toEqual({ value: { purchased: '10' } });
   expect(other).toEqual({ value: true });
   expect(await stack.db('product_instances').where({ id: instanceId }).first('state')).toEqual({ state: 'authorization_expired' });
 }, 30_000);

@@ -52,7 +52,7 @@ test('setting an agreement re-judges the pools at once: use beyond the purchase 
   expect(await usageStates(stack.db, [extra])).toEqual({ [extra]: 'Overage' });
   expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, authorized: 10, overage: 4, unserved: 0 });
   expect(await stack.db('overage_peaks').where({ virtual_account_id: finance }).select('period', 'peak')).toEqual([
-    { period: today, peak: 4 },
+    { period: today, peak: '4' }, // bigint: node-postgres reads it as a string
   ]);
   // The typed client reads it back, and names the field of a refusal.
   const client = new LicenseFulfillmentClient({ baseUrl: api.baseUrl, apiKey: await api.keyFor('operator') });
@@ -156,7 +156,7 @@ test('U4: 1.5x quarterly; Overage peak 3; at the date one report and one true-up
   expect(await usageStates(stack.db, [beyond])).toEqual({ [beyond]: 'OutOfCompliance' });
   expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, authorized: 10, overage: 3, unserved: 3 });
   expect(await stack.db('overage_peaks').where({ virtual_account_id: finance, sku: SKU }).select('period', 'peak')).toEqual([
-    { period: period.startsOn, peak: 3 },
+    { period: period.startsOn, peak: '3' }, // bigint: node-postgres reads it as a string
   ]);
 
   // Before the agreed date nothing is due; at it the clock starts the period's true-up.

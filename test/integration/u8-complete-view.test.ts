@@ -40,13 +40,23 @@ beforeAll(async () => {
   operatorKey = await api.keyFor('operator');
 });
 
-/** What the pools hold, straight from the rows: the figure every door must show. */
+/** What the pools hold, straight from the rows: the figure every door must show (bigint counters read as numbers). */
 async function poolRows(db: Db, accountId: string) {
-  return db('license_pools as p')
+  const rows: Array<{ path: string; sku: string; purchased: string; authorized: string; overage: string; unserved: string }> = await db(
+    'license_pools as p',
+  )
     .join('virtual_accounts as va', 'va.id', 'p.virtual_account_id')
     .where('p.account_id', accountId)
     .orderBy([{ column: 'va.path' }, { column: 'p.sku' }])
     .select('va.path', 'p.sku', 'p.purchased', 'p.authorized', 'p.overage', 'p.unserved');
+  return rows.map((r) => ({
+    path: r.path,
+    sku: r.sku,
+    purchased: Number(r.purchased),
+    authorized: Number(r.authorized),
+    overage: Number(r.overage),
+    unserved: Number(r.unserved),
+  }));
 }
 
 const path = (suffix: string) => `/v1/accounts/${world.smartAccountId}/${suffix}`;

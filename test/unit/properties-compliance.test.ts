@@ -150,3 +150,32 @@ test('judgeUse: within the purchase Authorized, within the ceiling Overage, else
   expect(judgeUse(inOverage, 0, { kind: 'factor', factor: 1.5 })).toBe('Authorized');
   expect(judgeUse(inOverage, 0, { kind: 'unlimited' })).toBe('Authorized');
 });
+
+test('beyond 2^31 (2,148 instances at the 1,000,000 maximum in one pool): the counters stay exact sums by state', () => {
+  fc.assert(
+    fc.property(
+      allowances,
+      fc.integer({ min: 0, max: 3_000_000_000 }),
+      fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 2148, maxLength: 2300 }),
+      (allowance, purchased, counts) => {
+        const { states, counts: pool } = rejudgePool(
+          purchased,
+          counts.map((count) => ({ count })),
+          allowance,
+        );
+        const sum = (state: UseState) => counts.reduce((n, c, i) => (states[i] === state ? n + c : n), 0);
+        expect(pool).toEqual({ purchased, authorized: sum('Authorized'), overage: sum('Overage'), unserved: sum('OutOfCompliance') });
+        expect(inUse(pool)).toBe(counts.reduce((n, c) => n + c, 0));
+        expect(pool.authorized).toBeLessThanOrEqual(purchased);
+      },
+    ),
+    { numRuns: 50 },
+  );
+  const atMax = rejudgePool(
+    10,
+    Array.from({ length: 2148 }, () => ({ count: 1_000_000 })),
+    { kind: 'unlimited' },
+  ).counts;
+  expect(atMax).toEqual({ purchased: 10, authorized: 0, overage: 2_148_000_000, unserved: 0 });
+  expect(inUse(atMax)).toBeGreaterThan(2 ** 31 - 1);
+});
