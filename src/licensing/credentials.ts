@@ -48,6 +48,6 @@ export function issueCredential(keys: SigningKeys, identity: InstanceIdentity, n
     expiresAt: expiresAt.toISOString(),
   };
   const credential = encodeCredential(claims, keys.current.privateKey);
-  rememberIssuedCredential(keys, credential);
+  rememberIssuedCredential(keys, credential, claims);
   return { credential, expiresAt, renewAfter };
 }
