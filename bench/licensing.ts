@@ -60,15 +60,15 @@ function runFleetChild(job: FleetJob, database: string): Promise<FleetResult> {
     });
     const starts = new Map<FleetPhase, ReturnType<typeof driverAndPostgresCpu>>();
     const spent = new Map<FleetPhase, { api: number; postgres: number }>();
-    // BENCH_API_CPU_PROF: the API's profile over the reports (the fleet child writes its own).
+    // BENCH_API_CPU_PROF: the API's profile over each phase, registrations and reports (the fleet child writes its own).
     let stopProfile: Promise<() => Promise<void>> | undefined;
     child.on('message', (message: FleetPhaseEdge | { type: string; result?: FleetResult; message?: string }) => {
       if ('phase' in message) {
         const now = driverAndPostgresCpu(database);
         if (message.edge === 'start') starts.set(message.phase, now);
         else spent.set(message.phase, cpuBetween(starts.get(message.phase)!, now));
-        if (message.phase === 'reports' && message.edge === 'start') stopProfile = startCpuProfile('api-reports');
-        if (message.phase === 'reports' && message.edge === 'end') void stopProfile?.then((stop) => stop());
+        if (message.edge === 'start') stopProfile = startCpuProfile(`api-${message.phase}`);
+        if (message.edge === 'end') void stopProfile?.then((stop) => stop());
       } else if (message.type === 'result') {
         const result = message.result!;
         resolve({

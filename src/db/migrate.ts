@@ -17,6 +17,7 @@ import * as instancesPagePlan from '../../migrations/20261208_210_instances_page
 import * as reportWritesInPlace from '../../migrations/20261208_220_report_writes_in_place';
 import * as entitlementsBySku from '../../migrations/20261208_250_entitlements_by_sku';
 import * as poolCountersBigint from '../../migrations/20261209_100_pool_counters_bigint';
+import * as registrationTokenSlots from '../../migrations/20261209_300_registration_token_slots';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261208_220_report_writes_in_place': reportWritesInPlace,
   '20261208_250_entitlements_by_sku': entitlementsBySku,
   '20261209_100_pool_counters_bigint': poolCountersBigint,
+  '20261209_300_registration_token_slots': registrationTokenSlots,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

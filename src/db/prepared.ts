@@ -14,9 +14,10 @@ interface PreparedStatement {
   text: string;
 }
 
-/** What this module uses of knex's (untyped) client inside a transaction. */
+/** What this module uses of knex's (untyped) client inside a transaction, and of its pool outside one. */
 interface TransactionClient {
   acquireConnection(): Promise<PgClient>;
+  releaseConnection(connection: PgClient): Promise<unknown>;
   emit(event: 'query', query: { method: 'raw'; sql: string; bindings: readonly unknown[] }): boolean;
 }
 
@@ -50,10 +51,36 @@ export async function preparedRaw<T extends QueryResultRow = Record<string, unkn
   sql: string,
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
-  const { name, text } = preparedOf(sql);
   // Inside a transaction, knex's client hands out the transaction's one connection.
   const client = trx.client as TransactionClient;
+  return runPrepared<T>(client, await client.acquireConnection(), sql, bindings);
+}
+
+/**
+ * Runs one statement on its own (its own transaction, as knex.raw outside a transaction does) on a
+ * connection of the pool, prepared once per connection; the rows as knex.raw gives them.
+ */
+export async function preparedStatement<T extends QueryResultRow = Record<string, unknown>>(
+  db: Knex,
+  sql: string,
+  bindings: readonly unknown[],
+): Promise<{ rows: T[] }> {
+  const client = db.client as TransactionClient;
   const connection = await client.acquireConnection();
+  try {
+    return await runPrepared<T>(client, connection, sql, bindings);
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+async function runPrepared<T extends QueryResultRow>(
+  client: TransactionClient,
+  connection: PgClient,
+  sql: string,
+  bindings: readonly unknown[],
+): Promise<{ rows: T[] }> {
+  const { name, text } = preparedOf(sql);
   client.emit('query', { method: 'raw', sql, bindings });
   try {
     return await connection.query<T>({ name: statements.has(sql) ? name : undefined, text, values: bindings as unknown[] });

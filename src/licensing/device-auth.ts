@@ -69,14 +69,15 @@ function verifiedCredential(keys: SigningKeys, credential: string): VerifiedCred
 
 /**
  * A credential this process has just signed (registration, renewal) is remembered as verified: the
- * device's first report skips checking a signature made here a moment ago. The claims are read
- * from the credential's own text, exactly as decodeCredential would return them.
+ * device's first report skips checking a signature made here a moment ago. The claims are those
+ * the credential was encoded from (plain strings and booleans, so the same as decodeCredential
+ * would read back), or read from the credential's own text when not given.
  */
-export function rememberIssuedCredential(keys: SigningKeys, credential: string): void {
+export function rememberIssuedCredential(keys: SigningKeys, credential: string, encoded?: CredentialClaims): void {
   let remembered = verifiedCredentials.get(keys);
   if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, VerifiedCredential>()));
   if (remembered.has(credential)) return;
-  const claims = JSON.parse(Buffer.from(credential.split('.')[1], 'base64url').toString('utf8')) as CredentialClaims;
+  const claims = encoded ?? (JSON.parse(Buffer.from(credential.split('.')[1], 'base64url').toString('utf8')) as CredentialClaims);
   if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
   remembered.set(credential, { claims });
 }

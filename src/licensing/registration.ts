@@ -11,12 +11,13 @@ import {
   type RegistrationRequest,
   type TokenRecord,
 } from './registration-statement';
-import { hashRegistrationToken, tokenStatus } from './tokens';
+import { hashRegistrationToken, TOKEN_USES_SQL, tokenStatus } from './tokens';
 
 /**
  * R16: a product instance registers with a token of a VA and its identity, in one transaction.
- * One use of the token is spent atomically (the UPDATE's own condition, so two instances racing
- * for the last use cannot both win); the same UDI registering again with the same key is the same
+ * One use of the token is spent atomically in one of its slots (registration_token_slots; the
+ * UPDATE's own condition, so two instances racing for the last use cannot both win, and the slots'
+ * capacities add up to max_uses); the same UDI registering again with the same key is the same
  * instance and spends nothing. The UDI is serialised by an advisory lock, so two registrations of
  * one UDI at once make one instance.
  */
@@ -36,7 +37,7 @@ export interface Registered extends IssuedCredential {
  */
 async function findTokenAndLockUdi(trx: Knex.Transaction, token: string, request: RegistrationRequest): Promise<TokenRecord> {
   const { rows }: { rows: Array<TokenRecord & { udi_locked?: unknown }> } = await trx.raw(
-    `SELECT t.id, t.account_id, t.virtual_account_id, va.path, t.export_controlled, t.max_uses, t.uses, t.expires_at, t.revoked_at,
+    `SELECT t.id, t.account_id, t.virtual_account_id, va.path, t.export_controlled, t.max_uses, ${TOKEN_USES_SQL} AS uses, t.expires_at, t.revoked_at,
             a.kind AS account_kind, a.status AS account_status, pg_advisory_xact_lock(hashtextextended(?, 0)) AS udi_locked
      FROM registration_tokens t JOIN virtual_accounts va ON va.id = t.virtual_account_id JOIN accounts a ON a.id = t.account_id
      WHERE t.token_hash = ? LIMIT 1`,
@@ -69,7 +70,9 @@ function refuseUnusable(token: TokenRecord, now: Date, spending: boolean): void 
 /**
  * The usual case (a new UDI, a usable token) in one statement (registration-statement.ts); a UDI
  * registered already, or registering at this very moment, takes the locked path, which decides
- * it as before. A refusal is decided from the token row the statement read, in the locked path's order.
+ * it as before, and so does a registration that found every slot with a use left held by others
+ * (the locked path waits for one). A refusal is decided from the token row the statement read, in
+ * the locked path's order.
  */
 export async function registerInstance(db: Knex, keys: SigningKeys, request: RegistrationRequest): Promise<Registered> {
   const now = new Date();
@@ -86,7 +89,7 @@ export async function registerInstance(db: Knex, keys: SigningKeys, request: Reg
     refuseAccount(result.token);
     if (result.udiRegistered) return registerLocked(db, keys, request);
     refuseUnusable(result.token, now, true);
-    throw new LicenseRefusal('TokenUsedUp', `token: used up (all ${result.token.max_uses} uses spent)`);
+    return registerLocked(db, keys, request);
   }
   const { token, instanceId, serial } = result;
   const identity = {
@@ -136,10 +139,11 @@ async function registerLocked(db: Knex, keys: SigningKeys, request: Registration
 }
 
 /**
- * One use of the token spent (the UPDATE's own condition, so two instances racing for the last use
- * cannot both win), the instance and its event written: one statement, the last before the
- * commit, so the token row (shared by every device of its VA) stays locked only that long. When
- * no use is left, nothing is inserted and the refusal rolls the rest back.
+ * One use of the token spent in a slot with one left, waiting for a slot another registration
+ * holds (the UPDATE's own condition, so two instances racing for the last use cannot both win; a
+ * slot filled meanwhile is passed over), and only while the token is neither revoked nor expired;
+ * the instance and its event written: one statement, the last before the commit, so the slot
+ * stays locked only that long. When no use is left, nothing is inserted and the refusal rolls the rest back.
  */
 async function spendTokenAndInsert(
   trx: Knex.Transaction,
@@ -153,9 +157,13 @@ async function spendTokenAndInsert(
   batch.add(
     {
       name: 'spent',
-      sql: `UPDATE registration_tokens SET uses = uses + 1
-            WHERE id = ? AND uses < max_uses AND revoked_at IS NULL AND expires_at > ? RETURNING id`,
-      bindings: [token.id, now],
+      sql: `UPDATE registration_token_slots SET uses = uses + 1
+            WHERE (token_id, slot) = (SELECT token_id, slot FROM registration_token_slots WHERE token_id = ? AND uses < capacity
+                                      ORDER BY slot LIMIT 1 FOR UPDATE)
+              AND uses < capacity
+              AND EXISTS (SELECT 1 FROM registration_tokens WHERE id = ? AND revoked_at IS NULL AND expires_at > ?)
+            RETURNING token_id AS id`,
+      bindings: [token.id, token.id, now],
     },
     writePartOf(
       licenseEventInsert(trx, {

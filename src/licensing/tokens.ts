@@ -11,6 +11,34 @@ import { recordLicenseEvent } from './events';
 export const TOKEN_PATTERN = /^lrt_[A-Za-z0-9_-]{43}$/;
 export const MAX_TOKEN_USES = 1_000_000;
 
+/**
+ * A token's uses are counted in up to this many slots (registration_token_slots), so registrations
+ * of one token at once each spend in a slot of their own instead of queueing on one row.
+ */
+export const TOKEN_SLOTS = 16;
+
+/**
+ * The slots of a token of `maxUses`: their capacities add up to exactly `maxUses` (each at least 1),
+ * and `uses` already spent fill them in order (fixtures and the migration of older tokens).
+ */
+export function tokenSlotRows(
+  tokenId: string,
+  maxUses: number,
+  uses = 0,
+): Array<{ token_id: string; slot: number; capacity: number; uses: number }> {
+  const slots = Math.min(maxUses, TOKEN_SLOTS);
+  let left = uses;
+  return Array.from({ length: slots }, (_, slot) => {
+    const capacity = Math.floor(maxUses / slots) + (slot < maxUses % slots ? 1 : 0);
+    const spent = Math.min(capacity, left);
+    left -= spent;
+    return { token_id: tokenId, slot, capacity, uses: spent };
+  });
+}
+
+/** A token's uses so far, the sum of its slots: a column expression over registration_tokens aliased `t`. */
+export const TOKEN_USES_SQL = '(SELECT COALESCE(sum(s.uses), 0)::int FROM registration_token_slots s WHERE s.token_id = t.id)';
+
 export function hashRegistrationToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -74,20 +102,22 @@ export function tokenViewOf(row: TokenRow): TokenView {
   };
 }
 
-const TOKEN_COLUMNS = [
-  't.id',
-  't.account_id',
-  't.virtual_account_id',
-  'va.path',
-  't.description',
-  't.export_controlled',
-  't.max_uses',
-  't.uses',
-  't.expires_at',
-  't.created_at',
-  't.created_by',
-  't.revoked_at',
-];
+function tokenColumns(q: Knex) {
+  return [
+    't.id',
+    't.account_id',
+    't.virtual_account_id',
+    'va.path',
+    't.description',
+    't.export_controlled',
+    't.max_uses',
+    q.raw(`${TOKEN_USES_SQL} AS uses`),
+    't.expires_at',
+    't.created_at',
+    't.created_by',
+    't.revoked_at',
+  ];
+}
 
 function tokensQuery(q: Knex) {
   return q('registration_tokens as t').join('virtual_accounts as va', 'va.id', 't.virtual_account_id');
@@ -121,6 +151,7 @@ export async function createRegistrationToken(
         created_by: actor,
       })
       .returning('id');
+    await trx('registration_token_slots').insert(tokenSlotRows(String(row.id), input.maxUses));
     const view = await loadToken(trx, target.accountId, String(row.id));
     await recordLicenseEvent(trx, {
       accountId: target.accountId,
@@ -137,7 +168,7 @@ export async function createRegistrationToken(
 export async function loadToken(q: Knex, accountId: string, tokenId: string): Promise<TokenView | undefined> {
   const row: TokenRow | undefined = await tokensQuery(q)
     .where({ 't.account_id': accountId, 't.id': tokenId })
-    .first(...TOKEN_COLUMNS);
+    .first(...tokenColumns(q));
   return row ? tokenViewOf(row) : undefined;
 }
 
@@ -154,7 +185,7 @@ export async function listRegistrationTokens(q: Knex, accountId: string, virtual
     .whereIn('t.virtual_account_id', virtualAccountIds)
     .orderBy('t.id', 'desc')
     .limit(TOKEN_LIST_MAX)
-    .select(...TOKEN_COLUMNS);
+    .select(...tokenColumns(q));
   return rows.map(tokenViewOf);
 }
 

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
 import type { RoleName } from '../../src/accounts/roles';
 import { createUserApiKey } from '../../src/api/auth';
+import { tokenSlotRows } from '../../src/licensing/tokens';
 import type { TestWorld } from './fixtures';
 
 export interface ViewUser {
@@ -131,16 +132,18 @@ export async function seedLicenseUse(db: Db, world: TestWorld): Promise<void> {
         [id, pool.sku, d, pool.purchased, Math.max(0, pool.authorized + pool.unserved - d)],
       );
     }
-    await db('registration_tokens').insert({
-      token_hash: randomBytes(32),
-      account_id: accountId,
-      virtual_account_id: id,
-      description: `switches of ${pool.path}`,
-      max_uses: 10,
-      uses: 2,
-      expires_at: new Date(Date.now() + 30 * 86_400_000),
-      created_by: 'test',
-    });
+    const [token]: Array<{ id: string }> = await db('registration_tokens')
+      .insert({
+        token_hash: randomBytes(32),
+        account_id: accountId,
+        virtual_account_id: id,
+        description: `switches of ${pool.path}`,
+        max_uses: 10,
+        expires_at: new Date(Date.now() + 30 * 86_400_000),
+        created_by: 'test',
+      })
+      .returning('id');
+    await db('registration_token_slots').insert(tokenSlotRows(String(token.id), 10, 2));
   }
   const finance = await vaId(db, accountId, 'Finance');
   const regionFinance = await vaId(db, accountId, 'Region-US/Finance');

@@ -35,4 +35,5 @@ export const SCHEMA_TABLES = [
   'device_request_signatures',
   'order_transfer_batches',
   'order_transfer_items',
+  'registration_token_slots',
 ] as const;

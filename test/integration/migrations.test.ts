@@ -28,6 +28,7 @@ const MIGRATIONS = [
   '20261208_220_report_writes_in_place',
   '20261208_250_entitlements_by_sku',
   '20261209_100_pool_counters_bigint',
+  '20261209_300_registration_token_slots',
 ];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
