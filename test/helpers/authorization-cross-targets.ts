@@ -125,6 +125,22 @@ export const CROSS_TARGETS: CrossTarget[] = [
     }),
   },
   {
+    what: "A's SA admin removes B's product instance under A's URL",
+    caller: 'saAdmin',
+    expected: '404',
+    request: (ctx, b) => ({ method: 'DELETE', path: `${sa(ctx)}/product-instances/${b.bInstanceId}` }),
+  },
+  {
+    what: "A's SA admin removes B's product instance on A's VA page",
+    caller: 'saAdmin',
+    expected: '404',
+    request: (ctx, b) => ({
+      method: 'POST',
+      path: `/accounts/${ctx.world.smartAccountId}/instances/${b.bInstanceId}/remove`,
+      form: { csrf: ctx.csrf, returnPath: 'Finance' },
+    }),
+  },
+  {
     what: "A's SA admin subscribes B's user to A's alerts",
     caller: 'saAdmin',
     expected: '422',
