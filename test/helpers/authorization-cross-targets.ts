@@ -156,9 +156,9 @@ export const CROSS_TARGETS: CrossTarget[] = [
     }),
   },
   {
-    what: "A's Finance VA admin revokes a Region-US token",
+    what: "A's Finance VA admin revokes a Region-US token (not its to see: as if there were none)",
     caller: 'vaAdmin',
-    expected: '403',
+    expected: '404',
     request: (ctx, b) => ({ method: 'DELETE', path: `${sa(ctx)}/registration-tokens/${b.regionTokenId}` }),
   },
   {
