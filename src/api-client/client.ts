@@ -34,6 +34,7 @@ import type {
   HoldingAccountMemberList,
   InstanceMoveRequest,
   InstanceMoveResult,
+  RemovedProductInstance,
   InstanceView,
   LicenseMoveRequest,
   LicenseMoveResult,
@@ -354,6 +355,10 @@ export class LicenseFulfillmentClient {
   /** Moves a product instance and its use to another virtual account (R21). */
   moveProductInstance(accountId: string, instanceId: string, move: InstanceMoveRequest): Promise<InstanceMoveResult> {
     return this.#call('moveProductInstance', { params: { accountId, instanceId }, body: move });
+  }
+
+  removeProductInstance(accountId: string, instanceId: string): Promise<RemovedProductInstance> {
+    return this.#call('removeProductInstance', { params: { accountId, instanceId } });
   }
 
   // ------------------------------------------------------------ license use: registration tokens

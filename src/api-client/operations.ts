@@ -60,6 +60,7 @@ export const OPERATIONS = {
   approveTrueUp: { method: 'POST', path: '/v1/accounts/{accountId}/true-ups/{period}/approve' },
   moveLicenses: { method: 'POST', path: '/v1/accounts/{accountId}/license-moves' },
   moveProductInstance: { method: 'POST', path: '/v1/accounts/{accountId}/product-instances/{instanceId}/move' },
+  removeProductInstance: { method: 'DELETE', path: '/v1/accounts/{accountId}/product-instances/{instanceId}' },
   createRegistrationToken: { method: 'POST', path: '/v1/accounts/{accountId}/registration-tokens' },
   listRegistrationTokens: { method: 'GET', path: '/v1/accounts/{accountId}/registration-tokens' },
   revokeRegistrationToken: { method: 'DELETE', path: '/v1/accounts/{accountId}/registration-tokens/{tokenId}' },

@@ -56,6 +56,7 @@ import type {
   AlertListQuery,
   InstanceMoveBody,
   InstanceMoveResponse,
+  InstanceRemoveResponse,
   LicenseMoveBody,
   LicenseMoveResponse,
   SubscriptionView,
@@ -140,6 +141,7 @@ export type LicenseMoveRequest = Static<typeof LicenseMoveBody>;
 export type LicenseMoveResult = Static<typeof LicenseMoveResponse>;
 export type InstanceMoveRequest = Static<typeof InstanceMoveBody>;
 export type InstanceMoveResult = Static<typeof InstanceMoveResponse>;
+export type RemovedProductInstance = Static<typeof InstanceRemoveResponse>;
 // License use (src/licensing/schemas.ts): registration tokens (R15).
 export type CreateRegistrationTokenRequest = CreateTokenBodyType;
 export type RegistrationToken = Static<typeof TokenResponse>;

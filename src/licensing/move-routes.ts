@@ -5,6 +5,7 @@ import type { Db } from '../db/knex';
 import { forbidden, HttpError } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import type { PoolRow } from './pools';
+import { removeProductInstance, UNKNOWN_INSTANCE_REASON, unknownInstanceMessage } from './instance-removal';
 import { instanceLocation, MoveRefused, moveInstance, moveLicenses, virtualAccountByPath } from './moves';
 import { callerOnSmartAccount, type AccountCaller } from './route-access';
 import {
@@ -12,6 +13,7 @@ import {
   InstanceMoveBody,
   InstanceMoveParams,
   InstanceMoveResponse,
+  InstanceRemoveResponse,
   LicenseMoveBody,
   LicenseMoveResponse,
   type AccountParamsType,
@@ -31,6 +33,18 @@ function authorizeMove(caller: AccountCaller, fromPath: string, toPath: string):
         `${caller.actor} may not move licenses or devices in or out of ${path}: a move needs an admin role on both virtual accounts`,
       );
     }
+  }
+}
+
+/**
+ * R23: an admin role over the instance's VA (SA admin, or VA admin of it or a parent) removes it.
+ * A caller who may not even see that VA is told what an unknown instance is told (404), so the
+ * answer does not say an instance exists there; one who sees it but may not manage it, 403.
+ */
+export function authorizeRemoval(caller: AccountCaller, instanceId: string, path: string): void {
+  if (!allows(caller.roles, 'view', path)) throw new MoveRefused('UnknownInstance', unknownInstanceMessage(instanceId));
+  if (!allows(caller.roles, 'manage', path)) {
+    throw forbidden(`${caller.actor} may not remove product instances of ${path}: that needs sa_admin, or va_admin on it or a parent`);
   }
 }
 
@@ -61,6 +75,7 @@ const poolView = (paths: Map<string, string>) => (pool: PoolRow) => ({
 
 export function registerMoveRoutes(app: FastifyInstance, deps: ApiDependencies): void {
   const { db } = deps;
+  registerRemoveRoute(app, db);
   app.post<{ Params: AccountParamsType; Body: LicenseMoveBodyType }>(
     '/accounts/:accountId/license-moves',
     {
@@ -123,6 +138,54 @@ export function registerMoveRoutes(app: FastifyInstance, deps: ApiDependencies):
       });
       const view = poolView(await pathsOf(db, accountId));
       return { instanceId, from: result.from.map(view), to: result.to.map(view) };
+    },
+  );
+}
+
+function registerRemoveRoute(app: FastifyInstance, db: Db): void {
+  app.delete<{ Params: InstanceMoveParamsType }>(
+    '/accounts/:accountId/product-instances/:instanceId',
+    {
+      schema: {
+        tags,
+        operationId: 'removeProductInstance',
+        summary:
+          'Removes a product instance (R19, R23): its use leaves the pools at once, its credentials stop working, its UDI may register again with a new key',
+        description:
+          '200 with the removed instance, also when it was removed already (nothing is written again). The event log and an ' +
+          'instance_removed alert name who removed it. Needs sa_admin, or va_admin on its virtual account or a parent; 403 to a caller ' +
+          "who sees the virtual account but may not manage it; 404 UnknownInstance for an instance that is not the account's, or in a " +
+          'virtual account the caller may not see.',
+        security,
+        params: InstanceMoveParams,
+        response: { 200: InstanceRemoveResponse, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const { accountId, instanceId } = request.params;
+      const caller = await callerOnSmartAccount(db, request.principal, accountId);
+      const removed = await removeProductInstance(db, {
+        accountId,
+        instanceId,
+        actor: caller.actor,
+        authorize: (path) => authorizeRemoval(caller, instanceId, path),
+      }).catch((err: unknown) => {
+        if (err instanceof MoveRefused && err.code === 'UnknownInstance') {
+          throw new HttpError(404, err.code, err.message, [{ field: 'instanceId', reason: UNKNOWN_INSTANCE_REASON }]);
+        }
+        throw err;
+      });
+      const view = poolView(await pathsOf(db, accountId));
+      return {
+        instanceId: removed.instanceId,
+        virtualAccountPath: removed.virtualAccountPath,
+        productId: removed.productId,
+        serialNumber: removed.serialNumber,
+        hostname: removed.hostname,
+        state: 'removed' as const,
+        removedAt: removed.removedAt.toISOString(),
+        pools: removed.pools.map(view),
+      };
     },
   );
 }

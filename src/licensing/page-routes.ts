@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PlacementRefusal } from '../accounts/placement-rules';
 import { grantRole, mayManageGrant, revokeRole, type GrantRequest } from '../accounts/role-grants';
-import type { RoleName } from '../accounts/roles';
+import { allows, type RoleName } from '../accounts/roles';
 import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accounts/user-keys';
 import type { ApiDependencies } from '../api/dependencies';
 import type { Db } from '../db/knex';
@@ -14,7 +14,9 @@ import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
 import { alertsOf, eventsOf, rolesOf } from './views-activity';
 import { dailyUseOf, instancesForPage, licensesOf } from './views-licenses';
 import { alertsPage, eventsPage, peoplePage, tokensPage } from './pages/activity-pages';
-import { accountBase, type Viewer } from './pages/frame';
+import { accountBase, vaHref, type Viewer } from './pages/frame';
+import { removeProductInstance } from './instance-removal';
+import { MoveRefused } from './moves';
 import { accountsPage, overviewPage, virtualAccountPage } from './pages/license-pages';
 import { profilePage } from './pages/profile-page';
 
@@ -27,6 +29,8 @@ import { profilePage } from './pages/profile-page';
  */
 
 const EVENTS_PAGE_SIZE = 100;
+/** What an instance ID looks like (pi-…): anything else is not one, and is not echoed back. */
+const ID = /^[A-Za-z0-9._:-]{1,128}$/;
 type AccountParams = { Params: { accountId: string } };
 
 const notFoundPage = () =>
@@ -70,13 +74,7 @@ export async function registerLicensePages(app: FastifyInstance, deps: ApiDepend
       return sendAppPage(reply, overviewPage(viewer, scope, await licensesOf(db, scope), alerts.length));
     });
 
-    pages.get<AccountParams & { Querystring: { path?: string } }>('/accounts/:accountId/va', async (request, reply) => {
-      const { userId, viewer } = await viewerOf(request, reply);
-      const path = typeof request.query.path === 'string' ? request.query.path : '';
-      const scope = await scopeFor(userId, request.params.accountId, path);
-      const [lines, series, instances] = [await licensesOf(db, scope), await dailyUseOf(db, scope), await instancesForPage(db, scope)];
-      return sendAppPage(reply, virtualAccountPage(viewer, scope, path, lines, series, instances));
-    });
+    registerVirtualAccountPage(pages, db, tools, viewerOf, scopeFor);
 
     pages.get<AccountParams>('/accounts/:accountId/people', async (request, reply) => {
       const { userId, viewer } = await viewerOf(request, reply);
@@ -138,6 +136,66 @@ async function accountsOfUser(db: Db, userId: string): Promise<Array<{ accountId
     accounts.get(r.account_id)!.roles.push(r.path ? `${r.role} on ${r.path}` : r.role);
   }
   return [...accounts.values()];
+}
+
+/**
+ * A virtual account's page (licenses, chart, instances) and its Remove form (R23): the person's
+ * own roles on the instance's VA decide, under the instance's lock; one they may not see is not
+ * found. Back to the page after.
+ */
+function registerVirtualAccountPage(pages: FastifyInstance, db: Db, tools: PageTools, viewerOf: ViewerOf, scopeFor: ScopeFor): void {
+  pages.get<AccountParams & { Querystring: { path?: string; removed?: string } }>('/accounts/:accountId/va', async (request, reply) => {
+    const { userId, viewer } = await viewerOf(request, reply);
+    const path = typeof request.query.path === 'string' ? request.query.path : '';
+    const scope = await scopeFor(userId, request.params.accountId, path);
+    const [lines, series, instances] = [await licensesOf(db, scope), await dailyUseOf(db, scope), await instancesForPage(db, scope)];
+    const removed = typeof request.query.removed === 'string' && ID.test(request.query.removed) ? request.query.removed : undefined;
+    return sendAppPage(
+      reply,
+      virtualAccountPage(viewer, scope, path, lines, series, instances, {
+        mayRemove: (vaPath) => allows(scope.roles, 'manage', vaPath),
+        ...(removed ? { notice: `Removed product instance ${removed}: its licenses went back to the pool.` } : {}),
+      }),
+    );
+  });
+
+  pages.post<{ Params: { accountId: string; instanceId: string } }>(
+    '/accounts/:accountId/instances/:instanceId/remove',
+    async (request, reply) => {
+      tools.checkCsrf(request);
+      const { userId } = await viewerOf(request, reply);
+      const scope = await scopeFor(userId, request.params.accountId);
+      const { instanceId } = request.params;
+      if (!ID.test(instanceId)) throw notFoundPage();
+      try {
+        await removeProductInstance(db, {
+          accountId: scope.accountId,
+          instanceId,
+          actor: `user:${userId}`,
+          authorize: (path) => {
+            if (!allows(scope.roles, 'view', path)) throw notFoundPage();
+            if (!allows(scope.roles, 'manage', path)) {
+              throw new PageAnswer(
+                appProblemPage(
+                  403,
+                  'You may not change this',
+                  'Removing a product instance needs an administrator role on its virtual account. Nothing has been changed.',
+                ),
+              );
+            }
+          },
+        });
+      } catch (err) {
+        if (err instanceof MoveRefused) throw notFoundPage();
+        throw err;
+      }
+      const returnPath = fieldOf(request.body, 'returnPath') ?? '';
+      return reply
+        .status(303)
+        .header('location', `${vaHref(scope.accountId, returnPath)}&removed=${encodeURIComponent(instanceId)}`)
+        .send();
+    },
+  );
 }
 
 /** The grant and revoke forms of the users-and-roles page: the person's own roles decide (R24). */

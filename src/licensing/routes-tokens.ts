@@ -177,7 +177,8 @@ function registerRevokeRoute(app: FastifyInstance, db: Db): void {
         summary: 'Revoke a registration token (R15): instances it registered stay, nothing new registers with it',
         description:
           '200 with the token, also when it was revoked already. 403 without sa_admin, sa_user, or va_admin / va_user on some VA ' +
-          "of the account (before the token is looked up), or on the token's VA; 404 when the account has no such token.",
+          "of the account (before the token is looked up), or on the token's VA when the caller sees it; 404 when the account has no " +
+          'such token or it is of a virtual account the caller may not see (the same answer: nothing says it exists).',
         security,
         params: TokenParams,
         response: { 200: TokenResponse, ...errorResponses(400, 401, 403, 404, 422) },
@@ -189,7 +190,10 @@ function registerRevokeRoute(app: FastifyInstance, db: Db): void {
       // Refused before the token is read, as the other routes: a caller without a role learns nothing of it.
       await usableVaIds(db, grantee, roles, account.id);
       const existing = await loadToken(db, account.id, request.params.tokenId);
-      if (!existing) throw notFound(`registration token ${request.params.tokenId} of account ${account.id}`);
+      // A token of a VA the caller may not see is answered as one that does not exist: no existence leak.
+      if (!existing || !allows(roles, 'view', existing.virtualAccountPath)) {
+        throw notFound(`registration token ${request.params.tokenId} of account ${account.id}`);
+      }
       requireUse(grantee, roles, account.id, existing.virtualAccountPath);
       const revoked = await revokeRegistrationToken(db, account.id, existing.tokenId, actorOf(grantee));
       return revoked!;

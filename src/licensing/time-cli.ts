@@ -8,6 +8,7 @@ import { formatKeyValues, formatTable } from '../cli/table';
  */
 export function registerLicenseTimeCommands(program: Command): void {
   registerMoveCommands(program);
+  registerRemoveCommands(program);
   registerAgreementCommands(program);
 }
 
@@ -70,6 +71,27 @@ function registerMoveCommands(program: Command): void {
       withHints({ toVirtualAccountPath: '--to' }, async (accountId: string, instanceId: string, opts: { to: string }, command: Command) => {
         const result = await apiClient().moveProductInstance(accountId, instanceId, { toVirtualAccountPath: opts.to });
         printResult(command, result, (r) => `Moved ${r.instanceId} to ${opts.to}.\n${poolRows([...r.from, ...r.to])}`);
+      }),
+    );
+}
+
+function registerRemoveCommands(program: Command): void {
+  const remove = program.command('remove').description('remove what a Smart Account no longer uses');
+  remove
+    .command('instance')
+    .description('remove a product instance: its use leaves the pools at once, its credentials stop working, its UDI may register again')
+    .argument('<accountId>', 'the Smart Account')
+    .argument('<instanceId>', 'the product instance')
+    .action(
+      withHints({}, async (accountId: string, instanceId: string, _opts: unknown, command: Command) => {
+        const result = await apiClient().removeProductInstance(accountId, instanceId);
+        printResult(
+          command,
+          result,
+          (r) =>
+            `Removed ${r.instanceId} (${r.hostname}, ${r.productId} ${r.serialNumber}) from ${r.virtualAccountPath} at ${r.removedAt}.` +
+            (r.pools.length > 0 ? `\n${poolRows(r.pools)}` : ''),
+        );
       }),
     );
 }

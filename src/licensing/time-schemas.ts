@@ -117,3 +117,13 @@ export type InstanceMoveParamsType = Static<typeof InstanceMoveParams>;
 export const InstanceMoveBody = Type.Object({ toVirtualAccountPath: VirtualAccountPath }, { additionalProperties: false });
 export type InstanceMoveBodyType = Static<typeof InstanceMoveBody>;
 export const InstanceMoveResponse = Type.Object({ instanceId: Type.String(), from: Type.Array(PoolView), to: Type.Array(PoolView) });
+export const InstanceRemoveResponse = Type.Object({
+  instanceId: Type.String(),
+  virtualAccountPath: Type.String(),
+  productId: Type.String(),
+  serialNumber: Type.String(),
+  hostname: Type.String(),
+  state: Type.Literal('removed'),
+  removedAt: Type.String({ format: 'date-time' }),
+  pools: Type.Array(PoolView, { description: 'the pools of the SKUs it used, as they are after the removal' }),
+});

@@ -34,6 +34,7 @@ export async function countsOf(ctx: MatrixContext): Promise<Record<string, strin
     liveSessions: () => db('web_sessions').whereIn('user_id', users()).whereNull('revoked_at'),
     liveTokens: () => db('registration_tokens').whereIn('account_id', accounts()).whereNull('revoked_at'),
     instances: () => db('product_instances').whereIn('account_id', accounts()),
+    liveInstances: () => db('product_instances').whereIn('account_id', accounts()).whereNot('state', 'removed'),
     usageReports: () => db('usage_reports').whereIn('instance_id', db('product_instances').whereIn('account_id', accounts()).select('id')),
     alertSubscriptions: () => db('alert_subscriptions').whereIn('account_id', accounts()),
     agreements: () => db('overage_agreements').whereIn('account_id', accounts()),

@@ -125,6 +125,22 @@ export const CROSS_TARGETS: CrossTarget[] = [
     }),
   },
   {
+    what: "A's SA admin removes B's product instance under A's URL",
+    caller: 'saAdmin',
+    expected: '404',
+    request: (ctx, b) => ({ method: 'DELETE', path: `${sa(ctx)}/product-instances/${b.bInstanceId}` }),
+  },
+  {
+    what: "A's SA admin removes B's product instance on A's VA page",
+    caller: 'saAdmin',
+    expected: '404',
+    request: (ctx, b) => ({
+      method: 'POST',
+      path: `/accounts/${ctx.world.smartAccountId}/instances/${b.bInstanceId}/remove`,
+      form: { csrf: ctx.csrf, returnPath: 'Finance' },
+    }),
+  },
+  {
     what: "A's SA admin subscribes B's user to A's alerts",
     caller: 'saAdmin',
     expected: '422',
@@ -140,9 +156,9 @@ export const CROSS_TARGETS: CrossTarget[] = [
     }),
   },
   {
-    what: "A's Finance VA admin revokes a Region-US token",
+    what: "A's Finance VA admin revokes a Region-US token (not its to see: as if there were none)",
     caller: 'vaAdmin',
-    expected: '403',
+    expected: '404',
     request: (ctx, b) => ({ method: 'DELETE', path: `${sa(ctx)}/registration-tokens/${b.regionTokenId}` }),
   },
   {

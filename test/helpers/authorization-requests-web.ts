@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { openSession } from '../../src/web/session';
 import type { Caller } from '../../src/security/authorization-matrix';
 import type { MatrixContext } from './authorization-context';
-import { freshGrantId, userKeyToRevoke, type RequestFor } from './authorization-requests';
+import { freshGrantId, instanceToMove, userKeyToRevoke, type RequestFor } from './authorization-requests';
 
 const page = (ctx: MatrixContext, view = '') => `/accounts/${ctx.world.smartAccountId}${view}`;
 const form = (ctx: MatrixContext, fields: Record<string, string> = {}) => ({ csrf: ctx.csrf, ...fields });
@@ -29,6 +29,11 @@ export const PAGE_REQUESTS: Record<string, RequestFor> = {
     method: 'POST',
     path: page(ctx, '/people/grants'),
     form: form(ctx, { granteeKind: 'user', grantee: ctx.newcomer.registeredId, role: 'va_viewer', virtualAccountPath: 'Finance' }),
+  }),
+  'POST /accounts/:accountId/instances/:instanceId/remove': async (ctx, _caller, allowed) => ({
+    method: 'POST',
+    path: page(ctx, `/instances/${await instanceToMove(ctx, allowed)}/remove`),
+    form: form(ctx, { returnPath: 'Finance' }),
   }),
   'POST /accounts/:accountId/people/grants/:grantId/revoke': async (ctx) => ({
     method: 'POST',

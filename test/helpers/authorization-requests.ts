@@ -198,7 +198,7 @@ export const ADMINISTRATION_REQUESTS: Record<string, RequestFor> = {
 const subscriber = (ctx: MatrixContext) => ctx.callers.saUser.user!.userId;
 
 /** A product instance in Finance: a new one for a caller the table lets move it, else the seeded one. */
-async function instanceToMove(ctx: MatrixContext, allowed: boolean): Promise<string> {
+export async function instanceToMove(ctx: MatrixContext, allowed: boolean): Promise<string> {
   const seeded = `pi-finance-${ctx.world.suffix}`;
   if (!allowed) return seeded;
   const id = ctx.unique('pi');
@@ -237,5 +237,10 @@ export const LICENSE_REQUESTS: Record<string, RequestFor> = {
     method: 'POST',
     path: `${sa(ctx)}/product-instances/${await instanceToMove(ctx, allowed)}/move`,
     json: { toVirtualAccountPath: 'Region-US' },
+  }),
+  // A refused caller aims at the seeded instance, which must come out unchanged.
+  'DELETE /v1/accounts/:accountId/product-instances/:instanceId': async (ctx, _caller, allowed) => ({
+    method: 'DELETE',
+    path: `${sa(ctx)}/product-instances/${await instanceToMove(ctx, allowed)}`,
   }),
 };

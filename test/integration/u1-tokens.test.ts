@@ -193,3 +193,27 @@ test('R15: tokens are for who may use the VA: a VA admin of Finance not of Sacra
   expect(unknownVa).toMatchObject({ status: 422, body: { error: 'UnknownVirtualAccount' } });
   expect(await stack.db('registration_tokens').where({ account_id: world.smartAccountId }).count({ n: '*' })).toEqual([{ n: '1' }]);
 });
+
+test('R15: revoking a token of a VA the caller cannot see answers as an unknown token does; one it sees but may not use, 403', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const financeKey = await financeAdmin(world);
+  const saUser = await api.keyFor('partner', world.partnerId);
+  const hidden = await createToken(api, saUser, world.smartAccountId, { virtualAccountPath: 'Region-US/Finance/Sacramento' });
+  const url = (id: string) => `/v1/accounts/${world.smartAccountId}/registration-tokens/${id}`;
+  const refused = await api.call('DELETE', url(hidden.tokenId), { key: financeKey });
+  const unknown = await api.call('DELETE', url('999999999'), { key: financeKey });
+  expect(refused.status).toBe(404);
+  expect({ ...refused.body, message: refused.body.message.replace(hidden.tokenId, 'ID') }).toEqual({
+    ...unknown.body,
+    message: unknown.body.message.replace('999999999', 'ID'),
+  });
+  // Once a role shows it the VA (a viewer of Region-US), the token is there, and not the caller's to revoke.
+  await stack.db('role_grants').insert({
+    account_id: world.smartAccountId,
+    virtual_account_id: await vaIdOf(stack.db, world.smartAccountId, 'Region-US'),
+    partner_id: world.otherPartnerId,
+    role: 'va_viewer',
+  });
+  expect((await api.call('DELETE', url(hidden.tokenId), { key: financeKey })).status).toBe(403);
+  expect(await stack.db('registration_tokens').where({ id: hidden.tokenId }).first('revoked_at')).toEqual({ revoked_at: null });
+});

@@ -192,6 +192,7 @@ const SAMPLE_CALLS: Record<OperationId, (client: LicenseFulfillmentClient) => Pr
       allowShortfall: false,
     }),
   moveProductInstance: (c) => c.moveProductInstance('sa-acme', 'pi-1', { toVirtualAccountPath: 'Sales' }),
+  removeProductInstance: (c) => c.removeProductInstance('sa-acme', 'pi-1'),
   createRegistrationToken: (c) =>
     c.createRegistrationToken('sa-acme', {
       virtualAccountPath: 'Finance',

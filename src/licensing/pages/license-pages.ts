@@ -4,7 +4,7 @@ import { html, type SafeHtml } from '../../web/html';
 import { dataTable } from '../../web/table';
 import type { ViewScope } from '../views-access';
 import type { InstanceLine, LicenseLine, UseSeries } from '../views-licenses';
-import { accountBase, accountPage, vaHref, when, type Viewer } from './frame';
+import { accountBase, accountPage, csrfInput, vaHref, when, type Viewer } from './frame';
 
 /**
  * R23 pages: the accounts a person may see, a Smart Account's overview (its virtual accounts and
@@ -79,7 +79,33 @@ export function overviewPage(viewer: Viewer, scope: ViewScope, lines: LicenseLin
   return accountPage(viewer, scope, accountBase(scope.accountId), 'Overview', body);
 }
 
-function instanceTable(instances: InstanceLine[]): SafeHtml {
+/** Who may remove which instance on this page, and where the form sends them back to. */
+export interface InstanceRemoval {
+  mayRemove: (virtualAccountPath: string) => boolean;
+  accountId: string;
+  returnPath: string;
+  csrfToken: string;
+}
+
+/**
+ * The Remove action of an instance (R23): a disclosure that asks first, then a CSRF-checked POST;
+ * no script (the pages' policy allows none).
+ */
+function removeAction(removal: InstanceRemoval, i: InstanceLine): SafeHtml | string {
+  if (i.state === 'removed' || !removal.mayRemove(i.virtualAccountPath)) return '–';
+  return html`<details class="remove-instance">
+    <summary>Remove<span class="visually-hidden"> ${i.hostname}</span></summary>
+    <form class="inline" method="post" action="${accountBase(removal.accountId)}/instances/${encodeURIComponent(i.instanceId)}/remove">
+      ${csrfInput(removal.csrfToken)}
+      <input type="hidden" name="returnPath" value="${removal.returnPath}" />
+      <p>Its licenses go back to the pool and its credentials stop working at once; the device registers again with a new token.</p>
+      <button type="submit">Remove ${i.hostname} for good</button>
+    </form>
+  </details>`;
+}
+
+function instanceTable(instances: InstanceLine[], removal: InstanceRemoval): SafeHtml {
+  const anyRemovable = instances.some((i) => i.state !== 'removed' && removal.mayRemove(i.virtualAccountPath));
   return dataTable(
     'Product instances',
     [
@@ -97,6 +123,7 @@ function instanceTable(instances: InstanceLine[]): SafeHtml {
                 ${i.uses.map((u) => html`<li>${u.sku}: ${u.count} <span class="state-${u.state}">${u.state}</span></li>`)}
               </ul>`,
       },
+      ...(anyRemovable ? [{ header: 'Change', cell: (i: InstanceLine) => removeAction(removal, i) }] : []),
     ],
     instances,
     'No product instances here.',
@@ -110,6 +137,7 @@ export function virtualAccountPage(
   lines: LicenseLine[],
   series: UseSeries[],
   instances: InstanceLine[],
+  removal: Omit<InstanceRemoval, 'csrfToken' | 'accountId' | 'returnPath'> & { notice?: string },
 ): AppPage {
   const children = scope.virtualAccounts.filter((va) => va.path !== path);
   const body = html`<h1>Virtual account ${path}</h1>
@@ -130,6 +158,7 @@ export function virtualAccountPage(
         : series.map((s, i) => useChart(`chart-${i}`, `${s.sku} in ${s.virtualAccountPath}`, s.points))
     }
     <h2>Product instances</h2>
-    ${instanceTable(instances)}`;
+    ${removal.notice ? html`<p class="notice" role="status">${removal.notice}</p>` : ''}
+    ${instanceTable(instances, { ...removal, accountId: scope.accountId, returnPath: path, csrfToken: viewer.csrfToken })}`;
   return accountPage(viewer, scope, '', `Virtual account ${path}`, body);
 }
