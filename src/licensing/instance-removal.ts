@@ -3,7 +3,7 @@ import type { Db } from '../db/knex';
 import { isoDateOf } from '../common/dates';
 import { raiseAlert } from './alerts';
 import { recordLicenseEvent } from './events';
-import { MoveRefused } from './moves';
+import { MoveRefused, unknownInstanceMessage } from './moves';
 import { comparePoolKeys } from './pool-order';
 import { lockPool, poolRowOf, recomputePool, type PoolKey, type PoolRow } from './pools';
 
@@ -15,10 +15,6 @@ import { lockPool, poolRowOf, recomputePool, type PoolKey, type PoolRow } from '
  * re-judged; the instance becomes `removed`, so its credential is refused InstanceRemoved and its
  * UDI may register again with a new key. Removing a removed instance writes nothing.
  */
-
-/** The same words for an instance that is not there and one the caller may not see (no existence leak). */
-export const UNKNOWN_INSTANCE_REASON = 'is not a product instance of this Smart Account that you may see';
-export const unknownInstanceMessage = (instanceId: string) => `instanceId: product instance ${instanceId} ${UNKNOWN_INSTANCE_REASON}`;
 
 export interface InstanceRemoval {
   accountId: string;

@@ -5,8 +5,16 @@ import type { Db } from '../db/knex';
 import { forbidden, HttpError } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import type { PoolRow } from './pools';
-import { removeProductInstance, UNKNOWN_INSTANCE_REASON, unknownInstanceMessage } from './instance-removal';
-import { instanceLocation, MoveRefused, moveInstance, moveLicenses, virtualAccountByPath } from './moves';
+import { removeProductInstance } from './instance-removal';
+import {
+  instanceLocation,
+  MoveRefused,
+  moveInstance,
+  moveLicenses,
+  UNKNOWN_INSTANCE_REASON,
+  unknownInstanceMessage,
+  virtualAccountByPath,
+} from './moves';
 import { callerOnSmartAccount, type AccountCaller } from './route-access';
 import {
   AccountParams,
@@ -132,6 +140,8 @@ export function registerMoveRoutes(app: FastifyInstance, deps: ApiDependencies):
       const caller = await callerOnSmartAccount(db, request.principal, accountId);
       const result = await refusalsAsHttp(async () => {
         const from = await instanceLocation(db, accountId, instanceId);
+        // An instance in a VA the caller may not see reads as unknown, so a 403 does not confirm it exists.
+        if (!allows(caller.roles, 'view', from.path)) throw new MoveRefused('UnknownInstance', unknownInstanceMessage(instanceId));
         authorizeMove(caller, from.path, request.body.toVirtualAccountPath);
         const to = await virtualAccountByPath(db, accountId, request.body.toVirtualAccountPath, 'toVirtualAccountPath');
         return moveInstance(db, { accountId, instanceId, to, actor: caller.actor });

@@ -159,6 +159,10 @@ export interface InstanceMove {
   actor: string;
 }
 
+/** The same words for an instance that is not there and one the caller may not see (no existence leak). */
+export const UNKNOWN_INSTANCE_REASON = 'is not a product instance of this Smart Account that you may see';
+export const unknownInstanceMessage = (instanceId: string) => `instanceId: product instance ${instanceId} ${UNKNOWN_INSTANCE_REASON}`;
+
 /** The instance's VA path, for the caller's authorization on the source side. */
 export async function instanceLocation(q: Knex, accountId: string, instanceId: string): Promise<VirtualAccountRef> {
   const row = await q('product_instances as p')
@@ -166,7 +170,7 @@ export async function instanceLocation(q: Knex, accountId: string, instanceId: s
     .where({ 'p.id': instanceId, 'p.account_id': accountId })
     .whereNot('p.state', 'removed')
     .first<{ id: string; path: string } | undefined>('va.id', 'va.path');
-  if (!row) throw new MoveRefused('UnknownInstance', `product instance ${instanceId} is not registered in ${accountId}`);
+  if (!row) throw new MoveRefused('UnknownInstance', unknownInstanceMessage(instanceId));
   return { id: String(row.id), path: row.path };
 }
 

@@ -182,6 +182,7 @@ test('2,148 instances of 1,000,000 in one pool: reports answered by the rules, v
     lines,
     await dailyUseOf(stack.db, scope.scope),
     await instancesForPage(stack.db, scope.scope),
+    { mayRemove: () => false },
   ).body.toString();
   expect(vaPage).toContain(`${inUse} in use of 10 purchased`);
   expect(vaPage).toContain(`<span class="short">${10 - inUse}</span>`);

@@ -56,6 +56,18 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
     body: { toVirtualAccountPath: 'Sales' },
   });
   expect(deviceRefused.status).toBe(403);
+  // A VA admin who cannot see the device's VA is told what an unknown instance is told.
+  const salesOnly = await partnerWithRoles(world.smartAccountId, `sal-${world.suffix}`, [{ role: 'va_admin', vaId: sales }]);
+  const unseen = await api.call('POST', `${path}/product-instances/${device}/move`, {
+    key: salesOnly,
+    body: { toVirtualAccountPath: 'Sales' },
+  });
+  const unknown = await api.call('POST', `${path}/product-instances/pi-nosuchinstance/move`, {
+    key: salesOnly,
+    body: { toVirtualAccountPath: 'Sales' },
+  });
+  expect([unseen.status, unseen.body.error]).toEqual([404, 'UnknownInstance']);
+  expect(unseen.body.message).toBe(unknown.body.message.replace('pi-nosuchinstance', device));
   expect(await poolOf(stack.db, finance, SKU)).toMatchObject({ purchased: 10, authorized: 3 });
 
   // Bad input names the field; an unknown or another account's VA is not found; too many is refused.
