@@ -153,6 +153,9 @@ export function licensingMarkdown(l: LicensingResult): string[] {
       ? [`${name}: ${n(f.cpuMsPerRequest.fleet, 2)} / ${n(f.cpuMsPerRequest.api, 2)} / ${n(f.cpuMsPerRequest.postgres, 2)}`]
       : [];
   const cpuLines = [...cpu('via HTTP', l.reports), ...cpu('no framework, no database', l.floor)];
+  // The machine's load inflates both alike: the API's CPU over the floor server's, same run, divides it out.
+  if (l.reports.cpuMsPerRequest && l.floor?.cpuMsPerRequest)
+    cpuLines.push(`API over floor server ${ratio(l.reports.cpuMsPerRequest.api, l.floor.cpuMsPerRequest.api)}`);
   return [
     '## 7. License use (hot path)',
     '',
