@@ -6,6 +6,8 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { DeviceApiError, DeviceClient, keysFromPublished, type PublishedSigningKeys } from '../src/device-client';
+import { nodeHttpTransport } from '../src/device-client/transport';
+import { FLOOR_CREDENTIALS_PATH } from './licensing-floor';
 import type { LoadFigures } from './licensing-report';
 import { startCpuProfile } from './cpu-profile';
 import { summarize } from './report';
@@ -15,11 +17,15 @@ export interface FleetJob {
   devices: Array<{ token: string; productId: string; serialNumber: string; hostname: string; sku: string }>;
   concurrency: number;
   reportSeconds: number;
+  /** The floor server (bench/licensing-floor.ts): after the API, the same fleet reports to it as long. */
+  floorUrl?: string;
 }
 
 export interface FleetResult {
   registration: LoadFigures;
   reports: LoadFigures & { states: Record<string, number> };
+  /** The same reports to the floor server: no framework, no database. */
+  floor?: LoadFigures;
 }
 
 /** Runs `work(i)` for i = 0.. with `concurrency` in flight until `next` says stop; times each call. */
@@ -54,7 +60,7 @@ async function closedLoop(
   return { latencies, failures, seconds, fleetCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-export type FleetPhase = 'registration' | 'reports';
+export type FleetPhase = 'registration' | 'reports' | 'floor';
 export interface FleetPhaseEdge {
   type: 'phase';
   phase: FleetPhase;
@@ -110,7 +116,37 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
     },
   );
   await stopProfile();
-  return { registration: figures(registration), reports: { ...figures(reports), states } };
+  const floor = job.floorUrl ? await reportToFloor(job.floorUrl, registered, keys, job) : undefined;
+  return { registration: figures(registration), reports: { ...figures(reports), states }, ...(floor ? { floor: figures(floor) } : {}) };
+}
+
+/** The same devices (their state: key, credential) report as long to the floor server, same transport, same concurrency. */
+async function reportToFloor(
+  floorUrl: string,
+  registered: ReadonlyArray<readonly [DeviceClient, string]>,
+  keys: Map<string, KeyObject>,
+  job: FleetJob,
+): Promise<Parameters<typeof figures>[0]> {
+  const devices = registered.map(([c, sku]) => [new DeviceClient({ baseUrl: floorUrl, state: c.state, attempts: 1 }), sku] as const);
+  const credentials = JSON.stringify(devices.map(([c]) => c.state.credential));
+  const handed = await nodeHttpTransport(
+    'POST',
+    `${floorUrl}${FLOOR_CREDENTIALS_PATH}`,
+    { 'content-type': 'application/json' },
+    credentials,
+  );
+  if (handed.status !== 204) throw new Error(`the floor server refused the credentials: ${handed.status} ${handed.text}`);
+  const until = Date.now() + job.reportSeconds * 1000;
+  let turn = 0;
+  return closedLoop(
+    'floor',
+    job.concurrency,
+    () => (Date.now() < until && devices.length > 0 ? turn++ : undefined),
+    async (i) => {
+      const [client, sku] = devices[i % devices.length];
+      await client.report({ [sku]: 1 + (Math.floor(i / devices.length) % 2) }, { keys });
+    },
+  );
 }
 
 if (require.main === module) {

@@ -38,11 +38,18 @@ export interface LicensingResult {
   direct: LoadFigures;
   /** reportUsage in-process, one transaction per report: the path without group commit. */
   directAlone?: LoadFigures;
+  /**
+   * The same fleet, transport and concurrency against a bare node:http server that only checks the
+   * device's signature and signs the answer (bench/licensing-floor.ts); its CPU in the `api` column.
+   */
+  floor?: LoadFigures;
 }
 
 export const LICENSING_TARGETS = { reportsPerSecond: 2000, reportP99Ms: 50, registrationsPerSecond: 500 };
 
 const n = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+const ratio = (a: number, b: number) => (b > 0 ? `${n(a / b, 2)}x` : '-');
 
 function met(ok: boolean): string {
   return ok ? 'met' : 'NOT met';
@@ -74,7 +81,28 @@ export function licensingRows(l: LicensingResult): string[][] {
           ],
         ]
       : []),
+    ...(l.floor
+      ? [
+          [
+            'license use: reports with no framework and no database (bare node:http: verify, sign), per s; p50 / p99 ms',
+            `${n(l.floor.perSecond, 1)}; ${n(l.floor.latencyMs.p50, 1)} / ${n(l.floor.latencyMs.p99, 1)}`,
+            '',
+            `the floor on this machine; via HTTP ${ratio(l.reports.perSecond, l.floor.perSecond)} of it, ` +
+              `${ratio(l.reports.perSecond, l.direct.perSecond)} of straight against Postgres`,
+          ],
+        ]
+      : []),
     ...cpuRows('reports', l.reports),
+    ...(l.floor?.cpuMsPerRequest
+      ? [
+          [
+            'license use: CPU per report with no framework and no database, ms: device fleet / server',
+            `${n(l.floor.cpuMsPerRequest.fleet, 2)} / ${n(l.floor.cpuMsPerRequest.api, 2)}`,
+            '',
+            `2 cores fully used at this cost: at most ${n(cpuBound(l.floor.cpuMsPerRequest, 2))} reports/s`,
+          ],
+        ]
+      : []),
     ...cpuRows('registrations', l.registration),
     [
       'license use: registrations via HTTP, per s; p50 / p99 ms',
@@ -118,7 +146,16 @@ export function licensingMarkdown(l: LicensingResult): string[] {
     row('POST /v1/devices/:id/usage-reports', l.reports),
     row(`the same in-process, group commit of ${l.reportBatchSize ?? 1} (no HTTP, no signature checks)`, l.direct),
     ...(l.directAlone ? [row('reportUsage in-process, one transaction per report', l.directAlone)] : []),
+    ...(l.floor ? [row('the same reports with no framework and no database (bare node:http: verify, sign)', l.floor)] : []),
   ];
+  const cpu = (name: string, f: LoadFigures | undefined) =>
+    f?.cpuMsPerRequest
+      ? [`${name}: ${n(f.cpuMsPerRequest.fleet, 2)} / ${n(f.cpuMsPerRequest.api, 2)} / ${n(f.cpuMsPerRequest.postgres, 2)}`]
+      : [];
+  const cpuLines = [...cpu('via HTTP', l.reports), ...cpu('no framework, no database', l.floor)];
+  // The machine's load inflates both alike: the API's CPU over the floor server's, same run, divides it out.
+  if (l.reports.cpuMsPerRequest && l.floor?.cpuMsPerRequest)
+    cpuLines.push(`API over floor server ${ratio(l.reports.cpuMsPerRequest.api, l.floor.cpuMsPerRequest.api)}`);
   return [
     '## 7. License use (hot path)',
     '',
@@ -126,5 +163,6 @@ export function licensingMarkdown(l: LicensingResult): string[] {
       `the API's DATABASE_POOL_MAX ${l.databasePoolMax}, USAGE_REPORT_BATCH_SIZE ${l.reportBatchSize ?? 1}. States told: ${JSON.stringify(l.reports.states)}.`,
     '',
     ...table.map((cells, i) => `| ${cells.join(' | ')} |${i === 0 ? `\n|${cells.map(() => '---').join('|')}|` : ''}`),
+    ...(cpuLines.length ? ['', `CPU per report, ms (device fleet / API or server / Postgres): ${cpuLines.join('; ')}.`] : []),
   ];
 }

@@ -4,10 +4,11 @@
  * driver; the fleet in a child process, bench/licensing-load.ts), after registering through it.
  * Then the same reports straight against Postgres (no HTTP, no signature checks): through the group
  * commit the API uses (UsageReportBatcher, USAGE_REPORT_BATCH_SIZE) and one transaction per report
- * (reportUsage): the path's own limit, batched and not. Every pool's counters are checked against
- * the rows afterwards.
+ * (reportUsage): the path's own limit, batched and not. And the same fleet against a bare node:http
+ * server that only checks the signature and signs the answer (bench/licensing-floor.ts): the floor
+ * no framework and no database can go below. Every pool's counters are checked against the rows afterwards.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildApi } from '../src/api/server';
@@ -22,6 +23,7 @@ import { createLogger } from '../src/logging';
 import { createTestWorld } from '../test/helpers/fixtures';
 import { startCpuProfile } from './cpu-profile';
 import { postgresBackendsCpuMs } from './cpu';
+import type { FloorMessage } from './licensing-floor';
 import type { FleetJob, FleetPhase, FleetPhaseEdge, FleetResult } from './licensing-load';
 import { seedPurchase } from './licensing-seed';
 import type { LicensingResult, LoadFigures } from './licensing-report';
@@ -52,7 +54,35 @@ function withCpuSplit(figures: LoadFigures, spent: { api: number; postgres: numb
   return { ...figures, cpuMsPerRequest: { ...figures.cpuMsPerRequest, api: spent.api / per, postgres: spent.postgres / per } };
 }
 
-function runFleetChild(job: FleetJob, database: string): Promise<FleetResult> {
+/** The floor server (bench/licensing-floor.ts) in its own process, and a way to read its CPU. */
+interface FloorServer {
+  url: string;
+  cpuMs(): Promise<number>;
+  stop(): void;
+}
+
+function startFloorServer(licenseSigningKeys: string): Promise<FloorServer> {
+  const child: ChildProcess = fork(join(ROOT, 'bench', 'licensing-floor.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting: Array<(ms: number) => void> = [];
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the floor server exited with ${code}`)));
+    child.on('message', (message: FloorMessage) => {
+      if (message.type === 'cpu') waiting.shift()?.(message.ms);
+      else
+        resolve({
+          url: `http://127.0.0.1:${message.port}`,
+          cpuMs: () => new Promise((answered) => (waiting.push(answered), child.send('cpu'))),
+          stop: () => child.kill(),
+        });
+    });
+    child.send({ licenseSigningKeys });
+  });
+}
+
+function runFleetChild(job: FleetJob, database: string, floor?: FloorServer): Promise<FleetResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(ROOT, 'bench', 'licensing-load.ts'), [], {
       execArgv: ['--import', 'tsx'],
@@ -60,21 +90,28 @@ function runFleetChild(job: FleetJob, database: string): Promise<FleetResult> {
     });
     const starts = new Map<FleetPhase, ReturnType<typeof driverAndPostgresCpu>>();
     const spent = new Map<FleetPhase, { api: number; postgres: number }>();
-    // BENCH_API_CPU_PROF: the API's profile over each phase, registrations and reports (the fleet child writes its own).
+    // The floor server's CPU at the floor phase's edges (it answers in order).
+    const floorEdges: Array<Promise<number>> = [];
+    // BENCH_API_CPU_PROF: the API's profile over each of its phases, registrations and reports (the fleet child writes its own).
     let stopProfile: Promise<() => Promise<void>> | undefined;
     child.on('message', (message: FleetPhaseEdge | { type: string; result?: FleetResult; message?: string }) => {
       if ('phase' in message) {
         const now = driverAndPostgresCpu(database);
         if (message.edge === 'start') starts.set(message.phase, now);
         else spent.set(message.phase, cpuBetween(starts.get(message.phase)!, now));
-        if (message.edge === 'start') stopProfile = startCpuProfile(`api-${message.phase}`);
-        if (message.edge === 'end') void stopProfile?.then((stop) => stop());
+        if (message.phase === 'floor' && floor) floorEdges.push(floor.cpuMs());
+        if (message.phase !== 'floor' && message.edge === 'start') stopProfile = startCpuProfile(`api-${message.phase}`);
+        if (message.phase !== 'floor' && message.edge === 'end') void stopProfile?.then((stop) => stop());
       } else if (message.type === 'result') {
         const result = message.result!;
-        resolve({
-          registration: withCpuSplit(result.registration, spent.get('registration')),
-          reports: { ...withCpuSplit(result.reports, spent.get('reports')), states: result.reports.states },
-        });
+        void Promise.all(floorEdges).then(([before, after]) =>
+          resolve({
+            registration: withCpuSplit(result.registration, spent.get('registration')),
+            reports: { ...withCpuSplit(result.reports, spent.get('reports')), states: result.reports.states },
+            // The server's CPU in the API's column; no database.
+            ...(result.floor && after !== undefined ? { floor: withCpuSplit(result.floor, { api: after - before, postgres: 0 }) } : {}),
+          }),
+        );
       } else reject(new Error(`the device fleet failed: ${message.message}`));
     });
     child.once('exit', (code) => {
@@ -219,6 +256,7 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
     logger: createLogger('bench-api', 'ERROR'),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
+  const floor = await startFloorServer(licenseSigningKeys);
   let fleet: FleetResult;
   try {
     const address = app.server.address();
@@ -227,16 +265,19 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
       `   registering ${devices.length} instances over ${options.virtualAccounts} VAs, then reporting for ${options.reportSeconds} s, ${options.concurrency} in flight`,
     );
     fleet = await runFleetChild(
-      { url, devices, concurrency: options.concurrency, reportSeconds: options.reportSeconds },
+      { url, devices, concurrency: options.concurrency, reportSeconds: options.reportSeconds, floorUrl: floor.url },
       stack.databaseName,
+      floor,
     );
   } finally {
+    floor.stop();
     await app.close();
     await db.destroy();
   }
   for (const [part, figures] of [
     ['registration', fleet.registration],
     ['reports', fleet.reports],
+    ...(fleet.floor ? [['floor (no framework, no database)', fleet.floor] as const] : []),
   ] as const) {
     const total = Object.values(figures.failures).reduce((a, b) => a + b, 0);
     if (total > 0) failures.push(`licensing ${part}: ${total} failed (${JSON.stringify(figures.failures)})`);
@@ -258,6 +299,7 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
     reportBatchSize: stack.config.usageReportBatchSize,
     registration: fleet.registration,
     reports: fleet.reports,
+    ...(fleet.floor ? { floor: fleet.floor } : {}),
     direct,
     directAlone,
     failures,

@@ -53,52 +53,65 @@ export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[])
   return { spent: new Set(rows[0]?.spent ? rows[0].spent.split(',') : []), instances };
 }
 
-/** The stored answers of these (instance, report ID) pairs and the instances' use as last judged: one round trip. */
-export async function storedAndPreviousOfBatch(
+/**
+ * The stored answers of these (instance, report ID) pairs, the instances' use as last judged, and
+ * the pools of `poolKeys` locked in the order given (comparePoolKeys: the order of every pool
+ * writer): one round trip, after admitBatch locked the instances, so the use read is the latest.
+ * A pool with no row yet is not in `pools` (createMissingPools makes and locks it).
+ */
+export async function storedPreviousAndPoolsOfBatch(
   trx: Knex.Transaction,
   reports: Array<{ instanceId: string; reportId: string }>,
-): Promise<{ stored: Map<string, SignedUsageAnswer>; previous: Map<string, Map<string, PreviousUse>> }> {
+  poolKeys: PoolKey[],
+): Promise<{
+  stored: Map<string, SignedUsageAnswer>;
+  previous: Map<string, Map<string, PreviousUse>>;
+  pools: Map<string, PoolRow>;
+}> {
   const instanceIds = reports.map((r) => r.instanceId);
   const {
     rows,
-  }: { rows: Array<{ stored: Array<{ i: string; a: SignedUsageAnswer }> | null; previous: Array<PreviousUse & { i: string }> | null }> } =
-    await preparedRaw(
-      trx,
-      `SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer::json))
-               FROM usage_reports r JOIN unnest(?::text[], ?::text[]) AS k (instance_id, report_id)
-                 ON r.instance_id = k.instance_id AND r.report_id = k.report_id) AS stored,
-              (SELECT json_agg(json_build_object('i', instance_id, 'sku', sku, 'count', count, 'state', state))
-               FROM instance_usage WHERE instance_id = ANY(?::text[])) AS previous`,
-      [instanceIds, reports.map((r) => r.reportId), instanceIds],
-    );
+  }: {
+    rows: Array<{
+      stored: Array<{ i: string; a: SignedUsageAnswer }> | null;
+      previous: Array<PreviousUse & { i: string }> | null;
+      pools: Array<Record<string, unknown>> | null;
+    }>;
+  } = await preparedRaw(
+    trx,
+    `WITH pools AS (
+       SELECT p.virtual_account_id::text, p.account_id, p.sku, p.purchased, p.authorized, p.overage, p.unserved
+       FROM unnest(?::bigint[], ?::text[]) WITH ORDINALITY AS k (virtual_account_id, sku, ord)
+       JOIN license_pools p ON p.virtual_account_id = k.virtual_account_id AND p.sku = k.sku
+       ORDER BY k.ord FOR UPDATE OF p
+     )
+     SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer::json))
+             FROM usage_reports r JOIN unnest(?::text[], ?::text[]) AS k (instance_id, report_id)
+               ON r.instance_id = k.instance_id AND r.report_id = k.report_id) AS stored,
+            (SELECT json_agg(json_build_object('i', instance_id, 'sku', sku, 'count', count, 'state', state))
+             FROM instance_usage WHERE instance_id = ANY(?::text[])) AS previous,
+            (SELECT json_agg(pools) FROM pools) AS pools`,
+    [poolKeys.map((k) => k.virtualAccountId), poolKeys.map((k) => k.sku), instanceIds, reports.map((r) => r.reportId), instanceIds],
+  );
   const stored = new Map((rows[0].stored ?? []).map((s) => [s.i, s.a]));
   const previous = new Map<string, Map<string, PreviousUse>>();
   for (const { i, ...use } of rows[0].previous ?? []) {
     if (!previous.has(i)) previous.set(i, new Map());
     previous.get(i)!.set(use.sku, use);
   }
-  return { stored, previous };
+  const pools = new Map((rows[0].pools ?? []).map((row) => poolRowOf(row)).map((pool) => [poolKeyText(pool), pool]));
+  return { stored, previous, pools };
 }
 
-/**
- * Locks every pool of the batch in the order given (comparePoolKeys: the order of every pool
- * writer) in one statement; a pool with no row yet is created and locked as lockPool does.
- */
-export async function lockBatchPools(trx: Knex.Transaction, keys: Array<PoolKey & { accountId: string }>): Promise<Map<string, PoolRow>> {
-  const { rows }: { rows: Array<Record<string, unknown>> } = await preparedRaw(
-    trx,
-    `SELECT p.virtual_account_id, p.account_id, p.sku, p.purchased, p.authorized, p.overage, p.unserved
-     FROM unnest(?::bigint[], ?::text[]) WITH ORDINALITY AS k (virtual_account_id, sku, ord)
-     JOIN license_pools p ON p.virtual_account_id = k.virtual_account_id AND p.sku = k.sku
-     ORDER BY k.ord FOR UPDATE OF p`,
-    [keys.map((k) => k.virtualAccountId), keys.map((k) => k.sku)],
-  );
-  const pools = new Map(rows.map((row) => poolRowOf(row)).map((pool) => [poolKeyText(pool), pool]));
-  // Rare (a SKU no order brought to this VA): created then locked after the others.
+/** Pools of `keys` with no row yet (rare: a SKU no order brought to this VA), created then locked as lockPool does, after the others. */
+export async function createMissingPools(
+  trx: Knex.Transaction,
+  keys: Array<PoolKey & { accountId: string }>,
+  pools: Map<string, PoolRow>,
+): Promise<void> {
   for (const key of keys) {
     if (!pools.has(poolKeyText(key))) pools.set(poolKeyText(key), await lockPool(trx, key.accountId, key));
   }
-  return pools;
 }
 
 export function poolKeyText(key: PoolKey): string {

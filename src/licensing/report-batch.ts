@@ -13,10 +13,10 @@ import {
   admitBatch,
   answersInsert,
   contactAndUnspentWrites,
-  lockBatchPools,
+  createMissingPools,
   poolKeyText,
   poolWrites,
-  storedAndPreviousOfBatch,
+  storedPreviousAndPoolsOfBatch,
   useWrites,
   type PoolWrite,
   type UseWrite,
@@ -26,8 +26,8 @@ import type { SigningKeys } from './signing';
 
 /**
  * A batch of usage reports (at most one per instance) applied in ONE transaction, set-based: the
- * signatures spent and the instances locked in one statement, their stored answers and previous
- * use in one, every pool locked in one (the order every pool writer uses), each report judged in
+ * signatures spent and the instances locked in one statement, their stored answers, previous use
+ * and every reported pool locked (the order every pool writer uses) in one, each report judged in
  * arrival order against the pools' counts in memory with the one-report path's arithmetic
  * (report-judging.ts), every write in one statement, one commit. Each report gets what the
  * one-report path would have told it had the batch's reports come one after the other.
@@ -131,13 +131,11 @@ function judgeQueued(
   return { judged, stateChanged: instance.state !== 'active' || judgements.some((j) => j.stateChanged) };
 }
 
-/** Every pool the reports to judge touch, in the one lock order. */
-function poolKeysOf(
-  reports: Array<{ instance: CallerInstance; usage: Record<string, number>; previous: Map<string, PreviousUse> }>,
-): Array<PoolKey & { accountId: string }> {
+/** The pools of these SKUs of these instances, each once, in the one lock order. */
+function poolKeysOf(reports: Array<{ instance: CallerInstance; skus: string[] }>): Array<PoolKey & { accountId: string }> {
   const keys = new Map<string, PoolKey & { accountId: string }>();
-  for (const { instance, usage, previous } of reports) {
-    for (const sku of skusOfReport(usage, previous)) {
+  for (const { instance, skus } of reports) {
+    for (const sku of skus) {
       const key = { virtualAccountId: String(instance.virtual_account_id), sku, accountId: instance.account_id };
       keys.set(poolKeyText(key), key);
     }
@@ -145,13 +143,25 @@ function poolKeysOf(
   return [...keys.values()].sort(comparePoolKeys);
 }
 
-/** Signatures spent, refusals decided, stored answers found; returns the reports left to judge. */
+interface ToJudge {
+  index: number;
+  instance: CallerInstance;
+  usage: Record<string, number>;
+  previous: Map<string, PreviousUse>;
+}
+
+/**
+ * Signatures spent, refusals decided, stored answers found, the pools of the reported SKUs locked;
+ * returns the reports left to judge and their pools. A report whose instance last reported a SKU
+ * it no longer names (its pool not locked here, and locking it now would break the lock order)
+ * goes alone after the batch, as a report whose pool must be re-judged does.
+ */
 async function admitAndRecall(
   trx: Knex.Transaction,
   queued: QueuedReport[],
   outcomes: BatchOutcome[],
   writes: BatchWrites,
-): Promise<Array<{ index: number; instance: CallerInstance; usage: Record<string, number>; previous: Map<string, PreviousUse> }>> {
+): Promise<{ toJudge: ToJudge[]; pools: Map<string, PoolRow> }> {
   const admitted = await admitBatch(
     trx,
     queued.map((q) => q.caller),
@@ -166,24 +176,41 @@ async function admitAndRecall(
     // Refused alone, the request's transaction would have spent nothing.
     if (spent) writes.unspent.push(caller.signatureHash);
   });
-  if (live.length === 0) return [];
-  const { stored, previous } = await storedAndPreviousOfBatch(
+  if (live.length === 0) return { toJudge: [], pools: new Map<string, PoolRow>() };
+  const reportedKeys = poolKeysOf(live.map(({ index, instance }) => ({ instance, skus: Object.keys(queued[index].report.usage) })));
+  const { stored, previous, pools } = await storedPreviousAndPoolsOfBatch(
     trx,
     live.map(({ index, instance }) => ({ instanceId: instance.id, reportId: queued[index].report.reportId })),
+    reportedKeys,
   );
-  return live.flatMap(({ index, instance }) => {
+  const locked = new Set(reportedKeys.map(poolKeyText));
+  const toJudge = live.flatMap(({ index, instance }) => {
     const answer = stored.get(instance.id);
     if (answer) return ((outcomes[index] = { kind: 'answered', answer }), []);
-    return [{ index, instance, usage: queued[index].report.usage, previous: previous.get(instance.id) ?? new Map<string, PreviousUse>() }];
+    const used = previous.get(instance.id) ?? new Map<string, PreviousUse>();
+    const virtualAccountId = String(instance.virtual_account_id);
+    if ([...used.keys()].some((sku) => !locked.has(poolKeyText({ virtualAccountId, sku })))) {
+      outcomes[index] = { kind: 'alone' };
+      writes.unspent.push(queued[index].caller.signatureHash);
+      return [];
+    }
+    return [{ index, instance, usage: queued[index].report.usage, previous: used }];
   });
+  await createMissingPools(
+    trx,
+    poolKeysOf(toJudge.map(({ instance, usage, previous: used }) => ({ instance, skus: skusOfReport(usage, used) }))),
+    pools,
+  );
+  return { toJudge, pools };
 }
 
 export async function applyReportBatch(db: Knex, keys: SigningKeys, queued: QueuedReport[]): Promise<BatchOutcome[]> {
   return db.transaction(async (trx) => {
     const outcomes: BatchOutcome[] = new Array<BatchOutcome>(queued.length);
     const writes: BatchWrites = { uses: [], dropped: [], events: [], answers: [], unspent: [] };
-    const toJudge = await admitAndRecall(trx, queued, outcomes, writes);
-    const pools = new BatchPools(toJudge.length > 0 ? await lockBatchPools(trx, poolKeysOf(toJudge)) : new Map<string, PoolRow>());
+    const recalled = await admitAndRecall(trx, queued, outcomes, writes);
+    const toJudge = recalled.toJudge;
+    const pools = new BatchPools(recalled.pools);
     for (const { index, instance, usage, previous } of toJudge) {
       const { caller, report } = queued[index];
       const result = judgeQueued(pools, writes, instance, usage, previous);

@@ -28,6 +28,12 @@ export interface ReportBatcherOptions {
   batchSize: number;
   /** Batches applied at once, each on its own connection. */
   batchesInFlight: number;
+  /**
+   * While a batch runs, the next leaves only once this many reports wait (or when none runs any
+   * more); default an eighth of batchSize, at least 2. A batch costs the same round trips whatever
+   * its size, so under load each carries more reports; alone, a report still leaves at once.
+   */
+  gatherWhileBusy?: number;
   /** Told when a whole batch failed and its reports went one by one (a deadlock now and then is normal; many are not). */
   onBatchFailed?: (err: unknown, reports: number) => void;
 }
@@ -38,12 +44,15 @@ export class UsageReportBatcher {
   private flushScheduled = false;
   /** Instances with a report in a running batch: a second report of one waits for the next batch. */
   private readonly busy = new Set<string>();
+  private readonly gatherWhileBusy: number;
 
   constructor(
     private readonly db: Knex,
     private readonly keys: SigningKeys,
     private readonly options: ReportBatcherOptions,
-  ) {}
+  ) {
+    this.gatherWhileBusy = options.gatherWhileBusy ?? Math.max(2, Math.floor(options.batchSize / 8));
+  }
 
   submit(caller: DeviceCaller, report: QueuedReport['report']): Promise<SignedUsageAnswer> {
     return new Promise((resolve, reject) => {
@@ -52,9 +61,14 @@ export class UsageReportBatcher {
     });
   }
 
+  /** May a batch leave now? Always when none runs; while one runs, once enough reports wait. */
+  private mayStart(): boolean {
+    return this.inFlight === 0 || (this.inFlight < this.options.batchesInFlight && this.queue.length >= this.gatherWhileBusy);
+  }
+
   /** On the next turn of the event loop, so the reports that arrive together go together. */
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.inFlight >= this.options.batchesInFlight) return;
+    if (this.flushScheduled || !this.mayStart()) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -63,7 +77,7 @@ export class UsageReportBatcher {
   }
 
   private flush(): void {
-    while (this.inFlight < this.options.batchesInFlight) {
+    while (this.mayStart()) {
       const batch = this.take();
       if (batch.length === 0) return;
       this.inFlight++;

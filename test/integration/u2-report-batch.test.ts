@@ -140,3 +140,51 @@ test('over HTTP, 30 devices at once against a pool of 10: 10 Authorized, 20 OutO
   // Fewer commits than reports: some transaction carried several.
   expect(new Set(kept.map((r) => r.received_at.getTime())).size).toBeLessThan(30);
 });
+
+test('a report dropping a SKU: judged in the batch when another report locks that pool, else alone after it; the same answers as one after the other', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const OTHER = `${SKU}-2`;
+  await provisionLicenses(
+    stack.client,
+    stack.taskQueue,
+    world,
+    'Finance',
+    [smartLine(SKU, 5), smartLine(OTHER, 2, 2)],
+    `PO-${world.suffix}`,
+  );
+  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const [a, b, c] = Array.from({ length: 3 }, (_, i) => newDevice(api, world, `drop-${i}`));
+  for (const d of [a, b, c]) await d.client.register(token, d.identity);
+  const batcher = new UsageReportBatcher(stack.db, parseSigningKeys(stack.config.licenseSigningKeys), {
+    batchSize: 64,
+    batchesInFlight: 1,
+  });
+  const send = (...reports: Array<ReturnType<typeof signedReport>>) =>
+    Promise.all(reports.map(({ caller, report }) => batcher.submit(caller, report))).then((answers) =>
+      answers.map((answer) => answer.usage.map((u) => `${u.sku}x${u.count} ${u.state}`)),
+    );
+  await send(signedReport(a, 'r-a1', { [SKU]: 1, [OTHER]: 1 }));
+  await send(signedReport(c, 'r-c1', { [SKU]: 1, [OTHER]: 1 }));
+  expect(await poolOf(stack.db, world.smartAccountId, 'Finance', OTHER)).toMatchObject({ authorized: 2 });
+
+  // No report of this batch names OTHER: a's leaving it goes alone after the batch.
+  expect(await send(signedReport(a, 'r-a2', { [SKU]: 1 }), signedReport(b, 'r-b1', { [SKU]: 1 }))).toEqual([
+    [`${SKU}x1 Authorized`],
+    [`${SKU}x1 Authorized`],
+  ]);
+  expect(await stack.db('instance_usage').where({ instance_id: a.client.state.instanceId }).pluck('sku')).toEqual([SKU]);
+  expect(await poolOf(stack.db, world.smartAccountId, 'Finance', OTHER)).toMatchObject({ authorized: 1 });
+
+  // b names OTHER, so its pool is locked: c's leaving it is judged in the batch, ahead of b, which finds 2 free.
+  expect(await send(signedReport(c, 'r-c2', { [SKU]: 1 }), signedReport(b, 'r-b2', { [SKU]: 1, [OTHER]: 2 }))).toEqual([
+    [`${SKU}x1 Authorized`],
+    [`${SKU}x1 Authorized`, `${OTHER}x2 Authorized`],
+  ]);
+  for (const sku of [SKU, OTHER]) await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', sku);
+  // Kept by one commit (one transaction's now()) when judged together, by two when one went alone.
+  const keptAt = async (...reportIds: string[]) =>
+    new Set((await stack.db('usage_reports').whereIn('report_id', reportIds).pluck('received_at')).map((at: Date) => at.getTime())).size;
+  expect(await keptAt('r-a2', 'r-b1')).toBe(2);
+  expect(await keptAt('r-c2', 'r-b2')).toBe(1);
+  expect(await poolOf(stack.db, world.smartAccountId, 'Finance', OTHER)).toMatchObject({ authorized: 2 });
+});
