@@ -4,7 +4,7 @@
  * (5), the Postgres pool (6) and the parked scale (4).
  */
 import { runApi } from './api';
-import { costOf, samplePerGroup } from './costs';
+import { costOf, describePayloadBytes, samplePerGroup } from './costs';
 import type { Options, Part } from './options';
 import { runPoolLevel } from './pool';
 import { runLicensing } from './licensing';
@@ -119,14 +119,20 @@ async function costFromHistories(run: BenchRun, tp: ThroughputRun): Promise<void
   const samples = samplePerGroup(tp.outcomes, (o) => o.kind, options.samples);
   for (const kind of SCENARIO_KINDS) {
     const ids = (samples.get(kind) ?? []).map((o) => o.workflowId);
-    if (ids.length) cost.perKind[kind] = (await costOf(stack.client, ids)).cost;
+    if (!ids.length) continue;
+    const measured = await costOf(stack.client, ids);
+    cost.perKind[kind] = measured.cost;
+    run.log(`   ${kind}: payloads ${describePayloadBytes(measured.payloadBytes)} a history, ours`);
   }
   const missingKinds = SCENARIO_KINDS.filter((k) => options.mix[k] > 0 && !cost.perKind[k]);
   if (missingKinds.length) failures.push(`cost: no completed order of ${missingKinds.join(', ')} to read a history from`);
   const limitSamples = samplePerGroup(tp.engineLimitOutcomes, (o) => o.kind, options.samples);
   for (const kind of SCENARIO_KINDS) {
     const ids = (limitSamples.get(kind) ?? []).map((o) => o.workflowId);
-    if (ids.length) cost.engineLimit[kind] = (await costOf(stack.plainClient, ids)).cost;
+    if (!ids.length) continue;
+    const measured = await costOf(stack.plainClient, ids);
+    cost.engineLimit[kind] = measured.cost;
+    run.log(`   ${kind}: payloads ${describePayloadBytes(measured.payloadBytes)} a history, engine limit`);
   }
 }
 

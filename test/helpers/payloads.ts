@@ -1,5 +1,5 @@
 import type { Payload } from '@temporalio/common';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, parseEncryptionKeys } from '../../src/temporal/payload-codec';
+import { AesGcmPayloadCodec, parseEncryptionKeys, SEALED_ENCODINGS } from '../../src/temporal/payload-codec';
 
 /** Whether a value in a history is a Payload (it has metadata with an encoding, and data). */
 function isPayload(value: unknown): value is Payload {
@@ -23,6 +23,9 @@ export function payloadsOf(value: unknown, found: Payload[] = []): Payload[] {
 
 export const encodingOf = (payload: Payload): string => Buffer.from(payload.metadata!.encoding).toString('utf8');
 
+/** Sealed by our codec, compressed first or not. */
+export const isSealed = (payload: Payload): boolean => SEALED_ENCODINGS.includes(encodingOf(payload));
+
 /**
  * The history with every sealed payload opened in place: what gets committed under
  * test/histories/, so the recorded histories replay with any key (they hold test data only).
@@ -32,13 +35,13 @@ export async function openHistory<T>(history: T, payloadEncryptionKeys: string):
   const open = async (value: unknown): Promise<void> => {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        if (isPayload(value[i]) && encodingOf(value[i]) === ENCRYPTED_ENCODING) value[i] = (await codec.decode([value[i]]))[0];
+        if (isPayload(value[i]) && isSealed(value[i])) value[i] = (await codec.decode([value[i]]))[0];
         else await open(value[i]);
       }
     } else if (value && typeof value === 'object') {
       const record = value as Record<string, unknown>;
       for (const [key, v] of Object.entries(record)) {
-        if (isPayload(v) && encodingOf(v) === ENCRYPTED_ENCODING) record[key] = (await codec.decode([v]))[0];
+        if (isPayload(v) && isSealed(v)) record[key] = (await codec.decode([v]))[0];
         else await open(v);
       }
     }

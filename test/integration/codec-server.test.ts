@@ -77,6 +77,13 @@ test('encode then decode gives the payload back', async () => {
   const sealed = await call('encode', [plain]);
   expect(Buffer.from(sealed.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
   expect((await call('decode', sealed.payloads)).payloads).toEqual([plain]);
+
+  // A large one (an activity's status document) is deflated before sealing; the UI opens it the same way.
+  const status = { lines: Array.from({ length: 20 }, (_, i) => ({ sku: `SKU-${i}`, quantity: i, state: 'Placed' })) };
+  const large = { metadata: plain.metadata, data: Buffer.from(JSON.stringify(status)).toString('base64') };
+  const sealedLarge = await call('encode', [large]);
+  expect(Buffer.from(sealedLarge.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted-deflate');
+  expect((await call('decode', sealedLarge.payloads)).payloads).toEqual([large]);
 });
 
 test('a partner or distributor key is refused (403); no key 401; a malformed body 400', async () => {

@@ -8,19 +8,13 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { generateSigningKey } from '../../src/licensing/signing';
-import {
-  AesGcmPayloadCodec,
-  ENCRYPTED_ENCODING,
-  PayloadKeyError,
-  generateEncryptionKey,
-  parseEncryptionKeys,
-} from '../../src/temporal/payload-codec';
+import { AesGcmPayloadCodec, PayloadKeyError, generateEncryptionKey, parseEncryptionKeys } from '../../src/temporal/payload-codec';
 import { DeviceClient } from '../../src/device-client';
 import { startTestApi } from '../helpers/api';
 import { createToken, newDevice, provisionLicenses, smartLine } from '../helpers/devices';
 import { createTestWorld } from '../helpers/fixtures';
 import { book, directBooking, shipLines, waitForPhase } from '../helpers/orders';
-import { encodingOf, payloadsOf } from '../helpers/payloads';
+import { isSealed, payloadsOf } from '../helpers/payloads';
 import { startTestStack, uniqueSuffix, type TestStack } from '../helpers/stack';
 
 jest.setTimeout(90_000);
@@ -33,7 +27,7 @@ async function sealedKeyIds(stack: TestStack, workflowId: string): Promise<{ ids
   try {
     const raw = new Client({ connection, namespace: stack.config.temporal.namespace });
     const history = await raw.workflow.getHandle(workflowId).fetchHistory();
-    const payloads = payloadsOf(history.events).filter((p) => encodingOf(p) === ENCRYPTED_ENCODING);
+    const payloads = payloadsOf(history.events).filter(isSealed);
     return { ids: payloads.map(keyIdOf), payloads };
   } finally {
     await connection.close();
