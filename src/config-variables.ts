@@ -71,6 +71,10 @@ export const CONFIG_VARIABLES = {
     secret: true,
     doc: 'AES-256 keys sealing Temporal payloads (R14): id:base64key, comma-separated, current first. Required by the worker and the API; npm start and the tests generate one.',
   },
+  PAYLOAD_COMPRESSION: {
+    default: 'on',
+    doc: 'on: payloads of 256 bytes or more are deflated before they are sealed (binary/encrypted-deflate). off: sealed only, as releases before it did; the first step of a rolling upgrade from one, until every process opens both.',
+  },
   LICENSE_CLOCK_INTERVAL: {
     default: '1m',
     doc: 'How often the license clock sweeps for silent devices, term ends, alert emails and due true-ups (a Temporal Schedule).',

@@ -68,6 +68,8 @@ export interface Config {
    * that talks to Temporal (src/temporal/connect.ts).
    */
   payloadEncryptionKeys: string;
+  /** Deflate payloads before sealing them; off while processes of a release before it still run. */
+  payloadCompression: boolean;
   /** License use (R19-R22): what takes time, all configuration so tests run in seconds. */
   licenseClock: LicenseClockConfig;
   /** OpenTelemetry traces (docs/OBSERVABILITY.md, "Traces"): off while `tracesEndpoint` is empty. */
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     workflowBundlePath: raw('WORKFLOW_BUNDLE_PATH'),
     payloadEncryptionKeys: encryptionKeys('PAYLOAD_ENCRYPTION_KEYS'),
+    payloadCompression: oneOf('PAYLOAD_COMPRESSION', ['ON', 'OFF']) === 'ON',
     licenseClock: {
       intervalMs: duration('LICENSE_CLOCK_INTERVAL'),
       failedToConnectAfterMs: duration('FAILED_TO_CONNECT_AFTER'),

@@ -9,14 +9,17 @@ import { AesGcmPayloadCodec, parseEncryptionKeys } from './payload-codec';
  * with the same codec, so no contact name or email address reaches Temporal in clear. There is
  * deliberately no way to run without keys.
  */
-export function dataConverterFor(config: Pick<Config, 'payloadEncryptionKeys'>): DataConverter {
+export function dataConverterFor(
+  config: Pick<Config, 'payloadEncryptionKeys'> & Partial<Pick<Config, 'payloadCompression'>>,
+): DataConverter {
   if (!config.payloadEncryptionKeys) {
     throw new Error(
       'PAYLOAD_ENCRYPTION_KEYS is required: payloads in Temporal carry customer contacts (R14). ' +
         'Generate a key with: echo "k1:$(openssl rand -base64 32)"',
     );
   }
-  return { payloadCodecs: [new AesGcmPayloadCodec(parseEncryptionKeys(config.payloadEncryptionKeys))] };
+  const keys = parseEncryptionKeys(config.payloadEncryptionKeys);
+  return { payloadCodecs: [new AesGcmPayloadCodec(keys, { compress: config.payloadCompression ?? true })] };
 }
 
 /**

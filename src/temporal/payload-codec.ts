@@ -78,7 +78,11 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   private readonly byId: Map<string, Buffer>;
   private readonly current: EncryptionKey;
 
-  constructor(keys: EncryptionKey[]) {
+  /** `compress: false` seals as releases before compression did (PAYLOAD_COMPRESSION=off); both encodings still open. */
+  constructor(
+    keys: EncryptionKey[],
+    private readonly options: { compress: boolean } = { compress: true },
+  ) {
     if (keys.length === 0) throw new PayloadKeyError('at least one key is required');
     this.current = keys[0];
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
@@ -87,7 +91,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   async encode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
       const plain = temporal.api.common.v1.Payload.encode(payload).finish();
-      const deflated = plain.length >= COMPRESS_FROM_BYTES ? deflateRawSync(plain, { level: 1 }) : undefined;
+      const deflated = this.options.compress && plain.length >= COMPRESS_FROM_BYTES ? deflateRawSync(plain, { level: 1 }) : undefined;
       const [encoding, body] = deflated && deflated.length < plain.length ? [COMPRESSED_ENCODING, deflated] : [ENCRYPTED_ENCODING, plain];
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);

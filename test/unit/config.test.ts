@@ -66,6 +66,7 @@ describe('loadConfig', () => {
       orderTransfer: { concurrency: 8, chunkSize: 250, chunksPerRun: 20 },
       workflowBundlePath: '',
       payloadEncryptionKeys: '',
+      payloadCompression: true,
       licenseClock: DEFAULT_LICENSE_CLOCK,
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
@@ -133,6 +134,7 @@ describe('loadConfig', () => {
       ESCALATION_AFTER: '12h',
       DELEGATION_TOKEN_TTL: '15m',
       LOG_LEVEL: 'warn',
+      PAYLOAD_COMPRESSION: 'off',
       API_LISTEN: '0.0.0.0:8080',
       WORKER_METRICS_LISTEN: '[::]:9464',
       WORKER_MAX_CACHED_WORKFLOWS: '40',
@@ -174,6 +176,7 @@ describe('loadConfig', () => {
       orderTransfer: { concurrency: 4, chunkSize: 100, chunksPerRun: 10 },
       workflowBundlePath: 'dist/workflow-bundle.js',
       payloadEncryptionKeys: '',
+      payloadCompression: false,
       licenseClock: DEFAULT_LICENSE_CLOCK,
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
@@ -224,6 +227,10 @@ describe('loadConfig', () => {
 
     test.each(['verbose', 'WARNING', '1'])('the log level "%s"', (value) => {
       expectRejected({ LOG_LEVEL: value }, 'LOG_LEVEL', /must be one of TRACE, DEBUG, INFO, WARN, ERROR/);
+    });
+
+    test.each(['yes', 'true', '1'])('the payload compression "%s"', (value) => {
+      expectRejected({ PAYLOAD_COMPRESSION: value }, 'PAYLOAD_COMPRESSION', /must be one of ON, OFF/);
     });
 
     test('the duration in the message as given', () => {

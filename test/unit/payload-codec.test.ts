@@ -96,6 +96,15 @@ describe('AES-GCM payload codec (R14)', () => {
       expect(text(sealed.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
     });
 
+    test('PAYLOAD_COMPRESSION=off seals a large payload as before, and still opens deflated ones (a rolling upgrade)', async () => {
+      const upgrading = new AesGcmPayloadCodec(k1, { compress: false });
+      const [sealed] = await upgrading.encode([large]);
+      expect(text(sealed.metadata!.encoding)).toBe(ENCRYPTED_ENCODING);
+      const [deflated] = await new AesGcmPayloadCodec(k1).encode([large]);
+      const opened = await upgrading.decode([sealed, deflated]);
+      expect(opened.map(bytesOf)).toEqual([bytesOf(large), bytesOf(large)]);
+    });
+
     test('a large payload deflate cannot shrink is sealed as before', async () => {
       const noise: Payload = { metadata: { encoding: Buffer.from('binary/plain') }, data: randomBytes(4 * COMPRESS_FROM_BYTES) };
       const codec = new AesGcmPayloadCodec(k1);
