@@ -9,9 +9,9 @@ type OrderFactsLineRow = Pick<OrderLineRow, 'line_number' | 'sku' | 'quantity' |
   Pick<SubscriptionRow, 'starts_on' | 'ends_on'> & { license_key: LrpRecordRow['license_key'] | null };
 
 /**
- * The order row and what it names, as one row: the `orders` columns plus the selling partner, the
- * Smart Account and its virtual account, the holding account, and the customer contact (the
- * order's end-customer contact, else the account's primary contact).
+ * The order row and what it names, as one row: the `orders` columns the emails use (ORDER_COLUMNS)
+ * plus the selling partner, the Smart Account and its virtual account, the holding account, and the
+ * customer contact (the order's end-customer contact, else the account's primary contact).
  */
 export interface OrderFactsRow {
   id: string;
@@ -30,8 +30,21 @@ export interface OrderFactsRow {
   holding_virtual_account_path: string | null;
   customer_email: string | null;
   customer_name: string | null;
-  [column: string]: unknown;
 }
+
+/**
+ * The order's own columns an email reads. Not `o.*`: that carried the status document (jsonb,
+ * about 1 kB an order) Postgres had to print and the worker to parse for every email, unused.
+ */
+const ORDER_COLUMNS = [
+  'o.id',
+  'o.external_reference',
+  'o.partner_id',
+  'o.booked_by_partner_id',
+  'o.account_id',
+  'o.holding_account_id',
+  'o.end_customer_contact_id',
+] as const;
 
 /** The order's lines with their terms and LRP keys, as a JSON array in the order's row (one round trip). */
 const LINES_JSON = `(SELECT COALESCE(json_agg(json_build_object(
@@ -57,7 +70,7 @@ export async function loadOrderFacts(db: Knex, orderId: string): Promise<{ order
     .leftJoin('users as cu', 'cu.id', db.raw('COALESCE(o.end_customer_contact_id, a.primary_contact_id)'))
     .where('o.id', orderId)
     .first(
-      'o.*',
+      ...ORDER_COLUMNS,
       'p.name as partner_name',
       'p.notification_email as partner_email',
       'a.name as account_name',

@@ -75,7 +75,7 @@ export function createPlacementActivities(db: Db) {
  * Issue 16: it was six statements.
  */
 const PLACEMENT_FACTS_SQL = `
-SELECT o.*,
+SELECT o.id, o.external_reference, o.partner_id, o.booked_by_partner_id, o.holding_account_id,
   (SELECT row_to_json(t) FROM (SELECT a.id, a.kind, a.name, a.domain, a.status, a.owner_partner_id
      FROM accounts a WHERE a.id = :accountId FOR SHARE) t) AS target_account,
   (SELECT va.id FROM virtual_accounts va WHERE va.account_id = :accountId AND va.path = :path) AS target_va_id,
@@ -88,7 +88,11 @@ SELECT o.*,
      FROM order_lines l WHERE l.order_id = o.id AND l.state IN ('booked', 'held', 'deposited', 'shipped')) AS movable_lines
 FROM orders o WHERE o.id = :orderId FOR UPDATE OF o`;
 
-interface PlacementFacts extends OrderRow {
+/** The order's own columns placeLines judges by; not `o.*`, which carried the status document (jsonb) unread. */
+interface PlacementFacts extends Pick<
+  OrderRow,
+  'id' | 'external_reference' | 'partner_id' | 'booked_by_partner_id' | 'holding_account_id'
+> {
   target_account: AccountRow | null;
   target_va_id: string | null;
   distributors: string[];
