@@ -10,6 +10,7 @@ import { nodeHttpTransport } from '../src/device-client/transport';
 import { FLOOR_CREDENTIALS_PATH } from './licensing-floor';
 import type { LoadFigures } from './licensing-report';
 import { startCpuProfile } from './cpu-profile';
+import { nowMs, startAtRate } from './open-loop';
 import { summarize } from './report';
 
 export interface FleetJob {
@@ -19,11 +20,16 @@ export interface FleetJob {
   reportSeconds: number;
   /** The floor server (bench/licensing-floor.ts): after the API, the same fleet reports to it as long. */
   floorUrl?: string;
+  /** After the closed loop: reports offered at this rate (open loop) for `offeredSeconds`, the target's own shape. */
+  offeredPerSecond?: number;
+  offeredSeconds?: number;
 }
 
 export interface FleetResult {
   registration: LoadFigures;
   reports: LoadFigures & { states: Record<string, number> };
+  /** Reports started at a fixed rate whatever the answers (open loop), timed from when each was due. */
+  offered?: LoadFigures & { states: Record<string, number>; offeredPerSecond: number };
   /** The same reports to the floor server: no framework, no database. */
   floor?: LoadFigures;
 }
@@ -60,7 +66,44 @@ async function closedLoop(
   return { latencies, failures, seconds, fleetCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
-export type FleetPhase = 'registration' | 'reports' | 'floor';
+/**
+ * Starts `work(i)` at `ratePerSecond` for `seconds` whatever the answers (bench/open-loop.ts), each
+ * timed from when it was due. Past `maxInFlight` unanswered a report is not sent and counts as
+ * failed: the server has fallen that far behind the rate.
+ */
+async function openLoop(
+  ratePerSecond: number,
+  seconds: number,
+  maxInFlight: number,
+  work: (i: number) => Promise<void>,
+): Promise<{ latencies: number[]; failures: Record<string, number>; seconds: number; fleetCpuMs: number }> {
+  const latencies: number[] = [];
+  const failures: Record<string, number> = {};
+  const fail = (code: string) => (failures[code] = (failures[code] ?? 0) + 1);
+  const pending = new Set<Promise<void>>();
+  await tellDriver({ type: 'phase', phase: 'offered', edge: 'start' });
+  const cpuBefore = process.cpuUsage();
+  const started = nowMs();
+  await startAtRate(ratePerSecond, seconds, (i, dueMs) => {
+    if (pending.size >= maxInFlight) return void fail(`not sent: ${maxInFlight} unanswered`);
+    const done: Promise<void> = work(i).then(
+      () => void latencies.push(nowMs() - dueMs),
+      (err: unknown) => void fail(err instanceof DeviceApiError ? `${err.status} ${err.code}` : String((err as Error).message ?? err)),
+    );
+    pending.add(done);
+    void done.finally(() => pending.delete(done));
+  });
+  await Promise.all(pending);
+  const elapsed = (nowMs() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await tellDriver({ type: 'phase', phase: 'offered', edge: 'end' });
+  return { latencies, failures, seconds: elapsed, fleetCpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+/** Unanswered reports past which the open loop stops sending: about 0.25 s of the target rate. */
+const OPEN_LOOP_MAX_IN_FLIGHT = 512;
+
+export type FleetPhase = 'registration' | 'reports' | 'offered' | 'floor';
 export interface FleetPhaseEdge {
   type: 'phase';
   phase: FleetPhase;
@@ -116,8 +159,35 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
     },
   );
   await stopProfile();
+  const offered = job.offeredPerSecond
+    ? await reportAtRate(job.offeredPerSecond, job.offeredSeconds ?? 10, registered, keys, turn)
+    : undefined;
   const floor = job.floorUrl ? await reportToFloor(job.floorUrl, registered, keys, job) : undefined;
-  return { registration: figures(registration), reports: { ...figures(reports), states }, ...(floor ? { floor: figures(floor) } : {}) };
+  return {
+    registration: figures(registration),
+    reports: { ...figures(reports), states },
+    ...(offered ? { offered } : {}),
+    ...(floor ? { floor: figures(floor) } : {}),
+  };
+}
+
+/** The registered devices report at `ratePerSecond` in turn (each every fleet / rate seconds), as in the closed loop. */
+async function reportAtRate(
+  ratePerSecond: number,
+  seconds: number,
+  registered: ReadonlyArray<readonly [DeviceClient, string]>,
+  keys: Map<string, KeyObject>,
+  reportedBefore: number,
+): Promise<NonNullable<FleetResult['offered']>> {
+  const states: Record<string, number> = {};
+  const run = await openLoop(ratePerSecond, seconds, OPEN_LOOP_MAX_IN_FLIGHT, async (n) => {
+    // Numbered on from the closed loop's reports, so each device's count still alternates.
+    const i = reportedBefore + n;
+    const [client, sku] = registered[i % registered.length];
+    const answer = await client.report({ [sku]: 1 + (Math.floor(i / registered.length) % 2) }, { keys });
+    for (const u of answer.usage) states[u.state] = (states[u.state] ?? 0) + 1;
+  });
+  return { ...figures(run), states, offeredPerSecond: ratePerSecond };
 }
 
 /** The same devices (their state: key, credential) report as long to the floor server, same transport, same concurrency. */

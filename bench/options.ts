@@ -40,6 +40,8 @@ export interface Options {
   fleetVas: number;
   fleetConcurrency: number;
   fleetSeconds: number;
+  fleetOffered: number;
+  fleetOfferedSeconds: number;
   viewInstances: number;
   viewSkus: number;
   viewConnections: number;
@@ -128,10 +130,7 @@ export function parseArgs(argv: string[]): Options {
     samples: o.samples ?? (smoke ? 2 : 10),
     poolSizes: o.poolSizes ?? (smoke ? [1, 4] : [2, 5, 10, 20]),
     poolOrders: o.poolOrders ?? (smoke ? 4 : 300),
-    fleet: o.fleet ?? (smoke ? 40 : 10_000),
-    fleetVas: o.fleetVas ?? (smoke ? 4 : 100),
-    fleetConcurrency: o.fleetConcurrency ?? (smoke ? 4 : 32),
-    fleetSeconds: o.fleetSeconds ?? (smoke ? 1 : 20),
+    ...fleetOptions(o, smoke),
     viewInstances: o.viewInstances ?? (smoke ? 200 : 10_000),
     viewSkus: o.viewSkus ?? (smoke ? 10 : 100),
     viewConnections: o.viewConnections ?? (smoke ? 2 : 10),
@@ -165,7 +164,13 @@ function withFleetOptions(program: Command): Command {
     .option('--fleet <n>', 'product instances of the license-use part', positiveInt('--fleet'))
     .option('--fleet-vas <n>', 'virtual accounts the fleet is spread over', positiveInt('--fleet-vas'))
     .option('--fleet-concurrency <n>', 'device requests in flight in the license-use part', positiveInt('--fleet-concurrency'))
-    .option('--fleet-seconds <s>', 'seconds of usage reports (HTTP, then straight against Postgres)', positiveInt('--fleet-seconds'));
+    .option('--fleet-seconds <s>', 'seconds of usage reports (HTTP, then straight against Postgres)', positiveInt('--fleet-seconds'))
+    .option(
+      '--fleet-offered <n>',
+      'usage reports a second offered in the open-loop phase (the target rate)',
+      positiveInt('--fleet-offered'),
+    )
+    .option('--fleet-offered-seconds <s>', 'seconds of the open-loop phase', positiveInt('--fleet-offered-seconds'));
 }
 
 /** The license-use scale parts' options: the views, the clock's fleet, the true-ups. */
@@ -177,6 +182,19 @@ function withScaleOptions(program: Command): Command {
     .option('--view-seconds <s>', 'seconds of load per view route', positiveInt('--view-seconds'))
     .option('--clock-instances <n>', 'product instances the license-clock part sweeps', positiveInt('--clock-instances'))
     .option('--true-up-accounts <n>', 'Smart Accounts reconciled at once in the true-up part', positiveInt('--true-up-accounts'));
+}
+
+type FleetOptionValues = Pick<Options, 'fleet' | 'fleetVas' | 'fleetConcurrency' | 'fleetSeconds' | 'fleetOffered' | 'fleetOfferedSeconds'>;
+
+function fleetOptions(o: Partial<FleetOptionValues>, smoke: boolean): FleetOptionValues {
+  return {
+    fleet: o.fleet ?? (smoke ? 40 : 10_000),
+    fleetVas: o.fleetVas ?? (smoke ? 4 : 100),
+    fleetConcurrency: o.fleetConcurrency ?? (smoke ? 4 : 32),
+    fleetSeconds: o.fleetSeconds ?? (smoke ? 1 : 20),
+    fleetOffered: o.fleetOffered ?? (smoke ? 40 : 2000),
+    fleetOfferedSeconds: o.fleetOfferedSeconds ?? (smoke ? 1 : 15),
+  };
 }
 
 type OverloadOptionValues = Pick<

@@ -5,6 +5,7 @@
  * with every request's outcome, so the driver can look each accepted booking up in Postgres.
  */
 import { Agent, request } from 'node:http';
+import { startAtRate } from './open-loop';
 
 export interface OpenLoopJob {
   url: string;
@@ -32,8 +33,6 @@ export interface OpenLoopResult {
   outcomes: OpenLoopOutcome[];
 }
 
-const TICK_MS = 10;
-
 function send(job: OpenLoopJob, agent: Agent, reference: string): Promise<OpenLoopOutcome> {
   const body = JSON.stringify({ ...job.body, externalReference: reference });
   const started = process.hrtime.bigint();
@@ -58,24 +57,12 @@ function send(job: OpenLoopJob, agent: Agent, reference: string): Promise<OpenLo
   });
 }
 
-/** Sends `ratePerSecond` requests a second for `durationS`, spread over 10 ms ticks, and waits for every answer. */
+/** Sends `ratePerSecond` requests a second for `durationS` (bench/open-loop.ts) and waits for every answer. */
 async function run(job: OpenLoopJob): Promise<OpenLoopResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const pending: Array<Promise<OpenLoopOutcome>> = [];
   const started = Date.now();
-  let due = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const elapsedS = (Date.now() - started) / 1000;
-      // Catch up to the schedule, so a late tick does not lower the offered rate.
-      due = Math.min(job.ratePerSecond * Math.min(elapsedS, job.durationS), job.ratePerSecond * job.durationS);
-      while (pending.length < Math.floor(due)) pending.push(send(job, agent, `${job.referencePrefix}-${pending.length}`));
-      if (elapsedS >= job.durationS) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, TICK_MS);
-  });
+  await startAtRate(job.ratePerSecond, job.durationS, (n) => pending.push(send(job, agent, `${job.referencePrefix}-${n}`)));
   const seconds = (Date.now() - started) / 1000;
   const outcomes = await Promise.all(pending);
   agent.destroy();

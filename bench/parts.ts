@@ -220,6 +220,8 @@ export async function runLicensingPart(run: BenchRun): Promise<void> {
       virtualAccounts: options.fleetVas,
       concurrency: options.fleetConcurrency,
       reportSeconds: options.fleetSeconds,
+      offeredPerSecond: options.fleetOffered,
+      offeredSeconds: options.fleetOfferedSeconds,
       runId,
       log,
     });
@@ -227,6 +229,9 @@ export async function runLicensingPart(run: BenchRun): Promise<void> {
     failures.push(...partFailures.slice(0, 10));
     log(
       `   reports ${licensing.reports.perSecond.toFixed(1)}/s (p50 ${licensing.reports.latencyMs.p50.toFixed(1)} ms, p99 ${licensing.reports.latencyMs.p99.toFixed(1)} ms); ` +
+        (licensing.offered
+          ? `offered ${licensing.offered.offeredPerSecond}/s: answered ${licensing.offered.perSecond.toFixed(1)}/s (p99 ${licensing.offered.latencyMs.p99.toFixed(1)} ms); `
+          : '') +
         `straight against Postgres ${licensing.direct.perSecond.toFixed(1)}/s (p99 ${licensing.direct.latencyMs.p99.toFixed(1)} ms); ` +
         `registrations ${licensing.registration.perSecond.toFixed(1)}/s (p99 ${licensing.registration.latencyMs.p99.toFixed(1)} ms)`,
     );
