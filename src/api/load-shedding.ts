@@ -42,14 +42,15 @@ export async function registerLoadShedding(
   const { maxInFlight, maxEventLoopDelayMs, maxHeapUsedBytes, retryAfterS } = config;
   if (maxInFlight > 0) {
     let inFlight = 0;
-    app.addHook('onRequest', async (request, reply) => {
-      if (isNeverShed(request)) return;
-      if (inFlight >= maxInFlight) {
-        throw shed(reply, retryAfterS, `${maxInFlight} requests in flight`);
-      }
+    const done = () => inFlight--;
+    // A callback hook, not an async one: every request passes here, and a promise each is work for nothing.
+    app.addHook('onRequest', (request, reply, next) => {
+      if (isNeverShed(request)) return next();
+      if (inFlight >= maxInFlight) return next(shed(reply, retryAfterS, `${maxInFlight} requests in flight`));
       inFlight++;
       // 'close' comes once the answer is sent or the client went away: either way it is done.
-      reply.raw.once('close', () => inFlight--);
+      reply.raw.once('close', done);
+      next();
     });
   }
   if (maxEventLoopDelayMs > 0 || maxHeapUsedBytes > 0) {

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import rateLimitPlugin from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimit } from '../config';
+import { sha256 } from '../device-client/protocol';
 import { HttpError } from './errors';
 
 /**
@@ -9,10 +9,15 @@ import { HttpError } from './errors';
  * every keyed /v1 route, per device credential on the signed device routes, per client IP on
  * device registration. One counter per caller in each API process's memory (@fastify/rate-limit's
  * LocalStore), so two API processes let a caller through twice as often. The caller is told when
- * to come back (Retry-After) in the API's error format.
+ * to come back (Retry-After) in the API's error format; the X-RateLimit-* headers come with the
+ * answers of a limited route, except where the limit says `headers: false` (the device routes: a
+ * device acts on Retry-After alone, and three headers on every report are bytes and work for no one).
  */
 
 export type RateLimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** The X-RateLimit-* headers off; a 429 still says Retry-After. */
+const NO_RATE_HEADERS = { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false };
 
 /** Callers remembered per limit (least recently seen forgotten first): a fleet of devices fits. */
 const REMEMBERED_CALLERS = 50_000;
@@ -26,7 +31,7 @@ function windowText(ms: number): string {
 
 /** A short, stable name for a secret the caller presents (never the secret itself, even in memory). */
 function digestOf(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url').slice(0, 22);
+  return sha256(secret).toString('base64url', 0, 16);
 }
 
 /** The bearer token's digest, or the client IP when there is none to count by. */
@@ -52,14 +57,22 @@ export function clientIpOf(request: FastifyRequest): string {
  */
 export async function rateLimiters(
   scope: FastifyInstance,
-): Promise<(limit: RateLimit | undefined, per: string, keyOf: (request: FastifyRequest) => string) => RateLimitHook[]> {
+): Promise<
+  (
+    limit: RateLimit | undefined,
+    per: string,
+    keyOf: (request: FastifyRequest) => string,
+    options?: { headers?: boolean },
+  ) => RateLimitHook[]
+> {
   await scope.register(rateLimitPlugin, { global: false });
-  return (limit, per, keyOf) => {
+  return (limit, per, keyOf, { headers = true } = {}) => {
     if (!limit) return [];
     const hook = scope.rateLimit({
       max: limit.max,
       timeWindow: limit.timeWindowMs,
       keyGenerator: keyOf,
+      ...(headers ? {} : { addHeadersOnExceeding: NO_RATE_HEADERS, addHeaders: { ...NO_RATE_HEADERS, 'retry-after': true } }),
       // Read by LocalStore.child: how many callers this limit remembers.
       ...({ cache: REMEMBERED_CALLERS } as object),
       errorResponseBuilder: (_request, context) =>

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyRequest, LogLevel } from 'fastify';
 import type { ApiDependencies } from '../api/dependencies';
 import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
@@ -27,6 +27,17 @@ const tags = ['devices'];
 /** A report names at most a few hundred SKUs: 64 KB is plenty, and bounds what an abuser can send. */
 const DEVICE_BODY_LIMIT = 64 * 1024;
 const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * `level` when the logger is more verbose than it (info, debug), else undefined: the logger's own.
+ * Undefined keeps Fastify from giving each request's child logger a level of its own, which costs.
+ */
+function atMostAsVerboseAs(log: FastifyBaseLogger, level: LogLevel): LogLevel | undefined {
+  const values = (log as { levels?: { values: Record<string, number> } }).levels?.values;
+  const current = values?.[log.level];
+  const wanted = values?.[level];
+  return current !== undefined && wanted !== undefined && current < wanted ? level : undefined;
+}
 
 /**
  * The routes product instances call (R16, R17), in a scope of their own: no API key. Registration
@@ -76,12 +87,15 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       }
     };
 
+    // Spent signatures older than the clock-skew window are forgotten at most once a minute, started
+    // by a signed request's handler (no hook on every answer) and not waited for.
     let lastSweep = 0;
-    app.addHook('onResponse', async (request) => {
-      if (Date.now() - lastSweep < SWEEP_INTERVAL_MS) return;
-      lastSweep = Date.now();
-      await forgetOldSignatures(deps.db).catch((err: unknown) => request.log.warn({ err }, 'forgetting old device signatures failed'));
-    });
+    const sweepOldSignatures = (log: FastifyBaseLogger): void => {
+      const now = Date.now();
+      if (now - lastSweep < SWEEP_INTERVAL_MS) return;
+      lastSweep = now;
+      forgetOldSignatures(deps.db).catch((err: unknown) => log.warn({ err }, 'forgetting old device signatures failed'));
+    };
 
     // Group commit (USAGE_REPORT_BATCH_SIZE > 1): reports arriving together share one transaction.
     const batcher =
@@ -97,11 +111,13 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
     const tools = {
       requireKeys,
       authenticate,
+      sweepOldSignatures,
       callerOf: (request: FastifyRequest) => callers.get(request)!,
       batcher,
       knownSkus: new KnownSkus(deps.db),
-      perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', deviceCredentialOf),
-      perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf),
+      perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', deviceCredentialOf, { headers: false }),
+      perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf, { headers: false }),
+      reportLogLevel: atMostAsVerboseAs(app.log, 'warn'),
     };
     registerOpenRoutes(app, deps, tools);
     registerSignedRoutes(app, deps, tools);
@@ -111,6 +127,10 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
 interface DeviceRouteTools {
   requireKeys: () => SigningKeys;
   authenticate: (request: FastifyRequest<{ Params: InstanceParamsType }>, reply: unknown, done: (err?: Error) => void) => void;
+  /** Forgets old spent signatures now and then (at most once a minute), not waited for. */
+  sweepOldSignatures: (log: FastifyBaseLogger) => void;
+  /** The usage-report route's log level: warn, or the service's when that is quieter. */
+  reportLogLevel?: LogLevel;
   callerOf: (request: FastifyRequest) => DeviceCaller;
   batcher?: UsageReportBatcher;
   knownSkus: KnownSkus;
@@ -172,6 +192,9 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
     '/devices/:instanceId/usage-reports',
     {
       bodyLimit: DEVICE_BODY_LIMIT,
+      // A fleet reports thousands of times a second: no info line per request and per answer
+      // (docs/OBSERVABILITY.md); warnings and errors are still logged.
+      ...(tools.reportLogLevel ? { logLevel: tools.reportLogLevel } : {}),
       onRequest: tools.perCredential,
       preValidation: tools.authenticate,
       schema: {
@@ -194,6 +217,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
       if (badSkus.length > 0) throw badRequest(badSkus);
       // Before the report is queued: a refused report spends no signature and writes nothing.
       await tools.knownSkus.check(request.body.usage);
+      tools.sweepOldSignatures(request.log);
       if (tools.batcher) return tools.batcher.submit(tools.callerOf(request), request.body);
       return reportUsage(db, tools.requireKeys(), tools.callerOf(request), request.body);
     },
@@ -214,6 +238,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
       },
     },
     async (request, reply) => {
+      tools.sweepOldSignatures(request.log);
       const renewed = await renewCredential(db, tools.requireKeys(), tools.callerOf(request));
       return reply.header('cache-control', 'no-store').send({
         ...renewed,
