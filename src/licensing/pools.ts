@@ -35,17 +35,22 @@ function allowanceOfAgreement(row: Pick<OverageAgreementRow, 'kind' | 'allowance
   return { kind: 'factor', factor: Number(row.allowance_factor) };
 }
 
-/** Creates the pool row if missing and locks it for the rest of the transaction. */
+/**
+ * Locks the pool row for the rest of the transaction, creating it first if missing. One
+ * statement when it exists, as it does after its first order (issue 16: the insert was sent
+ * every time, two statements a pool); a missing one is inserted (a concurrent creator's insert
+ * waits for ours, or ours for theirs) and read again, locked.
+ */
 export async function lockPool(q: Knex.Transaction, accountId: string, key: PoolKey): Promise<PoolRow> {
+  const locked = () =>
+    q<LicensePoolRow>('license_pools').where({ virtual_account_id: key.virtualAccountId, sku: key.sku }).forUpdate().first();
+  const existing = await locked();
+  if (existing) return poolRowOf({ ...existing });
   await q<LicensePoolRow>('license_pools')
     .insert({ virtual_account_id: key.virtualAccountId, sku: key.sku, account_id: accountId })
     .onConflict(['virtual_account_id', 'sku'])
     .ignore();
-  const row = await q<LicensePoolRow>('license_pools')
-    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
-    .forUpdate()
-    .first();
-  return poolRowOf({ ...row! });
+  return poolRowOf({ ...(await locked())! });
 }
 
 /** The counters are bigint (migration 20261209_100), which node-postgres reads as strings; they stay far below 2^53. */
@@ -221,27 +226,36 @@ export async function defaultVirtualAccount(q: Knex.Transaction, accountId: stri
   return String(row.id);
 }
 
+/** A smart entitlement just activated and not in a pool yet, as its activation returned it. */
+export interface ActivatedEntitlement {
+  id: string;
+  account_id: string;
+  virtual_account_id: string | null;
+  sku: string;
+  quantity: number;
+  /** Its subscription's end (YYYY-MM-DD), for a term line. */
+  ends_on: string | null;
+}
+
+/**
+ * What `UPDATE entitlements e ... FROM order_lines l LEFT JOIN subscriptions s ...` returns for
+ * allocateActivatedEntitlements: the activation reads them in its own statement (issue 16: the
+ * allocation read them again), with whether each is already allocated (a repeat).
+ */
+export const ACTIVATED_ENTITLEMENT_COLUMNS = `e.id, e.account_id, e.virtual_account_id, e.sku, e.quantity,
+  to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on, EXISTS (SELECT 1 FROM license_allocations a WHERE a.entitlement_id = e.id) AS allocated`;
+
 /**
  * R8 -> R18: smart entitlements just activated join their virtual account's pool (the default VA
  * when the order named none), and each pool touched is re-judged at once. Idempotent: an
- * allocation exists once per entitlement and VA.
+ * allocation exists once per entitlement and VA, and those already allocated are left out.
  */
-export async function allocateActivatedEntitlements(q: Knex.Transaction, entitlementIds: string[]): Promise<PoolRow[]> {
-  if (entitlementIds.length === 0) return [];
-  const rows: Array<{
-    id: string;
-    account_id: string;
-    virtual_account_id: string | null;
-    sku: string;
-    quantity: number;
-    ends_on: string | null;
-  }> = await q('entitlements as e')
-    .join('order_lines as l', 'l.id', 'e.order_line_id')
-    .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
-    .whereIn('e.id', entitlementIds)
-    .where('e.status', 'active')
-    .whereNotExists(q('license_allocations as a').whereRaw('a.entitlement_id = e.id'))
-    .select('e.id', 'e.account_id', 'e.virtual_account_id', 'e.sku', 'e.quantity', q.raw(`to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on`));
+export async function allocateActivatedEntitlements(
+  q: Knex.Transaction,
+  activated: Array<ActivatedEntitlement & { allocated: boolean }>,
+): Promise<PoolRow[]> {
+  const rows = activated.filter((row) => !row.allocated);
+  if (rows.length === 0) return [];
   const touched = new Map<string, { accountId: string; key: PoolKey }>();
   const allocations: Array<Partial<LicenseAllocationRow>> = [];
   for (const row of rows) {
