@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
-import { ACTIVATED_ENTITLEMENT_COLUMNS, allocateActivatedEntitlements, type ActivatedEntitlement } from '../../src/licensing/pools';
+import { ACTIVATE_AND_ALLOCATE_SQL, allocateActivatedEntitlements, type ActivatedEntitlement } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
 import { writeListStatus, type ListStatus, type StatusProjection } from './records';
 import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow } from '../../src/db/rows';
@@ -116,17 +116,14 @@ function createProvisioningActivities(db: Db) {
         if (!order?.account_id) throw refuse('UnknownOrder', `order "${request.orderId}" has no customer Smart Account to provision into`);
         const lines = order.lines;
         const smartLineIds = lines.filter((l) => l.license_type === 'smart').map((l) => String(l.id));
-        // Every smart line's entitlements in one statement (issue 16: one per line), returning
-        // what their allocation needs (it read them again: one statement more).
+        // Every smart line's entitlements activated and allocated in one statement (issue 16:
+        // one per line, then a read and a write of the allocations).
         const activated =
           smartLineIds.length === 0
             ? []
             : (
-                await trx.raw<{ rows: Array<ActivatedEntitlement & { allocated: boolean }> }>(
-                  `UPDATE entitlements e SET status = 'active', activated_at = COALESCE(e.activated_at, now()), updated_at = now()
-                     FROM order_lines l LEFT JOIN subscriptions s ON s.order_line_id = l.id
-                    WHERE l.id = e.order_line_id AND e.order_line_id = ANY(?) AND e.status IN ('deposited', 'active')
-                    RETURNING ${ACTIVATED_ENTITLEMENT_COLUMNS}`,
+                await trx.raw<{ rows: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }> }>(
+                  ACTIVATE_AND_ALLOCATE_SQL,
                   [smartLineIds],
                 )
               ).rows;

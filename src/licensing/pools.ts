@@ -238,12 +238,25 @@ export interface ActivatedEntitlement {
 }
 
 /**
- * What `UPDATE entitlements e ... FROM order_lines l LEFT JOIN subscriptions s ...` returns for
- * allocateActivatedEntitlements: the activation reads them in its own statement (issue 16: the
- * allocation read them again), with whether each is already allocated (a repeat).
+ * Activates the smart entitlements of these order lines (bind: the line IDs) and allocates those
+ * with a virtual account, in one statement (issue 16: the allocation read them again, then wrote
+ * them in a statement of its own). Returns each with whether it was allocated before (a repeat)
+ * and whether this statement allocated it, for allocateActivatedEntitlements.
  */
-export const ACTIVATED_ENTITLEMENT_COLUMNS = `e.id, e.account_id, e.virtual_account_id, e.sku, e.quantity,
-  to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on, EXISTS (SELECT 1 FROM license_allocations a WHERE a.entitlement_id = e.id) AS allocated`;
+export const ACTIVATE_AND_ALLOCATE_SQL = `
+WITH activated AS (
+  UPDATE entitlements e SET status = 'active', activated_at = COALESCE(e.activated_at, now()), updated_at = now()
+    FROM order_lines l LEFT JOIN subscriptions s ON s.order_line_id = l.id
+   WHERE l.id = e.order_line_id AND e.order_line_id = ANY(?) AND e.status IN ('deposited', 'active')
+  RETURNING e.id, e.account_id, e.virtual_account_id, e.sku, e.quantity, to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on,
+    EXISTS (SELECT 1 FROM license_allocations a WHERE a.entitlement_id = e.id) AS allocated
+), inserted AS (
+  INSERT INTO license_allocations (entitlement_id, account_id, virtual_account_id, sku, quantity, ends_on)
+  SELECT id, account_id, virtual_account_id, sku, quantity, ends_on::date FROM activated
+   WHERE NOT allocated AND virtual_account_id IS NOT NULL
+  ON CONFLICT (entitlement_id, virtual_account_id) DO NOTHING
+)
+SELECT activated.*, (NOT allocated AND virtual_account_id IS NOT NULL) AS inserted FROM activated`;
 
 /**
  * R8 -> R18: smart entitlements just activated join their virtual account's pool (the default VA
@@ -252,7 +265,7 @@ export const ACTIVATED_ENTITLEMENT_COLUMNS = `e.id, e.account_id, e.virtual_acco
  */
 export async function allocateActivatedEntitlements(
   q: Knex.Transaction,
-  activated: Array<ActivatedEntitlement & { allocated: boolean }>,
+  activated: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }>,
 ): Promise<PoolRow[]> {
   const rows = activated.filter((row) => !row.allocated);
   if (rows.length === 0) return [];
@@ -260,14 +273,15 @@ export async function allocateActivatedEntitlements(
   const allocations: Array<Partial<LicenseAllocationRow>> = [];
   for (const row of rows) {
     const virtualAccountId = row.virtual_account_id ? String(row.virtual_account_id) : await defaultVirtualAccount(q, row.account_id);
-    allocations.push({
-      entitlement_id: row.id,
-      account_id: row.account_id,
-      virtual_account_id: virtualAccountId,
-      sku: row.sku,
-      quantity: row.quantity,
-      ends_on: row.ends_on,
-    });
+    if (!row.inserted)
+      allocations.push({
+        entitlement_id: row.id,
+        account_id: row.account_id,
+        virtual_account_id: virtualAccountId,
+        sku: row.sku,
+        quantity: row.quantity,
+        ends_on: row.ends_on,
+      });
     touched.set(`${virtualAccountId}\u0000${row.sku}`, { accountId: row.account_id, key: { virtualAccountId, sku: row.sku } });
   }
   // All of them in one statement (issue 16: one each).
