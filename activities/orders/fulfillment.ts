@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
-import { allocateActivatedEntitlements } from '../../src/licensing/pools';
+import { ACTIVATE_AND_ALLOCATE_SQL, allocateActivatedEntitlements, type ActivatedEntitlement } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
 import { writeListStatus, type ListStatus, type StatusProjection } from './records';
 import type { AccessTokenRow, EntitlementRow, LrpRecordRow, OrderLineRow, OrderRow } from '../../src/db/rows';
@@ -116,14 +116,14 @@ function createProvisioningActivities(db: Db) {
         if (!order?.account_id) throw refuse('UnknownOrder', `order "${request.orderId}" has no customer Smart Account to provision into`);
         const lines = order.lines;
         const smartLineIds = lines.filter((l) => l.license_type === 'smart').map((l) => String(l.id));
-        // Every smart line's entitlements in one statement (issue 16: one per line).
+        // Every smart line's entitlements activated and allocated in one statement (issue 16:
+        // one per line, then a read and a write of the allocations).
         const activated =
           smartLineIds.length === 0
             ? []
             : (
-                await trx.raw<{ rows: Array<{ id: string }> }>(
-                  `UPDATE entitlements SET status = 'active', activated_at = COALESCE(activated_at, now()), updated_at = now()
-                    WHERE order_line_id = ANY(?) AND status IN ('deposited', 'active') RETURNING id`,
+                await trx.raw<{ rows: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }> }>(
+                  ACTIVATE_AND_ALLOCATE_SQL,
                   [smartLineIds],
                 )
               ).rows;
@@ -134,10 +134,7 @@ function createProvisioningActivities(db: Db) {
           if (line.license_type !== 'smart') lrpKeys[line.line_number] = await lrpKeyOf(trx, String(line.id), order.account_id);
         }
         // R18: the licenses join their pool now, and its devices are re-judged in this transaction.
-        await allocateActivatedEntitlements(
-          trx,
-          activated.map((e) => String(e.id)),
-        );
+        await allocateActivatedEntitlements(trx, activated);
         const fulfilled = request.listStatus.phase === 'Fulfilled';
         await writeListStatus(trx, request.orderId, request.listStatus, {
           parts: [

@@ -35,17 +35,22 @@ function allowanceOfAgreement(row: Pick<OverageAgreementRow, 'kind' | 'allowance
   return { kind: 'factor', factor: Number(row.allowance_factor) };
 }
 
-/** Creates the pool row if missing and locks it for the rest of the transaction. */
+/**
+ * Locks the pool row for the rest of the transaction, creating it first if missing. One
+ * statement when it exists, as it does after its first order (issue 16: the insert was sent
+ * every time, two statements a pool); a missing one is inserted (a concurrent creator's insert
+ * waits for ours, or ours for theirs) and read again, locked.
+ */
 export async function lockPool(q: Knex.Transaction, accountId: string, key: PoolKey): Promise<PoolRow> {
+  const locked = () =>
+    q<LicensePoolRow>('license_pools').where({ virtual_account_id: key.virtualAccountId, sku: key.sku }).forUpdate().first();
+  const existing = await locked();
+  if (existing) return poolRowOf({ ...existing });
   await q<LicensePoolRow>('license_pools')
     .insert({ virtual_account_id: key.virtualAccountId, sku: key.sku, account_id: accountId })
     .onConflict(['virtual_account_id', 'sku'])
     .ignore();
-  const row = await q<LicensePoolRow>('license_pools')
-    .where({ virtual_account_id: key.virtualAccountId, sku: key.sku })
-    .forUpdate()
-    .first();
-  return poolRowOf({ ...row! });
+  return poolRowOf({ ...(await locked())! });
 }
 
 /** The counters are bigint (migration 20261209_100), which node-postgres reads as strings; they stay far below 2^53. */
@@ -221,39 +226,62 @@ export async function defaultVirtualAccount(q: Knex.Transaction, accountId: stri
   return String(row.id);
 }
 
+/** A smart entitlement just activated and not in a pool yet, as its activation returned it. */
+export interface ActivatedEntitlement {
+  id: string;
+  account_id: string;
+  virtual_account_id: string | null;
+  sku: string;
+  quantity: number;
+  /** Its subscription's end (YYYY-MM-DD), for a term line. */
+  ends_on: string | null;
+}
+
+/**
+ * Activates the smart entitlements of these order lines (bind: the line IDs) and allocates those
+ * with a virtual account, in one statement (issue 16: the allocation read them again, then wrote
+ * them in a statement of its own). Returns each with whether it was allocated before (a repeat)
+ * and whether this statement allocated it, for allocateActivatedEntitlements.
+ */
+export const ACTIVATE_AND_ALLOCATE_SQL = `
+WITH activated AS (
+  UPDATE entitlements e SET status = 'active', activated_at = COALESCE(e.activated_at, now()), updated_at = now()
+    FROM order_lines l LEFT JOIN subscriptions s ON s.order_line_id = l.id
+   WHERE l.id = e.order_line_id AND e.order_line_id = ANY(?) AND e.status IN ('deposited', 'active')
+  RETURNING e.id, e.account_id, e.virtual_account_id, e.sku, e.quantity, to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on,
+    EXISTS (SELECT 1 FROM license_allocations a WHERE a.entitlement_id = e.id) AS allocated
+), inserted AS (
+  INSERT INTO license_allocations (entitlement_id, account_id, virtual_account_id, sku, quantity, ends_on)
+  SELECT id, account_id, virtual_account_id, sku, quantity, ends_on::date FROM activated
+   WHERE NOT allocated AND virtual_account_id IS NOT NULL
+  ON CONFLICT (entitlement_id, virtual_account_id) DO NOTHING
+)
+SELECT activated.*, (NOT allocated AND virtual_account_id IS NOT NULL) AS inserted FROM activated`;
+
 /**
  * R8 -> R18: smart entitlements just activated join their virtual account's pool (the default VA
  * when the order named none), and each pool touched is re-judged at once. Idempotent: an
- * allocation exists once per entitlement and VA.
+ * allocation exists once per entitlement and VA, and those already allocated are left out.
  */
-export async function allocateActivatedEntitlements(q: Knex.Transaction, entitlementIds: string[]): Promise<PoolRow[]> {
-  if (entitlementIds.length === 0) return [];
-  const rows: Array<{
-    id: string;
-    account_id: string;
-    virtual_account_id: string | null;
-    sku: string;
-    quantity: number;
-    ends_on: string | null;
-  }> = await q('entitlements as e')
-    .join('order_lines as l', 'l.id', 'e.order_line_id')
-    .leftJoin('subscriptions as s', 's.order_line_id', 'l.id')
-    .whereIn('e.id', entitlementIds)
-    .where('e.status', 'active')
-    .whereNotExists(q('license_allocations as a').whereRaw('a.entitlement_id = e.id'))
-    .select('e.id', 'e.account_id', 'e.virtual_account_id', 'e.sku', 'e.quantity', q.raw(`to_char(s.ends_on, 'YYYY-MM-DD') AS ends_on`));
+export async function allocateActivatedEntitlements(
+  q: Knex.Transaction,
+  activated: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }>,
+): Promise<PoolRow[]> {
+  const rows = activated.filter((row) => !row.allocated);
+  if (rows.length === 0) return [];
   const touched = new Map<string, { accountId: string; key: PoolKey }>();
   const allocations: Array<Partial<LicenseAllocationRow>> = [];
   for (const row of rows) {
     const virtualAccountId = row.virtual_account_id ? String(row.virtual_account_id) : await defaultVirtualAccount(q, row.account_id);
-    allocations.push({
-      entitlement_id: row.id,
-      account_id: row.account_id,
-      virtual_account_id: virtualAccountId,
-      sku: row.sku,
-      quantity: row.quantity,
-      ends_on: row.ends_on,
-    });
+    if (!row.inserted)
+      allocations.push({
+        entitlement_id: row.id,
+        account_id: row.account_id,
+        virtual_account_id: virtualAccountId,
+        sku: row.sku,
+        quantity: row.quantity,
+        ends_on: row.ends_on,
+      });
     touched.set(`${virtualAccountId}\u0000${row.sku}`, { accountId: row.account_id, key: { virtualAccountId, sku: row.sku } });
   }
   // All of them in one statement (issue 16: one each).
