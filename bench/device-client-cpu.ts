@@ -12,23 +12,27 @@
 import { fork } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
 import { resolve as resolvePath, join } from 'node:path';
+import type * as DeviceClientModule from '../src/device-client';
 import type { FloorMessage } from './licensing-floor';
 
-type ClientModule = typeof import('../src/device-client');
+type ClientModule = typeof DeviceClientModule;
 type Client = InstanceType<ClientModule['DeviceClient']>;
 const env = (name: string, fallback: number): number => (process.env[name] ? Number(process.env[name]) : fallback);
 const cpuMs = (c: NodeJS.CpuUsage): number => (c.user + c.system) / 1000;
 
 interface Floor {
   url: string;
-  cpu(): Promise<number>;
-  stop(): void;
+  cpu: () => Promise<number>;
+  stop: () => void;
 }
 
 /** A floor server of its own for each variant: its delay and headers are the variant's. */
 async function startFloor(delayMs: number, apiHeaders: boolean): Promise<Floor> {
   const { randomBytes } = await import('node:crypto');
-  const child = fork(join(__dirname, 'licensing-floor.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(__dirname, 'licensing-floor.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const cpuWaiters: Array<(ms: number) => void> = [];
   const port = await new Promise<number>((resolve) => {
     child.on('message', (m: FloorMessage) => (m.type === 'listening' ? resolve(m.port) : cpuWaiters.shift()?.(m.ms)));
@@ -65,9 +69,15 @@ async function main(): Promise<void> {
     const created = process.cpuUsage();
     const clients = Array.from({ length: devices }, () => lib.DeviceClient.create(floor.url, { attempts: 1 }));
     const creation = cpuMs(process.cpuUsage(created)) / devices;
-    const registration = await measure(floor.cpu, concurrency, () => false, devices, async (i) => {
-      await clients[i].register('token', { productId: 'P', serialNumber: `S${i}`, hostname: `h${i}` });
-    });
+    const registration = await measure(
+      floor.cpu,
+      concurrency,
+      () => false,
+      devices,
+      async (i) => {
+        await clients[i].register('token', { productId: 'P', serialNumber: `S${i}`, hostname: `h${i}` });
+      },
+    );
     const keys = lib.keysFromPublished((await (await fetch(`${floor.url}/v1/license-signing-keys`)).json()) as never);
     console.log(
       `${name} ${dir} (floor delay ${delayMs} ms, API headers ${apiHeaders ? 'yes' : 'no'})\n   creation ${creation.toFixed(3)} ms CPU a device; ` +
@@ -80,10 +90,16 @@ async function main(): Promise<void> {
   for (let round = 0; round <= rounds; round++) {
     for (const variant of variants) {
       const until = Date.now() + (round === 0 ? 2 : seconds) * 1000;
-      const result = await measure(variant.floor.cpu, concurrency, () => Date.now() >= until, Infinity, async () => {
-        const i = turn++;
-        await variant.clients[i % devices].report({ 'C9300-DNA-E': 1 + (Math.floor(i / devices) % 2) }, { keys: variant.keys });
-      });
+      const result = await measure(
+        variant.floor.cpu,
+        concurrency,
+        () => Date.now() >= until,
+        Infinity,
+        async () => {
+          const i = turn++;
+          await variant.clients[i % devices].report({ 'C9300-DNA-E': 1 + (Math.floor(i / devices) % 2) }, { keys: variant.keys });
+        },
+      );
       if (round === 0) continue; // warm-up
       variant.reports.push(result.client);
       console.log(
@@ -94,7 +110,9 @@ async function main(): Promise<void> {
   }
   for (const v of variants) {
     const sorted = [...v.reports].sort((a, b) => a - b);
-    console.log(`${v.name}: client CPU per report, median ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} ms (${sorted.map((x) => x.toFixed(3)).join(' ')})`);
+    console.log(
+      `${v.name}: client CPU per report, median ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} ms (${sorted.map((x) => x.toFixed(3)).join(' ')})`,
+    );
     v.floor.stop();
   }
 }

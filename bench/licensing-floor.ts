@@ -28,7 +28,10 @@ let remaining = 1000;
 
 function answer(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) };
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  };
   if (apiHeaders) {
     // What @fastify/rate-limit adds to every answer of a limited route (the device routes are).
     headers['x-ratelimit-limit'] = 1000;

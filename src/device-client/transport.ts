@@ -105,7 +105,7 @@ class Connection {
     if (!this.head) {
       const end = buffered.indexOf(HEAD_END);
       if (end < 0) {
-        if (buffered.length > MAX_HEAD_BYTES) throw new Error('the answer\'s headers are too large');
+        if (buffered.length > MAX_HEAD_BYTES) throw new Error("the answer's headers are too large");
         return;
       }
       const lines = buffered.toString('latin1', 0, end).split('\r\n');
@@ -135,7 +135,7 @@ class Connection {
         if (!/(?:^|,)\s*chunked\s*$/i.test(transferEncoding)) throw new Error(`an answer in transfer-encoding ${transferEncoding}`);
         this.chunkedBody = [];
       } else if (headers.has('content-length') && !/^\d{1,15}$/.test(headers.get('content-length')!)) {
-        throw new Error('the answer\'s content-length is not a length');
+        throw new Error("the answer's content-length is not a length");
       }
     }
     const head = this.head;
