@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { issueCredential, newCredentialSerial, newInstanceId } from '../src/licensing/credentials';
 import { authenticateDevice, rememberIssuedCredential } from '../src/licensing/device-auth';
 import { LicenseRefusal } from '../src/licensing/refusals';
 import { answerOf } from '../src/licensing/report-judging';
@@ -20,10 +21,25 @@ const REPORT_PATH = /^\/v1\/devices\/([^/]+)\/usage-reports$/;
 
 export type FloorMessage = { type: 'listening'; port: number } | { type: 'cpu'; ms: number };
 
+/** Options of the micro-harness (bench/device-client-cpu.ts): the API's latency and its extra headers, to see what they cost a device. */
+let delayMs = 0;
+let apiHeaders = false;
+let remaining = 1000;
+
 function answer(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  };
+  if (apiHeaders) {
+    // What @fastify/rate-limit adds to every answer of a limited route (the device routes are).
+    headers['x-ratelimit-limit'] = 1000;
+    headers['x-ratelimit-remaining'] = remaining = remaining > 0 ? remaining - 1 : 999;
+    headers['x-ratelimit-reset'] = 42;
+  }
+  if (delayMs > 0) setTimeout(() => response.writeHead(status, headers).end(text), delayMs);
+  else response.writeHead(status, headers).end(text);
 }
 
 function handle(keys: SigningKeys, request: IncomingMessage, body: string, response: ServerResponse): void {
@@ -32,6 +48,29 @@ function handle(keys: SigningKeys, request: IncomingMessage, body: string, respo
     for (const credential of JSON.parse(body) as string[]) rememberIssuedCredential(keys, credential);
     response.writeHead(204).end();
     return;
+  }
+  // The micro-harness's devices (bench/device-client-cpu.ts) register here: a credential as the API issues it, no token, no database.
+  if (request.method === 'GET' && url === '/v1/license-signing-keys') return answer(response, 200, keys.published);
+  if (request.method === 'POST' && url === '/v1/devices/registrations') {
+    const identity = JSON.parse(body) as { publicKey: string };
+    const instanceId = newInstanceId();
+    const issued = issueCredential(keys, {
+      instanceId,
+      publicKey: identity.publicKey,
+      accountId: 'sa-floor',
+      virtualAccountId: 'va-floor',
+      serial: newCredentialSerial(),
+      exportControlled: false,
+    });
+    return answer(response, 201, {
+      instanceId,
+      accountId: 'sa-floor',
+      virtualAccountPath: 'sa-floor/va-floor',
+      credential: issued.credential,
+      expiresAt: issued.expiresAt.toISOString(),
+      renewAfter: issued.renewAfter.toISOString(),
+      alreadyRegistered: false,
+    });
   }
   const route = REPORT_PATH.exec(url);
   if (request.method !== 'POST' || !route) return answer(response, 404, { error: 'NotFound', message: `no route ${url}` });
@@ -50,7 +89,9 @@ function handle(keys: SigningKeys, request: IncomingMessage, body: string, respo
 }
 
 if (require.main === module) {
-  process.once('message', (job: { licenseSigningKeys: string }) => {
+  process.once('message', (job: { licenseSigningKeys: string; delayMs?: number; apiHeaders?: boolean }) => {
+    delayMs = job.delayMs ?? 0;
+    apiHeaders = job.apiHeaders ?? false;
     const keys = parseSigningKeys(job.licenseSigningKeys);
     const server = createServer((request, response) => {
       const chunks: Buffer[] = [];

@@ -6,7 +6,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { DeviceApiError, DeviceClient, keysFromPublished, type PublishedSigningKeys } from '../src/device-client';
-import { nodeHttpTransport } from '../src/device-client/transport';
+import { httpTransport } from '../src/device-client/transport';
 import { FLOOR_CREDENTIALS_PATH } from './licensing-floor';
 import type { LoadFigures } from './licensing-report';
 import { startCpuProfile } from './cpu-profile';
@@ -199,12 +199,7 @@ async function reportToFloor(
 ): Promise<Parameters<typeof figures>[0]> {
   const devices = registered.map(([c, sku]) => [new DeviceClient({ baseUrl: floorUrl, state: c.state, attempts: 1 }), sku] as const);
   const credentials = JSON.stringify(devices.map(([c]) => c.state.credential));
-  const handed = await nodeHttpTransport(
-    'POST',
-    `${floorUrl}${FLOOR_CREDENTIALS_PATH}`,
-    { 'content-type': 'application/json' },
-    credentials,
-  );
+  const handed = await httpTransport(floorUrl)('POST', FLOOR_CREDENTIALS_PATH, { 'content-type': 'application/json' }, credentials);
   if (handed.status !== 204) throw new Error(`the floor server refused the credentials: ${handed.status} ${handed.text}`);
   const until = Date.now() + job.reportSeconds * 1000;
   let turn = 0;

@@ -2,16 +2,14 @@ import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import {
   keysFromPublished,
   privateKeyFromSeed,
-  rawPublicKeyOf,
   requestSigningInput,
-  seedOf,
   signBytes,
   verifyAnswer,
   type PublishedSigningKeys,
   type SignedUsageAnswer,
   type UsageAnswerBody,
 } from './protocol';
-import { fetchTransport, nodeHttpTransport, type DeviceTransport } from './transport';
+import { fetchTransport, httpTransport, type DeviceTransport } from './transport';
 
 /**
  * The library a device maker embeds (R16, R17): make a key pair, register with a token, report use
@@ -69,9 +67,16 @@ export class DeviceApiError extends Error {
   }
 }
 
+/** Keys just made, by the state holding them: the client made with that state takes the key object as is. */
+const madeKeys = new WeakMap<object, { seed: string; key: KeyObject }>();
+
 export function generateDeviceKeys(): Pick<DeviceState, 'privateKey' | 'publicKey'> {
   const { privateKey } = generateKeyPairSync('ed25519');
-  return { privateKey: seedOf(privateKey).toString('base64url'), publicKey: rawPublicKeyOf(privateKey).toString('base64url') };
+  // The JWK holds both halves, base64url already: one export, not two DER ones.
+  const jwk = privateKey.export({ format: 'jwk' });
+  const keys = { privateKey: jwk.d!, publicKey: jwk.x! };
+  madeKeys.set(keys, { seed: jwk.d!, key: privateKey });
+  return keys;
 }
 
 export interface DeviceClientOptions {
@@ -101,10 +106,14 @@ export class DeviceClient {
   constructor(options: DeviceClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.state = options.state;
-    this.privateKey = privateKeyFromSeed(Buffer.from(options.state.privateKey, 'base64url'));
+    const made = madeKeys.get(options.state);
+    this.privateKey =
+      made?.seed === options.state.privateKey
+        ? made.key
+        : privateKeyFromSeed(Buffer.from(options.state.privateKey, 'base64url'), Buffer.from(options.state.publicKey ?? '', 'base64url'));
     this.attempts = options.attempts ?? 3;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
-    this.transport = options.fetch ? fetchTransport(options.fetch) : nodeHttpTransport;
+    this.transport = options.fetch ? fetchTransport(options.fetch, this.baseUrl) : httpTransport(this.baseUrl);
     this.clock = options.clock ?? Date.now;
   }
 
@@ -145,6 +154,15 @@ export class DeviceClient {
     // A genuine answer to an earlier report (replayed by whoever sits in between) says nothing of this one.
     if (verified.body.reportId !== reportId) {
       throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer is to report ${verified.body.reportId}, not to ${reportId}`);
+    }
+    // The service answers every SKU reported, with its count, and none other.
+    const answered = verified.body.usage;
+    if (answered.length !== Object.keys(usage).length || answered.some((u) => usage[u.sku] !== u.count)) {
+      throw new DeviceApiError(
+        0,
+        'UnverifiedAnswer',
+        `the answer counts ${answered.map((u) => `${u.sku}=${u.count}`).join(', ') || 'nothing'}, not the use reported`,
+      );
     }
     this.state.pendingReport = undefined;
     this.state.lastAnswer = answer;
@@ -245,7 +263,7 @@ export class DeviceClient {
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
     if (signed) Object.assign(headers, this.signedHeaders(method, path, text));
-    const response = await this.transport(method, `${this.baseUrl}${path}`, headers, body === undefined ? undefined : text);
+    const response = await this.transport(method, path, headers, body === undefined ? undefined : text);
     const payload = jsonOrUndefined(response.text) as
       { error?: string; message?: string; errors?: Array<{ field: string; reason: string }> } | undefined;
     if (response.status < 200 || response.status > 299) {

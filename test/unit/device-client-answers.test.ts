@@ -52,6 +52,35 @@ test('a signed answer to an earlier report, replayed, is refused and the report 
   expect(device.state.pendingReport).toEqual({ reportId: 'r-now', usage: { 'SKU-1': 9 } });
 });
 
+test('a signed answer to this report ID that counts other use than reported is refused', async () => {
+  const other = (counts: UsageAnswerBody['usage']) => (sent: string) => {
+    const body: UsageAnswerBody = {
+      v: 1,
+      instanceId: 'pi-device',
+      reportId: sent,
+      instanceState: 'active',
+      usage: counts,
+      compliant: true,
+      issuedAt: '2026-12-06T00:00:00.000Z',
+    };
+    return JSON.stringify(signAnswer(body, keys.current.id, keys.current.privateKey));
+  };
+  for (const counts of [
+    [{ sku: 'SKU-1', count: 3, state: 'Authorized' as const }],
+    [],
+    [
+      { sku: 'SKU-1', count: 2, state: 'Authorized' as const },
+      { sku: 'SKU-2', count: 1, state: 'Authorized' as const },
+    ],
+  ]) {
+    const refused = await deviceAnsweredWith(other(counts))
+      .report({ 'SKU-1': 2 }, { keys: keys.verifiers })
+      .catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(DeviceApiError);
+    expect((refused as DeviceApiError).message).toContain('not the use reported');
+  }
+});
+
 test('after the service rotates its signing key, a running device fetches the published keys again and trusts the answer', async () => {
   const before = parseSigningKeys(generateSigningKey('k-old'));
   const after = parseSigningKeys(`${generateSigningKey('k-new')},${generateSigningKey('k-old')}`);

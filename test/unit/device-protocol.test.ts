@@ -57,6 +57,12 @@ test('a key survives its seed: the same public key, the same signatures verify',
   expect(input.split('\n').slice(0, 4)).toEqual(['license-device-request-v1', 'POST', '/v1/devices/pi-1/usage-reports', '1765000000000']);
   expect(verifyBytes(again, input, signBytes(privateKey, input))).toBe(true);
   expect(verifyBytes(again, input + ' ', signBytes(privateKey, input))).toBe(false);
+  // With its public half (as a device keeps it), imported as a JWK: the same key.
+  const fromJwk = privateKeyFromSeed(seedOf(privateKey), rawPublicKeyOf(privateKey));
+  expect(fromJwk.export({ format: 'der', type: 'pkcs8' }).equals(privateKey.export({ format: 'der', type: 'pkcs8' }))).toBe(true);
+  expect(verifyBytes(again, input, signBytes(fromJwk, input))).toBe(true);
+  expect(seedOf(privateKey).equals(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(16))).toBe(true);
+  expect(() => privateKeyFromSeed(seedOf(privateKey).subarray(1), rawPublicKeyOf(privateKey))).toThrow('32 bytes');
 });
 
 test('a public key from its raw bytes (imported as a JWK) is the key itself: same SPKI, verifies its signatures, refuses a wrong length', () => {
