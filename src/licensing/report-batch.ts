@@ -169,6 +169,7 @@ async function admitAndRecall(
   const instances = await lockInstances(
     trx,
     queued.map((q) => q.caller.claims.instanceId),
+    true,
   );
   // Pools are locked for the instances that may be answered (a replay among them locks for nothing).
   const live = queued.flatMap(({ caller }, index) => {
