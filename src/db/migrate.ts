@@ -18,6 +18,7 @@ import * as reportWritesInPlace from '../../migrations/20261208_220_report_write
 import * as entitlementsBySku from '../../migrations/20261208_250_entitlements_by_sku';
 import * as poolCountersBigint from '../../migrations/20261209_100_pool_counters_bigint';
 import * as registrationTokenSlots from '../../migrations/20261209_300_registration_token_slots';
+import * as reportSignatureKept from '../../migrations/20261210_100_report_signature_kept';
 
 /**
  * Migrations are listed here rather than discovered on disk, so they run the same under tsx,
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261208_250_entitlements_by_sku': entitlementsBySku,
   '20261209_100_pool_counters_bigint': poolCountersBigint,
   '20261209_300_registration_token_slots': registrationTokenSlots,
+  '20261210_100_report_signature_kept': reportSignatureKept,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -363,8 +363,8 @@ export interface TrueUpRow {
 export interface UsageReportRow {
   instance_id: string;
   report_id: string;
-  /** The signed answer's JSON as sent (text: stored and handed back whole, never queried). */
-  answer: string;
+  answer: string; // the signed answer's JSON as sent (text: stored and handed back whole, never queried)
+  signature_hash: Buffer | null; // SHA-256 of its request's signature (null before 20261210_100): that request again is a replay
   received_at: Date;
 }
 

@@ -16,13 +16,14 @@ import type { SigningKeys } from './signing';
 /**
  * Who a device request comes from (R16, R17): a credential the server signed, and a signature by
  * the private key the credential names over method, path, timestamp and body. The crypto is
- * checked before any database work; the signature is then spent once (`admitDeviceRequest`) inside
- * the request's own transaction, so a replay within the clock-skew window is refused.
+ * checked before any database work; the signature is then spent once inside the request's own
+ * transaction (`admitDeviceRequest`; a usage report keeps it with its stored answer instead,
+ * src/licensing/reports.ts), so a replay within the clock-skew window is refused.
  */
 
 export interface DeviceCaller {
   claims: CredentialClaims;
-  /** SHA-256 of the request's signature: what `admitDeviceRequest` stores. */
+  /** SHA-256 of the request's signature: what `admitDeviceRequest` stores (a usage report: its stored answer). */
   signatureHash: Buffer;
 }
 
@@ -161,8 +162,8 @@ export async function admitDeviceRequest(trx: Knex.Transaction, caller: DeviceCa
 }
 
 /**
- * Why a device request is refused once its signature was (or was not) spent and its instance read
- * under the lock: a replay, a removed instance, a revoked credential; undefined when admitted.
+ * Why a device request is refused once its signature was (or was not) found unspent and its instance
+ * read under the lock: a replay, a removed instance, a revoked credential; undefined when admitted.
  */
 export function refusalOfAdmission(
   spent: boolean,

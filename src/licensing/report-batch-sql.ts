@@ -3,7 +3,7 @@ import type { SignedUsageAnswer } from '../device-client/protocol';
 import { preparedRaw } from '../db/prepared';
 import type { WritePart } from '../db/statement-batch';
 import type { PoolCounts, UseState } from './compliance';
-import type { CallerInstance, DeviceCaller } from './device-auth';
+import type { CallerInstance } from './device-auth';
 import { lockPool, poolRowOf, type PoolKey, type PoolRow } from './pools';
 import type { PreviousUse } from './report-judging';
 
@@ -13,67 +13,71 @@ import type { PreviousUse } from './report-judging';
  * parameters does not grow with the batch. Same rows, same locks as the one-report path.
  */
 
-export interface AdmittedBatch {
-  /** Hex SHA-256 of the request signatures spent now (a caller missing here sent a replay). */
-  spent: Set<string>;
-  /** The callers' instances, locked, by ID (a missing one does not exist). */
-  instances: Map<string, CallerInstance & { credential_serial: string }>;
-}
+/** The callers' instances, locked, by ID, with their credential serial (a missing one does not exist). */
+export type LockedInstances = Map<string, CallerInstance & { credential_serial: string }>;
 
 /**
- * Spends every request's signature and locks every caller's instance (in ID order, as every
- * batch does, so two batches never deadlock), with its agreement: one round trip, as
- * admitDeviceRequest for one. What is read of their use is read after this, so under the locks.
+ * Locks every caller's instance (in ID order, as every batch does, so two batches never
+ * deadlock), with its agreement: one round trip. Nothing is spent here: a usage report's
+ * signature is kept with its answer (answersInsert), so a report refused or sent alone leaves
+ * nothing behind. What is read of the instances' use is read after this, so under the locks.
+ *
+ * For a batch (`genericPlans`) it also sets plan_cache_mode to force_generic_plan for the rest of
+ * the transaction (set_config's `true`: as SET LOCAL, without a round trip of its own). Postgres
+ * otherwise plans the batch's prepared statements again on every run: their custom plans, which
+ * know each array's length, look cheaper than the generic plan that guesses it, and planning was a
+ * quarter to a third of Postgres's CPU per batch (perf, 4 reports a batch). Every later statement
+ * of the transaction is a key lookup or an unnest of the batch's arrays joined by key, which the
+ * generic plan does as well. The one-report path keeps custom plans: its statements are small to
+ * plan, and no gain showed there.
  */
-export async function admitBatch(trx: Knex.Transaction, callers: DeviceCaller[]): Promise<AdmittedBatch> {
-  const { rows }: { rows: Array<Partial<CallerInstance> & { credential_serial?: string; spent: string | null }> } = await preparedRaw(
+export async function lockInstances(trx: Knex.Transaction, instanceIds: string[], genericPlans: boolean): Promise<LockedInstances> {
+  const { rows }: { rows: Array<CallerInstance & { credential_serial: string }> } = await preparedRaw(
     trx,
-    `WITH spent AS (
-       INSERT INTO device_request_signatures (signature_hash, instance_id)
-       SELECT * FROM unnest(?::bytea[], ?::text[]) ON CONFLICT DO NOTHING RETURNING signature_hash
-     ), locked AS (
-       SELECT i.id, i.account_id, i.virtual_account_id, i.state, i.public_key, i.credential_serial,
-              a.kind AS agreement_kind, a.allowance_factor
-       FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
-       WHERE i.id = ANY(?::text[]) ORDER BY i.id FOR UPDATE OF i
-     )
-     SELECT (SELECT string_agg(encode(signature_hash, 'hex'), ',') FROM spent) AS spent, locked.*
-     FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`,
-    [callers.map((c) => c.signatureHash), callers.map((c) => c.claims.instanceId), callers.map((c) => c.claims.instanceId)],
+    `SELECT i.id, i.account_id, i.virtual_account_id::text, i.state, i.public_key, i.credential_serial,
+            a.kind AS agreement_kind, a.allowance_factor
+     FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
+     WHERE i.id = ANY(?::text[])${genericPlans ? ` AND set_config('plan_cache_mode', 'force_generic_plan', true) IS NOT NULL` : ''}
+     ORDER BY i.id FOR UPDATE OF i`,
+    [instanceIds],
   );
-  const instances = new Map<string, CallerInstance & { credential_serial: string }>();
-  for (const { spent: _spent, ...row } of rows) {
-    if (row.id)
-      instances.set(row.id, {
-        ...(row as CallerInstance & { credential_serial: string }),
-        virtual_account_id: String(row.virtual_account_id),
-      });
-  }
-  // One comma-separated text, not a text[]: pg parses an array character by character in JS.
-  return { spent: new Set(rows[0]?.spent ? rows[0].spent.split(',') : []), instances };
+  return new Map(rows.map((row) => [row.id, row]));
 }
 
-/**
- * The stored answers of these (instance, report ID) pairs, the instances' use as last judged, and
- * the pools of `poolKeys` locked in the order given (comparePoolKeys: the order of every pool
- * writer): one round trip, after admitBatch locked the instances, so the use read is the latest.
- * A pool with no row yet is not in `pools` (createMissingPools makes and locks it).
- */
-export async function storedPreviousAndPoolsOfBatch(
-  trx: Knex.Transaction,
-  reports: Array<{ instanceId: string; reportId: string }>,
-  poolKeys: PoolKey[],
-): Promise<{
-  stored: Map<string, SignedUsageAnswer>;
+/** A stored answer and the hash (hex) of the signature of the request it answered (null: kept before signatures were). */
+export interface StoredAnswer {
+  answer: SignedUsageAnswer;
+  signatureHash: string | null;
+}
+
+export interface RecalledBatch {
+  /** By instance ID: the stored answer of the report ID it sends. */
+  stored: Map<string, StoredAnswer>;
+  /** Hex hashes of the requests' signatures that device_request_signatures already holds (a retry answered from its stored answer spent it). */
+  spentBefore: Set<string>;
   previous: Map<string, Map<string, PreviousUse>>;
   pools: Map<string, PoolRow>;
-}> {
-  const instanceIds = reports.map((r) => r.instanceId);
+}
+
+/**
+ * The stored answers of these (instance, report ID) pairs with the signature each answered, which
+ * of the requests' signatures were spent before, the live instances' use as last judged, and the
+ * pools of `poolKeys` locked in the order given (comparePoolKeys: the order of every pool writer):
+ * one round trip, after lockInstances, so what it reads is the latest. A pool with no row yet is
+ * not in `pools` (createMissingPools makes and locks it).
+ */
+export async function recallBatch(
+  trx: Knex.Transaction,
+  reports: Array<{ instanceId: string; reportId: string; signatureHash: Buffer }>,
+  liveInstanceIds: string[],
+  poolKeys: PoolKey[],
+): Promise<RecalledBatch> {
   const {
     rows,
   }: {
     rows: Array<{
-      stored: Array<{ i: string; a: SignedUsageAnswer }> | null;
+      stored: Array<{ i: string; a: SignedUsageAnswer; h: string | null }> | null;
+      spent: string | null;
       previous: Array<PreviousUse & { i: string }> | null;
       pools: Array<Record<string, unknown>> | null;
     }>;
@@ -85,22 +89,32 @@ export async function storedPreviousAndPoolsOfBatch(
        JOIN license_pools p ON p.virtual_account_id = k.virtual_account_id AND p.sku = k.sku
        ORDER BY k.ord FOR UPDATE OF p
      )
-     SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer::json))
+     SELECT (SELECT json_agg(json_build_object('i', r.instance_id, 'a', r.answer::json, 'h', encode(r.signature_hash, 'hex')))
              FROM usage_reports r JOIN unnest(?::text[], ?::text[]) AS k (instance_id, report_id)
                ON r.instance_id = k.instance_id AND r.report_id = k.report_id) AS stored,
+            (SELECT string_agg(encode(signature_hash, 'hex'), ',') FROM device_request_signatures
+             WHERE signature_hash = ANY(?::bytea[])) AS spent,
             (SELECT json_agg(json_build_object('i', instance_id, 'sku', sku, 'count', count, 'state', state))
              FROM instance_usage WHERE instance_id = ANY(?::text[])) AS previous,
             (SELECT json_agg(pools) FROM pools) AS pools`,
-    [poolKeys.map((k) => k.virtualAccountId), poolKeys.map((k) => k.sku), instanceIds, reports.map((r) => r.reportId), instanceIds],
+    [
+      poolKeys.map((k) => k.virtualAccountId),
+      poolKeys.map((k) => k.sku),
+      reports.map((r) => r.instanceId),
+      reports.map((r) => r.reportId),
+      reports.map((r) => r.signatureHash),
+      liveInstanceIds,
+    ],
   );
-  const stored = new Map((rows[0].stored ?? []).map((s) => [s.i, s.a]));
+  const stored = new Map((rows[0].stored ?? []).map((s) => [s.i, { answer: s.a, signatureHash: s.h }]));
   const previous = new Map<string, Map<string, PreviousUse>>();
   for (const { i, ...use } of rows[0].previous ?? []) {
     if (!previous.has(i)) previous.set(i, new Map());
     previous.get(i)!.set(use.sku, use);
   }
   const pools = new Map((rows[0].pools ?? []).map((row) => poolRowOf(row)).map((pool) => [poolKeyText(pool), pool]));
-  return { stored, previous, pools };
+  // One comma-separated text, not a bytea[]: pg parses an array character by character in JS.
+  return { stored, spentBefore: new Set(rows[0].spent ? rows[0].spent.split(',') : []), previous, pools };
 }
 
 /** Pools of `keys` with no row yet (rare: a SKU no order brought to this VA), created then locked as lockPool does, after the others. */
@@ -191,8 +205,12 @@ export function useWrites(upserts: UseWrite[], deletes: Array<{ instanceId: stri
   return parts;
 }
 
-/** The answered instances' contact, and the signatures of requests not answered here given back (they are answered alone or refused). */
-export function contactAndUnspentWrites(answered: string[], unspent: Buffer[]): WritePart[] {
+/**
+ * The answered instances' contact, and the signatures of retries answered from their stored
+ * answer spent (the one place a usage report writes device_request_signatures: the stored row
+ * keeps the signature of the request it answered, not of each retry).
+ */
+export function contactAndSpentWrites(answered: string[], spent: Array<{ instanceId: string; signatureHash: Buffer }>): WritePart[] {
   const parts: WritePart[] = [];
   if (answered.length > 0) {
     parts.push({
@@ -200,17 +218,37 @@ export function contactAndUnspentWrites(answered: string[], unspent: Buffer[]): 
       bindings: [answered],
     });
   }
-  if (unspent.length > 0) {
-    parts.push({ sql: 'DELETE FROM device_request_signatures WHERE signature_hash = ANY(?::bytea[])', bindings: [unspent] });
-  }
+  if (spent.length > 0) parts.push(spentSignaturesInsert(spent));
   return parts;
 }
 
-/** The answers kept for retries (the statement's last part). */
-export function answersInsert(answers: Array<{ instanceId: string; reportId: string; answer: SignedUsageAnswer }>): WritePart {
+/** Request signatures spent, as device_request_signatures keeps them (a second use is a replay). */
+export function spentSignaturesInsert(spent: Array<{ instanceId: string; signatureHash: Buffer }>): WritePart {
   return {
-    sql: `INSERT INTO usage_reports (instance_id, report_id, answer)
-          SELECT * FROM unnest(?::text[], ?::text[], ?::text[])`,
-    bindings: [answers.map((a) => a.instanceId), answers.map((a) => a.reportId), answers.map((a) => JSON.stringify(a.answer))],
+    sql: `INSERT INTO device_request_signatures (signature_hash, instance_id)
+          SELECT * FROM unnest(?::bytea[], ?::text[]) ON CONFLICT DO NOTHING`,
+    bindings: [spent.map((s) => s.signatureHash), spent.map((s) => s.instanceId)],
+  };
+}
+
+export interface KeptAnswer {
+  instanceId: string;
+  reportId: string;
+  answer: SignedUsageAnswer;
+  /** SHA-256 of the signature of the request answered: the same signed request again is a replay. */
+  signatureHash: Buffer;
+}
+
+/** The answers kept for retries, each with its request's signature (the statement's last part). */
+export function answersInsert(answers: KeptAnswer[]): WritePart {
+  return {
+    sql: `INSERT INTO usage_reports (instance_id, report_id, answer, signature_hash)
+          SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::bytea[])`,
+    bindings: [
+      answers.map((a) => a.instanceId),
+      answers.map((a) => a.reportId),
+      answers.map((a) => JSON.stringify(a.answer)),
+      answers.map((a) => a.signatureHash),
+    ],
   };
 }

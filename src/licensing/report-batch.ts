@@ -10,14 +10,15 @@ import { comparePoolKeys } from './pool-order';
 import { raiseInsufficientLicenses, type PoolKey, type PoolRow } from './pools';
 import type { LicenseRefusal } from './refusals';
 import {
-  admitBatch,
   answersInsert,
-  contactAndUnspentWrites,
+  contactAndSpentWrites,
   createMissingPools,
+  lockInstances,
   poolKeyText,
   poolWrites,
-  storedPreviousAndPoolsOfBatch,
+  recallBatch,
   useWrites,
+  type KeptAnswer,
   type PoolWrite,
   type UseWrite,
 } from './report-batch-sql';
@@ -26,7 +27,7 @@ import type { SigningKeys } from './signing';
 
 /**
  * A batch of usage reports (at most one per instance) applied in ONE transaction, set-based: the
- * signatures spent and the instances locked in one statement, their stored answers, previous use
+ * instances locked in one statement, their stored answers and spent signatures, previous use
  * and every reported pool locked (the order every pool writer uses) in one, each report judged in
  * arrival order against the pools' counts in memory with the one-report path's arithmetic
  * (report-judging.ts), every write in one statement, one commit. Each report gets what the
@@ -95,8 +96,9 @@ interface BatchWrites {
   uses: UseWrite[];
   dropped: Array<{ instanceId: string; sku: string }>;
   events: LicenseEvent[];
-  answers: Array<{ instanceId: string; reportId: string; answer: SignedUsageAnswer }>;
-  unspent: Buffer[];
+  answers: KeptAnswer[];
+  /** Retries answered from their stored answer: their signatures are spent. */
+  spent: Array<{ instanceId: string; signatureHash: Buffer }>;
 }
 
 /**
@@ -151,10 +153,12 @@ interface ToJudge {
 }
 
 /**
- * Signatures spent, refusals decided, stored answers found, the pools of the reported SKUs locked;
- * returns the reports left to judge and their pools. A report whose instance last reported a SKU
- * it no longer names (its pool not locked here, and locking it now would break the lock order)
- * goes alone after the batch, as a report whose pool must be re-judged does.
+ * Instances locked, stored answers and spent signatures read, refusals decided, the pools of the
+ * reported SKUs locked; returns the reports left to judge and their pools. A replay is the
+ * signature of a stored answer's own request, or one spent by a retry; refusals go in the
+ * one-report path's order (replay, then removed, then revoked). A report whose instance last
+ * reported a SKU it no longer names (its pool not locked here, and locking it now would break the
+ * lock order) goes alone after the batch, as a report whose pool must be re-judged does.
  */
 async function admitAndRecall(
   trx: Knex.Transaction,
@@ -162,39 +166,45 @@ async function admitAndRecall(
   outcomes: BatchOutcome[],
   writes: BatchWrites,
 ): Promise<{ toJudge: ToJudge[]; pools: Map<string, PoolRow> }> {
-  const admitted = await admitBatch(
+  const instances = await lockInstances(
     trx,
-    queued.map((q) => q.caller),
+    queued.map((q) => q.caller.claims.instanceId),
+    true,
   );
-  const live: Array<{ index: number; instance: CallerInstance }> = [];
-  queued.forEach(({ caller }, index) => {
-    const spent = admitted.spent.has(caller.signatureHash.toString('hex'));
-    const instance = admitted.instances.get(caller.claims.instanceId);
-    const refusal = refusalOfAdmission(spent, instance, caller);
-    if (!refusal) return live.push({ index, instance: instance! });
-    outcomes[index] = { kind: 'refused', refusal };
-    // Refused alone, the request's transaction would have spent nothing.
-    if (spent) writes.unspent.push(caller.signatureHash);
+  // Pools are locked for the instances that may be answered (a replay among them locks for nothing).
+  const live = queued.flatMap(({ caller }, index) => {
+    const instance = instances.get(caller.claims.instanceId);
+    return refusalOfAdmission(true, instance, caller) ? [] : [{ index, instance: instance! }];
   });
-  if (live.length === 0) return { toJudge: [], pools: new Map<string, PoolRow>() };
   const reportedKeys = poolKeysOf(live.map(({ index, instance }) => ({ instance, skus: Object.keys(queued[index].report.usage) })));
-  const { stored, previous, pools } = await storedPreviousAndPoolsOfBatch(
+  const { stored, spentBefore, previous, pools } = await recallBatch(
     trx,
-    live.map(({ index, instance }) => ({ instanceId: instance.id, reportId: queued[index].report.reportId })),
+    queued.map(({ caller, report }) => ({
+      instanceId: caller.claims.instanceId,
+      reportId: report.reportId,
+      signatureHash: caller.signatureHash,
+    })),
+    live.map(({ instance }) => instance.id),
     reportedKeys,
   );
   const locked = new Set(reportedKeys.map(poolKeyText));
-  const toJudge = live.flatMap(({ index, instance }) => {
-    const answer = stored.get(instance.id);
-    if (answer) return ((outcomes[index] = { kind: 'answered', answer }), []);
-    const used = previous.get(instance.id) ?? new Map<string, PreviousUse>();
-    const virtualAccountId = String(instance.virtual_account_id);
-    if ([...used.keys()].some((sku) => !locked.has(poolKeyText({ virtualAccountId, sku })))) {
-      outcomes[index] = { kind: 'alone' };
-      writes.unspent.push(queued[index].caller.signatureHash);
-      return [];
+  const toJudge = queued.flatMap(({ caller, report }, index) => {
+    const hash = caller.signatureHash.toString('hex');
+    const kept = stored.get(caller.claims.instanceId);
+    const replayed = spentBefore.has(hash) || kept?.signatureHash === hash;
+    const instance = instances.get(caller.claims.instanceId);
+    const refusal = refusalOfAdmission(!replayed, instance, caller);
+    if (refusal) return ((outcomes[index] = { kind: 'refused', refusal }), []);
+    if (kept) {
+      writes.spent.push({ instanceId: instance!.id, signatureHash: caller.signatureHash });
+      return ((outcomes[index] = { kind: 'answered', answer: kept.answer }), []);
     }
-    return [{ index, instance, usage: queued[index].report.usage, previous: used }];
+    const used = previous.get(instance!.id) ?? new Map<string, PreviousUse>();
+    const virtualAccountId = String(instance!.virtual_account_id);
+    if ([...used.keys()].some((sku) => !locked.has(poolKeyText({ virtualAccountId, sku })))) {
+      return ((outcomes[index] = { kind: 'alone' }), []);
+    }
+    return [{ index, instance: instance!, usage: report.usage, previous: used }];
   });
   await createMissingPools(
     trx,
@@ -207,7 +217,7 @@ async function admitAndRecall(
 export async function applyReportBatch(db: Knex, keys: SigningKeys, queued: QueuedReport[]): Promise<BatchOutcome[]> {
   return db.transaction(async (trx) => {
     const outcomes: BatchOutcome[] = new Array<BatchOutcome>(queued.length);
-    const writes: BatchWrites = { uses: [], dropped: [], events: [], answers: [], unspent: [] };
+    const writes: BatchWrites = { uses: [], dropped: [], events: [], answers: [], spent: [] };
     const recalled = await admitAndRecall(trx, queued, outcomes, writes);
     const toJudge = recalled.toJudge;
     const pools = new BatchPools(recalled.pools);
@@ -216,21 +226,20 @@ export async function applyReportBatch(db: Knex, keys: SigningKeys, queued: Queu
       const result = judgeQueued(pools, writes, instance, usage, previous);
       if (!result) {
         outcomes[index] = { kind: 'alone' };
-        writes.unspent.push(caller.signatureHash);
         continue;
       }
       const answer = answerOf(keys, instance.id, report.reportId, result.judged);
       outcomes[index] = { kind: 'answered', answer };
-      writes.answers.push({ instanceId: instance.id, reportId: report.reportId, answer });
+      writes.answers.push({ instanceId: instance.id, reportId: report.reportId, answer, signatureHash: caller.signatureHash });
       if (result.stateChanged) writes.events.push(usageEventOf(instance, report.reportId, result.judged));
     }
-    // Pools, chart points, use, contact, events, signatures given back and the answers kept: one statement.
+    // Pools, chart points, use, contact, events, retries' signatures and the answers kept: one statement.
     const batch = new StatementBatch();
     batch.add(...poolWrites(pools.writes()), ...useWrites(writes.uses, writes.dropped));
     batch.add(
-      ...contactAndUnspentWrites(
+      ...contactAndSpentWrites(
         writes.answers.map((a) => a.instanceId),
-        writes.unspent,
+        writes.spent,
       ),
     );
     if (writes.events.length > 0) batch.add(writePartOf(licenseEventsInsert(trx, writes.events)));

@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/protocol';
-import { admitDeviceRequest, type CallerInstance, type DeviceCaller } from './device-auth';
+import { refusalOfAdmission, type CallerInstance, type DeviceCaller } from './device-auth';
 import { preparedRaw } from '../db/prepared';
 import { StatementBatch, writePartOf } from '../db/statement-batch';
 import { licenseEventInsert } from './events';
 import { comparePoolKeys } from './pool-order';
 import { lockPool, poolRowOf, recomputePool, writePoolCountsIn, type PoolKey, type PoolRow } from './pools';
+import { lockInstances, spentSignaturesInsert } from './report-batch-sql';
 import { allowanceOfInstance, answerOf, judgeSku, sameCounts, skusOfReport, usageEventOf, type PreviousUse } from './report-judging';
 import type { SigningKeys } from './signing';
 
@@ -13,6 +14,8 @@ import type { SigningKeys } from './signing';
  * R17, R18: a product instance reports what it uses, SKU -> count, and is told per SKU whether
  * that use is Authorized, Overage or OutOfCompliance, in ONE Postgres transaction:
  * - idempotent by (instance, report ID): a retry gets the stored signed answer back;
+ * - a replay (the same signed request again) is refused: the stored answer keeps the hash of the
+ *   signature of the request it answered, and a retry's signature is spent in device_request_signatures;
  * - the pool rows of every SKU it reports or reported before are locked in SKU order, so two
  *   reports never deadlock and never grant more than a pool holds;
  * - each SKU is judged against the pool without this instance's previous use of it;
@@ -29,19 +32,35 @@ function lockOrder(virtualAccountId: string): (a: string, b: string) => number {
   return (a, b) => comparePoolKeys({ virtualAccountId, sku: a }, { virtualAccountId, sku: b });
 }
 
-/** The stored answer of this report ID, if any, and the instance's use as last judged: one round trip. */
-async function storedAndPrevious(
+/**
+ * The instance locked, then, under the lock, the stored answer of this report ID (with the hash of
+ * the request it answered), whether this request's signature was spent by a retry, and the
+ * instance's use as last judged: two round trips, nothing written. Refused as admitDeviceRequest
+ * refuses: a replay (the signature of the stored answer's own request, or spent by a retry), a
+ * removed instance, a revoked credential.
+ */
+async function admitReport(
   trx: Knex.Transaction,
-  instanceId: string,
+  caller: DeviceCaller,
   reportId: string,
-): Promise<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
-  const { rows }: { rows: Array<{ stored: SignedUsageAnswer | null; previous: PreviousUse[] | null }> } = await preparedRaw(
-    trx,
-    `SELECT (SELECT answer::json FROM usage_reports WHERE instance_id = ? AND report_id = ?) AS stored,
-            (SELECT json_agg(json_build_object('sku', sku, 'count', count, 'state', state)) FROM instance_usage WHERE instance_id = ?) AS previous`,
-    [instanceId, reportId, instanceId],
-  );
-  return { stored: rows[0].stored, previous: rows[0].previous ?? [] };
+): Promise<{ instance: CallerInstance; stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
+  const instance = (await lockInstances(trx, [caller.claims.instanceId], false)).get(caller.claims.instanceId);
+  const {
+    rows,
+  }: { rows: Array<{ stored: SignedUsageAnswer | null; hash: string | null; spent: boolean; previous: PreviousUse[] | null }> } =
+    await preparedRaw(
+      trx,
+      `SELECT r.answer::json AS stored, encode(r.signature_hash, 'hex') AS hash,
+              EXISTS (SELECT 1 FROM device_request_signatures WHERE signature_hash = ?) AS spent,
+              (SELECT json_agg(json_build_object('sku', sku, 'count', count, 'state', state)) FROM instance_usage WHERE instance_id = ?) AS previous
+       FROM (VALUES (1)) AS one (x) LEFT JOIN usage_reports r ON r.instance_id = ? AND r.report_id = ?`,
+      [caller.signatureHash, caller.claims.instanceId, caller.claims.instanceId, reportId],
+    );
+  const { stored, hash, spent, previous } = rows[0];
+  const replayed = spent || hash === caller.signatureHash.toString('hex');
+  const refusal = refusalOfAdmission(!replayed, instance, caller);
+  if (refusal) throw refusal;
+  return { instance: instance!, stored, previous: previous ?? [] };
 }
 
 /** The pool row, locked: one statement when it exists (the usual case), lockPool's create-then-lock when not. */
@@ -109,9 +128,13 @@ export async function reportUsage(
   report: { reportId: string; usage: Record<string, number> },
 ): Promise<SignedUsageAnswer> {
   return db.transaction(async (trx) => {
-    const instance = await admitDeviceRequest(trx, caller);
-    const { stored, previous } = await storedAndPrevious(trx, instance.id, report.reportId);
-    if (stored) return stored;
+    const { instance, stored, previous } = await admitReport(trx, caller, report.reportId);
+    // A retry: its stored answer, its own signature spent (the stored row keeps the first request's).
+    if (stored) {
+      const spent = spentSignaturesInsert([{ instanceId: instance.id, signatureHash: caller.signatureHash }]);
+      await preparedRaw(trx, spent.sql, spent.bindings);
+      return stored;
+    }
 
     const batch = new StatementBatch();
     const { judged, stateChanged } = await judgeReport(trx, batch, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
@@ -121,8 +144,8 @@ export async function reportUsage(
     if (stateChanged) batch.add(writePartOf(licenseEventInsert(trx, usageEventOf(instance, report.reportId, judged))));
     // Pool, use, contact, event and the answer kept for retries: one statement.
     await batch.runPrepared(trx, {
-      sql: 'INSERT INTO usage_reports (instance_id, report_id, answer) VALUES (?, ?, ?)',
-      bindings: [instance.id, report.reportId, JSON.stringify(answer)],
+      sql: 'INSERT INTO usage_reports (instance_id, report_id, answer, signature_hash) VALUES (?, ?, ?, ?)',
+      bindings: [instance.id, report.reportId, JSON.stringify(answer), caller.signatureHash],
     });
     return answer;
   });

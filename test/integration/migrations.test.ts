@@ -29,6 +29,7 @@ const MIGRATIONS = [
   '20261208_250_entitlements_by_sku',
   '20261209_100_pool_counters_bigint',
   '20261209_300_registration_token_slots',
+  '20261210_100_report_signature_kept',
 ];
 
 const KNEX_TABLES = ['knex_migrations', 'knex_migrations_lock'];
