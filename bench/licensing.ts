@@ -9,7 +9,6 @@
  * no framework and no database can go below. Every pool's counters are checked against the rows afterwards.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildApi } from '../src/api/server';
 import { createDb } from '../src/db/knex';
@@ -25,6 +24,7 @@ import { startCpuProfile } from './cpu-profile';
 import { postgresBackendsCpuMs } from './cpu';
 import type { FloorMessage } from './licensing-floor';
 import type { FleetJob, FleetPhase, FleetPhaseEdge, FleetResult } from './licensing-load';
+import { deviceCallerOf, type FleetInstanceRow } from './licensing-callers';
 import { seedPurchase } from './licensing-seed';
 import type { LicensingResult, LoadFigures } from './licensing-report';
 import { summarize } from './report';
@@ -187,27 +187,10 @@ async function directLimit(
   const report = (caller: DeviceCaller, body: { reportId: string; usage: Record<string, number> }) =>
     batcher ? batcher.submit(caller, body) : reportUsage(db, keys, caller, body);
   try {
-    const rows: Array<{ id: string; public_key: string; account_id: string; virtual_account_id: string; credential_serial: string }> =
-      await stack
-        .db('product_instances')
-        .where({ account_id: accountId })
-        .select('id', 'public_key', 'account_id', 'virtual_account_id', 'credential_serial');
-    const callerOf = (r: (typeof rows)[number]): DeviceCaller => ({
-      claims: {
-        v: 1,
-        kid: keys.current.id,
-        instanceId: r.id,
-        publicKey: r.public_key,
-        accountId: r.account_id,
-        virtualAccountId: String(r.virtual_account_id),
-        serial: r.credential_serial,
-        exportControlled: false,
-        issuedAt: '',
-        renewAfter: '',
-        expiresAt: '',
-      },
-      signatureHash: randomBytes(32),
-    });
+    const rows: FleetInstanceRow[] = await stack
+      .db('product_instances')
+      .where({ account_id: accountId })
+      .select('id', 'public_key', 'account_id', 'virtual_account_id', 'credential_serial');
     const latencies: number[] = [];
     const failures: Record<string, number> = {};
     const until = Date.now() + options.reportSeconds * 1000;
@@ -219,7 +202,7 @@ async function directLimit(
           const i = turn++;
           const t0 = process.hrtime.bigint();
           try {
-            await report(callerOf(rows[i % rows.length]), {
+            await report(deviceCallerOf(keys, rows[i % rows.length]), {
               reportId: `${label}-${i}`,
               usage: { [SKU]: 2 - (Math.floor(i / rows.length) % 2) },
             });

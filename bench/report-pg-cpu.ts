@@ -8,16 +8,15 @@
  *
  *   npx tsx bench/report-pg-cpu.ts <database> [seconds=15] [--reseed]
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createDb, withDatabase } from '../src/db/knex';
 import { recreateMigratedDatabase } from '../src/db/migrate';
 import { createVirtualAccountPath } from '../src/dev/demo-data';
-import type { DeviceCaller } from '../src/licensing/device-auth';
 import { REPORT_BATCHES_IN_FLIGHT, UsageReportBatcher } from '../src/licensing/report-queue';
 import { generateSigningKey, parseSigningKeys, type SigningKeys } from '../src/licensing/signing';
 import { createTestWorld } from '../test/helpers/fixtures';
 import { postgresBackendsCpuMs } from './cpu';
+import { deviceCallerOf, type FleetInstanceRow } from './licensing-callers';
 import { seedInstances } from './licensing-seed';
 import { summarize } from './report';
 
@@ -69,29 +68,8 @@ function postgresMs(before: Map<number, number>, after: Map<number, number>): nu
   return ms;
 }
 
-type InstanceRow = { id: string; public_key: string; account_id: string; virtual_account_id: string; credential_serial: string };
-
-function callerOf(keys: SigningKeys, r: InstanceRow): DeviceCaller {
-  return {
-    claims: {
-      v: 1,
-      kid: keys.current.id,
-      instanceId: r.id,
-      publicKey: r.public_key,
-      accountId: r.account_id,
-      virtualAccountId: String(r.virtual_account_id),
-      serial: r.credential_serial,
-      exportControlled: false,
-      issuedAt: '',
-      renewAfter: '',
-      expiresAt: '',
-    },
-    signatureHash: randomBytes(32),
-  };
-}
-
 /** A closed loop of 32 reports in flight for `ms`, each instance in turn, its use alternating 2 and 1 per round. */
-function loadOf(batcher: UsageReportBatcher, keys: SigningKeys, rows: InstanceRow[]) {
+function loadOf(batcher: UsageReportBatcher, keys: SigningKeys, rows: FleetInstanceRow[]) {
   const run = process.env.RUN_ID ?? String(Date.now());
   let turn = 0;
   return async (ms: number) => {
@@ -104,7 +82,7 @@ function loadOf(batcher: UsageReportBatcher, keys: SigningKeys, rows: InstanceRo
           const i = turn++;
           const t0 = process.hrtime.bigint();
           try {
-            await batcher.submit(callerOf(keys, rows[i % rows.length]), {
+            await batcher.submit(deviceCallerOf(keys, rows[i % rows.length]), {
               reportId: `${run}-${i}`,
               usage: { [SKU]: 2 - (Math.floor(i / rows.length) % 2) },
             });
@@ -138,7 +116,7 @@ async function main(): Promise<void> {
     batchSize: Number(process.env.BATCH ?? 64),
     batchesInFlight: REPORT_BATCHES_IN_FLIGHT,
   });
-  const rows: InstanceRow[] = await db('product_instances').select(
+  const rows: FleetInstanceRow[] = await db('product_instances').select(
     'id',
     'public_key',
     'account_id',
