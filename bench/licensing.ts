@@ -85,7 +85,7 @@ function startFloorServer(licenseSigningKeys: string): Promise<FloorServer> {
   });
 }
 
-function runFleetChild(job: FleetJob, database: string, floor?: FloorServer): Promise<FleetResult> {
+function runFleetChild(job: FleetJob, database: string, log: (line: string) => void, floor?: FloorServer): Promise<FleetResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(ROOT, 'bench', 'licensing-load.ts'), [], {
       execArgv: ['--import', 'tsx'],
@@ -99,6 +99,8 @@ function runFleetChild(job: FleetJob, database: string, floor?: FloorServer): Pr
     let stopProfile: Promise<() => Promise<void>> | undefined;
     child.on('message', (message: FleetPhaseEdge | { type: string; result?: FleetResult; message?: string }) => {
       if ('phase' in message) {
+        // Each phase's edges in the log: a phase that stalls shows where.
+        log(`   fleet: ${message.phase} ${message.edge === 'start' ? 'started' : 'done'}`);
         const now = driverAndPostgresCpu(database);
         if (message.edge === 'start') starts.set(message.phase, now);
         else spent.set(message.phase, cpuBetween(starts.get(message.phase)!, now));
@@ -271,6 +273,7 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
         floorUrl: floor.url,
       },
       stack.databaseName,
+      options.log,
       floor,
     );
   } finally {
@@ -291,6 +294,7 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
     failures.push(`licensing: ${fleet.registration.requests} of ${devices.length} registered`);
   if (fleet.reports.states.OutOfCompliance || fleet.reports.states.Overage)
     failures.push(`licensing: devices told ${JSON.stringify(fleet.reports.states)}; all should be Authorized`);
+  options.log(`   the same reports straight against Postgres for ${options.reportSeconds} s, group commit then one transaction each`);
   const direct = await directLimit(stack, accountId, licenseSigningKeys, options, stack.config.usageReportBatchSize, 'direct');
   if (Object.keys(direct.failures).length) failures.push(`licensing direct: ${JSON.stringify(direct.failures)}`);
   const directAlone = await directLimit(stack, accountId, licenseSigningKeys, options, 1, 'alone');
