@@ -69,15 +69,20 @@ function startFloorServer(licenseSigningKeys: string): Promise<FloorServer> {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const waiting: Array<(ms: number) => void> = [];
+  const waiting: Array<{ answered: (ms: number) => void; failed: (err: Error) => void }> = [];
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the floor server exited with ${code}`)));
+    child.once('exit', (code) => {
+      // Before it was ready, or while its CPU was asked: the part fails rather than waits forever.
+      const err = new Error(`the floor server exited with ${code}`);
+      reject(err);
+      for (const { failed } of waiting.splice(0)) failed(err);
+    });
     child.on('message', (message: FloorMessage) => {
-      if (message.type === 'cpu') waiting.shift()?.(message.ms);
+      if (message.type === 'cpu') waiting.shift()?.answered(message.ms);
       else
         resolve({
           url: `http://127.0.0.1:${message.port}`,
-          cpuMs: () => new Promise((answered) => (waiting.push(answered), child.send('cpu'))),
+          cpuMs: () => new Promise((answered, failed) => (waiting.push({ answered, failed }), child.send('cpu'))),
           stop: () => child.kill(),
         });
     });
@@ -91,6 +96,7 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    let resultRead = false;
     const starts = new Map<FleetPhase, ReturnType<typeof driverAndPostgresCpu>>();
     const spent = new Map<FleetPhase, { api: number; postgres: number }>();
     // The floor server's CPU at the floor phase's edges (it answers in order).
@@ -108,20 +114,24 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
         if (message.phase !== 'floor' && message.edge === 'start') stopProfile = startCpuProfile(`api-${message.phase}`);
         if (message.phase !== 'floor' && message.edge === 'end') void stopProfile?.then((stop) => stop());
       } else if (message.type === 'result') {
+        resultRead = true;
         const result = message.result!;
-        void Promise.all(floorEdges).then(([before, after]) =>
-          resolve({
-            registration: withCpuSplit(result.registration, spent.get('registration')),
-            reports: { ...withCpuSplit(result.reports, spent.get('reports')), states: result.reports.states },
-            ...(result.offered ? { offered: { ...result.offered, ...withCpuSplit(result.offered, spent.get('offered')) } } : {}),
-            // The server's CPU in the API's column; no database.
-            ...(result.floor && after !== undefined ? { floor: withCpuSplit(result.floor, { api: after - before, postgres: 0 }) } : {}),
-          }),
+        void Promise.all(floorEdges).then(
+          ([before, after]) =>
+            resolve({
+              registration: withCpuSplit(result.registration, spent.get('registration')),
+              reports: { ...withCpuSplit(result.reports, spent.get('reports')), states: result.reports.states },
+              ...(result.offered ? { offered: { ...result.offered, ...withCpuSplit(result.offered, spent.get('offered')) } } : {}),
+              // The server's CPU in the API's column; no database.
+              ...(result.floor && after !== undefined ? { floor: withCpuSplit(result.floor, { api: after - before, postgres: 0 }) } : {}),
+            }),
+          reject,
         );
       } else reject(new Error(`the device fleet failed: ${message.message}`));
     });
+    // Exiting without its result (0 included) fails the part rather than leaving it waiting.
     child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`the device fleet exited with ${code}`));
+      if (!resultRead) reject(new Error(`the device fleet exited with ${code} before its result came`));
     });
     child.send(job);
   });
