@@ -178,8 +178,9 @@ function answerSigningInput(keyId: string, payload: string): string {
   return `${ANSWER_PREFIX}.${keyId}.${payload}`;
 }
 
-function batchSigningInput(keyId: string, root: Buffer): string {
-  return `${BATCH_PREFIX}.${keyId}.${root.toString('base64url')}`;
+/** The batch's size is signed with its root: an audit path alone fits several sizes (leaf 0's of 5 leaves is leaf 0's of 6). */
+function batchSigningInput(keyId: string, size: number, root: Buffer): string {
+  return `${BATCH_PREFIX}.${keyId}.${size}.${root.toString('base64url')}`;
 }
 
 function payloadOf(body: UsageAnswerBody): string {
@@ -206,7 +207,7 @@ export function signAnswers(bodies: UsageAnswerBody[], keyId: string, key: KeyOb
     bodies.length,
     paths,
   );
-  const signature = signBytes(key, batchSigningInput(keyId, root));
+  const signature = signBytes(key, batchSigningInput(keyId, bodies.length, root));
   return bodies.map((body, index) => ({
     ...body,
     keyId,
@@ -288,10 +289,10 @@ const verifiedRoots = new Set<string>();
 const VERIFIED_ROOTS_KEPT = 4096;
 const publicKeyIds = new WeakMap<KeyObject, string>();
 
-function verifyRoot(key: KeyObject, keyId: string, root: Buffer, signature: string): boolean {
+function verifyRoot(key: KeyObject, keyId: string, size: number, root: Buffer, signature: string): boolean {
   let publicKeyId = publicKeyIds.get(key);
   if (publicKeyId === undefined) publicKeyIds.set(key, (publicKeyId = rawPublicKeyOf(key).toString('base64url')));
-  const input = batchSigningInput(keyId, root);
+  const input = batchSigningInput(keyId, size, root);
   const memo = JSON.stringify([publicKeyId, input, signature]);
   if (verifiedRoots.has(memo)) return true;
   if (!verifyBytes(key, input, signature)) return false;
@@ -309,7 +310,7 @@ function signatureReason(answer: SignedUsageAnswer, key: KeyObject): string | un
   }
   const root = rootOf(leafHash(answer.keyId, answer.payload), answer.proof);
   if (!root) return 'the batch proof is malformed';
-  return verifyRoot(key, answer.keyId, root, answer.signature) ? undefined : 'the signature does not match';
+  return verifyRoot(key, answer.keyId, answer.proof.size, root, answer.signature) ? undefined : 'the signature does not match';
 }
 
 /**

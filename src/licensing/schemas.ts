@@ -155,7 +155,7 @@ export const UsageAnswerResponse = Type.Object({
   signature: Type.String({
     description:
       'Ed25519, base64url: without proof over "license-usage-answer-v1.<keyId>.<payload>"; ' +
-      'with proof over "license-usage-answer-batch-v1.<keyId>.<root>", the base64url Merkle root its proof leads to',
+      'with proof over "license-usage-answer-batch-v1.<keyId>.<size>.<root>", root the base64url Merkle root its proof leads to',
   }),
   proof: Type.Optional(
     Type.Object(
