@@ -8,4 +8,11 @@ export {
   type DeviceState,
   type Registration,
 } from './client';
-export { keysFromPublished, verifyAnswer, type PublishedSigningKeys, type SignedUsageAnswer, type UsageAnswerBody } from './protocol';
+export {
+  keysFromPublished,
+  verifyAnswer,
+  type AnswerProof,
+  type PublishedSigningKeys,
+  type SignedUsageAnswer,
+  type UsageAnswerBody,
+} from './protocol';

@@ -22,7 +22,16 @@ import {
   type PoolWrite,
   type UseWrite,
 } from './report-batch-sql';
-import { allowanceOfInstance, answerOf, judgeSku, sameCounts, skusOfReport, usageEventOf, type PreviousUse } from './report-judging';
+import {
+  allowanceOfInstance,
+  answerBodyOf,
+  judgeSku,
+  sameCounts,
+  signedAnswersOf,
+  skusOfReport,
+  usageEventOf,
+  type PreviousUse,
+} from './report-judging';
 import type { SigningKeys } from './signing';
 
 /**
@@ -30,8 +39,9 @@ import type { SigningKeys } from './signing';
  * instances locked in one statement, their stored answers and spent signatures, previous use
  * and every reported pool locked (the order every pool writer uses) in one, each report judged in
  * arrival order against the pools' counts in memory with the one-report path's arithmetic
- * (report-judging.ts), every write in one statement, one commit. Each report gets what the
- * one-report path would have told it had the batch's reports come one after the other.
+ * (report-judging.ts), their answers under one signature (a Merkle root: signAnswers), every
+ * write in one statement, one commit. Each report gets what the one-report path would have told
+ * it had the batch's reports come one after the other.
  */
 
 export interface QueuedReport {
@@ -214,25 +224,51 @@ async function admitAndRecall(
   return { toJudge, pools };
 }
 
+/**
+ * The batch's answers signed at once, under one signature (signAnswers), given to their reports
+ * and kept, proof and all, so a retry of a report ID gets the same verifiable answer.
+ */
+function answerBatch(
+  keys: SigningKeys,
+  queued: QueuedReport[],
+  judged: Array<{ index: number; body: UsageAnswerBody }>,
+  outcomes: BatchOutcome[],
+  writes: BatchWrites,
+): void {
+  const answers = signedAnswersOf(
+    keys,
+    judged.map((j) => j.body),
+  );
+  judged.forEach(({ index }, i) => {
+    const answer = answers[i];
+    outcomes[index] = { kind: 'answered', answer };
+    writes.answers.push({
+      instanceId: answer.instanceId,
+      reportId: answer.reportId,
+      answer,
+      signatureHash: queued[index].caller.signatureHash,
+    });
+  });
+}
+
 export async function applyReportBatch(db: Knex, keys: SigningKeys, queued: QueuedReport[]): Promise<BatchOutcome[]> {
   return db.transaction(async (trx) => {
     const outcomes: BatchOutcome[] = new Array<BatchOutcome>(queued.length);
     const writes: BatchWrites = { uses: [], dropped: [], events: [], answers: [], spent: [] };
     const recalled = await admitAndRecall(trx, queued, outcomes, writes);
-    const toJudge = recalled.toJudge;
     const pools = new BatchPools(recalled.pools);
-    for (const { index, instance, usage, previous } of toJudge) {
-      const { caller, report } = queued[index];
+    const judged: Array<{ index: number; body: UsageAnswerBody }> = [];
+    for (const { index, instance, usage, previous } of recalled.toJudge) {
+      const { reportId } = queued[index].report;
       const result = judgeQueued(pools, writes, instance, usage, previous);
       if (!result) {
         outcomes[index] = { kind: 'alone' };
         continue;
       }
-      const answer = answerOf(keys, instance.id, report.reportId, result.judged);
-      outcomes[index] = { kind: 'answered', answer };
-      writes.answers.push({ instanceId: instance.id, reportId: report.reportId, answer, signatureHash: caller.signatureHash });
-      if (result.stateChanged) writes.events.push(usageEventOf(instance, report.reportId, result.judged));
+      judged.push({ index, body: answerBodyOf(instance.id, reportId, result.judged) });
+      if (result.stateChanged) writes.events.push(usageEventOf(instance, reportId, result.judged));
     }
+    answerBatch(keys, queued, judged, outcomes, writes);
     // Pools, chart points, use, contact, events, retries' signatures and the answers kept: one statement.
     const batch = new StatementBatch();
     batch.add(...poolWrites(pools.writes()), ...useWrites(writes.uses, writes.dropped));

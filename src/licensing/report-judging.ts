@@ -1,4 +1,4 @@
-import { signAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
+import { signAnswers, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
 import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
 import type { CallerInstance } from './device-auth';
 import type { LicenseEvent } from './events';
@@ -67,9 +67,9 @@ export function sameCounts(a: PoolCounts, b: PoolCounts): boolean {
   return a.authorized === b.authorized && a.overage === b.overage && a.unserved === b.unserved;
 }
 
-/** The signed answer a device is given (and that is kept for a retry of its report ID). */
-export function answerOf(keys: SigningKeys, instanceId: string, reportId: string, judged: UsageAnswerBody['usage']): SignedUsageAnswer {
-  const body: UsageAnswerBody = {
+/** What a device is told of one report, before it is signed (alone, or with the rest of its batch). */
+export function answerBodyOf(instanceId: string, reportId: string, judged: UsageAnswerBody['usage']): UsageAnswerBody {
+  return {
     v: 1,
     instanceId,
     reportId,
@@ -78,7 +78,19 @@ export function answerOf(keys: SigningKeys, instanceId: string, reportId: string
     compliant: judged.every((u) => u.state === 'Authorized'),
     issuedAt: new Date().toISOString(),
   };
-  return signAnswer(body, keys.current.id, keys.current.privateKey);
+}
+
+/**
+ * The signed answers devices are given (and that are kept for a retry of their report IDs): a
+ * batch's under one signature over their Merkle root, each with its proof; one alone as ever.
+ */
+export function signedAnswersOf(keys: SigningKeys, bodies: UsageAnswerBody[]): SignedUsageAnswer[] {
+  return signAnswers(bodies, keys.current.id, keys.current.privateKey);
+}
+
+/** The signed answer to a report judged alone. */
+export function answerOf(keys: SigningKeys, instanceId: string, reportId: string, judged: UsageAnswerBody['usage']): SignedUsageAnswer {
+  return signedAnswersOf(keys, [answerBodyOf(instanceId, reportId, judged)])[0];
 }
 
 /**

@@ -152,7 +152,25 @@ export const UsageAnswerResponse = Type.Object({
   issuedAt: Timestamp,
   keyId: Type.String({ description: 'the published signing key that signed it' }),
   payload: Type.String({ description: 'base64url of the signed JSON: the fields above' }),
-  signature: Type.String({ description: 'Ed25519 over "license-usage-answer-v1.<keyId>.<payload>", base64url' }),
+  signature: Type.String({
+    description:
+      'Ed25519, base64url: without proof over "license-usage-answer-v1.<keyId>.<payload>"; ' +
+      'with proof over "license-usage-answer-batch-v1.<keyId>.<size>.<root>", root the base64url Merkle root its proof leads to',
+  }),
+  proof: Type.Optional(
+    Type.Object(
+      {
+        index: Type.Integer({ minimum: 0, description: "this answer's leaf in its batch" }),
+        size: Type.Integer({ minimum: 2, description: 'how many answers the batch signed' }),
+        path: Type.Array(Type.String(), {
+          description:
+            'RFC 6962 audit path, leaf to root, base64url SHA-256; the leaf is SHA-256(0x00 || "license-usage-answer-v1.<keyId>.<payload>"), ' +
+            'a node SHA-256(0x01 || left || right)',
+        }),
+      },
+      { description: 'present when the answer was signed with others of its batch under one signature over their Merkle root' },
+    ),
+  ),
 });
 
 export const SigningKeysResponse = Type.Object({

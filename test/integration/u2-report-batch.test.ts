@@ -85,6 +85,14 @@ test('one batch: over-use of a small pool, a report ID twice, a replay and a rem
   expect(outcomes[6]).toBe('InstanceRemoved');
   expect(outcomes[7]).toEqual(outcomes[3]); // the same report ID: the stored answer, signature and all
   expect(outcomes[8]).toBe('ReplayedRequest');
+  // The batch's six answers share one signature over their Merkle root, each with its own proof;
+  // the retry's stored answer (read back from jsonb) keeps its proof and verifies against the published keys.
+  const batchAnswers = [0, 1, 2, 3, 4, 5].map((i) => outcomes[i] as SignedUsageAnswer);
+  expect(new Set(batchAnswers.map((a) => a.signature)).size).toBe(1);
+  expect(batchAnswers.map((a) => a.proof?.size)).toEqual([6, 6, 6, 6, 6, 6]);
+  expect(batchAnswers.map((a) => a.proof!.index).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  expect((outcomes[7] as SignedUsageAnswer).proof).toEqual(batchAnswers[3].proof);
+  expect(verifyAnswer(outcomes[7] as SignedUsageAnswer, published)).toMatchObject({ ok: true });
 
   expect(await poolOf(stack.db, world.smartAccountId, 'Finance', SKU)).toEqual({ purchased: 3, authorized: 3, overage: 0, unserved: 3 });
   await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', SKU);
@@ -128,6 +136,13 @@ test('over HTTP, 30 devices at once against a pool of 10: 10 Authorized, 20 OutO
   const told = answers.map((a) => a.usage[0].state);
   expect(told.filter((s) => s === 'Authorized')).toHaveLength(10);
   expect(told.filter((s) => s === 'OutOfCompliance')).toHaveLength(20);
+  // Answers of shared batches carry proofs (and got through the response schema): the devices verified each.
+  const batched = answers.findIndex((a) => a.proof !== undefined);
+  expect(batched).toBeGreaterThanOrEqual(0);
+  expect(answers.filter((a) => a.signature === answers[batched].signature)).toHaveLength(answers[batched].proof!.size);
+  // A retry of that report ID over HTTP: the stored answer, proof and all, verified by the device again.
+  const retried = await devices[batched].client.report({ [SKU]: 1 }, { reportId: answers[batched].reportId });
+  expect(retried).toEqual(answers[batched]);
   await expectPoolCountersAgree(stack.db, world.smartAccountId, 'Finance', SKU);
   const kept = await stack
     .db('usage_reports')
