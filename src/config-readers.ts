@@ -65,6 +65,14 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     if (ms === undefined) fail(name, `must be 0 or a positive duration such as 500ms, 30s, 15m, 12h or 3d (got "${value}")`);
     return ms ?? 0;
   };
+  /** A time bound, or `off` (or 0) for none: 0. */
+  const timeoutOrOff = (name: ConfigVariable): number => {
+    const value = raw(name);
+    if (value === '0' || value.toLowerCase() === 'off') return 0;
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(name, `must be a positive duration such as 500ms, 15s or 1m, or off (got "${value}")`);
+    return ms ?? 0;
+  };
   const positiveInt = (name: ConfigVariable): number => {
     const value = raw(name);
     const n = Number(value);
@@ -91,7 +99,19 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     return value;
   };
 
-  return { raw, url, optionalUrl, duration, durationOrOff, positiveInt, hostPort, name, mailbox, ...structuredReaders(raw, fail) };
+  return {
+    raw,
+    url,
+    optionalUrl,
+    duration,
+    durationOrOff,
+    timeoutOrOff,
+    positiveInt,
+    hostPort,
+    name,
+    mailbox,
+    ...structuredReaders(raw, fail),
+  };
 }
 
 /** Settings with a structure of their own: key lists, a choice, a list of days. */
