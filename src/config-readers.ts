@@ -65,14 +65,6 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     if (ms === undefined) fail(name, `must be 0 or a positive duration such as 500ms, 30s, 15m, 12h or 3d (got "${value}")`);
     return ms ?? 0;
   };
-  /** A time bound, or `off` (or 0) for none: 0. */
-  const timeoutOrOff = (name: ConfigVariable): number => {
-    const value = raw(name);
-    if (value === '0' || value.toLowerCase() === 'off') return 0;
-    const ms = parseDuration(value);
-    if (ms === undefined) fail(name, `must be a positive duration such as 500ms, 15s or 1m, or off (got "${value}")`);
-    return ms ?? 0;
-  };
   const positiveInt = (name: ConfigVariable): number => {
     const value = raw(name);
     const n = Number(value);
@@ -105,7 +97,6 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     optionalUrl,
     duration,
     durationOrOff,
-    timeoutOrOff,
     positiveInt,
     hostPort,
     name,
@@ -168,5 +159,14 @@ function structuredReaders(raw: (name: ConfigVariable) => string, fail: (variabl
     return { max: Number(match[1]), timeWindowMs };
   };
 
-  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit, wholeNumberOrOff };
+  /** A time bound, or `off` (or 0) for none: 0. */
+  const timeoutOrOff = (variable: ConfigVariable): number => {
+    const value = raw(variable);
+    if (value === '0' || value.toLowerCase() === 'off') return 0;
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(variable, `must be a positive duration such as 500ms, 15s or 1m, or off (got "${value}")`);
+    return ms ?? 0;
+  };
+
+  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit, wholeNumberOrOff, timeoutOrOff };
 }

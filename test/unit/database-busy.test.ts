@@ -45,7 +45,7 @@ async function apiThrowing(errors: Record<string, () => Error>) {
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
   const post = async (name: string) => {
     const response = await fetch(`${base}/devices/i-1/${name}`, { method: 'POST' });
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as unknown };
+    return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.json() };
   };
   return { app, lines, post };
 }
