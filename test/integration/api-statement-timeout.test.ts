@@ -46,6 +46,7 @@ test('a report waiting on a locked instance gets 503 DatabaseBusy within the tim
   const holder = createDb(stack.config.databaseUrl, 1);
   try {
     expect((await busy.db.raw('SHOW statement_timeout')).rows).toEqual([{ statement_timeout: STATEMENT_TIMEOUT }]);
+    expect((await busy.db.raw('SHOW idle_in_transaction_session_timeout')).rows).toEqual([{ idle_in_transaction_session_timeout: '30s' }]);
     const reporter = new DeviceClient({ baseUrl: busy.baseUrl, state: device.client.state, attempts: 1 });
 
     // Another session (a stuck transaction) holds the instance's row.
