@@ -256,7 +256,8 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
   const failures: string[] = [];
   const { accountId, devices } = await seedFleet(stack, options);
   const licenseSigningKeys = generateSigningKey('bench');
-  const db = createDb(stack.databaseUrl, stack.config.databasePoolMax);
+  // The API's own session timeouts, as workers/api.ts sets them: a stalled report fails with 503 rather than hang.
+  const db = createDb(stack.databaseUrl, stack.config.databasePoolMax, undefined, stack.config.apiDatabaseTimeouts);
   const app = await buildApi({
     db,
     client: stack.client,

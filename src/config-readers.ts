@@ -91,7 +91,18 @@ export function configReaders(env: Env, fail: (variable: ConfigVariable, reason:
     return value;
   };
 
-  return { raw, url, optionalUrl, duration, durationOrOff, positiveInt, hostPort, name, mailbox, ...structuredReaders(raw, fail) };
+  return {
+    raw,
+    url,
+    optionalUrl,
+    duration,
+    durationOrOff,
+    positiveInt,
+    hostPort,
+    name,
+    mailbox,
+    ...structuredReaders(raw, fail),
+  };
 }
 
 /** Settings with a structure of their own: key lists, a choice, a list of days. */
@@ -148,5 +159,14 @@ function structuredReaders(raw: (name: ConfigVariable) => string, fail: (variabl
     return { max: Number(match[1]), timeWindowMs };
   };
 
-  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit, wholeNumberOrOff };
+  /** A time bound, or `off` (or 0) for none: 0. */
+  const timeoutOrOff = (variable: ConfigVariable): number => {
+    const value = raw(variable);
+    if (value === '0' || value.toLowerCase() === 'off') return 0;
+    const ms = parseDuration(value);
+    if (ms === undefined) fail(variable, `must be a positive duration such as 500ms, 15s or 1m, or off (got "${value}")`);
+    return ms ?? 0;
+  };
+
+  return { encryptionKeys, signingKeys, oneOf, dayList, rateLimit, wholeNumberOrOff, timeoutOrOff };
 }

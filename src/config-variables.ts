@@ -150,6 +150,14 @@ export const CONFIG_VARIABLES = {
     default: '2s',
     doc: 'Retry-After of a shed request (rounded up to whole seconds).',
   },
+  API_DATABASE_STATEMENT_TIMEOUT: {
+    default: '15s',
+    doc: 'Longest one SQL statement of the API process may run or wait for a lock before Postgres cancels it; the request is answered 503 DatabaseBusy with Retry-After (off: no bound). Workers and migrations are not bounded.',
+  },
+  API_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: {
+    default: '30s',
+    doc: 'Longest a transaction of the API process may sit idle before Postgres ends its session, releasing its locks (off: no bound).',
+  },
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;

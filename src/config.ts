@@ -82,6 +82,16 @@ export interface Config {
   rateLimits: RateLimits;
   /** When an API process answers 503 at once rather than take one more request. */
   loadShedding: LoadSheddingConfig;
+  /** How long an API request may wait inside Postgres (src/db/knex.ts); workers and migrations have no such bound. */
+  apiDatabaseTimeouts: DatabaseSessionTimeouts;
+}
+
+/** How long one Postgres session may wait (milliseconds; 0: no bound of ours, the server's own setting applies). */
+export interface DatabaseSessionTimeouts {
+  /** A statement running or waiting for a lock longer is cancelled (SQLSTATE 57014). */
+  statementTimeoutMs: number;
+  /** A transaction idle longer ends its session (SQLSTATE 25P03), releasing its locks. */
+  idleInTransactionTimeoutMs: number;
 }
 
 export interface RateLimit {
@@ -222,9 +232,9 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
-/** The API's rate limits and load shedding (src/api/rate-limits.ts, src/api/load-shedding.ts). */
-function apiProtection(readers: ReturnType<typeof configReaders>): Pick<Config, 'rateLimits' | 'loadShedding'> {
-  const { rateLimit, wholeNumberOrOff, durationOrOff, duration } = readers;
+/** The API's rate limits, load shedding and Postgres session timeouts (src/api/rate-limits.ts, src/api/load-shedding.ts, src/db/knex.ts). */
+function apiProtection(readers: ReturnType<typeof configReaders>): Pick<Config, 'rateLimits' | 'loadShedding' | 'apiDatabaseTimeouts'> {
+  const { rateLimit, wholeNumberOrOff, durationOrOff, duration, timeoutOrOff } = readers;
   return {
     rateLimits: {
       perApiKey: rateLimit('API_KEY_RATE_LIMIT'),
@@ -238,6 +248,10 @@ function apiProtection(readers: ReturnType<typeof configReaders>): Pick<Config, 
       maxEventLoopDelayMs: durationOrOff('API_MAX_EVENT_LOOP_DELAY'),
       maxHeapUsedBytes: wholeNumberOrOff('API_MAX_HEAP_USED_MB') * 1024 * 1024,
       retryAfterS: Math.ceil(duration('API_SHED_RETRY_AFTER') / 1000),
+    },
+    apiDatabaseTimeouts: {
+      statementTimeoutMs: timeoutOrOff('API_DATABASE_STATEMENT_TIMEOUT'),
+      idleInTransactionTimeoutMs: timeoutOrOff('API_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT'),
     },
   };
 }

@@ -18,7 +18,7 @@ import { connectTemporalClient } from '../src/temporal/connect';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
-  const db = createDb(config.databaseUrl, config.databasePoolMax, logger);
+  const db = createDb(config.databaseUrl, config.databasePoolMax, logger, config.apiDatabaseTimeouts);
   const tracing = startTracing(config.tracing, 'license-fulfillment-api');
   const { client, connection } = await connectTemporalClient(config, tracingClientInterceptors(tracing));
   // The API's only email: a new customer link a partner asks for (POST /v1/orders/{id}/delegation-link,

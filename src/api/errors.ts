@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PlacementRefusal } from '../accounts/placement-rules';
-import { isDatabaseUnavailable } from '../db/unavailable';
+import { databaseTimeoutOf, isDatabaseUnavailable } from '../db/unavailable';
 import { ValidationError, type FieldError } from '../orders/order';
 import type { RefusalType } from '../common/refusals';
 import type { ErrorBody } from './schemas';
@@ -136,6 +136,17 @@ function send(reply: FastifyReply, status: number, body: ErrorBody) {
   return reply.status(status).type('application/json').send(body);
 }
 
+/**
+ * A 503 the client may repeat as it was: the transaction cut short rolled back, so the same
+ * request (a usage report with the same reportId) is answered once when it comes again.
+ */
+function sendDatabaseRetry(reply: FastifyReply, code: 'DatabaseBusy' | 'DatabaseUnavailable', reason: string) {
+  return send(reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)), 503, {
+    error: code,
+    message: `${reason}; send the same request again in ${DATABASE_RETRY_AFTER_SECONDS} s (a repeated request is never counted twice)`,
+  });
+}
+
 /** The one error handler: every failure becomes a JSON body with a code and, for a 400, the fields. */
 export function handleError(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   if (err instanceof HttpError) {
@@ -178,14 +189,15 @@ export function handleError(err: FastifyError | Error, request: FastifyRequest, 
     const { statusCode, code, message } = unavailable();
     return send(reply, statusCode, { error: code, message });
   }
+  const timedOut = databaseTimeoutOf(err);
+  if (timedOut) {
+    // The API's statement or idle-in-transaction timeout (src/db/knex.ts): a request never hangs on a lock.
+    request.log.warn({ route: request.routeOptions.url, sqlState: timedOut }, 'database did not answer in time');
+    return sendDatabaseRetry(reply, 'DatabaseBusy', 'the database did not answer in time');
+  }
   if (isDatabaseUnavailable(err)) {
-    // Retryable, and said so: a transaction cut short rolled back, so the same request (a usage
-    // report with the same reportId) is answered once when it comes again.
     request.log.warn({ err: { message: (err as Error).message } }, 'database unavailable');
-    return send(reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)), 503, {
-      error: 'DatabaseUnavailable',
-      message: `the database cannot be reached right now; send the same request again in ${DATABASE_RETRY_AFTER_SECONDS} s (a repeated request is never counted twice)`,
-    });
+    return sendDatabaseRetry(reply, 'DatabaseUnavailable', 'the database cannot be reached right now');
   }
   const bodyError = bodyParseError(fastifyError.code);
   if (bodyError) return send(reply, bodyError.status, bodyError.body);

@@ -1,6 +1,6 @@
 import knex, { type Knex } from 'knex';
 import { Client, types } from 'pg';
-import { redact } from '../config';
+import { redact, type DatabaseSessionTimeouts } from '../config';
 
 export type Db = Knex;
 
@@ -14,12 +14,16 @@ export interface DbLogger {
   error(obj: object, message: string): void;
 }
 
-export function createDb(databaseUrl: string, poolMax = 10, logger?: DbLogger): Db {
+/**
+ * `timeouts`: only the API process gives them (a request never hangs on a lock or a stuck
+ * transaction); workers (activities have Temporal's timeouts) and migrations (may be long) do not.
+ */
+export function createDb(databaseUrl: string, poolMax = 10, logger?: DbLogger, timeouts?: DatabaseSessionTimeouts): Db {
   const text = (message: unknown) => (message instanceof Error ? message.message : String(message));
   return knex({
     client: 'pg',
-    connection: databaseUrl,
-    pool: { min: 0, max: poolMax },
+    connection: timeouts ? withSessionTimeouts(databaseUrl, timeouts) : databaseUrl,
+    pool: { min: 0, max: poolMax, ...(timeouts && logger ? { afterCreate: warnWhenEndedIdle(logger) } : {}) },
     // Knex prints these with console.log by default, stack traces included; a process whose
     // stdout is one JSON object per line (the worker, the API) hands over its logger instead.
     ...(logger
@@ -34,6 +38,32 @@ export function createDb(databaseUrl: string, poolMax = 10, logger?: DbLogger): 
         }
       : {}),
   });
+}
+
+/**
+ * pg sends these in the startup message, so each connection has them at no cost per query; a 0 is
+ * left out (the server's own setting applies).
+ */
+function withSessionTimeouts(databaseUrl: string, timeouts: DatabaseSessionTimeouts): Knex.PgConnectionConfig {
+  return {
+    connectionString: databaseUrl,
+    ...(timeouts.statementTimeoutMs > 0 ? { statement_timeout: timeouts.statementTimeoutMs } : {}),
+    ...(timeouts.idleInTransactionTimeoutMs > 0 ? { idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs } : {}),
+  };
+}
+
+/**
+ * Postgres ends an idle-in-transaction session with a FATAL 25P03 on the connection, not on a
+ * query: the request itself sees only a cut connection (503 DatabaseUnavailable), so the reason is
+ * logged here.
+ */
+function warnWhenEndedIdle(logger: DbLogger) {
+  return (connection: Client, done: (err: Error | null, connection: Client) => void) => {
+    connection.on('error', (err: Error & { code?: string }) => {
+      if (err.code === '25P03') logger.warn({ component: 'knex', sqlState: err.code }, 'Postgres ended a transaction left idle too long');
+    });
+    done(null, connection);
+  };
 }
 
 /**

@@ -20,3 +20,18 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (Array.isArray(e.errors) && e.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
   return isDatabaseUnavailable(e.cause, depth + 1);
 }
+
+/** 57014: a statement cancelled by statement_timeout; 25P03: a session ended by idle_in_transaction_session_timeout. */
+const TIMED_OUT = new Set(['57014', '25P03']);
+
+/**
+ * The SQLSTATE when Postgres gave up on the request because it took too long (a lock wait, a
+ * stuck transaction; the API's session timeouts), else undefined. The transaction rolled back,
+ * so the same request is worth sending again.
+ */
+export function databaseTimeoutOf(err: unknown, depth = 0): string | undefined {
+  if (!err || typeof err !== 'object' || depth > 3) return undefined;
+  const e = err as { code?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && TIMED_OUT.has(e.code)) return e.code;
+  return databaseTimeoutOf(e.cause, depth + 1);
+}

@@ -79,7 +79,22 @@ describe('loadConfig', () => {
         linkPagesPerIp: { max: 30, timeWindowMs: 60_000 },
       },
       loadShedding: { maxInFlight: 32, maxEventLoopDelayMs: 500, maxHeapUsedBytes: 1024 * 1024 * 1024, retryAfterS: 2 },
+      apiDatabaseTimeouts: { statementTimeoutMs: 15_000, idleInTransactionTimeoutMs: 30_000 },
     });
+  });
+
+  test("the API's Postgres session timeouts are durations, or off (0: the server's own setting)", () => {
+    const config = loadConfig({ API_DATABASE_STATEMENT_TIMEOUT: '500ms', API_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: 'OFF' });
+    expect(config.apiDatabaseTimeouts).toEqual({ statementTimeoutMs: 500, idleInTransactionTimeoutMs: 0 });
+    expect(loadConfig({ API_DATABASE_STATEMENT_TIMEOUT: '0' }).apiDatabaseTimeouts.statementTimeoutMs).toBe(0);
+    for (const value of ['15', '1.5s', 'never', '-1s']) {
+      expect(() => loadConfig({ API_DATABASE_STATEMENT_TIMEOUT: value })).toThrow(
+        /API_DATABASE_STATEMENT_TIMEOUT: must be a positive duration such as 500ms, 15s or 1m, or off/,
+      );
+    }
+    expect(() => loadConfig({ API_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: '30 s' })).toThrow(
+      /API_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: must be/,
+    );
   });
 
   test('rate limits are requests per window, or off; load shedding bounds are 0 (off) or more', () => {
@@ -183,6 +198,7 @@ describe('loadConfig', () => {
       usageReportBatchSize: 64,
       rateLimits: loadConfig({}).rateLimits,
       loadShedding: loadConfig({}).loadShedding,
+      apiDatabaseTimeouts: loadConfig({}).apiDatabaseTimeouts,
     });
   });
 
