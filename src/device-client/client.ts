@@ -199,8 +199,6 @@ export class DeviceClient {
   async renew(): Promise<Registration> {
     const renewed = (await this.sendSigned('POST', `/v1/devices/${this.instanceId()}/credential-renewals`, undefined)) as Registration;
     this.remember(renewed);
-    // The session holds the old credential's claims: the next report opens one on the new credential.
-    this.state.session = undefined;
     return renewed;
   }
 
@@ -279,6 +277,8 @@ export class DeviceClient {
   }
 
   private remember(registration: Registration): void {
+    // A session holds the claims of the credential that opened it: the next report opens one on this credential.
+    this.state.session = undefined;
     Object.assign(this.state, {
       instanceId: registration.instanceId,
       credential: registration.credential,

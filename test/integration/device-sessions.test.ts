@@ -46,7 +46,7 @@ afterAll(async () => {
 /** The Authorization scheme of every request a client sends (Device, DeviceSession, or none). */
 function countingFetch(): { fetch: typeof fetch; schemes: string[] } {
   const schemes: string[] = [];
-  const counting = (async (input: RequestInfo | URL, init?: RequestInit) => {
+  const counting = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
     const authorization = new Headers(init?.headers).get('authorization');
     schemes.push(authorization ? authorization.split(' ')[0] : 'none');
     return fetch(input, init);

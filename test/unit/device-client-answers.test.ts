@@ -32,6 +32,8 @@ function deviceAnsweredWith(answer: (sentReportId: string) => string): DeviceCli
     state: { ...generateDeviceKeys(), instanceId: 'pi-device', credential: 'lic1.x.y' },
     fetch: fetchFn,
     attempts: 1,
+    // Answers are checked the same on a session; this fake service answers reports only.
+    sessions: false,
   });
 }
 
@@ -94,6 +96,8 @@ test('after the service rotates its signing key, a running device fetches the pu
     state: { ...generateDeviceKeys(), instanceId: 'pi-device', credential: 'lic1.x.y' },
     fetch: fetchFn,
     attempts: 1,
+    // Answers are checked the same on a session; this fake service answers reports only.
+    sessions: false,
   });
   await expect(device.report({ 'SKU-1': 2 }, { reportId: 'r-1' })).resolves.toMatchObject({ keyId: 'k-old' });
   service = after;
