@@ -123,7 +123,8 @@ export class DeviceClient {
   private readonly maxRetryAfterMs: number;
   private readonly transport: DeviceTransport;
   private readonly clock: () => number;
-  private readonly sessions: boolean;
+  /** Reports on a session; turned off for this client's life when the service has no sessions route (404). */
+  private sessions: boolean;
   /** The session key decoded, for the session it was read from. */
   private sessionKey?: { ticket: string; key: Buffer };
   /** Server time minus device time, learnt from a StaleRequest refusal. */
@@ -223,6 +224,21 @@ export class DeviceClient {
   }
 
   /**
+   * Opens a session; false when the service answers 404 (a release before sessions, or a stand-in
+   * serving reports only): this client then signs with its key, as with `sessions: false`.
+   */
+  private async openedSessionOr404(): Promise<boolean> {
+    try {
+      await this.openSession();
+      return true;
+    } catch (err) {
+      if (!(err instanceof DeviceApiError && err.status === 404)) throw err;
+      this.sessions = false;
+      return false;
+    }
+  }
+
+  /**
    * A request on the session, opened first when there is none or it is about to end. Refused as
    * not (or no longer) a session the server knows, it is sent once more on a new one: the server
    * rotated its keys, the session expired early, or the credential behind it changed.
@@ -230,7 +246,7 @@ export class DeviceClient {
   private async sendOnSession(method: string, path: string, body: unknown): Promise<unknown> {
     const session = this.state.session;
     const fresh = !session || Date.parse(session.expiresAt) - SESSION_RENEW_MARGIN_MS <= this.clock() + this.clockOffsetMs;
-    if (fresh) await this.openSession();
+    if (fresh && !(await this.openedSessionOr404())) return this.sendSigned(method, path, body);
     try {
       return await this.sendSigned(method, path, body, 'session');
     } catch (err) {

@@ -4,7 +4,7 @@ import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
 import { clientIpOf, deviceCredentialOf, deviceLimitKeyOf, rateLimiters, type RateLimitHook } from '../api/rate-limits';
 import { admitDeviceRequest, authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
-import { openSession, sessionOfTicket } from './device-sessions';
+import { openSession, sessionOfTicket, type OpenedSession } from './device-sessions';
 import { KnownSkus } from './known-skus';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
@@ -119,18 +119,19 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       callerOf: (request: FastifyRequest) => callers.get(request)!,
       batcher,
       knownSkus: new KnownSkus(deps.db),
-      perCredential: limiters(
-        deps.config.rateLimits.perDeviceCredential,
-        'this device credential',
-        deviceCredentialOf((ticket) => (keys ? sessionOfTicket(keys, ticket)?.limitKey : undefined)),
-        { headers: false },
-      ),
+      perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', byCredential(keys), { headers: false }),
       perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf, { headers: false }),
       reportLogLevel: atMostAsVerboseAs(app.log, 'warn'),
     };
     registerOpenRoutes(app, deps, tools);
     registerSignedRoutes(app, deps, tools);
+    registerSessionRoute(app, deps, tools);
   };
+}
+
+/** DEVICE_RATE_LIMIT's counter of a request: its credential's, or on a session the one of the credential that opened it. */
+function byCredential(keys: SigningKeys | undefined): (request: FastifyRequest) => string {
+  return deviceCredentialOf((ticket) => (keys ? sessionOfTicket(keys, ticket)?.limitKey : undefined));
 }
 
 interface DeviceRouteTools {
@@ -259,7 +260,14 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
       });
     },
   );
+}
 
+/**
+ * A session (src/licensing/device-sessions.ts), opened with the device's Ed25519 signature only:
+ * later requests carry an HMAC under the agreed key.
+ */
+function registerSessionRoute(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+  const { db } = deps;
   app.post<{ Params: InstanceParamsType; Body: OpenSessionBodyType }>(
     '/devices/:instanceId/sessions',
     {
@@ -292,22 +300,27 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
           'header authorization: a session is opened with "Device <credential>" and its signature, not on a session',
         );
       }
+      // A key that is no X25519 key is a 400 before anything is spent.
+      const opened = openSessionOr400(tools.requireKeys(), caller, request, deps.config.deviceSessionTtlMs);
       tools.sweepOldSignatures(request.log);
       // The signature is spent, and a removed instance or a revoked credential refused, as on any signed request.
       await db.transaction((trx) => admitDeviceRequest(trx, caller));
-      const credential = /^Device\s+(\S+)$/.exec(request.headers.authorization ?? '')![1];
-      let opened;
-      try {
-        opened = openSession(
-          tools.requireKeys(),
-          { claims: caller.claims, limitKey: deviceLimitKeyOf(credential) },
-          request.body.publicKey,
-          deps.config.deviceSessionTtlMs,
-        );
-      } catch {
-        throw badRequest([{ field: 'publicKey', reason: 'must be a usable X25519 public key' }]);
-      }
       return reply.status(201).header('cache-control', 'no-store').send(opened);
     },
   );
+}
+
+/** The session for the device's X25519 key in the body, counted against the credential it was opened with. */
+function openSessionOr400(
+  keys: SigningKeys,
+  caller: DeviceCaller,
+  request: FastifyRequest<{ Body: OpenSessionBodyType }>,
+  ttlMs: number,
+): OpenedSession {
+  const credential = /^Device\s+(\S+)$/.exec(request.headers.authorization ?? '')![1];
+  try {
+    return openSession(keys, { claims: caller.claims, limitKey: deviceLimitKeyOf(credential) }, request.body.publicKey, ttlMs);
+  } catch {
+    throw badRequest([{ field: 'publicKey', reason: 'must be a usable X25519 public key' }]);
+  }
 }

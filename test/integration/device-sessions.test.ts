@@ -111,7 +111,7 @@ test('reports go through a session: one Ed25519-signed open, then HMACs; the ans
   expect(Number(used.count)).toBe(5);
 });
 
-test('a tampered ticket is InvalidSession; a session cannot open a session; a MAC under another key is InvalidSignature', async () => {
+test('a tampered ticket is InvalidSession; a session cannot open a session; a MAC under another key is InvalidSignature; a low-order X25519 key is a 400', async () => {
   const { client } = await registeredDevice('tamper');
   await client.report({ [SKU]: 1 });
   const instanceId = client.state.instanceId!;
@@ -139,6 +139,14 @@ test('a tampered ticket is InvalidSession; a session cannot open a session; a MA
   });
   expect(response.status).toBe(401);
   expect(((await response.json()) as { error: string }).error).toBe('InvalidCredential');
+  // Signed with the device key, but an X25519 key of low order (no usable shared secret): 400, nothing opened.
+  const lowOrder = await fetch(`${api.baseUrl}${sessionsPath}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...client.signedHeaders('POST', sessionsPath, open) },
+    body: open,
+  });
+  expect(lowOrder.status).toBe(400);
+  expect(await lowOrder.json()).toMatchObject({ errors: [{ field: 'publicKey', reason: 'must be a usable X25519 public key' }] });
 });
 
 test('a credential revoked, or an instance removed, is refused on a live session', async () => {
