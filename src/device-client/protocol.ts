@@ -17,7 +17,8 @@ import {
  * server and the device client so both sign and check the same bytes. Ed25519 throughout:
  * - the server signs credentials and usage answers with a key the device can check offline
  *   against the published public keys (GET /v1/license-signing-keys);
- * - the device signs every request with its own private key; the credential binds that key.
+ * - the device signs every request with its own private key; the credential binds that key (on a
+ *   session, opened by one such signature, an HMAC under the session key stands in for it).
  */
 
 /** Headers of a device request. */
