@@ -114,6 +114,10 @@ export const CONFIG_VARIABLES = {
     secret: true,
     doc: 'Ed25519 keys signing device credentials and usage answers (R16, R17): id:base64seed (32 bytes), comma-separated; the first signs, all verify (rotation). Required by the API for device routes; npm start and the tests generate one.',
   },
+  DEVICE_SESSION_TTL: {
+    default: '24h',
+    doc: 'How long a device session lasts (docs/DEVICES.md "Sessions"): after it, the device proves its Ed25519 key again to open another; never past the credential.',
+  },
   API_KEY_RATE_LIMIT: {
     default: '1200/1m',
     doc: 'Requests one API key may make to /v1 per window, per API process (N/duration, or off); beyond it 429 with Retry-After.',

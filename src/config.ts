@@ -78,6 +78,8 @@ export interface Config {
   licenseSigningKeys: string;
   /** Most usage reports applied in one transaction by the API (USAGE_REPORT_BATCH_SIZE); 1: one transaction each. */
   usageReportBatchSize: number;
+  /** How long a device session lasts (DEVICE_SESSION_TTL), never past its credential. */
+  deviceSessionTtlMs: number;
   /** Requests per window, counted in each API process on its own (undefined: no limit). */
   rateLimits: RateLimits;
   /** When an API process answers 503 at once rather than take one more request. */
@@ -220,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     licenseSigningKeys: signingKeys('LICENSE_SIGNING_KEYS'),
     usageReportBatchSize: positiveInt('USAGE_REPORT_BATCH_SIZE'),
+    deviceSessionTtlMs: duration('DEVICE_SESSION_TTL'),
     ...apiProtection(readers),
   };
   if (config.licenseClock.usageReportRetentionMs > 0 && config.licenseClock.usageReportRetentionMs < MIN_USAGE_REPORT_RETENTION_MS) {

@@ -40,10 +40,23 @@ export function apiKeyOf(request: FastifyRequest): string {
   return match ? `key:${digestOf(match[1])}` : `ip:${request.ip}`;
 }
 
-/** The device credential's digest (checked later; an unchecked one only spends its own counter), or the client IP. */
-export function deviceCredentialOf(request: FastifyRequest): string {
-  const match = /^Device\s+(\S+)$/.exec(request.headers.authorization ?? '');
-  return match ? `device:${digestOf(match[1])}` : `ip:${request.ip}`;
+/**
+ * The device credential's digest (checked later; an unchecked one only spends its own counter), or
+ * the client IP. A session (`DeviceSession <ticket>`) counts against the credential that opened it,
+ * named in its ticket (`limitKeyOfTicket`: this service's own seal, so not forgeable), never a
+ * counter of its own: a new session does not give a device a fresh allowance.
+ */
+export function deviceCredentialOf(limitKeyOfTicket: (ticket: string) => string | undefined): (request: FastifyRequest) => string {
+  return (request) => {
+    const match = /^(Device|DeviceSession)\s+(\S+)$/.exec(request.headers.authorization ?? '');
+    const limitKey = !match ? undefined : match[1] === 'Device' ? deviceLimitKeyOf(match[2]) : limitKeyOfTicket(match[2]);
+    return limitKey ?? `ip:${request.ip}`;
+  };
+}
+
+/** The counter of a device credential (also sealed in the tickets of the sessions it opens). */
+export function deviceLimitKeyOf(credential: string): string {
+  return `device:${digestOf(credential)}`;
 }
 
 export function clientIpOf(request: FastifyRequest): string {

@@ -166,7 +166,21 @@ async function registerOpenApi(app: FastifyInstance, deps: ApiDependencies): Pro
       },
       servers: [{ url: deps.config.publicBaseUrl }],
       components: {
-        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (lfk_...) issued by an operator' } },
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (lfk_...) issued by an operator' },
+          device: {
+            type: 'http',
+            scheme: 'Device',
+            description:
+              "A device's credential (Authorization: Device <credential>), with X-Device-Timestamp and X-Device-Signature, its Ed25519 signature of the request (docs/DEVICES.md)",
+          },
+          deviceSession: {
+            type: 'http',
+            scheme: 'DeviceSession',
+            description:
+              'A device session ticket (Authorization: DeviceSession <ticket>), with X-Device-Timestamp and X-Device-Signature, the HMAC-SHA256 of the request under the session key (docs/DEVICES.md "Sessions")',
+          },
+        },
       },
       tags: [
         { name: 'orders', description: 'Booking and following orders' },

@@ -8,7 +8,7 @@ import { keysFromPublished, type PublishedSigningKeys, type SignedUsageAnswer } 
 
 /**
  * `device ...`: a product instance on the command line (R16, R17), for demos, support and scripts.
- * The device's state (its private key, instance ID, credential, last answer) lives in a JSON file
+ * The device's state (its private key, instance ID, credential, session, last answer) lives in a JSON file
  * given by --state, written 0600; the API is LICENSE_API_URL, and no API key is needed.
  */
 

@@ -1,8 +1,12 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import {
+  deriveSessionKey,
   keysFromPublished,
+  macRequest,
+  newSessionKeyPair,
   privateKeyFromSeed,
   requestSigningInput,
+  SESSION_SCHEME,
   signBytes,
   verifyAnswer,
   type PublishedSigningKeys,
@@ -38,6 +42,14 @@ export interface DeviceState {
   /** The last report sent and not yet answered: a retry reuses its ID. */
   pendingReport?: { reportId: string; usage: Record<string, number> };
   lastAnswer?: SignedUsageAnswer;
+  /** The open session (docs/DEVICES.md "Sessions"): its ticket, key (base64url) and end. Secret as the private key. */
+  session?: DeviceSession;
+}
+
+export interface DeviceSession {
+  ticket: string;
+  key: string;
+  expiresAt: string;
 }
 
 export interface Registration {
@@ -90,7 +102,18 @@ export interface DeviceClientOptions {
   clock?: () => number;
   /** Sends through this instead of node:http(s) with keep-alive (tests count or fail requests with it). */
   fetch?: typeof fetch;
+  /** Usage reports on a session (an HMAC each, not an Ed25519 signature); default true. */
+  sessions?: boolean;
 }
+
+/** How the device authenticates a request: not at all, with its Ed25519 key, or on its session. */
+type Auth = 'none' | 'signed' | 'session';
+
+/** A session this close to its end is not used: the next report opens another. */
+const SESSION_RENEW_MARGIN_MS = 60_000;
+
+/** Refusals after which a session is dropped and the request sent once more on a new one. */
+const SESSION_REFUSALS = new Set(['InvalidSession', 'SessionExpired', 'InvalidSignature', 'InvalidCredential']);
 
 export class DeviceClient {
   readonly state: DeviceState;
@@ -100,6 +123,10 @@ export class DeviceClient {
   private readonly maxRetryAfterMs: number;
   private readonly transport: DeviceTransport;
   private readonly clock: () => number;
+  /** Reports on a session; turned off for this client's life when the service has no sessions route (404). */
+  private sessions: boolean;
+  /** The session key decoded, for the session it was read from. */
+  private sessionKey?: { ticket: string; key: Buffer };
   /** Server time minus device time, learnt from a StaleRequest refusal. */
   clockOffsetMs = 0;
 
@@ -115,6 +142,7 @@ export class DeviceClient {
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.transport = options.fetch ? fetchTransport(options.fetch, this.baseUrl) : httpTransport(this.baseUrl);
     this.clock = options.clock ?? Date.now;
+    this.sessions = options.sessions ?? true;
   }
 
   /** A new device: a fresh key pair, nothing registered yet. */
@@ -127,7 +155,7 @@ export class DeviceClient {
       'POST',
       '/v1/devices/registrations',
       { token, ...identity, publicKey: this.state.publicKey },
-      false,
+      'none',
     )) as Registration;
     this.remember(registration);
     return registration;
@@ -145,10 +173,10 @@ export class DeviceClient {
     const reportId =
       options.reportId ?? (pending && JSON.stringify(pending.usage) === JSON.stringify(usage) ? pending.reportId : `r-${randomUUID()}`);
     this.state.pendingReport = { reportId, usage };
-    const answer = (await this.sendSigned('POST', `/v1/devices/${this.instanceId()}/usage-reports`, {
-      reportId,
-      usage,
-    })) as SignedUsageAnswer;
+    const path = `/v1/devices/${this.instanceId()}/usage-reports`;
+    const answer = (await (this.sessions
+      ? this.sendOnSession('POST', path, { reportId, usage })
+      : this.sendSigned('POST', path, { reportId, usage }))) as SignedUsageAnswer;
     const verified = this.verify(answer, options.keys ?? (await this.keysFor(answer.keyId)));
     if (!verified.ok) throw new DeviceApiError(0, 'UnverifiedAnswer', `the answer cannot be trusted: ${verified.reason}`);
     // A genuine answer to an earlier report (replayed by whoever sits in between) says nothing of this one.
@@ -175,6 +203,60 @@ export class DeviceClient {
     return renewed;
   }
 
+  /**
+   * Opens a session (docs/DEVICES.md "Sessions"), signed with the device's key: a fresh X25519 pair,
+   * the session key agreed with the server's half. Later reports carry an HMAC under it.
+   */
+  async openSession(): Promise<DeviceSession> {
+    const instanceId = this.instanceId();
+    const own = newSessionKeyPair();
+    const opened = (await this.sendSigned('POST', `/v1/devices/${instanceId}/sessions`, { publicKey: own.publicKey })) as {
+      ticket: string;
+      serverPublicKey: string;
+      expiresAt: string;
+    };
+    const key = deriveSessionKey(own.privateKey, opened.serverPublicKey, instanceId, {
+      devicePublicKey: own.publicKey,
+      serverPublicKey: opened.serverPublicKey,
+    });
+    this.state.session = { ticket: opened.ticket, key: key.toString('base64url'), expiresAt: opened.expiresAt };
+    return this.state.session;
+  }
+
+  /**
+   * Opens a session; false when the service answers 404 (a release before sessions, or a stand-in
+   * serving reports only): this client then signs with its key, as with `sessions: false`.
+   */
+  private async openedSessionOr404(): Promise<boolean> {
+    try {
+      await this.openSession();
+      return true;
+    } catch (err) {
+      if (!(err instanceof DeviceApiError && err.status === 404)) throw err;
+      this.sessions = false;
+      return false;
+    }
+  }
+
+  /**
+   * A request on the session, opened first when there is none or it is about to end. Refused as
+   * not (or no longer) a session the server knows, it is sent once more on a new one: the server
+   * rotated its keys, the session expired early, or the credential behind it changed.
+   */
+  private async sendOnSession(method: string, path: string, body: unknown): Promise<unknown> {
+    const session = this.state.session;
+    const fresh = !session || Date.parse(session.expiresAt) - SESSION_RENEW_MARGIN_MS <= this.clock() + this.clockOffsetMs;
+    if (fresh && !(await this.openedSessionOr404())) return this.sendSigned(method, path, body);
+    try {
+      return await this.sendSigned(method, path, body, 'session');
+    } catch (err) {
+      if (fresh || !(err instanceof DeviceApiError && err.status === 401 && SESSION_REFUSALS.has(err.code))) throw err;
+      this.state.session = undefined;
+      await this.openSession();
+      return this.sendSigned(method, path, body, 'session');
+    }
+  }
+
   /** True when the credential is due for renewal (six months after it was issued). */
   shouldRenew(now = Date.now()): boolean {
     return Boolean(this.state.renewAfter && Date.parse(this.state.renewAfter) <= now);
@@ -185,7 +267,7 @@ export class DeviceClient {
   /** The published signing keys (cached; fetched again when an answer names an unknown key). */
   async signingKeys(refresh = false): Promise<Map<string, KeyObject>> {
     if (!this.keyCache || refresh) {
-      this.keyCache = keysFromPublished((await this.send('GET', '/v1/license-signing-keys', undefined, false)) as PublishedSigningKeys);
+      this.keyCache = keysFromPublished((await this.send('GET', '/v1/license-signing-keys', undefined, 'none')) as PublishedSigningKeys);
     }
     return this.keyCache;
   }
@@ -211,6 +293,8 @@ export class DeviceClient {
   }
 
   private remember(registration: Registration): void {
+    // A session holds the claims of the credential that opened it: the next report opens one on this credential.
+    this.state.session = undefined;
     Object.assign(this.state, {
       instanceId: registration.instanceId,
       credential: registration.credential,
@@ -225,11 +309,11 @@ export class DeviceClient {
    * A signed request, retried on network failures and 5xx with a fresh signature each time. A
    * device whose clock is off is refused as stale once: it takes the server's time and signs again.
    */
-  private async sendSigned(method: string, path: string, body: unknown): Promise<unknown> {
+  private async sendSigned(method: string, path: string, body: unknown, auth: Auth = 'signed'): Promise<unknown> {
     let correctedClock = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.send(method, path, body, true);
+        return await this.send(method, path, body, auth);
       } catch (err) {
         if (err instanceof DeviceApiError && err.code === 'StaleRequest' && err.serverTime !== undefined && !correctedClock) {
           correctedClock = true;
@@ -259,10 +343,25 @@ export class DeviceClient {
     };
   }
 
-  private async send(method: string, path: string, body: unknown, signed: boolean): Promise<unknown> {
+  /** Authenticates a request on the open session: its ticket, and the HMAC of what a signature would cover. */
+  sessionHeaders(method: string, path: string, body: string, timestamp = this.clock() + this.clockOffsetMs): Record<string, string> {
+    const session = this.state.session;
+    if (!session) throw new Error('no session is open');
+    if (this.sessionKey?.ticket !== session.ticket)
+      this.sessionKey = { ticket: session.ticket, key: Buffer.from(session.key, 'base64url') };
+    const ts = String(timestamp);
+    return {
+      authorization: `${SESSION_SCHEME} ${session.ticket}`,
+      'x-device-timestamp': ts,
+      'x-device-signature': macRequest(this.sessionKey.key, requestSigningInput(method, path, ts, body)),
+    };
+  }
+
+  private async send(method: string, path: string, body: unknown, auth: Auth): Promise<unknown> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
-    if (signed) Object.assign(headers, this.signedHeaders(method, path, text));
+    if (auth === 'signed') Object.assign(headers, this.signedHeaders(method, path, text));
+    if (auth === 'session') Object.assign(headers, this.sessionHeaders(method, path, text));
     const response = await this.transport(method, path, headers, body === undefined ? undefined : text);
     const payload = jsonOrUndefined(response.text) as
       { error?: string; message?: string; errors?: Array<{ field: string; reason: string }> } | undefined;

@@ -5,6 +5,7 @@ export {
   generateDeviceKeys,
   type DeviceClientOptions,
   type DeviceIdentity,
+  type DeviceSession,
   type DeviceState,
   type Registration,
 } from './client';

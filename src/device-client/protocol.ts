@@ -1,21 +1,33 @@
 import * as crypto from 'node:crypto';
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 
 /**
  * The wire protocol between a product instance and the license service (R16, R17), shared by the
  * server and the device client so both sign and check the same bytes. Ed25519 throughout:
  * - the server signs credentials and usage answers with a key the device can check offline
  *   against the published public keys (GET /v1/license-signing-keys);
- * - the device signs every request with its own private key; the credential binds that key.
+ * - the device signs every request with its own private key; the credential binds that key (on a
+ *   session, opened by one such signature, an HMAC under the session key stands in for it).
  */
 
 /** Headers of a device request. */
 export const DEVICE_HEADERS = {
-  /** `Device <credential>` */
+  /** `Device <credential>`, or `DeviceSession <ticket>` on a session. */
   authorization: 'authorization',
   /** Unix milliseconds when the device signed the request. */
   timestamp: 'x-device-timestamp',
-  /** base64url Ed25519 signature of `requestSigningInput(...)` by the device's private key. */
+  /** base64url Ed25519 signature of `requestSigningInput(...)` by the device's private key (on a session: its HMAC, `macRequest`). */
   signature: 'x-device-signature',
 } as const;
 
@@ -90,6 +102,45 @@ export function sha256(data: string | Buffer): Buffer {
 /** What a device signs for each request: method, path (with query), timestamp and the body's hash. */
 export function requestSigningInput(method: string, path: string, timestamp: string, body: string): string {
   return `license-device-request-v1\n${method.toUpperCase()}\n${path}\n${timestamp}\n${sha256Hex(body)}`;
+}
+
+/**
+ * Sessions (docs/DEVICES.md "Sessions"): the device proves its Ed25519 key once, agrees a key with
+ * the server by X25519, then authenticates each request by an HMAC under it (`Authorization:
+ * DeviceSession <ticket>`), a few microseconds where an Ed25519 signature and its check cost hundreds.
+ */
+export const SESSION_SCHEME = 'DeviceSession';
+
+/** An X25519 public key from its raw 32 bytes (base64url on the wire). */
+export function x25519PublicKeyFromRaw(raw: Buffer): KeyObject {
+  if (raw.length !== 32) throw new Error('an X25519 public key is 32 bytes');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
+}
+
+/** A fresh X25519 pair, with its public half raw and base64url (what the other side is sent). */
+export function newSessionKeyPair(): { privateKey: KeyObject; publicKey: string } {
+  const { privateKey } = generateKeyPairSync('x25519');
+  return { privateKey, publicKey: privateKey.export({ format: 'jwk' }).x! };
+}
+
+/**
+ * The session key both sides derive from their X25519 exchange: HKDF-SHA256 of the shared secret,
+ * salted with the instance ID, bound to both public keys (base64url) so neither can be swapped unseen.
+ */
+export function deriveSessionKey(
+  ownPrivateKey: KeyObject,
+  otherPublicKey: string,
+  instanceId: string,
+  keys: { devicePublicKey: string; serverPublicKey: string },
+): Buffer {
+  const shared = diffieHellman({ privateKey: ownPrivateKey, publicKey: x25519PublicKeyFromRaw(Buffer.from(otherPublicKey, 'base64url')) });
+  const info = `license-device-session-v1\n${keys.devicePublicKey}\n${keys.serverPublicKey}`;
+  return Buffer.from(hkdfSync('sha256', shared, instanceId, info, 32));
+}
+
+/** A request's MAC on a session: base64url HMAC-SHA256 of `requestSigningInput(...)` under the session key. */
+export function macRequest(sessionKey: Buffer, input: string): string {
+  return createHmac('sha256', sessionKey).update(input).digest('base64url');
 }
 
 /** What the server states about an instance in its credential (valid 1 year, renewed after 6 months). */

@@ -1,8 +1,9 @@
-import type { KeyObject } from 'node:crypto';
+import { timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
 import { preparedRaw } from '../db/prepared';
 import {
   decodeCredential,
+  macRequest,
   publicKeyFromRaw,
   REQUEST_CLOCK_SKEW_MS,
   requestSigningInput,
@@ -10,6 +11,7 @@ import {
   verifyBytes,
   type CredentialClaims,
 } from '../device-client/protocol';
+import { sessionOfTicket } from './device-sessions';
 import { LicenseRefusal } from './refusals';
 import type { SigningKeys } from './signing';
 
@@ -18,13 +20,16 @@ import type { SigningKeys } from './signing';
  * the private key the credential names over method, path, timestamp and body. The crypto is
  * checked before any database work; the signature is then spent once inside the request's own
  * transaction (`admitDeviceRequest`; a usage report keeps it with its stored answer instead,
- * src/licensing/reports.ts), so a replay within the clock-skew window is refused.
+ * src/licensing/reports.ts), so a replay within the clock-skew window is refused. On a session
+ * (`DeviceSession <ticket>`) an HMAC under the session key stands for the signature, spent the same way.
  */
 
 export interface DeviceCaller {
   claims: CredentialClaims;
   /** SHA-256 of the request's signature: what `admitDeviceRequest` stores (a usage report: its stored answer). */
   signatureHash: Buffer;
+  /** Authenticated by a session's HMAC, not the device's signature: such a caller cannot open another session. */
+  viaSession?: true;
 }
 
 export interface SignedRequest {
@@ -90,24 +95,22 @@ function devicePublicKeyOf(verified: VerifiedCredential): KeyObject {
 }
 
 export function authenticateDevice(keys: SigningKeys, request: SignedRequest, now = Date.now()): DeviceCaller {
-  const match = /^Device\s+(\S+)$/.exec(header(request.headers, 'authorization') ?? '');
-  if (!match) throw new LicenseRefusal('InvalidCredential', 'header authorization: must be "Device <credential>"');
-  const verified = verifiedCredential(keys, match[1]);
+  const match = /^(Device|DeviceSession)\s+(\S+)$/.exec(header(request.headers, 'authorization') ?? '');
+  if (!match) {
+    throw new LicenseRefusal('InvalidCredential', 'header authorization: must be "Device <credential>" or "DeviceSession <ticket>"');
+  }
+  return match[1] === 'Device' ? bySignature(keys, match[2], request, now) : bySession(keys, match[2], request, now);
+}
+
+/** Ed25519: the credential this service signed, and the device's signature of the request. */
+function bySignature(keys: SigningKeys, credential: string, request: SignedRequest, now: number): DeviceCaller {
+  const verified = verifiedCredential(keys, credential);
   if (!verified) throw new LicenseRefusal('InvalidCredential', 'header authorization: the credential is not one this service signed');
   const { claims } = verified;
   if (Date.parse(claims.expiresAt) <= now) {
     throw new LicenseRefusal('InvalidCredential', `header authorization: the credential expired at ${claims.expiresAt}; register again`);
   }
-  const timestamp = header(request.headers, 'x-device-timestamp') ?? '';
-  if (!/^\d{13}$/.test(timestamp)) throw new LicenseRefusal('StaleRequest', 'header x-device-timestamp: must be Unix milliseconds');
-  if (Math.abs(now - Number(timestamp)) > REQUEST_CLOCK_SKEW_MS) {
-    throw new LicenseRefusal(
-      'StaleRequest',
-      'header x-device-timestamp: more than 5 minutes from the server clock; sign the request again',
-    );
-  }
-  const signature = header(request.headers, 'x-device-signature') ?? '';
-  const input = requestSigningInput(request.method, request.path, timestamp, request.body);
+  const { signature, input } = signedPart(request, now);
   let valid = false;
   try {
     valid = /^[A-Za-z0-9_-]{86}$/.test(signature) && verifyBytes(devicePublicKeyOf(verified), input, signature);
@@ -121,6 +124,42 @@ export function authenticateDevice(keys: SigningKeys, request: SignedRequest, no
     );
   }
   return { claims, signatureHash: sha256(signature) };
+}
+
+/** A session (src/licensing/device-sessions.ts): a ticket this service sealed, and the request's HMAC under its key. */
+function bySession(keys: SigningKeys, ticket: string, request: SignedRequest, now: number): DeviceCaller {
+  const session = sessionOfTicket(keys, ticket);
+  if (!session)
+    throw new LicenseRefusal('InvalidSession', 'header authorization: the ticket is not one this service sealed; open a session again');
+  if (session.expiresAt <= now) {
+    throw new LicenseRefusal(
+      'SessionExpired',
+      `header authorization: the session expired at ${new Date(session.expiresAt).toISOString()}; open another`,
+    );
+  }
+  const { signature, input } = signedPart(request, now);
+  const expected = Buffer.from(macRequest(session.key, input));
+  const given = Buffer.from(signature);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new LicenseRefusal('InvalidSignature', "header x-device-signature: not this request's HMAC under the session key");
+  }
+  return { claims: session.claims, signatureHash: sha256(signature), viaSession: true };
+}
+
+/** The request's timestamp, checked against the clock, its signature (or MAC) header and what it covers. */
+function signedPart(request: SignedRequest, now: number): { signature: string; input: string } {
+  const timestamp = header(request.headers, 'x-device-timestamp') ?? '';
+  if (!/^\d{13}$/.test(timestamp)) throw new LicenseRefusal('StaleRequest', 'header x-device-timestamp: must be Unix milliseconds');
+  if (Math.abs(now - Number(timestamp)) > REQUEST_CLOCK_SKEW_MS) {
+    throw new LicenseRefusal(
+      'StaleRequest',
+      'header x-device-timestamp: more than 5 minutes from the server clock; sign the request again',
+    );
+  }
+  return {
+    signature: header(request.headers, 'x-device-signature') ?? '',
+    input: requestSigningInput(request.method, request.path, timestamp, request.body),
+  };
 }
 
 export interface CallerInstance {

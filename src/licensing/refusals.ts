@@ -18,6 +18,8 @@ export type LicenseRefusalCode =
   | 'StaleRequest'
   | 'ReplayedRequest'
   | 'InvalidSignature'
+  | 'InvalidSession'
+  | 'SessionExpired'
   | 'NotThisInstance'
   | 'InstanceRemoved'
   | 'SigningNotConfigured';
@@ -35,6 +37,8 @@ const STATUS: Record<LicenseRefusalCode, number> = {
   StaleRequest: 401,
   ReplayedRequest: 401,
   InvalidSignature: 401,
+  InvalidSession: 401,
+  SessionExpired: 401,
   NotThisInstance: 403,
   InstanceRemoved: 403,
   SigningNotConfigured: 503,

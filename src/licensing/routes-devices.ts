@@ -2,8 +2,9 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReq
 import type { ApiDependencies } from '../api/dependencies';
 import { badRequest } from '../api/errors';
 import { errorResponses } from '../api/schemas';
-import { clientIpOf, deviceCredentialOf, rateLimiters, type RateLimitHook } from '../api/rate-limits';
-import { authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
+import { clientIpOf, deviceCredentialOf, deviceLimitKeyOf, rateLimiters, type RateLimitHook } from '../api/rate-limits';
+import { admitDeviceRequest, authenticateDevice, forgetOldSignatures, type DeviceCaller } from './device-auth';
+import { openSession, sessionOfTicket, type OpenedSession } from './device-sessions';
 import { KnownSkus } from './known-skus';
 import { LicenseRefusal } from './refusals';
 import { registerInstance, renewCredential } from './registration';
@@ -12,11 +13,14 @@ import { reportUsage } from './reports';
 import {
   CredentialResponse,
   InstanceParams,
+  OpenSessionBody,
   RegisterBody,
+  SessionResponse,
   SigningKeysResponse,
   UsageAnswerResponse,
   UsageReportBody,
   type InstanceParamsType,
+  type OpenSessionBodyType,
   type RegisterBodyType,
   type UsageReportBodyType,
   invalidSkus,
@@ -115,13 +119,19 @@ export function deviceRoutes(deps: ApiDependencies): FastifyPluginAsync {
       callerOf: (request: FastifyRequest) => callers.get(request)!,
       batcher,
       knownSkus: new KnownSkus(deps.db),
-      perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', deviceCredentialOf, { headers: false }),
+      perCredential: limiters(deps.config.rateLimits.perDeviceCredential, 'this device credential', byCredential(keys), { headers: false }),
       perClientIp: limiters(deps.config.rateLimits.deviceRegistrationPerIp, 'this client address', clientIpOf, { headers: false }),
       reportLogLevel: atMostAsVerboseAs(app.log, 'warn'),
     };
     registerOpenRoutes(app, deps, tools);
     registerSignedRoutes(app, deps, tools);
+    registerSessionRoute(app, deps, tools);
   };
+}
+
+/** DEVICE_RATE_LIMIT's counter of a request: its credential's, or on a session the one of the credential that opened it. */
+function byCredential(keys: SigningKeys | undefined): (request: FastifyRequest) => string {
+  return deviceCredentialOf((ticket) => (keys ? sessionOfTicket(keys, ticket)?.limitKey : undefined));
 }
 
 interface DeviceRouteTools {
@@ -184,7 +194,7 @@ function registerOpenRoutes(app: FastifyInstance, deps: ApiDependencies, tools: 
   );
 }
 
-/** What a registered instance asks, signed with its key: usage reports and credential renewals. */
+/** What a registered instance asks, signed with its key or on a session: usage reports, credential renewals, sessions. */
 function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
   const { db } = deps;
 
@@ -200,10 +210,12 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
       schema: {
         tags,
         operationId: 'reportUsage',
+        security: [{ device: [] }, { deviceSession: [] }],
         summary: 'Report what this instance uses (R17): the signed answer states Authorized, Overage or OutOfCompliance per SKU',
         description:
-          'Signed by the device (headers authorization: Device <credential>, x-device-timestamp, x-device-signature). ' +
-          'The same reportId again returns the stored answer. 401 InvalidCredential, StaleRequest, ReplayedRequest, InvalidSignature; ' +
+          'Signed by the device (headers authorization: Device <credential>, x-device-timestamp, x-device-signature), ' +
+          'or on a session (authorization: DeviceSession <ticket>, x-device-signature its HMAC). ' +
+          'The same reportId again returns the stored answer. 401 InvalidCredential, StaleRequest, ReplayedRequest, InvalidSignature, InvalidSession, SessionExpired; ' +
           '403 NotThisInstance, InstanceRemoved; 400 for a malformed report; 422 UnknownSku for a SKU no license exists of, ' +
           'named as usage.<sku> (a SKU that exists but this VA does not hold is answered OutOfCompliance). ' +
           'Nothing changes on a 400 or 422, and the signature is not spent: the report can be sent again corrected.',
@@ -232,6 +244,7 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
       schema: {
         tags,
         operationId: 'renewCredential',
+        security: [{ device: [] }, { deviceSession: [] }],
         summary: "Renew this instance's credential (R16): a fresh one, valid a year from now",
         params: InstanceParams,
         response: { 200: CredentialResponse, ...errorResponses(400, 401, 403, 429, 503) },
@@ -247,4 +260,67 @@ function registerSignedRoutes(app: FastifyInstance, deps: ApiDependencies, tools
       });
     },
   );
+}
+
+/**
+ * A session (src/licensing/device-sessions.ts), opened with the device's Ed25519 signature only:
+ * later requests carry an HMAC under the agreed key.
+ */
+function registerSessionRoute(app: FastifyInstance, deps: ApiDependencies, tools: DeviceRouteTools): void {
+  const { db } = deps;
+  app.post<{ Params: InstanceParamsType; Body: OpenSessionBodyType }>(
+    '/devices/:instanceId/sessions',
+    {
+      bodyLimit: DEVICE_BODY_LIMIT,
+      onRequest: tools.perCredential,
+      preValidation: tools.authenticate,
+      schema: {
+        tags,
+        operationId: 'openDeviceSession',
+        summary:
+          'Open a session (docs/DEVICES.md "Sessions"): later requests carry an HMAC under the agreed key instead of an Ed25519 signature',
+        description:
+          'Signed by the device with its Ed25519 key (Authorization: Device <credential>); a session cannot open another. ' +
+          "The body is the device's fresh X25519 public key; the session key is HKDF-SHA256 of the X25519 shared secret " +
+          "(salt the instance ID, info license-device-session-v1, the device's and the server's public keys). " +
+          'Later requests send Authorization: DeviceSession <ticket> and X-Device-Signature = base64url HMAC-SHA256(session key, the signing input), ' +
+          'refused 401 InvalidSession (not a ticket of this service) or SessionExpired. Nothing is stored: the ticket holds the session. ' +
+          '401 InvalidCredential, StaleRequest, ReplayedRequest, InvalidSignature; 403 NotThisInstance, InstanceRemoved.',
+        security: [{ device: [] }],
+        params: InstanceParams,
+        body: OpenSessionBody,
+        response: { 201: SessionResponse, ...errorResponses(400, 401, 403, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const caller = tools.callerOf(request);
+      if (caller.viaSession) {
+        throw new LicenseRefusal(
+          'InvalidCredential',
+          'header authorization: a session is opened with "Device <credential>" and its signature, not on a session',
+        );
+      }
+      // A key that is no X25519 key is a 400 before anything is spent.
+      const opened = openSessionOr400(tools.requireKeys(), caller, request, deps.config.deviceSessionTtlMs);
+      tools.sweepOldSignatures(request.log);
+      // The signature is spent, and a removed instance or a revoked credential refused, as on any signed request.
+      await db.transaction((trx) => admitDeviceRequest(trx, caller));
+      return reply.status(201).header('cache-control', 'no-store').send(opened);
+    },
+  );
+}
+
+/** The session for the device's X25519 key in the body, counted against the credential it was opened with. */
+function openSessionOr400(
+  keys: SigningKeys,
+  caller: DeviceCaller,
+  request: FastifyRequest<{ Body: OpenSessionBodyType }>,
+  ttlMs: number,
+): OpenedSession {
+  const credential = /^Device\s+(\S+)$/.exec(request.headers.authorization ?? '')![1];
+  try {
+    return openSession(keys, { claims: caller.claims, limitKey: deviceLimitKeyOf(credential) }, request.body.publicKey, ttlMs);
+  } catch {
+    throw badRequest([{ field: 'publicKey', reason: 'must be a usable X25519 public key' }]);
+  }
 }

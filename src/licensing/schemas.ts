@@ -109,6 +109,26 @@ export const CredentialResponse = Type.Object({
   alreadyRegistered: Type.Boolean({ description: 'true when this UDI was registered already with this key: no token use was spent' }),
 });
 
+export const OpenSessionBody = Type.Object(
+  {
+    publicKey: Type.String({
+      pattern: '^[A-Za-z0-9_-]{43}$',
+      description: 'must be a fresh X25519 public key: 32 bytes, base64url without padding (43 characters)',
+    }),
+  },
+  { additionalProperties: false, description: "must be a JSON object: publicKey (the device's fresh X25519 public key)" },
+);
+export type OpenSessionBodyType = Static<typeof OpenSessionBody>;
+
+export const SessionResponse = Type.Object({
+  ticket: Type.String({
+    description:
+      'ses1.<keyId>.<sealed session>: send as "Authorization: DeviceSession <ticket>", with X-Device-Signature the HMAC-SHA256 under the session key',
+  }),
+  serverPublicKey: Type.String({ description: "the server's X25519 public key for this session (raw 32 bytes, base64url)" }),
+  expiresAt: Timestamp,
+});
+
 export const InstanceParams = Type.Object(
   { instanceId: Type.String({ pattern: '^pi-[A-Za-z0-9_-]{1,64}$', description: 'must be a product instance ID (pi-...)' }) },
   { additionalProperties: false },

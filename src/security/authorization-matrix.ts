@@ -149,6 +149,7 @@ export const AUTHORIZATION_MATRIX: MatrixRow[] = [
   row('POST /v1/devices/registrations', '401    401    401    401    401    401    401    401    401    401    401    401', 'the registration token in the body is the credential: an unknown one registers nothing'),
   row('POST /v1/devices/:instanceId/usage-reports', '401    401    401    401    401    401    401    401    401    2xx    401    401', "the device's own instance: its signed request only"),
   row('POST /v1/devices/:instanceId/credential-renewals', '401    401    401    401    401    401    401    401    401    2xx    401    401', "the device's own instance"),
+  row('POST /v1/devices/:instanceId/sessions', '401    401    401    401    401    401    401    401    401    2xx    401    401', "the device's own instance, signed with its key (a session cannot open another)"),
   row('POST /codec/encode', '401    2xx    403    403    403    403    403    403    403    401    403    403', 'operator key (Bearer) or codec session'),
   row('POST /codec/decode', '401    2xx    403    403    403    403    403    403    403    401    403    403', 'operator key (Bearer) or codec session'),
   row('GET /codec/session', '2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx', "the operators' codec sign-in form"),

@@ -3,6 +3,7 @@
  * not theirs (another customer's grant, token, instance or user under A's URL; another virtual
  * account of A; another device's instance). Each must be refused and change nothing.
  */
+import { newSessionKeyPair } from '../../src/device-client/protocol';
 import type { Caller, Expected, MatrixRow } from '../../src/security/authorization-matrix';
 import type { MatrixContext } from './authorization-context';
 import type { MatrixRequest } from './authorization-requests';
@@ -213,6 +214,16 @@ export const CROSS_TARGETS: CrossTarget[] = [
       method: 'POST',
       path: `/v1/devices/${b.bInstanceId}/usage-reports`,
       json: { reportId: ctx.unique('x'), usage: {} },
+    }),
+  },
+  {
+    what: "A's device opens a session as B's instance with its own credential",
+    caller: 'device',
+    expected: '403',
+    request: (_ctx, b) => ({
+      method: 'POST',
+      path: `/v1/devices/${b.bInstanceId}/sessions`,
+      json: { publicKey: newSessionKeyPair().publicKey },
     }),
   },
 ];

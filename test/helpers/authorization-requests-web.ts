@@ -5,6 +5,7 @@
  * (a signed request), the codec server and what is public.
  */
 import { randomBytes } from 'node:crypto';
+import { newSessionKeyPair } from '../../src/device-client/protocol';
 import { openSession } from '../../src/web/session';
 import type { Caller } from '../../src/security/authorization-matrix';
 import type { MatrixContext } from './authorization-context';
@@ -101,6 +102,11 @@ export const DEVICE_REQUESTS: Record<string, RequestFor> = {
   'POST /v1/devices/:instanceId/credential-renewals': (ctx) => ({
     method: 'POST',
     path: `/v1/devices/${ctx.callers.device.instanceId}/credential-renewals`,
+  }),
+  'POST /v1/devices/:instanceId/sessions': (ctx) => ({
+    method: 'POST',
+    path: `/v1/devices/${ctx.callers.device.instanceId}/sessions`,
+    json: { publicKey: newSessionKeyPair().publicKey },
   }),
 };
 

@@ -61,20 +61,23 @@ test('per API key: the 4th request of a key in the window is 429 with Retry-Afte
   });
 });
 
-test('per device credential: the 3rd report in the window is 429; the 2 accepted are in Postgres, the refused one is not; another device reports', async () => {
-  await with429(await apiWith({ perDeviceCredential: perMinute(2) }), async (api) => {
+test('per device credential: the 3rd report in the window is 429 (opening the session counted); a new session has no fresh allowance; the 2 accepted are in Postgres, the refused one is not; another device reports', async () => {
+  await with429(await apiWith({ perDeviceCredential: perMinute(3) }), async (api) => {
     const operator = await api.keyFor('operator');
     const { token } = await createToken(api, operator, world.smartAccountId, { virtualAccountPath: 'Finance' });
     const [busy, quiet] = [newDevice(api, world, 'busy'), newDevice(api, world, 'quiet')];
     const { instanceId } = await busy.client.register(token, busy.identity);
     await quiet.client.register(token, quiet.identity);
 
+    // The session's opening (signed with the credential), then two reports on it: three requests of one credential.
     await busy.client.report({ 'C9300-DNA-E-3Y': 1 }, { reportId: 'r-1' });
     await busy.client.report({ 'C9300-DNA-E-3Y': 2 }, { reportId: 'r-2' });
     const refused = await busy.client.report({ 'C9300-DNA-E-3Y': 3 }, { reportId: 'r-3' }).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(DeviceApiError);
     expect(refused).toMatchObject({ status: 429, code: 'TooManyRequests', message: expect.stringContaining('this device credential') });
     expect((refused as DeviceApiError).retryAfterMs).toBeGreaterThan(0);
+    // A session counts against the credential that opened it: opening another is refused the same.
+    expect(await busy.client.openSession().catch((err: unknown) => err)).toMatchObject({ status: 429, code: 'TooManyRequests' });
 
     const stored = await stack.db('usage_reports').where({ instance_id: instanceId }).orderBy('report_id').pluck('report_id');
     expect(stored).toEqual(['r-1', 'r-2']);

@@ -71,6 +71,7 @@ describe('loadConfig', () => {
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
       usageReportBatchSize: 64,
+      deviceSessionTtlMs: 24 * 3_600_000,
       rateLimits: {
         perApiKey: { max: 1200, timeWindowMs: 60_000 },
         perDeviceCredential: { max: 30, timeWindowMs: 60_000 },
@@ -110,6 +111,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SIGN_IN_RATE_LIMIT: '60' })).toThrow(/SIGN_IN_RATE_LIMIT: must be requests per window such as 120\/1m/);
     expect(() => loadConfig({ API_KEY_RATE_LIMIT: '0/1m' })).toThrow(/API_KEY_RATE_LIMIT: must be requests per window/);
     expect(() => loadConfig({ API_MAX_IN_FLIGHT: '-1' })).toThrow(/API_MAX_IN_FLIGHT: must be 0 or a whole number/);
+  });
+
+  test('DEVICE_SESSION_TTL is a positive duration', () => {
+    expect(loadConfig({ DEVICE_SESSION_TTL: '90s' }).deviceSessionTtlMs).toBe(90_000);
+    expect(() => loadConfig({ DEVICE_SESSION_TTL: '0' })).toThrow(/DEVICE_SESSION_TTL: must be a positive duration/);
   });
 
   test('every documented default is valid and documented', () => {
@@ -196,6 +202,7 @@ describe('loadConfig', () => {
       tracing: { tracesEndpoint: '', serviceName: '' },
       licenseSigningKeys: '',
       usageReportBatchSize: 64,
+      deviceSessionTtlMs: 24 * 3_600_000,
       rateLimits: loadConfig({}).rateLimits,
       loadShedding: loadConfig({}).loadShedding,
       apiDatabaseTimeouts: loadConfig({}).apiDatabaseTimeouts,

@@ -32,6 +32,8 @@ function deviceAnsweredWith(answer: (sentReportId: string) => string): DeviceCli
     state: { ...generateDeviceKeys(), instanceId: 'pi-device', credential: 'lic1.x.y' },
     fetch: fetchFn,
     attempts: 1,
+    // Answers are checked the same on a session; this fake service answers reports only.
+    sessions: false,
   });
 }
 
@@ -94,8 +96,29 @@ test('after the service rotates its signing key, a running device fetches the pu
     state: { ...generateDeviceKeys(), instanceId: 'pi-device', credential: 'lic1.x.y' },
     fetch: fetchFn,
     attempts: 1,
+    // Answers are checked the same on a session; this fake service answers reports only.
+    sessions: false,
   });
   await expect(device.report({ 'SKU-1': 2 }, { reportId: 'r-1' })).resolves.toMatchObject({ keyId: 'k-old' });
   service = after;
   await expect(device.report({ 'SKU-1': 2 }, { reportId: 'r-2' })).resolves.toMatchObject({ keyId: 'k-new' });
+});
+
+test('a service without the sessions route (404) is reported to with the device key, and asked once', async () => {
+  const schemes: string[] = [];
+  const fetchFn = (async (url: string, init: { body: string; headers: Record<string, string> }) => {
+    schemes.push(init.headers.authorization.split(' ')[0]);
+    if (url.endsWith('/sessions')) return new Response(JSON.stringify({ error: 'NotFound', message: 'no route' }), { status: 404 });
+    return new Response(answerTo((JSON.parse(init.body) as { reportId: string }).reportId), { status: 200 });
+  }) as unknown as typeof fetch;
+  const device = new DeviceClient({
+    baseUrl: 'http://service.test',
+    state: { ...generateDeviceKeys(), instanceId: 'pi-device', credential: 'lic1.x.y' },
+    fetch: fetchFn,
+    attempts: 1,
+  });
+  await expect(device.report({ 'SKU-1': 2 }, { reportId: 'r-1', keys: keys.verifiers })).resolves.toMatchObject({ reportId: 'r-1' });
+  await expect(device.report({ 'SKU-1': 2 }, { reportId: 'r-2', keys: keys.verifiers })).resolves.toMatchObject({ reportId: 'r-2' });
+  expect(schemes).toEqual(['Device', 'Device', 'Device']);
+  expect(device.state.session).toBeUndefined();
 });
