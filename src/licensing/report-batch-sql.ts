@@ -22,22 +22,26 @@ export type LockedInstances = Map<string, CallerInstance & { credential_serial: 
  * signature is kept with its answer (answersInsert), so a report refused or sent alone leaves
  * nothing behind. What is read of the instances' use is read after this, so under the locks.
  *
- * For a batch (`genericPlans`) it also sets plan_cache_mode to force_generic_plan for the rest of
- * the transaction (set_config's `true`: as SET LOCAL, without a round trip of its own). Postgres
- * otherwise plans the batch's prepared statements again on every run: their custom plans, which
- * know each array's length, look cheaper than the generic plan that guesses it, and planning was a
- * quarter to a third of Postgres's CPU per batch (perf, 4 reports a batch). Every later statement
- * of the transaction is a key lookup or an unnest of the batch's arrays joined by key, which the
- * generic plan does as well. The one-report path keeps custom plans: its statements are small to
- * plan, and no gain showed there.
+ * It also sets plan_cache_mode to force_custom_plan for the rest of
+ * the transaction (set_config's `true`: as SET LOCAL, in a one-time filter so even when no row
+ * matches, without a round trip of its own): each statement is planned for the sizes its tables
+ * have now. A generic plan is kept for the connection's life, so one made while a table was small
+ * (a nested loop over all of usage_reports, a scan of device_request_signatures) stays after the
+ * table has grown as long as no ANALYZE comes (autovacuum off, as on the bench host, or behind):
+ * Postgres's CPU per report went from 0.08 to 1.0-1.4 ms a report at 32 a batch on a freshly
+ * seeded database (bench/report-pg-cpu.ts --reseed; perf: texteq over a tuplestore, hash tables
+ * spilled to temporary files). Planning afresh costs 0.09-0.11 ms a report at 32 a batch against
+ * 0.08 with a good generic plan, 0.33 against 0.24 at 4 a batch. The one-report path takes the
+ * same setting: the default mode also settles on a generic plan once it looks no dearer.
  */
-export async function lockInstances(trx: Knex.Transaction, instanceIds: string[], genericPlans: boolean): Promise<LockedInstances> {
+
+export async function lockInstances(trx: Knex.Transaction, instanceIds: string[]): Promise<LockedInstances> {
   const { rows }: { rows: Array<CallerInstance & { credential_serial: string }> } = await preparedRaw(
     trx,
     `SELECT i.id, i.account_id, i.virtual_account_id::text, i.state, i.public_key, i.credential_serial,
             a.kind AS agreement_kind, a.allowance_factor
      FROM product_instances i LEFT JOIN overage_agreements a ON a.account_id = i.account_id
-     WHERE i.id = ANY(?::text[])${genericPlans ? ` AND set_config('plan_cache_mode', 'force_generic_plan', true) IS NOT NULL` : ''}
+     WHERE i.id = ANY(?::text[]) AND (SELECT set_config('plan_cache_mode', 'force_custom_plan', true)) IS NOT NULL
      ORDER BY i.id FOR UPDATE OF i`,
     [instanceIds],
   );

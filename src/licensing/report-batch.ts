@@ -179,7 +179,6 @@ async function admitAndRecall(
   const instances = await lockInstances(
     trx,
     queued.map((q) => q.caller.claims.instanceId),
-    true,
   );
   // Pools are locked for the instances that may be answered (a replay among them locks for nothing).
   const live = queued.flatMap(({ caller }, index) => {

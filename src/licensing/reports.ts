@@ -44,7 +44,7 @@ async function admitReport(
   caller: DeviceCaller,
   reportId: string,
 ): Promise<{ instance: CallerInstance; stored: SignedUsageAnswer | null; previous: PreviousUse[] }> {
-  const instance = (await lockInstances(trx, [caller.claims.instanceId], false)).get(caller.claims.instanceId);
+  const instance = (await lockInstances(trx, [caller.claims.instanceId])).get(caller.claims.instanceId);
   const {
     rows,
   }: { rows: Array<{ stored: SignedUsageAnswer | null; hash: string | null; spent: boolean; previous: PreviousUse[] | null }> } =
