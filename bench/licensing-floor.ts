@@ -1,8 +1,8 @@
 /**
  * The floor of the license-use part (bench/licensing.ts): a bare node:http server, in a process of
  * its own, doing only what a usage report cannot avoid without a database: read the body, check
- * the device's credential and its signature over the request (authenticateDevice, the API's own
- * check, with the credentials the API issued remembered as the API remembers them), parse the
+ * who sent it (authenticateDevice, the API's own check: the HMAC of the session the device opened
+ * with the API, or its signature and the credentials the API issued, remembered as the API remembers them), parse the
  * report and sign a same-shaped answer (every SKU Authorized). No framework, no database. The
  * same fleet reports to it over the same transport at the same concurrency: the rate and CPU per
  * report of the protocol alone on this machine, what the API with its database is compared to.

@@ -27,6 +27,8 @@ export interface FleetJob {
 
 export interface FleetResult {
   registration: LoadFigures;
+  /** Each registered device opening its session (Ed25519 once; its reports then carry an HMAC). */
+  sessions: LoadFigures;
   reports: LoadFigures & { states: Record<string, number> };
   /** Reports started at a fixed rate whatever the answers (open loop), timed from when each was due. */
   offered?: LoadFigures & { states: Record<string, number>; offeredPerSecond: number };
@@ -103,7 +105,7 @@ async function openLoop(
 /** Unanswered reports past which the open loop stops sending: about 0.25 s of the target rate. */
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
 
-export type FleetPhase = 'registration' | 'reports' | 'offered' | 'floor';
+export type FleetPhase = 'registration' | 'sessions' | 'reports' | 'offered' | 'floor';
 export interface FleetPhaseEdge {
   type: 'phase';
   phase: FleetPhase;
@@ -143,6 +145,14 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
     (await (await fetch(`${job.url}/v1/license-signing-keys`)).json()) as PublishedSigningKeys,
   );
   const registered = clients.map((c, i) => [c, job.devices[i].sku] as const).filter(([c]) => c.state.instanceId);
+  // Each device opens its session before reporting, as a device does once a day: the report phases time reports only.
+  let s = 0;
+  const sessions = await closedLoop(
+    'sessions',
+    job.concurrency,
+    () => (s < registered.length ? s++ : undefined),
+    async (i) => void (await registered[i][0].openSession()),
+  );
   const states: Record<string, number> = {};
   const until = Date.now() + job.reportSeconds * 1000;
   let turn = 0;
@@ -165,6 +175,7 @@ export async function runFleet(job: FleetJob): Promise<FleetResult> {
   const floor = job.floorUrl ? await reportToFloor(job.floorUrl, registered, keys, job) : undefined;
   return {
     registration: figures(registration),
+    sessions: figures(sessions),
     reports: { ...figures(reports), states },
     ...(offered ? { offered } : {}),
     ...(floor ? { floor: figures(floor) } : {}),

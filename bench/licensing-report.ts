@@ -33,6 +33,8 @@ export interface LicensingResult {
   /** USAGE_REPORT_BATCH_SIZE of the API and of `direct` (1: one transaction per report). */
   reportBatchSize?: number;
   registration: LoadFigures;
+  /** Each registered device opening its session before it reports (absent from runs before sessions). */
+  sessions?: LoadFigures;
   reports: LoadFigures & { states: Record<string, number> };
   /**
    * Reports started at `offeredPerSecond` whatever the answers (open loop: devices do not wait for
@@ -123,7 +125,7 @@ export function licensingRows(l: LicensingResult): string[][] {
     ...(l.floor
       ? [
           [
-            'license use: reports with no framework and no database (bare node:http: verify, sign), per s; p50 / p99 ms',
+            'license use: reports with no framework and no database (bare node:http: check the request, sign the answer), per s; p50 / p99 ms',
             `${n(l.floor.perSecond, 1)}; ${n(l.floor.latencyMs.p50, 1)} / ${n(l.floor.latencyMs.p99, 1)}`,
             '',
             `the floor on this machine; via HTTP ${ratio(l.reports.perSecond, l.floor.perSecond)} of it, ` +
@@ -183,17 +185,21 @@ export function licensingMarkdown(l: LicensingResult): string[] {
   const table = [
     ['path', 'requests', 's', 'per s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'failed'],
     row('POST /v1/devices/registrations', l.registration),
+    ...(l.sessions ? [row('POST /v1/devices/:id/sessions (each device once, before it reports)', l.sessions)] : []),
     row(`POST /v1/devices/:id/usage-reports, ${l.concurrency} in flight (closed loop)`, l.reports),
     ...(l.offered ? [row(`the same offered at ${l.offered.offeredPerSecond}/s (open loop; latency from when due)`, l.offered)] : []),
     row(`the same in-process, group commit of ${l.reportBatchSize ?? 1} (no HTTP, no signature checks)`, l.direct),
     ...(l.directAlone ? [row('reportUsage in-process, one transaction per report', l.directAlone)] : []),
-    ...(l.floor ? [row('the same reports with no framework and no database (bare node:http: verify, sign)', l.floor)] : []),
+    ...(l.floor
+      ? [row('the same reports with no framework and no database (bare node:http: check the request, sign the answer)', l.floor)]
+      : []),
   ];
   const cpu = (name: string, f: LoadFigures | undefined) =>
     f?.cpuMsPerRequest
       ? [`${name}: ${n(f.cpuMsPerRequest.fleet, 2)} / ${n(f.cpuMsPerRequest.api, 2)} / ${n(f.cpuMsPerRequest.postgres, 2)}`]
       : [];
   const cpuLines = [
+    ...cpu('sessions opened', l.sessions),
     ...cpu('via HTTP', l.reports),
     ...cpu(`offered at ${l.offered?.offeredPerSecond}/s`, l.offered),
     ...cpu('no framework, no database', l.floor),

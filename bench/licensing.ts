@@ -120,6 +120,7 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
           ([before, after]) =>
             resolve({
               registration: withCpuSplit(result.registration, spent.get('registration')),
+              sessions: withCpuSplit(result.sessions, spent.get('sessions')),
               reports: { ...withCpuSplit(result.reports, spent.get('reports')), states: result.reports.states },
               ...(result.offered ? { offered: { ...result.offered, ...withCpuSplit(result.offered, spent.get('offered')) } } : {}),
               // The server's CPU in the API's column; no database.
@@ -294,6 +295,7 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
   }
   for (const [part, figures] of [
     ['registration', fleet.registration],
+    ['sessions', fleet.sessions],
     ['reports', fleet.reports],
     ...(fleet.offered ? [[`reports offered at ${fleet.offered.offeredPerSecond}/s`, withoutFallingBehind(fleet.offered)] as const] : []),
     ...(fleet.floor ? [['floor (no framework, no database)', fleet.floor] as const] : []),
@@ -318,6 +320,7 @@ export async function runLicensing(stack: BenchStack, options: LicensingOptions)
     databasePoolMax: stack.config.databasePoolMax,
     reportBatchSize: stack.config.usageReportBatchSize,
     registration: fleet.registration,
+    sessions: fleet.sessions,
     reports: fleet.reports,
     ...(fleet.offered ? { offered: fleet.offered } : {}),
     ...(fleet.floor ? { floor: fleet.floor } : {}),
