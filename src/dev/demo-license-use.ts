@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeviceApiError, DeviceClient, generateDeviceKeys, type DeviceState } from '../device-client/client';
-import type { SignedUsageAnswer } from '../device-client/protocol';
+import type { SignedUsageAnswer } from '../device-client/answers';
 import { DEMO } from './demo-data';
 import { callApi, expectStatus } from './stack-api';
 

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { apiSettings, CliExit, CliFailure, EXIT_REFUSED, printResult, UsageError, withHints } from '../cli/context';
 import { formatKeyValues, formatTable } from '../cli/table';
 import { DeviceApiError, DeviceClient, generateDeviceKeys, type DeviceState } from './client';
-import { keysFromPublished, type PublishedSigningKeys, type SignedUsageAnswer } from './protocol';
+import { keysFromPublished, type PublishedSigningKeys } from './protocol';
+import { type SignedUsageAnswer } from './answers';
 
 /**
  * `device ...`: a product instance on the command line (R16, R17), for demos, support and scripts.

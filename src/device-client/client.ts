@@ -8,11 +8,9 @@ import {
   requestSigningInput,
   SESSION_SCHEME,
   signBytes,
-  verifyAnswer,
   type PublishedSigningKeys,
-  type SignedUsageAnswer,
-  type UsageAnswerBody,
 } from './protocol';
+import { verifyAnswer, type SignedUsageAnswer, type UsageAnswerBody } from './answers';
 import { fetchTransport, httpTransport, type DeviceTransport } from './transport';
 
 /**

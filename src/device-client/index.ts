@@ -9,11 +9,5 @@ export {
   type DeviceState,
   type Registration,
 } from './client';
-export {
-  keysFromPublished,
-  verifyAnswer,
-  type AnswerProof,
-  type PublishedSigningKeys,
-  type SignedUsageAnswer,
-  type UsageAnswerBody,
-} from './protocol';
+export { keysFromPublished, type PublishedSigningKeys } from './protocol';
+export { verifyAnswer, type AnswerProof, type SignedUsageAnswer, type UsageAnswerBody } from './answers';

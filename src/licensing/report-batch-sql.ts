@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SignedUsageAnswer } from '../device-client/protocol';
+import type { SignedUsageAnswer } from '../device-client/answers';
 import { preparedRaw } from '../db/prepared';
 import type { WritePart } from '../db/statement-batch';
 import type { PoolCounts, UseState } from './compliance';

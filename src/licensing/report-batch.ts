@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
-import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/protocol';
+import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/answers';
 import { StatementBatch, writePartOf } from '../db/statement-batch';
 import { inUse, overageOf, type PoolCounts } from './compliance';
 import { refusalOfAdmission, type CallerInstance, type DeviceCaller } from './device-auth';

@@ -1,4 +1,4 @@
-import { signAnswers, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/protocol';
+import { signAnswers, type SignedUsageAnswer, type UsageAnswerBody } from '../device-client/answers';
 import { addUse, judgeUse, NO_ALLOWANCE, type Allowance, type PoolCounts, type UseState } from './compliance';
 import type { CallerInstance } from './device-auth';
 import type { LicenseEvent } from './events';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SignedUsageAnswer } from '../device-client/protocol';
+import type { SignedUsageAnswer } from '../device-client/answers';
 import { isDatabaseUnavailable } from '../db/unavailable';
 import type { DeviceCaller } from './device-auth';
 import { applyReportBatch, type BatchOutcome, type QueuedReport } from './report-batch';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/protocol';
+import type { SignedUsageAnswer, UsageAnswerBody } from '../device-client/answers';
 import { refusalOfAdmission, type CallerInstance, type DeviceCaller } from './device-auth';
 import { preparedRaw } from '../db/prepared';
 import { StatementBatch, writePartOf } from '../db/statement-batch';

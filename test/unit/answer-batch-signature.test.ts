@@ -5,14 +5,8 @@
  * place in the tree or to the signature is refused; one answer alone is the v1 answer, unchanged.
  */
 import * as crypto from 'node:crypto';
-import {
-  keysFromPublished,
-  signAnswer,
-  signAnswers,
-  verifyAnswer,
-  type SignedUsageAnswer,
-  type UsageAnswerBody,
-} from '../../src/device-client/protocol';
+import { keysFromPublished } from '../../src/device-client/protocol';
+import { signAnswer, signAnswers, verifyAnswer, type SignedUsageAnswer, type UsageAnswerBody } from '../../src/device-client/answers';
 import { generateSigningKey, parseSigningKeys } from '../../src/licensing/signing';
 
 // Counted, to show a batch costs one Ed25519 verify (node:crypto's own exports cannot be spied on).

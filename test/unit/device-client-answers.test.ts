@@ -5,7 +5,7 @@
  * service rotates its signing key, a running device fetches the published keys again.
  */
 import { DeviceApiError, DeviceClient, generateDeviceKeys } from '../../src/device-client/client';
-import { signAnswer, type UsageAnswerBody } from '../../src/device-client/protocol';
+import { signAnswer, type UsageAnswerBody } from '../../src/device-client/answers';
 import { generateSigningKey, parseSigningKeys, type SigningKeys } from '../../src/licensing/signing';
 
 const keys = parseSigningKeys(generateSigningKey('k1'));

@@ -6,8 +6,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  canonicalJson,
-  sameJson,
   decodeCredential,
   encodeCredential,
   keysFromPublished,
@@ -16,13 +14,11 @@ import {
   rawPublicKeyOf,
   requestSigningInput,
   seedOf,
-  signAnswer,
   signBytes,
-  verifyAnswer,
   verifyBytes,
   type CredentialClaims,
-  type UsageAnswerBody,
 } from '../../src/device-client/protocol';
+import { canonicalJson, sameJson, signAnswer, verifyAnswer, type UsageAnswerBody } from '../../src/device-client/answers';
 import { generateSigningKey, parseSigningKeys } from '../../src/licensing/signing';
 
 const claims: CredentialClaims = {
