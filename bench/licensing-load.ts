@@ -5,6 +5,8 @@
  * closed loop for the given seconds, each answer verified offline. Answers with the figures.
  */
 import type { KeyObject } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DeviceApiError, DeviceClient, keysFromPublished, type PublishedSigningKeys } from '../src/device-client';
 import { httpTransport } from '../src/device-client/transport';
 import { FLOOR_CREDENTIALS_PATH } from './licensing-floor';
@@ -23,6 +25,11 @@ export interface FleetJob {
   /** After the closed loop: reports offered at this rate (open loop) for `offeredSeconds`, the target's own shape. */
   offeredPerSecond?: number;
   offeredSeconds?: number;
+}
+
+/** What the driver sends: the job's file (written by the driver, removed once read). */
+export interface FleetJobFile {
+  jobFile: string;
 }
 
 export interface FleetResult {
@@ -226,7 +233,10 @@ async function reportToFloor(
 }
 
 if (require.main === module) {
-  process.once('message', (job: FleetJob) => {
+  process.once('message', ({ jobFile }: FleetJobFile) => {
+    const job = JSON.parse(readFileSync(jobFile, 'utf8')) as FleetJob;
+    rmSync(dirname(jobFile), { recursive: true, force: true });
+    process.send!({ type: 'received' });
     runFleet(job).then(
       (result) => process.send!({ type: 'result', result }, () => process.exit(0)),
       (err: unknown) => process.send!({ type: 'error', message: err instanceof Error ? err.stack : String(err) }, () => process.exit(1)),

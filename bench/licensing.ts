@@ -9,6 +9,8 @@
  * no framework and no database can go below. Every pool's counters are checked against the rows afterwards.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApi } from '../src/api/server';
 import { createDb } from '../src/db/knex';
@@ -23,7 +25,7 @@ import { createTestWorld } from '../test/helpers/fixtures';
 import { startCpuProfile } from './cpu-profile';
 import { postgresBackendsCpuMs } from './cpu';
 import type { FloorMessage } from './licensing-floor';
-import type { FleetJob, FleetPhase, FleetPhaseEdge, FleetResult } from './licensing-load';
+import type { FleetJob, FleetJobFile, FleetPhase, FleetPhaseEdge, FleetResult } from './licensing-load';
 import { deviceCallerOf, type FleetInstanceRow } from './licensing-callers';
 import { seedPurchase } from './licensing-seed';
 import type { LicensingResult, LoadFigures } from './licensing-report';
@@ -90,6 +92,8 @@ function startFloorServer(licenseSigningKeys: string): Promise<FloorServer> {
   });
 }
 
+const FLEET_SILENCE_MS = 180_000;
+
 function runFleetChild(job: FleetJob, database: string, log: (line: string) => void, floor?: FloorServer): Promise<FleetResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(ROOT, 'bench', 'licensing-load.ts'), [], {
@@ -97,6 +101,20 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let resultRead = false;
+    // A fleet silent for this long has stalled (two runs in thirty did, before their first phase):
+    // the part fails, naming the last thing heard, instead of waiting for the run's own timeout.
+    let lastHeard = 'nothing since it was started';
+    let silence: NodeJS.Timeout | undefined;
+    const heard = (what: string) => {
+      lastHeard = what;
+      clearTimeout(silence);
+      silence = setTimeout(() => {
+        child.kill();
+        reject(new Error(`the device fleet sent nothing for ${FLEET_SILENCE_MS / 1000} s (last: ${lastHeard})`));
+      }, FLEET_SILENCE_MS);
+    };
+    heard(lastHeard);
+    child.once('exit', () => clearTimeout(silence));
     const starts = new Map<FleetPhase, ReturnType<typeof driverAndPostgresCpu>>();
     const spent = new Map<FleetPhase, { api: number; postgres: number }>();
     // The floor server's CPU at the floor phase's edges (it answers in order).
@@ -104,7 +122,9 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
     // BENCH_API_CPU_PROF: the API's profile over each of its phases, registrations and reports (the fleet child writes its own).
     let stopProfile: Promise<() => Promise<void>> | undefined;
     child.on('message', (message: FleetPhaseEdge | { type: string; result?: FleetResult; message?: string }) => {
-      if ('phase' in message) {
+      heard('phase' in message ? `${message.phase} ${message.edge}` : message.type);
+      if (message.type === 'received') log('   fleet: job received');
+      else if ('phase' in message) {
         // Each phase's edges in the log: a phase that stalls shows where.
         log(`   fleet: ${message.phase} ${message.edge === 'start' ? 'started' : 'done'}`);
         const now = driverAndPostgresCpu(database);
@@ -134,7 +154,10 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
     child.once('exit', (code) => {
       if (!resultRead) reject(new Error(`the device fleet exited with ${code} before its result came`));
     });
-    child.send(job);
+    // The job (10,000 devices, about 1.5 MB) goes through a file, the IPC message only names it.
+    const jobFile = join(mkdtempSync(join(tmpdir(), 'bench-fleet-')), 'job.json');
+    writeFileSync(jobFile, JSON.stringify(job));
+    child.send({ jobFile } satisfies FleetJobFile);
   });
 }
 
