@@ -1,11 +1,22 @@
 import type { Client } from '@temporalio/client';
-import { DeviceClient } from '../../src/device-client';
+import { DeviceApiError, DeviceClient } from '../../src/device-client';
 import type { Db } from '../../src/db/knex';
 import type { OrderLineInput } from '../../src/orders/order';
 import type { TestApi } from './api';
 import { createTestWorld, type TestWorld } from './fixtures';
 import { book, shipLines } from './orders';
 import { uniqueSuffix, type TestStack } from './stack';
+
+/** The status and code a device call was refused with; fails the test when it was not refused. */
+export async function refusal(promise: Promise<unknown>): Promise<{ status: number; code: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof DeviceApiError) return { status: err.status, code: err.code };
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
 
 /** A fresh device (its own key pair) talking to the test API, with a UDI unique to `name`. */
 export function newDevice(

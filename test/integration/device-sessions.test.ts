@@ -6,10 +6,10 @@
  * service no longer has, is reopened by the client without the caller noticing; `sessions: false`
  * stays on Ed25519; the sealing key rotates with the signing keys.
  */
-import { DeviceApiError, DeviceClient, keysFromPublished } from '../../src/device-client';
+import { DeviceClient, keysFromPublished } from '../../src/device-client';
 import { generateSigningKey } from '../../src/licensing/signing';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { createToken, newDevice, poolOf, provisionLicenses, smartLine } from '../helpers/devices';
+import { createToken, newDevice, poolOf, provisionLicenses, refusal, smartLine } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -73,16 +73,6 @@ async function rawReport(on: TestApi, instanceId: string, body: string, headers:
   });
   const payload = (await response.json()) as { error?: string; usage?: unknown };
   return { status: response.status, code: payload.error };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DeviceApiError) return { status: err.status, code: err.code };
-    throw err;
-  }
-  throw new Error('expected a refusal');
 }
 
 test('reports go through a session: one Ed25519-signed open, then HMACs; the answers verify; a replayed MAC is refused and counts once', async () => {

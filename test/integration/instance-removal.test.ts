@@ -7,11 +7,11 @@
  * a VA viewer or user may not; one who may not see its virtual account is told it is not there.
  * Through the API, the CLI and the virtual account page in Chromium.
  */
-import { DeviceApiError, DeviceClient } from '../../src/device-client';
+import { DeviceClient } from '../../src/device-client';
 import { openSession, SESSION_COOKIE } from '../../src/web/session';
 import { useLinkedStackAndApi, withBrowser } from '../helpers/browser';
 import { runCliInProcess } from '../helpers/cli';
-import { createToken, newDevice } from '../helpers/devices';
+import { createToken, newDevice, refusal } from '../helpers/devices';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
 import { poolOf, provisionLicenses, usageStates, virtualAccountId } from '../helpers/license-use';
 import { grantTo, userKey, verifiedUser, type ViewUser } from '../helpers/license-view-fixtures';
@@ -20,16 +20,6 @@ import { uniqueSuffix } from '../helpers/stack';
 const { stack, api } = useLinkedStackAndApi(__filename);
 jest.setTimeout(120_000);
 const SKU = 'C9300-DNA-A-RM';
-
-async function refusal(promise: Promise<unknown>): Promise<{ status: number; code: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof DeviceApiError) return { status: err.status, code: err.code };
-    throw err;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** A user of the world with `role` (on `path`, or the whole account) and their API key. */
 async function userWith(world: TestWorld, name: string, role: 'sa_admin' | 'va_admin' | 'va_user' | 'va_viewer', path?: string) {
