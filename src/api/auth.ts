@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { BoundedMap } from '../common/bounded-map';
 import type { Db } from '../db/knex';
 import type { ApiKeyRow, PartnerRow } from '../db/rows';
 
@@ -102,8 +103,7 @@ export async function revokeApiKeysWhere(
  */
 export const VERIFIED_KEY_TTL_MS = 2_000;
 /** Keys remembered at most; past it the oldest are forgotten first (they are looked up again). */
-const MAX_VERIFIED_KEYS = 10_000;
-const verifiedKeys = new Map<string, { principal: Principal; until: number }>();
+const verifiedKeys = new BoundedMap<string, { principal: Principal; until: number }>(10_000);
 /**
  * Lookups under way, by key hash: requests of one key that arrive together (a busy caller when its
  * remembered answer expires) share one statement instead of sending one each.
@@ -122,7 +122,6 @@ function forgetVerifiedKeys(): void {
 
 function remember(hash: string, principal: Principal, generation: number): void {
   if (generation !== verifiedGeneration) return;
-  if (verifiedKeys.size >= MAX_VERIFIED_KEYS) verifiedKeys.delete(verifiedKeys.keys().next().value!);
   verifiedKeys.set(hash, { principal, until: Date.now() + VERIFIED_KEY_TTL_MS });
 }
 

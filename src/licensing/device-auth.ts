@@ -1,5 +1,6 @@
 import { timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
+import { boundedMapsPer } from '../common/bounded-map';
 import { preparedRaw } from '../db/prepared';
 import {
   decodeCredential,
@@ -52,8 +53,7 @@ interface VerifiedCredential {
   claims: CredentialClaims;
   devicePublicKey?: KeyObject;
 }
-const verifiedCredentials = new WeakMap<SigningKeys, Map<string, VerifiedCredential>>();
-const MAX_REMEMBERED_CREDENTIALS = 50_000;
+const verifiedCredentials = boundedMapsPer<SigningKeys, string, VerifiedCredential>(50_000);
 
 /**
  * The claims of a credential this service signed. Remembered by the whole credential text (its
@@ -61,13 +61,11 @@ const MAX_REMEMBERED_CREDENTIALS = 50_000;
  * still checked on every request.
  */
 function verifiedCredential(keys: SigningKeys, credential: string): VerifiedCredential | undefined {
-  let remembered = verifiedCredentials.get(keys);
-  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, VerifiedCredential>()));
+  const remembered = verifiedCredentials(keys);
   const known = remembered.get(credential);
   if (known) return known;
   const claims = decodeCredential(credential, keys.verifiers);
   if (!claims) return undefined;
-  if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
   const verified: VerifiedCredential = { claims };
   remembered.set(credential, verified);
   return verified;
@@ -80,11 +78,9 @@ function verifiedCredential(keys: SigningKeys, credential: string): VerifiedCred
  * would read back), or read from the credential's own text when not given.
  */
 export function rememberIssuedCredential(keys: SigningKeys, credential: string, encoded?: CredentialClaims): void {
-  let remembered = verifiedCredentials.get(keys);
-  if (!remembered) verifiedCredentials.set(keys, (remembered = new Map<string, VerifiedCredential>()));
+  const remembered = verifiedCredentials(keys);
   if (remembered.has(credential)) return;
   const claims = encoded ?? (JSON.parse(Buffer.from(credential.split('.')[1], 'base64url').toString('utf8')) as CredentialClaims);
-  if (remembered.size >= MAX_REMEMBERED_CREDENTIALS) remembered.delete(remembered.keys().next().value!);
   remembered.set(credential, { claims });
 }
 

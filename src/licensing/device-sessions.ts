@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { boundedMapsPer } from '../common/bounded-map';
 import type { CredentialClaims } from '../device-client/protocol';
 import { deriveSessionKey, newSessionKeyPair } from '../device-client/protocol';
 import type { SigningKeys } from './signing';
@@ -66,18 +67,15 @@ export function unsealTicket(keys: SigningKeys, ticket: string): DeviceSession |
 }
 
 /** Tickets opened, per key set, by the whole ticket text: a session's next request skips the AES. */
-const openedTickets = new WeakMap<SigningKeys, Map<string, DeviceSession>>();
-const MAX_REMEMBERED_TICKETS = 50_000;
+const openedTickets = boundedMapsPer<SigningKeys, string, DeviceSession>(50_000);
 
 /** `unsealTicket`, remembered (bounded, oldest forgotten first); expiry is still checked by the caller each time. */
 export function sessionOfTicket(keys: SigningKeys, ticket: string): DeviceSession | undefined {
-  let remembered = openedTickets.get(keys);
-  if (!remembered) openedTickets.set(keys, (remembered = new Map<string, DeviceSession>()));
+  const remembered = openedTickets(keys);
   const known = remembered.get(ticket);
   if (known) return known;
   const session = unsealTicket(keys, ticket);
   if (!session) return undefined;
-  if (remembered.size >= MAX_REMEMBERED_TICKETS) remembered.delete(remembered.keys().next().value!);
   remembered.set(ticket, session);
   return session;
 }
