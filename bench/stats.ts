@@ -29,7 +29,8 @@ export function summarize(values: readonly number[]): LatencySummary {
     p50: percentile(values, 50),
     p95: percentile(values, 95),
     p99: percentile(values, 99),
-    max: Math.max(...values),
+    // Not Math.max(...values): past about 120,000 values (the floor's 20 s on a fast host) the spread overflows the stack.
+    max: values.reduce((most, v) => (v > most ? v : most), -Infinity),
     mean: values.reduce((sum, v) => sum + v, 0) / values.length,
   };
 }
