@@ -1,9 +1,10 @@
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import {
   deriveSessionKey,
   keysFromPublished,
   macRequest,
   newSessionKeyPair,
+  newKeyPair,
   privateKeyFromSeed,
   requestSigningInput,
   SESSION_SCHEME,
@@ -81,11 +82,9 @@ export class DeviceApiError extends Error {
 const madeKeys = new WeakMap<object, { seed: string; key: KeyObject }>();
 
 export function generateDeviceKeys(): Pick<DeviceState, 'privateKey' | 'publicKey'> {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  // The JWK holds both halves, base64url already: one export, not two DER ones.
-  const jwk = privateKey.export({ format: 'jwk' });
-  const keys = { privateKey: jwk.d!, publicKey: jwk.x! };
-  madeKeys.set(keys, { seed: jwk.d!, key: privateKey });
+  const { privateKey, d, x } = newKeyPair('Ed25519');
+  const keys = { privateKey: d, publicKey: x };
+  madeKeys.set(keys, { seed: d, key: privateKey });
   return keys;
 }
 

@@ -5,8 +5,8 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
+  randomBytes,
   sign,
   verify,
   type KeyObject,
@@ -35,6 +35,19 @@ export const DEVICE_HEADERS = {
 export const REQUEST_CLOCK_SKEW_MS = 5 * 60_000;
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/**
+ * A new Ed25519 or X25519 private key and the base64url halves of its JWK, made from 32 random bytes.
+ * Not generateKeyPairSync: on Node 20 exporting a key it made can deadlock the process for good. The
+ * export holds the key's mutex while it allocates; a GC there may destroy the finished key-generation
+ * job, whose destructor takes the same mutex (the bench's fleet and a bare loop hung in ~KeyGenJob).
+ */
+export function newKeyPair(crv: 'Ed25519' | 'X25519'): { privateKey: KeyObject; d: string; x: string } {
+  const d = randomBytes(32).toString('base64url');
+  // Node derives the public half from d; the x a JWK import requires is not checked against it.
+  const privateKey = createPrivateKey({ key: { kty: 'OKP', crv, d, x: d }, format: 'jwk' });
+  return { privateKey, d, x: privateKey.export({ format: 'jwk' }).x! };
+}
 
 /**
  * An Ed25519 private key from its 32-byte seed. Given its raw public half too (a device keeps both),
@@ -119,8 +132,8 @@ export function x25519PublicKeyFromRaw(raw: Buffer): KeyObject {
 
 /** A fresh X25519 pair, with its public half raw and base64url (what the other side is sent). */
 export function newSessionKeyPair(): { privateKey: KeyObject; publicKey: string } {
-  const { privateKey } = generateKeyPairSync('x25519');
-  return { privateKey, publicKey: privateKey.export({ format: 'jwk' }).x! };
+  const { privateKey, x } = newKeyPair('X25519');
+  return { privateKey, publicKey: x };
 }
 
 /**

@@ -3,12 +3,13 @@
  * (src/licensing/signing.ts): credentials and answers verify under the key that signed them, also
  * after a rotation, and any change to what was signed is caught.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import {
   decodeCredential,
   encodeCredential,
   keysFromPublished,
+  newKeyPair,
   privateKeyFromSeed,
   publicKeyFromRaw,
   rawPublicKeyOf,
@@ -59,6 +60,21 @@ test('a key survives its seed: the same public key, the same signatures verify',
   expect(verifyBytes(again, input, signBytes(fromJwk, input))).toBe(true);
   expect(seedOf(privateKey).equals(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(16))).toBe(true);
   expect(() => privateKeyFromSeed(seedOf(privateKey).subarray(1), rawPublicKeyOf(privateKey))).toThrow('32 bytes');
+});
+
+test('a new key pair (from random bytes, not generateKeyPairSync): x is the public half node derives, its signatures verify, X25519 pairs agree', () => {
+  const made = newKeyPair('Ed25519');
+  const spki = createPublicKey(made.privateKey).export({ format: 'der', type: 'spki' });
+  expect(Buffer.from(made.x, 'base64url').equals(spki.subarray(spki.length - 32))).toBe(true);
+  expect(seedOf(made.privateKey).toString('base64url')).toBe(made.d);
+  const input = requestSigningInput('POST', '/v1/devices/pi-1/usage-reports', '1765000000000', '{}');
+  expect(verifyBytes(publicKeyFromRaw(Buffer.from(made.x, 'base64url')), input, signBytes(made.privateKey, input))).toBe(true);
+  expect(newKeyPair('Ed25519').d).not.toBe(made.d);
+  const [a, b] = [newKeyPair('X25519'), newKeyPair('X25519')];
+  const publicOf = (x: string) => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+  expect(diffieHellman({ privateKey: a.privateKey, publicKey: publicOf(b.x) })).toEqual(
+    diffieHellman({ privateKey: b.privateKey, publicKey: publicOf(a.x) }),
+  );
 });
 
 test('a public key from its raw bytes (imported as a JWK) is the key itself: same SPKI, verifies its signatures, refuses a wrong length', () => {
