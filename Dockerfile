@@ -1,5 +1,5 @@
 # Image for the worker, the HTTP API and the one-shot migrate job (see docker-compose.yml):
-#   node --max-semi-space-size=4 --heap-growing-percent=50 dist/workers/main.js   node dist/workers/api.js   node dist/scripts/migrate.js
+#   node --max-semi-space-size=4 --heap-growing-percent=50 dist/workers/main.js   node --no-allocation-site-pretenuring dist/workers/api.js   node dist/scripts/migrate.js
 
 # --- build: compile TypeScript into dist/ -----------------------------------------------------
 FROM node:20-bookworm-slim AS build

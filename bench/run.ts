@@ -10,9 +10,11 @@
  *   npm run bench -- --pool-sizes 2,5,10,20 --skip throughput,engine-limit,cost,parked,api
  *   npm run bench -- --smoke --skip throughput,engine-limit,cost,parked,api,pool,licensing,license-view,license-clock,true-up   # overload only
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { API_NODE_FLAGS } from '../src/api/node-flags';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 import { PARTS, parseArgs, type Options, type Part } from './options';
 import { runLicensingPart, runOverloadPart, runParkedPart, runPoolPart, runThroughputAndApi, type BenchRun } from './parts';
@@ -140,6 +142,7 @@ function stackNotes(stack: BenchStack & { workerLoader: string }, orderWorkers: 
       'with a pre-built workflow bundle and the worker options workers/order-worker.ts ' +
       `sets from the configuration (WORKER_MAX_CACHED_WORKFLOWS ${stack.config.workerMaxCachedWorkflows}, DATABASE_POOL_MAX ${stack.config.databasePoolMax}; ` +
       'everything else the SDK default).',
+    `The API under test runs in the driver process, started with the API's node flags (${API_NODE_FLAGS.join(' ')}, src/api/node-flags.ts).`,
     `Mix: ${SCENARIO_KINDS.map((k) => `${k} (${SCENARIO_DESCRIPTIONS[k]})`).join('; ')}.`,
   ];
 }
@@ -194,10 +197,16 @@ function readAnalysis(smoke: boolean): { findings?: string; method?: string } {
   return { ...(smoke ? {} : { findings: read('findings.md') }), method: read('method.md') };
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+/** The driver hosts the API it measures, so it runs with the API's node flags; started without them (`npx tsx bench/run.ts`), it starts itself again with them. */
+if (API_NODE_FLAGS.some((flag) => !process.execArgv.includes(flag))) {
+  const again = spawnSync(process.execPath, [...API_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(again.status ?? 1);
+} else {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

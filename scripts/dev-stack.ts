@@ -38,6 +38,7 @@ import { startTemporalDevServer } from '../src/dev/temporal-dev-server';
 import { connectTemporal } from '../src/temporal/connect';
 import { ensureSearchAttributes } from '../src/temporal/register-search-attributes';
 import { writeWorkflowBundle } from '../src/temporal/workflow-bundle';
+import { API_NODE_FLAGS } from '../src/api/node-flags';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../src/temporal/worker-memory';
 
 const ROOT = resolve(__dirname, '..');
@@ -119,7 +120,7 @@ async function startProcesses(config: Config, connection: Connection, env: NodeJ
   });
   supervise('worker', worker);
   step(`API: starting on ${config.apiListen}`);
-  const api = stack.spawnChild('api', process.execPath, ['--import', 'tsx', 'workers/api.ts'], env);
+  const api = stack.spawnChild('api', process.execPath, [...API_NODE_FLAGS, '--import', 'tsx', 'workers/api.ts'], env);
   supervise('api', api);
   const apiCheck = await checkApi(localUrl(config.apiListen), api);
   // A worker takes a while to start polling (longer on a busy machine); the demo needs it polling, or the API's first query about a new order would wait for it.

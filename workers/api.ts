@@ -1,5 +1,5 @@
 /**
- * API process entry point: `npm run api` (tsx) or `node dist/workers/api.js`.
+ * API process entry point: `npm run api` or `node --no-allocation-site-pretenuring dist/workers/api.js` (src/api/node-flags.ts).
  * Serves the HTTP API, the OpenAPI document (/openapi.json, /docs), the customer pages behind the
  * email links, and /healthz and /readyz, on API_LISTEN. Stops on SIGINT or SIGTERM after the
  * requests in flight are answered.

@@ -231,7 +231,7 @@ async function restartableServer(options: {
   };
 }
 
-/** `node --import tsx workers/api.ts`, as the production shape runs it; one that exits by itself is started again. */
+/** `node <API_NODE_FLAGS> --import tsx workers/api.ts`, as the production shape runs it; one that exits by itself is started again. */
 async function startApi(options: {
   stack: StackProcesses;
   registry: ProcessRegistry;

@@ -6,6 +6,7 @@
  * docker-compose.yml and scripts/ensure-production-binaries.sh say the same.
  */
 import { join } from 'node:path';
+import { API_NODE_FLAGS } from '../api/node-flags';
 import { WORKER_NODE_FLAGS } from '../temporal/worker-memory';
 
 /** What scripts/ensure-production-binaries.sh builds and docker-compose.yml runs (image tags drop the "v" where the image does). */
@@ -43,7 +44,7 @@ export const PRODUCTION_FILES = {
 /** The worker and API entry points and node flags (compose runs their compiled dist/ form). */
 export const PRODUCTION_COMMANDS = {
   worker: { nodeFlags: [...WORKER_NODE_FLAGS], entry: 'workers/main' },
-  api: { nodeFlags: [] as string[], entry: 'workers/api' },
+  api: { nodeFlags: [...API_NODE_FLAGS], entry: 'workers/api' },
 } as const;
 
 /** The variables Temporal's config template reads (deploy/temporal/config/production.yaml) for a Postgres URL. */

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import { promisify } from 'util';
 import { parse } from 'yaml';
+import { API_NODE_FLAGS } from '../../src/api/node-flags';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../src/temporal/search-attributes';
 import { WORKER_NODE_FLAGS, workerMemoryEnv } from '../../src/temporal/worker-memory';
@@ -256,7 +257,11 @@ describe('docker-compose.yml', () => {
 
   test.each(APIS)('%s is built from the Dockerfile, runs the compiled API and starts after the migrations and search attributes', (api) => {
     expect(compose.services[api].build).toBeDefined();
-    expect(commandOf(api, 'command')).toBe('node dist/workers/api.js');
+    // Started as src/api/node-flags.ts says, as npm start, `npm run api` and the bench's driver do.
+    expect(commandOf(api, 'command')).toBe(`node ${API_NODE_FLAGS.join(' ')} dist/workers/api.js`);
+    expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.api).toBe(
+      `node ${API_NODE_FLAGS.join(' ')} --import tsx workers/api.ts`,
+    );
     expect(dependsOn(api)).toMatchObject({
       migrate: 'service_completed_successfully',
       'temporal-admin-tools': 'service_completed_successfully',
