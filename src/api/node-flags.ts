@@ -9,6 +9,6 @@
  *   straight into the old generation from then on. Each answered report then left about 8 kB there:
  *   15-19 MB/s at 2,000 reports/s, a full collection every 15-20 s, and with it 150-300 ms in which
  *   the two cores went to the collector rather than to answers. Without pretenuring: 3 MB/s, no full
- *   collection in the open loop's 15 s (bench/findings.md, "The pause").
+ *   collection in the open loop's 15 s (bench/findings.md, "License use: the pause found").
  */
 export const API_NODE_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
