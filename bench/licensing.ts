@@ -101,8 +101,8 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let resultRead = false;
-    // A fleet silent for this long has stalled (two runs in thirty did, before their first phase):
-    // the part fails, naming the last thing heard, instead of waiting for the run's own timeout.
+    // A fleet silent for this long has stalled (runs did, before their first phase, until the device
+    // client's keys stopped deadlocking Node; bench/findings.md): the part fails, naming the last thing heard.
     let lastHeard = 'nothing since it was started';
     let silence: NodeJS.Timeout | undefined;
     const heard = (what: string) => {

@@ -17,6 +17,7 @@ import {
   seedOf,
   signBytes,
   verifyBytes,
+  x25519PublicKeyFromRaw,
   type CredentialClaims,
 } from '../../src/device-client/protocol';
 import { canonicalJson, sameJson, signAnswer, verifyAnswer, type UsageAnswerBody } from '../../src/device-client/answers';
@@ -71,7 +72,7 @@ test('a new key pair (from random bytes, not generateKeyPairSync): x is the publ
   expect(verifyBytes(publicKeyFromRaw(Buffer.from(made.x, 'base64url')), input, signBytes(made.privateKey, input))).toBe(true);
   expect(newKeyPair('Ed25519').d).not.toBe(made.d);
   const [a, b] = [newKeyPair('X25519'), newKeyPair('X25519')];
-  const publicOf = (x: string) => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+  const publicOf = (x: string) => x25519PublicKeyFromRaw(Buffer.from(x, 'base64url'));
   expect(diffieHellman({ privateKey: a.privateKey, publicKey: publicOf(b.x) })).toEqual(
     diffieHellman({ privateKey: b.privateKey, publicKey: publicOf(a.x) }),
   );
