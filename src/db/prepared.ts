@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Client as PgClient, QueryResultRow } from 'pg';
+import type { LeanTransaction } from './lean-transaction';
 
 /**
  * A hot statement run straight on a transaction's own pg connection as a named prepared statement
@@ -15,7 +16,7 @@ interface PreparedStatement {
 }
 
 /** What this module uses of knex's (untyped) client inside a transaction, and of its pool outside one. */
-interface TransactionClient {
+export interface StatementClient {
   acquireConnection(): Promise<PgClient>;
   releaseConnection(connection: PgClient): Promise<unknown>;
   emit(event: 'query', query: { method: 'raw'; sql: string; bindings: readonly unknown[] }): boolean;
@@ -45,14 +46,18 @@ function preparedOf(sql: string): PreparedStatement {
   return statement;
 }
 
+/** A transaction a prepared statement runs in: knex's, or a lean one (src/db/lean-transaction.ts). */
+export type SqlTransaction = Knex.Transaction | LeanTransaction;
+
 /** Runs `sql` with its `?` bindings in `trx`, as a statement prepared once per connection; the rows as knex.raw gives them. */
 export async function preparedRaw<T extends QueryResultRow = Record<string, unknown>>(
-  trx: Knex.Transaction,
+  trx: SqlTransaction,
   sql: string,
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
+  if (!isKnex(trx)) return trx.prepared<T>(sql, bindings);
   // Inside a transaction, knex's client hands out the transaction's one connection.
-  const client = trx.client as TransactionClient;
+  const client = trx.client as StatementClient;
   return runPrepared<T>(client, await client.acquireConnection(), sql, bindings);
 }
 
@@ -65,7 +70,7 @@ export async function preparedStatement<T extends QueryResultRow = Record<string
   sql: string,
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
-  const client = db.client as TransactionClient;
+  const client = db.client as StatementClient;
   const connection = await client.acquireConnection();
   try {
     return await runPrepared<T>(client, connection, sql, bindings);
@@ -74,8 +79,18 @@ export async function preparedStatement<T extends QueryResultRow = Record<string
   }
 }
 
-async function runPrepared<T extends QueryResultRow>(
-  client: TransactionClient,
+function isKnex(trx: SqlTransaction): trx is Knex.Transaction {
+  return typeof (trx as Partial<LeanTransaction>).prepared !== 'function';
+}
+
+/** The transaction as knex, for statements built with knex's builder (a lean one makes its bound knex on first use). */
+export function knexOf(trx: SqlTransaction): Knex.Transaction {
+  return isKnex(trx) ? trx : trx.knex();
+}
+
+/** Runs `sql` on `connection` as a named prepared statement, emitting knex's 'query' event on `client`. */
+export async function runPrepared<T extends QueryResultRow>(
+  client: StatementClient,
   connection: PgClient,
   sql: string,
   bindings: readonly unknown[],

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { QueryResultRow } from 'pg';
-import { preparedRaw } from './prepared';
+import { preparedRaw, type SqlTransaction } from './prepared';
 
 /** One write (the body of a CTE) and its `?` bindings; named when a later part reads what it returns. */
 export interface WritePart {
@@ -36,7 +36,7 @@ export class StatementBatch {
   }
 
   /** As `run`, as a prepared statement on the transaction's connection (src/db/prepared.ts): for the hottest paths. */
-  async runPrepared<T extends QueryResultRow = Record<string, unknown>>(trx: Knex.Transaction, last?: WritePart): Promise<T[]> {
+  async runPrepared<T extends QueryResultRow = Record<string, unknown>>(trx: SqlTransaction, last?: WritePart): Promise<T[]> {
     const statement = this.take(last);
     if (!statement) return [];
     return (await preparedRaw<T>(trx, statement.sql, statement.bindings)).rows;

@@ -1,6 +1,5 @@
-import type { Knex } from 'knex';
 import type { SignedUsageAnswer } from '../device-client/answers';
-import { preparedRaw } from '../db/prepared';
+import { knexOf, preparedRaw, type SqlTransaction } from '../db/prepared';
 import type { WritePart } from '../db/statement-batch';
 import type { PoolCounts, UseState } from './compliance';
 import type { CallerInstance } from './device-auth';
@@ -35,7 +34,7 @@ export type LockedInstances = Map<string, CallerInstance & { credential_serial: 
  * same setting: the default mode also settles on a generic plan once it looks no dearer.
  */
 
-export async function lockInstances(trx: Knex.Transaction, instanceIds: string[]): Promise<LockedInstances> {
+export async function lockInstances(trx: SqlTransaction, instanceIds: string[]): Promise<LockedInstances> {
   const { rows }: { rows: Array<CallerInstance & { credential_serial: string }> } = await preparedRaw(
     trx,
     `SELECT i.id, i.account_id, i.virtual_account_id::text, i.state, i.public_key, i.credential_serial,
@@ -71,7 +70,7 @@ export interface RecalledBatch {
  * not in `pools` (createMissingPools makes and locks it).
  */
 export async function recallBatch(
-  trx: Knex.Transaction,
+  trx: SqlTransaction,
   reports: Array<{ instanceId: string; reportId: string; signatureHash: Buffer }>,
   liveInstanceIds: string[],
   poolKeys: PoolKey[],
@@ -123,12 +122,12 @@ export async function recallBatch(
 
 /** Pools of `keys` with no row yet (rare: a SKU no order brought to this VA), created then locked as lockPool does, after the others. */
 export async function createMissingPools(
-  trx: Knex.Transaction,
+  trx: SqlTransaction,
   keys: Array<PoolKey & { accountId: string }>,
   pools: Map<string, PoolRow>,
 ): Promise<void> {
   for (const key of keys) {
-    if (!pools.has(poolKeyText(key))) pools.set(poolKeyText(key), await lockPool(trx, key.accountId, key));
+    if (!pools.has(poolKeyText(key))) pools.set(poolKeyText(key), await lockPool(knexOf(trx), key.accountId, key));
   }
 }
 
