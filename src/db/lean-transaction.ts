@@ -50,16 +50,21 @@ export class LeanTransaction {
 export async function inLeanTransaction<T>(db: Knex, work: (tx: LeanTransaction) => Promise<T>): Promise<T> {
   const client = db.client as StatementClient;
   const connection = await client.acquireConnection();
+  // Each a round trip, and told to knex's 'query' listeners as its own transactions' are.
+  const control = (sql: 'BEGIN' | 'COMMIT' | 'ROLLBACK') => {
+    client.emit('query', { method: 'raw', sql, bindings: [] });
+    return connection.query(sql);
+  };
   try {
-    await connection.query('BEGIN');
+    await control('BEGIN');
     let result: T;
     try {
       result = await work(new LeanTransaction(db, connection));
     } catch (err) {
-      await connection.query('ROLLBACK').catch((rollbackErr: unknown) => markBroken(connection, rollbackErr));
+      await control('ROLLBACK').catch((rollbackErr: unknown) => markBroken(connection, rollbackErr));
       throw err;
     }
-    await connection.query('COMMIT');
+    await control('COMMIT');
     return result;
   } finally {
     await client.releaseConnection(connection);

@@ -52,7 +52,7 @@ test('a throw rolls back both kinds of statement, rethrows, and leaves the conne
   expect((await db.raw('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
 });
 
-test("knex's query event sees the prepared statements and the knex() ones", async () => {
+test("knex's query event sees BEGIN, the prepared statements, the knex() ones and COMMIT", async () => {
   const seen: string[] = [];
   const listener = (q: { sql: string }) => seen.push(q.sql);
   db.on('query', listener);
@@ -64,7 +64,12 @@ test("knex's query event sees the prepared statements and the knex() ones", asyn
   } finally {
     db.off('query', listener);
   }
-  expect(seen).toEqual([`SELECT tag FROM ${table} WHERE tag = ?`, db(table).where({ tag: 'none' }).select('tag').toSQL().toNative().sql]);
+  expect(seen).toEqual([
+    'BEGIN',
+    `SELECT tag FROM ${table} WHERE tag = ?`,
+    db(table).where({ tag: 'none' }).select('tag').toSQL().toNative().sql,
+    'COMMIT',
+  ]);
 });
 
 test('a connection killed inside the transaction fails it and is replaced, not handed out again', async () => {
