@@ -209,18 +209,22 @@ export function useWrites(upserts: UseWrite[], deletes: Array<{ instanceId: stri
 }
 
 /**
- * The answered instances' contact, and the signatures of retries answered from their stored
- * answer spent (the one place a usage report writes device_request_signatures: the stored row
- * keeps the signature of the request it answered, not of each retry).
+ * A report's contact, kept to the minute: an active instance's row is written only when its last
+ * contact is a minute old or more. last_contact_at is in two indexes, so every write of it is a new
+ * row version and an entry in each of the table's five indexes; liveness counts silence in days,
+ * the pages show the minute. An instance not active (authorization_expired) is always written.
+ */
+export const CONTACT_WRITE_SQL = `UPDATE product_instances SET state = 'active', last_contact_at = now()
+  WHERE id = ANY(?::text[]) AND (state <> 'active' OR last_contact_at < now() - interval '1 minute')`;
+
+/**
+ * The answered instances' contact (CONTACT_WRITE_SQL), and the signatures of retries answered from
+ * their stored answer spent (the one place a usage report writes device_request_signatures: the
+ * stored row keeps the signature of the request it answered, not of each retry).
  */
 export function contactAndSpentWrites(answered: string[], spent: Array<{ instanceId: string; signatureHash: Buffer }>): WritePart[] {
   const parts: WritePart[] = [];
-  if (answered.length > 0) {
-    parts.push({
-      sql: `UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ANY(?::text[])`,
-      bindings: [answered],
-    });
-  }
+  if (answered.length > 0) parts.push({ sql: CONTACT_WRITE_SQL, bindings: [answered] });
   if (spent.length > 0) parts.push(spentSignaturesInsert(spent));
   return parts;
 }

@@ -6,7 +6,7 @@ import { StatementBatch, writePartOf } from '../db/statement-batch';
 import { licenseEventInsert } from './events';
 import { comparePoolKeys } from './pool-order';
 import { lockPool, poolRowOf, recomputePool, writePoolCountsIn, type PoolKey, type PoolRow } from './pools';
-import { lockInstances, spentSignaturesInsert } from './report-batch-sql';
+import { CONTACT_WRITE_SQL, lockInstances, spentSignaturesInsert } from './report-batch-sql';
 import { allowanceOfInstance, answerOf, judgeSku, sameCounts, skusOfReport, usageEventOf, type PreviousUse } from './report-judging';
 import type { SigningKeys } from './signing';
 
@@ -139,7 +139,7 @@ export async function reportUsage(
     const batch = new StatementBatch();
     const { judged, stateChanged } = await judgeReport(trx, batch, instance, report.usage, new Map(previous.map((r) => [r.sku, r])));
     const answer = answerOf(keys, instance.id, report.reportId, judged);
-    batch.add({ sql: `UPDATE product_instances SET state = 'active', last_contact_at = now() WHERE id = ?`, bindings: [instance.id] });
+    batch.add({ sql: CONTACT_WRITE_SQL, bindings: [[instance.id]] });
     // The event log records what changed state; a count moving within its state does not (usageEventOf).
     if (stateChanged) batch.add(writePartOf(licenseEventInsert(trx, usageEventOf(instance, report.reportId, judged))));
     // Pool, use, contact, event and the answer kept for retries: one statement.

@@ -52,7 +52,11 @@ export const InstanceLine = Type.Object({
   hostname: Type.String(),
   state: Type.String(),
   registeredAt: Timestamp,
-  lastContactAt: Timestamp,
+  lastContactAt: Type.String({
+    format: 'date-time',
+    description:
+      'the last registration, renewal or report, to the minute (a report within a minute of the last contact is not written again)',
+  }),
   uses: Type.Array(Type.Object({ sku: Type.String(), count: Type.Integer(), state: Type.String() })),
 });
 export const InstanceView = Type.Object({

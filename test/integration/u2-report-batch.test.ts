@@ -203,3 +203,38 @@ test('a report dropping a SKU: judged in the batch when another report locks tha
   expect(await keptAt('r-c2', 'r-b2')).toBe(1);
   expect(await poolOf(stack.db, world.smartAccountId, 'Finance', OTHER)).toMatchObject({ authorized: 2 });
 });
+
+test('a report keeps the contact to the minute: a contact a minute old moves, a fresh one is not written again, in a batch and alone', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  await provisionLicenses(stack.client, stack.taskQueue, world, 'Finance', [smartLine(SKU, 5)], `PO-${world.suffix}`);
+  const { token } = await createToken(api, await api.keyFor('operator'), world.smartAccountId, { virtualAccountPath: 'Finance' });
+  const devices = Array.from({ length: 3 }, (_, i) => newDevice(api, world, `contact-${i}`));
+  for (const d of devices) await d.client.register(token, d.identity);
+  const ids = devices.map((d) => d.client.state.instanceId!);
+  const twoMinutesAgo = new Date(Date.now() - 120_000);
+  await stack.db('product_instances').whereIn('id', ids).update({ last_contact_at: twoMinutesAgo });
+  // xmin names the transaction that wrote the row's version: unchanged, the row was not written.
+  const rows = async () =>
+    new Map(
+      (await stack.db('product_instances').whereIn('id', ids).select('id', 'last_contact_at', stack.db.raw('xmin::text AS xmin'))).map(
+        (r: { id: string; last_contact_at: Date; xmin: string }) => [r.id, { at: r.last_contact_at.getTime(), xmin: r.xmin }],
+      ),
+    );
+  const batcher = new UsageReportBatcher(stack.db, parseSigningKeys(stack.config.licenseSigningKeys), {
+    batchSize: 64,
+    batchesInFlight: 1,
+  });
+  const args = ({ caller, report }: ReturnType<typeof signedReport>) => [caller, report] as const;
+  // d0 and d1 together (one batch), d2 alone (the one-report path).
+  const round = async (n: number) => {
+    await Promise.all([0, 1].map((i) => batcher.submit(...args(signedReport(devices[i], `r${n}-${i}`, { [SKU]: 1 })))));
+    await batcher.submit(...args(signedReport(devices[2], `r${n}-2`, { [SKU]: 1 })));
+  };
+
+  await round(1);
+  const moved = await rows();
+  for (const id of ids) expect(moved.get(id)!.at).toBeGreaterThan(twoMinutesAgo.getTime() + 60_000);
+  await round(2);
+  expect(await rows()).toEqual(moved);
+  expect(await stack.db('usage_reports').whereIn('instance_id', ids).count<{ count: string }[]>('* AS count')).toEqual([{ count: '6' }]);
+});
