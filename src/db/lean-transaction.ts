@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
+import type { Client as PgClient, QueryResultRow } from 'pg';
+import { runPrepared, type StatementClient } from './prepared';
+
 // knex's own constructor of a knex instance over a client (what its transactions use); untyped.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const makeKnex = require('knex/lib/knex-builder/make-knex') as (client: unknown) => Knex;
-import type { Client as PgClient, QueryResultRow } from 'pg';
-import { runPrepared, type StatementClient } from './prepared';
 
 /**
  * A transaction driven straight on one pooled pg connection (BEGIN, prepared statements, COMMIT),
