@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Client as PgClient, QueryResultRow } from 'pg';
-import { runPrepared, type StatementClient } from './prepared';
+import { runPrepared, type OwnStatementsTransaction, type StatementClient } from './prepared';
 
 // knex's own constructor of a knex instance over a client (what its transactions use); untyped.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -13,7 +13,7 @@ const makeKnex = require('knex/lib/knex-builder/make-knex') as (client: unknown)
  * second through it against 16,068 on a bare connection, most of the difference garbage. Rare
  * steps written with knex's builder still run inside it, through `knex()`.
  */
-export class LeanTransaction {
+export class LeanTransaction implements OwnStatementsTransaction {
   private bound?: Knex.Transaction;
 
   constructor(

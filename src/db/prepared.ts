@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Client as PgClient, QueryResultRow } from 'pg';
-import type { LeanTransaction } from './lean-transaction';
 
 /**
  * A hot statement run straight on a transaction's own pg connection as a named prepared statement
@@ -46,8 +45,14 @@ function preparedOf(sql: string): PreparedStatement {
   return statement;
 }
 
-/** A transaction a prepared statement runs in: knex's, or a lean one (src/db/lean-transaction.ts). */
-export type SqlTransaction = Knex.Transaction | LeanTransaction;
+/** A transaction that runs its prepared statements itself, and gives a knex for the rest (LeanTransaction, src/db/lean-transaction.ts). */
+export interface OwnStatementsTransaction {
+  prepared<T extends QueryResultRow = Record<string, unknown>>(sql: string, bindings: readonly unknown[]): Promise<{ rows: T[] }>;
+  knex(): Knex.Transaction;
+}
+
+/** A transaction a prepared statement runs in: knex's, or a lean one. */
+export type SqlTransaction = Knex.Transaction | OwnStatementsTransaction;
 
 /** Runs `sql` with its `?` bindings in `trx`, as a statement prepared once per connection; the rows as knex.raw gives them. */
 export async function preparedRaw<T extends QueryResultRow = Record<string, unknown>>(
@@ -80,7 +85,7 @@ export async function preparedStatement<T extends QueryResultRow = Record<string
 }
 
 function isKnex(trx: SqlTransaction): trx is Knex.Transaction {
-  return typeof (trx as Partial<LeanTransaction>).prepared !== 'function';
+  return typeof (trx as Partial<OwnStatementsTransaction>).prepared !== 'function';
 }
 
 /** The transaction as knex, for statements built with knex's builder (a lean one makes its bound knex on first use). */
