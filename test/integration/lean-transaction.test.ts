@@ -84,3 +84,33 @@ test('a connection killed inside the transaction fails it and is replaced, not h
   await inLeanTransaction(db, (tx) => tx.prepared(`INSERT INTO ${table} (tag, written_by) VALUES (?, ?)`, ['after', 'prepared']));
   expect(await rowsTagged('after')).toEqual(['prepared']);
 });
+
+test("knex() adds no listener to the pool's client (each transaction's own client forwards to it)", async () => {
+  const before = ['start', 'query', 'query-error', 'query-response'].map((e) => db.client.listenerCount(e));
+  for (let i = 0; i < 3; i++) await inLeanTransaction(db, async (tx) => tx.knex()(table).where({ tag: 'none' }).select('tag'));
+  expect(['start', 'query', 'query-error', 'query-response'].map((e) => db.client.listenerCount(e))).toEqual(before);
+});
+
+test('a handle kept past the end of its transaction runs nothing', async () => {
+  const kept = await inLeanTransaction(db, async (tx) => tx);
+  await expect(kept.prepared('SELECT 1', [])).rejects.toThrow(/lean transaction is over/);
+  await expect(kept.knex()(table).select('tag')).rejects.toThrow(/lean transaction is over/);
+});
+
+test('a COMMIT never sent (a query listener threw) commits nothing, and the connection is not handed out again', async () => {
+  const throwAtCommit = (q: { sql: string }) => {
+    if (q.sql === 'COMMIT') throw new Error('listener failed');
+  };
+  db.on('query', throwAtCommit);
+  try {
+    const failed = inLeanTransaction(db, (tx) =>
+      tx.prepared(`INSERT INTO ${table} (tag, written_by) VALUES (?, ?)`, ['uncommitted', 'prepared']),
+    );
+    await expect(failed).rejects.toThrow('listener failed');
+  } finally {
+    db.off('query', throwAtCommit);
+  }
+  // The next transaction is not inside the old one: what it writes is all that is there.
+  await inLeanTransaction(db, (tx) => tx.prepared(`INSERT INTO ${table} (tag, written_by) VALUES (?, ?)`, ['uncommitted', 'next']));
+  expect(await rowsTagged('uncommitted')).toEqual(['next']);
+});

@@ -78,6 +78,11 @@ test('R17: a retried report gets the same signed answer; a shrinking use frees l
   expect(await stack.db('usage_reports').where({ instance_id: big.client.state.instanceId }).count({ n: '*' })).toEqual([{ n: '1' }]);
 
   expect(states(await small.client.report({ [SKU]: 3 }))).toEqual([[SKU, 3, 'OutOfCompliance']]);
+  // A contact two minutes old, so the next report writes it (a report keeps the contact to the minute).
+  await stack
+    .db('product_instances')
+    .where({ id: big.client.state.instanceId })
+    .update({ last_contact_at: new Date(Date.now() - 120_000) });
   // The big one drops to 2 and stops using NEVER-HELD: its 3 freed licenses serve the small one at once.
   expect(states(await big.client.report({ [SKU]: 2 }))).toEqual([[SKU, 2, 'Authorized']]);
   expect(await stack.db('instance_usage').where({ instance_id: small.client.state.instanceId }).first('state')).toEqual({
