@@ -45,10 +45,9 @@ function preparedOf(sql: string): PreparedStatement {
   return statement;
 }
 
-/** A transaction that runs its prepared statements itself, and gives a knex for the rest (LeanTransaction, src/db/lean-transaction.ts). */
+/** A transaction that runs its prepared statements itself (LeanTransaction, src/db/lean-transaction.ts). */
 export interface OwnStatementsTransaction {
   prepared<T extends QueryResultRow = Record<string, unknown>>(sql: string, bindings: readonly unknown[]): Promise<{ rows: T[] }>;
-  knex(): Knex.Transaction;
 }
 
 /** A transaction a prepared statement runs in: knex's, or a lean one. */
@@ -86,11 +85,6 @@ export async function preparedStatement<T extends QueryResultRow = Record<string
 
 function isKnex(trx: SqlTransaction): trx is Knex.Transaction {
   return typeof (trx as Partial<OwnStatementsTransaction>).prepared !== 'function';
-}
-
-/** The transaction as knex, for statements built with knex's builder (a lean one makes its bound knex on first use). */
-export function knexOf(trx: SqlTransaction): Knex.Transaction {
-  return isKnex(trx) ? trx : trx.knex();
 }
 
 /** Runs `sql` on `connection` as a named prepared statement, emitting knex's 'query' event on `client`. */

@@ -1,5 +1,6 @@
 import type { SignedUsageAnswer } from '../device-client/answers';
-import { knexOf, preparedRaw, type SqlTransaction } from '../db/prepared';
+import type { LeanTransaction } from '../db/lean-transaction';
+import { preparedRaw, type SqlTransaction } from '../db/prepared';
 import type { WritePart } from '../db/statement-batch';
 import type { PoolCounts, UseState } from './compliance';
 import type { CallerInstance } from './device-auth';
@@ -122,12 +123,12 @@ export async function recallBatch(
 
 /** Pools of `keys` with no row yet (rare: a SKU no order brought to this VA), created then locked as lockPool does, after the others. */
 export async function createMissingPools(
-  trx: SqlTransaction,
+  trx: LeanTransaction,
   keys: Array<PoolKey & { accountId: string }>,
   pools: Map<string, PoolRow>,
 ): Promise<void> {
   for (const key of keys) {
-    if (!pools.has(poolKeyText(key))) pools.set(poolKeyText(key), await lockPool(knexOf(trx), key.accountId, key));
+    if (!pools.has(poolKeyText(key))) pools.set(poolKeyText(key), await lockPool(trx.knex(), key.accountId, key));
   }
 }
 
