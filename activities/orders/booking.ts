@@ -1,4 +1,5 @@
 import type { Db } from '../../src/db/knex';
+import { preparedQuery } from '../../src/db/prepared';
 import type { OrderFulfillmentInput } from '../../src/orders/order';
 import { countPhaseEnteredOnCommit } from '../../src/orders/phase-metrics';
 import { initialOrderState, orderStatusOf } from '../../src/orders/order-lifecycle';
@@ -55,35 +56,39 @@ export function createBookingActivities(db: Db) {
   return {
     async recordBooking(input: OrderFulfillmentInput, workflowId: string): Promise<void> {
       const contact = input.endCustomerContact;
-      const { rows } = await db.raw<{ rows: Array<{ refusal: string | null; created: boolean }> }>(BOOKING_SQL, {
-        bookedBy: input.bookedByPartnerId,
-        partner: input.partnerId,
-        contactEmail: contact?.email ?? null,
-        contactName: contact?.fullName ?? null,
-        orderId: input.orderId,
-        externalReference: input.externalReference,
-        workflowId,
-        assignmentKind: input.assignment.kind,
-        customerDomain: input.assignment.kind === 'request_smart_account' ? input.assignment.domain : null,
-        // The first status (version 0): every later step's write has a higher version.
-        statusDocument: JSON.stringify(orderStatusOf(initialOrderState(input))),
-        lines: JSON.stringify(
-          input.lines.map((line) => ({
-            line_number: line.lineNumber,
-            sku: line.sku,
-            quantity: line.quantity,
-            license_type: line.licenseType,
-            term_months: line.termMonths ?? null,
-            sa_mandatory: line.smartAccountMandatory,
-          })),
-        ),
-        eventKey: `${workflowId}:booked`,
-        eventDetails: JSON.stringify({
+      // Prepared: Postgres plans the statement (three refusal checks, four writes) once per connection.
+      const { rows } = await preparedQuery<{ refusal: string | null; created: boolean }>(
+        db,
+        db.raw(BOOKING_SQL, {
+          bookedBy: input.bookedByPartnerId,
+          partner: input.partnerId,
+          contactEmail: contact?.email ?? null,
+          contactName: contact?.fullName ?? null,
+          orderId: input.orderId,
           externalReference: input.externalReference,
-          assignment: input.assignment.kind,
-          lines: input.lines.length,
+          workflowId,
+          assignmentKind: input.assignment.kind,
+          customerDomain: input.assignment.kind === 'request_smart_account' ? input.assignment.domain : null,
+          // The first status (version 0): every later step's write has a higher version.
+          statusDocument: JSON.stringify(orderStatusOf(initialOrderState(input))),
+          lines: JSON.stringify(
+            input.lines.map((line) => ({
+              line_number: line.lineNumber,
+              sku: line.sku,
+              quantity: line.quantity,
+              license_type: line.licenseType,
+              term_months: line.termMonths ?? null,
+              sa_mandatory: line.smartAccountMandatory,
+            })),
+          ),
+          eventKey: `${workflowId}:booked`,
+          eventDetails: JSON.stringify({
+            externalReference: input.externalReference,
+            assignment: input.assignment.kind,
+            lines: input.lines.length,
+          }),
         }),
-      });
+      );
       const [{ refusal, created }] = rows;
       if (refusal === 'not-a-reseller') {
         throw refuse('NotAuthorized', `partner "${input.partnerId}" is not a reseller of "${input.bookedByPartnerId}"`, {

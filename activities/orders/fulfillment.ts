@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../../src/db/knex';
+import { preparedQuery } from '../../src/db/prepared';
 import { ACTIVATE_AND_ALLOCATE_SQL, allocateActivatedEntitlements, type ActivatedEntitlement } from '../../src/licensing/pools';
 import { refuse } from '../shared/errors';
 import { writeListStatus, type ListStatus, type StatusProjection } from './records';
@@ -122,9 +123,9 @@ function createProvisioningActivities(db: Db) {
           smartLineIds.length === 0
             ? []
             : (
-                await trx.raw<{ rows: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }> }>(
-                  ACTIVATE_AND_ALLOCATE_SQL,
-                  [smartLineIds],
+                await preparedQuery<ActivatedEntitlement & { allocated: boolean; inserted: boolean }>(
+                  trx,
+                  trx.raw(ACTIVATE_AND_ALLOCATE_SQL, [smartLineIds]),
                 )
               ).rows;
         const lrpKeys: Record<number, string> = {};
@@ -161,15 +162,18 @@ function createProvisioningActivities(db: Db) {
 
 /** The order, locked, with the lines to provision (one statement; issue 16: it was two). */
 async function lockOrderWithLines(trx: Knex.Transaction, request: ProvisioningRequest) {
-  const { rows } = await trx.raw<{
-    rows: Array<Pick<OrderRow, 'id' | 'account_id'> & { lines: Array<Pick<OrderLineRow, 'id' | 'line_number' | 'license_type'>> }>;
-  }>(
-    `SELECT o.id, o.account_id,
+  const { rows } = await preparedQuery<
+    Pick<OrderRow, 'id' | 'account_id'> & { lines: Array<Pick<OrderLineRow, 'id' | 'line_number' | 'license_type'>> }
+  >(
+    trx,
+    trx.raw(
+      `SELECT o.id, o.account_id,
        (SELECT COALESCE(json_agg(json_build_object('id', l.id, 'line_number', l.line_number, 'license_type', l.license_type)
                                  ORDER BY l.line_number), '[]')
           FROM order_lines l WHERE l.order_id = o.id AND l.line_number = ANY(?)) AS lines
      FROM orders o WHERE o.id = ? FOR UPDATE`,
-    [request.lineNumbers, request.orderId],
+      [request.lineNumbers, request.orderId],
+    ),
   );
   return rows[0];
 }

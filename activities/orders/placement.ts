@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from '../../src/db/knex';
+import { preparedQuery } from '../../src/db/prepared';
 import { emailDomain } from '../../src/orders/order';
 import { asRefusal, refuse } from '../shared/errors';
 import { judgeRole, judgeTarget, type AccountRow, type RoleGrantPath } from '../../src/accounts/placement-rules';
@@ -103,12 +104,15 @@ interface PlacementFacts extends Pick<
 
 /** placeLines in its transaction: the order locked, the actor authorised (one read), the lines moved (one write). */
 async function placeLinesIn(trx: Knex.Transaction, request: PlacementRequest): Promise<PlacementResult> {
-  const { rows } = await trx.raw<{ rows: PlacementFacts[] }>(PLACEMENT_FACTS_SQL, {
-    orderId: request.orderId,
-    accountId: request.target.accountId,
-    path: request.target.virtualAccountPath ?? null,
-    actorPartnerId: request.actor.kind === 'partner' ? request.actor.partnerId : null,
-  });
+  const { rows } = await preparedQuery<PlacementFacts>(
+    trx,
+    trx.raw(PLACEMENT_FACTS_SQL, {
+      orderId: request.orderId,
+      accountId: request.target.accountId,
+      path: request.target.virtualAccountPath ?? null,
+      actorPartnerId: request.actor.kind === 'partner' ? request.actor.partnerId : null,
+    }),
+  );
   const [order] = rows;
   if (!order) throw refuse('UnknownOrder', `order "${request.orderId}" does not exist`);
   const { account, virtualAccountId } = judgeTarget(

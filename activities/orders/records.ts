@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { preparedQuery } from '../../src/db/prepared';
 import type { OrderPhase, OrderStatus, WaitingFor } from '../../src/orders/order-lifecycle';
 import { countPhaseEnteredOnCommit } from '../../src/orders/phase-metrics';
 import type { OrderEventRow, OrderRow } from '../../src/db/rows';
@@ -96,12 +97,17 @@ export async function writeListStatus(
       ...(projection ? projectionColumns(projection) : {}),
     })
     .returning('previous.previous_status');
-  const [row]: Array<{ previous_status: string | null; gate_open: boolean }> = await statement
-    .with('status_write', update)
-    .select(
-      q.raw('(SELECT previous_status FROM status_write) AS previous_status'),
-      q.raw(gate ? `EXISTS (SELECT 1 FROM ??) AS gate_open` : 'true AS gate_open', gate ? [gate] : []),
-    );
+  // Prepared: with its parts the statement cost Postgres more to plan than to run.
+  const { rows } = await preparedQuery<{ previous_status: string | null; gate_open: boolean }>(
+    q,
+    statement
+      .with('status_write', update)
+      .select(
+        q.raw('(SELECT previous_status FROM status_write) AS previous_status'),
+        q.raw(gate ? `EXISTS (SELECT 1 FROM ??) AS gate_open` : 'true AS gate_open', gate ? [gate] : []),
+      ),
+  );
+  const [row] = rows;
   const previousPhase = row?.previous_status ?? undefined;
   if (previousPhase !== undefined && previousPhase !== status.phase) {
     countPhaseEnteredOnCommit(q, { orderId, phase: status.phase, previousPhase, waitingFor: status.waitingFor });

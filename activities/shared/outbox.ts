@@ -1,6 +1,7 @@
 import { asyncLocalStorage } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import type { Db } from '../../src/db/knex';
+import { preparedQuery } from '../../src/db/prepared';
 import { messageIdFor, type Mailer, type OutgoingEmail } from '../../src/email/mailer';
 import type { RenderedEmail } from '../../src/orders/email-templates';
 import type { EmailOutboxRow } from '../../src/db/rows';
@@ -181,14 +182,17 @@ async function deliverAll(
  * holds is waited for, then left out if that attempt committed it sent.
  */
 async function claimPending(trx: Knex.Transaction, idempotencyKeys: string[]): Promise<EmailOutboxRow[]> {
-  const { rows } = await trx.raw<{ rows: EmailOutboxRow[] }>(
-    `WITH claimed AS (
+  const { rows } = await preparedQuery<EmailOutboxRow>(
+    trx,
+    trx.raw(
+      `WITH claimed AS (
        SELECT id FROM email_outbox WHERE idempotency_key = ANY(?) AND status = 'pending' ORDER BY id FOR UPDATE
      )
      UPDATE email_outbox o SET status = 'sent', sent_at = now(), attempts = o.attempts + 1, last_error = NULL
        FROM claimed WHERE o.id = claimed.id
      RETURNING o.*`,
-    [idempotencyKeys],
+      [idempotencyKeys],
+    ),
   );
   // In the callers' order (the recipients' order), as they were sent one by one before.
   return rows.sort((a, b) => idempotencyKeys.indexOf(a.idempotency_key) - idempotencyKeys.indexOf(b.idempotency_key));

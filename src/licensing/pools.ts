@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { isoDateOf } from '../common/dates';
 import { StatementBatch, type WritePart } from '../db/statement-batch';
+import { preparedQuery } from '../db/prepared';
 import { raiseAlert } from './alerts';
 import { recordOveragePeak } from './overage';
 import { NO_ALLOWANCE, overageOf, rejudgePool, statePriority, type Allowance, type PoolCounts, type UseState } from './compliance';
@@ -92,9 +93,12 @@ FROM (SELECT COALESCE(SUM(a.quantity), 0)::bigint AS purchased, to_char(MIN(a.en
        WHERE a.virtual_account_id = :va AND a.sku = :sku AND e.status = 'active' AND (a.ends_on IS NULL OR a.ends_on > :today)) h`;
 
 async function poolFactsOf(q: Knex.Transaction, accountId: string, key: PoolKey, today: string) {
-  const { rows } = await q.raw<{
-    rows: Array<{ purchased: string; next_expiry_on: string | null; uses: PoolUse[]; agreement: OverageAgreementRow | null }>;
-  }>(POOL_FACTS_SQL, { va: key.virtualAccountId, sku: key.sku, account: accountId, today });
+  const { rows } = await preparedQuery<{
+    purchased: string;
+    next_expiry_on: string | null;
+    uses: PoolUse[];
+    agreement: OverageAgreementRow | null;
+  }>(q, q.raw(POOL_FACTS_SQL, { va: key.virtualAccountId, sku: key.sku, account: accountId, today }));
   const [row] = rows;
   return {
     // A sum of allocations may pass 2^31: bigint, read by node-postgres as a string (far below 2^53).

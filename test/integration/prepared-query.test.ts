@@ -1,0 +1,74 @@
+/**
+ * preparedQuery (src/db/prepared.ts), which the order path's larger statements run through, on
+ * real Postgres: inside a knex transaction it runs on that transaction's connection (rolled back
+ * with it, the connection not released early); outside one on a pooled connection; named bindings
+ * and knex-built queries come out as the same rows knex.raw gives; Postgres keeps one prepared
+ * statement per SQL text on the connection; knex's 'query' event still sees each statement.
+ */
+import { createDb, type Db } from '../../src/db/knex';
+import { preparedQuery } from '../../src/db/prepared';
+import { uniqueSuffix, useTestStack } from '../helpers/stack';
+
+const stack = useTestStack(__filename);
+const table = `prepared_probe_${uniqueSuffix()}`;
+let db: Db;
+
+beforeAll(async () => {
+  await stack.db.schema.createTable(table, (t) => {
+    t.text('tag').notNullable();
+    t.integer('n').notNullable();
+  });
+  // One connection: a statement that released the transaction's connection early would hang here.
+  db = createDb(stack.config.databaseUrl, 1);
+});
+
+afterAll(async () => {
+  await db.schema.dropTableIfExists(table);
+  await db.destroy();
+});
+
+const countTagged = async (tag: string) => Number((await stack.db(table).where({ tag }).count<[{ count: string }]>('* as count'))[0].count);
+
+test('inside a transaction it runs on its connection: rolled back with it, the one connection still usable', async () => {
+  const failed = db.transaction(async (trx) => {
+    await preparedQuery(trx, trx.raw(`INSERT INTO ${table} (tag, n) VALUES (:tag, :n)`, { tag: 'rolled-back', n: 1 }));
+    const inside = await preparedQuery<{ count: string }>(trx, trx(table).where({ tag: 'rolled-back' }).count('* as count'));
+    expect(inside.rows).toEqual([{ count: '1' }]);
+    expect(await countTagged('rolled-back')).toBe(0);
+    throw new Error('judged wrong');
+  });
+  await expect(failed).rejects.toThrow('judged wrong');
+  expect(await countTagged('rolled-back')).toBe(0);
+  expect((await preparedQuery<{ one: number }>(db, db.raw('SELECT 1 AS one'))).rows).toEqual([{ one: 1 }]);
+});
+
+test('outside a transaction it commits on its own, and gives the rows knex.raw gives', async () => {
+  const query = (n: number) => db.raw(`INSERT INTO ${table} (tag, n) VALUES (?, ?) RETURNING tag, n`, ['alone', n]);
+  const prepared = await preparedQuery<{ tag: string; n: number }>(db, query(1));
+  const plain = await query(2);
+  expect(prepared.rows).toEqual([{ tag: 'alone', n: 1 }]);
+  expect(plain.rows).toEqual([{ tag: 'alone', n: 2 }]);
+  expect(await countTagged('alone')).toBe(2);
+});
+
+test('Postgres prepares one statement per SQL text on the connection, and reuses it', async () => {
+  const read = (tag: string) => preparedQuery(db, db(table).where({ tag }).first('n'));
+  for (const tag of ['a', 'b', 'c']) await read(tag);
+  const { rows } = await db.raw<{ rows: Array<{ calls: number }> }>(
+    `SELECT count(*)::int AS calls FROM pg_prepared_statements WHERE statement ILIKE ?`,
+    [`select "n" from "${table}"%`],
+  );
+  expect(rows).toEqual([{ calls: 1 }]);
+});
+
+test("knex's query event sees each statement", async () => {
+  const seen: string[] = [];
+  const listener = (q: { sql: string }) => seen.push(q.sql);
+  db.on('query', listener);
+  try {
+    await preparedQuery(db, db.raw(`SELECT n FROM ${table} WHERE tag = ?`, ['alone']));
+  } finally {
+    db.off('query', listener);
+  }
+  expect(seen).toEqual([`SELECT n FROM ${table} WHERE tag = ?`]);
+});
