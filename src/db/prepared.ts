@@ -60,6 +60,7 @@ export async function preparedRaw<T extends QueryResultRow = Record<string, unkn
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
   if (!isKnex(trx)) return trx.prepared<T>(sql, bindings);
+  assertOpen(trx);
   // Inside a transaction, knex's client hands out the transaction's one connection.
   const client = trx.client as StatementClient;
   return runPrepared<T>(client, await client.acquireConnection(), sql, bindings);
@@ -74,20 +75,39 @@ export async function preparedStatement<T extends QueryResultRow = Record<string
   sql: string,
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
+  assertOpen(db);
   const client = db.client as StatementClient;
   const connection = await client.acquireConnection();
   try {
     return await runPrepared<T>(client, connection, sql, bindings);
+  } catch (err) {
+    // A migration changed what the statement returns: alone (no transaction to have aborted), it
+    // runs again at once under its new name instead of failing its caller.
+    if (isStalePlan(err) && !(db.client as { transacting?: boolean }).transacting)
+      return await runPrepared<T>(client, connection, sql, bindings);
+    throw err;
   } finally {
     await client.releaseConnection(connection);
   }
 }
 
 /**
+ * Refuses a knex transaction that has committed or rolled back, as knex's own queries do: its
+ * client would still hand out the connection, which may be another caller's by now.
+ */
+function assertOpen(db: Knex): void {
+  const trx = db as { isTransaction?: boolean; isCompleted?: () => boolean };
+  if (trx.isTransaction && trx.isCompleted?.())
+    throw new Error('a prepared statement after its transaction ended (Transaction query already complete)');
+}
+
+/**
  * A statement knex built (a query or a raw, named or positional bindings) run as a prepared
  * statement: inside `db`'s transaction when it is one (a transaction's client hands out its own
  * connection and releases nothing), else on a connection of the pool. For the order path's
- * larger statements, whose planning cost Postgres more than running them (issue 16).
+ * larger statements, whose planning cost Postgres more than running them (issue 16). The rows
+ * come as Postgres returns them: knex's reshaping (.first(), .pluck()) and its query options
+ * (.timeout(), rowMode) do not apply.
  */
 export function preparedQuery<T extends QueryResultRow = Record<string, unknown>>(
   db: Knex,
@@ -113,10 +133,16 @@ export async function runPrepared<T extends QueryResultRow>(
   try {
     return await connection.query<T>({ name: statements.has(sql) ? name : undefined, text, values: bindings as unknown[] });
   } catch (err) {
-    if ((err as { code?: unknown }).code === '0A000') {
+    if (isStalePlan(err)) {
       generation++;
       statements.clear();
     }
     throw err;
   }
+}
+
+/** Postgres refusing a prepared statement whose result columns a migration changed. */
+function isStalePlan(err: unknown): boolean {
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return code === '0A000' && typeof message === 'string' && message.includes('cached plan must not change result type');
 }

@@ -1,9 +1,10 @@
 /**
  * preparedQuery (src/db/prepared.ts), which the order path's larger statements run through, on
  * real Postgres: inside a knex transaction it runs on that transaction's connection (rolled back
- * with it, the connection not released early); outside one on a pooled connection; named bindings
- * and knex-built queries come out as the same rows knex.raw gives; Postgres keeps one prepared
- * statement per SQL text on the connection; knex's 'query' event still sees each statement.
+ * with it, the connection not handed back early); outside one on a pooled connection, released
+ * after; the statement shapes the order path uses (named bindings with casts, arrays, a WITH with
+ * a ?? identifier) give the rows knex itself gets; Postgres keeps one prepared statement per SQL
+ * text on the connection; knex's 'query' event still sees each statement.
  */
 import { createDb, type Db } from '../../src/db/knex';
 import { preparedQuery } from '../../src/db/prepared';
@@ -18,7 +19,7 @@ beforeAll(async () => {
     t.text('tag').notNullable();
     t.integer('n').notNullable();
   });
-  // One connection: a statement that released the transaction's connection early would hang here.
+  // One connection: what a transaction leaves on it, or hands back early, the next statement meets.
   db = createDb(stack.config.databaseUrl, 1);
 });
 
@@ -27,6 +28,12 @@ afterAll(async () => {
   await db.destroy();
 });
 
+/** The pool's connections in use and free (tarn's counts): an early release shows as a free one. */
+const poolUse = (knex: Db) => {
+  const pool = (knex.client as { pool: { numUsed(): number; numFree(): number } }).pool;
+  return { used: pool.numUsed(), free: pool.numFree() };
+};
+
 const countTagged = async (tag: string) => Number((await stack.db(table).where({ tag }).count<[{ count: string }]>('* as count'))[0].count);
 
 test('inside a transaction it runs on its connection: rolled back with it, the one connection still usable', async () => {
@@ -34,6 +41,7 @@ test('inside a transaction it runs on its connection: rolled back with it, the o
     await preparedQuery(trx, trx.raw(`INSERT INTO ${table} (tag, n) VALUES (:tag, :n)`, { tag: 'rolled-back', n: 1 }));
     const inside = await preparedQuery<{ count: string }>(trx, trx(table).where({ tag: 'rolled-back' }).count('* as count'));
     expect(inside.rows).toEqual([{ count: '1' }]);
+    expect(poolUse(db)).toEqual({ used: 1, free: 0 });
     expect(await countTagged('rolled-back')).toBe(0);
     throw new Error('judged wrong');
   });
@@ -49,6 +57,25 @@ test('outside a transaction it commits on its own, and gives the rows knex.raw g
   expect(prepared.rows).toEqual([{ tag: 'alone', n: 1 }]);
   expect(plain.rows).toEqual([{ tag: 'alone', n: 2 }]);
   expect(await countTagged('alone')).toBe(2);
+});
+
+test('named bindings with casts, an array in ANY, a ?? identifier in a WITH: the rows knex itself gets', async () => {
+  const raw = () =>
+    db.raw(`SELECT :doc::jsonb -> 'a' AS a, 2 = ANY(:list) AS listed, :day::date AS day`, {
+      doc: JSON.stringify({ a: [1, 'x'] }),
+      list: [1, 2],
+      day: '2026-12-07',
+    });
+  const prepared = await preparedQuery(db, raw());
+  expect(prepared.rows).toEqual((await raw()).rows);
+  expect(prepared.rows[0]).toMatchObject({ a: [1, 'x'], listed: true });
+  const gated = () =>
+    db
+      .queryBuilder()
+      .with('gate', db.raw('SELECT 1 AS one'))
+      .select(db.raw('EXISTS (SELECT 1 FROM ??) AS open', ['gate']));
+  expect((await preparedQuery(db, gated())).rows).toEqual(await gated());
+  expect(poolUse(db)).toEqual({ used: 0, free: 1 });
 });
 
 test('Postgres prepares one statement per SQL text on the connection, and reuses it', async () => {
