@@ -227,6 +227,9 @@ async function awaitFirstReminders(level: LevelRun, park: ParkedOrders, reminder
   return { firstReminders, missing, waitedS, workerRssAfter };
 }
 
+/** How long the bulk transfer is waited for before the orders not yet moved are counted as failures. */
+const TRANSFER_WAIT_MS = 15 * 60_000;
+
 /**
  * The bulk transfer through the product's batch route (POST /v1/order-transfers): one request
  * per world (a partner and its customer's account), the worker's batch workflows sending each
@@ -256,7 +259,8 @@ async function transferParked(level: LevelRun, booked: ParkedOrders['booked'], p
         return { key, batchId: (res.body as TransferBatchResponseBody).batchId };
       }),
     );
-    for (const deadline = startedAt + options.timeoutMs * 10; Date.now() < deadline;) {
+    // At most 15 minutes (the target is 2): a stalled transfer gives a figure (the orders moved by then), not a lost run.
+    for (const deadline = startedAt + Math.min(options.timeoutMs * 10, TRANSFER_WAIT_MS); Date.now() < deadline;) {
       last = await Promise.all(
         batches.map(async (b) => (await api.call('GET', `/v1/order-transfers/${b.batchId}`, b.key)).body as TransferBatchResponseBody),
       );
