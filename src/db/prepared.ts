@@ -60,15 +60,14 @@ export async function preparedRaw<T extends QueryResultRow = Record<string, unkn
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
   if (!isKnex(trx)) return trx.prepared<T>(sql, bindings);
-  assertOpen(trx);
-  // Inside a transaction, knex's client hands out the transaction's one connection.
-  const client = trx.client as StatementClient;
-  return runPrepared<T>(client, await client.acquireConnection(), sql, bindings);
+  // A knex transaction's client hands out its one connection and releases nothing.
+  return preparedStatement<T>(trx, sql, bindings);
 }
 
 /**
- * Runs one statement on its own (its own transaction, as knex.raw outside a transaction does) on a
- * connection of the pool, prepared once per connection; the rows as knex.raw gives them.
+ * Runs one statement prepared once per connection, the rows as knex.raw gives them: in `db`'s
+ * transaction when it is one, else on its own (autocommitted, as knex.raw outside a transaction)
+ * on a connection of the pool.
  */
 export async function preparedStatement<T extends QueryResultRow = Record<string, unknown>>(
   db: Knex,
