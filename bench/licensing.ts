@@ -111,6 +111,8 @@ function runFleetChild(job: FleetJob, database: string, log: (line: string) => v
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
+    // `nice` not found or not runnable: the part fails with spawn's error rather than the driver dying with it.
+    child.once('error', reject);
     let resultRead = false;
     // A fleet silent for this long has stalled (runs did, before their first phase, until the device
     // client's keys stopped deadlocking Node; bench/findings.md): the part fails, naming the last thing heard.
