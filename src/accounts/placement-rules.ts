@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { RefusalType } from '../common/refusals';
+import { preparedStatement } from '../db/prepared';
 import type { DistributorResellerRow, VirtualAccountRow } from '../db/rows';
 
 /**
@@ -95,7 +96,9 @@ function judgeVirtualAccount(target: PlacementTarget, account: AccountRow, virtu
  * sends an Update (the placement activity judges again, locked, inside its transaction).
  */
 export async function precheckPlacement(db: Knex, target: PlacementTarget, partnerId: string): Promise<AccountRow> {
-  const { rows } = await db.raw<{ rows: Array<AccountRow & { va_id: string | null; grants: RoleGrantPath[] }> }>(
+  // Prepared: the booking's one statement (issue 16); Postgres planned its subqueries on every booking.
+  const { rows } = await preparedStatement<AccountRow & { va_id: string | null; grants: RoleGrantPath[] }>(
+    db,
     `SELECT a.id, a.kind, a.name, a.domain, a.status, a.owner_partner_id,
             (SELECT va.id FROM virtual_accounts va WHERE va.account_id = a.id AND va.path = ?) AS va_id,
             (SELECT COALESCE(json_agg(json_build_object('role', g.role, 'path', v.path)), '[]')
