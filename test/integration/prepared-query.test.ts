@@ -4,10 +4,13 @@
  * with it, the connection not handed back early); outside one on a pooled connection, released
  * after; the statement shapes the order path uses (named bindings with casts, arrays, a WITH with
  * a ?? identifier) give the rows knex itself gets; Postgres keeps one prepared statement per SQL
- * text on the connection; knex's 'query' event still sees each statement.
+ * text on the connection; knex's 'query' event still sees each statement. The booking's
+ * assignment pre-check is one of them (issue 16).
  */
+import { PlacementRefusal, precheckPlacement } from '../../src/accounts/placement-rules';
 import { createDb, type Db } from '../../src/db/knex';
 import { preparedQuery } from '../../src/db/prepared';
+import { createTestWorld } from '../helpers/fixtures';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
 const stack = useTestStack(__filename);
@@ -98,4 +101,20 @@ test("knex's query event sees each statement", async () => {
     db.off('query', listener);
   }
   expect(seen).toEqual([`SELECT n FROM ${table} WHERE tag = ?`]);
+});
+
+test("the booking's assignment pre-check is prepared once on the connection, and still judges", async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  for (let i = 0; i < 3; i++) {
+    const account = await precheckPlacement(db, { kind: 'smart_account', accountId: world.smartAccountId }, world.partnerId);
+    expect(account).toMatchObject({ id: world.smartAccountId, kind: 'smart_account' });
+  }
+  await expect(precheckPlacement(db, { kind: 'smart_account', accountId: `sa-nowhere-${world.suffix}` }, world.partnerId)).rejects.toThrow(
+    PlacementRefusal,
+  );
+  const { rows } = await db.raw<{ rows: Array<{ statements: number }> }>(
+    `SELECT count(*)::int AS statements FROM pg_prepared_statements WHERE statement ILIKE ?`,
+    ['%FROM role_grants g LEFT JOIN virtual_accounts v%'],
+  );
+  expect(rows).toEqual([{ statements: 1 }]);
 });
