@@ -128,6 +128,7 @@ export async function runPrepared<T extends QueryResultRow>(
   bindings: readonly unknown[],
 ): Promise<{ rows: T[] }> {
   const { name, text } = preparedOf(sql);
+  assertBound(sql, bindings);
   client.emit('query', { method: 'raw', sql, bindings });
   try {
     return await connection.query<T>({ name: statements.has(sql) ? name : undefined, text, values: bindings as unknown[] });
@@ -138,6 +139,18 @@ export async function runPrepared<T extends QueryResultRow>(
     }
     throw err;
   }
+}
+
+/**
+ * Refuses an undefined binding before anything is sent, as knex.raw does: pg would send it as
+ * NULL, and a missing value would quietly match nothing (or write NULL) instead of failing.
+ */
+function assertBound(sql: string, bindings: readonly unknown[]): void {
+  const missing = bindings.flatMap((value, i) => (value === undefined ? [i + 1] : []));
+  if (missing.length > 0)
+    throw new Error(
+      `undefined binding(s) at position ${missing.join(', ')} of a prepared statement: ${sql.replace(/\s+/g, ' ').slice(0, 120)}`,
+    );
 }
 
 /** Postgres refusing a prepared statement whose result columns a migration changed. */

@@ -53,6 +53,19 @@ test('the ? bindings become $1, $2 ...; the same SQL keeps its name; the query e
   expect(events).toEqual([sql, sql, 'SELECT ?']);
 });
 
+test('an undefined binding is refused before anything is sent (pg would send NULL), in and out of a transaction', async () => {
+  for (const fake of [fakeTransaction(), fakeTransaction(undefined, { pool: true })]) {
+    await expect(preparedRaw(fake.trx, 'SELECT * FROM t WHERE a = ? AND b = ?', ['x', undefined])).rejects.toThrow(
+      /undefined binding\(s\) at position 2 of a prepared statement: SELECT \* FROM t WHERE a = \? AND b = \?/,
+    );
+    expect(fake.sent).toEqual([]);
+    expect(fake.events).toEqual([]);
+  }
+  const fake = fakeTransaction();
+  await preparedRaw(fake.trx, 'SELECT ?::text', [null]);
+  expect(fake.sent[0].values).toEqual([null]);
+});
+
 test('?? identifiers are refused: a prepared statement takes only values', async () => {
   await expect(preparedRaw(fakeTransaction().trx, 'SELECT ?? FROM t', ['a'])).rejects.toThrow(/plain \? bindings/);
 });
