@@ -146,6 +146,7 @@ export async function runPrepared<T extends QueryResultRow>(
  * NULL, and a missing value would quietly match nothing (or write NULL) instead of failing.
  */
 function assertBound(sql: string, bindings: readonly unknown[]): void {
+  if (!bindings.includes(undefined)) return; // the hot path's one check
   const missing = bindings.flatMap((value, i) => (value === undefined ? [i + 1] : []));
   if (missing.length > 0)
     throw new Error(
