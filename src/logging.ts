@@ -31,7 +31,12 @@ export function createLogger(service: string, level: LogLevel, destination?: pin
   );
 }
 
-/** Hides the token of a customer link (/delegations/<token>, /activations/<token>). */
+/**
+ * Hides the secret of an emailed link (a delegation, an activation, a sign-in, an email
+ * verification: each token is the credential until used) and the Temporal UI's codec key.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/\/(delegations|activations)\/[^/?#]+/g, '/$1/[token]').replace(/\/codec\/ui\/[^/?#]+/g, '/codec/ui/[key]');
+  return url
+    .replace(/\/(delegations|activations|sign-in|people\/verify)\/[^/?#]+/g, '/$1/[token]')
+    .replace(/\/codec\/ui\/[^/?#]+/g, '/codec/ui/[key]');
 }

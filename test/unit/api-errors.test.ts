@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { fieldErrorsOf } from '../../src/api/errors';
 import { BookOrderBody, OrderLineSchema } from '../../src/api/schemas';
 import { redactUrl } from '../../src/logging';
+import { AUTHORIZATION_MATRIX } from '../../src/security/authorization-matrix';
 
 const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: false });
 ajv.addSchema(OrderLineSchema, 'line');
@@ -57,6 +58,28 @@ describe('redactUrl: link tokens never reach a log line', () => {
   test.each([
     ['/delegations/abcDEF123_-', '/delegations/[token]'],
     ['/activations/abc?x=1', '/activations/[token]?x=1'],
+    ['/sign-in/abcDEF123_-', '/sign-in/[token]'],
+    ['/people/verify/abc?x=1', '/people/verify/[token]?x=1'],
+    ['/sign-in', '/sign-in'],
     ['/v1/orders/0123456789abcdef0123', '/v1/orders/0123456789abcdef0123'],
   ])('%s', (url, expected) => expect(redactUrl(url)).toBe(expected));
+
+  // The matrix lists every route the app registers (authorization-matrix.test.ts checks it does).
+  const secretRoutes = AUTHORIZATION_MATRIX.map((r) => r.route.split(' ')[1]).filter((path) => /:(token|key)(\/|$)/.test(path));
+  test.each([...new Set(secretRoutes)])('a route with a secret in its path (%s) is logged without it', (path) => {
+    const url = path.replace(/:(token|key)(?=\/|$)/g, 'SeCrEt-0123456789').replace(/:[A-Za-z]+/g, 'x');
+    expect(redactUrl(url)).not.toContain('SeCrEt');
+  });
+
+  test('every kind of emailed link is among those routes', () => {
+    expect(secretRoutes).toEqual(
+      expect.arrayContaining([
+        '/delegations/:token',
+        '/activations/:token',
+        '/sign-in/:token',
+        '/people/verify/:token',
+        '/codec/ui/:key/:operation',
+      ]),
+    );
+  });
 });
