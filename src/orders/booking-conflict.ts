@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { BookOrderInput, FieldError, OrderFulfillmentInput } from './order';
 import { orderWorkflowId } from './workflow-api';
@@ -39,9 +39,19 @@ function comparable(booking: Omit<BookOrderInput, 'partnerId'> & { partnerId?: s
   };
 }
 
+/** gRPC's NOT_FOUND: fetchHistory passes the service's error on as it is. */
+const GRPC_NOT_FOUND = 5;
+
 /** The input the order's workflow was started with, decoded (and decrypted) by the client's data converter. */
 async function bookedInput(client: Client, orderId: string): Promise<OrderFulfillmentInput | undefined> {
-  const history = await client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+  let history;
+  try {
+    history = await client.workflow.getHandle(orderWorkflowId(orderId)).fetchHistory();
+  } catch (err) {
+    // The closed run is past the namespace's retention: nothing is left to compare with.
+    if (err instanceof WorkflowNotFoundError || (isGrpcServiceError(err) && Number(err.code) === GRPC_NOT_FOUND)) return undefined;
+    throw err;
+  }
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
   if (!started) return undefined;
   const [input] = await decodeArrayFromPayloads(client.options.loadedDataConverter, started.input?.payloads);

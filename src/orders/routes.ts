@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkRole, checkTarget, partnersOfOrder } from '../accounts/placement-rules';
-import { deriveOrderId, startOrderWorkflow } from './book-order';
+import { deriveOrderId, startOrderWorkflow, type BookedOrder } from './book-order';
+import { preparedStatement } from '../db/prepared';
 import { assignSmartAccount, cancelOrder, reportShipment } from './order-actions';
 import { readOrderStatus } from './order-status';
 import { ValidationError, validateBookOrderInput, type BookOrderInput } from './order';
@@ -102,7 +103,8 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
         operationId: 'bookOrder',
         summary: 'Book an order: starts its workflow',
         description:
-          'Re-sending the same externalReference (or the same Idempotency-Key with the same body) returns the same order with 200 and starts nothing; ' +
+          'Re-sending the same externalReference (or the same Idempotency-Key with the same body) returns the same order with 200 and starts nothing, ' +
+          "also after Temporal's retention removed the closed order (its row in Postgres decides; the body is then not compared); " +
           'the same externalReference with a different body is a 409 BookingConflict naming each differing field. ' +
           'A new booking whose assignment the placement rules refuse (unknown or inactive account, a holding account as the Smart Account, no role) ' +
           'is still booked (201) and waits for a valid assignment; its body says why in assignmentRefused. ' +
@@ -161,7 +163,7 @@ async function startBooking(deps: ApiDependencies, booking: BookOrderInput, orde
   // The booking was validated and its order ID derived by the route.
   const [assignmentRefused, booked] = await Promise.all([
     keyReplay ? undefined : assignmentRefusalOf(deps.db, booking),
-    startOrderWorkflow(deps.client, deps.config.temporal.taskQueue, booking, orderId),
+    startUnlessOnRecord(deps, booking, orderId),
   ]);
   if (!booked.alreadyBooked) return { booked, assignmentRefused };
   const differences = keyReplay ? [] : await bookingDifferences(deps.client, booked.orderId, booking);
@@ -175,6 +177,17 @@ async function startBooking(deps: ApiDependencies, booking: BookOrderInput, orde
     );
   }
   return { booked, assignmentRefused: undefined };
+}
+
+/**
+ * Temporal refuses a second run of the order's ID only while it keeps the closed one (the
+ * namespace's retention); Postgres keeps a booked order for good, so a reference re-sent after
+ * that is still answered as the same order and starts nothing. A refused booking leaves no row.
+ */
+async function startUnlessOnRecord(deps: ApiDependencies, booking: BookOrderInput, orderId: string): Promise<BookedOrder> {
+  const { rows } = await preparedStatement(deps.db, 'SELECT 1 FROM orders WHERE id = ?', [orderId]);
+  if (rows.length > 0) return { orderId, workflowId: orderWorkflowId(orderId), alreadyBooked: true };
+  return startOrderWorkflow(deps.client, deps.config.temporal.taskQueue, booking, orderId);
 }
 
 function registerListOrdersRoute(app: FastifyInstance, deps: ApiDependencies): void {

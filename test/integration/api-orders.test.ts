@@ -90,6 +90,32 @@ describe('booking', () => {
     expect(runs).toHaveLength(1);
   });
 
+  test('re-sent after Temporal forgot the order (its retention passed), it is still the same order (200) and starts nothing', async () => {
+    const booking = directBooking(world, { externalReference: `API-RETAINED-${world.suffix}` });
+    const first = await api.call('POST', '/v1/orders', { key: partnerKey, body: body(booking) });
+    expect(first.status).toBe(201);
+    await waitForPhase(stack.client, first.body.workflowId, 'AwaitingShipment');
+    // What the namespace's retention does to a closed run, done at once: the history is deleted.
+    await stack.client.workflowService.deleteWorkflowExecution({
+      namespace: stack.client.options.namespace,
+      workflowExecution: { workflowId: first.body.workflowId },
+    });
+    await pollUntil(
+      () => workflowExists(first.body.workflowId),
+      (exists) => !exists,
+      'the order workflow deleted',
+    );
+
+    const resent = await api.call('POST', '/v1/orders', { key: partnerKey, body: body(booking) });
+    expect(resent.status).toBe(200);
+    expect(resent.body).toMatchObject({ orderId: first.body.orderId, workflowId: first.body.workflowId, alreadyBooked: true });
+    // A different body can no longer be compared with the booked one: the same answer, nothing started either.
+    const changed = await api.call('POST', '/v1/orders', { key: partnerKey, body: body({ ...booking, lines: [booking.lines[0]] }) });
+    expect(changed.status).toBe(200);
+    expect(await workflowExists(first.body.workflowId)).toBe(false);
+    expect(await stack.db('orders').where({ external_reference: booking.externalReference }).pluck('status')).toEqual(['AwaitingShipment']);
+  });
+
   test('Idempotency-Key: a replay returns the same order; the same key with another body is refused and books nothing', async () => {
     const booking = directBooking(world, { externalReference: `API-IDEM-${world.suffix}` });
     const headers = { 'idempotency-key': `erp-${world.suffix}-1` };
