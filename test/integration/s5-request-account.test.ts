@@ -11,7 +11,21 @@ import { LinkError, activateSmartAccount } from '../../src/accounts/customer-lin
 import { assignSmartAccount } from '../../src/orders/order-actions';
 import type { OrderStatus } from '../../src/orders/order-lifecycle';
 import { hashToken } from '../../src/security/tokens';
-import { activationStatusQuery, activationWorkflowId, orderStatusQuery } from '../../src/orders/workflow-api';
+import {
+  ACTIVATION_WORKFLOW_TYPE,
+  accountActivatedSignal,
+  activationStatusQuery,
+  activationWorkflowId,
+  orderStatusQuery,
+  registerWaitingOrderSignal,
+  withdrawWaitingOrderSignal,
+} from '../../src/orders/workflow-api';
+import { connectWorkerTemporal } from '../../src/temporal/worker-connection';
+import { createOrderWorker } from '../../workers/order-worker';
+import { Worker } from '@temporalio/worker';
+import { dataConverterFor } from '../../src/temporal/connect';
+import { REGISTER_AFTER_WITHDRAWAL_WAITS } from '../../workflows/accounts/smart-account-activation';
+import { patchIdsOf } from '../helpers/patches';
 import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
 import { activationToken, isActivationMail, isFirstRequest, isReminder } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
@@ -612,3 +626,84 @@ test('S5 regression: an activation email queued while SMTP was down, for an acco
   });
   expect(await waitForMail((m) => m.to.includes(contactEmail), 1, 1_000)).toEqual([]);
 });
+
+// Code review: the last waiting order withdrew and another registered in the same activation
+// (both signals waiting while no worker ran); the run ended with the new order registered and
+// never told, so that order waited for an activation nobody would announce.
+test('S5 regression: an order registering in the same activation as the last withdrawal keeps the activation waiting, and is told at activation', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const taskQueue = `${stack.taskQueue}-activation-${world.suffix}`;
+  const orderA = `order-a-${world.suffix}`;
+  const orderB = `order-b-${world.suffix}`;
+  let worker = await startWorkerOn(taskQueue);
+  const activation = await stack.client.workflow.signalWithStart(ACTIVATION_WORKFLOW_TYPE, {
+    workflowId: activationWorkflowId(world.pendingSmartAccountId),
+    taskQueue,
+    args: [{ accountId: world.pendingSmartAccountId, domain: world.domain }],
+    signal: registerWaitingOrderSignal,
+    signalArgs: [{ workflowId: orderA }],
+  });
+  try {
+    await pollUntil(
+      () => activation.query(activationStatusQuery),
+      (s) => s.waitingOrders.includes(orderA),
+      'order A registered',
+    );
+    // With no worker, both signals wait for the same workflow task: A withdraws, then B registers.
+    await worker.stop();
+    await activation.signal(withdrawWaitingOrderSignal, { workflowId: orderA });
+    await activation.signal(registerWaitingOrderSignal, { workflowId: orderB });
+    worker = await startWorkerOn(taskQueue);
+
+    const status = await pollUntil(
+      () => activation.query(activationStatusQuery),
+      (s) => s.waitingOrders.includes(orderB),
+      'order B registered',
+    );
+    expect(status).toMatchObject({ activated: false, waitingOrders: [orderB] });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await activation.describe()).status.name).toBe('RUNNING');
+
+    await activation.signal(accountActivatedSignal);
+    await activation.result();
+    const history = await activation.fetchHistory();
+    const told = history.events!.flatMap(
+      (e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.workflowExecution?.workflowId ?? [],
+    );
+    expect(told).toEqual([orderB]);
+    expect(patchIdsOf(history)).toEqual([REGISTER_AFTER_WITHDRAWAL_WAITS]);
+    // The run replays on the code that made it (the recorded histories, without the marker, replay in replay.test.ts).
+    for await (const replayed of Worker.runReplayHistories(
+      { workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter: dataConverterFor(stack.config) },
+      [{ workflowId: activation.workflowId, history }],
+    )) {
+      expect(replayed.error?.message).toBeUndefined();
+    }
+  } finally {
+    await activation.terminate('test done').catch(() => undefined);
+    await worker.stop();
+  }
+});
+
+/** An order worker of its own on `taskQueue`, for a test that stops and restarts it. */
+async function startWorkerOn(taskQueue: string): Promise<{ stop: () => Promise<void> }> {
+  const connection = await connectWorkerTemporal(stack.config.temporal);
+  const worker = await createOrderWorker({
+    connection,
+    namespace: stack.config.temporal.namespace,
+    taskQueue,
+    db: stack.db,
+    mailer: stack.mailer,
+    temporal: stack.client,
+    config: stack.config,
+    workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

@@ -12,6 +12,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -24,6 +25,9 @@ import {
   type ActivationWorkflowInput,
 } from '../../src/orders/workflow-api';
 import { activities, loadFulfillmentSettings } from '../shared/activity-proxies';
+
+/** Patch ID (docs/EVOLVING-WORKFLOWS.md): a registration after the last withdrawal keeps the run waiting. */
+export const REGISTER_AFTER_WITHDRAWAL_WAITS = 'activation-register-after-withdrawal-waits';
 
 export interface ActivationCarryOver {
   waitingOrders: string[];
@@ -80,7 +84,12 @@ class ActivationRun {
   }
 
   installHandlers(): void {
-    setHandler(registerWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => void this.waitingOrders.add(orderWorkflowId));
+    setHandler(registerWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => {
+      this.waitingOrders.add(orderWorkflowId);
+      // An order registering after the last one withdrew (both in one activation) waits again: the
+      // run must not end with it registered and untold. Only then is the patch asked for.
+      if (this.withdrawn && !this.activated && patched(REGISTER_AFTER_WITHDRAWAL_WAITS)) this.withdrawn = false;
+    });
     setHandler(withdrawWaitingOrderSignal, ({ workflowId: orderWorkflowId }) => {
       this.waitingOrders.delete(orderWorkflowId);
       // Nobody waits any more: stop reminding the contact (a later order starts a new run).
