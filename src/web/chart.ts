@@ -30,7 +30,9 @@ export function useChart(id: string, title: string, points: ChartPoint[]): SafeH
   const desc = `From ${points[0].day} to ${last.day}: on ${last.day}, ${last.inUse} in use of ${last.purchased} purchased; highest use ${Math.max(...points.map((p) => p.inUse))}.`;
   const marks = (value: (p: ChartPoint) => number, color: string) =>
     points.map((p, i) => html`<circle cx="${x(i).toFixed(1)}" cy="${y(value(p)).toFixed(1)}" r="3" fill="${color}" />`);
+  // The caption above its chart: below it, it read as the title of the next chart down the page.
   return html`<figure>
+    <figcaption>${title}</figcaption>
     <svg
       xmlns="http://www.w3.org/2000/svg"
       viewBox="0 0 ${WIDTH} ${HEIGHT}"
@@ -54,6 +56,5 @@ export function useChart(id: string, title: string, points: ChartPoint[]): SafeH
       <rect x="${WIDTH - 110}" y="2" width="10" height="10" fill="#c2410c" />
       <text x="${WIDTH - 96}" y="11" fill="#1b1b1b">in use</text>
     </svg>
-    <figcaption>${title}</figcaption>
   </figure>`;
 }

@@ -76,6 +76,9 @@ describe('the use chart', () => {
     expect(svg).toContain('on 2026-12-02, 12 in use of 10 purchased; highest use 12.');
     expect(svg.match(/<circle /g)).toHaveLength(4);
     expect(svg).not.toMatch(/style=|<script/);
+    // The caption heads its own chart (below it, it read as the title of the next one).
+    expect(svg.indexOf('<figcaption>SKU-1 in Finance</figcaption>')).toBeLessThan(svg.indexOf('<svg'));
+    expect(svg.indexOf('<figcaption>')).toBeGreaterThan(-1);
   });
 
   test('names are escaped; no points: a sentence instead', () => {
