@@ -93,10 +93,10 @@ function registerRevokeRoleRoute(app: FastifyInstance, deps: ApiDependencies): v
         summary: 'Revoke a role grant (R11, R24)',
         description:
           'Who may grant the role may revoke it (see grantRole). 204 revoked, also when it was revoked already; ' +
-          '404 when the account has no such grant.',
+          '404 when the account has no such grant; 409 LastAccountAdmin for the last sa_admin grant of a user (grant another first).',
         security,
         params: GrantParams,
-        response: { 204: { type: 'null', description: 'revoked' }, ...errorResponses(400, 401, 403, 404, 422) },
+        response: { 204: { type: 'null', description: 'revoked' }, ...errorResponses(400, 401, 403, 404, 409, 422) },
       },
     },
     async (request, reply) => {

@@ -166,7 +166,8 @@ export async function grantRole(
 
 /**
  * Revokes a grant of this account: 'revoked', 'already-revoked' (nothing changes), or 'unknown'.
- * `authorize` sees the grant's role and scope before anything changes.
+ * `authorize` sees the grant's role and scope before anything changes. The last user's sa_admin
+ * grant is refused (LastAccountAdmin): nobody of the customer could then manage its people.
  */
 export async function revokeRole(
   db: Db,
@@ -175,16 +176,39 @@ export async function revokeRole(
   authorize: (role: RoleName, path: string | null, q: Knex) => Promise<void> = () => Promise.resolve(),
 ): Promise<'revoked' | 'already-revoked' | 'unknown'> {
   check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
-  assertAccountKind(await requireAccount(db, accountId), 'smart_account');
-  const grant = await db('role_grants as g')
-    .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
-    .where({ 'g.id': grantId, 'g.account_id': accountId })
-    .first<{ role: RoleName; path: string | null } | undefined>('g.role', 'va.path');
-  if (!grant) return 'unknown';
-  await authorize(grant.role, scopeOf(grant.role, grant.path), db);
-  const updated = await db('role_grants')
-    .where({ id: grantId, account_id: accountId })
+  return db.transaction(async (trx) => {
+    // Locked: two admins revoking each other at once must not both find the other still there.
+    assertAccountKind(await requireAccount(trx, accountId, true), 'smart_account');
+    const grant = await trx('role_grants as g')
+      .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
+      .where({ 'g.id': grantId, 'g.account_id': accountId })
+      .first<{ role: RoleName; path: string | null; user_id: string | null; revoked_at: Date | null } | undefined>(
+        'g.role',
+        'va.path',
+        'g.user_id',
+        'g.revoked_at',
+      );
+    if (!grant) return 'unknown';
+    await authorize(grant.role, scopeOf(grant.role, grant.path), trx);
+    if (grant.revoked_at !== null) return 'already-revoked';
+    if (grant.role === 'sa_admin' && grant.user_id !== null) await refuseLastAdmin(trx, accountId, grantId);
+    await trx('role_grants').where({ id: grantId, account_id: accountId }).update({ revoked_at: trx.fn.now() });
+    return 'revoked';
+  });
+}
+
+/** Refuses revoking `grantId` when it is the account's only live sa_admin grant of a user. */
+async function refuseLastAdmin(q: Knex, accountId: string, grantId: string): Promise<void> {
+  const others = await q('role_grants')
+    .where({ account_id: accountId, role: 'sa_admin' })
+    .whereNotNull('user_id')
     .whereNull('revoked_at')
-    .update({ revoked_at: db.fn.now() });
-  return updated > 0 ? 'revoked' : 'already-revoked';
+    .whereNot({ id: grantId })
+    .first<{ id: string } | undefined>('id');
+  if (others) return;
+  throw new PlacementRefusal(
+    'LastAccountAdmin',
+    `this is the last Smart Account admin of account "${accountId}": grant sa_admin to another user first, then revoke this one`,
+    { accountId, grantId },
+  );
 }

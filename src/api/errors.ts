@@ -57,6 +57,7 @@ const REFUSAL_STATUS: Record<RefusalType, number> = {
   DomainMismatch: 422,
   UnknownUser: 422,
   UnknownTransferBatch: 404,
+  LastAccountAdmin: 409,
 };
 
 /** "lines[0].quantity" from Ajv's "/lines/0/quantity" plus the property a keyword names. */

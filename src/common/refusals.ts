@@ -16,4 +16,5 @@ export type RefusalType =
   | 'InvalidLink'
   | 'DomainMismatch'
   | 'UnknownUser'
-  | 'UnknownTransferBatch';
+  | 'UnknownTransferBatch'
+  | 'LastAccountAdmin';

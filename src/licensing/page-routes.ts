@@ -240,7 +240,7 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
     '/accounts/:accountId/people/grants/:grantId/revoke',
     async (request, reply) => {
       tools.checkCsrf(request);
-      const { userId } = await viewerOf(request, reply);
+      const { userId, viewer } = await viewerOf(request, reply);
       const scope = await scopeFor(userId, request.params.accountId);
       if (managedScopes(scope).length === 0) throw refuse();
       let outcome: Awaited<ReturnType<typeof revokeRole>>;
@@ -250,6 +250,10 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
         );
       } catch (err) {
         if (err instanceof ValidationError) throw notFoundPage();
+        if (err instanceof PlacementRefusal) {
+          const grants = await rolesOf(db, scope);
+          return sendAppPage(reply, peoplePage(viewer, scope, { grants, manages: managedScopes(scope), error: err.message }, 409));
+        }
         throw err;
       }
       if (outcome === 'unknown') throw notFoundPage();

@@ -384,6 +384,16 @@ describe('the pages', () => {
     const revoked = await client.submit(people, {}, `${people}/grants/${row.id}/revoke`);
     expect(revoked.status).toBe(303);
     expect((await stack.db('role_grants').where({ id: row.id }).first('revoked_at')).revoked_at).toEqual(expect.any(Date));
+    // The account's only admin cannot revoke their own sa_admin: the page says why, nothing changes.
+    const own = await stack
+      .db('role_grants')
+      .where({ account_id: world.smartAccountId, user_id: admin.userId, role: 'sa_admin' })
+      .whereNull('revoked_at')
+      .first('id');
+    const last = await client.submit(people, {}, `${people}/grants/${own.id}/revoke`);
+    expect(last.status).toBe(409);
+    expect(last.text).toContain('the last Smart Account admin');
+    expect((await stack.db('role_grants').where({ id: own.id }).first('revoked_at')).revoked_at).toBeNull();
     const badRole = await client.submit(people, { grantee: viewer.registeredId, granteeKind: 'user', role: 'owner' }, `${people}/grants`);
     expect(badRole.status).toBe(400);
 

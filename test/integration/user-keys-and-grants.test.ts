@@ -141,3 +141,32 @@ describe('customers grant roles themselves', () => {
     expect(finance.every((g: { virtualAccountPath: string | null }) => g.virtualAccountPath === 'Finance')).toBe(true);
   });
 });
+
+describe('the last Smart Account admin', () => {
+  const liveAdminGrant = (user: ViewUser) =>
+    stack
+      .db('role_grants')
+      .where({ account_id: world.smartAccountId, user_id: user.userId, role: 'sa_admin' })
+      .whereNull('revoked_at')
+      .first('id');
+
+  test('cannot be revoked, by itself or an operator (409 LastAccountAdmin, nothing changes); once another user is sa_admin it can', async () => {
+    const own = (await liveAdminGrant(saAdmin)).id;
+    const byItself = await api.call('DELETE', `${grants()}/${own}`, { key: keys.saAdmin });
+    expect(byItself).toMatchObject({ status: 409, body: { error: 'LastAccountAdmin' } });
+    expect(byItself.body.message).toContain('grant sa_admin to another user first');
+    const operatorKey = await api.keyFor('operator');
+    expect((await api.call('DELETE', `${grants()}/${own}`, { key: operatorKey })).status).toBe(409);
+    expect(await liveAdminGrant(saAdmin)).toEqual({ id: own });
+
+    const successor = await api.call('POST', grants(), { key: keys.saAdmin, body: { userId: newcomer.registeredId, role: 'sa_admin' } });
+    expect(successor.status).toBe(201);
+    expect((await api.call('DELETE', `${grants()}/${own}`, { key: keys.saAdmin })).status).toBe(204);
+    // Now the successor is the last one.
+    expect((await api.call('DELETE', `${grants()}/${successor.body.grantId}`, { key: keys.newcomer })).status).toBe(409);
+
+    // As before, for any test after this one.
+    await grantTo(stack.db, world.smartAccountId, saAdmin, 'sa_admin');
+    expect((await api.call('DELETE', `${grants()}/${successor.body.grantId}`, { key: keys.saAdmin })).status).toBe(204);
+  });
+});
