@@ -13,7 +13,7 @@ import { listRegistrationTokens } from './tokens';
 import { viewScopeOf, visibleVaIds, type ViewScope } from './views-access';
 import { alertsOf, eventsOf, rolesOf } from './views-activity';
 import { dailyUseOf, instancesForPage, licensesOf } from './views-licenses';
-import { alertsPage, eventsPage, peoplePage, tokensPage } from './pages/activity-pages';
+import { alertsPage, eventsPage, GRANT_FIELD_LABELS, peoplePage, tokensPage, type GrantFormFields } from './pages/activity-pages';
 import { accountBase, vaHref, type Viewer } from './pages/frame';
 import { removeProductInstance } from './instance-removal';
 import { MoveRefused } from './moves';
@@ -222,15 +222,24 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
       role,
       ...(path ? { virtualAccountPath: path } : {}),
     };
-    const view = async (extra: { notice?: string; error?: string }, status = 200) =>
+    const entered: GrantFormFields = {
+      grantee,
+      granteeKind: fieldOf(request.body, 'granteeKind') === 'partner' ? 'partner' : 'user',
+      role,
+      virtualAccountPath: path ?? '',
+    };
+    const view = async (extra: { notice?: string; error?: string; entered?: GrantFormFields }, status = 200) =>
       sendAppPage(reply, peoplePage(viewer, scope, { grants: await rolesOf(db, scope), manages: managedScopes(scope), ...extra }, status));
     try {
       await grantRole(db, scope.accountId, grant, `user:${userId}`, (r, p) =>
         mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse()),
       );
     } catch (err) {
-      if (err instanceof ValidationError) return view({ error: err.errors.map((e) => `${e.field}: ${e.reason}`).join('; ') }, 400);
-      if (err instanceof PlacementRefusal) return view({ error: err.message }, 422);
+      if (err instanceof ValidationError) {
+        const error = err.errors.map((e) => `${GRANT_FIELD_LABELS[e.field] ?? e.field}: ${e.reason}`).join('; ');
+        return view({ error, entered }, 400);
+      }
+      if (err instanceof PlacementRefusal) return view({ error: err.message, entered }, 422);
       throw err;
     }
     return view({ notice: `Granted ${grant.role} to ${grantee}.` });

@@ -396,6 +396,17 @@ describe('the pages', () => {
     expect((await stack.db('role_grants').where({ id: own.id }).first('revoked_at')).revoked_at).toBeNull();
     const badRole = await client.submit(people, { grantee: viewer.registeredId, granteeKind: 'user', role: 'owner' }, `${people}/grants`);
     expect(badRole.status).toBe(400);
+    // A refused form comes back as it was sent, its field named by the form's label, not sa_admin on an empty form.
+    const noPath = await client.submit(
+      people,
+      { grantee: viewer.registeredId, granteeKind: 'user', role: 'va_viewer' },
+      `${people}/grants`,
+    );
+    expect(noPath.status).toBe(400);
+    expect(noPath.text).toContain('Virtual account: is required for a va_viewer role');
+    expect(noPath.text).toContain(`name="grantee" value="${viewer.registeredId}"`);
+    expect(noPath.text).toMatch(/<option value="va_viewer" selected>/);
+    expect(noPath.text).not.toMatch(/<option value="sa_admin" selected>/);
 
     const made = await client.submit('/me', { label: 'nightly export' }, '/me/api-keys');
     expect(made.status).toBe(200);

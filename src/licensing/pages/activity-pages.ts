@@ -19,9 +19,28 @@ export interface PeoplePageView {
   manages: Array<string | null>;
   notice?: string;
   error?: string;
+  /** What a refused grant form held: shown again as entered, so a retry does not start from the first role. */
+  entered?: GrantFormFields;
 }
 
-function grantForm(scope: ViewScope, viewer: Viewer, manages: Array<string | null>): SafeHtml {
+export interface GrantFormFields {
+  grantee: string;
+  granteeKind: 'user' | 'partner';
+  role: string;
+  virtualAccountPath: string;
+}
+
+/** The form's own labels for the grant's fields, for a refusal shown above the form. */
+export const GRANT_FIELD_LABELS: Record<string, string> = {
+  userId: 'Registered user ID or partner ID',
+  partnerId: 'Registered user ID or partner ID',
+  role: 'Role',
+  virtualAccountPath: 'Virtual account',
+};
+
+const selected = (on: boolean) => (on ? html` selected` : '');
+
+function grantForm(scope: ViewScope, viewer: Viewer, manages: Array<string | null>, entered?: GrantFormFields): SafeHtml {
   const paths = manages.includes(null)
     ? scope.virtualAccounts.map((va) => va.path)
     : scope.virtualAccounts.map((va) => va.path).filter((p) => manages.some((m) => m !== null && (p === m || p.startsWith(`${m}/`))));
@@ -31,26 +50,26 @@ function grantForm(scope: ViewScope, viewer: Viewer, manages: Array<string | nul
       ${csrfInput(viewer.csrfToken)}
       <div class="field">
         <label for="grantee">Registered user ID or partner ID</label>
-        <input type="text" id="grantee" name="grantee" />
+        <input type="text" id="grantee" name="grantee" value="${entered?.grantee ?? ''}" />
       </div>
       <div class="field">
         <label for="granteeKind">Who receives it</label>
         <select id="granteeKind" name="granteeKind">
           <option value="user">A user</option>
-          <option value="partner">A partner</option>
+          <option value="partner"${selected(entered?.granteeKind === 'partner')}>A partner</option>
         </select>
       </div>
       <div class="field">
         <label for="role">Role</label>
         <select id="role" name="role">
-          ${roles.map((r) => html`<option value="${r}">${r}</option>`)}
+          ${roles.map((r) => html`<option value="${r}"${selected(entered?.role === r)}>${r}</option>`)}
         </select>
       </div>
       <div class="field">
         <label for="virtualAccountPath">Virtual account (for va_ roles)</label>
         <select id="virtualAccountPath" name="virtualAccountPath">
           <option value="">The whole Smart Account</option>
-          ${paths.map((p) => html`<option value="${p}">${p}</option>`)}
+          ${paths.map((p) => html`<option value="${p}"${selected(entered?.virtualAccountPath === p)}>${p}</option>`)}
         </select>
       </div>
       <button type="submit">Grant</button>
@@ -96,7 +115,7 @@ export function peoplePage(viewer: Viewer, scope: ViewScope, view: PeoplePageVie
       view.grants,
       'No role grants you may see.',
     )}
-    ${canManage ? grantForm(scope, viewer, view.manages) : html`<p>You may read this account; changing roles needs an administrator role.</p>`}`;
+    ${canManage ? grantForm(scope, viewer, view.manages, view.entered) : html`<p>You may read this account; changing roles needs an administrator role.</p>`}`;
   return accountPage(viewer, scope, `${base}/people`, 'Users and roles', body, status);
 }
 
