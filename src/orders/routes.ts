@@ -9,6 +9,7 @@ import { ValidationError, validateBookOrderInput, type BookOrderInput } from './
 import { orderWorkflowId } from './workflow-api';
 import { actingPartner, authorizedOrder, partnerOf } from '../api/access';
 import { bookingDifferences } from './booking-conflict';
+import { checkShipment } from './shipment-checks';
 import { assignmentRefusalOf, checkBookingParties } from './booking-checks';
 import { fingerprint, releaseIdempotencyKey, reserveIdempotencyKey } from './idempotency-keys';
 import { UPDATE_DEADLINE_MS, withinDeadline } from '../api/deadline';
@@ -326,7 +327,9 @@ function registerReportShipmentRoute(app: FastifyInstance, deps: ApiDependencies
         tags: ['orders'],
         operationId: 'reportShipment',
         summary: 'Report that a line shipped on a business date (R7); accepted asynchronously',
-        description: 'Reporting the same line again is harmless: the first ship date counts.',
+        description:
+          'Reporting the same line again with the same date is harmless (202); another date for a shipped line is a 409 AlreadyShipped ' +
+          'naming the recorded one (the first ship date counts: a term is fixed from it). A date after tomorrow (UTC) is a 400 naming shippedOn.',
         security,
         params: OrderIdParams,
         body: ShipmentBody,
@@ -339,17 +342,7 @@ function registerReportShipmentRoute(app: FastifyInstance, deps: ApiDependencies
       // Judged on the stored status (authorizing the caller too): a shipment wakes the workflow once, by its signal.
       const { status } = await readOrderStatus(deps, request.principal, orderId);
       const { lineNumber, shippedOn } = request.body;
-      if (
-        Number.isNaN(Date.parse(`${shippedOn}T00:00:00Z`)) ||
-        new Date(`${shippedOn}T00:00:00Z`).toISOString().slice(0, 10) !== shippedOn
-      ) {
-        throw badRequest([{ field: 'shippedOn', reason: 'must be a real calendar date YYYY-MM-DD' }]);
-      }
-      const line = status.lines.find((l) => l.lineNumber === lineNumber);
-      if (!line) throw badRequest([{ field: 'lineNumber', reason: `order ${orderId} has no line ${lineNumber}` }]);
-      if (status.phase === 'Cancelled' || line.state === 'cancelled') {
-        throw new HttpError(409, 'InvalidState', `line ${lineNumber} is cancelled`);
-      }
+      checkShipment(status, orderId, lineNumber, shippedOn);
       await reportShipment(deps.client, orderId, { lineNumber, shippedOn });
       return reply.status(202).send({ orderId, lineNumber, shippedOn, accepted: true as const });
     },

@@ -434,7 +434,7 @@ const validAssignment = () =>
     )
     .map(asJson);
 const validShipment = () =>
-  fc.record({ lineNumber: fc.constant(1), shippedOn: fc.constantFrom('2026-01-31', '2026-02-28', '2027-12-01') }).map(asJson);
+  fc.record({ lineNumber: fc.constant(1), shippedOn: fc.constantFrom('2026-01-31', '2026-02-28', '2025-12-01') }).map(asJson);
 const validCancellation = () =>
   fc.record({ reason: fc.constantFrom('customer withdrew', 'duplicate order') }, { requiredKeys: [] }).map(asJson);
 const validRequest = () =>
