@@ -1,4 +1,5 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { PayloadKeyError } from '../temporal/payload-codec';
 import { LICENSE_CLOCK_SCHEDULE_ID, LICENSE_CLOCK_WORKFLOW_TYPE, type LicenseClockInput } from './workflow-api';
 
 /**
@@ -41,11 +42,19 @@ export async function ensureLicenseClockSchedule(
   } catch (err) {
     // A Schedule written under a payload key this deployment no longer holds cannot be read back
     // (its action's input is sealed), so it cannot be updated: replace it. It holds no state.
-    // Two workers starting together may both get here: either one's delete and create will do.
+    // Anything else (the server unavailable, a deadline) fails the start: a replacement would
+    // drop an operator's pause and notes. Two workers starting together may both replace it.
+    if (!isPayloadKeyError(err)) throw err;
     await handle.delete().catch(() => undefined);
     await create().catch((createErr: unknown) => {
       if (!(createErr instanceof ScheduleAlreadyRunning)) throw err;
     });
     return 'replaced';
   }
+}
+
+/** The codec's refusal to open a payload, however the client wrapped it. */
+function isPayloadKeyError(err: unknown): boolean {
+  for (let cause = err; cause instanceof Error; cause = cause.cause) if (cause instanceof PayloadKeyError) return true;
+  return false;
 }

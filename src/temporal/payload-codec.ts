@@ -122,10 +122,21 @@ export class AesGcmPayloadCodec implements PayloadCodec {
       const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
       if (encoding === COMPRESSED_ENCODING) decipher.setAAD(associatedData(encoding, keyId));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      const body = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+      const body = openSealed(decipher, data, keyId);
       const plain = encoding === COMPRESSED_ENCODING ? inflate(body) : body;
       return temporal.api.common.v1.Payload.decode(plain);
     });
+  }
+}
+
+/** The sealed bytes opened; a tag that does not verify is the same key ID with other key material (or tampering). */
+function openSealed(decipher: ReturnType<typeof createDecipheriv>, data: Buffer, keyId: string): Buffer {
+  try {
+    return Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new PayloadKeyError(
+      `payload sealed with key "${keyId}" does not open with this process's key of that ID (another deployment's key, or altered)`,
+    );
   }
 }
 
