@@ -128,3 +128,26 @@ export async function waitForMail(match: (mail: CaughtMail) => boolean, count = 
 export function mailFor(address: string, mail = caughtMail()): CaughtMail[] {
   return mail.filter((m) => m.to.includes(address.toLowerCase()));
 }
+
+/** A real order worker of its own on `taskQueue` (the stack's Postgres, SMTP and config), for a test that stops and restarts it. */
+export async function startOrderWorkerOn(stack: TestStack, taskQueue: string): Promise<{ stop: () => Promise<void> }> {
+  const connection = await connectWorkerTemporal(stack.config.temporal);
+  const worker = await createOrderWorker({
+    connection,
+    namespace: stack.config.temporal.namespace,
+    taskQueue,
+    db: stack.db,
+    mailer: stack.mailer,
+    temporal: stack.client,
+    config: stack.config,
+    workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

@@ -16,13 +16,19 @@ import { dataConverterFor } from '../../src/temporal/connect';
 import { createTestWorld } from '../helpers/fixtures';
 import { book, heldBooking } from '../helpers/orders';
 import { patchIdsOf } from '../helpers/patches';
-import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
+import { mailOf, startOrderWorkerOn, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const INTERVAL_MS = 12_000;
 const JITTER_MS = 1_200; // a tenth of the interval: the largest window the rule allows
 const stack = useTestStack(__filename, { reminderIntervalMs: INTERVAL_MS, reminderJitterMs: JITTER_MS, escalationAfterMs: 60 * 60_000 });
+const CATCH_UP_INTERVAL_MS = 3_000;
+const catchingUp = useTestStack(__filename, {
+  reminderIntervalMs: CATCH_UP_INTERVAL_MS,
+  reminderJitterMs: 0,
+  escalationAfterMs: 60 * 60_000,
+});
 
 /** The workflow clock of the task that produced `event`: the WorkflowTaskStarted before it. */
 function workflowClockAt(events: HistoryEvent[], event: HistoryEvent): number {
@@ -73,3 +79,41 @@ test('a held order is reminded at its own offset past the cadence, the same on e
     expect(result.error?.message).toBeUndefined();
   }
 }, 60_000);
+
+/** The number a transfer reminder gives itself ("Reminder 3: order ..."). */
+const reminderNumberOf = (mail: { subject: string }) => Number(/^Reminder (\d+):/.exec(mail.subject)?.[1]);
+
+test('reminders missed while no worker ran (three or more due) go out as one, numbered as the last due (patch one-reminder-for-missed-ones)', async () => {
+  const world = await createTestWorld(catchingUp.db, uniqueSuffix());
+  const taskQueue = `${catchingUp.taskQueue}-outage-${world.suffix}`;
+  let worker = await startOrderWorkerOn(catchingUp, taskQueue);
+  const booked = await book(catchingUp.client, taskQueue, heldBooking(world, { externalReference: `OUTAGE-${world.suffix}` }));
+  try {
+    await waitForMail(mailOf(booked.orderId, 'transfer-needed'), 1, 20_000);
+    // The outage: no worker for three and a half intervals, so reminders 1-3 fall due unsent.
+    await worker.stop();
+    await new Promise((resolve) => setTimeout(resolve, 3.5 * CATCH_UP_INTERVAL_MS));
+    worker = await startOrderWorkerOn(catchingUp, taskQueue);
+
+    // One reminder for the missed ones, then the cadence goes on from there.
+    const [caughtUp, next] = await waitForMail(mailOf(booked.orderId, 'transfer-reminder'), 2, 20_000);
+    expect(reminderNumberOf(caughtUp)).toBeGreaterThanOrEqual(3);
+    expect(reminderNumberOf(next)).toBe(reminderNumberOf(caughtUp) + 1);
+    expect(caughtUp.subject).toBe(`Reminder ${reminderNumberOf(caughtUp)}: order OUTAGE-${world.suffix} is still in your holding account`);
+
+    const history = await catchingUp.client.workflow.getHandle(booked.workflowId).fetchHistory();
+    expect(patchIdsOf(history)).toEqual(['one-activity-per-phase-and-spread-reminders', 'one-reminder-for-missed-ones']);
+    for await (const result of Worker.runReplayHistories(
+      { workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, dataConverter: dataConverterFor(catchingUp.config) },
+      [{ workflowId: booked.workflowId, history }],
+    )) {
+      expect(result.error?.message).toBeUndefined();
+    }
+  } finally {
+    await catchingUp.client.workflow
+      .getHandle(booked.workflowId)
+      .terminate('test done')
+      .catch(() => undefined);
+    await worker.stop();
+  }
+}, 90_000);

@@ -20,8 +20,6 @@ import {
   registerWaitingOrderSignal,
   withdrawWaitingOrderSignal,
 } from '../../src/orders/workflow-api';
-import { connectWorkerTemporal } from '../../src/temporal/worker-connection';
-import { createOrderWorker } from '../../workers/order-worker';
 import { Worker } from '@temporalio/worker';
 import { dataConverterFor } from '../../src/temporal/connect';
 import { REGISTER_AFTER_WITHDRAWAL_WAITS } from '../../workflows/accounts/smart-account-activation';
@@ -29,7 +27,7 @@ import { patchIdsOf } from '../helpers/patches';
 import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
 import { activationToken, isActivationMail, isFirstRequest, isReminder } from '../helpers/links';
 import { PERPETUAL_LINE, TERM_LINE, book, entitlementsOf, shipLines, waitForPhase, waitForStatus } from '../helpers/orders';
-import { mailOf, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
+import { mailOf, startOrderWorkerOn, uniqueSuffix, useTestStack, waitForMail } from '../helpers/stack';
 // For the regression tests at the end of the file.
 import { createActivities } from '../../activities';
 import { pollUntil } from '../helpers/orders';
@@ -635,7 +633,7 @@ test('S5 regression: an order registering in the same activation as the last wit
   const taskQueue = `${stack.taskQueue}-activation-${world.suffix}`;
   const orderA = `order-a-${world.suffix}`;
   const orderB = `order-b-${world.suffix}`;
-  let worker = await startWorkerOn(taskQueue);
+  let worker = await startOrderWorkerOn(stack, taskQueue);
   const activation = await stack.client.workflow.signalWithStart(ACTIVATION_WORKFLOW_TYPE, {
     workflowId: activationWorkflowId(world.pendingSmartAccountId),
     taskQueue,
@@ -653,7 +651,7 @@ test('S5 regression: an order registering in the same activation as the last wit
     await worker.stop();
     await activation.signal(withdrawWaitingOrderSignal, { workflowId: orderA });
     await activation.signal(registerWaitingOrderSignal, { workflowId: orderB });
-    worker = await startWorkerOn(taskQueue);
+    worker = await startOrderWorkerOn(stack, taskQueue);
 
     const status = await pollUntil(
       () => activation.query(activationStatusQuery),
@@ -684,26 +682,3 @@ test('S5 regression: an order registering in the same activation as the last wit
     await worker.stop();
   }
 });
-
-/** An order worker of its own on `taskQueue`, for a test that stops and restarts it. */
-async function startWorkerOn(taskQueue: string): Promise<{ stop: () => Promise<void> }> {
-  const connection = await connectWorkerTemporal(stack.config.temporal);
-  const worker = await createOrderWorker({
-    connection,
-    namespace: stack.config.temporal.namespace,
-    taskQueue,
-    db: stack.db,
-    mailer: stack.mailer,
-    temporal: stack.client,
-    config: stack.config,
-    workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
-  });
-  const running = worker.run();
-  return {
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await connection.close();
-    },
-  };
-}

@@ -8,7 +8,12 @@ import type { FulfillmentSettings } from '../../activities';
 import { listStatusOf, recordEmail, waitFor } from '../../src/orders/order-lifecycle';
 import { reminderDueAtMs, reminderOffsetMs } from '../../src/orders/reminder-schedule';
 import { activities } from '../shared/activity-proxies';
-import { ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS, TELL_PARTNER_OF_UNANSWERED_DELEGATION, type OrderRun } from './order-run';
+import {
+  ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS,
+  ONE_REMINDER_FOR_MISSED_ONES,
+  TELL_PARTNER_OF_UNANSWERED_DELEGATION,
+  type OrderRun,
+} from './order-run';
 
 /** R5: reminders on the configured cadence while held, and one escalation after the configured time. */
 export async function remindIfDue(run: OrderRun, settings: FulfillmentSettings): Promise<void> {
@@ -27,8 +32,8 @@ export async function remindIfDue(run: OrderRun, settings: FulfillmentSettings):
       return;
     }
     // A fresh link each time: an expired or lost one is never the end of the order.
-    const reminderNumber = waiting.remindersSent + 1;
-    if (now < reminderDueAt(run, waiting.sinceMs, reminderNumber, settings)) return;
+    if (now < reminderDueAt(run, waiting.sinceMs, waiting.remindersSent + 1, settings)) return;
+    const reminderNumber = dueReminderNumber(run, waiting.sinceMs, waiting.remindersSent, now, settings);
     await activities.sendDelegationRequest({
       orderId: run.state.orderId,
       idempotencyKey: run.key(`delegation-reminder:${reminderNumber}`),
@@ -45,8 +50,8 @@ export async function remindIfDue(run: OrderRun, settings: FulfillmentSettings):
     run.setState(waitFor(run.state, { ...waiting, escalated: true }));
   }
   const current = run.state.waiting as typeof waiting;
-  const reminderNumber = current.remindersSent + 1;
-  if (now >= reminderDueAt(run, current.heldSinceMs, reminderNumber, settings)) {
+  if (now >= reminderDueAt(run, current.heldSinceMs, current.remindersSent + 1, settings)) {
+    const reminderNumber = dueReminderNumber(run, current.heldSinceMs, current.remindersSent, now, settings);
     await run.sendEmail('transfer-reminder', ['partner'], `transfer-reminder:${reminderNumber}`, {
       reminderNumber,
       heldSinceMs: current.heldSinceMs,
@@ -71,6 +76,18 @@ export function nextReminderAt(run: OrderRun, settings: FulfillmentSettings): nu
   if (waiting?.kind !== 'partner-transfer' || !state.lines.some((l) => l.smartAccountMandatory && !l.cancelled)) return undefined;
   const reminder = reminderDueAt(run, waiting.heldSinceMs, waiting.remindersSent + 1, settings);
   return waiting.escalated ? reminder : Math.min(reminder, waiting.heldSinceMs + settings.escalationAfterMs);
+}
+
+/**
+ * The number of the reminder to send now, the one after `sent` being due: when three or more are
+ * due at once (no worker ran for over two intervals), the last one, so the missed ones become one
+ * email. Two due (a late worker) still go one after the other. Patched: a run started before
+ * keeps sending each, and only a run that far behind asks for the patch.
+ */
+function dueReminderNumber(run: OrderRun, sinceMs: number, sent: number, now: number, settings: FulfillmentSettings): number {
+  let last = sent + 1;
+  while (now >= reminderDueAt(run, sinceMs, last + 1, settings)) last++;
+  return last >= sent + 3 && patched(ONE_REMINDER_FOR_MISSED_ONES) ? last : sent + 1;
 }
 
 /**

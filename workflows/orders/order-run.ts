@@ -31,6 +31,12 @@ export const ONE_ACTIVITY_PER_PHASE_AND_SPREAD_REMINDERS = 'one-activity-per-pha
  * one workflow task accepts and answers it: what a batch transfer of held orders costs per order.
  */
 export const PLACE_IN_THE_UPDATE_TASK = 'place-in-the-update-task';
+/**
+ * Reminders missed while no worker ran (over two intervals) are caught up by one reminder,
+ * numbered as the last one due, instead of one each a few seconds apart. Asked for only when
+ * three or more are due at once, so a run that never falls that far behind records no marker.
+ */
+export const ONE_REMINDER_FOR_MISSED_ONES = 'one-reminder-for-missed-ones';
 
 /** What a run hands to the next one when it continues as new. */
 export interface OrderCarryOver {
