@@ -158,14 +158,7 @@ export async function requestSmartAccountForContact(
   request: { domain: string; contact: RequestContact; requestedByPartnerId: string; claimedRegisteredId?: string; accountName?: string },
 ): Promise<{ account: RequestedAccount; alreadyRequested: boolean }> {
   const { domain, contact } = request;
-  let reason: string | undefined;
-  if (emailDomain(contact.email) !== domain) {
-    reason = `the contact's email domain "${emailDomain(contact.email)}" does not match the requested domain "${domain}"`;
-  } else if (!contact.registered_id) {
-    reason = 'the contact has no registered user ID; they must register one first';
-  } else if (request.claimedRegisteredId && request.claimedRegisteredId !== contact.registered_id) {
-    reason = "the registered user ID given for the contact is not the contact's";
-  }
+  const reason = contactRefusalReason(domain, contact, request.claimedRegisteredId);
   if (reason) {
     await db<SmartAccountRequestRow>('smart_account_requests')
       .insert({
@@ -187,6 +180,24 @@ export async function requestSmartAccountForContact(
       requestedByPartnerId: request.requestedByPartnerId,
     }),
   );
+}
+
+/**
+ * Why `contact` cannot be the contact of a new Smart Account for `domain`, or undefined: the
+ * rules of requestSmartAccountForContact, also run by the booking's pre-check (its 201 says why).
+ */
+export function contactRefusalReason(
+  domain: string,
+  contact: { email: string; registered_id?: string | null },
+  claimedRegisteredId?: string,
+): string | undefined {
+  if (emailDomain(contact.email) !== domain) {
+    return `the contact's email domain "${emailDomain(contact.email)}" does not match the requested domain "${domain}"`;
+  }
+  if (!contact.registered_id) return 'the contact has no registered user ID; they must register one first';
+  if (claimedRegisteredId && claimedRegisteredId !== contact.registered_id)
+    return "the registered user ID given for the contact is not the contact's";
+  return undefined;
 }
 
 /**

@@ -1,11 +1,12 @@
 import { PlacementRefusal, precheckPlacement } from '../accounts/placement-rules';
+import { contactRefusalReason, smartAccountRequestRefused } from '../accounts/smart-account-requests';
 import { actingPartner, partnerOf } from '../api/access';
 import type { Principal } from '../api/auth';
 import type { ApiDependencies } from '../api/dependencies';
 import { forbidden } from '../api/errors';
 import type { BookOrderRequest } from '../api/schemas';
 import type { Db } from '../db/knex';
-import type { DistributorResellerRow } from '../db/rows';
+import type { DistributorResellerRow, UserRow } from '../db/rows';
 import type { BookOrderInput } from './order';
 
 /** R10: who an API key may book for. A partner books for itself; a distributor for itself or its resellers. */
@@ -38,6 +39,7 @@ export interface AssignmentRefusal {
  */
 export async function assignmentRefusalOf(db: Db, booking: BookOrderInput): Promise<AssignmentRefusal | undefined> {
   const { assignment } = booking;
+  if (assignment.kind === 'request_smart_account') return requestRefusalOf(db, assignment.domain, booking.endCustomerContact);
   if (assignment.kind !== 'smart_account' && assignment.kind !== 'holding_account') return undefined;
   try {
     // One statement, no lock: the order is booked either way, and the placement activity judges again, locked.
@@ -57,4 +59,18 @@ export async function assignmentRefusalOf(db: Db, booking: BookOrderInput): Prom
     if (err instanceof PlacementRefusal) return { error: err.type, message: err.message };
     throw err;
   }
+}
+
+/** The Smart Account request's contact rules (S5), judged before the workflow judges them again. */
+async function requestRefusalOf(
+  db: Db,
+  domain: string,
+  contact: BookOrderInput['endCustomerContact'],
+): Promise<AssignmentRefusal | undefined> {
+  if (!contact) return undefined;
+  const known = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [contact.email]).first('registered_id');
+  const reason = contactRefusalReason(domain, { email: contact.email, registered_id: known?.registered_id }, contact.registeredId);
+  if (!reason) return undefined;
+  const refusal = smartAccountRequestRefused(domain, reason);
+  return { error: refusal.type, message: refusal.message };
 }

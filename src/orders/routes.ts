@@ -108,7 +108,8 @@ function registerBookOrderRoute(app: FastifyInstance, deps: ApiDependencies): vo
           "also after Temporal's retention removed the closed order (its row in Postgres decides; the body is then not compared); " +
           'the same externalReference with a different body is a 409 BookingConflict naming each differing field. ' +
           'A new booking whose assignment the placement rules refuse (unknown or inactive account, a holding account as the Smart Account, no role) ' +
-          'is still booked (201) and waits for a valid assignment; its body says why in assignmentRefused. ' +
+          'is still booked (201) and waits for a valid assignment; its body says why in assignmentRefused, as it does for a Smart Account request ' +
+          'its contact cannot make (another domain, no registered user ID). ' +
           'A partner key books for its own partner; a distributor key may name one of its resellers as partnerId; an operator key must give bookedByPartnerId.',
         security,
         headers: IdempotencyHeaders,

@@ -9,7 +9,7 @@ import { bookOrder, deriveOrderId } from '../../src/orders/book-order';
 import { orderWorkflowId } from '../../src/orders/workflow-api';
 import { createLogger } from '../../src/logging';
 import { startTestApi, useTestApi } from '../helpers/api';
-import { createTestWorld, type TestWorld } from '../helpers/fixtures';
+import { createTestWorld, registerContact, type TestWorld } from '../helpers/fixtures';
 import { apiBody, directBooking, entitlementsOf, heldBooking, pollUntil, waitForPhase, waitForStatus } from '../helpers/orders';
 import { uniqueSuffix, useTestStack } from '../helpers/stack';
 
@@ -114,6 +114,33 @@ describe('booking', () => {
     expect(changed.status).toBe(200);
     expect(await workflowExists(first.body.workflowId)).toBe(false);
     expect(await stack.db('orders').where({ external_reference: booking.externalReference }).pluck('status')).toEqual(['AwaitingShipment']);
+  });
+
+  test("a Smart Account request its contact cannot make is still booked, and the 201 says why (the workflow's own rules, S5)", async () => {
+    const domain = `req-${world.suffix}.test`;
+    const request = (reference: string, contact: Record<string, string>) =>
+      api.call('POST', '/v1/orders', {
+        key: partnerKey,
+        body: body(
+          directBooking(world, {
+            externalReference: reference,
+            assignment: { kind: 'request_smart_account', domain },
+            endCustomerContact: contact as never,
+          }),
+        ),
+      });
+    const otherDomain = await request(`API-REQ-DOMAIN-${world.suffix}`, { email: `pat@other-${world.suffix}.test` });
+    expect(otherDomain.status).toBe(201);
+    expect(otherDomain.body.assignmentRefused).toEqual({
+      error: 'SmartAccountRequestRefused',
+      message: `Smart Account request for ${domain} refused: the contact's email domain "other-${world.suffix}.test" does not match the requested domain "${domain}"`,
+    });
+    const unregistered = await request(`API-REQ-NOID-${world.suffix}`, { email: `new@${domain}` });
+    expect(unregistered.body.assignmentRefused.message).toContain('the contact has no registered user ID');
+    await registerContact(stack.db, { email: `it@${domain}`, registeredId: `it-${world.suffix}` });
+    const valid = await request(`API-REQ-OK-${world.suffix}`, { email: `it@${domain}` });
+    expect(valid.status).toBe(201);
+    expect(valid.body.assignmentRefused).toBeUndefined();
   });
 
   test('Idempotency-Key: a replay returns the same order; the same key with another body is refused and books nothing', async () => {
