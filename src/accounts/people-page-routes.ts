@@ -44,6 +44,9 @@ export async function registerPeoplePages(app: FastifyInstance, deps: ApiDepende
 function registerSignInPages(pages: FastifyInstance, tools: PageTools, mail: PageMail, ttl: number): void {
   const { people, inFlight } = mail;
   const { db } = people;
+  // The site root (a link typed by hand, a bookmark of the host): the accounts, or sign-in first.
+  pages.get('/', async (_request, reply) => reply.status(303).header('location', '/accounts').send());
+
   pages.get('/sign-in', async (request, reply) => {
     if (await sessionUser(db, request.headers.cookie)) return reply.status(303).header('location', '/accounts').send();
     return sendAppPage(reply, signInFormPage(tools.csrfFor(request, reply)));
@@ -58,7 +61,7 @@ function registerSignInPages(pages: FastifyInstance, tools: PageTools, mail: Pag
       .catch((err: unknown) => request.log.error({ err }, 'sign-in email failed'))
       .finally(() => inFlight.delete(sending));
     inFlight.add(sending);
-    return sendAppPage(reply, checkEmailPage('a sign-in link'));
+    return sendAppPage(reply, checkEmailPage('sign-in'));
   });
 
   pages.get<{ Params: { token: string } }>('/sign-in/:token', async (request, reply) => {
@@ -109,7 +112,7 @@ function registerUserIdPages(pages: FastifyInstance, tools: PageTools, people: P
       }
       throw err;
     }
-    return sendAppPage(reply, checkEmailPage('a link to confirm the address'));
+    return sendAppPage(reply, checkEmailPage('register'));
   });
 
   pages.get<{ Params: { token: string } }>('/people/verify/:token', async (request, reply) => {

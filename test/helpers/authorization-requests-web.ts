@@ -48,6 +48,7 @@ export const PAGE_REQUESTS: Record<string, RequestFor> = {
     path: `/me/api-keys/${await userKeyToRevoke(ctx, allowed)}/revoke`,
     form: form(ctx),
   }),
+  'GET /': () => ({ method: 'GET', path: '/' }),
   'GET /sign-in': () => ({ method: 'GET', path: '/sign-in' }),
   'POST /sign-in': (ctx, caller) => ({
     method: 'POST',
