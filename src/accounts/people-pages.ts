@@ -55,13 +55,21 @@ export function signInFormPage(csrfToken: string, email = ''): AppPage {
   };
 }
 
-/** The same answer whether or not the address is known: nobody learns who has an account. */
-export function checkEmailPage(what: string): AppPage {
+/**
+ * The same answer whether or not the address is known: nobody learns who has an account. A
+ * sign-in link goes only to an address with a user ID; a registration always gets an email (the
+ * link, or word that the address already has an ID), so its page can say so.
+ */
+export function checkEmailPage(kind: 'sign-in' | 'register'): AppPage {
+  const notice =
+    kind === 'sign-in'
+      ? 'If the address belongs to a user ID, we have sent it a sign-in link. The link works once.'
+      : 'We have emailed the address you gave: open the link in that email to confirm it and take your user ID. The link works once.';
   return {
     status: 200,
     title: 'Check your email',
     body: html`<h1>Check your email</h1>
-      <p class="notice">If the address belongs to a user ID, we have sent it ${what}. The link works once.</p>
+      <p class="notice">${notice}</p>
       <p><a href="/sign-in">Back to sign in</a></p>`,
   };
 }

@@ -154,7 +154,9 @@ function registerVirtualAccountPage(pages: FastifyInstance, db: Db, tools: PageT
       reply,
       virtualAccountPage(viewer, scope, path, lines, series, instances, {
         mayRemove: (vaPath) => allows(scope.roles, 'manage', vaPath),
-        ...(removed ? { notice: `Removed product instance ${removed}: its licenses went back to the pool.` } : {}),
+        ...(removed
+          ? { notice: `Removed product instance ${removed}: its credentials are revoked and it no longer counts against the pools.` }
+          : {}),
       }),
     );
   });
