@@ -1,3 +1,4 @@
+import { CancelledFailure, Context } from '@temporalio/activity';
 import { allows, type HeldRole, type RoleName } from '../../src/accounts/roles';
 import type { Db } from '../../src/db/knex';
 import type { AlertKind } from '../../src/licensing/alerts';
@@ -80,7 +81,10 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
       const alerts = (await query) as UnmailedAlert[];
       let emails = 0;
       const recipientsOf = new Map<string, Recipient[]>();
+      const context = activityContext();
       for (const alert of alerts) {
+        // Each alert is marked emailed as it is done: a retry after a cancellation goes on from there.
+        if (context?.cancellationSignal.aborted) throw new CancelledFailure('the worker stopped while emailing alerts; it is retried');
         if (!recipientsOf.has(alert.account_id)) recipientsOf.set(alert.account_id, await alertRecipients(db, alert.account_id));
         for (const recipient of recipientsOf.get(alert.account_id)!.filter((r) => allows(r.roles, 'view', alert.path))) {
           const key = `license-alert:${alert.id}:${recipient.email.toLowerCase()}`;
@@ -105,8 +109,18 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
           if (pending && (await outbox.deliver(key))) emails++;
         }
         await db('license_alerts').where({ id: alert.id }).whereNull('emailed_at').update({ emailed_at: db.fn.now() });
+        context?.heartbeat();
       }
       return { alerts: alerts.length, emails, more: alerts.length >= input.batch };
     },
   };
+}
+
+/** The activity's context when it runs as one (heartbeats, cancellation); none when a test calls the delivery itself. */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
 }

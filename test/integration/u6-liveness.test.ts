@@ -6,6 +6,12 @@
  * Schedule would start it (a licenseClock workflow on this file's worker); the last test lets
  * the real Schedule start it.
  */
+import { CancelledFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createAlertDelivery } from '../../activities/licensing/alert-delivery';
+import { createOutbox } from '../../activities/shared/outbox';
+import { raiseAlert } from '../../src/licensing/alerts';
 import { ensureLicenseClockSchedule } from '../../src/licensing/clock-schedule';
 import { connectTemporalClient } from '../../src/temporal/connect';
 import { generateEncryptionKey } from '../../src/temporal/payload-codec';
@@ -330,3 +336,46 @@ test('the clock deletes usage reports past USAGE_REPORT_RETENTION and keeps the 
   expect(await device.client.report({ [SKU]: 2 }, { reportId: 'recent' })).toEqual(recent);
   expect(await reportIds()).toEqual(['recent']);
 }, 60_000);
+
+test('emailing alerts heartbeats per alert; cancelled, it stops before the next alert and its retry goes on from there, each email once', async () => {
+  const world = await createTestWorld(stack.db, uniqueSuffix());
+  const address = `alerts-${world.suffix}@${world.domain}`;
+  const [user] = await stack.db('users').insert({ email: address, full_name: 'Ari Alerts' }).returning('id');
+  await stack.db('role_grants').insert({ account_id: world.smartAccountId, user_id: user.id, role: 'sa_user', granted_by: 'test' });
+  await stack.db('alert_subscriptions').insert({ account_id: world.smartAccountId, user_id: user.id });
+  for (const n of [1, 2, 3]) {
+    await raiseAlert(stack.db, {
+      accountId: world.smartAccountId,
+      kind: 'overage_report',
+      subject: `test:${world.suffix}:${n}`,
+      message: `Over ${n}`,
+    });
+  }
+  const outbox = createOutbox({ db: stack.db, mailer: stack.mailer, mailFrom: stack.config.mailFrom });
+  const delivery = createAlertDelivery({ db: stack.db, outbox, publicBaseUrl: stack.config.publicBaseUrl });
+  const deliver = () => delivery.deliverAlertEmails({ batch: 10, accountId: world.smartAccountId });
+  const emailed = () => stack.db('license_alerts').where({ account_id: world.smartAccountId }).whereNotNull('emailed_at').count({ n: '*' });
+
+  // The worker stops (the activity is cancelled) right after the first alert's heartbeat.
+  const stopping = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  let beats = 0;
+  stopping.on('heartbeat', () => {
+    if (++beats === 1) stopping.cancel();
+  });
+  await expect(stopping.run(deliver)).rejects.toBeInstanceOf(CancelledFailure);
+  expect(beats).toBe(1);
+  expect(await emailed()).toEqual([{ n: '1' }]);
+
+  const retry = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
+  let retryBeats = 0;
+  retry.on('heartbeat', () => retryBeats++);
+  expect(await retry.run(deliver)).toMatchObject({
+    alerts: 2,
+    more: false,
+  });
+  expect(retryBeats).toBe(2);
+  expect(await emailed()).toEqual([{ n: '3' }]);
+  const keys: string[] = await stack.db('email_outbox').where({ to_address: address }).pluck('idempotency_key');
+  expect(keys).toHaveLength(3);
+  expect(new Set(keys).size).toBe(3);
+});

@@ -14,7 +14,7 @@ import {
   type TrueUpInput,
 } from '../../src/licensing/workflow-api';
 import { LicensePeriodKey } from '../../src/temporal/search-attributes';
-import { activities } from '../shared/activity-proxies';
+import { activities, deliverAlertEmails } from '../shared/activity-proxies';
 
 const DEFAULT_BATCH = 500;
 /** Sweep loops per run: a backlog larger than this waits for the next run, so one run stays short. */
@@ -47,7 +47,7 @@ export async function licenseClock(input: LicenseClockInput = {}): Promise<Licen
     if (!sweep.liveness.more && !sweep.termEnds.more) break;
   }
   for (let loop = 0; loop < MAX_LOOPS; loop++) {
-    const delivered = await activities.deliverAlertEmails({ batch, ...(input.accountId ? { accountId: input.accountId } : {}) });
+    const delivered = await deliverAlertEmails({ batch, ...(input.accountId ? { accountId: input.accountId } : {}) });
     result.alertsEmailed += delivered.alerts;
     if (!delivered.more) break;
   }

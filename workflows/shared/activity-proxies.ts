@@ -19,5 +19,16 @@ export const activities = proxyActivities<OrderActivities>(options);
  */
 export const localActivities = proxyLocalActivities<OrderActivities>(options);
 
+/**
+ * Emailing a sweep's alerts: up to a batch of alerts, each to its recipients over SMTP, can take
+ * longer than one short write. It heartbeats per alert, so a crashed worker is noticed within
+ * the heartbeat timeout and the rest retried elsewhere (alerts already marked emailed are skipped).
+ */
+export const { deliverAlertEmails } = proxyActivities<OrderActivities>({
+  ...options,
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+});
+
 /** Settings are read once per run; a local activity records them in history cheaply. */
 export const { loadFulfillmentSettings } = proxyLocalActivities<OrderActivities>({ startToCloseTimeout: '5 seconds' });
