@@ -102,7 +102,7 @@ function registerRevokeRoleRoute(app: FastifyInstance, deps: ApiDependencies): v
     async (request, reply) => {
       const account = await accountOr404(db, request.params.accountId);
       const authorize = grantAuthorizer(request.principal, account.id, 'revoke');
-      if ((await revokeRole(db, account.id, request.params.grantId, authorize)) === 'unknown') {
+      if ((await revokeRole(db, account.id, request.params.grantId, authorize, actorOf(request.principal))) === 'unknown') {
         throw notFound(`role grant ${request.params.grantId} of account ${account.id}`);
       }
       return reply.status(204).send();

@@ -3,6 +3,7 @@ import type { Db } from '../db/knex';
 import { ID_PATTERN, VIRTUAL_ACCOUNT_PATH_PATTERN, type FieldError } from '../orders/order';
 import { assertAccountKind, assertNotClosed, check, ID_REASON, PATH_REASON, requireAccount } from './account-records';
 import { PlacementRefusal } from './placement-rules';
+import { recordLicenseEvent } from '../licensing/events';
 import { allows, ROLE_NAMES, rolesOn, type Grantee, type HeldRole, type RoleName } from './roles';
 
 /**
@@ -37,6 +38,7 @@ interface GrantRow {
   registered_id: string | null;
   role: RoleName;
   path: string | null;
+  virtual_account_id: string | number | null;
   created_at: Date;
 }
 
@@ -46,7 +48,7 @@ function grantQuery(q: Knex, accountId: string): Knex.QueryBuilder {
     .leftJoin('users as u', 'u.id', 'g.user_id')
     .where('g.account_id', accountId)
     .whereNull('g.revoked_at')
-    .select('g.id', 'g.partner_id', 'u.registered_id', 'g.role', 'va.path', 'g.created_at');
+    .select('g.id', 'g.partner_id', 'u.registered_id', 'g.role', 'va.path', 'g.virtual_account_id', 'g.created_at');
 }
 
 function grantView(row: GrantRow): RoleGrantView {
@@ -160,7 +162,9 @@ export async function grantRole(
     query = grantee.partner_id !== null ? query.where('g.partner_id', grantee.partner_id) : query.where('g.user_id', grantee.user_id);
     query = virtualAccountId === null ? query.whereNull('g.virtual_account_id') : query.where('g.virtual_account_id', virtualAccountId);
     const row = (await query.first()) as GrantRow;
-    return { grant: grantView(row), created: inserted.rows.length > 0 };
+    const created = inserted.rows.length > 0;
+    if (created) await recordGrantEvent(trx, accountId, 'role_granted', grantView(row), virtualAccountId, grantedBy);
+    return { grant: grantView(row), created };
   });
 }
 
@@ -174,6 +178,7 @@ export async function revokeRole(
   accountId: string,
   grantId: string,
   authorize: (role: RoleName, path: string | null, q: Knex) => Promise<void> = () => Promise.resolve(),
+  revokedBy = 'system',
 ): Promise<'revoked' | 'already-revoked' | 'unknown'> {
   check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
   return db.transaction(async (trx) => {
@@ -192,7 +197,9 @@ export async function revokeRole(
     await authorize(grant.role, scopeOf(grant.role, grant.path), trx);
     if (grant.revoked_at !== null) return 'already-revoked';
     if (grant.role === 'sa_admin' && grant.user_id !== null) await refuseLastAdmin(trx, accountId, grantId);
+    const live = (await grantQuery(trx, accountId).where('g.id', grantId).first()) as GrantRow;
     await trx('role_grants').where({ id: grantId, account_id: accountId }).update({ revoked_at: trx.fn.now() });
+    await recordGrantEvent(trx, accountId, 'role_revoked', grantView(live), live.virtual_account_id, revokedBy);
     return 'revoked';
   });
 }
@@ -211,4 +218,27 @@ async function refuseLastAdmin(q: Knex, accountId: string, grantId: string): Pro
     `this is the last Smart Account admin of account "${accountId}": grant sa_admin to another user first, then revoke this one`,
     { accountId, grantId },
   );
+}
+
+/** R23: a grant or a revocation in the account's event log, under the grant's virtual account. */
+async function recordGrantEvent(
+  q: Knex,
+  accountId: string,
+  type: 'role_granted' | 'role_revoked',
+  grant: RoleGrantView,
+  virtualAccountId: string | number | null,
+  actor: string,
+): Promise<void> {
+  await recordLicenseEvent(q, {
+    accountId,
+    virtualAccountId: virtualAccountId === null ? null : String(virtualAccountId),
+    type,
+    subject: `grant:${grant.grantId}`,
+    actor,
+    details: {
+      role: grant.role,
+      grantee: grant.partnerId !== undefined ? `partner:${grant.partnerId}` : `user:${grant.userId}`,
+      virtualAccountPath: grant.virtualAccountPath,
+    },
+  });
 }

@@ -256,8 +256,12 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
       if (managedScopes(scope).length === 0) throw refuse();
       let outcome: Awaited<ReturnType<typeof revokeRole>>;
       try {
-        outcome = await revokeRole(db, scope.accountId, request.params.grantId, (r, p) =>
-          mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse()),
+        outcome = await revokeRole(
+          db,
+          scope.accountId,
+          request.params.grantId,
+          (r, p) => (mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse())),
+          `user:${userId}`,
         );
       } catch (err) {
         if (err instanceof ValidationError) throw notFoundPage();

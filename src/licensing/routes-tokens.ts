@@ -21,14 +21,10 @@ import {
   type TokenParamsType,
 } from './schemas';
 import { createRegistrationToken, listRegistrationTokens, loadToken, revokeRegistrationToken } from './tokens';
+import { actorOf } from './route-access';
 
 const security = [{ apiKey: [] }];
 const tags = ['license use'];
-
-/** Who acted, as the event log and `created_by` write it. */
-export function actorOf(grantee: Grantee): string {
-  return grantee.kind === 'operator' ? 'operator' : grantee.kind === 'partner' ? `partner:${grantee.partnerId}` : `user:${grantee.userId}`;
-}
 
 function describeGrantee(grantee: Grantee): string {
   return grantee.kind === 'operator'

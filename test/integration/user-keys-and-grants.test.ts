@@ -142,6 +142,31 @@ describe('customers grant roles themselves', () => {
   });
 });
 
+test('a grant and its revocation are in the event log (R23), the actor named by registered user ID', async () => {
+  const granted = await api.call('POST', grants(), {
+    key: keys.saAdmin,
+    body: { userId: newcomer.registeredId, role: 'va_viewer', virtualAccountPath: 'Finance' },
+  });
+  expect(granted.status).toBe(201);
+  expect((await api.call('DELETE', `${grants()}/${granted.body.grantId}`, { key: keys.saAdmin })).status).toBe(204);
+  const { events } = (await api.call('GET', `/v1/accounts/${world.smartAccountId}/events`, { key: keys.saAdmin })).body;
+  const ofGrant = events.filter((e: { subject: string }) => e.subject === `grant:${granted.body.grantId}`);
+  const expected = { virtualAccountPath: 'Finance', actor: `user:${saAdmin.registeredId}` };
+  const details = { role: 'va_viewer', grantee: `user:${newcomer.registeredId}`, virtualAccountPath: 'Finance' };
+  expect(ofGrant).toEqual([
+    expect.objectContaining({ ...expected, type: 'role_revoked', details }),
+    expect.objectContaining({ ...expected, type: 'role_granted', details }),
+  ]);
+  // Granting what is already granted changes nothing, and logs nothing.
+  const before = ofGrant.length;
+  await api.call('POST', grants(), { key: keys.saAdmin, body: { userId: saUser.registeredId, role: 'sa_user' } });
+  const again = (await api.call('GET', `/v1/accounts/${world.smartAccountId}/events`, { key: keys.saAdmin })).body.events;
+  expect(again.filter((e: { type: string }) => e.type === 'role_granted').length).toBe(
+    events.filter((e: { type: string }) => e.type === 'role_granted').length,
+  );
+  expect(before).toBe(2);
+});
+
 describe('the last Smart Account admin', () => {
   const liveAdminGrant = (user: ViewUser) =>
     stack
