@@ -4,6 +4,7 @@ import { StatementBatch, type WritePart } from '../db/statement-batch';
 import { preparedQuery } from '../db/prepared';
 import { raiseAlert } from './alerts';
 import { recordOveragePeak } from './overage';
+import { licenseEventsInsert } from './events';
 import { NO_ALLOWANCE, overageOf, rejudgePool, statePriority, type Allowance, type PoolCounts, type UseState } from './compliance';
 import type { InstanceUsageRow, LicenseAllocationRow, LicensePoolRow, OverageAgreementRow, VirtualAccountRow } from '../db/rows';
 
@@ -270,10 +271,11 @@ SELECT activated.*, (NOT allocated AND virtual_account_id IS NOT NULL) AS insert
 export async function allocateActivatedEntitlements(
   q: Knex.Transaction,
   activated: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }>,
+  orderId?: string,
 ): Promise<PoolRow[]> {
   const rows = activated.filter((row) => !row.allocated);
   if (rows.length === 0) return [];
-  const touched = new Map<string, { accountId: string; key: PoolKey }>();
+  const touched = new Map<string, { accountId: string; key: PoolKey; quantity: number }>();
   const allocations: Array<Partial<LicenseAllocationRow>> = [];
   for (const row of rows) {
     const virtualAccountId = row.virtual_account_id ? String(row.virtual_account_id) : await defaultVirtualAccount(q, row.account_id);
@@ -286,12 +288,26 @@ export async function allocateActivatedEntitlements(
         quantity: row.quantity,
         ends_on: row.ends_on,
       });
-    touched.set(`${virtualAccountId}\u0000${row.sku}`, { accountId: row.account_id, key: { virtualAccountId, sku: row.sku } });
+    const poolKey = `${virtualAccountId}\u0000${row.sku}`;
+    const quantity = (touched.get(poolKey)?.quantity ?? 0) + Number(row.quantity);
+    touched.set(poolKey, { accountId: row.account_id, key: { virtualAccountId, sku: row.sku }, quantity });
   }
   // All of them in one statement (issue 16: one each).
   if (allocations.length > 0) {
     await q<LicenseAllocationRow>('license_allocations').insert(allocations).onConflict(['entitlement_id', 'virtual_account_id']).ignore();
   }
+  // R23: what each pool gained, in the account's event log (one insert; a repeat allocates nothing, so logs nothing).
+  await licenseEventsInsert(
+    q,
+    [...touched.values()].map(({ accountId, key, quantity }) => ({
+      accountId,
+      virtualAccountId: key.virtualAccountId,
+      type: 'licenses_activated',
+      subject: `pool:${key.virtualAccountId}:${key.sku}`,
+      actor: 'system',
+      details: { sku: key.sku, quantity, ...(orderId ? { orderId } : {}) },
+    })),
+  );
   const pools: PoolRow[] = [];
   // A fixed order, so two transactions touching the same pools lock them in the same order.
   for (const [, { accountId, key }] of [...touched].sort(([a], [b]) => a.localeCompare(b))) {

@@ -79,6 +79,20 @@ test('S1: a direct order is deposited, ships, is provisioned in Finance, and par
     'provisioned',
   ]);
   expect(await eventTypes(stack.db, booked.orderId)).toEqual(['booked', 'deposited', 'line_shipped', 'line_shipped', 'lines_provisioned']);
+  // The account's own event log (R23) shows what each pool gained, and from which order.
+  const gained = await stack
+    .db('license_events as e')
+    .join('virtual_accounts as va', 'va.id', 'e.virtual_account_id')
+    .where({ 'e.account_id': world.smartAccountId, 'e.type': 'licenses_activated' })
+    .orderBy('e.id')
+    .select('va.path', 'e.actor', 'e.details');
+  expect(gained.map((e) => ({ path: e.path, actor: e.actor, ...e.details }))).toEqual(
+    expect.arrayContaining([
+      { path: 'Finance', actor: 'system', sku: 'ISR4K-SEC-PERP', quantity: 2, orderId: booked.orderId },
+      { path: 'Finance', actor: 'system', sku: 'C9300-DNA-E-3Y', quantity: 10, orderId: booked.orderId },
+    ]),
+  );
+  expect(gained).toHaveLength(2);
 
   // Mail actually received: fulfilment to partner and customer, with the subscription dates.
   const fulfilled = await waitForMail(mailOf(booked.orderId, 'order-fulfilled'), 2);

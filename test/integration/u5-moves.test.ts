@@ -144,7 +144,9 @@ test('U5: licenses and a device move Finance -> Sales at once, logged on both si
     .orderBy('id')
     .select('type', 'virtual_account_id', 'actor', 'details');
   expect(events.map((e) => [e.type, String(e.virtual_account_id), e.details.direction])).toEqual([
-    // The device's token, registration and report (through the device client), then the moves.
+    // The licenses' arrival (the fixture's order provisioned), the device's token, registration
+    // and report (through the device client), then the moves.
+    ['licenses_activated', finance, undefined],
     ['token_created', finance, undefined],
     ['instance_registered', finance, undefined],
     ['usage_reported', finance, undefined],

@@ -77,8 +77,16 @@ test('U7: seven alerts each once, expiry leaves devices OutOfCompliance, a renew
   ]);
   expect(await stack.db('license_alerts').where({ account_id: world.smartAccountId, kind: 'insufficient_licenses' })).toHaveLength(1);
   const events = await stack.db('license_events').where({ account_id: world.smartAccountId }).orderBy('id').pluck('type');
-  // The device's token, registration and report (through the device client), then the term's end.
-  expect(events).toEqual(['token_created', 'instance_registered', 'usage_reported', 'licenses_expired', 'usage_state_changed']);
+  // The licenses' arrival (the order provisioned), the device's token, registration and report
+  // (through the device client), then the term's end.
+  expect(events).toEqual([
+    'licenses_activated',
+    'token_created',
+    'instance_registered',
+    'usage_reported',
+    'licenses_expired',
+    'usage_state_changed',
+  ]);
 
   // A renewal: a new 12-month order for the same SKU into Finance. Provisioning recomputes with
   // the real date (before the simulated end), so the clock at the end date settles the pool.
