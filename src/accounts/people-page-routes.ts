@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiDependencies } from '../api/dependencies';
+import { clearedNextCookieHeader, LANDING, nextCookieHeader, pageToReturnTo, returnPathOf } from '../web/after-sign-in';
 import { createSmtpMailer } from '../email/mailer';
 import { clearedSessionCookieHeader, closeSession, openSession, sessionCookieHeader, sessionUser } from '../web/session';
 import { fieldOf, registerPageScope, sendAppPage, type PageTools } from '../web/page-scope';
@@ -47,14 +48,22 @@ function registerSignInPages(pages: FastifyInstance, tools: PageTools, mail: Pag
   // The site root (a link typed by hand, a bookmark of the host): the accounts, or sign-in first.
   pages.get('/', async (_request, reply) => reply.status(303).header('location', '/accounts').send());
 
-  pages.get('/sign-in', async (request, reply) => {
-    if (await sessionUser(db, request.headers.cookie)) return reply.status(303).header('location', '/accounts').send();
-    return sendAppPage(reply, signInFormPage(tools.csrfFor(request, reply)));
+  pages.get<{ Querystring: { next?: string } }>('/sign-in', async (request, reply) => {
+    const next = pageToReturnTo(request.query.next);
+    if (await sessionUser(db, request.headers.cookie))
+      return reply
+        .status(303)
+        .header('location', next ?? LANDING)
+        .send();
+    return sendAppPage(reply, signInFormPage(tools.csrfFor(request, reply), '', next));
   });
 
   pages.post('/sign-in', async (request, reply) => {
     tools.checkCsrf(request);
     const email = fieldOf(request.body, 'email')?.trim() ?? '';
+    // The page that asked for the sign-in, kept for when the emailed link is opened in this browser.
+    const next = pageToReturnTo(fieldOf(request.body, 'next'));
+    if (next) reply.header('set-cookie', nextCookieHeader(next, mail.people.config.signInLinkTtlMs, tools.https));
     // Sent after the answer, not before it: a known address must not answer slower than an
     // unknown one. Failures are logged, never shown.
     const sending = requestSignIn(people, email)
@@ -78,8 +87,8 @@ function registerSignInPages(pages: FastifyInstance, tools: PageTools, mail: Pag
     request.log.info({ userId: outcome.userId }, 'signed in');
     return reply
       .status(303)
-      .header('set-cookie', sessionCookieHeader(session.value, ttl, tools.https))
-      .header('location', '/accounts')
+      .header('set-cookie', [sessionCookieHeader(session.value, ttl, tools.https), clearedNextCookieHeader(tools.https)])
+      .header('location', returnPathOf(request.headers.cookie))
       .send();
   });
 

@@ -41,14 +41,15 @@ function textField(name: string, label: string, type: 'text' | 'email', value: s
   </div>`;
 }
 
-export function signInFormPage(csrfToken: string, email = ''): AppPage {
+export function signInFormPage(csrfToken: string, email = '', next?: string): AppPage {
   return {
     status: 200,
     title: 'Sign in',
     body: html`<h1>Sign in</h1>
       <p>Enter the email address of your user ID. We email you a link that signs you in once.</p>
       <form method="post" action="/sign-in">
-        ${csrfInput(csrfToken)} ${textField('email', 'Email address', 'email', email, [])}
+        ${csrfInput(csrfToken)} ${next ? html`<input type="hidden" name="next" value="${next}" />` : ''}
+        ${textField('email', 'Email address', 'email', email, [])}
         <button type="submit">Email me a sign-in link</button>
       </form>
       <p>No user ID yet? <a href="/people/register">Create your user ID</a>.</p>`,

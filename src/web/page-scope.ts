@@ -2,6 +2,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/knex';
+import { signInFor } from './after-sign-in';
 import { appProblemPage, APP_STYLE_SOURCE, renderAppDocument, type AppPage } from './app-layout';
 import { csrfMatches, newCsrfValue } from './csrf';
 import { cookieOf, sessionUser } from './session';
@@ -156,7 +157,8 @@ function pageTools(db: Db, https: boolean): PageTools {
     },
     async signedIn(request) {
       const user = await sessionUser(db, request.headers.cookie);
-      if (!user) throw new PageAnswer(undefined, '/sign-in');
+      // Back to the page asked for once signed in (a GET: a form's POST is not to be repeated).
+      if (!user) throw new PageAnswer(undefined, request.method === 'GET' ? signInFor(request.url) : '/sign-in');
       return user;
     },
   };

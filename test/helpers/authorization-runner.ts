@@ -99,7 +99,8 @@ export async function run(ctx: MatrixContext, cells: Cell[], limit: number): Pro
 
 /** A page's "sign in first": a redirect to the sign-in page (signing out also ends there, and is allowed). */
 function toSignIn(answer: Answer): boolean {
-  return answer.location === '/sign-in' && answer.cell.row.route !== 'POST /sign-out';
+  // The sign-in page may name the page asked for (?next=), to return there once signed in.
+  return answer.location?.split('?')[0] === '/sign-in' && answer.cell.row.route !== 'POST /sign-out';
 }
 
 /** The answer as the table writes it: `none` when a 2xx shows nothing of world A (its suffix appears nowhere). */

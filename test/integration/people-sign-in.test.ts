@@ -10,7 +10,7 @@ import { buildApi } from '../../src/api/server';
 import { createLogger } from '../../src/logging';
 import { useLinkedStackAndApi } from '../helpers/browser';
 import { createTestWorld, type TestWorld } from '../helpers/fixtures';
-import { verifiedUser, type ViewUser } from '../helpers/license-view-fixtures';
+import { grantTo, verifiedUser, type ViewUser } from '../helpers/license-view-fixtures';
 import { PageClient, tokenOfLink } from '../helpers/pages';
 import { mailFor, uniqueSuffix, waitForMail } from '../helpers/stack';
 
@@ -144,6 +144,40 @@ describe('signing in (R24)', () => {
     const refused = await stale.get('/accounts');
     expect(refused.status).toBe(303);
     expect(refused.headers.get('location')).toBe('/sign-in');
+  });
+
+  test("asked to sign in by a page (an alert email's link), the person lands on that page once signed in; only this site's pages", async () => {
+    const user = await verifiedUser(stack.db, world, 'dora');
+    await grantTo(stack.db, world.smartAccountId, user, 'sa_user');
+    const alerts = `/accounts/${world.smartAccountId}/alerts`;
+    const browser = new PageClient(api.baseUrl);
+    const asked = await browser.get(alerts);
+    expect(asked.status).toBe(303);
+    expect(asked.headers.get('location')).toBe(`/sign-in?next=${encodeURIComponent(alerts)}`);
+    const form = await browser.get(asked.headers.get('location')!);
+    expect(form.text).toContain(`<input type="hidden" name="next" value="${alerts}" />`);
+    const sent = await browser.submit(asked.headers.get('location')!, { email: user.email, next: alerts }, '/sign-in');
+    expect(sent.setCookies.find((c) => c.startsWith('lf_next='))).toMatch(/; Path=\/sign-in; Max-Age=900; HttpOnly; SameSite=Lax/);
+    const token = tokenOfLink((await waitForMail(signInMail(user.email)))[0], api.baseUrl, 'sign-in');
+    const signedIn = await browser.submit(`/sign-in/${token}`, {});
+    expect(signedIn.headers.get('location')).toBe(alerts);
+    expect(browser.cookies.has('lf_next')).toBe(false);
+    expect((await browser.get(alerts)).status).toBe(200);
+
+    // Another site, or a path that is not one of the pages, is never where anyone is sent.
+    for (const next of [
+      'https://evil.example/accounts',
+      '//evil.example/accounts',
+      '/accounts/../v1/orders',
+      '/accounts/%2e%2e/v1',
+      '/v1/orders',
+    ]) {
+      const other = new PageClient(api.baseUrl);
+      const page = await other.get(`/sign-in?next=${encodeURIComponent(next)}`);
+      expect(page.text).not.toContain('name="next"');
+      const posted = await other.submit('/sign-in', { email: user.email, next }, '/sign-in');
+      expect(posted.setCookies.some((c) => c.startsWith('lf_next='))).toBe(false);
+    }
   });
 
   test('an expired link is refused (410) and opens no session; a POST without CSRF uses nothing up', async () => {

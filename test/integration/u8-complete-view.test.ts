@@ -424,6 +424,7 @@ describe('the pages', () => {
     expect((await client.get(`/accounts/${world.smartAccountId}/events.csv`)).status).toBe(404);
     const anonymous = await new PageClient(api.baseUrl).get(`/accounts/${world.smartAccountId}`);
     expect(anonymous.status).toBe(303);
-    expect(anonymous.headers.get('location')).toBe('/sign-in');
+    // The sign-in page names the page asked for, to come back to it once signed in.
+    expect(anonymous.headers.get('location')).toBe(`/sign-in?next=${encodeURIComponent(`/accounts/${world.smartAccountId}`)}`);
   });
 });
