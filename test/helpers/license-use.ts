@@ -9,8 +9,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Worker } from '@temporalio/worker';
-import { createOrderWorker } from '../../workers/order-worker';
-import { connectWorkerTemporal } from '../../src/temporal/worker-connection';
 import { openHistory } from './payloads';
 import type { Db } from '../../src/db/knex';
 import type { DeviceClient, SignedUsageAnswer } from '../../src/device-client';
@@ -19,7 +17,7 @@ import type { TestApi } from './api';
 import { createToken, newDevice } from './devices';
 import type { TestWorld } from './fixtures';
 import { book, shipLines } from './orders';
-import type { TestStack } from './stack';
+import { startOrderWorkerOn, type TestStack } from './stack';
 
 const DAY_MS = 86_400_000;
 
@@ -158,26 +156,7 @@ export async function replaceWorker(
   if (previous) await previous.stop();
   else killed.shutdown();
   for (let i = 0; i < 100 && killed.getState() !== 'STOPPED'; i++) await new Promise((r) => setTimeout(r, 100));
-  const connection = await connectWorkerTemporal(stack.config.temporal);
-  const worker = await createOrderWorker({
-    connection,
-    namespace: stack.config.temporal.namespace,
-    taskQueue: stack.taskQueue,
-    db: stack.db,
-    mailer: stack.mailer,
-    temporal: stack.client,
-    config: stack.config,
-    workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
-  });
-  const running = worker.run();
-  return {
-    worker,
-    async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await connection.close();
-    },
-  };
+  return startOrderWorkerOn(stack, stack.taskQueue);
 }
 
 /**

@@ -130,7 +130,7 @@ export function mailFor(address: string, mail = caughtMail()): CaughtMail[] {
 }
 
 /** A real order worker of its own on `taskQueue` (the stack's Postgres, SMTP and config), for a test that stops and restarts it. */
-export async function startOrderWorkerOn(stack: TestStack, taskQueue: string): Promise<{ stop: () => Promise<void> }> {
+export async function startOrderWorkerOn(stack: TestStack, taskQueue: string): Promise<{ worker: Worker; stop: () => Promise<void> }> {
   const connection = await connectWorkerTemporal(stack.config.temporal);
   const worker = await createOrderWorker({
     connection,
@@ -144,6 +144,7 @@ export async function startOrderWorkerOn(stack: TestStack, taskQueue: string): P
   });
   const running = worker.run();
   return {
+    worker,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;

@@ -29,13 +29,11 @@ import {
   waitForPhase,
   waitForStatus,
 } from '../helpers/orders';
-import { mailFor, mailOf, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
+import { mailFor, mailOf, startOrderWorkerOn, uniqueSuffix, useTestStack, waitForMail, type TestStack } from '../helpers/stack';
 // For the regression tests at the end of the file.
 import { temporal } from '@temporalio/proto';
-import { NativeConnection } from '@temporalio/worker';
 import { requestedAccountId } from '../../activities/accounts/accounts';
 import { activationStatusQuery, activationWorkflowId } from '../../src/orders/workflow-api';
-import { createOrderWorker } from '../../workers/order-worker';
 import { registerContact } from '../helpers/fixtures';
 import { isReminder, linkToken } from '../helpers/links';
 import { pollUntil } from '../helpers/orders';
@@ -535,18 +533,7 @@ describe('S9 regression: cancel right after booking', () => {
     );
     // Let the Update reach the server before any worker polls this queue.
     await sleep(1_000);
-    const connection = await NativeConnection.connect({ address: stack.config.temporal.address });
-    const worker = await createOrderWorker({
-      connection,
-      namespace: stack.config.temporal.namespace,
-      taskQueue,
-      db: stack.db,
-      mailer: stack.mailer,
-      temporal: stack.client,
-      config: stack.config,
-      workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
-    });
-    const running = worker.run();
+    const worker = await startOrderWorkerOn(stack, taskQueue);
     try {
       const outcome = await cancelling;
       if ('error' in outcome) {
@@ -561,9 +548,7 @@ describe('S9 regression: cancel right after booking', () => {
         .getHandle(booked.workflowId)
         .terminate('test done')
         .catch(() => undefined);
-      worker.shutdown();
-      await running;
-      await connection.close();
+      await worker.stop();
     }
   });
 
