@@ -42,3 +42,12 @@ export function licenseEventsInsert(q: Knex, events: LicenseEvent[]): Knex.Query
     .onConflict('idempotency_key')
     .ignore();
 }
+
+/**
+ * SQL for how an actor column is shown: a person ("user:<row number>") by their registered user
+ * ID, as role grants name people; anyone else as written. `column` is a trusted column name.
+ */
+export function actorShownSql(column: string): string {
+  return `COALESCE((SELECT 'user:' || u.registered_id FROM users u
+    WHERE u.id = CASE WHEN ${column} ~ '^user:[0-9]{1,18}$' THEN substring(${column} from 6)::bigint END), ${column})`;
+}

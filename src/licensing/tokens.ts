@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { recordLicenseEvent } from './events';
+import { actorShownSql, recordLicenseEvent } from './events';
 
 /**
  * Registration tokens (R15): created in a virtual account, presented once by each product instance
@@ -114,7 +114,7 @@ function tokenColumns(q: Knex) {
     q.raw(`${TOKEN_USES_SQL} AS uses`),
     't.expires_at',
     't.created_at',
-    't.created_by',
+    q.raw(`${actorShownSql('t.created_by')} AS created_by`),
     't.revoked_at',
   ];
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { listRoleGrants, type RoleGrantView } from '../accounts/role-grants';
+import { actorShownSql } from './events';
 import { whereVisible, type ViewScope } from './views-access';
 import { alertEmailDelivery, type AlertEmailDeliveryBody } from '../email/email-views';
 
@@ -78,11 +79,7 @@ export interface EventLine {
 /** The event log, newest first; `beforeId` pages back through it. */
 export async function eventsOf(q: Knex, scope: ViewScope, options: { limit?: number; beforeId?: string } = {}): Promise<EventLine[]> {
   let query = whereVisible(
-    q('license_events as e')
-      .leftJoin('virtual_accounts as va', 'va.id', 'e.virtual_account_id')
-      // A person is named by their registered user ID, as the role grants name them, not by the row's number.
-      .leftJoin('users as u', q.raw("u.id = CASE WHEN e.actor ~ '^user:[0-9]{1,18}$' THEN substring(e.actor from 6)::bigint END"))
-      .where('e.account_id', scope.accountId),
+    q('license_events as e').leftJoin('virtual_accounts as va', 'va.id', 'e.virtual_account_id').where('e.account_id', scope.accountId),
     scope,
     'e.virtual_account_id',
   );
@@ -98,15 +95,7 @@ export async function eventsOf(q: Knex, scope: ViewScope, options: { limit?: num
   }> = await query
     .orderBy('e.id', 'desc')
     .limit(options.limit ?? 200)
-    .select(
-      'e.id',
-      'e.created_at',
-      'va.path',
-      'e.type',
-      'e.subject',
-      q.raw("COALESCE('user:' || u.registered_id, e.actor) AS actor"),
-      'e.details',
-    );
+    .select('e.id', 'e.created_at', 'va.path', 'e.type', 'e.subject', q.raw(`${actorShownSql('e.actor')} AS actor`), 'e.details');
   return rows.map((r) => ({
     eventId: String(r.id),
     at: r.created_at.toISOString(),

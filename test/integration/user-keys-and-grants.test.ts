@@ -165,6 +165,14 @@ test('a grant and its revocation are in the event log (R23), the actor named by 
     events.filter((e: { type: string }) => e.type === 'role_granted').length,
   );
   expect(before).toBe(2);
+  // A token a person made names them the same way.
+  const token = await api.call('POST', `/v1/accounts/${world.smartAccountId}/registration-tokens`, {
+    key: keys.saAdmin,
+    body: { virtualAccountPath: 'Finance', expiresInDays: 1, maxUses: 1, description: 'by a person' },
+  });
+  expect(token.body.createdBy).toBe(`user:${saAdmin.registeredId}`);
+  const listed = (await api.call('GET', `/v1/accounts/${world.smartAccountId}/tokens`, { key: keys.saAdmin })).body.tokens;
+  expect(listed.find((t: { tokenId: string }) => t.tokenId === token.body.tokenId).createdBy).toBe(`user:${saAdmin.registeredId}`);
 });
 
 describe('the last Smart Account admin', () => {
