@@ -9,7 +9,8 @@ wanted="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [ -f node_modules/.package-lock.json ]; then
   [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ] && exit 0
   # Installed (npm ci by hand) after this lock file was written, and not stamped yet: from it.
-  if [ ! -f "$stamp" ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  # Not through a link: that install belongs to another checkout, whose lock file may differ.
+  if [ ! -L node_modules ] && [ ! -f "$stamp" ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     echo "$wanted" > "$stamp"
     exit 0
   fi

@@ -84,7 +84,8 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
       const context = activityContext();
       for (const alert of alerts) {
         // Each alert is marked emailed as it is done: a retry after a cancellation goes on from there.
-        if (context?.cancellationSignal.aborted) throw new CancelledFailure('the worker stopped while emailing alerts; it is retried');
+        if (context?.cancellationSignal.aborted)
+          throw new CancelledFailure('cancelled while emailing alerts (the worker stopping, or a timeout); the rest is retried');
         if (!recipientsOf.has(alert.account_id)) recipientsOf.set(alert.account_id, await alertRecipients(db, alert.account_id));
         for (const recipient of recipientsOf.get(alert.account_id)!.filter((r) => allows(r.roles, 'view', alert.path))) {
           const key = `license-alert:${alert.id}:${recipient.email.toLowerCase()}`;
@@ -107,9 +108,10 @@ export function createAlertDelivery(deps: { db: Db; outbox: Outbox; publicBaseUr
             to: recipient.email,
           });
           if (pending && (await outbox.deliver(key))) emails++;
+          // Per email: one alert may go to many people, each an SMTP exchange.
+          context?.heartbeat();
         }
         await db('license_alerts').where({ id: alert.id }).whereNull('emailed_at').update({ emailed_at: db.fn.now() });
-        context?.heartbeat();
       }
       return { alerts: alerts.length, emails, more: alerts.length >= input.batch };
     },

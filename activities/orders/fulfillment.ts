@@ -135,7 +135,7 @@ function createProvisioningActivities(db: Db) {
           if (line.license_type !== 'smart') lrpKeys[line.line_number] = await lrpKeyOf(trx, String(line.id), order.account_id);
         }
         // R18: the licenses join their pool now, and its devices are re-judged in this transaction.
-        await allocateActivatedEntitlements(trx, activated, request.orderId);
+        await allocateActivatedEntitlements(trx, activated, { orderId: request.orderId, idempotencyKey: request.idempotencyKey });
         const fulfilled = request.listStatus.phase === 'Fulfilled';
         await writeListStatus(trx, request.orderId, request.listStatus, {
           parts: [

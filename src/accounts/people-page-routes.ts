@@ -63,7 +63,11 @@ function registerSignInPages(pages: FastifyInstance, tools: PageTools, mail: Pag
     const email = fieldOf(request.body, 'email')?.trim() ?? '';
     // The page that asked for the sign-in, kept for when the emailed link is opened in this browser.
     const next = pageToReturnTo(fieldOf(request.body, 'next'));
-    if (next) reply.header('set-cookie', nextCookieHeader(next, mail.people.config.signInLinkTtlMs, tools.https));
+    // Without one, an older kept page is dropped: this sign-in did not come from it.
+    reply.header(
+      'set-cookie',
+      next ? nextCookieHeader(next, mail.people.config.signInLinkTtlMs, tools.https) : clearedNextCookieHeader(tools.https),
+    );
     // Sent after the answer, not before it: a known address must not answer slower than an
     // unknown one. Failures are logged, never shown.
     const sending = requestSignIn(people, email)

@@ -65,7 +65,7 @@ export function checkEmailPage(kind: 'sign-in' | 'register'): AppPage {
   const notice =
     kind === 'sign-in'
       ? 'If the address belongs to a user ID, we have sent it a sign-in link. The link works once.'
-      : 'We have emailed the address you gave: open the link in that email to confirm it and take your user ID. The link works once.';
+      : 'We have emailed the address you gave: its link confirms the address and takes your user ID (it works once), or, if the address already has a user ID, the email says which.';
   return {
     status: 200,
     title: 'Check your email',

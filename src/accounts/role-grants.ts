@@ -182,8 +182,10 @@ export async function revokeRole(
 ): Promise<'revoked' | 'already-revoked' | 'unknown'> {
   check(/^[1-9][0-9]{0,17}$/.test(grantId) ? [] : [{ field: 'grantId', reason: 'must be a grant ID (a whole number)' }]);
   return db.transaction(async (trx) => {
-    // Locked: two admins revoking each other at once must not both find the other still there.
-    assertAccountKind(await requireAccount(trx, accountId, true), 'smart_account');
+    assertAccountKind(await requireAccount(trx, accountId), 'smart_account');
+    // Locked (no key update: inserts that reference the account go on): two admins revoking each
+    // other at once must not both find the other still there.
+    await trx('accounts').where({ id: accountId }).forNoKeyUpdate().first('id');
     const grant = await trx('role_grants as g')
       .leftJoin('virtual_accounts as va', 'va.id', 'g.virtual_account_id')
       .where({ 'g.id': grantId, 'g.account_id': accountId })

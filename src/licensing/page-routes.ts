@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
 import { PlacementRefusal } from '../accounts/placement-rules';
 import { grantRole, mayManageGrant, revokeRole, type GrantRequest } from '../accounts/role-grants';
-import { allows, type RoleName } from '../accounts/roles';
+import { allows, rolesOn, type RoleName } from '../accounts/roles';
 import { mintUserKey, profileOf, revokeUserKey, UserKeyRefusal } from '../accounts/user-keys';
 import type { ApiDependencies } from '../api/dependencies';
 import type { Db } from '../db/knex';
@@ -211,6 +212,14 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
       ),
     );
 
+  // Judged on the person's roles as they are inside the change's transaction (read through `q`,
+  // after the account's lock), not as the page read them: another admin may have revoked them since.
+  const mayChange =
+    (userId: string, accountId: string) =>
+    async (role: RoleName, path: string | null, q: Knex): Promise<void> => {
+      if (!mayManageGrant(await rolesOn(q, { kind: 'user', userId }, accountId), role, path)) throw refuse();
+    };
+
   pages.post<AccountParams>('/accounts/:accountId/people/grants', async (request, reply) => {
     tools.checkCsrf(request);
     const { userId, viewer } = await viewerOf(request, reply);
@@ -233,9 +242,7 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
     const view = async (extra: { notice?: string; error?: string; entered?: GrantFormFields }, status = 200) =>
       sendAppPage(reply, peoplePage(viewer, scope, { grants: await rolesOf(db, scope), manages: managedScopes(scope), ...extra }, status));
     try {
-      await grantRole(db, scope.accountId, grant, `user:${userId}`, (r, p) =>
-        mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse()),
-      );
+      await grantRole(db, scope.accountId, grant, `user:${userId}`, mayChange(userId, scope.accountId));
     } catch (err) {
       if (err instanceof ValidationError) {
         const error = err.errors.map((e) => `${GRANT_FIELD_LABELS[e.field] ?? e.field}: ${e.reason}`).join('; ');
@@ -256,13 +263,7 @@ function registerGrantForms(pages: FastifyInstance, db: Db, tools: PageTools, vi
       if (managedScopes(scope).length === 0) throw refuse();
       let outcome: Awaited<ReturnType<typeof revokeRole>>;
       try {
-        outcome = await revokeRole(
-          db,
-          scope.accountId,
-          request.params.grantId,
-          (r, p) => (mayManageGrant(scope.roles, r, p) ? Promise.resolve() : Promise.reject(refuse())),
-          `user:${userId}`,
-        );
+        outcome = await revokeRole(db, scope.accountId, request.params.grantId, mayChange(userId, scope.accountId), `user:${userId}`);
       } catch (err) {
         if (err instanceof ValidationError) throw notFoundPage();
         if (err instanceof PlacementRefusal) {

@@ -271,7 +271,8 @@ SELECT activated.*, (NOT allocated AND virtual_account_id IS NOT NULL) AS insert
 export async function allocateActivatedEntitlements(
   q: Knex.Transaction,
   activated: Array<ActivatedEntitlement & { allocated: boolean; inserted: boolean }>,
-  orderId?: string,
+  /** The order provisioned, and its provisioning step's idempotency key (an attempt running beside its retry logs once). */
+  source: { orderId: string; idempotencyKey: string },
 ): Promise<PoolRow[]> {
   const rows = activated.filter((row) => !row.allocated);
   if (rows.length === 0) return [];
@@ -296,7 +297,7 @@ export async function allocateActivatedEntitlements(
   if (allocations.length > 0) {
     await q<LicenseAllocationRow>('license_allocations').insert(allocations).onConflict(['entitlement_id', 'virtual_account_id']).ignore();
   }
-  // R23: what each pool gained, in the account's event log (one insert; a repeat allocates nothing, so logs nothing).
+  // R23: what each pool gained, in the account's event log (one insert; a repeat allocates nothing and its key is taken).
   await licenseEventsInsert(
     q,
     [...touched.values()].map(({ accountId, key, quantity }) => ({
@@ -305,7 +306,8 @@ export async function allocateActivatedEntitlements(
       type: 'licenses_activated',
       subject: `pool:${key.virtualAccountId}:${key.sku}`,
       actor: 'system',
-      details: { sku: key.sku, quantity, ...(orderId ? { orderId } : {}) },
+      details: { sku: key.sku, quantity, orderId: source.orderId },
+      idempotencyKey: `${source.idempotencyKey}:${key.virtualAccountId}:${key.sku}`,
     })),
   );
   const pools: PoolRow[] = [];

@@ -1,6 +1,6 @@
+import { actorOf } from '../accounts/account-authorization';
 import { isIsoDate } from '../common/dates';
 import { alertEmailDelivery, type AlertEmailDeliveryBody } from '../email/email-views';
-import type { Principal } from '../api/auth';
 import type { FastifyInstance } from 'fastify';
 import { allows } from '../accounts/roles';
 import type { ApiDependencies } from '../api/dependencies';
@@ -329,10 +329,4 @@ async function missingTrueUp(db: ApiDependencies['db'], accountId: string, perio
     ]);
   }
   return notFound(`a true-up of ${accountId} for the period ${period}`);
-}
-
-/** Who approved, as the event log names actors. */
-function actorOf(principal: Principal): string {
-  if (principal.role === 'operator') return 'operator';
-  return principal.role === 'user' ? `user:${principal.userId}` : `partner:${principal.partnerId}`;
 }

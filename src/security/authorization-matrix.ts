@@ -133,7 +133,7 @@ export const AUTHORIZATION_MATRIX: MatrixRow[] = [
   row('POST /me/api-keys', 'signin signin signin signin 2xx    2xx    2xx    2xx    2xx    403    signin 2xx', 'mints a key from the page'),
   row('POST /me/api-keys/:keyId/revoke', 'signin signin signin signin 404    3xx    404    404    404    403    signin 404', "revokes the SA user's key from the page: only its owner"),
   row('GET /', '3xx    3xx    3xx    3xx    3xx    3xx    3xx    3xx    3xx    3xx    3xx    3xx', 'the site root: on to /accounts (which asks to sign in first)'),
-  row('GET /sign-in', '2xx    2xx    2xx    2xx    3xx    3xx    3xx    3xx    3xx    2xx    2xx    3xx', 'public (a signed-in user is sent on to /accounts)'),
+  row('GET /sign-in', '2xx    2xx    2xx    2xx    3xx    3xx    3xx    3xx    3xx    2xx    2xx    3xx', 'public (a signed-in user is sent on to /accounts, or to the page ?next= names)'),
   row('POST /sign-in', '2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx    2xx    403    2xx    2xx', 'public: the same answer for known and unknown addresses'),
   row('GET /sign-in/:token', '404    404    404    404    404    404    404    404    404    404    404    404', 'the emailed link is the credential: an unknown one is 404 to everyone'),
   row('POST /sign-in/:token', '404    404    404    404    404    404    404    404    404    403    404    404', 'an unknown link'),

@@ -337,7 +337,7 @@ test('the clock deletes usage reports past USAGE_REPORT_RETENTION and keeps the 
   expect(await reportIds()).toEqual(['recent']);
 }, 60_000);
 
-test('emailing alerts heartbeats per alert; cancelled, it stops before the next alert and its retry goes on from there, each email once', async () => {
+test('emailing alerts heartbeats per email; cancelled, it stops before the next alert and its retry goes on from there, each email once', async () => {
   const world = await createTestWorld(stack.db, uniqueSuffix());
   const address = `alerts-${world.suffix}@${world.domain}`;
   const [user] = await stack.db('users').insert({ email: address, full_name: 'Ari Alerts' }).returning('id');

@@ -21,7 +21,7 @@ export const localActivities = proxyLocalActivities<OrderActivities>(options);
 
 /**
  * Emailing a sweep's alerts: up to a batch of alerts, each to its recipients over SMTP, can take
- * longer than one short write. It heartbeats per alert, so a crashed worker is noticed within
+ * longer than one short write. It heartbeats per email, so a crashed worker is noticed within
  * the heartbeat timeout and the rest retried elsewhere (alerts already marked emailed are skipped).
  */
 export const { deliverAlertEmails } = proxyActivities<OrderActivities>({
