@@ -21,8 +21,9 @@ export function checkShipment(status: OrderStatus, orderId: string, lineNumber: 
   if (!line) throw badRequest([{ field: 'lineNumber', reason: `order ${orderId} has no line ${lineNumber}` }]);
   if (status.phase === 'Cancelled' || line.state === 'cancelled')
     throw new HttpError(409, 'InvalidState', `line ${lineNumber} is cancelled`);
-  // The first ship date counts (its term is fixed from it): another one is refused, not dropped unseen.
-  if (line.shippedOn && line.shippedOn !== shippedOn) {
+  // The first ship date counts (its term is fixed from it): another one is refused, not dropped
+  // unseen. A fulfilled order gets its own answer (409 InvalidState, "fulfilled") from the signal.
+  if (status.phase !== 'Fulfilled' && line.shippedOn && line.shippedOn !== shippedOn) {
     throw new HttpError(409, 'AlreadyShipped', `line ${lineNumber} already shipped on ${line.shippedOn}; its date does not change`);
   }
 }

@@ -64,3 +64,8 @@ test('another date for a line that already shipped is a 409 AlreadyShipped namin
     body: { error: 'AlreadyShipped', message: 'line 2 already shipped on 2026-11-20; its date does not change' },
   });
 });
+
+test('a fulfilled order is left to its own answer (the order is fulfilled), not AlreadyShipped', () => {
+  const fulfilled = statusWith([{ lineNumber: 1, state: 'provisioned', shippedOn: '2026-11-20' }], 'Fulfilled');
+  expect(refusalOf(() => checkShipment(fulfilled, 'o1', 1, '2026-11-01', NOW))).toBeUndefined();
+});
